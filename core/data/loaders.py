@@ -1,0 +1,304 @@
+"""Dataset loaders behind one interface: embedded, imported, synthetic and online.
+
+Every loader returns the canonical frame produced by
+:func:`core.data.validation.validate_frame`, so downstream code sees one shape.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from core.config import get_settings
+from core.data.synthetic import SyntheticSpec, generate
+from core.data.validation import validate_frame
+
+
+class DataSourceError(RuntimeError):
+    """A data source could not deliver (offline, timed out, unknown symbol, no keys)."""
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """Coverage of one symbol in a dataset."""
+
+    symbol: str
+    start: date
+    end: date
+    rows: int
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset and what it holds."""
+
+    name: str
+    description: str
+    source: str
+    license: str
+    symbols: tuple[SymbolInfo, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "license": self.license,
+            "symbols": [
+                {
+                    "symbol": s.symbol,
+                    "start": s.start.isoformat(),
+                    "end": s.end.isoformat(),
+                    "rows": s.rows,
+                    "columns": list(s.columns),
+                }
+                for s in self.symbols
+            ],
+        }
+
+
+class DataSource(Protocol):
+    """What every loader provides."""
+
+    name: str
+
+    def symbols(self) -> list[str]:
+        """Symbols this source can load."""
+        ...
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """The canonical frame of one symbol."""
+        ...
+
+
+def _symbol_info(symbol: str, frame: pd.DataFrame) -> SymbolInfo:
+    return SymbolInfo(
+        symbol,
+        frame.index[0].date(),
+        frame.index[-1].date(),
+        len(frame),
+        tuple(frame.columns),
+    )
+
+
+def _unknown(dataset: str, symbol: str, known: list[str]) -> DataSourceError:
+    return DataSourceError(
+        f"dataset '{dataset}' has no symbol '{symbol}'; choose one of {', '.join(known)}"
+    )
+
+
+class EmbeddedOHLCV:
+    """Daily OHLCV of AAPL, IBM, MSFT, GOOG (2000-2013) and SP500, NASDAQ (1999-2018)."""
+
+    name = "ohlcv_daily"
+    description = "Daily split-adjusted OHLCV: 4 US stocks 2000-2013, S&P 500 and NASDAQ 1999-2018"
+    source = "bokeh-sampledata (Quandl WIKI stocks); arch (S&P 500, NASDAQ Composite)"
+    license = "Public domain (stocks); NCSA (arch datasets)"
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @property
+    def _long(self) -> pd.DataFrame:
+        return _read_parquet(self._path)
+
+    def symbols(self) -> list[str]:
+        """Symbols in file order."""
+        return sorted(self._long["symbol"].unique().tolist())
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Canonical frame for ``symbol``."""
+        long = self._long
+        rows = long[long["symbol"] == symbol]
+        if rows.empty:
+            raise _unknown(self.name, symbol, self.symbols())
+        raw = rows.drop(columns="symbol").set_index("date")
+        return validate_frame(raw, source=f"{self.name}/{symbol}").frame
+
+
+class EmbeddedCloses:
+    """Adjusted daily closes of 20 large US stocks and the S&P 500, 1990-2022."""
+
+    name = "sp500_closes"
+    description = "Adjusted daily closes: 20 large US stocks and the S&P 500 index, 1990-2022"
+    source = "skfolio (sp500_dataset, sp500_index)"
+    license = "BSD-3-Clause"
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def symbols(self) -> list[str]:
+        """Column order of the file."""
+        return list(_read_parquet(self._path).columns)
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Close-only canonical frame for ``symbol``."""
+        wide = _read_parquet(self._path)
+        if symbol not in wide.columns:
+            raise _unknown(self.name, symbol, list(wide.columns))
+        raw = wide[[symbol]].rename(columns={symbol: "close"})
+        return validate_frame(raw, source=f"{self.name}/{symbol}").frame
+
+
+class SyntheticSource:
+    """Seeded regime-switching prices; symbols are ``seed-<N>``."""
+
+    name = "synthetic"
+    description = "Seeded regime-switching prices with known regimes (5,000 bars)"
+    source = "core.data.synthetic (generated)"
+    license = "n/a"
+
+    def symbols(self) -> list[str]:
+        """Five ready-made seeds."""
+        return [f"seed-{n}" for n in range(1, 6)]
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Canonical frame for ``seed-N``."""
+        try:
+            seed = int(symbol.removeprefix("seed-"))
+        except ValueError as exc:
+            raise _unknown(self.name, symbol, self.symbols()) from exc
+        prices, _ = generate(SyntheticSpec(seed=seed))
+        return prices
+
+
+def _with_deadline(fn: Callable[[], pd.DataFrame], *, seconds: float, what: str) -> pd.DataFrame:
+    pool = cf.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    try:
+        return future.result(timeout=seconds)
+    except cf.TimeoutError as exc:
+        raise DataSourceError(
+            f"{what} did not answer within {seconds:.0f} s; you may be offline. "
+            "Use an embedded dataset, or raise WORKBENCH_ONLINE_TIMEOUT_S"
+        ) from exc
+    except DataSourceError:
+        raise
+    except Exception as exc:
+        raise DataSourceError(f"{what} failed: {exc}. Use an embedded dataset instead.") from exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class YFinanceSource:
+    """Yahoo Finance daily bars through yfinance (online, optional)."""
+
+    name = "yfinance"
+    description = "Yahoo Finance daily bars (online)"
+    source = "yfinance"
+    license = "Yahoo terms of use; personal research only"
+
+    def __init__(self, *, timeout_s: float, start: str = "2000-01-01") -> None:
+        self._timeout = timeout_s
+        self._start = start
+
+    def symbols(self) -> list[str]:
+        """Any ticker Yahoo knows; none listed offline."""
+        return []
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Download and validate daily bars for ``symbol``."""
+
+        def fetch() -> pd.DataFrame:
+            import yfinance as yf
+
+            raw = yf.Ticker(symbol).history(
+                start=self._start, interval="1d", auto_adjust=True, timeout=self._timeout
+            )
+            if raw is None or raw.empty:
+                raise DataSourceError(f"yfinance returned no rows for '{symbol}'")
+            return raw
+
+        raw = _with_deadline(fetch, seconds=self._timeout, what=f"yfinance ({symbol})")
+        raw.index = raw.index.tz_localize(None) if raw.index.tz is not None else raw.index
+        cols = ["Open", "High", "Low", "Close", "Volume"]
+        return validate_frame(raw[cols], source=f"yfinance/{symbol}").frame
+
+
+class AlpacaSource:
+    """Alpaca daily bars through alpaca-py's ``StockHistoricalDataClient`` (online)."""
+
+    name = "alpaca"
+    description = "Alpaca market data, daily bars (online, needs API keys)"
+    source = "alpaca-py"
+    license = "Alpaca market data terms"
+
+    def __init__(
+        self, *, timeout_s: float, start: str = "2016-01-01", url_override: str | None = None
+    ) -> None:
+        self._timeout = timeout_s
+        self._start = start
+        self._url = url_override
+
+    def symbols(self) -> list[str]:
+        """Any US equity; none listed offline."""
+        return []
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Download and validate daily bars for ``symbol``."""
+        settings = get_settings()
+        key, secret = settings.secret("ALPACA_API_KEY"), settings.secret("ALPACA_SECRET_KEY")
+        if key is None or secret is None:
+            raise DataSourceError(
+                "Alpaca keys missing: set ALPACA_API_KEY and ALPACA_SECRET_KEY in the "
+                "environment or in .streamlit/secrets.toml"
+            )
+
+        def fetch() -> pd.DataFrame:
+            from alpaca.data.historical import StockHistoricalDataClient
+            from alpaca.data.requests import StockBarsRequest
+            from alpaca.data.timeframe import TimeFrame
+
+            client = StockHistoricalDataClient(
+                key.get_secret_value(), secret.get_secret_value(), url_override=self._url
+            )
+            request = StockBarsRequest(
+                symbol_or_symbols=symbol,
+                timeframe=TimeFrame.Day,
+                start=pd.Timestamp(self._start).to_pydatetime(),
+            )
+            bars = client.get_stock_bars(request).df
+            if bars.empty:
+                raise DataSourceError(f"Alpaca returned no bars for '{symbol}'")
+            return bars
+
+        bars = _with_deadline(fetch, seconds=self._timeout, what=f"Alpaca ({symbol})")
+        if isinstance(bars.index, pd.MultiIndex):
+            bars = bars.xs(symbol, level="symbol")
+        bars.index = pd.DatetimeIndex(bars.index).tz_convert("UTC").tz_localize(None).normalize()
+        cols = ["open", "high", "low", "close", "volume"]
+        return validate_frame(bars[cols], source=f"alpaca/{symbol}").frame
+
+
+@lru_cache(maxsize=8)
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataSourceError(
+            f"embedded data file {path} is missing; run `make data` or restore it from git"
+        )
+    return pd.read_parquet(path)
+
+
+def embedded_sources(data_dir: Path | None = None) -> dict[str, DataSource]:
+    """The offline datasets, by name."""
+    folder = data_dir or get_settings().data_dir
+    return {
+        "ohlcv_daily": EmbeddedOHLCV(folder / "ohlcv_daily.parquet"),
+        "sp500_closes": EmbeddedCloses(folder / "sp500_closes.parquet"),
+        "synthetic": SyntheticSource(),
+    }
+
+
+def describe(source: DataSource, *, description: str, origin: str, license: str) -> DatasetInfo:
+    """Build a :class:`DatasetInfo` by loading each symbol of ``source``."""
+    infos = tuple(_symbol_info(sym, source.load(sym)) for sym in source.symbols())
+    return DatasetInfo(source.name, description, origin, license, infos)

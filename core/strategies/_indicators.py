@@ -1,0 +1,106 @@
+"""Causal indicator kernels shared by the strategies (numpy in, numpy out).
+
+Every value at bar ``t`` uses observations ``0..t`` only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing simple moving average; the first ``window - 1`` bars are NaN.
+
+    >>> rolling_mean(np.array([1.0, 2.0, 3.0, 4.0]), 2)
+    array([nan, 1.5, 2.5, 3.5])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    if window > values.shape[0]:
+        return out
+    csum = np.cumsum(np.concatenate([[0.0], values]))
+    out[window - 1 :] = (csum[window:] - csum[:-window]) / window
+    return out
+
+
+def rolling_mean_matrix(values: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Trailing moving averages of ``values`` for several windows at once, shape (T, len(windows)).
+
+    >>> rolling_mean_matrix(np.array([1.0, 2.0, 3.0]), np.array([1, 2]))[:, 1]
+    array([nan, 1.5, 2.5])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.int64)
+    n = values.shape[0]
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    out = np.full((n, windows.shape[0]), np.nan)
+    for j, window in enumerate(windows):
+        if window <= n:
+            out[window - 1 :, j] = (csum[window:] - csum[:-window]) / window
+    return out
+
+
+def rsi(close: np.ndarray, window: int) -> np.ndarray:
+    """Wilder's relative strength index (0..100), NaN during warm-up."""
+    close_s = pd.Series(np.asarray(close, dtype=np.float64))
+    delta = close_s.diff()
+    gain = delta.clip(lower=0.0).ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
+    loss = (-delta.clip(upper=0.0)).ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rs = gain.to_numpy() / loss.to_numpy()
+        out = 100.0 - 100.0 / (1.0 + rs)
+    out = np.where(loss.to_numpy() == 0.0, 100.0, out)
+    out[np.isnan(gain.to_numpy())] = np.nan
+    return out
+
+
+def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
+    """``(close - rolling mean) / rolling std`` over a trailing window (ddof=1)."""
+    close_s = pd.Series(np.asarray(close, dtype=np.float64))
+    roll = close_s.rolling(window, min_periods=window)
+    std = roll.std(ddof=1).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (close_s.to_numpy() - roll.mean().to_numpy()) / std
+    z[std == 0.0] = 0.0
+    return z
+
+
+def realized_vol(close: np.ndarray, window: int, periods_per_year: float = 252.0) -> np.ndarray:
+    """Annualized trailing standard deviation of log returns (ddof=1)."""
+    close = np.asarray(close, dtype=np.float64)
+    log_ret = np.concatenate([[np.nan], np.diff(np.log(close))])
+    std = pd.Series(log_ret).rolling(window, min_periods=window).std(ddof=1).to_numpy()
+    return std * np.sqrt(periods_per_year)
+
+
+def state_machine(
+    long_entry: np.ndarray,
+    long_exit: np.ndarray,
+    short_entry: np.ndarray,
+    short_exit: np.ndarray,
+) -> np.ndarray:
+    """Turn entry/exit event arrays into a {-1, 0, 1} position path.
+
+    Exits are applied before entries on the same bar, so a bar can close one side and
+    open the other (a reversal).
+
+    >>> le = np.array([0, 1, 0, 0, 0], bool); lx = np.array([0, 0, 0, 1, 0], bool)
+    >>> no = np.zeros(5, bool)
+    >>> state_machine(le, lx, no, no)
+    array([0., 1., 1., 0., 0.])
+    """
+    n = len(long_entry)
+    out = np.zeros(n)
+    le, lx = np.asarray(long_entry, bool).tolist(), np.asarray(long_exit, bool).tolist()
+    se, sx = np.asarray(short_entry, bool).tolist(), np.asarray(short_exit, bool).tolist()
+    state = 0.0
+    for t in range(n):
+        if (state > 0 and lx[t]) or (state < 0 and sx[t]):
+            state = 0.0
+        if le[t] and not se[t]:
+            state = 1.0
+        elif se[t] and not le[t]:
+            state = -1.0
+        out[t] = state
+    return out
