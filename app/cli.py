@@ -122,6 +122,28 @@ def data_import(
     emit(out, as_json=as_json, text=f"imported {result.rows} rows as uploads/{result.name}")
 
 
+@app.command("setup")
+def setup(
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="Warm numba's cache."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Verify embedded data, migrate the database and warm numba (idempotent)."""
+    from app.services.system import SetupError, run_setup
+
+    try:
+        report = run_setup(warm=warm)
+    except SetupError as exc:
+        fail(str(exc), as_json=as_json)
+        return
+    text = (
+        f"data: {', '.join(f'{k} {v}' for k, v in report.data_files.items())}\n"
+        f"database: {report.database_url} (migrated)\n"
+        f"numba warm-up: {report.numba_warmup_seconds} s"
+        + "".join(f"\nnote: {n}" for n in report.notes)
+    )
+    emit(report.__dict__, as_json=as_json, text=text)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` script."""
     try:

@@ -1,0 +1,53 @@
+# Trading Research Workbench. Needs only python3 (>= 3.11), make and git.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV_VERSION := 0.13.8
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: install setup run test lint format bench data clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Verify embedded data, migrate the database, warm numba's cache (idempotent).
+setup: install
+	$(BIN)/workbench setup
+
+run: setup
+	$(BIN)/streamlit run app/main.py --server.headless true \
+		--server.address $(HOST) --server.port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/workbench bench --json
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Maintainers only: re-extract data/ from the source packages' wheels (needs network).
+data: install
+	rm -rf build/wheels && $(BIN)/python -m pip download --no-deps --quiet \
+		bokeh-sampledata==2026.1 arch==8.0.0 skfolio==1.12.2 -d build/wheels
+	$(BIN)/python scripts/extract_data.py build/wheels
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache build

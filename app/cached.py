@@ -1,0 +1,35 @@
+"""The only ``st.cache_data`` / ``st.cache_resource`` wrappers; keyed on primitives."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from app.services import data as data_service
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def dataset_infos() -> list[dict[str, object]]:
+    """All offline datasets as plain dicts."""
+    return [info.as_dict() for info in data_service.list_datasets()]
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def symbols(dataset: str) -> list[str]:
+    """Symbols of one dataset."""
+    return data_service.symbols_of(dataset)
+
+
+@st.cache_data(show_spinner="Loading prices…", max_entries=64)
+def prices(dataset: str, symbol: str, start: date | None, end: date | None) -> pd.DataFrame:
+    """Canonical price frame, clipped to dates."""
+    return data_service.load_prices(dataset, symbol, start=start, end=end)
+
+
+def clear_data() -> None:
+    """Forget cached data (after an import)."""
+    dataset_infos.clear()
+    symbols.clear()
+    prices.clear()

@@ -1,0 +1,56 @@
+"""Router: page config, navigation over ``pages/``, the shared sidebar, then the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import cached, state
+
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+
+# The page registry is data: (section, file, title, icon, url path).
+PAGES: list[tuple[str, str, str, str, str]] = [
+    ("Research", "data.py", "Data", ":material/database:", "data"),
+]
+
+
+def build_navigation() -> st.navigation:  # type: ignore[valid-type]
+    """Group the registered pages by section."""
+    sections: dict[str, list[st.Page]] = {}
+    for index, (section, file, title, icon, url) in enumerate(PAGES):
+        page = st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=url, default=index == 0)
+        sections.setdefault(section, []).append(page)
+    return st.navigation(sections)
+
+
+def render_sidebar() -> None:
+    """Dataset and symbol pickers shared by every research page."""
+    with st.sidebar:
+        st.markdown("### Trading Research Workbench")
+        names = [info["name"] for info in cached.dataset_infos()]
+        if state.get(state.DATASET) not in names:
+            st.session_state[state.DATASET] = names[0]
+        dataset = st.selectbox("Dataset", names, key=state.DATASET)
+        symbols = cached.symbols(dataset)
+        if not symbols:
+            st.info("No symbols yet: import a file on the Data page.")
+            st.session_state[state.SYMBOL] = None
+            return
+        if state.get(state.SYMBOL) not in symbols:
+            st.session_state[state.SYMBOL] = symbols[0]
+        st.selectbox("Symbol", symbols, key=state.SYMBOL)
+        st.caption("Offline data embedded in the repository. See README for sources.")
+
+
+def main() -> None:
+    """Entry point of ``streamlit run app/main.py``."""
+    st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
+    state.init()
+    navigation = build_navigation()
+    render_sidebar()
+    navigation.run()
+
+
+main()

@@ -1,0 +1,64 @@
+"""Set-up and health: data checksums, database migration, numba warm-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from app.services.db import get_engine
+from core.config import get_settings
+
+
+@dataclass
+class SetupReport:
+    """What ``workbench setup`` did."""
+
+    data_files: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""
+    numba_warmup_seconds: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class SetupError(RuntimeError):
+    """Set-up found a problem the user must fix."""
+
+
+def verify_data() -> dict[str, str]:
+    """Check every embedded file against ``data/MANIFEST.json``."""
+    folder = get_settings().data_dir
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    status: dict[str, str] = {}
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            raise SetupError(f"{path} is missing; restore it with `git checkout -- data/`")
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise SetupError(
+                f"{path} is corrupted (sha256 {actual[:12]}…, expected {expected[:12]}…); "
+                "restore it with `git checkout -- data/`"
+            )
+        status[name] = "ok"
+    return status
+
+
+def run_setup(*, warm: bool = True) -> SetupReport:
+    """Verify data, migrate the database, and warm numba's on-disk cache."""
+    settings = get_settings()
+    report = SetupReport()
+    report.data_files = verify_data()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = get_engine()
+    report.database_url = engine.url.render_as_string(hide_password=True)
+    if warm:
+        try:
+            from core.backtest import warm_numba
+        except ImportError:
+            report.notes.append("backtest engine not installed; numba warm-up skipped")
+        else:
+            started = time.perf_counter()
+            warm_numba()
+            report.numba_warmup_seconds = round(time.perf_counter() - started, 2)
+    return report

@@ -1,0 +1,57 @@
+"""The Data page, driven through the router like a user: pick, chart, upload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.services import data as data_service
+from tests.pages.helpers import metrics, open_app, trace_types
+
+
+def test_default_view_shows_sp500_chart_and_stats() -> None:
+    at = open_app()
+    assert at.title[0].value == "Data"
+    shown = metrics(at)
+    # S&P 500, 1999-01-04 .. 2018-12-31: 5,031 bars, close 2506.85, +104.12% in all.
+    assert shown["Bars"] == "5,031"
+    assert shown["Last close"] == "2,506.85"
+    assert shown["Total return"] == f"{2506.850098 / 1228.099976 - 1:.2%}"
+    assert trace_types(at) == ["candlestick", "bar"]
+
+
+def test_switching_to_close_only_dataset_draws_a_line() -> None:
+    at = open_app()
+    at.sidebar.selectbox(key="data.dataset").set_value("sp500_closes").run()
+    at.sidebar.selectbox(key="data.symbol").set_value("MSFT").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Bars"] == "8,313"
+    expected = data_service.load_prices("sp500_closes", "MSFT")["close"]
+    assert shown["Total return"] == f"{expected.iloc[-1] / expected.iloc[0] - 1:.2%}"
+    assert trace_types(at) == ["scatter"]
+
+
+def test_bad_upload_lists_every_defect_and_stores_nothing(isolated_workbench: Path) -> None:
+    at = open_app()
+    bad = b"date,high,low,close\n2021-01-04,1,2,1.5\n2021-01-04,2,1,abc\n"
+    at.file_uploader(key="data.upload").set_value(("bad.csv", bad, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("bad_fund")
+    at.button(key="FormSubmitter:data.upload_form-Validate and import").click().run()
+    errors = [e.value for e in at.error]
+    assert any("Nothing was stored" in e for e in errors)
+    assert any("non_numeric" in e and "line 3" in e for e in errors)
+    assert any("duplicate_timestamps" in e and "2021-01-04" in e for e in errors)
+    assert data_service.symbols_of("uploads") == []
+
+
+def test_good_upload_is_imported_and_selectable(isolated_workbench: Path) -> None:
+    at = open_app()
+    good = b"date,close\n2021-01-04,100\n2021-01-05,101\n2021-01-06,99.5\n"
+    at.file_uploader(key="data.upload").set_value(("fund.csv", good, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("fund")
+    at.button(key="FormSubmitter:data.upload_form-Validate and import").click().run()
+    assert any("uploads/fund" in s.value for s in at.success)
+    at.sidebar.selectbox(key="data.dataset").set_value("uploads").run()
+    assert at.sidebar.selectbox(key="data.symbol").value == "fund"
+    assert metrics(at)["Bars"] == "3"
+    assert metrics(at)["Total return"] == "-0.50%"
