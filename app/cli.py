@@ -122,6 +122,228 @@ def data_import(
     emit(out, as_json=as_json, text=f"imported {result.rows} rows as uploads/{result.name}")
 
 
+def _params(pairs: list[str], as_json: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--param {pair!r} must look like name=value, e.g. fast=20", as_json=as_json)
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _literal(value.strip())
+    return out
+
+
+def _literal(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _validation_message(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+    return str(exc)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    import math
+
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }
+
+
+DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.")
+SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.")
+STRATEGY_OPT = typer.Option("ma_crossover", "--strategy", help="Strategy name.")
+PARAM_OPT = typer.Option([], "--param", help="Strategy parameter name=value (repeatable).")
+FEES_OPT = typer.Option(0.0005, "--fees", help="Fees per fill, as a fraction (5 bps = 0.0005).")
+SLIP_OPT = typer.Option(0.0005, "--slippage", help="Slippage per fill, as a fraction.")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command("backtest")
+def backtest(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str = STRATEGY_OPT,
+    param: list[str] = PARAM_OPT,
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    start: str | None = typer.Option(None, "--start", help="First date (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, "--end", help="Last date (YYYY-MM-DD)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Backtest one strategy; prints the metrics and the execution convention."""
+    from app.services import research
+
+    try:
+        request = research.BacktestRequest(
+            dataset=dataset,
+            symbol=symbol,
+            strategy=strategy,
+            params=_params(param, as_json),
+            fees=fees,
+            slippage=slippage,
+            start=start,
+            end=end,
+        )
+        outcome = research.run_backtest(request)
+    except (ValueError, data_service.DataSourceError) as exc:
+        fail(_validation_message(exc), as_json=as_json)
+        return
+    payload = {
+        **_finite(outcome.metrics),
+        "execution": outcome.execution,
+        "benchmark": _finite(outcome.benchmark_metrics),
+        "run_id": outcome.run_id,
+        "bars": len(outcome.equity),
+        "fees": fees,
+        "slippage": slippage,
+    }
+    text = "\n".join(f"{k:>22}: {v}" for k, v in payload.items() if k != "benchmark")
+    emit(payload, as_json=as_json, text=text)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str = STRATEGY_OPT,
+    grid: list[str] = typer.Option(..., "--grid", help="name=start:stop:step (repeatable)."),
+    param: list[str] = PARAM_OPT,
+    metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    top: int = typer.Option(10, "--top", help="Rows of the top-N table."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Vectorized parameter sweep; prints combinations, seconds and the best row."""
+    from app.services import research
+
+    axes: dict[str, Any] = {}
+    for item in grid:
+        if "=" not in item:
+            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
+        name, text = item.split("=", 1)
+        try:
+            axes[name.strip()] = research.GridAxis.parse(text.strip())
+        except ValueError as exc:
+            fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
+    try:
+        request = research.SweepRequest(
+            dataset=dataset,
+            symbol=symbol,
+            strategy=strategy,
+            grid=axes,
+            fixed=_params(param, as_json),
+            metric=metric,
+            fees=fees,
+            slippage=slippage,
+        )
+        outcome = research.run_sweep(request)
+    except (ValueError, data_service.DataSourceError) as exc:
+        fail(_validation_message(exc), as_json=as_json)
+        return
+    best = _finite(
+        {k: (float(v) if isinstance(v, int | float) else v) for k, v in outcome.best.items()}
+    )
+    payload = {
+        "combinations": outcome.combinations,
+        "seconds": round(outcome.seconds, 4),
+        "best": best,
+        "metric": metric,
+        "run_id": outcome.run_id,
+        "execution": outcome.execution,
+        "top": outcome.top(top).replace({float("nan"): None}).to_dict(orient="records"),
+    }
+    text = (
+        f"{outcome.combinations} combinations in {outcome.seconds:.3f} s\n"
+        f"best by {metric}: {best}\n{outcome.top(top).to_string(index=False)}"
+    )
+    emit(payload, as_json=as_json, text=text)
+
+
+@app.command("report")
+def report(
+    out: Path = typer.Option(..., "--out", help="HTML file to write."),
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str = STRATEGY_OPT,
+    param: list[str] = PARAM_OPT,
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    run_id: int | None = typer.Option(None, "--run", help="Saved backtest run id instead."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."""
+    from app.services import research
+
+    try:
+        if run_id is not None:
+            outcome = research.reopen_backtest(run_id)
+        else:
+            request = research.BacktestRequest(
+                dataset=dataset,
+                symbol=symbol,
+                strategy=strategy,
+                params=_params(param, as_json),
+                fees=fees,
+                slippage=slippage,
+            )
+            outcome = research.run_backtest(request)
+        html = research.tearsheet(outcome)
+    except (ValueError, LookupError, data_service.DataSourceError) as exc:
+        fail(_validation_message(exc), as_json=as_json)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    emit(
+        {"out": str(out), "bytes": len(html), "run_id": outcome.run_id},
+        as_json=as_json,
+        text=f"wrote {out} ({len(html):,} bytes)",
+    )
+
+
+@app.command("runs")
+def runs_cmd(
+    kind: str | None = typer.Option(None, "--kind", help="backtest, sweep, ..."),
+    limit: int = typer.Option(20, "--limit"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List saved runs, newest first."""
+    from app.services import runs as run_store
+
+    rows = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "title": r.title,
+            "status": r.status,
+            "created_at": r.created_at.isoformat(),
+            "metrics": r.metrics,
+        }
+        for r in run_store.list_runs(kind=kind, limit=limit)
+    ]
+    emit(
+        {"runs": rows},
+        as_json=as_json,
+        text="\n".join(f"#{r['id']:<5} {r['kind']:<9} {r['title']}" for r in rows),
+    )
+
+
 @app.command("setup")
 def setup(
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Warm numba's cache."),

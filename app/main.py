@@ -13,6 +13,7 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 # The page registry is data: (section, file, title, icon, url path).
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
+    ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
 ]
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     """Entry point of ``streamlit run app/main.py``."""
     st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
     state.init()
+    cached.engine_warmup()
     navigation = build_navigation()
     render_sidebar()
     navigation.run()

@@ -11,6 +11,12 @@ SYMBOL = "data.symbol"
 LOG_SCALE = "data.log_scale"
 UPLOAD_NAME = "data.upload_name"
 LAST_IMPORT = "data.last_import"
+BT_STRATEGY = "backtest.strategy"
+BT_RUN_ID = "backtest.run_id"
+SW_STRATEGY = "sweep.strategy"
+SW_RUN_ID = "sweep.run_id"
+SW_METRIC = "sweep.metric"
+REGIME_METHOD = "regime.method"
 
 DEFAULTS: dict[str, Any] = {
     DATASET: "ohlcv_daily",
@@ -18,6 +24,12 @@ DEFAULTS: dict[str, Any] = {
     LOG_SCALE: False,
     UPLOAD_NAME: "",
     LAST_IMPORT: None,
+    BT_STRATEGY: "ma_crossover",
+    BT_RUN_ID: None,
+    SW_STRATEGY: "ma_crossover",
+    SW_RUN_ID: None,
+    SW_METRIC: "sharpe",
+    REGIME_METHOD: "hmm",
 }
 
 

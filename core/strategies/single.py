@@ -146,7 +146,7 @@ def ma_crossover(prices: pd.DataFrame, params: MACrossoverParams | None = None) 
 
 
 def donchian_breakout(prices: pd.DataFrame, params: DonchianParams | None = None) -> pd.Series:
-    """Enter when close breaks the prior ``window``-bar high (low); exit on the ``exit_window`` channel.
+    """Enter on a break of the prior ``window``-bar high (low); exit on the ``exit_window`` channel.
 
     Channels use ``high``/``low`` when present, else ``close``, and exclude the current
     bar, so the signal at bar t compares close[t] with bars t-window..t-1.
@@ -170,7 +170,7 @@ def donchian_breakout(prices: pd.DataFrame, params: DonchianParams | None = None
 
 
 def mean_reversion(prices: pd.DataFrame, params: MeanReversionParams | None = None) -> pd.Series:
-    """Fade stretched moves measured by a rolling z-score or RSI (see :class:`MeanReversionParams`)."""
+    """Fade stretched moves of a rolling z-score or RSI (see :class:`MeanReversionParams`)."""
     params = params or MeanReversionParams()
     close = _close(prices)
     if params.indicator == "zscore":
@@ -201,13 +201,13 @@ def ts_momentum(prices: pd.DataFrame, params: TSMomentumParams | None = None) ->
     return _series(sign, prices, "ts_momentum")
 
 
-def vol_target_trend(
-    prices: pd.DataFrame, params: VolTargetTrendParams | None = None
-) -> pd.Series:
+def vol_target_trend(prices: pd.DataFrame, params: VolTargetTrendParams | None = None) -> pd.Series:
     """Trend direction (close vs SMA) times ``min(target_vol / realized_vol, max_leverage)``."""
     params = params or VolTargetTrendParams()
     close = _close(prices)
-    trend = ma_crossover_positions(close, rolling_mean(close, params.trend_window), params.allow_short)
+    trend = ma_crossover_positions(
+        close, rolling_mean(close, params.trend_window), params.allow_short
+    )
     vol = realized_vol(close, params.vol_window, params.periods_per_year)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.minimum(params.target_vol / vol, params.max_leverage)

@@ -1,0 +1,88 @@
+"""Form components generated from pydantic models, with errors beside each field."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import streamlit as st
+from pydantic import BaseModel, ValidationError
+from streamlit.delta_generator import DeltaGenerator
+
+
+def _kind(annotation: Any) -> tuple[str, tuple[Any, ...]]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "choice", typing.get_args(annotation)
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    return "text", ()
+
+
+def numeric_fields(model: type[BaseModel]) -> list[str]:
+    """Names of int/float fields (sweepable)."""
+    return [n for n, f in model.model_fields.items() if _kind(f.annotation)[0] in ("int", "float")]
+
+
+def model_inputs(
+    model: type[BaseModel], *, key: str, columns: int = 3
+) -> tuple[dict[str, Any], dict[str, DeltaGenerator]]:
+    """One widget per field of ``model``; returns the values and an error slot per field."""
+    values: dict[str, Any] = {}
+    slots: dict[str, DeltaGenerator] = {}
+    fields = list(model.model_fields.items())
+    if not fields:
+        st.caption("This strategy has no parameters.")
+        return values, slots
+    grid = st.columns(columns)
+    for i, (name, field) in enumerate(fields):
+        with grid[i % columns]:
+            kind, choices = _kind(field.annotation)
+            label = name.replace("_", " ")
+            help_text = field.description
+            wkey = f"{key}.{name}"
+            default = field.default
+            if kind == "bool":
+                values[name] = st.checkbox(label, value=bool(default), key=wkey, help=help_text)
+            elif kind == "choice":
+                values[name] = st.selectbox(
+                    label, choices, index=choices.index(default), key=wkey, help=help_text
+                )
+            elif kind == "int":
+                values[name] = st.number_input(
+                    label, value=int(default), step=1, key=wkey, help=help_text
+                )
+            elif kind == "float":
+                values[name] = st.number_input(
+                    label, value=float(default), step=0.01, format="%.4f", key=wkey, help=help_text
+                )
+            else:
+                values[name] = st.text_input(label, value=str(default), key=wkey, help=help_text)
+            slots[name] = st.empty()
+    return values, slots
+
+
+def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerator]) -> list[str]:
+    """Put each validation error beside its field; return the ones with no field."""
+    leftovers: list[str] = []
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    if not errors:
+        return [str(exc)]
+    for item in errors:
+        message = str(item["msg"]).removeprefix("Value error, ")
+        loc = [str(p) for p in item["loc"]]
+        target = next((p for p in reversed(loc) if p in slots), None)
+        if target is None and not any(p in slots for p in loc):
+            # Cross-field rule (e.g. fast < slow): show it beside the first field it names.
+            named = [name for name in slots if name in message]
+            target = min(named, key=message.index) if named else None
+        if target is not None:
+            slots[target].error(message)
+        else:
+            where = ".".join(loc)
+            leftovers.append(f"{where}: {message}" if where else message)
+    return leftovers

@@ -1,0 +1,345 @@
+"""Research services: backtests, sweeps and tear sheets (pages and CLI share these)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.services import runs as run_store
+from app.services.data import load_prices
+from core.backtest.spec import EXECUTION, BacktestSpec
+from core.strategies import STRATEGIES, validate_params
+
+Progress = Callable[[float, str], None]
+MAX_COMBINATIONS = 200_000
+
+
+class CostsModel(BaseModel):
+    """Trading costs and capital, as fractions (5 bps = 0.0005)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fees: float = Field(default=0.0005, ge=0, le=0.05)
+    slippage: float = Field(default=0.0005, ge=0, le=0.05)
+    init_cash: float = Field(default=100_000.0, gt=0)
+
+    def spec(self) -> BacktestSpec:
+        """The engine's spec."""
+        return BacktestSpec(fees=self.fees, slippage=self.slippage, init_cash=self.init_cash)
+
+
+class BacktestRequest(CostsModel):
+    """One backtest: data, strategy, parameters, costs and date range."""
+
+    dataset: str
+    symbol: str
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    start: date | None = None
+    end: date | None = None
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BacktestRequest:
+        validate_params(self.strategy, self.params)
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+
+class GridAxis(BaseModel):
+    """An inclusive numeric range ``start:stop:step``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: float
+    stop: float
+    step: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> GridAxis:
+        if self.stop < self.start:
+            raise ValueError(f"stop {self.stop} is below start {self.start}")
+        return self
+
+    def values(self) -> np.ndarray:
+        """The grid points, integers when all three bounds are integers."""
+        count = math.floor((self.stop - self.start) / self.step + 1e-9) + 1
+        points = self.start + self.step * np.arange(count)
+        if all(float(v).is_integer() for v in (self.start, self.stop, self.step)):
+            return points.astype(np.int64)
+        return np.round(points, 10)
+
+    @classmethod
+    def parse(cls, text: str) -> GridAxis:
+        """Parse ``start:stop:step`` (step defaults to 1)."""
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"grid range {text!r} must look like start:stop:step, e.g. 5:100:5")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"grid range {text!r} must contain numbers, e.g. 5:100:5") from None
+        return cls(start=numbers[0], stop=numbers[1], step=numbers[2] if len(numbers) == 3 else 1)
+
+
+class SweepRequest(CostsModel):
+    """A parameter sweep: the grid axes, fixed params and the ranking metric."""
+
+    dataset: str
+    symbol: str
+    strategy: str
+    grid: dict[str, GridAxis]
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    metric: str = "sharpe"
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SweepRequest:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}")
+        fields = STRATEGIES[self.strategy].params_model.model_fields
+        unknown = sorted(set(self.grid) - set(fields))
+        if unknown:
+            raise ValueError(f"{self.strategy} has no parameters {unknown}; use {sorted(fields)}")
+        if not self.grid:
+            raise ValueError("the grid needs at least one parameter range")
+        total = int(np.prod([len(axis.values()) for axis in self.grid.values()]))
+        if total > MAX_COMBINATIONS:
+            raise ValueError(f"{total:,} combinations exceed {MAX_COMBINATIONS:,}; widen steps")
+        return self
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """A finished backtest with its benchmark and saved run id."""
+
+    run_id: int | None
+    request: BacktestRequest
+    equity: pd.Series
+    benchmark: pd.Series
+    drawdown: pd.Series
+    returns: pd.Series
+    benchmark_returns: pd.Series
+    positions: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, float]
+    benchmark_metrics: dict[str, float]
+    execution: str
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep."""
+
+    run_id: int | None
+    request: SweepRequest
+    table: pd.DataFrame
+    param_names: tuple[str, ...]
+    combinations: int
+    seconds: float
+    metric: str
+    best: dict[str, Any]
+    execution: str
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        """Best ``n`` rows by the request's metric."""
+        from core.backtest.sweep import LOWER_IS_BETTER
+
+        asc = self.metric in LOWER_IS_BETTER
+        return self.table.sort_values(self.metric, ascending=asc, na_position="last").head(n)
+
+
+def _clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        number = float(np.asarray(value).item()) if value is not None else float("nan")
+        out[key] = number
+    return out
+
+
+def _json_safe(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if v is None or not math.isfinite(v) else v) for k, v in metrics.items()}
+
+
+def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutcome:
+    """Load data, compute positions, backtest with vectorbt, compare with buy-and-hold."""
+    from core.backtest import run_backtest as engine_backtest
+    from core.strategies import run_strategy
+
+    prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
+    if len(prices) < 30:
+        raise ValueError(f"{len(prices)} bars is too few for a backtest; pick at least 30")
+    spec = request.spec()
+    positions = run_strategy(request.strategy, prices, request.params)
+    result = engine_backtest(prices, positions, spec)
+    bench = engine_backtest(prices, run_strategy("buy_and_hold", prices, {}), spec)
+    metrics = _clean_metrics(result.metrics)
+    bench_metrics = _clean_metrics(bench.metrics)
+    run_id = None
+    if save:
+        curves = pd.DataFrame(
+            {
+                "equity": result.equity,
+                "benchmark": bench.equity,
+                "drawdown": result.drawdown,
+                "returns": result.returns,
+                "benchmark_returns": bench.returns,
+                "positions": result.positions,
+            }
+        )
+        run_id = run_store.save_run(
+            kind="backtest",
+            title=f"{request.strategy} {request.symbol} {_param_text(request.params)}".strip(),
+            spec=request.model_dump(mode="json"),
+            metrics={**_json_safe(metrics), "benchmark_sharpe": bench_metrics.get("sharpe")},
+            frames={"curves": curves, "trades": result.trades},
+        )
+    return BacktestOutcome(
+        run_id,
+        request,
+        result.equity,
+        bench.equity,
+        result.drawdown,
+        result.returns,
+        bench.returns,
+        result.positions,
+        result.trades,
+        metrics,
+        bench_metrics,
+        result.execution,
+    )
+
+
+def _param_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def reopen_backtest(run_id: int) -> BacktestOutcome:
+    """Rebuild a saved backtest from its stored artifacts (no recomputation)."""
+    run = run_store.get_run(run_id)
+    if run.kind != "backtest":
+        raise LookupError(f"run {run_id} is a {run.kind}, not a backtest")
+    curves = run_store.load_frame(run, "curves")
+    trades = run_store.load_frame(run, "trades")
+    request = BacktestRequest.model_validate(run.spec)
+    metrics = {k: (float("nan") if v is None else float(v)) for k, v in run.metrics.items()}
+    from core.backtest import metrics as m
+
+    bench_returns = curves["benchmark_returns"].to_numpy()
+    held = np.ones_like(bench_returns)
+    bench_metrics = _clean_metrics(m.summary(bench_returns, held, request.spec().periods_per_year))
+    return BacktestOutcome(
+        run_id,
+        request,
+        curves["equity"],
+        curves["benchmark"],
+        curves["drawdown"],
+        curves["returns"],
+        curves["benchmark_returns"],
+        curves["positions"],
+        trades,
+        metrics,
+        bench_metrics,
+        EXECUTION,
+    )
+
+
+def run_sweep(
+    request: SweepRequest, *, save: bool = True, progress: Progress | None = None
+) -> SweepOutcome:
+    """One vectorized sweep over the grid (fast < slow enforced for crossovers)."""
+    from core.backtest.sweep import sweep
+
+    prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
+    grid = {name: axis.values() for name, axis in request.grid.items()}
+    constraints = []
+    if {"fast", "slow"} <= set(grid):
+        constraints.append(lambda p: p["fast"] < p["slow"])
+    if progress:
+        progress(0.05, f"Sweeping {int(np.prod([len(v) for v in grid.values()])):,} raw combos")
+    result = sweep(
+        request.strategy,
+        prices,
+        grid,
+        constraints or None,
+        request.spec(),
+        request.metric,
+        fixed=request.fixed,
+    )
+    if result.combinations == 0:
+        raise ValueError("no combination satisfies the constraints (e.g. fast < slow)")
+    if progress:
+        progress(0.9, f"{result.combinations:,} combinations in {result.seconds:.2f} s")
+    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in result.best().items()}
+    run_id = None
+    if save:
+        run_id = run_store.save_run(
+            kind="sweep",
+            title=f"sweep {request.strategy} {request.symbol} ({result.combinations} combos)",
+            spec=request.model_dump(mode="json"),
+            metrics={
+                "combinations": result.combinations,
+                "seconds": result.seconds,
+                "best": _json_safe({k: float(v) for k, v in best.items()}),
+            },
+            frames={"table": result.table},
+        )
+    if progress:
+        progress(1.0, "done")
+    return SweepOutcome(
+        run_id,
+        request,
+        result.table,
+        result.param_names,
+        result.combinations,
+        result.seconds,
+        request.metric,
+        best,
+        result.execution,
+    )
+
+
+def reopen_sweep(run_id: int) -> SweepOutcome:
+    """Rebuild a saved sweep from its stored table."""
+    run = run_store.get_run(run_id)
+    if run.kind != "sweep":
+        raise LookupError(f"run {run_id} is a {run.kind}, not a sweep")
+    request = SweepRequest.model_validate(run.spec)
+    table = run_store.load_frame(run, "table")
+    names = tuple(request.grid)
+    outcome = SweepOutcome(
+        run_id,
+        request,
+        table,
+        names,
+        int(run.metrics["combinations"]),
+        float(run.metrics["seconds"]),
+        request.metric,
+        dict(run.metrics["best"]),
+        EXECUTION,
+    )
+    return outcome
+
+
+def tearsheet(outcome: BacktestOutcome) -> str:
+    """quantstats HTML tear sheet of a backtest against its buy-and-hold benchmark."""
+    from core.reports.tearsheet import tearsheet_html
+
+    req = outcome.request
+    title = f"{req.strategy} on {req.dataset}/{req.symbol} vs buy-and-hold"
+    return tearsheet_html(outcome.returns, benchmark=outcome.benchmark_returns, title=title)

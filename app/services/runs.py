@@ -1,0 +1,95 @@
+"""Saved runs: record, artifact folder, list and reopen (shared by every run kind)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from app.services.db import get_engine
+from core.config import get_settings
+from core.store.db import session_scope
+from core.store.repositories import RunRepository
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One saved run, as listed."""
+
+    id: int
+    kind: str
+    title: str
+    status: str
+    created_at: datetime
+    metrics: dict[str, Any]
+    spec: dict[str, Any]
+    artifact_path: str | None
+
+
+def run_folder(run_id: int) -> Path:
+    """Artifact folder of a run."""
+    return get_settings().var_dir / "runs" / str(run_id)
+
+
+def save_run(
+    *,
+    kind: str,
+    title: str,
+    spec: dict[str, Any],
+    metrics: dict[str, Any],
+    frames: dict[str, pd.DataFrame],
+) -> int:
+    """Store a finished run and its frames in one transaction; nothing half-written.
+
+    Frames are written to the run's folder before the row commits; if anything fails the
+    folder is removed and the row rolled back.
+    """
+    folder: Path | None = None
+    try:
+        with session_scope(get_engine()) as session:
+            repo = RunRepository(session)
+            run = repo.start(kind=kind, spec=spec, title=title)
+            folder = run_folder(run.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, frame in frames.items():
+                frame.to_parquet(folder / f"{name}.parquet")
+            repo.finish(run.id, metrics=metrics, artifact_path=str(folder))
+            return run.id
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def list_runs(kind: str | None = None, limit: int = 50) -> list[RunSummary]:
+    """Newest first."""
+    with session_scope(get_engine()) as session:
+        return [
+            RunSummary(
+                r.id, r.kind, r.title, r.status, r.created_at, r.metrics, r.spec, r.artifact_path
+            )
+            for r in RunRepository(session).list(kind=kind, limit=limit)
+        ]
+
+
+def get_run(run_id: int) -> RunSummary:
+    """One saved run, or LookupError naming the id."""
+    with session_scope(get_engine()) as session:
+        r = RunRepository(session).get(run_id)
+        if r is None:
+            raise LookupError(f"no saved run with id {run_id}; list them with the runs table")
+        return RunSummary(
+            r.id, r.kind, r.title, r.status, r.created_at, r.metrics, r.spec, r.artifact_path
+        )
+
+
+def load_frame(run: RunSummary, name: str) -> pd.DataFrame:
+    """A stored frame of a run, or LookupError if its artifact is gone."""
+    path = Path(run.artifact_path or "") / f"{name}.parquet"
+    if not path.is_file():
+        raise LookupError(f"run {run.id}: artifact {path} is missing")
+    return pd.read_parquet(path)

@@ -1,0 +1,207 @@
+"""Backtest page: one strategy run, a vectorized parameter sweep, saved runs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+from pydantic import ValidationError
+
+from app import cached, state
+from app.components.backtest import render_backtest, render_sweep
+from app.components.forms import model_inputs, numeric_fields, show_errors
+from app.services import research
+from app.services import runs as run_store
+from app.services.data import DataSourceError
+from core.backtest.sweep import METRICS
+from core.strategies import STRATEGIES
+
+st.title("Backtest")
+dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
+if symbol is None:
+    st.info("Pick a dataset with symbols in the sidebar.")
+    st.stop()
+full = cached.prices(dataset, symbol, None, None)
+first, last = full.index[0].date(), full.index[-1].date()
+st.caption(f"{dataset}/{symbol}: {len(full):,} bars, {first} → {last}")
+
+run_tab, sweep_tab, saved_tab = st.tabs(["Backtest", "Sweep", "Saved runs"])
+
+
+def _costs_inputs(prefix: str) -> tuple[float, float, float, date, date]:
+    c1, c2, c3, c4 = st.columns(4)
+    fees = c1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key=f"{prefix}.fees")
+    slip = c2.number_input("Slippage (bps per fill)", 0.0, 500.0, 5.0, 0.5, key=f"{prefix}.slip")
+    cash = c3.number_input("Initial cash", 1_000.0, 1e9, 100_000.0, 1_000.0, key=f"{prefix}.cash")
+    picked = c4.date_input(
+        "Date range",
+        (first, last),
+        min_value=first,
+        max_value=last,
+        key=f"{prefix}.range.{dataset}.{symbol}",
+    )
+    start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (first, last)
+    return fees / 1e4, slip / 1e4, cash, start, end
+
+
+with run_tab:
+    strategy = st.selectbox(
+        "Strategy",
+        sorted(STRATEGIES),
+        key=state.BT_STRATEGY,
+        format_func=lambda n: f"{n} — {STRATEGIES[n].description}",
+    )
+    with st.form("backtest.form"):
+        st.markdown("**Parameters**")
+        params, slots = model_inputs(STRATEGIES[strategy].params_model, key=f"bt.{strategy}")
+        st.markdown("**Costs and period**")
+        fees, slip, cash, start, end = _costs_inputs("bt")
+        submitted = st.form_submit_button("Run backtest", type="primary")
+    if submitted:
+        try:
+            STRATEGIES[strategy].params_model.model_validate(params)
+            request = research.BacktestRequest(
+                dataset=dataset,
+                symbol=symbol,
+                strategy=strategy,
+                params=params,
+                fees=fees,
+                slippage=slip,
+                init_cash=cash,
+                start=start,
+                end=end,
+            )
+        except ValidationError as exc:
+            for message in show_errors(exc, slots):
+                st.error(message)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            try:
+                with st.spinner("Backtesting…"):
+                    outcome = research.run_backtest(request)
+            except (ValueError, DataSourceError) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[state.BT_RUN_ID] = outcome.run_id
+    run_id = state.get(state.BT_RUN_ID)
+    if run_id is not None:
+        outcome = research.reopen_backtest(run_id)
+        st.subheader(f"Run #{run_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+        render_backtest(outcome)
+        if st.button("Build tear sheet (quantstats)", key="bt.tearsheet"):
+            with st.spinner("Rendering tear sheet…"):
+                st.session_state["backtest.tearsheet"] = (run_id, research.tearsheet(outcome))
+        sheet = st.session_state.get("backtest.tearsheet")
+        if sheet and sheet[0] == run_id:
+            st.download_button(
+                "Download tear sheet (HTML)",
+                sheet[1].encode(),
+                file_name=f"tearsheet_{run_id}.html",
+                mime="text/html",
+                key="bt.tearsheet.download",
+            )
+
+with sweep_tab:
+    sweepable = sorted(n for n, e in STRATEGIES.items() if numeric_fields(e.params_model))
+    sw_strategy = st.selectbox("Strategy", sweepable, key=state.SW_STRATEGY)
+    model = STRATEGIES[sw_strategy].params_model
+    with st.form("sweep.form"):
+        st.markdown("**Grid** (inclusive ranges; tick the parameters to sweep)")
+        axes: dict[str, research.GridAxis] = {}
+        axis_errors: list[str] = []
+        for name in numeric_fields(model):
+            default = model.model_fields[name].default
+            is_int = isinstance(default, int)
+            c0, c1, c2, c3 = st.columns([1, 1, 1, 1])
+            on = c0.checkbox(
+                name, value=name in ("fast", "slow"), key=f"sw.{sw_strategy}.{name}.on"
+            )
+            lo = c1.number_input("start", value=default, key=f"sw.{sw_strategy}.{name}.lo")
+            hi = c2.number_input(
+                "stop",
+                value=default * 4 if is_int else default * 2,
+                key=f"sw.{sw_strategy}.{name}.hi",
+            )
+            step = c3.number_input(
+                "step",
+                value=1 if is_int else round(default / 4, 4) or 0.1,
+                key=f"sw.{sw_strategy}.{name}.step",
+            )
+            if on:
+                try:
+                    axes[name] = research.GridAxis(start=lo, stop=hi, step=step)
+                except ValidationError as exc:
+                    axis_errors.append(f"{name}: {exc.errors()[0]['msg']}")
+        metric = st.selectbox(
+            "Rank by", METRICS, index=METRICS.index("sharpe"), key=state.SW_METRIC
+        )
+        fees, slip, cash, start, end = _costs_inputs("sw")
+        go = st.form_submit_button("Run sweep", type="primary")
+    if go:
+        if axis_errors:
+            for message in axis_errors:
+                st.error(message)
+        else:
+            try:
+                request = research.SweepRequest(
+                    dataset=dataset,
+                    symbol=symbol,
+                    strategy=sw_strategy,
+                    grid=axes,
+                    metric=metric,
+                    fees=fees,
+                    slippage=slip,
+                    init_cash=cash,
+                    start=start,
+                    end=end,
+                )
+            except (ValidationError, ValueError) as exc:
+                st.error(
+                    str(exc).split("\n", 1)[-1] if isinstance(exc, ValidationError) else str(exc)
+                )
+            else:
+                bar = st.progress(0.0, text="Starting sweep…")
+                try:
+                    outcome = research.run_sweep(
+                        request, progress=lambda f, text: bar.progress(f, text=text)
+                    )
+                except (ValueError, DataSourceError) as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state[state.SW_RUN_ID] = outcome.run_id
+    sw_id = state.get(state.SW_RUN_ID)
+    if sw_id is not None:
+        outcome = research.reopen_sweep(sw_id)
+        st.subheader(f"Sweep #{sw_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+        render_sweep(outcome, state.get(state.SW_METRIC))
+
+with saved_tab:
+    saved = run_store.list_runs(limit=100)
+    saved = [r for r in saved if r.kind in ("backtest", "sweep")]
+    if not saved:
+        st.info("No saved runs yet. Every backtest and sweep is saved here automatically.")
+    else:
+        rows = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "title": r.title,
+                "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "sharpe": r.metrics.get("sharpe"),
+                "total_return": r.metrics.get("total_return"),
+                "combinations": r.metrics.get("combinations"),
+            }
+            for r in saved
+        ]
+        st.dataframe(rows, width="stretch", hide_index=True)
+        choice = st.selectbox(
+            "Reopen run",
+            [r.id for r in saved],
+            key="saved.choice",
+            format_func=lambda i: next(f"#{r.id} {r.title}" for r in saved if r.id == i),
+        )
+        if st.button("Reopen", key="saved.reopen"):
+            kind = next(r.kind for r in saved if r.id == choice)
+            st.session_state[state.BT_RUN_ID if kind == "backtest" else state.SW_RUN_ID] = choice
+            st.success(f"Run #{choice} reopened in the {kind.title()} tab.")
