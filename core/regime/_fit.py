@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings as _warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ._features import extract_close, feature_matrix, log_returns
-from ._kernels import backward_smooth, forward_filter, normalized_entropy
+from ._kernels import backward_smooth, forward_filter, gaussian_log_pdf, normalized_entropy
 from ._labels import label_transition, map_states_to_labels
 from ._online import FilteredRegimeModel
 from ._spec import LABELS, MIN_BARS, RegimeSpec
 
 _MIN_COVAR = 1e-3  # on standardized features: stops a state collapsing onto repeated values
 _ZERO_VAR = 1e-12
+_SCREEN_ITER = 15  # every restart runs this many EM iterations ...
+_KEEP_AFTER_SCREEN = 2  # ... and only the best few continue to n_iter
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,6 @@ class _Fit:
     converged: bool
     score: float
     method: str
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,19 @@ class RegimeResult:
         return frame
 
 
+@contextlib.contextmanager
+def _single_blas_thread() -> Iterator[None]:
+    """Run EM with one BLAS thread: its matrices are tiny, and on a busy machine idle BLAS
+    threads spinning for work made fits 2-8x slower. The previous limits are restored."""
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 # ----- HMM -------------------------------------------------------------------------------
 def _em_converged(history: list[float], tol: float) -> bool:
     # hmmlearn's monitor also reports "converged" when it merely ran out of iterations
@@ -123,21 +139,45 @@ def _hmm_init(
     )
 
 
+def _run_em(model: object, z: np.ndarray, failures: list[str], restart: int) -> float | None:
+    """Run (or continue) EM; the log-likelihood, or None with the reason in ``failures``."""
+    try:
+        with _warnings.catch_warnings(), np.errstate(all="ignore"):
+            _warnings.simplefilter("ignore")
+            model.fit(z)  # type: ignore[attr-defined]
+            score = float(model.score(z))  # type: ignore[attr-defined]
+        arrays = [np.asarray(getattr(model, a)) for a in ("transmat_", "startprob_", "means_")]
+        covars = np.asarray(model.covars_)  # type: ignore[attr-defined]
+        if not (np.isfinite(score) and all(np.isfinite(a).all() for a in [*arrays, covars])):
+            raise ValueError("non-finite parameters or log-likelihood")
+        np.linalg.cholesky(covars)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        failures.append(f"restart {restart}: {exc}")
+        return None
+    return score
+
+
 def _fit_hmm(
-    z: np.ndarray, spec: RegimeSpec, k: int, cov_types: tuple[str, ...], features: tuple[str, ...]
+    z: np.ndarray,
+    spec: RegimeSpec,
+    k: int,
+    cov_types: tuple[str, ...],
+    features: tuple[str, ...],
+    notes: list[str],
 ) -> _Fit | None:
+    """Best-of-``n_init`` Gaussian HMM; tries each covariance type in turn, None if all fail."""
     from hmmlearn.hmm import GaussianHMM
 
-    notes: list[str] = []
+    screen = min(_SCREEN_ITER, spec.n_iter)
     for cov_type in cov_types:
-        best: tuple[float, int, GaussianHMM] | None = None
         failures: list[str] = []
+        stage: list[tuple[float, int, GaussianHMM]] = []
         for r in range(spec.n_init):
             rng = np.random.default_rng([spec.seed, r, k])
             model = GaussianHMM(
                 n_components=k,
                 covariance_type=cov_type,
-                n_iter=spec.n_iter,
+                n_iter=screen,
                 tol=spec.tol,
                 min_covar=_MIN_COVAR,
                 random_state=int(rng.integers(2**31 - 1)),
@@ -145,22 +185,19 @@ def _fit_hmm(
                 init_params="",
             )
             _hmm_init(model, k, features, rng, cov_type)
-            try:
-                with _warnings.catch_warnings(), np.errstate(all="ignore"):
-                    _warnings.simplefilter("ignore")
-                    model.fit(z)
-                    score = float(model.score(z))
-                covars = np.asarray(model.covars_)
-                params_ok = all(
-                    np.isfinite(a).all()
-                    for a in (model.transmat_, model.startprob_, model.means_, covars)
-                )
-                if not (np.isfinite(score) and params_ok):
-                    raise ValueError("non-finite parameters or log-likelihood")
-                np.linalg.cholesky(covars)
-            except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
-                failures.append(f"restart {r}: {exc}")
-                continue
+            score = _run_em(model, z, failures, r)
+            if score is not None:
+                stage.append((score, r, model))
+        # only the most promising restarts run to convergence (ties -> lower restart index)
+        stage.sort(key=lambda c: (-c[0], c[1]))
+        best: tuple[float, int, GaussianHMM] | None = None
+        for score, r, model in stage[:_KEEP_AFTER_SCREEN]:
+            if spec.n_iter > screen and not _em_converged(model.monitor_.history, spec.tol):
+                model.n_iter = spec.n_iter - screen
+                model.monitor_.n_iter = model.n_iter  # the monitor keeps its own copy
+                score = _run_em(model, z, failures, r)
+                if score is None:
+                    continue
             if best is None or score > best[0] + 1e-9:
                 best = (score, r, model)
         if failures:
@@ -182,18 +219,219 @@ def _fit_hmm(
                 covars=np.asarray(model.covars_, dtype=float),
                 converged=_em_converged(model.monitor_.history, spec.tol),
                 score=score,
-                method="hmm" if (k == spec.n_states and cov_type == cov_types[0]) else "",
-                notes=notes,
+                method="hmm" if k == spec.n_states else f"hmm-{k}state",
             )
-    return _Fit(
-        transmat=np.eye(1), startprob=np.ones(1), means=np.zeros((1, 1)),
-        covars=np.ones((1, 1, 1)), converged=False, score=np.nan, method="", notes=notes,
-    ) if False else _failed(notes)
-
-
-def _failed(notes: list[str]) -> None:
-    _FAILED_NOTES.extend(notes)
+        notes.append(f"HMM with {cov_type} covariance failed on every restart")
     return None
 
 
-_FAILED_NOTES: list[str] = []
+# ----- DPGMM -----------------------------------------------------------------------------
+def _fit_dpgmm(z: np.ndarray, spec: RegimeSpec, notes: list[str]) -> _Fit | None:
+    """Dirichlet-process Gaussian mixture plus an empirical transition matrix.
+
+    The mixture has no time structure, so its components are chained afterwards: the
+    transition matrix counts consecutive hard (argmax) component assignments over the
+    training sample (plus a 0.5 pseudo-count per cell). Components that win no bar are
+    pruned (the DP's way of choosing the number of regimes).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import BayesianGaussianMixture
+
+    k = spec.n_states
+    try:
+        with _warnings.catch_warnings(), np.errstate(all="ignore"):
+            _warnings.simplefilter("ignore", ConvergenceWarning)
+            bgm = BayesianGaussianMixture(
+                n_components=k,
+                covariance_type="full",
+                weight_concentration_prior_type="dirichlet_process",
+                max_iter=spec.n_iter,
+                n_init=spec.n_init,
+                reg_covar=_MIN_COVAR,
+                random_state=spec.seed,
+            )
+            bgm.fit(z)
+            hard = bgm.predict(z)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        notes.append(f"DPGMM fit failed: {exc}")
+        return None
+    counts = np.bincount(hard, minlength=k)
+    active = np.flatnonzero(counts > 0)
+    if active.size < k:
+        notes.append(f"DPGMM kept {active.size} of {k} components (the others won no bar)")
+    remap = np.full(k, -1)
+    remap[active] = np.arange(active.size)
+    h = remap[hard]
+    m = active.size
+    trans_counts = np.full((m, m), 0.5)
+    np.add.at(trans_counts, (h[:-1], h[1:]), 1.0)
+    weights = bgm.weights_[active]
+    return _Fit(
+        transmat=trans_counts / trans_counts.sum(axis=1, keepdims=True),
+        startprob=weights / weights.sum(),
+        means=np.asarray(bgm.means_[active], dtype=float),
+        covars=np.asarray(bgm.covariances_[active], dtype=float),
+        converged=bool(bgm.converged_),
+        score=float(bgm.lower_bound_),
+        method="dpgmm",
+    )
+
+
+def _single_state(d: int) -> _Fit:
+    return _Fit(
+        transmat=np.ones((1, 1)),
+        startprob=np.ones(1),
+        means=np.zeros((1, d)),
+        covars=np.eye(d)[None],
+        converged=False,
+        score=float("nan"),
+        method="single-state",
+    )
+
+
+# ----- public ----------------------------------------------------------------------------
+def fit_regimes(prices: pd.DataFrame | pd.Series, spec: RegimeSpec | None = None) -> RegimeResult:
+    """Fit a regime model on ``prices`` and return causal (filtered) regime probabilities.
+
+    The fit (standardization, EM, label mapping) uses the whole sample, as research does;
+    the per-bar ``filtered`` probabilities are a forward recursion that at bar ``t`` uses
+    bars ``0..t`` only. Fallbacks, in order, each recorded in ``warnings``: DPGMM -> HMM;
+    full -> diagonal covariance; K states -> 2 states; -> a single ``sideways`` state
+    (also used at once for constant prices).
+
+    Parameters
+    ----------
+    prices : DataFrame or Series
+        Needs a ``close`` column (a close-only frame or a close Series is enough).
+    spec : RegimeSpec, optional
+
+    Raises
+    ------
+    ValueError
+        Too few bars (fewer than ``max(50, 10 * n_states)`` valid closes), no close
+        column, or non-positive prices.
+    """
+    spec = spec or RegimeSpec()
+    if not isinstance(spec, RegimeSpec):
+        raise TypeError(f"spec must be a RegimeSpec, got {type(spec).__name__}")
+    close_s = extract_close(prices)
+    close = close_s.to_numpy()
+    ret = log_returns(close)
+    n_ret = int(np.isfinite(ret).sum())
+    min_bars = max(MIN_BARS, 10 * spec.n_states)
+    if n_ret + 1 < min_bars:
+        raise ValueError(
+            f"fit_regimes needs at least {min_bars} bars with a valid close for "
+            f"{spec.n_states} states (>= {MIN_BARS}, and 10 per state); got {len(close)} rows "
+            f"with {n_ret} usable log returns. Load a longer history or lower n_states."
+        )
+    notes: list[str] = []
+    if not close_s.index.is_monotonic_increasing:
+        notes.append("the index is not sorted ascending; bars were filtered in the given order")
+    features = spec.resolved_features
+    x = feature_matrix(ret, features, spec.vol_window)
+    valid = np.isfinite(x).all(axis=1)
+    center = x[valid].mean(axis=0)
+    scale = x[valid].std(axis=0)
+    if np.nanstd(ret) < _ZERO_VAR:
+        notes.append(
+            "prices are constant (log returns have zero variance): no regimes can be "
+            "identified; every bar is labelled 'sideways' with probability 1"
+        )
+        fit = _single_state(len(features))
+        scale = np.ones_like(scale)
+    else:
+        scale = np.where(scale < _ZERO_VAR, 1.0, scale)
+        zv = (x[valid] - center) / scale
+        fit = None
+        with _single_blas_thread():
+            if spec.method == "dpgmm":
+                fit = _fit_dpgmm(zv, spec, notes)
+                if fit is None:
+                    notes.append("falling back from the DPGMM to the Gaussian HMM")
+            if fit is None:
+                fit = _fit_hmm(zv, spec, spec.n_states, ("full", "diag"), features, notes)
+            if fit is None and spec.n_states > 2:
+                notes.append("falling back to a 2-state diagonal-covariance HMM")
+                fit = _fit_hmm(zv, spec, 2, ("diag",), features, notes)
+        if fit is None:
+            notes.append("every model failed: falling back to a single 'sideways' state")
+            fit = _single_state(len(features))
+        elif not fit.converged:
+            notes.append(
+                f"{fit.method} did not converge within n_iter={spec.n_iter} iterations "
+                f"(tol={spec.tol}); the best restart is used, consider raising n_iter"
+            )
+    return _assemble(close_s, ret, x, valid, center, scale, fit, spec, notes)
+
+
+def _assemble(
+    close_s: pd.Series,
+    ret: np.ndarray,
+    x: np.ndarray,
+    valid: np.ndarray,
+    center: np.ndarray,
+    scale: np.ndarray,
+    fit: _Fit,
+    spec: RegimeSpec,
+    notes: list[str],
+) -> RegimeResult:
+    index = close_s.index
+    log_em = gaussian_log_pdf((x - center) / scale, fit.means, fit.covars)
+    state_filt = forward_filter(log_em, fit.transmat, fit.startprob)
+    state_smooth = backward_smooth(log_em, fit.transmat, state_filt)
+    # label each state by the (hindsight-weighted) moments of the raw returns it explains
+    w = state_smooth[valid]
+    r = ret[valid]
+    occ = w.sum(axis=0)
+    safe = np.where(occ > 1e-9, occ, 1.0)
+    mean = np.where(occ > 1e-9, w.T @ r / safe, 0.0)
+    var = np.where(occ > 1e-9, (w * (r[:, None] - mean) ** 2).sum(axis=0) / safe, 0.0)
+    vol = np.sqrt(var)
+    state_labels = map_states_to_labels(mean, vol)
+    model = FilteredRegimeModel(
+        transmat=fit.transmat,
+        startprob=fit.startprob,
+        means=fit.means,
+        covars=fit.covars,
+        center=center,
+        scale=scale,
+        features=spec.resolved_features,
+        vol_window=spec.vol_window,
+        state_labels=state_labels,
+    )
+    cols = list(LABELS)
+    filtered = pd.DataFrame(state_filt @ model.labels_matrix, index=index, columns=cols)
+    smoothed = None
+    if spec.compute_smoothed:
+        smoothed = pd.DataFrame(state_smooth @ model.labels_matrix, index=index, columns=cols)
+        smoothed.attrs["hindsight"] = True
+    probs = filtered.to_numpy()
+    states = pd.DataFrame(
+        {
+            "label": [state_labels[i] for i in range(len(mean))],
+            "mean_return": mean,
+            "volatility": vol,
+            "ann_return": mean * 252,
+            "ann_volatility": vol * np.sqrt(252),
+            "occupancy": occ / max(occ.sum(), 1e-300),
+        },
+        index=pd.RangeIndex(len(mean), name="state"),
+    )
+    return RegimeResult(
+        filtered=filtered,
+        smoothed=smoothed,
+        entropy=pd.Series(normalized_entropy(probs), index=index, name="entropy"),
+        confidence=pd.Series(probs.max(axis=1), index=index, name="confidence"),
+        label=pd.Series(np.asarray(LABELS)[probs.argmax(axis=1)], index=index, name="label"),
+        transition=pd.DataFrame(
+            label_transition(fit.transmat, state_labels), index=cols, columns=cols
+        ),
+        state_labels=state_labels,
+        method=fit.method,
+        warnings=notes,
+        converged=fit.converged,
+        states=states,
+        log_likelihood=fit.score,
+        model=model,
+    )
