@@ -52,3 +52,21 @@ def clear_data() -> None:
     dataset_infos.clear()
     symbols.clear()
     prices.clear()
+
+
+@st.cache_data(show_spinner="Fitting regimes…", max_entries=32)
+def regimes(dataset: str, symbol: str, method: str, seed: int = 0) -> dict[str, object]:
+    """Fitted regimes as plain frames (filtered, smoothed, transition, warnings)."""
+    from app.services import regimes as regime_service
+
+    outcome = regime_service.fit_dataset(dataset, symbol, method=method, seed=seed)  # type: ignore[arg-type]
+    result = outcome.result
+    return {
+        "close": outcome.prices["close"],
+        "frame": result.to_frame(),
+        "smoothed": result.smoothed,
+        "transition": result.transition,
+        "warnings": list(result.warnings),
+        "method": result.method,
+        "states": getattr(result, "states", None),
+    }

@@ -14,6 +14,7 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
     ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
+    ("Research", "regimes.py", "Regimes", ":material/stacked_line_chart:", "regimes"),
 ]
 
 

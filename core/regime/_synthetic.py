@@ -100,7 +100,7 @@ def evaluate_synthetic(
     prices, truth = generate(syn)
     spec = spec or RegimeSpec(method=method, seed=seed)  # type: ignore[arg-type]
     result = fit_regimes(prices, spec)
-    oracle_filt, _ = oracle_filter(prices, syn)
+    oracle_filt, oracle_smooth = oracle_filter(prices, syn)
     truth_arr = truth.to_numpy()
     oracle_labels = _argmax_labels(oracle_filt)
     smoothed = result.smoothed if result.smoothed is not None else result.filtered
@@ -108,6 +108,7 @@ def evaluate_synthetic(
         "accuracy": float(np.mean(result.label.to_numpy() == truth_arr)),
         "oracle_accuracy": float(np.mean(oracle_labels == truth_arr)),
         "smoothed_accuracy": float(np.mean(_argmax_labels(smoothed) == truth_arr)),
+        "oracle_smoothed_accuracy": float(np.mean(_argmax_labels(oracle_smooth) == truth_arr)),
         "median_detection_lag_bars": float(
             np.median(detection_lags(truth_arr, result.label.to_numpy()))
         ),
