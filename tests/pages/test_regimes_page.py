@@ -1,0 +1,54 @@
+"""The Regimes page through the router: current regime, charts, method switch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.services import regimes as regime_service
+from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
+
+
+def _titles(at) -> list[str]:  # type: ignore[no-untyped-def]
+    spec = chart_spec(at, 0)
+    return [a["text"] for a in spec["layout"].get("annotations", [])]
+
+
+def test_regimes_page_shows_current_regime_of_the_service() -> None:
+    at = open_app("regimes")
+    assert at.title[0].value == "Regimes"
+    expected = regime_service.fit_dataset("ohlcv_daily", "SP500", method="hmm")
+    label, confidence, _ = expected.current
+    shown = metrics(at)
+    assert shown["Current regime"] == label
+    assert shown["Confidence"] == f"{confidence:.1%}"
+    # Price, stacked filtered probabilities and entropy; hindsight view is off by default.
+    assert _titles(at)[:3] == [
+        "Price by filtered regime",
+        "Filtered probabilities (causal, tradable)",
+        "Entropy",
+    ]
+    assert not any("hindsight" in t for t in _titles(at))
+    transition = chart_spec(at, 1)["data"][0]
+    assert transition["type"] == "heatmap"
+    matrix = plotly_array(transition["z"])
+    assert matrix.shape == (4, 4)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(matrix, expected.result.transition.to_numpy(), atol=1e-12)
+
+
+def test_hindsight_toggle_and_method_switch() -> None:
+    at = open_app("regimes")
+    at.toggle(key="regime.smoothed").set_value(True).run()
+    assert any("hindsight" in t and "not tradable" in t for t in _titles(at))
+    at.radio(key="regime.method").set_value("dpgmm").run()
+    assert not at.exception
+    expected = regime_service.fit_dataset("ohlcv_daily", "SP500", method="dpgmm")
+    assert metrics(at)["Current regime"] == expected.current[0]
+
+
+def test_close_only_symbol_works() -> None:
+    at = open_app("regimes")
+    at.sidebar.selectbox(key="data.dataset").set_value("sp500_closes").run()
+    at.sidebar.selectbox(key="data.symbol").set_value("JPM").run()
+    assert not at.exception
+    assert metrics(at)["Current regime"] in {"bull", "bear", "sideways", "volatile"}
