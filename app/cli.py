@@ -148,12 +148,23 @@ def _validation_message(exc: Exception) -> str:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            message = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
+        return "; ".join(parts)
     return str(exc)
+
+
+def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
+    """Call a service; turn bad input into a clear message and exit code 2."""
+    try:
+        return fn(**kwargs)
+    except data_service.DataValidationError as exc:
+        fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
+    except (ValueError, LookupError, data_service.DataSourceError) as exc:
+        fail(_validation_message(exc), as_json=as_json)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -189,21 +200,19 @@ def backtest(
     """Backtest one strategy; prints the metrics and the execution convention."""
     from app.services import research
 
-    try:
-        request = research.BacktestRequest(
-            dataset=dataset,
-            symbol=symbol,
-            strategy=strategy,
-            params=_params(param, as_json),
-            fees=fees,
-            slippage=slippage,
-            start=start,
-            end=end,
-        )
-        outcome = research.run_backtest(request)
-    except (ValueError, data_service.DataSourceError) as exc:
-        fail(_validation_message(exc), as_json=as_json)
-        return
+    request = _call(
+        as_json,
+        research.BacktestRequest,
+        dataset=dataset,
+        symbol=symbol,
+        strategy=strategy,
+        params=_params(param, as_json),
+        fees=fees,
+        slippage=slippage,
+        start=start,
+        end=end,
+    )
+    outcome = _call(as_json, research.run_backtest, request=request)
     payload = {
         **_finite(outcome.metrics),
         "execution": outcome.execution,
@@ -242,24 +251,20 @@ def sweep_cmd(
             axes[name.strip()] = research.GridAxis.parse(text.strip())
         except ValueError as exc:
             fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
-    try:
-        request = research.SweepRequest(
-            dataset=dataset,
-            symbol=symbol,
-            strategy=strategy,
-            grid=axes,
-            fixed=_params(param, as_json),
-            metric=metric,
-            fees=fees,
-            slippage=slippage,
-        )
-        outcome = research.run_sweep(request)
-    except (ValueError, data_service.DataSourceError) as exc:
-        fail(_validation_message(exc), as_json=as_json)
-        return
-    best = _finite(
-        {k: (float(v) if isinstance(v, int | float) else v) for k, v in outcome.best.items()}
+    request = _call(
+        as_json,
+        research.SweepRequest,
+        dataset=dataset,
+        symbol=symbol,
+        strategy=strategy,
+        grid=axes,
+        fixed=_params(param, as_json),
+        metric=metric,
+        fees=fees,
+        slippage=slippage,
     )
+    outcome = _call(as_json, research.run_sweep, request=request)
+    best = _finite(dict(outcome.best))
     payload = {
         "combinations": outcome.combinations,
         "seconds": round(outcome.seconds, 4),
@@ -291,23 +296,21 @@ def report(
     """Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."""
     from app.services import research
 
-    try:
-        if run_id is not None:
-            outcome = research.reopen_backtest(run_id)
-        else:
-            request = research.BacktestRequest(
-                dataset=dataset,
-                symbol=symbol,
-                strategy=strategy,
-                params=_params(param, as_json),
-                fees=fees,
-                slippage=slippage,
-            )
-            outcome = research.run_backtest(request)
-        html = research.tearsheet(outcome)
-    except (ValueError, LookupError, data_service.DataSourceError) as exc:
-        fail(_validation_message(exc), as_json=as_json)
-        return
+    if run_id is not None:
+        outcome = _call(as_json, research.reopen_backtest, run_id=run_id)
+    else:
+        request = _call(
+            as_json,
+            research.BacktestRequest,
+            dataset=dataset,
+            symbol=symbol,
+            strategy=strategy,
+            params=_params(param, as_json),
+            fees=fees,
+            slippage=slippage,
+        )
+        outcome = _call(as_json, research.run_backtest, request=request)
+    html = _call(as_json, research.tearsheet, outcome=outcome)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     emit(
@@ -395,19 +398,14 @@ def regime_fit(
         fail(f"--method {method!r} must be hmm or dpgmm", as_json=as_json)
     if (file is None) == (dataset is None or symbol is None):
         fail("give either --file F.csv or both --dataset D and --symbol S", as_json=as_json)
-    try:
-        if file is not None:
-            if not file.is_file():
-                fail(f"file not found: {file}", as_json=as_json)
-            outcome = regimes.fit_file(file, method=method, seed=seed)  # type: ignore[arg-type]
-        else:
-            outcome = regimes.fit_dataset(dataset, symbol, method=method, seed=seed)  # type: ignore[arg-type]
-    except data_service.DataValidationError as exc:
-        fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
-        return
-    except (ValueError, data_service.DataSourceError) as exc:
-        fail(str(exc), as_json=as_json)
-        return
+    if file is not None:
+        if not file.is_file():
+            fail(f"file not found: {file}", as_json=as_json)
+        outcome = _call(as_json, regimes.fit_file, path=file, method=method, seed=seed)
+    else:
+        outcome = _call(
+            as_json, regimes.fit_dataset, dataset=dataset, symbol=symbol, method=method, seed=seed
+        )
     frame = regimes.filtered_frame(outcome)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index_label="date")
@@ -428,6 +426,32 @@ def regime_fit(
         as_json=as_json,
         text=f"wrote {len(frame)} bars to {out}; current regime {label} ({confidence:.0%})",
     )
+
+
+@app.command("bench")
+def bench(
+    repeats: int = typer.Option(7, "--repeats", help="Timing repeats per measurement."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Benchmarks: medians and p95 of sweeps, backtests, features and regimes."""
+    from core.bench import bench_research
+
+    report = {"research": bench_research(repeats=repeats)}
+    r = report["research"]
+    text = (
+        f"sweep: {r['sweep_combinations_per_s']['median']:,.0f} combos/s (median), "
+        f"{r['workload']['combinations']} combos on {r['workload']['bars']} bars\n"
+        f"first sweep in new process: {r['first_sweep_new_process']['total_s']:.2f} s; "
+        f"peak memory {r['sweep_peak_memory_mb']:.0f} MB\n"
+        f"single backtest: {r['single_backtest_seconds']['median'] * 1000:.1f} ms median; "
+        f"first in new process {r['first_backtest_new_process']['total_s']:.2f} s\n"
+        f"features: {r['features_ms_per_1000_bars']['median']:.2f} ms per 1,000 bars\n"
+        f"regime fit {r['regime_fit_seconds']['median']:.2f} s; one-bar update "
+        f"{r['regime_filtered_update_us']['median']:.1f} us\n"
+        f"sweep vs vectorbt from_signals max rel diff: "
+        f"{r['sweep_vs_vectorbt_from_signals_max_rel_diff']:.2e}"
+    )
+    emit(report, as_json=as_json, text=text)
 
 
 @app.command("setup")

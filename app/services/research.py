@@ -286,6 +286,9 @@ def run_sweep(
     if progress:
         progress(0.9, f"{result.combinations:,} combinations in {result.seconds:.2f} s")
     best = {k: (v.item() if hasattr(v, "item") else v) for k, v in result.best().items()}
+    for name in result.param_names:
+        if np.issubdtype(grid[name].dtype, np.integer):
+            best[name] = int(best[name])
     run_id = None
     if save:
         run_id = run_store.save_run(

@@ -1,0 +1,181 @@
+"""Benchmarks for ``workbench bench``: percentiles and throughput, never timed unit tests.
+
+Reference workload: the embedded S&P 500 series (5,031 bars) and a moving-average
+crossover grid of fast 5..103 step 2 x slow 20..412 step 8 with fast < slow (2,258
+combinations).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = np.arange(5, 104, 2)
+SLOW = np.arange(20, 413, 8)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """Median, p95 and p99 (and count) of timing samples in seconds.
+
+    >>> percentiles([1.0, 2.0, 3.0])["median"]
+    2.0
+    """
+    arr = np.asarray(samples, dtype=float)
+    return {
+        "median": float(np.median(arr)),
+        "p95": float(np.percentile(arr, 95)),
+        "p99": float(np.percentile(arr, 99)),
+        "n": len(arr),
+    }
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def reference_prices() -> pd.DataFrame:
+    """The S&P 500 frame of the reference workload."""
+    from core.data.loaders import embedded_sources
+
+    return embedded_sources()["ohlcv_daily"].load("SP500")
+
+
+def _subprocess_json(code: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+_FIRST_SWEEP = """
+import json, resource, time
+t0 = time.perf_counter()
+import numpy as np
+from core.bench import FAST, SLOW, reference_prices
+from core.backtest.sweep import sweep_ma_crossover
+prices = reference_prices()
+t1 = time.perf_counter()
+fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
+keep = fast < slow
+res = sweep_ma_crossover(prices, fast[keep], slow[keep])
+t2 = time.perf_counter()
+print(json.dumps({"import_and_load_s": t1 - t0, "sweep_s": t2 - t1, "total_s": t2 - t0,
+                  "combinations": res.combinations,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_FIRST_BACKTEST = """
+import json, time
+t0 = time.perf_counter()
+from core.bench import reference_prices
+from core.backtest import run_backtest
+from core.strategies import run_strategy
+prices = reference_prices()
+positions = run_strategy("ma_crossover", prices, {"fast": 20, "slow": 100})
+t1 = time.perf_counter()
+run_backtest(prices, positions)
+t2 = time.perf_counter()
+print(json.dumps({"total_s": t2 - t0, "backtest_s": t2 - t1, "setup_s": t1 - t0}))
+"""
+
+
+def bench_research(*, repeats: int = 7) -> dict[str, Any]:
+    """Sweep, backtest, features and regime figures (issue: research engine)."""
+    from core.backtest import run_backtest
+    from core.backtest.spec import BacktestSpec
+    from core.backtest.sweep import equity_curves, sweep_ma_crossover
+    from core.features import compute_features
+    from core.regime import RegimeSpec, fit_regimes
+    from core.strategies import run_strategy
+
+    prices = reference_prices()
+    fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
+    keep = fast < slow
+    fast, slow = fast[keep], slow[keep]
+    combos = int(keep.sum())
+    sweep_ma_crossover(prices, fast[:10], slow[:10])
+    sweep_times = _time(lambda: sweep_ma_crossover(prices, fast, slow), repeats)
+    positions = run_strategy("ma_crossover", prices, {"fast": 20, "slow": 100})
+    run_backtest(prices, positions)
+    bt_times = _time(lambda: run_backtest(prices, positions), repeats * 3)
+    feat_times = _time(lambda: compute_features(prices), repeats * 3)
+    fit_times = _time(lambda: fit_regimes(prices, RegimeSpec()), max(3, repeats // 2))
+    model = fit_regimes(prices, RegimeSpec()).model
+    log_ret = np.diff(np.log(prices["close"].to_numpy()))
+    model.reset()
+    update_times = []
+    for value in log_ret[:2000]:
+        start = time.perf_counter()
+        model.update(float(value))
+        update_times.append(time.perf_counter() - start)
+    first_sweep = _subprocess_json(_FIRST_SWEEP)
+    first_backtest = _subprocess_json(_FIRST_BACKTEST)
+    equivalence = sweep_equivalence(prices, BacktestSpec(), equity_curves)
+    sweep_p = percentiles(sweep_times)
+    return {
+        "workload": {"bars": len(prices), "combinations": combos, "symbol": "SP500"},
+        "sweep_seconds": sweep_p,
+        "sweep_combinations_per_s": {
+            "median": combos / sweep_p["median"],
+            "p95_slowest": combos / sweep_p["p95"],
+        },
+        "first_sweep_new_process": first_sweep,
+        "sweep_peak_memory_mb": first_sweep["peak_rss_mb"],
+        "single_backtest_seconds": percentiles(bt_times),
+        "first_backtest_new_process": first_backtest,
+        "features_ms_per_1000_bars": {
+            k: (v * 1000 / len(prices) * 1000 if k != "n" else v)
+            for k, v in percentiles(feat_times).items()
+        },
+        "regime_fit_seconds": percentiles(fit_times),
+        "regime_filtered_update_us": {
+            k: (v * 1e6 if k != "n" else v) for k, v in percentiles(update_times).items()
+        },
+        "sweep_vs_vectorbt_from_signals_max_rel_diff": equivalence,
+    }
+
+
+def sweep_equivalence(prices: pd.DataFrame, spec: Any, equity_curves: Callable[..., Any]) -> float:
+    """Max relative equity difference between our kernel and ``Portfolio.from_signals``."""
+    import vectorbt as vbt
+
+    from core.strategies import run_strategy
+
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(8):
+        f = int(rng.choice(FAST[FAST < 60]))
+        s = int(rng.choice(SLOW[SLOW > 60]))
+        pos = run_strategy("ma_crossover", prices, {"fast": f, "slow": s})
+        held = pos.shift(1).fillna(0.0)
+        entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
+        exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
+        pf = vbt.Portfolio.from_signals(
+            prices["close"],
+            entries,
+            exits,
+            price=prices["open"],
+            fees=spec.fees,
+            slippage=spec.slippage,
+            init_cash=spec.init_cash,
+            freq="1D",
+        )
+        ours = equity_curves(prices, pd.DataFrame({"c": pos}), spec)["c"].to_numpy()
+        worst = max(worst, float(np.max(np.abs(pf.value().to_numpy() / ours - 1))))
+    return worst
