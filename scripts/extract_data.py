@@ -43,9 +43,7 @@ def _ohlcv_from_yahoo_csv(raw: bytes, symbol: str) -> pd.DataFrame:
 def main(folder: Path) -> None:
     """Write ``data/ohlcv_daily.parquet`` and ``data/sp500_closes.parquet``."""
     bokeh = _wheel(folder, "bokeh_sampledata")
-    stocks = pd.read_csv(
-        io.BytesIO(_member(bokeh, "_data/stocks.csv.gz")), compression="gzip"
-    )
+    stocks = pd.read_csv(io.BytesIO(_member(bokeh, "_data/stocks.csv.gz")), compression="gzip")
     stocks = stocks[stocks["Ticker"].isin(["AAPL", "IBM", "MSFT", "GOOG"])].copy()
     # Quandl WIKI prices are not split-adjusted: scale O/H/L/C by Adj Close / Close and
     # volume by the inverse, so that dollar volume is preserved (Quandl's own convention).

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,14 @@ class CostsModel(BaseModel):
 
 
 class BacktestRequest(CostsModel):
-    """One backtest: data, strategy, parameters, costs and date range."""
+    """One backtest: data, strategy, parameters, costs, date range and regime filter.
+
+    ``regime_mode="filter"`` keeps positions only while the forward-filtered probability
+    of the ``regimes`` allowed is at least ``regime_min_prob``; ``"scale"`` multiplies
+    positions by the regime confidence. The HMM is fitted on bars *before* the test
+    window (at least ``regime_train_bars``); when there are not enough, it is fitted on
+    the first ``regime_train_bars`` bars and the strategy stays flat over them.
+    """
 
     dataset: str
     symbol: str
@@ -44,6 +51,10 @@ class BacktestRequest(CostsModel):
     params: dict[str, Any] = Field(default_factory=dict)
     start: date | None = None
     end: date | None = None
+    regime_mode: Literal["off", "filter", "scale"] = "off"
+    regimes: list[Literal["bull", "bear", "sideways", "volatile"]] = Field(default_factory=list)
+    regime_min_prob: float = Field(default=0.5, ge=0, le=1)
+    regime_train_bars: int = Field(default=750, ge=100, le=5000)
 
     @field_validator("strategy")
     @classmethod
@@ -57,6 +68,8 @@ class BacktestRequest(CostsModel):
         validate_params(self.strategy, self.params)
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")
+        if self.regime_mode == "filter" and not self.regimes:
+            raise ValueError("regime filter: choose at least one regime to trade in")
         return self
 
 
@@ -186,6 +199,9 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
         raise ValueError(f"{len(prices)} bars is too few for a backtest; pick at least 30")
     spec = request.spec()
     positions = run_strategy(request.strategy, prices, request.params)
+    regime_note = ""
+    if request.regime_mode != "off":
+        positions, regime_note = _apply_regimes(request, prices, positions)
     result = engine_backtest(prices, positions, spec)
     bench = engine_backtest(prices, run_strategy("buy_and_hold", prices, {}), spec)
     metrics = _clean_metrics(result.metrics)
@@ -206,7 +222,11 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
             kind="backtest",
             title=f"{request.strategy} {request.symbol} {_param_text(request.params)}".strip(),
             spec=request.model_dump(mode="json"),
-            metrics={**_json_safe(metrics), "benchmark_sharpe": bench_metrics.get("sharpe")},
+            metrics={
+                **_json_safe(metrics),
+                "benchmark_sharpe": bench_metrics.get("sharpe"),
+                "regime_note": regime_note,
+            },
             frames={"curves": curves, "trades": result.trades},
         )
     return BacktestOutcome(
@@ -225,6 +245,44 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
     )
 
 
+def _apply_regimes(
+    request: BacktestRequest, prices: pd.DataFrame, positions: pd.Series
+) -> tuple[pd.Series, str]:
+    """Gate or scale positions by forward-filtered regimes, without parameter look-ahead."""
+    from core.regime import RegimeSpec, fit_regimes
+    from core.strategies import confidence_scale, regime_filter
+
+    history = load_prices(request.dataset, request.symbol, end=request.end)
+    before = history.loc[history.index < prices.index[0]]
+    flat_until = None
+    if len(before) >= request.regime_train_bars:
+        train = before.iloc[-request.regime_train_bars :]
+    else:
+        train = history.iloc[: request.regime_train_bars]
+        flat_until = train.index[-1]
+        if len(history) - len(train) < 30:
+            raise ValueError(
+                f"regime filter needs {request.regime_train_bars} training bars plus a test "
+                "window; pick a later start date or lower regime_train_bars"
+            )
+    fitted = fit_regimes(train, RegimeSpec(method="hmm", seed=0))
+    probs = fitted.model.fresh().filter(history).reindex(prices.index)
+    if request.regime_mode == "filter":
+        gated = regime_filter(positions, probs, set(request.regimes), request.regime_min_prob)
+        what = f"trade only in {', '.join(request.regimes)} with P >= {request.regime_min_prob}"
+    else:
+        gated = confidence_scale(positions, probs.max(axis=1))
+        what = "positions scaled by regime confidence"
+    if flat_until is not None:
+        gated = gated.where(gated.index > flat_until, 0.0)
+    note = (
+        f"Regime {request.regime_mode}: {what}; HMM fitted on {len(train)} bars "
+        f"{train.index[0].date()}..{train.index[-1].date()}, filtered forward with fixed "
+        "parameters" + (f"; flat until {flat_until.date()} (training bars)" if flat_until else "")
+    )
+    return gated.rename(positions.name), note
+
+
 def _param_text(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
@@ -237,7 +295,11 @@ def reopen_backtest(run_id: int) -> BacktestOutcome:
     curves = run_store.load_frame(run, "curves")
     trades = run_store.load_frame(run, "trades")
     request = BacktestRequest.model_validate(run.spec)
-    metrics = {k: (float("nan") if v is None else float(v)) for k, v in run.metrics.items()}
+    metrics = {
+        k: (float("nan") if v is None else float(v))
+        for k, v in run.metrics.items()
+        if v is None or isinstance(v, int | float)
+    }
     from core.backtest import metrics as m
 
     bench_returns = curves["benchmark_returns"].to_numpy()
