@@ -195,6 +195,9 @@ def backtest(
     slippage: float = SLIP_OPT,
     start: str | None = typer.Option(None, "--start", help="First date (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, "--end", help="Last date (YYYY-MM-DD)."),
+    regime_mode: str = typer.Option("off", "--regime-mode", help="off, filter or scale."),
+    regime: list[str] = typer.Option([], "--regime", help="Regime to trade in (repeatable)."),
+    regime_min_prob: float = typer.Option(0.5, "--regime-min-prob", help="Filter threshold."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Backtest one strategy; prints the metrics and the execution convention."""
@@ -211,11 +214,15 @@ def backtest(
         slippage=slippage,
         start=start,
         end=end,
+        regime_mode=regime_mode,
+        regimes=regime,
+        regime_min_prob=regime_min_prob,
     )
     outcome = _call(as_json, research.run_backtest, request=request)
     payload = {
         **_finite(outcome.metrics),
         "execution": outcome.execution,
+        "regime_note": outcome.regime_note,
         "benchmark": _finite(outcome.benchmark_metrics),
         "run_id": outcome.run_id,
         "bars": len(outcome.equity),
@@ -279,6 +286,39 @@ def sweep_cmd(
         f"best by {metric}: {best}\n{outcome.top(top).to_string(index=False)}"
     )
     emit(payload, as_json=as_json, text=text)
+
+
+@app.command("portfolio")
+def portfolio(
+    dataset: str = typer.Option("sp500_closes", "--dataset", help="Dataset name."),
+    symbol: list[str] = typer.Option(..., "--symbol", help="Symbol (repeat, 2-25)."),
+    weighting: str = typer.Option("equal", "--weighting", help="equal or inverse_vol."),
+    rebalance: str = typer.Option("M", "--rebalance", help="W, M or none."),
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Multi-asset backtest with shared cash, target weights and rebalancing."""
+    from app.services import research
+
+    request = _call(
+        as_json,
+        research.PortfolioRequest,
+        dataset=dataset,
+        symbols=symbol,
+        weighting=weighting,
+        rebalance=rebalance,
+        fees=fees,
+        slippage=slippage,
+    )
+    outcome = _call(as_json, research.run_portfolio, request=request)
+    payload = {
+        **_finite(outcome.metrics),
+        "execution": outcome.execution,
+        "run_id": outcome.run_id,
+        "final_weights": outcome.weights.iloc[-1].round(6).to_dict(),
+    }
+    emit(payload, as_json=as_json)
 
 
 @app.command("report")

@@ -8,7 +8,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
-from app.components.backtest import render_backtest, render_sweep
+from app.components.backtest import render_backtest, render_portfolio, render_sweep
 from app.components.forms import model_inputs, numeric_fields, show_errors
 from app.services import research
 from app.services import runs as run_store
@@ -25,7 +25,7 @@ full = cached.prices(dataset, symbol, None, None)
 first, last = full.index[0].date(), full.index[-1].date()
 st.caption(f"{dataset}/{symbol}: {len(full):,} bars, {first} → {last}")
 
-run_tab, sweep_tab, saved_tab = st.tabs(["Backtest", "Sweep", "Saved runs"])
+run_tab, sweep_tab, book_tab, saved_tab = st.tabs(["Backtest", "Sweep", "Portfolio", "Saved runs"])
 
 
 def _costs_inputs(prefix: str) -> tuple[float, float, float, date, date]:
@@ -56,6 +56,27 @@ with run_tab:
         params, slots = model_inputs(STRATEGIES[strategy].params_model, key=f"bt.{strategy}")
         st.markdown("**Costs and period**")
         fees, slip, cash, start, end = _costs_inputs("bt")
+        with st.expander("Regime filter (optional)"):
+            r1, r2, r3 = st.columns([1, 2, 1])
+            regime_mode = r1.radio(
+                "Mode",
+                ["off", "filter", "scale"],
+                horizontal=True,
+                key="bt.regime_mode",
+                help="filter: trade only in the chosen regimes; scale: size by confidence",
+            )
+            allowed = r2.multiselect(
+                "Trade in regimes",
+                ["bull", "bear", "sideways", "volatile"],
+                default=["bull", "sideways"],
+                key="bt.regimes",
+            )
+            min_prob = r3.slider("Min probability", 0.0, 1.0, 0.5, 0.05, key="bt.regime_p")
+            regime_slot = st.empty()
+            st.caption(
+                "Uses forward-filtered HMM probabilities; the HMM is fitted only on bars "
+                "before the test window (or on the first 750 bars, kept flat)."
+            )
         submitted = st.form_submit_button("Run backtest", type="primary")
     if submitted:
         try:
@@ -70,9 +91,12 @@ with run_tab:
                 init_cash=cash,
                 start=start,
                 end=end,
+                regime_mode=regime_mode,
+                regimes=allowed,
+                regime_min_prob=min_prob,
             )
         except ValidationError as exc:
-            for message in show_errors(exc, slots):
+            for message in show_errors(exc, {**slots, "regimes": regime_slot}):
                 st.error(message)
         except ValueError as exc:
             st.error(str(exc))
@@ -88,6 +112,8 @@ with run_tab:
     if run_id is not None:
         outcome = research.reopen_backtest(run_id)
         st.subheader(f"Run #{run_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+        if outcome.regime_note:
+            st.info(outcome.regime_note)
         render_backtest(outcome)
         if st.button("Build tear sheet (quantstats)", key="bt.tearsheet"):
             with st.spinner("Rendering tear sheet…"):
@@ -175,6 +201,45 @@ with sweep_tab:
         outcome = research.reopen_sweep(sw_id)
         st.subheader(f"Sweep #{sw_id}: {outcome.request.strategy} on {outcome.request.symbol}")
         render_sweep(outcome, state.get(state.SW_METRIC))
+
+with book_tab:
+    universe = cached.symbols(dataset)
+    with st.form("portfolio.form"):
+        picks = st.multiselect(
+            "Symbols (2-25, shared cash)",
+            universe,
+            default=universe[: min(5, len(universe))],
+            key=f"pf.symbols.{dataset}",
+        )
+        p1, p2, p3 = st.columns(3)
+        weighting = p1.radio("Weights", ["equal", "inverse_vol"], horizontal=True, key="pf.w")
+        rebalance = p2.radio("Rebalance", ["M", "W", "none"], horizontal=True, key="pf.reb")
+        gross = p3.slider("Gross exposure", 0.1, 1.0, 1.0, 0.05, key="pf.gross")
+        pf_fees, pf_slip, pf_cash, pf_start, pf_end = _costs_inputs("pf")
+        book_go = st.form_submit_button("Run portfolio backtest", type="primary")
+    if book_go:
+        try:
+            book_request = research.PortfolioRequest(
+                dataset=dataset,
+                symbols=picks,
+                weighting=weighting,
+                rebalance=rebalance,
+                gross=gross,
+                fees=pf_fees,
+                slippage=pf_slip,
+                init_cash=pf_cash,
+                start=pf_start,
+                end=pf_end,
+            )
+            with st.spinner("Backtesting the book…"):
+                book = research.run_portfolio(book_request)
+        except ValidationError as exc:
+            for err in exc.errors():
+                st.error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        except (ValueError, DataSourceError) as exc:
+            st.error(str(exc))
+        else:
+            render_portfolio(book)
 
 with saved_tab:
     saved = run_store.list_runs(limit=100)

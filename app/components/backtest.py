@@ -11,7 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app.components.widgets import render_metric_cards
-from app.services.research import BacktestOutcome, SweepOutcome
+from app.services.research import BacktestOutcome, PortfolioOutcome, SweepOutcome
 
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
 LABELS: dict[str, str] = {
@@ -158,3 +158,32 @@ def runs_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     """Saved runs as a display table."""
     frame = pd.DataFrame(rows)
     return frame.replace({np.nan: None})
+
+
+def render_portfolio(outcome: PortfolioOutcome) -> None:
+    """Book metrics, equity with drawdown, and realized weights over time."""
+    m = outcome.metrics
+    keys = [k for k in LABELS if k in m]
+    render_metric_cards([(LABELS[k], fmt(k, m.get(k))) for k in keys], per_row=5)
+    st.caption(f"Run #{outcome.run_id}. Shared cash across assets. Execution: {outcome.execution}.")
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.6, 0.4],
+        vertical_spacing=0.05,
+        subplot_titles=["Equity", "Realized weights"],
+    )
+    fig.add_trace(go.Scatter(x=outcome.equity.index, y=outcome.equity, name="equity"), row=1, col=1)
+    for column in outcome.weights.columns:
+        fig.add_trace(
+            go.Scatter(
+                x=outcome.weights.index, y=outcome.weights[column], name=str(column), stackgroup="w"
+            ),
+            row=2,
+            col=1,
+        )
+    fig.update_layout(
+        height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified"
+    )
+    st.plotly_chart(fig, width="stretch", key=f"portfolio.{outcome.run_id}")

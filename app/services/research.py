@@ -69,7 +69,9 @@ class BacktestRequest(CostsModel):
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")
         if self.regime_mode == "filter" and not self.regimes:
-            raise ValueError("regime filter: choose at least one regime to trade in")
+            raise ValueError(
+                "regimes: choose at least one regime to trade in when the filter is on"
+            )
         return self
 
 
@@ -153,6 +155,7 @@ class BacktestOutcome:
     metrics: dict[str, float]
     benchmark_metrics: dict[str, float]
     execution: str
+    regime_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,7 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
         metrics,
         bench_metrics,
         result.execution,
+        regime_note,
     )
 
 
@@ -318,6 +322,7 @@ def reopen_backtest(run_id: int) -> BacktestOutcome:
         metrics,
         bench_metrics,
         EXECUTION,
+        str(run.metrics.get("regime_note") or ""),
     )
 
 
@@ -408,3 +413,83 @@ def tearsheet(outcome: BacktestOutcome) -> str:
     req = outcome.request
     title = f"{req.strategy} on {req.dataset}/{req.symbol} vs buy-and-hold"
     return tearsheet_html(outcome.returns, benchmark=outcome.benchmark_returns, title=title)
+
+
+class PortfolioRequest(CostsModel):
+    """A multi-asset book: symbols, weighting scheme and rebalancing, shared cash."""
+
+    dataset: str
+    symbols: list[str] = Field(min_length=2, max_length=25)
+    weighting: Literal["equal", "inverse_vol"] = "equal"
+    vol_window: int = Field(default=63, ge=5, le=504)
+    gross: float = Field(default=1.0, gt=0, le=1.0, description="sum of |weights|")
+    rebalance: Literal["W", "M", "none"] = "M"
+    start: date | None = None
+    end: date | None = None
+
+    @field_validator("symbols")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each symbol may appear once")
+        return value
+
+
+@dataclass(frozen=True)
+class PortfolioOutcome:
+    """A finished portfolio backtest."""
+
+    run_id: int | None
+    request: PortfolioRequest
+    equity: pd.Series
+    drawdown: pd.Series
+    weights: pd.DataFrame
+    metrics: dict[str, float]
+    execution: str
+
+
+def target_weights(closes: pd.DataFrame, request: PortfolioRequest) -> pd.DataFrame:
+    """Causal target weights at each close: equal, or inverse trailing volatility."""
+    if request.weighting == "equal":
+        raw = pd.DataFrame(1.0, index=closes.index, columns=closes.columns)
+    else:
+        vol = np.log(closes).diff().rolling(request.vol_window).std()
+        raw = 1.0 / vol
+    weights = raw.div(raw.sum(axis=1), axis=0) * request.gross
+    return weights.fillna(0.0)
+
+
+def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioOutcome:
+    """Backtest the book with shared cash (vectorbt, cash sharing, target percent)."""
+    from core.backtest import run_portfolio_backtest
+
+    frames = {
+        s: load_prices(request.dataset, s, start=request.start, end=request.end)
+        for s in request.symbols
+    }
+    closes = pd.DataFrame({s: f["close"] for s, f in frames.items()}).dropna()
+    if len(closes) < 60:
+        raise ValueError(f"the symbols share only {len(closes)} bars; pick overlapping ones")
+    weights = target_weights(closes, request)
+    rebalance = None if request.rebalance == "none" else request.rebalance
+    result = run_portfolio_backtest(frames, weights, request.spec(), rebalance=rebalance)
+    metrics = _clean_metrics(result.metrics)
+    run_id = None
+    if save:
+        curves = pd.DataFrame({"equity": result.equity, "drawdown": result.drawdown})
+        run_id = run_store.save_run(
+            kind="portfolio",
+            title=f"portfolio {request.weighting} {len(request.symbols)} symbols",
+            spec=request.model_dump(mode="json"),
+            metrics=_json_safe(metrics),
+            frames={"curves": curves, "weights": result.weights},
+        )
+    return PortfolioOutcome(
+        run_id,
+        request,
+        result.equity,
+        result.drawdown,
+        result.weights,
+        metrics,
+        result.execution,
+    )
