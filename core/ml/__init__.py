@@ -1,0 +1,84 @@
+"""Machine learning engine: datasets, models, purged CV, tuning, evaluation, artifacts,
+walk-forward validation, overfitting statistics and look-ahead checks.
+
+Importing this package imports neither xgboost nor optuna; they load on first use.
+"""
+
+from core.ml.artifacts import ArtifactError, ArtifactInfo, load_model, save_model, verify_artifact
+from core.ml.cv import PurgedKFold, purge_train, purged_walk_forward_splits
+from core.ml.dataset import MLDataset, feature_frame, make_dataset, make_labels, time_split
+from core.ml.evaluate import (
+    evaluate,
+    permutation_importance,
+    shap_importance,
+    shap_values,
+    signal_positions,
+)
+from core.ml.lookahead import LookaheadReport, lookahead_check
+from core.ml.models import (
+    DEFAULT_PARAMS,
+    MODEL_KINDS,
+    ModelSpec,
+    build_model,
+    fit_model,
+    predict_proba,
+    search_space,
+)
+from core.ml.overfit import (
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    pbo_cscv,
+    probabilistic_sharpe_ratio,
+)
+from core.ml.tuning import TuneResult, cv_auc, tune
+from core.ml.walkforward import (
+    FoldWindow,
+    WalkForwardResult,
+    WalkForwardSpec,
+    fold_windows,
+    walk_forward_model,
+    walk_forward_rule,
+)
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "MODEL_KINDS",
+    "ArtifactError",
+    "ArtifactInfo",
+    "FoldWindow",
+    "LookaheadReport",
+    "MLDataset",
+    "ModelSpec",
+    "PurgedKFold",
+    "TuneResult",
+    "WalkForwardResult",
+    "WalkForwardSpec",
+    "build_model",
+    "cv_auc",
+    "deflated_sharpe_ratio",
+    "evaluate",
+    "expected_max_sharpe",
+    "feature_frame",
+    "fit_model",
+    "fold_windows",
+    "load_model",
+    "lookahead_check",
+    "make_dataset",
+    "make_labels",
+    "pbo_cscv",
+    "permutation_importance",
+    "predict_proba",
+    "probabilistic_sharpe_ratio",
+    "purge_train",
+    "purged_walk_forward_splits",
+    "save_model",
+    "search_space",
+    "shap_importance",
+    "shap_values",
+    "signal_positions",
+    "time_split",
+    "tune",
+    "verify_artifact",
+    "walk_forward_model",
+    "walk_forward_rule",
+]
