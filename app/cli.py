@@ -321,6 +321,42 @@ def portfolio(
     emit(payload, as_json=as_json)
 
 
+@app.command("abtest")
+def abtest(
+    a: str = typer.Option(..., "--a", help="Arm A: strategy[:k=v,...] or run:<id>."),
+    b: str = typer.Option(..., "--b", help="Arm B: strategy[:k=v,...] or run:<id>."),
+    arm: list[str] = typer.Option([], "--arm", help="More arms (repeatable)."),
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    alpha: float = typer.Option(0.05, "--alpha"),
+    correction: str = typer.Option("holm", "--correction", help="holm or fdr_bh."),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Statistical A/B comparison of strategies or saved runs on the same data."""
+    from app.services import abtest as ab
+
+    request = _call(
+        as_json,
+        ab.CompareRequest,
+        dataset=dataset,
+        symbol=symbol,
+        arms=[a, b, *arm],
+        fees=fees,
+        slippage=slippage,
+        alpha=alpha,
+        correction=correction,
+        n_boot=n_boot,
+    )
+    outcome = _call(as_json, ab.run_compare, request=request)
+    payload = ab.summary_payload(outcome)
+    frame = outcome.result.to_frame()
+    text = f"{payload['verdict']}\n{frame.to_string(index=False)}"
+    emit(payload, as_json=as_json, text=text)
+
+
 @app.command("report")
 def report(
     out: Path = typer.Option(..., "--out", help="HTML file to write."),

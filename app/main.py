@@ -15,6 +15,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
     ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
     ("Research", "regimes.py", "Regimes", ":material/stacked_line_chart:", "regimes"),
+    ("Compare", "abtest.py", "A/B compare", ":material/compare_arrows:", "abtest"),
 ]
 
 

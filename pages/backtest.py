@@ -269,4 +269,8 @@ with saved_tab:
         if st.button("Reopen", key="saved.reopen"):
             kind = next(r.kind for r in saved if r.id == choice)
             st.session_state[state.BT_RUN_ID if kind == "backtest" else state.SW_RUN_ID] = choice
-            st.success(f"Run #{choice} reopened in the {kind.title()} tab.")
+            st.session_state["saved.reopened"] = (choice, kind)
+            st.rerun()
+        reopened = st.session_state.get("saved.reopened")
+        if reopened:
+            st.success(f"Run #{reopened[0]} reopened in the {reopened[1].title()} tab.")

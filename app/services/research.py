@@ -228,6 +228,7 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
             metrics={
                 **_json_safe(metrics),
                 "benchmark_sharpe": bench_metrics.get("sharpe"),
+                "benchmark": _json_safe(bench_metrics),
                 "regime_note": regime_note,
             },
             frames={"curves": curves, "trades": result.trades},
@@ -304,11 +305,8 @@ def reopen_backtest(run_id: int) -> BacktestOutcome:
         for k, v in run.metrics.items()
         if v is None or isinstance(v, int | float)
     }
-    from core.backtest import metrics as m
-
-    bench_returns = curves["benchmark_returns"].to_numpy()
-    held = np.ones_like(bench_returns)
-    bench_metrics = _clean_metrics(m.summary(bench_returns, held, request.spec().periods_per_year))
+    stored = run.metrics.get("benchmark") or {}
+    bench_metrics = {k: float("nan") if v is None else float(v) for k, v in stored.items()}
     return BacktestOutcome(
         run_id,
         request,

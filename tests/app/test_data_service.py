@@ -116,3 +116,35 @@ def test_summary_stats_match_independent_numbers() -> None:
     assert stats["max_drawdown"] == pytest.approx(99 / 110 - 1)
     assert stats["best_day"] == pytest.approx(120 / 99 - 1)
     assert stats["worst_day"] == pytest.approx(99 / 110 - 1)
+
+
+def test_processes_starting_together_on_a_fresh_database_all_succeed(
+    isolated_workbench: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "from app.services.db import get_engine; get_engine(); print('ok')"
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
+    engine = make_engine(f"sqlite:///{isolated_workbench / 'workbench.db'}")
+    with engine.connect() as conn:
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import text
+
+        from core.store.db import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head

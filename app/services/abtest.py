@@ -1,0 +1,180 @@
+"""A/B comparison services: build each arm's daily returns, then test them together."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.services import research
+from app.services import runs as run_store
+from core.abtest import ComparisonResult, compare, min_sample_size_sharpe
+
+
+def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
+    """Parse an arm: ``run:<id>`` (saved backtest) or ``strategy[:k=v,k=v]``.
+
+    >>> parse_arm("ma_crossover:fast=20,slow=100")
+    ('ma_crossover', {'fast': 20, 'slow': 100})
+    >>> parse_arm("run:7")
+    ('run', 7)
+    """
+    text = text.strip()
+    if text.startswith("run:"):
+        try:
+            return "run", int(text.removeprefix("run:"))
+        except ValueError:
+            raise ValueError(f"arm {text!r}: use run:<id> with a numeric id") from None
+    name, _, rest = text.partition(":")
+    params: dict[str, Any] = {}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        if "=" not in pair:
+            raise ValueError(f"arm {text!r}: parameter {pair!r} must look like name=value")
+        key, value = pair.split("=", 1)
+        params[key.strip()] = _literal(value.strip())
+    if not name:
+        raise ValueError(f"arm {text!r}: start with a strategy name, e.g. ma_crossover:fast=20")
+    return name, params
+
+
+def _literal(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+class CompareRequest(BaseModel):
+    """Two or more arms on the same dataset, symbol, costs and period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str = "ohlcv_daily"
+    symbol: str = "SP500"
+    arms: list[str] = Field(min_length=2, max_length=6)
+    fees: float = Field(default=0.0005, ge=0, le=0.05)
+    slippage: float = Field(default=0.0005, ge=0, le=0.05)
+    start: date | None = None
+    end: date | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    correction: Literal["holm", "fdr_bh"] = "holm"
+    n_boot: int = Field(default=2000, ge=200, le=20000)
+    seed: int = 0
+
+    @field_validator("arms")
+    @classmethod
+    def _parse(cls, value: list[str]) -> list[str]:
+        for arm in value:
+            parse_arm(arm)
+        if len(set(value)) != len(value):
+            raise ValueError("each arm must be different")
+        return value
+
+
+@dataclass(frozen=True)
+class CompareOutcome:
+    """Test results, the returns compared, and the saved run id."""
+
+    run_id: int | None
+    request: CompareRequest
+    result: ComparisonResult
+    returns: pd.DataFrame
+
+    @property
+    def equity(self) -> pd.DataFrame:
+        """Growth of 1 for each arm over the common days."""
+        return (1 + self.returns).cumprod()
+
+
+def arm_returns(request: CompareRequest, arm: str) -> pd.Series:
+    """Daily returns of one arm."""
+    kind, payload = parse_arm(arm)
+    if kind == "run":
+        run = run_store.get_run(int(payload))  # type: ignore[arg-type]
+        if run.kind != "backtest":
+            raise ValueError(f"run {payload} is a {run.kind}; pick a saved backtest")
+        return run_store.load_frame(run, "curves")["returns"].rename(arm)
+    outcome = research.run_backtest(
+        research.BacktestRequest(
+            dataset=request.dataset,
+            symbol=request.symbol,
+            strategy=kind,
+            params=payload,
+            fees=request.fees,
+            slippage=request.slippage,  # type: ignore[arg-type]
+            start=request.start,
+            end=request.end,
+        ),
+        save=False,
+    )
+    return outcome.returns.rename(arm)
+
+
+def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome:
+    """Build every arm, align on common days, and run :func:`core.abtest.compare`."""
+    series = {arm: arm_returns(request, arm) for arm in request.arms}
+    frame = pd.DataFrame(series).dropna()
+    # The first bar of a backtest is the entry fill; compare from the second common day.
+    frame = frame.iloc[1:]
+    result = compare(
+        {c: frame[c] for c in frame.columns},
+        alpha=request.alpha,
+        correction=request.correction,
+        n_boot=request.n_boot,
+        seed=request.seed,
+    )
+    run_id = None
+    if save:
+        run_id = run_store.save_run(
+            kind="abtest",
+            title=f"A/B {' vs '.join(request.arms)}",
+            spec=request.model_dump(mode="json"),
+            metrics={
+                "verdict": result.verdict,
+                "n_obs": result.n_obs,
+                "min_sample_size": result.min_sample_size,
+            },
+            frames={"returns": frame, "tests": result.to_frame().astype({"pair": "string"})},
+        )
+    return CompareOutcome(run_id, request, result, frame)
+
+
+def summary_payload(outcome: CompareOutcome) -> dict[str, Any]:
+    """The CLI/JSON form: tests, adjusted p-values, verdict, minimum sample size."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    tests = [{k: clean(v) for k, v in row.model_dump().items()} for row in outcome.result.tests]
+    return {
+        "tests": tests,
+        "adjusted_p_values": [clean(p) for p in outcome.result.adjusted_p_values],
+        "verdict": outcome.result.verdict,
+        "min_sample_size": outcome.result.min_sample_size,
+        "n_obs": outcome.result.n_obs,
+        "arms": list(outcome.request.arms),
+        "run_id": outcome.run_id,
+    }
+
+
+def days_needed(
+    sharpe_difference: float, *, sharpe_b: float, correlation: float, alpha: float, power: float
+) -> int:
+    """Sample-size calculator: trading days to detect an annualized Sharpe difference."""
+    if sharpe_difference == 0:
+        raise ValueError("Sharpe difference must be non-zero")
+    if not -0.99 <= correlation <= 0.99:
+        raise ValueError("correlation must be between -0.99 and 0.99")
+    return min_sample_size_sharpe(
+        sharpe_difference, sharpe_b=sharpe_b, correlation=correlation, alpha=alpha, power=power
+    )

@@ -1,0 +1,175 @@
+"""A/B compare page: two or more strategies or saved runs, tested together."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+from pydantic import ValidationError
+
+from app import state
+from app.components.widgets import render_metric_cards
+from app.services import abtest as ab
+from app.services import runs as run_store
+from app.services.data import DataSourceError
+from core.strategies import STRATEGIES
+
+st.title("A/B compare")
+dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
+if symbol is None:
+    st.info("Pick a dataset with symbols in the sidebar.")
+    st.stop()
+st.caption(
+    f"Arms run on {dataset}/{symbol} with the same costs and period (saved runs keep theirs; "
+    "only their common days are compared). Daily returns are tested in pairs."
+)
+saved = [r for r in run_store.list_runs(kind="backtest", limit=200)]
+
+compare_tab, size_tab = st.tabs(["Compare", "Sample size"])
+with compare_tab:
+    with st.form("ab.form"):
+        arms: list[str] = []
+        columns = st.columns(3)
+        for i, column in enumerate(columns):
+            name = "ABC"[i]
+            with column:
+                st.markdown(f"**Arm {name}**" + (" (optional)" if i == 2 else ""))
+                source = st.radio(
+                    "Source",
+                    ["strategy", "saved run", "none"] if i == 2 else ["strategy", "saved run"],
+                    key=f"ab.{name}.source",
+                    horizontal=True,
+                )
+                if source == "strategy":
+                    strategy = st.selectbox(
+                        "Strategy",
+                        sorted(STRATEGIES),
+                        key=f"ab.{name}.strategy",
+                        index=sorted(STRATEGIES).index(
+                            "buy_and_hold" if i == 0 else "ma_crossover"
+                        ),
+                    )
+                    params = st.text_input(
+                        "Parameters (k=v, comma separated)",
+                        key=f"ab.{name}.params",
+                        value="" if i != 1 else "fast=20, slow=100",
+                    )
+                    arms.append(f"{strategy}:{params}" if params.strip() else strategy)
+                elif source == "saved run":
+                    if not saved:
+                        st.caption("No saved backtests yet.")
+                    else:
+                        run_id = st.selectbox(
+                            "Saved backtest",
+                            [r.id for r in saved],
+                            key=f"ab.{name}.run",
+                            format_func=lambda rid: next(
+                                f"#{r.id} {r.title}" for r in saved if r.id == rid
+                            ),
+                        )
+                        arms.append(f"run:{run_id}")
+        c1, c2, c3 = st.columns(3)
+        alpha = c1.number_input("Significance level α", 0.001, 0.2, 0.05, 0.01, key="ab.alpha")
+        correction = c2.radio(
+            "Correction",
+            ["holm", "fdr_bh"],
+            horizontal=True,
+            key="ab.corr",
+            format_func={"holm": "Holm-Bonferroni", "fdr_bh": "Benjamini-Hochberg"}.get,
+        )
+        n_boot = c3.number_input("Bootstrap resamples", 200, 20000, 2000, 100, key="ab.boot")
+        go_compare = st.form_submit_button("Compare", type="primary")
+    if go_compare:
+        try:
+            request = ab.CompareRequest(
+                dataset=dataset,
+                symbol=symbol,
+                arms=arms,
+                alpha=alpha,
+                correction=correction,
+                n_boot=int(n_boot),
+            )
+            with st.spinner("Backtesting arms and running the tests…"):
+                outcome = ab.run_compare(request)
+        except ValidationError as exc:
+            for err in exc.errors():
+                st.error(str(err["msg"]).removeprefix("Value error, "))
+        except (ValueError, LookupError, DataSourceError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["ab.run_id"] = outcome.run_id
+            st.session_state["ab.outcome"] = outcome
+    outcome = st.session_state.get("ab.outcome")
+    if outcome is not None:
+        verdict = outcome.result.verdict
+        box = st.success if " better than " in verdict else st.info
+        box(f"**Verdict:** {verdict}")
+        render_metric_cards(
+            [
+                ("Common days", f"{outcome.result.n_obs:,}"),
+                ("Arms", str(len(outcome.request.arms))),
+                ("Correction", outcome.request.correction),
+                (
+                    "Min sample size (days)",
+                    f"{outcome.result.min_sample_size:,}"
+                    if outcome.result.min_sample_size
+                    else "n/a",
+                ),
+            ]
+        )
+        fig = go.Figure()
+        for column in outcome.equity.columns:
+            fig.add_trace(
+                go.Scatter(
+                    x=outcome.equity.index, y=outcome.equity[column], name=column, mode="lines"
+                )
+            )
+        fig.update_layout(
+            height=420,
+            yaxis_title="growth of 1",
+            hovermode="x unified",
+            margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        )
+        st.plotly_chart(fig, width="stretch", key="ab.equity")
+        table = outcome.result.to_frame()
+        shown = [
+            c
+            for c in (
+                "pair",
+                "test",
+                "statistic",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                "p_adjusted",
+                "significant",
+                "favours",
+            )
+            if c in table.columns
+        ]
+        st.markdown("**Tests** (p-values adjusted across all tests and pairs)")
+        st.dataframe(table[shown], width="stretch", hide_index=True)
+
+with size_tab:
+    st.markdown(
+        "How many trading days are needed to detect a Sharpe difference "
+        "(Jobson-Korkie-Memmel test)?"
+    )
+    with st.form("ab.size_form"):
+        s1, s2, s3, s4, s5 = st.columns(5)
+        diff = s1.number_input("Sharpe difference (ann.)", -5.0, 5.0, 0.5, 0.1, key="ab.sz.d")
+        base = s2.number_input("Sharpe of B (ann.)", -5.0, 5.0, 0.5, 0.1, key="ab.sz.b")
+        rho = s3.number_input("Correlation of A and B", -0.99, 0.99, 0.5, 0.05, key="ab.sz.r")
+        size_alpha = s4.number_input("α", 0.001, 0.2, 0.05, 0.01, key="ab.sz.a")
+        power = s5.number_input("Power", 0.5, 0.99, 0.8, 0.05, key="ab.sz.p")
+        size_go = st.form_submit_button("Calculate")
+    if size_go:
+        try:
+            days = ab.days_needed(
+                diff, sharpe_b=base, correlation=rho, alpha=size_alpha, power=power
+            )
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.metric("Trading days needed", f"{days:,}")
+            st.caption(f"About {days / 252:.1f} years of daily data.")

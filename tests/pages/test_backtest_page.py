@@ -1,0 +1,167 @@
+"""The Backtest page, driven through the router like a user: run, sweep, reopen, report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from app.services import research
+from app.services import runs as run_store
+from core.backtest.spec import EXECUTION
+from tests.pages.helpers import metrics, open_app, trace_types
+
+RUN_BACKTEST = "FormSubmitter:backtest.form-Run backtest"
+RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
+# Card label -> (metric key, how the page formats it).
+PERCENT_CARDS = {
+    "Total return": "total_return",
+    "CAGR": "cagr",
+    "Volatility (ann.)": "volatility",
+    "Max drawdown": "max_drawdown",
+    "Win rate": "win_rate",
+    "Exposure": "exposure",
+}
+RATIO_CARDS = {
+    "Sharpe": "sharpe",
+    "Sortino": "sortino",
+    "Calmar": "calmar",
+    "Profit factor": "profit_factor",
+    "Turnover (ann.)": "turnover",
+}
+COUNT_CARDS = {"Trades": "n_trades", "Max DD duration (bars)": "max_drawdown_duration"}
+
+
+def _service_outcome(fast: int, slow: int) -> research.BacktestOutcome:
+    """The same request the page builds from its defaults (5 bps each, full range)."""
+    request = research.BacktestRequest(
+        dataset="ohlcv_daily",
+        symbol="SP500",
+        strategy="ma_crossover",
+        params={"fast": fast, "slow": slow, "allow_short": False},
+        fees=0.0005,
+        slippage=0.0005,
+        init_cash=100_000.0,
+        start=date(1999, 1, 4),
+        end=date(2018, 12, 31),
+    )
+    return research.run_backtest(request, save=False)
+
+
+def _expected_cards(values: dict[str, float]) -> dict[str, str]:
+    out = {label: f"{100 * values[key]:.2f}%" for label, key in PERCENT_CARDS.items()}
+    out |= {label: f"{values[key]:.2f}" for label, key in RATIO_CARDS.items()}
+    out |= {label: f"{round(values[key]):,}" for label, key in COUNT_CARDS.items()}
+    return out
+
+
+def _set_windows(at: AppTest, fast: int, slow: int) -> None:
+    at.number_input(key="bt.ma_crossover.fast").set_value(fast)
+    at.number_input(key="bt.ma_crossover.slow").set_value(slow)
+
+
+def test_fast_not_below_slow_shows_error_and_stores_nothing() -> None:
+    at = open_app("backtest")
+    assert at.title[0].value == "Backtest"
+    _set_windows(at, 100, 20)
+    at.button(key=RUN_BACKTEST).click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("fast window (100)" in e and "slow window (20)" in e for e in errors), errors
+    assert metrics(at) == {}
+    assert run_store.list_runs() == []
+
+
+def test_valid_run_shows_service_metrics_is_saved_and_builds_tear_sheet() -> None:
+    at = open_app("backtest")
+    _set_windows(at, 20, 100)
+    at.button(key=RUN_BACKTEST).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+
+    expected = _service_outcome(20, 100)
+    shown = metrics(at)
+    assert shown == _expected_cards(expected.metrics)
+    # Spelled out once for the reference run (SP500, SMA 20/100, 5 bps fees and slippage).
+    assert shown["Total return"] == "49.34%"
+    assert shown["Sharpe"] == "0.24"
+    assert shown["Trades"] == "32"
+
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Execution: {EXECUTION}." in captions
+    bench = expected.benchmark_metrics
+    assert f"total return {100 * bench['total_return']:.2f}%" in captions
+    assert "Fees 0.05% and slippage 0.05% per fill" in captions
+    assert trace_types(at) == ["scatter", "scatter", "scatter"]
+
+    (saved,) = run_store.list_runs()
+    assert (
+        saved.kind == "backtest"
+        and saved.title == "ma_crossover SP500 fast=20 slow=100 allow_short=False"
+    )
+    assert saved.metrics["sharpe"] == expected.metrics["sharpe"]
+    assert at.session_state["backtest.run_id"] == saved.id
+    assert any(f"Run #{saved.id}" in h.value for h in at.subheader)
+
+    assert at.get("download_button") == []
+    at.button(key="bt.tearsheet").click().run()
+    assert not at.exception
+    (download,) = at.get("download_button")
+    assert download.proto.label == "Download tear sheet (HTML)"
+    sheet_run, html = at.session_state["backtest.tearsheet"]
+    assert sheet_run == saved.id
+    assert "Benchmark" in html
+
+
+def _store_run() -> research.BacktestOutcome:
+    request = research.BacktestRequest(
+        dataset="ohlcv_daily",
+        symbol="SP500",
+        strategy="ma_crossover",
+        params={"fast": 10, "slow": 50},
+    )
+    return research.run_backtest(request)
+
+
+def test_saved_runs_tab_reopens_a_run_saved_by_the_service() -> None:
+    stored = _store_run()
+    at = open_app("backtest")
+    assert metrics(at) == {}  # nothing open yet
+    assert at.selectbox(key="saved.choice").value == stored.run_id
+    at.button(key="saved.reopen").click().run()
+    assert not at.exception
+    assert any(f"Run #{stored.run_id} reopened" in s.value for s in at.success)
+    assert at.session_state["backtest.run_id"] == stored.run_id
+    assert metrics(at) == _expected_cards(stored.metrics)
+    assert any(f"Run #{stored.run_id}: ma_crossover on SP500" in h.value for h in at.subheader)
+
+
+def test_reopened_run_is_visible_right_after_clicking_reopen() -> None:
+    stored = _store_run()
+    at = open_app("backtest")
+    at.button(key="saved.reopen").click().run()
+    assert metrics(at) == _expected_cards(stored.metrics)
+
+
+def test_sweep_shows_combination_count_and_heatmap() -> None:
+    at = open_app("backtest")
+    for name, (lo, hi, step) in {"fast": (5, 50, 5), "slow": (20, 200, 20)}.items():
+        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
+        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
+        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
+    at.button(key=RUN_SWEEP).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+
+    fast, slow = np.arange(5, 51, 5), np.arange(20, 201, 20)
+    expected = sum(1 for f in fast for s in slow if f < s)
+    assert expected == 90  # 3 (slow 20) + 7 (slow 40) + 8 x 10
+    shown = metrics(at)
+    assert shown["Combinations"] == f"{expected:,}"
+    assert trace_types(at) == ["heatmap"]
+
+    (saved,) = run_store.list_runs()
+    assert saved.kind == "sweep" and saved.metrics["combinations"] == expected
+    best = research.reopen_sweep(saved.id).table["sharpe"].max()
+    assert shown["Best sharpe"] == f"{best:.2f}"
