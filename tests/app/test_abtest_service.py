@@ -1,0 +1,106 @@
+"""A/B comparison through the services, CLI and page, on real backtests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.services import abtest as ab
+from app.services import research
+from tests.app.test_cli import workbench
+from tests.pages.helpers import metrics, open_app
+
+
+def test_parse_arm_forms() -> None:
+    assert ab.parse_arm("ts_momentum:lookback=63,allow_short=false") == (
+        "ts_momentum",
+        {"lookback": 63, "allow_short": False},
+    )
+    assert ab.parse_arm("run:12") == ("run", 12)
+    with pytest.raises(ValueError, match="name=value"):
+        ab.parse_arm("ma_crossover:fast")
+    with pytest.raises(ValueError, match="numeric id"):
+        ab.parse_arm("run:abc")
+
+
+def test_identical_arms_are_refused_and_same_strategy_twice_is_no_difference() -> None:
+    with pytest.raises(ValidationError, match="different"):
+        ab.CompareRequest(arms=["buy_and_hold", "buy_and_hold"])
+    # Same positions, spelled differently: every difference is exactly zero.
+    outcome = ab.run_compare(
+        ab.CompareRequest(
+            arms=["ma_crossover:fast=20,slow=100", "ma_crossover:slow=100,fast=20"], n_boot=300
+        ),
+        save=False,
+    )
+    assert outcome.result.verdict == "no significant difference"
+    assert all(not row.significant for row in outcome.result.tests)
+
+
+def test_two_real_strategies_get_six_tests_with_adjusted_p_not_below_raw() -> None:
+    # Planted-edge detection and the null false-positive rate are tested in core/abtest.
+    req = ab.CompareRequest(arms=["buy_and_hold", "ma_crossover:fast=5,slow=6"], n_boot=300)
+    outcome = ab.run_compare(req, save=False)
+    assert outcome.result.n_obs == 5030
+    assert len(outcome.result.tests) == 6
+    adjusted = outcome.result.adjusted_p_values
+    raw = [row.p_value for row in outcome.result.tests]
+    assert all(a >= r - 1e-12 for a, r in zip(adjusted, raw, strict=True) if a == a and r == r)
+
+
+def test_saved_run_arm_uses_stored_returns() -> None:
+    saved = research.run_backtest(
+        research.BacktestRequest(dataset="ohlcv_daily", symbol="SP500", strategy="buy_and_hold")
+    )
+    returns = ab.arm_returns(
+        ab.CompareRequest(arms=["buy_and_hold", "ts_momentum"]), f"run:{saved.run_id}"
+    )
+    assert returns.to_numpy() == pytest.approx(saved.returns.to_numpy(), rel=1e-12)
+
+
+def test_sample_size_calculator_matches_core_and_shrinks_with_effect() -> None:
+    small = ab.days_needed(0.3, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
+    large = ab.days_needed(1.0, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
+    assert large < small
+    with pytest.raises(ValueError, match="non-zero"):
+        ab.days_needed(0.0, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
+
+
+def test_cli_abtest_json_shape(isolated_workbench: Path) -> None:
+    out = workbench(
+        "abtest",
+        "--a",
+        "buy_and_hold",
+        "--b",
+        "ma_crossover:fast=20,slow=100",
+        "--n-boot",
+        "300",
+        "--json",
+        var=isolated_workbench,
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert {"tests", "adjusted_p_values", "verdict", "min_sample_size"} <= set(payload)
+    assert len(payload["tests"]) == 6 == len(payload["adjusted_p_values"])
+    assert {t["test"] for t in payload["tests"]} >= {"paired t-test", "Wilcoxon signed-rank"}
+    bad = workbench("abtest", "--a", "buy_and_hold", "--b", "nope:x", var=isolated_workbench)
+    assert bad.returncode == 2 and "name=value" in bad.stderr
+
+
+def test_ab_page_shows_verdict_table_and_sample_size() -> None:
+    at = open_app("abtest")
+    at.number_input(key="ab.boot").set_value(300)
+    at.button(key="FormSubmitter:ab.form-Compare").click().run()
+    assert not at.exception
+    outcome = at.session_state["ab.outcome"]
+    boxes = [b.value for b in [*at.success, *at.info]]
+    assert any(outcome.result.verdict in b for b in boxes)
+    assert metrics(at)["Common days"] == f"{outcome.result.n_obs:,}"
+    table = at.dataframe[0].value
+    assert list(table["p_adjusted"]) == pytest.approx(outcome.result.adjusted_p_values, nan_ok=True)
+    at.button(key="FormSubmitter:ab.size_form-Calculate").click().run()
+    expected = ab.days_needed(0.5, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
+    assert metrics(at)["Trading days needed"] == f"{expected:,}"
