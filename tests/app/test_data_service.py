@@ -25,7 +25,7 @@ def test_migrations_create_tables_and_are_idempotent(tmp_path: Path) -> None:
     upgrade(engine)
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
-    assert {"alembic_version", "imported_datasets", "runs"} <= tables
+    assert {"workbench_schema_version", "imported_datasets", "runs"} <= tables
 
 
 def test_run_record_round_trip() -> None:
@@ -147,4 +147,5 @@ def test_processes_starting_together_on_a_fresh_database_all_succeed(
         from core.store.db import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+        current = conn.execute(text("SELECT version_num FROM workbench_schema_version")).scalar()
+        assert current == head

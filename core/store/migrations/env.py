@@ -5,10 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import core.store.trading  # noqa: F401  (registers the trading tables on Base.metadata)
 from core.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Our own version table: Optuna's RDB storage keeps its studies in the same database and
+# manages its schema with Alembic's default ``alembic_version`` table.
+VERSION_TABLE = "workbench_schema_version"
 
 
 def run_migrations() -> None:
@@ -16,7 +20,10 @@ def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            version_table=VERSION_TABLE,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -27,7 +34,12 @@ def run_migrations() -> None:
         poolclass=pool.NullPool,
     )
     with connectable.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            version_table=VERSION_TABLE,
+        )
         with context.begin_transaction():
             context.run_migrations()
 

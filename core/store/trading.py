@@ -1,0 +1,546 @@
+"""Broker state and paper-trader tables, and their repositories.
+
+Every model shares ``core.store.models.Base`` (one metadata, one Alembic history:
+migration ``0003``). Repositories take a caller-owned Session and never commit: services
+own transactions. Nothing here ever stores credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.store.models import Base, utcnow
+
+OPEN_ORDER_STATUSES = (
+    "pending_new",
+    "new",
+    "accepted",
+    "partially_filled",
+    "pending_cancel",
+    "pending_replace",
+    "held",
+)
+"""Statuses of orders that may still fill."""
+
+WORKER_STATES = ("running", "paused", "stopped", "killed")
+
+
+class TradingAccount(Base):
+    """A broker account as last seen: the simulator's own, or a mirror of Alpaca's."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("broker", "name", name="uq_accounts_broker_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broker: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    initial_cash: Mapped[float] = mapped_column(Float, default=0.0)
+    cash: Mapped[float] = mapped_column(Float, default=0.0)
+    equity: Mapped[float] = mapped_column(Float, default=0.0)
+    buying_power: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TradingOrder(Base):
+    """One order; ``client_order_id`` is the idempotency key sent to the broker."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), unique=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    order_type: Mapped[str] = mapped_column(String(16), default="market")
+    qty: Mapped[float] = mapped_column(Float)
+    limit_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    filled_qty: Mapped[float] = mapped_column(Float, default=0.0)
+    avg_fill_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TradingFill(Base):
+    """One execution of an order; ``broker_fill_id`` makes re-applying a fill a no-op."""
+
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    broker_fill_id: Mapped[str] = mapped_column(String(128), unique=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    qty: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float, default=0.0)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TradingPosition(Base):
+    """Signed quantity of one symbol in one account."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("account_id", "symbol", name="uq_positions_account_symbol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    qty: Mapped[float] = mapped_column(Float, default=0.0)
+    avg_price: Mapped[float] = mapped_column(Float, default=0.0)
+    last_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    realized_pnl: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TradingDecision(Base):
+    """What the paper trader decided and why (features, regime, signal, risk verdict)."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerControl(Base):
+    """The single row through which the UI and CLI steer the paper-trading worker."""
+
+    __tablename__ = "worker_control"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="ck_worker_control_single_row"),
+        CheckConstraint(
+            "desired_state IN ('running', 'paused', 'stopped', 'killed')",
+            name="ck_worker_control_state",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    desired_state: Mapped[str] = mapped_column(String(16), default="stopped")
+    flatten_on_kill: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(64), default="system")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """One beat per worker cycle; the newest row tells whether the worker is alive."""
+
+    __tablename__ = "worker_heartbeat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReconciliationRecord(Base):
+    """Differences found between the local ledger and the broker at one moment."""
+
+    __tablename__ = "reconciliation_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    broker: Mapped[str] = mapped_column(String(16))
+    n_differences: Mapped[int] = mapped_column(Integer, default=0)
+    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+# ------------------------------------------------------------------ repositories
+
+
+class AccountRepository:
+    """Broker accounts."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, account_id: int) -> TradingAccount | None:
+        """One account by id."""
+        return self._s.get(TradingAccount, account_id)
+
+    def find(self, broker: str, name: str) -> TradingAccount | None:
+        """One account by broker and name."""
+        return self._s.scalar(
+            select(TradingAccount).where(
+                TradingAccount.broker == broker, TradingAccount.name == name
+            )
+        )
+
+    def get_or_create(
+        self, broker: str, name: str, *, initial_cash: float = 0.0, currency: str = "USD"
+    ) -> TradingAccount:
+        """The account, created with ``initial_cash`` as cash and equity when new."""
+        account = self.find(broker, name)
+        if account is None:
+            account = TradingAccount(
+                broker=broker,
+                name=name,
+                currency=currency,
+                initial_cash=initial_cash,
+                cash=initial_cash,
+                equity=initial_cash,
+            )
+            self._s.add(account)
+            self._s.flush()
+        return account
+
+    def update_snapshot(
+        self,
+        account_id: int,
+        *,
+        cash: float,
+        equity: float,
+        buying_power: float | None = None,
+    ) -> TradingAccount:
+        """Record the broker's latest cash and equity."""
+        account = self._s.get_one(TradingAccount, account_id)
+        account.cash = cash
+        account.equity = equity
+        account.buying_power = buying_power
+        account.updated_at = utcnow()
+        self._s.flush()
+        return account
+
+
+class OrderRepository:
+    """Orders, keyed by ``client_order_id``."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, order: TradingOrder) -> TradingOrder:
+        """Stage a new order (flushed, so a duplicate ``client_order_id`` fails now)."""
+        self._s.add(order)
+        self._s.flush()
+        return order
+
+    def get(self, order_id: int) -> TradingOrder | None:
+        """One order by local id."""
+        return self._s.get(TradingOrder, order_id)
+
+    def by_client_id(self, client_order_id: str) -> TradingOrder | None:
+        """One order by its idempotency key."""
+        return self._s.scalar(
+            select(TradingOrder).where(TradingOrder.client_order_id == client_order_id)
+        )
+
+    def by_broker_id(self, broker_order_id: str) -> TradingOrder | None:
+        """One order by the broker's id."""
+        return self._s.scalar(
+            select(TradingOrder).where(TradingOrder.broker_order_id == broker_order_id)
+        )
+
+    def open(self, account_id: int, *, symbol: str | None = None) -> list[TradingOrder]:
+        """Orders that may still fill, oldest first."""
+        query = (
+            select(TradingOrder)
+            .where(
+                TradingOrder.account_id == account_id,
+                TradingOrder.status.in_(OPEN_ORDER_STATUSES),
+            )
+            .order_by(TradingOrder.id)
+        )
+        if symbol is not None:
+            query = query.where(TradingOrder.symbol == symbol)
+        return list(self._s.scalars(query))
+
+    def list(self, account_id: int, *, limit: int = 200) -> list[TradingOrder]:
+        """Newest first."""
+        return list(
+            self._s.scalars(
+                select(TradingOrder)
+                .where(TradingOrder.account_id == account_id)
+                .order_by(TradingOrder.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def count(self, account_id: int | None = None) -> int:
+        """Number of orders (of one account)."""
+        query = select(func.count(TradingOrder.id))
+        if account_id is not None:
+            query = query.where(TradingOrder.account_id == account_id)
+        return int(self._s.scalar(query) or 0)
+
+    def submitted_since(self, account_id: int, since: datetime) -> list[datetime]:
+        """Creation times of orders since ``since`` (the order-rate limit)."""
+        return list(
+            self._s.scalars(
+                select(TradingOrder.created_at).where(
+                    TradingOrder.account_id == account_id, TradingOrder.created_at >= since
+                )
+            )
+        )
+
+
+class FillRepository:
+    """Executions."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, fill: TradingFill) -> TradingFill:
+        """Stage a fill (flushed)."""
+        self._s.add(fill)
+        self._s.flush()
+        return fill
+
+    def exists(self, broker_fill_id: str) -> bool:
+        """Whether a fill with this broker id is recorded."""
+        return (
+            self._s.scalar(
+                select(TradingFill.id).where(TradingFill.broker_fill_id == broker_fill_id)
+            )
+            is not None
+        )
+
+    def for_order(self, order_id: int) -> list[TradingFill]:
+        """Fills of one order, oldest first."""
+        return list(
+            self._s.scalars(
+                select(TradingFill).where(TradingFill.order_id == order_id).order_by(TradingFill.id)
+            )
+        )
+
+    def list(self, account_id: int, *, limit: int = 500) -> list[TradingFill]:
+        """Fills of an account, newest first."""
+        return list(
+            self._s.scalars(
+                select(TradingFill)
+                .join(TradingOrder, TradingOrder.id == TradingFill.order_id)
+                .where(TradingOrder.account_id == account_id)
+                .order_by(TradingFill.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+class PositionRepository:
+    """Positions per account and symbol."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, account_id: int, symbol: str) -> TradingPosition | None:
+        """One position (zero positions are kept until pruned)."""
+        return self._s.scalar(
+            select(TradingPosition).where(
+                TradingPosition.account_id == account_id, TradingPosition.symbol == symbol
+            )
+        )
+
+    def get_or_create(self, account_id: int, symbol: str) -> TradingPosition:
+        """The position row, created flat when missing."""
+        position = self.get(account_id, symbol)
+        if position is None:
+            position = TradingPosition(
+                account_id=account_id, symbol=symbol, qty=0.0, avg_price=0.0, realized_pnl=0.0
+            )
+            self._s.add(position)
+            self._s.flush()
+        return position
+
+    def list(self, account_id: int, *, include_flat: bool = False) -> list[TradingPosition]:
+        """Positions by symbol."""
+        query = (
+            select(TradingPosition)
+            .where(TradingPosition.account_id == account_id)
+            .order_by(TradingPosition.symbol)
+        )
+        if not include_flat:
+            query = query.where(TradingPosition.qty != 0)
+        return list(self._s.scalars(query))
+
+    def set_last_price(self, account_id: int, symbol: str, price: float) -> None:
+        """Record the latest price of a held symbol (no-op when not held)."""
+        position = self.get(account_id, symbol)
+        if position is not None:
+            position.last_price = price
+            position.updated_at = utcnow()
+
+
+class DecisionRepository:
+    """The paper trader's decision log."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self,
+        *,
+        symbol: str,
+        payload: dict[str, Any],
+        explanation: str = "",
+        ts: datetime | None = None,
+    ) -> TradingDecision:
+        """Record a decision (flushed, so its id is known)."""
+        decision = TradingDecision(
+            symbol=symbol, payload=payload, explanation=explanation, ts=ts or utcnow()
+        )
+        self._s.add(decision)
+        self._s.flush()
+        return decision
+
+    def recent(self, *, symbol: str | None = None, limit: int = 100) -> list[TradingDecision]:
+        """Newest first."""
+        query = select(TradingDecision).order_by(TradingDecision.id.desc()).limit(limit)
+        if symbol is not None:
+            query = query.where(TradingDecision.symbol == symbol)
+        return list(self._s.scalars(query))
+
+
+class WorkerControlRepository:
+    """The single control row (created as ``stopped`` on first read)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self) -> WorkerControl:
+        """The control row."""
+        row = self._s.get(WorkerControl, 1)
+        if row is None:
+            row = WorkerControl(
+                id=1, desired_state="stopped", flatten_on_kill=True, reason="", updated_by="system"
+            )
+            self._s.add(row)
+            self._s.flush()
+        return row
+
+    def set(
+        self,
+        desired_state: str,
+        *,
+        updated_by: str,
+        reason: str = "",
+        flatten_on_kill: bool | None = None,
+    ) -> WorkerControl:
+        """Ask the worker to run, pause, stop or kill."""
+        if desired_state not in WORKER_STATES:
+            raise ValueError(
+                f"desired_state must be one of {', '.join(WORKER_STATES)}; got {desired_state!r}"
+            )
+        row = self.get()
+        row.desired_state = desired_state
+        row.reason = reason
+        row.updated_by = updated_by
+        row.updated_at = utcnow()
+        if flatten_on_kill is not None:
+            row.flatten_on_kill = flatten_on_kill
+        self._s.flush()
+        return row
+
+
+class HeartbeatRepository:
+    """Worker heartbeats."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def beat(
+        self,
+        *,
+        cycle: int,
+        status: str,
+        latency_ms: float = 0.0,
+        last_error: str | None = None,
+        ts: datetime | None = None,
+    ) -> WorkerHeartbeat:
+        """Record one cycle."""
+        row = WorkerHeartbeat(
+            ts=ts or utcnow(),
+            cycle=cycle,
+            status=status,
+            latency_ms=latency_ms,
+            last_error=last_error,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row
+
+    def latest(self) -> WorkerHeartbeat | None:
+        """The newest beat."""
+        return self._s.scalar(select(WorkerHeartbeat).order_by(WorkerHeartbeat.id.desc()).limit(1))
+
+    def recent(self, limit: int = 100) -> list[WorkerHeartbeat]:
+        """Newest first."""
+        return list(
+            self._s.scalars(
+                select(WorkerHeartbeat).order_by(WorkerHeartbeat.id.desc()).limit(limit)
+            )
+        )
+
+    def prune(self, keep: int = 10_000) -> int:
+        """Delete all but the newest ``keep`` beats; returns how many were deleted."""
+        cutoff = self._s.scalar(
+            select(WorkerHeartbeat.id).order_by(WorkerHeartbeat.id.desc()).offset(keep).limit(1)
+        )
+        if cutoff is None:
+            return 0
+        result = self._s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.id <= cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ReconciliationRepository:
+    """Stored reconciliation reports."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self,
+        *,
+        broker: str,
+        differences: Iterable[dict[str, Any]],
+        account_id: int | None = None,
+        ts: datetime | None = None,
+    ) -> ReconciliationRecord:
+        """Store one report."""
+        diffs = list(differences)
+        row = ReconciliationRecord(
+            ts=ts or utcnow(),
+            account_id=account_id,
+            broker=broker,
+            n_differences=len(diffs),
+            differences=diffs,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row
+
+    def recent(self, limit: int = 50) -> list[ReconciliationRecord]:
+        """Newest first."""
+        return list(
+            self._s.scalars(
+                select(ReconciliationRecord).order_by(ReconciliationRecord.id.desc()).limit(limit)
+            )
+        )
