@@ -21,6 +21,7 @@ data_app = typer.Typer(help="List, validate and import datasets.", no_args_is_he
 app.add_typer(data_app, name="data")
 
 EXIT_BAD_INPUT = 2
+EXIT_FORBIDDEN = 3
 
 
 def emit(payload: Any, *, as_json: bool, text: str | None = None) -> None:
@@ -31,8 +32,14 @@ def emit(payload: Any, *, as_json: bool, text: str | None = None) -> None:
         typer.echo(text if text is not None else json.dumps(payload, indent=2, default=str))
 
 
-def fail(message: str, *, as_json: bool, defects: list[dict[str, Any]] | None = None) -> None:
-    """Report bad input and exit with code 2."""
+def fail(
+    message: str,
+    *,
+    as_json: bool,
+    defects: list[dict[str, Any]] | None = None,
+    code: int = EXIT_BAD_INPUT,
+) -> None:
+    """Report bad input (exit 2) or a refused permission (exit 3)."""
     payload: dict[str, Any] = {"error": message}
     if defects is not None:
         payload["defects"] = defects
@@ -42,7 +49,7 @@ def fail(message: str, *, as_json: bool, defects: list[dict[str, Any]] | None = 
         typer.echo(f"error: {message}", err=True)
         for defect in defects or []:
             typer.echo(f"  - [{defect['code']}] {defect['message']}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(code)
 
 
 def _read(path: Path, as_json: bool) -> bytes:
@@ -165,6 +172,8 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
         fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
     except (ValueError, LookupError, data_service.DataSourceError) as exc:
         fail(_validation_message(exc), as_json=as_json)
+    except PermissionError as exc:
+        fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +364,199 @@ def abtest(
     frame = outcome.result.to_frame()
     text = f"{payload['verdict']}\n{frame.to_string(index=False)}"
     emit(payload, as_json=as_json, text=text)
+
+
+models_app = typer.Typer(help="Model registry: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _actor(as_json: bool) -> Any:
+    from app.services.auth import actor_from_env
+
+    return _call(as_json, actor_from_env)
+
+
+@app.command("train")
+def train_cmd(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    model: str = typer.Option("xgboost", "--model", help="logistic, random_forest, xgboost."),
+    horizon: int = typer.Option(5, "--horizon", help="Label horizon in bars."),
+    label: str = typer.Option("sign", "--label", help="sign or triple_barrier."),
+    feature: list[str] = typer.Option([], "--feature", help="Feature name (repeatable)."),
+    tune: bool = typer.Option(False, "--tune", help="Tune with Optuna (TPE, seeded)."),
+    trials: int = typer.Option(20, "--trials", help="Optuna trials."),
+    seed: int = typer.Option(0, "--seed"),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability to go long."),
+    register: str | None = typer.Option(None, "--register", help="Register as this name."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Train a classifier, evaluate it out of sample and backtest its signal."""
+    from app.services import ml
+
+    request = _call(
+        as_json,
+        ml.TrainRequest,
+        dataset=dataset,
+        symbol=symbol,
+        kind=model,
+        horizon=horizon,
+        label=label,
+        features=feature or None,
+        tune=tune,
+        n_trials=trials,
+        seed=seed,
+        threshold=threshold,
+    )
+    outcome = _call(as_json, ml.train, request=request)
+    ev = outcome.evaluation
+    payload: dict[str, Any] = {
+        "run_id": outcome.run_id,
+        "model": model,
+        "features": len(outcome.features),
+        "trials": outcome.trials,
+        "train_range": [d.isoformat() for d in outcome.train_range],
+        "test_range": [d.isoformat() for d in outcome.test_range],
+        **_finite({k: ev[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")}),
+        "confusion_matrix": ev["confusion_matrix"],
+        "top_features": outcome.importance.head(10).index.tolist(),
+        "signal": _finite(outcome.signal_metrics),
+        "params": outcome.params,
+    }
+    if register:
+        payload["registered"] = _call(
+            as_json, ml.register, run_id=outcome.run_id, name=register, actor=_actor(as_json)
+        ).as_dict()
+    emit(payload, as_json=as_json)
+
+
+@models_app.command("list")
+def models_list(name: str | None = typer.Option(None, "--name"), as_json: bool = JSON_OPT) -> None:
+    """Registered model versions, with stage and metrics."""
+    from app.services import ml
+
+    rows = [v.as_dict() for v in ml.list_versions(name)]
+    text = "\n".join(
+        f"#{r['id']:<4} {r['name']} v{r['version']:<3} {r['kind']:<13} {r['stage']:<9} "
+        f"auc={r['metrics'].get('roc_auc')}"
+        for r in rows
+    )
+    emit({"versions": rows}, as_json=as_json, text=text or "no registered models")
+
+
+@models_app.command("promote")
+def models_promote(
+    version_id: int = typer.Argument(..., help="Version id (see models list)."),
+    reason: str = typer.Option("", "--reason"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Make a version the champion (the previous champion is archived)."""
+    from app.services import ml
+
+    row = _call(as_json, ml.promote, version_id=version_id, reason=reason, actor=_actor(as_json))
+    emit(row.as_dict(), as_json=as_json, text=f"{row.name} v{row.version} is now champion")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: str = typer.Argument(..., help="Model name."),
+    reason: str = typer.Option("", "--reason"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Restore the previous champion."""
+    from app.services import ml
+
+    row = _call(as_json, ml.rollback, name=name, reason=reason, actor=_actor(as_json))
+    emit(row.as_dict(), as_json=as_json, text=f"{row.name} v{row.version} is champion again")
+
+
+@app.command("walkforward")
+def walkforward_cmd(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str | None = typer.Option(None, "--strategy", help="Rule strategy to optimize."),
+    grid: list[str] = typer.Option([], "--grid", help="name=start:stop:step (repeatable)."),
+    model: str | None = typer.Option(None, "--model", help="Or: logistic|random_forest|xgboost."),
+    folds: int | None = typer.Option(None, "--folds", help="Keep the latest K folds."),
+    mode: str = typer.Option("rolling", "--mode", help="rolling or anchored."),
+    train_bars: int = typer.Option(1000, "--train-bars"),
+    test_bars: int = typer.Option(250, "--test-bars"),
+    retune: bool = typer.Option(False, "--retune", help="Re-tune the model on every fold."),
+    trials: int = typer.Option(10, "--trials"),
+    out: Path | None = typer.Option(None, "--out", help="Also write an HTML report."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Walk-forward validation with deflated Sharpe and PBO."""
+    from app.services import research
+    from app.services import walkforward as wf
+
+    axes = {}
+    for item in grid:
+        if "=" not in item:
+            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
+        name, text = item.split("=", 1)
+        axes[name.strip()] = _call(as_json, research.GridAxis.parse, text=text.strip())
+    request = _call(
+        as_json,
+        wf.WalkForwardRequest,
+        dataset=dataset,
+        symbol=symbol,
+        strategy=strategy,
+        grid=axes,
+        model=model,
+        folds=folds,
+        mode=mode,
+        train_bars=train_bars,
+        test_bars=test_bars,
+        retune=retune,
+        n_trials=trials,
+    )
+    outcome = _call(as_json, wf.run_walkforward, request=request)
+    payload = outcome.payload()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(wf.report_html(outcome), encoding="utf-8")
+        payload["report"] = str(out)
+    emit(payload, as_json=as_json)
+
+
+@app.command("lookahead-check")
+def lookahead_cmd(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str | None = typer.Option(None, "--strategy", help="Strategy to check."),
+    param: list[str] = PARAM_OPT,
+    feature: list[str] = typer.Option([], "--feature", help="Feature (repeatable); default all."),
+    leaky_demo: bool = typer.Option(
+        False, "--include-leaky-demo", help="Add a deliberately leaky feature (must be flagged)."
+    ),
+    cuts: int = typer.Option(20, "--cuts"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Flag any bar whose value changes when later bars are added. Exit 1 if leaky."""
+    from app.services import walkforward as wf
+
+    report = _call(
+        as_json,
+        wf.lookahead,
+        dataset=dataset,
+        symbol=symbol,
+        strategy=strategy,
+        params=_params(param, as_json),
+        features=feature or None,
+        include_leaky_demo=leaky_demo,
+        cuts=cuts,
+    )
+    payload = {
+        "leaky": report.leaky,
+        "offending_columns": list(report.offending_columns),
+        "first_offending_bars": {k: str(v) for k, v in report.first_offending_bars.items()},
+        "cuts": len(report.cuts),
+        "message": report.message(),
+    }
+    emit(payload, as_json=as_json, text=report.message())
+    if report.leaky:
+        raise typer.Exit(1)
 
 
 @app.command("report")
