@@ -709,27 +709,20 @@ def regime_fit(
 @app.command("bench")
 def bench(
     repeats: int = typer.Option(7, "--repeats", help="Timing repeats per measurement."),
+    only: list[str] = typer.Option(
+        [], "--only", help="Sections to run: research, ml, pipeline, risk (default all)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Benchmarks: medians and p95 of sweeps, backtests, features and regimes."""
-    from core.bench import bench_research
+    """Benchmarks: medians and percentiles, throughput; never timed unit tests."""
+    from core import bench as core_bench
 
-    report = {"research": bench_research(repeats=repeats)}
-    r = report["research"]
-    text = (
-        f"sweep: {r['sweep_combinations_per_s']['median']:,.0f} combos/s (median), "
-        f"{r['workload']['combinations']} combos on {r['workload']['bars']} bars\n"
-        f"first sweep in new process: {r['first_sweep_new_process']['total_s']:.2f} s; "
-        f"peak memory {r['sweep_peak_memory_mb']:.0f} MB\n"
-        f"single backtest: {r['single_backtest_seconds']['median'] * 1000:.1f} ms median; "
-        f"first in new process {r['first_backtest_new_process']['total_s']:.2f} s\n"
-        f"features: {r['features_ms_per_1000_bars']['median']:.2f} ms per 1,000 bars\n"
-        f"regime fit {r['regime_fit_seconds']['median']:.2f} s; one-bar update "
-        f"{r['regime_filtered_update_us']['median']:.1f} us\n"
-        f"sweep vs vectorbt from_signals max rel diff: "
-        f"{r['sweep_vs_vectorbt_from_signals_max_rel_diff']:.2e}"
-    )
-    emit(report, as_json=as_json, text=text)
+    sections = only or list(core_bench.SECTIONS)
+    unknown = sorted(set(sections) - set(core_bench.SECTIONS))
+    if unknown:
+        fail(f"--only {unknown}: choose from {list(core_bench.SECTIONS)}", as_json=as_json)
+    report = {name: core_bench.SECTIONS[name](repeats=repeats) for name in sections}
+    emit(report, as_json=as_json, text=core_bench.summary_text(report))
 
 
 @app.command("setup")

@@ -179,3 +179,68 @@ def sweep_equivalence(prices: pd.DataFrame, spec: Any, equity_curves: Callable[.
         ours = equity_curves(prices, pd.DataFrame({"c": pos}), spec)["c"].to_numpy()
         worst = max(worst, float(np.max(np.abs(pf.value().to_numpy() / ours - 1))))
     return worst
+
+
+def bench_ml(*, repeats: int = 3) -> dict[str, Any]:
+    """5-fold XGBoost walk-forward (5,000 bars, 44 features) and per-bar inference latency."""
+    from core.ml.bench import bench_inference_latency, bench_walkforward_xgb
+
+    return {
+        "walkforward_xgb_5fold": bench_walkforward_xgb(repeats=max(1, min(repeats, 3))),
+        "inference_latency_xgboost": bench_inference_latency(kind="xgboost"),
+        "inference_latency_logistic": bench_inference_latency(kind="logistic"),
+    }
+
+
+def _optional(module: str, function: str) -> Callable[..., dict[str, Any]]:
+    def run(*, repeats: int = 3) -> dict[str, Any]:
+        import importlib
+
+        try:
+            fn = getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError) as exc:
+            return {"skipped": f"{module}.{function} not available: {exc}"}
+        return fn()
+
+    return run
+
+
+SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "research": bench_research,
+    "ml": bench_ml,
+    "pipeline": _optional("core.pipeline", "bench_pipeline"),
+    "risk": _optional("core.risk", "bench_pre_trade"),
+}
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """A human-readable digest of a bench report."""
+    lines = []
+    r = report.get("research")
+    if r:
+        lines += [
+            f"sweep: {r['sweep_combinations_per_s']['median']:,.0f} combos/s median "
+            f"({r['workload']['combinations']} combos, {r['workload']['bars']} bars)",
+            f"first sweep in a new process: {r['first_sweep_new_process']['total_s']:.2f} s; "
+            f"peak memory {r['sweep_peak_memory_mb']:.0f} MB",
+            f"single backtest: {r['single_backtest_seconds']['median'] * 1000:.1f} ms median; "
+            f"first in a new process {r['first_backtest_new_process']['total_s']:.2f} s",
+            f"features: {r['features_ms_per_1000_bars']['median']:.2f} ms per 1,000 bars",
+            f"regime fit {r['regime_fit_seconds']['median']:.2f} s; one-bar update "
+            f"{r['regime_filtered_update_us']['median']:.1f} us",
+            "sweep vs vectorbt from_signals max rel diff: "
+            f"{r['sweep_vs_vectorbt_from_signals_max_rel_diff']:.2e}",
+        ]
+    m = report.get("ml")
+    if m:
+        wf = m["walkforward_xgb_5fold"]
+        lines.append(
+            f"5-fold XGBoost walk-forward ({wf['bars']} bars, {wf['features']} features): "
+            f"{wf['seconds_median']:.2f} s median"
+        )
+        for key in ("inference_latency_xgboost", "inference_latency_logistic"):
+            lines.append(f"{key}: {m[key]['ms_median']:.2f} ms median per bar")
+    for name in ("pipeline", "risk"):
+        if name in report:
+            lines.append(f"{name}: {report[name]}")
+    return "\n".join(lines)
