@@ -559,6 +559,59 @@ def lookahead_cmd(
         raise typer.Exit(1)
 
 
+alerts_app = typer.Typer(help="Alert channels, rules, tests and history.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("test")
+def alerts_test(
+    channel: str = typer.Option("in-app", "--channel", help="Channel name."),
+    url: str | None = typer.Option(None, "--url", help="Add/replace the channel with this URL."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Send a test alert through a channel; exit 1 if delivery failed."""
+    from app.services import alerts
+    from core.alerts import ChannelSpec
+
+    if url is not None:
+        spec = _call(as_json, ChannelSpec, name=channel, url=url)
+        _call(as_json, alerts.save_channel, spec=spec, actor=_actor(as_json))
+    result = _call(as_json, alerts.send_test, channel=channel, actor=_actor(as_json))
+    emit(
+        result,
+        as_json=as_json,
+        text=f"{result['status']}: {result['message']}"
+        + "".join(f"\n  error: {e}" for e in result["errors"]),
+    )
+    if result["status"] != "sent":
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def alerts_list(as_json: bool = JSON_OPT) -> None:
+    """Configured channels (URLs masked) and rules."""
+    from app.services import alerts
+
+    payload = {
+        "channels": alerts.list_channels(),
+        "rules": [r.model_dump() for r in alerts.list_rules()],
+    }
+    emit(payload, as_json=as_json)
+
+
+@alerts_app.command("history")
+def alerts_history(limit: int = typer.Option(50, "--limit"), as_json: bool = JSON_OPT) -> None:
+    """Alert history, newest first."""
+    from app.services import alerts
+
+    rows = alerts.history(limit)
+    emit(
+        {"events": rows},
+        as_json=as_json,
+        text="\n".join(f"{r['at']} {r['status']:<10} {r['message']}" for r in rows),
+    )
+
+
 @app.command("report")
 def report(
     out: Path = typer.Option(..., "--out", help="HTML file to write."),

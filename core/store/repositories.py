@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.store.models import ImportedDataset, Run, utcnow
+from core.alerts.rules import AlertRuleSpec, ChannelSpec
+from core.store.models import AlertChannel, AlertEvent, AlertRule, ImportedDataset, Run, utcnow
 
 
 class DatasetRepository:
@@ -73,3 +75,91 @@ class RunRepository:
         if kind:
             query = query.where(Run.kind == kind)
         return list(self._s.scalars(query))
+
+
+class AlertRepository:
+    """Alert channels, rules and history."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def channels(self) -> list[ChannelSpec]:
+        """Configured channels as specs."""
+        rows = self._s.scalars(select(AlertChannel).order_by(AlertChannel.name))
+        return [ChannelSpec(name=r.name, url=r.url, enabled=r.enabled) for r in rows]
+
+    def upsert_channel(self, spec: ChannelSpec) -> None:
+        """Create or replace a channel."""
+        row = self._s.scalar(select(AlertChannel).where(AlertChannel.name == spec.name))
+        if row is None:
+            self._s.add(AlertChannel(name=spec.name, url=spec.url, enabled=spec.enabled))
+        else:
+            row.url, row.enabled = spec.url, spec.enabled
+        self._s.flush()
+
+    def delete_channel(self, name: str) -> bool:
+        """Remove a channel; False if it did not exist."""
+        row = self._s.scalar(select(AlertChannel).where(AlertChannel.name == name))
+        if row is None:
+            return False
+        self._s.delete(row)
+        self._s.flush()
+        return True
+
+    def rules(self) -> list[AlertRuleSpec]:
+        """Configured rules as specs."""
+        rows = self._s.scalars(select(AlertRule).order_by(AlertRule.name))
+        return [
+            AlertRuleSpec(
+                name=r.name,
+                kind=r.kind,
+                threshold=r.params.get("threshold"),
+                metric=r.params.get("metric"),
+                channels=list(r.channels),
+                severity=r.severity,
+                cooldown_s=r.cooldown_s,
+                enabled=r.enabled,
+            )
+            for r in rows
+        ]
+
+    def upsert_rule(self, spec: AlertRuleSpec) -> None:
+        """Create or replace a rule."""
+        row = self._s.scalar(select(AlertRule).where(AlertRule.name == spec.name))
+        params = {"threshold": spec.threshold, "metric": spec.metric}
+        if row is None:
+            row = AlertRule(name=spec.name)
+            self._s.add(row)
+        row.kind, row.params, row.channels = spec.kind, params, list(spec.channels)
+        row.severity, row.cooldown_s, row.enabled = spec.severity, spec.cooldown_s, spec.enabled
+        row.updated_at = utcnow()
+        self._s.flush()
+
+    def delete_rule(self, name: str) -> bool:
+        """Remove a rule; False if it did not exist."""
+        row = self._s.scalar(select(AlertRule).where(AlertRule.name == name))
+        if row is None:
+            return False
+        self._s.delete(row)
+        self._s.flush()
+        return True
+
+    def last_sent(self, dedupe_key: str) -> datetime | None:
+        """When an alert with this key was last delivered (not suppressed or failed)."""
+        return self._s.scalar(
+            select(AlertEvent.created_at)
+            .where(AlertEvent.dedupe_key == dedupe_key, AlertEvent.status == "sent")
+            .order_by(AlertEvent.id.desc())
+            .limit(1)
+        )
+
+    def record_event(self, **fields: Any) -> AlertEvent:
+        """Append to the history."""
+        event = AlertEvent(**fields)
+        self._s.add(event)
+        self._s.flush()
+        return event
+
+    def history(self, limit: int = 200) -> list[AlertEvent]:
+        """Newest first."""
+        return list(self._s.scalars(select(AlertEvent).order_by(AlertEvent.id.desc()).limit(limit)))

@@ -1,0 +1,97 @@
+"""Dispatch firings with cooldown and deduplication, recording every one in the history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from core.alerts.channels import ChannelError, send
+from core.alerts.rules import ChannelSpec, Firing
+
+
+class AlertDispatcher:
+    """Send firings through their channels unless a same-key alert is cooling down.
+
+    Parameters
+    ----------
+    session_factory : callable
+        Context manager factory yielding a Session (one transaction per dispatch).
+    sender : callable, optional
+        Delivery function, :func:`core.alerts.channels.send` by default.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], object],
+        *,
+        sender: Callable[..., None] = send,
+    ) -> None:
+        self._sessions = session_factory
+        self._send = sender
+
+    def dispatch(self, firings: list[Firing], *, now: datetime | None = None) -> list[dict]:
+        """Record and deliver each firing; returns one status dict per firing."""
+        from core.store.repositories import AlertRepository  # avoids an import cycle
+
+        now = now or datetime.now(UTC)
+        results = []
+        with self._sessions() as session:  # type: ignore[attr-defined]
+            assert isinstance(session, Session)
+            repo = AlertRepository(session)
+            channels = {c.name: c for c in repo.channels()}
+            for firing in firings:
+                rule = firing.rule
+                last = repo.last_sent(firing.dedupe_key)
+                cooling = last is not None and _aware(last) > now - timedelta(
+                    seconds=rule.cooldown_s
+                )
+                status, errors, sent_to = "sent", [], []
+                if cooling:
+                    status = "suppressed"
+                else:
+                    for name in rule.channels:
+                        spec = channels.get(name) or (
+                            ChannelSpec(name="in-app", url="in-app") if name == "in-app" else None
+                        )
+                        if spec is None or not spec.enabled:
+                            errors.append(f"channel {name} is missing or disabled")
+                            continue
+                        try:
+                            self._send(
+                                spec,
+                                title=f"Workbench alert: {rule.name}",
+                                body=firing.message,
+                                severity=rule.severity,
+                            )
+                            sent_to.append(name)
+                        except ChannelError as exc:
+                            errors.append(str(exc))
+                    if errors and not sent_to:
+                        status = "failed"
+                repo.record_event(
+                    rule_name=rule.name,
+                    kind=rule.kind,
+                    severity=rule.severity,
+                    message=firing.message,
+                    dedupe_key=firing.dedupe_key,
+                    status=status,
+                    channels=sent_to,
+                    payload={"value": firing.value, "errors": errors},
+                    created_at=now,
+                )
+                results.append(
+                    {
+                        "rule": rule.name,
+                        "status": status,
+                        "channels": sent_to,
+                        "errors": errors,
+                        "message": firing.message,
+                    }
+                )
+        return results
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

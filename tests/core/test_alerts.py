@@ -1,0 +1,145 @@
+"""Alert rules, apprise delivery to a real local webhook receiver, cooldown and history."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from pydantic import ValidationError
+
+from app.services import alerts as alert_service
+from app.services.auth import Actor, PermissionDenied
+from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot, evaluate_rules
+
+T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []  # noqa: RUF012
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append(json.loads(body or b"{}"))
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def webhook() -> Iterator[type[_Receiver]]:
+    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    handler.url = f"json://127.0.0.1:{server.server_address[1]}/hook"  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+
+
+def test_each_rule_kind_fires_on_its_condition_only() -> None:
+    rules = [
+        AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1),
+        AlertRuleSpec(name="loss", kind="daily_loss", threshold=0.02),
+        AlertRuleSpec(name="breach", kind="limit_breach"),
+        AlertRuleSpec(name="near", kind="near_breach", threshold=0.8),
+        AlertRuleSpec(name="rej", kind="rejected_orders", threshold=1),
+        AlertRuleSpec(name="disc", kind="broker_disconnect"),
+        AlertRuleSpec(name="recon", kind="reconciliation_mismatch"),
+        AlertRuleSpec(name="auc", kind="model_metric_below", threshold=0.52, metric="roc_auc"),
+        AlertRuleSpec(name="regime", kind="regime_change"),
+        AlertRuleSpec(name="stale", kind="stale_data", threshold=3600),
+        AlertRuleSpec(name="hb", kind="heartbeat_lost", threshold=60),
+        AlertRuleSpec(name="lat", kind="latency", threshold=500),
+    ]
+    calm = Snapshot(
+        ts=T0,
+        drawdown=0.05,
+        daily_loss=0.01,
+        utilization={"gross": 0.5},
+        model_metrics={"roc_auc": 0.6},
+        regime="bull",
+        previous_regime="bull",
+        last_bar_ts=T0 - timedelta(minutes=5),
+        heartbeat_ts=T0 - timedelta(seconds=5),
+        latency_ms=20,
+    )
+    assert evaluate_rules(rules, calm) == []
+    stormy = Snapshot(
+        ts=T0,
+        drawdown=0.12,
+        daily_loss=0.03,
+        utilization={"gross": 1.2, "var": 0.9},
+        rejected_orders=2,
+        broker_connected=False,
+        reconciliation_differences=1,
+        model_metrics={"roc_auc": 0.5},
+        regime="bear",
+        previous_regime="bull",
+        last_bar_ts=T0 - timedelta(hours=2),
+        heartbeat_ts=T0 - timedelta(minutes=5),
+        latency_ms=900,
+    )
+    fired = {f.rule.name: f for f in evaluate_rules(rules, stormy)}
+    assert set(fired) == {r.name for r in rules}
+    assert "drawdown 12.0% >= 10.0%" in fired["dd"].message
+    assert "gross 120%" in fired["breach"].message and "var 90%" in fired["near"].message
+    assert "bull -> bear" in fired["regime"].message
+
+
+def test_rule_validation_names_the_field() -> None:
+    with pytest.raises(ValidationError, match="threshold: a drawdown rule needs a threshold"):
+        AlertRuleSpec(name="dd", kind="drawdown")
+    with pytest.raises(ValidationError, match="metric: name the model metric"):
+        AlertRuleSpec(name="m", kind="model_metric_below", threshold=0.5)
+    with pytest.raises(ValidationError, match="not a notification URL"):
+        ChannelSpec(name="bad", url="nonsense://x")
+
+
+def test_webhook_delivery_cooldown_and_history(webhook: type[_Receiver]) -> None:
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+    alert_service.save_rule(
+        AlertRuleSpec(
+            name="dd", kind="drawdown", threshold=0.1, channels=["hook", "in-app"], cooldown_s=600
+        )
+    )
+    snap = Snapshot(ts=T0, drawdown=0.15)
+    first = alert_service.evaluate(snap)
+    assert [r["status"] for r in first] == ["sent"]
+    assert len(webhook.received) == 1
+    assert "drawdown 15.0%" in webhook.received[0]["message"]
+    # Same condition within the cooldown: recorded but not delivered.
+    again = alert_service.evaluate(Snapshot(ts=T0 + timedelta(minutes=5), drawdown=0.16))
+    assert [r["status"] for r in again] == ["suppressed"] and len(webhook.received) == 1
+    later = alert_service.evaluate(Snapshot(ts=T0 + timedelta(minutes=11), drawdown=0.16))
+    assert [r["status"] for r in later] == ["sent"] and len(webhook.received) == 2
+    statuses = [h["status"] for h in alert_service.history()]
+    assert statuses == ["sent", "suppressed", "sent"]
+    # The channel list never shows the receiver's full URL.
+    assert alert_service.list_channels()[0]["url"].startswith("json://…@127.0.0.1")
+
+
+def test_failed_delivery_is_recorded_as_failed(webhook: type[_Receiver]) -> None:
+    webhook.status = 500
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+    result = alert_service.send_test("hook")
+    assert result["status"] == "failed" and "delivery" in result["errors"][0]
+    assert alert_service.history()[0]["status"] == "failed"
+
+
+def test_send_test_to_in_app_and_role_checks() -> None:
+    assert alert_service.send_test("in-app")["status"] == "sent"
+    analyst = Actor("ann", frozenset({"analyst"}))
+    with pytest.raises(PermissionDenied, match="risk"):
+        alert_service.save_rule(AlertRuleSpec(name="x", kind="broker_disconnect"), actor=analyst)
+    with pytest.raises(ValueError, match="do not exist"):
+        alert_service.save_rule(
+            AlertRuleSpec(name="x", kind="broker_disconnect", channels=["nowhere"])
+        )
+    assert alert_service.list_rules() == []
