@@ -1,0 +1,144 @@
+"""Alerts page: channels, rules, test sends and the alert history."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from app.services import alerts
+from app.services.auth import PermissionDenied
+from core.alerts import KINDS, AlertRuleSpec, ChannelSpec
+from core.alerts.rules import NEEDS_THRESHOLD
+
+st.title("Alerts")
+st.caption(
+    "Rules watch drawdown, daily loss, limit breaches and near-breaches, rejected orders, "
+    "broker disconnects, reconciliation mismatches, model metrics, regime changes, stale "
+    "data, the worker heartbeat and latency. Channels use apprise URLs (email, Slack, "
+    "Telegram, webhooks); in-app alerts land in the history below."
+)
+history_tab, rules_tab, channels_tab = st.tabs(["History", "Rules", "Channels"])
+
+
+def _field_errors(exc: ValidationError, slots: dict) -> None:  # type: ignore[type-arg]
+    for err in exc.errors():
+        message = str(err["msg"]).removeprefix("Value error, ")
+        field = err["loc"][0] if err["loc"] else message.split(":", 1)[0]
+        slot = slots.get(str(field))
+        (slot.error if slot is not None else st.error)(message)
+
+
+with channels_tab:
+    channels = alerts.list_channels()
+    st.dataframe(
+        channels or [{"name": "in-app", "url": "in-app", "enabled": True}],
+        width="stretch",
+        hide_index=True,
+    )
+    with st.form("alerts.channel_form"):
+        c1, c2, c3 = st.columns([1, 3, 1])
+        name = c1.text_input("Name", key="alerts.ch.name", placeholder="ops-slack")
+        name_slot = c1.empty()
+        url = c2.text_input(
+            "Apprise URL",
+            key="alerts.ch.url",
+            placeholder="slack://TokenA/TokenB/TokenC or json://host:port/path",
+        )
+        url_slot = c2.empty()
+        enabled = c3.checkbox("Enabled", value=True, key="alerts.ch.enabled")
+        save_channel = st.form_submit_button("Save channel")
+    if save_channel:
+        try:
+            alerts.save_channel(ChannelSpec(name=name.strip(), url=url.strip(), enabled=enabled))
+        except ValidationError as exc:
+            _field_errors(exc, {"name": name_slot, "url": url_slot})
+        except PermissionDenied as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Channel {name} saved.")
+    names = ["in-app", *[c["name"] for c in channels]]
+    t1, t2 = st.columns([3, 1])
+    target = t1.selectbox("Send a test through", names, key="alerts.test_channel")
+    if t2.button("Send test", key="alerts.send_test"):
+        try:
+            result = alerts.send_test(target)
+        except (PermissionDenied, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            if result["status"] == "sent":
+                st.success(f"Test alert sent via {target}.")
+            else:
+                st.error(f"Test alert via {target} failed: {'; '.join(result['errors'])}")
+
+with rules_tab:
+    rules = alerts.list_rules()
+    st.dataframe(
+        [r.model_dump() for r in rules] or [{"rules": "none yet"}], width="stretch", hide_index=True
+    )
+    with st.form("alerts.rule_form"):
+        r1, r2, r3 = st.columns(3)
+        rule_name = r1.text_input("Name", key="alerts.rule.name", placeholder="drawdown-10")
+        rule_name_slot = r1.empty()
+        kind = r2.selectbox("Kind", KINDS, key="alerts.rule.kind")
+        threshold = r3.number_input(
+            "Threshold",
+            min_value=0.0,
+            value=0.1,
+            step=0.01,
+            key="alerts.rule.threshold",
+            format="%.4f",
+        )
+        threshold_slot = r3.empty()
+        r4, r5, r6, r7 = st.columns(4)
+        metric = r4.text_input("Model metric (for model_metric_below)", key="alerts.rule.metric")
+        metric_slot = r4.empty()
+        chosen = r5.multiselect("Channels", names, default=["in-app"], key="alerts.rule.channels")
+        channels_slot = r5.empty()
+        severity = r6.selectbox(
+            "Severity", ["info", "warning", "critical"], index=1, key="alerts.rule.severity"
+        )
+        cooldown = r7.number_input(
+            "Cooldown (s)", 0, 7 * 86400, 900, 60, key="alerts.rule.cooldown"
+        )
+        st.caption("Threshold units: " + "; ".join(f"{k}: {v}" for k, v in NEEDS_THRESHOLD.items()))
+        save_rule = st.form_submit_button("Save rule", type="primary")
+    if save_rule:
+        try:
+            spec = AlertRuleSpec(
+                name=rule_name.strip(),
+                kind=kind,
+                threshold=threshold if kind in NEEDS_THRESHOLD else None,
+                metric=metric.strip() or None,
+                channels=chosen,
+                severity=severity,
+                cooldown_s=int(cooldown),
+            )
+            alerts.save_rule(spec)
+        except ValidationError as exc:
+            _field_errors(
+                exc,
+                {
+                    "name": rule_name_slot,
+                    "threshold": threshold_slot,
+                    "metric": metric_slot,
+                    "channels": channels_slot,
+                },
+            )
+        except (PermissionDenied, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Rule {rule_name} saved.")
+
+with history_tab:
+    events = alerts.history(200)
+    if not events:
+        st.info("No alerts yet. Use 'Send test' on the Channels tab to try a channel.")
+    else:
+        counts = {
+            s: sum(e["status"] == s for e in events) for s in ("sent", "suppressed", "failed")
+        }
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Sent", counts["sent"])
+        c2.metric("Suppressed (cooldown)", counts["suppressed"])
+        c3.metric("Failed", counts["failed"])
+        st.dataframe(events, width="stretch", hide_index=True)
