@@ -29,9 +29,14 @@ def numeric_fields(model: type[BaseModel]) -> list[str]:
 
 
 def model_inputs(
-    model: type[BaseModel], *, key: str, columns: int = 3
+    model: type[BaseModel],
+    *,
+    key: str,
+    columns: int = 3,
+    initial: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, DeltaGenerator]]:
-    """One widget per field of ``model``; returns the values and an error slot per field."""
+    """One widget per field of ``model`` (starting at ``initial`` or the field default);
+    returns the values and an error slot per field."""
     values: dict[str, Any] = {}
     slots: dict[str, DeltaGenerator] = {}
     fields = list(model.model_fields.items())
@@ -45,7 +50,7 @@ def model_inputs(
             label = name.replace("_", " ")
             help_text = field.description
             wkey = f"{key}.{name}"
-            default = field.default
+            default = (initial or {}).get(name, field.default)
             if kind == "bool":
                 values[name] = st.checkbox(label, value=bool(default), key=wkey, help=help_text)
             elif kind == "choice":

@@ -1,0 +1,121 @@
+"""Risk-limit services: the versioned, audited limits in force, and changes to them.
+
+Every change needs the ``risk`` role and a reason, and is stored as a new version with
+who, when, the old and the new values. The newest version applies from the next
+decision: readers call :func:`current_limits` each cycle, nothing is cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.services.auth import LOCAL, Actor, require
+from app.services.db import get_engine
+from core.risk import RiskLimits
+from core.store.db import session_scope
+from core.store.models import RiskLimitVersion
+
+
+@dataclass(frozen=True)
+class LimitChange:
+    """One audited version of the limits."""
+
+    version: int
+    limits: dict[str, Any]
+    changes: dict[str, tuple[Any, Any]]
+    changed_by: str
+    role: str
+    reason: str
+    created_at: datetime
+
+
+def current_limits() -> tuple[int, RiskLimits]:
+    """The version number and limits in force (version 0 = built-in defaults)."""
+    with session_scope(get_engine()) as session:
+        row = session.scalar(
+            select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()).limit(1)
+        )
+        if row is None:
+            return 0, RiskLimits()
+        return row.version, RiskLimits.model_validate(row.limits)
+
+
+def set_limits(
+    values: dict[str, Any],
+    *,
+    reason: str,
+    actor: Actor = LOCAL,
+    expected_version: int | None = None,
+) -> LimitChange:
+    """Validate and store new limits as the next version.
+
+    Parameters
+    ----------
+    values
+        Fields to change; others keep their current values.
+    reason
+        Why (required, shown in the history).
+    expected_version
+        Optimistic lock: refuse if someone else changed the limits since this version.
+    """
+    require(actor, "risk", "changing risk limits")
+    if not reason or not reason.strip():
+        raise ValueError("reason: say why the limits change (kept in the audit history)")
+    with session_scope(get_engine()) as session:
+        row = session.scalar(
+            select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()).limit(1)
+        )
+        version = row.version if row else 0
+        if expected_version is not None and expected_version != version:
+            raise ValueError(
+                f"the limits changed to version {version} since you loaded version "
+                f"{expected_version}; reload and apply your change again"
+            )
+        old = RiskLimits.model_validate(row.limits) if row else RiskLimits()
+        new = RiskLimits.model_validate({**old.model_dump(), **values})
+        changes = {
+            k: (getattr(old, k), getattr(new, k))
+            for k in new.model_fields
+            if getattr(old, k) != getattr(new, k)
+        }
+        if not changes:
+            raise ValueError("nothing changed: the new limits equal the ones in force")
+        record = RiskLimitVersion(
+            version=version + 1,
+            limits=new.model_dump(mode="json"),
+            previous=old.model_dump(mode="json"),
+            changed_by=actor.name,
+            role="risk",
+            reason=reason.strip(),
+        )
+        session.add(record)
+        session.flush()
+        return LimitChange(
+            record.version,
+            record.limits,
+            changes,
+            actor.name,
+            "risk",
+            record.reason,
+            record.created_at,
+        )
+
+
+def history() -> list[LimitChange]:
+    """Every version, newest first, with the fields it changed."""
+    with session_scope(get_engine()) as session:
+        rows = session.scalars(select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()))
+        out = []
+        for r in rows:
+            previous = r.previous or RiskLimits().model_dump(mode="json")
+            changes = {k: (previous.get(k), v) for k, v in r.limits.items() if previous.get(k) != v}
+            out.append(
+                LimitChange(
+                    r.version, r.limits, changes, r.changed_by, r.role, r.reason, r.created_at
+                )
+            )
+        return out
