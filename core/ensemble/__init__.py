@@ -1,0 +1,81 @@
+"""Strategy ensemble: tuned agent profiles and online bandit meta-selectors.
+
+* :mod:`~core.ensemble.agents`: conservative / aggressive / balanced / contrarian agents,
+  each a (strategy, params) pair tuned in sample by its own objective with a sweep.
+* :mod:`~core.ensemble.selectors`: UCB1, Thompson sampling, EXP3 and a regime-conditioned
+  (contextual) UCB, learning bar by bar from realized rewards, with softmax blending and
+  smoothed (turnover-penalized) weights.
+* :mod:`~core.ensemble.evaluate`: walk-forward evaluation against the best single agent in
+  hindsight and equal weights, with regret and switch explanations.
+* :mod:`~core.ensemble.harness`: a planted-regime known-answer harness.
+* :func:`position_returns` / :func:`bar_legs`: the per-bar return model shared with the
+  decision pipeline and the retraining replay (fill at t+1's open, costs on |change|).
+"""
+
+from core.ensemble._returns import bar_legs, position_returns, step_return
+from core.ensemble.agents import (
+    OBJECTIVES,
+    Agent,
+    agent_positions,
+    agent_returns,
+    performance_by_regime,
+    tune_agents,
+)
+from core.ensemble.evaluate import (
+    ENSEMBLE_EXECUTION,
+    EnsembleResult,
+    evaluate_ensemble,
+    evaluate_positions,
+    evaluate_streams,
+)
+from core.ensemble.harness import PlantedHarness, planted_regime_harness
+from core.ensemble.selectors import (
+    SELECTOR_CLASSES,
+    ContextualSelector,
+    EXP3Selector,
+    OnlineRun,
+    Selector,
+    SelectorStep,
+    ThompsonSelector,
+    UCB1Selector,
+    make_selector,
+    run_online,
+    smooth_weights,
+    softmax,
+)
+from core.ensemble.spec import PROFILES, SELECTORS, EnsembleSpec, SelectorSpec
+
+__all__ = [
+    "ENSEMBLE_EXECUTION",
+    "OBJECTIVES",
+    "PROFILES",
+    "SELECTORS",
+    "SELECTOR_CLASSES",
+    "Agent",
+    "ContextualSelector",
+    "EXP3Selector",
+    "EnsembleResult",
+    "EnsembleSpec",
+    "OnlineRun",
+    "PlantedHarness",
+    "Selector",
+    "SelectorSpec",
+    "SelectorStep",
+    "ThompsonSelector",
+    "UCB1Selector",
+    "agent_positions",
+    "agent_returns",
+    "bar_legs",
+    "evaluate_ensemble",
+    "evaluate_positions",
+    "evaluate_streams",
+    "make_selector",
+    "performance_by_regime",
+    "planted_regime_harness",
+    "position_returns",
+    "run_online",
+    "smooth_weights",
+    "softmax",
+    "step_return",
+    "tune_agents",
+]
