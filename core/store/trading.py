@@ -8,7 +8,7 @@ own transactions. Nothing here ever stores credentials.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +42,15 @@ OPEN_ORDER_STATUSES = (
 """Statuses of orders that may still fill."""
 
 WORKER_STATES = ("running", "paused", "stopped", "killed")
+
+
+def as_utc(ts: datetime) -> datetime:
+    """A timezone-aware UTC time; naive values (SQLite returns them) are taken as UTC.
+
+    >>> as_utc(datetime(2025, 1, 2, 3, 4)).isoformat()
+    '2025-01-02T03:04:00+00:00'
+    """
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 class TradingAccount(Base):
@@ -293,14 +302,14 @@ class OrderRepository:
         return int(self._s.scalar(query) or 0)
 
     def submitted_since(self, account_id: int, since: datetime) -> list[datetime]:
-        """Creation times of orders since ``since`` (the order-rate limit)."""
-        return list(
-            self._s.scalars(
-                select(TradingOrder.created_at).where(
-                    TradingOrder.account_id == account_id, TradingOrder.created_at >= since
-                )
+        """Creation times (UTC) of orders since ``since`` (the order-rate limit)."""
+        since = as_utc(since)
+        rows = self._s.scalars(
+            select(TradingOrder.created_at).where(
+                TradingOrder.account_id == account_id, TradingOrder.created_at >= since
             )
         )
+        return [as_utc(t) for t in rows]
 
 
 class FillRepository:

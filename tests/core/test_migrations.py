@@ -17,7 +17,10 @@ def test_migrated_schema_matches_models(tmp_path: Path) -> None:
     upgrade(engine)
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(
+            conn, opts={"version_table": "workbench_schema_version"}
+        )
+        diff = compare_metadata(context, Base.metadata)
     # Only differences that matter: missing/extra tables or columns.
     structural = [
         d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")

@@ -1,0 +1,90 @@
+"""Brokers behind one Protocol: the database-backed simulator and Alpaca (paper).
+
+>>> from core.broker import Broker, SimBroker, AlpacaBroker, OrderRequest, reconcile
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import Engine
+
+from core.broker.alpaca import AlpacaBroker
+from core.broker.base import (
+    Broker,
+    BrokerAccount,
+    BrokerConfigError,
+    BrokerError,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerUnavailableError,
+    CircuitOpenError,
+    OrderNotFoundError,
+    OrderRejectedError,
+    OrderRequest,
+    new_client_order_id,
+)
+from core.broker.ledger import (
+    apply_broker_order,
+    apply_fill,
+    record_order,
+    sync_account,
+    sync_orders,
+)
+from core.broker.reconcile import Difference, ReconciliationReport, reconcile
+from core.broker.resilience import CircuitBreaker, RetryPolicy
+from core.broker.sim import SimBroker
+from core.broker.snapshot import portfolio_state
+
+
+def make_broker(
+    kind: Literal["sim", "alpaca"], *, engine: Engine | None = None, **options: Any
+) -> Broker:
+    """Build a broker by name: ``"sim"`` needs ``engine``; ``"alpaca"`` reads its keys.
+
+    Parameters
+    ----------
+    kind
+        ``"sim"`` or ``"alpaca"``.
+    engine
+        Database of the simulator.
+    **options
+        Keyword arguments of :class:`SimBroker` or :class:`AlpacaBroker`.
+    """
+    if kind == "sim":
+        if engine is None:
+            raise BrokerConfigError("the simulator needs engine=<a migrated database engine>")
+        return SimBroker(engine, **options)
+    if kind == "alpaca":
+        return AlpacaBroker(**options)
+    raise BrokerConfigError(f"unknown broker {kind!r}; use 'sim' or 'alpaca'")
+
+
+__all__ = [
+    "AlpacaBroker",
+    "Broker",
+    "BrokerAccount",
+    "BrokerConfigError",
+    "BrokerError",
+    "BrokerOrder",
+    "BrokerPosition",
+    "BrokerUnavailableError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "Difference",
+    "OrderNotFoundError",
+    "OrderRejectedError",
+    "OrderRequest",
+    "ReconciliationReport",
+    "RetryPolicy",
+    "SimBroker",
+    "apply_broker_order",
+    "apply_fill",
+    "make_broker",
+    "new_client_order_id",
+    "portfolio_state",
+    "reconcile",
+    "record_order",
+    "sync_account",
+    "sync_orders",
+]

@@ -1,0 +1,243 @@
+"""The local ledger: orders, fills and positions in the database, kept in step with a broker.
+
+The simulator keeps its whole state here. For Alpaca the ledger is the workbench's own
+record: ``record_order`` before submitting (crash-safe idempotency key), then
+``apply_broker_order`` with every broker view of that order; each new filled quantity
+becomes a fill and moves the position. Functions take a caller-owned Session.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from core.broker.base import Broker, BrokerOrder, OrderRequest
+from core.store.models import utcnow
+from core.store.trading import (
+    AccountRepository,
+    FillRepository,
+    OrderRepository,
+    PositionRepository,
+    TradingAccount,
+    TradingFill,
+    TradingOrder,
+    TradingPosition,
+    as_utc,
+)
+
+_EPS = 1e-9
+
+
+def to_broker_order(row: TradingOrder) -> BrokerOrder:
+    """The broker-neutral view of a stored order."""
+    return BrokerOrder(
+        id=row.broker_order_id or "",
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side="buy" if row.side == "buy" else "sell",
+        qty=row.qty,
+        filled_qty=row.filled_qty,
+        avg_fill_price=row.avg_fill_price,
+        status=row.status,
+        order_type=row.order_type,
+        limit_price=row.limit_price,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        reason=row.reason,
+    )
+
+
+def record_order(
+    session: Session,
+    account_id: int,
+    request: OrderRequest,
+    *,
+    decision_id: int | None = None,
+    status: str = "pending_new",
+) -> TradingOrder:
+    """Store an order before it is sent (or return the one with the same key).
+
+    Parameters
+    ----------
+    session
+        Caller-owned session.
+    account_id
+        Local account.
+    request
+        The order; its ``client_order_id`` is unique across the database.
+    decision_id
+        The decision that produced it (``decisions.id``).
+    status
+        Initial status; ``"pending_new"`` means "not yet acknowledged by the broker".
+    """
+    orders = OrderRepository(session)
+    existing = orders.by_client_id(request.client_order_id)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    return orders.add(
+        TradingOrder(
+            account_id=account_id,
+            client_order_id=request.client_order_id,
+            broker_order_id=None,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            qty=float(request.qty),
+            limit_price=request.limit_price,
+            filled_qty=0.0,
+            avg_fill_price=None,
+            status=status,
+            decision_id=decision_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def update_position(position: TradingPosition, signed_qty: float, price: float) -> float:
+    """Move a position by ``signed_qty`` at ``price``; returns the realized P&L.
+
+    Adding to a position averages its price; reducing keeps it and realizes P&L; a flip
+    realizes the closed part and opens the rest at ``price``.
+
+    >>> p = TradingPosition(symbol="X", qty=10.0, avg_price=100.0, realized_pnl=0.0)
+    >>> update_position(p, -4.0, 110.0), p.qty, p.avg_price
+    (40.0, 6.0, 100.0)
+    >>> update_position(p, -10.0, 90.0), p.qty, p.avg_price
+    (-60.0, -4.0, 90.0)
+    """
+    q0, a0 = position.qty, position.avg_price
+    q1 = q0 + signed_qty
+    realized = 0.0
+    if abs(q0) < _EPS or math.copysign(1.0, q0) == math.copysign(1.0, signed_qty):
+        position.avg_price = (abs(q0) * a0 + abs(signed_qty) * price) / abs(q1)
+    else:
+        closed = min(abs(signed_qty), abs(q0))
+        realized = closed * (price - a0) * math.copysign(1.0, q0)
+        if abs(q1) < _EPS:
+            q1, position.avg_price = 0.0, 0.0
+        elif abs(signed_qty) > abs(q0):
+            position.avg_price = price
+    position.qty = q1
+    position.realized_pnl = (position.realized_pnl or 0.0) + realized
+    position.updated_at = utcnow()
+    return realized
+
+
+def apply_fill(
+    session: Session,
+    order: TradingOrder,
+    *,
+    qty: float,
+    price: float,
+    fee: float,
+    broker_fill_id: str,
+    ts: datetime | None = None,
+    adjust_cash: bool = True,
+) -> TradingFill | None:
+    """Record one execution and move order, position and (optionally) cash together.
+
+    Returns ``None`` (and changes nothing) when ``broker_fill_id`` is already recorded.
+    """
+    fills = FillRepository(session)
+    if fills.exists(broker_fill_id):
+        return None
+    ts = ts or utcnow()
+    fill = fills.add(
+        TradingFill(
+            order_id=order.id,
+            broker_fill_id=broker_fill_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            ts=ts,
+        )
+    )
+    filled = order.filled_qty + qty
+    order.avg_fill_price = ((order.avg_fill_price or 0.0) * order.filled_qty + price * qty) / filled
+    order.filled_qty = filled
+    order.status = "filled" if filled >= order.qty - _EPS else "partially_filled"
+    order.updated_at = ts
+    signed = qty if order.side == "buy" else -qty
+    position = PositionRepository(session).get_or_create(order.account_id, order.symbol)
+    update_position(position, signed, price)
+    if position.last_price is None:
+        position.last_price = price
+    if adjust_cash:
+        account = session.get_one(TradingAccount, order.account_id)
+        account.cash -= signed * price + fee
+        account.updated_at = ts
+    session.flush()
+    return fill
+
+
+def apply_broker_order(
+    session: Session, order: TradingOrder, seen: BrokerOrder, *, adjust_cash: bool = False
+) -> TradingFill | None:
+    """Bring a stored order up to the broker's view of it.
+
+    Newly filled quantity becomes one fill at the implied incremental price
+    ``(avg1 * filled1 - avg0 * filled0) / (filled1 - filled0)``, with the id
+    ``"<broker id>:<cumulative filled>"`` so replaying the same view is a no-op.
+    """
+    order.broker_order_id = seen.id or order.broker_order_id
+    fill = None
+    increment = seen.filled_qty - order.filled_qty
+    if increment > _EPS and seen.avg_fill_price is not None:
+        value = seen.avg_fill_price * seen.filled_qty - (order.avg_fill_price or 0.0) * (
+            order.filled_qty
+        )
+        fill = apply_fill(
+            session,
+            order,
+            qty=increment,
+            price=value / increment,
+            fee=0.0,
+            broker_fill_id=f"{seen.id}:{seen.filled_qty:.6f}",
+            ts=seen.updated_at,
+            adjust_cash=adjust_cash,
+        )
+    if order.status != seen.status or order.reason != seen.reason:
+        order.status = seen.status
+        order.reason = seen.reason or order.reason
+        order.updated_at = utcnow()
+    session.flush()
+    return fill
+
+
+def sync_orders(session: Session, account_id: int, broker: Broker) -> list[TradingOrder]:
+    """Refresh every locally open order from the broker; returns the orders that changed."""
+    changed = []
+    for order in OrderRepository(session).open(account_id):
+        seen = broker.get_order_by_client_id(order.client_order_id)
+        if seen is None:
+            continue
+        before = (order.status, order.filled_qty)
+        apply_broker_order(session, order, seen)
+        if (order.status, order.filled_qty) != before:
+            changed.append(order)
+    return changed
+
+
+def sync_account(session: Session, account_id: int, broker: Broker) -> TradingAccount:
+    """Store the broker's cash, equity and buying power on the local account."""
+    snapshot = broker.account()
+    return AccountRepository(session).update_snapshot(
+        account_id, cash=snapshot.cash, equity=snapshot.equity, buying_power=snapshot.buying_power
+    )
+
+
+def mark_to_market(session: Session, account: TradingAccount) -> float:
+    """Recompute ``account.equity`` as cash plus positions at their last prices."""
+    value = 0.0
+    for position in PositionRepository(session).list(account.id):
+        price = position.last_price if position.last_price is not None else position.avg_price
+        value += position.qty * price
+    account.equity = account.cash + value
+    account.updated_at = utcnow()
+    return account.equity

@@ -1,0 +1,27 @@
+"""Risk limits, the pre-trade check and the portfolio risk view.
+
+>>> from core.risk import RiskLimits, ProposedOrder, PortfolioState, pre_trade_check
+>>> state = PortfolioState(equity=100_000, cash=100_000, positions={}, prices={"AAPL": 200.0},
+...                        start_of_day_equity=100_000, peak_equity=100_000)
+>>> d = pre_trade_check(ProposedOrder("AAPL", "buy", 200), state, RiskLimits())
+>>> d.approved, d.allowed_quantity
+(True, 125.0)
+"""
+
+from core.risk.bench import bench_pre_trade
+from core.risk.limits import RiskLimits, VarMethod
+from core.risk.pretrade import ProposedOrder, RiskDecision, pre_trade_check
+from core.risk.report import RiskReport, portfolio_risk
+from core.risk.state import PortfolioState
+
+__all__ = [
+    "PortfolioState",
+    "ProposedOrder",
+    "RiskDecision",
+    "RiskLimits",
+    "RiskReport",
+    "VarMethod",
+    "bench_pre_trade",
+    "portfolio_risk",
+    "pre_trade_check",
+]
