@@ -612,6 +612,80 @@ def alerts_history(limit: int = typer.Option(50, "--limit"), as_json: bool = JSO
     )
 
 
+ensemble_app = typer.Typer(
+    help="Strategy ensemble with a bandit meta-selector.", no_args_is_help=True
+)
+app.add_typer(ensemble_app, name="ensemble")
+retrain_app = typer.Typer(help="Performance-triggered retraining.", no_args_is_help=True)
+app.add_typer(retrain_app, name="retrain")
+
+
+@ensemble_app.command("eval")
+def ensemble_eval(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    selector: str = typer.Option(
+        "contextual", "--selector", help="ucb, thompson, exp3 or contextual."
+    ),
+    train_fraction: float = typer.Option(0.5, "--train-fraction"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Walk-forward ensemble vs the best single agent and equal weights."""
+    from app.services import ensemble
+
+    request = _call(
+        as_json,
+        ensemble.EnsembleRequest,
+        dataset=dataset,
+        symbol=symbol,
+        selector=selector,
+        train_fraction=train_fraction,
+        seed=seed,
+    )
+    outcome = _call(as_json, ensemble.run_ensemble, request=request)
+    payload = outcome.payload()
+    text = (
+        f"{selector}: ensemble Sharpe {payload['ensemble_sharpe']:.3f}, best single "
+        f"({payload['best_agent']}) {payload['best_single_sharpe']:.3f}, equal weight "
+        f"{payload['equal_weight_sharpe']:.3f}; regret {payload['regret']:.3f}; "
+        f"{payload['switches']} switches"
+    )
+    emit(payload, as_json=as_json, text=text)
+
+
+@retrain_app.command("replay")
+def retrain_replay(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    metric: str = typer.Option("sharpe", "--metric", help="sharpe, total_return, hit_rate."),
+    threshold: float = typer.Option(0.0, "--threshold"),
+    window: int = typer.Option(126, "--window", help="Rolling window (bars)."),
+    cooldown: int = typer.Option(63, "--cooldown", help="Bars between retrains."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """What the retraining policy would have done over history (decisions recorded)."""
+    from app.services import ensemble
+
+    request = _call(
+        as_json,
+        ensemble.ReplayRequest,
+        dataset=dataset,
+        symbol=symbol,
+        metric=metric,
+        threshold=threshold,
+        window_bars=window,
+        cooldown_bars=cooldown,
+    )
+    rows = _call(as_json, ensemble.replay_retraining, request=request)
+    counts = {k: sum(r["decision"] == k for r in rows) for k in ("promoted", "kept", "rolled_back")}
+    emit(
+        {"decisions": rows, "counts": counts},
+        as_json=as_json,
+        text="\n".join(f"{r['as_of']} {r['decision']:<11} {r['reason']}" for r in rows),
+    )
+
+
 @app.command("report")
 def report(
     out: Path = typer.Option(..., "--out", help="HTML file to write."),
