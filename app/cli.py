@@ -174,6 +174,12 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
         fail(_validation_message(exc), as_json=as_json)
     except PermissionError as exc:
         fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)
+    except RuntimeError as exc:
+        from core.ml.artifacts import ArtifactError
+
+        if not isinstance(exc, ArtifactError):
+            raise
+        fail(str(exc), as_json=as_json)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,10 @@ class WorkbenchSettings(BaseSettings):
     upload_max_mb: float = Field(default=50.0, gt=0, description="Largest accepted upload.")
     online_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Online data timeout.")
     secrets_file: Path = Field(default=ROOT / ".streamlit" / "secrets.toml")
+    alpaca_trading_url: str | None = Field(
+        default=None, description="Override of Alpaca's paper trading endpoint (tests, proxies)."
+    )
+    alpaca_data_url: str | None = Field(default=None, description="Override of Alpaca's data URL.")
 
     @field_validator("db_url")
     @classmethod

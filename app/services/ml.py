@@ -434,18 +434,21 @@ def rollback(name: str, *, reason: str = "", actor: Actor = LOCAL) -> VersionRow
         )
         if current is None:
             raise LookupError(f"model {name!r} has no champion to roll back")
-        promoted = session.scalars(
+        # Champions form a stack: each promotion pushes, each rollback pops, so repeated
+        # rollbacks walk further back instead of flip-flopping between two versions.
+        stack: list[int] = []
+        for event in session.scalars(
             select(ModelEvent)
-            .where(
-                ModelEvent.name == name,
-                ModelEvent.action == "promote",
-                ModelEvent.version_id != current.id,
-            )
-            .order_by(ModelEvent.id.desc())
-        ).all()
-        if not promoted:
+            .where(ModelEvent.name == name, ModelEvent.action.in_(("promote", "rollback")))
+            .order_by(ModelEvent.id)
+        ):
+            if event.action == "promote":
+                stack = [v for v in stack if v != event.version_id] + [event.version_id]
+            elif stack and stack[-1] == event.version_id:
+                stack.pop()
+        if len(stack) < 2 or stack[-1] != current.id:
             raise LookupError(f"model {name!r} has no earlier champion to roll back to")
-        earlier = session.get_one(ModelVersion, promoted[0].version_id)
+        earlier = session.get_one(ModelVersion, stack[-2])
         _verify(earlier)
         current.stage = "archived"
         earlier.stage = "champion"

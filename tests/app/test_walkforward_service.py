@@ -1,0 +1,177 @@
+"""Walk-forward validation and look-ahead checks (app/services/walkforward.py).
+
+The number of trials is counted by enumerating the grid; fold windows are checked
+against bar positions in the price index; the in-sample Sharpe of each fold's chosen
+parameters is recomputed with an independent vectorbt backtest of that training window.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from app.services import runs as run_store
+from app.services import walkforward as wf
+from app.services.data import load_prices
+from app.services.research import GridAxis
+
+GRID = {"fast": GridAxis.parse("5:50:5"), "slow": GridAxis.parse("20:200:20")}
+PAYLOAD_KEYS = {"folds", "oos_sharpe", "is_sharpe", "deflated_sharpe", "pbo", "trials"}
+
+
+@pytest.fixture(scope="module")
+def sp500() -> pd.DataFrame:
+    return load_prices("ohlcv_daily", "SP500")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_request_needs_exactly_one_of_strategy_and_model() -> None:
+    with pytest.raises(ValidationError, match="either a strategy with a grid or a model"):
+        wf.WalkForwardRequest(strategy="ma_crossover", grid=GRID, model="logistic")
+    with pytest.raises(ValidationError, match="either a strategy with a grid or a model"):
+        wf.WalkForwardRequest()
+    with pytest.raises(ValidationError, match=r"needs a grid, e\.g\. fast=5:50:5"):
+        wf.WalkForwardRequest(strategy="ma_crossover")
+    with pytest.raises(ValidationError, match="model"):
+        wf.WalkForwardRequest(model="svm")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="train_bars"):
+        wf.WalkForwardRequest(model="logistic", train_bars=50)
+    with pytest.raises(ValidationError, match="folds"):
+        wf.WalkForwardRequest(model="logistic", folds=0)
+    assert wf.WalkForwardRequest(model="logistic").strategy is None
+
+
+def test_too_many_folds_is_a_clear_error() -> None:
+    request = wf.WalkForwardRequest(model="logistic", train_bars=1000, test_bars=250, folds=40)
+    with pytest.raises(ValueError, match="only 16 folds fit in 5031 bars, 40 requested"):
+        wf.run_walkforward(request)
+    assert run_store.list_runs() == []
+
+
+# --------------------------------------------------------------------------- rule
+
+
+def _grid_trials() -> int:
+    fast = range(5, 51, 5)
+    slow = range(20, 201, 20)
+    return sum(1 for f, s in itertools.product(fast, slow) if f < s)
+
+
+def test_rule_walkforward_ma_crossover(sp500: pd.DataFrame) -> None:
+    from core.backtest import run_backtest
+    from core.backtest.spec import BacktestSpec
+    from core.strategies import run_strategy
+
+    steps: list[float] = []
+    request = wf.WalkForwardRequest(strategy="ma_crossover", grid=GRID, folds=3)
+    outcome = wf.run_walkforward(request, progress=lambda f, _m: steps.append(f))
+    payload = outcome.payload()
+    assert PAYLOAD_KEYS <= set(payload)
+    assert payload["trials"] == _grid_trials() == 90
+    assert len(payload["folds"]) == 3
+    assert 0.0 <= payload["pbo"] <= 1.0
+    assert 0.0 <= payload["deflated_sharpe"] <= 1.0
+    assert steps == sorted(steps) and steps[-1] == 1.0
+
+    # folds: 250-bar test windows, in time order, not overlapping, after their training
+    idx = sp500.index
+    previous_end = -1
+    for fold in payload["folds"]:
+        train_start, train_end, test_start, test_end = (
+            int(idx.get_loc(pd.Timestamp(fold[k])))
+            for k in ("train_start", "train_end", "test_start", "test_end")
+        )
+        assert train_end - train_start + 1 == 1000
+        assert test_start == train_end + 1
+        assert test_end - test_start + 1 == 250
+        assert test_start > previous_end
+        previous_end = test_end
+        assert fold["params"]["fast"] < fold["params"]["slow"]
+    assert previous_end <= len(idx) - 1
+
+    # each fold's in-sample Sharpe, recomputed by vectorbt on its training window
+    costs = BacktestSpec(fees=request.fees, slippage=request.slippage)
+    for fold in payload["folds"]:
+        train = sp500.loc[pd.Timestamp(fold["train_start"]) : pd.Timestamp(fold["train_end"])]
+        positions = run_strategy("ma_crossover", train, fold["params"])
+        sharpe = float(np.asarray(run_backtest(train, positions, costs).metrics["sharpe"]))
+        assert sharpe == pytest.approx(fold["is_sharpe"], rel=1e-6)
+    assert payload["is_sharpe"] == pytest.approx(
+        np.mean([f["is_sharpe"] for f in payload["folds"]])
+    )
+
+    # the stitched out-of-sample return compounds the folds' returns
+    compounded = np.prod([1.0 + f["oos_return"] for f in payload["folds"]]) - 1.0
+    assert payload["oos_return"] == pytest.approx(compounded, rel=1e-9)
+    assert len(outcome.result.oos_returns) == 750
+
+    # saved as a "walkforward" run with the same numbers
+    run = run_store.get_run(outcome.run_id)
+    assert run.kind == "walkforward"
+    assert run.metrics["trials"] == 90 and run.metrics["pbo"] == pytest.approx(payload["pbo"])
+    assert run.spec["strategy"] == "ma_crossover" and run.spec["folds"] == 3
+    assert len(run_store.load_frame(run, "folds")) == 3
+    assert len(run_store.load_frame(run, "oos")) == 750
+
+    html = wf.report_html(outcome)
+    assert wf.DSR_EXPLAINED in html and wf.PBO_EXPLAINED in html
+    assert f"over {payload['trials']} trials" in html
+    assert f"PBO: {payload['pbo']:.3f}" in html
+
+
+# --------------------------------------------------------------------------- model
+
+
+def test_model_walkforward_logistic(sp500: pd.DataFrame) -> None:
+    request = wf.WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
+    outcome = wf.run_walkforward(request)
+    payload = outcome.payload()
+    assert PAYLOAD_KEYS <= set(payload)
+    assert payload["pbo"] is None and payload["trials"] == 1
+    assert len(payload["folds"]) == 2
+    idx = sp500.index
+    first, second = payload["folds"]
+    assert pd.Timestamp(first["test_end"]) < pd.Timestamp(second["test_start"])
+    for fold in payload["folds"]:
+        # the last `horizon` training rows have labels reaching into the test window
+        assert fold["n_purged"] == request.horizon
+        test_start = int(idx.get_loc(pd.Timestamp(fold["test_start"])))
+        assert test_start == int(idx.get_loc(pd.Timestamp(fold["train_end"]))) + 1
+        assert 0.3 < fold["oos_auc"] < 0.7 and fold["params"]["C"] == 1.0
+    # the folds kept are the latest two that fit in the data
+    assert int(idx.get_loc(pd.Timestamp(second["test_end"]))) > len(idx) - 1 - 250
+    assert run_store.get_run(outcome.run_id).kind == "walkforward"
+    html = wf.report_html(outcome)
+    assert "PBO: n/a" in html and wf.DSR_EXPLAINED in html
+
+
+# --------------------------------------------------------------------------- look-ahead
+
+
+def test_all_features_are_causal_on_sp500() -> None:
+    report = wf.lookahead(dataset="ohlcv_daily", symbol="SP500")
+    assert not report.leaky and report.offending_columns == ()
+    assert len(report.cuts) >= 15
+    assert report.message() == f"no look-ahead found over {len(report.cuts)} truncation points"
+
+
+def test_leaky_demo_feature_is_flagged(sp500: pd.DataFrame) -> None:
+    report = wf.lookahead(dataset="ohlcv_daily", symbol="SP500", include_leaky_demo=True)
+    assert report.leaky
+    assert report.offending_columns == ("leaky_next_close",)
+    # next-close return is unknown on the last bar of the shortest truncation
+    assert report.first_offending_bars["leaky_next_close"] == sp500.index[min(report.cuts) - 1]
+    assert "leaky_next_close" in report.message()
+
+
+def test_strategy_positions_are_causal() -> None:
+    report = wf.lookahead(
+        dataset="ohlcv_daily", symbol="SP500", strategy="ma_crossover", params={"fast": 10}
+    )
+    assert not report.leaky and report.offending_columns == ()
