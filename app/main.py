@@ -15,7 +15,13 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
     ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
     ("Research", "regimes.py", "Regimes", ":material/stacked_line_chart:", "regimes"),
+    ("Models", "training.py", "Training", ":material/model_training:", "training"),
+    ("Models", "models.py", "Models", ":material/inventory_2:", "models"),
+    ("Models", "walkforward.py", "Walk-forward", ":material/timeline:", "walkforward"),
     ("Compare", "abtest.py", "A/B compare", ":material/compare_arrows:", "abtest"),
+    ("Compare", "ensemble.py", "Ensemble", ":material/hub:", "ensemble"),
+    ("Trading", "risk.py", "Risk", ":material/shield:", "risk"),
+    ("Trading", "alerts.py", "Alerts", ":material/notifications:", "alerts"),
 ]
 
 

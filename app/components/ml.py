@@ -1,0 +1,538 @@
+"""Training, model-registry and walk-forward components: figures from typed values, then draws."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from app.components.backtest import fmt
+from app.components.widgets import render_metric_cards
+from app.services.ml import TrainOutcome, VersionRow
+from app.services.walkforward import DSR_EXPLAINED, PBO_EXPLAINED, WalkForwardOutcome
+
+BLUE, GREY, RED, GREEN = "#1f6feb", "#8b949e", "#ef5350", "#26a69a"
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+SIGNAL_LABELS = {
+    "total_return": "Signal total return",
+    "cagr": "Signal CAGR",
+    "sharpe": "Signal Sharpe",
+    "max_drawdown": "Signal max drawdown",
+    "n_trades": "Signal trades",
+    "exposure": "Signal exposure",
+}
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A float with ``digits`` decimals, or ``n/a`` for None/NaN/inf."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}"
+
+
+def percent(value: Any) -> str:
+    """A fraction as a percentage, or ``n/a``."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{float(value):.2%}"
+
+
+# --------------------------------------------------------------------------- training
+
+
+def evaluation_cards(evaluation: dict[str, Any]) -> list[tuple[str, str]]:
+    """Out-of-sample classification metrics as (label, formatted value)."""
+    return [
+        ("ROC-AUC", number(evaluation.get("roc_auc"))),
+        ("PR-AUC", number(evaluation.get("pr_auc"))),
+        ("Log loss", number(evaluation.get("log_loss"))),
+        ("Brier", number(evaluation.get("brier"))),
+        ("Accuracy", percent(evaluation.get("accuracy"))),
+        ("Base rate (up)", percent(evaluation.get("base_rate"))),
+    ]
+
+
+def signal_cards(signal_metrics: dict[str, float]) -> list[tuple[str, str]]:
+    """Backtest metrics of the model's signal, labelled ``Signal ...``."""
+    return [
+        (label, fmt(key, signal_metrics.get(key)))
+        for key, label in SIGNAL_LABELS.items()
+        if key in signal_metrics
+    ]
+
+
+def _diagonal(fig: go.Figure) -> None:
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"color": GREY, "dash": "dash"}
+        )
+    )
+
+
+def roc_figure(evaluation: dict[str, Any]) -> go.Figure:
+    """ROC curve against the chance diagonal."""
+    roc = evaluation.get("roc") or {}
+    fig = go.Figure(
+        go.Scatter(
+            x=roc.get("fpr", []),
+            y=roc.get("tpr", []),
+            mode="lines",
+            name="model",
+            line={"color": BLUE},
+        )
+    )
+    _diagonal(fig)
+    fig.update_layout(
+        title=f"ROC curve (AUC {number(evaluation.get('roc_auc'), 3)})",
+        xaxis_title="false positive rate",
+        yaxis_title="true positive rate",
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def pr_figure(evaluation: dict[str, Any]) -> go.Figure:
+    """Precision-recall curve with the base rate (a no-skill classifier) as a line."""
+    pr = evaluation.get("pr") or {}
+    fig = go.Figure(
+        go.Scatter(
+            x=pr.get("recall", []),
+            y=pr.get("precision", []),
+            mode="lines",
+            name="model",
+            line={"color": BLUE},
+        )
+    )
+    base = evaluation.get("base_rate")
+    if base is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[base, base],
+                mode="lines",
+                name=f"base rate {base:.1%}",
+                line={"color": GREY, "dash": "dash"},
+            )
+        )
+    fig.update_layout(
+        title=f"Precision-recall (AP {number(evaluation.get('pr_auc'), 3)})",
+        xaxis_title="recall",
+        yaxis_title="precision",
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def calibration_figure(evaluation: dict[str, Any]) -> go.Figure:
+    """Reliability diagram: mean predicted probability against observed frequency."""
+    cal = evaluation.get("calibration") or {}
+    fig = go.Figure(
+        go.Scatter(
+            x=cal.get("prob_pred", []),
+            y=cal.get("prob_true", []),
+            mode="lines+markers",
+            name="model",
+            line={"color": BLUE},
+        )
+    )
+    _diagonal(fig)
+    fig.update_layout(
+        title=f"Calibration (Brier {number(evaluation.get('brier'), 3)})",
+        xaxis_title="mean predicted probability of an up move",
+        yaxis_title="observed frequency",
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def confusion_figure(evaluation: dict[str, Any]) -> go.Figure:
+    """Heatmap of ``[[tn, fp], [fn, tp]]`` at the threshold, annotated with counts and shares."""
+    matrix = np.asarray(evaluation.get("confusion_matrix") or [[0, 0], [0, 0]], dtype=np.int64)
+    total = max(int(matrix.sum()), 1)
+    text = [[f"{v:,}<br>{v / total:.1%}" for v in row] for row in matrix.tolist()]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=["predicted down", "predicted up"],
+            y=["actual down", "actual up"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        title=f"Confusion matrix at threshold {evaluation.get('threshold', 0.5):.2f}",
+        height=360,
+        margin=MARGIN,
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def importance_figure(importance: pd.DataFrame, *, top_n: int = 20) -> go.Figure:
+    """Permutation importance (mean drop in ROC-AUC, with its std), and SHAP when present."""
+    perm_col = "importance_mean" if "importance_mean" in importance else importance.columns[0]
+    top = importance.sort_values(perm_col, ascending=False).head(top_n).iloc[::-1]
+    names = [str(i) for i in top.index]
+    has_shap = "shap_mean_abs" in top.columns
+    fig = make_subplots(
+        rows=1,
+        cols=2 if has_shap else 1,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=(
+            ["Permutation (drop in ROC-AUC)", "SHAP mean |contribution|"]
+            if has_shap
+            else ["Permutation (drop in ROC-AUC)"]
+        ),
+    )
+    error = (
+        {"type": "data", "array": top["importance_std"].to_numpy(), "visible": True}
+        if "importance_std" in top
+        else None
+    )
+    fig.add_trace(
+        go.Bar(
+            x=top[perm_col].to_numpy(),
+            y=names,
+            orientation="h",
+            name="permutation",
+            marker_color=BLUE,
+            error_x=error,
+        ),
+        row=1,
+        col=1,
+    )
+    if has_shap:
+        fig.add_trace(
+            go.Bar(
+                x=top["shap_mean_abs"].to_numpy(),
+                y=names,
+                orientation="h",
+                name="SHAP",
+                marker_color=GREEN,
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_layout(
+        height=max(320, 22 * len(names) + 80), margin=MARGIN, showlegend=False, bargap=0.25
+    )
+    return fig
+
+
+def signal_equity_figure(equity: pd.Series, benchmark: pd.Series) -> go.Figure:
+    """The signal's equity on the test period against buy-and-hold, with its drawdown."""
+    drawdown = equity / equity.cummax() - 1
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04
+    )
+    fig.add_trace(
+        go.Scatter(x=equity.index, y=equity, name="model signal", line={"color": BLUE}),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=benchmark.index, y=benchmark, name="buy-and-hold", line={"color": GREY}),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=drawdown.index,
+            y=drawdown,
+            name="signal drawdown",
+            fill="tozeroy",
+            line={"color": RED},
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="equity", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
+    fig.update_layout(
+        height=480,
+        margin=MARGIN,
+        hovermode="x unified",
+        legend={"orientation": "h", "y": 1.08},
+    )
+    return fig
+
+
+def _total_return(series: pd.Series) -> float:
+    return float(series.iloc[-1] / series.iloc[0] - 1) if len(series) > 1 else float("nan")
+
+
+def render_training(outcome: TrainOutcome) -> None:
+    """Everything a training run produced: cards, curves, importance and the signal backtest."""
+    req, ev = outcome.request, outcome.evaluation
+    (tr0, tr1), (te0, te1) = outcome.train_range, outcome.test_range
+    st.markdown(
+        f"**Train** {tr0} → {tr1} · **Test (out of sample)** {te0} → {te1} · "
+        f"{ev.get('n', 0):,} test rows · embargo {req.horizon} bars"
+    )
+    render_metric_cards(evaluation_cards(ev), per_row=6)
+    if not (ev.get("roc") or {}).get("fpr"):
+        st.warning(
+            "The test period holds only one class, so ROC-AUC, PR-AUC and the curves are "
+            "undefined. Use a longer test period or another label."
+        )
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(roc_figure(ev), width="stretch", key="ml.roc")
+    c2.plotly_chart(pr_figure(ev), width="stretch", key="ml.pr")
+    c3, c4 = st.columns(2)
+    c3.plotly_chart(calibration_figure(ev), width="stretch", key="ml.calibration")
+    c4.plotly_chart(confusion_figure(ev), width="stretch", key="ml.confusion")
+
+    st.markdown(
+        "**Feature importance** (on the test period"
+        + ("; SHAP from the booster" if "shap_mean_abs" in outcome.importance else "")
+        + ")"
+    )
+    st.plotly_chart(importance_figure(outcome.importance), width="stretch", key="ml.importance")
+    with st.expander(f"All {len(outcome.importance)} features"):
+        st.dataframe(outcome.importance, width="stretch")
+
+    st.markdown("**Trading the signal** (test period only, same costs for both)")
+    render_metric_cards(signal_cards(outcome.signal_metrics), per_row=6)
+    side = "long/short" if req.allow_short else "long only"
+    st.caption(
+        f"Position = (p − {req.threshold:.2f}) / (1 − {req.threshold:.2f}) when the "
+        f"up-probability p exceeds the threshold ({side}). Buy-and-hold total return on the "
+        f"same period: {percent(_total_return(outcome.benchmark))}. Fees {req.fees:.2%} and "
+        f"slippage {req.slippage:.2%} per fill."
+    )
+    st.plotly_chart(
+        signal_equity_figure(outcome.equity, outcome.benchmark),
+        width="stretch",
+        key="ml.signal_equity",
+    )
+    params = ", ".join(f"{k}={v}" for k, v in outcome.params.items()) or "defaults"
+    st.caption(
+        f"Run #{outcome.run_id} · {req.kind} · label {req.label}, horizon {req.horizon} · "
+        f"{len(outcome.features)} features · trials {outcome.trials} · seed {req.seed} · "
+        f"params: {params} · data sha256 {outcome.data_hash[:12]}…"
+    )
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def versions_table(rows: Sequence[VersionRow]) -> pd.DataFrame:
+    """The registry as a display table, newest version of each name first."""
+    return pd.DataFrame(
+        [
+            {
+                "id": v.id,
+                "name": v.name,
+                "version": v.version,
+                "kind": v.kind,
+                "stage": v.stage,
+                "train range": f"{v.train_start} → {v.train_end}",
+                "ROC-AUC": v.metrics.get("roc_auc"),
+                "signal Sharpe": v.metrics.get("signal_sharpe"),
+                "features": len(v.features),
+                "run": v.metrics.get("run_id"),
+                "created": pd.Timestamp(v.created_at).strftime("%Y-%m-%d %H:%M:%S")
+                if v.created_at
+                else None,
+            }
+            for v in rows
+        ],
+        columns=[
+            "id",
+            "name",
+            "version",
+            "kind",
+            "stage",
+            "train range",
+            "ROC-AUC",
+            "signal Sharpe",
+            "features",
+            "run",
+            "created",
+        ],
+    )
+
+
+def render_versions(rows: Sequence[VersionRow]) -> None:
+    """Registry table with number formats."""
+    st.dataframe(
+        versions_table(rows),
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "ROC-AUC": st.column_config.NumberColumn(format="%.4f"),
+            "signal Sharpe": st.column_config.NumberColumn(format="%.2f"),
+        },
+        key="models.table",
+    )
+
+
+def render_compare(frame: pd.DataFrame, *, only_differences: bool = False) -> None:
+    """Two versions side by side; rows that differ are marked (or shown alone)."""
+    differs = [
+        not (pd.isna(a) and pd.isna(b)) and a != b
+        for a, b in zip(frame.iloc[:, 0], frame.iloc[:, 1], strict=True)
+    ]
+    shown = frame.copy()
+    shown.insert(0, "differs", ["≠" if d else "" for d in differs])
+    if only_differences:
+        shown = shown[differs]
+    st.dataframe(
+        shown,
+        width="stretch",
+        height=min(36 * (len(shown) + 1) + 3, 800),
+        key="models.compare.table",
+    )
+
+
+def render_events(events: Sequence[dict[str, Any]]) -> None:
+    """The registry audit trail, newest first."""
+    if not events:
+        st.info("No registry events yet.")
+        return
+    frame = pd.DataFrame(events)
+    frame["at"] = pd.to_datetime(frame["at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    st.dataframe(frame, width="stretch", hide_index=True, key="models.events")
+
+
+# --------------------------------------------------------------------------- walk-forward
+
+
+def walkforward_cards(outcome: WalkForwardOutcome) -> list[tuple[str, str]]:
+    """Headline numbers of a walk-forward run."""
+    r = outcome.result
+    return [
+        ("IS Sharpe (mean of folds)", number(r.is_sharpe, 2)),
+        ("OOS Sharpe (stitched)", number(r.oos_sharpe, 2)),
+        ("Deflated Sharpe", number(r.deflated_sharpe, 3)),
+        ("PBO", "n/a" if r.pbo is None else number(r.pbo, 3)),
+        ("Trials", f"{int(r.trials):,}"),
+        ("OOS total return", percent(r.oos_return)),
+    ]
+
+
+def oos_equity_figure(outcome: WalkForwardOutcome) -> go.Figure:
+    """Stitched out-of-sample equity with each fold's test window shaded."""
+    r = outcome.result
+    fig = go.Figure(
+        go.Scatter(x=r.oos_equity.index, y=r.oos_equity, name="OOS equity", line={"color": BLUE})
+    )
+    for i, row in enumerate(r.folds.itertuples(index=False)):
+        fig.add_vrect(
+            x0=row.test_start,
+            x1=row.test_end,
+            fillcolor=GREY if i % 2 else "#c9d1d9",
+            opacity=0.15,
+            line_width=0,
+            annotation_text=f"fold {row.fold}",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title="Stitched out-of-sample equity (shaded: test window of each fold)",
+        yaxis_title="equity",
+        height=420,
+        margin=MARGIN,
+        hovermode="x unified",
+    )
+    return fig
+
+
+def fold_sharpe_figure(folds: pd.DataFrame) -> go.Figure:
+    """In-sample against out-of-sample Sharpe, fold by fold."""
+    labels = [f"fold {f}" for f in folds["fold"]]
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=folds["is_sharpe"], name="in-sample", marker_color=GREY),
+            go.Bar(x=labels, y=folds["oos_sharpe"], name="out-of-sample", marker_color=BLUE),
+        ]
+    )
+    fig.update_layout(
+        title="Sharpe in and out of sample per fold (a large gap means overfitting)",
+        barmode="group",
+        yaxis_title="Sharpe (annualized)",
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def folds_table(folds: pd.DataFrame) -> pd.DataFrame:
+    """Folds for display: dates as dates, returns in percent, parameters as ``k=v`` text."""
+    shown = folds.copy()
+    for column in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[column]):
+            shown[column] = shown[column].dt.date
+    if "oos_return" in shown:
+        shown["oos_return"] = shown["oos_return"] * 100
+        shown = shown.rename(columns={"oos_return": "oos_return %"})
+    if "params" in shown:
+        shown["params"] = [
+            ", ".join(f"{k}={v}" for k, v in p.items()) if isinstance(p, dict) else str(p)
+            for p in shown["params"]
+        ]
+    return shown
+
+
+def render_walkforward(outcome: WalkForwardOutcome) -> None:
+    """Cards (DSR and PBO explained), fold table, OOS equity and the IS/OOS Sharpe chart."""
+    r = outcome.result
+    cards = walkforward_cards(outcome)
+    columns = st.columns(len(cards))
+    for column, (label, value) in zip(columns, cards, strict=True):
+        with column:
+            st.metric(label, value)
+            if label == "Deflated Sharpe":
+                st.caption(DSR_EXPLAINED)
+            elif label == "PBO":
+                st.caption(PBO_EXPLAINED)
+    if r.deflated_sharpe is not None and math.isfinite(r.deflated_sharpe):
+        verdict = "significant" if r.deflated_sharpe >= 0.95 else "not significant"
+        line = f"DSR {r.deflated_sharpe:.3f} over {r.trials} trials: {verdict} at 0.95."
+        if r.pbo is not None and r.pbo >= 0.5:
+            line += f" PBO {r.pbo:.2f} ≥ 0.5: the in-sample choice is no better than chance."
+        (st.success if verdict == "significant" and (r.pbo or 0) < 0.5 else st.warning)(line)
+    st.plotly_chart(oos_equity_figure(outcome), width="stretch", key="wf.oos_equity")
+    st.plotly_chart(fold_sharpe_figure(r.folds), width="stretch", key="wf.fold_sharpe")
+    st.markdown(f"**Folds** ({len(r.folds)})")
+    st.dataframe(
+        folds_table(r.folds),
+        width="stretch",
+        height=min(36 * (len(r.folds) + 1) + 3, 640),
+        hide_index=True,
+        key="wf.folds",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in ("is_metric", "is_sharpe", "oos_sharpe", "is_auc", "oos_auc")
+        }
+        | {"oos_return %": st.column_config.NumberColumn(format="%.2f")},
+    )
+
+
+def render_lookahead(report: Any) -> None:
+    """Green when clean; red with each offending column and its first changed bar."""
+    if not report.leaky:
+        st.success(f"Clean: {report.message()}.")
+        return
+    st.error(report.message())
+    st.markdown(
+        "\n".join(
+            f"- `{c}`: first changed bar {pd.Timestamp(report.first_offending_bars[c]).date()}"
+            for c in report.offending_columns
+        )
+    )

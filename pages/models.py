@@ -1,0 +1,132 @@
+"""Models page: the registry, side-by-side comparison, promote / roll back, audit trail."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.components.ml import render_compare, render_events, render_versions
+from app.services import auth, ml
+
+FLASH = "models.flash"
+ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
+
+st.title("Models")
+versions = ml.list_versions()
+by_id = {v.id: v for v in versions}
+
+
+def _label(version_id: int) -> str:
+    v = by_id[version_id]
+    auc = v.metrics.get("roc_auc")
+    auc_text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "AUC n/a"
+    return f"#{v.id} {v.name} v{v.version} · {v.stage} · {v.kind} · {auc_text}"
+
+
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    st.success(flash)
+
+if not versions:
+    st.info("No registered models yet. Train one on the Training page and register it there.")
+else:
+    champions = {v.name: v for v in versions if v.stage == "champion"}
+    st.caption(
+        f"{len(versions)} version(s) of {len({v.name for v in versions})} model(s); "
+        f"champions: {', '.join(f'{n} v{v.version}' for n, v in champions.items()) or 'none'}. "
+        "Each artifact's checksum is verified before it is promoted or restored."
+    )
+    render_versions(versions)
+
+    st.subheader("Compare two versions")
+    if len(versions) < 2:
+        st.info("Register a second version to compare.")
+    else:
+        ids = [v.id for v in versions]
+        c1, c2 = st.columns(2)
+        a = c1.selectbox("Version A", ids, index=0, format_func=_label, key="models.compare.a")
+        b = c2.selectbox("Version B", ids, index=1, format_func=_label, key="models.compare.b")
+        only_diff = st.toggle("Only rows that differ", key="models.compare.diff_only")
+        if a == b:
+            st.warning("Pick two different versions.")
+        else:
+            try:
+                render_compare(ml.compare_versions(a, b), only_differences=only_diff)
+            except LookupError as exc:
+                st.error(str(exc))
+
+    promote_col, rollback_col = st.columns(2)
+    with promote_col:
+        st.subheader("Promote")
+        eligible = [v.id for v in versions if v.stage != "champion"]
+        if not eligible:
+            st.info("Every version is already a champion of its name.")
+        else:
+            with st.form("models.promote"):
+                target = st.selectbox(
+                    "Version (candidate or archived)",
+                    eligible,
+                    format_func=_label,
+                    key="models.promote.version",
+                )
+                reason = st.text_input(
+                    "Reason (kept in the audit trail)", key="models.promote.reason"
+                )
+                confirm = st.checkbox(
+                    "I confirm: the current champion of this name is archived",
+                    key="models.promote.confirm",
+                )
+                promote = st.form_submit_button("Promote to champion", type="primary")
+            if promote:
+                if not confirm:
+                    st.error("Tick the confirmation box to promote.")
+                elif not reason.strip():
+                    st.error("Give a reason: it is kept in the audit trail.")
+                else:
+                    try:
+                        row = ml.promote(
+                            int(target), reason=reason.strip(), actor=auth.actor_from_env()
+                        )
+                    except ACTION_ERRORS as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state[FLASH] = f"{row.name} v{row.version} is now the champion."
+                        st.rerun()
+    with rollback_col:
+        st.subheader("Roll back")
+        names = sorted({v.name for v in versions if v.stage == "champion"})
+        if not names:
+            st.info("No model has a champion to roll back.")
+        else:
+            with st.form("models.rollback"):
+                name = st.selectbox(
+                    "Model",
+                    names,
+                    key="models.rollback.name",
+                    format_func=lambda n: f"{n} (champion v{champions[n].version})",
+                )
+                reason = st.text_input(
+                    "Reason (kept in the audit trail)", key="models.rollback.reason"
+                )
+                confirm = st.checkbox(
+                    "I confirm: the champion is archived and the previous one restored",
+                    key="models.rollback.confirm",
+                )
+                rollback = st.form_submit_button("Roll back")
+            if rollback:
+                if not confirm:
+                    st.error("Tick the confirmation box to roll back.")
+                elif not reason.strip():
+                    st.error("Give a reason: it is kept in the audit trail.")
+                else:
+                    try:
+                        row = ml.rollback(name, reason=reason.strip(), actor=auth.actor_from_env())
+                    except ACTION_ERRORS as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state[FLASH] = (
+                            f"Rolled back {name}: v{row.version} is the champion again."
+                        )
+                        st.rerun()
+
+st.subheader("Audit trail")
+render_events(ml.events())

@@ -1,0 +1,116 @@
+"""The Models page: registry table, compare, promote and roll back with an audit trail."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.services import ml
+from tests.pages.helpers import open_app
+
+PROMOTE = "FormSubmitter:models.promote-Promote to champion"
+ROLLBACK = "FormSubmitter:models.rollback-Roll back"
+
+
+def _register_two() -> tuple[ml.VersionRow, ml.VersionRow]:
+    """Two versions of one model from a small, fast training run."""
+    request = ml.TrainRequest(kind="logistic", features=["ret_1", "ret_5", "rsi_14", "vol_21"])
+    outcome = ml.train(request)
+    assert outcome.run_id is not None
+    return ml.register(outcome.run_id, "alpha"), ml.register(outcome.run_id, "alpha")
+
+
+def _stages() -> dict[int, str]:
+    return {v.id: v.stage for v in ml.list_versions()}
+
+
+def _tables(at: AppTest) -> dict[str, pd.DataFrame]:
+    """Registry, comparison and audit tables, in page order."""
+    frames = [d.value for d in at.dataframe]
+    return {"registry": frames[0], "compare": frames[1], "audit": frames[-1]}
+
+
+def _promote(at: AppTest, version_id: int, reason: str, *, confirm: bool = True) -> None:
+    at.selectbox(key="models.promote.version").set_value(version_id)
+    at.text_input(key="models.promote.reason").set_value(reason)
+    at.checkbox(key="models.promote.confirm").set_value(confirm)
+    at.button(key=PROMOTE).click().run()
+    assert not at.exception, at.exception
+
+
+def test_empty_registry_says_how_to_fill_it() -> None:
+    at = open_app("models")
+    assert at.title[0].value == "Models"
+    assert any("Train one on the Training page" in i.value for i in at.info)
+    assert any("No registry events yet" in i.value for i in at.info)
+
+
+def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> None:
+    v1, v2 = _register_two()
+    at = open_app("models")
+    table = _tables(at)["registry"]
+    assert list(table["id"]) == [v2.id, v1.id]
+    assert list(table["stage"]) == ["candidate", "candidate"]
+    assert list(table["ROC-AUC"]) == [v2.metrics["roc_auc"], v1.metrics["roc_auc"]]
+    assert table["train range"].iloc[0] == f"{v2.train_start} → {v2.train_end}"
+
+    # Side by side: both versions as columns, from the service's comparison.
+    compare = _tables(at)["compare"]
+    expected = ml.compare_versions(v2.id, v1.id)
+    assert list(compare.columns) == ["differs", f"#{v2.id}", f"#{v1.id}"]
+    assert compare.loc["name", f"#{v2.id}"] == "alpha v2"
+    assert compare.loc["name", f"#{v1.id}"] == "alpha v1"
+    assert compare.loc["name", "differs"] == "≠"
+    assert list(compare.index) == list(expected.index)
+
+    # Without the confirmation nothing happens.
+    _promote(at, v1.id, "first champion", confirm=False)
+    assert any("Tick the confirmation box" in e.value for e in at.error)
+    assert _stages() == {v1.id: "candidate", v2.id: "candidate"}
+
+    _promote(at, v1.id, "first champion")
+    assert [e.value for e in at.error] == []
+    assert _stages() == {v1.id: "champion", v2.id: "candidate"}
+    assert any("alpha v1 is now the champion" in s.value for s in at.success)
+    registry = _tables(at)["registry"]
+    assert dict(zip(registry["id"], registry["stage"], strict=True)) == {
+        v1.id: "champion",
+        v2.id: "candidate",
+    }
+
+    _promote(at, v2.id, "better AUC")
+    assert _stages() == {v1.id: "archived", v2.id: "champion"}
+
+    at.selectbox(key="models.rollback.name").set_value("alpha")
+    at.text_input(key="models.rollback.reason").set_value("v2 misbehaves live")
+    at.checkbox(key="models.rollback.confirm").check()
+    at.button(key=ROLLBACK).click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == []
+    assert _stages() == {v1.id: "champion", v2.id: "archived"}
+    assert any("Rolled back alpha: v1 is the champion again" in s.value for s in at.success)
+
+    audit = _tables(at)["audit"]
+    actions = list(zip(audit["action"], audit["version_id"], audit["reason"], strict=True))
+    assert actions == [
+        ("restore", v1.id, "v2 misbehaves live"),
+        ("rollback", v2.id, "v2 misbehaves live"),
+        ("promote", v2.id, "better AUC"),
+        ("archive", v1.id, "replaced by v2"),
+        ("promote", v1.id, "first champion"),
+        ("register", v2.id, f"from training run {v2.metrics['run_id']}"),
+        ("register", v1.id, f"from training run {v1.metrics['run_id']}"),
+    ]
+    assert [e["action"] for e in ml.events()] == list(audit["action"])
+
+
+def test_a_user_without_the_pm_role_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    v1, _ = _register_two()
+    monkeypatch.setenv("WORKBENCH_USER", "ann")
+    monkeypatch.setenv("WORKBENCH_ROLES", "analyst")
+    at = open_app("models")
+    _promote(at, v1.id, "please")
+    assert any("promoting a model needs the 'pm' role" in e.value for e in at.error)
+    assert set(_stages().values()) == {"candidate"}
+    assert [e["action"] for e in ml.events()] == ["register", "register"]

@@ -1,0 +1,126 @@
+"""The Training page, driven through the router: train, read the results, register."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from app.services import ml
+from app.services import runs as run_store
+from core.features import available_features
+from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array, trace_types
+
+TRAIN = "FormSubmitter:training.form-Train"
+REGISTER = "FormSubmitter:training.register-Register model"
+FEATURES = "training.features.ohlcv_daily.SP500"
+
+
+def _cards(evaluation: dict[str, float]) -> dict[str, str]:
+    """How the page formats the service's evaluation."""
+    return {
+        "ROC-AUC": f"{evaluation['roc_auc']:.4f}",
+        "PR-AUC": f"{evaluation['pr_auc']:.4f}",
+        "Log loss": f"{evaluation['log_loss']:.4f}",
+        "Brier": f"{evaluation['brier']:.4f}",
+        "Accuracy": f"{100 * evaluation['accuracy']:.2f}%",
+        "Base rate (up)": f"{100 * evaluation['base_rate']:.2f}%",
+    }
+
+
+def _train(at: AppTest, kind: str) -> None:
+    at.selectbox(key="training.kind").set_value(kind)
+    at.button(key=TRAIN).click().run()
+    assert not at.exception, at.exception
+
+
+def test_logistic_run_shows_the_services_metrics_saves_and_registers() -> None:
+    at = open_app("training")
+    assert at.title[0].value == "Training"
+    assert at.multiselect(key=FEATURES).value == available_features(
+        ["open", "high", "low", "close", "volume"]
+    )
+    _train(at, "logistic")
+    assert [e.value for e in at.error] == []
+
+    (saved,) = run_store.list_runs(kind="train")
+    outcome: ml.TrainOutcome = at.session_state["training.outcome"]
+    assert at.session_state["training.run_id"] == saved.id == outcome.run_id
+
+    # The same request straight from the service gives the numbers on the cards.
+    expected = ml.train(outcome.request, save=False)
+    shown = metrics(at)
+    assert {k: shown[k] for k in _cards(expected.evaluation)} == _cards(expected.evaluation)
+    assert shown["ROC-AUC"] == f"{saved.metrics['roc_auc']:.4f}"
+    assert shown["Signal Sharpe"] == f"{expected.signal_metrics['sharpe']:.2f}"
+    assert shown["Signal trades"] == f"{round(expected.signal_metrics['n_trades']):,}"
+    assert saved.metrics["signal"]["sharpe"] == expected.signal_metrics["sharpe"]
+    assert outcome.request.kind == "logistic" and outcome.request.horizon == 5
+
+    page = " ".join(m.value for m in at.markdown)
+    assert f"**Train** {expected.train_range[0]} → {expected.train_range[1]}" in page
+    assert f"**Test (out of sample)** {expected.test_range[0]}" in page
+    # ROC, PR, calibration, confusion matrix, importance, signal equity.
+    assert len(at.get("plotly_chart")) == 6
+    roc = chart_spec(at, 0)["data"][0]
+    assert plotly_array(roc["x"]).tolist() == expected.evaluation["roc"]["fpr"]
+    heat = chart_spec(at, 3)["data"][0]
+    assert plotly_array(heat["z"]).tolist() == expected.evaluation["confusion_matrix"]
+    assert trace_types(at, 4) == ["bar"]  # permutation only: no SHAP for a logistic model
+
+    # A bad name is refused and nothing is stored.
+    at.text_input(key="training.register.name").set_value("my model!")
+    at.button(key=REGISTER).click().run()
+    assert not at.exception
+    assert any("model name 'my model!'" in e.value for e in at.error)
+    assert ml.list_versions() == []
+
+    at.text_input(key="training.register.name").set_value("sp500-logit")
+    at.button(key=REGISTER).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+    (version,) = ml.list_versions()
+    assert (version.name, version.version, version.stage) == ("sp500-logit", 1, "candidate")
+    assert version.metrics["run_id"] == saved.id
+    assert version.metrics["roc_auc"] == saved.metrics["roc_auc"]
+    assert any("sp500-logit v1" in s.value and "candidate" in s.value for s in at.success)
+
+
+def test_tuned_xgboost_reports_trials_and_shap() -> None:
+    at = open_app("training")
+    at.multiselect(key=FEATURES).set_value(["ret_1", "ret_5", "rsi_14", "vol_21", "macd_hist"])
+    at.toggle(key="training.tune").set_value(True)
+    at.number_input(key="training.n_trials").set_value(2)
+    at.selectbox(key="training.kind").set_value("xgboost")
+    at.button(key=TRAIN).click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == []
+
+    (saved,) = run_store.list_runs(kind="train")
+    assert saved.metrics["trials"] == 2
+    assert saved.spec["resolved_features"] == ["ret_1", "ret_5", "rsi_14", "vol_21", "macd_hist"]
+    (status,) = at.get("status")
+    assert status.label == f"Trained run #{saved.id} (2 trial(s))"
+    assert status.state == "complete"
+    assert trace_types(at, 4) == ["bar", "bar"]  # permutation and SHAP side by side
+    assert metrics(at)["ROC-AUC"] == f"{saved.metrics['roc_auc']:.4f}"
+
+
+def test_no_features_or_bad_hyperparameters_show_errors_and_store_nothing() -> None:
+    at = open_app("training")
+    at.multiselect(key=FEATURES).set_value([])
+    at.button(key=TRAIN).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Choose at least one feature."]
+
+    at.multiselect(key=FEATURES).set_value(["ret_1", "rsi_14"])
+    at.text_input(key="training.params").set_value("[1, 2]")
+    at.button(key=TRAIN).click().run()
+    assert any("must be a JSON object" in e.value for e in at.error)
+
+    at.selectbox(key="training.kind").set_value("logistic")
+    at.text_input(key="training.params").set_value('{"no_such_param": 3}')
+    at.button(key=TRAIN).click().run()
+    assert not at.exception
+    assert any("no_such_param" in e.value for e in at.error), [e.value for e in at.error]
+    assert metrics(at) == {}
+    assert run_store.list_runs(kind="train") == []
+    assert "training.outcome" not in at.session_state
