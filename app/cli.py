@@ -692,6 +692,177 @@ def retrain_replay(
     )
 
 
+paper_app = typer.Typer(help="Supervised paper trading.", no_args_is_help=True)
+app.add_typer(paper_app, name="paper")
+
+
+@paper_app.command("run")
+def paper_run(
+    broker: str = typer.Option("sim", "--broker", help="sim or alpaca."),
+    session: str = typer.Option(
+        "default", "--session", help="Session name (resumes if it exists)."
+    ),
+    dataset: str = DATASET_OPT,
+    symbol: list[str] = typer.Option(["SP500"], "--symbol", help="Symbol (repeatable)."),
+    replay: bool = typer.Option(True, "--replay/--live", help="Replay embedded data."),
+    steps: int | None = typer.Option(None, "--steps", help="Bars to process in this run."),
+    speed: float = typer.Option(0.0, "--speed", help="Bars per second (0: as fast as possible)."),
+    until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
+    train_bars: int = typer.Option(1000, "--train-bars", help="Bars used to tune the agents."),
+    selector: str = typer.Option("contextual", "--selector"),
+    initial_cash: float = typer.Option(100_000.0, "--cash"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`)."""
+    from app.services import paper
+
+    if not replay:
+        fail("live mode needs a live data feed; use --replay on embedded data", as_json=as_json)
+    request = _call(
+        as_json,
+        paper.PaperRequest,
+        session=session,
+        broker=broker,
+        dataset=dataset,
+        symbols=symbol,
+        train_bars=train_bars,
+        selector=selector,
+        initial_cash=initial_cash,
+    )
+    summary = _call(
+        as_json,
+        paper.run_worker,
+        request=request,
+        steps=steps,
+        speed=speed,
+        until=until,
+        actor=_actor(as_json),
+    )
+    emit(summary, as_json=as_json)
+
+
+def _paper_state(state: str, reason: str, flatten: bool | None, as_json: bool) -> None:
+    from app.services import paper
+
+    _call(
+        as_json, paper.set_state, state=state, reason=reason, flatten=flatten, actor=_actor(as_json)
+    )
+    emit({"desired_state": state}, as_json=as_json, text=f"paper trader: {state}")
+
+
+@paper_app.command("pause")
+def paper_pause(reason: str = typer.Option("", "--reason"), as_json: bool = JSON_OPT) -> None:
+    """Pause the worker after its current bar."""
+    _paper_state("paused", reason, None, as_json)
+
+
+@paper_app.command("resume")
+def paper_resume(reason: str = typer.Option("", "--reason"), as_json: bool = JSON_OPT) -> None:
+    """Resume a paused worker."""
+    _paper_state("running", reason, None, as_json)
+
+
+@paper_app.command("kill")
+def paper_kill(
+    flatten: bool = typer.Option(True, "--flatten/--keep-positions"),
+    reason: str = typer.Option("", "--reason"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Kill switch: cancel open orders and (by default) flatten every position."""
+    _paper_state("killed", reason or "kill switch from the CLI", flatten, as_json)
+
+
+@paper_app.command("status")
+def paper_status(
+    session: str | None = typer.Option(None, "--session"), as_json: bool = JSON_OPT
+) -> None:
+    """Session, control state, heartbeat, account and positions."""
+    from app.services import paper
+
+    view = paper.monitor(session)
+    payload = {
+        "session": view.session,
+        "control": view.control,
+        "heartbeat": view.heartbeat,
+        "alive": view.alive,
+        "account": view.account,
+        "positions": view.positions.to_dict(orient="records"),
+        "open_orders": len(view.open_orders),
+        "orders": len(view.orders),
+        "fills": len(view.fills),
+    }
+    emit(payload, as_json=as_json)
+
+
+risk_app = typer.Typer(help="Pre-trade checks and risk limits.", no_args_is_help=True)
+limits_app = typer.Typer(help="Show or change the risk limits (audited).", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
+risk_app.add_typer(limits_app, name="limits")
+
+
+@risk_app.command("check")
+def risk_check(
+    symbol: str = typer.Option(..., "--symbol"),
+    qty: float = typer.Option(..., "--qty"),
+    side: str = typer.Option("buy", "--side", help="buy or sell."),
+    dataset: str = DATASET_OPT,
+    session: str | None = typer.Option(None, "--session", help="Paper session (default newest)."),
+    price: float | None = typer.Option(None, "--price", help="Price (default latest close)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Pre-trade check: {approved, rejection_reasons, allowed_quantity}."""
+    from app.services import risk
+
+    result = _call(
+        as_json,
+        risk.check_order,
+        symbol=symbol,
+        qty=qty,
+        side=side,
+        dataset=dataset,
+        session=session,
+        price=price,
+    )
+    emit(result, as_json=as_json)
+
+
+@limits_app.command("show")
+def limits_show(as_json: bool = JSON_OPT) -> None:
+    """The limits in force and their version."""
+    from app.services import risk
+
+    version, limits = risk.current_limits()
+    emit({"version": version, "limits": limits.model_dump()}, as_json=as_json)
+
+
+@limits_app.command("set")
+def limits_set(
+    values: list[str] = typer.Argument(..., help="name=value pairs, e.g. max_weight_per_asset=0.2"),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit history)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Change limits (risk role); validated, versioned and audited."""
+    from app.services import risk
+
+    change = _call(
+        as_json,
+        risk.set_limits,
+        values=_params(values, as_json),
+        reason=reason,
+        actor=_actor(as_json),
+    )
+    emit(
+        {
+            "version": change.version,
+            "changes": {k: list(v) for k, v in change.changes.items()},
+            "changed_by": change.changed_by,
+        },
+        as_json=as_json,
+        text=f"limits version {change.version}: "
+        + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in change.changes.items()),
+    )
+
+
 @app.command("report")
 def report(
     out: Path = typer.Option(..., "--out", help="HTML file to write."),

@@ -119,3 +119,56 @@ def history() -> list[LimitChange]:
                 )
             )
         return out
+
+
+def check_order(
+    *,
+    symbol: str,
+    qty: float,
+    side: str,
+    dataset: str = "ohlcv_daily",
+    session: str | None = None,
+    price: float | None = None,
+) -> dict[str, Any]:
+    """Pre-trade check of one order against a paper session's book (or an empty 100k
+    account), at the symbol's latest embedded close unless ``price`` is given."""
+    import pandas as pd
+
+    from app.services import paper
+    from app.services.data import load_prices
+    from core.risk import PortfolioState, ProposedOrder, pre_trade_check
+
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side must be buy or sell, got {side!r}")
+    if not qty > 0:
+        raise ValueError(f"qty must be positive, got {qty}")
+    view = paper.monitor(session)
+    positions = (
+        {r.symbol: r.qty for r in view.positions.itertuples()} if len(view.positions) else {}
+    )
+    symbols = sorted({symbol, *positions})
+    closes = pd.DataFrame({s: load_prices(dataset, s)["close"] for s in symbols}).dropna()
+    if view.session and view.session.get("cursor_ts") is not None:
+        closes = closes.loc[: pd.Timestamp(view.session["cursor_ts"]).tz_localize(None)]
+    prices = closes.iloc[-1].to_dict()
+    if price is not None:
+        prices[symbol] = price
+    equity = view.account["equity"] if view.account else 100_000.0
+    cash = view.account["cash"] if view.account else 100_000.0
+    state = PortfolioState(
+        equity=equity,
+        cash=cash,
+        positions=positions,
+        prices=prices,
+        start_of_day_equity=equity,
+        peak_equity=max(equity, (view.session or {}).get("peak_equity", equity)),
+        returns_history=closes.pct_change().dropna().tail(250),
+    )
+    version, limits = current_limits()
+    decision = pre_trade_check(ProposedOrder(symbol, side, qty), state, limits)
+    return {
+        **decision.to_dict(),
+        "limits_version": version,
+        "price": prices[symbol],
+        "equity": equity,
+    }
