@@ -157,7 +157,8 @@ def run_worker(
     prices = {s: load_prices(request.dataset, s) for s in request.symbols}
     with _sessions() as s:
         control = WorkerControlRepository(s)
-        if start_running and control.get().desired_state in ("stopped", "killed"):
+        # A pending kill is carried out (cancel, flatten) before anything else runs.
+        if start_running and control.get().desired_state == "stopped":
             control.set("running", updated_by=actor.name, reason="worker started")
         row = PaperSessionRepository(s).get(request.session)
         assert row is not None

@@ -299,10 +299,23 @@ class PaperWorker:
                 fills += len(sync_orders(s, self.account_id, self.broker))
         return fills
 
+    def _bar_started(self, t: int) -> bool:
+        """Whether bar t was partly processed before a crash (a decision is recorded)."""
+        with self._sessions.begin() as s:
+            recent = DecisionRepository(s).recent(limit=len(self.symbols) * 3 + 5)
+            return any(
+                d.payload.get("session") == self.session_name and d.payload.get("bar") == t
+                for d in recent
+            )
+
     def _cycle(self, t: int, summary: Summary) -> CycleReport:
         ts = self.index[t]
-        summary.fills += self._feed(t, at_open=True)
-        self._feed(t, at_open=False)
+        # The open (fills of the previous bar's orders) and the close (marks) are fed before
+        # any decision; if bar t already has a decision they were fed, and feeding them
+        # again would fill bar t's own orders at bar t's prices.
+        if not self._bar_started(t):
+            summary.fills += self._feed(t, at_open=True)
+            self._feed(t, at_open=False)
         limits = self.limits()
         with self._sessions.begin() as s:
             row = self._session_row(s)

@@ -1,0 +1,128 @@
+"""Ensemble page: tuned agents, an online bandit selector over them, judged out of sample."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from app import state
+from app.components.ensemble import render_ensemble
+from app.services import ensemble
+from app.services import runs as run_store
+from app.services.data import DataSourceError
+
+SELECTOR = "ensemble.selector"
+TRAIN_FRACTION = "ensemble.train_fraction"
+SEED = "ensemble.seed"
+OUTCOME = "ensemble.outcome"
+SELECTOR_LABELS = {
+    "ucb": "UCB1",
+    "thompson": "Thompson sampling",
+    "exp3": "EXP3 (adversarial)",
+    "contextual": "Contextual UCB (by regime)",
+}
+
+st.title("Ensemble")
+dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
+if symbol is None:
+    st.info("Pick a dataset with symbols in the sidebar.")
+    st.stop()
+st.caption(
+    "Four agents (conservative, aggressive, balanced, contrarian) are tuned on the training "
+    "bars; a bandit selector then weights them bar by bar on the rest, learning only from "
+    "returns already realized. Every run is saved."
+)
+
+with st.form("ensemble.form"):
+    c1, c2, c3 = st.columns([2, 2, 1])
+    selector = c1.radio(
+        "Selector",
+        list(SELECTOR_LABELS),
+        index=list(SELECTOR_LABELS).index("contextual"),
+        key=SELECTOR,
+        format_func=SELECTOR_LABELS.get,
+        help="Contextual UCB keeps one set of statistics per filtered HMM regime.",
+    )
+    train_fraction = c2.slider(
+        "Training fraction",
+        0.2,
+        0.8,
+        0.5,
+        0.05,
+        key=TRAIN_FRACTION,
+        help="Share of bars used to tune the agents (and fit the regime model).",
+    )
+    seed = c3.number_input("Seed", 0, 1_000_000, 0, 1, key=SEED)
+    submitted = st.form_submit_button("Run ensemble", type="primary")
+
+if submitted:
+    try:
+        request = ensemble.EnsembleRequest(
+            dataset=dataset,
+            symbol=symbol,
+            selector=selector,
+            train_fraction=float(train_fraction),
+            seed=int(seed),
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            st.error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+    else:
+        with st.status(
+            f"Tuning agents and running {SELECTOR_LABELS[selector]} on {symbol}…", expanded=False
+        ) as status:
+            try:
+                outcome = ensemble.run_ensemble(request)
+            except (ValueError, DataSourceError) as exc:
+                status.update(label="Ensemble run failed", state="error")
+                st.error(str(exc))
+            else:
+                st.session_state[OUTCOME] = outcome
+                status.update(
+                    label=f"Run #{outcome.run_id} saved: {len(outcome.result.returns):,} "
+                    "out-of-sample bars",
+                    state="complete",
+                )
+
+outcome: ensemble.EnsembleOutcome | None = st.session_state.get(OUTCOME)
+if outcome is None:
+    st.info("Choose a selector and press **Run ensemble** (about 5 seconds on daily data).")
+else:
+    req = outcome.request
+    if (req.dataset, req.symbol) != (dataset, symbol):
+        st.warning(
+            f"Showing the last run on {req.dataset}/{req.symbol}; the sidebar now selects "
+            f"{dataset}/{symbol}. Run again to evaluate it."
+        )
+    st.subheader(
+        f"Run #{outcome.run_id}: {SELECTOR_LABELS[req.selector]} on {req.symbol} "
+        f"(train {req.train_fraction:.0%}, seed {req.seed})"
+    )
+    render_ensemble(outcome)
+
+saved = run_store.list_runs(kind="ensemble", limit=50)
+with st.expander(f"Saved ensemble runs ({len(saved)})"):
+    if not saved:
+        st.caption("None yet.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "id": r.id,
+                    "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "symbol": f"{r.spec.get('dataset')}/{r.spec.get('symbol')}",
+                    "selector": r.spec.get("selector"),
+                    "train fraction": r.spec.get("train_fraction"),
+                    "seed": r.spec.get("seed"),
+                    "ensemble Sharpe": r.metrics.get("ensemble_sharpe"),
+                    "best single Sharpe": r.metrics.get("best_single_sharpe"),
+                    "equal-weight Sharpe": r.metrics.get("equal_weight_sharpe"),
+                    "regret": r.metrics.get("regret"),
+                    "switches": r.metrics.get("switches"),
+                }
+                for r in saved
+            ],
+            width="stretch",
+            hide_index=True,
+            key="ensemble.saved",
+        )

@@ -1,0 +1,177 @@
+"""Paper trading end to end: crash safety (kill -9 and restart), kill switch, controls."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNTIL = "2005-06-30"
+RUN = ["paper", "run", "--train-bars", "1000", "--until", UNTIL, "--json"]
+
+
+def cli(var: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WORKBENCH_VAR_DIR": str(var), **(env or {})},
+        timeout=300,
+    )
+
+
+def loosen_limits(var: Path) -> None:
+    """Let the trader trade a lot: wide weight caps, no VaR or concentration blocks."""
+    out = cli(
+        var,
+        "risk",
+        "limits",
+        "set",
+        "max_weight_per_asset=1",
+        "max_gross_exposure=1",
+        "var_limit_95=1",
+        "max_concentration=1",
+        "max_order_notional=1000000",
+        "--reason",
+        "busy test book",
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def ledger(var: Path) -> dict:
+    con = sqlite3.connect(var / "workbench.db")
+    try:
+        return {
+            "orders": con.execute(
+                "SELECT client_order_id, side, qty, status, filled_qty, round(avg_fill_price, 8)"
+                " FROM orders ORDER BY client_order_id"
+            ).fetchall(),
+            "fills": con.execute(
+                "SELECT o.client_order_id, f.qty, round(f.price, 8), round(f.fee, 8) FROM fills f"
+                " JOIN orders o ON o.id = f.order_id ORDER BY o.client_order_id"
+            ).fetchall(),
+            "positions": con.execute(
+                "SELECT symbol, qty, round(avg_price, 8) FROM positions"
+            ).fetchall(),
+            "equity": con.execute(
+                "SELECT bar, round(equity, 6) FROM equity_snapshots ORDER BY bar"
+            ).fetchall(),
+            "decisions": con.execute("SELECT count(*) FROM decisions").fetchone()[0],
+            "cursor": con.execute("SELECT cursor FROM paper_sessions").fetchone()[0],
+        }
+    finally:
+        con.close()
+
+
+def cursor(var: Path) -> int:
+    try:
+        con = sqlite3.connect(var / "workbench.db", timeout=5)
+        row = con.execute("SELECT cursor FROM paper_sessions").fetchone()
+        con.close()
+        return -1 if row is None else int(row[0])
+    except sqlite3.Error:
+        return -1
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    var = tmp_path_factory.mktemp("reference")
+    loosen_limits(var)
+    out = cli(var, *RUN)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["state"] == "done-steps" or summary["last_bar"] == UNTIL
+    book = ledger(var)
+    assert len(book["orders"]) > 50, "the reference book should trade often"
+    return book
+
+
+def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, reference: dict
+) -> None:
+    var = tmp_path / "crash"
+    loosen_limits(var)
+    kills = []
+    for target in (1060, 1180):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *RUN, "--speed", "150"],
+            cwd=ROOT,
+            env={**os.environ, "WORKBENCH_VAR_DIR": str(var)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills.append(cursor(var))
+    assert kills[0] >= 1060 and kills[1] > kills[0], kills
+    out = cli(var, *RUN)
+    assert out.returncode == 0, out.stderr
+    book = ledger(var)
+    ids = [o[0] for o in book["orders"]]
+    assert len(ids) == len(set(ids))  # no duplicated order
+    assert book["orders"] == reference["orders"]  # none lost, same fills and prices
+    assert book["fills"] == reference["fills"]
+    assert book["positions"] == reference["positions"]
+    assert book["equity"] == reference["equity"]
+    assert book["decisions"] == reference["decisions"]
+
+
+def test_kill_switch_flattens_and_stops(tmp_path: Path) -> None:
+    var = tmp_path / "kill"
+    loosen_limits(var)
+    assert cli(var, *RUN[:-3], "--until", "2003-12-31", "--json").returncode == 0
+    held = ledger(var)["positions"]
+    assert any(abs(q) > 0 for _, q, _ in held)
+    assert cli(var, "paper", "kill", "--reason", "test").returncode == 0
+    out = cli(var, *RUN)
+    summary = json.loads(out.stdout)
+    assert summary["state"] == "killed" and summary["cycles"] == 0
+    book = ledger(var)
+    assert all(abs(q) < 1e-9 for _, q, _ in book["positions"])
+    flatten = [o for o in book["orders"] if o[0].endswith("-flatten")]
+    assert len(flatten) == 1 and flatten[0][3] == "filled"
+    status = json.loads(cli(var, "paper", "status", "--json").stdout)
+    assert status["control"]["desired_state"] == "stopped"
+    assert "positions flattened" in status["control"]["reason"]
+
+
+def test_pause_is_honoured_and_roles_are_checked(tmp_path: Path) -> None:
+    var = tmp_path / "pause"
+    denied = cli(var, "paper", "pause", env={"WORKBENCH_USER": "ann", "WORKBENCH_ROLES": "analyst"})
+    assert denied.returncode == 3 and "trader" in denied.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *RUN, "--speed", "100"],
+        cwd=ROOT,
+        env={**os.environ, "WORKBENCH_VAR_DIR": str(var)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while cursor(var) < 1020 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cli(var, "paper", "pause").returncode == 0
+    time.sleep(1.0)
+    paused_at = cursor(var)
+    time.sleep(1.5)
+    assert cursor(var) == paused_at  # no bars while paused
+    status = json.loads(cli(var, "paper", "status", "--json").stdout)
+    assert status["heartbeat"]["status"] == "paused" and status["alive"]
+    assert cli(var, "paper", "resume").returncode == 0
+    stdout, _ = proc.communicate(timeout=180)
+    assert json.loads(stdout)["last_bar"] == UNTIL
+    counts = collections.Counter(o[0] for o in ledger(var)["orders"])
+    assert max(counts.values()) == 1

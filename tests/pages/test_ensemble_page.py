@@ -1,0 +1,126 @@
+"""The Ensemble page through the router, and the retraining replay component."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from app.components.ensemble import SWITCH_TABLE_CAP
+from app.services import ensemble
+from app.services import runs as run_store
+from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
+
+RUN = "FormSubmitter:ensemble.form-Run ensemble"
+REPLAY = "FormSubmitter:retrain.form-Replay policy over history"
+
+
+def _expected_cards(m: dict) -> dict[str, str]:
+    """The page's formats: Sharpe to 2 decimals, regret and turnover in percent."""
+    return {
+        "Ensemble Sharpe": f"{m['ensemble_sharpe']:.2f}",
+        f"Best single Sharpe ({m['best_agent']})": f"{m['best_single_sharpe']:.2f}",
+        "Equal-weight Sharpe": f"{m['equal_weight_sharpe']:.2f}",
+        "Regret": f"{100 * m['regret']:.2f}%",
+        "Switches": f"{m['switches']:,}",
+        "Turnover (per bar)": f"{100 * m['turnover']:.2f}%",
+    }
+
+
+def _table(at: AppTest, columns: list[str]) -> pd.DataFrame:
+    """The first table on the page whose columns start with ``columns``."""
+    for frame in at.dataframe:
+        value = frame.value
+        if isinstance(value, pd.DataFrame) and list(value.columns)[: len(columns)] == columns:
+            return value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def _heatmaps(at: AppTest) -> list[dict]:
+    specs = [chart_spec(at, i) for i in range(len(at.get("plotly_chart")))]
+    return [t for s in specs for t in s["data"] if t.get("type") == "heatmap"]
+
+
+def test_run_ucb_then_contextual() -> None:
+    at = open_app("ensemble")
+    assert at.title[0].value == "Ensemble"
+    assert any("Run ensemble" in i.value for i in at.info)
+    assert run_store.list_runs(kind="ensemble") == []
+
+    at.radio(key="ensemble.selector").set_value("ucb")
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    outcome: ensemble.EnsembleOutcome = at.session_state["ensemble.outcome"]
+    assert outcome.request.selector == "ucb"
+    saved = run_store.list_runs(kind="ensemble")
+    assert [r.id for r in saved] == [outcome.run_id]
+    stored = saved[0].metrics
+    assert stored["selector"] == "ucb"
+    shown = metrics(at)
+    assert {k: shown[k] for k in _expected_cards(stored)} == _expected_cards(stored)
+    assert _expected_cards(outcome.payload()) == _expected_cards(stored)
+    assert any(outcome.payload()["execution"] in c.value for c in at.caption)
+
+    # switch explanations: one row per switch (newest first), up to the documented cap
+    log = outcome.result.switch_log
+    switches = _table(at, ["date", "from", "to", "explanation"])
+    assert len(switches) == min(len(log), SWITCH_TABLE_CAP)
+    assert switches.iloc[0]["explanation"] == log[-1]["explanation"]
+    assert switches.iloc[-1]["to"] == log[-len(switches)]["to"]
+
+    # agents table from the tuned agents, and the per-regime Sharpe heatmap
+    agents = _table(at, ["agent", "strategy", "params"])
+    assert list(agents["agent"]) == [a.name for a in outcome.result.agents]
+    (heatmap,) = _heatmaps(at)
+    grid = outcome.by_regime.pivot(index="agent", columns="regime", values="sharpe")
+    z = plotly_array(heatmap["z"])
+    assert z.shape == (4, grid.shape[1])
+    assert list(heatmap["y"]) == list(agents["agent"])
+    np.testing.assert_allclose(z, grid.loc[list(heatmap["y"])].to_numpy(), atol=1e-12)
+
+    # another selector: a second stored run, and the cards follow it
+    at.radio(key="ensemble.selector").set_value("contextual")
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    saved = run_store.list_runs(kind="ensemble")
+    assert len(saved) == 2
+    latest = max(saved, key=lambda r: r.id)
+    assert latest.metrics["selector"] == "contextual"
+    assert at.session_state["ensemble.outcome"].run_id == latest.id
+    shown = metrics(at)
+    assert {k: shown[k] for k in _expected_cards(latest.metrics)} == _expected_cards(latest.metrics)
+    assert any("Contextual UCB" in s.value for s in at.subheader)
+
+
+def _retraining_app() -> None:
+    from app.components.retraining import render_retraining
+
+    render_retraining("ohlcv_daily", "SP500")
+
+
+def test_retraining_component_records_and_shows_decisions() -> None:
+    at = AppTest.from_function(_retraining_app, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("No retraining decisions" in i.value for i in at.info)
+    at.number_input(key="retrain.cooldown").set_value(40)
+    at.button(key=REPLAY).click().run()
+    assert not at.exception, at.exception
+
+    history = ensemble.decision_history()
+    assert history and all(h["model"] == "replay:ohlcv_daily/SP500" for h in history)
+    counts = {k: sum(h["decision"] == k for h in history) for k in ("promoted", "kept")}
+    counts["rolled_back"] = len(history) - sum(counts.values())
+    shown = metrics(at)
+    assert shown["Decisions"] == f"{len(history):,}"
+    assert shown["Promoted"] == f"{counts['promoted']:,}"
+    assert shown["Kept"] == f"{counts['kept']:,}"
+    assert shown["Rolled back"] == f"{counts['rolled_back']:,}"
+    assert any(f"{len(history)} decisions recorded" in s.value for s in at.success)
+
+    table = at.dataframe[0].value
+    assert len(table) == len(history)
+    assert list(table["id"]) == [h["id"] for h in history]
+    timeline = chart_spec(at, 0)["data"]
+    assert {t["name"] for t in timeline} == {k for k, v in counts.items() if v}
+    assert sum(len(plotly_array(t["x"])) for t in timeline) == len(history)
