@@ -20,6 +20,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Models", "walkforward.py", "Walk-forward", ":material/timeline:", "walkforward"),
     ("Compare", "abtest.py", "A/B compare", ":material/compare_arrows:", "abtest"),
     ("Compare", "ensemble.py", "Ensemble", ":material/hub:", "ensemble"),
+    ("Trading", "paper.py", "Paper trading", ":material/monitoring:", "paper"),
     ("Trading", "risk.py", "Risk", ":material/shield:", "risk"),
     ("Trading", "alerts.py", "Alerts", ":material/notifications:", "alerts"),
 ]

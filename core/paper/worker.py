@@ -278,6 +278,7 @@ class PaperWorker:
         else:
             summary.state = "finished" if t >= len(self.index) else "done-steps"
         summary.final_equity = self.broker.account().equity
+        self._beat(summary.cycles, summary.state, 0.0)
         with self._sessions.begin() as s:
             row = self._session_row(s)
             row.status = summary.state

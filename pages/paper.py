@@ -1,0 +1,139 @@
+"""Paper trading: start, pause, resume and kill the worker; watch it live."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from app import cached
+from app.components.paper import (
+    equity_figure,
+    gauges_figure,
+    render_decision_panel,
+    render_headline,
+)
+from app.services import paper
+from app.services.auth import PermissionDenied, actor_from_env
+
+st.title("Paper trading")
+actor = actor_from_env()
+st.caption(
+    ("Local single-user mode (all roles). " if actor.local_mode else f"Signed in as {actor.name}. ")
+    + "The worker is a separate process supervised through the database; controls take "
+    "effect at its next bar. Replays embedded data on a simulated clock."
+)
+
+with st.expander("Session and controls", expanded=True):
+    with st.form("paper.start_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        session = c1.text_input("Session", value="default", key="paper.session")
+        symbols = c2.multiselect(
+            "Symbols (ohlcv_daily)",
+            cached.symbols("ohlcv_daily"),
+            default=["SP500"],
+            key="paper.symbols",
+        )
+        speed = c3.number_input("Speed (bars/s)", 0.5, 500.0, 20.0, 0.5, key="paper.speed")
+        train_bars = c4.number_input("Training bars", 250, 4000, 1000, 50, key="paper.train")
+        c5, c6, c7 = st.columns(3)
+        broker = c5.radio("Broker", ["sim", "alpaca"], horizontal=True, key="paper.broker")
+        selector = c6.selectbox(
+            "Selector", ["contextual", "ucb", "thompson", "exp3"], key="paper.selector"
+        )
+        confirm_start = c7.checkbox("I confirm starting the worker", key="paper.confirm_start")
+        start = st.form_submit_button("Start", type="primary")
+    if start:
+        if not confirm_start:
+            st.error("Tick the confirmation box to start the worker.")
+        else:
+            try:
+                request = paper.PaperRequest(
+                    session=session,
+                    symbols=symbols,
+                    broker=broker,
+                    train_bars=int(train_bars),
+                    selector=selector,
+                )
+                pid = paper.start_worker_process(request, speed=float(speed), actor=actor)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    st.error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+            except (ValueError, PermissionDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Worker started (pid {pid}); it tunes its agents, then trades.")
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
+    if b1.button("Pause", key="paper.pause"):
+        try:
+            paper.set_state("paused", actor=actor, reason="paused from the dashboard")
+            st.info("Pause requested.")
+        except PermissionDenied as exc:
+            st.error(str(exc))
+    if b2.button("Resume", key="paper.resume"):
+        try:
+            paper.set_state("running", actor=actor, reason="resumed from the dashboard")
+            st.info("Resume requested.")
+        except PermissionDenied as exc:
+            st.error(str(exc))
+    flatten = b4.checkbox("Flatten positions on kill", value=True, key="paper.flatten")
+    confirm_kill = b4.checkbox("I confirm the kill switch", key="paper.confirm_kill")
+    if b3.button("Kill", type="primary", key="paper.kill"):
+        if not confirm_kill:
+            st.error("Tick 'I confirm the kill switch' first.")
+        else:
+            try:
+                paper.set_state(
+                    "killed", actor=actor, flatten=flatten, reason="kill switch from the dashboard"
+                )
+                st.warning(
+                    "Kill switch engaged: open orders are cancelled"
+                    + (" and positions flattened." if flatten else ".")
+                )
+            except PermissionDenied as exc:
+                st.error(str(exc))
+
+live = st.toggle("Live refresh (every 2 s)", value=True, key="paper.live")
+
+
+@st.fragment(run_every=2.0 if live else None)
+def monitor() -> None:
+    """The live view, re-run on its own every 2 s while live refresh is on."""
+    view = paper.monitor()
+    if view.session is None:
+        st.info("No paper session yet. Start one above, or run `workbench paper run --replay`.")
+        return
+    render_headline(view)
+    chart, risk_tab, book, decisions, health = st.tabs(
+        ["Equity", "Risk", "Positions and orders", "Decisions", "Health"]
+    )
+    with chart:
+        if len(view.equity):
+            st.plotly_chart(equity_figure(view.equity), width="stretch", key="paper.equity")
+    with risk_tab:
+        utilization = paper.risk_view(view)
+        if utilization:
+            st.plotly_chart(gauges_figure(utilization), width="stretch", key="paper.gauges")
+            st.caption("Share of each risk limit in use (100% = at the limit).")
+    with book:
+        st.markdown("**Positions**")
+        st.dataframe(view.positions, width="stretch", hide_index=True)
+        st.markdown(f"**Open orders** ({len(view.open_orders)})")
+        st.dataframe(view.open_orders, width="stretch", hide_index=True)
+        st.markdown("**Fills**")
+        st.dataframe(view.fills, width="stretch", hide_index=True)
+    with decisions:
+        render_decision_panel(view)
+    with health:
+        st.json(
+            {
+                "session": {k: str(v) for k, v in view.session.items() if k != "config"},
+                "heartbeat": {k: str(v) for k, v in (view.heartbeat or {}).items()},
+                "reconciliation": [
+                    {"ts": str(r["ts"]), "differences": r["differences"]}
+                    for r in view.reconciliation
+                ],
+            }
+        )
+
+
+monitor()

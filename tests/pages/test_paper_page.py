@@ -1,0 +1,62 @@
+"""Paper trading through the dashboard: start a real worker process, pause, kill."""
+
+from __future__ import annotations
+
+import time
+
+from app.services import paper
+from tests.pages.helpers import metrics, open_app
+
+START = "FormSubmitter:paper.start_form-Start"
+
+
+def _wait(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError("condition not met in time")
+
+
+def _cursor() -> int:
+    view = paper.monitor()
+    return -1 if view.session is None else int(view.session["cursor"])
+
+
+def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
+    at = open_app("paper")
+    assert any("No paper session yet" in i.value for i in at.info)
+    at.toggle(key="paper.live").set_value(False).run()
+    at.number_input(key="paper.speed").set_value(200.0)
+    at.button(key=START).click().run()
+    assert any("Tick the confirmation box" in e.value for e in at.error)
+    assert paper.monitor().session is None
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("Worker started" in s.value for s in at.success)
+    _wait(lambda: _cursor() >= 1040)  # trading after 1,000 training bars
+    at.run()
+    view = paper.monitor()
+    shown = metrics(at)
+    assert shown["Worker"] == "running" and shown["Desired state"] == "running"
+    assert len(view.orders) > 0 and len(view.fills) > 0
+    # Pause: the cursor stops moving.
+    at.button(key="paper.pause").click().run()
+    _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "paused")
+    paused_at = _cursor()
+    time.sleep(1.0)
+    assert _cursor() == paused_at
+    # Kill needs a confirmation, then flattens and stops the worker.
+    at.button(key="paper.kill").click().run()
+    assert any("confirm the kill switch" in e.value for e in at.error)
+    at.checkbox(key="paper.confirm_kill").check()
+    at.button(key="paper.kill").click().run()
+    assert any("Kill switch engaged" in w.value for w in at.warning)
+    _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "killed")
+    at.run()
+    view = paper.monitor()
+    assert (view.positions["qty"].abs() < 1e-9).all()
+    assert view.control["desired_state"] == "stopped"
+    assert metrics(at)["Unrealized P&L"] == "0"
+    assert metrics(at)["Equity"] == metrics(at)["Cash"]
