@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import state
 from app.components.ml import render_compare, render_events, render_versions
+from app.components.retraining import render_retraining
 from app.services import auth, ml
 
 FLASH = "models.flash"
@@ -130,3 +132,6 @@ else:
 
 st.subheader("Audit trail")
 render_events(ml.events())
+
+st.subheader("Retraining history")
+render_retraining(state.get(state.DATASET), state.get(state.SYMBOL) or "SP500")

@@ -1,0 +1,20 @@
+"""Retraining history inside the Models page: replay the policy, see recorded decisions."""
+
+from __future__ import annotations
+
+from app.services import ensemble
+from tests.pages.helpers import metrics, open_app
+
+
+def test_models_page_replays_the_policy_and_lists_recorded_decisions() -> None:
+    at = open_app("models")
+    assert any(h.value == "Retraining history" for h in at.subheader)
+    submit = next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:retrain.form"))
+    submit.click().run()
+    assert not at.exception
+    history = ensemble.decision_history()
+    assert len(history) > 0 and all(h["replay"] for h in history)
+    assert all(h["model"] == "replay:ohlcv_daily/SP500" for h in history)
+    shown = metrics(at)
+    promoted = sum(h["decision"] == "promoted" for h in history)
+    assert any(v == str(promoted) for k, v in shown.items() if "romoted" in k)
