@@ -1029,6 +1029,18 @@ def bench(
     emit(report, as_json=as_json, text=core_bench.summary_text(report))
 
 
+@app.command("hash-password")
+def hash_password_cmd(
+    password: str = typer.Option(
+        ..., "--password", prompt=True, hide_input=True, confirmation_prompt=True
+    ),
+) -> None:
+    """Print a password hash for [workbench.users.<name>] in .streamlit/secrets.toml."""
+    from app.services.auth import hash_password
+
+    typer.echo(_call(False, hash_password, password=password))
+
+
 @app.command("setup")
 def setup(
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Warm numba's cache."),

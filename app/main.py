@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import cached, state
+from app.session import render_sign_in
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 
@@ -61,6 +62,7 @@ def main() -> None:
     cached.engine_warmup()
     navigation = build_navigation()
     render_sidebar()
+    render_sign_in()
     navigation.run()
 
 

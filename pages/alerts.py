@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from app.services import alerts
 from app.services.auth import PermissionDenied
+from app.session import current_actor
 from core.alerts import KINDS, AlertRuleSpec, ChannelSpec
 from core.alerts.rules import NEEDS_THRESHOLD
 
@@ -49,7 +50,10 @@ with channels_tab:
         save_channel = st.form_submit_button("Save channel")
     if save_channel:
         try:
-            alerts.save_channel(ChannelSpec(name=name.strip(), url=url.strip(), enabled=enabled))
+            alerts.save_channel(
+                ChannelSpec(name=name.strip(), url=url.strip(), enabled=enabled),
+                actor=current_actor(),
+            )
         except ValidationError as exc:
             _field_errors(exc, {"name": name_slot, "url": url_slot})
         except PermissionDenied as exc:
@@ -61,7 +65,7 @@ with channels_tab:
     target = t1.selectbox("Send a test through", names, key="alerts.test_channel")
     if t2.button("Send test", key="alerts.send_test"):
         try:
-            result = alerts.send_test(target)
+            result = alerts.send_test(target, actor=current_actor())
         except (PermissionDenied, ValueError) as exc:
             st.error(str(exc))
         else:
@@ -113,7 +117,7 @@ with rules_tab:
                 severity=severity,
                 cooldown_s=int(cooldown),
             )
-            alerts.save_rule(spec)
+            alerts.save_rule(spec, actor=current_actor())
         except ValidationError as exc:
             _field_errors(
                 exc,

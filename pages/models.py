@@ -8,6 +8,7 @@ from app import state
 from app.components.ml import render_compare, render_events, render_versions
 from app.components.retraining import render_retraining
 from app.services import auth, ml
+from app.session import current_actor
 
 FLASH = "models.flash"
 ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
@@ -85,9 +86,7 @@ else:
                     st.error("Give a reason: it is kept in the audit trail.")
                 else:
                     try:
-                        row = ml.promote(
-                            int(target), reason=reason.strip(), actor=auth.actor_from_env()
-                        )
+                        row = ml.promote(int(target), reason=reason.strip(), actor=current_actor())
                     except ACTION_ERRORS as exc:
                         st.error(str(exc))
                     else:
@@ -121,7 +120,7 @@ else:
                     st.error("Give a reason: it is kept in the audit trail.")
                 else:
                     try:
-                        row = ml.rollback(name, reason=reason.strip(), actor=auth.actor_from_env())
+                        row = ml.rollback(name, reason=reason.strip(), actor=current_actor())
                     except ACTION_ERRORS as exc:
                         st.error(str(exc))
                     else:

@@ -13,10 +13,11 @@ from app.components.paper import (
     render_headline,
 )
 from app.services import paper
-from app.services.auth import PermissionDenied, actor_from_env
+from app.services.auth import PermissionDenied
+from app.session import current_actor
 
 st.title("Paper trading")
-actor = actor_from_env()
+actor = current_actor()
 st.caption(
     ("Local single-user mode (all roles). " if actor.local_mode else f"Signed in as {actor.name}. ")
     + "The worker is a separate process supervised through the database; controls take "

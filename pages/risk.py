@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from app.components.forms import model_inputs, show_errors
 from app.services import risk as risk_service
 from app.services.auth import PermissionDenied
+from app.session import current_actor
 from core.risk import RiskLimits
 
 st.title("Risk")
@@ -42,7 +43,9 @@ with change_tab:
         submitted = st.form_submit_button("Apply new limits", type="primary")
     if submitted:
         try:
-            change = risk_service.set_limits(values, reason=reason, expected_version=version)
+            change = risk_service.set_limits(
+                values, reason=reason, expected_version=version, actor=current_actor()
+            )
         except ValidationError as exc:
             for message in show_errors(exc, slots):
                 st.error(message)

@@ -13,6 +13,7 @@ from app.components.ml import render_training
 from app.services import auth, ml
 from app.services import runs as run_store
 from app.services.data import DataSourceError
+from app.session import current_actor
 from core.features import REGISTRY, available_features
 
 OUTCOME = "training.outcome"
@@ -213,7 +214,7 @@ else:
         go = st.form_submit_button("Register model")
     if go:
         try:
-            version = ml.register(int(run_choice), name.strip(), actor=auth.actor_from_env())
+            version = ml.register(int(run_choice), name.strip(), actor=current_actor())
         except (auth.PermissionDenied, LookupError, ValueError, RuntimeError) as exc:
             st.session_state[REGISTERED] = None
             st.error(str(exc))
