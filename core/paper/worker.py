@@ -43,6 +43,7 @@ from core.broker import (
     apply_broker_order,
     portfolio_state,
     reconcile,
+    sync_account,
     sync_orders,
 )
 from core.risk import ProposedOrder as RiskOrder
@@ -238,9 +239,16 @@ class PaperWorker:
             start = max(row.cursor + 1, self.train_bars)
             row.status = "running"
             row.updated_at = utcnow()
-        summary.resubmitted = self._submit_pending(summary)
-        report = self._reconcile()
-        summary.reconciliation_differences = report
+        while True:  # the broker may be down at start-up: wait for it, beating meanwhile
+            state, _flatten, _reason = self._control()
+            if state in ("stopped", "killed"):
+                break
+            try:
+                summary.resubmitted = self._submit_pending(summary)
+                summary.reconciliation_differences = self._reconcile()
+                break
+            except BrokerUnavailableError as exc:
+                self._broker_down(summary, exc, start - 1, poll_s)
         self._build_pipelines(start)
         t = start
         done = 0
@@ -262,8 +270,10 @@ class PaperWorker:
             try:
                 cycle = self._cycle(t, summary)
             except BrokerUnavailableError as exc:
-                self._beat(summary.cycles, "broker_down", 0.0, str(exc))
-                self._sleep(poll_s)
+                self._broker_down(summary, exc, t, poll_s)
+                # The pipelines may have stepped bar t already: rebuild them so the retry
+                # decides bar t exactly as an uninterrupted run would.
+                self._build_pipelines(t)
                 continue
             cycle.latency_ms = (time.perf_counter() - started) * 1000
             self._beat(summary.cycles, "running", cycle.latency_ms)
@@ -277,13 +287,33 @@ class PaperWorker:
                 self._sleep(1.0 / speed)
         else:
             summary.state = "finished" if t >= len(self.index) else "done-steps"
-        summary.final_equity = self.broker.account().equity
+        try:
+            summary.final_equity = self.broker.account().equity
+        except BrokerError:
+            summary.final_equity = math.nan
         self._beat(summary.cycles, summary.state, 0.0)
         with self._sessions.begin() as s:
             row = self._session_row(s)
             row.status = summary.state
             row.updated_at = utcnow()
         return summary
+
+    def _broker_down(self, summary: Summary, exc: Exception, t: int, poll_s: float) -> None:
+        """Record the outage (heartbeat, alert hook) and wait before retrying."""
+        self._beat(summary.cycles, "broker_down", 0.0, str(exc))
+        if self.on_cycle is not None:
+            ts = self.index[max(t, 0)]
+            self.on_cycle(
+                CycleReport(
+                    bar=t,
+                    ts=ts,
+                    equity=math.nan,
+                    start_of_day_equity=math.nan,
+                    peak_equity=math.nan,
+                    broker_connected=False,
+                )
+            )
+        self._sleep(poll_s)
 
     # ------------------------------------------------------------------ one bar
     def _feed(self, t: int, *, at_open: bool) -> int:
@@ -394,6 +424,7 @@ class PaperWorker:
             if decision.approved_qty != 0:
                 orders_this_bar.append(datetime.now(UTC))
         self._submit_pending(summary)
+        report.reconciliation_differences = self._reconcile()
         self._close_bar(t, report)
         return report
 
@@ -479,13 +510,16 @@ class PaperWorker:
                 continue
             if not isinstance(self.broker, SimBroker):
                 with self._sessions.begin() as s:
-                    apply_broker_order(s, s.get_one(TradingOrder, order_id), seen, adjust_cash=True)
+                    if apply_broker_order(s, s.get_one(TradingOrder, order_id), seen) is not None:
+                        summary.fills += 1
         return len(pending)
 
     def _close_bar(self, t: int, report: CycleReport) -> None:
         """Equity snapshot, peak, cursor: one transaction that completes the bar."""
         account = self.broker.account()
         with self._sessions.begin() as s:
+            if not isinstance(self.broker, SimBroker):
+                sync_account(s, self.account_id, self.broker)
             row = self._session_row(s)
             positions = PositionRepository(s).list(self.account_id)
             realized = sum(p.realized_pnl for p in positions)
@@ -510,9 +544,13 @@ class PaperWorker:
             report.peak_equity = row.peak_equity
 
     def _reconcile(self) -> int:
+        """Compare the ledger with the broker; a report is stored when they differ."""
         with self._sessions.begin() as s:
-            result = reconcile(s, self.broker, account_id=self.account_id)
-            return len(result.differences)
+            result = reconcile(s, self.broker, account_id=self.account_id, record=False)
+        if result.differences:
+            with self._sessions.begin() as s:
+                reconcile(s, self.broker, account_id=self.account_id, record=True)
+        return len(result.differences)
 
     def _kill(self, t: int, flatten: bool, reason: str, summary: Summary) -> None:
         """Cancel open orders and, if asked, flatten every position at the last price."""
