@@ -36,7 +36,7 @@ class TrainRequest(BaseModel):
     symbol: str = "SP500"
     kind: Literal["logistic", "random_forest", "xgboost"] = "xgboost"
     params: dict[str, Any] = Field(default_factory=dict)
-    features: list[str] | None = None
+    features: list[str] | None = Field(default=None, min_length=1)
     horizon: int = Field(default=5, ge=1, le=60)
     label: Literal["sign", "triple_barrier"] = "sign"
     test_fraction: float = Field(default=0.25, gt=0.05, lt=0.8)

@@ -171,7 +171,8 @@ def run_walkforward(
 
 
 def report_html(outcome: WalkForwardOutcome) -> str:
-    """A self-contained HTML export: summary, explanations, fold table and OOS equity."""
+    """A self-contained HTML export (plotly.js embedded, works offline): summary,
+    explanations, fold table and OOS equity."""
     import plotly.graph_objects as go
 
     r = outcome.result
@@ -188,7 +189,7 @@ def report_html(outcome: WalkForwardOutcome) -> str:
     title = f"Walk-forward report: {outcome.request.symbol}"
     return (
         f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
-        f"<h1>{title}</h1>{summary}{fig.to_html(full_html=False, include_plotlyjs='cdn')}"
+        f"<h1>{title}</h1>{summary}{fig.to_html(full_html=False, include_plotlyjs=True)}"
         f"<h2>Folds</h2>{table}</body></html>"
     )
 

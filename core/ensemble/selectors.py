@@ -200,10 +200,19 @@ class Selector:
         c = int(np.argmax(probs))
         where = f" in regime {LABELS[c]}" if self.n_contexts > 1 else ""
         n = float(self.count[c, chosen])
+        best = int(np.argmax(scores))
+        if best == chosen:
+            return (
+                f"chose {self.agents[chosen]}: highest {self.score_label} "
+                f"{scores[chosen]:.2f}{where}, {n:.0f} observations "
+                f"(weight {self.weights[chosen]:.2f})"
+            )
+        # Smoothing keeps the previous favourite on top while weight moves towards the leader.
         return (
-            f"chose {self.agents[chosen]}: highest {self.score_label} "
-            f"{scores[chosen]:.2f}{where}, {n:.0f} observations "
-            f"(weight {self.weights[chosen]:.2f})"
+            f"kept {self.agents[chosen]} (weight {self.weights[chosen]:.2f}, "
+            f"{self.score_label} {scores[chosen]:.2f}) while shifting weight to "
+            f"{self.agents[best]}, highest {self.score_label} {scores[best]:.2f}{where}, "
+            f"{float(self.count[c, best]):.0f} observations"
         )
 
     def step(self, context: np.ndarray | None = None) -> SelectorStep:

@@ -52,7 +52,14 @@ def test_weights_are_on_the_simplex(kind: str) -> None:
     run = run_online(make_selector(kind, ["a", "b", "c"], seed=3), rewards, contexts)
     np.testing.assert_allclose(run.weights.sum(axis=1), 1.0, atol=1e-12)
     assert (run.weights >= 0).all()
-    assert all(e.startswith("chose ") and "observations" in e for e in run.explanations)
+    names = ["a", "b", "c"]
+    for explanation, scores in zip(run.explanations, run.scores, strict=True):
+        best = names[int(np.argmax(scores))]
+        # The agent called "highest" must be the one with the highest score.
+        assert explanation.startswith(f"chose {best}: highest") or (
+            explanation.startswith("kept ") and f"to {best}, highest" in explanation
+        ), explanation
+        assert "observations" in explanation
 
 
 def test_ucb1_bandit_pulls_the_planted_best_arm_most_and_regret_is_sublinear() -> None:
