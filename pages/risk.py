@@ -19,7 +19,24 @@ st.caption(
     + ". Changes need the risk role and a reason, apply from the next decision without a "
     "restart, and are audited below."
 )
-view_tab, change_tab, history_tab = st.tabs(["Limits in force", "Change limits", "History"])
+view_tab, book_tab, change_tab, history_tab = st.tabs(
+    ["Limits in force", "Portfolio risk", "Change limits", "History"]
+)
+
+with book_tab:
+    from app.components.risk import render_risk_report
+    from app.services import paper
+
+    monitor_view = paper.monitor()
+    report = paper.risk_report(monitor_view)
+    if report is None:
+        st.info("No paper-trading book yet: start a session on the Paper trading page.")
+    else:
+        st.caption(
+            f"Book of paper session '{monitor_view.session['name']}' as of "
+            f"{monitor_view.session['cursor_ts']}."
+        )
+        render_risk_report(report)
 
 with view_tab:
     rows = [

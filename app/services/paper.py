@@ -420,11 +420,17 @@ def monitor(session: str | None = None) -> MonitorView:
 
 def risk_view(view: MonitorView) -> dict[str, float]:
     """Utilization of each risk limit for the session's current book (0..1+)."""
+    report = risk_report(view)
+    return {} if report is None else dict(report.utilization)
+
+
+def risk_report(view: MonitorView) -> Any:
+    """The full :class:`core.risk.RiskReport` of a session's current book (or None)."""
     from app.services import risk as risk_service
     from core.risk import PortfolioState, portfolio_risk
 
     if view.session is None or view.account is None:
-        return {}
+        return None
     positions = {r.symbol: r.qty for r in view.positions.itertuples() if abs(r.qty) > 1e-9}
     prices = {r.symbol: (r.last_price or r.avg_price) for r in view.positions.itertuples()}
     history = (
@@ -447,5 +453,4 @@ def risk_view(view: MonitorView) -> dict[str, float]:
         peak_equity=max(view.session["peak_equity"], equity),
         returns_history=history,
     )
-    report = portfolio_risk(state, risk_service.current_limits()[1])
-    return dict(report.utilization)
+    return portfolio_risk(state, risk_service.current_limits()[1])

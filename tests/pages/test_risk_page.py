@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.services import risk as risk_service
-from tests.pages.helpers import open_app
+from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
 
 APPLY = "FormSubmitter:risk.limits_form-Apply new limits"
 
@@ -43,3 +43,31 @@ def test_change_is_applied_versioned_and_audited() -> None:
     at.run()
     history = at.dataframe[-1].value
     assert list(history["version"]) == [1] and "tighter" in history["reason"].iloc[0]
+
+
+def test_portfolio_risk_tab_shows_the_books_exposures_and_var() -> None:
+    from app.services import paper
+
+    at = open_app("risk")
+    assert any("No paper-trading book yet" in i.value for i in at.info)
+    risk_service.set_limits(
+        {
+            "max_weight_per_asset": 0.6,
+            "var_limit_95": 1.0,
+            "max_concentration": 1.0,
+            "max_order_notional": 1e6,
+        },
+        reason="let the test book trade",
+    )
+    summary = paper.run_worker(paper.PaperRequest(symbols=["SP500", "NASDAQ"]), steps=40)
+    assert summary["fills"] > 0
+    report = paper.risk_report(paper.monitor())
+    at.run()
+    shown = metrics(at)
+    assert shown["Gross exposure"] == f"{report.gross_exposure:.1%}"
+    assert shown["1-day VaR 95% (hist.)"] == f"{report.var_hist:.2%}"
+    assert shown["CVaR 95% (hist.)"] == f"{report.cvar_hist:.2%}"
+    assert report.cvar_hist >= report.var_hist > 0
+    spec = chart_spec(at, 1)
+    assert spec["data"][0]["type"] == "heatmap"
+    assert plotly_array(spec["data"][0]["z"]).shape == (2, 2)
