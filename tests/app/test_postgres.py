@@ -1,0 +1,74 @@
+"""The same services on PostgreSQL, by changing only WORKBENCH_DB_URL.
+
+CI starts a throwaway server (scripts/start_test_postgres.sh) and sets
+WORKBENCH_TEST_PG_URL; each test gets a fresh database on it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+ADMIN_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "")
+pytestmark = pytest.mark.skipif(
+    not ADMIN_URL, reason="no PostgreSQL: CI provides one via WORKBENCH_TEST_PG_URL"
+)
+
+
+@pytest.fixture
+def pg_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    from core.config import get_settings
+
+    name = f"wb_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("WORKBENCH_DB_URL", url)
+    get_settings.cache_clear()
+    yield url
+    from app.services.db import _engine_for
+
+    _engine_for.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_services_round_trip_on_postgres(pg_url: str) -> None:
+    from sqlalchemy import inspect
+
+    from app.services import data, ml, paper, research, risk
+    from app.services.db import get_engine
+
+    engine = get_engine()
+    assert engine.dialect.name == "postgresql"
+    assert "workbench_schema_version" in inspect(engine).get_table_names()
+    imported = data.import_upload("pgfund", "f.csv", b"date,close\n2021-01-04,1\n2021-01-05,1.1\n")
+    assert data.load_prices("uploads", "pgfund")["close"].tolist() == [1.0, 1.1]
+    assert imported.rows == 2
+    bt = research.run_backtest(
+        research.BacktestRequest(
+            dataset="ohlcv_daily",
+            symbol="SP500",
+            strategy="ma_crossover",
+            params={"fast": 20, "slow": 100},
+        )
+    )
+    assert research.reopen_backtest(bt.run_id).metrics["sharpe"] == pytest.approx(
+        bt.metrics["sharpe"]
+    )
+    trained = ml.train(ml.TrainRequest(kind="logistic", tune=True, n_trials=2))
+    version = ml.register(trained.run_id, "pg-model")
+    assert ml.promote(version.id).stage == "champion"
+    risk.set_limits({"max_weight_per_asset": 0.5}, reason="pg test")
+    assert risk.current_limits()[0] == 1
+    summary = paper.run_worker(paper.PaperRequest(), steps=20)
+    assert summary["cycles"] == 20 and summary["orders"] == summary["fills"] + len(
+        paper.monitor().open_orders
+    )
