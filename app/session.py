@@ -58,7 +58,7 @@ def render_sign_in() -> None:
     with st.sidebar:
         if mode == "local":
             st.caption(
-                "🔓 Local single-user mode: you hold every role (analyst, pm, risk, "
+                "Local single-user mode: you hold every role (analyst, pm, risk, "
                 "trader). Configure users in .streamlit/secrets.toml to require sign-in."
             )
             return
