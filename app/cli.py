@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from app.services import data as data_service
+from app.services.params import parse_value
 
 app = typer.Typer(
     help="Trading Research Workbench command line.",
@@ -135,20 +136,8 @@ def _params(pairs: list[str], as_json: bool) -> dict[str, Any]:
         if "=" not in pair:
             fail(f"--param {pair!r} must look like name=value, e.g. fast=20", as_json=as_json)
         key, value = pair.split("=", 1)
-        out[key.strip()] = _literal(value.strip())
+        out[key.strip()] = parse_value(value.strip())
     return out
-
-
-def _literal(text: str) -> Any:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _validation_message(exc: Exception) -> str:

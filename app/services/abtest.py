@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.services import research
 from app.services import runs as run_store
+from app.services.params import parse_value
 from core.abtest import ComparisonResult, compare, min_sample_size_sharpe
 
 
@@ -35,21 +36,10 @@ def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
         if "=" not in pair:
             raise ValueError(f"arm {text!r}: parameter {pair!r} must look like name=value")
         key, value = pair.split("=", 1)
-        params[key.strip()] = _literal(value.strip())
+        params[key.strip()] = parse_value(value.strip())
     if not name:
         raise ValueError(f"arm {text!r}: start with a strategy name, e.g. ma_crossover:fast=20")
     return name, params
-
-
-def _literal(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 class CompareRequest(BaseModel):

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def workbench(*args: str, var: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORKBENCH_VAR_DIR": str(var)}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    """The CLI as a subprocess with its own runtime folder."""
+    return run_cli(*args, var=var, timeout=120)
 
 
 def test_data_list_json(isolated_workbench: Path) -> None:

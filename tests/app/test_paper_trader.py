@@ -14,20 +14,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli_helpers import ROOT, run_cli
+
 UNTIL = "2005-06-30"
 RUN = ["paper", "run", "--train-bars", "1000", "--until", UNTIL, "--json"]
 
 
 def cli(var: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "WORKBENCH_VAR_DIR": str(var), **(env or {})},
-        timeout=300,
-    )
+    """The CLI as a subprocess on runtime folder ``var``."""
+    return run_cli(*args, var=var, env=env, timeout=300)
 
 
 def loosen_limits(var: Path) -> None:
