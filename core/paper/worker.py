@@ -426,6 +426,7 @@ class PaperWorker:
         self._submit_pending(summary)
         report.reconciliation_differences = self._reconcile()
         self._close_bar(t, report)
+        report.utilization = self._utilization(limits, start_of_day, history, prices_now)
         return report
 
     def _record(self, t: int, symbol: str, decision: Any, summary: Summary) -> None:
@@ -513,6 +514,27 @@ class PaperWorker:
                     if apply_broker_order(s, s.get_one(TradingOrder, order_id), seen) is not None:
                         summary.fills += 1
         return len(pending)
+
+    def _utilization(
+        self,
+        limits: RiskLimits,
+        start_of_day: float,
+        history: pd.DataFrame,
+        prices_now: dict[str, float],
+    ) -> dict[str, float]:
+        """Share of every risk limit in use after this bar (for the alert rules)."""
+        from core.risk import portfolio_risk
+
+        with self._sessions.begin() as s:
+            peak = self._session_row(s).peak_equity
+        state = portfolio_state(
+            self.broker,
+            start_of_day_equity=start_of_day,
+            peak_equity=peak,
+            returns_history=history,
+            prices=prices_now,
+        )
+        return dict(portfolio_risk(state, limits).utilization)
 
     def _close_bar(self, t: int, report: CycleReport) -> None:
         """Equity snapshot, peak, cursor: one transaction that completes the bar."""
