@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from app import state
 from app.components.widgets import render_metric_cards
 from app.services import abtest as ab
+from app.services import ml
 from app.services import runs as run_store
 from app.services.data import DataSourceError
 from core.strategies import STRATEGIES
@@ -23,6 +24,7 @@ st.caption(
     "only their common days are compared). Daily returns are tested in pairs."
 )
 saved = [r for r in run_store.list_runs(kind="backtest", limit=200)]
+versions = ml.list_versions()
 
 compare_tab, size_tab = st.tabs(["Compare", "Sample size"])
 with compare_tab:
@@ -35,7 +37,9 @@ with compare_tab:
                 st.markdown(f"**Arm {name}**" + (" (optional)" if i == 2 else ""))
                 source = st.radio(
                     "Source",
-                    ["strategy", "saved run", "none"] if i == 2 else ["strategy", "saved run"],
+                    ["strategy", "saved run", "model", "none"]
+                    if i == 2
+                    else ["strategy", "saved run", "model"],
                     key=f"ab.{name}.source",
                     horizontal=True,
                 )
@@ -54,6 +58,21 @@ with compare_tab:
                         value="" if i != 1 else "fast=20, slow=100",
                     )
                     arms.append(f"{strategy}:{params}" if params.strip() else strategy)
+                elif source == "model":
+                    if not versions:
+                        st.caption("No registered models yet (Training page).")
+                    else:
+                        version_id = st.selectbox(
+                            "Registered model",
+                            [v.id for v in versions],
+                            key=f"ab.{name}.model",
+                            format_func=lambda vid: next(
+                                f"#{v.id} {v.name} v{v.version} ({v.stage})"
+                                for v in versions
+                                if v.id == vid
+                            ),
+                        )
+                        arms.append(f"model:{version_id}")
                 elif source == "saved run":
                     if not saved:
                         st.caption("No saved backtests yet.")
@@ -149,6 +168,11 @@ with compare_tab:
         ]
         st.markdown("**Tests** (p-values adjusted across all tests and pairs)")
         st.dataframe(table[shown], width="stretch", hide_index=True)
+        st.markdown("**Sequential test** (Wald SPRT, as a live shadow test would stop early)")
+        delta_bps = st.number_input(
+            "Edge to detect (bp per day)", 0.1, 50.0, 1.0, 0.1, key="ab.sprt_delta"
+        )
+        st.dataframe(ab.sequential(outcome, delta_bps=delta_bps), width="stretch", hide_index=True)
 
 with size_tab:
     st.markdown(

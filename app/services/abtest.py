@@ -25,6 +25,11 @@ def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
     ('run', 7)
     """
     text = text.strip()
+    if text.startswith("model:"):
+        try:
+            return "model", int(text.removeprefix("model:"))
+        except ValueError:
+            raise ValueError(f"arm {text!r}: use model:<version id> (see Models)") from None
     if text.startswith("run:"):
         try:
             return "run", int(text.removeprefix("run:"))
@@ -87,6 +92,8 @@ class CompareOutcome:
 def arm_returns(request: CompareRequest, arm: str) -> pd.Series:
     """Daily returns of one arm."""
     kind, payload = parse_arm(arm)
+    if kind == "model":
+        return _model_returns(request, int(payload), arm)  # type: ignore[arg-type]
     if kind == "run":
         run = run_store.get_run(int(payload))  # type: ignore[arg-type]
         if run.kind != "backtest":
@@ -106,6 +113,57 @@ def arm_returns(request: CompareRequest, arm: str) -> pd.Series:
         save=False,
     )
     return outcome.returns.rename(arm)
+
+
+def _model_returns(request: CompareRequest, version_id: int, arm: str) -> pd.Series:
+    """Daily returns of a registered model's signal, on dates after its training data."""
+    from app.services import ml
+    from app.services.data import load_prices
+    from core.backtest import run_backtest
+    from core.backtest.spec import BacktestSpec
+    from core.features import compute_features
+    from core.ml import signal_positions
+
+    version = next((v for v in ml.list_versions() if v.id == version_id), None)
+    if version is None:
+        raise LookupError(f"no model version with id {version_id}")
+    model = ml.load_version(version_id)  # checksum verified
+    prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
+    features = compute_features(prices, version.features).dropna()
+    features = features.loc[features.index > pd.Timestamp(version.train_end)]
+    if len(features) < 30:
+        raise ValueError(
+            f"model {version.name} v{version.version} was trained up to {version.train_end}; "
+            f"{request.dataset}/{request.symbol} has too few later bars to test it out of sample"
+        )
+    proba = pd.Series(model.predict_proba(features)[:, 1], index=features.index)
+    window = prices.loc[features.index[0] :]
+    positions = signal_positions(proba, 0.5).reindex(window.index).fillna(0.0)
+    costs = BacktestSpec(fees=request.fees, slippage=request.slippage)
+    return run_backtest(window, positions, costs).returns.rename(arm)
+
+
+def sequential(outcome: CompareOutcome, *, delta_bps: float = 1.0) -> list[dict[str, Any]]:
+    """Wald SPRT of the first arm against each other arm, in both directions, as a live
+    shadow test would run it day by day (edge of ``delta_bps`` basis points a day)."""
+    from core.abtest import SPRT
+
+    delta = delta_bps / 1e4
+    first, *others = list(outcome.returns.columns)
+    rows = []
+    for other in others:
+        diff = (outcome.returns[other] - outcome.returns[first]).to_numpy()
+        for better, sign in ((other, 1.0), (first, -1.0)):
+            run = SPRT(delta=sign * delta).run(diff)
+            rows.append(
+                {
+                    "claim": f"{better} beats the other by {delta_bps:g} bp/day",
+                    "decision": run.decision,
+                    "days_used": int(run.n_used),
+                    "days_available": len(diff),
+                }
+            )
+    return rows
 
 
 def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome:
@@ -154,6 +212,7 @@ def summary_payload(outcome: CompareOutcome) -> dict[str, Any]:
         "n_obs": outcome.result.n_obs,
         "arms": list(outcome.request.arms),
         "run_id": outcome.run_id,
+        "sequential": sequential(outcome),
     }
 
 

@@ -104,3 +104,38 @@ def test_ab_page_shows_verdict_table_and_sample_size() -> None:
     at.button(key="FormSubmitter:ab.size_form-Calculate").click().run()
     expected = ab.days_needed(0.5, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
     assert metrics(at)["Trading days needed"] == f"{expected:,}"
+
+
+def test_registered_model_arm_uses_only_out_of_sample_dates() -> None:
+    import pandas as pd
+
+    from app.services import ml
+
+    trained = ml.train(ml.TrainRequest(kind="logistic"))
+    version = ml.register(trained.run_id, "ab-model")
+    outcome = ab.run_compare(
+        ab.CompareRequest(arms=["buy_and_hold", f"model:{version.id}"], n_boot=300), save=False
+    )
+    assert outcome.returns.index[0] > pd.Timestamp(version.train_end)
+    assert outcome.result.n_obs == len(outcome.returns)
+    with pytest.raises(LookupError, match="no model version"):
+        ab.arm_returns(ab.CompareRequest(arms=["buy_and_hold", "model:999"]), "model:999")
+
+
+def test_sequential_test_detects_a_planted_daily_edge() -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    index = pd.bdate_range("2020-01-01", periods=750)
+    a = pd.Series(rng.normal(0, 0.01, 750), index=index, name="A")
+    b = (a + 0.002 + rng.normal(0, 0.002, 750)).rename("B")
+    outcome = ab.CompareOutcome(
+        None,
+        ab.CompareRequest(arms=["x", "y"]),
+        None,  # type: ignore[arg-type]
+        pd.DataFrame({"A": a, "B": b}),
+    )
+    rows = {r["claim"].split(" beats")[0]: r for r in ab.sequential(outcome, delta_bps=5)}
+    assert rows["B"]["decision"] == "accept_h1" and rows["B"]["days_used"] < 100
+    assert rows["A"]["decision"] == "accept_h0"
