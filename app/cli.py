@@ -657,6 +657,9 @@ def retrain_replay(
     threshold: float = typer.Option(0.0, "--threshold"),
     window: int = typer.Option(126, "--window", help="Rolling window (bars)."),
     cooldown: int = typer.Option(63, "--cooldown", help="Bars between retrains."),
+    model: str = typer.Option(
+        "ma_crossover", "--model", help="ma_crossover, logistic, random_forest or xgboost."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """What the retraining policy would have done over history (decisions recorded)."""
@@ -671,6 +674,7 @@ def retrain_replay(
         threshold=threshold,
         window_bars=window,
         cooldown_bars=cooldown,
+        model=model,
     )
     rows = _call(as_json, ensemble.replay_retraining, request=request)
     counts = {k: sum(r["decision"] == k for r in rows) for k in ("promoted", "kept", "rolled_back")}

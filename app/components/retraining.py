@@ -88,6 +88,14 @@ def _form(dataset: str, symbol: str) -> ensemble.ReplayRequest | None:
         )
         window = c3.number_input("Window (bars)", 20, 2000, 126, 1, key="retrain.window")
         cooldown = c4.number_input("Cool-down (bars)", 0, 2000, 63, 1, key="retrain.cooldown")
+        model = st.radio(
+            "Model retrained by the policy",
+            ["ma_crossover", "logistic", "random_forest", "xgboost"],
+            horizontal=True,
+            key="retrain.model_kind",
+            help="A re-tuned moving-average crossover, or a classifier retrained on the "
+            "trailing 750 bars and traded through its probability.",
+        )
         submitted = st.form_submit_button("Replay policy over history", type="primary")
     if not submitted:
         return None
@@ -101,6 +109,7 @@ def _form(dataset: str, symbol: str) -> ensemble.ReplayRequest | None:
             # the trusted-sample minimum cannot exceed the window
             min_samples=min(63, int(window)),
             cooldown_bars=int(cooldown),
+            model=model,
         )
     except ValidationError as exc:
         for err in exc.errors():
@@ -124,7 +133,7 @@ def render_retraining(dataset: str, symbol: str) -> None:
             st.error(str(exc))
         else:
             counts = {k: sum(r["decision"] == k for r in rows) for k in DECISIONS}
-            st.session_state[LAST] = (f"replay:{dataset}/{symbol}", len(rows), counts)
+            st.session_state[LAST] = (ensemble.replay_name(request), len(rows), counts)
     last = st.session_state.get(LAST)
     if last is not None:
         name, n, counts = last
@@ -137,7 +146,7 @@ def render_retraining(dataset: str, symbol: str) -> None:
         return
     frame = history_frame(history)
     models = sorted(frame["model"].unique())
-    current = f"replay:{dataset}/{symbol}"
+    current = last[0] if last is not None else f"replay:{dataset}/{symbol}"
     options = [ALL_MODELS, *models]
     chosen = st.selectbox(
         "Decisions of",

@@ -114,11 +114,18 @@ class ReplayRequest(BaseModel):
     cooldown_bars: int = Field(default=63, ge=0, le=2000)
     rollback_window_bars: int = Field(default=63, ge=20, le=2000)
     promote_rule: Literal["significant", "metric"] = "significant"
+    model: Literal["ma_crossover", "logistic", "random_forest", "xgboost"] = "ma_crossover"
+
+
+def replay_name(request: ReplayRequest) -> str:
+    """The name under which a replay's decisions are recorded."""
+    prefix = "replay:" if request.model == "ma_crossover" else f"replay:{request.model}:"
+    return f"{prefix}{request.dataset}/{request.symbol}"
 
 
 def replay_retraining(request: ReplayRequest, *, save: bool = True) -> list[dict[str, Any]]:
-    """Replay the policy with a re-tuned moving-average crossover as the model; every
-    decision is recorded (``replay=True``) with its numbers."""
+    """Replay the policy with a re-tuned moving-average crossover or a retrained ML
+    classifier as the model; every decision is recorded (``replay=True``) with its numbers."""
     from core.retrain import RetrainPolicy, replay_policy
 
     prices = load_prices(request.dataset, request.symbol)
@@ -131,10 +138,15 @@ def replay_retraining(request: ReplayRequest, *, save: bool = True) -> list[dict
         rollback_window_bars=request.rollback_window_bars,
         promote_rule=request.promote_rule,
     )
-    decisions = replay_policy(prices, policy)
+    factory = None
+    if request.model != "ma_crossover":
+        from core.retrain.ml_factory import ml_signal_factory
+
+        factory = ml_signal_factory(request.model)
+    decisions = replay_policy(prices, policy, model_factory=factory)
     rows = [_decision_dict(d) for d in decisions]
     if save:
-        name = f"replay:{request.dataset}/{request.symbol}"
+        name = replay_name(request)
         with session_scope(get_engine()) as session:
             for d in rows:
                 session.add(

@@ -148,3 +148,18 @@ def test_replay_policy_on_sp500() -> None:
     triggered = [d for d in decisions if d.trigger.startswith("sharpe")]
     assert all(d.numbers["champion_metric"] < policy.threshold for d in triggered)
     assert all(d.numbers["samples"] >= policy.min_samples for d in triggered)
+
+
+def test_ml_retraining_replay_is_causal() -> None:
+    """Decisions up to a bar do not change when later bars exist (ML challengers)."""
+    from core.data.loaders import embedded_sources
+    from core.retrain import RetrainPolicy, replay_policy
+    from core.retrain.ml_factory import ml_signal_factory
+
+    prices = embedded_sources()["ohlcv_daily"].load("SP500")
+    policy = RetrainPolicy(window_bars=126, min_samples=63, cooldown_bars=63)
+    short = replay_policy(prices.iloc[:1500], policy, model_factory=ml_signal_factory())
+    long = replay_policy(prices.iloc[:1900], policy, model_factory=ml_signal_factory())
+    assert short, "the policy should act within 1,500 bars"
+    assert [d.as_dict() for d in long[: len(short)]] == [d.as_dict() for d in short]
+    assert all(d.champion_id is None or d.champion_id.startswith("logistic(") for d in long)

@@ -18,3 +18,15 @@ def test_models_page_replays_the_policy_and_lists_recorded_decisions() -> None:
     shown = metrics(at)
     promoted = sum(h["decision"] == "promoted" for h in history)
     assert any(v == str(promoted) for k, v in shown.items() if "romoted" in k)
+
+
+def test_models_page_replays_with_a_logistic_challenger() -> None:
+    at = open_app("models")
+    at.radio(key="retrain.model_kind").set_value("logistic")
+    submit = next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:retrain.form"))
+    submit.click().run()
+    assert not at.exception
+    history = ensemble.decision_history()
+    assert history and {h["model"] for h in history} == {"replay:logistic:ohlcv_daily/SP500"}
+    assert any("logistic(" in str(h["numbers"].get("champion")) for h in history)
+    assert any("replay:logistic:ohlcv_daily/SP500" in s.value for s in at.success)
