@@ -11,6 +11,7 @@ import typer
 
 from app.services import data as data_service
 from app.services.params import parse_value
+from core.serialize import json_safe
 
 app = typer.Typer(
     help="Trading Research Workbench command line.",
@@ -171,15 +172,6 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
         fail(str(exc), as_json=as_json)
 
 
-def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
-    import math
-
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in metrics.items()
-    }
-
-
 DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.")
 SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.")
 STRATEGY_OPT = typer.Option("ma_crossover", "--strategy", help="Strategy name.")
@@ -224,10 +216,10 @@ def backtest(
     )
     outcome = _call(as_json, research.run_backtest, request=request)
     payload = {
-        **_finite(outcome.metrics),
+        **json_safe(outcome.metrics),
         "execution": outcome.execution,
         "regime_note": outcome.regime_note,
-        "benchmark": _finite(outcome.benchmark_metrics),
+        "benchmark": json_safe(outcome.benchmark_metrics),
         "run_id": outcome.run_id,
         "bars": len(outcome.equity),
         "fees": fees,
@@ -275,7 +267,7 @@ def sweep_cmd(
         slippage=slippage,
     )
     outcome = _call(as_json, research.run_sweep, request=request)
-    best = _finite(dict(outcome.best))
+    best = json_safe(dict(outcome.best))
     payload = {
         "combinations": outcome.combinations,
         "seconds": round(outcome.seconds, 4),
@@ -317,7 +309,7 @@ def portfolio(
     )
     outcome = _call(as_json, research.run_portfolio, request=request)
     payload = {
-        **_finite(outcome.metrics),
+        **json_safe(outcome.metrics),
         "execution": outcome.execution,
         "run_id": outcome.run_id,
         "final_weights": outcome.weights.iloc[-1].round(6).to_dict(),
@@ -412,10 +404,10 @@ def train_cmd(
         "trials": outcome.trials,
         "train_range": [d.isoformat() for d in outcome.train_range],
         "test_range": [d.isoformat() for d in outcome.test_range],
-        **_finite({k: ev[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")}),
+        **json_safe({k: ev[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")}),
         "confusion_matrix": ev["confusion_matrix"],
         "top_features": outcome.importance.head(10).index.tolist(),
-        "signal": _finite(outcome.signal_metrics),
+        "signal": json_safe(outcome.signal_metrics),
         "params": outcome.params,
     }
     if register:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.backtest import render_backtest, render_portfolio, render_sweep
-from app.components.forms import model_inputs, numeric_fields, show_errors
+from app.components.forms import grid_axis_inputs, model_inputs, numeric_fields, show_errors
 from app.services import research
 from app.services import runs as run_store
 from app.services.data import DataSourceError
@@ -134,31 +134,7 @@ with sweep_tab:
     model = STRATEGIES[sw_strategy].params_model
     with st.form("sweep.form"):
         st.markdown("**Grid** (inclusive ranges; tick the parameters to sweep)")
-        axes: dict[str, research.GridAxis] = {}
-        axis_errors: list[str] = []
-        for name in numeric_fields(model):
-            default = model.model_fields[name].default
-            is_int = isinstance(default, int)
-            c0, c1, c2, c3 = st.columns([1, 1, 1, 1])
-            on = c0.checkbox(
-                name, value=name in ("fast", "slow"), key=f"sw.{sw_strategy}.{name}.on"
-            )
-            lo = c1.number_input("start", value=default, key=f"sw.{sw_strategy}.{name}.lo")
-            hi = c2.number_input(
-                "stop",
-                value=default * 4 if is_int else default * 2,
-                key=f"sw.{sw_strategy}.{name}.hi",
-            )
-            step = c3.number_input(
-                "step",
-                value=1 if is_int else round(default / 4, 4) or 0.1,
-                key=f"sw.{sw_strategy}.{name}.step",
-            )
-            if on:
-                try:
-                    axes[name] = research.GridAxis(start=lo, stop=hi, step=step)
-                except ValidationError as exc:
-                    axis_errors.append(f"{name}: {exc.errors()[0]['msg']}")
+        axes, axis_errors = grid_axis_inputs(model, key=f"sw.{sw_strategy}")
         metric = st.selectbox(
             "Rank by", METRICS, index=METRICS.index("sharpe"), key=state.SW_METRIC
         )

@@ -6,7 +6,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
-from app.components.forms import numeric_fields, show_errors
+from app.components.forms import grid_axis_inputs, numeric_fields, show_errors
 from app.components.ml import render_lookahead, render_walkforward
 from app.services import walkforward as wf
 from app.services.data import DataSourceError
@@ -87,27 +87,7 @@ with st.form("wf.form"):
     if strategy is not None:
         st.markdown("**Grid** (inclusive ranges; tick the parameters to search in each fold)")
         model = STRATEGIES[strategy].params_model
-        for name in numeric_fields(model):
-            default = model.model_fields[name].default
-            is_int = isinstance(default, int)
-            c0, c1, c2, c3 = st.columns(4)
-            on = c0.checkbox(name, value=name in ("fast", "slow"), key=f"wf.{strategy}.{name}.on")
-            lo = c1.number_input("start", value=default, key=f"wf.{strategy}.{name}.lo")
-            hi = c2.number_input(
-                "stop",
-                value=default * 4 if is_int else default * 2,
-                key=f"wf.{strategy}.{name}.hi",
-            )
-            step = c3.number_input(
-                "step",
-                value=max(1, default // 4) if is_int else round(default / 4, 4) or 0.1,
-                key=f"wf.{strategy}.{name}.step",
-            )
-            if on:
-                try:
-                    axes[name] = GridAxis(start=lo, stop=hi, step=step)
-                except ValidationError as exc:
-                    axis_errors.append(f"{name}: {exc.errors()[0]['msg']}")
+        axes, axis_errors = grid_axis_inputs(model, key=f"wf.{strategy}", coarse_int_steps=True)
         metric = st.selectbox(
             "Pick each fold's configuration by (in sample)",
             METRICS,

@@ -91,3 +91,39 @@ def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerat
             where = ".".join(loc)
             leftovers.append(f"{where}: {message}" if where else message)
     return leftovers
+
+
+def grid_axis_inputs(
+    model: type[BaseModel], *, key: str, coarse_int_steps: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """One row per numeric field: a 'sweep it' checkbox and start/stop/step inputs.
+
+    Returns the ticked axes as :class:`app.services.research.GridAxis` and one message
+    per invalid range. Integer steps start at 1, or a quarter of the default when
+    ``coarse_int_steps``.
+    """
+    from app.services.research import GridAxis
+
+    axes: dict[str, Any] = {}
+    errors: list[str] = []
+    for name in numeric_fields(model):
+        default = model.model_fields[name].default
+        is_int = isinstance(default, int)
+        int_step = max(1, default // 4) if coarse_int_steps else 1
+        c0, c1, c2, c3 = st.columns(4)
+        on = c0.checkbox(name, value=name in ("fast", "slow"), key=f"{key}.{name}.on")
+        lo = c1.number_input("start", value=default, key=f"{key}.{name}.lo")
+        hi = c2.number_input(
+            "stop", value=default * 4 if is_int else default * 2, key=f"{key}.{name}.hi"
+        )
+        step = c3.number_input(
+            "step",
+            value=int_step if is_int else round(default / 4, 4) or 0.1,
+            key=f"{key}.{name}.step",
+        )
+        if on:
+            try:
+                axes[name] = GridAxis(start=lo, stop=hi, step=step)
+            except ValidationError as exc:
+                errors.append(f"{name}: {exc.errors()[0]['msg']}")
+    return axes, errors

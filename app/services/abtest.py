@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from app.services import research
 from app.services import runs as run_store
 from app.services.params import parse_value
 from core.abtest import ComparisonResult, compare, min_sample_size_sharpe
+from core.serialize import json_safe
 
 
 def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
@@ -198,15 +198,10 @@ def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome
 def summary_payload(outcome: CompareOutcome) -> dict[str, Any]:
     """The CLI/JSON form: tests, adjusted p-values, verdict, minimum sample size."""
 
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
-
-    tests = [{k: clean(v) for k, v in row.model_dump().items()} for row in outcome.result.tests]
+    tests = [json_safe(row.model_dump()) for row in outcome.result.tests]
     return {
         "tests": tests,
-        "adjusted_p_values": [clean(p) for p in outcome.result.adjusted_p_values],
+        "adjusted_p_values": json_safe(outcome.result.adjusted_p_values),
         "verdict": outcome.result.verdict,
         "min_sample_size": outcome.result.min_sample_size,
         "n_obs": outcome.result.n_obs,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from app.services import runs as run_store
 from app.services.data import load_prices
 from app.services.db import get_engine
+from core.serialize import json_safe
 from core.store.db import session_scope
 from core.store.models import RetrainDecision as DecisionRow
 
@@ -45,12 +45,8 @@ class EnsembleOutcome:
     def payload(self) -> dict[str, Any]:
         """JSON form for the CLI."""
         r = self.result
-        clean = {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in r.summary().items()
-        }
         return {
-            **clean,
+            **json_safe(r.summary()),
             "run_id": self.run_id,
             "execution": r.execution,
             "last_switches": [{**s, "date": str(s["date"])[:10]} for s in r.switch_log[-5:]],
@@ -172,10 +168,7 @@ def replay_retraining(request: ReplayRequest, *, save: bool = True) -> list[dict
 def _decision_dict(decision: Any) -> dict[str, Any]:
     raw = decision.as_dict()
     raw["as_of"] = str(pd.Timestamp(raw["as_of"]).date())
-    raw["numbers"] = {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in raw["numbers"].items()
-    }
+    raw["numbers"] = json_safe(raw["numbers"])
     return raw
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from app.services.auth import LOCAL, Actor, require
 from app.services.data import load_prices
 from app.services.db import get_engine
 from core.config import get_settings
+from core.serialize import json_safe
 from core.store.db import session_scope
 from core.store.models import ModelEvent, ModelVersion, utcnow
 
@@ -77,12 +77,6 @@ class TrainOutcome:
     test_range: tuple[date, date]
     trials: int
     data_hash: str
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
-    }
 
 
 def train(
@@ -174,13 +168,13 @@ def train(
                 "resolved_features": list(features),
             },
             metrics={
-                **_finite(scalar_eval),
-                "signal": _finite(signal_metrics),
+                **json_safe(scalar_eval),
+                "signal": json_safe(signal_metrics),
                 "trials": trials,
                 "data_hash": data_hash,
                 "train_range": [d.isoformat() for d in train_range],
                 "test_range": [d.isoformat() for d in test_range],
-                "evaluation": _json(evaluation),
+                "evaluation": json_safe(evaluation),
             },
             frames={
                 "curves": pd.DataFrame(
@@ -218,18 +212,6 @@ def train(
         trials,
         data_hash,
     )
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _json(value.item())
-    return value
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -11,6 +10,7 @@ import pandas as pd
 
 from app.services.data import load_prices, validate_file
 from core.regime import LABELS, RegimeResult, RegimeSpec, evaluate_synthetic, fit_regimes
+from core.serialize import json_safe
 
 Method = Literal["hmm", "dpgmm"]
 
@@ -54,9 +54,7 @@ def filtered_frame(outcome: RegimeOutcome) -> pd.DataFrame:
 def evaluate(*, seed: int, method: Method = "hmm", bars: int = 5000) -> dict[str, object]:
     """Detector vs the Bayes-optimal oracle on a synthetic series (JSON-safe)."""
     raw = evaluate_synthetic(seed=seed, method=method, bars=bars)
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in raw.items()
-    }
+    return json_safe(raw)
 
 
 def filtered_probabilities(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.services import runs as run_store
 from app.services.data import load_prices
 from core.backtest.spec import EXECUTION, BacktestSpec
+from core.serialize import json_safe
 from core.strategies import STRATEGIES, validate_params
 
 Progress = Callable[[float, str], None]
@@ -188,10 +189,6 @@ def _clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _json_safe(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: (None if v is None or not math.isfinite(v) else v) for k, v in metrics.items()}
-
-
 def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutcome:
     """Load data, compute positions, backtest with vectorbt, compare with buy-and-hold."""
     from core.backtest import run_backtest as engine_backtest
@@ -226,9 +223,9 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
             title=f"{request.strategy} {request.symbol} {_param_text(request.params)}".strip(),
             spec=request.model_dump(mode="json"),
             metrics={
-                **_json_safe(metrics),
+                **json_safe(metrics),
                 "benchmark_sharpe": bench_metrics.get("sharpe"),
-                "benchmark": _json_safe(bench_metrics),
+                "benchmark": json_safe(bench_metrics),
                 "regime_note": regime_note,
             },
             frames={"curves": curves, "trades": result.trades},
@@ -363,7 +360,7 @@ def run_sweep(
             metrics={
                 "combinations": result.combinations,
                 "seconds": result.seconds,
-                "best": _json_safe({k: float(v) for k, v in best.items()}),
+                "best": json_safe({k: float(v) for k, v in best.items()}),
             },
             frames={"table": result.table},
         )
@@ -479,7 +476,7 @@ def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioO
             kind="portfolio",
             title=f"portfolio {request.weighting} {len(request.symbols)} symbols",
             spec=request.model_dump(mode="json"),
-            metrics=_json_safe(metrics),
+            metrics=json_safe(metrics),
             frames={"curves": curves, "weights": result.weights},
         )
     return PortfolioOutcome(

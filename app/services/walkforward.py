@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.services import runs as run_store
 from app.services.data import load_prices
 from app.services.research import GridAxis
+from core.serialize import json_safe
 
 Progress = Callable[[float, str], None]
 
@@ -76,30 +75,20 @@ class WalkForwardOutcome:
         for column in folds.columns:
             if pd.api.types.is_datetime64_any_dtype(folds[column]):
                 folds[column] = folds[column].dt.date.astype(str)
-        rows = [{k: _clean(v) for k, v in row.items()} for row in folds.to_dict(orient="records")]
+        rows = [
+            {k: json_safe(v) for k, v in row.items()} for row in folds.to_dict(orient="records")
+        ]
         return {
             "folds": rows,
-            "oos_sharpe": _clean(self.result.oos_sharpe),
-            "is_sharpe": _clean(self.result.is_sharpe),
-            "deflated_sharpe": _clean(self.result.deflated_sharpe),
-            "pbo": _clean(self.result.pbo),
+            "oos_sharpe": json_safe(self.result.oos_sharpe),
+            "is_sharpe": json_safe(self.result.is_sharpe),
+            "deflated_sharpe": json_safe(self.result.deflated_sharpe),
+            "pbo": json_safe(self.result.pbo),
             "trials": int(self.result.trials),
-            "oos_return": _clean(self.result.oos_return),
+            "oos_return": json_safe(self.result.oos_return),
             "seconds": round(float(self.result.seconds), 3),
             "run_id": self.run_id,
         }
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
 
 
 def run_walkforward(

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +47,7 @@ from core.broker import (
 )
 from core.risk import ProposedOrder as RiskOrder
 from core.risk import RiskLimits, pre_trade_check
+from core.serialize import json_safe
 from core.store.models import utcnow
 from core.store.paper import PaperSession, PaperSessionRepository
 from core.store.trading import (
@@ -55,6 +55,7 @@ from core.store.trading import (
     HeartbeatRepository,
     OrderRepository,
     PositionRepository,
+    ReconciliationRepository,
     TradingOrder,
     WorkerControlRepository,
 )
@@ -330,14 +331,18 @@ class PaperWorker:
                 fills += len(sync_orders(s, self.account_id, self.broker))
         return fills
 
+    def _decided(self, s: Session, t: int, symbol: str | None = None) -> bool:
+        """Whether this session recorded a decision for bar t (for ``symbol``, or any)."""
+        limit = len(self.symbols) + 5 if symbol else len(self.symbols) * 3 + 5
+        return any(
+            d.payload.get("session") == self.session_name and d.payload.get("bar") == t
+            for d in DecisionRepository(s).recent(symbol=symbol, limit=limit)
+        )
+
     def _bar_started(self, t: int) -> bool:
         """Whether bar t was partly processed before a crash (a decision is recorded)."""
         with self._sessions.begin() as s:
-            recent = DecisionRepository(s).recent(limit=len(self.symbols) * 3 + 5)
-            return any(
-                d.payload.get("session") == self.session_name and d.payload.get("bar") == t
-                for d in recent
-            )
+            return self._decided(s, t)
 
     def _cycle(self, t: int, summary: Summary) -> CycleReport:
         ts = self.index[t]
@@ -350,8 +355,8 @@ class PaperWorker:
         limits = self.limits()
         with self._sessions.begin() as s:
             row = self._session_row(s)
-            snapshots = PaperSessionRepository(s).equity(row.id)
-            start_of_day = snapshots[-1].equity if snapshots else self.broker.account().equity
+            last = PaperSessionRepository(s).last_equity(row.id)
+            start_of_day = last.equity if last is not None else self.broker.account().equity
             peak = max(row.peak_equity, start_of_day)
         history = self._returns.iloc[max(1, t - 250) : t + 1].dropna()
         prices_now = {s: float(self.prices[s]["close"].iloc[t]) for s in self.symbols}
@@ -426,7 +431,9 @@ class PaperWorker:
         self._submit_pending(summary)
         report.reconciliation_differences = self._reconcile()
         self._close_bar(t, report)
-        report.utilization = self._utilization(limits, start_of_day, history, prices_now)
+        report.utilization = self._utilization(
+            limits, start_of_day, report.peak_equity, history, prices_now
+        )
         return report
 
     def _record(self, t: int, symbol: str, decision: Any, summary: Summary) -> None:
@@ -434,11 +441,7 @@ class PaperWorker:
         ts = self.index[t]
         cid = client_order_id(self.session_name, symbol, ts)
         with self._sessions.begin() as s:
-            recent = DecisionRepository(s).recent(symbol=symbol, limit=len(self.symbols) + 5)
-            if any(
-                d.payload.get("session") == self.session_name and d.payload.get("bar") == t
-                for d in recent
-            ):
+            if self._decided(s, t, symbol):
                 return
             payload = {
                 "session": self.session_name,
@@ -457,7 +460,7 @@ class PaperWorker:
             }
             row = DecisionRepository(s).add(
                 symbol=symbol,
-                payload=_finite(payload),
+                payload=json_safe(payload),
                 explanation=decision.explanation,
                 ts=ts.to_pydatetime().replace(tzinfo=UTC),
             )
@@ -519,14 +522,13 @@ class PaperWorker:
         self,
         limits: RiskLimits,
         start_of_day: float,
+        peak: float,
         history: pd.DataFrame,
         prices_now: dict[str, float],
     ) -> dict[str, float]:
         """Share of every risk limit in use after this bar (for the alert rules)."""
         from core.risk import portfolio_risk
 
-        with self._sessions.begin() as s:
-            peak = self._session_row(s).peak_equity
         state = portfolio_state(
             self.broker,
             start_of_day_equity=start_of_day,
@@ -569,9 +571,13 @@ class PaperWorker:
         """Compare the ledger with the broker; a report is stored when they differ."""
         with self._sessions.begin() as s:
             result = reconcile(s, self.broker, account_id=self.account_id, record=False)
-        if result.differences:
-            with self._sessions.begin() as s:
-                reconcile(s, self.broker, account_id=self.account_id, record=True)
+            if result.differences:
+                ReconciliationRepository(s).add(
+                    broker=result.broker,
+                    differences=result.to_dicts(),
+                    account_id=self.account_id,
+                    ts=result.ts,
+                )
         return len(result.differences)
 
     def _kill(self, t: int, flatten: bool, reason: str, summary: Summary) -> None:
@@ -607,17 +613,3 @@ class PaperWorker:
                 reason=f"killed ({reason or 'by user'}); "
                 + ("positions flattened" if flatten else "positions kept"),
             )
-
-
-def _finite(payload: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in payload.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            out[key] = None
-        elif isinstance(value, dict):
-            out[key] = _finite(value)
-        elif isinstance(value, np.generic):
-            out[key] = value.item()
-        else:
-            out[key] = value
-    return out

@@ -90,6 +90,15 @@ class PaperSessionRepository:
         self._s.flush()
         return row
 
+    def last_equity(self, session_id: int) -> EquitySnapshot | None:
+        """The newest equity snapshot of a session."""
+        return self._s.scalar(
+            select(EquitySnapshot)
+            .where(EquitySnapshot.session_id == session_id)
+            .order_by(EquitySnapshot.bar.desc())
+            .limit(1)
+        )
+
     def equity(self, session_id: int, limit: int = 100_000) -> list[EquitySnapshot]:
         """Equity history in bar order."""
         return list(

@@ -67,11 +67,12 @@ def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
 
 
 def realized_vol(close: np.ndarray, window: int, periods_per_year: float = 252.0) -> np.ndarray:
-    """Annualized trailing standard deviation of log returns (ddof=1)."""
-    close = np.asarray(close, dtype=np.float64)
-    log_ret = np.concatenate([[np.nan], np.diff(np.log(close))])
-    std = pd.Series(log_ret).rolling(window, min_periods=window).std(ddof=1).to_numpy()
-    return std * np.sqrt(periods_per_year)
+    """Annualized trailing standard deviation of log returns (ddof=1), numpy in and out;
+    the feature :func:`core.features.indicators.realized_vol` does the work."""
+    from core.features.indicators import realized_vol as feature_vol
+
+    close_s = pd.Series(np.asarray(close, dtype=np.float64))
+    return feature_vol(close_s, window, periods_per_year).to_numpy()
 
 
 def state_machine(
