@@ -6,6 +6,8 @@ names (``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``) and may also live in the secre
 
 from __future__ import annotations
 
+import base64
+import math
 import os
 import tomllib
 from functools import lru_cache
@@ -32,6 +34,13 @@ class WorkbenchSettings(BaseSettings):
         default=None, description="Override of Alpaca's paper trading endpoint (tests, proxies)."
     )
     alpaca_data_url: str | None = Field(default=None, description="Override of Alpaca's data URL.")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for credentials at rest (alert channel URLs); see fernet_key().",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="Lifetime of a browser sign-in session."
+    )
 
     @field_validator("db_url")
     @classmethod
@@ -53,6 +62,66 @@ class WorkbenchSettings(BaseSettings):
         """Upload size limit in bytes."""
         return int(self.upload_max_mb * 1024 * 1024)
 
+    @property
+    def upload_max_server_mb(self) -> int:
+        """Streamlit's ``server.maxUploadSize`` (whole MB) for :attr:`upload_max_mb`."""
+        return max(1, math.ceil(self.upload_max_mb))
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The generated key file, used when neither the environment nor secrets set a key."""
+        return self.var_dir / "secret.key"
+
+    def fernet_key(self, *, create: bool = False) -> bytes | None:
+        """The Fernet key for credentials at rest, from the first source that has one.
+
+        1. ``WORKBENCH_SECRET_KEY`` (environment);
+        2. ``secret_key`` in the ``[workbench]`` table of the secrets file;
+        3. the key file ``var/secret.key`` (mode 0600), generated when ``create`` is true
+           (``workbench setup`` does this) and no key exists yet.
+
+        Raises
+        ------
+        SecretKeyError
+            When a configured key is not a Fernet key.
+        """
+        if self.secret_key is not None:
+            return _check_key(self.secret_key.get_secret_value(), "WORKBENCH_SECRET_KEY")
+        table = self._secrets_table()
+        from_file = (table.get("workbench") or {}).get("secret_key")
+        if isinstance(from_file, str) and from_file:
+            return _check_key(from_file, f"secret_key in {self.secrets_file}")
+        path = self.secret_key_file
+        if path.is_file():
+            return _check_key(path.read_text().strip(), str(path))
+        if not create:
+            return None
+        from cryptography.fernet import Fernet
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Fernet.generate_key()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            return _check_key(path.read_text().strip(), str(path))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key + b"\n")
+        return key
+
+    def secret_key_source(self) -> str:
+        """Where the key comes from (for ``workbench setup`` and the README)."""
+        if self.secret_key is not None:
+            return "WORKBENCH_SECRET_KEY"
+        if (self._secrets_table().get("workbench") or {}).get("secret_key"):
+            return f"secret_key in {self.secrets_file}"
+        return str(self.secret_key_file)
+
+    def _secrets_table(self) -> dict:  # type: ignore[type-arg]
+        if not self.secrets_file.is_file():
+            return {}
+        with self.secrets_file.open("rb") as fh:
+            return tomllib.load(fh)
+
     def secret(self, name: str) -> SecretStr | None:
         """Look a secret up in the environment, then in the secrets file."""
         if os.environ.get(name):
@@ -65,6 +134,25 @@ class WorkbenchSettings(BaseSettings):
                 if isinstance(value, str) and value:
                     return SecretStr(value)
         return None
+
+
+class SecretKeyError(ValueError):
+    """The key for credentials at rest is missing, malformed or not the one used."""
+
+
+def _check_key(value: str, where: str) -> bytes:
+    raw = value.strip().encode()
+    try:
+        ok = len(base64.urlsafe_b64decode(raw)) == 32
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SecretKeyError(
+            f"{where} is not a Fernet key (32 url-safe base64-encoded bytes); make one with "
+            "`python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`"
+        )
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Alert services: rules and channels (validated, role-checked), test sends, history."""
+"""Alert services: rules and channels (validated, role-checked, audited), test sends, history."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
-from core.alerts import AlertDispatcher, AlertRuleSpec, ChannelSpec, Firing, Snapshot, mask_url
+from core.alerts import AlertDispatcher, AlertRuleSpec, ChannelSpec, Firing, Snapshot
 from core.alerts import evaluate_rules as _evaluate
+from core.store.auth import AuditRepository
 from core.store.db import session_scope
 from core.store.repositories import AlertRepository
 
@@ -17,19 +18,27 @@ def _sessions() -> Any:
     return session_scope(get_engine())
 
 
+def _audit(session: Any, actor: Actor, action: str, target: str, **details: Any) -> None:
+    AuditRepository(session).record(
+        actor=actor.name,
+        roles=sorted(actor.roles),
+        local_mode=actor.local_mode,
+        action=action,
+        target=target,
+        details=details,
+    )
+
+
 def list_rules() -> list[AlertRuleSpec]:
-    """Configured rules."""
+    """Configured rules (a stored rule that no longer validates comes back disabled)."""
     with _sessions() as session:
         return AlertRepository(session).rules()
 
 
 def list_channels() -> list[dict[str, Any]]:
-    """Configured channels, URLs masked."""
+    """Configured channels, URLs masked (nothing is decrypted)."""
     with _sessions() as session:
-        return [
-            {"name": c.name, "url": mask_url(c), "enabled": c.enabled}
-            for c in AlertRepository(session).channels()
-        ]
+        return AlertRepository(session).channel_list()
 
 
 def save_rule(spec: AlertRuleSpec, *, actor: Actor = LOCAL) -> None:
@@ -37,39 +46,86 @@ def save_rule(spec: AlertRuleSpec, *, actor: Actor = LOCAL) -> None:
     require(actor, "risk", "editing alert rules")
     with _sessions() as session:
         repo = AlertRepository(session)
-        known = {c.name for c in repo.channels()} | {"in-app"}
+        known = {c["name"] for c in repo.channel_list()} | {"in-app"}
         missing = sorted(set(spec.channels) - known)
         if missing:
             raise ValueError(f"channels: {missing} do not exist; add them first or use in-app")
         repo.upsert_rule(spec)
+        _audit(session, actor, "alerts.rule.save", spec.name, rule=spec.model_dump())
+
+
+def set_rule_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
+    """Enable or disable a rule (a rule that no longer validates cannot be enabled)."""
+    require(actor, "risk", "enabling or disabling alert rules")
+    with _sessions() as session:
+        repo = AlertRepository(session)
+        rule = next((r for r in repo.rules() if r.name == name), None)
+        if rule is None:
+            raise LookupError(f"no alert rule named {name!r}; see `workbench alerts list`")
+        if enabled and rule.problem:
+            raise ValueError(f"rule {name} cannot be enabled: {rule.problem}; save it again")
+        repo.set_rule_enabled(name, enabled)
+        _audit(session, actor, f"alerts.rule.{'enable' if enabled else 'disable'}", name)
 
 
 def delete_rule(name: str, *, actor: Actor = LOCAL) -> None:
-    """Remove a rule."""
+    """Remove a rule (its history stays)."""
     require(actor, "risk", "deleting alert rules")
     with _sessions() as session:
         if not AlertRepository(session).delete_rule(name):
-            raise LookupError(f"no alert rule named {name!r}")
+            raise LookupError(f"no alert rule named {name!r}; see `workbench alerts list`")
+        _audit(session, actor, "alerts.rule.delete", name)
 
 
 def save_channel(spec: ChannelSpec, *, actor: Actor = LOCAL) -> None:
-    """Create or replace a channel."""
+    """Create or replace a channel; its URL is stored encrypted, the audit keeps the mask."""
     require(actor, "risk", "editing alert channels")
+    if spec.name == "in-app":
+        raise ValueError("name: in-app is the built-in channel; choose another name")
     with _sessions() as session:
         AlertRepository(session).upsert_channel(spec)
+        _audit(session, actor, "alerts.channel.save", spec.name, url=spec.masked)
+
+
+def set_channel_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
+    """Enable or disable a channel."""
+    require(actor, "risk", "enabling or disabling alert channels")
+    with _sessions() as session:
+        if not AlertRepository(session).set_channel_enabled(name, enabled):
+            raise LookupError(f"no alert channel named {name!r}; see `workbench alerts list`")
+        _audit(session, actor, f"alerts.channel.{'enable' if enabled else 'disable'}", name)
+
+
+def delete_channel(name: str, *, actor: Actor = LOCAL) -> None:
+    """Remove a channel that no rule uses (its encrypted URL goes with it)."""
+    require(actor, "risk", "deleting alert channels")
+    with _sessions() as session:
+        repo = AlertRepository(session)
+        users = [r.name for r in repo.rules() if name in r.channels]
+        if users:
+            raise ValueError(
+                f"channel {name} is used by rule(s) {users}; delete them or save them "
+                "with other channels first"
+            )
+        if not repo.delete_channel(name):
+            raise LookupError(f"no alert channel named {name!r}; see `workbench alerts list`")
+        _audit(session, actor, "alerts.channel.delete", name)
 
 
 def send_test(channel: str, *, actor: Actor = LOCAL) -> dict[str, Any]:
-    """Send a test notification through one channel (bypasses cooldown, still recorded)."""
+    """Send a test notification through one channel (bypasses cooldown; recorded as "test")."""
     require(actor, "trader", "sending a test alert")
+    if channel != "in-app" and channel not in {c["name"] for c in list_channels()}:
+        raise LookupError(f"no alert channel named {channel!r}; add it first or use in-app")
     rule = AlertRuleSpec(
         name="test", kind="broker_disconnect", channels=[channel], severity="info", cooldown_s=0
     )
     firing = Firing(
         rule,
-        f"[info] test alert from the workbench via {channel}",
+        f"[info] test alert from the workbench via {channel} (sent by {actor.name})",
         f"test:{channel}:{datetime.now(UTC).timestamp()}",
         None,
+        event_kind="test",
     )
     (result,) = AlertDispatcher(_sessions).dispatch([firing])
     return result
@@ -97,4 +153,18 @@ def history(limit: int = 200) -> list[dict[str, Any]]:
                 "errors": (e.payload or {}).get("errors", []),
             }
             for e in AlertRepository(session).history(limit)
+        ]
+
+
+def audit(limit: int = 100) -> list[dict[str, Any]]:
+    """Who changed which rule or channel, newest first."""
+    with _sessions() as session:
+        return [
+            {
+                "at": e.created_at.isoformat(),
+                "actor": e.actor + (" (local mode)" if e.local_mode else ""),
+                "action": e.action,
+                "target": e.target,
+            }
+            for e in AuditRepository(session).list(limit=limit, prefix="alerts.")
         ]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.alerts.channels import ChannelError, send
 from core.alerts.rules import ChannelSpec, Firing
+from core.config import SecretKeyError
 
 
 class AlertDispatcher:
@@ -40,7 +41,7 @@ class AlertDispatcher:
         with self._sessions() as session:  # type: ignore[attr-defined]
             assert isinstance(session, Session)
             repo = AlertRepository(session)
-            channels = {c.name: c for c in repo.channels()}
+            channels = {c["name"]: c for c in repo.channel_list()}
             for firing in firings:
                 rule = firing.rule
                 last = repo.last_sent(firing.dedupe_key)
@@ -52,13 +53,20 @@ class AlertDispatcher:
                     status = "suppressed"
                 else:
                     for name in rule.channels:
-                        spec = channels.get(name) or (
-                            ChannelSpec(name="in-app", url="in-app") if name == "in-app" else None
-                        )
-                        if spec is None or not spec.enabled:
-                            errors.append(f"channel {name} is missing or disabled")
+                        info = channels.get(name)
+                        if info is None and name != "in-app":
+                            errors.append(f"channel {name} is missing (deleted?)")
+                            continue
+                        if info is not None and not info["enabled"]:
+                            errors.append(f"channel {name} is disabled")
                             continue
                         try:
+                            spec = (
+                                repo.channel(name)
+                                if info is not None
+                                else ChannelSpec(name="in-app", url="in-app")
+                            )
+                            assert spec is not None
                             self._send(
                                 spec,
                                 title=f"Workbench alert: {rule.name}",
@@ -66,13 +74,13 @@ class AlertDispatcher:
                                 severity=rule.severity,
                             )
                             sent_to.append(name)
-                        except ChannelError as exc:
+                        except (ChannelError, SecretKeyError) as exc:
                             errors.append(str(exc))
                     if errors and not sent_to:
                         status = "failed"
                 repo.record_event(
                     rule_name=rule.name,
-                    kind=rule.kind,
+                    kind=firing.event_kind or rule.kind,
                     severity=rule.severity,
                     message=firing.message,
                     dedupe_key=firing.dedupe_key,

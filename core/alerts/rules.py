@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from core.alerts.masking import mask_url_text, redacted_logs
 
 Kind = Literal[
     "drawdown",
@@ -24,50 +27,118 @@ Kind = Literal[
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 Severity = Literal["info", "warning", "critical"]
-NEEDS_THRESHOLD = {
-    "drawdown": "fraction, e.g. 0.10 for a 10% drawdown",
-    "daily_loss": "fraction of start-of-day equity, e.g. 0.02",
-    "near_breach": "utilization fraction, e.g. 0.8",
-    "rejected_orders": "count per cycle, e.g. 1",
-    "model_metric_below": "metric value, e.g. 0.52 for AUC",
-    "stale_data": "seconds since the last bar, e.g. 86400",
-    "heartbeat_lost": "seconds since the last heartbeat, e.g. 60",
-    "latency": "milliseconds, e.g. 500",
+# Kinds recorded in the history that are not rule kinds.
+EVENT_KINDS: tuple[str, ...] = ("test",)
+# Metrics bounded to [0, 1], so a model_metric_below threshold outside it is a typo.
+UNIT_INTERVAL_METRICS = frozenset(
+    {"roc_auc", "auc", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "hit_rate"}
+)
+
+
+@dataclass(frozen=True)
+class ThresholdUnit:
+    """The unit and valid range of one rule kind's threshold."""
+
+    unit: str
+    low: float
+    high: float
+    example: str
+    low_open: bool = False
+    integer: bool = False
+
+    @property
+    def is_fraction(self) -> bool:
+        """Whether the threshold is a fraction in (0, 1] (not a percentage)."""
+        return self.low == 0 and self.high == 1
+
+    def range_text(self) -> str:
+        """The valid range, e.g. ``(0, 1]`` or ``1 to 86,400``."""
+        if self.is_fraction:
+            return "(0, 1]"
+        return f"{self.low:,g} to {self.high:,g}"
+
+    def describe(self) -> str:
+        """Unit, range and example, as the form and the errors show them."""
+        return f"{self.unit}, {self.range_text()}, e.g. {self.example}"
+
+    def problem(self, kind: str, value: float) -> str | None:
+        """Why ``value`` is not a valid threshold for ``kind``, or None."""
+        too_low = value <= self.low if self.low_open else value < self.low
+        wrong = not math.isfinite(value) or too_low or value > self.high
+        if not wrong and self.integer and value != int(value):
+            return f"a {kind} threshold is a whole number ({self.unit}); got {value:g}"
+        if not wrong:
+            return None
+        hint = ""
+        if self.is_fraction and 1 < value <= 100:
+            hint = f"; for {value:g}% enter {value / 100:g}"
+        return (
+            f"a {kind} threshold is a {self.unit} in {self.range_text()} "
+            f"(e.g. {self.example}); {value:g} is out of range{hint}"
+        )
+
+
+THRESHOLDS: dict[str, ThresholdUnit] = {
+    "drawdown": ThresholdUnit(
+        "fraction of peak equity", 0, 1, "0.10 for a 10% drawdown", low_open=True
+    ),
+    "daily_loss": ThresholdUnit(
+        "fraction of start-of-day equity", 0, 1, "0.02 for a 2% loss", low_open=True
+    ),
+    "near_breach": ThresholdUnit(
+        "fraction of a limit in use", 0, 1, "0.8 for 80% of the limit", low_open=True
+    ),
+    "rejected_orders": ThresholdUnit(
+        "count of orders rejected in one cycle", 1, 10_000, "1", integer=True
+    ),
+    "model_metric_below": ThresholdUnit(
+        "metric value", -1e6, 1e6, "0.52 for roc_auc (metrics such as AUC lie in [0, 1])"
+    ),
+    "stale_data": ThresholdUnit("seconds since the last bar", 1, 30 * 86_400, "86400 (a day)"),
+    "heartbeat_lost": ThresholdUnit("seconds since the last heartbeat", 1, 86_400, "60"),
+    "latency": ThresholdUnit("milliseconds of decision latency", 1, 600_000, "500"),
 }
+# Kept for callers that only need the text: kind -> "unit, range, e.g. ...".
+NEEDS_THRESHOLD: dict[str, str] = {kind: unit.describe() for kind, unit in THRESHOLDS.items()}
 
 
 class ChannelSpec(BaseModel):
-    """A named channel: an apprise URL (mailto://, slack://, tgram://, json://...) or in-app."""
+    """A named channel: an apprise URL (mailto://, slack://, tgram://, json://...) or in-app.
+
+    The URL is a :class:`~pydantic.SecretStr`: printing, logging or dumping a spec never
+    shows it; :attr:`masked` is the display form.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    url: str = Field(min_length=1)
+    url: SecretStr
     enabled: bool = True
 
     @field_validator("url")
     @classmethod
-    def _valid(cls, value: str) -> str:
-        if value == "in-app":
-            return value
+    def _valid(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if not raw:
+            raise ValueError("enter an apprise URL, e.g. json://host:port/path, or in-app")
+        if raw == "in-app":
+            return SecretStr(raw)
         import apprise
 
-        if not apprise.Apprise().add(value):
+        with redacted_logs(raw):
+            ok = apprise.Apprise().add(raw)
+        if not ok:
             raise ValueError(
-                f"{mask_url_text(value)} is not a notification URL apprise understands; "
+                f"{mask_url_text(raw)} is not a notification URL apprise understands; "
                 "examples: mailto://user:pass@host, slack://T/B/C, tgram://bot/chat, "
                 "json://host:port/path"
             )
-        return value
+        return SecretStr(raw)
 
-
-def mask_url_text(url: str) -> str:
-    """Hide credentials and tokens in a channel URL for display and logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host = rest.split("@")[-1].split("/")[0]
-    return f"{scheme}://…@{host}/…" if ("@" in rest or "/" in rest) else f"{scheme}://{host}"
+    @property
+    def masked(self) -> str:
+        """The URL with every credential part hidden."""
+        return mask_url_text(self.url.get_secret_value())
 
 
 class AlertRuleSpec(BaseModel):
@@ -83,17 +154,36 @@ class AlertRuleSpec(BaseModel):
     severity: Severity = "warning"
     cooldown_s: int = Field(default=900, ge=0, le=7 * 86400)
     enabled: bool = True
+    problem: str | None = Field(
+        default=None, description="why a stored rule is disabled: it no longer validates"
+    )
 
     @model_validator(mode="after")
     def _threshold(self) -> AlertRuleSpec:
-        if self.kind in NEEDS_THRESHOLD and self.threshold is None:
+        unit = THRESHOLDS.get(self.kind)
+        if unit is None:
+            if self.threshold is not None:
+                raise ValueError(
+                    f"threshold: a {self.kind} rule takes no threshold; leave it empty"
+                )
+        elif self.threshold is None:
+            raise ValueError(f"threshold: a {self.kind} rule needs a threshold ({unit.describe()})")
+        else:
+            problem = unit.problem(self.kind, self.threshold)
+            if problem:
+                raise ValueError(f"threshold: {problem}")
+        if self.kind == "model_metric_below":
+            if not self.metric:
+                raise ValueError("metric: name the model metric to watch, e.g. roc_auc")
+            if self.metric in UNIT_INTERVAL_METRICS and not 0 <= (self.threshold or 0) <= 1:
+                raise ValueError(
+                    f"threshold: {self.metric} lies in [0, 1]; "
+                    f"{self.threshold:g} can never be crossed (e.g. 0.52)"
+                )
+        elif self.metric:
             raise ValueError(
-                f"threshold: a {self.kind} rule needs a threshold ({NEEDS_THRESHOLD[self.kind]})"
+                f"metric: only model_metric_below rules watch a metric, not {self.kind}"
             )
-        if self.threshold is not None and self.threshold < 0:
-            raise ValueError("threshold: must be >= 0")
-        if self.kind == "model_metric_below" and not self.metric:
-            raise ValueError("metric: name the model metric to watch, e.g. roc_auc")
         if not self.channels:
             raise ValueError("channels: pick at least one channel (in-app is always available)")
         return self
@@ -127,6 +217,7 @@ class Firing:
     message: str
     dedupe_key: str
     value: float | str | None
+    event_kind: str | None = None  # recorded kind when not the rule's (e.g. "test")
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:

@@ -127,13 +127,14 @@ class RiskLimitVersion(Base):
 
 
 class AlertChannel(Base):
-    """A notification channel (an apprise URL, or the in-app channel)."""
+    """A notification channel: the apprise URL encrypted at rest, and its masked form."""
 
     __tablename__ = "alert_channels"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)  # masked, for display (see url_ciphertext)
+    url_ciphertext: Mapped[str | None] = mapped_column(Text, nullable=True)  # Fernet token
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

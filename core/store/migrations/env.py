@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import core.store.auth
 import core.store.paper
 import core.store.trading  # noqa: F401  (registers the trading tables on Base.metadata)
 from core.store.models import Base
