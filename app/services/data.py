@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.services.db import get_engine
 from core.config import get_settings
+from core.data.formats import DATE_FORMAT_PRESETS, ReadFormat
 from core.data.loaders import (
     AlpacaSource,
     DatasetInfo,
@@ -24,26 +27,39 @@ from core.data.loaders import (
     describe,
     embedded_sources,
 )
-from core.data.validation import DataValidationError, Defect, ValidatedFrame, validate_upload
+from core.data.validation import (
+    DataValidationError,
+    Defect,
+    ValidatedFrame,
+    validate_frame,
+    validate_upload,
+)
+from core.data.validation import read_format as core_read_format
 from core.store.db import session_scope
 from core.store.models import ImportedDataset
 from core.store.repositories import DatasetRepository
 
 UPLOADS = "uploads"
 ONLINE = ("yfinance", "alpaca")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_NAME = re.compile(NAME_PATTERN)
 
 __all__ = [
+    "DATE_FORMAT_PRESETS",
+    "NAME_PATTERN",
     "UPLOADS",
     "DataSourceError",
     "DataValidationError",
     "DatasetInfo",
     "Defect",
     "ImportResult",
+    "ReadFormat",
+    "check_name",
     "dataset_names",
     "import_upload",
     "list_datasets",
     "load_prices",
+    "read_format",
     "summary_stats",
     "symbols_of",
     "validate_file",
@@ -60,6 +76,7 @@ class ImportResult:
     end: date
     columns: tuple[str, ...]
     warnings: list[str]
+    file_sha256: str = ""
 
 
 def dataset_names(*, include_online: bool = False) -> list[str]:
@@ -109,18 +126,13 @@ def load_prices(
     if dataset in sources:
         frame = sources[dataset].load(symbol)
     elif dataset == UPLOADS:
-        with session_scope(get_engine()) as session:
-            record = DatasetRepository(session).get(symbol)
-        if record is None:
-            raise DataSourceError(
-                f"no imported dataset named '{symbol}'; import it first with "
-                "`workbench data import FILE --name NAME`"
-            )
-        frame = pd.read_parquet(record.path)
+        frame = _load_upload(symbol)
     elif dataset == "yfinance":
         frame = YFinanceSource(timeout_s=settings.online_timeout_s).load(symbol)
     elif dataset == "alpaca":
-        frame = AlpacaSource(timeout_s=settings.online_timeout_s).load(symbol)
+        frame = AlpacaSource(
+            timeout_s=settings.online_timeout_s, url_override=settings.alpaca_data_url
+        ).load(symbol)
     else:
         raise DataSourceError(f"unknown dataset '{dataset}'; choose one of {dataset_names()}")
     if start or end:
@@ -134,55 +146,102 @@ def load_prices(
     return frame
 
 
-def validate_file(name: str, payload: bytes) -> ValidatedFrame:
+def read_format(**options: object) -> ReadFormat:
+    """The declared file format (CLI flags, form fields); bad options raise, naming them."""
+    return core_read_format(**options)
+
+
+def validate_file(name: str, payload: bytes, fmt: ReadFormat | None = None) -> ValidatedFrame:
     """Validate an upload against the configured size limit (raises on defects)."""
-    return validate_upload(name, payload, max_bytes=get_settings().upload_max_bytes)
+    return validate_upload(name, payload, max_bytes=get_settings().upload_max_bytes, fmt=fmt)
 
 
-def import_upload(name: str, filename: str, payload: bytes) -> ImportResult:
+def check_name(name: str, filename: str = "dataset") -> None:
+    """Refuse a dataset name that is not a plain, portable file name."""
+    if _NAME.fullmatch(name):
+        return
+    if not name:
+        problem = "it is empty"
+    elif name != name.strip():
+        problem = "it starts or ends with whitespace (a newline, tab or space)"
+    elif any(c in name for c in "/\\"):
+        problem = "it contains a path separator"
+    elif any(not c.isprintable() for c in name):
+        problem = "it contains a control character"
+    elif len(name) > 64:
+        problem = f"it is {len(name)} characters long"
+    else:
+        problem = "it contains characters outside the allowed set"
+    raise DataValidationError(
+        [
+            Defect(
+                "bad_name",
+                f"name {name!r} is not allowed: {problem}; use 1-64 letters, digits, '.', "
+                f"'_' or '-', starting with a letter or digit (pattern {NAME_PATTERN})",
+                "name",
+            )
+        ],
+        filename,
+    )
+
+
+def _taken(name: str, filename: str, record: ImportedDataset | None = None) -> DataValidationError:
+    when = f" (imported from {record.original_filename})" if record is not None else ""
+    return DataValidationError(
+        [
+            Defect(
+                "name_taken",
+                f"name taken: a dataset named '{name}' already exists{when}; choose another --name",
+                "name",
+            )
+        ],
+        filename,
+    )
+
+
+def import_upload(
+    name: str, filename: str, payload: bytes, fmt: ReadFormat | None = None
+) -> ImportResult:
     """Validate, then store an upload as dataset ``uploads/<name>``, all or nothing.
 
-    The Parquet file is written under a temporary name and moved into place only after
-    the database row is flushed; any failure removes it and rolls the row back.
+    The Parquet bytes go to a temporary file unique to this call; it is moved into place
+    only while this call holds the row's unique name (flushed, not yet committed), so
+    concurrent imports of one name never share or overwrite a file: one wins, the others
+    get ``name_taken``. The row stores the file's SHA-256, which loading verifies.
     """
-    if not _NAME.match(name):
-        raise DataValidationError(
-            [
-                Defect(
-                    "bad_name",
-                    f"name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit",
-                )
-            ],
-            filename,
-        )
-    validated = validate_file(filename, payload)
+    check_name(name, filename)
+    engine = get_engine()
+    with session_scope(engine) as session:
+        existing = DatasetRepository(session).get(name)
+    if existing is not None:
+        raise _taken(name, filename, existing)
+    validated = validate_file(filename, payload, fmt)
     frame = validated.frame
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    blob = buffer.getvalue()
+    file_sha = hashlib.sha256(blob).hexdigest()
     folder = get_settings().var_dir / "datasets"
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{name}.parquet"
-    partial = folder / f".{name}.parquet.partial"
-    frame.to_parquet(partial)
+    handle, partial_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+    partial = Path(partial_name)
     moved = False
     try:
-        with session_scope(get_engine()) as session:
+        with os.fdopen(handle, "wb") as out:
+            out.write(blob)
+            out.flush()
+            os.fsync(out.fileno())
+        with session_scope(engine) as session:
             repo = DatasetRepository(session)
-            if repo.get(name) is not None:
-                raise DataValidationError(
-                    [
-                        Defect(
-                            "name_taken",
-                            f"a dataset named '{name}' already exists; choose another --name",
-                        )
-                    ],
-                    filename,
-                )
             repo.add(
                 ImportedDataset(
                     name=name,
-                    original_filename=Path(filename).name,
+                    original_filename=Path(filename).name[:255],
                     path=str(final),
                     sha256=hashlib.sha256(payload).hexdigest(),
+                    file_sha256=file_sha,
+                    read_format=(fmt or ReadFormat()).model_dump(),
                     rows=len(frame),
                     columns=list(frame.columns),
                     start=frame.index[0].date(),
@@ -195,10 +254,7 @@ def import_upload(name: str, filename: str, payload: bytes) -> ImportResult:
         partial.unlink(missing_ok=True)
         if moved:
             final.unlink(missing_ok=True)
-        raise DataValidationError(
-            [Defect("name_taken", f"a dataset named '{name}' already exists; choose another")],
-            filename,
-        ) from exc
+        raise _taken(name, filename) from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         if moved:
@@ -211,7 +267,44 @@ def import_upload(name: str, filename: str, payload: bytes) -> ImportResult:
         frame.index[-1].date(),
         tuple(frame.columns),
         validated.warnings,
+        file_sha,
     )
+
+
+def _load_upload(name: str) -> pd.DataFrame:
+    """Read an imported dataset, verifying its file against the checksum in its row."""
+    with session_scope(get_engine()) as session:
+        record = DatasetRepository(session).get(name)
+    if record is None:
+        raise DataSourceError(
+            f"no imported dataset named '{name}'; import it first with "
+            "`workbench data import FILE --name NAME`"
+        )
+    again = "re-import the original file under a new name (`workbench data import FILE --name NEW`)"
+    try:
+        blob = Path(record.path).read_bytes()
+    except OSError as exc:
+        raise DataSourceError(
+            f"uploads/{name}: its file {record.path} cannot be read ({exc.strerror}); {again}"
+        ) from exc
+    if record.file_sha256 is not None and hashlib.sha256(blob).hexdigest() != record.file_sha256:
+        raise DataSourceError(
+            f"uploads/{name} is corrupted: its file {record.path} does not match the checksum "
+            f"recorded at import; {again}"
+        )
+    try:
+        raw = pd.read_parquet(io.BytesIO(blob))
+    except Exception as exc:  # pyarrow raises several types
+        raise DataSourceError(
+            f"uploads/{name} is corrupted: its file {record.path} is not readable Parquet; {again}"
+        ) from exc
+    try:
+        return validate_frame(raw, source=f"uploads/{name}").frame
+    except DataValidationError as exc:
+        raise DataSourceError(
+            f"uploads/{name} is corrupted: its stored values fail validation "
+            f"({exc.defects[0].message}); {again}"
+        ) from exc
 
 
 def summary_stats(frame: pd.DataFrame) -> dict[str, float | int | str]:

@@ -122,7 +122,7 @@ class EmbeddedOHLCV:
         if rows.empty:
             raise _unknown(self.name, symbol, self.symbols())
         raw = rows.drop(columns="symbol").set_index("date")
-        return validate_frame(raw, source=f"{self.name}/{symbol}").frame
+        return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
 
 
 class EmbeddedCloses:
@@ -146,7 +146,7 @@ class EmbeddedCloses:
         if symbol not in wide.columns:
             raise _unknown(self.name, symbol, list(wide.columns))
         raw = wide[[symbol]].rename(columns={symbol: "close"})
-        return validate_frame(raw, source=f"{self.name}/{symbol}").frame
+        return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
 
 
 class SyntheticSource:
@@ -221,7 +221,7 @@ class YFinanceSource:
         raw = _with_deadline(fetch, seconds=self._timeout, what=f"yfinance ({symbol})")
         raw.index = raw.index.tz_localize(None) if raw.index.tz is not None else raw.index
         cols = ["Open", "High", "Low", "Close", "Volume"]
-        return validate_frame(raw[cols], source=f"yfinance/{symbol}").frame
+        return validate_frame(raw[cols], source=f"yfinance/{symbol}", ohlc="warn").frame
 
 
 class AlpacaSource:
@@ -244,7 +244,12 @@ class AlpacaSource:
         return []
 
     def load(self, symbol: str) -> pd.DataFrame:
-        """Download and validate daily bars for ``symbol``."""
+        """Download and validate daily bars for ``symbol``.
+
+        The endpoint is ``url_override``, else ``WORKBENCH_ALPACA_DATA_URL``, else
+        Alpaca's public data API. Daily bars are stamped at midnight New York time;
+        their New York date becomes the index.
+        """
         settings = get_settings()
         key, secret = settings.secret("ALPACA_API_KEY"), settings.secret("ALPACA_SECRET_KEY")
         if key is None or secret is None:
@@ -252,21 +257,32 @@ class AlpacaSource:
                 "Alpaca keys missing: set ALPACA_API_KEY and ALPACA_SECRET_KEY in the "
                 "environment or in .streamlit/secrets.toml"
             )
+        url = self._url or settings.alpaca_data_url or None
 
         def fetch() -> pd.DataFrame:
+            from alpaca.common.exceptions import APIError
             from alpaca.data.historical import StockHistoricalDataClient
             from alpaca.data.requests import StockBarsRequest
             from alpaca.data.timeframe import TimeFrame
 
             client = StockHistoricalDataClient(
-                key.get_secret_value(), secret.get_secret_value(), url_override=self._url
+                key.get_secret_value(), secret.get_secret_value(), url_override=url
             )
             request = StockBarsRequest(
                 symbol_or_symbols=symbol,
                 timeframe=TimeFrame.Day,
                 start=pd.Timestamp(self._start).to_pydatetime(),
             )
-            bars = client.get_stock_bars(request).df
+            try:
+                bars = client.get_stock_bars(request).df
+            except APIError as exc:
+                status = getattr(exc, "status_code", None)
+                if status in (401, 403):
+                    raise DataSourceError(
+                        f"Alpaca refused the API keys (HTTP {status}: {exc.message}); check "
+                        "ALPACA_API_KEY and ALPACA_SECRET_KEY"
+                    ) from exc
+                raise DataSourceError(f"Alpaca answered HTTP {status}: {exc.message}") from exc
             if bars.empty:
                 raise DataSourceError(f"Alpaca returned no bars for '{symbol}'")
             return bars
@@ -274,9 +290,12 @@ class AlpacaSource:
         bars = _with_deadline(fetch, seconds=self._timeout, what=f"Alpaca ({symbol})")
         if isinstance(bars.index, pd.MultiIndex):
             bars = bars.xs(symbol, level="symbol")
-        bars.index = pd.DatetimeIndex(bars.index).tz_convert("UTC").tz_localize(None).normalize()
+        stamps = pd.DatetimeIndex(bars.index)
+        stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps
+        bars.index = stamps.tz_convert("America/New_York").tz_localize(None).normalize()
+        bars.index.name = "date"
         cols = ["open", "high", "low", "close", "volume"]
-        return validate_frame(bars[cols], source=f"alpaca/{symbol}").frame
+        return validate_frame(bars[cols], source=f"alpaca/{symbol}", ohlc="warn").frame
 
 
 @lru_cache(maxsize=8)

@@ -1,33 +1,57 @@
 """Validation of every dataset into the canonical price frame.
 
-The canonical frame has a sorted, unique ``DatetimeIndex`` named ``date`` and float64
-columns among ``open, high, low, close, volume``; ``close`` is required. Each problem
-found becomes one :class:`Defect` that names the column or rows and the fix. Parsing
-problems are caught before the frame exists; value rules are a pandera schema.
+The canonical frame has a sorted, unique, naive ``DatetimeIndex`` named ``date`` and
+finite float64 columns among ``open, high, low, close, volume``; ``close`` is required;
+prices are > 0, volume >= 0 and ``low <= open, close <= high``.
+
+A file is accepted only when the meaning of every value is certain. Everything else is
+refused, and every defect is reported in one pass, each naming the line (CSV), row
+(Parquet) or column and the fix. Formats that need a declaration (day-first dates,
+decimal commas, thousands separators, several UTC offsets) are read once declared
+through :class:`~core.data.formats.ReadFormat`.
 """
 
 from __future__ import annotations
 
-import io
+import re
 from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+from pydantic import ValidationError
+
+from core.data._parse import parse_dates, parse_numbers
+from core.data._read import (
+    Problem,
+    RawTable,
+    ReadFailure,
+    decode,
+    listed,
+    read_csv_text,
+    read_parquet_bytes,
+    size_text,
+    table_from_frame,
+)
+from core.data.formats import FLAGS, ReadFormat, option_errors
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 CANONICAL_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 DATE_ALIASES: tuple[str, ...] = ("date", "datetime", "timestamp", "time", "day")
+SYMBOL_ALIASES: tuple[str, ...] = ("symbol", "ticker")
 COLUMN_ALIASES: dict[str, str] = {
     "adj close": "adj_close",
     "adj. close": "adj_close",
     "adjclose": "adj_close",
+    "adjusted close": "adj_close",
     "price": "close",
     "last": "close",
     "vol": "volume",
+    **{a: "date" for a in DATE_ALIASES},
+    **{a: "symbol" for a in SYMBOL_ALIASES},
 }
 MAX_LISTED = 5
-MISSING_TOKENS: tuple[str, ...] = ("", "nan", "na", "n/a", "null", "none", "#n/a")
+OhlcPolicy = Literal["refuse", "warn"]
 
 
 @dataclass(frozen=True)
@@ -62,26 +86,36 @@ class ValidatedFrame:
     warnings: list[str]
 
 
-def _size(n_bytes: int) -> str:
-    for unit, scale in (("MB", 1024**2), ("KB", 1024)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.1f} {unit}"
-    return f"{n_bytes} bytes"
+def _defect(p: Problem) -> Defect:
+    return Defect(p.code, p.message, p.column, list(p.rows))
 
 
-def _rows(labels: list[object]) -> str:
-    shown = ", ".join(str(x) for x in labels[:MAX_LISTED])
-    more = len(labels) - MAX_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
+def read_format(**options: Any) -> ReadFormat:
+    """Build a :class:`ReadFormat`, or raise one defect per bad option (naming its flag)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        return ReadFormat(**given)
+    except ValidationError as exc:
+        defects = [
+            Defect("bad_format_option", f"{FLAGS.get(option, option)}: {message}", option)
+            for option, message in option_errors(exc)
+        ]
+        raise DataValidationError(defects, "format") from exc
 
 
-def _line_numbers(mask: np.ndarray) -> list[str]:
-    # Data row i sits on line i + 2 of a CSV with one header line.
-    return [f"line {i + 2}" for i in np.flatnonzero(mask)]
+def _normalize(name: str) -> str:
+    text = re.sub(r"[\s_]+", " ", name.replace("\ufeff", "").strip().lower())
+    return COLUMN_ALIASES.get(text, text)
 
 
-def read_table(name: str, payload: bytes, *, max_bytes: int) -> pd.DataFrame:
-    """Parse CSV or Parquet bytes into a raw frame, or raise with the reason.
+def _label(header: list[str], i: int) -> str:
+    return f"'{header[i]}'" if header[i] else f"unnamed column {i + 1}"
+
+
+def read_table(
+    name: str, payload: bytes, *, max_bytes: int, fmt: ReadFormat | None = None
+) -> RawTable:
+    """Parse CSV or Parquet bytes into a raw table, or raise with the reason.
 
     Parameters
     ----------
@@ -91,276 +125,324 @@ def read_table(name: str, payload: bytes, *, max_bytes: int) -> pd.DataFrame:
         File contents.
     max_bytes : int
         Size limit; larger files are refused before parsing.
+    fmt : ReadFormat, optional
+        Declared format (default: nothing declared).
     """
+    fmt = fmt or ReadFormat()
     if len(payload) > max_bytes:
         raise DataValidationError(
             [
                 Defect(
                     "file_too_large",
-                    f"{name} is {_size(len(payload))}, over the {_size(max_bytes)} "
-                    "limit; split the file or raise "
-                    "WORKBENCH_UPLOAD_MAX_MB",
+                    f"{name} is {size_text(len(payload))}, over the {size_text(max_bytes)} "
+                    "limit; split the file or raise WORKBENCH_UPLOAD_MAX_MB",
                 )
             ],
             name,
         )
-    if not payload.strip():
-        raise DataValidationError(
-            [Defect("empty_file", f"{name} is empty; export the data again with a header row")],
-            name,
-        )
-    if payload[:4] == b"PAR1" or name.lower().endswith((".parquet", ".pq")):
-        try:
-            raw = pd.read_parquet(io.BytesIO(payload))
-        except Exception as exc:  # pyarrow raises several types
-            raise DataValidationError(
-                [Defect("unreadable_parquet", f"{name} is not a readable Parquet file ({exc})")],
-                name,
-            ) from exc
-        if isinstance(raw.index, pd.DatetimeIndex):
-            raw = raw.reset_index(names="date")
-        return raw
-    text = _decode(name, payload)
     try:
-        raw = pd.read_csv(io.StringIO(text), skipinitialspace=True, dtype=str)
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError(
-            [Defect("empty_file", f"{name} has no columns; add a header row such as date,close")],
-            name,
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise DataValidationError(
-            [Defect("malformed_csv", f"{name} is not valid CSV ({exc}); check delimiters")],
-            name,
-        ) from exc
-    return raw
+        if not payload.strip():
+            raise ReadFailure(
+                Problem("empty_file", f"{name} is empty; export the data again with a header row")
+            )
+        if payload[:4] == b"PAR1" or name.lower().endswith((".parquet", ".pq")):
+            return read_parquet_bytes(name, payload)
+        return read_csv_text(name, decode(name, payload), fmt)
+    except ReadFailure as exc:
+        raise DataValidationError([_defect(exc.problem)], name) from exc
 
 
-def _decode(name: str, payload: bytes) -> str:
-    if payload.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return payload.decode("utf-16")
-    try:
-        return payload.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = payload[: exc.start].count(b"\n") + 1
-        raise DataValidationError(
-            [
-                Defect(
-                    "undecodable_text",
-                    f"{name} is not UTF-8 text: byte 0x{payload[exc.start]:02x} at offset "
-                    f"{exc.start} (line {line}) cannot be decoded; re-save the file as "
-                    "UTF-8 CSV",
-                    rows=[f"line {line}"],
-                )
-            ],
-            name,
-        ) from exc
-
-
-def _schema(columns: list[str]) -> pa.DataFrameSchema:
-    cols: dict[str, pa.Column] = {}
-    for col in columns:
-        lower = 0 if col == "volume" else None
-        checks = [pa.Check.ge(0)] if lower == 0 else [pa.Check.gt(0)]
-        cols[col] = pa.Column("float64", checks=checks, nullable=False, required=col == "close")
-    frame_checks = []
-    if {"high", "low"} <= set(columns):
-        frame_checks.append(pa.Check(lambda d: d["high"] >= d["low"], name="high_ge_low"))
-    return pa.DataFrameSchema(cols, checks=frame_checks, coerce=False)
-
-
-def validate_frame(raw: pd.DataFrame, *, source: str = "dataset") -> ValidatedFrame:
+def validate_frame(
+    raw: pd.DataFrame | RawTable,
+    *,
+    source: str = "dataset",
+    fmt: ReadFormat | None = None,
+    ohlc: OhlcPolicy = "refuse",
+) -> ValidatedFrame:
     """Turn a raw table into the canonical frame, or raise :class:`DataValidationError`.
 
     Every defect found is reported at once, each with its own message.
+
+    Parameters
+    ----------
+    raw : DataFrame or RawTable
+        A loader's frame (a datetime index is read as the dates) or a parsed file.
+    source : str
+        Name used in messages.
+    fmt : ReadFormat, optional
+        Declared format of text cells.
+    ohlc : {"refuse", "warn"}
+        What to do with OHLC inconsistencies (high < low, open or close outside
+        [low, high]): uploads refuse them; embedded and online sources, whose values the
+        user cannot correct, keep them with a warning naming the rows.
     """
-    defects: list[Defect] = []
-    warnings: list[str] = []
-    if raw is None or raw.shape[1] == 0 or len(raw) == 0:
+    fmt = fmt or ReadFormat()
+    table = raw if isinstance(raw, RawTable) else _table_of(raw)
+    defects = [_defect(p) for p in table.problems]
+    warnings = list(table.notes)
+    if table.fatal:
+        raise DataValidationError(defects, source)
+    if len(table.header) == 0 or (len(table.frame) == 0 and not defects):
         raise DataValidationError(
             [Defect("empty_file", f"{source} has no data rows; add rows below the header")],
             source,
         )
-    frame = raw.copy()
-    if isinstance(frame.index, pd.DatetimeIndex) and not any(
-        str(c).strip().lower() in DATE_ALIASES for c in frame.columns
-    ):
-        frame = frame.reset_index(names="date")
-    renamed = {c: COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in frame}
-    frame = frame.rename(columns=renamed)
-    if frame.columns.duplicated().any():
-        dup = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise DataValidationError(
-            [Defect("duplicate_columns", f"columns {dup} appear twice; keep one of each", dup[0])],
-            source,
-        )
-    date_col = next((c for c in DATE_ALIASES if c in frame.columns), None)
-    if date_col is None:
+    header, cells, locations = table.header, table.frame, table.locations
+    roles: dict[str, list[int]] = {}
+    ignored: list[str] = []
+    for i, col in enumerate(header):
+        role = _normalize(col)
+        if role in (*CANONICAL_COLUMNS, "date", "adj_close", "symbol"):
+            roles.setdefault(role, []).append(i)
+        else:
+            ignored.append(_label(header, i))
+    for role, positions in roles.items():
+        if len(positions) > 1:
+            names = ", ".join(f"{_label(header, i)} (column {i + 1})" for i in positions)
+            fix = (
+                "keep one, or merge date and time into one column like 2020-01-02 15:30"
+                if role == "date"
+                else "keep one of them"
+            )
+            defects.append(
+                Defect(
+                    "duplicate_columns",
+                    f"{len(positions)} columns give the {role.replace('_', ' ')}: {names}; "
+                    f"which one is meant is not certain: {fix}",
+                    role,
+                )
+            )
+    single = {role: pos[0] for role, pos in roles.items() if len(pos) == 1}
+    if "date" not in roles:
+        found = ", ".join(_label(header, i) for i in range(len(header)))
         defects.append(
             Defect(
                 "missing_date_column",
-                f"no date column: found {list(frame.columns)}; name the column with the "
-                "dates 'date'",
+                f"no date column: found {found}; name the column with the dates 'date'",
             )
         )
-        dates = None
-    else:
-        text_dates = frame[date_col]
-        dates = pd.to_datetime(text_dates, errors="coerce", format="mixed")
-        bad = dates.isna().to_numpy()
-        if bad.any():
-            lines = _line_numbers(bad)
-            samples = [repr(v) for v in text_dates[bad].head(MAX_LISTED)]
-            defects.append(
-                Defect(
-                    "unparseable_dates",
-                    f"column '{date_col}': {bad.sum()} value(s) are not dates "
-                    f"({_rows(lines)}: {', '.join(samples)}); use ISO dates like 2020-01-31",
-                    date_col,
-                    lines,
-                )
-            )
-        if getattr(dates.dt, "tz", None) is not None:
-            dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    if "close" not in frame.columns:
-        if "adj_close" in frame.columns:
-            frame["close"] = frame["adj_close"]
+    close_role = "close"
+    if "close" not in roles:
+        if "adj_close" in roles:
+            close_role = "adj_close"
             warnings.append("no 'close' column: using 'adj close' as close")
         else:
+            found = ", ".join(_label(header, i) for i in range(len(header)))
             defects.append(
                 Defect(
                     "missing_close",
-                    f"no 'close' column: found {list(frame.columns)}; add a column named "
-                    "'close' with the closing prices",
+                    f"no 'close' column: found {found}; add a column named 'close' with "
+                    "the closing prices",
                     "close",
                 )
             )
-    present = [c for c in CANONICAL_COLUMNS if c in frame.columns]
-    numeric: dict[str, pd.Series] = {}
-    unparsed: dict[str, np.ndarray] = {}
-    for col in present:
-        values = frame[col]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            stripped = values.astype("string").str.strip().str.replace(",", "", regex=False)
-            missing_token = stripped.isna() | stripped.str.lower().isin(MISSING_TOKENS)
-            converted = pd.to_numeric(stripped.mask(missing_token), errors="coerce")
-            non_numeric = (converted.isna() & ~missing_token).to_numpy(dtype=bool)
-            if non_numeric.any():
-                lines = _line_numbers(non_numeric)
-                samples = [repr(v) for v in values[non_numeric].head(MAX_LISTED)]
-                defects.append(
-                    Defect(
-                        "non_numeric",
-                        f"column '{col}': {non_numeric.sum()} non-numeric value(s) "
-                        f"({_rows(lines)}: {', '.join(samples)}); use plain numbers such "
-                        "as 101.25",
-                        col,
-                        lines,
-                    )
-                )
-            unparsed[col] = non_numeric
-            converted = converted.astype("Float64").fillna(np.nan)
-            numeric[col] = converted.astype("float64")
-        else:
-            try:
-                numeric[col] = values.astype("float64")
-            except (TypeError, ValueError):
-                defects.append(
-                    Defect("non_numeric", f"column '{col}' is not numeric; use numbers", col)
-                )
-    for col, series in numeric.items():
-        arr = series.to_numpy()
-        nan = np.isnan(arr) & ~unparsed.get(col, np.zeros(len(arr), dtype=bool))
-        if nan.any():
-            lines = _line_numbers(nan)
+    elif "adj_close" in roles:
+        warnings.append(
+            "'adj close' ignored: the 'close' column is used as is; rename the columns if "
+            "you meant the adjusted prices"
+        )
+    if ignored:
+        warnings.append(f"ignored column(s): {', '.join(ignored)}")
+    if "symbol" in single:
+        symbols = cells[single["symbol"]].dropna().astype(str).str.strip()
+        distinct = sorted(set(symbols[symbols != ""]))
+        if len(distinct) > 1:
             defects.append(
                 Defect(
-                    "missing_values",
-                    f"column '{col}': {nan.sum()} empty or NaN value(s) ({_rows(lines)}); "
-                    "fill or drop those rows",
-                    col,
-                    lines,
+                    "several_symbols",
+                    f"the file holds {len(distinct)} symbols ({listed(distinct)}); import "
+                    "one symbol per file (one dataset per symbol)",
+                    "symbol",
                 )
             )
-        inf = np.isinf(arr)
-        if inf.any():
-            lines = _line_numbers(inf)
-            defects.append(
-                Defect(
-                    "infinite_values",
-                    f"column '{col}': {inf.sum()} infinite value(s) ({_rows(lines)}); "
-                    "replace them with real prices",
-                    col,
-                    lines,
-                )
-            )
+    n = len(cells)
+    dates: np.ndarray | None = None
+    date_bad = np.zeros(n, dtype=bool)
+    if "date" in single:
+        parsed = parse_dates(cells[single["date"]], header[single["date"]], locations, fmt)
+        defects.extend(_defect(p) for p in parsed.problems)
+        warnings.extend(parsed.notes)
+        dates, date_bad = parsed.values, parsed.bad
+    numeric: dict[str, np.ndarray] = {}
+    bad_any = date_bad.copy()
+    for col in CANONICAL_COLUMNS:
+        role = close_role if col == "close" else col
+        if role not in single:
+            continue
+        parsed_n = parse_numbers(cells[single[role]], col, locations, fmt)
+        defects.extend(_defect(p) for p in parsed_n.problems)
+        numeric[col] = parsed_n.values
+        bad_any |= parsed_n.bad
+    defects.extend(_value_rules(numeric, locations, dates, ohlc, warnings))
+    order_warnings: list[str] = []
     if dates is not None:
-        valid = dates.notna()
-        dup_mask = (dates.duplicated(keep=False) & valid).to_numpy()
-        if dup_mask.any():
-            dup_dates = sorted({d.date().isoformat() for d in dates[dup_mask]})
-            defects.append(
-                Defect(
-                    "duplicate_timestamps",
-                    f"{len(dup_dates)} timestamp(s) appear more than once "
-                    f"({_rows(dup_dates)}); keep one row per timestamp",
-                    date_col,
-                    _line_numbers(dup_mask),
-                )
-            )
+        defects.extend(_date_rules(dates, date_bad, locations, order_warnings))
     if defects:
         raise DataValidationError(defects, source)
+    assert dates is not None
     canonical = pd.DataFrame(
-        {col: series.to_numpy(dtype="float64") for col, series in numeric.items()},
+        {c: numeric[c] for c in CANONICAL_COLUMNS if c in numeric},
         index=pd.DatetimeIndex(dates, name="date").as_unit("ns"),
     )
-    canonical = canonical[[c for c in CANONICAL_COLUMNS if c in canonical]]
     if not canonical.index.is_monotonic_increasing:
-        canonical = canonical.sort_index()
-        warnings.append(f"{source}: rows were not in date order; they have been sorted")
-    finite = canonical.replace([np.inf, -np.inf], np.nan).dropna()
-    try:
-        _schema(list(canonical.columns)).validate(finite, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        raise DataValidationError(_schema_defects(exc.failure_cases), source) from exc
+        canonical = canonical.sort_index(kind="stable")
+    warnings.extend(f"{source}: {w}" for w in order_warnings)
     return ValidatedFrame(canonical, warnings)
 
 
-def _schema_defects(cases: pd.DataFrame) -> list[Defect]:
-    defects: list[Defect] = []
-    for (column, check), group in cases.groupby(["column", "check"], sort=True, dropna=False):
-        dates = [pd.Timestamp(i).date().isoformat() for i in group["index"].drop_duplicates()]
-        if check == "high_ge_low":
-            if column != "high":
-                continue
-            defects.append(
-                Defect(
+def _table_of(raw: pd.DataFrame) -> RawTable:
+    if raw is None:
+        return RawTable([], pd.DataFrame(), [])
+    has_date = any(_normalize(str(c)) == "date" for c in raw.columns)
+    frame = raw
+    if has_date and isinstance(raw.index, pd.DatetimeIndex):
+        frame = raw.reset_index(drop=True)
+    elif not has_date and not isinstance(raw.index, pd.DatetimeIndex | pd.RangeIndex):
+        if raw.index.name is not None and _normalize(str(raw.index.name)) == "date":
+            frame = raw.reset_index()
+    if not has_date and isinstance(raw.index, pd.DatetimeIndex) and raw.index.name:
+        if _normalize(str(raw.index.name)) != "date":
+            frame = raw.reset_index(names="date")
+    return table_from_frame(frame)
+
+
+def _at(mask: np.ndarray, locations: list[str], dates: np.ndarray | None) -> tuple[list[str], str]:
+    idx = np.flatnonzero(mask)
+    where = [locations[i] for i in idx]
+    if dates is None:
+        return where, listed(where)
+    shown = []
+    for i in idx[:MAX_LISTED]:
+        d = dates[i]
+        shown.append(
+            f"{locations[i]} ({pd.Timestamp(d).date()})" if not np.isnat(d) else locations[i]
+        )
+    more = len(idx) - MAX_LISTED
+    return where, ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _value_rules(
+    numeric: dict[str, np.ndarray],
+    locations: list[str],
+    dates: np.ndarray | None,
+    ohlc: OhlcPolicy,
+    warnings: list[str],
+) -> list[Defect]:
+    out: list[Defect] = []
+    with np.errstate(invalid="ignore"):
+        for col in PRICE_COLUMNS:
+            if col in numeric:
+                mask = numeric[col] <= 0
+                if mask.any():
+                    where, shown = _at(mask, locations, dates)
+                    out.append(
+                        Defect(
+                            "non_positive_prices",
+                            f"column '{col}': {mask.sum()} zero or negative value(s) on "
+                            f"{shown}; prices must be > 0: remove or correct those rows",
+                            col,
+                            where,
+                        )
+                    )
+        if "volume" in numeric:
+            mask = numeric["volume"] < 0
+            if mask.any():
+                where, shown = _at(mask, locations, dates)
+                out.append(
+                    Defect(
+                        "negative_volume",
+                        f"column 'volume': {mask.sum()} negative value(s) on {shown}; "
+                        "volume must be >= 0",
+                        "volume",
+                        where,
+                    )
+                )
+        rules: list[tuple[str, str, np.ndarray, str]] = []
+        if {"high", "low"} <= set(numeric):
+            rules.append(
+                (
                     "high_below_low",
-                    f"high < low on {len(dates)} row(s) ({_rows(dates)}); "
-                    "check for swapped high and low columns",
                     "high",
-                    dates,
+                    numeric["high"] < numeric["low"],
+                    "high < low on {n} row(s) ({rows}); check for swapped high and low columns",
                 )
             )
-        elif str(check).startswith(("greater_than", "greater_than_or_equal_to")):
-            what = "negative" if column == "volume" else "zero or negative"
-            defects.append(
-                Defect(
-                    "non_positive_prices" if column != "volume" else "negative_volume",
-                    f"column '{column}': {len(dates)} {what} value(s) on {_rows(dates)}; "
-                    "prices must be > 0 (volume >= 0); remove or correct those rows",
-                    str(column),
-                    dates,
+        for col in ("open", "close"):
+            if col not in numeric:
+                continue
+            above = numeric[col] > numeric["high"] if "high" in numeric else None
+            below = numeric[col] < numeric["low"] if "low" in numeric else None
+            mask = np.zeros(len(numeric[col]), dtype=bool)
+            for m in (above, below):
+                if m is not None:
+                    mask |= m
+            span = (
+                "[low, high]"
+                if above is not None and below is not None
+                else ("<= high" if above is not None else ">= low")
+            )
+            if above is not None or below is not None:
+                rules.append(
+                    (
+                        f"{col}_outside_range",
+                        col,
+                        mask,
+                        f"{col} is not within {span} on {{n}} row(s) ({{rows}}); check the "
+                        "columns' order and that all prices share one adjustment",
+                    )
                 )
-            )
-        else:
-            defects.append(
-                Defect("schema", f"column '{column}' failed {check} on {_rows(dates)}", column)
-            )
-    return defects
+        for code, col, mask, text in rules:
+            if mask.any():
+                where, shown = _at(mask, locations, dates)
+                message = text.format(n=int(mask.sum()), rows=shown)
+                if ohlc == "refuse":
+                    out.append(Defect(code, message, col, where))
+                else:
+                    warnings.append(f"{message} (kept as supplied by the source)")
+    return out
 
 
-def validate_upload(name: str, payload: bytes, *, max_bytes: int) -> ValidatedFrame:
+def _date_rules(
+    dates: np.ndarray, bad: np.ndarray, locations: list[str], warnings: list[str]
+) -> list[Defect]:
+    out: list[Defect] = []
+    valid = ~bad & ~np.isnat(dates)
+    series = pd.Series(dates)
+    dup_mask = series.duplicated(keep=False).to_numpy() & valid
+    if dup_mask.any():
+        dup_dates = sorted({str(pd.Timestamp(d)) for d in dates[dup_mask]})
+        dup_dates = [d.removesuffix(" 00:00:00") for d in dup_dates]
+        out.append(
+            Defect(
+                "duplicate_timestamps",
+                f"{len(dup_dates)} timestamp(s) appear more than once ({listed(dup_dates)}, on "
+                f"{listed([locations[i] for i in np.flatnonzero(dup_mask)])}); keep one row "
+                "per timestamp",
+                "date",
+                [locations[i] for i in np.flatnonzero(dup_mask)],
+            )
+        )
+    good = dates[valid]
+    if len(good) > 1:
+        steps = np.diff(good.astype("int64"))
+        if (steps < 0).all():
+            warnings.append("rows were in descending date order; they have been sorted ascending")
+        elif (steps < 0).any():
+            first = int(np.flatnonzero(steps < 0)[0])
+            rows = np.flatnonzero(valid)
+            i, j = rows[first], rows[first + 1]
+            warnings.append(
+                f"{int((steps < 0).sum())} row(s) were out of date order (first at "
+                f"{locations[j]}: {pd.Timestamp(dates[j]).date()} after "
+                f"{pd.Timestamp(dates[i]).date()} on {locations[i]}); they have been sorted "
+                "ascending: check that the file holds a single series"
+            )
+    return out
+
+
+def validate_upload(
+    name: str, payload: bytes, *, max_bytes: int, fmt: ReadFormat | None = None
+) -> ValidatedFrame:
     """Read and validate an uploaded CSV or Parquet file."""
-    raw = read_table(name, payload, max_bytes=max_bytes)
-    return validate_frame(raw, source=name)
+    table = read_table(name, payload, max_bytes=max_bytes, fmt=fmt)
+    return validate_frame(table, source=name, fmt=fmt)

@@ -29,6 +29,8 @@ class ImportedDataset(Base):
     original_filename: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(512))
     sha256: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    read_format: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     rows: Mapped[int] = mapped_column(Integer)
     columns: Mapped[list[str]] = mapped_column(JSON)
     start: Mapped[date] = mapped_column(Date)

@@ -1,0 +1,548 @@
+"""Cells to values, refusing every cell whose meaning is not certain.
+
+Dates: ISO 8601 unless a ``strftime`` format is declared. Day/month orders are never
+inferred, even when a day above 12 would settle it: the defect names the order the file
+seems to use and the flag that declares it. UTC offsets are kept as wall-clock time when
+every timestamp has the same one; several offsets, or a mix of naive and offset
+timestamps, need a declared time zone (the exchange's), into whose local time they are
+converted.
+
+Numbers: plain decimals with the declared separators; a ',' in a number with the
+default format is refused (decimal comma or thousands separator: the user says which).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from core.data._read import Problem, listed
+from core.data.formats import ISO, ReadFormat
+
+MISSING_TOKENS: frozenset[str] = frozenset(
+    {"", "nan", "na", "n/a", "null", "none", "#n/a", "-", "--", "nat"}
+)
+INF_TOKENS: frozenset[str] = frozenset(
+    {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "#num!", "#div/0!"}
+)
+_ISO = re.compile(
+    r"^(?P<y>\d{4})(?P<s>[-/.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})"
+    r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+    r"\s*(?P<z>Z|UTC|[+-]\d{2}(?::?\d{2})?)?$",
+    re.IGNORECASE,
+)
+_DAY_MONTH = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?$")
+_MIN_YEAR, _MAX_YEAR = 1678, 2261  # nanosecond timestamps' range
+
+
+@dataclass
+class ParsedDates:
+    """Naive wall-clock timestamps (NaT where a cell was refused) and what was found."""
+
+    values: np.ndarray  # datetime64[ns]
+    bad: np.ndarray  # bool: refused cells
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ParsedNumbers:
+    """float64 values (NaN where refused or missing) and the defects found."""
+
+    values: np.ndarray
+    bad: np.ndarray  # bool: refused, missing or infinite
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _where(mask: np.ndarray, locations: list[str]) -> list[str]:
+    return [locations[i] for i in np.flatnonzero(mask)]
+
+
+def _samples(cells: pd.Series, mask: np.ndarray, locations: list[str], n: int = 3) -> str:
+    idx = np.flatnonzero(mask)[:n]
+    return ", ".join(f"{locations[i]}: {str(cells.iloc[i])[:40]!r}" for i in idx)
+
+
+def _as_text(cells: pd.Series) -> pd.Series:
+    """Cells as stripped strings (``None`` for missing); non-strings are formatted."""
+
+    def one(v: object) -> str | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v is pd.NA:
+            return None
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace").strip()
+        if isinstance(v, pd.Timestamp | datetime):
+            return v.isoformat()
+        return str(v).strip()
+
+    return pd.Series([one(v) for v in cells.tolist()], dtype=object)
+
+
+# ------------------------------------------------------------------ dates
+def parse_dates(
+    cells: pd.Series, column: str, locations: list[str], fmt: ReadFormat
+) -> ParsedDates:
+    """Parse a date column; every refused cell is named with its line."""
+    n = len(cells)
+    if pd.api.types.is_datetime64_any_dtype(cells.dtype):
+        series = pd.Series(pd.DatetimeIndex(cells))
+        notes = []
+        tz = getattr(series.dt, "tz", None)
+        if tz is not None:
+            if fmt.timezone:
+                series = series.dt.tz_convert(fmt.timezone)
+            series = series.dt.tz_localize(None)
+            notes.append(
+                f"column '{column}': timestamps in zone {fmt.timezone or tz} kept as "
+                "local wall-clock time"
+            )
+        values = series.to_numpy(dtype="datetime64[ns]")
+        bad = np.isnat(values)
+        problems = []
+        if bad.any():
+            problems.append(_missing_dates(column, bad, locations))
+        return ParsedDates(values, bad, problems, notes)
+    if pd.api.types.is_bool_dtype(cells.dtype) or pd.api.types.is_numeric_dtype(cells.dtype):
+        bad = np.ones(n, dtype=bool)
+        return ParsedDates(
+            np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+            bad,
+            [
+                Problem(
+                    "numeric_dates",
+                    f"column '{column}' holds numbers ({_samples(cells, bad, locations)}), "
+                    "not dates; write the dates as ISO text like 2020-01-31 (Unix "
+                    "timestamps and spreadsheet serial numbers are not read)",
+                    column,
+                    _where(bad, locations),
+                )
+            ],
+        )
+    text = _as_text(cells)
+    missing = text.isna().to_numpy() | text.fillna("").str.lower().isin(MISSING_TOKENS).to_numpy()
+    problems: list[Problem] = []
+    if missing.any():
+        problems.append(_missing_dates(column, missing, locations))
+    filled = text.fillna("")
+    if fmt.date_format == ISO:
+        wall, offsets, unread = _parse_iso(filled, missing)
+    else:
+        wall, offsets, unread = _parse_declared(filled, missing, fmt.date_format)
+    if unread.any():
+        problems.append(_unread_dates(filled, column, unread, locations, fmt.date_format))
+    valid = ~(missing | unread)
+    years = pd.DatetimeIndex(wall).year.to_numpy()
+    # out-of-range values came back as NaT from the parsers; name them too
+    out_of_range = valid & np.isnat(wall)
+    if out_of_range.any():
+        problems.append(
+            Problem(
+                "invalid_dates",
+                f"column '{column}': {out_of_range.sum()} value(s) are not real calendar "
+                f"dates or lie outside {_MIN_YEAR}-{_MAX_YEAR} "
+                f"({_samples(filled, out_of_range, locations)}); correct them",
+                column,
+                _where(out_of_range, locations),
+            )
+        )
+    del years
+    valid &= ~out_of_range
+    values, tz_problems, notes = _resolve_offsets(wall, offsets, valid, column, locations, fmt)
+    problems.extend(tz_problems)
+    bad = ~valid | np.isnat(values)
+    return ParsedDates(values, bad, problems, notes)
+
+
+def _missing_dates(column: str, mask: np.ndarray, locations: list[str]) -> Problem:
+    where = _where(mask, locations)
+    return Problem(
+        "missing_dates",
+        f"column '{column}': {mask.sum()} row(s) have no date ({listed(where)}); fill in "
+        "the dates or drop those rows",
+        column,
+        where,
+    )
+
+
+def _parse_iso(text: pd.Series, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = text.str.extract(_ISO)
+    matched = parts["y"].notna().to_numpy() & ~skip
+    unread = ~matched & ~skip
+    n = len(text)
+    wall = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    offsets = np.full(n, np.nan)
+    if matched.any():
+        p = parts[matched]
+        year = p["y"].astype(int)
+        in_range = (year >= _MIN_YEAR) & (year <= _MAX_YEAR)
+        p = p[in_range]
+        rows = np.flatnonzero(matched)[in_range.to_numpy()]
+        if len(p):
+            fields = {
+                "year": p["y"].astype(int),
+                "month": p["m"].astype(int),
+                "day": p["d"].astype(int),
+                "hour": p["H"].fillna("0").astype(int),
+                "minute": p["M"].fillna("0").astype(int),
+                "second": p["S"].fillna("0").astype(int),
+            }
+            ok = (fields["hour"] < 24) & (fields["minute"] < 60) & (fields["second"] < 60)
+            stamps = pd.to_datetime(pd.DataFrame(fields).where(ok, np.nan), errors="coerce")
+            frac = p["f"].fillna("").str.ljust(9, "0").replace("", "0").astype("int64")
+            stamps = stamps + pd.to_timedelta(frac.to_numpy(), unit="ns")
+            wall[rows] = stamps.to_numpy(dtype="datetime64[ns]")
+            offsets[rows] = [_offset_minutes(z) for z in p["z"].tolist()]
+    return wall, offsets, unread
+
+
+def _offset_minutes(z: object) -> float:
+    if not isinstance(z, str) or not z:
+        return np.nan
+    if z.upper() in ("Z", "UTC"):
+        return 0.0
+    sign = -1.0 if z[0] == "-" else 1.0
+    digits = z[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 14 or minutes >= 60:
+        return np.inf  # refused below
+    return sign * (hours * 60 + minutes)
+
+
+def _parse_declared(
+    text: pd.Series, skip: np.ndarray, pattern: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(text)
+    wall = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    offsets = np.full(n, np.nan)
+    unread = np.zeros(n, dtype=bool)
+    if "%z" in pattern or "%Z" in pattern:
+        for i, value in enumerate(text.tolist()):
+            if skip[i]:
+                continue
+            try:
+                stamp = datetime.strptime(value, pattern)
+            except ValueError:
+                unread[i] = True
+                continue
+            if not _MIN_YEAR <= stamp.year <= _MAX_YEAR:
+                continue
+            offset = stamp.utcoffset()
+            wall[i] = np.datetime64(stamp.replace(tzinfo=None), "ns")
+            if offset is not None:
+                offsets[i] = offset.total_seconds() / 60
+        return wall, offsets, unread
+    todo = ~skip
+    parsed = pd.to_datetime(text[todo], format=pattern, errors="coerce", exact=True)
+    got = parsed.to_numpy(dtype="datetime64[ns]")
+    rows = np.flatnonzero(todo)
+    wall[rows] = got
+    # a NaT is either "does not match" or "matches but is out of range / not a date"
+    for i in rows[np.isnat(got)]:
+        try:
+            stamp = datetime.strptime(text.iloc[i], pattern)
+        except ValueError:
+            unread[i] = True
+            continue
+        if _MIN_YEAR <= stamp.year <= _MAX_YEAR:
+            wall[i] = np.datetime64(stamp, "ns")
+    return wall, offsets, unread
+
+
+def _unread_dates(
+    text: pd.Series, column: str, mask: np.ndarray, locations: list[str], pattern: str
+) -> Problem:
+    where = _where(mask, locations)
+    shown = _samples(text, mask, locations)
+    if pattern != ISO:
+        return Problem(
+            "dates_not_in_format",
+            f"column '{column}': {mask.sum()} value(s) do not match the declared date "
+            f"format {pattern} ({shown}); correct them or declare the right --date-format",
+            column,
+            where,
+        )
+    dm = text[mask].str.extract(_DAY_MONTH)
+    if dm[0].notna().all():
+        first, second = dm[0].astype(int), dm[2].astype(int)
+        sep = str(dm[1].iloc[0])
+        year = "%Y" if dm[3].str.len().eq(4).all() else "%y"
+        day_first, month_first = f"%d{sep}%m{sep}{year}", f"%m{sep}%d{sep}{year}"
+        if (first > 12).any() and (second <= 12).all():
+            i = int(np.flatnonzero(mask)[int(np.argmax((first > 12).to_numpy()))])
+            return Problem(
+                "ambiguous_dates",
+                f"column '{column}': dates like {text.iloc[i]!r} ({locations[i]}) look "
+                f"day-first, but day and month are never inferred; declare "
+                f"--date-format {day_first} (or {month_first} if they are month-first), "
+                "or write ISO dates like 2020-01-31",
+                column,
+                where,
+            )
+        if (second > 12).any() and (first <= 12).all():
+            i = int(np.flatnonzero(mask)[int(np.argmax((second > 12).to_numpy()))])
+            return Problem(
+                "ambiguous_dates",
+                f"column '{column}': dates like {text.iloc[i]!r} ({locations[i]}) look "
+                f"month-first, but day and month are never inferred; declare "
+                f"--date-format {month_first} (or {day_first} if they are day-first), "
+                "or write ISO dates like 2020-01-31",
+                column,
+                where,
+            )
+        if (first <= 12).all() and (second <= 12).all():
+            return Problem(
+                "ambiguous_dates",
+                f"column '{column}': dates ({shown}) can be read day-first or "
+                f"month-first; declare --date-format {day_first} or {month_first}, or "
+                "write ISO dates like 2020-01-31",
+                column,
+                where,
+            )
+        return Problem(
+            "ambiguous_dates",
+            f"column '{column}': dates mix day-first and month-first orders ({shown}); "
+            "fix the file so that one order is used, then declare it with --date-format",
+            column,
+            where,
+        )
+    return Problem(
+        "unparseable_dates",
+        f"column '{column}': {mask.sum()} value(s) are not ISO dates ({shown}); use ISO "
+        "dates like 2020-01-31, or declare the format with --date-format (e.g. %d %b %Y)",
+        column,
+        where,
+    )
+
+
+def _fmt_offset(minutes: float) -> str:
+    sign = "-" if minutes < 0 else "+"
+    m = int(abs(minutes))
+    return f"{sign}{m // 60:02d}:{m % 60:02d}"
+
+
+def _resolve_offsets(
+    wall: np.ndarray,
+    offsets: np.ndarray,
+    valid: np.ndarray,
+    column: str,
+    locations: list[str],
+    fmt: ReadFormat,
+) -> tuple[np.ndarray, list[Problem], list[str]]:
+    problems: list[Problem] = []
+    notes: list[str] = []
+    bad_offset = valid & np.isinf(offsets)
+    if bad_offset.any():
+        where = _where(bad_offset, locations)
+        problems.append(
+            Problem(
+                "invalid_utc_offsets",
+                f"column '{column}': {bad_offset.sum()} UTC offset(s) are out of range "
+                f"({listed(where)}); offsets lie between -14:00 and +14:00",
+                column,
+                where,
+            )
+        )
+    aware = valid & np.isfinite(offsets)
+    naive = valid & np.isnan(offsets)
+    if not aware.any():
+        return wall, problems, notes
+    if fmt.timezone:
+        out = wall.copy()
+        utc = wall[aware] - (offsets[aware] * 60).astype("timedelta64[s]")
+        local = pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(fmt.timezone)
+        out[aware] = local.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        notes.append(
+            f"column '{column}': timestamps with a UTC offset converted to {fmt.timezone} "
+            "local time"
+        )
+        return out, problems, notes
+    distinct = sorted(set(offsets[aware].tolist()))
+    if naive.any():
+        where_naive = _where(naive, locations)
+        where_aware = _where(aware, locations)
+        problems.append(
+            Problem(
+                "mixed_timezones",
+                f"column '{column}': {aware.sum()} timestamp(s) carry a UTC offset "
+                f"({listed(where_aware)}) and {naive.sum()} do not ({listed(where_naive)}); "
+                "declare the exchange's time zone with --timezone (e.g. America/New_York)",
+                column,
+                where_naive,
+            )
+        )
+        return wall, problems, notes
+    if len(distinct) > 1:
+        counts = ", ".join(
+            f"{_fmt_offset(o)} on {int((offsets[aware] == o).sum())} row(s)" for o in distinct[:4]
+        )
+        problems.append(
+            Problem(
+                "mixed_utc_offsets",
+                f"column '{column}': timestamps carry {len(distinct)} different UTC offsets "
+                f"({counts}); declare the exchange's time zone with --timezone (e.g. "
+                "Europe/Berlin) so that they are converted to its local time",
+                column,
+            )
+        )
+        return wall, problems, notes
+    if distinct[0] != 0:
+        notes.append(
+            f"column '{column}': every timestamp has UTC offset {_fmt_offset(distinct[0])}; "
+            "kept as local wall-clock time"
+        )
+    return wall, problems, notes
+
+
+# ------------------------------------------------------------------ numbers
+def _number_pattern(fmt: ReadFormat) -> re.Pattern[str]:
+    d = re.escape(fmt.decimal)
+    exp = r"(?:[eE][+-]?\d+)?"
+    if fmt.thousands:
+        t = re.escape(fmt.thousands)
+        grouped = rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d*)?{exp}$"
+        return re.compile(rf"{grouped}|^[+-]?{d}\d+{exp}$")
+    return re.compile(rf"^[+-]?(?:\d+(?:{d}\d*)?|{d}\d+){exp}$")
+
+
+def parse_numbers(
+    cells: pd.Series, column: str, locations: list[str], fmt: ReadFormat
+) -> ParsedNumbers:
+    """Parse a numeric column; every refused, missing or infinite cell is named."""
+    n = len(cells)
+    problems: list[Problem] = []
+    if pd.api.types.is_bool_dtype(cells.dtype):
+        bad = np.ones(n, dtype=bool)
+        problems.append(
+            Problem(
+                "non_numeric",
+                f"column '{column}' holds true/false values, not numbers; use numbers",
+                column,
+                _where(bad, locations),
+            )
+        )
+        return ParsedNumbers(np.full(n, np.nan), bad, problems)
+    if pd.api.types.is_numeric_dtype(cells.dtype):
+        values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        missing = np.isnan(values)
+        refused = np.zeros(n, dtype=bool)
+    else:
+        text = _as_text(cells)
+        lower = text.fillna("").str.lower()
+        missing = text.isna().to_numpy() | lower.isin(MISSING_TOKENS).to_numpy()
+        infinite_token = lower.isin(INF_TOKENS).to_numpy()
+        pattern = _number_pattern(fmt)
+        filled = text.fillna("")
+        plain = filled.str.match(pattern).to_numpy(dtype=bool) & ~missing
+        normal = filled.where(plain, "")
+        if fmt.thousands:
+            normal = normal.str.replace(fmt.thousands, "", regex=False)
+        if fmt.decimal != ".":
+            normal = normal.str.replace(fmt.decimal, ".", regex=False)
+        values = np.array(
+            pd.to_numeric(normal.where(plain, None), errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan
+            )
+        )
+        values[infinite_token] = np.inf
+        refused = ~(plain | missing | infinite_token)
+        if refused.any():
+            problems.extend(_refused_numbers(filled, column, refused, locations, fmt))
+    infinite = np.isinf(values)
+    if missing.any():
+        where = _where(missing, locations)
+        problems.append(
+            Problem(
+                "missing_values",
+                f"column '{column}': {missing.sum()} empty or NaN value(s) ({listed(where)}); "
+                "fill or drop those rows",
+                column,
+                where,
+            )
+        )
+    if infinite.any():
+        where = _where(infinite, locations)
+        problems.append(
+            Problem(
+                "infinite_values",
+                f"column '{column}': {infinite.sum()} infinite value(s) ({listed(where)}); "
+                "replace them with real numbers",
+                column,
+                where,
+            )
+        )
+    bad = missing | refused | infinite
+    values = np.where(bad, np.nan, values)
+    return ParsedNumbers(values, bad, problems)
+
+
+def _refused_numbers(
+    text: pd.Series, column: str, mask: np.ndarray, locations: list[str], fmt: ReadFormat
+) -> list[Problem]:
+    out: list[Problem] = []
+    refused = text[mask]
+    other = "," if fmt.decimal == "." else "."
+    seps = {",", ".", " ", "'"} - {fmt.decimal}
+    has_sep = refused.map(
+        lambda v: (
+            any(s in v for s in seps if s != fmt.thousands)
+            or (bool(fmt.thousands) and fmt.thousands in v)
+        )
+    ).to_numpy(dtype=bool)
+    looks_numeric = refused.str.fullmatch(r"[+-]?[\d.,' ]*\d[\d.,' ]*(?:[eE][+-]?\d+)?").to_numpy(
+        dtype=bool
+    )
+    sep_mask = np.zeros(len(text), dtype=bool)
+    sep_mask[np.flatnonzero(mask)[has_sep & looks_numeric]] = True
+    if sep_mask.any():
+        where = _where(sep_mask, locations)
+        sample = text[sep_mask].iloc[0]
+        if fmt.decimal == "." and not fmt.thousands:
+            if re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+\.\d*", sample):
+                advice = "declare --thousands , (',' groups thousands, '.' is the decimal)"
+            elif re.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})+,\d*", sample):
+                advice = "declare --decimal , --thousands . (European format)"
+            else:
+                advice = (
+                    "declare --decimal , if ',' is the decimal separator, or --thousands , "
+                    "if it groups thousands"
+                )
+        else:
+            advice = (
+                f"the declared format is decimal {fmt.decimal!r}"
+                + (
+                    f", thousands {fmt.thousands!r}"
+                    if fmt.thousands
+                    else ", no thousands separator"
+                )
+                + "; fix those values or declare the right --decimal / --thousands"
+                + (f" (e.g. --thousands {other})" if not fmt.thousands else "")
+            )
+        out.append(
+            Problem(
+                "ambiguous_number_format",
+                f"column '{column}': {sep_mask.sum()} value(s) contain separators that do not "
+                f"fit the declared number format ({_samples(text, sep_mask, locations)}); "
+                f"{advice}",
+                column,
+                where,
+            )
+        )
+    rest = mask & ~sep_mask
+    if rest.any():
+        where = _where(rest, locations)
+        symbols = text[rest].str.contains(r"[$€£¥%]", regex=True).any()
+        hint = "; remove currency symbols and % signs" if symbols else ""
+        out.append(
+            Problem(
+                "non_numeric",
+                f"column '{column}': {rest.sum()} non-numeric value(s) "
+                f"({_samples(text, rest, locations)}); use plain numbers such as 101.25{hint}",
+                column,
+                where,
+            )
+        )
+    return out
