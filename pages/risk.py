@@ -1,17 +1,78 @@
-"""Risk page: the limits in force, a validated and audited change form, the history."""
+"""Risk page: the limits in force, a validated and audited change form, the history.
+
+The change form keeps the version it was loaded at (``risk.form_version``) in session
+state, and its inputs have stable keys. Applying runs in the submit button's callback,
+before the page is drawn, so the caption and the table show the new version at once and
+the form is reloaded with the limits now in force; a change made against an older version
+(another tab applied first) is refused with who changed the limits and when.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 from pydantic import ValidationError
 
-from app.components.forms import model_inputs, show_errors
+from app.components.risk import (
+    FORM_KEY,
+    form_values,
+    render_limits_inputs,
+    render_limits_table,
+    render_risk_report,
+)
 from app.services import risk as risk_service
 from app.services.auth import PermissionDenied
 from app.session import current_actor
 from core.risk import RiskLimits
 
+FORM_VERSION = "risk.form_version"
+REASON = "risk.reason"
+ERRORS = "risk.form_errors"
+FLASH = "risk.flash"
+
+
+def _load_form() -> None:
+    """Fill the form with the limits in force and remember their version."""
+    version, limits = risk_service.current_limits()
+    st.session_state.update(form_values(limits))
+    st.session_state[FORM_VERSION] = version
+    st.session_state[REASON] = ""
+
+
+def _apply() -> None:
+    """Submit callback: validate in each field's unit and range, then store the change."""
+    values = {name: st.session_state[f"{FORM_KEY}.{name}"] for name in RiskLimits.model_fields}
+    errors: dict[str, str] = {}
+    try:
+        RiskLimits.model_validate(values)  # every field checked before anything is stored
+        change = risk_service.set_limits(
+            values,
+            reason=st.session_state.get(REASON, ""),
+            expected_version=st.session_state[FORM_VERSION],
+            actor=current_actor(),
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            errors[field] = str(err["msg"]).removeprefix("Value error, ")
+    except risk_service.LimitsConflict as exc:
+        errors[""] = f"Not applied: {exc}."
+    except PermissionDenied as exc:
+        errors[""] = str(exc)
+    except ValueError as exc:
+        errors["reason" if str(exc).startswith("reason") else ""] = str(exc)
+    else:
+        changed = ", ".join(f"{k}: {a} → {b}" for k, (a, b) in change.changes.items())
+        st.session_state[FLASH] = f"Version {change.version} in force: {changed}."
+        _load_form()
+    st.session_state[ERRORS] = errors
+
+
 st.title("Risk")
+# A first visit, or a return from another page (whose run dropped the inputs' state).
+if FORM_VERSION not in st.session_state or any(
+    key not in st.session_state for key in form_values(RiskLimits())
+):
+    _load_form()
 version, limits = risk_service.current_limits()
 st.caption(
     f"Limits version {version} in force"
@@ -24,7 +85,6 @@ view_tab, book_tab, change_tab, history_tab = st.tabs(
 )
 
 with book_tab:
-    from app.components.risk import render_risk_report
     from app.services import paper
 
     monitor_view = paper.monitor()
@@ -39,41 +99,35 @@ with book_tab:
         render_risk_report(report)
 
 with view_tab:
-    rows = [
-        {"limit": name, "value": getattr(limits, name), "meaning": field.description}
-        for name, field in RiskLimits.model_fields.items()
-    ]
-    st.dataframe(rows, width="stretch", hide_index=True)
+    render_limits_table(limits)
 
 with change_tab:
-    with st.form("risk.limits_form"):
-        # Inputs start at the values in force; keys include the version so they reset.
-        values, slots = model_inputs(
-            RiskLimits, key=f"risk.v{version}", initial=limits.model_dump()
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(flash)
+    errors = st.session_state.pop(ERRORS, {})
+    loaded = st.session_state[FORM_VERSION]
+    if loaded != version:
+        latest = risk_service.history()[0]
+        st.warning(
+            f"This form holds version {loaded}, but {latest.changed_by} changed the limits "
+            f"to version {version} at {latest.created_at:%Y-%m-%d %H:%M:%S} UTC. Reload to "
+            "edit the limits in force; applying this form is refused."
         )
-        reason = st.text_area(
+        st.button("Reload the limits in force", key="risk.reload", on_click=_load_form)
+    if errors.get(""):
+        st.error(errors[""])
+    with st.form("risk.limits_form"):
+        st.caption(f"Editing version {loaded}. Each limit is checked in its unit and range.")
+        render_limits_inputs(errors)
+        st.text_area(
             "Reason for the change",
-            key="risk.reason",
+            key=REASON,
             placeholder="e.g. reduce single-name risk before earnings",
         )
-        reason_slot = st.empty()
-        submitted = st.form_submit_button("Apply new limits", type="primary")
-    if submitted:
-        try:
-            change = risk_service.set_limits(
-                values, reason=reason, expected_version=version, actor=current_actor()
-            )
-        except ValidationError as exc:
-            for message in show_errors(exc, slots):
-                st.error(message)
-        except PermissionDenied as exc:
-            st.error(str(exc))
-        except ValueError as exc:
-            message = str(exc)
-            (reason_slot.error if message.startswith("reason") else st.error)(message)
-        else:
-            changed = ", ".join(f"{k}: {a} → {b}" for k, (a, b) in change.changes.items())
-            st.success(f"Version {change.version} in force: {changed}.")
+        if errors.get("reason"):
+            st.error(errors["reason"])
+        st.form_submit_button("Apply new limits", type="primary", on_click=_apply)
 
 with history_tab:
     changes = risk_service.history()

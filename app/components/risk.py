@@ -1,13 +1,94 @@
-"""Portfolio risk components: exposures, VaR/CVaR, correlation, risk contributions."""
+"""Risk components: the limits in force, the limits form, and the portfolio risk view."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from app.components.widgets import render_metric_cards
+from core.risk import RiskLimits
+from core.risk.limits import LIMIT_BOUNDS
+
+#: Widget key of each limit in the change form: ``f"{FORM_KEY}.{name}"`` (stable across
+#: versions, so an edit is never dropped when a new version comes into force).
+FORM_KEY = "risk.form"
+_FRACTION_UNITS = ("a fraction of equity", "a fraction of peak equity", "a share of portfolio")
+
+
+def _is_fraction(name: str) -> bool:
+    return LIMIT_BOUNDS[name].unit.startswith(_FRACTION_UNITS)
+
+
+def limit_text(name: str, value: Any) -> str:
+    """A limit's value as shown to people (fractions also as a percentage).
+
+    >>> limit_text("max_drawdown", 0.15)
+    '0.15 (15.0%)'
+    """
+    if name in LIMIT_BOUNDS and _is_fraction(name):
+        return f"{value:g} ({value:.1%})"
+    if name == "max_order_notional":
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def render_limits_table(limits: RiskLimits) -> None:
+    """Each limit in force with its value, unit, valid range and meaning."""
+    rows = []
+    for name, field in RiskLimits.model_fields.items():
+        bounds = LIMIT_BOUNDS.get(name)
+        rows.append(
+            {
+                "limit": name,
+                "value": limit_text(name, getattr(limits, name)),
+                "unit": bounds.unit if bounds else "choice",
+                "valid range": bounds.interval
+                if bounds
+                else " | ".join(get_args(field.annotation)),
+                "meaning": field.description,
+            }
+        )
+    st.dataframe(rows, width="stretch", hide_index=True)
+
+
+def form_values(limits: RiskLimits) -> dict[str, Any]:
+    """Session-state values of the form's widgets for ``limits`` (typed per widget)."""
+    out: dict[str, Any] = {}
+    for name, field in RiskLimits.model_fields.items():
+        value = getattr(limits, name)
+        kind = field.annotation
+        out[f"{FORM_KEY}.{name}"] = (
+            int(value) if kind is int else (float(value) if kind is float else value)
+        )
+    return out
+
+
+def render_limits_inputs(errors: dict[str, str], columns: int = 3) -> None:
+    """One input per limit (values come from session state, see :func:`form_values`),
+    labelled with its unit and valid range; ``errors`` are shown beside their field."""
+    grid = st.columns(columns)
+    for i, (name, field) in enumerate(RiskLimits.model_fields.items()):
+        key = f"{FORM_KEY}.{name}"
+        with grid[i % columns]:
+            bounds = LIMIT_BOUNDS.get(name)
+            label = name.replace("_", " ")
+            if bounds is None:
+                st.selectbox(label, get_args(field.annotation), key=key, help=field.description)
+            else:
+                unit = bounds.unit.removeprefix("a ").removeprefix("an ")
+                label = f"{label} — {unit}, {bounds.interval}"
+                help_text = f"{field.description}; {bounds.describe()}"
+                if field.annotation is int:
+                    st.number_input(label, step=1, key=key, help=help_text)
+                elif _is_fraction(name):
+                    st.number_input(label, step=0.01, format="%.4f", key=key, help=help_text)
+                else:
+                    step = 1000.0 if name == "max_order_notional" else 0.1
+                    st.number_input(label, step=step, format="%.2f", key=key, help=help_text)
+            if errors.get(name):
+                st.error(errors[name])
 
 
 def render_risk_report(report: Any) -> None:
@@ -20,7 +101,8 @@ def render_risk_report(report: Any) -> None:
             ("1-day VaR 95% (hist.)", f"{report.var_hist:.2%}"),
             ("1-day VaR 95% (param.)", f"{report.var_param:.2%}"),
             ("CVaR 95% (hist.)", f"{report.cvar_hist:.2%}"),
-            ("Volatility (ann.)", f"{report.volatility:.1%}"),
+            ("Volatility (1-day)", f"{report.volatility:.2%}"),
+            ("Volatility (ann.)", f"{report.volatility_annual:.1%}"),
             ("Drawdown", f"{report.drawdown:.1%}"),
         ]
     )

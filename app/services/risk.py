@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.risk import RiskLimits
 from core.store.db import session_scope
-from core.store.models import RiskLimitVersion
+from core.store.risk_limits import RiskLimitRepository
+
+#: Attempts for a change without ``expected_version`` when concurrent writers take the
+#: next version number first (each attempt re-reads the limits in force).
+MAX_ATTEMPTS = 32
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,80 @@ class LimitChange:
     created_at: datetime
 
 
+class LimitsConflict(ValueError):
+    """Someone else changed the limits after ``loaded``: reload and apply again."""
+
+    def __init__(self, *, loaded: int | None, current: int, by: str, at: datetime) -> None:
+        self.loaded, self.current, self.changed_by, self.changed_at = loaded, current, by, at
+        since = f"you loaded version {loaded}" if loaded is not None else "concurrent changes"
+        super().__init__(
+            f"limits changed by {by} at {at:%Y-%m-%d %H:%M:%S} UTC (now version {current}; "
+            f"{since}); reload and apply your change again"
+        )
+
+
 def current_limits() -> tuple[int, RiskLimits]:
     """The version number and limits in force (version 0 = built-in defaults)."""
     with session_scope(get_engine()) as session:
-        row = session.scalar(
-            select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()).limit(1)
-        )
+        row = RiskLimitRepository(session).latest()
         if row is None:
             return 0, RiskLimits()
         return row.version, RiskLimits.model_validate(row.limits)
+
+
+class _VersionTaken(Exception):
+    """A concurrent writer stored ``version`` first (the column is unique)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+def _conflict(loaded: int | None) -> LimitsConflict:
+    """The conflict with the version in force (who changed the limits last, and when)."""
+    with session_scope(get_engine()) as session:
+        row = RiskLimitRepository(session).latest()
+        assert row is not None  # only called after another writer stored a version
+        return LimitsConflict(
+            loaded=loaded, current=row.version, by=row.changed_by, at=row.created_at
+        )
+
+
+def _apply_once(
+    values: dict[str, Any], reason: str, actor: Actor, expected: int | None
+) -> LimitChange:
+    with session_scope(get_engine()) as session:
+        repo = RiskLimitRepository(session)
+        row = repo.latest()
+        version = row.version if row else 0
+        if expected is not None and expected != version:
+            assert row is not None  # a newer version exists
+            raise LimitsConflict(
+                loaded=expected, current=version, by=row.changed_by, at=row.created_at
+            )
+        old = RiskLimits.model_validate(row.limits) if row else RiskLimits()
+        new = RiskLimits.model_validate({**old.model_dump(), **values})
+        changes = {
+            k: (getattr(old, k), getattr(new, k))
+            for k in RiskLimits.model_fields
+            if getattr(old, k) != getattr(new, k)
+        }
+        if not changes:
+            raise ValueError("nothing changed: the new limits equal the ones in force")
+        try:
+            record = repo.add(
+                version=version + 1,
+                limits=new.model_dump(mode="json"),
+                previous=old.model_dump(mode="json"),
+                changed_by=actor.name,
+                role="risk",
+                reason=reason,
+            )
+        except IntegrityError as exc:
+            raise _VersionTaken(version + 1) from exc
+        return LimitChange(
+            record.version, record.limits, changes, actor.name, "risk", reason, record.created_at
+        )
 
 
 def set_limits(
@@ -60,57 +129,36 @@ def set_limits(
     reason
         Why (required, shown in the history).
     expected_version
-        Optimistic lock: refuse if someone else changed the limits since this version.
+        Optimistic lock: the version the change was made against. If another change
+        landed since, nothing is stored and :class:`LimitsConflict` says who changed the
+        limits and when. Without it the change applies on top of whatever is in force,
+        retried (re-read and re-validated) when a concurrent writer wins the race.
+
+    Raises
+    ------
+    LimitsConflict
+        Another change landed first (a ``ValueError``, as are bad values and a missing reason).
     """
     require(actor, "risk", "changing risk limits")
     if not reason or not reason.strip():
         raise ValueError("reason: say why the limits change (kept in the audit history)")
-    with session_scope(get_engine()) as session:
-        row = session.scalar(
-            select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()).limit(1)
-        )
-        version = row.version if row else 0
-        if expected_version is not None and expected_version != version:
-            raise ValueError(
-                f"the limits changed to version {version} since you loaded version "
-                f"{expected_version}; reload and apply your change again"
-            )
-        old = RiskLimits.model_validate(row.limits) if row else RiskLimits()
-        new = RiskLimits.model_validate({**old.model_dump(), **values})
-        changes = {
-            k: (getattr(old, k), getattr(new, k))
-            for k in new.model_fields
-            if getattr(old, k) != getattr(new, k)
-        }
-        if not changes:
-            raise ValueError("nothing changed: the new limits equal the ones in force")
-        record = RiskLimitVersion(
-            version=version + 1,
-            limits=new.model_dump(mode="json"),
-            previous=old.model_dump(mode="json"),
-            changed_by=actor.name,
-            role="risk",
-            reason=reason.strip(),
-        )
-        session.add(record)
-        session.flush()
-        return LimitChange(
-            record.version,
-            record.limits,
-            changes,
-            actor.name,
-            "risk",
-            record.reason,
-            record.created_at,
-        )
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return _apply_once(values, reason.strip(), actor, expected_version)
+        except _VersionTaken as taken:
+            conflict = _conflict(expected_version)
+            if conflict.current < taken.version:  # not a version race: a real fault
+                raise taken.__cause__ from None  # type: ignore[misc]
+            if expected_version is not None:
+                raise conflict from None
+    raise _conflict(None)
 
 
 def history() -> list[LimitChange]:
     """Every version, newest first, with the fields it changed."""
     with session_scope(get_engine()) as session:
-        rows = session.scalars(select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()))
         out = []
-        for r in rows:
+        for r in RiskLimitRepository(session).history():
             previous = r.previous or RiskLimits().model_dump(mode="json")
             changes = {k: (previous.get(k), v) for k, v in r.limits.items() if previous.get(k) != v}
             out.append(

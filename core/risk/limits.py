@@ -1,36 +1,87 @@
-"""Risk limits: one frozen, validated configuration of every pre-trade and portfolio limit."""
+"""Risk limits: one frozen, validated configuration of every pre-trade and portfolio limit.
+
+Every numeric limit has a unit and a valid range (:data:`LIMIT_BOUNDS`); the validator, the
+Risk page's form and the CLI all read them from here, so the three can never disagree.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 VarMethod = Literal["historical", "parametric"]
 
-_FRACTION_FIELDS = (
-    "max_weight_per_asset",
-    "max_daily_loss",
-    "max_drawdown",
-    "var_limit_95",
-    "max_concentration",
-)
-_EXAMPLES = {
-    "max_weight_per_asset": "0.25 for 25% of equity",
-    "max_daily_loss": "0.03 for a 3% loss",
-    "max_drawdown": "0.15 for 15% below the peak",
-    "var_limit_95": "0.03 for 3% of equity",
-    "max_concentration": "0.5 for half of the portfolio's risk",
+
+@dataclass(frozen=True)
+class LimitBounds:
+    """The unit and valid range of one numeric limit.
+
+    >>> LIMIT_BOUNDS["max_drawdown"].interval
+    '(0, 1]'
+    >>> LIMIT_BOUNDS["max_drawdown"].contains(50.0)
+    False
+    """
+
+    unit: str
+    low: float
+    high: float
+    low_inclusive: bool
+    example: str
+
+    @property
+    def interval(self) -> str:
+        """The range in interval notation, e.g. ``(0, 1]``."""
+        left = "[" if self.low_inclusive else "("
+        return f"{left}{self.low:g}, {self.high:g}]"
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` is finite and inside the range."""
+        if not math.isfinite(value):
+            return False
+        above = value >= self.low if self.low_inclusive else value > self.low
+        return above and value <= self.high
+
+    def describe(self) -> str:
+        """``unit in interval, e.g. example`` (used in every error message and form label)."""
+        return f"{self.unit} in {self.interval}, e.g. {self.example}"
+
+
+LIMIT_BOUNDS: dict[str, LimitBounds] = {
+    "max_weight_per_asset": LimitBounds(
+        "a fraction of equity", 0.0, 1.0, False, "0.25 for 25% of equity"
+    ),
+    "max_gross_exposure": LimitBounds(
+        "a multiple of equity", 0.0, 10.0, False, "1.0 for no leverage"
+    ),
+    "max_net_exposure": LimitBounds(
+        "a multiple of equity", 0.0, 10.0, False, "1.0 for no leverage"
+    ),
+    "max_order_notional": LimitBounds(
+        "an amount of money (account currency)", 0.0, 1e12, False, "50000"
+    ),
+    "max_orders_per_minute": LimitBounds("a whole number of orders", 1, 10_000, True, "30"),
+    "max_daily_loss": LimitBounds("a fraction of equity", 0.0, 1.0, False, "0.03 for a 3% loss"),
+    "max_drawdown": LimitBounds(
+        "a fraction of peak equity", 0.0, 1.0, False, "0.15 for 15% below the peak"
+    ),
+    "var_limit_95": LimitBounds("a fraction of equity", 0.0, 1.0, False, "0.03 for 3% of equity"),
+    "max_concentration": LimitBounds(
+        "a share of portfolio volatility", 0.0, 1.0, False, "0.5 for half of the risk"
+    ),
 }
 
 
 class RiskLimits(BaseModel):
     """Every limit the pre-trade check and the risk view enforce (frozen, keyword-only).
 
-    Fractions are of current equity. ``max_gross_exposure`` and ``max_net_exposure`` may
-    exceed 1 (leverage); the others are fractions in ``(0, 1]``.
+    Each numeric limit is validated in its unit and range (:data:`LIMIT_BOUNDS`); every
+    error names its field. ``max_gross_exposure`` and ``max_net_exposure`` may exceed 1
+    (leverage); the other fractions are in ``(0, 1]``.
 
     >>> RiskLimits().max_weight_per_asset
     0.25
@@ -65,63 +116,62 @@ class RiskLimits(BaseModel):
         default=0.5, description="largest share of portfolio volatility from one asset (Euler)"
     )
 
-    @field_validator(*_FRACTION_FIELDS)
+    @field_validator(*LIMIT_BOUNDS, mode="before")
     @classmethod
-    def _fraction(cls, value: float, info: Any) -> float:
-        if not 0.0 < value <= 1.0:
-            name = info.field_name
+    def _not_a_flag(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
             raise ValueError(
-                f"{name} must be a fraction in (0, 1], e.g. {_EXAMPLES[name]}; got {value!r}"
+                f"{info.field_name} must be {LIMIT_BOUNDS[str(info.field_name)].describe()}; "
+                f"got the yes/no value {value!r}"
             )
         return value
 
-    @field_validator("max_gross_exposure", "max_net_exposure")
+    @field_validator(*LIMIT_BOUNDS)
     @classmethod
-    def _exposure(cls, value: float, info: Any) -> float:
-        if not 0.0 < value <= 10.0:
+    def _in_range(cls, value: float, info: ValidationInfo) -> float:
+        name = str(info.field_name)
+        bounds = LIMIT_BOUNDS[name]
+        if not bounds.contains(value):
+            raise ValueError(f"{name} must be {bounds.describe()}; got {value!r}")
+        return value
+
+    # Cross-field rules run on the later field of each pair (fields validate in order),
+    # so every error carries a field name; each message names both fields.
+    @field_validator("max_gross_exposure")
+    @classmethod
+    def _weight_within_gross(cls, value: float, info: ValidationInfo) -> float:
+        weight = info.data.get("max_weight_per_asset")
+        if weight is not None and weight > value:
             raise ValueError(
-                f"{info.field_name} must be in (0, 10] (a multiple of equity, 1.0 = no "
-                f"leverage); got {value!r}"
+                f"max_gross_exposure ({value!r}) must be >= max_weight_per_asset ({weight!r}): "
+                f"raise max_gross_exposure to at least {weight!r} or lower max_weight_per_asset "
+                f"to at most {value!r}"
             )
         return value
 
-    @field_validator("max_order_notional")
+    @field_validator("max_net_exposure")
     @classmethod
-    def _notional(cls, value: float) -> float:
-        if not value > 0.0:
+    def _net_within_gross(cls, value: float, info: ValidationInfo) -> float:
+        gross = info.data.get("max_gross_exposure")
+        if gross is not None and gross < value:
             raise ValueError(
-                f"max_order_notional must be a positive amount of money, e.g. 50000; got {value!r}"
+                f"max_net_exposure ({value!r}) must be <= max_gross_exposure ({gross!r}), since "
+                f"net can never exceed gross: lower max_net_exposure to at most {gross!r} or "
+                f"raise max_gross_exposure to at least {value!r}"
             )
         return value
 
-    @field_validator("max_orders_per_minute")
+    @field_validator("max_drawdown")
     @classmethod
-    def _rate(cls, value: int) -> int:
-        if value < 1:
+    def _daily_loss_within_drawdown(cls, value: float, info: ValidationInfo) -> float:
+        daily = info.data.get("max_daily_loss")
+        if daily is not None and daily > value:
             raise ValueError(
-                f"max_orders_per_minute must be at least 1 (set e.g. 30); got {value!r}"
+                f"max_drawdown ({value!r}) must be >= max_daily_loss ({daily!r}), since a day's "
+                f"loss is also a drawdown: raise max_drawdown to at least {daily!r} or lower "
+                f"max_daily_loss to at most {value!r}"
             )
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RiskLimits:
-        if self.max_gross_exposure < self.max_net_exposure:
-            raise ValueError(
-                f"max_gross_exposure must be >= max_net_exposure (net can never exceed "
-                f"gross): raise max_gross_exposure to at least {self.max_net_exposure} or lower "
-                f"max_net_exposure to at most {self.max_gross_exposure}"
-            )
-        if self.max_weight_per_asset > self.max_gross_exposure:
-            raise ValueError(
-                f"max_weight_per_asset must be <= max_gross_exposure: lower "
-                f"max_weight_per_asset to at most {self.max_gross_exposure}"
-            )
-        if self.max_daily_loss > self.max_drawdown:
-            raise ValueError(
-                f"max_daily_loss must be <= max_drawdown (a day's loss is also a drawdown): "
-                f"lower max_daily_loss to at most {self.max_drawdown} or raise max_drawdown"
-            )
-        return self
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RiskLimits:
@@ -135,4 +185,4 @@ class RiskLimits(BaseModel):
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of limit names to values")
-        return cls(**data)
+        return cls.model_validate(data)

@@ -19,6 +19,9 @@ from core.risk._kernels import (
 from core.risk.limits import RiskLimits
 from core.risk.state import PortfolioState
 
+#: Trading days a year, for annualizing daily figures (as in core.backtest.metrics).
+TRADING_DAYS = 252.0
+
 
 @dataclass(frozen=True)
 class RiskReport:
@@ -34,7 +37,11 @@ class RiskReport:
         1-day 95% historical VaR, Gaussian VaR and historical expected shortfall (NaN
         without history).
     volatility
-        1-day portfolio volatility from the sample covariance.
+        1-day portfolio volatility: the sample standard deviation (ddof=1) of the
+        history's daily returns of today's weights, ``sqrt(w' S w)``.
+    volatility_annual
+        ``volatility * sqrt(252)`` (252 trading days a year, daily returns assumed
+        uncorrelated across days).
     correlation
         Correlation matrix of the held symbols' returns (empty without history).
     risk_contributions
@@ -55,6 +62,7 @@ class RiskReport:
     var_param: float
     cvar_hist: float
     volatility: float
+    volatility_annual: float
     correlation: pd.DataFrame
     risk_contributions: dict[str, float]
     risk_shares: dict[str, float]
@@ -147,6 +155,7 @@ def portfolio_risk(
         var_param=var_p,
         cvar_hist=cvar,
         volatility=vol,
+        volatility_annual=vol * math.sqrt(TRADING_DAYS),
         correlation=corr,
         risk_contributions=contributions,
         risk_shares=shares,

@@ -73,11 +73,18 @@ def test_limits_defaults_and_validation_messages(tmp_path: Path) -> None:
         0.15,
         "historical",
     )
-    with pytest.raises(ValidationError, match="max_gross_exposure must be >= max_net_exposure"):
+    with pytest.raises(
+        ValidationError, match=r"max_net_exposure \(1.0\) must be <= max_gross_exposure \(0.8\)"
+    ):
         RiskLimits(max_gross_exposure=0.8, max_net_exposure=1.0)
-    with pytest.raises(ValidationError, match=r"max_daily_loss must be a fraction in \(0, 1\]"):
+    with pytest.raises(
+        ValidationError, match=r"max_daily_loss must be a fraction of equity in \(0, 1\]"
+    ):
         RiskLimits(max_daily_loss=3.0)
-    with pytest.raises(ValidationError, match="max_orders_per_minute must be at least 1"):
+    with pytest.raises(
+        ValidationError,
+        match=r"max_orders_per_minute must be a whole number of orders in \[1, 10000\]",
+    ):
         RiskLimits(max_orders_per_minute=0)
     with pytest.raises(ValidationError, match="var_method"):
         RiskLimits(var_method="montecarlo")  # type: ignore[arg-type]
