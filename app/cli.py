@@ -76,15 +76,57 @@ def data_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     emit(payload, as_json=as_json, text="\n".join(lines))
 
 
+DATE_FORMAT_OPT = typer.Option(
+    None,
+    "--date-format",
+    help="Date format: iso (default) or a strftime pattern, e.g. %d/%m/%Y or %m/%d/%Y.",
+)
+DECIMAL_OPT = typer.Option(None, "--decimal", help="Decimal separator: '.' (default) or ','.")
+THOUSANDS_OPT = typer.Option(
+    None, "--thousands", help="Thousands separator: none (default), ',', '.', space or \"'\"."
+)
+DELIMITER_OPT = typer.Option(
+    None, "--delimiter", help="CSV delimiter: auto (from the header, default), ',', ';', tab, '|'."
+)
+TIMEZONE_OPT = typer.Option(
+    None, "--timezone", help="Exchange time zone for timestamps with UTC offsets, e.g. Asia/Tokyo."
+)
+
+
+def _format(as_json: bool, **options: str | None) -> Any:
+    """The declared read format; bad flags exit 2 naming the flag."""
+    try:
+        return data_service.read_format(**options)
+    except data_service.DataValidationError as exc:
+        fail(
+            "; ".join(d.message for d in exc.defects),
+            as_json=as_json,
+            defects=[d.as_dict() for d in exc.defects],
+        )
+
+
 @data_app.command("validate")
 def data_validate(
     file: Path = typer.Argument(..., help="CSV or Parquet file."),
+    date_format: str | None = DATE_FORMAT_OPT,
+    decimal: str | None = DECIMAL_OPT,
+    thousands: str | None = THOUSANDS_OPT,
+    delimiter: str | None = DELIMITER_OPT,
+    timezone: str | None = TIMEZONE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Validate a price file; exit 2 and list every defect if it is invalid."""
+    fmt = _format(
+        as_json,
+        date_format=date_format,
+        decimal=decimal,
+        thousands=thousands,
+        delimiter=delimiter,
+        timezone=timezone,
+    )
     payload = _read(file, as_json)
     try:
-        validated = data_service.validate_file(file.name, payload)
+        validated = data_service.validate_file(file.name, payload, fmt)
     except data_service.DataValidationError as exc:
         fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
         return
@@ -110,12 +152,29 @@ def data_validate(
 def data_import(
     file: Path = typer.Argument(..., help="CSV or Parquet file."),
     name: str = typer.Option(..., "--name", help="Name of the new dataset symbol."),
+    date_format: str | None = DATE_FORMAT_OPT,
+    decimal: str | None = DECIMAL_OPT,
+    thousands: str | None = THOUSANDS_OPT,
+    delimiter: str | None = DELIMITER_OPT,
+    timezone: str | None = TIMEZONE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Validate and store a file as ``uploads/NAME``; nothing is stored if it is invalid."""
+    fmt = _format(
+        as_json,
+        date_format=date_format,
+        decimal=decimal,
+        thousands=thousands,
+        delimiter=delimiter,
+        timezone=timezone,
+    )
+    try:
+        data_service.check_name(name, file.name)
+    except data_service.DataValidationError as exc:
+        fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
     payload = _read(file, as_json)
     try:
-        result = data_service.import_upload(name, file.name, payload)
+        result = data_service.import_upload(name, file.name, payload, fmt)
     except data_service.DataValidationError as exc:
         fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
         return
@@ -331,7 +390,10 @@ def abtest(
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Statistical A/B comparison of strategies or saved runs on the same data."""
+    """Statistical A/B comparison of strategies or saved runs on the same data.
+
+    One primary test decides (HAC paired t-test of daily returns, adjusted across pairs);
+    the other tests are shown as secondary."""
     from app.services import abtest as ab
 
     request = _call(
@@ -348,9 +410,7 @@ def abtest(
     )
     outcome = _call(as_json, ab.run_compare, request=request)
     payload = ab.summary_payload(outcome)
-    frame = outcome.result.to_frame()
-    text = f"{payload['verdict']}\n{frame.to_string(index=False)}"
-    emit(payload, as_json=as_json, text=text)
+    emit(payload, as_json=as_json, text=ab.verdict_text(outcome))
 
 
 models_app = typer.Typer(help="Model registry: list, promote, roll back.", no_args_is_help=True)
@@ -358,9 +418,23 @@ app.add_typer(models_app, name="models")
 
 
 def _actor(as_json: bool) -> Any:
-    from app.services.auth import actor_from_env
+    """The acting user: the one place the CLI gets it (see ``signin.cli_actor``)."""
+    from app.services.signin import cli_actor
 
-    return _call(as_json, actor_from_env)
+    prompt = _password_prompt if sys.stdin.isatty() else None
+    actor = _call(as_json, cli_actor, prompt=prompt)
+    if actor.local_mode:
+        typer.echo(
+            "note: local mode (no sign-in users configured): acting as 'local' with every role",
+            err=True,
+        )
+    return actor
+
+
+def _password_prompt(text: str) -> str:
+    import getpass
+
+    return getpass.getpass(text)
 
 
 @app.command("train")
@@ -596,6 +670,240 @@ def alerts_history(limit: int = typer.Option(50, "--limit"), as_json: bool = JSO
         {"events": rows},
         as_json=as_json,
         text="\n".join(f"{r['at']} {r['status']:<10} {r['message']}" for r in rows),
+    )
+
+
+@alerts_app.command("audit")
+def alerts_audit(
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000), as_json: bool = JSON_OPT
+) -> None:
+    """Who changed which rule or channel, newest first."""
+    from app.services import alerts
+
+    rows = alerts.audit(limit)
+    emit(
+        {"audit": rows},
+        as_json=as_json,
+        text="\n".join(f"{r['at']} {r['actor']:<20} {r['action']:<24} {r['target']}" for r in rows),
+    )
+
+
+rule_app = typer.Typer(help="Add, enable, disable or delete alert rules.", no_args_is_help=True)
+channel_app = typer.Typer(
+    help="Add, enable, disable or delete alert channels.", no_args_is_help=True
+)
+alerts_app.add_typer(rule_app, name="rule")
+alerts_app.add_typer(channel_app, name="channel")
+
+
+def _confirm_delete(what: str, yes: bool, as_json: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"deleting {what} needs confirmation: add --yes", as_json=as_json)
+    if not typer.confirm(f"Delete {what}?"):
+        raise typer.Exit(1)
+
+
+@rule_app.command("add")
+def rule_add(
+    name: str = typer.Argument(..., help="Rule name (letters, digits, _ . -)."),
+    kind: str = typer.Option(..., "--kind", help="What to watch (see the Alerts page)."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="In the kind's unit: drawdown 0.10 = 10% (a fraction)."
+    ),
+    metric: str | None = typer.Option(None, "--metric", help="For model_metric_below."),
+    channel: list[str] = typer.Option(["in-app"], "--channel", help="Channel (repeatable)."),
+    severity: str = typer.Option("warning", "--severity", help="info, warning or critical."),
+    cooldown: int = typer.Option(900, "--cooldown", help="Seconds between repeats (0-604800)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Create or replace a rule (risk role); the threshold is checked in its unit."""
+    from app.services import alerts
+    from core.alerts import AlertRuleSpec
+
+    fields = {
+        "name": name,
+        "kind": kind,
+        "threshold": threshold,
+        "metric": metric,
+        "channels": channel,
+        "severity": severity,
+        "cooldown_s": cooldown,
+    }
+    spec = _call(as_json, AlertRuleSpec, **fields)
+    _call(as_json, alerts.save_rule, spec=spec, actor=_actor(as_json))
+    emit(spec.model_dump(), as_json=as_json, text=f"rule {name} saved")
+
+
+def _toggle(kind: str, name: str, enabled: bool, as_json: bool) -> None:
+    from app.services import alerts
+
+    fn = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
+    _call(as_json, fn, name=name, enabled=enabled, actor=_actor(as_json))
+    state = "enabled" if enabled else "disabled"
+    emit({kind: name, "enabled": enabled}, as_json=as_json, text=f"{kind} {name} {state}")
+
+
+@rule_app.command("enable")
+def rule_enable(name: str, as_json: bool = JSON_OPT) -> None:
+    """Enable a rule."""
+    _toggle("rule", name, True, as_json)
+
+
+@rule_app.command("disable")
+def rule_disable(name: str, as_json: bool = JSON_OPT) -> None:
+    """Disable a rule (kept, not evaluated)."""
+    _toggle("rule", name, False, as_json)
+
+
+@rule_app.command("delete")
+def rule_delete(
+    name: str, yes: bool = typer.Option(False, "--yes", help="Confirm."), as_json: bool = JSON_OPT
+) -> None:
+    """Delete a rule (its history stays)."""
+    from app.services import alerts
+
+    _confirm_delete(f"rule {name}", yes, as_json)
+    _call(as_json, alerts.delete_rule, name=name, actor=_actor(as_json))
+    emit({"deleted": name}, as_json=as_json, text=f"rule {name} deleted")
+
+
+@channel_app.command("add")
+def channel_add(
+    name: str = typer.Argument(..., help="Channel name (letters, digits, _ . -)."),
+    url: str = typer.Option(
+        ...,
+        "--url",
+        prompt="Apprise URL",
+        hide_input=True,
+        help="Apprise URL; leave out to be asked (hidden) or pipe it on stdin.",
+    ),
+    disabled: bool = typer.Option(False, "--disabled", help="Save it disabled."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Create or replace a channel (risk role); the URL is stored encrypted."""
+    from app.services import alerts
+    from core.alerts import ChannelSpec
+
+    spec = _call(as_json, ChannelSpec, name=name, url=url, enabled=not disabled)
+    _call(as_json, alerts.save_channel, spec=spec, actor=_actor(as_json))
+    emit(
+        {"name": name, "url": spec.masked, "enabled": not disabled},
+        as_json=as_json,
+        text=f"channel {name} saved: {spec.masked}",
+    )
+
+
+@channel_app.command("enable")
+def channel_enable(name: str, as_json: bool = JSON_OPT) -> None:
+    """Enable a channel."""
+    _toggle("channel", name, True, as_json)
+
+
+@channel_app.command("disable")
+def channel_disable(name: str, as_json: bool = JSON_OPT) -> None:
+    """Disable a channel (rules skip it and record why)."""
+    _toggle("channel", name, False, as_json)
+
+
+@channel_app.command("delete")
+def channel_delete(
+    name: str, yes: bool = typer.Option(False, "--yes", help="Confirm."), as_json: bool = JSON_OPT
+) -> None:
+    """Delete a channel no rule uses (its encrypted URL goes with it)."""
+    from app.services import alerts
+
+    _confirm_delete(f"channel {name}", yes, as_json)
+    _call(as_json, alerts.delete_channel, name=name, actor=_actor(as_json))
+    emit({"deleted": name}, as_json=as_json, text=f"channel {name} deleted")
+
+
+token_app = typer.Typer(
+    help="Personal access tokens for the CLI when sign-in users are configured.",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
+
+def _password_signed_in(as_json: bool) -> Any:
+    import os
+
+    from app.services.auth import auth_mode
+    from app.services.signin import password_actor
+
+    if auth_mode() == "local":
+        fail(
+            "no sign-in users are configured (local mode): the CLI needs no token; "
+            "configure [workbench.users] in the secrets file first",
+            as_json=as_json,
+        )
+    prompt = _password_prompt if sys.stdin.isatty() else None
+    return _call(as_json, password_actor, env=dict(os.environ), prompt=prompt)
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., "--name", help="What the token is for, e.g. laptop."),
+    days: int = typer.Option(90, "--days", help="Lifetime in days (1-365)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Make a token for WORKBENCH_USER (password required); it is shown only once."""
+    from app.services.signin import create_token
+
+    actor = _password_signed_in(as_json)
+    token_id, token = _call(as_json, create_token, actor=actor, name=name, days=days)
+    emit(
+        {"id": token_id, "user": actor.name, "token": token},
+        as_json=as_json,
+        text=f"token {token_id} for {actor.name} (shown once; keep it secret):\n{token}\n"
+        "use it with: export WORKBENCH_TOKEN=<token>",
+    )
+
+
+@token_app.command("list")
+def token_list(as_json: bool = JSON_OPT) -> None:
+    """Your tokens (never the tokens themselves)."""
+    from app.services.signin import list_tokens
+
+    actor = _actor(as_json)
+    rows = _call(as_json, list_tokens, actor=actor)
+    emit(
+        {"user": actor.name, "tokens": rows},
+        as_json=as_json,
+        text="\n".join(
+            f"{r['id']:>4} {r['name']:<20} {r['prefix']:<16} {r['status']:<8} "
+            f"expires {r['expires_at']}"
+            for r in rows
+        )
+        or "no tokens",
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: int = typer.Argument(..., help="Id from `workbench token list`."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Revoke one of your tokens."""
+    from app.services.signin import revoke_token
+
+    actor = _actor(as_json)
+    _call(as_json, revoke_token, actor=actor, token_id=token_id)
+    emit({"revoked": token_id}, as_json=as_json, text=f"token {token_id} revoked")
+
+
+@app.command("whoami")
+def whoami(as_json: bool = JSON_OPT) -> None:
+    """Who the CLI acts as, and in which mode (local or signed in)."""
+    from app.services.auth import auth_mode
+
+    mode = auth_mode()
+    actor = _actor(as_json)
+    emit(
+        {"user": actor.name, "roles": sorted(actor.roles), "mode": mode},
+        as_json=as_json,
+        text=f"{actor.name} ({', '.join(sorted(actor.roles)) or 'no roles'}); mode: {mode}",
     )
 
 
@@ -1033,12 +1341,20 @@ def setup(
 ) -> None:
     """Verify embedded data, migrate the database and warm numba (idempotent)."""
     from app.services.system import SetupError, run_setup
+    from core.config import SecretKeyError, get_settings
 
     try:
         report = run_setup(warm=warm)
-    except SetupError as exc:
+        settings = get_settings()
+        had_key = settings.fernet_key() is not None
+        settings.fernet_key(create=True)  # var/secret.key (0600) when no key is configured
+    except (SetupError, SecretKeyError) as exc:
         fail(str(exc), as_json=as_json)
         return
+    report.notes.append(
+        f"secret key for credentials at rest: {settings.secret_key_source()}"
+        + ("" if had_key else " (created)")
+    )
     text = (
         f"data: {', '.join(f'{k} {v}' for k, v in report.data_files.items())}\n"
         f"database: {report.database_url} (migrated)\n"
