@@ -9,6 +9,7 @@ import vectorbt or numba, so the first sweep in a fresh process is fast.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ METRICS: tuple[str, ...] = (
     "turnover",
 )
 Constraint = Callable[[dict[str, np.ndarray]], np.ndarray]
+MAX_GRID_COMBINATIONS = 2_000_000
+"""Raw combinations a sweep accepts; checked from the axis lengths before anything is built."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +211,12 @@ def _grid_combos(
     if not grid:
         raise ValueError("grid is empty")
     names = list(grid)
+    total = grid_size(grid)
+    if total > MAX_GRID_COMBINATIONS:
+        raise ValueError(
+            f"the grid has {total:,} combinations, more than {MAX_GRID_COMBINATIONS:,}; "
+            "use fewer values per axis"
+        )
     values = [np.asarray(grid[name]).ravel() for name in names]
     if any(v.size == 0 for v in values):
         raise ValueError("every grid axis needs at least one value")
@@ -294,6 +303,10 @@ def sweep_ma_crossover(
     slow = np.unique(np.asarray(slow, dtype=np.int64))
     if fast.size == 0 or slow.size == 0 or fast.min() < 1 or slow.min() < 2:
         raise ValueError("fast windows must be >= 1 and slow windows >= 2 (non-empty)")
+    if fast.size * slow.size > MAX_GRID_COMBINATIONS:
+        raise ValueError(
+            f"{fast.size * slow.size:,} (fast, slow) pairs exceed {MAX_GRID_COMBINATIONS:,}"
+        )
     fast_idx, slow_idx = np.meshgrid(np.arange(fast.size), np.arange(slow.size), indexing="ij")
     keep = fast[fast_idx] < slow[slow_idx]
     fast_idx, slow_idx = fast_idx[keep], slow_idx[keep]
@@ -395,16 +408,17 @@ def _py(value: Any) -> Any:
 
 
 def grid_size(grid: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
-    """Number of raw combinations before constraints.
+    """Number of raw combinations before constraints (exact: Python integers, no overflow).
 
     >>> grid_size({"fast": [5, 10], "slow": [20, 30, 40]})
     6
     """
-    return int(np.prod([len(np.asarray(v).ravel()) for v in grid.values()])) if grid else 0
+    return math.prod(int(np.size(v)) for v in grid.values()) if grid else 0
 
 
 __all__ = [
     "LOWER_IS_BETTER",
+    "MAX_GRID_COMBINATIONS",
     "METRICS",
     "SweepResult",
     "equity_curves",

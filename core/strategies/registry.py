@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import typing
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import annotated_types as at
 import pandas as pd
 from pydantic import ValidationError
 
@@ -26,40 +30,137 @@ from core.strategies.single import (
 
 
 class StrategyEntry(NamedTuple):
-    """One registered strategy."""
+    """One registered strategy; ``windows`` are its parameters counted in bars."""
 
     params_model: type[StrategyParams]
     function: Callable[..., pd.Series]
     description: str
+    windows: tuple[str, ...] = ()
 
 
 STRATEGIES: dict[str, StrategyEntry] = {
     "buy_and_hold": StrategyEntry(BuyAndHoldParams, buy_and_hold, "Fully long on every bar."),
     "ma_crossover": StrategyEntry(
-        MACrossoverParams, ma_crossover, "Long while SMA(fast) > SMA(slow); optional short."
+        MACrossoverParams,
+        ma_crossover,
+        "Long while SMA(fast) > SMA(slow); optional short.",
+        ("fast", "slow"),
     ),
     "donchian_breakout": StrategyEntry(
-        DonchianParams, donchian_breakout, "Channel breakout with a shorter exit channel."
+        DonchianParams,
+        donchian_breakout,
+        "Channel breakout with a shorter exit channel.",
+        ("window", "exit_window"),
     ),
     "mean_reversion": StrategyEntry(
-        MeanReversionParams, mean_reversion, "Fade z-score or RSI extremes; exit near the mean."
+        MeanReversionParams,
+        mean_reversion,
+        "Fade z-score or RSI extremes; exit near the mean.",
+        ("window",),
     ),
     "ts_momentum": StrategyEntry(
-        TSMomentumParams, ts_momentum, "Sign of the past lookback return (time-series momentum)."
+        TSMomentumParams,
+        ts_momentum,
+        "Sign of the past lookback return (time-series momentum).",
+        ("lookback",),
     ),
     "vol_target_trend": StrategyEntry(
         VolTargetTrendParams,
         vol_target_trend,
         "Trend filter sized to a volatility target, capped at max leverage.",
+        ("trend_window", "vol_window"),
     ),
 }
 
 
-def _format_errors(err: ValidationError) -> str:
+@dataclass(frozen=True)
+class ParamSpec:
+    """The declared type and valid range of one strategy parameter.
+
+    >>> param_specs("ma_crossover")["fast"].describe()
+    'an integer in [1, 100000] (bars)'
+    """
+
+    name: str
+    kind: str  # "int", "float", "bool" or "choice"
+    low: float | None = None
+    low_inclusive: bool = True
+    high: float | None = None
+    high_inclusive: bool = True
+    choices: tuple[Any, ...] = ()
+    window: bool = False
+
+    def describe(self) -> str:
+        """The valid values in words, e.g. ``'a number in (0, 10]'``."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        noun = "an integer" if self.kind == "int" else "a number"
+        lo = "-inf" if self.low is None else _num(self.low)
+        hi = "inf" if self.high is None else _num(self.high)
+        left = "[" if self.low_inclusive and self.low is not None else "("
+        right = "]" if self.high_inclusive and self.high is not None else ")"
+        unit = " (bars)" if self.window else ""
+        return f"{noun} in {left}{lo}, {hi}{right}{unit}"
+
+    def contains(self, value: float) -> bool:
+        """Whether a finite number lies in the range (the integer rule is not checked)."""
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (
+            value < self.low or (value == self.low and not self.low_inclusive)
+        ):
+            return False
+        return not (
+            self.high is not None
+            and (value > self.high or (value == self.high and not self.high_inclusive))
+        )
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def param_specs(name: str) -> dict[str, ParamSpec]:
+    """Declared type and range of every parameter of strategy ``name``, from its model."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    entry = STRATEGIES[name]
+    out: dict[str, ParamSpec] = {}
+    for field_name, field in entry.params_model.model_fields.items():
+        annotation = field.annotation
+        if typing.get_origin(annotation) is typing.Literal:
+            out[field_name] = ParamSpec(field_name, "choice", choices=typing.get_args(annotation))
+            continue
+        if annotation is bool:
+            out[field_name] = ParamSpec(field_name, "bool")
+            continue
+        bounds: dict[str, Any] = {}
+        for item in field.metadata:
+            if isinstance(item, at.Ge):
+                bounds.update(low=float(item.ge), low_inclusive=True)  # type: ignore[arg-type]
+            elif isinstance(item, at.Gt):
+                bounds.update(low=float(item.gt), low_inclusive=False)  # type: ignore[arg-type]
+            elif isinstance(item, at.Le):
+                bounds.update(high=float(item.le), high_inclusive=True)  # type: ignore[arg-type]
+            elif isinstance(item, at.Lt):
+                bounds.update(high=float(item.lt), high_inclusive=False)  # type: ignore[arg-type]
+        kind = "int" if annotation is int else "float"
+        out[field_name] = ParamSpec(field_name, kind, window=field_name in entry.windows, **bounds)
+    return out
+
+
+def _format_errors(name: str, err: ValidationError) -> str:
+    specs = param_specs(name)
     parts = []
     for item in err.errors():
         loc = ".".join(str(x) for x in item["loc"]) or "params"
         msg = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            msg = f"{name} has no parameter {loc!r}; use {sorted(specs) or 'none'}"
+        elif loc in specs:
+            msg = f"{msg}; {loc} must be {specs[loc].describe()}, got {item.get('input')!r}"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
 
@@ -80,7 +181,73 @@ def validate_params(name: str, params: Mapping[str, Any] | StrategyParams | None
     try:
         return model.model_validate(dict(params or {}))
     except ValidationError as err:
-        raise ValueError(f"invalid parameters for {name}: {_format_errors(err)}") from None
+        raise ValueError(f"invalid parameters for {name}: {_format_errors(name, err)}") from None
+
+
+def check_param(name: str, field: str, value: Any) -> None:
+    """Check one parameter value against its declared type and range (no cross-field rules).
+
+    >>> try:
+    ...     check_param("ma_crossover", "fast", 0)
+    ... except ParamRangeError as exc:
+    ...     print(exc.message)
+    fast must be an integer in [1, 100000] (bars), got 0
+    """
+    specs = param_specs(name)
+    if field not in specs:
+        raise ParamRangeError(field, f"{name} has no parameter {field!r}; use {sorted(specs)}")
+    spec = specs[field]
+    wrong = f"{field} must be {spec.describe()}, got {value!r}"
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise ParamRangeError(field, wrong)
+        return
+    if spec.kind == "choice":
+        if value not in spec.choices:
+            raise ParamRangeError(field, wrong)
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParamRangeError(field, wrong)
+    if spec.kind == "int" and isinstance(value, float) and not value.is_integer():
+        raise ParamRangeError(field, wrong)
+    if not spec.contains(float(value)):
+        raise ParamRangeError(field, wrong)
+
+
+class ParamRangeError(ValueError):
+    """A parameter outside its valid range, with the field it belongs to (``errors()``
+    has the shape of pydantic's, so forms can show it beside the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def errors(self) -> list[dict[str, Any]]:
+        """One pydantic-style error: ``loc`` is the field, ``msg`` the message."""
+        return [{"loc": ("params", self.field), "msg": self.message, "type": "range"}]
+
+
+def check_windows(name: str, params: Mapping[str, Any] | StrategyParams, bars: int) -> None:
+    """Refuse a window longer than the ``bars`` of data it will run on.
+
+    >>> try:
+    ...     check_windows("ts_momentum", {"lookback": 500}, 300)
+    ... except ParamRangeError as exc:
+    ...     print(exc.message.split("; ")[1])
+    lookback must be an integer in [1, 300] (bars)
+    """
+    model = validate_params(name, params)
+    specs = param_specs(name)
+    for field in STRATEGIES[name].windows:
+        value = getattr(model, field)
+        if value > bars:
+            low = _num(specs[field].low) if specs[field].low is not None else "1"
+            raise ParamRangeError(
+                field,
+                f"{value} bars is longer than the {bars} bars of data; "
+                f"{field} must be an integer in [{low}, {bars}] (bars)",
+            )
 
 
 def run_strategy(

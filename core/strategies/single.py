@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from core.strategies._indicators import (
     realized_vol,
@@ -24,11 +24,26 @@ from core.strategies._indicators import (
     state_machine,
 )
 
+MAX_WINDOW = 100_000
+"""Longest window any strategy accepts (bars); a run also needs at least this many bars."""
+
 
 class StrategyParams(BaseModel):
-    """Base class: frozen, keyword-only, unknown fields rejected."""
+    """Base class: frozen, keyword-only, unknown fields rejected, numbers finite.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every numeric field declares its valid range (``ge``/``gt``/``le``), so a value
+    such as ``fast=1e23`` is refused before any work starts.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        field = cls.model_fields[info.field_name or ""]
+        if isinstance(value, bool) and field.annotation in (int, float):
+            raise ValueError(f"must be a number, not {value}")
+        return value
 
 
 class BuyAndHoldParams(StrategyParams):
@@ -38,8 +53,8 @@ class BuyAndHoldParams(StrategyParams):
 class MACrossoverParams(StrategyParams):
     """Moving-average crossover: long while SMA(fast) > SMA(slow)."""
 
-    fast: int = Field(default=20, ge=1, description="fast SMA window (bars)")
-    slow: int = Field(default=50, ge=2, description="slow SMA window (bars)")
+    fast: int = Field(default=20, ge=1, le=MAX_WINDOW, description="fast SMA window (bars)")
+    slow: int = Field(default=50, ge=2, le=MAX_WINDOW, description="slow SMA window (bars)")
     allow_short: bool = Field(default=False, description="short while SMA(fast) < SMA(slow)")
 
     @model_validator(mode="after")
@@ -54,8 +69,10 @@ class MACrossoverParams(StrategyParams):
 class DonchianParams(StrategyParams):
     """Donchian channel breakout."""
 
-    window: int = Field(default=20, ge=2, description="entry channel length (bars)")
-    exit_window: int = Field(default=10, ge=1, description="exit channel length (bars)")
+    window: int = Field(default=20, ge=2, le=MAX_WINDOW, description="entry channel length (bars)")
+    exit_window: int = Field(
+        default=10, ge=1, le=MAX_WINDOW, description="exit channel length (bars)"
+    )
     allow_short: bool = False
 
 
@@ -70,9 +87,9 @@ class MeanReversionParams(StrategyParams):
     """
 
     indicator: Literal["zscore", "rsi"] = "zscore"
-    window: int = Field(default=20, ge=2)
-    entry: float = Field(default=2.0, gt=0.0)
-    exit: float = Field(default=0.0, ge=0.0)
+    window: int = Field(default=20, ge=2, le=MAX_WINDOW)
+    entry: float = Field(default=2.0, gt=0.0, le=100.0)
+    exit: float = Field(default=0.0, ge=0.0, le=100.0)
     allow_short: bool = False
 
     @model_validator(mode="after")
@@ -87,19 +104,25 @@ class MeanReversionParams(StrategyParams):
 class TSMomentumParams(StrategyParams):
     """Time-series momentum: the sign of the past ``lookback``-bar return."""
 
-    lookback: int = Field(default=126, ge=1)
+    lookback: int = Field(default=126, ge=1, le=MAX_WINDOW)
     allow_short: bool = True
 
 
 class VolTargetTrendParams(StrategyParams):
     """Trend filter scaled to a volatility target."""
 
-    trend_window: int = Field(default=100, ge=2, description="SMA window of the trend filter")
-    vol_window: int = Field(default=20, ge=2, description="realized-volatility window")
-    target_vol: float = Field(default=0.15, gt=0.0, description="annualized target volatility")
+    trend_window: int = Field(
+        default=100, ge=2, le=MAX_WINDOW, description="SMA window of the trend filter"
+    )
+    vol_window: int = Field(
+        default=20, ge=2, le=MAX_WINDOW, description="realized-volatility window"
+    )
+    target_vol: float = Field(
+        default=0.15, gt=0.0, le=10.0, description="annualized target volatility"
+    )
     max_leverage: float = Field(default=1.0, gt=0.0, le=1.0, description="cap on |position|")
     allow_short: bool = False
-    periods_per_year: float = Field(default=252.0, gt=0.0)
+    periods_per_year: float = Field(default=252.0, gt=0.0, le=1_000_000.0)
 
 
 def _close(prices: pd.DataFrame) -> np.ndarray:
