@@ -1,41 +1,30 @@
-"""Who is using the app: local single-user mode, hashed-password users, or OIDC."""
+"""Who is using the app: local single-user mode, hashed-password users, or OIDC.
+
+Password sign-in is throttled per user and per client (slow-down after 3 failures,
+15-minute lockout after 10; see :mod:`app.services.signin`). A signed-in browser keeps a
+server-side session whose token rides in the URL's ``session`` query parameter, so a
+page reload does not sign the user out; the token is checked against the database on
+every run, so signing out (or ``workbench token revoke``) ends it at once.
+"""
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
 
 import streamlit as st
 
-from app.services.auth import (
-    Actor,
-    PermissionDenied,
-    actor_from_env,
-    authenticate,
-    configured_users,
-    oidc_actor,
-)
-from core.config import get_settings
+from app.services import signin
+from app.services.auth import Actor, PermissionDenied, actor_from_env, auth_mode, oidc_actor
+from app.services.auth import secrets_table as _secrets_table
 
 ACTOR = "auth.actor"
+TOKEN = "auth.session_token"
+QUERY_KEY = "session"
+ANONYMOUS = Actor("anonymous", frozenset())
 
 
 def _secrets() -> dict[str, Any]:
-    path = get_settings().secrets_file
-    if not path.is_file():
-        return {}
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def auth_mode() -> str:
-    """``"local"``, ``"password"`` or ``"oidc"`` from the secrets file."""
-    table = _secrets()
-    if table.get("auth", {}).get("client_id") or table.get("auth", {}).get("providers"):
-        return "oidc"
-    if (table.get("workbench") or {}).get("users"):
-        return "password"
-    return "local"
+    return _secrets_table()
 
 
 def current_actor() -> Actor:
@@ -47,13 +36,74 @@ def current_actor() -> Actor:
         user = getattr(st, "user", None)
         if user is not None and getattr(user, "is_logged_in", False):
             return oidc_actor(str(user.get("email", "")), _secrets())
-        return Actor("anonymous", frozenset())
+        return ANONYMOUS
     actor = st.session_state.get(ACTOR)
-    return actor if isinstance(actor, Actor) else Actor("anonymous", frozenset())
+    return actor if isinstance(actor, Actor) else ANONYMOUS
+
+
+def _client() -> str:
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no browser context (bare script run)
+        ip = None
+    return f"web:{ip or 'localhost'}"
+
+
+def _restore_session() -> str | None:
+    """Re-check this browser's session against the database; returns a notice or None."""
+    token = st.session_state.get(TOKEN) or st.query_params.get(QUERY_KEY)
+    if not token:
+        st.session_state.pop(ACTOR, None)
+        return None
+    actor = signin.resume_session(str(token))
+    if actor is None:
+        st.session_state.pop(ACTOR, None)
+        st.session_state.pop(TOKEN, None)
+        st.query_params.pop(QUERY_KEY, None)
+        return "Your session has ended (expired, signed out or revoked). Sign in again."
+    st.session_state[ACTOR], st.session_state[TOKEN] = actor, token
+    if st.query_params.get(QUERY_KEY) != token:  # page switches drop query parameters
+        st.query_params[QUERY_KEY] = token
+    return None
+
+
+def _sign_in_form() -> None:
+    with st.form("auth.form"):
+        username = st.text_input("User", key="auth.user")
+        password = st.text_input("Password", type="password", key="auth.password")
+        submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    try:
+        actor = signin.sign_in(username.strip(), password, client=_client())
+    except signin.SignInThrottled as exc:
+        st.error(str(exc))
+        return
+    except (PermissionDenied, ValueError) as exc:
+        st.error(str(exc))
+        return
+    token = signin.start_session(actor)
+    st.session_state[ACTOR], st.session_state[TOKEN] = actor, token
+    st.query_params[QUERY_KEY] = token
+    st.rerun()
+
+
+def _sign_out(mode: str) -> None:
+    if mode == "oidc":
+        st.logout()
+    token = st.session_state.pop(TOKEN, None)
+    if token:
+        signin.end_session(str(token))
+    st.session_state.pop(ACTOR, None)
+    st.query_params.pop(QUERY_KEY, None)
+    st.rerun()
 
 
 def render_sign_in() -> None:
-    """Sidebar: the mode label, and a sign-in form or sign-out button when configured."""
+    """Sidebar: the mode label, and a sign-in form or sign-out button when configured.
+
+    Call it before anything that shows data: when nobody is signed in it stops the run.
+    """
     mode = auth_mode()
     with st.sidebar:
         if mode == "local":
@@ -62,28 +112,19 @@ def render_sign_in() -> None:
                 "trader). Configure users in .streamlit/secrets.toml to require sign-in."
             )
             return
+        notice = _restore_session() if mode == "password" else None
         actor = current_actor()
         if actor.name != "anonymous":
             st.caption(f"Signed in as **{actor.name}** ({', '.join(sorted(actor.roles))})")
             if st.button("Sign out", key="auth.sign_out"):
-                if mode == "oidc":
-                    st.logout()
-                st.session_state.pop(ACTOR, None)
-                st.rerun()
+                _sign_out(mode)
             return
+        if notice:
+            st.warning(notice)
         if mode == "oidc":
             if st.button("Sign in", key="auth.sign_in"):
                 st.login()
         else:
-            with st.form("auth.form"):
-                username = st.text_input("User", key="auth.user")
-                password = st.text_input("Password", type="password", key="auth.password")
-                if st.form_submit_button("Sign in"):
-                    try:
-                        users = configured_users(_secrets())
-                        st.session_state[ACTOR] = authenticate(username, password, users)
-                        st.rerun()
-                    except (PermissionDenied, ValueError) as exc:
-                        st.error(str(exc))
+            _sign_in_form()
     st.info("Sign in (sidebar) to use the workbench.")
     st.stop()

@@ -1,16 +1,20 @@
 """Users and roles. Role checks live here, in the services, not only in the UI.
 
-By default the workbench runs in a clearly labelled single-user local mode where the
-local user holds every role. Set ``WORKBENCH_USER`` and ``WORKBENCH_ROLES`` (comma
-separated: analyst, pm, risk, trader) to act as a specific user, e.g. in batch jobs; the
-Streamlit app can also sign users in against hashed passwords in secrets (see README).
+With no users in the secrets file the workbench runs in a clearly labelled single-user
+**local mode**: the local user holds every role, and ``WORKBENCH_USER`` and
+``WORKBENCH_ROLES`` (comma separated: analyst, pm, risk, trader) may name a user for
+batch jobs. As soon as the secrets file configures users (hashed passwords or OIDC),
+roles come only from there: the app signs users in, and the CLI needs a token or a
+password (:func:`app.services.signin.cli_actor`).
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["analyst", "pm", "risk", "trader"]
 ROLES: tuple[Role, ...] = ("analyst", "pm", "risk", "trader")
@@ -36,17 +40,57 @@ class Actor:
 LOCAL = Actor("local", frozenset(ROLES), local_mode=True)
 
 
-def actor_from_env() -> Actor:
-    """The acting user from the environment, or the local single user."""
-    name = os.environ.get("WORKBENCH_USER")
-    if not name:
-        return LOCAL
-    raw = os.environ.get("WORKBENCH_ROLES", "analyst")
+def parse_roles(raw: str) -> frozenset[str]:
+    """Roles from a comma-separated list, e.g. ``analyst,pm``."""
     roles = frozenset(r.strip() for r in raw.split(",") if r.strip())
     unknown = sorted(roles - set(ROLES))
     if unknown:
         raise ValueError(f"WORKBENCH_ROLES has unknown roles {unknown}; use {list(ROLES)}")
-    return Actor(name, roles)
+    return roles
+
+
+def actor_from_env() -> Actor:
+    """Local mode only: the user named by the environment, or the local single user.
+
+    The roles are self-declared, which is why this applies only when no sign-in users
+    are configured.
+    """
+    name = os.environ.get("WORKBENCH_USER")
+    if not name:
+        return LOCAL
+    return Actor(name, parse_roles(os.environ.get("WORKBENCH_ROLES", "analyst")))
+
+
+def secrets_table() -> dict[str, Any]:
+    """The parsed secrets file (empty when there is none)."""
+    from core.config import get_settings
+
+    path = get_settings().secrets_file
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def auth_mode(table: dict[str, Any] | None = None) -> str:
+    """``"local"``, ``"password"`` or ``"oidc"`` from the secrets file."""
+    table = secrets_table() if table is None else table
+    if table.get("auth", {}).get("client_id") or table.get("auth", {}).get("providers"):
+        return "oidc"
+    if (table.get("workbench") or {}).get("users"):
+        return "password"
+    return "local"
+
+
+def users_and_roles() -> tuple[dict[str, dict], Callable[[str], Actor | None]]:  # type: ignore[type-arg]
+    """Configured password users, and a lookup of an OIDC user's roles (None if no OIDC)."""
+    table = secrets_table()
+    users = configured_users(table)
+
+    def oidc(email: str) -> Actor | None:
+        return oidc_actor(email, table) if auth_mode(table) == "oidc" else None
+
+    return users, oidc
 
 
 def require(actor: Actor, role: Role, action: str) -> None:
