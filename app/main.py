@@ -61,8 +61,8 @@ def main() -> None:
     state.init()
     cached.engine_warmup()
     navigation = build_navigation()
+    render_sign_in()  # first: nothing from the data is shown before sign-in
     render_sidebar()
-    render_sign_in()
     navigation.run()
 
 
