@@ -7,21 +7,25 @@ killed) and read the heartbeat, never touching the worker directly.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from app.services.auth import LOCAL, Actor, require
 from app.services.data import load_prices
 from app.services.db import get_engine
 from core.config import get_settings
+from core.paper.lease import DEFAULT_TTL_S
 from core.store.db import session_scope
 from core.store.paper import PaperSession, PaperSessionRepository
 from core.store.trading import (
@@ -35,7 +39,8 @@ from core.store.trading import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-HEARTBEAT_STALE_S = 15.0
+MAX_STEPS = 1_000_000
+MAX_SPEED = 10_000.0
 
 
 class PaperRequest(BaseModel):
@@ -139,6 +144,17 @@ def _alert_hook(symbols: list[str]) -> Any:
     return on_cycle
 
 
+def _check_broker(request: PaperRequest, broker: Any) -> None:
+    """Refuse wrong Alpaca keys before any work (BrokerConfigError names the fix)."""
+    from core.broker import BrokerUnavailableError
+
+    if request.broker == "alpaca":
+        try:
+            broker.account()
+        except BrokerUnavailableError:
+            pass  # down, not refused: the worker waits for it, beating meanwhile
+
+
 def run_worker(
     request: PaperRequest,
     *,
@@ -147,43 +163,246 @@ def run_worker(
     actor: Actor = LOCAL,
     start_running: bool = True,
     until: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    lease_ttl_s: float = DEFAULT_TTL_S,
 ) -> dict[str, Any]:
-    """Run the worker in this process until steps, ``until``, the data's end, or a stop/kill."""
+    """Run the worker in this process until steps, ``until``, the data's end, or a stop/kill.
+
+    The session's lease is taken before anything is written: a second worker on the
+    same session gets :class:`~core.paper.lease.LeaseHeldError` and changes nothing.
+
+    Raises
+    ------
+    ValueError
+        ``steps`` or ``speed`` out of range, or ``until`` not a date.
+    LeaseHeldError
+        Another live worker runs this session.
+    BrokerConfigError
+        Alpaca refused the keys.
+    """
     from app.services import risk as risk_service
+    from core.paper.lease import SessionLease
     from core.paper.worker import PaperWorker
 
     require(actor, "trader", "running the paper trader")
-    ensure_session(request)
+    check_run_options(steps=steps, speed=speed)
+    stop = _parse_until(until)
     prices = {s: load_prices(request.dataset, s) for s in request.symbols}
+    if request.broker == "alpaca":
+        _check_broker(request, _broker(request))
+    engine = get_engine()
+    lease = SessionLease(engine, request.session, ttl_s=lease_ttl_s, clock=clock or _utc_now)
+    lease.acquire()
+    try:
+        ensure_session(request)
+        with _sessions() as s:
+            control = WorkerControlRepository(s)
+            # A pending kill is carried out (cancel, flatten) before anything else runs.
+            if start_running and control.get().desired_state == "stopped":
+                control.set("running", updated_by=actor.name, reason="worker started")
+            row = PaperSessionRepository(s).get(request.session)
+            assert row is not None
+            row.pid = os.getpid()
+        worker = PaperWorker(
+            engine=engine,
+            session_name=request.session,
+            prices=prices,
+            broker=_broker(request),
+            limits=lambda: risk_service.current_limits()[1],
+            on_cycle=_alert_hook(request.symbols),
+            lease=lease,
+            **({"sleep": sleep} if sleep is not None else {}),
+            **({"clock": clock} if clock is not None else {}),
+        )
+        return worker.run(steps=steps, speed=speed, until=stop).as_dict()
+    finally:
+        lease.release()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_run_options(*, steps: int | None, speed: float) -> None:
+    """Refuse out-of-range run options, naming the flag and its range (before any work)."""
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise ValueError(
+            f"--steps must be a whole number of bars from 1 to {MAX_STEPS:,} (or omitted to "
+            f"run to the end of the data); got {steps}"
+        )
+    if not (math.isfinite(speed) and 0 <= speed <= MAX_SPEED):
+        raise ValueError(
+            f"--speed must be from 0 (as fast as possible) to {MAX_SPEED:g} bars per second; "
+            f"got {speed}"
+        )
+
+
+def _parse_until(until: str | None) -> pd.Timestamp | None:
+    if not until:
+        return None
+    try:
+        return pd.Timestamp(until)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--until must be a date such as 2005-06-30; got {until!r}") from exc
+
+
+@dataclass(frozen=True)
+class ControlOutcome:
+    """What a pause, resume or kill did.
+
+    Attributes
+    ----------
+    changed
+        Whether the desired state was changed (False: nothing was done, see ``message``).
+    desired_state
+        The desired state after the call.
+    message
+        One sentence for the user.
+    flattened
+        Sessions flattened at once by the kill (no worker was running them).
+    """
+
+    changed: bool
+    desired_state: str
+    message: str
+    flattened: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def running_workers() -> list[str]:
+    """Sessions whose worker holds a live lease."""
+    from core.paper.lease import live_leases
+
     with _sessions() as s:
-        control = WorkerControlRepository(s)
-        # A pending kill is carried out (cancel, flatten) before anything else runs.
-        if start_running and control.get().desired_state == "stopped":
-            control.set("running", updated_by=actor.name, reason="worker started")
-        row = PaperSessionRepository(s).get(request.session)
-        assert row is not None
-        row.pid = os.getpid()
-    worker = PaperWorker(
-        engine=get_engine(),
-        session_name=request.session,
-        prices=prices,
-        broker=_broker(request),
-        limits=lambda: risk_service.current_limits()[1],
-        on_cycle=_alert_hook(request.symbols),
-    )
-    stop = pd.Timestamp(until) if until else None
-    return worker.run(steps=steps, speed=speed, until=stop).as_dict()
+        return [lease.session for lease in live_leases(s)]
 
 
 def set_state(
     state: str, *, actor: Actor = LOCAL, reason: str = "", flatten: bool | None = None
-) -> None:
-    """Ask the worker to run, pause, stop or kill (role: trader)."""
+) -> ControlOutcome:
+    """Pause, resume or kill the paper trader (role: trader).
+
+    Pause and resume act only on a running worker (and resume only a paused one);
+    otherwise nothing changes and the outcome says why. A kill is recorded for the
+    running workers and carried out at once (cancel, flatten) on every session no
+    worker is running.
+    """
     require(actor, "trader", f"setting the paper trader to {state}")
+    if state not in ("paused", "running", "killed", "stopped"):
+        raise ValueError(f"state must be paused, running, killed or stopped; got {state!r}")
+    workers = running_workers()
+    with _sessions() as s:
+        current = WorkerControlRepository(s).get().desired_state
+    if state in ("paused", "running"):
+        verb = "pause" if state == "paused" else "resume"
+        if not workers:
+            return ControlOutcome(
+                False,
+                current,
+                f"no paper worker is running: nothing to {verb} (start one with "
+                "`workbench paper run` or the Start button)",
+                [],
+            )
+        needed = "running" if state == "paused" else "paused"
+        if current != needed:
+            return ControlOutcome(
+                False, current, f"the worker is {current}, not {needed}: nothing to {verb}", []
+            )
+    _set_control(state, actor=actor, reason=reason, flatten=flatten)
+    if state != "killed":
+        return ControlOutcome(True, state, f"paper trader: {state} requested", [])
+    return _kill_idle_sessions(actor, reason, workers)
+
+
+def _set_control(
+    state: str, *, actor: Actor, reason: str = "", flatten: bool | None = None
+) -> None:
     with _sessions() as s:
         WorkerControlRepository(s).set(
             state, updated_by=actor.name, reason=reason, flatten_on_kill=flatten
         )
+
+
+def _kill_idle_sessions(actor: Actor, reason: str, workers: list[str]) -> ControlOutcome:
+    """Cancel and (if asked) flatten now every session no worker is running."""
+    from core.paper.lease import LeaseHeldError, SessionLease
+    from core.paper.worker import carry_out_kill, kill_summary
+
+    with _sessions() as s:
+        flatten = WorkerControlRepository(s).get().flatten_on_kill
+        rows = [
+            (r.name, r.account_id)
+            for r in s.scalars(select(PaperSession).order_by(PaperSession.id))
+        ]
+    done, problems = [], []
+    left = False
+    for name, account_id in rows:
+        if name in workers or account_id is None:
+            continue
+        lease = SessionLease(get_engine(), name, role="kill-switch")
+        try:
+            lease.acquire()
+        except LeaseHeldError:
+            workers.append(name)  # a worker started meanwhile: it carries the kill out
+            continue
+        try:
+            request, prices, ts = _session_marks(name)
+            outcome = carry_out_kill(
+                get_engine(),
+                session_name=name,
+                account_id=account_id,
+                broker=_broker(request),
+                prices=prices,
+                ts=ts,
+                flatten=flatten,
+                reason=reason or "kill switch",
+                renew=lease.renew,
+                stop=False,
+            )
+            if outcome.flatten_orders or outcome.cancelled:
+                done.append(name)
+            left = left or bool(outcome.positions_left)
+        except Exception as exc:  # reported; the kill stays pending
+            problems.append(f"{name}: {exc}")
+        finally:
+            lease.release()
+    if not workers and not problems:
+        with _sessions() as s:
+            WorkerControlRepository(s).set(
+                "stopped",
+                updated_by=actor.name,
+                reason=kill_summary(reason or "kill switch", flatten, left),
+            )
+    parts = [f"kill switch engaged ({'flatten' if flatten else 'keep positions'})"]
+    if done:
+        parts.append(f"carried out now on {', '.join(done)}")
+    if workers:
+        parts.append(f"the running worker(s) of {', '.join(sorted(set(workers)))} do it now")
+    if problems:
+        parts.append("not yet done (retried when a worker starts): " + "; ".join(problems))
+    state = "killed" if workers or problems else "stopped"
+    return ControlOutcome(True, state, "; ".join(parts), done)
+
+
+def _session_marks(name: str) -> tuple[PaperRequest, dict[str, float], pd.Timestamp]:
+    """A stored session's request, and its symbols' closes at its last completed bar."""
+    with _sessions() as s:
+        row = PaperSessionRepository(s).get(name)
+        assert row is not None
+        config, cursor = dict(row.config), row.cursor
+    request = PaperRequest(**config)
+    frames = {sym: load_prices(request.dataset, sym) for sym in request.symbols}
+    common = None
+    for frame in frames.values():
+        common = frame.index if common is None else common.intersection(frame.index)
+    assert common is not None
+    bar = max(cursor, 0)
+    ts = common[bar]
+    return request, {sym: float(f.loc[ts, "close"]) for sym, f in frames.items()}, ts
 
 
 def start_worker_process(
@@ -191,10 +410,17 @@ def start_worker_process(
 ) -> int:
     """Start ``workbench paper run`` as a separate process; returns its pid."""
     require(actor, "trader", "starting the paper trader")
-    if worker_alive():
-        raise ValueError("a worker is already running (fresh heartbeat); pause or kill it first")
+    check_run_options(steps=steps, speed=speed)
+    if request.session in running_workers():
+        raise ValueError(
+            f"a worker is already running session {request.session!r}; pause or kill it first"
+        )
     ensure_session(request)
-    set_state("running", actor=actor, reason="started from the dashboard")
+    with _sessions() as s:
+        if WorkerControlRepository(s).get().desired_state != "killed":
+            WorkerControlRepository(s).set(
+                "running", updated_by=actor.name, reason="started from the dashboard"
+            )
     args = [
         sys.executable,
         "-m",
@@ -229,14 +455,10 @@ def start_worker_process(
     return proc.pid
 
 
-def worker_alive(stale_s: float = HEARTBEAT_STALE_S) -> bool:
-    """Whether the newest heartbeat is fresh."""
-    with _sessions() as s:
-        beat = HeartbeatRepository(s).latest()
-        if beat is None:
-            return False
-        ts = beat.ts if beat.ts.tzinfo else beat.ts.replace(tzinfo=UTC)
-        return datetime.now(UTC) - ts < timedelta(seconds=stale_s)
+def worker_alive(session: str | None = None) -> bool:
+    """Whether a worker holds a live lease (on ``session``, or on any session)."""
+    workers = running_workers()
+    return bool(workers) if session is None else session in workers
 
 
 @dataclass(frozen=True)
@@ -361,8 +583,7 @@ def monitor(session: str | None = None) -> MonitorView:
                     "regime_probs": d.payload.get("regime_probs"),
                     "explanation": d.explanation,
                 }
-                for d in DecisionRepository(s).recent(limit=100)
-                if d.payload.get("session") == row.name
+                for d in DecisionRepository(s).recent(limit=100, session_name=row.name)
             ]
         )
         equity = pd.DataFrame(
@@ -406,7 +627,7 @@ def monitor(session: str | None = None) -> MonitorView:
         session_view,
         control_view,
         beat_view,
-        worker_alive(),
+        worker_alive(session_view["name"]),
         account_view,
         positions,
         open_orders,

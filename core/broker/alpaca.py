@@ -251,6 +251,12 @@ class AlpacaBroker:
                 f"alpaca refused the credentials for {op} (HTTP 401): check ALPACA_API_KEY "
                 "and ALPACA_SECRET_KEY, and that they are paper keys when paper=True"
             )
+        if exc.status_code == 403 and op not in ("order", "cancel", "cancel_all"):
+            return BrokerConfigError(
+                f"alpaca refused access for {op} (HTTP 403: {message}): check that "
+                "ALPACA_API_KEY and ALPACA_SECRET_KEY belong to the same paper account and "
+                "are still active"
+            )
         if exc.status_code == 404:
             return OrderNotFoundError(f"alpaca {op}: {message}")
         return OrderRejectedError(

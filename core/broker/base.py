@@ -58,6 +58,10 @@ class OrderNotFoundError(BrokerError):
     """No order with that id."""
 
 
+class OrderIdConflictError(BrokerError):
+    """A ``client_order_id`` is already used by another account or for another order."""
+
+
 class BrokerUnavailableError(BrokerError):
     """The broker could not be reached after every retry."""
 

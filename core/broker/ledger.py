@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.broker.base import Broker, BrokerOrder, OrderRequest
+from core.broker.base import Broker, BrokerOrder, OrderIdConflictError, OrderRequest
 from core.store.models import utcnow
 from core.store.trading import (
     AccountRepository,
@@ -67,15 +67,35 @@ def record_order(
         Local account.
     request
         The order; its ``client_order_id`` is unique across the database.
+
+    Raises
+    ------
+    OrderIdConflictError
+        The key is held by another account, or by a different order of this one.
     decision_id
         The decision that produced it (``decisions.id``).
     status
         Initial status; ``"pending_new"`` means "not yet acknowledged by the broker".
     """
     orders = OrderRepository(session)
-    existing = orders.by_client_id(request.client_order_id)
+    existing = orders.by_client_id(request.client_order_id, account_id=account_id)
     if existing is not None:
+        if (existing.symbol, existing.side, existing.qty) != (
+            request.symbol,
+            request.side,
+            float(request.qty),
+        ):
+            raise OrderIdConflictError(
+                f"client_order_id {request.client_order_id!r} was recorded for a different "
+                f"order ({existing.side} {existing.qty:g} {existing.symbol}); use a new key"
+            )
         return existing
+    owner = orders.client_id_owner(request.client_order_id)
+    if owner is not None:
+        raise OrderIdConflictError(
+            f"client_order_id {request.client_order_id!r} belongs to account {owner}, not "
+            f"{account_id}; order keys must be unique across accounts"
+        )
     now = utcnow()
     return orders.add(
         TradingOrder(

@@ -141,8 +141,8 @@ def reconcile(
                 Difference("order", local.client_order_id, _local_view(local), _broker_view(seen))
             )
     for cid, seen in sorted(broker_open.items()):
-        known = orders.by_client_id(cid)
-        if known is None or known.account_id != account_id:
+        known = orders.by_client_id(cid, account_id=account_id)
+        if known is None:
             diffs.append(Difference("order", cid, None, _broker_view(seen)))
         else:  # closed locally, open at the broker
             diffs.append(Difference("order", cid, _local_view(known), _broker_view(seen)))

@@ -136,14 +136,14 @@ class SimBroker:
     def get_order(self, order_id: str) -> BrokerOrder | None:
         """One order by its simulator id."""
         with self._tx() as s:
-            row = OrderRepository(s).by_broker_id(order_id)
-            return to_broker_order(row) if row and row.account_id == self.account_id else None
+            row = OrderRepository(s).by_broker_id(order_id, account_id=self.account_id)
+            return to_broker_order(row) if row is not None else None
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         """One accepted order by idempotency key."""
         with self._tx() as s:
-            row = OrderRepository(s).by_client_id(client_order_id)
-            if row is None or row.account_id != self.account_id or row.broker_order_id is None:
+            row = OrderRepository(s).by_client_id(client_order_id, account_id=self.account_id)
+            if row is None or row.broker_order_id is None:
                 return None
             return to_broker_order(row)
 
@@ -181,12 +181,13 @@ class SimBroker:
             return existing
 
     def _submit(self, s: Session, order: OrderRequest) -> BrokerOrder:
-        row = OrderRepository(s).by_client_id(order.client_order_id)
+        orders = OrderRepository(s)
+        row = orders.by_client_id(order.client_order_id, account_id=self.account_id)
+        if row is None and orders.client_id_owner(order.client_order_id) is not None:
+            raise OrderRejectedError(
+                f"client_order_id {order.client_order_id!r} belongs to another account"
+            )
         if row is not None:
-            if row.account_id != self.account_id:
-                raise OrderRejectedError(
-                    f"client_order_id {order.client_order_id!r} belongs to another account"
-                )
             if (row.symbol, row.side, row.qty) != (order.symbol, order.side, float(order.qty)):
                 raise OrderRejectedError(
                     f"client_order_id {order.client_order_id!r} was used for a different "
@@ -214,8 +215,8 @@ class SimBroker:
             The order is no longer open (filled, cancelled, ...).
         """
         with self._tx() as s:
-            row = OrderRepository(s).by_broker_id(order_id)
-            if row is None or row.account_id != self.account_id:
+            row = OrderRepository(s).by_broker_id(order_id, account_id=self.account_id)
+            if row is None:
                 raise OrderNotFoundError(f"order {order_id} not found")
             if row.status not in ("new", "accepted", "partially_filled", "pending_new"):
                 raise OrderRejectedError(

@@ -6,8 +6,12 @@ heartbeat every cycle.
 
 Crash safety (kill -9 at any point, then restart):
 
+* One worker per session: the worker holds the session's lease
+  (:mod:`core.paper.lease`) and renews it in the transaction of every bar's writes; a
+  second worker is refused before it writes anything, a crashed one's lease is taken over.
 * Every order has a deterministic ``client_order_id`` built from the session, the symbol
-  and the bar, so re-deciding a bar can never create a second order.
+  and the bar (:mod:`core.paper.ids`: unambiguous for any names), so re-deciding a bar
+  can never create a second order; a decision is unique per (session, bar, symbol).
 * A decision and its order row are committed in one transaction *before* the order is
   sent; on restart every order still ``pending_new`` is (re)submitted, and the broker's
   idempotency on ``client_order_id`` turns a repeat into a no-op.
@@ -23,8 +27,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,9 +46,13 @@ from core.broker import (
     apply_broker_order,
     portfolio_state,
     reconcile,
+    record_order,
     sync_account,
     sync_orders,
 )
+from core.paper.ids import client_order_id
+from core.paper.lease import Clock, SessionLease, utc_clock
+from core.paper.sizing import DEFAULT_HEADROOM, book_breaches, sizing_caps
 from core.risk import ProposedOrder as RiskOrder
 from core.risk import RiskLimits, pre_trade_check
 from core.serialize import json_safe
@@ -63,6 +71,16 @@ from core.store.trading import (
 LimitsProvider = Callable[[], RiskLimits]
 CycleHook = Callable[["CycleReport"], None]
 
+__all__ = [
+    "CycleReport",
+    "KillOutcome",
+    "PaperWorker",
+    "Summary",
+    "carry_out_kill",
+    "client_order_id",
+    "kill_summary",
+]
+
 
 @dataclass
 class Summary:
@@ -72,7 +90,15 @@ class Summary:
     orders: int = 0
     fills: int = 0
     rejected: int = 0
-    risk_violations: int = 0
+    """Orders not placed: blocked by the pre-trade check plus refused by the broker."""
+    risk_rejected: int = 0
+    broker_rejected: int = 0
+    orders_blocked_or_shrunk_by_risk: int = 0
+    """Decisions whose order the pre-trade check blocked or cut."""
+    sized_within_limits: int = 0
+    """Decisions whose target or order the sizer bounded by the limits in force."""
+    limit_breaches: int = 0
+    """Exposure limits (weight, gross, net) broken by the book at a bar's close."""
     final_equity: float = math.nan
     state: str = "stopped"
     last_bar: str | None = None
@@ -102,13 +128,111 @@ class CycleReport:
     utilization: dict[str, float] = field(default_factory=dict)
 
 
-def client_order_id(session: str, symbol: str, ts: pd.Timestamp, tag: str = "t") -> str:
-    """Deterministic idempotency key of the order a session sends for a bar.
+@dataclass(frozen=True)
+class KillOutcome:
+    """What a kill did: orders cancelled, flatten orders sent and filled."""
 
-    >>> client_order_id("demo", "SP500", pd.Timestamp("2010-01-04"))
-    'wb-demo-SP500-20100104-t'
+    cancelled: int
+    flatten_orders: int
+    flatten_fills: int
+    positions_left: dict[str, float]
+
+
+def carry_out_kill(
+    engine: Engine,
+    *,
+    session_name: str,
+    account_id: int,
+    broker: Broker,
+    prices: Mapping[str, float],
+    ts: pd.Timestamp,
+    flatten: bool,
+    reason: str,
+    renew: Callable[[Session], None] | None = None,
+    stop: bool = True,
+) -> KillOutcome:
+    """Cancel every open order and, if asked, flatten every position now.
+
+    The simulator fills the flatten orders at ``prices`` (the last close); other brokers
+    get market orders recorded in the ledger first (crash-safe keys tagged ``flatten``)
+    and mirrored from the broker's answer. With ``stop`` the control row is then set to
+    ``stopped`` (the kill is done).
     """
-    return f"wb-{session}-{symbol}-{ts:%Y%m%d}-{tag}"
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    cancelled = broker.cancel_all()
+    with factory.begin() as s:
+        if renew is not None:
+            renew(s)
+        for order in OrderRepository(s).open(account_id):
+            order.status, order.reason = "canceled", f"kill switch: {reason}"
+            order.updated_at = utcnow()
+    sent = fills = 0
+    if flatten:
+        with factory.begin() as s:
+            held = [(p.symbol, p.qty) for p in PositionRepository(s).list(account_id)]
+        for symbol, qty in held:
+            if abs(qty) < 1e-9:
+                continue
+            request = _flatten_request(factory, account_id, session_name, symbol, qty, ts)
+            if isinstance(broker, SimBroker):
+                broker.submit(request)
+                fills += len(broker.on_price(symbol, ts.to_pydatetime(), float(prices[symbol])))
+            else:
+                with factory.begin() as s:
+                    if renew is not None:
+                        renew(s)
+                    record_order(s, account_id, request)
+                seen = broker.submit(request)
+                with factory.begin() as s:
+                    stored = OrderRepository(s).by_client_id(
+                        request.client_order_id, account_id=account_id
+                    )
+                    if stored is not None and apply_broker_order(s, stored, seen) is not None:
+                        fills += 1
+            sent += 1
+    with factory.begin() as s:
+        left = {p.symbol: p.qty for p in PositionRepository(s).list(account_id)}
+        if renew is not None:
+            renew(s)
+        if stop:
+            WorkerControlRepository(s).set(
+                "stopped", updated_by="worker", reason=kill_summary(reason, flatten, bool(left))
+            )
+    return KillOutcome(cancelled, sent, fills, left)
+
+
+def kill_summary(reason: str, flatten: bool, left: bool) -> str:
+    """The control row's reason after a kill (``left``: positions remain open).
+
+    >>> kill_summary("test", True, False)
+    'killed (test); positions flattened'
+    """
+    if not flatten:
+        done = "positions kept"
+    else:
+        done = "positions flattened" if not left else "flatten orders sent"
+    return f"killed ({reason or 'by user'}); {done}"
+
+
+def _flatten_request(
+    factory: sessionmaker[Session],
+    account_id: int,
+    session_name: str,
+    symbol: str,
+    qty: float,
+    ts: pd.Timestamp,
+) -> OrderRequest:
+    """The flatten order, with the first key of this bar not used by a closed order."""
+    side = "sell" if qty > 0 else "buy"
+    with factory.begin() as s:
+        orders = OrderRepository(s)
+        for n in range(1, 1000):
+            tag = "flatten" if n == 1 else f"flatten{n}"
+            cid = client_order_id(session_name, symbol, ts, tag=tag)
+            existing = orders.by_client_id(cid, account_id=account_id)
+            if existing is None and orders.client_id_owner(cid) is None:
+                break
+    return OrderRequest(symbol=symbol, side=side, qty=abs(qty), client_order_id=cid)
 
 
 class PaperWorker:
@@ -130,6 +254,15 @@ class PaperWorker:
         the next decision without a restart.
     on_cycle
         Called after every completed cycle (alerts, monitoring).
+    sleep
+        Waits while paused, while the broker is down and between bars (inject in tests).
+    clock
+        The UTC time of order timestamps and the order-rate limit (inject in tests).
+    lease
+        The session's lease, already acquired by the caller; by default :meth:`run`
+        takes one (and refuses to start when another worker holds it).
+    headroom
+        Share of each exposure limit the sizer may use (see :mod:`core.paper.sizing`).
     """
 
     def __init__(
@@ -142,13 +275,21 @@ class PaperWorker:
         limits: LimitsProvider,
         on_cycle: CycleHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = utc_clock,
+        lease: SessionLease | None = None,
+        headroom: float = DEFAULT_HEADROOM,
     ) -> None:
+        self._engine = engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.session_name = session_name
         self.broker = broker
         self.limits = limits
         self.on_cycle = on_cycle
         self._sleep = sleep
+        self._clock = clock
+        self.lease = lease
+        self.headroom = headroom
+        self._pending_rejections = 0
         common = None
         for frame in prices.values():
             common = frame.index if common is None else common.intersection(frame.index)
@@ -206,8 +347,13 @@ class PaperWorker:
             row = WorkerControlRepository(s).get()
             return row.desired_state, bool(row.flatten_on_kill), row.reason
 
+    def _renew(self, s: Session) -> None:
+        if self.lease is not None:
+            self.lease.renew(s)
+
     def _beat(self, cycle: int, status: str, latency_ms: float, error: str | None = None) -> None:
         with self._sessions.begin() as s:
+            self._renew(s)
             HeartbeatRepository(s).beat(
                 cycle=cycle, status=status, latency_ms=latency_ms, last_error=error
             )
@@ -234,8 +380,22 @@ class PaperWorker:
         until
             Last bar to process (inclusive), e.g. to replay up to a date.
         """
+        own_lease = self.lease is None
+        if own_lease:
+            self.lease = SessionLease(self._engine, self.session_name).acquire()
+        try:
+            return self._run(steps=steps, speed=speed, poll_s=poll_s, until=until)
+        finally:
+            if own_lease and self.lease is not None:
+                self.lease.release()
+                self.lease = None
+
+    def _run(
+        self, *, steps: int | None, speed: float, poll_s: float, until: pd.Timestamp | None
+    ) -> Summary:
         summary = Summary()
         with self._sessions.begin() as s:
+            self._renew(s)
             row = self._session_row(s)
             start = max(row.cursor + 1, self.train_bars)
             row.status = "running"
@@ -245,12 +405,15 @@ class PaperWorker:
             if state in ("stopped", "killed"):
                 break
             try:
-                summary.resubmitted = self._submit_pending(summary)
+                summary.resubmitted, rejected = self._submit_pending(summary)
+                self._pending_rejections += rejected
                 summary.reconciliation_differences = self._reconcile()
                 break
             except BrokerUnavailableError as exc:
                 self._broker_down(summary, exc, start - 1, poll_s)
         self._build_pipelines(start)
+        if self.lease is not None:
+            self.lease.renew()  # the tuning may have taken a while
         t = start
         done = 0
         end = len(self.index) if until is None else int(self.index.searchsorted(until, "right"))
@@ -294,6 +457,7 @@ class PaperWorker:
             summary.final_equity = math.nan
         self._beat(summary.cycles, summary.state, 0.0)
         with self._sessions.begin() as s:
+            self._renew(s)
             row = self._session_row(s)
             row.status = summary.state
             row.updated_at = utcnow()
@@ -333,11 +497,7 @@ class PaperWorker:
 
     def _decided(self, s: Session, t: int, symbol: str | None = None) -> bool:
         """Whether this session recorded a decision for bar t (for ``symbol``, or any)."""
-        limit = len(self.symbols) + 5 if symbol else len(self.symbols) * 3 + 5
-        return any(
-            d.payload.get("session") == self.session_name and d.payload.get("bar") == t
-            for d in DecisionRepository(s).recent(symbol=symbol, limit=limit)
-        )
+        return DecisionRepository(s).decided(self.session_name, t, symbol)
 
     def _bar_started(self, t: int) -> bool:
         """Whether bar t was partly processed before a crash (a decision is recorded)."""
@@ -369,6 +529,10 @@ class PaperWorker:
             peak_equity=peak,
             previous_regime=dict(self._last_regime),
         )
+        report.rejected, self._pending_rejections = self._pending_rejections, 0
+        # This bar's orders fill at the next open: later symbols are sized and checked
+        # against the book as it will be once they fill.
+        pending: dict[str, float] = {}
         for symbol in self.symbols:
             state = portfolio_state(
                 self.broker,
@@ -378,10 +542,21 @@ class PaperWorker:
                 returns_history=history,
                 prices=prices_now,
             )
+            if pending:
+                book = dict(state.positions)
+                for sym, qty in pending.items():
+                    book[sym] = book.get(sym, 0.0) + qty
+                state = replace(state, positions={k: v for k, v in book.items() if v != 0})
             verdicts: list[Any] = []
+            now = self._clock()
 
             def hook(
-                order: Any, _pipe_state: Any, *, _state: Any = state, _out: list = verdicts
+                order: Any,
+                _pipe_state: Any,
+                *,
+                _state: Any = state,
+                _out: list = verdicts,
+                _now: datetime = now,
             ) -> Any:
                 from core.pipeline import RiskDecision as PipeVerdict
 
@@ -391,7 +566,7 @@ class PaperWorker:
                     ),
                     _state,
                     limits,
-                    now=datetime.now(UTC),
+                    now=_now,
                     fractional=False,
                 )
                 _out.append(decision)
@@ -406,43 +581,65 @@ class PaperWorker:
             pipe.risk_hook = hook
             from core.pipeline import PortfolioState as PipeState
 
+            caps = sizing_caps(state, symbol, limits, headroom=self.headroom)
             shares = float(state.positions.get(symbol, 0.0))
             decision = pipe.step(
-                self._bar(symbol, t), PipeState(equity=state.equity, shares=shares)
+                self._bar(symbol, t),
+                PipeState(
+                    equity=state.equity,
+                    shares=shares,
+                    max_long=caps.max_long,
+                    max_short=caps.max_short,
+                    max_order_value=caps.max_order_value,
+                ),
             )
+            if decision.sized_by:
+                summary.sized_within_limits += 1
             report.regime[symbol] = decision.regime
             self._last_regime[symbol] = decision.regime
             risk = verdicts[-1] if verdicts else None
-            if risk is not None and (risk.rejection_reasons or not risk.approved):
-                summary.risk_violations += 1
+            if risk is not None and (not risk.approved or risk.shrunk):
+                summary.orders_blocked_or_shrunk_by_risk += 1
             if risk is not None and not risk.approved:
                 summary.rejected += 1
+                summary.risk_rejected += 1
                 report.rejected += 1
             if risk is not None and getattr(risk, "kill_switch", False):
                 with self._sessions.begin() as s:
+                    self._renew(s)
                     WorkerControlRepository(s).set(
                         "killed",
                         updated_by="risk-engine",
                         reason="; ".join(risk.rejection_reasons) or "kill switch",
                     )
-            self._record(t, symbol, decision, summary)
-            if decision.approved_qty != 0:
-                orders_this_bar.append(datetime.now(UTC))
-        self._submit_pending(summary)
+            self._record(t, symbol, decision, summary, caps)
+            whole = math.floor(abs(decision.approved_qty))
+            if whole >= 1:
+                orders_this_bar.append(now)
+                pending[symbol] = pending.get(symbol, 0.0) + math.copysign(
+                    whole, decision.approved_qty
+                )
+        report.rejected += self._submit_pending(summary)[1]
         report.reconciliation_differences = self._reconcile()
-        self._close_bar(t, report)
+        self._close_bar(t, report, limits, prices_now, summary)
         report.utilization = self._utilization(
             limits, start_of_day, report.peak_equity, history, prices_now
         )
         return report
 
-    def _record(self, t: int, symbol: str, decision: Any, summary: Summary) -> None:
+    def _record(self, t: int, symbol: str, decision: Any, summary: Summary, caps: Any) -> None:
         """Store the decision and its order in one transaction (skipped if already there)."""
         ts = self.index[t]
         cid = client_order_id(self.session_name, symbol, ts)
         with self._sessions.begin() as s:
+            self._renew(s)
             if self._decided(s, t, symbol):
                 return
+            sized_by = {
+                "max_long": caps.long_limit,
+                "max_short": caps.short_limit,
+                "max_order_value": "max_order_notional",
+            }.get(decision.sized_by)
             payload = {
                 "session": self.session_name,
                 "bar": t,
@@ -456,18 +653,19 @@ class PaperWorker:
                 "approved_qty": decision.approved_qty,
                 "risk_reason": decision.risk_reason,
                 "latency_us": decision.latency_us,
-                "client_order_id": cid if decision.approved_qty != 0 else None,
+                "sized_by_limit": sized_by,
+                "client_order_id": cid if math.floor(abs(decision.approved_qty)) >= 1 else None,
             }
             row = DecisionRepository(s).add(
                 symbol=symbol,
                 payload=json_safe(payload),
                 explanation=decision.explanation,
                 ts=ts.to_pydatetime().replace(tzinfo=UTC),
+                session_name=self.session_name,
+                bar=t,
             )
             qty = math.floor(abs(decision.approved_qty))
             if qty >= 1:
-                from core.broker.ledger import record_order
-
                 record_order(
                     s,
                     self.account_id,
@@ -481,8 +679,11 @@ class PaperWorker:
                 )
                 summary.orders += 1
 
-    def _submit_pending(self, summary: Summary) -> int:
-        """Send every recorded-but-unacknowledged order (idempotent by client_order_id)."""
+    def _submit_pending(self, summary: Summary) -> tuple[int, int]:
+        """Send every recorded-but-unacknowledged order (idempotent by client_order_id).
+
+        Returns how many were pending and how many the broker rejected.
+        """
         with self._sessions.begin() as s:
             pending = [
                 (o.id, o.client_order_id, o.symbol, o.side, o.qty)
@@ -495,15 +696,19 @@ class PaperWorker:
                     .order_by(TradingOrder.id)
                 )
             ]
+        rejected = 0
         for order_id, cid, symbol, side, qty in pending:
             request = OrderRequest(symbol=symbol, side=side, qty=qty, client_order_id=cid)
             try:
                 seen = self.broker.submit(request)
             except OrderRejectedError as exc:
                 with self._sessions.begin() as s:
+                    self._renew(s)
                     row = s.get_one(TradingOrder, order_id)
                     row.status, row.reason, row.updated_at = "rejected", str(exc), utcnow()
                 summary.rejected += 1
+                summary.broker_rejected += 1
+                rejected += 1
                 continue
             except BrokerUnavailableError:
                 raise
@@ -516,7 +721,7 @@ class PaperWorker:
                 with self._sessions.begin() as s:
                     if apply_broker_order(s, s.get_one(TradingOrder, order_id), seen) is not None:
                         summary.fills += 1
-        return len(pending)
+        return len(pending), rejected
 
     def _utilization(
         self,
@@ -538,14 +743,34 @@ class PaperWorker:
         )
         return dict(portfolio_risk(state, limits).utilization)
 
-    def _close_bar(self, t: int, report: CycleReport) -> None:
-        """Equity snapshot, peak, cursor: one transaction that completes the bar."""
+    def _close_bar(
+        self,
+        t: int,
+        report: CycleReport,
+        limits: RiskLimits,
+        prices_now: dict[str, float],
+        summary: Summary,
+    ) -> None:
+        """Equity snapshot, peak, cursor: one transaction that completes the bar.
+
+        The book's exposures are audited here from the ledger's quantities, the bar's
+        closes and the broker's equity: every limit they break counts in
+        ``summary.limit_breaches``.
+        """
         account = self.broker.account()
         with self._sessions.begin() as s:
+            self._renew(s)
             if not isinstance(self.broker, SimBroker):
                 sync_account(s, self.account_id, self.broker)
             row = self._session_row(s)
             positions = PositionRepository(s).list(self.account_id)
+            book = {p.symbol: p.qty for p in positions}
+            marks = {
+                p.symbol: prices_now.get(p.symbol, p.last_price or p.avg_price) for p in positions
+            }
+            summary.limit_breaches += len(
+                book_breaches(positions=book, prices=marks, equity=account.equity, limits=limits)
+            )
             realized = sum(p.realized_pnl for p in positions)
             unrealized = sum(
                 p.qty * ((p.last_price or p.avg_price) - p.avg_price) for p in positions
@@ -582,34 +807,17 @@ class PaperWorker:
 
     def _kill(self, t: int, flatten: bool, reason: str, summary: Summary) -> None:
         """Cancel open orders and, if asked, flatten every position at the last price."""
-        self.broker.cancel_all()
-        with self._sessions.begin() as s:
-            for order in OrderRepository(s).open(self.account_id):
-                order.status, order.reason = "canceled", f"kill switch: {reason}"
-        if flatten:
-            ts = self.index[max(t, 0)]
-            with self._sessions.begin() as s:
-                held = [(p.symbol, p.qty) for p in PositionRepository(s).list(self.account_id)]
-            for symbol, qty in held:
-                if abs(qty) < 1e-9:
-                    continue
-                cid = client_order_id(self.session_name, symbol, ts, tag="flatten")
-                self.broker.submit(
-                    OrderRequest(
-                        symbol=symbol,
-                        side="sell" if qty > 0 else "buy",
-                        qty=abs(qty),
-                        client_order_id=cid,
-                    )
-                )
-                summary.orders += 1
-                if isinstance(self.broker, SimBroker):
-                    price = float(self.prices[symbol]["close"].iloc[max(t, 0)])
-                    summary.fills += len(self.broker.on_price(symbol, ts.to_pydatetime(), price))
-        with self._sessions.begin() as s:
-            WorkerControlRepository(s).set(
-                "stopped",
-                updated_by="worker",
-                reason=f"killed ({reason or 'by user'}); "
-                + ("positions flattened" if flatten else "positions kept"),
-            )
+        bar = max(t, 0)
+        outcome = carry_out_kill(
+            self._engine,
+            session_name=self.session_name,
+            account_id=self.account_id,
+            broker=self.broker,
+            prices={s: float(self.prices[s]["close"].iloc[bar]) for s in self.symbols},
+            ts=self.index[bar],
+            flatten=flatten,
+            reason=reason,
+            renew=self._renew if self.lease is not None else None,
+        )
+        summary.orders += outcome.flatten_orders
+        summary.fills += outcome.flatten_fills

@@ -70,10 +70,26 @@ class SizingSpec(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class PortfolioState:
-    """What the book holds before the decision: equity marked at this bar's close, shares."""
+    """What the book holds before the decision, and the bounds the limits in force allow.
+
+    Parameters
+    ----------
+    equity
+        Equity marked at this bar's close.
+    shares
+        Shares held.
+    max_long, max_short
+        Largest long and short target, as fractions of equity (the caller derives them
+        from its risk limits and the rest of the book); the target is clipped to them.
+    max_order_value
+        Largest value of the order that moves the book towards the target.
+    """
 
     equity: float
     shares: float = 0.0
+    max_long: float = math.inf
+    max_short: float = math.inf
+    max_order_value: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +133,8 @@ class Decision:
 
     ``order_qty`` is signed (buy > 0); ``approved_qty`` is what the risk hook let through
     (signed). ``latency_us`` is the wall time of :meth:`DecisionPipeline.step` (amortized
-    per bar in the vectorized replay).
+    per bar in the vectorized replay). ``sized_by`` names the state's bound that cut the
+    target or the order (``max_long``, ``max_short``, ``max_order_value``), else "".
     """
 
     ts: Any
@@ -134,6 +151,7 @@ class Decision:
     risk_reason: str
     explanation: str
     latency_us: float = field(default=0.0)
+    sized_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from ``ts``)."""
@@ -280,10 +298,18 @@ class DecisionPipeline:
         target = _target(
             signal, _vol_scale(self._vol.var, self._vol.n, self.sizing), confidence, self.sizing
         )
-        # 5. order + risk
+        # 5. bounds of the limits in force, order, risk
+        sized_by = ""
+        if target > state.max_long:
+            target, sized_by = state.max_long, "max_long"
+        elif target < -state.max_short:
+            target, sized_by = -state.max_short, "max_short"
         equity = state.equity
         target_shares = target * equity / close if equity > 0 else 0.0
         qty = target_shares - state.shares
+        if abs(qty) * close > state.max_order_value:
+            qty = math.copysign(state.max_order_value / close, qty)
+            sized_by = "max_order_value"
         if abs(qty) * close <= _NO_TRADE * max(equity, 1.0):
             qty = 0.0
         symbol = str(bar.get("symbol", self.symbol))
@@ -318,6 +344,7 @@ class DecisionPipeline:
             risk_reason=reason,
             explanation=sel.explanation,
             latency_us=(time.perf_counter_ns() - t0) / 1e3,
+            sized_by=sized_by,
         )
 
     def warm_up(self, prices: pd.DataFrame) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -130,10 +131,15 @@ class TradingDecision(Base):
     """What the paper trader decided and why (features, regime, signal, risk verdict)."""
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        Index("uq_decisions_session_bar_symbol", "session_name", "bar", "symbol", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     symbol: Mapped[str] = mapped_column(String(32), index=True)
+    session_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bar: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     explanation: Mapped[str] = mapped_column(Text, default="")
 
@@ -257,16 +263,28 @@ class OrderRepository:
         """One order by local id."""
         return self._s.get(TradingOrder, order_id)
 
-    def by_client_id(self, client_order_id: str) -> TradingOrder | None:
-        """One order by its idempotency key."""
+    def by_client_id(self, client_order_id: str, *, account_id: int) -> TradingOrder | None:
+        """One order of ``account_id`` by its idempotency key (never another account's)."""
         return self._s.scalar(
-            select(TradingOrder).where(TradingOrder.client_order_id == client_order_id)
+            select(TradingOrder).where(
+                TradingOrder.client_order_id == client_order_id,
+                TradingOrder.account_id == account_id,
+            )
         )
 
-    def by_broker_id(self, broker_order_id: str) -> TradingOrder | None:
-        """One order by the broker's id."""
+    def client_id_owner(self, client_order_id: str) -> int | None:
+        """The account that holds ``client_order_id`` (keys are unique database-wide)."""
         return self._s.scalar(
-            select(TradingOrder).where(TradingOrder.broker_order_id == broker_order_id)
+            select(TradingOrder.account_id).where(TradingOrder.client_order_id == client_order_id)
+        )
+
+    def by_broker_id(self, broker_order_id: str, *, account_id: int) -> TradingOrder | None:
+        """One order of ``account_id`` by the broker's id."""
+        return self._s.scalar(
+            select(TradingOrder).where(
+                TradingOrder.broker_order_id == broker_order_id,
+                TradingOrder.account_id == account_id,
+            )
         )
 
     def open(self, account_id: int, *, symbol: str | None = None) -> list[TradingOrder]:
@@ -411,21 +429,48 @@ class DecisionRepository:
         payload: dict[str, Any],
         explanation: str = "",
         ts: datetime | None = None,
+        session_name: str | None = None,
+        bar: int | None = None,
     ) -> TradingDecision:
-        """Record a decision (flushed, so its id is known)."""
+        """Record a decision (flushed, so its id is known).
+
+        ``(session_name, bar, symbol)`` is unique: a paper session decides a bar once.
+        """
         decision = TradingDecision(
-            symbol=symbol, payload=payload, explanation=explanation, ts=ts or utcnow()
+            symbol=symbol,
+            payload=payload,
+            explanation=explanation,
+            ts=ts or utcnow(),
+            session_name=session_name,
+            bar=bar,
         )
         self._s.add(decision)
         self._s.flush()
         return decision
 
-    def recent(self, *, symbol: str | None = None, limit: int = 100) -> list[TradingDecision]:
-        """Newest first."""
+    def recent(
+        self,
+        *,
+        symbol: str | None = None,
+        limit: int = 100,
+        session_name: str | None = None,
+    ) -> list[TradingDecision]:
+        """Newest first (of one paper session when ``session_name`` is given)."""
         query = select(TradingDecision).order_by(TradingDecision.id.desc()).limit(limit)
         if symbol is not None:
             query = query.where(TradingDecision.symbol == symbol)
+        if session_name is not None:
+            query = query.where(TradingDecision.session_name == session_name)
         return list(self._s.scalars(query))
+
+    def decided(self, session_name: str, bar: int, symbol: str | None = None) -> bool:
+        """Whether ``session_name`` recorded a decision for ``bar`` (for ``symbol``, or any)."""
+        query = select(TradingDecision.id).where(
+            TradingDecision.session_name == session_name, TradingDecision.bar == bar
+        )
+        if symbol is not None:
+            query = query.where(TradingDecision.symbol == symbol)
+        return self._s.scalar(query.limit(1)) is not None
 
 
 class WorkerControlRepository:

@@ -184,7 +184,7 @@ def test_partial_fills_and_reconciliation(fake_alpaca: FakeAlpaca, engine: Engin
         late = reconcile(s, broker, account_id=account_id)
         assert {d.kind for d in late.differences} == {"position", "order"}
         sync_orders(s, account_id, broker)
-        row = OrderRepository(s).by_client_id("pf-1")
+        row = OrderRepository(s).by_client_id("pf-1", account_id=account_id)
         assert row is not None and (row.status, row.filled_qty) == ("filled", 10)
         assert row.avg_fill_price == pytest.approx(101.0)
         position = PositionRepository(s).get(account_id, "AAPL")

@@ -89,6 +89,8 @@ class FakeAlpaca:
     positions: dict[str, _Position] = field(default_factory=dict)
     bars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    auth_failure_status: int = 401
+    """Status of a request with wrong keys (Alpaca answers 401; some proxies 403)."""
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -476,7 +478,9 @@ class _Handler(BaseHTTPRequestHandler):
         key_ok = self.headers.get("APCA-API-KEY-ID") == fake.key
         authorized = key_ok and self.headers.get("APCA-API-SECRET-KEY") == fake.secret
         if not authorized:
-            status, payload = 401, {"code": 40110000, "message": "request is not authorized"}
+            status = fake.auth_failure_status
+            message = "request is not authorized" if status == 401 else "forbidden"
+            payload = {"code": status * 100_000, "message": message}
         else:
             status, payload = fake.handle(self.command, parts.path, query, body)
         record.status = status
