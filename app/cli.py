@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from app import cli_options as opt
 from app.services import data as data_service
 from app.services.params import parse_value
 from core.serialize import json_safe
@@ -24,6 +25,7 @@ app.add_typer(data_app, name="data")
 
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
+EXIT_BUSY = 4  # another process holds the resource (e.g. a paper session's worker lease)
 
 
 def emit(payload: Any, *, as_json: bool, text: str | None = None) -> None:
@@ -190,14 +192,82 @@ def data_import(
     emit(out, as_json=as_json, text=f"imported {result.rows} rows as uploads/{result.name}")
 
 
-def _params(pairs: list[str], as_json: bool) -> dict[str, Any]:
+def _params(pairs: list[str], as_json: bool, flag: str = "--param") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            fail(f"--param {pair!r} must look like name=value, e.g. fast=20", as_json=as_json)
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            fail(f"{flag} {pair!r} must look like name=value, e.g. fast=20", as_json=as_json)
         key, value = pair.split("=", 1)
-        out[key.strip()] = parse_value(value.strip())
+        try:
+            out[key.strip()] = parse_value(value.strip())
+        except ValueError as exc:
+            fail(f"{flag} {pair!r}: {exc}", as_json=as_json)
     return out
+
+
+def _strategy_params(strategy: str | None, pairs: list[str], as_json: bool) -> dict[str, Any]:
+    """``--param`` values checked against the strategy's declared types and ranges."""
+    from core.strategies import STRATEGIES, validate_params
+    from core.strategies.registry import check_param
+
+    params = _params(pairs, as_json)
+    if strategy not in STRATEGIES:
+        return params  # the request reports the unknown strategy
+    for key, value in params.items():
+        try:
+            check_param(strategy, key, value)
+        except ValueError as exc:
+            fail(f"--param {key}={value!r}: {getattr(exc, 'message', exc)}", as_json=as_json)
+    try:
+        validate_params(strategy, params)
+    except ValueError as exc:
+        fail(f"--param: {exc}", as_json=as_json)
+    return params
+
+
+def _strategy_fixed(strategy: str, pairs: list[str], as_json: bool) -> dict[str, Any]:
+    """A sweep's fixed ``--param`` values, each checked against its declared range."""
+    from core.strategies import STRATEGIES
+    from core.strategies.registry import check_param
+
+    params = _params(pairs, as_json)
+    for key, value in params.items():
+        if strategy in STRATEGIES:
+            try:
+                check_param(strategy, key, value)
+            except ValueError as exc:
+                fail(f"--param {key}={value!r}: {getattr(exc, 'message', exc)}", as_json=as_json)
+    return params
+
+
+# Request fields whose flag has another name; the rest are --field-name.
+_FIELD_FLAGS = {
+    "n_trials": "--trials",
+    "kind": "--model",
+    "window_bars": "--window",
+    "cooldown_bars": "--cooldown",
+    "symbols": "--symbol",
+    "regimes": "--regime",
+    "params": "--param",
+    "fixed": "--param",
+    "initial_cash": "--cash",
+    "features": "--feature",
+    "arms": "--a",
+}
+
+
+def _flag_for(field: str) -> str:
+    """The flag of the running command that sets request field ``field`` (else the field)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # older typer: click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return field
+    flags = {o for p in ctx.command.params for o in getattr(p, "opts", [])}
+    flag = _FIELD_FLAGS.get(field, "--" + field.replace("_", "-"))
+    return flag if flag in flags else field
 
 
 def _validation_message(exc: Exception) -> str:
@@ -206,7 +276,10 @@ def _validation_message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
+            loc = [str(p) for p in err["loc"]]
+            if loc:
+                loc[0] = _flag_for(loc[0])
+            where = ".".join(loc)
             message = str(err["msg"]).removeprefix("Value error, ")
             parts.append(f"{where}: {message}" if where else message)
         return "; ".join(parts)
@@ -231,12 +304,33 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
         fail(str(exc), as_json=as_json)
 
 
-DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.")
-SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.")
-STRATEGY_OPT = typer.Option("ma_crossover", "--strategy", help="Strategy name.")
+STRATEGIES_NAMES = "core.strategies:STRATEGIES"
+TRAIN_REQ = "app.services.ml:TrainRequest"
+WF_REQ = "app.services.walkforward:WalkForwardRequest"
+ENSEMBLE_REQ = "app.services.ensemble:EnsembleRequest"
+REPLAY_REQ = "app.services.ensemble:ReplayRequest"
+PORTFOLIO_REQ = "app.services.research:PortfolioRequest"
+DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.", parser=opt.text())
+SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.", parser=opt.text())
+STRATEGY_OPT = typer.Option(
+    "ma_crossover", "--strategy", help="Strategy name.", parser=opt.choice(STRATEGIES_NAMES)
+)
 PARAM_OPT = typer.Option([], "--param", help="Strategy parameter name=value (repeatable).")
-FEES_OPT = typer.Option(0.0005, "--fees", help="Fees per fill, as a fraction (5 bps = 0.0005).")
-SLIP_OPT = typer.Option(0.0005, "--slippage", help="Slippage per fill, as a fraction.")
+FEES_OPT = typer.Option(
+    0.0005,
+    "--fees",
+    help="Fees per fill, as a fraction in [0, 0.05] (5 bps = 0.0005).",
+    parser=opt.number(0, 0.05),
+)
+SLIP_OPT = typer.Option(
+    0.0005,
+    "--slippage",
+    help="Slippage per fill, as a fraction in [0, 0.05].",
+    parser=opt.number(0, 0.05),
+)
+SEED_OPT = typer.Option(
+    0, "--seed", help="Random seed.", parser=opt.number(0, 2**32 - 1, integer=True)
+)
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 
 
@@ -248,11 +342,27 @@ def backtest(
     param: list[str] = PARAM_OPT,
     fees: float = FEES_OPT,
     slippage: float = SLIP_OPT,
-    start: str | None = typer.Option(None, "--start", help="First date (YYYY-MM-DD)."),
-    end: str | None = typer.Option(None, "--end", help="Last date (YYYY-MM-DD)."),
-    regime_mode: str = typer.Option("off", "--regime-mode", help="off, filter or scale."),
-    regime: list[str] = typer.Option([], "--regime", help="Regime to trade in (repeatable)."),
-    regime_min_prob: float = typer.Option(0.5, "--regime-min-prob", help="Filter threshold."),
+    start: str | None = typer.Option(
+        None, "--start", help="First date (YYYY-MM-DD).", parser=opt.iso_date()
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="Last date (YYYY-MM-DD).", parser=opt.iso_date()
+    ),
+    regime_mode: str = typer.Option(
+        "off",
+        "--regime-mode",
+        help="off, filter or scale.",
+        parser=opt.choice(("off", "filter", "scale")),
+    ),
+    regime: list[str] = typer.Option(
+        [],
+        "--regime",
+        help="Regime to trade in (repeatable): bull, bear, sideways, volatile.",
+        parser=opt.choice(("bull", "bear", "sideways", "volatile")),
+    ),
+    regime_min_prob: float = typer.Option(
+        0.5, "--regime-min-prob", help="Filter threshold in [0, 1].", parser=opt.number(0, 1)
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Backtest one strategy; prints the metrics and the execution convention."""
@@ -264,7 +374,7 @@ def backtest(
         dataset=dataset,
         symbol=symbol,
         strategy=strategy,
-        params=_params(param, as_json),
+        params=_strategy_params(strategy, param, as_json),
         fees=fees,
         slippage=slippage,
         start=start,
@@ -295,10 +405,20 @@ def sweep_cmd(
     strategy: str = STRATEGY_OPT,
     grid: list[str] = typer.Option(..., "--grid", help="name=start:stop:step (repeatable)."),
     param: list[str] = PARAM_OPT,
-    metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
+    metric: str = typer.Option(
+        "sharpe",
+        "--metric",
+        help="Ranking metric.",
+        parser=opt.choice("core.backtest.sweep:METRICS"),
+    ),
     fees: float = FEES_OPT,
     slippage: float = SLIP_OPT,
-    top: int = typer.Option(10, "--top", help="Rows of the top-N table."),
+    top: int = typer.Option(
+        10,
+        "--top",
+        help="Rows of the top-N table (1-1000).",
+        parser=opt.number(1, 1000, integer=True),
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Vectorized parameter sweep; prints combinations, seconds and the best row."""
@@ -320,7 +440,7 @@ def sweep_cmd(
         symbol=symbol,
         strategy=strategy,
         grid=axes,
-        fixed=_params(param, as_json),
+        fixed=_strategy_fixed(strategy, param, as_json),
         metric=metric,
         fees=fees,
         slippage=slippage,
@@ -345,10 +465,24 @@ def sweep_cmd(
 
 @app.command("portfolio")
 def portfolio(
-    dataset: str = typer.Option("sp500_closes", "--dataset", help="Dataset name."),
-    symbol: list[str] = typer.Option(..., "--symbol", help="Symbol (repeat, 2-25)."),
-    weighting: str = typer.Option("equal", "--weighting", help="equal or inverse_vol."),
-    rebalance: str = typer.Option("M", "--rebalance", help="W, M or none."),
+    dataset: str = typer.Option(
+        "sp500_closes", "--dataset", help="Dataset name.", parser=opt.text()
+    ),
+    symbol: list[str] = typer.Option(
+        ..., "--symbol", help="Symbol (repeat, 2-25).", parser=opt.text()
+    ),
+    weighting: str = typer.Option(
+        "equal",
+        "--weighting",
+        help="equal or inverse_vol.",
+        parser=opt.from_model(PORTFOLIO_REQ, "weighting"),
+    ),
+    rebalance: str = typer.Option(
+        "M",
+        "--rebalance",
+        help="W, M or none.",
+        parser=opt.from_model(PORTFOLIO_REQ, "rebalance"),
+    ),
     fees: float = FEES_OPT,
     slippage: float = SLIP_OPT,
     as_json: bool = JSON_OPT,
@@ -441,15 +575,38 @@ def _password_prompt(text: str) -> str:
 def train_cmd(
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
-    model: str = typer.Option("xgboost", "--model", help="logistic, random_forest, xgboost."),
-    horizon: int = typer.Option(5, "--horizon", help="Label horizon in bars."),
-    label: str = typer.Option("sign", "--label", help="sign or triple_barrier."),
-    feature: list[str] = typer.Option([], "--feature", help="Feature name (repeatable)."),
+    model: str = typer.Option(
+        "xgboost",
+        "--model",
+        help="logistic, random_forest, xgboost.",
+        parser=opt.from_model(TRAIN_REQ, "kind"),
+    ),
+    horizon: int = typer.Option(
+        5, "--horizon", help="Label horizon in bars.", parser=opt.from_model(TRAIN_REQ, "horizon")
+    ),
+    label: str = typer.Option(
+        "sign",
+        "--label",
+        help="sign or triple_barrier.",
+        parser=opt.from_model(TRAIN_REQ, "label"),
+    ),
+    feature: list[str] = typer.Option(
+        [], "--feature", help="Feature name (repeatable).", parser=opt.text()
+    ),
     tune: bool = typer.Option(False, "--tune", help="Tune with Optuna (TPE, seeded)."),
-    trials: int = typer.Option(20, "--trials", help="Optuna trials."),
-    seed: int = typer.Option(0, "--seed"),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability to go long."),
-    register: str | None = typer.Option(None, "--register", help="Register as this name."),
+    trials: int = typer.Option(
+        20, "--trials", help="Optuna trials.", parser=opt.from_model(TRAIN_REQ, "n_trials")
+    ),
+    seed: int = SEED_OPT,
+    threshold: float = typer.Option(
+        0.5,
+        "--threshold",
+        help="Probability to go long.",
+        parser=opt.from_model(TRAIN_REQ, "threshold"),
+    ),
+    register: str | None = typer.Option(
+        None, "--register", help="Register as this name.", parser=opt.text()
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a classifier, evaluate it out of sample and backtest its signal."""
@@ -492,7 +649,9 @@ def train_cmd(
 
 
 @models_app.command("list")
-def models_list(name: str | None = typer.Option(None, "--name"), as_json: bool = JSON_OPT) -> None:
+def models_list(
+    name: str | None = typer.Option(None, "--name", parser=opt.text()), as_json: bool = JSON_OPT
+) -> None:
     """Registered model versions, with stage and metrics."""
     from app.services import ml
 
@@ -507,8 +666,10 @@ def models_list(name: str | None = typer.Option(None, "--name"), as_json: bool =
 
 @models_app.command("promote")
 def models_promote(
-    version_id: int = typer.Argument(..., help="Version id (see models list)."),
-    reason: str = typer.Option("", "--reason"),
+    version_id: int = typer.Argument(
+        ..., help="Version id (see models list).", parser=opt.number(1, None, integer=True)
+    ),
+    reason: str = typer.Option("", "--reason", parser=opt.text(allow_empty=True)),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Make a version the champion (the previous champion is archived)."""
@@ -520,8 +681,8 @@ def models_promote(
 
 @models_app.command("rollback")
 def models_rollback(
-    name: str = typer.Argument(..., help="Model name."),
-    reason: str = typer.Option("", "--reason"),
+    name: str = typer.Argument(..., help="Model name.", parser=opt.text()),
+    reason: str = typer.Option("", "--reason", parser=opt.text(allow_empty=True)),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Restore the previous champion."""
@@ -535,15 +696,33 @@ def models_rollback(
 def walkforward_cmd(
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
-    strategy: str | None = typer.Option(None, "--strategy", help="Rule strategy to optimize."),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        help="Rule strategy to optimize.",
+        parser=opt.choice(STRATEGIES_NAMES),
+    ),
     grid: list[str] = typer.Option([], "--grid", help="name=start:stop:step (repeatable)."),
-    model: str | None = typer.Option(None, "--model", help="Or: logistic|random_forest|xgboost."),
-    folds: int | None = typer.Option(None, "--folds", help="Keep the latest K folds."),
-    mode: str = typer.Option("rolling", "--mode", help="rolling or anchored."),
-    train_bars: int = typer.Option(1000, "--train-bars"),
-    test_bars: int = typer.Option(250, "--test-bars"),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Or: logistic|random_forest|xgboost.",
+        parser=opt.from_model(WF_REQ, "model"),
+    ),
+    folds: int | None = typer.Option(
+        None, "--folds", help="Keep the latest K folds.", parser=opt.from_model(WF_REQ, "folds")
+    ),
+    mode: str = typer.Option(
+        "rolling", "--mode", help="rolling or anchored.", parser=opt.from_model(WF_REQ, "mode")
+    ),
+    train_bars: int = typer.Option(
+        1000, "--train-bars", parser=opt.number(100, 1_000_000, integer=True)
+    ),
+    test_bars: int = typer.Option(
+        250, "--test-bars", parser=opt.number(20, 1_000_000, integer=True)
+    ),
     retune: bool = typer.Option(False, "--retune", help="Re-tune the model on every fold."),
-    trials: int = typer.Option(10, "--trials"),
+    trials: int = typer.Option(10, "--trials", parser=opt.from_model(WF_REQ, "n_trials")),
     out: Path | None = typer.Option(None, "--out", help="Also write an HTML report."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -585,13 +764,19 @@ def walkforward_cmd(
 def lookahead_cmd(
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
-    strategy: str | None = typer.Option(None, "--strategy", help="Strategy to check."),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="Strategy to check.", parser=opt.choice(STRATEGIES_NAMES)
+    ),
     param: list[str] = PARAM_OPT,
-    feature: list[str] = typer.Option([], "--feature", help="Feature (repeatable); default all."),
+    feature: list[str] = typer.Option(
+        [], "--feature", help="Feature (repeatable); default all.", parser=opt.text()
+    ),
     leaky_demo: bool = typer.Option(
         False, "--include-leaky-demo", help="Add a deliberately leaky feature (must be flagged)."
     ),
-    cuts: int = typer.Option(20, "--cuts"),
+    cuts: int = typer.Option(
+        20, "--cuts", help="Truncation points (1-500).", parser=opt.number(1, 500, integer=True)
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Flag any bar whose value changes when later bars are added. Exit 1 if leaky."""
@@ -603,7 +788,7 @@ def lookahead_cmd(
         dataset=dataset,
         symbol=symbol,
         strategy=strategy,
-        params=_params(param, as_json),
+        params=_strategy_params(strategy, param, as_json),
         features=feature or None,
         include_leaky_demo=leaky_demo,
         cuts=cuts,
@@ -920,10 +1105,15 @@ def ensemble_eval(
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
     selector: str = typer.Option(
-        "contextual", "--selector", help="ucb, thompson, exp3 or contextual."
+        "contextual",
+        "--selector",
+        help="ucb, thompson, exp3 or contextual.",
+        parser=opt.from_model(ENSEMBLE_REQ, "selector"),
     ),
-    train_fraction: float = typer.Option(0.5, "--train-fraction"),
-    seed: int = typer.Option(0, "--seed"),
+    train_fraction: float = typer.Option(
+        0.5, "--train-fraction", parser=opt.from_model(ENSEMBLE_REQ, "train_fraction")
+    ),
+    seed: int = SEED_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Walk-forward ensemble vs the best single agent and equal weights."""
@@ -953,12 +1143,30 @@ def ensemble_eval(
 def retrain_replay(
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
-    metric: str = typer.Option("sharpe", "--metric", help="sharpe, total_return, hit_rate."),
-    threshold: float = typer.Option(0.0, "--threshold"),
-    window: int = typer.Option(126, "--window", help="Rolling window (bars)."),
-    cooldown: int = typer.Option(63, "--cooldown", help="Bars between retrains."),
+    metric: str = typer.Option(
+        "sharpe",
+        "--metric",
+        help="sharpe, total_return, hit_rate.",
+        parser=opt.from_model(REPLAY_REQ, "metric"),
+    ),
+    threshold: float = typer.Option(0.0, "--threshold", parser=opt.number(-1e6, 1e6)),
+    window: int = typer.Option(
+        126,
+        "--window",
+        help="Rolling window (bars).",
+        parser=opt.from_model(REPLAY_REQ, "window_bars"),
+    ),
+    cooldown: int = typer.Option(
+        63,
+        "--cooldown",
+        help="Bars between retrains.",
+        parser=opt.from_model(REPLAY_REQ, "cooldown_bars"),
+    ),
     model: str = typer.Option(
-        "ma_crossover", "--model", help="ma_crossover, logistic, random_forest or xgboost."
+        "ma_crossover",
+        "--model",
+        help="ma_crossover, logistic, random_forest or xgboost.",
+        parser=opt.from_model(REPLAY_REQ, "model"),
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -1006,9 +1214,15 @@ def paper_run(
     initial_cash: float = typer.Option(100_000.0, "--cash"),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`)."""
-    from app.services import paper
+    """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
 
+    Exits 4 when another worker runs the session (nothing is written).
+    """
+    from app.services import paper
+    from core.broker import BrokerConfigError
+    from core.paper.lease import LeaseHeldError, LeaseLostError
+
+    _call(as_json, paper.check_run_options, steps=steps, speed=speed)
     if not replay:
         fail("live mode needs a live data feed; use --replay on embedded data", as_json=as_json)
     request = _call(
@@ -1022,25 +1236,33 @@ def paper_run(
         selector=selector,
         initial_cash=initial_cash,
     )
-    summary = _call(
-        as_json,
-        paper.run_worker,
-        request=request,
-        steps=steps,
-        speed=speed,
-        until=until,
-        actor=_actor(as_json),
-    )
+    try:
+        summary = _call(
+            as_json,
+            paper.run_worker,
+            request=request,
+            steps=steps,
+            speed=speed,
+            until=until,
+            actor=_actor(as_json),
+        )
+    except (LeaseHeldError, LeaseLostError) as exc:
+        fail(str(exc), as_json=as_json, code=EXIT_BUSY)
+    except BrokerConfigError as exc:
+        fail(str(exc), as_json=as_json)
     emit(summary, as_json=as_json)
 
 
 def _paper_state(state: str, reason: str, flatten: bool | None, as_json: bool) -> None:
+    """Exit 1 when nothing changed (e.g. pause with no running worker)."""
     from app.services import paper
 
-    _call(
+    outcome = _call(
         as_json, paper.set_state, state=state, reason=reason, flatten=flatten, actor=_actor(as_json)
     )
-    emit({"desired_state": state}, as_json=as_json, text=f"paper trader: {state}")
+    emit(outcome.as_dict(), as_json=as_json, text=f"paper trader: {outcome.message}")
+    if not outcome.changed:
+        raise typer.Exit(1)
 
 
 @paper_app.command("pause")
@@ -1106,6 +1328,7 @@ def risk_check(
     """Pre-trade check: {approved, rejection_reasons, allowed_quantity}."""
     from app.services import risk
 
+    _risk_check_flags(symbol=symbol, qty=qty, side=side, price=price, as_json=as_json)
     result = _call(
         as_json,
         risk.check_order,
@@ -1128,21 +1351,71 @@ def limits_show(as_json: bool = JSON_OPT) -> None:
     emit({"version": version, "limits": limits.model_dump()}, as_json=as_json)
 
 
+def _risk_check_flags(
+    *, symbol: str, qty: float, side: str, price: float | None, as_json: bool
+) -> None:
+    """``risk check`` flags, each checked in its unit and range before any work."""
+    import math
+
+    if not symbol.strip():
+        fail("--symbol must name a symbol of the dataset, e.g. SP500", as_json=as_json)
+    if not (math.isfinite(qty) and 0 < qty <= 1e12):
+        fail(f"--qty must be a number of shares in (0, 1e12], e.g. 100; got {qty}", as_json=as_json)
+    if side not in ("buy", "sell"):
+        fail(f"--side must be buy or sell; got {side!r}", as_json=as_json)
+    if price is not None and not (math.isfinite(price) and 0 < price <= 1e9):
+        fail(f"--price must be a price in (0, 1e9], e.g. 185.5; got {price}", as_json=as_json)
+
+
+def _limit_values(pairs: list[str], as_json: bool) -> dict[str, Any]:
+    """``name=value`` arguments, each limit checked in its unit and range before any work."""
+    from core.risk.limits import check_limit_values
+
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            fail(
+                f"{pair!r} must look like name=value, e.g. max_weight_per_asset=0.2",
+                as_json=as_json,
+            )
+        try:
+            values[name.strip()] = parse_value(raw.strip())
+        except ValueError:  # e.g. inf or nan: the range check below names the limit
+            values[name.strip()] = raw.strip()
+    errors = check_limit_values(values)
+    if errors:
+        fail("; ".join(errors.values()), as_json=as_json)
+    return values
+
+
 @limits_app.command("set")
 def limits_set(
     values: list[str] = typer.Argument(..., help="name=value pairs, e.g. max_weight_per_asset=0.2"),
     reason: str = typer.Option(..., "--reason", help="Why (kept in the audit history)."),
+    expected_version: int | None = typer.Option(
+        None,
+        "--expected-version",
+        help="Refuse (exit 2, naming who changed them and when) if the limits are no longer "
+        "at this version; default: apply on top of the version in force.",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Change limits (risk role); validated, versioned and audited."""
     from app.services import risk
 
+    parsed = _limit_values(values, as_json)
+    if not reason.strip():
+        fail("--reason must say why the limits change (kept in the audit history)", as_json=as_json)
+    if expected_version is not None and expected_version < 0:
+        fail(f"--expected-version must be a version >= 0; got {expected_version}", as_json=as_json)
     change = _call(
         as_json,
         risk.set_limits,
-        values=_params(values, as_json),
+        values=parsed,
         reason=reason,
         actor=_actor(as_json),
+        expected_version=expected_version,
     )
     emit(
         {
@@ -1158,14 +1431,19 @@ def limits_set(
 
 @app.command("report")
 def report(
-    out: Path = typer.Option(..., "--out", help="HTML file to write."),
+    out: Path = typer.Option(..., "--out", help="HTML file to write.", parser=opt.output_file()),
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
     strategy: str = STRATEGY_OPT,
     param: list[str] = PARAM_OPT,
     fees: float = FEES_OPT,
     slippage: float = SLIP_OPT,
-    run_id: int | None = typer.Option(None, "--run", help="Saved backtest run id instead."),
+    run_id: int | None = typer.Option(
+        None,
+        "--run",
+        help="Saved backtest run id instead.",
+        parser=opt.number(1, None, integer=True),
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."""
@@ -1180,7 +1458,7 @@ def report(
             dataset=dataset,
             symbol=symbol,
             strategy=strategy,
-            params=_params(param, as_json),
+            params=_strategy_params(strategy, param, as_json),
             fees=fees,
             slippage=slippage,
         )
@@ -1197,8 +1475,10 @@ def report(
 
 @app.command("runs")
 def runs_cmd(
-    kind: str | None = typer.Option(None, "--kind", help="backtest, sweep, ..."),
-    limit: int = typer.Option(20, "--limit"),
+    kind: str | None = typer.Option(None, "--kind", help="backtest, sweep, ...", parser=opt.text()),
+    limit: int = typer.Option(
+        20, "--limit", help="Rows (1-10000).", parser=opt.number(1, 10_000, integer=True)
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """List saved runs, newest first."""
@@ -1305,9 +1585,17 @@ def regime_fit(
 
 @app.command("bench")
 def bench(
-    repeats: int = typer.Option(7, "--repeats", help="Timing repeats per measurement."),
+    repeats: int = typer.Option(
+        7,
+        "--repeats",
+        help="Timing repeats per measurement (1-1000).",
+        parser=opt.number(1, 1000, integer=True),
+    ),
     only: list[str] = typer.Option(
-        [], "--only", help="Sections to run: research, ml, pipeline, risk (default all)."
+        [],
+        "--only",
+        help="Sections to run: research, ml, pipeline, risk (default all).",
+        parser=opt.choice("core.bench:SECTIONS"),
     ),
     as_json: bool = JSON_OPT,
 ) -> None:

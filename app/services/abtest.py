@@ -187,6 +187,7 @@ def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome
             spec=request.model_dump(mode="json"),
             metrics={
                 "verdict": result.verdict,
+                "primary_test": result.primary_test,
                 "n_obs": result.n_obs,
                 "min_sample_size": result.min_sample_size,
             },
@@ -196,19 +197,47 @@ def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome
 
 
 def summary_payload(outcome: CompareOutcome) -> dict[str, Any]:
-    """The CLI/JSON form: tests, adjusted p-values, verdict, minimum sample size."""
+    """The CLI/JSON form: verdict, the deciding test and rule, tests (each with its role),
+    adjusted p-values and the minimum sample size."""
 
     tests = [json_safe(row.model_dump()) for row in outcome.result.tests]
+    primary = outcome.result.primary_rows()
     return {
+        "verdict": outcome.result.verdict,
+        "primary_test": outcome.result.primary_test,
+        "decision_rule": outcome.result.decision_rule,
+        "primary": [json_safe(row.model_dump()) for row in primary],
         "tests": tests,
         "adjusted_p_values": json_safe(outcome.result.adjusted_p_values),
-        "verdict": outcome.result.verdict,
         "min_sample_size": outcome.result.min_sample_size,
         "n_obs": outcome.result.n_obs,
         "arms": list(outcome.request.arms),
         "run_id": outcome.run_id,
         "sequential": sequential(outcome),
     }
+
+
+def verdict_text(outcome: CompareOutcome) -> str:
+    """The plain-text report: verdict, decided-by line, primary then secondary tests."""
+    result = outcome.result
+    frame = result.to_frame()
+    cols = ["pair", "test", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "favours"]
+    primary = frame[frame["role"] == "primary"]
+    secondary = frame[frame["role"] == "secondary"]
+    lines = [
+        f"verdict: {result.verdict}",
+        f"decided by: {result.primary_test} ({result.decision_rule})",
+        "",
+        "primary test (decides):",
+        primary[[*cols, "note"]].to_string(index=False),
+    ]
+    if not secondary.empty:
+        lines += [
+            "",
+            "secondary tests (shown for information, never decide; p adjusted across pairs):",
+            secondary[[*cols, "note"]].to_string(index=False),
+        ]
+    return "\n".join(lines)
 
 
 def days_needed(

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from core.abtest._data import TRADING_DAYS, ReturnsLike, align_pair
+from core.abtest.primary import ZERO_TOL
 from core.abtest.results import TestResult, favoured
 from core.backtest import metrics
 
@@ -191,13 +192,26 @@ def max_drawdown_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return metrics.max_drawdown(a) - metrics.max_drawdown(b)
 
 
-def win_rate_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Share of days with a positive return in ``a`` minus that in ``b``.
+def win_rate_difference(a: np.ndarray, b: np.ndarray, tol: float = ZERO_TOL) -> np.ndarray:
+    """Share of winning days of ``a`` minus that of ``b``, on days both are in the market.
 
-    >>> float(win_rate_difference(np.array([0.1, -0.1, 0.2, 0.0]), np.array([0.1, -0.1] * 2)))
+    A day counts only when both arms have a non-zero return (``|r| > tol``), i.e. both
+    hold a position, so a flat day is neither a win nor a loss and time in the market
+    is not rewarded. NaN when the arms never share a market day.
+
+    >>> a = np.array([0.1, -0.1, 0.2, 0.0, 0.3])
+    >>> b = np.array([0.1, 0.2, -0.1, 0.4, 0.0])
+    >>> float(win_rate_difference(a, b))  # shared days 0-2: 2/3 - 2/3
     0.0
+    >>> round(float(win_rate_difference(a, np.array([0.1, 0.2, 0.1, 0.4, 0.0]))), 4)
+    -0.3333
     """
-    return np.mean(np.asarray(a) > 0, axis=0) - np.mean(np.asarray(b) > 0, axis=0)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    shared = (np.abs(a) > tol) & (np.abs(b) > tol)
+    days = np.sum(shared, axis=0)
+    wins = np.sum(shared & (a > 0), axis=0) - np.sum(shared & (b > 0), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(days > 0, wins / np.where(days > 0, days, 1), np.nan)
 
 
 def _bootstrap_test(
@@ -279,9 +293,11 @@ def bootstrap_win_rate_difference(
     mean_block: float | None = None,
     seed: int | None = 0,
 ) -> TestResult:
-    """Stationary-bootstrap CI and p-value for the share of winning days, A - B."""
+    """Stationary-bootstrap CI and p-value for the win-rate difference A - B on the days
+    both arms hold a position (see :func:`win_rate_difference`)."""
     return _bootstrap_test(
-        "win rate difference (bootstrap)", "share of positive days, difference",
+        "win rate, shared market days (bootstrap)",
+        "share of positive days when both hold a position, difference",
         win_rate_difference, a, b,
         alpha=alpha, n_boot=n_boot, mean_block=mean_block, seed=seed, annualized=False,
     )  # fmt: skip

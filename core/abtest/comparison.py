@@ -1,4 +1,11 @@
-"""Compare two or more strategies on the same days: every pair, every test, one verdict."""
+"""Compare two or more strategies on the same days: one primary test decides, others inform.
+
+The verdict rests on ONE pre-declared test, :data:`core.abtest.primary.PRIMARY_TEST` (a
+paired t-test of daily returns with a Newey-West HAC standard error), whose p-values are
+adjusted across pairs (Holm by default). Secondary tests (i.i.d. t-test, Wilcoxon, JKM,
+bootstrap Sharpe, max drawdown, win rate on shared market days) are computed and shown,
+never used for the verdict.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +27,21 @@ from core.abtest.bootstrap import (
 )
 from core.abtest.paired import paired_tests, sharpe_difference_jkm
 from core.abtest.power import min_sample_size
+from core.abtest.primary import (
+    PRIMARY_RULE,
+    PRIMARY_TEST,
+    ZERO_TOL,
+    hac_standard_error,
+    hac_t_test,
+    newey_west_lags,
+    zero_noise,
+)
 from core.abtest.results import TestResult
 
 Correction = Literal["holm", "fdr_bh"]
+Role = Literal["primary", "secondary"]
+
+CORRECTION_LABELS: dict[str, str] = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
 _MAX_YEARS = 100
 """Beyond this many years of data, "more days needed" is reported as no difference."""
@@ -40,15 +59,22 @@ class CompareSpec(BaseModel):
     mean_block: float | None = Field(None, ge=1.0)
     power: float = Field(0.8, gt=0.5, lt=1.0)
     periods_per_year: float = Field(TRADING_DAYS, gt=0.0)
+    zero_tol: float = Field(ZERO_TOL, ge=0.0, le=1e-6)
+    secondary: bool = True
 
 
 class ComparisonRow(BaseModel):
-    """One test of one pair; estimates are ``metric(first) - metric(second)``."""
+    """One test of one pair; estimates are ``metric(first) - metric(second)``.
+
+    ``role`` is ``"primary"`` for the one test that decides the verdict and
+    ``"secondary"`` for tests shown for information only.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     pair: tuple[str, str]
     test: str
+    role: Role = "secondary"
     statistic: float
     p_value: float
     p_adjusted: float
@@ -58,15 +84,19 @@ class ComparisonRow(BaseModel):
     ci_low: float | None
     ci_high: float | None
     unit: str
+    note: str = ""
 
 
 class ComparisonResult(BaseModel):
     """Every pairwise test, the multiplicity-adjusted p-values and a verdict in words.
 
-    ``adjusted_p_values[i]`` belongs to ``tests[i]``. ``min_sample_size`` is the number
-    of days a paired t-test would need for the desired power at the observed mean
-    difference of the most promising pair (None when a pair differs significantly or
-    the differences are exactly zero).
+    ``adjusted_p_values[i]`` belongs to ``tests[i]``: each test's p-values are adjusted
+    across the pairs (the primary test's adjusted p-values decide; a secondary test's
+    are for reading only). ``primary_test`` names the deciding test and
+    ``decision_rule`` states the rule. ``min_sample_size`` is the number of days the
+    primary test would need for the desired power at the observed mean difference of
+    the most promising pair (None when a pair differs significantly or the differences
+    are zero).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,6 +105,8 @@ class ComparisonResult(BaseModel):
     tests: list[ComparisonRow]
     adjusted_p_values: list[float]
     verdict: str
+    primary_test: str = PRIMARY_TEST
+    decision_rule: str = ""
     min_sample_size: int | None
     n_obs: int
     start: str | None = None
@@ -89,10 +121,20 @@ class ComparisonResult(BaseModel):
             frame["pair"] = [f"{a} vs {b}" for a, b in frame["pair"]]
         return frame
 
+    def primary_rows(self) -> list[ComparisonRow]:
+        """The rows of the deciding test, one per pair."""
+        return [row for row in self.tests if row.role == "primary"]
+
 
 def _pair_results(
     a: pd.Series, b: pd.Series, spec: CompareSpec, pair_seed: int | None
 ) -> list[TestResult]:
+    """The primary test first, then (when ``spec.secondary``) the secondary tests."""
+    primary = hac_t_test(
+        a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year, zero_tol=spec.zero_tol
+    )
+    if not spec.secondary:
+        return [primary]
     boot = {
         "alpha": spec.alpha,
         "n_boot": spec.n_boot,
@@ -100,7 +142,10 @@ def _pair_results(
         "seed": pair_seed,
     }
     return [
-        *paired_tests(a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year),
+        primary,
+        *paired_tests(
+            a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year, zero_tol=spec.zero_tol
+        ),
         sharpe_difference_jkm(a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year),
         bootstrap_sharpe_difference(a, b, periods_per_year=spec.periods_per_year, **boot),
         bootstrap_max_drawdown_difference(a, b, **boot),
@@ -117,43 +162,91 @@ def _adjust(p_values: np.ndarray, method: str) -> np.ndarray:
     return adjusted
 
 
+def adjust_within_tests(tests: list[str], p_values: np.ndarray, method: str) -> np.ndarray:
+    """Adjust each test's p-values across the pairs, separately for every test name.
+
+    The primary test's family is its one p-value per pair; secondary tests never enter
+    it, so adding or removing them cannot change the verdict.
+    """
+    p_values = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p_values.shape, np.nan)
+    names = np.asarray(tests, dtype=object)
+    for name in dict.fromkeys(tests):
+        mask = names == name
+        adjusted[mask] = _adjust(p_values[mask], method)
+    return adjusted
+
+
 def _format_p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
-def _pair_verdict(pair: tuple[str, str], rows: list[ComparisonRow]) -> str | None:
-    significant = [r for r in rows if r.significant and r.favours is not None]
-    if not significant:
+def _decided_by(correction: str, p_adjusted: float, alpha: float, *, smallest: bool) -> str:
+    label = CORRECTION_LABELS.get(correction, correction)
+    what = f"smallest {label}-adjusted p" if smallest else f"{label}-adjusted p"
+    sign = "<" if p_adjusted < alpha else ">="
+    return f"decided by {PRIMARY_TEST}: {what}={_format_p(p_adjusted)} {sign} alpha={alpha:g}"
+
+
+def primary_verdict(rows: list[ComparisonRow], *, alpha: float, correction: str) -> str | None:
+    """The verdict clause from the primary rows (one per pair); None when none is significant.
+
+    >>> row = ComparisonRow(pair=("A", "B"), test=PRIMARY_TEST, role="primary", statistic=-3.0,
+    ...     p_value=0.003, p_adjusted=0.006, significant=True, favours="B", estimate=-1e-3,
+    ...     ci_low=None, ci_high=None, unit="")
+    >>> primary_verdict([row], alpha=0.05, correction="holm")
+    'B better than A (decided by HAC paired t-test: Holm-adjusted p=0.006 < alpha=0.05)'
+    """
+    clauses = []
+    for row in rows:
+        if row.role != "primary" or not row.significant or row.favours is None:
+            continue
+        winner = row.favours
+        loser = row.pair[1] if winner == row.pair[0] else row.pair[0]
+        decided = _decided_by(correction, row.p_adjusted, alpha, smallest=False)
+        clauses.append(f"{winner} better than {loser} ({decided})")
+    if not clauses:
         return None
-    winners = {r.favours for r in significant}
-    if len(winners) == 1:
-        winner = significant[0].favours
-        loser = pair[1] if winner == pair[0] else pair[0]
-        best = min(significant, key=lambda r: r.p_adjusted)
-        return (
-            f"{winner} better than {loser} (p={_format_p(best.p_adjusted)} adjusted, {best.test})"
-        )
-    parts = []
-    for name in pair:
-        tests = [r for r in significant if r.favours == name]
-        if tests:
-            listed = ", ".join(f"{r.test} p={_format_p(r.p_adjusted)}" for r in tests)
-            parts.append(f"{name} better on {listed}")
-    return "mixed: " + "; ".join(parts) + " (adjusted)"
+    if len(clauses) < len([r for r in rows if r.role == "primary"]):
+        clauses.append("other pairs: no significant difference")
+    return "; ".join(clauses)
 
 
 def _needed_days(
     frame: pd.DataFrame, pairs: list[tuple[str, str]], spec: CompareSpec
 ) -> int | None:
-    """Fewest days any pair's observed mean difference needs for ``spec.power``."""
+    """Fewest days any pair's observed mean difference needs for ``spec.power`` under the
+    primary test (its HAC long-run standard deviation, ``se * sqrt(n)``)."""
     needed: list[int] = []
     for first, second in pairs:
-        diff = (frame[first] - frame[second]).to_numpy()
-        mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+        diff = zero_noise((frame[first] - frame[second]).to_numpy(), spec.zero_tol)
+        mean = float(diff.mean())
+        sd = float(hac_standard_error(diff, newey_west_lags(diff.size))) * math.sqrt(diff.size)
         if mean == 0.0 or not sd > 0.0:
             continue
         needed.append(min_sample_size(mean, sd, alpha=spec.alpha, power=spec.power))
     return min(needed) if needed else None
+
+
+def _no_difference_verdict(
+    rows: list[ComparisonRow], needed: int | None, n_obs: int, spec: CompareSpec
+) -> str:
+    p_min = min((r.p_adjusted for r in rows if math.isfinite(r.p_adjusted)), default=1.0)
+    decided = _decided_by(spec.correction, p_min, spec.alpha, smallest=len(rows) > 1)
+    verdict = f"no significant difference ({decided})"
+    if needed is not None and needed > _MAX_YEARS * spec.periods_per_year:
+        verdict += (
+            f"; at the observed mean difference, {spec.power:.0%} power would need over "
+            f"{_MAX_YEARS} years of data"
+        )
+    elif needed is not None and needed > n_obs:
+        more = needed - n_obs
+        verdict += (
+            f"; not enough data: about {more:,} more days needed "
+            f"(~{more / spec.periods_per_year:.1f} years; {needed:,} in all for "
+            f"{spec.power:.0%} power at the observed mean difference)"
+        )
+    return verdict
 
 
 def compare(
@@ -166,20 +259,24 @@ def compare(
     mean_block: float | None = None,
     power: float = 0.8,
     periods_per_year: float = TRADING_DAYS,
+    zero_tol: float = ZERO_TOL,
+    secondary: bool = True,
 ) -> ComparisonResult:
     """Compare strategies' daily returns over their common days.
 
-    For every pair ``(first, second)`` in the order given, runs the paired t-test,
-    Wilcoxon signed-rank, the Jobson-Korkie-Memmel Sharpe test and stationary-bootstrap
-    tests of the Sharpe, max-drawdown and win-rate differences; then adjusts all of
-    these p-values together (across tests and pairs) with Holm (family-wise error) or
-    Benjamini-Hochberg (``"fdr_bh"``, false discovery rate).
+    For every pair ``(first, second)`` in the order given, runs the primary test
+    (:data:`~core.abtest.primary.PRIMARY_TEST`: paired t-test of the daily differences
+    with a Newey-West HAC standard error) and, when ``secondary``, the secondary tests:
+    i.i.d. paired t-test, Wilcoxon signed-rank, Jobson-Korkie-Memmel and stationary
+    bootstrap tests of the Sharpe, max-drawdown and win-rate (shared market days)
+    differences. Each test's p-values are adjusted across the pairs with Holm
+    (family-wise error) or Benjamini-Hochberg (``"fdr_bh"``).
 
-    The verdict is, per pair with a significant adjusted test, "X better than Y (p=...
-    adjusted, test)" or "mixed: ..." when tests disagree; otherwise "not enough data:
-    about N more days needed" when the observed mean difference would need N more days
-    for a paired t-test at ``power`` (and at most 100 years), else "no significant
-    difference".
+    Only the primary test decides. The verdict is, per pair whose adjusted primary
+    p-value is below ``alpha``, "X better than Y (decided by HAC paired t-test:
+    Holm-adjusted p=... < alpha=...)"; when no pair is, "no significant difference
+    (decided by ...)", followed by "not enough data: about N more days needed" when the
+    observed mean difference would reach ``power`` within 100 years of data.
 
     Parameters
     ----------
@@ -189,13 +286,18 @@ def compare(
     alpha : float
         Significance level applied to the adjusted p-values.
     correction : {"holm", "fdr_bh"}
-        Multiple-testing correction.
+        Multiple-testing correction across pairs.
     n_boot, seed, mean_block : int, int, float
         Stationary bootstrap settings (``mean_block`` default ``~ n ** (1/3)``).
     power : float
         Power used for the "more days needed" estimate.
     periods_per_year : float
         Bars per year for annualization.
+    zero_tol : float
+        Daily differences with ``|a - b| <= zero_tol`` are floating-point noise and
+        count as zero in the paired tests.
+    secondary : bool
+        Also run the secondary tests (False: the primary test only; same verdict).
 
     Returns
     -------
@@ -209,6 +311,8 @@ def compare(
         mean_block=mean_block,
         power=power,
         periods_per_year=periods_per_year,
+        zero_tol=zero_tol,
+        secondary=secondary,
     )
     frame = align_frame(returns)
     names = tuple(frame.columns)
@@ -220,7 +324,7 @@ def compare(
             raw.append(((first, second), res))
 
     p_raw = np.array([res.p_value for _, res in raw], dtype=np.float64)
-    p_adj = _adjust(p_raw, spec.correction)
+    p_adj = adjust_within_tests([res.name for _, res in raw], p_raw, spec.correction)
     rows: list[ComparisonRow] = []
     for ((first, second), res), adjusted in zip(raw, p_adj, strict=True):
         significant = bool(np.isfinite(adjusted) and adjusted < spec.alpha)
@@ -234,6 +338,7 @@ def compare(
             ComparisonRow(
                 pair=(first, second),
                 test=res.name,
+                role="primary" if res.name == PRIMARY_TEST else "secondary",
                 statistic=res.statistic,
                 p_value=res.p_value,
                 p_adjusted=float(adjusted),
@@ -243,33 +348,18 @@ def compare(
                 ci_low=res.ci_low,
                 ci_high=res.ci_high,
                 unit=res.unit,
+                note=res.note,
             )
         )
 
-    verdicts = [
-        v for pair in pairs if (v := _pair_verdict(pair, [r for r in rows if r.pair == pair]))
-    ]
+    primary = [r for r in rows if r.role == "primary"]
     n_obs = len(frame)
     needed = None
-    if verdicts:
-        verdict = "; ".join(verdicts)
-    else:
+    verdict = primary_verdict(primary, alpha=spec.alpha, correction=spec.correction)
+    if verdict is None:
         needed = _needed_days(frame, pairs, spec)
-        if needed is not None and needed > _MAX_YEARS * spec.periods_per_year:
-            verdict = (
-                f"no significant difference (at the observed mean difference, {spec.power:.0%} "
-                f"power would need over {_MAX_YEARS} years of data)"
-            )
-        elif needed is not None and needed > n_obs:
-            more = needed - n_obs
-            years = more / spec.periods_per_year
-            verdict = (
-                f"not enough data: about {more:,} more days needed "
-                f"(~{years:.1f} years; {needed:,} in all for {spec.power:.0%} power "
-                "at the observed mean difference)"
-            )
-        else:
-            verdict = "no significant difference"
+        verdict = _no_difference_verdict(primary, needed, n_obs, spec)
+    label = CORRECTION_LABELS.get(spec.correction, spec.correction)
     index = frame.index
     is_dates = isinstance(index, pd.DatetimeIndex)
     return ComparisonResult(
@@ -277,6 +367,8 @@ def compare(
         tests=rows,
         adjusted_p_values=[float(p) for p in p_adj],
         verdict=verdict,
+        primary_test=PRIMARY_TEST,
+        decision_rule=f"{PRIMARY_RULE} ({label}), alpha={spec.alpha:g}",
         min_sample_size=needed,
         n_obs=n_obs,
         start=str(index[0].date()) if is_dates else None,

@@ -9,9 +9,13 @@ import numpy as np
 from scipy import stats
 
 from core.abtest._data import TRADING_DAYS, ReturnsLike, align_pair
+from core.abtest.primary import ZERO_TOL, zero_noise
 from core.abtest.results import TestResult, favoured
 
 _REL_TOL = 1e-12
+
+WILCOXON_ZERO_METHOD = "wilcox"
+"""scipy's ``zero_method``: zero differences are dropped before ranking (Wilcoxon, 1945)."""
 
 
 def _check_alpha(alpha: float) -> None:
@@ -19,8 +23,10 @@ def _check_alpha(alpha: float) -> None:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
 
 
-def _t_test(a: np.ndarray, b: np.ndarray, alpha: float, periods_per_year: float) -> TestResult:
-    diff = a - b
+def _t_test(
+    a: np.ndarray, b: np.ndarray, alpha: float, periods_per_year: float, zero_tol: float
+) -> TestResult:
+    diff = zero_noise(a - b, zero_tol)
     n = diff.size
     mean = float(diff.mean())
     sd = float(diff.std(ddof=1))
@@ -30,7 +36,7 @@ def _t_test(a: np.ndarray, b: np.ndarray, alpha: float, periods_per_year: float)
         p_value = 1.0 if mean == 0.0 else 0.0
         ci_low = ci_high = mean
     else:
-        res = stats.ttest_rel(a, b)
+        res = stats.ttest_1samp(diff, 0.0)
         ci = res.confidence_interval(1.0 - alpha)
         statistic, p_value = float(res.statistic), float(res.pvalue)
         ci_low, ci_high = float(ci.low), float(ci.high)
@@ -45,6 +51,7 @@ def _t_test(a: np.ndarray, b: np.ndarray, alpha: float, periods_per_year: float)
         n=n,
         favours=favoured(mean, p_value, alpha),
         unit="mean daily return difference",
+        note=f"i.i.d. errors; |d| <= {zero_tol:g} counted as 0",
     )
 
 
@@ -59,8 +66,8 @@ def _signed_rank_sum(diff: np.ndarray) -> float:
     return float(np.sum(np.sign(nonzero) * ranks))
 
 
-def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float) -> TestResult:
-    diff = a - b
+def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float, zero_tol: float) -> TestResult:
+    diff = zero_noise(a - b, zero_tol)
     n = diff.size
     median = float(np.median(diff))
     if not np.any(diff != 0):
@@ -69,7 +76,7 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float) -> TestResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             warnings.simplefilter("ignore", category=RuntimeWarning)
-            res = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
+            res = stats.wilcoxon(diff, zero_method=WILCOXON_ZERO_METHOD, alternative="two-sided")
         statistic, p_value = float(res.statistic), float(res.pvalue)
         direction = _signed_rank_sum(diff)
     return TestResult(
@@ -80,6 +87,10 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float) -> TestResult:
         n=n,
         favours=favoured(direction, p_value, alpha),
         unit="median daily return difference",
+        note=(
+            f"zero_method={WILCOXON_ZERO_METHOD!r}: {int(np.count_nonzero(diff == 0))} zero "
+            f"differences (|d| <= {zero_tol:g}) dropped"
+        ),
     )
 
 
@@ -89,8 +100,15 @@ def paired_tests(
     *,
     alpha: float = 0.05,
     periods_per_year: float = TRADING_DAYS,
+    zero_tol: float = ZERO_TOL,
 ) -> list[TestResult]:
     """Paired t-test and Wilcoxon signed-rank test on the daily differences ``a - b``.
+
+    Both are secondary tests (the primary one is
+    :func:`core.abtest.primary.hac_t_test`). Differences with ``|d| <= zero_tol`` are
+    floating-point noise and count as exactly zero; Wilcoxon then drops the zeros
+    (``zero_method="wilcox"``), so rounding residues on days both arms hold the same
+    position cannot drive its p-value.
 
     Parameters
     ----------
@@ -100,6 +118,8 @@ def paired_tests(
         Significance level for ``favours`` and the t-test's ``1 - alpha`` interval.
     periods_per_year : float
         Bars per year, for the annualized mean difference.
+    zero_tol : float
+        Absolute tolerance on daily return differences (default 1e-12).
 
     Returns
     -------
@@ -112,8 +132,8 @@ def paired_tests(
     _check_alpha(alpha)
     arr_a, arr_b = align_pair(a, b)
     return [
-        _t_test(arr_a, arr_b, alpha, periods_per_year),
-        _wilcoxon(arr_a, arr_b, alpha),
+        _t_test(arr_a, arr_b, alpha, periods_per_year, zero_tol),
+        _wilcoxon(arr_a, arr_b, alpha, zero_tol),
     ]
 
 

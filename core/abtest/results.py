@@ -37,6 +37,8 @@ class TestResult(BaseModel):
         The better strategy when ``p_value < alpha``, else None.
     unit : str
         Unit of ``estimate``.
+    note : str
+        How the test was run (lags, zero handling), shown beside it.
     """
 
     __test__ = False  # not a pytest test class
@@ -53,6 +55,7 @@ class TestResult(BaseModel):
     n: int = Field(ge=0)
     favours: Side | None = None
     unit: str = ""
+    note: str = ""
 
 
 def favoured(estimate: float, p_value: float, alpha: float) -> Side | None:

@@ -4,10 +4,11 @@ At each new bar :meth:`RetrainController.on_bar` measures the champion's rolling
 its recent out-of-sample bars. When it falls below the threshold (with enough samples and
 outside the cool-down) a challenger is trained on the bars *before* the comparison window,
 so both models are compared out of sample on the same recent bars; the challenger is
-promoted only if the comparison says so (by default a significant
-:func:`core.abtest.compare` verdict). A promoted model is on probation for
-``rollback_window_bars``: if it then underperforms its predecessor on those bars, the
-predecessor is restored. Every action is a :class:`RetrainDecision` with its numbers.
+promoted only if the comparison says so (by default the A/B primary test, the HAC paired
+t-test of :func:`core.abtest.compare`, significant in the challenger's favour). A
+promoted model is on probation for ``rollback_window_bars``: if it then underperforms its
+predecessor on those bars, the predecessor is restored. Every action is a
+:class:`RetrainDecision` with its numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.abtest import MIN_OBS, compare
+from core.abtest import MIN_OBS, ZERO_TOL, compare
 
 Metric = Literal["sharpe", "total_return", "hit_rate", "auc"]
 DecisionKind = Literal["promoted", "kept", "rolled_back"]
@@ -34,7 +35,8 @@ class RetrainPolicy(BaseModel):
     ----------
     metric : {"sharpe", "total_return", "hit_rate", "auc"}
         Champion health metric on its recent OOS bars: annualized Sharpe, compounded
-        return or share of positive returns of the ``returns`` column; ``auc`` is the ROC
+        return or share of winning bars among the bars in the market (non-zero return)
+        of the ``returns`` column; ``auc`` is the ROC
         AUC of ``score`` against ``y_true`` (columns the evaluation must provide).
     threshold : float
         Retrain when the metric falls strictly below this.
@@ -47,8 +49,8 @@ class RetrainPolicy(BaseModel):
     rollback_window_bars : int
         Probation of a promoted model; it is compared with its predecessor on these bars.
     promote_rule : {"significant", "metric"}
-        ``"significant"``: promote only when the A/B verdict favours the challenger (some
-        multiplicity-adjusted test significant for it, none for the champion).
+        ``"significant"``: promote only when the A/B primary test (HAC paired t-test of
+        daily returns) finds the challenger significantly better; no other test decides.
         ``"metric"``: promote when the challenger's metric beats the champion's by
         ``min_improvement``.
     min_improvement : float
@@ -156,8 +158,11 @@ def _frame(evaluation: pd.Series | pd.DataFrame) -> pd.DataFrame:
 def metric_value(metric: Metric, evaluation: pd.Series | pd.DataFrame, ppy: float = 252.0) -> float:
     """The policy metric of one evaluation (NaN when undefined).
 
-    >>> round(metric_value("hit_rate", pd.Series([0.01, -0.01, 0.02, 0.0])), 2)
-    0.5
+    The hit rate counts only bars in the market (``|r| > 1e-12``): a flat bar is neither
+    a win nor a loss, so time in the market is not rewarded.
+
+    >>> round(metric_value("hit_rate", pd.Series([0.01, -0.01, 0.02, 0.0])), 3)
+    0.667
     """
     frame = _frame(evaluation)
     r = frame["returns"].to_numpy(dtype=np.float64)
@@ -170,7 +175,8 @@ def metric_value(metric: Metric, evaluation: pd.Series | pd.DataFrame, ppy: floa
     if metric == "total_return":
         return float(np.prod(1.0 + r) - 1.0)
     if metric == "hit_rate":
-        return float(np.mean(r > 0))
+        held = r[np.abs(r) > ZERO_TOL]
+        return float(np.mean(held > 0)) if held.size else math.nan
     if metric == "auc":
         if not {"y_true", "score"} <= set(frame.columns):
             raise ValueError("metric 'auc' needs 'y_true' and 'score' columns")
@@ -184,9 +190,11 @@ def metric_value(metric: Metric, evaluation: pd.Series | pd.DataFrame, ppy: floa
 
 
 def abtest_compare_fn(policy: RetrainPolicy) -> CompareFn:
-    """Default comparison: :func:`core.abtest.compare` with the policy's alpha and bootstrap.
+    """Default comparison: the A/B primary test (:data:`core.abtest.PRIMARY_TEST`).
 
-    ``better`` is True when some adjusted test favours the challenger and none the champion.
+    ``better`` is True only when the primary test, at the policy's ``alpha``, says the
+    challenger earns more per day than the champion on the same out-of-sample bars.
+    Secondary tests are not run: they never decide a promotion.
     """
 
     def _compare(champion: pd.Series, challenger: pd.Series) -> CompareOutcome:
@@ -196,16 +204,17 @@ def abtest_compare_fn(policy: RetrainPolicy) -> CompareFn:
             n_boot=policy.n_boot,
             seed=policy.seed,
             periods_per_year=policy.periods_per_year,
+            secondary=False,
         )
-        favours = {row.favours for row in result.tests if row.significant and row.favours}
-        for_challenger = [r.p_adjusted for r in result.tests if r.favours == "challenger"]
+        (primary,) = result.primary_rows()
         return CompareOutcome(
-            better=favours == {"challenger"},
+            better=primary.significant and primary.favours == "challenger",
             reason=f"A/B verdict: {result.verdict}",
             numbers={
                 "n_obs": float(result.n_obs),
-                "min_p_adjusted": float(np.nanmin(result.adjusted_p_values)),
-                "min_p_adjusted_for_challenger": min(for_challenger) if for_challenger else 1.0,
+                "primary_p_value": primary.p_value,
+                "primary_p_adjusted": primary.p_adjusted,
+                "primary_mean_difference": primary.estimate,
             },
         )
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from core.abtest import (
@@ -29,13 +28,14 @@ from core.abtest import (
     paired,
     paired_tests,
     power,
+    primary,
     results,
     sequential,
     sharpe_difference,
     sharpe_difference_jkm,
     stationary_bootstrap_indices,
 )
-from core.abtest.comparison import ComparisonRow, _adjust, _pair_verdict
+from core.abtest.comparison import ComparisonRow, _adjust, primary_verdict
 
 
 def _dates(n: int) -> pd.DatetimeIndex:
@@ -50,17 +50,45 @@ def _edge_pair(seed: int = 7, n: int = 1000) -> tuple[pd.Series, pd.Series]:
     return a, b
 
 
+def _nw_bse(x: np.ndarray, lags: int) -> float:
+    """statsmodels' HAC (Bartlett, small-sample corrected) standard error of a mean."""
+    import statsmodels.api as sm
+
+    fit = sm.OLS(x, np.ones(x.size)).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
+    )
+    return float(fit.bse[0])
+
+
+def _hac_se_by_hand(diff: np.ndarray, lags: int) -> float:
+    """Primary test's standard error from statsmodels pieces: the larger of the plain
+    Newey-West error and the AR(1)-prewhitened one (recoloured by ``1 / (1 - rho)``)."""
+    n = diff.size
+    c = diff - diff.mean()
+    rho = float(np.clip(np.dot(c[1:], c[:-1]) / np.dot(c[:-1], c[:-1]), -0.97, 0.97))
+    e = c[1:] - rho * c[:-1]
+    # bse(e)**2 * (n - 1) is the residuals' long-run variance (with the n/(n-1) factor).
+    se_white = math.sqrt(_nw_bse(e, lags) ** 2 * (n - 1) / (1 - rho) ** 2 / n)
+    return max(_nw_bse(diff, lags), se_white)
+
+
 # --- identical strategies ------------------------------------------------------------
 
 
 def test_identical_strategies_give_p_one_and_no_difference() -> None:
     a, _ = _edge_pair()
     result = compare({"A": a, "B": a.copy()}, n_boot=200)
-    assert result.verdict == "no significant difference"
+    assert result.verdict == (
+        "no significant difference (decided by HAC paired t-test: Holm-adjusted p=1 >= alpha=0.05)"
+    )
     assert result.min_sample_size is None
     assert result.n_obs == len(a)
-    assert len(result.tests) == 6
+    assert len(result.tests) == 7
+    assert [r.role for r in result.tests] == ["primary"] + ["secondary"] * 6
     for row in result.tests:
+        if row.test.startswith("win rate"):  # no shared day differs: estimate 0, p 1
+            assert row.p_value == 1.0
+            continue
         assert row.p_value == 1.0 and row.p_adjusted == 1.0
         assert not row.significant and row.favours is None
         assert row.estimate == 0.0
@@ -88,9 +116,16 @@ def test_constant_nonzero_difference_is_certain() -> None:
 def test_planted_edge_is_detected_and_named() -> None:
     a, b = _edge_pair()
     result = compare({"A": a, "B": b}, n_boot=500)
-    assert result.verdict.startswith("B better than A (p=")
-    assert "adjusted" in result.verdict
+    assert result.verdict.startswith(
+        "B better than A (decided by HAC paired t-test: Holm-adjusted p="
+    )
+    assert result.verdict.endswith(" < alpha=0.05)")
+    assert result.primary_test == "HAC paired t-test"
     by_test = {row.test: row for row in result.tests}
+    assert (
+        by_test["HAC paired t-test"].favours == "B"
+        and by_test["HAC paired t-test"].role == "primary"
+    )
     assert by_test["paired t-test"].favours == "B"
     assert by_test["paired t-test"].estimate == pytest.approx(-0.001, abs=3e-4)
     assert by_test["Sharpe difference (JKM)"].favours == "B"
@@ -145,23 +180,48 @@ def test_compare_family_wise_error_is_controlled() -> None:
         a = pd.Series(common + rng.normal(0, 0.005, n), _dates(n))
         b = pd.Series(common + rng.normal(0, 0.005, n), _dates(n))
         result = compare({"A": a, "B": b}, n_boot=200, seed=k)
-        significant += any(row.significant for row in result.tests)
-        assert "better" not in result.verdict or any(r.significant for r in result.tests)
+        (primary,) = result.primary_rows()
+        significant += primary.significant
+        assert ("better" in result.verdict) == primary.significant
     assert significant / reps <= 0.1
 
 
 # --- multiple testing ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["holm", "fdr_bh"])
-def test_adjustment_matches_statsmodels(method: str) -> None:
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values, written out (independent of statsmodels)."""
+    m = p.size
+    order = np.argsort(p)
+    out = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values, written out."""
+    m = p.size
+    order = np.argsort(p)
+    out = np.empty(m)
+    running = 1.0
+    for rank in range(m - 1, -1, -1):
+        i = order[rank]
+        running = min(running, p[i] * m / (rank + 1))
+        out[i] = running
+    return out
+
+
+@pytest.mark.parametrize(("method", "by_hand"), [("holm", _holm), ("fdr_bh", _bh)])
+def test_adjustment_matches_hand_formulas_and_keeps_nan(method: str, by_hand) -> None:
     raw = np.array([0.001, 0.04, 0.03, 0.2, 0.012, 0.5, 0.049])
     adjusted = _adjust(raw, method)
-    np.testing.assert_allclose(adjusted, multipletests(raw, method=method)[1])
-    assert np.all(adjusted >= raw)
+    np.testing.assert_allclose(adjusted, by_hand(raw), rtol=1e-12)
     with_nan = _adjust(np.array([0.01, np.nan, 0.02]), method)
     assert math.isnan(with_nan[1])
-    np.testing.assert_allclose(with_nan[[0, 2]], multipletests([0.01, 0.02], method=method)[1])
+    np.testing.assert_allclose(with_nan[[0, 2]], by_hand(np.array([0.01, 0.02])))
 
 
 def test_holm_by_hand() -> None:
@@ -170,30 +230,44 @@ def test_holm_by_hand() -> None:
     np.testing.assert_allclose(_adjust(raw, "holm"), [0.03, 0.06, 0.06, 0.02])
 
 
-def test_compare_adjusts_across_pairs_and_tests() -> None:
+def test_compare_adjusts_each_test_across_pairs_and_only_the_primary_decides() -> None:
     a, b = _edge_pair(seed=11, n=400)
     c = pd.Series(np.random.default_rng(12).normal(0.0003, 0.01, 400), a.index)
     result = compare({"A": a, "B": b, "C": c}, n_boot=200, correction="fdr_bh")
-    assert len(result.tests) == 3 * 6
+    assert len(result.tests) == 3 * 7
     assert {row.pair for row in result.tests} == {("A", "B"), ("A", "C"), ("B", "C")}
-    raw = np.array([row.p_value for row in result.tests])
-    np.testing.assert_allclose(result.adjusted_p_values, multipletests(raw, method="fdr_bh")[1])
+    for test in {row.test for row in result.tests}:
+        rows = [r for r in result.tests if r.test == test]
+        raw = np.array([r.p_value for r in rows])
+        finite = np.isfinite(raw)
+        got = np.array([r.p_adjusted for r in rows])
+        np.testing.assert_allclose(got[finite], _bh(raw[finite]), rtol=1e-12)
     assert [r.p_adjusted for r in result.tests] == result.adjusted_p_values
-    assert "B better than A" in result.verdict
+    primary = result.primary_rows()
+    assert [r.pair for r in primary] == [("A", "B"), ("A", "C"), ("B", "C")]
+    assert "B better than A (decided by HAC paired t-test: Benjamini-Hochberg-adjusted" in (
+        result.verdict
+    )
     frame = result.to_frame()
-    assert len(frame) == 18 and frame["pair"].iloc[0] == "A vs B"
+    assert len(frame) == 21 and frame["pair"].iloc[0] == "A vs B"
+    assert list(frame["role"]).count("primary") == 3
 
 
-def test_mixed_verdict_lists_both_sides() -> None:
-    def row(test: str, favours: str, p: float) -> ComparisonRow:
-        return ComparisonRow(
-            pair=("A", "B"), test=test, statistic=1.0, p_value=p, p_adjusted=p,
-            significant=True, favours=favours, estimate=1.0, ci_low=None, ci_high=None,
-            unit="",
-        )  # fmt: skip
+def _row(test: str, favours: str | None, p: float, role: str = "secondary") -> ComparisonRow:
+    return ComparisonRow(
+        pair=("A", "B"), test=test, role=role, statistic=1.0, p_value=p, p_adjusted=p,
+        significant=p < 0.05, favours=favours, estimate=1.0, ci_low=None, ci_high=None, unit="",
+    )  # fmt: skip
 
-    verdict = _pair_verdict(("A", "B"), [row("t", "A", 0.01), row("dd", "B", 0.02)])
-    assert verdict == "mixed: A better on t p=0.01; B better on dd p=0.02 (adjusted)"
+
+def test_secondary_rows_never_decide_the_verdict() -> None:
+    primary = _row("HAC paired t-test", None, 0.4, role="primary")
+    side = _row("win rate, shared market days (bootstrap)", "A", 0.001)
+    assert primary_verdict([primary, side], alpha=0.05, correction="holm") is None
+    winner = _row("HAC paired t-test", "B", 0.01, role="primary")
+    assert primary_verdict([winner, side], alpha=0.05, correction="holm") == (
+        "B better than A (decided by HAC paired t-test: Holm-adjusted p=0.01 < alpha=0.05)"
+    )
 
 
 # --- Jobson-Korkie-Memmel ---------------------------------------------------------------------
@@ -319,11 +393,13 @@ def test_not_enough_data_verdict() -> None:
     a = pd.Series(rng.normal(0.0, 0.01, n), _dates(n))
     b = a + pd.Series(rng.normal(0.0006, 0.01, n), _dates(n))
     result = compare({"A": a, "B": b}, n_boot=200)
-    assert not any(row.significant for row in result.tests)
+    assert not result.primary_rows()[0].significant
     diff = (a - b).to_numpy()
-    needed = min_sample_size(diff.mean(), diff.std(ddof=1))
+    se = _hac_se_by_hand(diff, 4)
+    needed = min_sample_size(diff.mean(), se * math.sqrt(n))
     assert result.min_sample_size == needed > n
-    assert result.verdict.startswith(f"not enough data: about {needed - n:,} more days needed")
+    assert result.verdict.startswith("no significant difference (decided by HAC paired t-test")
+    assert f"; not enough data: about {needed - n:,} more days needed" in result.verdict
 
 
 # --- sequential tests ---------------------------------------------------------------------------
@@ -425,8 +501,151 @@ def test_compare_aligns_on_common_dates_and_drops_nan() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [_data, results, paired, bootstrap, power, sequential, comparison]
+    "module", [_data, results, paired, bootstrap, power, sequential, comparison, primary]
 )
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.failed == 0
+
+
+# --- the primary test (HAC paired t-test) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("lags", [0, 1, 4, 9])
+def test_hac_kernel_without_prewhitening_matches_statsmodels(lags: int) -> None:
+    rng = np.random.default_rng(lags)
+    e = rng.standard_t(4, 600) * 0.01
+    d = 0.0004 + e + 0.4 * np.concatenate([[0.0], e[:-1]])  # MA(1): autocorrelated
+    _, se, t, p = primary.hac_t_kernel(d, lags, prewhiten=False)
+    assert se == pytest.approx(_nw_bse(d, lags), rel=1e-10)
+    assert t == pytest.approx(d.mean() / _nw_bse(d, lags), rel=1e-10)
+    assert p == pytest.approx(2 * stats.t.sf(abs(d.mean() / _nw_bse(d, lags)), 599), rel=1e-9)
+    if lags == 0:  # no lags, no prewhitening: exactly the ordinary t-test
+        assert p == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue, rel=1e-10)
+
+
+def test_hac_t_test_matches_hand_computed_prewhitened_error() -> None:
+    rng = np.random.default_rng(5)
+    n = 700
+    x = np.empty(n)
+    x[0] = 0.0
+    for t in range(1, n):
+        x[t] = 0.5 * x[t - 1] + rng.normal(0, 0.01)
+    a = pd.Series(x + 0.0006, _dates(n))
+    b = pd.Series(np.zeros(n), _dates(n))
+    res = primary.hac_t_test(a, b, alpha=0.1)
+    lags = math.floor(4 * (n / 100) ** (2 / 9))
+    se = _hac_se_by_hand(x + 0.0006, lags)
+    assert res.name == "HAC paired t-test" and f"{lags} lags" in res.note
+    assert res.estimate == pytest.approx(x.mean() + 0.0006, rel=1e-12)
+    assert res.statistic == pytest.approx(res.estimate / se, rel=1e-9)
+    assert res.p_value == pytest.approx(2 * stats.t.sf(abs(res.estimate / se), n - 1), rel=1e-8)
+    half = stats.t.ppf(0.95, n - 1) * se
+    assert (res.ci_low, res.ci_high) == pytest.approx((res.estimate - half, res.estimate + half))
+    # Positive autocorrelation: the HAC error is well above the i.i.d. one.
+    assert se > 1.5 * x.std(ddof=1) / math.sqrt(n)
+
+
+def test_sparse_trade_day_differences_do_not_fake_significance() -> None:
+    """Three consecutive cost days in 126 (seen in the SP500 retraining replay): the
+    prewhitened error alone collapses there (p ~ 4e-13); the primary test keeps the plain
+    Newey-West error as a floor."""
+    d = np.zeros(126)
+    d[60:63] = [-0.00930273, 0.00445025, -0.001]
+    _, se, _, p = primary.hac_t_kernel(d)
+    assert se == pytest.approx(_hac_se_by_hand(d, 4), rel=1e-10)
+    assert se >= _nw_bse(d, 4) * (1 - 1e-12)
+    assert p > 0.3
+
+
+def test_rounding_noise_differences_count_as_zero() -> None:
+    rng = np.random.default_rng(9)
+    n = 400
+    a = rng.normal(0.0004, 0.01, n)
+    b = a.copy()
+    flat = rng.random(n) < 0.4  # B is flat on 40% of days
+    b[flat] = 0.0
+    noise_days = ~flat & (rng.random(n) < 0.7)
+    b[noise_days] += rng.choice([-1, 1], noise_days.sum()) * rng.uniform(
+        1e-17, 4.4e-16, noise_days.sum()
+    )
+    d_zeroed = a - b
+    d_zeroed[np.abs(d_zeroed) <= 1e-12] = 0.0
+    assert np.count_nonzero((np.abs(a - b) > 0) & (np.abs(a - b) <= 4.4e-16)) > 100
+    t_test, wilcoxon = paired_tests(a, b)
+    assert wilcoxon.p_value == pytest.approx(
+        stats.wilcoxon(d_zeroed, zero_method="wilcox").pvalue, rel=1e-12
+    )
+    assert wilcoxon.p_value != pytest.approx(stats.wilcoxon(a - b).pvalue, rel=1e-3)
+    n_zero = int(np.count_nonzero(d_zeroed == 0))
+    assert f"zero_method='wilcox': {n_zero} zero differences" in wilcoxon.note
+    assert t_test.p_value == pytest.approx(stats.ttest_1samp(d_zeroed, 0.0).pvalue, rel=1e-12)
+    # Noise alone is no difference at all, for the primary test too.
+    jitter = a + rng.choice([-1, 1], n) * 2e-16
+    assert primary.hac_t_test(a, jitter).p_value == 1.0
+    assert paired_tests(a, jitter)[1].p_value == 1.0
+
+
+def test_win_rate_counts_only_days_both_arms_hold_a_position() -> None:
+    rng = np.random.default_rng(3)
+    r = rng.normal(0.0, 0.01, 500)
+    gate = np.repeat(rng.random(10) < 0.6, 50)
+    est = float(bootstrap.win_rate_difference(r, r * gate))
+    assert est == 0.0  # on shared market days the arms are identical
+    a = np.array([0.01, -0.02, 0.03, 0.0, 0.02, -0.01])
+    b = np.array([0.02, 0.01, -0.01, 0.01, 0.0, -0.03])
+    # Shared market days: 0, 1, 2, 5. A wins 2 of 4 (days 0, 2), B wins 2 of 4 (0, 1).
+    assert float(bootstrap.win_rate_difference(a, b)) == 0.0
+    b[5] = 0.03  # now B wins 3 of 4
+    assert float(bootstrap.win_rate_difference(a, b)) == pytest.approx(2 / 4 - 3 / 4)
+    assert math.isnan(float(bootstrap.win_rate_difference(a * 0, b)))
+
+
+def test_gated_exposure_is_no_difference_although_the_old_win_rate_was_significant() -> None:
+    rng = np.random.default_rng(1)
+    n = 2500
+    r = pd.Series(rng.normal(0.0, 0.01, n), _dates(n))
+    on = np.zeros(n // 50, dtype=bool)
+    on[rng.choice(n // 50, int(0.6 * (n // 50)), replace=False)] = True
+    gated = r * np.repeat(on, 50)
+    # Share of positive days (the old win rate) differs by ~0.2: exposure, not skill.
+    assert (r > 0).mean() - (gated > 0).mean() > 0.15
+    full = compare({"A": r, "B": gated}, n_boot=300)
+    quick = compare({"A": r, "B": gated}, secondary=False)
+    assert full.verdict == quick.verdict
+    assert full.verdict.startswith("no significant difference (decided by HAC paired t-test")
+    assert len(quick.tests) == 1 and quick.tests[0].role == "primary"
+
+
+def test_verdict_is_the_same_with_or_without_secondary_tests() -> None:
+    for seed in range(6):
+        a, b = _edge_pair(seed=seed, n=150 + 40 * seed)
+        b = a + (b - a) * (seed % 3) / 4  # sometimes no edge at all
+        full = compare({"A": a, "B": b}, n_boot=200, seed=seed)
+        bare = compare({"A": a, "B": b}, secondary=False)
+        assert full.verdict == bare.verdict
+        assert full.primary_rows() == bare.primary_rows()
+
+
+def test_primary_p_values_are_holm_adjusted_across_pairs_only() -> None:
+    rng = np.random.default_rng(21)
+    n = 300
+    base = rng.normal(0, 0.01, n)
+    arms = {
+        name: pd.Series(base + rng.normal(mu, 0.004, n), _dates(n))
+        for name, mu in (("A", 0.0), ("B", 0.0006), ("C", 0.0002))
+    }
+    result = compare(arms, secondary=False)
+    rows = result.primary_rows()
+    raw = np.array([r.p_value for r in rows])
+    np.testing.assert_allclose([r.p_adjusted for r in rows], _holm(raw), rtol=1e-12)
+    for row in rows:
+        d = (arms[row.pair[0]] - arms[row.pair[1]]).to_numpy()
+        t = d.mean() / _hac_se_by_hand(d, math.floor(4 * (n / 100) ** (2 / 9)))
+        assert row.p_value == pytest.approx(2 * stats.t.sf(abs(t), n - 1), rel=1e-8)
+    assert result.decision_rule.endswith("(Holm), alpha=0.05")
+
+
+def test_newey_west_lags_rule() -> None:
+    for n in (20, 100, 250, 1000, 5030):
+        assert primary.newey_west_lags(n) == math.floor(4 * (n / 100) ** (2 / 9))
