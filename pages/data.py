@@ -9,6 +9,14 @@ from app.components.charts import render_price_chart
 from app.components.widgets import pct, render_defects, render_metric_cards
 from app.services import data as data_service
 
+FORMAT_FIELDS = {
+    "date_format": "Date format",
+    "decimal": "Decimal separator",
+    "thousands": "Thousands separator",
+    "delimiter": "Delimiter",
+    "timezone": "Time zone",
+}
+
 st.title("Data")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
 info = next((i for i in cached.dataset_infos() if i["name"] == dataset), None)
@@ -18,15 +26,23 @@ if info:
         f"license: {info['license']}"
     )
 
+full, load_error = None, None
+if symbol is not None:
+    try:
+        full = cached.prices(dataset, symbol, None, None)
+    except data_service.DataSourceError as exc:
+        load_error = str(exc)
+
 chart_tab, table_tab, upload_tab = st.tabs(["Chart", "Table", "Upload"])
 
 with chart_tab:
-    if symbol is None:
+    if load_error is not None:
+        st.error(load_error)
+    elif full is None:
         st.info(
             "This dataset has no symbols yet. Use the Upload tab to import a CSV or Parquet file."
         )
     else:
-        full = cached.prices(dataset, symbol, None, None)
         first, last = full.index[0].date(), full.index[-1].date()
         left, right = st.columns([3, 1])
         picked = left.date_input(
@@ -42,35 +58,35 @@ with chart_tab:
             frame = cached.prices(dataset, symbol, start, end)
         except data_service.DataSourceError as exc:
             st.error(str(exc))
-            st.stop()
-        stats = data_service.summary_stats(frame)
-        render_metric_cards(
-            [
-                ("Bars", f"{stats['bars']:,}"),
-                ("Last close", f"{stats['last_close']:,.2f}"),
-                ("Total return", pct(float(stats["total_return"]))),
-                ("CAGR", pct(float(stats["cagr"]))),
-                ("Annual volatility", pct(float(stats["annual_volatility"]))),
-                ("Max drawdown", pct(float(stats["max_drawdown"]))),
-                ("Best day", pct(float(stats["best_day"]))),
-                ("Worst day", pct(float(stats["worst_day"]))),
-            ]
-        )
-        kind = "candlestick" if "open" in frame else "close line (closes only)"
-        render_price_chart(
-            frame,
-            title=f"{symbol} · {stats['start']} → {stats['end']} · {kind}",
-            log_scale=bool(state.get(state.LOG_SCALE)),
-        )
+            frame = None
+        if frame is not None:
+            stats = data_service.summary_stats(frame)
+            render_metric_cards(
+                [
+                    ("Bars", f"{stats['bars']:,}"),
+                    ("Last close", f"{stats['last_close']:,.2f}"),
+                    ("Total return", pct(float(stats["total_return"]))),
+                    ("CAGR", pct(float(stats["cagr"]))),
+                    ("Annual volatility", pct(float(stats["annual_volatility"]))),
+                    ("Max drawdown", pct(float(stats["max_drawdown"]))),
+                    ("Best day", pct(float(stats["best_day"]))),
+                    ("Worst day", pct(float(stats["worst_day"]))),
+                ]
+            )
+            kind = "candlestick" if "open" in frame else "close line (closes only)"
+            render_price_chart(
+                frame,
+                title=f"{symbol} · {stats['start']} → {stats['end']} · {kind}",
+                log_scale=bool(state.get(state.LOG_SCALE)),
+            )
 
 with table_tab:
-    if symbol is not None:
-        frame = cached.prices(dataset, symbol, None, None)
-        st.dataframe(frame.describe().T, width="stretch")
-        st.dataframe(frame.tail(250).iloc[::-1], width="stretch", height=360)
+    if full is not None:
+        st.dataframe(full.describe().T, width="stretch")
+        st.dataframe(full.tail(250).iloc[::-1], width="stretch", height=360)
         st.download_button(
             "Download CSV",
-            frame.to_csv().encode(),
+            full.to_csv().encode(),
             file_name=f"{dataset}_{symbol}.csv",
             mime="text/csv",
         )
@@ -78,21 +94,56 @@ with table_tab:
 with upload_tab:
     st.markdown(
         "Upload daily prices as **CSV** or **Parquet**: a `date` column and a `close` column "
-        "are required; `open`, `high`, `low`, `volume` are optional. Every defect is listed; "
-        "nothing is stored unless the whole file is valid."
+        "are required; `open`, `high`, `low`, `volume` are optional. A file is accepted only "
+        "when the meaning of every value is certain: dates are ISO 8601 (2020-01-31) and "
+        "numbers use '.' as the decimal separator unless you declare another format below. "
+        "Every defect is listed; nothing is stored unless the whole file is valid."
     )
     with st.form("data.upload_form", clear_on_submit=False):
         upload = st.file_uploader("Price file", type=["csv", "parquet", "pq"], key="data.upload")
         name = st.text_input("Dataset name", key=state.UPLOAD_NAME, placeholder="e.g. my_fund")
+        with st.expander("File format (declare it if the file is not ISO dates and '.' decimals)"):
+            c1, c2, c3 = st.columns(3)
+            date_format = c1.selectbox(
+                "Date format", data_service.DATE_FORMAT_PRESETS, key="data.fmt.date_format"
+            )
+            custom_format = c1.text_input(
+                "Other date format (strftime)", key="data.fmt.custom", placeholder="%d-%b-%Y"
+            )
+            decimal = c2.selectbox("Decimal separator", [".", ","], key="data.fmt.decimal")
+            thousands = c2.selectbox(
+                "Thousands separator", ["none", ",", ".", "space", "'"], key="data.fmt.thousands"
+            )
+            delimiter = c3.selectbox(
+                "Delimiter", ["auto", ",", ";", "tab", "|"], key="data.fmt.delimiter"
+            )
+            timezone = c3.text_input(
+                "Time zone", key="data.fmt.timezone", placeholder="e.g. America/New_York"
+            )
         submitted = st.form_submit_button("Validate and import", type="primary")
     if submitted:
+        fmt, bad_options = None, []
+        try:
+            fmt = data_service.read_format(
+                date_format=custom_format.strip() or date_format,
+                decimal=decimal,
+                thousands=thousands,
+                delimiter=delimiter,
+                timezone=timezone,
+            )
+        except data_service.DataValidationError as exc:
+            bad_options = exc.defects
         if upload is None:
             st.error("Choose a file to upload first.")
         elif not name.strip():
             st.error("Dataset name: enter a name, for example my_fund.")
+        elif bad_options:
+            for defect in bad_options:
+                label = FORMAT_FIELDS.get(defect.column or "", "File format")
+                st.error(f"{label}: {defect.message.split(': ', 1)[-1]}")
         else:
             try:
-                result = data_service.import_upload(name.strip(), upload.name, upload.getvalue())
+                result = data_service.import_upload(name, upload.name, upload.getvalue(), fmt)
             except data_service.DataValidationError as exc:
                 render_defects(exc.defects, source=upload.name)
             else:

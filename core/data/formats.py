@@ -8,7 +8,7 @@ page's "File format" fields).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -87,8 +87,9 @@ class ReadFormat(BaseModel):
                 f"{text!r} is not a date format; use iso or a strftime pattern such as "
                 "%d/%m/%Y (day first) or %m/%d/%Y (month first)"
             )
+        probe = _PROBE.replace(tzinfo=UTC) if "%z" in text or "%Z" in text else _PROBE
         try:
-            back = datetime.strptime(_PROBE.strftime(text), text)
+            back = datetime.strptime(probe.strftime(text), text)
         except ValueError as exc:
             raise ValueError(f"{text!r} is not a valid strftime pattern ({exc})") from exc
         if back.date() != _PROBE.date():
