@@ -83,6 +83,11 @@ def _apply_once(
         repo = RiskLimitRepository(session)
         row = repo.latest()
         version = row.version if row else 0
+        if expected is not None and expected > version:
+            raise ValueError(
+                f"expected_version: version {expected} does not exist; the limits in force "
+                f"are version {version} (reload them)"
+            )
         if expected is not None and expected != version:
             assert row is not None  # a newer version exists
             raise LimitsConflict(
@@ -191,6 +196,8 @@ def check_order(
     if not qty > 0:
         raise ValueError(f"qty must be positive, got {qty}")
     view = paper.monitor(session)
+    if session and view.session is None:
+        raise LookupError(f"no paper session named {session!r}; leave it out for the newest")
     positions = (
         {r.symbol: r.qty for r in view.positions.itertuples()} if len(view.positions) else {}
     )

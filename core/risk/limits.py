@@ -7,12 +7,20 @@ Risk page's form and the CLI all read them from here, so the three can never dis
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 VarMethod = Literal["historical", "parametric"]
 
@@ -41,7 +49,7 @@ class LimitBounds:
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` is finite and inside the range."""
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         above = value >= self.low if self.low_inclusive else value > self.low
         return above and value <= self.high
@@ -74,6 +82,13 @@ LIMIT_BOUNDS: dict[str, LimitBounds] = {
         "a share of portfolio volatility", 0.0, 1.0, False, "0.5 for half of the risk"
     ),
 }
+
+
+def _range_message(name: str, value: Any) -> str:
+    text = repr(value)
+    text = text if len(text) <= 40 else f"{text[:37]}..."
+    got = f"the yes/no value {text}" if isinstance(value, bool) else text
+    return f"{name} must be {LIMIT_BOUNDS[name].describe()}; got {got}"
 
 
 class RiskLimits(BaseModel):
@@ -118,21 +133,37 @@ class RiskLimits(BaseModel):
 
     @field_validator(*LIMIT_BOUNDS, mode="before")
     @classmethod
-    def _not_a_flag(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(
-                f"{info.field_name} must be {LIMIT_BOUNDS[str(info.field_name)].describe()}; "
-                f"got the yes/no value {value!r}"
-            )
+    def _number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Numbers (or numeric text) only: no yes/no values, no fractional order counts.
+        name = str(info.field_name)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(_range_message(name, value))
+        number: int | float = value  # type: ignore[assignment]
+        try:
+            if isinstance(value, str):
+                number = float(value.strip())
+            if cls.model_fields[name].annotation is int:
+                if isinstance(number, float) and not number.is_integer():
+                    raise ValueError(_range_message(name, value))
+                return int(number)
+            return float(number)
+        except (ValueError, OverflowError):
+            raise ValueError(_range_message(name, value)) from None
+
+    @field_validator("var_method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> Any:
+        if value not in get_args(VarMethod):
+            choices = " or ".join(repr(m) for m in get_args(VarMethod))
+            raise ValueError(f"var_method must be {choices}; got {value!r}")
         return value
 
     @field_validator(*LIMIT_BOUNDS)
     @classmethod
     def _in_range(cls, value: float, info: ValidationInfo) -> float:
         name = str(info.field_name)
-        bounds = LIMIT_BOUNDS[name]
-        if not bounds.contains(value):
-            raise ValueError(f"{name} must be {bounds.describe()}; got {value!r}")
+        if not LIMIT_BOUNDS[name].contains(value):
+            raise ValueError(_range_message(name, value))
         return value
 
     # Cross-field rules run on the later field of each pair (fields validate in order),
@@ -186,3 +217,33 @@ class RiskLimits(BaseModel):
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of limit names to values")
         return cls.model_validate(data)
+
+
+def check_limit_values(values: Mapping[str, Any]) -> dict[str, str]:
+    """Check each given limit on its own (name, type, unit and range), before any work.
+
+    The rules between limits (e.g. gross >= net) need the other limits in force and are
+    checked when the change is applied. Returns limit name -> message (empty when all good).
+
+    >>> check_limit_values({"max_drawdown": 50})["max_drawdown"][:56]
+    'max_drawdown must be a fraction of peak equity in (0, 1]'
+    >>> check_limit_values({"max_weight": 0.2})
+    {'max_weight': "unknown limit 'max_weight'; known limits: max_weight_per_asset, ..."}
+    """
+    errors: dict[str, str] = {}
+    fields = RiskLimits.model_fields
+    for name, value in values.items():
+        if name not in fields:
+            close = [f for f in fields if str(name) in f or f in str(name)]
+            known = ", ".join(close) + ", ..." if close else ", ".join(fields)
+            errors[str(name)] = f"unknown limit {name!r}; known limits: {known}"
+            continue
+        # The other limits are left unset (None), so the rules between limits stay silent.
+        blank = RiskLimits.model_construct(**dict.fromkeys(fields))
+        try:
+            RiskLimits.__pydantic_validator__.validate_assignment(blank, name, value)
+        except ValidationError as exc:
+            errors[name] = "; ".join(
+                str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+            )
+    return errors
