@@ -1,4 +1,4 @@
-"""Alerts page: channels, rules, test sends and the alert history."""
+"""Alerts page: channels, rules (thresholds in their unit), disable/delete, tests, history."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ from app.services import alerts
 from app.services.auth import PermissionDenied
 from app.session import current_actor
 from core.alerts import KINDS, AlertRuleSpec, ChannelSpec
-from core.alerts.rules import NEEDS_THRESHOLD
+from core.alerts.rules import THRESHOLDS
+
+FLASH = "alerts.flash"
 
 st.title("Alerts")
 st.caption(
     "Rules watch drawdown, daily loss, limit breaches and near-breaches, rejected orders, "
     "broker disconnects, reconciliation mismatches, model metrics, regime changes, stale "
     "data, the worker heartbeat and latency. Channels use apprise URLs (email, Slack, "
-    "Telegram, webhooks); in-app alerts land in the history below."
+    "Telegram, webhooks), stored encrypted and shown masked; in-app alerts land in the "
+    "history below."
 )
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    (st.success if flash[0] == "ok" else st.error)(flash[1])
 history_tab, rules_tab, channels_tab = st.tabs(["History", "Rules", "Channels"])
 
 
@@ -27,6 +33,47 @@ def _field_errors(exc: ValidationError, slots: dict) -> None:  # type: ignore[ty
         field = err["loc"][0] if err["loc"] else message.split(":", 1)[0]
         slot = slots.get(str(field))
         (slot.error if slot is not None else st.error)(message)
+
+
+def _act(what: str, fn: object, confirm_key: str | None = None, **kwargs: object) -> None:
+    """Button callback: run a service action, reset its confirmation, flash the outcome."""
+    try:
+        fn(actor=current_actor(), **kwargs)  # type: ignore[operator]
+    except (PermissionDenied, ValueError, LookupError) as exc:
+        st.session_state[FLASH] = ("error", str(exc))
+    else:
+        st.session_state[FLASH] = ("ok", what)
+    if confirm_key:
+        st.session_state[confirm_key] = False
+
+
+def _manage(kind: str, names: list[str], enabled: dict[str, bool]) -> None:
+    """Enable/disable and delete (with a confirmation) for rules or channels."""
+    if not names:
+        return
+    st.markdown(f"**Disable or delete a {kind}**")
+    m1, m2, m3, m4 = st.columns([2, 1, 2, 1])
+    name = m1.selectbox(kind.capitalize(), names, key=f"alerts.manage.{kind}")
+    toggle = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
+    on = enabled.get(name, True)
+    m2.button(
+        "Disable" if on else "Enable",
+        key=f"alerts.toggle.{kind}",
+        on_click=_act,
+        args=(f"{kind.capitalize()} {name} {'disabled' if on else 'enabled'}.", toggle),
+        kwargs={"name": name, "enabled": not on},
+    )
+    confirm = f"alerts.confirm_delete.{kind}"
+    sure = m3.checkbox(f"Yes, delete {kind} {name}", key=confirm)
+    remove = alerts.delete_rule if kind == "rule" else alerts.delete_channel
+    m4.button(
+        "Delete",
+        key=f"alerts.delete.{kind}",
+        disabled=not sure,
+        on_click=_act,
+        args=(f"{kind.capitalize()} {name} deleted.", remove, confirm),
+        kwargs={"name": name},
+    )
 
 
 with channels_tab:
@@ -41,8 +88,9 @@ with channels_tab:
         name = c1.text_input("Name", key="alerts.ch.name", placeholder="ops-slack")
         name_slot = c1.empty()
         url = c2.text_input(
-            "Apprise URL",
+            "Apprise URL (stored encrypted)",
             key="alerts.ch.url",
+            type="password",
             placeholder="slack://TokenA/TokenB/TokenC or json://host:port/path",
         )
         url_slot = c2.empty()
@@ -50,23 +98,22 @@ with channels_tab:
         save_channel = st.form_submit_button("Save channel")
     if save_channel:
         try:
-            alerts.save_channel(
-                ChannelSpec(name=name.strip(), url=url.strip(), enabled=enabled),
-                actor=current_actor(),
-            )
+            spec = ChannelSpec(name=name.strip(), url=url.strip(), enabled=enabled)
+            alerts.save_channel(spec, actor=current_actor())
         except ValidationError as exc:
             _field_errors(exc, {"name": name_slot, "url": url_slot})
-        except PermissionDenied as exc:
+        except (PermissionDenied, ValueError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Channel {name} saved.")
+            st.success(f"Channel {name} saved: {spec.masked}")
+    _manage("channel", [c["name"] for c in channels], {c["name"]: c["enabled"] for c in channels})
     names = ["in-app", *[c["name"] for c in channels]]
     t1, t2 = st.columns([3, 1])
     target = t1.selectbox("Send a test through", names, key="alerts.test_channel")
     if t2.button("Send test", key="alerts.send_test"):
         try:
             result = alerts.send_test(target, actor=current_actor())
-        except (PermissionDenied, ValueError) as exc:
+        except (PermissionDenied, ValueError, LookupError) as exc:
             st.error(str(exc))
         else:
             if result["status"] == "sent":
@@ -79,19 +126,26 @@ with rules_tab:
     st.dataframe(
         [r.model_dump() for r in rules] or [{"rules": "none yet"}], width="stretch", hide_index=True
     )
+    # The kind sits outside the form so that the threshold field shows its unit at once.
+    kind = st.selectbox("Kind", KINDS, key="alerts.rule.kind")
+    unit = THRESHOLDS.get(kind)
     with st.form("alerts.rule_form"):
-        r1, r2, r3 = st.columns(3)
+        r1, r3 = st.columns(2)
         rule_name = r1.text_input("Name", key="alerts.rule.name", placeholder="drawdown-10")
         rule_name_slot = r1.empty()
-        kind = r2.selectbox("Kind", KINDS, key="alerts.rule.kind")
-        threshold = r3.number_input(
-            "Threshold",
-            min_value=0.0,
-            value=0.1,
-            step=0.01,
-            key="alerts.rule.threshold",
-            format="%.4f",
-        )
+        if unit is not None:
+            threshold = r3.number_input(
+                f"Threshold: {unit.unit}",
+                value=float(unit.example.split()[0]),
+                step=1.0 if unit.integer or unit.low >= 1 else 0.01,
+                format="%.0f" if unit.integer else "%.4f",
+                key=f"alerts.rule.threshold.{kind}",
+                help=f"Valid range {unit.range_text()}, e.g. {unit.example}.",
+            )
+            r3.caption(f"{unit.unit}; valid range {unit.range_text()}; e.g. {unit.example}")
+        else:
+            threshold = None
+            r3.caption(f"A {kind} rule takes no threshold.")
         threshold_slot = r3.empty()
         r4, r5, r6, r7 = st.columns(4)
         metric = r4.text_input("Model metric (for model_metric_below)", key="alerts.rule.metric")
@@ -104,14 +158,13 @@ with rules_tab:
         cooldown = r7.number_input(
             "Cooldown (s)", 0, 7 * 86400, 900, 60, key="alerts.rule.cooldown"
         )
-        st.caption("Threshold units: " + "; ".join(f"{k}: {v}" for k, v in NEEDS_THRESHOLD.items()))
         save_rule = st.form_submit_button("Save rule", type="primary")
     if save_rule:
         try:
             spec = AlertRuleSpec(
                 name=rule_name.strip(),
                 kind=kind,
-                threshold=threshold if kind in NEEDS_THRESHOLD else None,
+                threshold=threshold,
                 metric=metric.strip() or None,
                 channels=chosen,
                 severity=severity,
@@ -132,6 +185,7 @@ with rules_tab:
             st.error(str(exc))
         else:
             st.success(f"Rule {rule_name} saved.")
+    _manage("rule", [r.name for r in rules], {r.name: r.enabled for r in rules})
 
 with history_tab:
     events = alerts.history(200)
@@ -146,3 +200,7 @@ with history_tab:
         c2.metric("Suppressed (cooldown)", counts["suppressed"])
         c3.metric("Failed", counts["failed"])
         st.dataframe(events, width="stretch", hide_index=True)
+    changes = alerts.audit(50)
+    if changes:
+        st.markdown("**Changes to rules and channels**")
+        st.dataframe(changes, width="stretch", hide_index=True)

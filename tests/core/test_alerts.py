@@ -166,3 +166,112 @@ def test_paper_worker_feeds_limit_utilization_to_the_alert_rules() -> None:
     paper.run_worker(paper.PaperRequest(), steps=60)
     fired = [e for e in alert_service.history() if e["rule"] == "near"]
     assert fired and "max_weight_per_asset" in fired[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad", "good", "expected"),
+    [
+        ("drawdown", 50, 0.5, "fraction of peak equity in (0, 1]"),
+        ("drawdown", 0, 0.01, "fraction of peak equity in (0, 1]"),
+        ("daily_loss", 2, 0.02, "fraction of start-of-day equity"),
+        ("near_breach", 80, 0.8, "fraction of a limit in use"),
+        ("rejected_orders", 0, 1, "count of orders"),
+        ("rejected_orders", 1.5, 2, "whole number"),
+        ("stale_data", 0, 3600, "seconds since the last bar"),
+        ("heartbeat_lost", 86_401, 60, "1 to 86,400"),
+        ("latency", float("nan"), 500, "milliseconds"),
+        ("latency", float("inf"), 500, "milliseconds"),
+    ],
+)
+def test_thresholds_are_checked_in_their_unit(
+    kind: str, bad: float, good: float, expected: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        AlertRuleSpec(name="r", kind=kind, threshold=bad)
+    assert expected in str(info.value) and "threshold:" in str(info.value)
+    assert AlertRuleSpec(name="r", kind=kind, threshold=good).threshold == good
+
+
+def test_threshold_unit_edges_and_kinds_without_threshold() -> None:
+    assert AlertRuleSpec(name="r", kind="drawdown", threshold=1.0).threshold == 1.0
+    with pytest.raises(ValidationError, match=r"for 50% enter 0\.5"):
+        AlertRuleSpec(name="r", kind="drawdown", threshold=50)
+    with pytest.raises(ValidationError, match="takes no threshold"):
+        AlertRuleSpec(name="r", kind="regime_change", threshold=0.5)
+    with pytest.raises(ValidationError, match=r"roc_auc lies in \[0, 1\]"):
+        AlertRuleSpec(name="r", kind="model_metric_below", threshold=52, metric="roc_auc")
+    # An unbounded metric may be negative (a Sharpe ratio).
+    sharpe = AlertRuleSpec(name="r", kind="model_metric_below", threshold=-0.5, metric="sharpe")
+    assert sharpe.threshold == -0.5
+    with pytest.raises(ValidationError, match="only model_metric_below"):
+        AlertRuleSpec(name="r", kind="drawdown", threshold=0.1, metric="roc_auc")
+
+
+def test_test_alerts_are_recorded_as_kind_test() -> None:
+    alert_service.send_test("in-app")
+    (event,) = alert_service.history()
+    assert (event["kind"], event["rule"], event["status"]) == ("test", "test", "sent")
+
+
+def test_a_stored_rule_outside_its_unit_is_listed_disabled_and_never_fires() -> None:
+    from app.services.db import get_engine
+    from core.store.db import session_scope
+    from core.store.models import AlertRule
+
+    with session_scope(get_engine()) as session:  # saved before thresholds had units
+        session.add(
+            AlertRule(name="old", kind="drawdown", params={"threshold": 50}, channels=["in-app"])
+        )
+    (rule,) = alert_service.list_rules()
+    assert not rule.enabled and "for 50% enter 0.5" in (rule.problem or "")
+    assert alert_service.evaluate(Snapshot(ts=T0, drawdown=60.0)) == []
+    with pytest.raises(ValueError, match="cannot be enabled"):
+        alert_service.set_rule_enabled("old", True)
+
+
+def test_disable_and_delete_rules_and_channels_with_roles_and_audit(
+    webhook: type[_Receiver],
+) -> None:
+    risk = Actor("rita", frozenset({"risk"}))
+    analyst = Actor("ann", frozenset({"analyst"}))
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url), actor=risk)  # type: ignore[attr-defined]
+    alert_service.save_rule(
+        AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1, channels=["hook"], cooldown_s=0),
+        actor=risk,
+    )
+    for action in (
+        lambda: alert_service.set_rule_enabled("dd", False, actor=analyst),
+        lambda: alert_service.delete_rule("dd", actor=analyst),
+        lambda: alert_service.set_channel_enabled("hook", False, actor=analyst),
+        lambda: alert_service.delete_channel("hook", actor=analyst),
+    ):
+        with pytest.raises(PermissionDenied, match="'risk' role"):
+            action()
+    # A disabled channel is skipped, with the reason recorded.
+    alert_service.set_channel_enabled("hook", False, actor=risk)
+    (result,) = alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))
+    assert result["status"] == "failed" and result["errors"] == ["channel hook is disabled"]
+    assert webhook.received == []
+    alert_service.set_channel_enabled("hook", True, actor=risk)
+    assert [r["status"] for r in alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))] == ["sent"]
+    # A disabled rule does not fire.
+    alert_service.set_rule_enabled("dd", False, actor=risk)
+    assert alert_service.evaluate(Snapshot(ts=T0, drawdown=0.3)) == []
+    with pytest.raises(ValueError, match=r"used by rule\(s\) \['dd'\]"):
+        alert_service.delete_channel("hook", actor=risk)
+    alert_service.delete_rule("dd", actor=risk)
+    alert_service.delete_channel("hook", actor=risk)
+    assert alert_service.list_rules() == [] and alert_service.list_channels() == []
+    with pytest.raises(LookupError, match="no alert rule named 'dd'"):
+        alert_service.delete_rule("dd", actor=risk)
+    audit = alert_service.audit()
+    assert [a["action"] for a in audit] == [
+        "alerts.channel.delete",
+        "alerts.rule.delete",
+        "alerts.rule.disable",
+        "alerts.channel.enable",
+        "alerts.channel.disable",
+        "alerts.rule.save",
+        "alerts.channel.save",
+    ]
+    assert {a["actor"] for a in audit} == {"rita"}

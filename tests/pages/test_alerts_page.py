@@ -1,8 +1,12 @@
-"""Alerts page: channel and rule forms with per-field errors, send test, history."""
+"""Alerts page: channel and rule forms with per-field errors in each kind's unit, send test,
+disable and delete with confirmation, history and audit."""
 
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from app.services import alerts
+from core.alerts import AlertRuleSpec, ChannelSpec
 from tests.core.test_alerts import webhook  # noqa: F401  (fixture)
 from tests.pages.helpers import metrics, open_app
 
@@ -10,17 +14,52 @@ SAVE_CHANNEL = "FormSubmitter:alerts.channel_form-Save channel"
 SAVE_RULE = "FormSubmitter:alerts.rule_form-Save rule"
 
 
+def _errors_in_column_of(at: AppTest, key: str) -> list[str]:
+    """Errors in the same form column as the widget ``key``."""
+    for column in at.columns:
+        keys = [getattr(node, "key", None) for node in column.children.values()]
+        if key in keys:
+            return [node.value for node in column.children.values() if node.type == "error"]
+    raise AssertionError(f"no column holds {key}")
+
+
 def test_bad_channel_url_and_rule_without_metric_are_rejected_beside_fields() -> None:
     at = open_app("alerts")
     at.text_input(key="alerts.ch.name").set_value("bad")
     at.text_input(key="alerts.ch.url").set_value("nonsense://nowhere")
     at.button(key=SAVE_CHANNEL).click().run()
-    assert any("not a notification URL" in e.value for e in at.error)
+    assert any("not a notification URL" in e for e in _errors_in_column_of(at, "alerts.ch.url"))
+    at.selectbox(key="alerts.rule.kind").set_value("model_metric_below").run()
     at.text_input(key="alerts.rule.name").set_value("auc-low")
-    at.selectbox(key="alerts.rule.kind").set_value("model_metric_below")
     at.button(key=SAVE_RULE).click().run()
-    assert any("name the model metric" in e.value for e in at.error)
+    assert any("name the model metric" in e for e in _errors_in_column_of(at, "alerts.rule.metric"))
     assert alerts.list_channels() == [] and alerts.list_rules() == []
+
+
+def test_a_drawdown_threshold_of_50_is_refused_beside_the_field_in_its_unit() -> None:
+    at = open_app("alerts")
+    at.selectbox(key="alerts.rule.kind").set_value("drawdown").run()
+    field = at.number_input(key="alerts.rule.threshold.drawdown")
+    assert "fraction of peak equity" in field.label
+    assert any("(0, 1]" in c.value for c in at.caption)
+    at.text_input(key="alerts.rule.name").set_value("dd")
+    field.set_value(50.0)
+    at.button(key=SAVE_RULE).click().run()
+    (message,) = _errors_in_column_of(at, "alerts.rule.threshold.drawdown")
+    assert "fraction of peak equity in (0, 1]" in message and "for 50% enter 0.5" in message
+    assert alerts.list_rules() == []
+    # Another kind shows its own unit: heartbeat seconds.
+    at.selectbox(key="alerts.rule.kind").set_value("heartbeat_lost").run()
+    assert "seconds" in at.number_input(key="alerts.rule.threshold.heartbeat_lost").label
+    at.number_input(key="alerts.rule.threshold.heartbeat_lost").set_value(0.0)
+    at.text_input(key="alerts.rule.name").set_value("hb")
+    at.button(key=SAVE_RULE).click().run()
+    assert any(
+        "1 to 86,400" in e for e in _errors_in_column_of(at, "alerts.rule.threshold.heartbeat_lost")
+    )
+    at.number_input(key="alerts.rule.threshold.heartbeat_lost").set_value(120.0)
+    at.button(key=SAVE_RULE).click().run()
+    assert [(r.name, r.threshold) for r in alerts.list_rules()] == [("hb", 120.0)]
 
 
 def test_channel_rule_test_send_and_history(webhook) -> None:  # noqa: F811
@@ -29,9 +68,9 @@ def test_channel_rule_test_send_and_history(webhook) -> None:  # noqa: F811
     at.text_input(key="alerts.ch.url").set_value(webhook.url)
     at.button(key=SAVE_CHANNEL).click().run()
     assert any("Channel hook saved" in s.value for s in at.success)
+    at.selectbox(key="alerts.rule.kind").set_value("drawdown").run()
     at.text_input(key="alerts.rule.name").set_value("dd10")
-    at.selectbox(key="alerts.rule.kind").set_value("drawdown")
-    at.number_input(key="alerts.rule.threshold").set_value(0.1)
+    at.number_input(key="alerts.rule.threshold.drawdown").set_value(0.1)
     at.multiselect(key="alerts.rule.channels").set_value(["hook"])
     at.button(key=SAVE_RULE).click().run()
     (rule,) = alerts.list_rules()
@@ -47,3 +86,40 @@ def test_channel_rule_test_send_and_history(webhook) -> None:  # noqa: F811
     assert len(webhook.received) == 1
     at.run()
     assert metrics(at)["Sent"] == "1"
+    assert alerts.history()[0]["kind"] == "test"
+
+
+def test_rules_and_channels_can_be_disabled_and_deleted_with_confirmation() -> None:
+    alerts.save_channel(ChannelSpec(name="ops", url="json://127.0.0.1:9/hook"))
+    alerts.save_rule(AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1, channels=["ops"]))
+    at = open_app("alerts")
+    at.selectbox(key="alerts.manage.rule").set_value("dd")
+    at.button(key="alerts.toggle.rule").click().run()
+    assert any("Rule dd disabled" in s.value for s in at.success)
+    assert [r.enabled for r in alerts.list_rules()] == [False]
+    at.button(key="alerts.toggle.rule").click().run()  # the button now reads "Enable"
+    assert [r.enabled for r in alerts.list_rules()] == [True]
+    # Delete stays disabled until confirmed, and the confirmation resets after use.
+    assert at.button(key="alerts.delete.rule").disabled
+    at.checkbox(key="alerts.confirm_delete.channel").check().run()
+    at.button(key="alerts.delete.channel").click().run()
+    assert any("used by rule(s) ['dd']" in e.value for e in at.error)
+    assert at.checkbox(key="alerts.confirm_delete.channel").value is False
+    at.checkbox(key="alerts.confirm_delete.rule").check().run()
+    at.button(key="alerts.delete.rule").click().run()
+    assert alerts.list_rules() == []
+    assert at.checkbox(key="alerts.confirm_delete.channel").value is False
+    at.button(key="alerts.toggle.channel").click().run()
+    assert [c["enabled"] for c in alerts.list_channels()] == [False]
+    at.checkbox(key="alerts.confirm_delete.channel").check().run()
+    at.button(key="alerts.delete.channel").click().run()
+    assert alerts.list_channels() == []
+    actions = [(a["action"], a["target"]) for a in alerts.audit()]
+    assert actions[:5] == [
+        ("alerts.channel.delete", "ops"),
+        ("alerts.channel.disable", "ops"),
+        ("alerts.rule.delete", "dd"),
+        ("alerts.rule.enable", "dd"),
+        ("alerts.rule.disable", "dd"),
+    ]
+    assert all(a["actor"] == "local (local mode)" for a in alerts.audit())
