@@ -42,9 +42,21 @@ def test_purged_kfold_has_no_overlap_and_embargo(t1: pd.Series) -> None:
         seen.append(test)
         after = np.searchsorted(t1.index.to_numpy(), t1.iloc[test].max(), side="right")
         assert not np.isin(np.arange(after, min(after + embargo, n)), train).any()
+        # nothing more is dropped than needed: every other row that overlaps no test
+        # window, pairwise, and lies outside the embargo is kept for training
+        start, end = t1.index.to_numpy(), t1.to_numpy()
+        embargoed = set(range(after, min(after + embargo, n)))
+        keep = [
+            j
+            for j in range(n)
+            if j not in set(test)
+            and j not in embargoed
+            and not ((start[j] <= end[test]) & (start[test] <= end[j])).any()
+        ]
+        np.testing.assert_array_equal(train, keep)
         purged_total += n - len(test) - len(train)
     np.testing.assert_array_equal(np.concatenate(seen), np.arange(n))
-    assert purged_total > 0
+    assert purged_total > 0  # labels span up to 10 bars, so some rows are purged
 
 
 def test_unpurged_kfold_would_overlap(t1: pd.Series) -> None:

@@ -113,8 +113,17 @@ def test_ts_momentum_is_the_sign_of_the_past_return(prices: pd.DataFrame) -> Non
 def test_vol_target_trend_scales_and_caps(prices: pd.DataFrame) -> None:
     capped = vol_target_trend(prices, VolTargetTrendParams(target_vol=10.0, max_leverage=0.7))
     assert set(np.unique(capped.to_numpy())) <= {0.0, 0.7}
-    small = vol_target_trend(prices, VolTargetTrendParams(target_vol=0.01))
-    assert 0 < small[small > 0].max() < 0.5
+    params = VolTargetTrendParams(target_vol=0.01)
+    small = vol_target_trend(prices, params)
+    # where long, the size is target / realized vol: the sample std (ddof=1) of the last
+    # vol_window log returns, annualized; recomputed bar by bar with numpy
+    logret = np.diff(np.log(prices["close"].to_numpy()))
+    long_bars = np.flatnonzero(small.to_numpy() > 0)
+    assert len(long_bars) > 50
+    for t in long_bars:
+        window = logret[t - params.vol_window : t]
+        vol = np.std(window, ddof=1) * np.sqrt(params.periods_per_year)
+        assert small.iloc[t] == pytest.approx(min(0.01 / vol, params.max_leverage), rel=1e-9)
 
 
 def test_donchian_uses_high_low_when_present() -> None:
