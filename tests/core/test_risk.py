@@ -313,10 +313,23 @@ def test_invalid_inputs_are_explained() -> None:
     assert unpriced.rejection_reasons == ["TSLA: no price to value the order; supply one"]
 
 
-def test_pre_trade_latency_is_reported() -> None:
-    result = bench_pre_trade(n=2_000)
-    print(
-        f"\npre-trade check latency (20 assets, 500 days): p50 {result['p50_us']} us, "
-        f"p95 {result['p95_us']} us, p99 {result['p99_us']} us"
-    )
-    assert result["n"] == 2_000 and result["p50_us"] > 0
+def test_pre_trade_latency_percentiles_with_an_injected_clock() -> None:
+    # check k takes (37k mod 100) + 1 microseconds: 20 copies of 1..100 us in 2,000 checks
+    durations_ns = [((37 * k) % 100 + 1) * 1_000 for k in range(2_000)]
+    ticks = {"now": 0, "calls": 0}
+
+    def clock() -> int:
+        ticks["calls"] += 1
+        if ticks["calls"] % 2 == 0:  # the reading after a check
+            ticks["now"] += durations_ns[ticks["calls"] // 2 - 1]
+        return ticks["now"]
+
+    result = bench_pre_trade(n=2_000, clock=clock)
+    assert ticks["calls"] == 2 * 2_000
+    # sorted, value v fills positions 20(v-1) .. 20v-1; linear interpolation at q * 1999
+    assert result["p50_us"] == pytest.approx(50.5)  # between positions 999 (50) and 1000 (51)
+    assert result["p95_us"] == pytest.approx(95.05, abs=0.051)  # 95 + 0.05 * (96 - 95)
+    assert result["p99_us"] == pytest.approx(99.0)  # 99 + 0.01, rounded to 0.1 us
+    assert result["max_us"] == 100.0 and result["n"] == 2_000
+    # the same orders against the same snapshot, whatever the clock
+    assert result["approved_share"] == bench_pre_trade(n=2_000)["approved_share"]
