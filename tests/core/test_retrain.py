@@ -163,3 +163,60 @@ def test_ml_retraining_replay_is_causal() -> None:
     assert short, "the policy should act within 1,500 bars"
     assert [d.as_dict() for d in long[: len(short)]] == [d.as_dict() for d in short]
     assert all(d.champion_id is None or d.champion_id.startswith("logistic(") for d in long)
+
+
+# --- promotions are decided by the A/B primary test only -------------------------------------
+
+
+def test_hit_rate_counts_only_bars_in_the_market() -> None:
+    r = pd.Series([0.01, 0.0, 0.0, -0.01, 0.02, 0.0])
+    assert metric_value("hit_rate", r) == pytest.approx(2 / 3)
+    assert np.isnan(metric_value("hit_rate", pd.Series(np.zeros(5))))
+
+
+def _exposure_vs_skill(seed: int) -> RetrainController:
+    """Champion: zero-mean returns, flat 40% of bars. Challenger: always in the market,
+    losing 5 bp a day. The old rule promoted it (seeds 5, 9) on its higher share of
+    positive days."""
+    rng = np.random.default_rng(seed)
+    n = 1200
+    gate = np.repeat(rng.random(n // 50) < 0.6, 50).astype(float)
+    champion = rng.normal(0.0002, SD, n) * gate
+    challenger = rng.normal(-0.0005, SD, n)
+    models = PlantedModels([np.zeros(n), np.zeros(n)])
+    models.streams = [champion, challenger]
+    policy = RetrainPolicy(
+        threshold=10.0, window_bars=250, min_samples=250, cooldown_bars=500,
+        rollback_window_bars=40, n_boot=1000,
+    )  # fmt: skip
+    return _run(models, policy, start=300, end=560)
+
+
+@pytest.mark.parametrize("seed", [5, 9])
+def test_a_challenger_with_a_worse_sharpe_is_not_promoted_on_its_win_rate(seed: int) -> None:
+    ctl = _exposure_vs_skill(seed)
+    first = ctl.decisions[0]
+    sharpe = first.numbers["challenger_metric"], first.numbers["champion_metric"]
+    assert sharpe[0] < sharpe[1]
+    assert first.decision == "kept", first.reason
+    assert ctl.champion is not None and ctl.champion.id == "m0"
+    assert "decided by HAC paired t-test" in first.reason
+    # The recorded primary p-value is the HAC t-test's on the same 250 bars.
+    d = ctl.evaluate_fn(ModelHandle(id="x", trained_until=0, payload=1), 300, 550).to_numpy()
+    d = d - ctl.evaluate_fn(ModelHandle(id="y", trained_until=0, payload=0), 300, 550).to_numpy()
+    assert first.numbers["primary_mean_difference"] == pytest.approx(d.mean(), rel=1e-12)
+
+
+def test_sp500_replay_never_promotes_a_challenger_with_a_worse_sharpe() -> None:
+    """Before the fix the first decision (2003-05-19) promoted a challenger with Sharpe
+    -1.269 over a champion's -1.118 on the win-rate test."""
+    prices = embedded_sources()["ohlcv_daily"].load("SP500").iloc[:3000]
+    policy = RetrainPolicy(window_bars=126, min_samples=63, cooldown_bars=63)
+    decisions = replay_policy(prices, policy)
+    first = decisions[0]
+    assert str(first.as_of.date()) == "2003-05-19"
+    assert first.decision == "kept" and "decided by HAC paired t-test" in first.reason
+    for d in decisions:
+        if d.decision == "promoted":
+            assert d.numbers["challenger_metric"] > d.numbers["champion_metric"], d
+            assert d.numbers["primary_p_adjusted"] < policy.alpha
