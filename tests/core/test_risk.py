@@ -333,3 +333,29 @@ def test_pre_trade_latency_percentiles_with_an_injected_clock() -> None:
     assert result["max_us"] == 100.0 and result["n"] == 2_000
     # the same orders against the same snapshot, whatever the clock
     assert result["approved_share"] == bench_pre_trade(n=2_000)["approved_share"]
+
+
+def test_annual_volatility_is_daily_std_of_portfolio_returns_times_sqrt_252() -> None:
+    """Convention: sample std (ddof=1) of the daily returns of today's weights applied to
+    the history, times sqrt(252). The view showed the 1-day figure as "ann." before."""
+    rng = np.random.default_rng(11)
+    n = 750
+    daily_sd = {"AAPL": 0.02, "MSFT": 0.01, "GOOG": 0.015}
+    common = rng.normal(0, 0.006, n)
+    history = pd.DataFrame({s: common + rng.normal(0, sd, n) for s, sd in daily_sd.items()})
+    # long AAPL 0.3, long MSFT 0.2, short GOOG 0.1 (prices 200, 100, 100; equity 100k)
+    s = state({"AAPL": 150, "MSFT": 200, "GOOG": -100}, history=history)
+    report = portfolio_risk(s, RiskLimits(), NOW)
+    weights = np.array([0.3, 0.2, -0.1])
+    daily = np.asarray(history[["AAPL", "MSFT", "GOOG"]]) @ weights
+    n_obs = len(daily)
+    sd = np.sqrt(((daily - daily.mean()) ** 2).sum() / (n_obs - 1))
+    assert report.volatility == pytest.approx(sd, rel=1e-12)
+    assert report.volatility_annual == pytest.approx(sd * np.sqrt(252.0), rel=1e-12)
+    assert report.volatility_annual / report.volatility == pytest.approx(15.874507866, rel=1e-9)
+    assert report.to_dict()["volatility_annual"] == report.volatility_annual
+
+
+def test_annual_volatility_is_nan_without_history() -> None:
+    report = portfolio_risk(state({"AAPL": 10}), RiskLimits(), NOW)
+    assert np.isnan(report.volatility) and np.isnan(report.volatility_annual)
