@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,9 @@ def build_pipeline(
 
 
 def _step_latencies(
-    pipes: list[DecisionPipeline], bars: list[list[dict[str, Any]]]
+    pipes: list[DecisionPipeline],
+    bars: list[list[dict[str, Any]]],
+    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step every pipeline once per bar; per-decision and per-bar (all symbols) latency."""
     n_bars = min(len(b) for b in bars)
@@ -55,12 +58,12 @@ def _step_latencies(
     per_bar = np.empty(n_bars)
     state = PortfolioState(equity=100_000.0)
     for t in range(n_bars):
-        start = time.perf_counter_ns()
+        start = clock()
         for j, pipe in enumerate(pipes):
-            t0 = time.perf_counter_ns()
+            t0 = clock()
             pipe.step(bars[j][t], state)
-            per_decision[t, j] = (time.perf_counter_ns() - t0) / 1e3
-        per_bar[t] = (time.perf_counter_ns() - start) / 1e3
+            per_decision[t, j] = (clock() - t0) / 1e3
+        per_bar[t] = (clock() - start) / 1e3
     return per_decision.ravel(), per_bar
 
 
@@ -71,6 +74,7 @@ def bench_pipeline(
     n_symbols: int = 20,
     multi_bars: int = 750,
     seed: int = 0,
+    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> dict[str, Any]:
     """Per-decision latency (one symbol, ``n_symbols`` symbols) and batch throughput.
 
@@ -83,6 +87,8 @@ def bench_pipeline(
         Pipelines stepped per bar in the multi-symbol run (synthetic symbols of
         ``multi_bars`` bars, one seed each, sharing the fitted agents and regime model).
     seed : int
+    clock : callable
+        Nanosecond clock read around each step (tests inject a fake one).
 
     Returns
     -------
@@ -98,13 +104,13 @@ def bench_pipeline(
     template = build_pipeline(prices, train_bars=train_bars, seed=seed, symbol="ONE")
 
     one = template.fresh()
-    per_decision, _ = _step_latencies([one], [_bars(prices, "ONE")])
+    per_decision, _ = _step_latencies([one], [_bars(prices, "ONE")], clock)
 
     symbols = [f"SYN{i:02d}" for i in range(n_symbols)]
     frames = [generate(SyntheticSpec(bars=multi_bars, seed=seed + i))[0] for i in range(n_symbols)]
     pipes = [template.fresh(symbol=s) for s in symbols]
     multi_decision, multi_bar = _step_latencies(
-        pipes, [_bars(f, s) for f, s in zip(frames, symbols, strict=True)]
+        pipes, [_bars(f, s) for f, s in zip(frames, symbols, strict=True)], clock
     )
 
     replay(prices, template, vectorized=True)  # warm caches once
