@@ -506,6 +506,8 @@ class PaperWorker:
 
     def _cycle(self, t: int, summary: Summary) -> CycleReport:
         ts = self.index[t]
+        if self.lease is not None:
+            self.lease.renew()  # before the prices are fed: a worker that lost it stops here
         # The open (fills of the previous bar's orders) and the close (marks) are fed before
         # any decision; if bar t already has a decision they were fed, and feeding them
         # again would fill bar t's own orders at bar t's prices.
