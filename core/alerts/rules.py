@@ -106,10 +106,10 @@ class ChannelSpec(BaseModel):
     """A named channel: an apprise URL (mailto://, slack://, tgram://, json://...) or in-app.
 
     The URL is a :class:`~pydantic.SecretStr`: printing, logging or dumping a spec never
-    shows it; :attr:`masked` is the display form.
+    shows it; :attr:`masked` is the display form. Validation errors never echo the input.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     url: SecretStr
