@@ -11,6 +11,15 @@ from app.services import auth, ml
 from app.session import current_actor
 
 FLASH = "models.flash"
+# After a promote or a rollback, both confirmation boxes (and reasons) start empty again,
+# so every action needs its own tick.
+RESET_CONFIRMATIONS = "models.reset_confirmations"
+CONFIRMATION_KEYS = (
+    "models.promote.confirm",
+    "models.promote.reason",
+    "models.rollback.confirm",
+    "models.rollback.reason",
+)
 ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
 
 st.title("Models")
@@ -24,6 +33,10 @@ def _label(version_id: int) -> str:
     auc_text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "AUC n/a"
     return f"#{v.id} {v.name} v{v.version} · {v.stage} · {v.kind} · {auc_text}"
 
+
+if st.session_state.pop(RESET_CONFIRMATIONS, False):
+    for key in CONFIRMATION_KEYS:
+        st.session_state.pop(key, None)  # back to the widget's default: unticked, empty
 
 flash = st.session_state.pop(FLASH, None)
 if flash:
@@ -91,6 +104,7 @@ else:
                         st.error(str(exc))
                     else:
                         st.session_state[FLASH] = f"{row.name} v{row.version} is now the champion."
+                        st.session_state[RESET_CONFIRMATIONS] = True
                         st.rerun()
     with rollback_col:
         st.subheader("Roll back")
@@ -127,6 +141,7 @@ else:
                         st.session_state[FLASH] = (
                             f"Rolled back {name}: v{row.version} is the champion again."
                         )
+                        st.session_state[RESET_CONFIRMATIONS] = True
                         st.rerun()
 
 st.subheader("Audit trail")

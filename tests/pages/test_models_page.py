@@ -114,3 +114,37 @@ def test_a_user_without_the_pm_role_is_refused(monkeypatch: pytest.MonkeyPatch) 
     assert any("promoting a model needs the 'pm' role" in e.value for e in at.error)
     assert set(_stages().values()) == {"candidate"}
     assert [e["action"] for e in ml.events()] == ["register", "register"]
+
+
+def test_confirmation_boxes_reset_after_each_action() -> None:
+    """A tick confirms one action: after a promote (or rollback) the boxes are unticked
+    again, so the next action needs a new tick (before, the tick carried over)."""
+    v1, v2 = _register_two()
+    at = open_app("models")
+    _promote(at, v1.id, "first champion")
+    assert _stages() == {v1.id: "champion", v2.id: "candidate"}
+    assert at.checkbox(key="models.promote.confirm").value is False
+    assert at.text_input(key="models.promote.reason").value == ""
+
+    # A second promote without a new tick is refused and changes nothing.
+    at.selectbox(key="models.promote.version").set_value(v2.id)
+    at.text_input(key="models.promote.reason").set_value("better AUC")
+    at.button(key=PROMOTE).click().run()
+    assert any("Tick the confirmation box to promote" in e.value for e in at.error)
+    assert _stages() == {v1.id: "champion", v2.id: "candidate"}
+    at.checkbox(key="models.promote.confirm").check()
+    at.button(key=PROMOTE).click().run()
+    assert _stages() == {v1.id: "archived", v2.id: "champion"}
+    assert at.checkbox(key="models.promote.confirm").value is False
+
+    # The same for rollback: one tick, one rollback.
+    at.selectbox(key="models.rollback.name").set_value("alpha")
+    at.text_input(key="models.rollback.reason").set_value("v2 misbehaves live")
+    at.checkbox(key="models.rollback.confirm").check()
+    at.button(key=ROLLBACK).click().run()
+    assert _stages() == {v1.id: "champion", v2.id: "archived"}
+    assert at.checkbox(key="models.rollback.confirm").value is False
+    at.text_input(key="models.rollback.reason").set_value("again")
+    at.button(key=ROLLBACK).click().run()
+    assert any("Tick the confirmation box to roll back" in e.value for e in at.error)
+    assert _stages() == {v1.id: "champion", v2.id: "archived"}
