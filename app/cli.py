@@ -310,6 +310,7 @@ WF_REQ = "app.services.walkforward:WalkForwardRequest"
 ENSEMBLE_REQ = "app.services.ensemble:EnsembleRequest"
 REPLAY_REQ = "app.services.ensemble:ReplayRequest"
 PORTFOLIO_REQ = "app.services.research:PortfolioRequest"
+PAPER_REQ = "app.services.paper:PaperRequest"
 DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.", parser=opt.text())
 SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.", parser=opt.text())
 STRATEGY_OPT = typer.Option(
@@ -332,6 +333,9 @@ SEED_OPT = typer.Option(
     0, "--seed", help="Random seed.", parser=opt.number(0, 2**32 - 1, integer=True)
 )
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+REASON_OPT = typer.Option(
+    "", "--reason", help="Why (kept in the audit log).", parser=opt.text(allow_empty=True)
+)
 
 
 @app.command("backtest")
@@ -512,9 +516,13 @@ def portfolio(
 
 @app.command("abtest")
 def abtest(
-    a: str = typer.Option(..., "--a", help="Arm A: strategy[:k=v,...] or run:<id>."),
-    b: str = typer.Option(..., "--b", help="Arm B: strategy[:k=v,...] or run:<id>."),
-    arm: list[str] = typer.Option([], "--arm", help="More arms (repeatable)."),
+    a: str = typer.Option(
+        ..., "--a", help="Arm A: strategy[:k=v,...] or run:<id>.", parser=opt.text()
+    ),
+    b: str = typer.Option(
+        ..., "--b", help="Arm B: strategy[:k=v,...] or run:<id>.", parser=opt.text()
+    ),
+    arm: list[str] = typer.Option([], "--arm", help="More arms (repeatable).", parser=opt.text()),
     dataset: str = DATASET_OPT,
     symbol: str = SYMBOL_OPT,
     fees: float = FEES_OPT,
@@ -1199,19 +1207,38 @@ app.add_typer(paper_app, name="paper")
 
 @paper_app.command("run")
 def paper_run(
-    broker: str = typer.Option("sim", "--broker", help="sim or alpaca."),
+    broker: str = typer.Option(
+        "sim", "--broker", help="sim or alpaca.", parser=opt.from_model(PAPER_REQ, "broker")
+    ),
     session: str = typer.Option(
-        "default", "--session", help="Session name (resumes if it exists)."
+        "default",
+        "--session",
+        help="Session name (resumes if it exists).",
+        parser=opt.from_model(PAPER_REQ, "session"),
     ),
     dataset: str = DATASET_OPT,
-    symbol: list[str] = typer.Option(["SP500"], "--symbol", help="Symbol (repeatable)."),
+    symbol: list[str] = typer.Option(
+        ["SP500"], "--symbol", help="Symbol (repeatable).", parser=opt.text()
+    ),
     replay: bool = typer.Option(True, "--replay/--live", help="Replay embedded data."),
     steps: int | None = typer.Option(None, "--steps", help="Bars to process in this run."),
     speed: float = typer.Option(0.0, "--speed", help="Bars per second (0: as fast as possible)."),
     until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
-    train_bars: int = typer.Option(1000, "--train-bars", help="Bars used to tune the agents."),
-    selector: str = typer.Option("contextual", "--selector"),
-    initial_cash: float = typer.Option(100_000.0, "--cash"),
+    train_bars: int = typer.Option(
+        1000,
+        "--train-bars",
+        help="Bars used to tune the agents.",
+        parser=opt.from_model(PAPER_REQ, "train_bars"),
+    ),
+    selector: str = typer.Option(
+        "contextual", "--selector", parser=opt.from_model(PAPER_REQ, "selector")
+    ),
+    initial_cash: float = typer.Option(
+        100_000.0,
+        "--cash",
+        help="Starting cash (> 0, at most 1e12).",
+        parser=opt.number(0, 1e12, low_open=True),
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
@@ -1266,13 +1293,13 @@ def _paper_state(state: str, reason: str, flatten: bool | None, as_json: bool) -
 
 
 @paper_app.command("pause")
-def paper_pause(reason: str = typer.Option("", "--reason"), as_json: bool = JSON_OPT) -> None:
+def paper_pause(reason: str = REASON_OPT, as_json: bool = JSON_OPT) -> None:
     """Pause the worker after its current bar."""
     _paper_state("paused", reason, None, as_json)
 
 
 @paper_app.command("resume")
-def paper_resume(reason: str = typer.Option("", "--reason"), as_json: bool = JSON_OPT) -> None:
+def paper_resume(reason: str = REASON_OPT, as_json: bool = JSON_OPT) -> None:
     """Resume a paused worker."""
     _paper_state("running", reason, None, as_json)
 
@@ -1280,7 +1307,7 @@ def paper_resume(reason: str = typer.Option("", "--reason"), as_json: bool = JSO
 @paper_app.command("kill")
 def paper_kill(
     flatten: bool = typer.Option(True, "--flatten/--keep-positions"),
-    reason: str = typer.Option("", "--reason"),
+    reason: str = REASON_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Kill switch: cancel open orders and (by default) flatten every position."""
@@ -1289,7 +1316,10 @@ def paper_kill(
 
 @paper_app.command("status")
 def paper_status(
-    session: str | None = typer.Option(None, "--session"), as_json: bool = JSON_OPT
+    session: str | None = typer.Option(
+        None, "--session", parser=opt.from_model(PAPER_REQ, "session")
+    ),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Session, control state, heartbeat, account and positions."""
     from app.services import paper
@@ -1317,11 +1347,16 @@ risk_app.add_typer(limits_app, name="limits")
 
 @risk_app.command("check")
 def risk_check(
-    symbol: str = typer.Option(..., "--symbol"),
+    symbol: str = typer.Option(..., "--symbol", parser=opt.text()),
     qty: float = typer.Option(..., "--qty"),
     side: str = typer.Option("buy", "--side", help="buy or sell."),
     dataset: str = DATASET_OPT,
-    session: str | None = typer.Option(None, "--session", help="Paper session (default newest)."),
+    session: str | None = typer.Option(
+        None,
+        "--session",
+        help="Paper session (default newest).",
+        parser=opt.from_model(PAPER_REQ, "session"),
+    ),
     price: float | None = typer.Option(None, "--price", help="Price (default latest close)."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -1391,8 +1426,12 @@ def _limit_values(pairs: list[str], as_json: bool) -> dict[str, Any]:
 
 @limits_app.command("set")
 def limits_set(
-    values: list[str] = typer.Argument(..., help="name=value pairs, e.g. max_weight_per_asset=0.2"),
-    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit history)."),
+    values: list[str] = typer.Argument(
+        ..., help="name=value pairs, e.g. max_weight_per_asset=0.2", parser=opt.text()
+    ),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why (kept in the audit history).", parser=opt.text()
+    ),
     expected_version: int | None = typer.Option(
         None,
         "--expected-version",
