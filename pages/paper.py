@@ -21,77 +21,100 @@ actor = current_actor()
 st.caption(
     ("Local single-user mode (all roles). " if actor.local_mode else f"Signed in as {actor.name}. ")
     + "The worker is a separate process supervised through the database; controls take "
-    "effect at its next bar. Replays embedded data on a simulated clock."
+    "effect at its next bar (a kill with no worker running is carried out at once). One "
+    "worker per session. Replays embedded data on a simulated clock."
 )
+
+FLASH = "paper.flash"
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state.setdefault(FLASH, []).append((kind, text))
+
+
+def _start() -> None:
+    """Start button (a callback, so the confirmation box can be reset for the next run)."""
+    ss = st.session_state
+    confirmed, ss["paper.confirm_start"] = ss.get("paper.confirm_start", False), False
+    if not confirmed:
+        _flash("error", "Tick the confirmation box to start the worker.")
+        return
+    try:
+        request = paper.PaperRequest(
+            session=ss["paper.session"],
+            symbols=ss["paper.symbols"],
+            broker=ss["paper.broker"],
+            train_bars=int(ss["paper.train"]),
+            selector=ss["paper.selector"],
+        )
+        pid = paper.start_worker_process(request, speed=float(ss["paper.speed"]), actor=actor)
+    except ValidationError as exc:
+        for err in exc.errors():
+            _flash("error", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+    except (ValueError, PermissionDenied) as exc:
+        _flash("error", str(exc))
+    else:
+        _flash("success", f"Worker started (pid {pid}); it tunes its agents, then trades.")
+
+
+def _control(state: str) -> None:
+    """Pause / resume: nothing changes (and the page says why) without a running worker."""
+    try:
+        outcome = paper.set_state(state, actor=actor, reason=f"{state} from the dashboard")
+    except PermissionDenied as exc:
+        _flash("error", str(exc))
+        return
+    if outcome.changed:
+        verb = "Pause" if state == "paused" else "Resume"
+        _flash("info", f"{verb} requested: the worker acts at its next bar.")
+    else:
+        _flash("warning", outcome.message[:1].upper() + outcome.message[1:] + ".")
+
+
+def _kill() -> None:
+    ss = st.session_state
+    confirmed, ss["paper.confirm_kill"] = ss.get("paper.confirm_kill", False), False
+    if not confirmed:
+        _flash("error", "Tick 'I confirm the kill switch' first.")
+        return
+    try:
+        outcome = paper.set_state(
+            "killed",
+            actor=actor,
+            flatten=bool(ss.get("paper.flatten", True)),
+            reason="kill switch from the dashboard",
+        )
+    except PermissionDenied as exc:
+        _flash("error", str(exc))
+    else:
+        _flash("warning", f"Kill switch engaged: {outcome.message}.")
+
 
 with st.expander("Session and controls", expanded=True):
     with st.form("paper.start_form"):
         c1, c2, c3, c4 = st.columns(4)
-        session = c1.text_input("Session", value="default", key="paper.session")
-        symbols = c2.multiselect(
+        c1.text_input("Session", value="default", key="paper.session")
+        c2.multiselect(
             "Symbols (ohlcv_daily)",
             cached.symbols("ohlcv_daily"),
             default=["SP500"],
             key="paper.symbols",
         )
-        speed = c3.number_input("Speed (bars/s)", 0.5, 500.0, 20.0, 0.5, key="paper.speed")
-        train_bars = c4.number_input("Training bars", 250, 4000, 1000, 50, key="paper.train")
+        c3.number_input("Speed (bars/s)", 0.5, 500.0, 20.0, 0.5, key="paper.speed")
+        c4.number_input("Training bars", 250, 4000, 1000, 50, key="paper.train")
         c5, c6, c7 = st.columns(3)
-        broker = c5.radio("Broker", ["sim", "alpaca"], horizontal=True, key="paper.broker")
-        selector = c6.selectbox(
-            "Selector", ["contextual", "ucb", "thompson", "exp3"], key="paper.selector"
-        )
-        confirm_start = c7.checkbox("I confirm starting the worker", key="paper.confirm_start")
-        start = st.form_submit_button("Start", type="primary")
-    if start:
-        if not confirm_start:
-            st.error("Tick the confirmation box to start the worker.")
-        else:
-            try:
-                request = paper.PaperRequest(
-                    session=session,
-                    symbols=symbols,
-                    broker=broker,
-                    train_bars=int(train_bars),
-                    selector=selector,
-                )
-                pid = paper.start_worker_process(request, speed=float(speed), actor=actor)
-            except ValidationError as exc:
-                for err in exc.errors():
-                    st.error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
-            except (ValueError, PermissionDenied) as exc:
-                st.error(str(exc))
-            else:
-                st.success(f"Worker started (pid {pid}); it tunes its agents, then trades.")
+        c5.radio("Broker", ["sim", "alpaca"], horizontal=True, key="paper.broker")
+        c6.selectbox("Selector", ["contextual", "ucb", "thompson", "exp3"], key="paper.selector")
+        c7.checkbox("I confirm starting the worker", key="paper.confirm_start")
+        st.form_submit_button("Start", type="primary", on_click=_start)
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
-    if b1.button("Pause", key="paper.pause"):
-        try:
-            paper.set_state("paused", actor=actor, reason="paused from the dashboard")
-            st.info("Pause requested.")
-        except PermissionDenied as exc:
-            st.error(str(exc))
-    if b2.button("Resume", key="paper.resume"):
-        try:
-            paper.set_state("running", actor=actor, reason="resumed from the dashboard")
-            st.info("Resume requested.")
-        except PermissionDenied as exc:
-            st.error(str(exc))
-    flatten = b4.checkbox("Flatten positions on kill", value=True, key="paper.flatten")
-    confirm_kill = b4.checkbox("I confirm the kill switch", key="paper.confirm_kill")
-    if b3.button("Kill", type="primary", key="paper.kill"):
-        if not confirm_kill:
-            st.error("Tick 'I confirm the kill switch' first.")
-        else:
-            try:
-                paper.set_state(
-                    "killed", actor=actor, flatten=flatten, reason="kill switch from the dashboard"
-                )
-                st.warning(
-                    "Kill switch engaged: open orders are cancelled"
-                    + (" and positions flattened." if flatten else ".")
-                )
-            except PermissionDenied as exc:
-                st.error(str(exc))
+    b1.button("Pause", key="paper.pause", on_click=_control, args=("paused",))
+    b2.button("Resume", key="paper.resume", on_click=_control, args=("running",))
+    b4.checkbox("Flatten positions on kill", value=True, key="paper.flatten")
+    b4.checkbox("I confirm the kill switch", key="paper.confirm_kill")
+    b3.button("Kill", type="primary", key="paper.kill", on_click=_kill)
+    for kind, text in st.session_state.pop(FLASH, []):
+        getattr(st, kind)(text)
 
 live = st.toggle("Live refresh (every 2 s)", value=True, key="paper.live")
 

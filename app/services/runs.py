@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,26 +44,35 @@ def save_run(
     metrics: dict[str, Any],
     frames: dict[str, pd.DataFrame],
 ) -> int:
-    """Store a finished run and its frames in one transaction; nothing half-written.
+    """Store a finished run and its frames; nothing half-written, safe under concurrency.
 
-    Frames are written to the run's folder before the row commits; if anything fails the
-    folder is removed and the row rolled back.
+    The frames are written first to a private temporary folder (no lock held meanwhile);
+    then one short transaction inserts the row, moves the folder to the run's id and
+    commits. Any failure removes the folder and rolls the row back. Titles need not be
+    unique: concurrent saves with the same title are separate runs.
     """
+    root = get_settings().var_dir / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=root))
     folder: Path | None = None
     try:
+        for name, frame in frames.items():
+            frame.to_parquet(staging / f"{name}.parquet")
         with session_scope(get_engine()) as session:
             repo = RunRepository(session)
             run = repo.start(kind=kind, spec=spec, title=title)
             folder = run_folder(run.id)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, frame in frames.items():
-                frame.to_parquet(folder / f"{name}.parquet")
+            if folder.exists():  # left by an uncommitted attempt that got this id (SQLite)
+                shutil.rmtree(folder)
+            staging.rename(folder)
             repo.finish(run.id, metrics=metrics, artifact_path=str(folder))
             return run.id
     except BaseException:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def list_runs(kind: str | None = None, limit: int = 50) -> list[RunSummary]:

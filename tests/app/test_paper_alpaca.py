@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,10 +70,39 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, var: Path) -> Iterator
         server.close()
 
 
+class FakeTime:
+    """Simulated seconds: advanced only by ``sleep`` (the worker's and the broker's), with
+    actions scheduled at simulated times, so outages last a fixed number of retries
+    whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self._due: list[tuple[float, Callable[[], None]]] = []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        for item in [d for d in self._due if d[0] <= self.t]:
+            self._due.remove(item)
+            item[1]()
+
+    def after(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``seconds`` of simulated time have passed."""
+        self._due.append((self.t + seconds, action))
+
+
 @pytest.fixture
-def fast(monkeypatch: pytest.MonkeyPatch) -> list[AlpacaBroker]:
+def clock() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch, clock: FakeTime) -> list[AlpacaBroker]:
     """Make the service build brokers with short timeouts, quick retries and a short
-    cool-down (the defaults: 10 s timeout, 30 s cool-down); returns the brokers built."""
+    cool-down (the defaults: 10 s timeout, 30 s cool-down) on the simulated clock; returns
+    the brokers built. Pass ``sleep=clock.sleep`` to ``run_worker`` too."""
     built: list[AlpacaBroker] = []
 
     class FastAlpaca(AlpacaBroker):
@@ -83,7 +111,11 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> list[AlpacaBroker]:
             options.setdefault(
                 "retry", RetryPolicy(max_attempts=3, base_delay_s=0.01, jitter=False)
             )
-            options.setdefault("breaker", CircuitBreaker(failure_threshold=5, cooldown_s=0.3))
+            options.setdefault(
+                "breaker",
+                CircuitBreaker(failure_threshold=5, cooldown_s=0.3, clock=clock.monotonic),
+            )
+            options.setdefault("sleep", clock.sleep)
             super().__init__(**options)
             built.append(self)
 
@@ -333,22 +365,21 @@ def test_partial_fills_are_mirrored_then_reported_and_synced(
 
 
 def test_circuit_breaker_opens_while_the_broker_is_down_and_the_worker_resumes(
-    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker], monkeypatch: pytest.MonkeyPatch
+    fake: FakeAlpaca,
+    var: Path,
+    fast: list[AlpacaBroker],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeTime,
 ) -> None:
-    timers: list[threading.Timer] = []
-
+    # Simulated time: every request fails for 3 s of the worker's and broker's sleeps
+    # (not of the wall clock, which a loaded machine stretches).
     def outage(cycle: int) -> None:
-        if cycle == 5:  # every request fails for ~3 s
+        if cycle == 5:
             fake.fail_next(100_000, status=503)
-            timers.append(threading.Timer(3.0, fake.clear_faults))
-            timers[-1].start()
+            clock.after(3.0, fake.clear_faults)
 
     on_cycle(monkeypatch, outage)
-    try:
-        summary = paper.run_worker(request(), steps=12)
-    finally:
-        for timer in timers:
-            timer.cancel()
+    summary = paper.run_worker(request(), steps=12, sleep=clock.sleep)
 
     assert (summary["state"], summary["cycles"]) == ("done-steps", 12)
     statuses = [status for status, _ in beats(var)]
@@ -425,6 +456,7 @@ def test_an_outage_during_submit_does_not_change_later_decisions(
     fast: list[AlpacaBroker],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    clock: FakeTime,
 ) -> None:
     calm = paper.run_worker(request("calm"), steps=16)
     assert calm["cycles"] == 16
@@ -432,20 +464,16 @@ def test_an_outage_during_submit_does_not_change_later_decisions(
     storm_fake = FakeAlpaca(key=KEY, secret=SECRET, fill_mode="fill").start()
     storm_fake.prices["SP500"] = PRICE
     _point_at(storm_fake, monkeypatch, tmp_path)
-    timers: list[threading.Timer] = []
 
     def outage(cycle: int) -> None:
         if cycle == 6:  # the next order's submit fails until the broker is back
             storm_fake.fail_next(100_000, status=503, method="POST", path="/v2/orders")
-            timers.append(threading.Timer(1.0, storm_fake.clear_faults))
-            timers[-1].start()
+            clock.after(1.0, storm_fake.clear_faults)
 
     on_cycle(monkeypatch, outage)
     try:
-        storm = paper.run_worker(request("storm"), steps=16)
+        storm = paper.run_worker(request("storm"), steps=16, sleep=clock.sleep)
     finally:
-        for timer in timers:
-            timer.cancel()
         storm_fake.close()
     assert storm["cycles"] == 16
     assert "broker_down" in {status for status, _ in beats(var)}
@@ -462,26 +490,23 @@ def test_monitor_shows_the_brokers_balances(fake: FakeAlpaca, var: Path) -> None
 
 
 def test_lost_answer_and_failed_lookups_still_make_one_order(
-    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker], monkeypatch: pytest.MonkeyPatch
+    fake: FakeAlpaca,
+    var: Path,
+    fast: list[AlpacaBroker],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeTime,
 ) -> None:
     # The first order is booked but its answer is lost and every lookup by client_order_id
     # fails for a while: the worker retries the bar, the resubmission meets Alpaca's 422
     # "client_order_id must be unique", and the existing order is adopted once lookups work.
-    timers: list[threading.Timer] = []
-
     def trouble(cycle: int) -> None:
         if cycle == 1:
-            fake.delay_next(3.0)
+            fake.delay_next(3.0)  # wall time: longer than the client's 1.5 s timeout
             fake.fail_next(100_000, status=503, path="/v2/orders:by_client_order_id")
-            timers.append(threading.Timer(3.5, fake.clear_faults))
-            timers[-1].start()
+            clock.after(3.5, fake.clear_faults)  # simulated time of the retries
 
     on_cycle(monkeypatch, trouble)
-    try:
-        summary = paper.run_worker(request(), steps=8)
-    finally:
-        for timer in timers:
-            timer.cancel()
+    summary = paper.run_worker(request(), steps=8, sleep=clock.sleep)
 
     assert (summary["state"], summary["cycles"]) == ("done-steps", 8)
     assert "broker_down" in {status for status, _ in beats(var)}
@@ -501,40 +526,34 @@ def test_lost_answer_and_failed_lookups_still_make_one_order(
 
 
 def test_worker_started_while_the_broker_is_down_waits_for_it(
-    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker]
+    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker], clock: FakeTime
 ) -> None:
     fake.fail_next(100_000, status=503)
-    timer = threading.Timer(2.0, fake.clear_faults)
-    timer.start()
-    try:
-        summary = paper.run_worker(request(), steps=3)
-    finally:
-        timer.cancel()
+    clock.after(2.0, fake.clear_faults)
+    summary = paper.run_worker(request(), steps=3, sleep=clock.sleep)
     assert summary["cycles"] == 3
     assert "broker_down" in {status for status, _ in beats(var)}
 
 
 def test_broker_outage_fires_the_broker_disconnect_alert(
-    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker], monkeypatch: pytest.MonkeyPatch
+    fake: FakeAlpaca,
+    var: Path,
+    fast: list[AlpacaBroker],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeTime,
 ) -> None:
     from app.services import alerts
     from core.alerts import AlertRuleSpec
 
     alerts.save_rule(AlertRuleSpec(name="disconnect", kind="broker_disconnect"))
-    timers: list[threading.Timer] = []
 
     def outage(cycle: int) -> None:
         if cycle == 2:
             fake.fail_next(100_000, status=503)
-            timers.append(threading.Timer(1.5, fake.clear_faults))
-            timers[-1].start()
+            clock.after(1.5, fake.clear_faults)
 
     on_cycle(monkeypatch, outage)
-    try:
-        summary = paper.run_worker(request(), steps=4)
-    finally:
-        for timer in timers:
-            timer.cancel()
+    summary = paper.run_worker(request(), steps=4, sleep=clock.sleep)
     assert summary["cycles"] == 4
     assert "broker_down" in {status for status, _ in beats(var)}
     events = alerts.history()
@@ -542,3 +561,50 @@ def test_broker_outage_fires_the_broker_disconnect_alert(
     # Delivered once; further firings during the same outage are kept but suppressed.
     assert [e["status"] for e in events].count("sent") == 1
     assert all(e["status"] == "suppressed" for e in events[:-1])
+
+
+def test_broker_rejections_count_for_the_rejected_orders_alert(
+    fake: FakeAlpaca, var: Path, fast: list[AlpacaBroker], clock: FakeTime
+) -> None:
+    from app.services import alerts
+    from core.alerts import AlertRuleSpec
+
+    alerts.save_rule(
+        AlertRuleSpec(name="rejections", kind="rejected_orders", threshold=1, cooldown_s=0)
+    )
+    fake.reject_next_order(403, "insufficient buying power")
+    summary = paper.run_worker(request(), steps=6, sleep=clock.sleep)
+    assert summary["broker_rejected"] == 1 and summary["risk_rejected"] == 0
+    fired = [e for e in alerts.history() if e["kind"] == "rejected_orders"]
+    assert len(fired) == 1  # the cycle of the 403 (risk rejections alone were 0)
+    assert "1 order(s) rejected" in fired[0]["message"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_wrong_secret_gives_a_clear_error_and_writes_nothing(
+    fake: FakeAlpaca, var: Path, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    fake.auth_failure_status = status
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "not-the-secret")
+    out = run_cli(
+        "paper",
+        "run",
+        "--broker",
+        "alpaca",
+        "--session",
+        "alp",
+        "--steps",
+        "2",
+        "--json",
+        var=var,
+        timeout=300,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    message = json.loads(out.stdout)["error"]
+    assert f"HTTP {status}" in message and "ALPACA_SECRET_KEY" in message
+    assert "not-the-secret" not in out.stdout + out.stderr
+    assert db(var, "SELECT count(*) FROM paper_sessions") == [(0,)]
+    assert db(var, "SELECT count(*) FROM orders") == [(0,)]

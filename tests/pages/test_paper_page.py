@@ -35,6 +35,7 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     at.checkbox(key="paper.confirm_start").check()
     at.button(key=START).click().run()
     assert any("Worker started" in s.value for s in at.success)
+    assert at.checkbox(key="paper.confirm_start").value is False  # reset for the next start
     _wait(lambda: _cursor() >= 1040)  # trading after 1,000 training bars
     at.run()
     view = paper.monitor()
@@ -53,6 +54,7 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     at.checkbox(key="paper.confirm_kill").check()
     at.button(key="paper.kill").click().run()
     assert any("Kill switch engaged" in w.value for w in at.warning)
+    assert at.checkbox(key="paper.confirm_kill").value is False  # reset after the kill
     _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "killed")
     at.run()
     view = paper.monitor()
@@ -60,3 +62,24 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     assert view.control["desired_state"] == "stopped"
     assert metrics(at)["Unrealized P&L"] == "0"
     assert metrics(at)["Equity"] == metrics(at)["Cash"]
+
+
+def test_controls_without_a_worker_say_so_and_change_nothing() -> None:
+    paper.run_worker(paper.PaperRequest(), steps=2)
+    before = paper.monitor().control
+    at = open_app("paper")
+    at.toggle(key="paper.live").set_value(False).run()
+    at.button(key="paper.pause").click().run()
+    assert any("No paper worker is running" in w.value for w in at.warning)
+    at.button(key="paper.resume").click().run()
+    assert any("nothing to resume" in w.value for w in at.warning)
+    assert paper.monitor().control == before
+    # a kill with no worker is carried out at once, and its box is cleared
+    at.checkbox(key="paper.flatten").uncheck()
+    at.checkbox(key="paper.confirm_kill").check()
+    at.button(key="paper.kill").click().run()
+    assert any("Kill switch engaged" in w.value for w in at.warning)
+    assert at.checkbox(key="paper.confirm_kill").value is False
+    assert paper.monitor().control["desired_state"] == "stopped"
+    at.button(key="paper.kill").click().run()  # not confirmed again: refused
+    assert any("confirm the kill switch" in e.value for e in at.error)
