@@ -8,6 +8,7 @@ import streamlit as st
 from app import cached, state
 from app.components.regimes import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
+from app.services.regimes import MODES
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -23,12 +24,46 @@ method = left.radio(
     format_func={"hmm": "Gaussian HMM (default)", "dpgmm": "Dirichlet-process GMM"}.get,
 )
 show_smoothed = right.toggle("Show hindsight (smoothed) probabilities", key="regime.smoothed")
+m1, m2 = st.columns([2, 1])
+mode = m1.radio(
+    "History",
+    list(MODES),
+    horizontal=True,
+    key="regime.mode",
+    format_func={
+        "expanding": "Causal, expanding refits (default)",
+        "rolling": "Causal, rolling refits",
+        "in-sample": "In-sample: whole-series fit (sees the future)",
+    }.get,
+    help="Causal: the probabilities of bar t use parameters estimated on earlier bars only.",
+)
+refit_every = int(
+    m2.number_input(
+        "Refit every (bars)",
+        min_value=1,
+        max_value=2520,
+        value=21,
+        step=1,
+        key="regime.refit_every",
+        disabled=mode == "in-sample",
+    )
+)
 try:
-    fitted = cached.regimes(dataset, symbol, method)
+    fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every)
 except (ValueError, DataSourceError) as exc:
     st.error(str(exc))
     st.stop()
 frame: pd.DataFrame = fitted["frame"]  # type: ignore[assignment]
+if fitted["history_mode"] == "in-sample":
+    st.warning(
+        f"History: {fitted['history']}. Every bar was scored by a model fitted on the whole "
+        "series, later bars included; use a causal mode for anything tradable."
+    )
+else:
+    st.info(
+        f"History: {fitted['history']}. The first {fitted['first_bar']} bars (the first "
+        "fit) have no probabilities."
+    )
 for warning in fitted["warnings"]:  # type: ignore[union-attr]
     st.warning(warning)
 render_current(
@@ -45,7 +80,10 @@ st.plotly_chart(
 )
 c1, c2 = st.columns([1, 1])
 with c1:
-    st.markdown("**Fitted transition matrix** (probability of moving from row to column per bar)")
+    st.markdown(
+        "**Fitted transition matrix** (latest fit; probability of moving from row to column "
+        "per bar)"
+    )
     st.plotly_chart(
         transition_figure(fitted["transition"]),
         width="stretch",  # type: ignore[arg-type]
@@ -64,6 +102,6 @@ with c2:
 st.download_button(
     "Download filtered probabilities (CSV)",
     frame.to_csv().encode(),
-    file_name=f"regimes_{dataset}_{symbol}_{method}.csv",
+    file_name=f"regimes_{dataset}_{symbol}_{method}_{mode}.csv",
     mime="text/csv",
 )

@@ -1,4 +1,9 @@
-"""Regime services: fit on a dataset or file, evaluate on synthetic data."""
+"""Regime services: fit on a dataset or file, evaluate on synthetic data.
+
+The per-bar history is causal by default (expanding refits every 21 bars, see
+:class:`core.regime.RegimeHistorySpec`); ``mode="in-sample"`` is the whole-series fit,
+which sees the future and is labelled so wherever it is shown.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,19 @@ from typing import Literal
 import pandas as pd
 
 from app.services.data import load_prices, validate_file
-from core.regime import LABELS, RegimeResult, RegimeSpec, evaluate_synthetic, fit_regimes
+from core.regime import (
+    LABELS,
+    RegimeHistorySpec,
+    RegimeResult,
+    RegimeSpec,
+    causal_regimes,
+    evaluate_synthetic,
+)
 from core.serialize import json_safe
 
 Method = Literal["hmm", "dpgmm"]
+Mode = Literal["expanding", "rolling", "in-sample"]
+MODES: tuple[str, ...] = ("expanding", "rolling", "in-sample")
 
 
 @dataclass(frozen=True)
@@ -32,18 +46,37 @@ class RegimeOutcome:
         )
 
 
-def fit_dataset(
-    dataset: str, symbol: str, *, method: Method = "hmm", seed: int = 0
+def history_spec(mode: Mode = "expanding", refit_every: int = 21) -> RegimeHistorySpec:
+    """The history spec of a mode and cadence (raises ValueError on a bad value)."""
+    return RegimeHistorySpec(mode=mode, refit_every=refit_every)
+
+
+def _fit(
+    prices: pd.DataFrame, method: Method, seed: int, history: RegimeHistorySpec
 ) -> RegimeOutcome:
-    """Fit regimes on ``dataset/symbol``."""
-    prices = load_prices(dataset, symbol)
-    return RegimeOutcome(prices, fit_regimes(prices, RegimeSpec(method=method, seed=seed)))
+    return RegimeOutcome(
+        prices, causal_regimes(prices, RegimeSpec(method=method, seed=seed), history)
+    )
 
 
-def fit_file(path: Path, *, method: Method = "hmm", seed: int = 0) -> RegimeOutcome:
-    """Validate a CSV/Parquet file (date and close suffice) and fit regimes on it."""
+def fit_dataset(
+    dataset: str,
+    symbol: str,
+    *,
+    method: Method = "hmm",
+    seed: int = 0,
+    history: RegimeHistorySpec | None = None,
+) -> RegimeOutcome:
+    """Regime history of ``dataset/symbol`` (causal unless ``history`` says in-sample)."""
+    return _fit(load_prices(dataset, symbol), method, seed, history or RegimeHistorySpec())
+
+
+def fit_file(
+    path: Path, *, method: Method = "hmm", seed: int = 0, history: RegimeHistorySpec | None = None
+) -> RegimeOutcome:
+    """Validate a CSV/Parquet file (date and close suffice) and build its regime history."""
     prices = validate_file(path.name, path.read_bytes()).frame
-    return RegimeOutcome(prices, fit_regimes(prices, RegimeSpec(method=method, seed=seed)))
+    return _fit(prices, method, seed, history or RegimeHistorySpec())
 
 
 def filtered_frame(outcome: RegimeOutcome) -> pd.DataFrame:
@@ -51,14 +84,27 @@ def filtered_frame(outcome: RegimeOutcome) -> pd.DataFrame:
     return outcome.result.to_frame()
 
 
-def evaluate(*, seed: int, method: Method = "hmm", bars: int = 5000) -> dict[str, object]:
-    """Detector vs the Bayes-optimal oracle on a synthetic series (JSON-safe)."""
-    raw = evaluate_synthetic(seed=seed, method=method, bars=bars)
+def evaluate(
+    *,
+    seed: int,
+    method: Method = "hmm",
+    bars: int = 5000,
+    history: RegimeHistorySpec | None = None,
+) -> dict[str, object]:
+    """Detector vs the Bayes-optimal oracle on a synthetic series (JSON-safe).
+
+    Causal by default; ``RegimeHistorySpec(mode="in-sample")`` scores the whole-series fit.
+    """
+    history = history or RegimeHistorySpec()
+    raw = evaluate_synthetic(
+        seed=seed, method=method, bars=bars, history=history if history.causal else None
+    )
+    raw["history_mode"] = history.mode
     return json_safe(raw)
 
 
 def filtered_probabilities(
     prices: pd.DataFrame, *, method: Method = "hmm", seed: int = 0
 ) -> pd.DataFrame:
-    """Forward-filtered label probabilities for ``prices`` (columns ``LABELS``)."""
-    return fit_regimes(prices, RegimeSpec(method=method, seed=seed)).filtered[list(LABELS)]
+    """Causal forward-filtered label probabilities for ``prices`` (columns ``LABELS``)."""
+    return causal_regimes(prices, RegimeSpec(method=method, seed=seed)).filtered[list(LABELS)]

@@ -28,6 +28,7 @@ from core.backtest.spec import BacktestSpec
 from core.backtest.sweep import Constraint, equity_curves, sweep
 from core.ml.dataset import LabelKind, MLDataset, feature_frame, make_labels
 from core.ml.evaluate import signal_positions
+from core.ml.lookahead import LookaheadError, check_features, implausibility_warnings
 from core.ml.models import ModelSpec, fit_model
 from core.ml.overfit import deflated_sharpe_ratio, pbo_cscv
 from core.strategies import run_strategy
@@ -139,7 +140,13 @@ class WalkForwardResult:
     oos_return : float
         Total stitched out-of-sample return.
     trials : int
-        Configurations tried per selection (grid combinations or tuning trials).
+        Configurations tried per selection: the RAW count of grid combinations (rules)
+        or of tuning trials (models, 1 without tuning). Correlated grid points are not
+        merged into an effective number: ``N`` in the expected maximum Sharpe is the raw
+        count (conservative); the dispersion ``V[SR]`` is measured on the trials' own
+        out-of-sample Sharpe ratios, so near-duplicate points shrink it. The eigenvalue
+        effective number ``(sum l)^2 / sum l^2`` of the trials' return correlation
+        matrix is reported for information as ``dsr["effective_trials"]``.
     deflated_sharpe : float
         DSR probability of the out-of-sample track given ``trials``.
     dsr : dict
@@ -150,6 +157,14 @@ class WalkForwardResult:
         Full output of :func:`core.ml.overfit.pbo_cscv`.
     seconds : float
         Wall time.
+    oos_auc : float or None
+        Models: ROC AUC of the stitched out-of-sample probabilities.
+    warnings : tuple of str
+        Implausible results (Sharpe >= 4, AUC >= 0.9) and overridden look-ahead checks.
+    lookahead : dict or None
+        Models: the look-ahead check of the features (method, verdict, message).
+    trial_counting : str
+        How ``trials`` was counted (shown in outputs).
     """
 
     kind: str
@@ -168,6 +183,10 @@ class WalkForwardResult:
     seconds: float
     oos_proba: pd.Series | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    oos_auc: float | None = None
+    warnings: tuple[str, ...] = ()
+    lookahead: dict[str, Any] | None = None
+    trial_counting: str = ""
 
     def summary(self) -> dict[str, Any]:
         """Scalar results as a JSON-friendly dict."""
@@ -177,10 +196,14 @@ class WalkForwardResult:
             "is_sharpe": self.is_sharpe,
             "oos_sharpe": self.oos_sharpe,
             "oos_return": self.oos_return,
+            "oos_auc": self.oos_auc,
             "trials": self.trials,
+            "trial_counting": self.trial_counting,
             "deflated_sharpe": self.deflated_sharpe,
             "pbo": self.pbo,
             "seconds": self.seconds,
+            "warnings": list(self.warnings),
+            "lookahead": self.lookahead,
         }
 
 
@@ -224,11 +247,19 @@ def _finish(
     sr_estimates: np.ndarray | None = None,
     pbo: dict[str, Any] | None = None,
     oos_proba: pd.Series | None = None,
+    oos_auc: float | None = None,
+    warnings: Sequence[str] = (),
+    lookahead: dict[str, Any] | None = None,
+    trial_counting: str = "",
+    effective_trials: float | None = None,
 ) -> WalkForwardResult:
     returns, equity, pos = _stitch(pieces, positions, spec)
     ppy = spec.periods_per_year
     dsr = deflated_sharpe_ratio(returns.to_numpy(), max(trials, 1), sr_estimates=sr_estimates)
+    dsr["effective_trials"] = float(trials if effective_trials is None else effective_trials)
     folds = pd.DataFrame(rows)
+    oos_sharpe = _sharpe(returns.to_numpy(), ppy)
+    flags = [*warnings, *implausibility_warnings(sharpe=oos_sharpe, auc=oos_auc)]
     return WalkForwardResult(
         kind=kind,
         folds=folds,
@@ -238,7 +269,7 @@ def _finish(
         is_sharpe=float(np.nanmean(folds["is_sharpe"]))
         if folds["is_sharpe"].notna().any()
         else np.nan,
-        oos_sharpe=_sharpe(returns.to_numpy(), ppy),
+        oos_sharpe=oos_sharpe,
         oos_return=float(equity.iloc[-1] / spec.init_cash - 1.0),
         trials=int(trials),
         deflated_sharpe=float(dsr["dsr"]),
@@ -247,7 +278,42 @@ def _finish(
         pbo_detail=pbo,
         seconds=time.perf_counter() - start,
         oos_proba=oos_proba,
+        oos_auc=oos_auc,
+        warnings=tuple(flags),
+        lookahead=lookahead,
+        trial_counting=trial_counting,
     )
+
+
+RULE_TRIALS = (
+    "raw count of grid combinations (correlated grid points are not merged; V[SR] is the "
+    "variance of the combinations' own out-of-sample Sharpe ratios)"
+)
+MODEL_TRIALS = "1 model (no tuning; V[SR] = 1/(T-1), the null variance of the Sharpe estimator)"
+RETUNE_TRIALS = (
+    "raw count of tuning trials per fold (scored by AUC, so V[SR] = 1/(T-1), the null "
+    "variance of the Sharpe estimator)"
+)
+
+
+def effective_trials(returns_matrix: np.ndarray) -> float:
+    """Eigenvalue effective number of trials: ``(sum l)^2 / sum l^2`` of the correlations.
+
+    ``N`` identical columns give 1; ``N`` uncorrelated ones about ``N``. Columns with zero
+    variance are dropped. Reported for information; the DSR uses the raw count.
+
+    >>> effective_trials(np.random.default_rng(0).normal(size=(5000, 4))) > 3.9
+    True
+    >>> x = np.random.default_rng(0).normal(size=(500, 1))
+    >>> round(effective_trials(np.hstack([x, x, x])), 6)
+    1.0
+    """
+    mat = np.asarray(returns_matrix, dtype=np.float64)
+    mat = mat[:, mat.std(axis=0) > 0]
+    if mat.shape[1] < 2:
+        return float(mat.shape[1])
+    eig = np.clip(np.linalg.eigvalsh(np.corrcoef(mat, rowvar=False)), 0.0, None)
+    return float(eig.sum() ** 2 / (eig**2).sum())
 
 
 def _py(value: Any) -> Any:
@@ -323,7 +389,7 @@ def walk_forward_rule(
 
     Notes
     -----
-    ``trials`` is the number of grid combinations. The DSR uses the dispersion of the
+    ``trials`` is the raw number of grid combinations. The DSR uses the dispersion of the
     per-period Sharpe ratios of all combinations over the out-of-sample span; the PBO is
     CSCV over those combinations' returns on the same span.
     """
@@ -387,6 +453,8 @@ def walk_forward_rule(
         start,
         sr_estimates=sr_estimates,
         pbo=pbo,
+        trial_counting=RULE_TRIALS,
+        effective_trials=effective_trials(matrix),
     )
     if progress is not None:
         progress(1.0, "done")
@@ -410,16 +478,26 @@ def walk_forward_model(
     retune: bool = False,
     n_trials: int = 20,
     tune_splits: int = 3,
+    allow_lookahead: bool = False,
     progress: Progress | None = None,
 ) -> WalkForwardResult:
     """Walk-forward training of a classifier and out-of-sample trading of its signals.
+
+    The features first go through the look-ahead check
+    (:func:`core.ml.lookahead.check_features`): a leaky feature raises
+    :class:`~core.ml.lookahead.LookaheadError` naming it, unless ``allow_lookahead``
+    (then the result carries a warning). Implausible out-of-sample results (Sharpe >= 4,
+    AUC >= 0.9) are flagged in ``warnings``.
 
     Parameters
     ----------
     prices : DataFrame
         Canonical price frame.
-    features : sequence of str or DataFrame
-        Registered feature names, or a precomputed causal feature frame on the price index.
+    features : sequence of str, DataFrame or callable
+        Registered feature names, a callable ``fn(prices) -> DataFrame`` (both checked
+        exactly by recomputing on truncated prices), or a precomputed feature frame on
+        the price index (screened for correlation with future returns, since a fixed
+        frame cannot be recomputed).
     model_spec : ModelSpec
         Model kind, parameters and seed.
     spec : WalkForwardSpec
@@ -433,6 +511,8 @@ def walk_forward_model(
     retune : bool
         Re-run :func:`core.ml.tuning.tune` (``n_trials``, purged CV with
         ``tune_splits`` folds) on every training window.
+    allow_lookahead : bool
+        Run even when the look-ahead check flags a feature (flagged in ``warnings``).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -448,8 +528,19 @@ def walk_forward_model(
     start = time.perf_counter()
     bt = backtest_spec or BacktestSpec()
     prices = as_price_frame(prices)
+    report = check_features(features, prices, horizon=horizon)
+    notes: list[str] = []
+    if report.leaky:
+        if not allow_lookahead:
+            raise LookaheadError(report)
+        notes.append(
+            "LOOK-AHEAD CHECK OVERRIDDEN (allow_lookahead): "
+            f"{report.message()}; these results are not a valid out-of-sample test"
+        )
     if isinstance(features, pd.DataFrame):
         feats = features.reindex(prices.index).astype("float64")
+    elif callable(features):
+        feats = features(prices).reindex(prices.index).astype("float64")
     else:
         feats = feature_frame(prices, list(features))
     labels = make_labels(
@@ -545,6 +636,10 @@ def walk_forward_model(
         )
         if progress is not None:
             progress((w.fold + 1) / total_steps, f"fold {w.fold + 1}/{len(windows)}")
+    oos_proba = pd.concat(probas).rename("proba")
+    pos_in_index = index.get_indexer(oos_proba.index)
+    labelled = has_y[pos_in_index]
+    pooled_auc = _auc(y_all[pos_in_index][labelled], oos_proba.to_numpy()[labelled])
     out = _finish(
         "model",
         rows,
@@ -553,7 +648,11 @@ def walk_forward_model(
         bt,
         n_trials if retune else 1,
         start,
-        oos_proba=pd.concat(probas).rename("proba"),
+        oos_proba=oos_proba,
+        oos_auc=None if not np.isfinite(pooled_auc) else pooled_auc,
+        warnings=notes,
+        lookahead=report.as_dict(),
+        trial_counting=RETUNE_TRIALS if retune else MODEL_TRIALS,
     )
     if progress is not None:
         progress(1.0, "done")
@@ -573,6 +672,7 @@ __all__ = [
     "Progress",
     "WalkForwardResult",
     "WalkForwardSpec",
+    "effective_trials",
     "fold_windows",
     "grid_returns",
     "walk_forward_model",

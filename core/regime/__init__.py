@@ -1,7 +1,11 @@
 """Probabilistic market-regime detection (Gaussian HMM / DP Gaussian mixture).
 
-Trade only on ``RegimeResult.filtered``: a forward recursion whose row ``t`` uses bars
-``0..t`` only. ``smoothed`` is hindsight (forward-backward, uses later bars) for
+Regime HISTORY is causal by default (:func:`causal_regimes`): bar ``t`` is filtered with
+parameters estimated on bars before ``t`` (refits every 21 bars on an expanding window,
+warm-started). :func:`fit_regimes` fits the whole series: its history is in sample (it
+sees the future) and serves to fit a model on a training window. Trade only on
+``RegimeResult.filtered``: a forward recursion whose row ``t`` uses bars ``0..t`` only.
+``smoothed`` is hindsight (forward-backward, uses later bars) for
 after-the-fact analysis. hmmlearn's ``predict_proba`` is smoothed and is never used.
 
 Design notes
@@ -21,6 +25,7 @@ Design notes
   covariance, K -> 2 states, -> one ``sideways`` state (also for constant prices).
 """
 
+from ._causal import RegimeHistorySpec, causal_regimes, stable_state_labels
 from ._fit import RegimeResult, fit_regimes
 from ._kernels import backward_smooth, forward_filter, gaussian_log_pdf, normalized_entropy
 from ._labels import label_transition, map_states_to_labels
@@ -32,9 +37,11 @@ __all__ = [
     "LABELS",
     "MIN_BARS",
     "FilteredRegimeModel",
+    "RegimeHistorySpec",
     "RegimeResult",
     "RegimeSpec",
     "backward_smooth",
+    "causal_regimes",
     "detection_lags",
     "evaluate_synthetic",
     "fit_regimes",
@@ -44,4 +51,5 @@ __all__ = [
     "map_states_to_labels",
     "normalized_entropy",
     "oracle_filter",
+    "stable_state_labels",
 ]

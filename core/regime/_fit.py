@@ -35,6 +35,12 @@ class _Fit:
     method: str
 
 
+IN_SAMPLE_NOTE = (
+    "in-sample: one fit on the whole series (SEES THE FUTURE; analysis only, not a "
+    "tradable history)"
+)
+
+
 @dataclass(frozen=True)
 class RegimeResult:
     """Per-bar regime probabilities and the fitted model behind them.
@@ -70,6 +76,16 @@ class RegimeResult:
         Log-likelihood (HMM) or variational lower bound (DPGMM) of the chosen fit.
     model : FilteredRegimeModel
         Fitted parameters with a reset filter, for :meth:`FilteredRegimeModel.update`.
+    history : str
+        How the per-bar history was estimated (cadence and mode), for display.
+    history_mode : {"in-sample", "expanding", "rolling"}
+        ``in-sample`` (this function): parameters from the whole series, so the history
+        sees the future. The causal modes come from :func:`core.regime.causal_regimes`.
+    first_bar : int
+        First bar with probabilities (earlier bars are NaN: before the first causal fit).
+    refits : DataFrame or None
+        Causal modes: one row per refit (bar, date, training bars, EM iterations,
+        whether state names changed).
     """
 
     filtered: pd.DataFrame
@@ -85,6 +101,10 @@ class RegimeResult:
     states: pd.DataFrame
     log_likelihood: float
     model: FilteredRegimeModel
+    history: str = IN_SAMPLE_NOTE
+    history_mode: str = "in-sample"
+    first_bar: int = 0
+    refits: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Per bar: ``p_bull .. p_volatile`` (filtered), ``entropy``, ``confidence``, ``label``."""
@@ -291,11 +311,14 @@ def _single_state(d: int) -> _Fit:
 
 # ----- public ----------------------------------------------------------------------------
 def fit_regimes(prices: pd.DataFrame | pd.Series, spec: RegimeSpec | None = None) -> RegimeResult:
-    """Fit a regime model on ``prices`` and return causal (filtered) regime probabilities.
+    """Fit a regime model on the whole of ``prices`` (an IN-SAMPLE history, see below).
 
-    The fit (standardization, EM, label mapping) uses the whole sample, as research does;
-    the per-bar ``filtered`` probabilities are a forward recursion that at bar ``t`` uses
-    bars ``0..t`` only. Fallbacks, in order, each recorded in ``warnings``: DPGMM -> HMM;
+    The fit (standardization, EM, label mapping) uses the whole sample, so although the
+    per-bar ``filtered`` probabilities are a forward recursion, the parameters behind
+    bar ``t`` have seen later bars: this history is IN SAMPLE. Use it to fit a model on a
+    training window, or for analysis; for a causal history use
+    :func:`core.regime.causal_regimes` (the default of the page and the CLI). Fallbacks, in
+    order, each recorded in ``warnings``: DPGMM -> HMM;
     full -> diagonal covariance; K states -> 2 states; -> a single ``sideways`` state
     (also used at once for constant prices).
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from core.data.synthetic import REGIMES, SyntheticSpec, generate, regime_params, transition_matrix
 
+from ._causal import RegimeHistorySpec, causal_regimes
 from ._features import extract_close, log_returns
 from ._fit import fit_regimes
 from ._kernels import backward_smooth, forward_filter
@@ -81,13 +82,21 @@ def _argmax_labels(probs: pd.DataFrame) -> np.ndarray:
 
 
 def evaluate_synthetic(
-    *, seed: int, method: str = "hmm", bars: int = 5000, spec: RegimeSpec | None = None
+    *,
+    seed: int,
+    method: str = "hmm",
+    bars: int = 5000,
+    spec: RegimeSpec | None = None,
+    history: RegimeHistorySpec | None = None,
 ) -> dict[str, float | str | int]:
     """Score a detector against the truth and the exact oracle on one synthetic series.
 
-    The detector is fitted on the whole series (``RegimeSpec(method=method, seed=seed)``
-    unless ``spec`` is given); accuracy compares its filtered argmax labels (states named
-    by :func:`map_states_to_labels`, never by peeking at the truth) with the true regimes.
+    The detector (``RegimeSpec(method=method, seed=seed)`` unless ``spec`` is given) is
+    fitted on the whole series (``history=None`` or mode ``in-sample``), or causally with
+    :func:`causal_regimes`; then every score covers only the bars that have a causal
+    estimate (from ``min_train_bars`` on), the oracle's too. Accuracy compares the
+    filtered argmax labels (states named by :func:`map_states_to_labels`, never by
+    peeking at the truth) with the true regimes.
 
     Returns
     -------
@@ -99,20 +108,29 @@ def evaluate_synthetic(
     syn = SyntheticSpec(bars=bars, seed=seed)
     prices, truth = generate(syn)
     spec = spec or RegimeSpec(method=method, seed=seed)  # type: ignore[arg-type]
-    result = fit_regimes(prices, spec)
+    if history is None:
+        result = fit_regimes(prices, spec)
+    else:
+        result = causal_regimes(prices, spec, history)
     oracle_filt, oracle_smooth = oracle_filter(prices, syn)
-    truth_arr = truth.to_numpy()
-    oracle_labels = _argmax_labels(oracle_filt)
+    keep = slice(result.first_bar, None)
+    truth_arr = truth.to_numpy()[keep]
+    oracle_labels = _argmax_labels(oracle_filt.iloc[keep])
+    oracle_smooth = oracle_smooth.iloc[keep]
     smoothed = result.smoothed if result.smoothed is not None else result.filtered
+    smoothed = smoothed.iloc[keep]
+    result_label = result.label.iloc[keep]
     return {
-        "accuracy": float(np.mean(result.label.to_numpy() == truth_arr)),
+        "accuracy": float(np.mean(result_label.to_numpy() == truth_arr)),
         "oracle_accuracy": float(np.mean(oracle_labels == truth_arr)),
         "smoothed_accuracy": float(np.mean(_argmax_labels(smoothed) == truth_arr)),
         "oracle_smoothed_accuracy": float(np.mean(_argmax_labels(oracle_smooth) == truth_arr)),
         "median_detection_lag_bars": float(
-            np.median(detection_lags(truth_arr, result.label.to_numpy()))
+            np.median(detection_lags(truth_arr, result_label.to_numpy()))
         ),
         "oracle_median_lag_bars": float(np.median(detection_lags(truth_arr, oracle_labels))),
         "method": spec.method,
         "bars": int(bars),
+        "scored_bars": len(truth_arr),
+        "history": result.history,
     }

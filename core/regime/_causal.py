@@ -1,0 +1,647 @@
+"""Causal regime history: periodic warm-started refits on past bars, forward-filtered.
+
+A whole-sample fit (:func:`core.regime.fit_regimes`) estimates its parameters, its
+standardization and its state names from every bar, so its "filtered" history is in
+sample: bar ``t`` is scored by a model that has seen bars after ``t``. Here bar ``t`` is
+scored only with parameters estimated on bars ``< t``:
+
+* the first fit uses bars ``0 .. min_train_bars - 1`` (seeded multi-restart EM, as in
+  :func:`fit_regimes`); it also fixes the feature standardization;
+* every ``refit_every`` bars after that the model is re-estimated on the bars before the
+  refit point (all of them: ``expanding``; the last ``window``: ``rolling``), warm-started
+  from the previous parameters (a few EM iterations, so state identities carry over);
+* the forward filter runs once through the series; its state carries across refits and
+  each bar is filtered with the parameters in force at that bar;
+* state names are re-derived at each refit from the training bars only, with hysteresis
+  (see :func:`stable_state_labels`), so "bull" does not flip on a near tie.
+
+Bars before the first fit have no causal estimate: their probabilities are NaN.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field, model_validator
+
+from ._features import extract_close, feature_matrix, log_returns
+from ._fit import (
+    _KEEP_AFTER_SCREEN,
+    _MIN_COVAR,
+    _SCREEN_ITER,
+    _ZERO_VAR,
+    RegimeResult,
+    _Fit,
+    _fit_hmm,
+    _hmm_init,
+    _single_blas_thread,
+    _single_state,
+)
+from ._kernels import (
+    backward_smooth,
+    filter_step,
+    forward_filter,
+    gaussian_log_pdf,
+    normalized_entropy,
+)
+from ._labels import label_matrix, label_transition, map_states_to_labels
+from ._online import FilteredRegimeModel
+from ._spec import LABELS, MIN_BARS, RegimeSpec
+
+HistoryMode = Literal["expanding", "rolling", "in-sample"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_VOL_HYSTERESIS = 0.10  # a state must be 10% more volatile to take a higher volatility tier
+_MEAN_HYSTERESIS_SE = 0.5  # ... and half a standard error higher in mean to become "bull"
+
+
+class RegimeHistorySpec(BaseModel, frozen=True, extra="forbid"):
+    """How the per-bar regime history is estimated.
+
+    Parameters
+    ----------
+    mode : {"expanding", "rolling", "in-sample"}
+        ``expanding`` (default): refit on every bar before the refit point. ``rolling``:
+        on the last ``window`` bars before it. ``in-sample``: one fit on the whole series
+        (:func:`fit_regimes`); it SEES THE FUTURE and is for after-the-fact analysis only.
+    refit_every : int
+        Bars between refits (21 = about a month of daily bars).
+    min_train_bars : int
+        Bars of the first fit; earlier bars get no probabilities.
+    window : int, optional
+        Training bars per refit in ``rolling`` mode (default 1000).
+    warm_iter : int
+        EM iterations per warm-started refit (the next refit continues from there).
+    """
+
+    mode: HistoryMode = "expanding"
+    refit_every: int = Field(21, ge=1, le=2520)
+    min_train_bars: int = Field(252, ge=MIN_BARS, le=100_000)
+    window: int | None = Field(None, ge=MIN_BARS, le=100_000)
+    warm_iter: int = Field(10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegimeHistorySpec:
+        if self.window is not None and self.mode != "rolling":
+            raise ValueError("window applies only to mode='rolling'")
+        return self
+
+    @property
+    def causal(self) -> bool:
+        """False only for the whole-sample (in-sample) fit."""
+        return self.mode != "in-sample"
+
+    @property
+    def rolling_window(self) -> int:
+        """Training bars per rolling refit."""
+        return self.window or max(1000, self.min_train_bars)
+
+    def describe(self) -> str:
+        """One line for a UI, CLI or report."""
+        if not self.causal:
+            return (
+                "in-sample: one fit on the whole series (SEES THE FUTURE; analysis only, "
+                "not a tradable history)"
+            )
+        train = (
+            "all earlier bars" if self.mode == "expanding" else f"the last {self.rolling_window}"
+        )
+        return (
+            f"causal, {self.mode}: refit every {self.refit_every} bars on {train} "
+            f"(first fit on {self.min_train_bars} bars), warm-started, forward-filtered; "
+            "bar t uses parameters estimated on bars before t only"
+        )
+
+
+@dataclass
+class _Params:
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+
+
+def _warm_em(
+    z: np.ndarray, p: _Params, n_iter: int, tol: float
+) -> tuple[_Params, np.ndarray, int, float]:
+    """MAP EM for a Gaussian HMM started at ``p``.
+
+    Returns the parameters, the state posteriors and log-likelihood of the last E-step,
+    and the number of iterations.
+
+    Light priors keep a state that the window does not visit well defined: one
+    pseudo-count per transition, and the mean / covariance of each state shrunk with the
+    weight of one bar towards 0 / the identity (the features are standardized).
+    """
+    from hmmlearn import _hmmc  # C forward-backward kernels of hmmlearn
+
+    k, d = p.means.shape
+    eye = np.eye(d)
+    prev = -np.inf
+    gamma = np.full((len(z), k), 1.0 / k)
+    it = 0
+    for it in range(1, n_iter + 1):  # noqa: B007
+        log_em = _log_pdf(z, p.means, p.covars)
+        top = log_em.max(axis=1, keepdims=True)
+        frame = np.exp(log_em - top)  # per-row factors cancel in the scaled recursions
+        log_prob, fwd, scaling = _hmmc.forward_scaling(p.startprob, p.transmat, frame)
+        log_prob += float(top.sum())
+        bwd = _hmmc.backward_scaling(p.startprob, p.transmat, frame, scaling)
+        gamma = fwd * bwd
+        gamma /= gamma.sum(axis=1, keepdims=True)
+        xi = _hmmc.compute_scaling_xi_sum(fwd, p.transmat, bwd, frame)
+        occ = gamma.sum(axis=0)
+        means = (gamma.T @ z) / (occ + 1.0)[:, None]
+        # sum_t gamma_tk (z_t - m_k)(z_t - m_k)' = S2_k - m_k s1_k' - s1_k m_k' + occ_k m_k m_k'
+        s1 = gamma.T @ z
+        s2 = (gamma.T @ (z[:, :, None] * z[:, None, :]).reshape(len(z), d * d)).reshape(k, d, d)
+        outer = np.einsum("ki,kj->kij", means, s1)
+        scatter = s2 - outer - outer.transpose(0, 2, 1)
+        scatter += occ[:, None, None] * np.einsum("ki,kj->kij", means, means)
+        covars = (scatter + eye) / (occ + 1.0)[:, None, None] + _MIN_COVAR * eye
+        trans = xi + 1.0
+        start = gamma[0] + 1.0 / k
+        p = _Params(start / start.sum(), trans / trans.sum(axis=1, keepdims=True), means, covars)
+        if not (np.isfinite(log_prob) and np.isfinite(covars).all()):
+            raise FloatingPointError("non-finite EM update")
+        if log_prob - prev < tol:
+            break
+        prev = log_prob
+    return p, gamma, it, float(log_prob)
+
+
+def _cold_em(
+    z: np.ndarray, spec: RegimeSpec, k: int, features: tuple[str, ...]
+) -> tuple[_Params, np.ndarray, int, float] | None:
+    """Seeded multi-restart EM (as :func:`fit_regimes`: screen, then the best two go on)."""
+    screen = min(_SCREEN_ITER, spec.n_iter)
+    stage = []
+    for r in range(spec.n_init):
+        rng = np.random.default_rng([spec.seed, r, k])
+        init = SimpleNamespace()
+        _hmm_init(init, k, features, rng, "full")
+        p0 = _Params(init.startprob_, init.transmat_, init.means_, init.covars_)
+        try:
+            stage.append((*_warm_em(z, p0, screen, spec.tol), r))
+        except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+            continue
+    stage.sort(key=lambda c: (-c[3], c[4]))
+    best = None
+    for p, gamma, it, ll, _ in stage[:_KEEP_AFTER_SCREEN]:
+        try:
+            p2, g2, it2, ll2 = _warm_em(z, p, max(spec.n_iter - screen, 1), spec.tol)
+        except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+            p2, g2, it2, ll2 = p, gamma, 0, ll
+        if best is None or ll2 > best[3] + 1e-9:
+            best = (p2, g2, it + it2, ll2)
+    return best
+
+
+def _align(
+    new: _Params, gamma: np.ndarray, old_means: np.ndarray, old_vols: np.ndarray, r: np.ndarray
+) -> tuple[_Params, np.ndarray]:
+    """Permute a cold fit's states onto the previous ones (closest mean and log-vol)."""
+    from scipy.optimize import linear_sum_assignment
+
+    mean, vol, _ = _moments(gamma, r)
+    spread = max(float(np.std(r)), 1e-12)
+    cost = ((mean[:, None] - old_means[None]) / spread) ** 2 + (
+        np.log(np.maximum(vol[:, None], 1e-12)) - np.log(np.maximum(old_vols[None], 1e-12))
+    ) ** 2
+    rows, cols = linear_sum_assignment(cost)
+    order = rows[np.argsort(cols)]  # new state that takes old slot j
+    p = _Params(
+        new.startprob[order],
+        new.transmat[np.ix_(order, order)],
+        new.means[order],
+        new.covars[order],
+    )
+    return p, gamma[:, order]
+
+
+def _log_pdf(z: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
+    """:func:`gaussian_log_pdf` for finite rows, batched over the states (faster)."""
+    _k, d = means.shape
+    chol = np.linalg.cholesky(covars)
+    inv = np.linalg.inv(chol)
+    w = np.einsum("kij,tkj->tki", inv, z[:, None, :] - means[None])
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return -0.5 * (d * _LOG_2PI + log_det + (w * w).sum(axis=2))
+
+
+def stable_state_labels(
+    means: np.ndarray, vols: np.ndarray, occupancy: np.ndarray, previous: dict[int, str] | None
+) -> dict[int, str]:
+    """:func:`map_states_to_labels` with hysteresis towards the previous naming.
+
+    A state keeps its volatility tier (volatile > bear > calm) unless another state is
+    more than 10% more volatile, and the "bull" state keeps its name unless another calm
+    state's mean is higher by more than half a standard error (``vol / sqrt(bars)``).
+    Without a previous naming this is :func:`map_states_to_labels` itself.
+
+    >>> stable_state_labels(np.array([1e-3, 0.9e-3]), np.array([0.010, 0.0105]),
+    ...                     np.array([500.0, 500.0]), {0: "volatile", 1: "bull"})
+    {0: 'volatile', 1: 'bull'}
+    """
+    means = np.asarray(means, dtype=float)
+    vols = np.asarray(vols, dtype=float)
+    if previous is None or sorted(previous) != list(range(len(means))):
+        return map_states_to_labels(means, vols)
+    tier = {"volatile": 2, "bear": 1}
+    bonus_v = np.array([(1 + _VOL_HYSTERESIS) ** tier.get(previous[i], 0) for i in previous])
+    se = vols / np.sqrt(np.maximum(occupancy, 1.0))
+    bonus_m = np.array(
+        [_MEAN_HYSTERESIS_SE * se[i] if previous[i] == "bull" else 0.0 for i in previous]
+    )
+    return map_states_to_labels(means + bonus_m, vols * bonus_v)
+
+
+def _moments(weights: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    occ = weights.sum(axis=0)
+    safe = np.where(occ > 1e-9, occ, 1.0)
+    mean = np.where(occ > 1e-9, weights.T @ r / safe, 0.0)
+    var = np.where(occ > 1e-9, (weights * (r[:, None] - mean) ** 2).sum(axis=0) / safe, 0.0)
+    return mean, np.sqrt(var), occ
+
+
+def causal_regimes(
+    prices: pd.DataFrame | pd.Series,
+    spec: RegimeSpec | None = None,
+    history: RegimeHistorySpec | None = None,
+) -> RegimeResult:
+    """Causal per-bar regime probabilities (see the module docstring).
+
+    Parameters
+    ----------
+    prices : DataFrame or Series
+        Needs a ``close`` column (or is the close).
+    spec : RegimeSpec, optional
+        The model (method, states, seed, features).
+    history : RegimeHistorySpec, optional
+        Cadence and window; ``mode="in-sample"`` delegates to :func:`fit_regimes`.
+
+    Returns
+    -------
+    RegimeResult
+        ``filtered`` / ``label`` are NaN before the first fit; ``refits`` lists every
+        refit; ``model``, ``transition`` and ``states`` are those of the latest fit;
+        ``smoothed`` (if requested) is HINDSIGHT with the latest parameters.
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``min_train_bars + 1`` bars, or the errors of :func:`fit_regimes`.
+    """
+    from ._fit import fit_regimes
+
+    spec = spec or RegimeSpec()
+    history = history or RegimeHistorySpec()
+    if not isinstance(spec, RegimeSpec) or not isinstance(history, RegimeHistorySpec):
+        raise TypeError("spec must be a RegimeSpec and history a RegimeHistorySpec")
+    if not history.causal:
+        result = fit_regimes(prices, spec)
+        return _with_history(result, history, first=0, refits=None)
+    close_s = extract_close(prices)
+    n = len(close_s)
+    first = history.min_train_bars
+    min_bars = max(MIN_BARS, 10 * spec.n_states)
+    if first < min_bars:
+        raise ValueError(
+            f"min_train_bars={first} is below the {min_bars} bars a {spec.n_states}-state "
+            "fit needs; raise min_train_bars or lower n_states"
+        )
+    if n <= first:
+        raise ValueError(
+            f"a causal regime history needs more than min_train_bars={first} bars (the "
+            f"first fit) and got {n}; load a longer history, lower min_train_bars, or use "
+            "the in-sample mode (sees the future)"
+        )
+    ret = log_returns(close_s.to_numpy())
+    features = spec.resolved_features
+    x = feature_matrix(ret, features, spec.vol_window)
+    valid = np.isfinite(x).all(axis=1)
+    train0 = valid.copy()
+    train0[first:] = False
+    notes: list[str] = []
+    if not close_s.index.is_monotonic_increasing:
+        notes.append("the index is not sorted ascending; bars were filtered in the given order")
+    # standardization: fixed by the first training window (bars before `first`)
+    center, scale = _standardization(x[train0])
+    constant = np.nanstd(ret[:first]) < _ZERO_VAR
+    z = (x - center) / scale
+    cur_c, cur_s = center, scale  # the HMM re-standardizes at each refit; the DPGMM does not
+    refit_points = list(range(first, n, history.refit_every))
+    d = len(features)
+    dp_model: object | None = None
+    with _single_blas_thread():
+        fit0 = None
+        if constant:
+            notes.append("prices are constant over the first training window: one 'sideways' state")
+        else:
+            if spec.method == "dpgmm":
+                try:
+                    dp_model = _dpgmm_warm(z[train0], spec)
+                    dp0 = _dpgmm_params(dp_model, z[train0])[0]
+                    fit0 = _Fit(
+                        dp0.transmat,
+                        dp0.startprob,
+                        dp0.means,
+                        dp0.covars,
+                        True,
+                        float("nan"),
+                        "dpgmm",
+                    )
+                except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                    notes.append(f"DPGMM fit failed ({exc}): falling back to the Gaussian HMM")
+                    dp_model = None
+            if fit0 is None:
+                fit0 = _fit_hmm(z[train0], spec, spec.n_states, ("full", "diag"), features, notes)
+        fit0 = fit0 or _single_state(d)
+        covars0 = (
+            fit0.covars if fit0.covars.ndim == 3 else np.stack([np.diag(c) for c in fit0.covars])
+        )
+        params = _Params(fit0.startprob, fit0.transmat, fit0.means, covars0)
+        k = params.means.shape[0]
+        labels_prev: dict[int, str] | None = None
+        probs = np.full((n, len(LABELS)), np.nan)
+        post = params.startprob.copy()
+        prior = params.startprob.copy()
+        rows = []
+        failures = 0
+        colds = 0
+        last_cold = (int(train0.sum()), first)
+        for i, t in enumerate(refit_points):
+            lo = 0 if history.mode == "expanding" else max(0, t - history.rolling_window)
+            train = np.flatnonzero(valid[lo:t]) + lo
+            iters = 0
+            cold = False
+            gamma = None
+            if i > 0 and fit0.method != "single-state" and train.size > k:
+                try:
+                    with np.errstate(all="ignore"), _warnings.catch_warnings():
+                        _warnings.simplefilter("ignore")
+                        if dp_model is not None:
+                            params, gamma, iters = _dpgmm_refit(dp_model, z[train], history)
+                        else:
+                            # re-standardize on this window; move the parameters with it
+                            new_c, new_s = _standardization(x[train])
+                            params = _restandardize(params, cur_c, cur_s, new_c, new_s)
+                            cur_c, cur_s = new_c, new_s
+                            z = (x - cur_c) / cur_s
+                            params, gamma, iters, _ll = _warm_em(
+                                z[train], params, history.warm_iter, spec.tol
+                            )
+                            if _cold_due(history, train.size, t, last_cold):
+                                last_cold = (train.size, t)
+                                restart = _cold_em(z[train], spec, k, features)
+                                if restart is not None:
+                                    prev_mean, prev_vol, _ = _moments(gamma, ret[train])
+                                    params, gamma = _align(
+                                        restart[0], restart[1], prev_mean, prev_vol, ret[train]
+                                    )
+                                    iters += restart[2]
+                                    cold = True
+                                    colds += 1
+                except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+                    failures += 1
+                    gamma = None
+            if gamma is None:  # first fit (or failed refit): posteriors on the window
+                le = gaussian_log_pdf(z[train], params.means, params.covars)
+                gamma = backward_smooth(
+                    le, params.transmat, forward_filter(le, params.transmat, params.startprob)
+                )
+            mean, vol, occ = _moments(gamma, ret[train])
+            labels = stable_state_labels(mean, vol, occ, labels_prev)
+            changed = labels_prev is not None and labels != labels_prev
+            labels_prev = labels
+            lmat = label_matrix(labels)
+            end = refit_points[i + 1] if i + 1 < len(refit_points) else n
+            if i == 0:  # run the filter through the first training window (not output)
+                le0 = gaussian_log_pdf(z[:t], params.means, params.covars)
+                for s in range(t):
+                    post = filter_step(prior, le0[s])
+                    prior = post @ params.transmat
+            else:
+                prior = post @ params.transmat
+            le = gaussian_log_pdf(z[t:end], params.means, params.covars)
+            for s in range(end - t):
+                post = filter_step(prior, le[s])
+                probs[t + s] = post @ lmat
+                prior = post @ params.transmat
+            rows.append(
+                {
+                    "refit_bar": t,
+                    "date": close_s.index[t],
+                    "train_bars": int(train.size),
+                    "iterations": int(iters),
+                    "labels_changed": bool(changed),
+                    "restarted": cold,
+                }
+            )
+    if failures:
+        notes.append(
+            f"{failures} of {len(refit_points) - 1} refits failed; the previous parameters "
+            "were kept for those periods"
+        )
+    changes = sum(r["labels_changed"] for r in rows)
+    if changes:
+        notes.append(f"state names changed at {changes} of {len(rows)} refits (see refits)")
+    final = _Fit(
+        transmat=params.transmat,
+        startprob=params.startprob,
+        means=params.means,
+        covars=params.covars,
+        converged=True,
+        score=float("nan"),
+        method=fit0.method,
+    )
+    assert labels_prev is not None
+    return _assemble_causal(
+        close_s,
+        ret,
+        z,
+        valid,
+        cur_c,
+        cur_s,
+        final,
+        spec,
+        history,
+        labels_prev,
+        gamma,
+        train,
+        probs,
+        notes,
+        first,
+        pd.DataFrame(rows),
+    )
+
+
+def _standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (1 where constant) of the training rows."""
+    scale = x.std(axis=0)
+    return x.mean(axis=0), np.where(scale < _ZERO_VAR, 1.0, scale)
+
+
+def _restandardize(
+    p: _Params, c0: np.ndarray, s0: np.ndarray, c1: np.ndarray, s1: np.ndarray
+) -> _Params:
+    """Express Gaussian parameters fitted on ``(x - c0) / s0`` in ``(x - c1) / s1``."""
+    a = s0 / s1
+    means = p.means * a + (c0 - c1) / s1
+    covars = p.covars * a[None, :, None] * a[None, None, :]
+    return _Params(p.startprob, p.transmat, means, covars)
+
+
+def _cold_due(history: RegimeHistorySpec, train_size: int, t: int, last: tuple[int, int]) -> bool:
+    """Restart check: the window grew 1.5x (expanding) or half a window passed (rolling)."""
+    if history.mode == "expanding":
+        return train_size >= 1.5 * last[0]
+    return t - last[1] >= history.rolling_window // 2
+
+
+def _dpgmm_warm(z: np.ndarray, spec: RegimeSpec) -> object:
+    """A warm-startable DP mixture fitted on the first window (seeded, one init)."""
+    from sklearn.mixture import BayesianGaussianMixture
+
+    bgm = BayesianGaussianMixture(
+        n_components=spec.n_states,
+        covariance_type="full",
+        weight_concentration_prior_type="dirichlet_process",
+        max_iter=spec.n_iter,
+        n_init=1,
+        reg_covar=_MIN_COVAR,
+        random_state=spec.seed,
+        warm_start=True,
+    )
+    with _warnings.catch_warnings(), np.errstate(all="ignore"):
+        _warnings.simplefilter("ignore")
+        bgm.fit(z)
+    return bgm
+
+
+def _dpgmm_refit(
+    bgm: object, z: np.ndarray, history: RegimeHistorySpec
+) -> tuple[_Params, np.ndarray, int]:
+    """Continue the DP mixture on the new window; chain it by its hard assignments."""
+    bgm.max_iter = history.warm_iter  # type: ignore[attr-defined]
+    bgm.fit(z)  # type: ignore[attr-defined]
+    params, resp = _dpgmm_params(bgm, z)
+    return params, resp, int(bgm.n_iter_)  # type: ignore[attr-defined]
+
+
+def _dpgmm_params(bgm: object, z: np.ndarray) -> tuple[_Params, np.ndarray]:
+    """Mixture parameters, chained by the empirical transitions of hard assignments."""
+    resp = bgm.predict_proba(z)  # type: ignore[attr-defined]
+    hard = resp.argmax(axis=1)
+    k = resp.shape[1]
+    counts = np.full((k, k), 0.5)
+    np.add.at(counts, (hard[:-1], hard[1:]), 1.0)
+    weights = np.asarray(bgm.weights_, dtype=float)  # type: ignore[attr-defined]
+    params = _Params(
+        weights / weights.sum(),
+        counts / counts.sum(axis=1, keepdims=True),
+        np.asarray(bgm.means_, dtype=float),  # type: ignore[attr-defined]
+        np.asarray(bgm.covariances_, dtype=float),  # type: ignore[attr-defined]
+    )
+    return params, resp
+
+
+def _assemble_causal(
+    close_s: pd.Series,
+    ret: np.ndarray,
+    z: np.ndarray,
+    valid: np.ndarray,
+    center: np.ndarray,
+    scale: np.ndarray,
+    fit: _Fit,
+    spec: RegimeSpec,
+    history: RegimeHistorySpec,
+    state_labels: dict[int, str],
+    gamma: np.ndarray,
+    train: np.ndarray,
+    probs: np.ndarray,
+    notes: list[str],
+    first: int,
+    refits: pd.DataFrame,
+) -> RegimeResult:
+    index = close_s.index
+    cols = list(LABELS)
+    model = FilteredRegimeModel(
+        transmat=fit.transmat,
+        startprob=fit.startprob,
+        means=fit.means,
+        covars=fit.covars,
+        center=center,
+        scale=scale,
+        features=spec.resolved_features,
+        vol_window=spec.vol_window,
+        state_labels=state_labels,
+    )
+    filtered = pd.DataFrame(probs, index=index, columns=cols)
+    smoothed = None
+    if spec.compute_smoothed:
+        le = gaussian_log_pdf(z, fit.means, fit.covars)
+        filt = forward_filter(le, fit.transmat, fit.startprob)
+        smoothed = pd.DataFrame(
+            backward_smooth(le, fit.transmat, filt) @ model.labels_matrix, index=index, columns=cols
+        )
+        smoothed.attrs["hindsight"] = True
+    mean, vol, occ = _moments(gamma, ret[train])
+    states = pd.DataFrame(
+        {
+            "label": [state_labels[i] for i in range(len(mean))],
+            "mean_return": mean,
+            "volatility": vol,
+            "ann_return": mean * 252,
+            "ann_volatility": vol * np.sqrt(252),
+            "occupancy": occ / max(occ.sum(), 1e-300),
+        },
+        index=pd.RangeIndex(len(mean), name="state"),
+    )
+    have = np.isfinite(probs).all(axis=1)
+    label = pd.Series(np.full(len(index), np.nan, dtype=object), index=index, name="label")
+    label[have] = np.asarray(LABELS)[probs[have].argmax(axis=1)]
+    entropy = np.full(len(index), np.nan)
+    entropy[have] = normalized_entropy(probs[have])
+    confidence = np.full(len(index), np.nan)
+    confidence[have] = probs[have].max(axis=1)
+    result = RegimeResult(
+        filtered=filtered,
+        smoothed=smoothed,
+        entropy=pd.Series(entropy, index=index, name="entropy"),
+        confidence=pd.Series(confidence, index=index, name="confidence"),
+        label=label,
+        transition=pd.DataFrame(
+            label_transition(fit.transmat, state_labels), index=cols, columns=cols
+        ),
+        state_labels=state_labels,
+        method=fit.method,
+        warnings=notes,
+        converged=fit.converged,
+        states=states,
+        log_likelihood=fit.score,
+        model=model,
+    )
+    return _with_history(result, history, first=first, refits=refits)
+
+
+def _with_history(
+    result: RegimeResult, history: RegimeHistorySpec, *, first: int, refits: pd.DataFrame | None
+) -> RegimeResult:
+    import dataclasses
+
+    return dataclasses.replace(
+        result,
+        history=history.describe(),
+        history_mode=history.mode,
+        first_bar=first,
+        refits=refits,
+    )
+
+
+__all__ = ["HistoryMode", "RegimeHistorySpec", "causal_regimes", "stable_state_labels"]

@@ -1,0 +1,41 @@
+"""Benchmark of the causal regime history (registered in :mod:`core.bench` as "regime")."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+
+def bench_causal_history(*, repeats: int = 3, bars: int = 5000) -> dict[str, Any]:
+    """Seconds to build the default causal regime history of ``bars`` daily bars.
+
+    The series is the embedded S&P 500 (its last ``bars`` bars); the default
+    :class:`~core.regime.RegimeHistorySpec` (expanding, refit every 21 bars, first fit on
+    252 bars, warm-started) and the default HMM. Target: median <= 3 s for 5,000 bars.
+    """
+    from core.bench import percentiles, reference_prices
+    from core.regime import RegimeHistorySpec, RegimeSpec, causal_regimes
+
+    prices = reference_prices().iloc[-bars:]
+    spec = RegimeSpec(compute_smoothed=False)
+    history = RegimeHistorySpec()
+    causal_regimes(prices.iloc[:400], spec, history)  # imports and first-call costs
+    times = []
+    result = None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        result = causal_regimes(prices, spec, history)
+        times.append(time.perf_counter() - start)
+    assert result is not None and result.refits is not None
+    summary = percentiles(times)
+    return {
+        "bars": len(prices),
+        "history": history.describe(),
+        "refits": len(result.refits),
+        "mean_em_iterations_per_refit": float(np.mean(result.refits["iterations"])),
+        "seconds": summary,
+        "target_seconds": 3.0,
+        "within_target": bool(summary["median"] <= 3.0),
+    }
