@@ -10,6 +10,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import core.backtest.metrics as m
@@ -145,13 +146,14 @@ def test_degenerate_inputs_give_nan_without_warnings() -> None:
         assert np.isnan(m.calmar_ratio(gains))  # no drawdown
         assert float(m.max_drawdown(gains)) == 0.0
         assert int(m.max_drawdown_duration(gains)) == 0
-        assert float(m.cagr(np.array([-1.5, 0.1]))) == -1.0  # negative wealth
+        # negative wealth, and 252 / 5 is no integer power: -100 %, not NaN
+        assert float(m.cagr(np.array([-1.5, 0.1, 0.0, 0.0, 0.0]))) == -1.0
         assert np.isnan(m.win_rate(np.array([])))
         assert np.isnan(m.profit_factor(np.array([1.0, 0.0])))
         eq = m.equity_metrics(np.array([100.0, 100.0, 100.0]), 100.0)
         assert np.isnan(eq["sharpe"]) and np.isnan(eq["sortino"]) and np.isnan(eq["calmar"])
         assert float(eq["cagr"]) == 0.0 and float(eq["max_drawdown"]) == 0.0
-        ruined = m.equity_metrics(np.array([50.0, -10.0]), 100.0)
+        ruined = m.equity_metrics(np.array([50.0, -10.0, -10.0, -10.0, -10.0]), 100.0)
         assert float(ruined["cagr"]) == -1.0
 
 
@@ -239,3 +241,44 @@ def test_metrics_of_a_2d_equity_are_computed_per_column() -> None:
     np.testing.assert_allclose(out["cagr"], [0.21, -0.19])  # T = ppy: one year
     np.testing.assert_allclose(out["max_drawdown"], [-0.1, -0.19])
     np.testing.assert_array_equal(out["max_drawdown_duration"], [1, 3])
+
+
+def test_profit_factor_and_win_rate_with_small_trades() -> None:
+    # profits and losses below one currency unit count like any other
+    assert m.profit_factor(np.array([0.5, -0.2, 0.3])) == pytest.approx(4.0)
+    assert m.profit_factor(np.array([0.3, -0.2])) == pytest.approx(1.5)
+    assert m.profit_factor(np.array([2.0, 0.5, -1.0])) == pytest.approx(2.5)
+    assert m.win_rate(np.array([0.5, -0.2, 0.0, 0.1, -3.0])) == pytest.approx(0.4)
+
+
+def test_a_trade_open_on_the_first_bar_counts() -> None:
+    pos = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, -1.0]])
+    got = m.position_metrics(pos)
+    np.testing.assert_array_equal(got["n_trades"], [1, 1])
+    np.testing.assert_array_equal(m.n_trades(pos), [1, 1])
+    assert int(m.position_metrics(np.array([1, 0, 0], dtype=np.int64))["n_trades"]) == 1
+
+
+def test_one_dimensional_inputs_give_numpy_scalars() -> None:
+    r = np.array([0.01, -0.02, 0.015, 0.0])
+    for name in ("sharpe_ratio", "sortino_ratio", "calmar_ratio"):
+        value = getattr(m, name)(r)
+        assert isinstance(value, np.floating), name  # a scalar, not a 0-d array
+    assert isinstance(m.sharpe_ratio(np.zeros(3)), np.floating)
+    assert m.sharpe_ratio(np.column_stack([r, r])).shape == (2,)
+
+
+def test_integer_equity_and_object_dtype_returns_are_read_as_floats() -> None:
+    # whole-dollar equity curves and object columns (as read from some files) are numbers
+    eq_int = np.array([100, 110, 99, 121], dtype=np.int64)
+    got = m.equity_metrics(eq_int, 100.0)
+    want = m.equity_metrics(eq_int.astype(float), 100.0)
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-12, err_msg=name)
+    assert float(got["total_return"]) == pytest.approx(0.21)
+    r = [0.01, -0.02, 0.015, 0.0, -0.005]
+    obj = pd.Series(r, dtype=object).to_numpy()
+    slow = m.summary(obj, np.ones(5))
+    fast = m.summary(np.array(r), np.ones(5))
+    for name, value in fast.items():
+        np.testing.assert_allclose(slow[name], value, rtol=1e-12, err_msg=name)

@@ -210,12 +210,24 @@ def test_pbo_sharpe_with_large_means_matches_brute_force() -> None:
 
 
 def test_pbo_flat_columns_raise_no_numpy_warnings() -> None:
-    mat = np.zeros((40, 3))
+    mat = np.zeros((40, 4))
     mat[:, 2] = np.tile([0.02, -0.01], 20)
+    mat[:, 3] = -0.25  # zero variance, non-zero mean: Sharpe 0 by the module's convention
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = pbo_cscv(mat, n_splits=4)
-    np.testing.assert_allclose(out["logits"], math.log(3), rtol=1e-12)
+    np.testing.assert_allclose(out["logits"], math.log(4), rtol=1e-12)
+
+
+def test_pbo_on_dollar_pnl_of_different_sizes_matches_brute_force() -> None:
+    # PnL in currency: means and volatilities differ by orders of magnitude across columns
+    rng = np.random.default_rng(23)
+    scale = np.array([1.0, 30.0, 500.0, 2.0, 80.0])
+    mat = scale * rng.normal(rng.uniform(-0.5, 1.5, 5), 1.0, size=(64, 5))
+    got = pbo_cscv(mat, n_splits=4)
+    want = _brute_force_cscv(mat, 4, "sharpe")
+    np.testing.assert_allclose(got["logits"], want["logits"], rtol=1e-12)
+    assert got["pbo"] == want["pbo"]
 
 
 def test_pbo_default_uses_16_blocks() -> None:
