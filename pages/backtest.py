@@ -15,6 +15,7 @@ from app.services import runs as run_store
 from app.services.data import DataSourceError
 from core.backtest.sweep import METRICS
 from core.strategies import STRATEGIES
+from core.strategies.registry import ParamRangeError, check_windows
 
 st.title("Backtest")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -81,6 +82,7 @@ with run_tab:
     if submitted:
         try:
             STRATEGIES[strategy].params_model.model_validate(params)
+            check_windows(strategy, params, len(full.loc[str(start) : str(end)]))
             request = research.BacktestRequest(
                 dataset=dataset,
                 symbol=symbol,
@@ -95,7 +97,7 @@ with run_tab:
                 regimes=allowed,
                 regime_min_prob=min_prob,
             )
-        except ValidationError as exc:
+        except (ValidationError, ParamRangeError) as exc:
             for message in show_errors(exc, {**slots, "regimes": regime_slot}):
                 st.error(message)
         except ValueError as exc:
@@ -134,7 +136,7 @@ with sweep_tab:
     model = STRATEGIES[sw_strategy].params_model
     with st.form("sweep.form"):
         st.markdown("**Grid** (inclusive ranges; tick the parameters to sweep)")
-        axes, axis_errors = grid_axis_inputs(model, key=f"sw.{sw_strategy}")
+        axes, axis_errors = grid_axis_inputs(model, key=f"sw.{sw_strategy}", inline_errors=True)
         metric = st.selectbox(
             "Rank by", METRICS, index=METRICS.index("sharpe"), key=state.SW_METRIC
         )
@@ -142,8 +144,7 @@ with sweep_tab:
         go = st.form_submit_button("Run sweep", type="primary")
     if go:
         if axis_errors:
-            for message in axis_errors:
-                st.error(message)
+            st.error("Fix the grid ranges marked above; nothing was run.")
         else:
             try:
                 request = research.SweepRequest(

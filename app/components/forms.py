@@ -28,6 +28,23 @@ def numeric_fields(model: type[BaseModel]) -> list[str]:
     return [n for n, f in model.model_fields.items() if _kind(f.annotation)[0] in ("int", "float")]
 
 
+def _strategy_of(model: type[BaseModel]) -> str | None:
+    from core.strategies import STRATEGIES
+
+    return next((n for n, e in STRATEGIES.items() if e.params_model is model), None)
+
+
+def _valid_range_help(model: type[BaseModel], name: str, description: str | None) -> str | None:
+    """The field's description plus its declared valid range (strategy parameters)."""
+    strategy = _strategy_of(model)
+    if strategy is None:
+        return description
+    from core.strategies.registry import param_specs
+
+    valid = f"Valid: {param_specs(strategy)[name].describe()}."
+    return f"{description}. {valid}" if description else valid
+
+
 def model_inputs(
     model: type[BaseModel],
     *,
@@ -36,7 +53,7 @@ def model_inputs(
     initial: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, DeltaGenerator]]:
     """One widget per field of ``model`` (starting at ``initial`` or the field default);
-    returns the values and an error slot per field."""
+    returns the values and an error slot per field. Each help text states the valid range."""
     values: dict[str, Any] = {}
     slots: dict[str, DeltaGenerator] = {}
     fields = list(model.model_fields.items())
@@ -48,7 +65,7 @@ def model_inputs(
         with grid[i % columns]:
             kind, choices = _kind(field.annotation)
             label = name.replace("_", " ")
-            help_text = field.description
+            help_text = _valid_range_help(model, name, field.description)
             wkey = f"{key}.{name}"
             default = (initial or {}).get(name, field.default)
             if kind == "bool":
@@ -72,9 +89,12 @@ def model_inputs(
 
 
 def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerator]) -> list[str]:
-    """Put each validation error beside its field; return the ones with no field."""
+    """Put each validation error beside its field; return the ones with no field.
+
+    Accepts pydantic's ValidationError and any ValueError with a pydantic-style
+    ``errors()`` (e.g. :class:`core.strategies.registry.ParamRangeError`)."""
     leftovers: list[str] = []
-    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
     if not errors:
         return [str(exc)]
     for item in errors:
@@ -94,36 +114,62 @@ def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerat
 
 
 def grid_axis_inputs(
-    model: type[BaseModel], *, key: str, coarse_int_steps: bool = False
+    model: type[BaseModel],
+    *,
+    key: str,
+    coarse_int_steps: bool = False,
+    inline_errors: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """One row per numeric field: a 'sweep it' checkbox and start/stop/step inputs.
 
     Returns the ticked axes as :class:`app.services.research.GridAxis` and one message
-    per invalid range. Integer steps start at 1, or a quarter of the default when
-    ``coarse_int_steps``.
+    per invalid range (too many points, non-finite, outside the parameter's declared
+    range, fractional steps for an integer parameter), checked before any work. With
+    ``inline_errors`` each message is also shown under its own row. Integer steps start
+    at 1, or a quarter of the default when ``coarse_int_steps``; default stops stay
+    inside the declared range.
     """
-    from app.services.research import GridAxis
+    from app.services.research import GridAxis, check_grid
 
+    strategy = _strategy_of(model)
+    specs: dict[str, Any] = {}
+    if strategy is not None:
+        from core.strategies.registry import param_specs
+
+        specs = param_specs(strategy)
     axes: dict[str, Any] = {}
     errors: list[str] = []
     for name in numeric_fields(model):
         default = model.model_fields[name].default
         is_int = isinstance(default, int)
         int_step = max(1, default // 4) if coarse_int_steps else 1
+        stop = default * 4 if is_int else default * 2
+        high = specs[name].high if name in specs else None
+        if high is not None and stop > high:
+            stop = int(high) if is_int else high
         c0, c1, c2, c3 = st.columns(4)
         on = c0.checkbox(name, value=name in ("fast", "slow"), key=f"{key}.{name}.on")
         lo = c1.number_input("start", value=default, key=f"{key}.{name}.lo")
-        hi = c2.number_input(
-            "stop", value=default * 4 if is_int else default * 2, key=f"{key}.{name}.hi"
-        )
+        hi = c2.number_input("stop", value=stop, key=f"{key}.{name}.hi")
         step = c3.number_input(
             "step",
             value=int_step if is_int else round(default / 4, 4) or 0.1,
             key=f"{key}.{name}.step",
         )
+        slot = st.empty()
         if on:
+            message = None
             try:
-                axes[name] = GridAxis(start=lo, stop=hi, step=step)
+                axis = GridAxis(start=lo, stop=hi, step=step)
+                if strategy is not None:
+                    check_grid(strategy, {name: axis})
+                axes[name] = axis
             except ValidationError as exc:
-                errors.append(f"{name}: {exc.errors()[0]['msg']}")
+                message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            except ValueError as exc:
+                message = str(exc).removeprefix("grid ")
+            if message is not None:
+                errors.append(f"{name}: {message}")
+                if inline_errors:
+                    slot.error(f"{name}: {message}")
     return axes, errors

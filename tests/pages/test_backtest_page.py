@@ -165,3 +165,60 @@ def test_sweep_shows_combination_count_and_heatmap() -> None:
     assert saved.kind == "sweep" and saved.metrics["combinations"] == expected
     best = research.reopen_sweep(saved.id).table["sharpe"].max()
     assert shown["Best sharpe"] == f"{best:.2f}"
+
+
+def test_window_above_its_declared_range_is_refused_beside_the_field() -> None:
+    at = open_app("backtest")
+    _set_windows(at, 20, 200_000)
+    at.button(key=RUN_BACKTEST).click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    # Beside the field: the slot shows the bare message, without a "loc:" prefix.
+    assert errors == ["Input should be less than or equal to 100000"], errors
+    assert (
+        "Valid: an integer in [2, 100000] (bars)"
+        in at.number_input(key="bt.ma_crossover.slow").help
+    )
+    assert run_store.list_runs() == []
+
+
+def test_window_longer_than_the_data_is_refused_before_any_work() -> None:
+    at = open_app("backtest")
+    _set_windows(at, 6_000, 7_000)  # SP500 has 5,031 bars
+    at.button(key=RUN_BACKTEST).click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors == [
+        "6000 bars is longer than the 5031 bars of data; "
+        "fast must be an integer in [1, 5031] (bars)"
+    ], errors
+    assert metrics(at) == {}
+    assert run_store.list_runs() == []
+
+
+def test_huge_sweep_axis_is_refused_beside_its_row_before_any_work() -> None:
+    at = open_app("backtest")
+    at.number_input(key="sw.ma_crossover.fast.lo").set_value(1)
+    at.number_input(key="sw.ma_crossover.fast.hi").set_value(10**15)
+    at.number_input(key="sw.ma_crossover.fast.step").set_value(1)
+    at.button(key=RUN_SWEEP).click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert (
+        "fast: 1:1e+15:1 has 1e+15 points, more than the cap of 200,000; "
+        "use a larger step or a narrower range" in errors
+    ), errors
+    assert "Fix the grid ranges marked above; nothing was run." in errors
+    assert run_store.list_runs() == []
+
+
+def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
+    at = open_app("backtest")
+    at.number_input(key="sw.ma_crossover.fast.lo").set_value(0)
+    at.button(key=RUN_SWEEP).click().run()
+    errors = [e.value for e in at.error]
+    assert any(
+        "fast=0:80:1 goes outside the valid range: fast must be an integer in [1, 100000]" in e
+        for e in errors
+    ), errors
+    assert run_store.list_runs() == []
