@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from core.data.loaders import AlpacaSource, DataSourceError, YFinanceSource, embedded_sources
 from core.data.synthetic import REGIMES, SyntheticSpec, generate, regime_params
+from tests.fakes.alpaca_data_server import FakeAlpacaData, seeded_bars
 
 
 def test_ohlcv_daily_symbols_and_ranges() -> None:
@@ -91,3 +93,86 @@ def test_alpaca_times_out_against_a_silent_server(monkeypatch: pytest.MonkeyPatc
         AlpacaSource(timeout_s=2, url_override=f"http://127.0.0.1:{port}").load("AAPL")
     assert time.monotonic() - started < 5
     server.close()
+
+
+# ------------------------------------------------------------------ Alpaca data, faked
+@pytest.fixture
+def fake_data() -> Iterator[FakeAlpacaData]:
+    fake = FakeAlpacaData(page_size=40).start()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
+def _point_at(
+    fake: FakeAlpacaData, monkeypatch: pytest.MonkeyPatch, secret: str | None = None
+) -> None:
+    from core.config import get_settings
+
+    monkeypatch.setenv("ALPACA_API_KEY", fake.key)
+    monkeypatch.setenv("ALPACA_SECRET_KEY", secret or fake.secret)
+    monkeypatch.setenv("WORKBENCH_ALPACA_DATA_URL", fake.url)
+    get_settings.cache_clear()
+
+
+def test_alpaca_loader_honours_the_data_url_and_reads_every_page(
+    fake_data: FakeAlpacaData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 100 bars across the 2021-03-14 DST change, served 40 per page: 3 requests.
+    fake_data.bars["AAPL"] = bars = seeded_bars(100, seed=3, start="2021-02-01")
+    _point_at(fake_data, monkeypatch)
+    frame = AlpacaSource(timeout_s=20).load("AAPL")
+    assert [path for path, _ in fake_data.requests] == ["/v2/stocks/bars"] * 3
+    assert fake_data.requests[0][1]["timeframe"] == "1Day"
+    assert fake_data.requests[0][1]["symbols"] == "AAPL"
+    assert len(frame) == 100
+    # New York dates, not UTC ones, and exactly the values served
+    assert list(frame.index) == [pd.Timestamp(b.day) for b in bars]
+    assert frame["close"].tolist() == [b.close for b in bars]
+    assert frame["volume"].tolist() == [b.volume for b in bars]
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
+
+
+def test_alpaca_data_service_uses_the_configured_url(
+    fake_data: FakeAlpacaData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import data
+
+    fake_data.bars["MSFT"] = seeded_bars(5, seed=4)
+    _point_at(fake_data, monkeypatch)
+    frame = data.load_prices("alpaca", "MSFT")
+    assert frame["close"].tolist() == [b.close for b in fake_data.bars["MSFT"]]
+
+
+def test_alpaca_wrong_secret_is_a_clear_error(
+    fake_data: FakeAlpacaData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_data.bars["AAPL"] = seeded_bars(5, seed=5)
+    _point_at(fake_data, monkeypatch, secret="wrong-secret")
+    with pytest.raises(
+        DataSourceError, match=r"refused the API keys \(HTTP 401.*ALPACA_SECRET_KEY"
+    ):
+        AlpacaSource(timeout_s=20).load("AAPL")
+
+
+def test_embedded_source_defects_are_kept_with_a_warning_not_hidden() -> None:
+    # The Quandl AAPL series has 10 bars whose close or open lies outside [low, high]
+    # (checked with pandas directly on the Parquet file); uploads would be refused.
+    long = pd.read_parquet(embedded_sources()["ohlcv_daily"]._path)
+    aapl = long[long["symbol"] == "AAPL"]
+    outside = (
+        (aapl["close"] > aapl["high"])
+        | (aapl["close"] < aapl["low"])
+        | (aapl["open"] > aapl["high"])
+        | (aapl["open"] < aapl["low"])
+    )
+    assert int(outside.sum()) == 10
+    from core.data.validation import DataValidationError, validate_frame
+
+    raw = aapl.drop(columns="symbol").set_index("date")
+    with pytest.raises(DataValidationError):
+        validate_frame(raw)
+    kept = validate_frame(raw, ohlc="warn")
+    assert len(kept.frame) == len(aapl)
+    assert any("kept as supplied by the source" in w for w in kept.warnings)
