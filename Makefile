@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 UV_VERSION := 0.13.8
 HOST ?= 127.0.0.1
 PORT ?= 8501
+# Streamlit's upload cap (MB) from the workbench settings (WORKBENCH_UPLOAD_MAX_MB).
+UPLOAD_MB = $(BIN)/python -c "from core.config import get_settings; print(get_settings().upload_max_server_mb)"
 
 .PHONY: install setup run test lint format bench data clean
 
@@ -27,7 +29,8 @@ setup: install
 
 run: setup
 	$(BIN)/streamlit run app/main.py --server.headless true \
-		--server.address $(HOST) --server.port $(PORT)
+		--server.address $(HOST) --server.port $(PORT) \
+		--server.maxUploadSize $$($(UPLOAD_MB))
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ import streamlit as st
 from app.services import signin
 from app.services.auth import Actor, PermissionDenied, actor_from_env, auth_mode, oidc_actor
 from app.services.auth import secrets_table as _secrets_table
+from core.config import get_settings
 
 ACTOR = "auth.actor"
 TOKEN = "auth.session_token"
@@ -99,11 +100,28 @@ def _sign_out(mode: str) -> None:
     st.rerun()
 
 
+def apply_upload_limit() -> None:
+    """Make Streamlit's ``server.maxUploadSize`` the workbench's upload limit.
+
+    ``make run`` passes ``--server.maxUploadSize`` from the settings and
+    ``.streamlit/config.toml`` holds the default; this covers a plain ``streamlit run``
+    with ``WORKBENCH_UPLOAD_MAX_MB`` set. Streamlit's upload route reads the option on
+    every request and refuses a larger body from its Content-Length, before reading it.
+    """
+    from streamlit import config
+
+    limit = get_settings().upload_max_server_mb
+    if config.get_option("server.maxUploadSize") != limit:
+        # Internal API: st.set_option only accepts client options.
+        config.set_option("server.maxUploadSize", limit, "WORKBENCH_UPLOAD_MAX_MB")
+
+
 def render_sign_in() -> None:
     """Sidebar: the mode label, and a sign-in form or sign-out button when configured.
 
     Call it before anything that shows data: when nobody is signed in it stops the run.
     """
+    apply_upload_limit()
     mode = auth_mode()
     with st.sidebar:
         if mode == "local":
