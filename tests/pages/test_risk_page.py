@@ -211,3 +211,20 @@ def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
     spec = chart_spec(at, 1)
     assert spec["data"][0]["type"] == "heatmap"
     assert plotly_array(spec["data"][0]["z"]).shape == (2, 2)
+
+
+def test_returning_to_the_page_loads_the_limits_in_force() -> None:
+    from pathlib import Path
+
+    from tests.pages.helpers import MAIN
+
+    at = open_app("risk")
+    at.switch_page(str(Path(MAIN).parents[1] / "pages" / "data.py")).run()
+    risk_service.set_limits({"max_drawdown": 0.12}, reason="while away")
+    at.switch_page(str(Path(MAIN).parents[1] / "pages" / "risk.py")).run()
+    assert not at.exception
+    assert at.number_input(key=field("max_drawdown")).value == 0.12
+    assert at.number_input(key=field("max_weight_per_asset")).value == 0.25
+    assert not at.warning
+    apply(at, "back again", max_drawdown=0.11)
+    assert any("Version 2 in force: max_drawdown: 0.12 → 0.11" in s.value for s in at.success)
