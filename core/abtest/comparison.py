@@ -17,7 +17,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from statsmodels.stats.multitest import multipletests
 
 from core.abtest._data import TRADING_DAYS, align_frame
 from core.abtest.bootstrap import (
@@ -153,12 +152,49 @@ def _pair_results(
     ]
 
 
+def holm_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (family-wise error control).
+
+    Sorted ascending, ``p_(i)`` becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``.
+
+    >>> holm_adjust(np.array([0.01, 0.04, 0.03, 0.005])).round(4).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def bh_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg (1995) step-up adjusted p-values (false discovery rate).
+
+    Sorted ascending, ``p_(i)`` becomes ``min_{j >= i} min(1, m p_(j) / j)``.
+
+    >>> bh_adjust(np.array([0.01, 0.04, 0.03, 0.005])).round(4).tolist()
+    [0.02, 0.04, 0.04, 0.02]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    out = np.empty(m)
+    out[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return out
+
+
+_ADJUSTERS = {"holm": holm_adjust, "fdr_bh": bh_adjust}
+
+
 def _adjust(p_values: np.ndarray, method: str) -> np.ndarray:
-    """Adjust the finite p-values together; NaN stays NaN."""
+    """Adjust the finite p-values together with ``method`` ("holm" or "fdr_bh"); NaN stays."""
     adjusted = np.full(p_values.shape, np.nan)
     finite = np.isfinite(p_values)
     if finite.any():
-        adjusted[finite] = multipletests(p_values[finite], method=method)[1]
+        adjusted[finite] = _ADJUSTERS[method](p_values[finite])
     return adjusted
 
 
