@@ -55,13 +55,30 @@ def clear_data() -> None:
 
 
 @st.cache_data(show_spinner="Fitting regimes…", max_entries=32)
-def regimes(dataset: str, symbol: str, method: str, seed: int = 0) -> dict[str, object]:
-    """Fitted regimes as plain frames (filtered, smoothed, transition, warnings)."""
+def regimes(
+    dataset: str,
+    symbol: str,
+    method: str,
+    seed: int = 0,
+    mode: str = "expanding",
+    refit_every: int = 21,
+) -> dict[str, object]:
+    """Regime history as plain frames (filtered, smoothed, transition, warnings, history)."""
     from app.services import regimes as regime_service
 
-    outcome = regime_service.fit_dataset(dataset, symbol, method=method, seed=seed)  # type: ignore[arg-type]
+    history = regime_service.history_spec(mode, refit_every)  # type: ignore[arg-type]
+    outcome = regime_service.fit_dataset(
+        dataset,
+        symbol,
+        method=method,  # type: ignore[arg-type]
+        seed=seed,
+        history=history,
+    )
     result = outcome.result
     return {
+        "history": result.history,
+        "history_mode": result.history_mode,
+        "first_bar": result.first_bar,
         "close": outcome.prices["close"],
         "frame": result.to_frame(),
         "smoothed": result.smoothed,

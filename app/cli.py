@@ -615,9 +615,18 @@ def train_cmd(
     register: str | None = typer.Option(
         None, "--register", help="Register as this name.", parser=opt.text()
     ),
+    allow_lookahead: bool = typer.Option(
+        False,
+        "--allow-lookahead",
+        help="Train even if the look-ahead check flags a feature (flagged in the output).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Train a classifier, evaluate it out of sample and backtest its signal."""
+    """Train a classifier, evaluate it out of sample and backtest its signal.
+
+    The look-ahead check runs on the features first (a leaky one is refused, exit 2,
+    unless --allow-lookahead); implausible results are flagged in ``warnings``.
+    """
     from app.services import ml
 
     request = _call(
@@ -633,8 +642,11 @@ def train_cmd(
         n_trials=trials,
         seed=seed,
         threshold=threshold,
+        allow_lookahead=allow_lookahead,
     )
     outcome = _call(as_json, ml.train, request=request)
+    for warning in outcome.warnings:
+        typer.echo(f"WARNING: {warning}", err=True)
     ev = outcome.evaluation
     payload: dict[str, Any] = {
         "run_id": outcome.run_id,
@@ -648,6 +660,8 @@ def train_cmd(
         "top_features": outcome.importance.head(10).index.tolist(),
         "signal": json_safe(outcome.signal_metrics),
         "params": outcome.params,
+        "lookahead": outcome.lookahead,
+        "warnings": list(outcome.warnings),
     }
     if register:
         payload["registered"] = _call(
@@ -731,10 +745,22 @@ def walkforward_cmd(
     ),
     retune: bool = typer.Option(False, "--retune", help="Re-tune the model on every fold."),
     trials: int = typer.Option(10, "--trials", parser=opt.from_model(WF_REQ, "n_trials")),
-    out: Path | None = typer.Option(None, "--out", help="Also write an HTML report."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Also write an HTML report.", parser=opt.output_file()
+    ),
+    allow_lookahead: bool = typer.Option(
+        False,
+        "--allow-lookahead",
+        help="Run even if the look-ahead check flags a feature (flagged in the output).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Walk-forward validation with deflated Sharpe and PBO."""
+    """Walk-forward validation with deflated Sharpe and PBO.
+
+    Model walk-forwards first run the look-ahead check on their features and refuse a
+    leaky one (exit 2) unless --allow-lookahead. Implausible out-of-sample results
+    (AUC >= 0.9, Sharpe >= 4) are flagged in ``warnings``.
+    """
     from app.services import research
     from app.services import walkforward as wf
 
@@ -758,9 +784,12 @@ def walkforward_cmd(
         test_bars=test_bars,
         retune=retune,
         n_trials=trials,
+        allow_lookahead=allow_lookahead,
     )
     outcome = _call(as_json, wf.run_walkforward, request=request)
     payload = outcome.payload()
+    for warning in payload["warnings"]:
+        typer.echo(f"WARNING: {warning}", err=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(wf.report_html(outcome), encoding="utf-8")
@@ -1550,7 +1579,11 @@ def regime_eval(
     synthetic: bool = typer.Option(True, "--synthetic/--no-synthetic", help="Synthetic data."),
     seed: int = typer.Option(1, "--seed", help="Generator seed."),
     method: str = typer.Option("hmm", "--method", help="hmm or dpgmm."),
-    bars: int = typer.Option(5000, "--bars", help="Series length."),
+    bars: int = typer.Option(5000, "--bars", help="Series length (300..100000)."),
+    history: str = typer.Option(
+        "expanding", "--history", help="expanding or rolling (causal), or in-sample."
+    ),
+    refit_every: int = typer.Option(21, "--refit-every", help="Bars between refits (1..2520)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Detector accuracy and lag against the Bayes-optimal oracle on synthetic data."""
@@ -1563,10 +1596,18 @@ def regime_eval(
         )
     if method not in ("hmm", "dpgmm"):
         fail(f"--method {method!r} must be hmm or dpgmm", as_json=as_json)
-    report = regimes.evaluate(seed=seed, method=method, bars=bars)  # type: ignore[arg-type]
+    if not 300 <= bars <= 100_000:
+        fail(
+            f"--bars {bars} is out of range: give 300..100000 bars (the causal history's "
+            "first fit uses 252 bars and at least 48 more are scored)",
+            as_json=as_json,
+        )
+    spec = _regime_history(history, refit_every, as_json)
+    report = _call(as_json, regimes.evaluate, seed=seed, method=method, bars=bars, history=spec)
     r = report
     text = (
-        f"{method} seed {seed}, {bars} bars\n"
+        f"{method} seed {seed}, {bars} bars ({r['scored_bars']} scored)\n"
+        f"  history: {r['history']}\n"
         f"  filtered accuracy {r['accuracy']:.3f}   oracle {r['oracle_accuracy']:.3f}\n"
         f"  smoothed accuracy {r['smoothed_accuracy']:.3f}   oracle "
         f"{r['oracle_smoothed_accuracy']:.3f} (hindsight, not tradable)\n"
@@ -1577,31 +1618,60 @@ def regime_eval(
 
 @regime_app.command("fit")
 def regime_fit(
-    out: Path = typer.Option(..., "--out", help="CSV to write: filtered probabilities, label."),
-    dataset: str | None = typer.Option(None, "--dataset", help="Dataset name."),
-    symbol: str | None = typer.Option(None, "--symbol", help="Symbol in the dataset."),
-    file: Path | None = typer.Option(None, "--file", help="CSV/Parquet with date and close."),
-    method: str = typer.Option("hmm", "--method", help="hmm or dpgmm."),
-    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="CSV to write: filtered probabilities, label.",
+        parser=opt.output_file(),
+    ),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset name.", parser=opt.text()),
+    symbol: str | None = typer.Option(
+        None, "--symbol", help="Symbol in the dataset.", parser=opt.text()
+    ),
+    file: Path | None = typer.Option(
+        None, "--file", help="CSV/Parquet with date and close.", parser=opt.input_file()
+    ),
+    method: str = typer.Option(
+        "hmm", "--method", help="hmm or dpgmm.", parser=opt.choice(("hmm", "dpgmm"))
+    ),
+    seed: int = SEED_OPT,
+    history: str = typer.Option(
+        "expanding",
+        "--history",
+        help="expanding or rolling: causal refits (default); in-sample: one whole-series "
+        "fit that sees the future.",
+    ),
+    refit_every: int = typer.Option(21, "--refit-every", help="Bars between refits (1..2520)."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Fit regimes and write the forward-filtered probabilities and label of every bar."""
+    """Build the regime history and write the filtered probabilities and label of every bar.
+
+    Causal by default: bar t is filtered with parameters estimated on earlier bars only.
+    """
     from app.services import regimes
 
     if method not in ("hmm", "dpgmm"):
         fail(f"--method {method!r} must be hmm or dpgmm", as_json=as_json)
     if (file is None) == (dataset is None or symbol is None):
         fail("give either --file F.csv or both --dataset D and --symbol S", as_json=as_json)
+    spec = _regime_history(history, refit_every, as_json)
     if file is not None:
         if not file.is_file():
             fail(f"file not found: {file}", as_json=as_json)
-        outcome = _call(as_json, regimes.fit_file, path=file, method=method, seed=seed)
+        outcome = _call(
+            as_json, regimes.fit_file, path=file, method=method, seed=seed, history=spec
+        )
     else:
         outcome = _call(
-            as_json, regimes.fit_dataset, dataset=dataset, symbol=symbol, method=method, seed=seed
+            as_json,
+            regimes.fit_dataset,
+            dataset=dataset,
+            symbol=symbol,
+            method=method,
+            seed=seed,
+            history=spec,
         )
     frame = regimes.filtered_frame(outcome)
-    out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index_label="date")
     label, confidence, when = outcome.current
     result = outcome.result
@@ -1613,13 +1683,34 @@ def regime_fit(
         "label_counts": frame["label"].value_counts().to_dict(),
         "transition": result.transition.round(6).to_dict(),
         "warnings": result.warnings,
-        "probabilities": "forward-filtered (causal); no smoothed values are written",
+        "history_mode": result.history_mode,
+        "history": result.history,
+        "refit_every": None if result.history_mode == "in-sample" else spec.refit_every,
+        "first_bar_with_probabilities": result.first_bar,
+        "probabilities": (
+            "forward-filtered; IN-SAMPLE parameters (they saw later bars)"
+            if result.history_mode == "in-sample"
+            else "forward-filtered with parameters estimated on earlier bars only (causal)"
+        )
+        + "; no smoothed values are written",
     }
     emit(
         payload,
         as_json=as_json,
-        text=f"wrote {len(frame)} bars to {out}; current regime {label} ({confidence:.0%})",
+        text=f"wrote {len(frame)} bars to {out}; current regime {label} ({confidence:.0%})\n"
+        f"history: {result.history}",
     )
+
+
+def _regime_history(mode: str, refit_every: int, as_json: bool) -> Any:
+    """The regime history spec of ``--history`` / ``--refit-every``, or exit 2."""
+    from app.services import regimes
+
+    if mode not in regimes.MODES:
+        fail(f"--history {mode!r} must be one of {', '.join(regimes.MODES)}", as_json=as_json)
+    if not 1 <= refit_every <= 2520:
+        fail(f"--refit-every {refit_every} must be between 1 and 2520 bars", as_json=as_json)
+    return regimes.history_spec(mode, refit_every)  # type: ignore[arg-type]
 
 
 @app.command("bench")

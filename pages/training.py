@@ -103,6 +103,12 @@ with st.form("training.form"):
     )
     seed = t4.number_input("Seed", 0, 2**31 - 1, 0, key="training.seed")
     allow_short = st.checkbox("Allow short positions", value=False, key="training.allow_short")
+    allow_lookahead = st.checkbox(
+        "Train even if the look-ahead check flags a feature (results are flagged)",
+        value=False,
+        key="training.allow_lookahead",
+        help="The features are recomputed on truncated data first; a leaky one is refused.",
+    )
     with st.expander("Costs and fixed hyperparameters"):
         k1, k2, k3 = st.columns([1, 1, 2])
         fees = k1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="training.fees")
@@ -148,6 +154,7 @@ if submitted:
                     allow_short=allow_short,
                     fees=fees / 1e4,
                     slippage=slip / 1e4,
+                    allow_lookahead=allow_lookahead,
                 )
             except ValidationError as exc:
                 slots = {"features": features_slot, "params": params_slot}

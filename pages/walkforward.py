@@ -110,6 +110,11 @@ with st.form("wf.form"):
             key=f"wf.features.{dataset}.{symbol}",
         )
         slots["features"] = st.empty()
+        allow_lookahead = st.checkbox(
+            "Run even if the look-ahead check flags a feature (results are flagged)",
+            value=False,
+            key="wf.allow_lookahead",
+        )
     c1, c2 = st.columns(2)
     fees = c1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="wf.fees")
     slip = c2.number_input("Slippage (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="wf.slippage")
@@ -148,6 +153,7 @@ if submitted:
                     threshold=float(threshold),
                     retune=retune,
                     n_trials=int(n_trials),
+                    allow_lookahead=allow_lookahead,
                 )
         except ValidationError as exc:
             for message in show_errors(exc, slots):

@@ -279,6 +279,9 @@ def _total_return(series: pd.Series) -> float:
 def render_training(outcome: TrainOutcome) -> None:
     """Everything a training run produced: cards, curves, importance and the signal backtest."""
     req, ev = outcome.request, outcome.evaluation
+    render_result_warnings(outcome.warnings)
+    if outcome.lookahead is not None:
+        st.caption(f"Look-ahead check of the features: {outcome.lookahead['message']}.")
     (tr0, tr1), (te0, te1) = outcome.train_range, outcome.test_range
     st.markdown(
         f"**Train** {tr0} → {tr1} · **Test (out of sample)** {te0} → {te1} · "
@@ -492,6 +495,7 @@ def folds_table(folds: pd.DataFrame) -> pd.DataFrame:
 def render_walkforward(outcome: WalkForwardOutcome) -> None:
     """Cards (DSR and PBO explained), fold table, OOS equity and the IS/OOS Sharpe chart."""
     r = outcome.result
+    render_result_warnings(r.warnings)
     cards = walkforward_cards(outcome)
     columns = st.columns(len(cards))
     for column, (label, value) in zip(columns, cards, strict=True):
@@ -503,7 +507,10 @@ def render_walkforward(outcome: WalkForwardOutcome) -> None:
                 st.caption(PBO_EXPLAINED)
     if r.deflated_sharpe is not None and math.isfinite(r.deflated_sharpe):
         verdict = "significant" if r.deflated_sharpe >= 0.95 else "not significant"
-        line = f"DSR {r.deflated_sharpe:.3f} over {r.trials} trials: {verdict} at 0.95."
+        line = (
+            f"DSR {r.deflated_sharpe:.3f} over {r.trials} trials: {verdict} at 0.95. "
+            f"Trials: {r.trial_counting}."
+        )
         if r.pbo is not None and r.pbo >= 0.5:
             line += f" PBO {r.pbo:.2f} ≥ 0.5: the in-sample choice is no better than chance."
         (st.success if verdict == "significant" and (r.pbo or 0) < 0.5 else st.warning)(line)
@@ -533,6 +540,14 @@ def render_lookahead(report: Any) -> None:
     st.markdown(
         "\n".join(
             f"- `{c}`: first changed bar {pd.Timestamp(report.first_offending_bars[c]).date()}"
+            if c in report.first_offending_bars
+            else f"- `{c}`: {report.details.get(c, 'flagged')}"
             for c in report.offending_columns
         )
     )
+
+
+def render_result_warnings(warnings: Sequence[str]) -> None:
+    """Each implausible result or overridden look-ahead check as a red box, first."""
+    for warning in warnings:
+        st.error(f"WARNING: {warning}", icon=":material/warning:")

@@ -47,6 +47,7 @@ class TrainRequest(BaseModel):
     allow_short: bool = False
     fees: float = Field(default=0.0005, ge=0, le=0.05)
     slippage: float = Field(default=0.0005, ge=0, le=0.05)
+    allow_lookahead: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> TrainRequest:
@@ -77,6 +78,26 @@ class TrainOutcome:
     test_range: tuple[date, date]
     trials: int
     data_hash: str
+    warnings: tuple[str, ...] = ()
+    lookahead: dict[str, Any] | None = None
+
+
+def _screen_features(
+    prices: pd.DataFrame, features: list[str], request: TrainRequest
+) -> tuple[dict[str, Any], list[str]]:
+    """Run the look-ahead check on the features; refuse a leaky one unless overridden."""
+    from core.ml.lookahead import LookaheadError, check_features
+
+    report = check_features(features, prices, horizon=request.horizon)
+    notes = []
+    if report.leaky:
+        if not request.allow_lookahead:
+            raise LookaheadError(report)
+        notes.append(
+            f"LOOK-AHEAD CHECK OVERRIDDEN (allow_lookahead): {report.message()}; these "
+            "results are not a valid out-of-sample test"
+        )
+    return report.as_dict(), notes
 
 
 def train(
@@ -103,6 +124,8 @@ def train(
     report = progress or (lambda _f, _m: None)
     prices = load_prices(request.dataset, request.symbol)
     features = request.features or available_features(prices.columns)
+    report(0.02, f"Look-ahead check of {len(features)} features")
+    lookahead, warnings = _screen_features(prices, list(features), request)
     report(0.05, f"Building dataset: {len(features)} features, horizon {request.horizon}")
     dataset = make_dataset(prices, features, horizon=request.horizon, label=request.label)
     train_ds, test_ds = time_split(
@@ -152,6 +175,11 @@ def train(
     result = run_backtest(test_prices, positions.reindex(test_prices.index).fillna(0.0), bt_spec)
     bench = run_backtest(test_prices, pd.Series(1.0, index=test_prices.index), bt_spec)
     signal_metrics = {k: float(np.asarray(v).item()) for k, v in result.metrics.items()}
+    from core.ml.lookahead import implausibility_warnings
+
+    warnings += implausibility_warnings(
+        sharpe=signal_metrics.get("sharpe"), auc=evaluation.get("roc_auc")
+    )
     data_hash = hashlib.sha256(pd.util.hash_pandas_object(prices).to_numpy().tobytes()).hexdigest()
     train_range = (train_ds.X.index[0].date(), train_ds.X.index[-1].date())
     test_range = (test_ds.X.index[0].date(), test_ds.X.index[-1].date())
@@ -175,6 +203,8 @@ def train(
                 "train_range": [d.isoformat() for d in train_range],
                 "test_range": [d.isoformat() for d in test_range],
                 "evaluation": json_safe(evaluation),
+                "warnings": list(warnings),
+                "lookahead": lookahead,
             },
             frames={
                 "curves": pd.DataFrame(
@@ -211,6 +241,8 @@ def train(
         test_range,
         trials,
         data_hash,
+        tuple(warnings),
+        lookahead,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,7 +20,9 @@ Progress = Callable[[float, str], None]
 DSR_EXPLAINED = (
     "Deflated Sharpe ratio: the probability that the out-of-sample Sharpe is above zero "
     "after correcting for the number of configurations tried and for fat tails "
-    "(significant at 0.95)."
+    "(significant at 0.95). Trials are counted raw: every grid combination (or tuning "
+    "trial) counts, correlated ones included; the Sharpe dispersion comes from the "
+    "trials' own out-of-sample Sharpe ratios."
 )
 PBO_EXPLAINED = (
     "Probability of backtest overfitting: how often the configuration that was best in "
@@ -51,6 +54,7 @@ class WalkForwardRequest(BaseModel):
     metric: str = "sharpe"
     fees: float = Field(default=0.0005, ge=0, le=0.05)
     slippage: float = Field(default=0.0005, ge=0, le=0.05)
+    allow_lookahead: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> WalkForwardRequest:
@@ -80,11 +84,16 @@ class WalkForwardOutcome:
         ]
         return {
             "folds": rows,
+            "warnings": list(self.result.warnings),
+            "lookahead": json_safe(self.result.lookahead),
             "oos_sharpe": json_safe(self.result.oos_sharpe),
+            "oos_auc": json_safe(self.result.oos_auc),
             "is_sharpe": json_safe(self.result.is_sharpe),
             "deflated_sharpe": json_safe(self.result.deflated_sharpe),
             "pbo": json_safe(self.result.pbo),
             "trials": int(self.result.trials),
+            "trial_counting": self.result.trial_counting,
+            "effective_trials": json_safe(self.result.dsr.get("effective_trials")),
             "oos_return": json_safe(self.result.oos_return),
             "seconds": round(float(self.result.seconds), 3),
             "run_id": self.run_id,
@@ -138,6 +147,7 @@ def run_walkforward(
             backtest_spec=costs,
             retune=request.retune,
             n_trials=request.n_trials,
+            allow_lookahead=request.allow_lookahead,
             progress=progress,
         )
         title = f"walk-forward {request.model} {request.symbol}"
@@ -168,11 +178,23 @@ def report_html(outcome: WalkForwardOutcome) -> str:
     fig = go.Figure(go.Scatter(x=r.oos_equity.index, y=r.oos_equity, name="OOS equity"))
     fig.update_layout(title="Stitched out-of-sample equity", height=420)
     pbo = "n/a (no grid of alternatives for a model)" if r.pbo is None else f"{r.pbo:.3f}"
+    auc = "" if r.oos_auc is None else f"<li>Out-of-sample AUC (stitched): {r.oos_auc:.3f}</li>"
+    check = (
+        ""
+        if r.lookahead is None
+        else f"<li>Look-ahead check: {html.escape(r.lookahead['message'])}</li>"
+    )
+    warnings = "".join(
+        "<div class='warning' style='border:2px solid #c62828;background:#fdecea;"
+        f"padding:8px;margin:8px 0'><b>WARNING:</b> {html.escape(w)}</div>"
+        for w in r.warnings
+    )
     summary = (
-        f"<ul><li>In-sample Sharpe (mean of folds): {r.is_sharpe:.3f}</li>"
-        f"<li>Out-of-sample Sharpe (stitched): {r.oos_sharpe:.3f}</li>"
-        f"<li>Deflated Sharpe ratio: {r.deflated_sharpe:.3f} over {r.trials} trials. "
-        f"{DSR_EXPLAINED}</li><li>PBO: {pbo}. {PBO_EXPLAINED}</li></ul>"
+        f"{warnings}<ul><li>In-sample Sharpe (mean of folds): {r.is_sharpe:.3f}</li>"
+        f"<li>Out-of-sample Sharpe (stitched): {r.oos_sharpe:.3f}</li>{auc}"
+        f"<li>Deflated Sharpe ratio: {r.deflated_sharpe:.3f} over {r.trials} trials "
+        f"({html.escape(r.trial_counting)}). "
+        f"{DSR_EXPLAINED}</li><li>PBO: {pbo}. {PBO_EXPLAINED}</li>{check}</ul>"
     )
     table = r.folds.to_html(index=False, float_format=lambda x: f"{x:.4f}")
     title = f"Walk-forward report: {outcome.request.symbol}"

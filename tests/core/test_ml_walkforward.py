@@ -8,6 +8,7 @@ import pytest
 
 from core.backtest import BacktestSpec, equity_curves
 from core.data.synthetic import REGIMES, SyntheticSpec, generate
+from core.ml.lookahead import LookaheadError
 from core.ml.models import ModelSpec
 from core.ml.walkforward import (
     WalkForwardSpec,
@@ -33,10 +34,33 @@ def _noise(seed: int, bars: int = 3000) -> pd.DataFrame:
     return generate(spec)[0]
 
 
-def _planted(prices: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    fwd = prices["close"].shift(-H) / prices["close"] - 1.0
-    noise = np.random.default_rng(seed).normal(0.0, 1.5 * fwd.std(), len(fwd))
-    return pd.DataFrame({"planted": fwd + noise}, index=prices.index)
+def _causal_planted(seed: int = 5, bars: int = 2000, beta: float = 0.002, phi: float = 0.8):
+    """Prices whose next return follows a signal observed BEFORE it (knowable at t).
+
+    ``signal`` is a unit-variance AR(1) (``phi``); ``r[t+1] = beta * signal[t] + e``, with
+    ``e ~ N(0, 1%)``. The signal at t uses no later bar, so it passes the look-ahead
+    check, and its information coefficient (about 0.19) is strong but plausible.
+    """
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(0.0, 1.0, bars)
+    signal = np.zeros(bars)
+    for t in range(1, bars):
+        signal[t] = phi * signal[t - 1] + np.sqrt(1 - phi**2) * shocks[t]
+    ret = np.r_[0.0, beta * signal[:-1]] + rng.normal(0.0, 0.01, bars)
+    idx = pd.bdate_range("2001-01-01", periods=bars, name="date")
+    close = 100.0 * np.exp(np.cumsum(ret))
+    prev = np.r_[100.0, close[:-1]]
+    prices = pd.DataFrame(
+        {
+            "open": prev,
+            "high": np.maximum(prev, close),
+            "low": np.minimum(prev, close),
+            "close": close,
+            "volume": 1e6,
+        },
+        index=idx,
+    )
+    return prices, pd.DataFrame({"signal": signal}, index=idx)
 
 
 def _assert_folds_layout(folds: pd.DataFrame, oos: pd.Series, index: pd.Index) -> None:
@@ -162,27 +186,72 @@ def test_rule_walk_forward_detects_a_real_trend_edge() -> None:
 
 @pytest.fixture(scope="module")
 def planted_prices() -> tuple[pd.DataFrame, pd.DataFrame]:
-    prices = generate(SyntheticSpec(bars=2000, seed=5))[0]
+    prices, signal = _causal_planted()
     from core.features import compute_features
 
-    feats = compute_features(prices, FEATURES).join(_planted(prices))
-    return prices, feats
+    return prices, compute_features(prices, FEATURES).join(signal)
 
 
 def test_model_walk_forward_learns_planted_signal(
     planted_prices: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
+    """A signal knowable at t is found; the same model on price features alone is not."""
     prices, feats = planted_prices
     spec = WalkForwardSpec(train_bars=800, test_bars=240, folds=5)
-    model = ModelSpec(kind="xgboost", params={"n_estimators": 60, "max_depth": 3})
+    model = ModelSpec(kind="logistic")
     wf = walk_forward_model(prices, feats, model, spec, horizon=H)
     assert len(wf.folds) == 5 and wf.trials == 1 and wf.pbo is None
+    assert wf.lookahead is not None and not wf.lookahead["leaky"]
     _assert_folds_layout(wf.folds, wf.oos_returns, prices.index)
-    assert (wf.folds["oos_auc"] > 0.65).all(), wf.folds["oos_auc"].tolist()
     # the last H training rows have labels reaching into the test window: purged
     assert (wf.folds["n_purged"] == H).all()
-    assert wf.oos_sharpe > 1.0 and wf.oos_positions.between(0, 1).all()
+    assert wf.oos_auc is not None and wf.oos_auc > 0.57, wf.oos_auc
+    assert wf.oos_sharpe > 0.8 and wf.deflated_sharpe > 0.95
+    assert wf.warnings == ()  # strong but plausible: no implausibility flag
+    assert wf.oos_positions.between(0, 1).all()
     assert wf.oos_proba is not None and wf.oos_proba.index.equals(wf.oos_returns.index)
+    control = walk_forward_model(prices, FEATURES, model, spec, horizon=H)
+    assert control.oos_auc is not None and abs(control.oos_auc - 0.5) < 0.04, control.oos_auc
+    assert wf.oos_auc > control.oos_auc + 0.05
+
+
+def _next_return(prices: pd.DataFrame) -> pd.DataFrame:
+    close = prices["close"]
+    return pd.DataFrame({"next_return": close.shift(-1) / close - 1.0})
+
+
+@pytest.mark.parametrize("as_callable", [False, True])
+def test_a_feature_holding_the_next_return_is_refused(
+    planted_prices: tuple[pd.DataFrame, pd.DataFrame], as_callable: bool
+) -> None:
+    """Regression: this leak used to give OOS Sharpe ~7, AUC 1.0, DSR 1.0 and no warning."""
+    prices, _ = planted_prices
+    leaky = _next_return if as_callable else _next_return(prices)
+    spec = WalkForwardSpec(train_bars=800, test_bars=240, folds=3)
+    with pytest.raises(LookaheadError, match="next_return") as caught:
+        walk_forward_model(prices, leaky, ModelSpec(kind="logistic"), spec, horizon=1)
+    assert "allow_lookahead" in str(caught.value)
+    assert caught.value.report.offending_columns == ("next_return",)
+
+
+def test_an_overridden_leak_is_flagged_as_implausible(
+    planted_prices: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    prices, _ = planted_prices
+    spec = WalkForwardSpec(train_bars=800, test_bars=240, folds=3)
+    wf = walk_forward_model(
+        prices,
+        _next_return(prices),
+        ModelSpec(kind="logistic"),
+        spec,
+        horizon=1,
+        allow_lookahead=True,
+    )
+    assert wf.oos_sharpe >= 4 and wf.oos_auc is not None and wf.oos_auc >= 0.9
+    text = " | ".join(wf.warnings)
+    assert "LOOK-AHEAD CHECK OVERRIDDEN" in text and "next_return" in text
+    assert "implausible out-of-sample Sharpe" in text and "implausible out-of-sample AUC" in text
+    assert wf.summary()["warnings"] == list(wf.warnings)
 
 
 def test_model_walk_forward_uses_no_future_bars(
@@ -210,3 +279,84 @@ def test_model_walk_forward_retunes(planted_prices: tuple[pd.DataFrame, pd.DataF
     assert wf.trials == 2 and len(wf.folds) == 2
     assert all("C" in p for p in wf.folds["params"])
     assert wf.folds["train_start"].nunique() == 1  # anchored
+    # DSR wiring: N = 2 tuning trials, V[SR] = 1 / (T - 1) (trials are scored by AUC)
+    r = wf.oos_returns.to_numpy()
+    expected = _bailey_lopez_de_prado_dsr(r, n_trials=2, sharpe_variance=1.0 / (len(r) - 1))
+    assert wf.deflated_sharpe == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    assert wf.dsr["sr0"] > 0 and wf.deflated_sharpe < wf.dsr["psr"]
+    assert "tuning trials" in wf.trial_counting
+
+
+# ----- DSR wiring: recomputed from the walk-forward's own trials --------------------------
+def _bailey_lopez_de_prado_dsr(r: np.ndarray, *, n_trials: int, sharpe_variance: float) -> float:
+    """Deflated Sharpe ratio written out from Bailey & López de Prado (2014), eqs. 2 and 8.
+
+    SR0 = sqrt(V) * ((1 - g) * Z^-1(1 - 1/N) + g * Z^-1(1 - 1/(N e))), g = Euler-Mascheroni;
+    DSR = Z((SR - SR0) sqrt(T - 1) / sqrt(1 - skew SR + (kurt - 1) / 4 SR^2)).
+    """
+    from statistics import NormalDist
+
+    z = NormalDist()
+    gamma = 0.57721566490153286
+    t = len(r)
+    mean = r.mean()
+    dev = r - mean
+    sd = np.sqrt((dev**2).sum() / (t - 1))
+    sr = mean / sd
+    m2 = (dev**2).mean()
+    # bias-corrected sample skewness and (Pearson) kurtosis, as in the paper's estimates
+    g1 = (dev**3).mean() / m2**1.5
+    skew = g1 * np.sqrt(t * (t - 1)) / (t - 2)
+    g2 = (dev**4).mean() / m2**2 - 3.0
+    kurt = ((t + 1) * g2 + 6.0) * (t - 1) / ((t - 2) * (t - 3)) + 3.0
+    sr0 = 0.0  # the expected "maximum" of a single trial is its null mean
+    if n_trials > 1:
+        sr0 = np.sqrt(sharpe_variance) * (
+            (1 - gamma) * z.inv_cdf(1 - 1 / n_trials) + gamma * z.inv_cdf(1 - 1 / (n_trials * np.e))
+        )
+    return z.cdf((sr - sr0) * np.sqrt(t - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2))
+
+
+def test_rule_walk_forward_dsr_is_deflated_by_its_own_trials() -> None:
+    """Recompute the DSR from the 16 combinations' own out-of-sample Sharpe ratios.
+
+    Fails if the number of trials were forced to 1 (SR0 would be 0 and DSR = PSR) or if
+    the variance came from anything but these trials.
+    """
+    prices = _noise(3)
+    bt = BacktestSpec()
+    wf = walk_forward_rule(
+        prices, "ma_crossover", GRID, WalkForwardSpec(train_bars=1000, test_bars=400), bt
+    )
+    assert wf.trials == 16 and wf.dsr["trials"] == 16
+    lo = prices.index.get_loc(wf.folds["test_start"].iloc[0])
+    hi = prices.index.get_loc(wf.folds["test_end"].iloc[-1]) + 1
+    sharpes = []
+    for fast in GRID["fast"]:
+        for slow in GRID["slow"]:
+            pos = run_strategy("ma_crossover", prices, {"fast": fast, "slow": slow})
+            eq = equity_curves(prices, pos.to_frame("p"), bt)["p"].to_numpy()
+            rets = np.r_[eq[0] / bt.init_cash - 1.0, eq[1:] / eq[:-1] - 1.0][lo:hi]
+            sharpes.append(rets.mean() / rets.std(ddof=1))
+    variance = float(np.var(sharpes, ddof=1))
+    assert wf.dsr["sharpe_variance"] == pytest.approx(variance, rel=1e-9)
+    r = wf.oos_returns.to_numpy()
+    expected = _bailey_lopez_de_prado_dsr(r, n_trials=16, sharpe_variance=variance)
+    assert wf.deflated_sharpe == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    undeflated = _bailey_lopez_de_prado_dsr(r, n_trials=1, sharpe_variance=variance)
+    assert abs(undeflated - expected) > 0.01  # the deflation is material here
+    assert "raw count of grid combinations" in wf.trial_counting
+    assert 1.0 <= wf.dsr["effective_trials"] < 16  # correlated grid points: fewer effective
+
+
+def test_model_walk_forward_dsr_without_tuning_is_the_psr(
+    planted_prices: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """One model, one trial: SR0 = 0, so the DSR equals the PSR against 0 (recomputed)."""
+    prices, feats = planted_prices
+    spec = WalkForwardSpec(train_bars=800, test_bars=240, folds=3)
+    wf = walk_forward_model(prices, feats, ModelSpec(kind="logistic"), spec, horizon=H)
+    r = wf.oos_returns.to_numpy()
+    expected = _bailey_lopez_de_prado_dsr(r, n_trials=1, sharpe_variance=1.0 / (len(r) - 1))
+    assert wf.trials == 1 and wf.dsr["sr0"] == 0.0
+    assert wf.deflated_sharpe == pytest.approx(expected, rel=1e-10, abs=1e-12)
