@@ -7,6 +7,7 @@ decision: readers call :func:`current_limits` each cycle, nothing is cached.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -193,8 +194,10 @@ def check_order(
 
     if side not in ("buy", "sell"):
         raise ValueError(f"side must be buy or sell, got {side!r}")
-    if not qty > 0:
-        raise ValueError(f"qty must be positive, got {qty}")
+    if not (math.isfinite(qty) and qty > 0):
+        raise ValueError(f"qty must be positive and finite (a number of shares), got {qty}")
+    if price is not None and not (math.isfinite(price) and price > 0):
+        raise ValueError(f"price must be positive and finite, got {price}")
     view = paper.monitor(session)
     if session and view.session is None:
         raise LookupError(f"no paper session named {session!r}; leave it out for the newest")
