@@ -210,6 +210,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "ml": bench_ml,
     "pipeline": _optional("core.pipeline", "bench_pipeline"),
     "risk": _optional("core.risk", "bench_pre_trade"),
+    "abtest": _optional("core.abtest.bench", "bench_abtest"),
 }
 
 
@@ -240,6 +241,10 @@ def summary_text(report: dict[str, Any]) -> str:
         )
         for key in ("inference_latency_xgboost", "inference_latency_logistic"):
             lines.append(f"{key}: {m[key]['ms_median']:.2f} ms median per bar")
+    if "abtest" in report and "false_positive_rate" in report["abtest"]:
+        from core.abtest.bench import summary as abtest_summary
+
+        lines.append(abtest_summary(report["abtest"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
