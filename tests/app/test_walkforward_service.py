@@ -75,8 +75,17 @@ def test_rule_walkforward_ma_crossover(sp500: pd.DataFrame) -> None:
     assert PAYLOAD_KEYS <= set(payload)
     assert payload["trials"] == _grid_trials() == 90
     assert len(payload["folds"]) == 3
-    assert 0.0 <= payload["pbo"] <= 1.0
-    assert 0.0 <= payload["deflated_sharpe"] <= 1.0
+    # DSR recomputed with the Bailey-Lopez de Prado formula from the stitched returns,
+    # deflated by all 90 grid points; PBO is the share of non-positive CSCV logits
+    from tests.core.test_overfit_golden import _dsr_by_hand
+
+    dsr = outcome.result.dsr
+    by_hand = _dsr_by_hand(outcome.result.oos_returns.to_numpy(), 90, dsr["sharpe_variance"])
+    assert payload["deflated_sharpe"] == pytest.approx(by_hand["dsr"], rel=1e-9, abs=1e-12)
+    assert dsr["trials"] == 90 and dsr["sr0"] == pytest.approx(by_hand["sr0"], rel=1e-12)
+    detail = outcome.result.pbo_detail
+    assert detail is not None and detail["n_strategies"] == 90
+    assert payload["pbo"] == pytest.approx(float(np.mean(detail["logits"] <= 0)))
     assert steps == sorted(steps) and steps[-1] == 1.0
 
     # folds: 250-bar test windows, in time order, not overlapping, after their training
