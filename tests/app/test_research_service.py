@@ -324,7 +324,6 @@ def test_reference_sweep_count_best_row_and_round_trip() -> None:
     assert pairs == expected_pairs
     assert out.param_names == ("fast", "slow")
     assert out.metric == "sharpe"
-    assert out.seconds > 0
 
     best_sharpe = out.table["sharpe"].max()
     assert out.best["sharpe"] == best_sharpe
