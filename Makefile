@@ -9,7 +9,7 @@ PORT ?= 8501
 # Streamlit's upload cap (MB) from the workbench settings (WORKBENCH_UPLOAD_MAX_MB).
 UPLOAD_MB = $(BIN)/python -c "from core.config import get_settings; print(get_settings().upload_max_server_mb)"
 
-.PHONY: install setup run test lint format bench data clean
+.PHONY: install setup run test lint format bench data clean mutation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,13 @@ test: setup lint
 
 bench: setup
 	$(BIN)/workbench bench --json
+
+## Mutation testing (slow; not part of `make test`): mutate the modules in [tool.mutmut]
+## (pyproject.toml), run their focused tests niced on one worker, print the score per module.
+mutation: install
+	rm -rf mutants
+	nice -n 19 $(BIN)/mutmut run --max-children 1
+	$(BIN)/python scripts/mutation_score.py
 
 format: install
 	$(BIN)/ruff format .
