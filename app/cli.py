@@ -1672,6 +1672,7 @@ def regime_fit(
             history=spec,
         )
     frame = regimes.filtered_frame(outcome)
+    out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index_label="date")
     label, confidence, when = outcome.current
     result = outcome.result
