@@ -160,9 +160,8 @@ with sweep_tab:
                     end=end,
                 )
             except (ValidationError, ValueError) as exc:
-                st.error(
-                    str(exc).split("\n", 1)[-1] if isinstance(exc, ValidationError) else str(exc)
-                )
+                for message in show_errors(exc, {}):
+                    st.error(message)
             else:
                 bar = st.progress(0.0, text="Starting sweep…")
                 try:

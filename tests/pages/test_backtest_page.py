@@ -222,3 +222,16 @@ def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
         for e in errors
     ), errors
     assert run_store.list_runs() == []
+
+
+def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
+    at = open_app("backtest")
+    for name, (lo, hi) in {"fast": (1, 1000), "slow": (2, 1000)}.items():
+        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
+        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
+    at.button(key=RUN_SWEEP).click().run()
+    errors = [e.value for e in at.error]
+    assert errors == [
+        "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps"
+    ], errors
+    assert run_store.list_runs() == []
