@@ -104,7 +104,8 @@ class RiskLimits(BaseModel):
     1.0
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # validate_default: the rules between limits also run when the later one keeps its default.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     max_weight_per_asset: float = Field(
         default=0.25, description="largest |position value| / equity of one asset"

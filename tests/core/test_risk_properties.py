@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -124,6 +124,11 @@ def test_any_mapping_gives_limits_or_a_validation_error_naming_the_field(
 
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(FIELDS), numbers, max_size=6))
+# A rule between limits must hold when the later limit keeps its default (it did not).
+@example({"max_daily_loss": 1})
+@example({"max_gross_exposure": 0.2})
+@example({"max_weight_per_asset": True})
+@example({"max_order_notional": float("inf")})
 def test_validity_matches_the_documented_rules(values: dict[str, Any]) -> None:
     outcome = validate(values)
     assert isinstance(outcome, RiskLimits) == expected_valid(values), (values, outcome)
