@@ -46,7 +46,13 @@ def test_validate_bad_file_exits_2_with_defects(tmp_path: Path, isolated_workben
     assert out.returncode == 2
     payload = json.loads(out.stdout)
     codes = {d["code"] for d in payload["defects"]}
-    assert codes == {"non_numeric", "duplicate_timestamps"}
+    # line 2 has high 1 < low 2 (so close 1.5 lies outside [low, high]): every defect is listed
+    assert codes == {
+        "non_numeric",
+        "duplicate_timestamps",
+        "high_below_low",
+        "close_outside_range",
+    }
     assert "bad.csv" in payload["error"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -76,7 +77,7 @@ def test_invalid_upload_stores_nothing(isolated_workbench: Path) -> None:
 def test_duplicate_name_is_rejected_and_original_kept(isolated_workbench: Path) -> None:
     data_service.import_upload("dup", "a.csv", GOOD)
     other = b"date,close\n2022-01-03,99\n"
-    with pytest.raises(data_service.DataValidationError, match="already exists"):
+    with pytest.raises(data_service.DataValidationError, match=r"name taken.*already exists"):
         data_service.import_upload("dup", "b.csv", other)
     assert data_service.load_prices("uploads", "dup")["close"].tolist() == [10.5, 11.5]
     assert sorted(p.name for p in (isolated_workbench / "datasets").iterdir()) == ["dup.parquet"]
@@ -85,6 +86,95 @@ def test_duplicate_name_is_rejected_and_original_kept(isolated_workbench: Path) 
 def test_bad_dataset_name_is_rejected() -> None:
     with pytest.raises(data_service.DataValidationError, match="not allowed"):
         data_service.import_upload("../etc", "a.csv", GOOD)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("fund\n", "whitespace"),  # the old check accepted it: `$` matches before a newline
+        (" fund", "whitespace"),
+        ("fund ", "whitespace"),
+        ("a/b", "path separator"),
+        ("a\\b", "path separator"),
+        ("fu\x00nd", "control character"),
+        ("fu\tnd", "control character"),
+        ("", "empty"),
+        ("x" * 65, "65 characters"),
+        ("-fund", "outside the allowed set"),
+        ("fünd", "outside the allowed set"),
+    ],
+)
+def test_names_outside_the_pattern_are_refused_with_the_pattern(
+    isolated_workbench: Path, name: str, why: str
+) -> None:
+    with pytest.raises(data_service.DataValidationError) as info:
+        data_service.import_upload(name, "a.csv", GOOD)
+    (d,) = info.value.defects
+    assert d.code == "bad_name" and why in d.message and data_service.NAME_PATTERN in d.message
+    folder = isolated_workbench / "datasets"
+    assert not folder.exists() or list(folder.iterdir()) == []
+    assert data_service.symbols_of("uploads") == []
+
+
+def test_declared_format_is_used_and_recorded(isolated_workbench: Path) -> None:
+    fmt = data_service.read_format(date_format="%d/%m/%Y", decimal=",")
+    payload = b"date;close\n04/01/2021;100,13\n05/01/2021;101,5\n"
+    with pytest.raises(data_service.DataValidationError, match="--date-format"):
+        data_service.import_upload("eu", "eu.csv", payload)
+    result = data_service.import_upload("eu", "eu.csv", payload, fmt)
+    assert (result.start.isoformat(), result.end.isoformat()) == ("2021-01-04", "2021-01-05")
+    assert data_service.load_prices("uploads", "eu")["close"].tolist() == [100.13, 101.5]
+    from core.store.repositories import DatasetRepository
+
+    with session_scope(get_engine()) as session:
+        record = DatasetRepository(session).get("eu")
+        assert record is not None and record.read_format is not None
+        assert record.read_format["date_format"] == "%d/%m/%Y"
+        assert record.read_format["decimal"] == ","
+
+
+def test_stored_checksum_is_of_the_file(isolated_workbench: Path) -> None:
+    import hashlib
+
+    result = data_service.import_upload("sum", "s.csv", GOOD)
+    stored = (isolated_workbench / "datasets" / "sum.parquet").read_bytes()
+    assert result.file_sha256 == hashlib.sha256(stored).hexdigest()
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "garbage", "delete"])
+def test_corrupted_upload_gives_a_clear_error_not_a_traceback(
+    isolated_workbench: Path, damage: str
+) -> None:
+    data_service.import_upload("fragile", "f.csv", GOOD)
+    path = isolated_workbench / "datasets" / "fragile.parquet"
+    blob = bytearray(path.read_bytes())
+    if damage == "flip_byte":
+        blob[len(blob) // 2] ^= 0xFF
+        path.write_bytes(bytes(blob))
+    elif damage == "truncate":
+        path.write_bytes(bytes(blob[: len(blob) // 3]))
+    elif damage == "garbage":
+        path.write_bytes(b"not parquet at all")
+    else:
+        path.unlink()
+    with pytest.raises(data_service.DataSourceError, match="uploads/fragile") as info:
+        data_service.load_prices("uploads", "fragile")
+    assert "re-import" in str(info.value)
+
+
+def test_legacy_row_without_checksum_still_refuses_an_unreadable_file(
+    isolated_workbench: Path,
+) -> None:
+    from core.store.repositories import DatasetRepository
+
+    data_service.import_upload("old", "o.csv", GOOD)
+    with session_scope(get_engine()) as session:
+        record = DatasetRepository(session).get("old")
+        assert record is not None
+        record.file_sha256 = None  # as imported before revision 0005
+    (isolated_workbench / "datasets" / "old.parquet").write_bytes(b"PAR1 broken")
+    with pytest.raises(data_service.DataSourceError, match="not readable Parquet"):
+        data_service.load_prices("uploads", "old")
 
 
 def test_list_datasets_has_at_least_25_symbols() -> None:
@@ -146,6 +236,64 @@ def test_processes_starting_together_on_a_fresh_database_all_succeed(
 
         from core.store.db import alembic_config
 
-        head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-        current = conn.execute(text("SELECT version_num FROM workbench_schema_version")).scalar()
-        assert current == head
+        heads = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+        rows = conn.execute(text("SELECT version_num FROM workbench_schema_version"))
+        assert {row[0] for row in rows} == heads
+
+
+# ------------------------------------------------------------------ the data CLI
+def _cli(*args: str, var: Path) -> subprocess.CompletedProcess[str]:
+    from tests.cli_helpers import run_cli
+
+    return run_cli(*args, var=var, timeout=180)
+
+
+def test_cli_import_with_declared_format(tmp_path: Path, isolated_workbench: Path) -> None:
+    import json
+
+    f = tmp_path / "eu.csv"
+    f.write_bytes(b"date;close\n04/01/2021;100,13\n05/01/2021;101,5\n")
+    refused = _cli("data", "validate", str(f), "--json", var=isolated_workbench)
+    assert refused.returncode == 2
+    assert {d["code"] for d in json.loads(refused.stdout)["defects"]} == {
+        "ambiguous_dates",
+        "ambiguous_number_format",
+    }
+    out = _cli(
+        "data", "import", str(f), "--name", "eu", "--date-format", "%d/%m/%Y", "--decimal", ",",
+        "--json", var=isolated_workbench,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    payload = json.loads(out.stdout)
+    assert (payload["start"], payload["end"], payload["rows"]) == ("2021-01-04", "2021-01-05", 2)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--date-format", "dd/mm/yyyy"),
+        ("--decimal", ";"),
+        ("--thousands", "x"),
+        ("--delimiter", "::"),
+        ("--timezone", "Nowhere/City"),
+    ],
+)
+def test_cli_bad_format_flag_exits_2_naming_it(
+    tmp_path: Path, isolated_workbench: Path, flag: str, value: str
+) -> None:
+    f = tmp_path / "ok.csv"
+    f.write_bytes(b"date,close\n2021-01-04,1\n")
+    out = _cli("data", "import", str(f), "--name", "ok", flag, value, var=isolated_workbench)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{flag}:" in out.stderr
+    assert not (isolated_workbench / "datasets").exists()
+
+
+def test_cli_name_with_trailing_newline_creates_nothing(
+    tmp_path: Path, isolated_workbench: Path
+) -> None:
+    f = tmp_path / "ok.csv"
+    f.write_bytes(b"date,close\n2021-01-04,1\n")
+    out = _cli("data", "import", str(f), "--name", "fund\n", var=isolated_workbench)
+    assert out.returncode == 2 and "bad_name" in out.stderr and "Traceback" not in out.stderr
+    assert not (isolated_workbench / "datasets").exists()

@@ -41,6 +41,8 @@ def test_bad_upload_lists_every_defect_and_stores_nothing(isolated_workbench: Pa
     assert any("Nothing was stored" in e for e in errors)
     assert any("non_numeric" in e and "line 3" in e for e in errors)
     assert any("duplicate_timestamps" in e and "2021-01-04" in e for e in errors)
+    # line 2 has high 1 < low 2: the old validator stopped before checking it
+    assert any("high_below_low" in e and "line 2" in e for e in errors)
     assert data_service.symbols_of("uploads") == []
 
 
@@ -55,3 +57,61 @@ def test_good_upload_is_imported_and_selectable(isolated_workbench: Path) -> Non
     assert at.sidebar.selectbox(key="data.symbol").value == "fund"
     assert metrics(at)["Bars"] == "3"
     assert metrics(at)["Total return"] == "-0.50%"
+
+
+SUBMIT = "FormSubmitter:data.upload_form-Validate and import"
+EU = b"date;close\n04/01/2021;100,13\n05/01/2021;101,5\n06/01/2021;99,9\n"
+
+
+def test_day_first_decimal_comma_file_is_refused_then_read_once_declared(
+    isolated_workbench: Path,
+) -> None:
+    at = open_app()
+    at.file_uploader(key="data.upload").set_value(("eu.csv", EU, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("eu_fund")
+    at.button(key=SUBMIT).click().run()
+    errors = [e.value for e in at.error]
+    assert any("ambiguous_dates" in e and "%d/%m/%Y" in e for e in errors)
+    assert any("ambiguous_number_format" in e and "line 2" in e for e in errors)
+    assert data_service.symbols_of("uploads") == []
+    at.selectbox(key="data.fmt.date_format").set_value("%d/%m/%Y")
+    at.selectbox(key="data.fmt.decimal").set_value(",")
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception
+    assert any("uploads/eu_fund" in s.value and "2021-01-04" in s.value for s in at.success)
+    assert data_service.load_prices("uploads", "eu_fund")["close"].tolist() == [100.13, 101.5, 99.9]
+
+
+def test_bad_format_field_is_named_and_nothing_is_stored(isolated_workbench: Path) -> None:
+    at = open_app()
+    at.file_uploader(key="data.upload").set_value(("eu.csv", EU, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("eu_fund")
+    at.text_input(key="data.fmt.timezone").set_value("Europe/Pariss")
+    at.text_input(key="data.fmt.custom").set_value("dd/mm/yyyy")
+    at.button(key=SUBMIT).click().run()
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Time zone:") and "Europe/Paris" in e for e in errors)
+    assert any(e.startswith("Date format:") and "strftime" in e for e in errors)
+    assert data_service.symbols_of("uploads") == []
+
+
+def test_name_with_trailing_space_is_refused(isolated_workbench: Path) -> None:
+    at = open_app()
+    good = b"date,close\n2021-01-04,100\n"
+    at.file_uploader(key="data.upload").set_value(("fund.csv", good, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("fund ")
+    at.button(key=SUBMIT).click().run()
+    assert any("bad_name" in e.value and "whitespace" in e.value for e in at.error)
+    assert data_service.symbols_of("uploads") == []
+
+
+def test_corrupted_upload_shows_an_error_and_the_page_still_works(
+    isolated_workbench: Path,
+) -> None:
+    data_service.import_upload("fund", "fund.csv", b"date,close\n2021-01-04,100\n2021-01-05,101\n")
+    (isolated_workbench / "datasets" / "fund.parquet").write_bytes(b"PAR1 torn write")
+    at = open_app()
+    at.sidebar.selectbox(key="data.dataset").set_value("uploads").run()
+    assert not at.exception, at.exception
+    assert any("uploads/fund is corrupted" in e.value for e in at.error)
+    assert at.button(key=SUBMIT) is not None  # the upload form is still there
