@@ -162,7 +162,7 @@ class SessionLease:
                 raise LeaseHeldError(_held_message(current, now))
             if current is not None:
                 # Stale: take it over only if nobody renewed or took it since we looked.
-                result = s.execute(
+                taken = s.execute(
                     update(PaperLease)
                     .where(
                         PaperLease.session_name == self.session_name,
@@ -170,8 +170,9 @@ class SessionLease:
                         PaperLease.heartbeat_at == current.heartbeat_at,
                     )
                     .values(**fields)
-                )
-                if result.rowcount == 1:
+                    .returning(PaperLease.session_name)
+                ).first()
+                if taken is not None:
                     self.held = True
                     return self
         # Someone else won the race (or released it) in between: look once more.
@@ -191,12 +192,13 @@ class SessionLease:
                 self.renew(s)
             return
         now = self._now()
-        result = session.execute(
+        renewed = session.execute(
             update(PaperLease)
             .where(PaperLease.session_name == self.session_name, PaperLease.owner == self.owner)
             .values(heartbeat_at=now, expires_at=now + self.ttl)
-        )
-        if result.rowcount != 1:
+            .returning(PaperLease.session_name)
+        ).first()
+        if renewed is None:
             self.held = False
             raise LeaseLostError(
                 f"paper session {self.session_name!r}: this worker's lease was taken over "

@@ -30,9 +30,10 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -
     """
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(result.rowcount)
+    key = next(iter(model.__table__.primary_key.columns))
+    statement = module.insert(model).values(**values).on_conflict_do_nothing().returning(key)
+    # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING
+    return session.execute(statement).first() is not None
 
 
 class PaperSession(Base):

@@ -483,11 +483,22 @@ class WorkerControlRepository:
         """The control row."""
         row = self._s.get(WorkerControl, 1)
         if row is None:
-            row = WorkerControl(
-                id=1, desired_state="stopped", flatten_on_kill=True, reason="", updated_by="system"
+            from core.store.paper import insert_ignore
+
+            # concurrent first reads (two processes) create it once, neither fails
+            insert_ignore(
+                self._s,
+                WorkerControl,
+                {
+                    "id": 1,
+                    "desired_state": "stopped",
+                    "flatten_on_kill": True,
+                    "reason": "",
+                    "updated_by": "system",
+                    "updated_at": utcnow(),
+                },
             )
-            self._s.add(row)
-            self._s.flush()
+            row = self._s.get_one(WorkerControl, 1)
         return row
 
     def set(
