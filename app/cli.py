@@ -560,8 +560,8 @@ app.add_typer(models_app, name="models")
 
 
 def _actor(as_json: bool) -> Any:
-    """The acting user: the one place the CLI gets it (see ``signin.cli_actor``)."""
-    from app.services.signin import cli_actor
+    """The acting user: the one place the CLI gets it (see ``tokens.cli_actor``)."""
+    from app.services.tokens import cli_actor
 
     prompt = _password_prompt if sys.stdin.isatty() else None
     actor = _call(as_json, cli_actor, prompt=prompt)
@@ -1052,7 +1052,7 @@ def _password_signed_in(as_json: bool) -> Any:
     import os
 
     from app.services.auth import auth_mode
-    from app.services.signin import password_actor
+    from app.services.tokens import password_actor
 
     if auth_mode() == "local":
         fail(
@@ -1071,7 +1071,7 @@ def token_create(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Make a token for WORKBENCH_USER (password required); it is shown only once."""
-    from app.services.signin import create_token
+    from app.services.tokens import create_token
 
     actor = _password_signed_in(as_json)
     token_id, token = _call(as_json, create_token, actor=actor, name=name, days=days)
@@ -1086,7 +1086,7 @@ def token_create(
 @token_app.command("list")
 def token_list(as_json: bool = JSON_OPT) -> None:
     """Your tokens (never the tokens themselves)."""
-    from app.services.signin import list_tokens
+    from app.services.tokens import list_tokens
 
     actor = _actor(as_json)
     rows = _call(as_json, list_tokens, actor=actor)
@@ -1108,7 +1108,7 @@ def token_revoke(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Revoke one of your tokens."""
-    from app.services.signin import revoke_token
+    from app.services.tokens import revoke_token
 
     actor = _actor(as_json)
     _call(as_json, revoke_token, actor=actor, token_id=token_id)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from pydantic import ValidationError
 
+from app.components.alerts import FLASH, render_disable_delete
 from app.services import alerts
 from app.services.auth import PermissionDenied
 from app.session import current_actor
 from core.alerts import KINDS, AlertRuleSpec, ChannelSpec
 from core.alerts.rules import THRESHOLDS
-
-FLASH = "alerts.flash"
 
 st.title("Alerts")
 st.caption(
@@ -33,47 +32,6 @@ def _field_errors(exc: ValidationError, slots: dict) -> None:  # type: ignore[ty
         field = err["loc"][0] if err["loc"] else message.split(":", 1)[0]
         slot = slots.get(str(field))
         (slot.error if slot is not None else st.error)(message)
-
-
-def _act(what: str, fn: object, confirm_key: str | None = None, **kwargs: object) -> None:
-    """Button callback: run a service action, reset its confirmation, flash the outcome."""
-    try:
-        fn(actor=current_actor(), **kwargs)  # type: ignore[operator]
-    except (PermissionDenied, ValueError, LookupError) as exc:
-        st.session_state[FLASH] = ("error", str(exc))
-    else:
-        st.session_state[FLASH] = ("ok", what)
-    if confirm_key:
-        st.session_state[confirm_key] = False
-
-
-def _manage(kind: str, names: list[str], enabled: dict[str, bool]) -> None:
-    """Enable/disable and delete (with a confirmation) for rules or channels."""
-    if not names:
-        return
-    st.markdown(f"**Disable or delete a {kind}**")
-    m1, m2, m3, m4 = st.columns([2, 1, 2, 1])
-    name = m1.selectbox(kind.capitalize(), names, key=f"alerts.manage.{kind}")
-    toggle = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
-    on = enabled.get(name, True)
-    m2.button(
-        "Disable" if on else "Enable",
-        key=f"alerts.toggle.{kind}",
-        on_click=_act,
-        args=(f"{kind.capitalize()} {name} {'disabled' if on else 'enabled'}.", toggle),
-        kwargs={"name": name, "enabled": not on},
-    )
-    confirm = f"alerts.confirm_delete.{kind}"
-    sure = m3.checkbox(f"Yes, delete {kind} {name}", key=confirm)
-    remove = alerts.delete_rule if kind == "rule" else alerts.delete_channel
-    m4.button(
-        "Delete",
-        key=f"alerts.delete.{kind}",
-        disabled=not sure,
-        on_click=_act,
-        args=(f"{kind.capitalize()} {name} deleted.", remove, confirm),
-        kwargs={"name": name},
-    )
 
 
 with channels_tab:
@@ -106,7 +64,9 @@ with channels_tab:
             st.error(str(exc))
         else:
             st.success(f"Channel {name} saved: {spec.masked}")
-    _manage("channel", [c["name"] for c in channels], {c["name"]: c["enabled"] for c in channels})
+    render_disable_delete(
+        "channel", [c["name"] for c in channels], {c["name"]: c["enabled"] for c in channels}
+    )
     names = ["in-app", *[c["name"] for c in channels]]
     t1, t2 = st.columns([3, 1])
     target = t1.selectbox("Send a test through", names, key="alerts.test_channel")
@@ -185,7 +145,7 @@ with rules_tab:
             st.error(str(exc))
         else:
             st.success(f"Rule {rule_name} saved.")
-    _manage("rule", [r.name for r in rules], {r.name: r.enabled for r in rules})
+    render_disable_delete("rule", [r.name for r in rules], {r.name: r.enabled for r in rules})
 
 with history_tab:
     events = alerts.history(200)

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
+from app.services.signin import record_audit
 from core.alerts import AlertDispatcher, AlertRuleSpec, ChannelSpec, Firing, Snapshot
 from core.alerts import evaluate_rules as _evaluate
 from core.store.auth import AuditRepository
@@ -16,17 +17,6 @@ from core.store.repositories import AlertRepository
 
 def _sessions() -> Any:
     return session_scope(get_engine())
-
-
-def _audit(session: Any, actor: Actor, action: str, target: str, **details: Any) -> None:
-    AuditRepository(session).record(
-        actor=actor.name,
-        roles=sorted(actor.roles),
-        local_mode=actor.local_mode,
-        action=action,
-        target=target,
-        details=details,
-    )
 
 
 def list_rules() -> list[AlertRuleSpec]:
@@ -51,7 +41,7 @@ def save_rule(spec: AlertRuleSpec, *, actor: Actor = LOCAL) -> None:
         if missing:
             raise ValueError(f"channels: {missing} do not exist; add them first or use in-app")
         repo.upsert_rule(spec)
-        _audit(session, actor, "alerts.rule.save", spec.name, rule=spec.model_dump())
+        record_audit(session, actor, "alerts.rule.save", spec.name, rule=spec.model_dump())
 
 
 def set_rule_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
@@ -65,7 +55,7 @@ def set_rule_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
         if enabled and rule.problem:
             raise ValueError(f"rule {name} cannot be enabled: {rule.problem}; save it again")
         repo.set_rule_enabled(name, enabled)
-        _audit(session, actor, f"alerts.rule.{'enable' if enabled else 'disable'}", name)
+        record_audit(session, actor, f"alerts.rule.{'enable' if enabled else 'disable'}", name)
 
 
 def delete_rule(name: str, *, actor: Actor = LOCAL) -> None:
@@ -74,7 +64,7 @@ def delete_rule(name: str, *, actor: Actor = LOCAL) -> None:
     with _sessions() as session:
         if not AlertRepository(session).delete_rule(name):
             raise LookupError(f"no alert rule named {name!r}; see `workbench alerts list`")
-        _audit(session, actor, "alerts.rule.delete", name)
+        record_audit(session, actor, "alerts.rule.delete", name)
 
 
 def save_channel(spec: ChannelSpec, *, actor: Actor = LOCAL) -> None:
@@ -84,7 +74,7 @@ def save_channel(spec: ChannelSpec, *, actor: Actor = LOCAL) -> None:
         raise ValueError("name: in-app is the built-in channel; choose another name")
     with _sessions() as session:
         AlertRepository(session).upsert_channel(spec)
-        _audit(session, actor, "alerts.channel.save", spec.name, url=spec.masked)
+        record_audit(session, actor, "alerts.channel.save", spec.name, url=spec.masked)
 
 
 def set_channel_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
@@ -93,7 +83,7 @@ def set_channel_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> No
     with _sessions() as session:
         if not AlertRepository(session).set_channel_enabled(name, enabled):
             raise LookupError(f"no alert channel named {name!r}; see `workbench alerts list`")
-        _audit(session, actor, f"alerts.channel.{'enable' if enabled else 'disable'}", name)
+        record_audit(session, actor, f"alerts.channel.{'enable' if enabled else 'disable'}", name)
 
 
 def delete_channel(name: str, *, actor: Actor = LOCAL) -> None:
@@ -109,7 +99,7 @@ def delete_channel(name: str, *, actor: Actor = LOCAL) -> None:
             )
         if not repo.delete_channel(name):
             raise LookupError(f"no alert channel named {name!r}; see `workbench alerts list`")
-        _audit(session, actor, "alerts.channel.delete", name)
+        record_audit(session, actor, "alerts.channel.delete", name)
 
 
 def send_test(channel: str, *, actor: Actor = LOCAL) -> dict[str, Any]:

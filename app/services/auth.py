@@ -5,7 +5,7 @@ With no users in the secrets file the workbench runs in a clearly labelled singl
 ``WORKBENCH_ROLES`` (comma separated: analyst, pm, risk, trader) may name a user for
 batch jobs. As soon as the secrets file configures users (hashed passwords or OIDC),
 roles come only from there: the app signs users in, and the CLI needs a token or a
-password (:func:`app.services.signin.cli_actor`).
+password (:func:`app.services.tokens.cli_actor`).
 """
 
 from __future__ import annotations
