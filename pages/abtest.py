@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
 from app import state
-from app.components.widgets import render_metric_cards
+from app.components.abtest import render_equity, render_tests, render_verdict
 from app.services import abtest as ab
 from app.services import ml
 from app.services import runs as run_store
@@ -21,7 +20,8 @@ if symbol is None:
     st.stop()
 st.caption(
     f"Arms run on {dataset}/{symbol} with the same costs and period (saved runs keep theirs; "
-    "only their common days are compared). Daily returns are tested in pairs."
+    "only their common days are compared). Daily returns are tested in pairs; one "
+    "pre-declared primary test (HAC paired t-test, adjusted across pairs) decides."
 )
 saved = [r for r in run_store.list_runs(kind="backtest", limit=200)]
 versions = ml.list_versions()
@@ -40,6 +40,7 @@ with compare_tab:
                     ["strategy", "saved run", "model", "none"]
                     if i == 2
                     else ["strategy", "saved run", "model"],
+                    index=3 if i == 2 else 0,  # arm C is off unless asked for
                     key=f"ab.{name}.source",
                     horizontal=True,
                 )
@@ -119,55 +120,9 @@ with compare_tab:
             st.session_state["ab.outcome"] = outcome
     outcome = st.session_state.get("ab.outcome")
     if outcome is not None:
-        verdict = outcome.result.verdict
-        box = st.success if " better than " in verdict else st.info
-        box(f"**Verdict:** {verdict}")
-        render_metric_cards(
-            [
-                ("Common days", f"{outcome.result.n_obs:,}"),
-                ("Arms", str(len(outcome.request.arms))),
-                ("Correction", outcome.request.correction),
-                (
-                    "Min sample size (days)",
-                    f"{outcome.result.min_sample_size:,}"
-                    if outcome.result.min_sample_size
-                    else "n/a",
-                ),
-            ]
-        )
-        fig = go.Figure()
-        for column in outcome.equity.columns:
-            fig.add_trace(
-                go.Scatter(
-                    x=outcome.equity.index, y=outcome.equity[column], name=column, mode="lines"
-                )
-            )
-        fig.update_layout(
-            height=420,
-            yaxis_title="growth of 1",
-            hovermode="x unified",
-            margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        )
-        st.plotly_chart(fig, width="stretch", key="ab.equity")
-        table = outcome.result.to_frame()
-        shown = [
-            c
-            for c in (
-                "pair",
-                "test",
-                "statistic",
-                "estimate",
-                "ci_low",
-                "ci_high",
-                "p_value",
-                "p_adjusted",
-                "significant",
-                "favours",
-            )
-            if c in table.columns
-        ]
-        st.markdown("**Tests** (p-values adjusted across all tests and pairs)")
-        st.dataframe(table[shown], width="stretch", hide_index=True)
+        render_verdict(outcome.result)
+        render_equity(outcome.equity)
+        render_tests(outcome.result)
         st.markdown("**Sequential test** (Wald SPRT, as a live shadow test would stop early)")
         delta_bps = st.number_input(
             "Edge to detect (bp per day)", 0.1, 50.0, 1.0, 0.1, key="ab.sprt_delta"

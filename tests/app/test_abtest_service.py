@@ -36,16 +36,19 @@ def test_identical_arms_are_refused_and_same_strategy_twice_is_no_difference() -
         ),
         save=False,
     )
-    assert outcome.result.verdict == "no significant difference"
+    assert outcome.result.verdict == (
+        "no significant difference (decided by HAC paired t-test: Holm-adjusted p=1 >= alpha=0.05)"
+    )
     assert all(not row.significant for row in outcome.result.tests)
 
 
-def test_two_real_strategies_get_six_tests_with_adjusted_p_not_below_raw() -> None:
+def test_two_real_strategies_get_one_primary_and_six_secondary_tests() -> None:
     # Planted-edge detection and the null false-positive rate are tested in core/abtest.
     req = ab.CompareRequest(arms=["buy_and_hold", "ma_crossover:fast=5,slow=6"], n_boot=300)
     outcome = ab.run_compare(req, save=False)
     assert outcome.result.n_obs == 5030
-    assert len(outcome.result.tests) == 6
+    assert len(outcome.result.tests) == 7
+    assert [r.role for r in outcome.result.tests].count("primary") == 1
     adjusted = outcome.result.adjusted_p_values
     raw = [row.p_value for row in outcome.result.tests]
     assert all(a >= r - 1e-12 for a, r in zip(adjusted, raw, strict=True) if a == a and r == r)
@@ -84,8 +87,27 @@ def test_cli_abtest_json_shape(isolated_workbench: Path) -> None:
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert {"tests", "adjusted_p_values", "verdict", "min_sample_size"} <= set(payload)
-    assert len(payload["tests"]) == 6 == len(payload["adjusted_p_values"])
+    assert len(payload["tests"]) == 7 == len(payload["adjusted_p_values"])
     assert {t["test"] for t in payload["tests"]} >= {"paired t-test", "Wilcoxon signed-rank"}
+    # The pair: the old verdict was "buy_and_hold better (win rate difference)".
+    assert payload["primary_test"] == "HAC paired t-test"
+    assert payload["verdict"].startswith(
+        "no significant difference (decided by HAC paired t-test: Holm-adjusted p="
+    )
+    assert [t["test"] for t in payload["primary"]] == ["HAC paired t-test"]
+    assert [t["role"] for t in payload["tests"]] == ["primary"] + ["secondary"] * 6
+    text = workbench(
+        "abtest", "--a", "buy_and_hold", "--b", "ma_crossover:fast=20,slow=100",
+        "--n-boot", "300", var=isolated_workbench,
+    )  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith("verdict: no significant difference (decided by HAC paired t-test")
+    assert lines[1].startswith("decided by: HAC paired t-test (paired t-test of daily return")
+    assert "primary test (decides):" in lines
+    assert any(
+        line.startswith("secondary tests (shown for information, never decide") for line in lines
+    )
     bad = workbench("abtest", "--a", "buy_and_hold", "--b", "nope:x", var=isolated_workbench)
     assert bad.returncode == 2 and "name=value" in bad.stderr
 
@@ -99,8 +121,12 @@ def test_ab_page_shows_verdict_table_and_sample_size() -> None:
     boxes = [b.value for b in [*at.success, *at.info]]
     assert any(outcome.result.verdict in b for b in boxes)
     assert metrics(at)["Common days"] == f"{outcome.result.n_obs:,}"
-    table = at.dataframe[0].value
-    assert list(table["p_adjusted"]) == pytest.approx(outcome.result.adjusted_p_values, nan_ok=True)
+    primary, secondary = at.dataframe[0].value, at.dataframe[1].value
+    rows = outcome.result.tests
+    assert list(primary["p_adjusted"]) == pytest.approx([r.p_adjusted for r in rows[:1]])
+    assert list(secondary["p_adjusted"]) == pytest.approx(
+        [r.p_adjusted for r in rows[1:]], nan_ok=True
+    )
     at.button(key="FormSubmitter:ab.size_form-Calculate").click().run()
     expected = ab.days_needed(0.5, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
     assert metrics(at)["Trading days needed"] == f"{expected:,}"
