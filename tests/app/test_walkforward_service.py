@@ -184,3 +184,111 @@ def test_strategy_positions_are_causal() -> None:
         dataset="ohlcv_daily", symbol="SP500", strategy="ma_crossover", params={"fast": 10}
     )
     assert not report.leaky and report.offending_columns == ()
+
+
+# --------------------------------------------------------------------------- leaks and flags
+
+
+@pytest.fixture
+def leaky_feature(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register a feature that holds the NEXT bar's return (as a plugin would)."""
+    from core.features import REGISTRY, Feature
+
+    name = "leak_next_return"
+    monkeypatch.setitem(
+        REGISTRY,
+        name,
+        Feature(
+            name=name,
+            inputs=("close",),
+            lookback=0,
+            description="deliberately leaks the next bar's return",
+            func=lambda p: p["close"].shift(-1) / p["close"] - 1.0,
+        ),
+    )
+    return name
+
+
+def test_model_walkforward_states_its_check_and_trial_counting() -> None:
+    request = wf.WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
+    payload = wf.run_walkforward(request, save=False).payload()
+    assert payload["warnings"] == [] and payload["lookahead"]["leaky"] is False
+    assert payload["lookahead"]["method"] == "truncation"
+    assert payload["trial_counting"].startswith("1 model")
+    assert 0.4 < payload["oos_auc"] < 0.6
+
+
+def test_a_leaky_feature_is_refused_before_any_work(leaky_feature: str) -> None:
+    request = wf.WalkForwardRequest(
+        model="logistic", features=["ret_1", leaky_feature], folds=2, horizon=1
+    )
+    with pytest.raises(ValueError, match=f"refused: feature\\(s\\) {leaky_feature}"):
+        wf.run_walkforward(request)
+    assert run_store.list_runs() == []
+
+
+def test_an_overridden_leak_is_flagged_in_payload_and_report(leaky_feature: str) -> None:
+    """Regression: a next-return feature gave OOS Sharpe ~7, AUC 1.0, DSR 1.0, no warning."""
+    request = wf.WalkForwardRequest(
+        model="logistic",
+        features=[leaky_feature],
+        folds=2,
+        train_bars=1000,
+        test_bars=250,
+        horizon=1,
+        allow_lookahead=True,
+    )
+    outcome = wf.run_walkforward(request)
+    payload = outcome.payload()
+    assert payload["oos_sharpe"] >= 4 and payload["oos_auc"] >= 0.9
+    joined = " ".join(payload["warnings"])
+    assert "LOOK-AHEAD CHECK OVERRIDDEN" in joined and leaky_feature in joined
+    assert "implausible out-of-sample Sharpe" in joined
+    assert "implausible out-of-sample AUC" in joined
+    assert run_store.get_run(outcome.run_id).metrics["warnings"] == payload["warnings"]
+    html = wf.report_html(outcome)
+    assert html.count("<b>WARNING:</b>") == len(payload["warnings"]) == 3
+    assert "implausible out-of-sample Sharpe" in html
+
+
+def test_training_refuses_or_flags_a_leaky_feature(leaky_feature: str) -> None:
+    from app.services import ml
+
+    request = ml.TrainRequest(kind="logistic", features=["ret_1", leaky_feature], horizon=1)
+    with pytest.raises(ValueError, match=leaky_feature):
+        ml.train(request, save=False)
+    allowed = ml.TrainRequest(
+        kind="logistic", features=[leaky_feature], horizon=1, allow_lookahead=True
+    )
+    outcome = ml.train(allowed, save=False)
+    assert outcome.evaluation["roc_auc"] >= 0.9
+    joined = " ".join(outcome.warnings)
+    assert "LOOK-AHEAD CHECK OVERRIDDEN" in joined and "implausible out-of-sample AUC" in joined
+    clean = ml.train(ml.TrainRequest(kind="logistic", features=["ret_1", "vol_21"]), save=False)
+    assert clean.warnings == () and clean.lookahead is not None
+    assert not clean.lookahead["leaky"]
+
+
+def test_cli_walkforward_unwritable_out_fails_at_once(tmp_path, isolated_workbench) -> None:  # type: ignore[no-untyped-def]
+    """Regression: an unwritable --out failed only after the whole run."""
+    import json
+
+    from tests.app.test_cli import workbench
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    for bad in (blocker / "report.html", tmp_path):
+        out = workbench(
+            "walkforward",
+            "--model",
+            "logistic",
+            "--folds",
+            "2",
+            "--out",
+            str(bad),
+            var=isolated_workbench,
+        )
+        assert out.returncode == 2, out.stderr
+        assert "--out" in out.stderr and "Traceback" not in out.stderr
+    runs = workbench("runs", "--json", var=isolated_workbench)
+    assert json.loads(runs.stdout)["runs"] == []  # nothing ran, nothing saved
