@@ -11,6 +11,7 @@ import stat
 import string
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,15 @@ from pydantic import ValidationError
 from streamlit.testing.v1 import AppTest
 
 from app.services import alerts
+from app.services.auth import PermissionDenied
 from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot
 from core.config import SecretKeyError, get_settings
+from tests.app.test_postgres import ADMIN_URL, pg_url  # noqa: F401  (fixture)
 from tests.cli_helpers import ROOT, run_cli
 from tests.core.test_alerts import T0, webhook  # noqa: F401  (fixture)
 from tests.pages.helpers import MAIN
+
+pg_only = pytest.mark.skipif(not ADMIN_URL, reason="no PostgreSQL (WORKBENCH_TEST_PG_URL)")
 
 
 def _canary(n: int = 24) -> str:
@@ -211,3 +216,49 @@ def test_migration_encrypts_existing_clear_rows(isolated_workbench: Path) -> Non
         repo = AlertRepository(session)
         assert repo.channel_list() == [{"name": "push", "url": "pbul://****", "enabled": True}]
         assert repo.channel("push").url.get_secret_value() == url  # type: ignore[union-attr]
+
+
+@pg_only
+def test_secrets_and_sign_in_on_postgres(pg_url: str) -> None:  # noqa: F811
+    from sqlalchemy import MetaData, create_engine, select
+
+    from app.services import signin, tokens
+    from app.services.auth import Actor
+    from core.store.db import alembic_config, upgrade
+
+    secret = _canary()
+    url = f"pbul://{secret}"
+    engine = create_engine(pg_url)
+    cfg = alembic_config(pg_url)
+    with engine.begin() as conn:  # a database saved by 0004, a channel in clear
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        conn.exec_driver_sql(
+            "INSERT INTO alert_channels (name, url, enabled, created_at) "
+            f"VALUES ('push', '{url}', true, now())"
+        )
+    upgrade(engine)
+    alerts.save_channel(ChannelSpec(name="hook", url=f"json://u:{secret}x@127.0.0.1:1/x"))
+    rita = Actor("rita", frozenset({"risk"}))
+    _, token = signin.issue_token(rita, kind="pat", name="ci", lifetime=timedelta(days=1))
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        text_dump = "\n".join(
+            str(row) for table in meta.sorted_tables for row in conn.execute(select(table))
+        )
+    assert secret not in text_dump and token.split(".")[0] not in text_dump
+    assert {c["name"]: c["url"] for c in alerts.list_channels()} == {
+        "hook": "json://****@127.0.0.1:1/****",
+        "push": "pbul://****",
+    }
+    # Throttling reads back time-zone-aware timestamps on PostgreSQL too.
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with signin.use_clock(lambda: t0):
+        for _ in range(3):
+            with pytest.raises(PermissionDenied):
+                signin.sign_in("nobody", "wrong-password", client="web:pg")
+        with pytest.raises(signin.SignInThrottled, match="try again at 09:00:01 UTC"):
+            signin.sign_in("nobody", "wrong-password", client="web:pg")
+    assert tokens.actor_from_token(token) is None  # rita is not a configured user
+    engine.dispose()
