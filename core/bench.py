@@ -211,6 +211,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "pipeline": _optional("core.pipeline", "bench_pipeline"),
     "risk": _optional("core.risk", "bench_pre_trade"),
     "abtest": _optional("core.abtest.bench", "bench_abtest"),
+    "regime": _optional("core.regime.bench", "bench_causal_history"),
 }
 
 
@@ -245,6 +246,12 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.abtest.bench import summary as abtest_summary
 
         lines.append(abtest_summary(report["abtest"]))
+    g = report.get("regime")
+    if g and "seconds" in g:
+        lines.append(
+            f"causal regime history ({g['bars']} bars, {g['refits']} refits): "
+            f"{g['seconds']['median']:.2f} s median (target <= {g['target_seconds']:g} s)"
+        )
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
