@@ -250,7 +250,8 @@ def summary_text(report: dict[str, Any]) -> str:
     if g and "seconds" in g:
         lines.append(
             f"causal regime history ({g['bars']} bars, {g['refits']} refits): "
-            f"{g['seconds']['median']:.2f} s median (target <= {g['target_seconds']:g} s)"
+            f"{g['seconds']['median']:.2f} s median, {g['cpu_seconds']['median']:.2f} s CPU "
+            f"(target <= {g['target_seconds']:g} s)"
         )
     for name in ("pipeline", "risk"):
         if name in report:
