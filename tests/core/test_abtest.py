@@ -649,3 +649,21 @@ def test_primary_p_values_are_holm_adjusted_across_pairs_only() -> None:
 def test_newey_west_lags_rule() -> None:
     for n in (20, 100, 250, 1000, 5030):
         assert primary.newey_west_lags(n) == math.floor(4 * (n / 100) ** (2 / 9))
+
+
+def test_bench_section_reports_rates_with_their_binomial_bound() -> None:
+    from core.abtest import bench
+
+    report = bench.bench_abtest(pairs_per_generator=20, n_days=120, seed=3)
+    fpr = report["false_positive_rate"]
+    assert set(fpr) == {"iid", "ar1", "student_t", "garch", "pooled"}
+    assert fpr["pooled"]["trials"] == 80
+    assert fpr["pooled"]["bound_alpha_plus_3se"] == pytest.approx(
+        0.05 + 3 * math.sqrt(0.05 * 0.95 / 80)
+    )
+    pooled = np.mean([fpr[k]["rate"] for k in ("iid", "ar1", "student_t", "garch")])
+    assert fpr["pooled"]["rate"] == pytest.approx(pooled)
+    assert report["power_6bp_per_day"]["rate"] >= 0.8  # 20 planted edges of 1,000 days
+    assert "pooled" in bench.summary(report) and "HAC paired t-test" in bench.summary(report)
+    with pytest.raises(ValueError, match="unknown generator"):
+        bench.null_sample("cauchy", 2, 30, np.random.default_rng(0))
