@@ -17,6 +17,10 @@ def test_regimes_page_shows_current_regime_of_the_service() -> None:
     at = open_app("regimes")
     assert at.title[0].value == "Regimes"
     expected = regime_service.fit_dataset("ohlcv_daily", "SP500", method="hmm")
+    assert expected.result.history_mode == "expanding"  # causal by default
+    # the page states the cadence and mode of the history it shows
+    assert any("refit every 21 bars" in i.value and "before t only" in i.value for i in at.info)
+    assert not any("SEES THE FUTURE" in w.value for w in at.warning)
     label, confidence, _ = expected.current
     shown = metrics(at)
     assert shown["Current regime"] == label
@@ -56,3 +60,23 @@ def test_close_only_symbol_works() -> None:
     label, confidence, _ = expected.current
     shown = metrics(at)
     assert (shown["Current regime"], shown["Confidence"]) == (label, f"{confidence:.1%}")
+
+
+def test_in_sample_option_is_labelled_and_cadence_changes_the_history() -> None:
+    at = open_app("regimes")
+    at.radio(key="regime.mode").set_value("in-sample").run()
+    assert not at.exception
+    assert any("SEES THE FUTURE" in w.value for w in at.warning)
+    in_sample = regime_service.fit_dataset(
+        "ohlcv_daily", "SP500", history=regime_service.history_spec("in-sample")
+    )
+    assert metrics(at)["Current regime"] == in_sample.current[0]
+    at.radio(key="regime.mode").set_value("expanding").run()
+    at.number_input(key="regime.refit_every").set_value(63).run()
+    assert not at.exception
+    assert any("refit every 63 bars" in i.value for i in at.info)
+    quarterly = regime_service.fit_dataset(
+        "ohlcv_daily", "SP500", history=regime_service.history_spec("expanding", 63)
+    )
+    assert metrics(at)["Current regime"] == quarterly.current[0]
+    assert metrics(at)["Confidence"] == f"{quarterly.current[1]:.1%}"
