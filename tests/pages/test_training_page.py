@@ -124,3 +124,35 @@ def test_no_features_or_bad_hyperparameters_show_errors_and_store_nothing() -> N
     assert metrics(at) == {}
     assert run_store.list_runs(kind="train") == []
     assert "training.outcome" not in at.session_state
+
+
+def test_a_leaky_feature_is_refused_then_flagged_when_overridden(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.features import REGISTRY, Feature
+
+    name = "leak_next_return"
+    monkeypatch.setitem(
+        REGISTRY,
+        name,
+        Feature(
+            name=name,
+            inputs=("close",),
+            lookback=0,
+            description="deliberately leaks the next bar's return",
+            func=lambda p: p["close"].shift(-1) / p["close"] - 1.0,
+        ),
+    )
+    at = open_app("training")
+    at.number_input(key="training.horizon").set_value(1)
+    at.multiselect(key=FEATURES).set_value(["ret_1", name])
+    _train(at, "logistic")
+    errors = " ".join(e.value for e in at.error)
+    assert f"refused: feature(s) {name}" in errors
+    assert run_store.list_runs(kind="train") == []
+
+    at.checkbox(key="training.allow_lookahead").check()
+    _train(at, "logistic")
+    shown = [e.value for e in at.error]
+    assert any("LOOK-AHEAD CHECK OVERRIDDEN" in e for e in shown)
+    assert any("implausible out-of-sample AUC" in e for e in shown)
+    (saved,) = run_store.list_runs(kind="train")
+    assert saved.metrics["roc_auc"] >= 0.9 and saved.metrics["warnings"]

@@ -137,3 +137,46 @@ def test_lookahead_check_flags_the_leaky_demo_feature_only() -> None:
     at.button(key="wf.la.run").click().run()
     assert any("strategy ma_crossover" in m.value for m in at.markdown)
     assert any(s.value.startswith("Clean:") for s in at.success)
+
+
+@pytest.fixture
+def leaky_feature(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registered feature holding the NEXT bar's return (as a plugin could add)."""
+    from core.features import REGISTRY, Feature
+
+    name = "leak_next_return"
+    monkeypatch.setitem(
+        REGISTRY,
+        name,
+        Feature(
+            name=name,
+            inputs=("close",),
+            lookback=0,
+            description="deliberately leaks the next bar's return",
+            func=lambda p: p["close"].shift(-1) / p["close"] - 1.0,
+        ),
+    )
+    return name
+
+
+def test_a_leaky_feature_is_refused_then_flagged_when_overridden(leaky_feature: str) -> None:
+    """Regression: the page ran a next-return feature and showed Sharpe ~7 with no warning."""
+    at = open_app("walkforward")
+    at.radio(key="wf.kind").set_value("model").run()
+    _set_folds(at, 2)
+    at.number_input(key="wf.horizon").set_value(1)
+    at.multiselect(key="wf.features.ohlcv_daily.SP500").set_value(["ret_1", leaky_feature])
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert f"refused: feature(s) {leaky_feature}" in errors and "--allow-lookahead" in errors
+    assert run_store.list_runs(kind="walkforward") == []
+
+    at.checkbox(key="wf.allow_lookahead").check()
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    shown = [e.value for e in at.error]
+    assert any("LOOK-AHEAD CHECK OVERRIDDEN" in e for e in shown)
+    assert any("implausible out-of-sample Sharpe" in e for e in shown)
+    (saved,) = run_store.list_runs(kind="walkforward")
+    assert saved.metrics["oos_sharpe"] >= 4
