@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from tests.app.concurrency_helpers import run_together
 
 N = 16
+pytestmark = pytest.mark.timeout(1800)  # 16 fresh interpreters on a busy machine
 STEPS = 25
 PG_ADMIN = os.environ.get("WORKBENCH_TEST_PG_URL", "")
 

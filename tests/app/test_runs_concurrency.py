@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.app.concurrency_helpers import run_together
 from tests.app.test_paper_concurrency import db_url  # noqa: F401  (fixture)
 
 N = 16
+pytestmark = pytest.mark.timeout(1800)  # 16 fresh interpreters on a busy machine
 ROWS = 5_000
 
 

@@ -7,7 +7,8 @@ and the single-symbol ``/v2/stocks/{symbol}/bars``), with JSON shaped like Alpac
 alpaca-py's pydantic models parse it. Both clients can use the same base URL.
 
 Fault injection: :meth:`FakeAlpaca.fail_next` (5xx), :meth:`FakeAlpaca.delay_next`
-(process the request, then answer late so the client times out),
+(process the request, then answer late — and never before the client has given up — so
+the client times out),
 :meth:`FakeAlpaca.reject_next_order` (403/422 with a message), ``fill_mode`` (``"none"``,
 ``"fill"``, ``"partial"``) and a 422 "client_order_id must be unique" on duplicates,
 as Alpaca does. It never stores request headers (they carry the keys).
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import select
+import socket
 import threading
 import time
 import uuid
@@ -465,6 +468,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
 
+    def _hold(self, seconds: float) -> None:
+        """Hold the answer until the client gives up (closes the connection on its
+        timeout), so the timeout is seen whatever the machine's load; at most
+        ``max(seconds, 30)`` for a client that never times out."""
+        deadline = time.monotonic() + max(seconds, 30.0)
+        while True:
+            left = deadline - time.monotonic()
+            readable, _, _ = select.select([self.connection], [], [], max(left, 0.0))
+            if readable:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return  # the client closed the connection: it timed out
+                except OSError:
+                    return
+                if left <= 0:
+                    return
+                time.sleep(0.01)  # data pending (not a close): keep holding
+            elif left <= 0:
+                return
+
     def _serve(self) -> None:
         fake = self.server_state
         parts = urlsplit(self.path)
@@ -486,7 +509,7 @@ class _Handler(BaseHTTPRequestHandler):
         record.status = status
         delay = fake.take_delay(self.command, parts.path)
         if delay:
-            time.sleep(delay)
+            self._hold(delay)
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
