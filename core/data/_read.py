@@ -182,7 +182,10 @@ def read_csv_text(name: str, text: str, fmt: ReadFormat) -> RawTable:
             continue
         rows.append(row)
         locations.append(f"line {line}")
-    assert header is not None
+    if header is None:
+        raise ReadFailure(
+            Problem("empty_file", f"{name} has no header row; add one such as date,close")
+        )
     if len(header) == 1:
         others = [d for d in CANDIDATE_DELIMITERS if d != delimiter and d in header[0]]
         if others:
