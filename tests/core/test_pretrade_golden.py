@@ -366,3 +366,171 @@ def test_unmodelled_symbols_are_named_and_the_check_is_skipped() -> None:
     assert decision.adjustments == [
         "VaR and concentration not checked: no return history for YAK, ZED"
     ]
+
+
+# --- orders, messages and every field of a decision ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"side": "hold"}, "side must be 'buy' or 'sell'; got 'hold'"),
+        ({"qty": 0.0}, "qty must be positive (use side='sell' to sell); got 0.0"),
+        ({"qty": -5.0}, "qty must be positive (use side='sell' to sell); got -5.0"),
+        ({"qty": float("inf")}, "qty must be positive (use side='sell' to sell); got inf"),
+        ({"qty": float("nan")}, "qty must be positive (use side='sell' to sell); got nan"),
+        ({"price": 0.0}, "price must be positive; got 0.0"),
+        ({"price": -1.0}, "price must be positive; got -1.0"),
+        ({"price": float("inf")}, "price must be positive; got inf"),
+        ({"symbol": ""}, "symbol must not be empty"),
+    ],
+)
+def test_proposed_order_validation_messages(kwargs: dict, message: str) -> None:
+    fields = {"symbol": "AAA", "side": "buy", "qty": 1.0, **kwargs}
+    with pytest.raises(ValueError) as caught:
+        ProposedOrder(**fields)
+    assert str(caught.value) == message
+
+
+def test_sub_unit_prices_and_quantities_are_valid_orders() -> None:
+    order = ProposedOrder("PENNY", "buy", 0.25, price=0.5)
+    assert (order.qty, order.price) == (0.25, 0.5)
+
+
+def test_an_unpriced_order_is_rejected_with_every_field_set() -> None:
+    decision = pre_trade_check(ProposedOrder("ZZZ", "sell", 3), book({}, {}), RiskLimits(), NOW)
+    assert decision.to_dict() == {
+        "approved": False,
+        "requested_quantity": 3.0,
+        "allowed_quantity": 0.0,
+        "rejection_reasons": ["ZZZ: no price to value the order; supply one"],
+        "adjustments": [],
+        "kill_switch": False,
+    }
+
+
+def test_a_limit_rejection_sets_every_field() -> None:
+    full = book({"AAA": 250}, {"AAA": 100.0})  # at the 25% weight limit
+    decision = pre_trade_check(ProposedOrder("AAA", "buy", 10), full, RiskLimits(), NOW)
+    assert decision.to_dict() == {
+        "approved": False,
+        "requested_quantity": 10.0,
+        "allowed_quantity": 0.0,
+        "rejection_reasons": ["AAA weight would be 26.0% > limit 25.0%; nothing fits (allowed 0)"],
+        "adjustments": [],
+        "kill_switch": False,
+    }
+    # an order too small to move any measure past its limit, with no room left
+    tiny = pre_trade_check(ProposedOrder("AAA", "buy", 1e-8), full, RiskLimits(), NOW)
+    assert tiny.rejection_reasons == ["nothing fits"] and tiny.allowed_quantity == 0.0
+
+
+def test_a_var_rejection_sets_every_field() -> None:
+    history = _hedge_history()
+    s = book({"AAA": 200}, {"AAA": 100.0, "HEDGE": 100.0}, history=history)
+    limits = RiskLimits(var_limit_95=0.001, max_concentration=1.0)
+    decision = pre_trade_check(ProposedOrder("AAA", "buy", 10), s, limits, NOW)
+    assert decision.approved is False and decision.kill_switch is False
+    assert (decision.requested_quantity, decision.allowed_quantity) == (10.0, 0.0)
+    assert decision.adjustments == [] and len(decision.rejection_reasons) == 1
+    # a VaR exactly on the limit is within it
+    var_more = -np.percentile(history.to_numpy() @ np.array([0.21, 0.0]), 5)
+    on_limit = limits.model_copy(update={"var_limit_95": float(var_more)})
+    assert pre_trade_check(ProposedOrder("AAA", "buy", 10), s, on_limit, NOW).approved
+
+
+def test_large_share_counts_are_written_in_full() -> None:
+    s = book({}, {"PENNY": 0.5}, equity=1e8)
+    limits = RiskLimits(max_order_notional=1_000_000)
+    decision = pre_trade_check(ProposedOrder("PENNY", "buy", 3e6), s, limits, NOW)
+    assert decision.allowed_quantity == 2e6
+    assert decision.adjustments[0] == (
+        "PENNY order notional 1,500,000 > limit 1,000,000; shrunk to 2,000,000 shares"
+    )
+
+
+def test_a_fractional_order_that_fits_is_sent_as_asked() -> None:
+    s = book({}, {"AAA": 100.0})
+    decision = pre_trade_check(ProposedOrder("AAA", "buy", 10.5), s, RiskLimits(), NOW)
+    assert decision.approved and decision.allowed_quantity == 10.5 and not decision.shrunk
+
+
+def test_adding_to_a_small_fractional_long_is_new_risk() -> None:
+    limits = RiskLimits(max_drawdown=0.25)
+    s = book({"AAA": 0.5}, {"AAA": 10.0}, equity=70_000, peak=100_000)  # kill switch
+    assert not pre_trade_check(ProposedOrder("AAA", "buy", 0.3), s, limits, NOW).approved
+    assert pre_trade_check(ProposedOrder("AAA", "sell", 0.3), s, limits, NOW).approved
+
+
+def test_a_one_dollar_account_can_still_trade() -> None:
+    s = book({}, {"AAA": 10.0}, equity=1.0)
+    decision = pre_trade_check(ProposedOrder("AAA", "buy", 0.02), s, RiskLimits(), NOW)
+    assert decision.approved and decision.allowed_quantity == 0.02
+
+
+def test_retry_time_under_a_second_reads_zero() -> None:
+    s = book({}, {"AAA": 10.0}, orders=[NOW - timedelta(seconds=59.6)])
+    one = RiskLimits(max_orders_per_minute=1)
+    decision = pre_trade_check(ProposedOrder("AAA", "buy", 1), s, one, NOW)
+    assert decision.rejection_reasons == [
+        "1 orders in the last minute >= limit 1/min; retry in 0 s"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("positions", "limits", "qty", "binding"),
+    [
+        # each measure exactly on its limit at the requested size: only the notional cap binds
+        ({}, {"max_weight_per_asset": 0.25}, 250, "weight"),
+        ({"BBB": -750}, {"max_weight_per_asset": 0.25, "max_gross_exposure": 1.0}, 250, "gross"),
+        (
+            {"BBB": 250},
+            {"max_weight_per_asset": 0.25, "max_gross_exposure": 1.0, "max_net_exposure": 0.5},
+            250,
+            "net",
+        ),
+    ],
+)
+def test_a_measure_exactly_on_its_limit_is_not_reported(
+    positions: dict, limits: dict, qty: int, binding: str
+) -> None:
+    prices = {"AAA": 100.0, "BBB": 100.0}
+    capped = RiskLimits(**limits, max_order_notional=20_000)
+    decision = pre_trade_check(
+        ProposedOrder("AAA", "buy", qty), book(positions, prices), capped, NOW
+    )
+    assert decision.allowed_quantity == 200
+    assert decision.adjustments == [
+        "AAA order notional 25,000 > limit 20,000; shrunk to 200 shares",
+        "VaR and concentration not checked: no return history for AAA"
+        + (", BBB" if positions else ""),
+    ], binding
+
+
+def test_an_order_exactly_at_the_notional_cap_is_not_reported() -> None:
+    # 250 shares at 100 = 25,000 = the cap; the weight limit (20%) shrinks it to 200
+    limits = RiskLimits(max_weight_per_asset=0.2, max_order_notional=25_000)
+    decision = pre_trade_check(
+        ProposedOrder("AAA", "buy", 250), book({}, {"AAA": 100.0}), limits, NOW
+    )
+    assert decision.adjustments[:1] == [
+        "AAA weight would be 25.0% > limit 20.0%; shrunk to 200 shares"
+    ]
+    assert len(decision.adjustments) == 2  # and the VaR note
+
+
+def test_default_time_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    recent = [datetime.now(UTC) - timedelta(seconds=1)]
+    s = book({}, {"AAA": 10.0}, orders=recent)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        decision = pre_trade_check(
+            ProposedOrder("AAA", "buy", 1), s, RiskLimits(max_orders_per_minute=1)
+        )
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert not decision.approved  # the order 1 s ago is inside the last minute
