@@ -73,7 +73,10 @@ def test_hmm_tracks_oracle(seed: int) -> None:
         "oracle_median_lag_bars",
         "method",
         "bars",
+        "scored_bars",
+        "history",
     }
+    assert got["scored_bars"] == 5000 and "SEES THE FUTURE" in str(got["history"])
     print(
         f"seed {seed}: hmm acc {got['accuracy']:.3f} vs oracle {got['oracle_accuracy']:.3f}; "
         f"smoothed {got['smoothed_accuracy']:.3f}; median lag "
