@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import queue
 import re
 import uuid
 from collections.abc import Iterator
@@ -90,12 +91,17 @@ def run_together(worker: Any) -> dict[int, tuple[str, Any]]:
     procs = [ctx.Process(target=worker, args=(i, barrier, results)) for i in range(PROCESSES)]
     for p in procs:
         p.start()
-    outcomes = dict(
-        (i, (kind, value)) for i, kind, value in (results.get(timeout=600) for _ in procs)
-    )
+    outcomes: dict[int, tuple[str, Any]] = {}
+    for _ in procs:
+        try:
+            i, kind, value = results.get(timeout=600)
+        except queue.Empty:
+            break  # a process died without reporting: the assertion below says which
+        outcomes[i] = (kind, value)
     for p in procs:
-        p.join(timeout=120)
-        assert p.exitcode == 0
+        p.join(timeout=300)
+    codes = [p.exitcode for p in procs]
+    assert len(outcomes) == PROCESSES and codes == [0] * PROCESSES, (outcomes, codes)
     return outcomes
 
 
