@@ -186,7 +186,8 @@ def future_correlation_screen(
 
     A fixed frame cannot be recomputed on truncated prices, so instead each column's
     Spearman correlation with the forward returns ``close[t+h] / close[t] - 1``,
-    ``h = 1..horizon``, is measured; ``|IC_h| >= max_ic * sqrt(h)`` is flagged (an
+    ``h = 1..horizon + 1``, is measured, and so is that of its one-bar change (a future
+    price level leaks through its changes); ``|IC_h| >= max_ic * sqrt(h)`` is flagged (an
     ``h``-bar signal with that IC would have an annualized Sharpe of about
     ``IMPLAUSIBLE_SHARPE``, see :data:`MAX_FUTURE_IC`). A feature holding the next return
     has IC 1. This screen catches blatant leaks only; pass a callable for the exact check.
@@ -200,14 +201,17 @@ def future_correlation_screen(
     """
     close = prices["close"].astype("float64")
     frame = features.reindex(prices.index).astype("float64")
+    # a column, and its changes (a future price LEVEL leaks through its changes)
+    views = [frame, frame.diff()]
     worst: dict[str, tuple[float, int]] = {}  # column -> (|IC| / threshold, h) at its worst
-    for h in range(1, max(1, horizon) + 1):
+    for h in range(1, max(1, horizon) + 2):
         fwd = close.shift(-h) / close - 1.0
-        ic = frame.corrwith(fwd, method="spearman")
-        for col, value in ic.items():
-            ratio = abs(float(value)) / (max_ic * np.sqrt(h)) if np.isfinite(value) else 0.0
-            if ratio > worst.get(str(col), (0.0, 0))[0]:
-                worst[str(col)] = (ratio, h)
+        for view in views:
+            ic = view.corrwith(fwd, method="spearman")
+            for col, value in ic.items():
+                ratio = abs(float(value)) / (max_ic * np.sqrt(h)) if np.isfinite(value) else 0.0
+                if ratio > worst.get(str(col), (0.0, 0))[0]:
+                    worst[str(col)] = (ratio, h)
     flagged = tuple(c for c in map(str, frame.columns) if worst.get(c, (0.0, 0))[0] >= 1.0)
     return LookaheadReport(
         leaky=bool(flagged),

@@ -60,3 +60,70 @@ def test_validation(prices: pd.DataFrame) -> None:
         lookahead_check(lambda p: p["close"], prices, cuts=0)
     with pytest.raises(TypeError, match="DataFrame or Series"):
         lookahead_check(lambda p: p["close"].to_numpy(), prices)
+
+
+# ----- the check run before training / model walk-forwards -------------------------------
+def test_check_features_dispatches_on_what_it_is_given(prices: pd.DataFrame) -> None:
+    from core.ml.lookahead import check_features
+
+    names = check_features(["ret_1", "vol_21"], prices, horizon=5)
+    assert names.method == "truncation" and not names.leaky and len(names.cuts) >= 2
+
+    def leaky(p: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"ret_1": p["close"].pct_change(), "peek": p["close"].shift(-2)})
+
+    report = check_features(leaky, prices)
+    assert report.method == "truncation" and report.offending_columns == ("peek",)
+    frame = check_features(leaky(prices), prices, horizon=3)
+    assert frame.method.startswith("future-correlation screen") and frame.leaky
+    assert frame.offending_columns == ("peek",) or "peek" in frame.offending_columns
+
+
+def test_future_correlation_screen_against_scipy(prices: pd.DataFrame) -> None:
+    """|Spearman IC| with the h-bar forward return vs 0.25 * sqrt(h), computed with scipy."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from core.ml.lookahead import future_correlation_screen
+
+    close = prices["close"]
+    rng = np.random.default_rng(0)
+    nxt = close.shift(-1) / close - 1
+    noise = rng.normal(0, 1, len(close)) * nxt.std()
+    frame = pd.DataFrame(
+        {
+            "next_return": nxt,
+            "past_return": close.pct_change(),
+            "half_leak": nxt + 3.0 * noise,  # IC ~ 0.3 with the next return
+            "faint_leak": nxt + 6.0 * noise,  # IC ~ 0.16
+        }
+    )
+    report = future_correlation_screen(frame, prices, horizon=1)
+
+    def ic(col: str) -> float:
+        ok = frame[col].notna() & nxt.notna()
+        return float(spearmanr(frame[col][ok], nxt[ok]).statistic)
+
+    expected = tuple(c for c in frame.columns if abs(ic(c)) >= 0.25)
+    assert report.offending_columns == expected
+    assert "next_return" in expected and "half_leak" in expected
+    assert "faint_leak" not in expected and "past_return" not in expected
+    assert f"{abs(ic('half_leak')):.2f}" in report.details["half_leak"]
+
+
+def test_implausibility_thresholds_are_inclusive() -> None:
+    from core.ml.lookahead import implausibility_warnings
+
+    assert len(implausibility_warnings(sharpe=4.0, auc=0.9)) == 2
+    assert implausibility_warnings(sharpe=3.99, auc=0.899) == []
+    assert implausibility_warnings(sharpe=float("nan"), auc=None) == []
+    assert "Sharpe 7.10" in implausibility_warnings(sharpe=7.1)[0]
+
+
+def test_lookahead_error_names_the_feature_and_the_override(prices: pd.DataFrame) -> None:
+    from core.ml.lookahead import LookaheadError
+
+    report = lookahead_check(lambda p: p["close"].shift(-1).rename("tomorrow"), prices, cuts=4)
+    message = str(LookaheadError(report))
+    assert message.startswith("refused: feature(s) tomorrow")
+    assert "allow_lookahead=True" in message and "--allow-lookahead" in message
