@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import re
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,11 +24,11 @@ from core.data.loaders import (
     describe,
     embedded_sources,
 )
+from core.data.stored import NAME_PATTERN, check_name, parquet_blob, read_verified, write_partial
 from core.data.validation import (
     DataValidationError,
     Defect,
     ValidatedFrame,
-    validate_frame,
     validate_upload,
 )
 from core.data.validation import read_format as core_read_format
@@ -41,8 +38,6 @@ from core.store.repositories import DatasetRepository
 
 UPLOADS = "uploads"
 ONLINE = ("yfinance", "alpaca")
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_NAME = re.compile(NAME_PATTERN)
 
 __all__ = [
     "DATE_FORMAT_PRESETS",
@@ -156,35 +151,6 @@ def validate_file(name: str, payload: bytes, fmt: ReadFormat | None = None) -> V
     return validate_upload(name, payload, max_bytes=get_settings().upload_max_bytes, fmt=fmt)
 
 
-def check_name(name: str, filename: str = "dataset") -> None:
-    """Refuse a dataset name that is not a plain, portable file name."""
-    if _NAME.fullmatch(name):
-        return
-    if not name:
-        problem = "it is empty"
-    elif name != name.strip():
-        problem = "it starts or ends with whitespace (a newline, tab or space)"
-    elif any(c in name for c in "/\\"):
-        problem = "it contains a path separator"
-    elif any(not c.isprintable() for c in name):
-        problem = "it contains a control character"
-    elif len(name) > 64:
-        problem = f"it is {len(name)} characters long"
-    else:
-        problem = "it contains characters outside the allowed set"
-    raise DataValidationError(
-        [
-            Defect(
-                "bad_name",
-                f"name {name!r} is not allowed: {problem}; use 1-64 letters, digits, '.', "
-                f"'_' or '-', starting with a letter or digit (pattern {NAME_PATTERN})",
-                "name",
-            )
-        ],
-        filename,
-    )
-
-
 def _taken(name: str, filename: str, record: ImportedDataset | None = None) -> DataValidationError:
     when = f" (imported from {record.original_filename})" if record is not None else ""
     return DataValidationError(
@@ -217,21 +183,12 @@ def import_upload(
         raise _taken(name, filename, existing)
     validated = validate_file(filename, payload, fmt)
     frame = validated.frame
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer)
-    blob = buffer.getvalue()
-    file_sha = hashlib.sha256(blob).hexdigest()
+    blob, file_sha = parquet_blob(frame)
     folder = get_settings().var_dir / "datasets"
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{name}.parquet"
-    handle, partial_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
-    partial = Path(partial_name)
+    partial = write_partial(folder, name, blob)
     moved = False
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(blob)
-            out.flush()
-            os.fsync(out.fileno())
         with session_scope(engine) as session:
             repo = DatasetRepository(session)
             repo.add(
@@ -280,31 +237,7 @@ def _load_upload(name: str) -> pd.DataFrame:
             f"no imported dataset named '{name}'; import it first with "
             "`workbench data import FILE --name NAME`"
         )
-    again = "re-import the original file under a new name (`workbench data import FILE --name NEW`)"
-    try:
-        blob = Path(record.path).read_bytes()
-    except OSError as exc:
-        raise DataSourceError(
-            f"uploads/{name}: its file {record.path} cannot be read ({exc.strerror}); {again}"
-        ) from exc
-    if record.file_sha256 is not None and hashlib.sha256(blob).hexdigest() != record.file_sha256:
-        raise DataSourceError(
-            f"uploads/{name} is corrupted: its file {record.path} does not match the checksum "
-            f"recorded at import; {again}"
-        )
-    try:
-        raw = pd.read_parquet(io.BytesIO(blob))
-    except Exception as exc:  # pyarrow raises several types
-        raise DataSourceError(
-            f"uploads/{name} is corrupted: its file {record.path} is not readable Parquet; {again}"
-        ) from exc
-    try:
-        return validate_frame(raw, source=f"uploads/{name}").frame
-    except DataValidationError as exc:
-        raise DataSourceError(
-            f"uploads/{name} is corrupted: its stored values fail validation "
-            f"({exc.defects[0].message}); {again}"
-        ) from exc
+    return read_verified(f"uploads/{name}", record.path, record.file_sha256)
 
 
 def summary_stats(frame: pd.DataFrame) -> dict[str, float | int | str]:

@@ -218,22 +218,18 @@ def read_csv_text(name: str, text: str, fmt: ReadFormat) -> RawTable:
     return RawTable(header, frame, locations, problems, notes)
 
 
-def read_parquet_bytes(name: str, payload: bytes) -> RawTable:
-    """A Parquet file as a raw table (typed columns kept; rows located as ``row N``)."""
+def read_parquet_bytes(name: str, payload: bytes) -> pd.DataFrame:
+    """A Parquet file as a DataFrame (typed columns kept), or a clear failure."""
     try:
-        raw = pd.read_parquet(io.BytesIO(payload))
+        return pd.read_parquet(io.BytesIO(payload))
     except Exception as exc:  # pyarrow raises several types
         raise ReadFailure(
             Problem("unreadable_parquet", f"{name} is not a readable Parquet file ({exc})")
         ) from exc
-    return table_from_frame(raw)
 
 
-def table_from_frame(raw: pd.DataFrame) -> RawTable:
-    """Any DataFrame as a raw table; a datetime index becomes the ``date`` column."""
-    frame = raw
-    if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index(names=str(frame.index.name or "date"))
+def table_from_frame(frame: pd.DataFrame) -> RawTable:
+    """A DataFrame (index already reset where it holds data) as a raw table."""
     header = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
     positional = frame.copy()
     positional.columns = pd.RangeIndex(len(header))

@@ -146,7 +146,7 @@ def read_table(
                 Problem("empty_file", f"{name} is empty; export the data again with a header row")
             )
         if payload[:4] == b"PAR1" or name.lower().endswith((".parquet", ".pq")):
-            return read_parquet_bytes(name, payload)
+            return _table_of(read_parquet_bytes(name, payload))
         return read_csv_text(name, decode(name, payload), fmt)
     except ReadFailure as exc:
         raise DataValidationError([_defect(exc.problem)], name) from exc
@@ -291,18 +291,23 @@ def validate_frame(
 
 
 def _table_of(raw: pd.DataFrame) -> RawTable:
+    """A frame's index becomes a column when it holds data: a datetime index, or one named
+    like a date. A datetime index beside a date column is kept as column 'index', so
+    that it is listed as ignored rather than silently dropped."""
     if raw is None:
         return RawTable([], pd.DataFrame(), [])
     has_date = any(_normalize(str(c)) == "date" for c in raw.columns)
+    index = raw.index
     frame = raw
-    if has_date and isinstance(raw.index, pd.DatetimeIndex):
-        frame = raw.reset_index(drop=True)
-    elif not has_date and not isinstance(raw.index, pd.DatetimeIndex | pd.RangeIndex):
-        if raw.index.name is not None and _normalize(str(raw.index.name)) == "date":
-            frame = raw.reset_index()
-    if not has_date and isinstance(raw.index, pd.DatetimeIndex) and raw.index.name:
-        if _normalize(str(raw.index.name)) != "date":
-            frame = raw.reset_index(names="date")
+    named_date = index.name is not None and _normalize(str(index.name)) == "date"
+    if isinstance(index, pd.DatetimeIndex) or named_date:
+        if has_date:
+            frame = raw.reset_index(names="index")
+        else:
+            frame = raw.reset_index(names="date" if not named_date else str(index.name))
+    elif isinstance(index, pd.MultiIndex):
+        frame = raw.reset_index()
+    frame.columns = [str(c) for c in frame.columns]
     return table_from_frame(frame)
 
 
