@@ -105,10 +105,7 @@ def choice(values: Sequence[str] | str) -> Parser:
     def parse(value: Any) -> str:
         allowed = _resolve(values)
         if value not in allowed:
-            words = (
-                ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else allowed[0]
-            )
-            raise _refuse(f"{str(value)[:40]!r} is not valid; choose {words}")
+            raise _refuse(f"{str(value)[:40]!r} is not one of: {', '.join(allowed)}")
         return str(value)
 
     return parse
