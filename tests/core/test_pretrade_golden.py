@@ -534,3 +534,14 @@ def test_default_time_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv("TZ")
         time.tzset()
     assert not decision.approved  # the order 1 s ago is inside the last minute
+
+
+def test_the_kill_switch_is_reported_on_a_reduction_that_cannot_fit() -> None:
+    # under the kill switch a sale still passes rule 1, but one share is over the cap
+    limits = RiskLimits(max_drawdown=0.25, max_order_notional=50)
+    s = book({"AAA": 10}, {"AAA": 80.0}, equity=70_000, peak=100_000)
+    decision = pre_trade_check(ProposedOrder("AAA", "sell", 5), s, limits, NOW)
+    assert decision.approved is False and decision.kill_switch is True
+    assert decision.rejection_reasons == [
+        "AAA order notional 400 > limit 50; nothing fits (allowed 0)"
+    ]
