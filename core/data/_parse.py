@@ -79,6 +79,8 @@ def _as_text(cells: pd.Series) -> pd.Series:
             return v.isoformat()
         return str(v).strip()
 
+    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # every CSV cell
+        return pd.Series(cells.to_numpy(dtype=object), dtype=object).str.strip()
     return pd.Series([one(v) for v in cells.tolist()], dtype=object)
 
 
