@@ -240,6 +240,31 @@ def _strategy_fixed(strategy: str, pairs: list[str], as_json: bool) -> dict[str,
     return params
 
 
+def _grid_axes(items: list[str], strategy: str | None, as_json: bool) -> dict[str, Any]:
+    """``--grid name=start:stop:step`` axes, each checked against the strategy's declared
+    parameter range and the point caps before any work."""
+    from app.services import research
+    from core.strategies import STRATEGIES
+
+    axes: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
+        try:
+            axes[name.strip()] = research.GridAxis.parse(text.strip())
+        except ValueError as exc:
+            fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
+    if axes and strategy in STRATEGIES:
+        try:
+            research.check_grid(str(strategy), axes)
+        except ValueError as exc:
+            message = str(exc)
+            where = f"--grid {message[5:]}" if message.startswith("grid ") else f"--grid: {message}"
+            fail(where, as_json=as_json)
+    return axes
+
+
 # Request fields whose flag has another name; the rest are --field-name.
 _FIELD_FLAGS = {
     "n_trials": "--trials",
@@ -428,15 +453,7 @@ def sweep_cmd(
     """Vectorized parameter sweep; prints combinations, seconds and the best row."""
     from app.services import research
 
-    axes: dict[str, Any] = {}
-    for item in grid:
-        if "=" not in item:
-            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
-        name, text = item.split("=", 1)
-        try:
-            axes[name.strip()] = research.GridAxis.parse(text.strip())
-        except ValueError as exc:
-            fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
+    axes = _grid_axes(grid, strategy, as_json)
     request = _call(
         as_json,
         research.SweepRequest,
@@ -761,15 +778,9 @@ def walkforward_cmd(
     leaky one (exit 2) unless --allow-lookahead. Implausible out-of-sample results
     (AUC >= 0.9, Sharpe >= 4) are flagged in ``warnings``.
     """
-    from app.services import research
     from app.services import walkforward as wf
 
-    axes = {}
-    for item in grid:
-        if "=" not in item:
-            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
-        name, text = item.split("=", 1)
-        axes[name.strip()] = _call(as_json, research.GridAxis.parse, text=text.strip())
+    axes = _grid_axes(grid, strategy, as_json)
     request = _call(
         as_json,
         wf.WalkForwardRequest,

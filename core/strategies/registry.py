@@ -158,7 +158,8 @@ def _format_errors(name: str, err: ValidationError) -> str:
         loc = ".".join(str(x) for x in item["loc"]) or "params"
         msg = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            msg = f"{name} has no parameter {loc!r}; use {sorted(specs) or 'none'}"
+            hint = f"use {', '.join(sorted(specs))}" if specs else "it takes no parameters"
+            msg = f"{name} has no parameter {loc!r}; {hint}"
         elif loc in specs:
             msg = f"{msg}; {loc} must be {specs[loc].describe()}, got {item.get('input')!r}"
         parts.append(f"{loc}: {msg}")
@@ -195,7 +196,8 @@ def check_param(name: str, field: str, value: Any) -> None:
     """
     specs = param_specs(name)
     if field not in specs:
-        raise ParamRangeError(field, f"{name} has no parameter {field!r}; use {sorted(specs)}")
+        hint = f"use {', '.join(sorted(specs))}" if specs else "it takes no parameters"
+        raise ParamRangeError(field, f"{name} has no parameter {field!r}; {hint}")
     spec = specs[field]
     wrong = f"{field} must be {spec.describe()}, got {value!r}"
     if spec.kind == "bool":

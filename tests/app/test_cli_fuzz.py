@@ -290,3 +290,26 @@ def test_strategy_window_values_are_refused_with_their_range(value: str) -> None
         return
     with pytest.raises(ValueError, match=r"fast must be an integer in \[1, 100000\] \(bars\)"):
         check_param("ma_crossover", "fast", parsed)
+
+
+@pytest.mark.parametrize("command", ["sweep", "walkforward"])
+@pytest.mark.parametrize(
+    ("axis", "message"),
+    [
+        ("fast=1:1e15:1", "--grid 'fast=1:1e15:1': 1:1e+15:1 has 1e+15 points, more than the cap"),
+        ("fast=0.5:10:1", "--grid fast=0.5:10:1: fast is an integer parameter"),
+        ("fast=0:10:1", "--grid fast=0:10:1 goes outside the valid range"),
+        ("fast=1:inf:1", "--grid 'fast=1:inf:1': grid range '1:inf:1' must contain finite"),
+    ],
+)
+def test_grid_axes_are_refused_naming_the_flag_before_any_work(
+    command: str, axis: str, message: str, isolated_workbench: Path
+) -> None:
+    args = [command, "--strategy", "ma_crossover", "--grid", axis, "--grid", "slow=20:40:10"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert message in _plain(result.output), result.output
+    assert (
+        not (isolated_workbench / "workbench.db").exists()
+        or _stored(isolated_workbench)[0].get("runs", 0) == 0
+    )
