@@ -142,3 +142,31 @@ def test_pipeline_latency_is_measured_around_each_step() -> None:
     assert ticks["ns"] == (900 * (2 * 1 + 2) + 60 * (2 * 20 + 2)) * 1_000
     assert multi["symbols"] == 20 and report["batch"]["decisions"] == 900
     assert report["batch"]["max_abs_target_difference_vs_step"] < 1e-9
+
+
+def test_the_state_bounds_the_target_and_the_order(
+    prices: pd.DataFrame, pipeline: DecisionPipeline
+) -> None:
+    # Unbounded targets reach well past 20% of equity on this series; with the bounds the
+    # target stays in [-10%, 20%] and every order is worth at most 3,000.
+    free = replay(prices.iloc[:700], pipeline, vectorized=False)
+    assert free["target_position"].max() > 0.2 or free["target_position"].min() < -0.1
+    pipe = pipeline.fresh()
+    equity, shares, prev = 100_000.0, 0.0, float("nan")
+    for ts, row in prices.iloc[:700].iterrows():
+        close = float(row["close"])
+        if prev == prev:
+            equity += shares * (close - prev)
+        bar = {**row.to_dict(), "ts": ts, "symbol": "SYN"}
+        state = PortfolioState(
+            equity=equity, shares=shares, max_long=0.2, max_short=0.1, max_order_value=3_000.0
+        )
+        d = pipe.step(bar, state)
+        assert -0.1 <= d.target_position <= 0.2
+        assert abs(d.order_qty) * close <= 3_000.0 + 1e-6
+        if d.sized_by == "":  # unbounded decisions equal the free replay's
+            assert d.target_position == pytest.approx(free.loc[ts, "target_position"], abs=0)
+        shares += d.approved_qty
+        prev = close
+        # the book never exceeds the bounds by more than one bar's price move
+        assert -0.1 * 1.2 <= shares * close / equity <= 0.2 * 1.2
