@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.data.validation import DataValidationError, ReadFormat, validate_upload
@@ -95,17 +95,34 @@ value_cells = st.one_of(
 )  # fmt: skip
 
 
+date_cells = st.one_of(
+    st.dates(date(1600, 1, 1), date(2400, 12, 31)).map(lambda d: d.isoformat()),
+    st.tuples(
+        st.dates(date(1990, 1, 1), date(2030, 12, 31)),
+        st.sampled_from(["", "T00:00", "T16:00:00", " 09:30"]),
+        st.sampled_from(["", "Z", "+01:00", "+02:00", "-05:00", "-04:00"]),
+    ).map(lambda t: f"{t[0].isoformat()}{t[1]}{t[2] if t[1] else ''}"),
+    st.dates(date(1990, 1, 1), date(2030, 12, 31)).map(lambda d: d.strftime("%d/%m/%Y")),
+)
+price_cells = st.floats(-5, 1e6, allow_nan=False).map(lambda x: f"{x:.4f}")
+
+
 @st.composite
 def csv_like(draw: st.DrawFn) -> bytes:
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     header = [draw(header_cells) for _ in range(draw(st.integers(1, 6)))]
-    if draw(st.booleans()):  # half the files have the usual columns, so values get checked
+    usual = draw(st.booleans())
+    if usual:  # half the files have the usual columns, so that the value rules are reached
         header = ["date", "open", "high", "low", "close"][: draw(st.integers(2, 5))] + header[:1]
     width = len(header)
     rows = [
         [draw(value_cells) for _ in range(draw(st.integers(max(0, width - 1), width + 1)))]
         for _ in range(draw(st.integers(0, 8)))
     ]
+    for row in rows if usual else []:
+        if row:
+            row[0] = draw(date_cells)
+        row[1:] = [draw(st.one_of(price_cells, value_cells)) for _ in row[1:]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     if draw(st.booleans()):
@@ -139,6 +156,15 @@ def parquet_like(draw: st.DrawFn) -> bytes:
 
 
 @FAST
+@example(  # raised "Mixed timezones detected" from pandas before
+    payload=b"date,close\n2020-01-02T00:00+01:00,1\n2020-07-02T00:00+02:00,1\n",
+    fmt=None,
+    parquet_name=False,
+)
+@example(payload=b"date,close\n9999-01-02,1\n", fmt=None, parquet_name=False)  # OutOfBounds
+@example(  # was accepted with close outside [low, high]
+    payload=b"date,high,low,close\n2020-01-02,10,9,11\n", fmt=None, parquet_name=False
+)
 @given(
     payload=st.one_of(st.binary(max_size=300), csv_like(), parquet_like()),
     fmt=st.one_of(st.none(), formats),
