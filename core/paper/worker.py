@@ -235,6 +235,30 @@ def _flatten_request(
     return OrderRequest(symbol=symbol, side=side, qty=abs(qty), client_order_id=cid)
 
 
+def _largest_passing(check: Callable[[float], Any], requested: float) -> Any:
+    """The pre-trade verdict of the largest whole quantity below ``requested`` that passes
+    (bisection; VaR and concentration grow with the order), or None when none does."""
+    hi = math.floor(requested)
+    if hi < 1:
+        return None
+    first = check(1.0)
+    if not first.approved:
+        return None
+    lo, best = 1, first
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        verdict = check(float(mid))
+        if verdict.approved:
+            lo, best = mid, verdict
+        else:
+            hi = mid
+    if hi != lo:
+        top = check(float(hi))
+        if top.approved and top.allowed_quantity < requested:
+            best = top
+    return best
+
+
 class PaperWorker:
     """Runs one paper session bar by bar on a replayed (or live) price calendar.
 
@@ -562,15 +586,31 @@ class PaperWorker:
             ) -> Any:
                 from core.pipeline import RiskDecision as PipeVerdict
 
-                decision = pre_trade_check(
-                    RiskOrder(
-                        symbol=order.symbol, side=order.side, qty=order.qty, price=order.price
-                    ),
-                    _state,
-                    limits,
-                    now=_now,
-                    fractional=False,
-                )
+                def check(amount: float) -> Any:
+                    return pre_trade_check(
+                        RiskOrder(
+                            symbol=order.symbol, side=order.side, qty=amount, price=order.price
+                        ),
+                        _state,
+                        limits,
+                        now=_now,
+                        fractional=False,
+                    )
+
+                decision = check(order.qty)
+                fitted = None
+                if not decision.approved and not decision.kill_switch:
+                    fitted = _largest_passing(check, order.qty)
+                if fitted is not None:  # sized to fit VaR / concentration: not a block
+                    _out.append(("sized", fitted))
+                    reason = (
+                        "sized to fit the limits (full order: "
+                        + "; ".join(decision.rejection_reasons)
+                        + ")"
+                    )
+                    return PipeVerdict(
+                        approved=True, qty=float(fitted.allowed_quantity), reason=reason
+                    )
                 _out.append(decision)
                 reason = "; ".join(decision.rejection_reasons + list(decision.adjustments))
                 return PipeVerdict(
@@ -595,11 +635,14 @@ class PaperWorker:
                     max_order_value=caps.max_order_value,
                 ),
             )
-            if decision.sized_by:
+            risk = verdicts[-1] if verdicts else None
+            if isinstance(risk, tuple):  # fitted by the sizer, then approved by the check
+                risk = None
+                summary.sized_within_limits += 1
+            elif decision.sized_by:
                 summary.sized_within_limits += 1
             report.regime[symbol] = decision.regime
             self._last_regime[symbol] = decision.regime
-            risk = verdicts[-1] if verdicts else None
             if risk is not None and (not risk.approved or risk.shrunk):
                 summary.orders_blocked_or_shrunk_by_risk += 1
             if risk is not None and not risk.approved:
