@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import annotated_types as at
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -161,9 +163,14 @@ def _format_errors(name: str, err: ValidationError) -> str:
             hint = f"use {', '.join(sorted(specs))}" if specs else "it takes no parameters"
             msg = f"{name} has no parameter {loc!r}; {hint}"
         elif loc in specs:
-            msg = f"{msg}; {loc} must be {specs[loc].describe()}, got {item.get('input')!r}"
+            msg = f"{loc} must be {specs[loc].describe()}, got {_short(item.get('input'))}"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate_params(name: str, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
@@ -199,20 +206,24 @@ def check_param(name: str, field: str, value: Any) -> None:
         hint = f"use {', '.join(sorted(specs))}" if specs else "it takes no parameters"
         raise ParamRangeError(field, f"{name} has no parameter {field!r}; {hint}")
     spec = specs[field]
-    wrong = f"{field} must be {spec.describe()}, got {value!r}"
+    wrong = f"{field} must be {spec.describe()}, got {_short(value)}"
     if spec.kind == "bool":
-        if not isinstance(value, bool):
+        if not isinstance(value, bool | np.bool_):
             raise ParamRangeError(field, wrong)
         return
     if spec.kind == "choice":
-        if value not in spec.choices:
+        if not isinstance(value, str) or value not in spec.choices:
             raise ParamRangeError(field, wrong)
         return
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise ParamRangeError(field, wrong)
-    if spec.kind == "int" and isinstance(value, float) and not value.is_integer():
+    try:
+        number = float(value)
+    except OverflowError:  # an int with hundreds of digits
+        raise ParamRangeError(field, wrong) from None
+    if spec.kind == "int" and not number.is_integer():
         raise ParamRangeError(field, wrong)
-    if not spec.contains(float(value)):
+    if not spec.contains(number):
         raise ParamRangeError(field, wrong)
 
 

@@ -39,10 +39,13 @@ class StrategyParams(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_for_numbers(cls, value: object, info: ValidationInfo) -> object:
-        field = cls.model_fields[info.field_name or ""]
-        if isinstance(value, bool) and field.annotation in (int, float):
-            raise ValueError(f"must be a number, not {value}")
+    def _exact_kinds(cls, value: object, info: ValidationInfo) -> object:
+        """Numbers must be numbers (not True, not "20") and flags true or false (not 1)."""
+        annotation = cls.model_fields[info.field_name or ""].annotation
+        if annotation in (int, float) and isinstance(value, bool | np.bool_ | str | bytes):
+            raise ValueError(f"must be a number, not {value!r}")
+        if annotation is bool and not isinstance(value, bool | np.bool_):
+            raise ValueError(f"must be true or false, not {value!r}")
         return value
 
 

@@ -313,3 +313,36 @@ def test_grid_axes_are_refused_naming_the_flag_before_any_work(
         not (isolated_workbench / "workbench.db").exists()
         or _stored(isolated_workbench)[0].get("runs", 0) == 0
     )
+
+
+_VALUES = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(__import__("core.strategies").strategies.STRATEGIES)), st.data())
+def test_any_parameter_value_is_valid_or_a_value_error(strategy: str, data: st.DataObject) -> None:
+    from core.strategies.registry import check_param, param_specs, validate_params
+
+    specs = param_specs(strategy)
+    field = data.draw(st.sampled_from([*sorted(specs), "unknown"]))
+    value = data.draw(_VALUES)
+    try:
+        check_param(strategy, field, value)
+    except ValueError as exc:
+        assert field in str(exc)
+        with pytest.raises(ValueError):
+            validate_params(strategy, {field: value})
+    else:
+        spec = specs[field]
+        if spec.kind in ("int", "float"):
+            assert spec.contains(float(value))
+        try:
+            validate_params(strategy, {field: value})
+        except ValueError as exc:  # only a cross-field rule may still refuse it
+            assert "must be" in str(exc) or "smaller" in str(exc) or "below" in str(exc)
