@@ -894,7 +894,9 @@ def alerts_list(as_json: bool = JSON_OPT) -> None:
 
 
 @alerts_app.command("history")
-def alerts_history(limit: int = typer.Option(50, "--limit"), as_json: bool = JSON_OPT) -> None:
+def alerts_history(
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000), as_json: bool = JSON_OPT
+) -> None:
     """Alert history, newest first."""
     from app.services import alerts
 
@@ -979,20 +981,26 @@ def _toggle(kind: str, name: str, enabled: bool, as_json: bool) -> None:
 
 
 @rule_app.command("enable")
-def rule_enable(name: str, as_json: bool = JSON_OPT) -> None:
+def rule_enable(
+    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
+) -> None:
     """Enable a rule."""
     _toggle("rule", name, True, as_json)
 
 
 @rule_app.command("disable")
-def rule_disable(name: str, as_json: bool = JSON_OPT) -> None:
+def rule_disable(
+    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
+) -> None:
     """Disable a rule (kept, not evaluated)."""
     _toggle("rule", name, False, as_json)
 
 
 @rule_app.command("delete")
 def rule_delete(
-    name: str, yes: bool = typer.Option(False, "--yes", help="Confirm."), as_json: bool = JSON_OPT
+    name: str = typer.Argument(..., parser=opt.text()),
+    yes: bool = typer.Option(False, "--yes", help="Confirm."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Delete a rule (its history stays)."""
     from app.services import alerts
@@ -1029,20 +1037,26 @@ def channel_add(
 
 
 @channel_app.command("enable")
-def channel_enable(name: str, as_json: bool = JSON_OPT) -> None:
+def channel_enable(
+    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
+) -> None:
     """Enable a channel."""
     _toggle("channel", name, True, as_json)
 
 
 @channel_app.command("disable")
-def channel_disable(name: str, as_json: bool = JSON_OPT) -> None:
+def channel_disable(
+    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
+) -> None:
     """Disable a channel (rules skip it and record why)."""
     _toggle("channel", name, False, as_json)
 
 
 @channel_app.command("delete")
 def channel_delete(
-    name: str, yes: bool = typer.Option(False, "--yes", help="Confirm."), as_json: bool = JSON_OPT
+    name: str = typer.Argument(..., parser=opt.text()),
+    yes: bool = typer.Option(False, "--yes", help="Confirm."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Delete a channel no rule uses (its encrypted URL goes with it)."""
     from app.services import alerts
@@ -1077,8 +1091,10 @@ def _password_signed_in(as_json: bool) -> Any:
 
 @token_app.command("create")
 def token_create(
-    name: str = typer.Option(..., "--name", help="What the token is for, e.g. laptop."),
-    days: int = typer.Option(90, "--days", help="Lifetime in days (1-365)."),
+    name: str = typer.Option(
+        ..., "--name", help="What the token is for, e.g. laptop.", parser=opt.text()
+    ),
+    days: int = typer.Option(90, "--days", help="Lifetime in days (1-365).", min=1, max=365),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Make a token for WORKBENCH_USER (password required); it is shown only once."""
@@ -1115,7 +1131,9 @@ def token_list(as_json: bool = JSON_OPT) -> None:
 
 @token_app.command("revoke")
 def token_revoke(
-    token_id: int = typer.Argument(..., help="Id from `workbench token list`."),
+    token_id: int = typer.Argument(
+        ..., help="Id from `workbench token list`.", min=1, max=2**63 - 1
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Revoke one of your tokens."""
@@ -1588,7 +1606,9 @@ app.add_typer(regime_app, name="regime")
 @regime_app.command("eval")
 def regime_eval(
     synthetic: bool = typer.Option(True, "--synthetic/--no-synthetic", help="Synthetic data."),
-    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    seed: int = typer.Option(
+        1, "--seed", help="Generator seed.", parser=opt.number(0, 2**32 - 1, integer=True)
+    ),
     method: str = typer.Option("hmm", "--method", help="hmm or dpgmm."),
     bars: int = typer.Option(5000, "--bars", help="Series length (300..100000)."),
     history: str = typer.Option(

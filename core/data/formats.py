@@ -133,13 +133,17 @@ class ReadFormat(BaseModel):
         if value is None or not str(value).strip():
             return None
         text = str(value).strip()
+        known = available_timezones()
         try:
+            # Only names in the tz database: no file lookups for arbitrary text (paths, long names).
+            if text not in known:
+                raise ZoneInfoNotFoundError(text)
             ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            close = sorted(z for z in available_timezones() if text.lower() in z.lower())[:3]
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            close = sorted(z for z in known if text.lower() in z.lower())[:3]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ValueError(
-                f"{text!r} is not an IANA time zone{hint}; use e.g. America/New_York, "
+                f"{text[:60]!r} is not an IANA time zone{hint}; use e.g. America/New_York, "
                 "Europe/London or UTC"
             ) from exc
         return text
