@@ -174,8 +174,7 @@ def check_grid(strategy: str, grid: dict[str, GridAxis]) -> int:
     if total > MAX_COMBINATIONS:
         sizes = " x ".join(f"{axis.count:,} {name}" for name, axis in grid.items())
         raise ValueError(
-            f"{total:,} combinations exceed {MAX_COMBINATIONS:,} ({sizes}); "
-            "use larger steps"
+            f"{total:,} combinations exceed {MAX_COMBINATIONS:,} ({sizes}); use larger steps"
         )
     return total
 
