@@ -1,0 +1,140 @@
+"""Wald's SPRT against the formulas written out in the test, on tiny hand-made inputs."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from core.abtest import SPRT
+
+
+def _path_by_hand(x: list[float], delta: float, sigma: float | None, burn_in: int) -> list[float]:
+    """log LR_n = (delta * S_n - n * delta^2 / 2) / s_n^2, s_n known or the ddof=1 std."""
+    out = []
+    for n in range(1, len(x) + 1):
+        head = x[:n]
+        if sigma is not None:
+            var = sigma**2
+        elif n < burn_in or n < 2:
+            out.append(math.nan)
+            continue
+        else:
+            mean = sum(head) / n
+            var = sum((v - mean) ** 2 for v in head) / (n - 1)
+        out.append((delta * sum(head) - n * delta**2 / 2) / var if var > 0 else math.nan)
+    return out
+
+
+@pytest.mark.parametrize(("alpha", "beta"), [(0.05, 0.2), (0.1, 0.3), (0.01, 0.05)])
+def test_wald_boundaries(alpha: float, beta: float) -> None:
+    sprt = SPRT(delta=0.001, sigma=0.01, alpha=alpha, beta=beta)
+    assert sprt.upper == pytest.approx(math.log((1 - beta) / alpha), rel=1e-15)
+    assert sprt.lower == pytest.approx(math.log(beta / (1 - alpha)), rel=1e-15)
+    assert (sprt.alpha, sprt.beta, sprt.burn_in) == (alpha, beta, 20)
+    assert SPRT(delta=0.001, sigma=0.01).upper == pytest.approx(math.log(16), rel=1e-15)
+
+
+def test_known_sigma_path_and_decision_by_hand() -> None:
+    x = [0.004, -0.002, 0.003, 0.001, 0.006, 0.005, 0.004, 0.005, -0.01]
+    sprt = SPRT(delta=0.002, sigma=0.003)
+    want = _path_by_hand(x, 0.002, 0.003, 20)
+    stop = next(i for i, v in enumerate(want) if v >= sprt.upper or v <= sprt.lower)
+    run = sprt.run(np.array(x))
+    assert run.decision == "accept_h1" and run.n_used == stop + 1
+    np.testing.assert_allclose(run.log_lr, want[: stop + 1], rtol=1e-12)
+    # step by step: the same path, then the decision is final
+    step = SPRT(delta=0.002, sigma=0.003)
+    decisions = [step.update(v) for v in x]
+    assert decisions == ["continue"] * stop + ["accept_h1"] * (len(x) - stop)
+    assert stop == 6  # (0.002 * 0.021 - 7 * 0.002^2 / 2) / 0.003^2 = 3.11 >= ln 16
+    assert step.n == stop + 1 and step.log_lr == pytest.approx(want[stop], rel=1e-12)
+    assert sprt.n == 0 and sprt.decision == "continue"  # run() leaves the object alone
+
+
+def test_no_crossing_uses_every_day() -> None:
+    x = np.array([0.001, -0.001, 0.0005, -0.0005])
+    run = SPRT(delta=0.002, sigma=0.01).run(x)
+    assert run.decision == "continue" and run.n_used == 4 and run.log_lr.shape == (4,)
+    np.testing.assert_allclose(run.log_lr, _path_by_hand(list(x), 0.002, 0.01, 20), rtol=1e-12)
+
+
+def test_a_path_exactly_on_a_boundary_decides() -> None:
+    sprt = SPRT(delta=1.0, sigma=1.0)
+    x_up = sprt.upper + 0.5  # log LR_1 = x - 1/2
+    assert (1.0 * x_up - 1.0 / 2.0) / 1.0 == sprt.upper  # exactly on the boundary
+    assert sprt.run(np.array([x_up])).decision == "accept_h1"
+    assert SPRT(delta=1.0, sigma=1.0).update(x_up) == "accept_h1"
+    x_down = sprt.lower + 0.5
+    assert (1.0 * x_down - 1.0 / 2.0) / 1.0 == sprt.lower
+    assert sprt.run(np.array([x_down])).decision == "accept_h0"
+    assert SPRT(delta=1.0, sigma=1.0).update(x_down) == "accept_h0"
+
+
+def test_plug_in_sigma_after_burn_in_by_hand() -> None:
+    rng = np.random.default_rng(4)
+    x = list(rng.normal(0.0002, 0.01, 60))
+    for burn_in in (2, 5, 20):
+        sprt = SPRT(delta=0.004, burn_in=burn_in)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the first day's 0/0 variance is handled
+            run = sprt.run(np.array(x))
+        want = _path_by_hand(x, 0.004, None, burn_in)[: run.n_used]
+        np.testing.assert_allclose(run.log_lr, want, rtol=1e-9)
+        assert int(np.isnan(run.log_lr).sum()) == max(burn_in - 1, 1)
+    assert SPRT(delta=0.004).burn_in == 20
+
+
+def test_constant_differences_never_decide_with_a_plug_in_sigma() -> None:
+    x = np.full(30, 0.001)  # no variation: no sigma to plug in
+    run = SPRT(delta=0.001, burn_in=2).run(x)
+    assert run.decision == "continue" and run.n_used == 30 and np.isnan(run.log_lr).all()
+    step = SPRT(delta=0.001, burn_in=2)
+    assert [step.update(v) for v in x] == ["continue"] * 30 and math.isnan(step.log_lr)
+
+
+def test_reset_forgets_everything() -> None:
+    x = [0.004, 0.003, 0.005]
+    used = SPRT(delta=0.002, sigma=0.004)
+    for v in [0.01, 0.02, 0.03, 0.04]:
+        used.update(v)
+    assert used.decision == "accept_h1"
+    used.reset()
+    assert (used.n, used.log_lr, used.decision) == (0, 0.0, "continue")
+    fresh = SPRT(delta=0.002, sigma=0.004)
+    for v in x:
+        assert used.update(v) == fresh.update(v)
+        assert used.log_lr == fresh.log_lr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"delta": 0.0}, "delta must be finite and non-zero, got 0.0"),
+        ({"delta": math.inf}, "delta must be finite and non-zero, got inf"),
+        ({"sigma": 0.0}, "sigma must be finite and > 0, got 0.0"),
+        ({"sigma": -0.01}, "sigma must be finite and > 0, got -0.01"),
+        ({"sigma": math.inf}, "sigma must be finite and > 0, got inf"),
+        ({"alpha": 0.0}, "alpha must be in (0, 0.5), got 0.0"),
+        ({"alpha": 0.5}, "alpha must be in (0, 0.5), got 0.5"),
+        ({"beta": 0.0}, "beta must be in (0, 0.5), got 0.0"),
+        ({"beta": 0.5}, "beta must be in (0, 0.5), got 0.5"),
+        ({"burn_in": 1}, "burn_in must be >= 2, got 1"),
+    ],
+)
+def test_sprt_validation_messages(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        SPRT(**{"delta": 0.001, **kwargs})
+    assert str(caught.value) == message
+
+
+def test_non_finite_observations_are_refused() -> None:
+    with pytest.raises(ValueError) as caught:
+        SPRT(delta=0.001, sigma=0.01).update(math.nan)
+    assert str(caught.value) == "observations must be finite, got nan"
+    with pytest.raises(ValueError) as caught:
+        SPRT(delta=0.001, sigma=0.01).run(np.array([0.0, math.inf]))
+    assert str(caught.value) == "observations must be finite (drop NaN days first)"
+    assert SPRT(delta=0.001, burn_in=2).burn_in == 2
