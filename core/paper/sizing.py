@@ -12,7 +12,11 @@ pre-trade check rarely has anything to block:
 * at or beyond ``max_daily_loss`` or ``max_drawdown``: no new risk (targets may only
   move towards zero).
 
-VaR, concentration and the order rate stay with the pre-trade check.
+* when other positions are held: the weight at which this asset's Euler share of the
+  book's volatility equals ``max_concentration`` (a closed form, below).
+
+VaR and the order rate stay with the pre-trade check (the worker then cuts an order it
+refuses for its size to the largest whole quantity that passes).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from core.risk import RiskLimits
 from core.risk.state import PortfolioState
@@ -75,6 +81,9 @@ def sizing_caps(
         "max_gross_exposure": gross_room,
         "max_net_exposure": limits.max_net_exposure + net_other,
     }
+    concentration = _concentration_bounds(state, symbol, limits.max_concentration)
+    if concentration is not None:
+        longs["max_concentration"], shorts["max_concentration"] = concentration
     long_limit = min(longs, key=lambda k: longs[k])
     short_limit = min(shorts, key=lambda k: shorts[k])
     max_long = max(0.0, longs[long_limit] * headroom)
@@ -89,6 +98,36 @@ def sizing_caps(
     return SizingCaps(
         max_long, max_short, limits.max_order_notional * headroom, long_limit, short_limit
     )
+
+
+def _concentration_bounds(
+    state: PortfolioState, symbol: str, limit: float
+) -> tuple[float, float] | None:
+    """Largest long and short weight of ``symbol`` whose Euler share of the book's
+    volatility stays within ``limit``, the other weights fixed (None: not computable,
+    or no other position, where the check does not apply).
+
+    With ``x`` the weight, ``s = Σ_ii``, ``c = Σ_i,others · w_others`` and
+    ``d = w_othersᵀ Σ w_others``, the share is ``x (s x + c) / (s x² + 2 c x + d)``;
+    ``share <= L`` is the quadratic ``(1 - L) s x² + (1 - 2L) c x - L d <= 0``, whose
+    roots bracket 0 when ``d > 0``.
+    """
+    index, _, _, cov = state._history
+    if symbol not in index or state.unmodelled(symbol) or not state.equity > 0:
+        return None
+    i = index[symbol]
+    w = state.weights_vector.copy()
+    w[i] = 0.0
+    if not np.any(w):
+        return None
+    s_ii = float(cov[i, i])
+    c = float(cov[i] @ w)
+    d = float(w @ cov @ w)
+    a, b, k = (1.0 - limit) * s_ii, (1.0 - 2.0 * limit) * c, -limit * d
+    if not (s_ii > 0 and d > 0 and a > 0):
+        return None
+    root = math.sqrt(b * b - 4 * a * k)
+    return (-b + root) / (2 * a), (b + root) / (2 * a)
 
 
 def book_breaches(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -244,6 +245,38 @@ def test_default_replay_sizes_within_the_limits(isolated_workbench: Path) -> Non
         "SELECT count(*) FROM decisions WHERE json_extract(payload, '$.approved') = 0",
     )[0][0]
     assert blocked == summary["risk_rejected"]
+
+
+def test_four_symbols_are_sized_within_the_limits_too(isolated_workbench: Path) -> None:
+    # an unseen case for the sizer: four correlated equities, default limits (25% each,
+    # gross and net 100%, concentration 50%); before: 253 of 1,200 decisions blocked
+    symbols = ["SP500", "NASDAQ", "IBM", "MSFT"]
+    summary = paper.run_worker(paper.PaperRequest(symbols=symbols), steps=300)
+    decisions = summary["cycles"] * len(symbols)
+    assert summary["risk_rejected"] <= 0.10 * decisions
+    assert summary["limit_breaches"] == 0
+    # independent audit of gross exposure at every close from fills, closes and equity
+    var = isolated_workbench
+    fills = pd.DataFrame(
+        db(var, "SELECT ts, symbol, side, qty FROM fills"), columns=["ts", "symbol", "side", "qty"]
+    )
+    fills["ts"] = pd.to_datetime(fills["ts"]).dt.normalize()
+    fills["signed"] = fills["qty"].where(fills["side"] == "buy", -fills["qty"])
+    snaps = pd.DataFrame(
+        db(var, "SELECT ts, equity FROM equity_snapshots ORDER BY bar"), columns=["ts", "equity"]
+    )
+    snaps["ts"] = pd.to_datetime(snaps["ts"]).dt.tz_localize(None).dt.normalize()
+    held = (
+        fills.pivot_table(index="ts", columns="symbol", values="signed", aggfunc="sum")
+        .reindex(snaps["ts"])
+        .fillna(0.0)
+        .cumsum()
+    )
+    close = pd.DataFrame({s: load_prices("ohlcv_daily", s)["close"] for s in held.columns})
+    values = held.to_numpy() * close.loc[snaps["ts"]].to_numpy()
+    equity = snaps["equity"].to_numpy()[:, None]
+    assert (np.abs(values) / equity).max() <= 0.25 + 1e-9
+    assert (np.abs(values).sum(axis=1) / equity[:, 0]).max() <= 1.0 + 1e-9
 
 
 # ---------------------------------------------------------------- kill, pause, resume

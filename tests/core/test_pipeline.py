@@ -170,3 +170,41 @@ def test_the_state_bounds_the_target_and_the_order(
         prev = close
         # the book never exceeds the bounds by more than one bar's price move
         assert -0.1 * 1.2 <= shares * close / equity <= 0.2 * 1.2
+
+
+def test_sizing_caps_keep_the_euler_share_at_the_concentration_limit() -> None:
+    from core.paper.sizing import sizing_caps
+    from core.risk import RiskLimits
+    from core.risk.state import PortfolioState as Book
+
+    rng = np.random.default_rng(1)
+    mix = np.array([[1, 0.3, 0.1], [0, 1, 0.4], [0, 0, 1.5]])
+    returns = pd.DataFrame(rng.normal(size=(250, 3)) @ mix * 0.01, columns=list("ABC"))
+    book = Book(
+        equity=100.0,
+        cash=90.0,
+        positions={"A": 0.2, "B": -0.1},
+        prices={"A": 100.0, "B": 100.0, "C": 100.0},
+        start_of_day_equity=100.0,
+        peak_equity=100.0,
+        returns_history=returns,
+    )
+    for limit in (0.3, 0.5, 0.7):
+        caps = sizing_caps(book, "C", RiskLimits(max_concentration=limit), headroom=1.0)
+        assert caps.long_limit == caps.short_limit == "max_concentration"
+        cov = np.cov(returns.to_numpy(), rowvar=False)  # independent: Euler share by hand
+        for x in (caps.max_long, -caps.max_short):
+            w = np.array([0.2, -0.1, x])
+            assert w[2] * (cov @ w)[2] / (w @ cov @ w) == pytest.approx(limit, abs=1e-12)
+    lone = Book(
+        equity=100.0,
+        cash=100.0,
+        positions={},
+        prices={"C": 100.0},
+        start_of_day_equity=100.0,
+        peak_equity=100.0,
+        returns_history=returns,
+    )
+    caps = sizing_caps(lone, "C", RiskLimits(), headroom=0.95)  # a lone position: weight cap
+    assert (caps.max_long, caps.long_limit) == (pytest.approx(0.2375), "max_weight_per_asset")
+    assert caps.max_order_value == pytest.approx(47_500.0)
