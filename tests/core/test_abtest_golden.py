@@ -138,3 +138,97 @@ def test_non_finite_observations_are_refused() -> None:
         SPRT(delta=0.001, sigma=0.01).run(np.array([0.0, math.inf]))
     assert str(caught.value) == "observations must be finite (drop NaN days first)"
     assert SPRT(delta=0.001, burn_in=2).burn_in == 2
+
+
+# --- the stationary-bootstrap interval and p-value, with scripted replicates --------------
+
+
+def _scripted(estimate: float, values: np.ndarray, seen: list[int]):  # type: ignore[no-untyped-def]
+    """A statistic that returns ``estimate`` on the sample and ``values`` on replicates."""
+    queue = list(values)
+
+    def stat(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
+        if a.ndim == 1:
+            return estimate
+        k = a.shape[1]
+        seen.append(k)
+        out = np.array(queue[:k])
+        del queue[:k]
+        return out
+
+    return stat
+
+
+def _by_hand(values: np.ndarray, alpha: float) -> dict[str, float]:
+    finite = np.sort(values[np.isfinite(values)])
+    below = (1 + np.sum(finite <= 0)) / (1 + finite.size)
+    above = (1 + np.sum(finite >= 0)) / (1 + finite.size)
+    return {
+        "ci_low": float(np.quantile(finite, alpha / 2)),
+        "ci_high": float(np.quantile(finite, 1 - alpha / 2)),
+        "p_value": min(1.0, 2 * min(below, above)),
+        "std_error": float(np.std(finite, ddof=1)),
+    }
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.2])
+def test_bootstrap_interval_and_p_value_from_known_replicates(alpha: float) -> None:
+    from core.abtest import bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.3, 1.0, 2_000)
+    values[[5, 77]] = np.nan  # non-finite replicates are dropped
+    seen: list[int] = []
+    x = np.zeros(5_000)  # 5,000 days: replicates come in chunks of 400
+    out = bootstrap_ci(_scripted(0.25, values, seen), x, x, alpha=alpha)
+    assert seen == [400] * 5 and sum(seen) == out.n_boot == 2_000
+    want = _by_hand(values, alpha)
+    assert out.ci_low == pytest.approx(want["ci_low"], rel=1e-12)
+    assert out.ci_high == pytest.approx(want["ci_high"], rel=1e-12)
+    assert out.p_value == pytest.approx(want["p_value"], rel=1e-12)
+    assert out.std_error == pytest.approx(want["std_error"], rel=1e-12)
+    assert (out.estimate, out.n, out.mean_block) == (0.25, 5_000, 17.0)  # round(5000^(1/3))
+
+
+def test_bootstrap_p_value_when_every_replicate_has_one_sign() -> None:
+    from core.abtest import bootstrap_ci
+
+    x = np.zeros(50)
+    up = bootstrap_ci(_scripted(1.0, np.full(99, 0.5), []), x, x, n_boot=99, mean_block=3)
+    # (1 + 0) / (1 + 99) below zero, twice: 0.02; the interval is the single value
+    assert up.p_value == pytest.approx(0.02) and (up.ci_low, up.ci_high) == (0.5, 0.5)
+    assert up.mean_block == 3.0 and up.std_error == 0.0
+    zero = bootstrap_ci(_scripted(0.0, np.zeros(10), []), x, x, n_boot=10)
+    assert zero.p_value == 1.0
+
+
+def test_bootstrap_without_finite_replicates_or_estimate_is_nan() -> None:
+    from core.abtest import bootstrap_ci
+
+    x = np.zeros(30)
+    none = bootstrap_ci(_scripted(0.1, np.full(20, np.nan), []), x, x, n_boot=20, mean_block=2)
+    assert none.estimate == 0.1 and (none.n_boot, none.mean_block, none.n) == (20, 2.0, 30)
+    assert all(math.isnan(v) for v in (none.ci_low, none.ci_high, none.p_value, none.std_error))
+    bad = bootstrap_ci(_scripted(math.nan, np.ones(20), []), x, x, n_boot=20)
+    assert math.isnan(bad.estimate) and math.isnan(bad.p_value) and math.isnan(bad.ci_low)
+    one = bootstrap_ci(_scripted(0.1, np.array([0.2] + [np.nan] * 19), []), x, x, n_boot=20)
+    assert (one.ci_low, one.ci_high, one.std_error) == (0.2, 0.2, 0.0)
+
+
+def test_bootstrap_defaults_and_validation() -> None:
+    from core.abtest import bootstrap_ci, sharpe_difference
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.001, 0.01, 300), rng.normal(0.0, 0.01, 300)
+    default = bootstrap_ci(sharpe_difference, a, b)
+    assert default == bootstrap_ci(sharpe_difference, a, b, n_boot=2000, seed=0)
+    assert default.n_boot == 2000
+    for kwargs, message in [
+        ({"alpha": 0.0}, "alpha must be in (0, 1), got 0.0"),
+        ({"alpha": 1.0}, "alpha must be in (0, 1), got 1.0"),
+        ({"n_boot": 9}, "n_boot must be >= 10, got 9"),
+    ]:
+        with pytest.raises(ValueError) as caught:
+            bootstrap_ci(sharpe_difference, a, b, **kwargs)
+        assert str(caught.value) == message
+    assert bootstrap_ci(sharpe_difference, a, b, n_boot=10).n_boot == 10
