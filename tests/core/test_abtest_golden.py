@@ -232,3 +232,43 @@ def test_bootstrap_defaults_and_validation() -> None:
             bootstrap_ci(sharpe_difference, a, b, **kwargs)
         assert str(caught.value) == message
     assert bootstrap_ci(sharpe_difference, a, b, n_boot=10).n_boot == 10
+
+
+# --- sample size of the Jobson-Korkie-Memmel test, by hand --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("diff", "sharpe_b", "rho"), [(1.0, 0.0, 0.0), (0.5, 1.5, 0.9), (-2.0, 3.0, -0.6)]
+)
+def test_min_sample_size_sharpe_by_hand(diff: float, sharpe_b: float, rho: float) -> None:
+    from scipy.stats import norm
+
+    from core.abtest import min_sample_size_sharpe
+
+    p = 252.0
+    d = diff / math.sqrt(p)
+    s_b = sharpe_b / math.sqrt(p)
+    s_a = s_b + d
+    theta = 2 - 2 * rho + (s_a**2 + s_b**2 - 2 * s_a * s_b * rho**2) / 2
+    z = norm.ppf(1 - 0.05 / 2) + norm.ppf(0.8)
+    want = max(2, math.ceil(z**2 * theta / d**2))
+    got = min_sample_size_sharpe(diff, sharpe_b=sharpe_b, correlation=rho)
+    assert got == want
+
+
+def test_min_sample_size_sharpe_smallest_value_and_messages() -> None:
+    from core.abtest import min_sample_size_sharpe
+
+    # theta >= d^2 / 2, so even a huge difference needs z^2 / 2 = 3.9 -> 4 days
+    assert min_sample_size_sharpe(400.0, correlation=0.99) == 4
+    for kwargs, message in [
+        ({"sharpe_difference": 0.0}, "sharpe_difference must be finite and non-zero"),
+        ({"sharpe_difference": math.inf}, "sharpe_difference must be finite and non-zero"),
+        ({"correlation": 1.0}, "correlation must be in (-1, 1), got 1.0"),
+        ({"correlation": -1.0}, "correlation must be in (-1, 1), got -1.0"),
+        ({"correlation": 1.5}, "correlation must be in (-1, 1), got 1.5"),
+        ({"correlation": -1.5}, "correlation must be in (-1, 1), got -1.5"),
+    ]:
+        with pytest.raises(ValueError) as caught:
+            min_sample_size_sharpe(**{"sharpe_difference": 1.0, **kwargs})
+        assert str(caught.value) == message
