@@ -272,3 +272,32 @@ def test_min_sample_size_sharpe_smallest_value_and_messages() -> None:
         with pytest.raises(ValueError) as caught:
             min_sample_size_sharpe(**{"sharpe_difference": 1.0, **kwargs})
         assert str(caught.value) == message
+
+
+# --- sample size of the paired t-test from the noncentral t distribution -----------------
+
+
+def _paired_t_power(n: int, effect_size: float, alpha: float = 0.05) -> float:
+    """Two-sided power of a paired t-test on n days, from scipy's noncentral t."""
+    from scipy.stats import nct, t
+
+    df, nc = n - 1, effect_size * math.sqrt(n)
+    crit = t.ppf(1 - alpha / 2, df)
+    return float(nct.sf(crit, df, nc) + nct.cdf(-crit, df, nc))
+
+
+def smallest_n_by_hand(effect_size: float, power: float = 0.8) -> int:
+    n = 2
+    while _paired_t_power(n, effect_size) < power:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("effect", [0.0005, 0.001, 0.003, 0.008])
+def test_min_sample_size_is_the_smallest_n_with_the_power(effect: float) -> None:
+    from core.abtest import min_sample_size
+
+    got = min_sample_size(effect, 0.01)
+    assert got == smallest_n_by_hand(effect / 0.01)
+    assert _paired_t_power(got, effect / 0.01) >= 0.8 > _paired_t_power(got - 1, effect / 0.01)
+    assert min_sample_size(-effect, 0.01) == got
