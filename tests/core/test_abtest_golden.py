@@ -301,3 +301,53 @@ def test_min_sample_size_is_the_smallest_n_with_the_power(effect: float) -> None
     assert got == smallest_n_by_hand(effect / 0.01)
     assert _paired_t_power(got, effect / 0.01) >= 0.8 > _paired_t_power(got - 1, effect / 0.01)
     assert min_sample_size(-effect, 0.01) == got
+
+
+# --- aligning two or more return series: every message in full ---------------------------
+
+
+def test_alignment_messages_in_full() -> None:
+    import pandas as pd
+
+    from core.abtest._data import MIN_OBS, align_frame, align_pair
+
+    days = pd.bdate_range("2024-01-01", periods=40)
+    a = pd.Series(np.linspace(-0.01, 0.01, 40), days)
+    cases = [
+        (lambda: align_pair(a.iloc[:5], a.iloc[:5]), ValueError,
+         f"need at least {MIN_OBS} aligned days with returns for every strategy, got 5; "
+         "widen the date range or check that the strategies cover the same period"),
+        (lambda: align_pair(np.zeros(30), np.zeros(31)), ValueError,
+         "a and b must have the same length, got 30 and 31; "
+         "pass pandas Series to align them by date"),
+        (lambda: align_pair(a.replace(a.iloc[3], np.inf), a), ValueError,
+         "returns contain infinite values; clean the returns first"),
+        (lambda: align_frame([a, a]), TypeError,
+         "returns must be a dict of name -> Series, got list"),
+        (lambda: align_frame({"A": a, "B": a.to_numpy()}), TypeError,
+         "returns['B'] must be a pandas Series, got <class 'numpy.ndarray'>"),
+        (lambda: align_frame({1: a, "1": a}), ValueError,
+         "strategy names must be unique as strings"),
+        (lambda: align_frame({"A": a, "B": a.replace(a.iloc[0], -np.inf)}), ValueError,
+         "returns contain infinite values; clean the returns first"),
+    ]  # fmt: skip
+    for call, kind, message in cases:
+        with pytest.raises(kind) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+def test_a_series_and_an_array_are_paired_by_position() -> None:
+    import pandas as pd
+
+    from core.abtest._data import align_pair
+
+    days = pd.bdate_range("2024-01-01", periods=30)
+    a = pd.Series(np.arange(30.0), days)
+    # one Series, one array: no dates to join on, so positions are paired
+    got_a, got_b = align_pair(a, np.arange(30.0) * 2)
+    np.testing.assert_array_equal(got_b, 2 * got_a)
+    # two Series: joined on dates, the days only one has are dropped
+    b = pd.Series(np.arange(30.0), days + pd.offsets.BDay(5))
+    x, y = align_pair(a, b)
+    assert x.size == 25 and np.array_equal(x, y + 5)
