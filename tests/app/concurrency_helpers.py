@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 import os
+import sys
 import traceback
 from typing import Any
 
@@ -22,10 +23,24 @@ def _child(
 ) -> None:
     os.environ.update(env)
     try:
+        # Anything cached before the environment was set (a module imported while unpickling)
+        # must not keep another database or runtime folder.
+        config = sys.modules.get("core.config")
+        if config is not None:
+            config.get_settings.cache_clear()
+        db = sys.modules.get("app.services.db")
+        if db is not None:
+            db._engine_for.cache_clear()
         module_name, func_name = target.rsplit(":", 1)
         module = importlib.import_module(module_name)
         prepare = getattr(module, f"prepare_{func_name}", None)
         state = prepare(*args) if prepare is not None else None
+        if "WORKBENCH_DB_URL" in env:
+            from core.config import get_settings
+
+            used = get_settings().database_url
+            if used != env["WORKBENCH_DB_URL"]:
+                raise RuntimeError(f"child uses {used}, not {env['WORKBENCH_DB_URL']}")
         barrier.wait(timeout=TIMEOUT_S)
         kind, value = getattr(module, func_name)(index, state, *args)
         queue.put((index, kind, value))
