@@ -1,4 +1,4 @@
-"""Run a function in N fresh processes released together at a barrier (spawn, not fork).
+"""Run a function in N processes (forked) released together at a barrier.
 
 Each child sets the workbench's environment (runtime folder, database URL), imports and
 warms up what it needs *before* the barrier, so the calls under test start together.
@@ -56,7 +56,13 @@ def run_together(
     ``function(index, prepared, *args)`` returns ``(kind, value)``; an optional
     ``prepare_function(*args)`` in the same module runs before the barrier.
     """
-    ctx = mp.get_context("spawn")
+    # Fork after importing what the children need (the test module's PRELOAD), so sixteen
+    # children do not each pay the interpreter's import time; each child then clears the
+    # cached settings and engines it inherited before it sets up its own.
+    module_name = target.rsplit(":", 1)[0]
+    for name in getattr(importlib.import_module(module_name), "PRELOAD", ()):
+        importlib.import_module(name)
+    ctx = mp.get_context("fork")
     barrier = ctx.Barrier(n)
     queue = ctx.Queue()
     procs = [

@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 from tests.app.concurrency_helpers import run_together
 
 N = 16
+# Imported once in the parent, before the fork.
+PRELOAD = ("app.services.paper", "app.services.db", "core.paper.worker", "core.pipeline")
 pytestmark = pytest.mark.timeout(1800)  # 16 fresh interpreters on a busy machine
 STEPS = 25
 PG_ADMIN = os.environ.get("WORKBENCH_TEST_PG_URL", "")

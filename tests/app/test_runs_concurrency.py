@@ -17,6 +17,8 @@ from tests.app.concurrency_helpers import run_together
 from tests.app.test_paper_concurrency import db_url  # noqa: F401  (fixture)
 
 N = 16
+# Imported once in the parent, before the fork.
+PRELOAD = ("app.services.runs", "app.services.db")
 pytestmark = pytest.mark.timeout(1800)  # 16 fresh interpreters on a busy machine
 ROWS = 5_000
 
