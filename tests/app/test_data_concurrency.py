@@ -14,11 +14,12 @@ import multiprocessing.queues
 import multiprocessing.synchronize
 import os
 import traceback
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg import fresh_pg_database
 
 PROCESSES = 16
 PG_ADMIN_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "")
@@ -82,24 +83,10 @@ def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     if request.param == "sqlite":
         yield ""
         return
-    if not PG_ADMIN_URL:
-        pytest.skip("no PostgreSQL: set WORKBENCH_TEST_PG_URL")
-    from sqlalchemy import create_engine, text
-
-    name = f"wb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("WORKBENCH_DB_URL", url)
-    get_settings.cache_clear()
-    yield url
-    from app.services.db import _engine_for
-
-    _engine_for.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database() as url:
+        monkeypatch.setenv("WORKBENCH_DB_URL", url)
+        get_settings.cache_clear()
+        yield url
 
 
 def _stored(name: str) -> tuple[str, str | None]:

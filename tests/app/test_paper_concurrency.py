@@ -5,7 +5,6 @@ PostgreSQL when WORKBENCH_TEST_PG_URL is set)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.app.concurrency_helpers import run_together
+from tests.pg import fresh_pg_database
 
 N = 16
 # Imported once in the parent, before the fork.
@@ -30,18 +30,8 @@ def db_url(request: pytest.FixtureRequest, isolated_workbench: Path) -> Iterator
     if request.param == "sqlite":
         yield f"sqlite:///{isolated_workbench / 'workbench.db'}"
         return
-    if not PG_ADMIN:
-        pytest.skip("no PostgreSQL: set WORKBENCH_TEST_PG_URL (scripts/start_test_postgres.sh)")
-    name = f"wb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database() as url:
+        yield url
 
 
 # ------------------------------------------------------------------ child side

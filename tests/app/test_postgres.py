@@ -7,10 +7,11 @@ WORKBENCH_TEST_PG_URL; each test gets a fresh database on it.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from tests.pg import fresh_pg_database
 
 ADMIN_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -20,24 +21,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def pg_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
     from core.config import get_settings
 
-    name = f"wb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("WORKBENCH_DB_URL", url)
-    get_settings.cache_clear()
-    yield url
-    from app.services.db import _engine_for
-
-    _engine_for.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database() as url:
+        monkeypatch.setenv("WORKBENCH_DB_URL", url)
+        get_settings.cache_clear()
+        yield url
 
 
 def test_services_round_trip_on_postgres(pg_url: str) -> None:

@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import queue
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from app.services import risk
 from app.services.auth import Actor
 from core.risk import RiskLimits
+from tests.pg import fresh_pg_database
 
 PROCESSES = 16
 PG_ADMIN_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "")
@@ -154,25 +154,10 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     if request.param == "sqlite":
         yield "sqlite"
         return
-    if not PG_ADMIN_URL:
-        pytest.skip("no PostgreSQL: set WORKBENCH_TEST_PG_URL (scripts/start_test_postgres.sh)")
-    from sqlalchemy import create_engine, text
-
-    from app.services.db import _engine_for
-
-    name = f"wb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("WORKBENCH_DB_URL", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    get_settings.cache_clear()
-    try:
+    with fresh_pg_database() as url:
+        monkeypatch.setenv("WORKBENCH_DB_URL", url)
+        get_settings.cache_clear()
         yield "postgresql"
-    finally:
-        _engine_for.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_sixteen_concurrent_service_changes_succeed_or_conflict_clearly(backend: str) -> None:
