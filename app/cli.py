@@ -980,34 +980,40 @@ def _toggle(kind: str, name: str, enabled: bool, as_json: bool) -> None:
     emit({kind: name, "enabled": enabled}, as_json=as_json, text=f"{kind} {name} {state}")
 
 
+def _delete(kind: str, name: str, yes: bool, as_json: bool) -> None:
+    """Delete a rule or a channel once confirmed (risk role, audited)."""
+    from app.services import alerts
+
+    _confirm_delete(f"{kind} {name}", yes, as_json)
+    fn = alerts.delete_rule if kind == "rule" else alerts.delete_channel
+    _call(as_json, fn, name=name, actor=_actor(as_json))
+    emit({"deleted": name}, as_json=as_json, text=f"{kind} {name} deleted")
+
+
+NAME_ARG = typer.Argument(..., help="Its name.", parser=opt.text())
+YES_OPT = typer.Option(False, "--yes", help="Confirm.")
+
+
 @rule_app.command("enable")
-def rule_enable(
-    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
-) -> None:
+def rule_enable(name: str = NAME_ARG, as_json: bool = JSON_OPT) -> None:
     """Enable a rule."""
     _toggle("rule", name, True, as_json)
 
 
 @rule_app.command("disable")
-def rule_disable(
-    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
-) -> None:
+def rule_disable(name: str = NAME_ARG, as_json: bool = JSON_OPT) -> None:
     """Disable a rule (kept, not evaluated)."""
     _toggle("rule", name, False, as_json)
 
 
 @rule_app.command("delete")
 def rule_delete(
-    name: str = typer.Argument(..., parser=opt.text()),
-    yes: bool = typer.Option(False, "--yes", help="Confirm."),
+    name: str = NAME_ARG,
+    yes: bool = YES_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Delete a rule (its history stays)."""
-    from app.services import alerts
-
-    _confirm_delete(f"rule {name}", yes, as_json)
-    _call(as_json, alerts.delete_rule, name=name, actor=_actor(as_json))
-    emit({"deleted": name}, as_json=as_json, text=f"rule {name} deleted")
+    _delete("rule", name, yes, as_json)
 
 
 @channel_app.command("add")
@@ -1037,33 +1043,25 @@ def channel_add(
 
 
 @channel_app.command("enable")
-def channel_enable(
-    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
-) -> None:
+def channel_enable(name: str = NAME_ARG, as_json: bool = JSON_OPT) -> None:
     """Enable a channel."""
     _toggle("channel", name, True, as_json)
 
 
 @channel_app.command("disable")
-def channel_disable(
-    name: str = typer.Argument(..., parser=opt.text()), as_json: bool = JSON_OPT
-) -> None:
+def channel_disable(name: str = NAME_ARG, as_json: bool = JSON_OPT) -> None:
     """Disable a channel (rules skip it and record why)."""
     _toggle("channel", name, False, as_json)
 
 
 @channel_app.command("delete")
 def channel_delete(
-    name: str = typer.Argument(..., parser=opt.text()),
-    yes: bool = typer.Option(False, "--yes", help="Confirm."),
+    name: str = NAME_ARG,
+    yes: bool = YES_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Delete a channel no rule uses (its encrypted URL goes with it)."""
-    from app.services import alerts
-
-    _confirm_delete(f"channel {name}", yes, as_json)
-    _call(as_json, alerts.delete_channel, name=name, actor=_actor(as_json))
-    emit({"deleted": name}, as_json=as_json, text=f"channel {name} deleted")
+    _delete("channel", name, yes, as_json)
 
 
 token_app = typer.Typer(
