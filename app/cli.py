@@ -208,7 +208,7 @@ def _params(pairs: list[str], as_json: bool, flag: str = "--param") -> dict[str,
 def _strategy_params(strategy: str | None, pairs: list[str], as_json: bool) -> dict[str, Any]:
     """``--param`` values checked against the strategy's declared types and ranges."""
     from core.strategies import STRATEGIES, validate_params
-    from core.strategies.registry import check_param
+    from core.strategies.catalog import check_param
 
     params = _params(pairs, as_json)
     if strategy not in STRATEGIES:
@@ -228,7 +228,7 @@ def _strategy_params(strategy: str | None, pairs: list[str], as_json: bool) -> d
 def _strategy_fixed(strategy: str, pairs: list[str], as_json: bool) -> dict[str, Any]:
     """A sweep's fixed ``--param`` values, each checked against its declared range."""
     from core.strategies import STRATEGIES
-    from core.strategies.registry import check_param
+    from core.strategies.catalog import check_param
 
     params = _params(pairs, as_json)
     for key, value in params.items():

@@ -15,7 +15,7 @@ from app.services import runs as run_store
 from app.services.data import DataSourceError
 from core.backtest.sweep import METRICS
 from core.strategies import STRATEGIES
-from core.strategies.registry import ParamRangeError, check_windows
+from core.strategies.catalog import ParamRangeError, check_windows
 
 st.title("Backtest")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)

@@ -39,7 +39,7 @@ def _valid_range_help(model: type[BaseModel], name: str, description: str | None
     strategy = _strategy_of(model)
     if strategy is None:
         return description
-    from core.strategies.registry import param_specs
+    from core.strategies.catalog import param_specs
 
     valid = f"Valid: {param_specs(strategy)[name].describe()}."
     return f"{description}. {valid}" if description else valid
@@ -92,7 +92,7 @@ def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerat
     """Put each validation error beside its field; return the ones with no field.
 
     Accepts pydantic's ValidationError and any ValueError with a pydantic-style
-    ``errors()`` (e.g. :class:`core.strategies.registry.ParamRangeError`)."""
+    ``errors()`` (e.g. :class:`core.strategies.catalog.ParamRangeError`)."""
     leftovers: list[str] = []
     errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
     if not errors:
@@ -134,7 +134,7 @@ def grid_axis_inputs(
     strategy = _strategy_of(model)
     specs: dict[str, Any] = {}
     if strategy is not None:
-        from core.strategies.registry import param_specs
+        from core.strategies.catalog import param_specs
 
         specs = param_specs(strategy)
     axes: dict[str, Any] = {}

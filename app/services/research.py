@@ -17,7 +17,7 @@ from app.services.data import load_prices
 from core.backtest.spec import EXECUTION, BacktestSpec
 from core.serialize import json_safe
 from core.strategies import STRATEGIES, validate_params
-from core.strategies.registry import ParamRangeError, check_param, check_windows, param_specs
+from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
 
 Progress = Callable[[float, str], None]
 MAX_COMBINATIONS = 200_000

@@ -6,7 +6,7 @@ True
 """
 
 from core.features import _catalog  # noqa: F401  (registers the built-in features)
-from core.features._registry import (
+from core.features._feature import (
     OHLCV,
     REGISTRY,
     Feature,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from core.features import indicators as ind
-from core.features._registry import Feature, register
+from core.features._feature import Feature, register
 
 _C = ("close",)
 _HL = ("high", "low")

@@ -294,7 +294,7 @@ def test_number_flag_parser_gives_a_number_in_range_or_a_value_error(text: str) 
 @pytest.mark.parametrize("value", ["1e23", "inf", "nan", "-5", "20.5", "true", "١٢", "abc"])
 def test_strategy_window_values_are_refused_with_their_range(value: str) -> None:
     from app.services.params import parse_value
-    from core.strategies.registry import check_param
+    from core.strategies.catalog import check_param
 
     try:
         parsed = parse_value(value)
@@ -339,7 +339,7 @@ _VALUES = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(__import__("core.strategies").strategies.STRATEGIES)), st.data())
 def test_any_parameter_value_is_valid_or_a_value_error(strategy: str, data: st.DataObject) -> None:
-    from core.strategies.registry import check_param, param_specs, validate_params
+    from core.strategies.catalog import check_param, param_specs, validate_params
 
     specs = param_specs(strategy)
     field = data.draw(st.sampled_from([*sorted(specs), "unknown"]))

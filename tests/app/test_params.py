@@ -15,7 +15,7 @@ from app.services.params import parse_value
 from app.services.research import MAX_COMBINATIONS, GridAxis, SweepRequest
 from core.backtest.sweep import MAX_GRID_COMBINATIONS, grid_size, sweep
 from core.strategies import STRATEGIES, validate_params
-from core.strategies.registry import ParamRangeError, check_param, check_windows, param_specs
+from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
 
 SP500_BARS = 5031
 

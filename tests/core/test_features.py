@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import core.features._registry as registry_module
+import core.features._feature as registry_module
 import core.features.indicators as indicators_module
 from core.data.synthetic import SyntheticSpec, generate
 from core.features import (

@@ -10,7 +10,7 @@ import pytest
 
 import core.strategies._indicators as indicators
 import core.strategies.filters as filters
-import core.strategies.registry as registry
+import core.strategies.catalog as registry
 import core.strategies.single as single
 from core.data.synthetic import SyntheticSpec, generate
 from core.strategies import (

@@ -1,4 +1,4 @@
-"""The feature type, the registry and the functions that compute registered features."""
+"""The feature type, the catalog lookup and the functions that compute registered features."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def list_features() -> list[Feature]:
 
 
 def available_features(columns: Iterable[str]) -> list[str]:
-    """Names of the registered features computable from ``columns``, in registry order.
+    """Names of the registered features computable from ``columns``, in catalog order.
 
     >>> "atr_14" in available_features(["close"]), "rsi_14" in available_features(["close"])
     (False, True)
@@ -166,7 +166,7 @@ def compute_features(
     Raises
     ------
     UnknownFeatureError
-        (a KeyError and a ValueError) for a name not in the registry.
+        (a KeyError and a ValueError) for a name not in the catalog.
     MissingInputError
         When a requested feature needs an absent column and ``skip_unavailable`` is False.
     """
