@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from core.data._parse import parse_dates, parse_numbers
+from core.data._dates import parse_dates
+from core.data._numbers import parse_numbers
 from core.data._read import (
     Problem,
     RawTable,
@@ -33,9 +34,9 @@ from core.data._read import (
     size_text,
     table_from_frame,
 )
+from core.data._rules import PRICE_COLUMNS, OhlcPolicy, date_rules, value_rules
 from core.data.formats import FLAGS, ReadFormat, option_errors
 
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 CANONICAL_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 DATE_ALIASES: tuple[str, ...] = ("date", "datetime", "timestamp", "time", "day")
 SYMBOL_ALIASES: tuple[str, ...] = ("symbol", "ticker")
@@ -50,8 +51,6 @@ COLUMN_ALIASES: dict[str, str] = {
     **{a: "date" for a in DATE_ALIASES},
     **{a: "symbol" for a in SYMBOL_ALIASES},
 }
-MAX_LISTED = 5
-OhlcPolicy = Literal["refuse", "warn"]
 
 
 @dataclass(frozen=True)
@@ -273,10 +272,10 @@ def validate_frame(
         defects.extend(_defect(p) for p in parsed_n.problems)
         numeric[col] = parsed_n.values
         bad_any |= parsed_n.bad
-    defects.extend(_value_rules(numeric, locations, dates, ohlc, warnings))
+    defects.extend(_defect(p) for p in value_rules(numeric, locations, dates, ohlc, warnings))
     order_warnings: list[str] = []
     if dates is not None:
-        defects.extend(_date_rules(dates, date_bad, locations, order_warnings))
+        defects.extend(_defect(p) for p in date_rules(dates, date_bad, locations, order_warnings))
     if defects:
         raise DataValidationError(defects, source)
     assert dates is not None
@@ -309,140 +308,6 @@ def _table_of(raw: pd.DataFrame) -> RawTable:
         frame = raw.reset_index()
     frame.columns = [str(c) for c in frame.columns]
     return table_from_frame(frame)
-
-
-def _at(mask: np.ndarray, locations: list[str], dates: np.ndarray | None) -> tuple[list[str], str]:
-    idx = np.flatnonzero(mask)
-    where = [locations[i] for i in idx]
-    if dates is None:
-        return where, listed(where)
-    shown = []
-    for i in idx[:MAX_LISTED]:
-        d = dates[i]
-        shown.append(
-            f"{locations[i]} ({pd.Timestamp(d).date()})" if not np.isnat(d) else locations[i]
-        )
-    more = len(idx) - MAX_LISTED
-    return where, ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _value_rules(
-    numeric: dict[str, np.ndarray],
-    locations: list[str],
-    dates: np.ndarray | None,
-    ohlc: OhlcPolicy,
-    warnings: list[str],
-) -> list[Defect]:
-    out: list[Defect] = []
-    with np.errstate(invalid="ignore"):
-        for col in PRICE_COLUMNS:
-            if col in numeric:
-                mask = numeric[col] <= 0
-                if mask.any():
-                    where, shown = _at(mask, locations, dates)
-                    out.append(
-                        Defect(
-                            "non_positive_prices",
-                            f"column '{col}': {mask.sum()} zero or negative value(s) on "
-                            f"{shown}; prices must be > 0: remove or correct those rows",
-                            col,
-                            where,
-                        )
-                    )
-        if "volume" in numeric:
-            mask = numeric["volume"] < 0
-            if mask.any():
-                where, shown = _at(mask, locations, dates)
-                out.append(
-                    Defect(
-                        "negative_volume",
-                        f"column 'volume': {mask.sum()} negative value(s) on {shown}; "
-                        "volume must be >= 0",
-                        "volume",
-                        where,
-                    )
-                )
-        rules: list[tuple[str, str, np.ndarray, str]] = []
-        if {"high", "low"} <= set(numeric):
-            rules.append(
-                (
-                    "high_below_low",
-                    "high",
-                    numeric["high"] < numeric["low"],
-                    "high < low on {n} row(s) ({rows}); check for swapped high and low columns",
-                )
-            )
-        for col in ("open", "close"):
-            if col not in numeric:
-                continue
-            above = numeric[col] > numeric["high"] if "high" in numeric else None
-            below = numeric[col] < numeric["low"] if "low" in numeric else None
-            mask = np.zeros(len(numeric[col]), dtype=bool)
-            for m in (above, below):
-                if m is not None:
-                    mask |= m
-            span = (
-                "[low, high]"
-                if above is not None and below is not None
-                else ("<= high" if above is not None else ">= low")
-            )
-            if above is not None or below is not None:
-                rules.append(
-                    (
-                        f"{col}_outside_range",
-                        col,
-                        mask,
-                        f"{col} is not within {span} on {{n}} row(s) ({{rows}}); check the "
-                        "columns' order and that all prices share one adjustment",
-                    )
-                )
-        for code, col, mask, text in rules:
-            if mask.any():
-                where, shown = _at(mask, locations, dates)
-                message = text.format(n=int(mask.sum()), rows=shown)
-                if ohlc == "refuse":
-                    out.append(Defect(code, message, col, where))
-                else:
-                    warnings.append(f"{message} (kept as supplied by the source)")
-    return out
-
-
-def _date_rules(
-    dates: np.ndarray, bad: np.ndarray, locations: list[str], warnings: list[str]
-) -> list[Defect]:
-    out: list[Defect] = []
-    valid = ~bad & ~np.isnat(dates)
-    series = pd.Series(dates)
-    dup_mask = series.duplicated(keep=False).to_numpy() & valid
-    if dup_mask.any():
-        dup_dates = sorted({str(pd.Timestamp(d)) for d in dates[dup_mask]})
-        dup_dates = [d.removesuffix(" 00:00:00") for d in dup_dates]
-        out.append(
-            Defect(
-                "duplicate_timestamps",
-                f"{len(dup_dates)} timestamp(s) appear more than once ({listed(dup_dates)}, on "
-                f"{listed([locations[i] for i in np.flatnonzero(dup_mask)])}); keep one row "
-                "per timestamp",
-                "date",
-                [locations[i] for i in np.flatnonzero(dup_mask)],
-            )
-        )
-    good = dates[valid]
-    if len(good) > 1:
-        steps = np.diff(good.astype("int64"))
-        if (steps < 0).all():
-            warnings.append("rows were in descending date order; they have been sorted ascending")
-        elif (steps < 0).any():
-            first = int(np.flatnonzero(steps < 0)[0])
-            rows = np.flatnonzero(valid)
-            i, j = rows[first], rows[first + 1]
-            warnings.append(
-                f"{int((steps < 0).sum())} row(s) were out of date order (first at "
-                f"{locations[j]}: {pd.Timestamp(dates[j]).date()} after "
-                f"{pd.Timestamp(dates[i]).date()} on {locations[i]}); they have been sorted "
-                "ascending: check that the file holds a single series"
-            )
-    return out
 
 
 def validate_upload(

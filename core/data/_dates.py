@@ -1,14 +1,11 @@
-"""Cells to values, refusing every cell whose meaning is not certain.
+"""Date cells to naive wall-clock timestamps, refusing every cell whose meaning is not certain.
 
-Dates: ISO 8601 unless a ``strftime`` format is declared. Day/month orders are never
+Dates are ISO 8601 unless a ``strftime`` format is declared. Day/month orders are never
 inferred, even when a day above 12 would settle it: the defect names the order the file
 seems to use and the flag that declares it. UTC offsets are kept as wall-clock time when
 every timestamp has the same one; several offsets, or a mix of naive and offset
 timestamps, need a declared time zone (the exchange's), into whose local time they are
 converted.
-
-Numbers: plain decimals with the declared separators; a ',' in a number with the
-default format is refused (decimal comma or thousands separator: the user says which).
 """
 
 from __future__ import annotations
@@ -20,15 +17,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from core.data._cells import MISSING_TOKENS, as_text, locations_of, samples
 from core.data._read import Problem, listed
 from core.data.formats import ISO, ReadFormat
 
-MISSING_TOKENS: frozenset[str] = frozenset(
-    {"", "nan", "na", "n/a", "null", "none", "#n/a", "-", "--", "nat"}
-)
-INF_TOKENS: frozenset[str] = frozenset(
-    {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "#num!", "#div/0!"}
-)
 _ISO = re.compile(
     r"^(?P<y>\d{4})(?P<s>[-/.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})"
     r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
@@ -49,42 +41,6 @@ class ParsedDates:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class ParsedNumbers:
-    """float64 values (NaN where refused or missing) and the defects found."""
-
-    values: np.ndarray
-    bad: np.ndarray  # bool: refused, missing or infinite
-    problems: list[Problem] = field(default_factory=list)
-
-
-def _where(mask: np.ndarray, locations: list[str]) -> list[str]:
-    return [locations[i] for i in np.flatnonzero(mask)]
-
-
-def _samples(cells: pd.Series, mask: np.ndarray, locations: list[str], n: int = 3) -> str:
-    idx = np.flatnonzero(mask)[:n]
-    return ", ".join(f"{locations[i]}: {str(cells.iloc[i])[:40]!r}" for i in idx)
-
-
-def _as_text(cells: pd.Series) -> pd.Series:
-    """Cells as stripped strings (``None`` for missing); non-strings are formatted."""
-
-    def one(v: object) -> str | None:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v is pd.NA:
-            return None
-        if isinstance(v, bytes):
-            return v.decode("utf-8", "replace").strip()
-        if isinstance(v, pd.Timestamp | datetime):
-            return v.isoformat()
-        return str(v).strip()
-
-    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # every CSV cell
-        return pd.Series(cells.to_numpy(dtype=object), dtype=object).str.strip()
-    return pd.Series([one(v) for v in cells.tolist()], dtype=object)
-
-
-# ------------------------------------------------------------------ dates
 def parse_dates(
     cells: pd.Series, column: str, locations: list[str], fmt: ReadFormat
 ) -> ParsedDates:
@@ -116,15 +72,15 @@ def parse_dates(
             [
                 Problem(
                     "numeric_dates",
-                    f"column '{column}' holds numbers ({_samples(cells, bad, locations)}), "
+                    f"column '{column}' holds numbers ({samples(cells, bad, locations)}), "
                     "not dates; write the dates as ISO text like 2020-01-31 (Unix "
                     "timestamps and spreadsheet serial numbers are not read)",
                     column,
-                    _where(bad, locations),
+                    locations_of(bad, locations),
                 )
             ],
         )
-    text = _as_text(cells)
+    text = as_text(cells)
     missing = text.isna().to_numpy() | text.fillna("").str.lower().isin(MISSING_TOKENS).to_numpy()
     problems: list[Problem] = []
     if missing.any():
@@ -146,9 +102,9 @@ def parse_dates(
                 "invalid_dates",
                 f"column '{column}': {out_of_range.sum()} value(s) are not real calendar "
                 f"dates or lie outside {_MIN_YEAR}-{_MAX_YEAR} "
-                f"({_samples(filled, out_of_range, locations)}); correct them",
+                f"({samples(filled, out_of_range, locations)}); correct them",
                 column,
-                _where(out_of_range, locations),
+                locations_of(out_of_range, locations),
             )
         )
     del years
@@ -160,7 +116,7 @@ def parse_dates(
 
 
 def _missing_dates(column: str, mask: np.ndarray, locations: list[str]) -> Problem:
-    where = _where(mask, locations)
+    where = locations_of(mask, locations)
     return Problem(
         "missing_dates",
         f"column '{column}': {mask.sum()} row(s) have no date ({listed(where)}); fill in "
@@ -257,8 +213,8 @@ def _parse_declared(
 def _unread_dates(
     text: pd.Series, column: str, mask: np.ndarray, locations: list[str], pattern: str
 ) -> Problem:
-    where = _where(mask, locations)
-    shown = _samples(text, mask, locations)
+    where = locations_of(mask, locations)
+    shown = samples(text, mask, locations)
     if pattern != ISO:
         return Problem(
             "dates_not_in_format",
@@ -338,7 +294,7 @@ def _resolve_offsets(
     notes: list[str] = []
     bad_offset = valid & np.isinf(offsets)
     if bad_offset.any():
-        where = _where(bad_offset, locations)
+        where = locations_of(bad_offset, locations)
         problems.append(
             Problem(
                 "invalid_utc_offsets",
@@ -364,8 +320,8 @@ def _resolve_offsets(
         return out, problems, notes
     distinct = sorted(set(offsets[aware].tolist()))
     if naive.any():
-        where_naive = _where(naive, locations)
-        where_aware = _where(aware, locations)
+        where_naive = locations_of(naive, locations)
+        where_aware = locations_of(aware, locations)
         problems.append(
             Problem(
                 "mixed_timezones",
@@ -397,154 +353,3 @@ def _resolve_offsets(
             "kept as local wall-clock time"
         )
     return wall, problems, notes
-
-
-# ------------------------------------------------------------------ numbers
-def _number_pattern(fmt: ReadFormat) -> re.Pattern[str]:
-    d = re.escape(fmt.decimal)
-    exp = r"(?:[eE][+-]?\d+)?"
-    if fmt.thousands:
-        t = re.escape(fmt.thousands)
-        grouped = rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d*)?{exp}$"
-        return re.compile(rf"{grouped}|^[+-]?{d}\d+{exp}$")
-    return re.compile(rf"^[+-]?(?:\d+(?:{d}\d*)?|{d}\d+){exp}$")
-
-
-def parse_numbers(
-    cells: pd.Series, column: str, locations: list[str], fmt: ReadFormat
-) -> ParsedNumbers:
-    """Parse a numeric column; every refused, missing or infinite cell is named."""
-    n = len(cells)
-    problems: list[Problem] = []
-    if pd.api.types.is_bool_dtype(cells.dtype):
-        bad = np.ones(n, dtype=bool)
-        problems.append(
-            Problem(
-                "non_numeric",
-                f"column '{column}' holds true/false values, not numbers; use numbers",
-                column,
-                _where(bad, locations),
-            )
-        )
-        return ParsedNumbers(np.full(n, np.nan), bad, problems)
-    if pd.api.types.is_numeric_dtype(cells.dtype):
-        values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        missing = np.isnan(values)
-        refused = np.zeros(n, dtype=bool)
-    else:
-        text = _as_text(cells)
-        lower = text.fillna("").str.lower()
-        missing = text.isna().to_numpy() | lower.isin(MISSING_TOKENS).to_numpy()
-        infinite_token = lower.isin(INF_TOKENS).to_numpy()
-        pattern = _number_pattern(fmt)
-        filled = text.fillna("")
-        plain = filled.str.match(pattern).to_numpy(dtype=bool) & ~missing
-        normal = filled.where(plain, "")
-        if fmt.thousands:
-            normal = normal.str.replace(fmt.thousands, "", regex=False)
-        if fmt.decimal != ".":
-            normal = normal.str.replace(fmt.decimal, ".", regex=False)
-        values = np.array(
-            pd.to_numeric(normal.where(plain, None), errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan
-            )
-        )
-        values[infinite_token] = np.inf
-        refused = ~(plain | missing | infinite_token)
-        if refused.any():
-            problems.extend(_refused_numbers(filled, column, refused, locations, fmt))
-    infinite = np.isinf(values)
-    if missing.any():
-        where = _where(missing, locations)
-        problems.append(
-            Problem(
-                "missing_values",
-                f"column '{column}': {missing.sum()} empty or NaN value(s) ({listed(where)}); "
-                "fill or drop those rows",
-                column,
-                where,
-            )
-        )
-    if infinite.any():
-        where = _where(infinite, locations)
-        problems.append(
-            Problem(
-                "infinite_values",
-                f"column '{column}': {infinite.sum()} infinite value(s) ({listed(where)}); "
-                "replace them with real numbers",
-                column,
-                where,
-            )
-        )
-    bad = missing | refused | infinite
-    values = np.where(bad, np.nan, values)
-    return ParsedNumbers(values, bad, problems)
-
-
-def _refused_numbers(
-    text: pd.Series, column: str, mask: np.ndarray, locations: list[str], fmt: ReadFormat
-) -> list[Problem]:
-    out: list[Problem] = []
-    refused = text[mask]
-    other = "," if fmt.decimal == "." else "."
-    seps = {",", ".", " ", "'"} - {fmt.decimal}
-    has_sep = refused.map(
-        lambda v: (
-            any(s in v for s in seps if s != fmt.thousands)
-            or (bool(fmt.thousands) and fmt.thousands in v)
-        )
-    ).to_numpy(dtype=bool)
-    looks_numeric = refused.str.fullmatch(r"[+-]?[\d.,' ]*\d[\d.,' ]*(?:[eE][+-]?\d+)?").to_numpy(
-        dtype=bool
-    )
-    sep_mask = np.zeros(len(text), dtype=bool)
-    sep_mask[np.flatnonzero(mask)[has_sep & looks_numeric]] = True
-    if sep_mask.any():
-        where = _where(sep_mask, locations)
-        sample = text[sep_mask].iloc[0]
-        if fmt.decimal == "." and not fmt.thousands:
-            if re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+\.\d*", sample):
-                advice = "declare --thousands , (',' groups thousands, '.' is the decimal)"
-            elif re.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})+,\d*", sample):
-                advice = "declare --decimal , --thousands . (European format)"
-            else:
-                advice = (
-                    "declare --decimal , if ',' is the decimal separator, or --thousands , "
-                    "if it groups thousands"
-                )
-        else:
-            advice = (
-                f"the declared format is decimal {fmt.decimal!r}"
-                + (
-                    f", thousands {fmt.thousands!r}"
-                    if fmt.thousands
-                    else ", no thousands separator"
-                )
-                + "; fix those values or declare the right --decimal / --thousands"
-                + (f" (e.g. --thousands {other})" if not fmt.thousands else "")
-            )
-        out.append(
-            Problem(
-                "ambiguous_number_format",
-                f"column '{column}': {sep_mask.sum()} value(s) contain separators that do not "
-                f"fit the declared number format ({_samples(text, sep_mask, locations)}); "
-                f"{advice}",
-                column,
-                where,
-            )
-        )
-    rest = mask & ~sep_mask
-    if rest.any():
-        where = _where(rest, locations)
-        symbols = text[rest].str.contains(r"[$€£¥%]", regex=True).any()
-        hint = "; remove currency symbols and % signs" if symbols else ""
-        out.append(
-            Problem(
-                "non_numeric",
-                f"column '{column}': {rest.sum()} non-numeric value(s) "
-                f"({_samples(text, rest, locations)}); use plain numbers such as 101.25{hint}",
-                column,
-                where,
-            )
-        )
-    return out
