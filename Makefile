@@ -9,7 +9,7 @@ PORT ?= 8501
 # Streamlit's upload cap (MB) from the workbench settings (WORKBENCH_UPLOAD_MAX_MB).
 UPLOAD_MB = $(BIN)/python -c "from core.config import get_settings; print(get_settings().upload_max_server_mb)"
 
-.PHONY: install setup run test lint format bench data clean mutation
+.PHONY: install setup run test lint contracts typecheck format bench data clean mutation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+# TODO(issue 10): once `make contracts` passes, add `$(BIN)/lint-imports` to lint above.
+
+## Layer contracts ([tool.importlinter] in pyproject.toml; function-level imports count).
+contracts: install
+	$(BIN)/lint-imports
 
 test: setup lint
 	$(BIN)/pytest
