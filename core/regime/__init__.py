@@ -25,12 +25,12 @@ Design notes
   covariance, K -> 2 states, -> one ``sideways`` state (also for constant prices).
 """
 
-from ._causal import RegimeHistorySpec, causal_regimes, stable_state_labels
+from ._causal import causal_regimes, stable_state_labels
 from ._fit import RegimeResult, fit_regimes
 from ._kernels import backward_smooth, forward_filter, gaussian_log_pdf, normalized_entropy
 from ._labels import label_transition, map_states_to_labels
 from ._online import FilteredRegimeModel
-from ._spec import LABELS, MIN_BARS, RegimeSpec
+from ._spec import LABELS, MIN_BARS, RegimeHistorySpec, RegimeSpec
 from ._synthetic import detection_lags, evaluate_synthetic, oracle_filter
 
 __all__ = [

@@ -20,28 +20,15 @@ Bars before the first fit have no causal estimate: their probabilities are NaN.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings as _warnings
-from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, model_validator
 
+from ._em import ZERO_VAR, Fit, fit_hmm, single_blas_thread, single_state
 from ._features import extract_close, feature_matrix, log_returns
-from ._fit import (
-    _KEEP_AFTER_SCREEN,
-    _MIN_COVAR,
-    _SCREEN_ITER,
-    _ZERO_VAR,
-    RegimeResult,
-    _Fit,
-    _fit_hmm,
-    _hmm_init,
-    _single_blas_thread,
-    _single_state,
-)
+from ._fit import RegimeResult, fit_regimes
 from ._kernels import (
     backward_smooth,
     filter_step,
@@ -51,187 +38,22 @@ from ._kernels import (
 )
 from ._labels import label_matrix, label_transition, map_states_to_labels
 from ._online import FilteredRegimeModel
-from ._spec import LABELS, MIN_BARS, RegimeSpec
+from ._spec import LABELS, MIN_BARS, RegimeHistorySpec, RegimeSpec
+from ._warm import (
+    Params,
+    align,
+    cold_em,
+    dpgmm_params,
+    dpgmm_refit,
+    dpgmm_warm,
+    moments,
+    restandardize,
+    standardization,
+    warm_em,
+)
 
-HistoryMode = Literal["expanding", "rolling", "in-sample"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
 _VOL_HYSTERESIS = 0.10  # a state must be 10% more volatile to take a higher volatility tier
 _MEAN_HYSTERESIS_SE = 0.5  # ... and half a standard error higher in mean to become "bull"
-
-
-class RegimeHistorySpec(BaseModel, frozen=True, extra="forbid"):
-    """How the per-bar regime history is estimated.
-
-    Parameters
-    ----------
-    mode : {"expanding", "rolling", "in-sample"}
-        ``expanding`` (default): refit on every bar before the refit point. ``rolling``:
-        on the last ``window`` bars before it. ``in-sample``: one fit on the whole series
-        (:func:`fit_regimes`); it SEES THE FUTURE and is for after-the-fact analysis only.
-    refit_every : int
-        Bars between refits (21 = about a month of daily bars).
-    min_train_bars : int
-        Bars of the first fit; earlier bars get no probabilities.
-    window : int, optional
-        Training bars per refit in ``rolling`` mode (default 1000).
-    warm_iter : int
-        EM iterations per warm-started refit (the next refit continues from there).
-    """
-
-    mode: HistoryMode = "expanding"
-    refit_every: int = Field(21, ge=1, le=2520)
-    min_train_bars: int = Field(252, ge=MIN_BARS, le=100_000)
-    window: int | None = Field(None, ge=MIN_BARS, le=100_000)
-    warm_iter: int = Field(10, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _check(self) -> RegimeHistorySpec:
-        if self.window is not None and self.mode != "rolling":
-            raise ValueError("window applies only to mode='rolling'")
-        return self
-
-    @property
-    def causal(self) -> bool:
-        """False only for the whole-sample (in-sample) fit."""
-        return self.mode != "in-sample"
-
-    @property
-    def rolling_window(self) -> int:
-        """Training bars per rolling refit."""
-        return self.window or max(1000, self.min_train_bars)
-
-    def describe(self) -> str:
-        """One line for a UI, CLI or report."""
-        if not self.causal:
-            return (
-                "in-sample: one fit on the whole series (SEES THE FUTURE; analysis only, "
-                "not a tradable history)"
-            )
-        train = (
-            "all earlier bars" if self.mode == "expanding" else f"the last {self.rolling_window}"
-        )
-        return (
-            f"causal, {self.mode}: refit every {self.refit_every} bars on {train} "
-            f"(first fit on {self.min_train_bars} bars), warm-started, forward-filtered; "
-            "bar t uses parameters estimated on bars before t only"
-        )
-
-
-@dataclass
-class _Params:
-    startprob: np.ndarray
-    transmat: np.ndarray
-    means: np.ndarray
-    covars: np.ndarray
-
-
-def _warm_em(
-    z: np.ndarray, p: _Params, n_iter: int, tol: float
-) -> tuple[_Params, np.ndarray, int, float]:
-    """MAP EM for a Gaussian HMM started at ``p``.
-
-    Returns the parameters, the state posteriors and log-likelihood of the last E-step,
-    and the number of iterations.
-
-    Light priors keep a state that the window does not visit well defined: one
-    pseudo-count per transition, and the mean / covariance of each state shrunk with the
-    weight of one bar towards 0 / the identity (the features are standardized).
-    """
-    from hmmlearn import _hmmc  # C forward-backward kernels of hmmlearn
-
-    k, d = p.means.shape
-    eye = np.eye(d)
-    prev = -np.inf
-    gamma = np.full((len(z), k), 1.0 / k)
-    it = 0
-    for it in range(1, n_iter + 1):  # noqa: B007
-        log_em = _log_pdf(z, p.means, p.covars)
-        top = log_em.max(axis=1, keepdims=True)
-        frame = np.exp(log_em - top)  # per-row factors cancel in the scaled recursions
-        log_prob, fwd, scaling = _hmmc.forward_scaling(p.startprob, p.transmat, frame)
-        log_prob += float(top.sum())
-        bwd = _hmmc.backward_scaling(p.startprob, p.transmat, frame, scaling)
-        gamma = fwd * bwd
-        gamma /= gamma.sum(axis=1, keepdims=True)
-        xi = _hmmc.compute_scaling_xi_sum(fwd, p.transmat, bwd, frame)
-        occ = gamma.sum(axis=0)
-        means = (gamma.T @ z) / (occ + 1.0)[:, None]
-        # sum_t gamma_tk (z_t - m_k)(z_t - m_k)' = S2_k - m_k s1_k' - s1_k m_k' + occ_k m_k m_k'
-        s1 = gamma.T @ z
-        s2 = (gamma.T @ (z[:, :, None] * z[:, None, :]).reshape(len(z), d * d)).reshape(k, d, d)
-        outer = np.einsum("ki,kj->kij", means, s1)
-        scatter = s2 - outer - outer.transpose(0, 2, 1)
-        scatter += occ[:, None, None] * np.einsum("ki,kj->kij", means, means)
-        covars = (scatter + eye) / (occ + 1.0)[:, None, None] + _MIN_COVAR * eye
-        trans = xi + 1.0
-        start = gamma[0] + 1.0 / k
-        p = _Params(start / start.sum(), trans / trans.sum(axis=1, keepdims=True), means, covars)
-        if not (np.isfinite(log_prob) and np.isfinite(covars).all()):
-            raise FloatingPointError("non-finite EM update")
-        if log_prob - prev < tol:
-            break
-        prev = log_prob
-    return p, gamma, it, float(log_prob)
-
-
-def _cold_em(
-    z: np.ndarray, spec: RegimeSpec, k: int, features: tuple[str, ...]
-) -> tuple[_Params, np.ndarray, int, float] | None:
-    """Seeded multi-restart EM (as :func:`fit_regimes`: screen, then the best two go on)."""
-    screen = min(_SCREEN_ITER, spec.n_iter)
-    stage = []
-    for r in range(spec.n_init):
-        rng = np.random.default_rng([spec.seed, r, k])
-        init = SimpleNamespace()
-        _hmm_init(init, k, features, rng, "full")
-        p0 = _Params(init.startprob_, init.transmat_, init.means_, init.covars_)
-        try:
-            stage.append((*_warm_em(z, p0, screen, spec.tol), r))
-        except (FloatingPointError, ValueError, np.linalg.LinAlgError):
-            continue
-    stage.sort(key=lambda c: (-c[3], c[4]))
-    best = None
-    for p, gamma, it, ll, _ in stage[:_KEEP_AFTER_SCREEN]:
-        try:
-            p2, g2, it2, ll2 = _warm_em(z, p, max(spec.n_iter - screen, 1), spec.tol)
-        except (FloatingPointError, ValueError, np.linalg.LinAlgError):
-            p2, g2, it2, ll2 = p, gamma, 0, ll
-        if best is None or ll2 > best[3] + 1e-9:
-            best = (p2, g2, it + it2, ll2)
-    return best
-
-
-def _align(
-    new: _Params, gamma: np.ndarray, old_means: np.ndarray, old_vols: np.ndarray, r: np.ndarray
-) -> tuple[_Params, np.ndarray]:
-    """Permute a cold fit's states onto the previous ones (closest mean and log-vol)."""
-    from scipy.optimize import linear_sum_assignment
-
-    mean, vol, _ = _moments(gamma, r)
-    spread = max(float(np.std(r)), 1e-12)
-    cost = ((mean[:, None] - old_means[None]) / spread) ** 2 + (
-        np.log(np.maximum(vol[:, None], 1e-12)) - np.log(np.maximum(old_vols[None], 1e-12))
-    ) ** 2
-    rows, cols = linear_sum_assignment(cost)
-    order = rows[np.argsort(cols)]  # new state that takes old slot j
-    p = _Params(
-        new.startprob[order],
-        new.transmat[np.ix_(order, order)],
-        new.means[order],
-        new.covars[order],
-    )
-    return p, gamma[:, order]
-
-
-def _log_pdf(z: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
-    """:func:`gaussian_log_pdf` for finite rows, batched over the states (faster)."""
-    _k, d = means.shape
-    chol = np.linalg.cholesky(covars)
-    inv = np.linalg.inv(chol)
-    w = np.einsum("kij,tkj->tki", inv, z[:, None, :] - means[None])
-    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    return -0.5 * (d * _LOG_2PI + log_det + (w * w).sum(axis=2))
 
 
 def stable_state_labels(
@@ -259,14 +81,6 @@ def stable_state_labels(
         [_MEAN_HYSTERESIS_SE * se[i] if previous[i] == "bull" else 0.0 for i in previous]
     )
     return map_states_to_labels(means + bonus_m, vols * bonus_v)
-
-
-def _moments(weights: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    occ = weights.sum(axis=0)
-    safe = np.where(occ > 1e-9, occ, 1.0)
-    mean = np.where(occ > 1e-9, weights.T @ r / safe, 0.0)
-    var = np.where(occ > 1e-9, (weights * (r[:, None] - mean) ** 2).sum(axis=0) / safe, 0.0)
-    return mean, np.sqrt(var), occ
 
 
 def causal_regimes(
@@ -297,8 +111,6 @@ def causal_regimes(
     ValueError
         Fewer than ``min_train_bars + 1`` bars, or the errors of :func:`fit_regimes`.
     """
-    from ._fit import fit_regimes
-
     spec = spec or RegimeSpec()
     history = history or RegimeHistorySpec()
     if not isinstance(spec, RegimeSpec) or not isinstance(history, RegimeHistorySpec):
@@ -331,23 +143,23 @@ def causal_regimes(
     if not close_s.index.is_monotonic_increasing:
         notes.append("the index is not sorted ascending; bars were filtered in the given order")
     # standardization: fixed by the first training window (bars before `first`)
-    center, scale = _standardization(x[train0])
-    constant = np.nanstd(ret[:first]) < _ZERO_VAR
+    center, scale = standardization(x[train0])
+    constant = np.nanstd(ret[:first]) < ZERO_VAR
     z = (x - center) / scale
     cur_c, cur_s = center, scale  # the HMM re-standardizes at each refit; the DPGMM does not
     refit_points = list(range(first, n, history.refit_every))
     d = len(features)
     dp_model: object | None = None
-    with _single_blas_thread():
+    with single_blas_thread():
         fit0 = None
         if constant:
             notes.append("prices are constant over the first training window: one 'sideways' state")
         else:
             if spec.method == "dpgmm":
                 try:
-                    dp_model = _dpgmm_warm(z[train0], spec)
-                    dp0 = _dpgmm_params(dp_model, z[train0])[0]
-                    fit0 = _Fit(
+                    dp_model = dpgmm_warm(z[train0], spec)
+                    dp0 = dpgmm_params(dp_model, z[train0])[0]
+                    fit0 = Fit(
                         dp0.transmat,
                         dp0.startprob,
                         dp0.means,
@@ -360,12 +172,12 @@ def causal_regimes(
                     notes.append(f"DPGMM fit failed ({exc}): falling back to the Gaussian HMM")
                     dp_model = None
             if fit0 is None:
-                fit0 = _fit_hmm(z[train0], spec, spec.n_states, ("full", "diag"), features, notes)
-        fit0 = fit0 or _single_state(d)
+                fit0 = fit_hmm(z[train0], spec, spec.n_states, ("full", "diag"), features, notes)
+        fit0 = fit0 or single_state(d)
         covars0 = (
             fit0.covars if fit0.covars.ndim == 3 else np.stack([np.diag(c) for c in fit0.covars])
         )
-        params = _Params(fit0.startprob, fit0.transmat, fit0.means, covars0)
+        params = Params(fit0.startprob, fit0.transmat, fit0.means, covars0)
         k = params.means.shape[0]
         labels_prev: dict[int, str] | None = None
         probs = np.full((n, len(LABELS)), np.nan)
@@ -386,22 +198,24 @@ def causal_regimes(
                     with np.errstate(all="ignore"), _warnings.catch_warnings():
                         _warnings.simplefilter("ignore")
                         if dp_model is not None:
-                            params, gamma, iters = _dpgmm_refit(dp_model, z[train], history)
+                            params, gamma, iters = dpgmm_refit(
+                                dp_model, z[train], history.warm_iter
+                            )
                         else:
                             # re-standardize on this window; move the parameters with it
-                            new_c, new_s = _standardization(x[train])
-                            params = _restandardize(params, cur_c, cur_s, new_c, new_s)
+                            new_c, new_s = standardization(x[train])
+                            params = restandardize(params, cur_c, cur_s, new_c, new_s)
                             cur_c, cur_s = new_c, new_s
                             z = (x - cur_c) / cur_s
-                            params, gamma, iters, _ll = _warm_em(
+                            params, gamma, iters, _ll = warm_em(
                                 z[train], params, history.warm_iter, spec.tol
                             )
                             if _cold_due(history, train.size, t, last_cold):
                                 last_cold = (train.size, t)
-                                restart = _cold_em(z[train], spec, k, features)
+                                restart = cold_em(z[train], spec, k, features)
                                 if restart is not None:
-                                    prev_mean, prev_vol, _ = _moments(gamma, ret[train])
-                                    params, gamma = _align(
+                                    prev_mean, prev_vol, _ = moments(gamma, ret[train])
+                                    params, gamma = align(
                                         restart[0], restart[1], prev_mean, prev_vol, ret[train]
                                     )
                                     iters += restart[2]
@@ -415,7 +229,7 @@ def causal_regimes(
                 gamma = backward_smooth(
                     le, params.transmat, forward_filter(le, params.transmat, params.startprob)
                 )
-            mean, vol, occ = _moments(gamma, ret[train])
+            mean, vol, occ = moments(gamma, ret[train])
             labels = stable_state_labels(mean, vol, occ, labels_prev)
             changed = labels_prev is not None and labels != labels_prev
             labels_prev = labels
@@ -451,7 +265,7 @@ def causal_regimes(
     changes = sum(r["labels_changed"] for r in rows)
     if changes:
         notes.append(f"state names changed at {changes} of {len(rows)} refits (see refits)")
-    final = _Fit(
+    final = Fit(
         transmat=params.transmat,
         startprob=params.startprob,
         means=params.means,
@@ -481,74 +295,11 @@ def causal_regimes(
     )
 
 
-def _standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation (1 where constant) of the training rows."""
-    scale = x.std(axis=0)
-    return x.mean(axis=0), np.where(scale < _ZERO_VAR, 1.0, scale)
-
-
-def _restandardize(
-    p: _Params, c0: np.ndarray, s0: np.ndarray, c1: np.ndarray, s1: np.ndarray
-) -> _Params:
-    """Express Gaussian parameters fitted on ``(x - c0) / s0`` in ``(x - c1) / s1``."""
-    a = s0 / s1
-    means = p.means * a + (c0 - c1) / s1
-    covars = p.covars * a[None, :, None] * a[None, None, :]
-    return _Params(p.startprob, p.transmat, means, covars)
-
-
 def _cold_due(history: RegimeHistorySpec, train_size: int, t: int, last: tuple[int, int]) -> bool:
     """Restart check: the window grew 1.5x (expanding) or half a window passed (rolling)."""
     if history.mode == "expanding":
         return train_size >= 1.5 * last[0]
     return t - last[1] >= history.rolling_window // 2
-
-
-def _dpgmm_warm(z: np.ndarray, spec: RegimeSpec) -> object:
-    """A warm-startable DP mixture fitted on the first window (seeded, one init)."""
-    from sklearn.mixture import BayesianGaussianMixture
-
-    bgm = BayesianGaussianMixture(
-        n_components=spec.n_states,
-        covariance_type="full",
-        weight_concentration_prior_type="dirichlet_process",
-        max_iter=spec.n_iter,
-        n_init=1,
-        reg_covar=_MIN_COVAR,
-        random_state=spec.seed,
-        warm_start=True,
-    )
-    with _warnings.catch_warnings(), np.errstate(all="ignore"):
-        _warnings.simplefilter("ignore")
-        bgm.fit(z)
-    return bgm
-
-
-def _dpgmm_refit(
-    bgm: object, z: np.ndarray, history: RegimeHistorySpec
-) -> tuple[_Params, np.ndarray, int]:
-    """Continue the DP mixture on the new window; chain it by its hard assignments."""
-    bgm.max_iter = history.warm_iter  # type: ignore[attr-defined]
-    bgm.fit(z)  # type: ignore[attr-defined]
-    params, resp = _dpgmm_params(bgm, z)
-    return params, resp, int(bgm.n_iter_)  # type: ignore[attr-defined]
-
-
-def _dpgmm_params(bgm: object, z: np.ndarray) -> tuple[_Params, np.ndarray]:
-    """Mixture parameters, chained by the empirical transitions of hard assignments."""
-    resp = bgm.predict_proba(z)  # type: ignore[attr-defined]
-    hard = resp.argmax(axis=1)
-    k = resp.shape[1]
-    counts = np.full((k, k), 0.5)
-    np.add.at(counts, (hard[:-1], hard[1:]), 1.0)
-    weights = np.asarray(bgm.weights_, dtype=float)  # type: ignore[attr-defined]
-    params = _Params(
-        weights / weights.sum(),
-        counts / counts.sum(axis=1, keepdims=True),
-        np.asarray(bgm.means_, dtype=float),  # type: ignore[attr-defined]
-        np.asarray(bgm.covariances_, dtype=float),  # type: ignore[attr-defined]
-    )
-    return params, resp
 
 
 def _assemble_causal(
@@ -558,7 +309,7 @@ def _assemble_causal(
     valid: np.ndarray,
     center: np.ndarray,
     scale: np.ndarray,
-    fit: _Fit,
+    fit: Fit,
     spec: RegimeSpec,
     history: RegimeHistorySpec,
     state_labels: dict[int, str],
@@ -591,7 +342,7 @@ def _assemble_causal(
             backward_smooth(le, fit.transmat, filt) @ model.labels_matrix, index=index, columns=cols
         )
         smoothed.attrs["hindsight"] = True
-    mean, vol, occ = _moments(gamma, ret[train])
+    mean, vol, occ = moments(gamma, ret[train])
     states = pd.DataFrame(
         {
             "label": [state_labels[i] for i in range(len(mean))],
@@ -633,8 +384,6 @@ def _assemble_causal(
 def _with_history(
     result: RegimeResult, history: RegimeHistorySpec, *, first: int, refits: pd.DataFrame | None
 ) -> RegimeResult:
-    import dataclasses
-
     return dataclasses.replace(
         result,
         history=history.describe(),
@@ -644,4 +393,4 @@ def _with_history(
     )
 
 
-__all__ = ["HistoryMode", "RegimeHistorySpec", "causal_regimes", "stable_state_labels"]
+__all__ = ["causal_regimes", "stable_state_labels"]

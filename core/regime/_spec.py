@@ -1,4 +1,4 @@
-"""Regime-detection configuration and the fixed label vocabulary."""
+"""Regime-detection configuration (the model and how its history is estimated) and the labels."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 LABELS: tuple[str, ...] = ("bull", "bear", "sideways", "volatile")
 
 FeatureName = Literal["log_return", "rolling_vol"]
+HistoryMode = Literal["expanding", "rolling", "in-sample"]
 
 MIN_BARS = 50
 """Fewest bars :func:`fit_regimes` accepts (also at least 10 per state)."""
@@ -75,3 +76,61 @@ class RegimeSpec(BaseModel, frozen=True, extra="forbid"):
         if self.features is not None:
             return self.features
         return ("log_return",) if self.method == "hmm" else ("rolling_vol",)
+
+
+class RegimeHistorySpec(BaseModel, frozen=True, extra="forbid"):
+    """How the per-bar regime history is estimated.
+
+    Parameters
+    ----------
+    mode : {"expanding", "rolling", "in-sample"}
+        ``expanding`` (default): refit on every bar before the refit point. ``rolling``:
+        on the last ``window`` bars before it. ``in-sample``: one fit on the whole series
+        (:func:`fit_regimes`); it SEES THE FUTURE and is for after-the-fact analysis only.
+    refit_every : int
+        Bars between refits (21 = about a month of daily bars).
+    min_train_bars : int
+        Bars of the first fit; earlier bars get no probabilities.
+    window : int, optional
+        Training bars per refit in ``rolling`` mode (default 1000).
+    warm_iter : int
+        EM iterations per warm-started refit (the next refit continues from there).
+    """
+
+    mode: HistoryMode = "expanding"
+    refit_every: int = Field(21, ge=1, le=2520)
+    min_train_bars: int = Field(252, ge=MIN_BARS, le=100_000)
+    window: int | None = Field(None, ge=MIN_BARS, le=100_000)
+    warm_iter: int = Field(10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegimeHistorySpec:
+        if self.window is not None and self.mode != "rolling":
+            raise ValueError("window applies only to mode='rolling'")
+        return self
+
+    @property
+    def causal(self) -> bool:
+        """False only for the whole-sample (in-sample) fit."""
+        return self.mode != "in-sample"
+
+    @property
+    def rolling_window(self) -> int:
+        """Training bars per rolling refit."""
+        return self.window or max(1000, self.min_train_bars)
+
+    def describe(self) -> str:
+        """One line for a UI, CLI or report."""
+        if not self.causal:
+            return (
+                "in-sample: one fit on the whole series (SEES THE FUTURE; analysis only, "
+                "not a tradable history)"
+            )
+        train = (
+            "all earlier bars" if self.mode == "expanding" else f"the last {self.rolling_window}"
+        )
+        return (
+            f"causal, {self.mode}: refit every {self.refit_every} bars on {train} "
+            f"(first fit on {self.min_train_bars} bars), warm-started, forward-filtered; "
+            "bar t uses parameters estimated on bars before t only"
+        )
