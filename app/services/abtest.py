@@ -7,8 +7,9 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from app.operations.costs import Costs
 from app.services import research
 from app.services import runs as run_store
 from app.services.params import parse_value
@@ -47,7 +48,7 @@ def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
     return name, params
 
 
-class CompareRequest(BaseModel):
+class CompareRequest(Costs):
     """Two or more arms on the same dataset, symbol, costs and period."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,8 +56,6 @@ class CompareRequest(BaseModel):
     dataset: str = "ohlcv_daily"
     symbol: str = "SP500"
     arms: list[str] = Field(min_length=2, max_length=6)
-    fees: float = Field(default=0.0005, ge=0, le=0.05)
-    slippage: float = Field(default=0.0005, ge=0, le=0.05)
     start: date | None = None
     end: date | None = None
     alpha: float = Field(default=0.05, gt=0, lt=0.5)

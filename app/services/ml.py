@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from app.operations.costs import Costs
 from app.services import runs as run_store
 from app.services.auth import LOCAL, Actor, require
 from app.services.data import load_prices
@@ -27,7 +28,7 @@ Progress = Callable[[float, str], None]
 STAGES = ("candidate", "champion", "archived")
 
 
-class TrainRequest(BaseModel):
+class TrainRequest(Costs):
     """What to train, on which data, how to validate, and how to trade the signal."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,8 +46,6 @@ class TrainRequest(BaseModel):
     seed: int = 0
     threshold: float = Field(default=0.5, ge=0.5, lt=1.0)
     allow_short: bool = False
-    fees: float = Field(default=0.0005, ge=0, le=0.05)
-    slippage: float = Field(default=0.0005, ge=0, le=0.05)
     allow_lookahead: bool = False
 
     @model_validator(mode="after")

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
+from app.operations.costs import Costs
 from app.services.auth import LOCAL, Actor, require
 from app.services.data import load_prices
 from app.services.db import get_engine
@@ -43,7 +44,7 @@ MAX_STEPS = 1_000_000
 MAX_SPEED = 10_000.0
 
 
-class PaperRequest(BaseModel):
+class PaperRequest(Costs):
     """A paper session's configuration (fixed once the session exists)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,8 +56,6 @@ class PaperRequest(BaseModel):
     train_bars: int = Field(default=1000, ge=250, le=10_000)
     selector: Literal["ucb", "thompson", "exp3", "contextual"] = "contextual"
     initial_cash: float = Field(default=100_000.0, gt=0)
-    fees: float = Field(default=0.0005, ge=0, le=0.05)
-    slippage: float = Field(default=0.0005, ge=0, le=0.05)
     seed: int = 0
 
 

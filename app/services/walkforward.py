@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from app.operations.costs import Costs
 from app.services import runs as run_store
 from app.services.data import load_prices
 from app.services.research import GridAxis
@@ -31,7 +32,7 @@ PBO_EXPLAINED = (
 )
 
 
-class WalkForwardRequest(BaseModel):
+class WalkForwardRequest(Costs):
     """Fold layout plus either a rule strategy with a grid or an ML model."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -52,8 +53,6 @@ class WalkForwardRequest(BaseModel):
     retune: bool = False
     n_trials: int = Field(default=10, ge=1, le=200)
     metric: str = "sharpe"
-    fees: float = Field(default=0.0005, ge=0, le=0.05)
-    slippage: float = Field(default=0.0005, ge=0, le=0.05)
     allow_lookahead: bool = False
 
     @model_validator(mode="after")
