@@ -7,11 +7,11 @@ import pandas as pd
 
 from core.data.synthetic import REGIMES, SyntheticSpec, generate, regime_params, transition_matrix
 
-from ._causal import RegimeHistorySpec, causal_regimes
+from ._causal import causal_regimes
 from ._features import extract_close, log_returns
 from ._fit import fit_regimes
 from ._kernels import backward_smooth, forward_filter
-from ._spec import LABELS, RegimeSpec
+from ._spec import LABELS, RegimeHistorySpec, RegimeSpec
 
 if tuple(REGIMES) != LABELS:  # pragma: no cover - guards the column order contract
     raise ImportError(f"synthetic REGIMES {REGIMES} must equal regime LABELS {LABELS}")
