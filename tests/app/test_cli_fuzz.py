@@ -280,7 +280,7 @@ def test_sweep_grid_text_gives_a_request_or_a_value_error(text: str, name: str) 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40))
 def test_number_flag_parser_gives_a_number_in_range_or_a_value_error(text: str) -> None:
-    from app.cli_options import number
+    from app.cli.options import number
 
     parse = number(0, 0.05)
     try:

@@ -1,0 +1,291 @@
+"""Shared pieces of the ``workbench`` commands: output, errors, common options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from app.cli import options as opt
+from app.services import data as data_service
+from app.services.params import parse_value
+
+EXIT_BAD_INPUT = 2
+EXIT_FORBIDDEN = 3
+EXIT_BUSY = 4  # another process holds the resource (e.g. a paper session's worker lease)
+
+
+def emit(payload: Any, *, as_json: bool, text: str | None = None) -> None:
+    """Print JSON (machine) or a short text (human)."""
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        typer.echo(text if text is not None else json.dumps(payload, indent=2, default=str))
+
+
+def fail(
+    message: str,
+    *,
+    as_json: bool,
+    defects: list[dict[str, Any]] | None = None,
+    code: int = EXIT_BAD_INPUT,
+) -> None:
+    """Report bad input (exit 2) or a refused permission (exit 3)."""
+    payload: dict[str, Any] = {"error": message}
+    if defects is not None:
+        payload["defects"] = defects
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        typer.echo(f"error: {message}", err=True)
+        for defect in defects or []:
+            typer.echo(f"  - [{defect['code']}] {defect['message']}", err=True)
+    raise typer.Exit(code)
+
+
+def _read(path: Path, as_json: bool) -> bytes:
+    if not path.is_file():
+        fail(f"file not found: {path}; check the path", as_json=as_json)
+    return path.read_bytes()
+
+
+def _params(pairs: list[str], as_json: bool, flag: str = "--param") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            fail(f"{flag} {pair!r} must look like name=value, e.g. fast=20", as_json=as_json)
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = parse_value(value.strip())
+        except ValueError as exc:
+            fail(f"{flag} {pair!r}: {exc}", as_json=as_json)
+    return out
+
+
+def _strategy_params(strategy: str | None, pairs: list[str], as_json: bool) -> dict[str, Any]:
+    """``--param`` values checked against the strategy's declared types and ranges."""
+    from core.strategies import STRATEGIES, validate_params
+    from core.strategies.catalog import check_param
+
+    params = _params(pairs, as_json)
+    if strategy not in STRATEGIES:
+        return params  # the request reports the unknown strategy
+    for key, value in params.items():
+        try:
+            check_param(strategy, key, value)
+        except ValueError as exc:
+            fail(f"--param {key}={value!r}: {getattr(exc, 'message', exc)}", as_json=as_json)
+    try:
+        validate_params(strategy, params)
+    except ValueError as exc:
+        fail(f"--param: {exc}", as_json=as_json)
+    return params
+
+
+def _strategy_fixed(strategy: str, pairs: list[str], as_json: bool) -> dict[str, Any]:
+    """A sweep's fixed ``--param`` values, each checked against its declared range."""
+    from core.strategies import STRATEGIES
+    from core.strategies.catalog import check_param
+
+    params = _params(pairs, as_json)
+    for key, value in params.items():
+        if strategy in STRATEGIES:
+            try:
+                check_param(strategy, key, value)
+            except ValueError as exc:
+                fail(f"--param {key}={value!r}: {getattr(exc, 'message', exc)}", as_json=as_json)
+    return params
+
+
+def _grid_axes(items: list[str], strategy: str | None, as_json: bool) -> dict[str, Any]:
+    """``--grid name=start:stop:step`` axes, each checked against the strategy's declared
+    parameter range and the point caps before any work."""
+    from app.services import research
+    from core.strategies import STRATEGIES
+
+    axes: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
+        try:
+            axes[name.strip()] = research.GridAxis.parse(text.strip())
+        except ValueError as exc:
+            fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
+    if axes and strategy in STRATEGIES:
+        try:
+            research.check_grid(str(strategy), axes)
+        except ValueError as exc:
+            message = str(exc)
+            where = f"--grid {message[5:]}" if message.startswith("grid ") else f"--grid: {message}"
+            fail(where, as_json=as_json)
+    return axes
+
+
+# Request fields whose flag has another name; the rest are --field-name.
+_FIELD_FLAGS = {
+    "n_trials": "--trials",
+    "kind": "--model",
+    "window_bars": "--window",
+    "cooldown_bars": "--cooldown",
+    "symbols": "--symbol",
+    "regimes": "--regime",
+    "params": "--param",
+    "fixed": "--param",
+    "initial_cash": "--cash",
+    "features": "--feature",
+    "arms": "--a",
+}
+
+
+def _flag_for(field: str) -> str:
+    """The flag of the running command that sets request field ``field`` (else the field)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # older typer: click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return field
+    flags = {o for p in ctx.command.params for o in getattr(p, "opts", [])}
+    flag = _FIELD_FLAGS.get(field, "--" + field.replace("_", "-"))
+    return flag if flag in flags else field
+
+
+def _validation_message(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            if loc:
+                loc[0] = _flag_for(loc[0])
+            where = ".".join(loc)
+            message = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
+        return "; ".join(parts)
+    return str(exc)
+
+
+def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
+    """Call a service; turn bad input into a clear message and exit code 2."""
+    try:
+        return fn(**kwargs)
+    except data_service.DataValidationError as exc:
+        fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
+    except (ValueError, LookupError, data_service.DataSourceError) as exc:
+        fail(_validation_message(exc), as_json=as_json)
+    except PermissionError as exc:
+        fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)
+    except RuntimeError as exc:
+        from core.ml.artifacts import ArtifactError
+
+        if not isinstance(exc, ArtifactError):
+            raise
+        fail(str(exc), as_json=as_json)
+
+
+STRATEGIES_NAMES = "core.strategies:STRATEGIES"
+TRAIN_REQ = "app.services.ml:TrainRequest"
+WF_REQ = "app.services.walkforward:WalkForwardRequest"
+ENSEMBLE_REQ = "app.services.ensemble:EnsembleRequest"
+REPLAY_REQ = "app.services.ensemble:ReplayRequest"
+PORTFOLIO_REQ = "app.services.research:PortfolioRequest"
+PAPER_REQ = "app.services.paper:PaperRequest"
+DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.", parser=opt.text())
+SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.", parser=opt.text())
+STRATEGY_OPT = typer.Option(
+    "ma_crossover", "--strategy", help="Strategy name.", parser=opt.choice(STRATEGIES_NAMES)
+)
+PARAM_OPT = typer.Option([], "--param", help="Strategy parameter name=value (repeatable).")
+FEES_OPT = typer.Option(
+    0.0005,
+    "--fees",
+    help="Fees per fill, as a fraction in [0, 0.05] (5 bps = 0.0005).",
+    parser=opt.number(0, 0.05),
+)
+SLIP_OPT = typer.Option(
+    0.0005,
+    "--slippage",
+    help="Slippage per fill, as a fraction in [0, 0.05].",
+    parser=opt.number(0, 0.05),
+)
+SEED_OPT = typer.Option(
+    0, "--seed", help="Random seed.", parser=opt.number(0, 2**32 - 1, integer=True)
+)
+JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+REASON_OPT = typer.Option(
+    "", "--reason", help="Why (kept in the audit log).", parser=opt.text(allow_empty=True)
+)
+
+
+def _actor(as_json: bool) -> Any:
+    """The acting user: the one place the CLI gets it (see ``tokens.cli_actor``)."""
+    from app.services.tokens import cli_actor
+
+    prompt = _password_prompt if sys.stdin.isatty() else None
+    actor = _call(as_json, cli_actor, prompt=prompt)
+    if actor.local_mode:
+        typer.echo(
+            "note: local mode (no sign-in users configured): acting as 'local' with every role",
+            err=True,
+        )
+    return actor
+
+
+def _password_prompt(text: str) -> str:
+    import getpass
+
+    return getpass.getpass(text)
+
+
+def _confirm_delete(what: str, yes: bool, as_json: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"deleting {what} needs confirmation: add --yes", as_json=as_json)
+    if not typer.confirm(f"Delete {what}?"):
+        raise typer.Exit(1)
+
+
+def _toggle(kind: str, name: str, enabled: bool, as_json: bool) -> None:
+    from app.services import alerts
+
+    fn = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
+    _call(as_json, fn, name=name, enabled=enabled, actor=_actor(as_json))
+    state = "enabled" if enabled else "disabled"
+    emit({kind: name, "enabled": enabled}, as_json=as_json, text=f"{kind} {name} {state}")
+
+
+def _delete(kind: str, name: str, yes: bool, as_json: bool) -> None:
+    """Delete a rule or a channel once confirmed (risk role, audited)."""
+    from app.services import alerts
+
+    _confirm_delete(f"{kind} {name}", yes, as_json)
+    fn = alerts.delete_rule if kind == "rule" else alerts.delete_channel
+    _call(as_json, fn, name=name, actor=_actor(as_json))
+    emit({"deleted": name}, as_json=as_json, text=f"{kind} {name} deleted")
+
+
+NAME_ARG = typer.Argument(..., help="Its name.", parser=opt.text())
+YES_OPT = typer.Option(False, "--yes", help="Confirm.")
+
+
+def _password_signed_in(as_json: bool) -> Any:
+    import os
+
+    from app.services.auth import auth_mode
+    from app.services.tokens import password_actor
+
+    if auth_mode() == "local":
+        fail(
+            "no sign-in users are configured (local mode): the CLI needs no token; "
+            "configure [workbench.users] in the secrets file first",
+            as_json=as_json,
+        )
+    prompt = _password_prompt if sys.stdin.isatty() else None
+    return _call(as_json, password_actor, env=dict(os.environ), prompt=prompt)

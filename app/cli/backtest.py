@@ -1,0 +1,179 @@
+"""``workbench`` commands: backtests: one strategy, a portfolio, and the tear sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from app.cli import options as opt
+from app.cli._app import app
+from app.cli._common import (
+    DATASET_OPT,
+    FEES_OPT,
+    JSON_OPT,
+    PARAM_OPT,
+    PORTFOLIO_REQ,
+    SLIP_OPT,
+    STRATEGY_OPT,
+    SYMBOL_OPT,
+    _call,
+    _strategy_params,
+    emit,
+)
+from core.serialize import json_safe
+
+
+@app.command("backtest")
+def backtest(
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str = STRATEGY_OPT,
+    param: list[str] = PARAM_OPT,
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    start: str | None = typer.Option(
+        None, "--start", help="First date (YYYY-MM-DD).", parser=opt.iso_date()
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="Last date (YYYY-MM-DD).", parser=opt.iso_date()
+    ),
+    regime_mode: str = typer.Option(
+        "off",
+        "--regime-mode",
+        help="off, filter or scale.",
+        parser=opt.choice(("off", "filter", "scale")),
+    ),
+    regime: list[str] = typer.Option(
+        [],
+        "--regime",
+        help="Regime to trade in (repeatable): bull, bear, sideways, volatile.",
+        parser=opt.choice(("bull", "bear", "sideways", "volatile")),
+    ),
+    regime_min_prob: float = typer.Option(
+        0.5, "--regime-min-prob", help="Filter threshold in [0, 1].", parser=opt.number(0, 1)
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Backtest one strategy; prints the metrics and the execution convention."""
+    from app.services import research
+
+    request = _call(
+        as_json,
+        research.BacktestRequest,
+        dataset=dataset,
+        symbol=symbol,
+        strategy=strategy,
+        params=_strategy_params(strategy, param, as_json),
+        fees=fees,
+        slippage=slippage,
+        start=start,
+        end=end,
+        regime_mode=regime_mode,
+        regimes=regime,
+        regime_min_prob=regime_min_prob,
+    )
+    outcome = _call(as_json, research.run_backtest, request=request)
+    payload = {
+        **json_safe(outcome.metrics),
+        "execution": outcome.execution,
+        "regime_note": outcome.regime_note,
+        "benchmark": json_safe(outcome.benchmark_metrics),
+        "run_id": outcome.run_id,
+        "bars": len(outcome.equity),
+        "fees": fees,
+        "slippage": slippage,
+    }
+    text = "\n".join(f"{k:>22}: {v}" for k, v in payload.items() if k != "benchmark")
+    emit(payload, as_json=as_json, text=text)
+
+
+@app.command("portfolio")
+def portfolio(
+    dataset: str = typer.Option(
+        "sp500_closes", "--dataset", help="Dataset name.", parser=opt.text()
+    ),
+    symbol: list[str] = typer.Option(
+        ..., "--symbol", help="Symbol (repeat, 2-25).", parser=opt.text()
+    ),
+    weighting: str = typer.Option(
+        "equal",
+        "--weighting",
+        help="equal or inverse_vol.",
+        parser=opt.from_model(PORTFOLIO_REQ, "weighting"),
+    ),
+    rebalance: str = typer.Option(
+        "M",
+        "--rebalance",
+        help="W, M or none.",
+        parser=opt.from_model(PORTFOLIO_REQ, "rebalance"),
+    ),
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Multi-asset backtest with shared cash, target weights and rebalancing."""
+    from app.services import research
+
+    request = _call(
+        as_json,
+        research.PortfolioRequest,
+        dataset=dataset,
+        symbols=symbol,
+        weighting=weighting,
+        rebalance=rebalance,
+        fees=fees,
+        slippage=slippage,
+    )
+    outcome = _call(as_json, research.run_portfolio, request=request)
+    payload = {
+        **json_safe(outcome.metrics),
+        "execution": outcome.execution,
+        "run_id": outcome.run_id,
+        "final_weights": outcome.weights.iloc[-1].round(6).to_dict(),
+    }
+    emit(payload, as_json=as_json)
+
+
+@app.command("report")
+def report(
+    out: Path = typer.Option(..., "--out", help="HTML file to write.", parser=opt.output_file()),
+    dataset: str = DATASET_OPT,
+    symbol: str = SYMBOL_OPT,
+    strategy: str = STRATEGY_OPT,
+    param: list[str] = PARAM_OPT,
+    fees: float = FEES_OPT,
+    slippage: float = SLIP_OPT,
+    run_id: int | None = typer.Option(
+        None,
+        "--run",
+        help="Saved backtest run id instead.",
+        parser=opt.number(1, None, integer=True),
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."""
+    from app.services import research
+
+    if run_id is not None:
+        outcome = _call(as_json, research.reopen_backtest, run_id=run_id)
+    else:
+        request = _call(
+            as_json,
+            research.BacktestRequest,
+            dataset=dataset,
+            symbol=symbol,
+            strategy=strategy,
+            params=_strategy_params(strategy, param, as_json),
+            fees=fees,
+            slippage=slippage,
+        )
+        outcome = _call(as_json, research.run_backtest, request=request)
+    html = _call(as_json, research.tearsheet, outcome=outcome)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    emit(
+        {"out": str(out), "bytes": len(html), "run_id": outcome.run_id},
+        as_json=as_json,
+        text=f"wrote {out} ({len(html):,} bytes)",
+    )
