@@ -1,4 +1,4 @@
-"""A/B comparison through the services, CLI and page, on real backtests."""
+"""A/B comparison through the services and CLI, on real backtests (the page: tests/pages)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from app.services import abtest as ab
 from app.services import research
 from tests.app.test_cli import workbench
-from tests.pages.helpers import metrics, open_app
 
 
 def test_parse_arm_forms() -> None:
@@ -110,26 +109,6 @@ def test_cli_abtest_json_shape(isolated_workbench: Path) -> None:
     )
     bad = workbench("abtest", "--a", "buy_and_hold", "--b", "nope:x", var=isolated_workbench)
     assert bad.returncode == 2 and "name=value" in bad.stderr
-
-
-def test_ab_page_shows_verdict_table_and_sample_size() -> None:
-    at = open_app("abtest")
-    at.number_input(key="ab.boot").set_value(300)
-    at.button(key="FormSubmitter:ab.form-Compare").click().run()
-    assert not at.exception
-    outcome = at.session_state["ab.outcome"]
-    boxes = [b.value for b in [*at.success, *at.info]]
-    assert any(outcome.result.verdict in b for b in boxes)
-    assert metrics(at)["Common days"] == f"{outcome.result.n_obs:,}"
-    primary, secondary = at.dataframe[0].value, at.dataframe[1].value
-    rows = outcome.result.tests
-    assert list(primary["p_adjusted"]) == pytest.approx([r.p_adjusted for r in rows[:1]])
-    assert list(secondary["p_adjusted"]) == pytest.approx(
-        [r.p_adjusted for r in rows[1:]], nan_ok=True
-    )
-    at.button(key="FormSubmitter:ab.size_form-Calculate").click().run()
-    expected = ab.days_needed(0.5, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
-    assert metrics(at)["Trading days needed"] == f"{expected:,}"
 
 
 def test_registered_model_arm_uses_only_out_of_sample_dates() -> None:

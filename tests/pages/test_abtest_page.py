@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from app.services import abtest as ab
 from app.services import runs as run_store
 from tests.core.test_abtest import _hac_se_by_hand
 from tests.pages.helpers import metrics, open_app
@@ -87,3 +88,20 @@ def test_a_third_arm_only_when_asked_and_then_three_pairs_are_adjusted() -> None
         running = max(running, min(1.0, (3 - rank) * raw[i]))
         holm[i] = running
     np.testing.assert_allclose(primary["p_adjusted"].to_numpy(), holm, rtol=1e-12)
+
+
+def test_ab_page_shows_verdict_table_and_sample_size() -> None:
+    at = _compare(open_app("abtest"))
+    outcome = at.session_state["ab.outcome"]
+    boxes = [b.value for b in [*at.success, *at.info]]
+    assert any(outcome.result.verdict in b for b in boxes)
+    assert metrics(at)["Common days"] == f"{outcome.result.n_obs:,}"
+    primary, secondary = at.dataframe[0].value, at.dataframe[1].value
+    rows = outcome.result.tests
+    assert list(primary["p_adjusted"]) == pytest.approx([r.p_adjusted for r in rows[:1]])
+    assert list(secondary["p_adjusted"]) == pytest.approx(
+        [r.p_adjusted for r in rows[1:]], nan_ok=True
+    )
+    at.button(key="FormSubmitter:ab.size_form-Calculate").click().run()
+    expected = ab.days_needed(0.5, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
+    assert metrics(at)["Trading days needed"] == f"{expected:,}"
