@@ -35,11 +35,15 @@ run: setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-# TODO(issue 10): once `make contracts` passes, add `$(BIN)/lint-imports` to lint above.
+# TODO(issue 10): once `make contracts` and `make typecheck` pass, lint runs them too.
 
 ## Layer contracts ([tool.importlinter] in pyproject.toml; function-level imports count).
 contracts: install
 	$(BIN)/lint-imports
+
+## mypy ([tool.mypy] in pyproject.toml): strict on core/, the default checks on app/ and pages/.
+typecheck: install
+	$(BIN)/mypy
 
 test: setup lint
 	$(BIN)/pytest

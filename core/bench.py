@@ -60,7 +60,8 @@ def _subprocess_json(code: str) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
 
 
 _FIRST_SWEEP = """
@@ -200,7 +201,8 @@ def _optional(module: str, function: str) -> Callable[..., dict[str, Any]]:
             fn = getattr(importlib.import_module(module), function)
         except (ImportError, AttributeError) as exc:
             return {"skipped": f"{module}.{function} not available: {exc}"}
-        return fn()
+        report: dict[str, Any] = fn()
+        return report
 
     return run
 

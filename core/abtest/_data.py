@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ MIN_OBS = 20
 
 TRADING_DAYS = 252.0
 
-ReturnsLike = pd.Series | np.ndarray
+ReturnsLike: TypeAlias = pd.Series | np.ndarray
 
 
 def _check_count(n: int) -> None:

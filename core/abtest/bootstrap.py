@@ -180,7 +180,10 @@ def sharpe_difference(
     >>> round(float(sharpe_difference(a, a / 2 - 0.005, 1.0)), 6)
     0.774597
     """
-    return metrics.sharpe_ratio(a, periods_per_year) - metrics.sharpe_ratio(b, periods_per_year)
+    difference: np.ndarray = metrics.sharpe_ratio(a, periods_per_year) - metrics.sharpe_ratio(
+        b, periods_per_year
+    )
+    return difference
 
 
 def max_drawdown_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,7 +192,8 @@ def max_drawdown_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> round(float(max_drawdown_difference(np.array([0.1, -0.1]), np.array([0.1, -0.2]))), 6)
     0.1
     """
-    return metrics.max_drawdown(a) - metrics.max_drawdown(b)
+    difference: np.ndarray = metrics.max_drawdown(a) - metrics.max_drawdown(b)
+    return difference
 
 
 def win_rate_difference(a: np.ndarray, b: np.ndarray, tol: float = ZERO_TOL) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -134,7 +134,7 @@ def _pair_results(
     )
     if not spec.secondary:
         return [primary]
-    boot = {
+    boot: dict[str, Any] = {
         "alpha": spec.alpha,
         "n_boot": spec.n_boot,
         "mean_block": spec.mean_block,

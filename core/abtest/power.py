@@ -61,7 +61,8 @@ def min_sample_size(
     if not math.isfinite(nobs) or nobs <= 0:  # solver failure: normal approximation
         z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
         nobs = (z / effect_size) ** 2
-    return max(2, math.ceil(nobs))
+    required: int = max(2, math.ceil(nobs))
+    return required
 
 
 def min_sample_size_sharpe(
@@ -112,4 +113,5 @@ def min_sample_size_sharpe(
     s_a = s_b + d
     theta = 2.0 - 2.0 * correlation + 0.5 * (s_a**2 + s_b**2 - 2.0 * s_a * s_b * correlation**2)
     z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
-    return max(2, math.ceil(z**2 * theta / d**2))
+    required: int = max(2, math.ceil(z**2 * theta / d**2))
+    return required

@@ -87,7 +87,8 @@ def long_run_variance(diff: np.ndarray, lags: int) -> np.ndarray:
     for j in range(1, lags + 1):
         weight = 1.0 - j / (lags + 1.0)
         lrv = lrv + 2.0 * weight * np.sum(centered[j:] * centered[:-j], axis=0) / n
-    return lrv * n / (n - 1.0)
+    sample_lrv: np.ndarray = lrv * n / (n - 1.0)
+    return sample_lrv
 
 
 def ar1_coefficient(centered: np.ndarray) -> np.ndarray:
@@ -103,7 +104,8 @@ def ar1_coefficient(centered: np.ndarray) -> np.ndarray:
     den = np.sum(c[:-1] * c[:-1], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    return np.clip(rho, -_MAX_RHO, _MAX_RHO)
+    clipped: np.ndarray = np.clip(rho, -_MAX_RHO, _MAX_RHO)
+    return clipped
 
 
 def hac_standard_error(diff: np.ndarray, lags: int, *, prewhiten: bool = True) -> np.ndarray:
@@ -121,14 +123,15 @@ def hac_standard_error(diff: np.ndarray, lags: int, *, prewhiten: bool = True) -
     """
     d = np.asarray(diff, dtype=np.float64)
     n = d.shape[0]
-    plain = np.sqrt(np.maximum(long_run_variance(d, lags), 0.0) / n)
+    plain: np.ndarray = np.sqrt(np.maximum(long_run_variance(d, lags), 0.0) / n)
     if not prewhiten:
         return plain
     centered = d - d.mean(axis=0)
     rho = ar1_coefficient(centered)
     resid = centered[1:] - rho * centered[:-1]
     lrv = np.maximum(long_run_variance(resid, lags), 0.0) / (1.0 - rho) ** 2
-    return np.maximum(plain, np.sqrt(lrv / n))
+    standard_error: np.ndarray = np.maximum(plain, np.sqrt(lrv / n))
+    return standard_error
 
 
 def hac_t_kernel(

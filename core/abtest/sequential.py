@@ -21,7 +21,9 @@ class SPRTRun(NamedTuple):
     log_lr: np.ndarray
 
 
-def _log_lr(count: np.ndarray, total: np.ndarray, variance: np.ndarray, delta: float) -> np.ndarray:
+def _log_lr(
+    count: np.ndarray, total: np.ndarray | float, variance: np.ndarray | float, delta: float
+) -> np.ndarray:
     """Gaussian log likelihood ratio of mean ``delta`` vs 0 after ``count`` observations.
 
     ``log LR_n = (delta * S_n - n * delta**2 / 2) / sigma**2``.
@@ -30,7 +32,8 @@ def _log_lr(count: np.ndarray, total: np.ndarray, variance: np.ndarray, delta: f
     2.0
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (delta * total - count * delta**2 / 2.0) / variance
+        log_lr: np.ndarray = (delta * total - count * delta**2 / 2.0) / variance
+    return log_lr
 
 
 class SPRT:

@@ -58,7 +58,8 @@ def position_returns(
     p2 = np.concatenate([np.zeros(shape), p1[:-1]], axis=0)  # decided at t-2, held over gap t
     g = gap.reshape((-1,) + (1,) * (pos.ndim - 1))
     s = session.reshape((-1,) + (1,) * (pos.ndim - 1))
-    return (1.0 + p2 * g) * (1.0 + p1 * s) - 1.0 - cost * np.abs(p1 - p2)
+    returns: np.ndarray = (1.0 + p2 * g) * (1.0 + p1 * s) - 1.0 - cost * np.abs(p1 - p2)
+    return returns
 
 
 def step_return(

@@ -117,7 +117,7 @@ def _regime_contexts(
         fit = fit_regimes(prices.iloc[:train_bars], RegimeSpec(seed=seed, compute_smoothed=False))
         regime_probs = fit.model.fresh().filter(prices)
     probs = regime_probs.reindex(index=prices.index, columns=list(LABELS))
-    values = probs.to_numpy(dtype=np.float64, copy=True)
+    values: np.ndarray = probs.to_numpy(dtype=np.float64, copy=True)
     bad = ~np.isfinite(values).all(axis=1)
     values[bad] = 1.0 / len(LABELS)
     return values

@@ -39,7 +39,8 @@ def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
             return np.full(s.shape, 1.0 / s.size)
         top = s.max()
     e = np.exp(s - top)
-    return e / e.sum()
+    weights: np.ndarray = e / e.sum()
+    return weights
 
 
 def smooth_weights(previous: np.ndarray, target: np.ndarray, smoothing: float) -> np.ndarray:
@@ -260,7 +261,8 @@ class UCB1Selector(Selector):
         with np.errstate(divide="ignore", invalid="ignore"):
             bonus = self.spec.ucb_c * np.sqrt(2.0 * np.log(np.maximum(total, 1.0)) / n)
         bonus[n <= 0] = np.inf
-        return self._annual * (mean[row] / sd[row] + bonus)
+        scores: np.ndarray = self._annual * (mean[row] / sd[row] + bonus)
+        return scores
 
     def _scores(self, probs: np.ndarray) -> np.ndarray:
         scores = self._ucb(0)
@@ -290,7 +292,8 @@ class ThompsonSelector(Selector):
         draws = (mean[0] + sd[0] / np.sqrt(n) * z) / sd[0]
         winners = np.argmax(draws, axis=1)
         self._first = int(winners[0])
-        return np.bincount(winners, minlength=k) / winners.size
+        shares: np.ndarray = np.bincount(winners, minlength=k) / winners.size
+        return shares
 
     def _target(self, scores: np.ndarray) -> np.ndarray:
         return scores
@@ -357,12 +360,14 @@ class ContextualSelector(UCB1Selector):
         total = p.sum()
         if not (math.isfinite(total) and total > 0):
             raise ValueError(f"context must be finite, non-negative probabilities, got {p}")
-        return p / total
+        normalized: np.ndarray = p / total
+        return normalized
 
     def _scores(self, probs: np.ndarray) -> np.ndarray:
         per_regime = self._ucb(slice(None))  # (C, K)
         per_regime = np.where(np.isinf(per_regime), 0.0, per_regime)
-        return probs @ per_regime
+        scores: np.ndarray = probs @ per_regime
+        return scores
 
 
 SELECTOR_CLASSES: dict[str, type[Selector]] = {

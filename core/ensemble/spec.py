@@ -11,7 +11,7 @@ from core.backtest.spec import BacktestSpec
 SelectorName = Literal["ucb", "thompson", "exp3", "contextual"]
 SELECTORS: tuple[str, ...] = ("ucb", "thompson", "exp3", "contextual")
 ProfileName = Literal["conservative", "aggressive", "balanced", "contrarian"]
-PROFILES: tuple[str, ...] = ("conservative", "aggressive", "balanced", "contrarian")
+PROFILES: tuple[ProfileName, ...] = ("conservative", "aggressive", "balanced", "contrarian")
 
 
 class SelectorSpec(BaseModel):

@@ -32,6 +32,13 @@ def _add(
     )
 
 
+def _on_close(
+    indicator: Callable[[pd.Series, int], pd.Series], n: int
+) -> Callable[[pd.DataFrame], pd.Series]:
+    """``prices -> indicator(prices["close"], n)`` with ``n`` bound now (each loop pass its own)."""
+    return lambda p: indicator(p["close"], n)
+
+
 def _register_all() -> None:
     # Returns.
     for n in (1, 5, 21):
@@ -40,7 +47,7 @@ def _register_all() -> None:
             _C,
             n,
             f"Simple return over {n} bar(s): close / close {n} bars ago - 1",
-            lambda p, n=n: ind.simple_return(p["close"], n),
+            _on_close(ind.simple_return, n),
         )
     for n in (1, 5, 21):
         _add(
@@ -48,7 +55,7 @@ def _register_all() -> None:
             _C,
             n,
             f"Log return over {n} bar(s): ln(close / close {n} bars ago)",
-            lambda p, n=n: ind.log_return(p["close"], n),
+            _on_close(ind.log_return, n),
         )
 
     # Momentum / rate of change (ret_21 already covers 21 bars).
@@ -58,7 +65,7 @@ def _register_all() -> None:
             _C,
             n,
             f"Rate of change over {n} bars: close / close {n} bars ago - 1",
-            lambda p, n=n: ind.simple_return(p["close"], n),
+            _on_close(ind.simple_return, n),
         )
     _add(
         "mom_252_21",
@@ -82,7 +89,7 @@ def _register_all() -> None:
             _C,
             n,
             f"Annualized std (ddof=1) of daily log returns over {n} bars",
-            lambda p, n=n: ind.realized_vol(p["close"], n),
+            _on_close(ind.realized_vol, n),
         )
     _add(
         "vol_ratio_21_63",
@@ -234,7 +241,7 @@ def _register_all() -> None:
             _C,
             n - 1,
             f"Z-score of close vs its {n}-bar mean and std",
-            lambda p, n=n: ind.zscore(p["close"], n),
+            _on_close(ind.zscore, n),
         )
     for n in (20, 50, 200):
         _add(
@@ -242,7 +249,7 @@ def _register_all() -> None:
             _C,
             n - 1,
             f"Distance from the {n}-bar simple moving average: close / SMA{n} - 1",
-            lambda p, n=n: ind.sma_distance(p["close"], n),
+            _on_close(ind.sma_distance, n),
         )
     _add(
         "drawdown",

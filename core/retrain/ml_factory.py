@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -30,7 +30,8 @@ class MLSignalModel:
 
         frame = compute_features(prices, list(self.features)).dropna()
         proba = pd.Series(self.model.predict_proba(frame)[:, 1], index=frame.index)
-        return signal_positions(proba, self.threshold).reindex(prices.index).fillna(0.0)
+        signal = cast(pd.Series, signal_positions(proba, self.threshold))  # Series in, Series out
+        return signal.reindex(prices.index).fillna(0.0)
 
 
 def ml_signal_factory(
@@ -47,7 +48,7 @@ def ml_signal_factory(
     def train(prices_train: pd.DataFrame) -> MLSignalModel:
         names = list(features or available_features(prices_train.columns))
         dataset = make_dataset(prices_train, names, horizon=horizon)
-        model = fit_model(ModelSpec(kind=kind, seed=seed), dataset.X, dataset.y)  # type: ignore[arg-type]
+        model = fit_model(ModelSpec(kind=kind, seed=seed), dataset.X, dataset.y)
         end = prices_train.index[-1].date().isoformat()
         return MLSignalModel(
             strategy=kind, params={"h": horizon, "to": end}, model=model, features=tuple(names)

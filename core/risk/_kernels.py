@@ -58,4 +58,5 @@ def euler_contributions(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
     variance = float(weights @ marginal)
     if variance <= 0.0:
         return np.zeros_like(weights)
-    return weights * marginal / np.sqrt(variance)
+    contributions: np.ndarray = weights * marginal / np.sqrt(variance)
+    return contributions

@@ -240,7 +240,8 @@ def check_limit_values(values: Mapping[str, Any]) -> dict[str, str]:
             errors[str(name)] = f"unknown limit {name!r}; known limits: {known}"
             continue
         # The other limits are left unset (None), so the rules between limits stay silent.
-        blank = RiskLimits.model_construct(**dict.fromkeys(fields))
+        unset: dict[str, Any] = dict.fromkeys(fields)
+        blank = RiskLimits.model_construct(**unset)
         try:
             RiskLimits.__pydantic_validator__.validate_assignment(blank, name, value)
         except ValidationError as exc:

@@ -1,7 +1,7 @@
 """Strategies: pure functions from prices and typed params to target positions in [-1, 1]."""
 
-from core.strategies.filters import REGIME_COLUMNS, confidence_scale, regime_filter
 from core.strategies.catalog import STRATEGIES, StrategyEntry, run_strategy, validate_params
+from core.strategies.filters import REGIME_COLUMNS, confidence_scale, regime_filter
 from core.strategies.single import (
     BuyAndHoldParams,
     DonchianParams,

@@ -255,7 +255,8 @@ def check_windows(name: str, params: Mapping[str, Any] | StrategyParams, bars: i
     for field in STRATEGIES[name].windows:
         value = getattr(model, field)
         if value > bars:
-            low = _num(specs[field].low) if specs[field].low is not None else "1"
+            lowest = specs[field].low
+            low = _num(lowest) if lowest is not None else "1"
             raise ParamRangeError(
                 field,
                 f"{value} bars is longer than the {bars} bars of data; "

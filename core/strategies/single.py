@@ -131,7 +131,8 @@ class VolTargetTrendParams(StrategyParams):
 def _close(prices: pd.DataFrame) -> np.ndarray:
     if "close" not in prices.columns:
         raise ValueError("prices must have a 'close' column")
-    return prices["close"].to_numpy(dtype=np.float64)
+    close: np.ndarray = prices["close"].to_numpy(dtype=np.float64)
+    return close
 
 
 def _series(values: np.ndarray, prices: pd.DataFrame, name: str) -> pd.Series:
