@@ -9,7 +9,13 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.backtest import render_backtest, render_portfolio, render_sweep
-from app.components.forms import grid_axis_inputs, model_inputs, numeric_fields, show_errors
+from app.components.forms import (
+    cost_inputs,
+    grid_axis_inputs,
+    model_inputs,
+    numeric_fields,
+    show_errors,
+)
 from app.services import research
 from app.services import runs as run_store
 from app.services.data import DataSourceError
@@ -31,8 +37,7 @@ run_tab, sweep_tab, book_tab, saved_tab = st.tabs(["Backtest", "Sweep", "Portfol
 
 def _costs_inputs(prefix: str) -> tuple[float, float, float, date, date]:
     c1, c2, c3, c4 = st.columns(4)
-    fees = c1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key=f"{prefix}.fees")
-    slip = c2.number_input("Slippage (bps per fill)", 0.0, 500.0, 5.0, 0.5, key=f"{prefix}.slip")
+    fees, slip = cost_inputs(c1, c2, fees_key=f"{prefix}.fees", slippage_key=f"{prefix}.slip")
     cash = c3.number_input("Initial cash", 1_000.0, 1e9, 100_000.0, 1_000.0, key=f"{prefix}.cash")
     picked = c4.date_input(
         "Date range",
@@ -42,7 +47,7 @@ def _costs_inputs(prefix: str) -> tuple[float, float, float, date, date]:
         key=f"{prefix}.range.{dataset}.{symbol}",
     )
     start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (first, last)
-    return fees / 1e4, slip / 1e4, cash, start, end
+    return fees, slip, cash, start, end
 
 
 with run_tab:

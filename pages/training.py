@@ -8,7 +8,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
-from app.components.forms import show_errors
+from app.components.forms import cost_inputs, show_errors
 from app.components.ml import render_training
 from app.services import auth, ml
 from app.services import runs as run_store
@@ -111,10 +111,7 @@ with st.form("training.form"):
     )
     with st.expander("Costs and fixed hyperparameters"):
         k1, k2, k3 = st.columns([1, 1, 2])
-        fees = k1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="training.fees")
-        slip = k2.number_input(
-            "Slippage (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="training.slippage"
-        )
+        fees, slip = cost_inputs(k1, k2, fees_key="training.fees", slippage_key="training.slippage")
         params_text = k3.text_input(
             "Fixed hyperparameters (JSON)",
             value="",
@@ -152,8 +149,8 @@ if submitted:
                     seed=int(seed),
                     threshold=float(threshold),
                     allow_short=allow_short,
-                    fees=fees / 1e4,
-                    slippage=slip / 1e4,
+                    fees=fees,
+                    slippage=slip,
                     allow_lookahead=allow_lookahead,
                 )
             except ValidationError as exc:

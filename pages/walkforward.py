@@ -6,8 +6,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
-from app.components.forms import grid_axis_inputs, numeric_fields, show_errors
-from app.components.ml import render_lookahead, render_walkforward
+from app.components.forms import cost_inputs, grid_axis_inputs, numeric_fields, show_errors
+from app.components.walkforward import render_lookahead, render_walkforward
 from app.services import walkforward as wf
 from app.services.data import DataSourceError
 from app.services.research import GridAxis
@@ -116,8 +116,7 @@ with st.form("wf.form"):
             key="wf.allow_lookahead",
         )
     c1, c2 = st.columns(2)
-    fees = c1.number_input("Fees (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="wf.fees")
-    slip = c2.number_input("Slippage (bps per fill)", 0.0, 500.0, 5.0, 0.5, key="wf.slippage")
+    fees, slip = cost_inputs(c1, c2, fees_key="wf.fees", slippage_key="wf.slippage")
     submitted = st.form_submit_button("Run walk-forward", type="primary")
 
 if submitted:
@@ -130,8 +129,8 @@ if submitted:
         "test_bars": int(test_bars),
         "step_bars": int(step_bars) or None,
         "folds": int(folds) or None,
-        "fees": fees / 1e4,
-        "slippage": slip / 1e4,
+        "fees": fees,
+        "slippage": slip,
     }
     if axis_errors:
         for message in axis_errors:

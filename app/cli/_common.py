@@ -141,34 +141,29 @@ _FIELD_FLAGS = {
 }
 
 
-def _flag_for(field: str) -> str:
-    """The flag of the running command that sets request field ``field`` (else the field)."""
+def _command_flags() -> dict[str, str]:
+    """Field name -> flag of the running command (generated commands name their
+    parameters after the request fields; hand-written ones are mapped by ``_FIELD_FLAGS``)."""
     try:
         from typer._click.globals import get_current_context
     except ImportError:  # older typer: click itself
         from click import get_current_context
     ctx = get_current_context(silent=True)
     if ctx is None:
-        return field
-    flags = {o for p in ctx.command.params for o in getattr(p, "opts", [])}
-    flag = _FIELD_FLAGS.get(field, "--" + field.replace("_", "-"))
-    return flag if flag in flags else field
+        return {}
+    opts = [o for p in ctx.command.params for o in getattr(p, "opts", [])]
+    flags = {str(p.name): p.opts[0] for p in ctx.command.params if getattr(p, "opts", None)}
+    for field, flag in _FIELD_FLAGS.items():
+        if flag in opts:
+            flags.setdefault(field, flag)
+    return flags
 
 
 def _validation_message(exc: Exception) -> str:
-    from pydantic import ValidationError
+    """Plain sentences naming each field by its flag."""
+    from app.operations.errors import error_text
 
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            if loc:
-                loc[0] = _flag_for(loc[0])
-            where = ".".join(loc)
-            message = str(err["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}" if where else message)
-        return "; ".join(parts)
-    return str(exc)
+    return error_text(exc, labels=_command_flags())
 
 
 def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:

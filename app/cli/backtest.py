@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -21,71 +22,16 @@ from app.cli._common import (
     _strategy_params,
     emit,
 )
+from app.cli._generate import add_command
+from app.operations.backtest import BACKTEST
 from core.serialize import json_safe
 
 
-@app.command("backtest")
-def backtest(
-    dataset: str = DATASET_OPT,
-    symbol: str = SYMBOL_OPT,
-    strategy: str = STRATEGY_OPT,
-    param: list[str] = PARAM_OPT,
-    fees: float = FEES_OPT,
-    slippage: float = SLIP_OPT,
-    start: str | None = typer.Option(
-        None, "--start", help="First date (YYYY-MM-DD).", parser=opt.iso_date()
-    ),
-    end: str | None = typer.Option(
-        None, "--end", help="Last date (YYYY-MM-DD).", parser=opt.iso_date()
-    ),
-    regime_mode: str = typer.Option(
-        "off",
-        "--regime-mode",
-        help="off, filter or scale.",
-        parser=opt.choice(("off", "filter", "scale")),
-    ),
-    regime: list[str] = typer.Option(
-        [],
-        "--regime",
-        help="Regime to trade in (repeatable): bull, bear, sideways, volatile.",
-        parser=opt.choice(("bull", "bear", "sideways", "volatile")),
-    ),
-    regime_min_prob: float = typer.Option(
-        0.5, "--regime-min-prob", help="Filter threshold in [0, 1].", parser=opt.number(0, 1)
-    ),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Backtest one strategy; prints the metrics and the execution convention."""
-    from app.services import research
+def _params(raw: Any, values: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    return _strategy_params(values.get("strategy"), list(raw or []), as_json)
 
-    request = _call(
-        as_json,
-        research.BacktestRequest,
-        dataset=dataset,
-        symbol=symbol,
-        strategy=strategy,
-        params=_strategy_params(strategy, param, as_json),
-        fees=fees,
-        slippage=slippage,
-        start=start,
-        end=end,
-        regime_mode=regime_mode,
-        regimes=regime,
-        regime_min_prob=regime_min_prob,
-    )
-    outcome = _call(as_json, research.run_backtest, request=request)
-    payload = {
-        **json_safe(outcome.metrics),
-        "execution": outcome.execution,
-        "regime_note": outcome.regime_note,
-        "benchmark": json_safe(outcome.benchmark_metrics),
-        "run_id": outcome.run_id,
-        "bars": len(outcome.equity),
-        "fees": fees,
-        "slippage": slippage,
-    }
-    text = "\n".join(f"{k:>22}: {v}" for k, v in payload.items() if k != "benchmark")
-    emit(payload, as_json=as_json, text=text)
+
+add_command(app, BACKTEST, converters={"params": _params})
 
 
 @app.command("portfolio")

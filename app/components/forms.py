@@ -173,3 +173,20 @@ def grid_axis_inputs(
                 if inline_errors:
                     slot.error(f"{name}: {message}")
     return axes, errors
+
+
+def cost_inputs(
+    fees_slot: DeltaGenerator, slippage_slot: DeltaGenerator, *, fees_key: str, slippage_key: str
+) -> tuple[float, float]:
+    """Fee and slippage inputs in basis points, defaulting to the :class:`Costs` model's
+    defaults and bounded by its limits; returns both as fractions (5 bps -> 0.0005)."""
+    from app.operations.costs import MAX_COST, default_bps
+
+    high = MAX_COST * 1e4
+    fees = fees_slot.number_input(
+        "Fees (bps per fill)", 0.0, high, default_bps("fees"), 0.5, key=fees_key
+    )
+    slippage = slippage_slot.number_input(
+        "Slippage (bps per fill)", 0.0, high, default_bps("slippage"), 0.5, key=slippage_key
+    )
+    return fees / 1e4, slippage / 1e4

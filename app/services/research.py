@@ -12,70 +12,17 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.operations.backtest import BacktestCosts, BacktestRequest
 from app.services import runs as run_store
 from app.services.data import load_prices
-from core.backtest.spec import EXECUTION, BacktestSpec
+from core.backtest.spec import EXECUTION
 from core.serialize import json_safe
-from core.strategies import STRATEGIES, validate_params
+from core.strategies import STRATEGIES
 from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
 
 Progress = Callable[[float, str], None]
 MAX_COMBINATIONS = 200_000
 """Most combinations one sweep may have (and most points on one grid axis)."""
-
-
-class CostsModel(BaseModel):
-    """Trading costs and capital, as fractions (5 bps = 0.0005)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    fees: float = Field(default=0.0005, ge=0, le=0.05)
-    slippage: float = Field(default=0.0005, ge=0, le=0.05)
-    init_cash: float = Field(default=100_000.0, gt=0)
-
-    def spec(self) -> BacktestSpec:
-        """The engine's spec."""
-        return BacktestSpec(fees=self.fees, slippage=self.slippage, init_cash=self.init_cash)
-
-
-class BacktestRequest(CostsModel):
-    """One backtest: data, strategy, parameters, costs, date range and regime filter.
-
-    ``regime_mode="filter"`` keeps positions only while the forward-filtered probability
-    of the ``regimes`` allowed is at least ``regime_min_prob``; ``"scale"`` multiplies
-    positions by the regime confidence. The HMM is fitted on bars *before* the test
-    window (at least ``regime_train_bars``); when there are not enough, it is fitted on
-    the first ``regime_train_bars`` bars and the strategy stays flat over them.
-    """
-
-    dataset: str
-    symbol: str
-    strategy: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    start: date | None = None
-    end: date | None = None
-    regime_mode: Literal["off", "filter", "scale"] = "off"
-    regimes: list[Literal["bull", "bear", "sideways", "volatile"]] = Field(default_factory=list)
-    regime_min_prob: float = Field(default=0.5, ge=0, le=1)
-    regime_train_bars: int = Field(default=750, ge=100, le=5000)
-
-    @field_validator("strategy")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
-        return value
-
-    @model_validator(mode="after")
-    def _check(self) -> BacktestRequest:
-        validate_params(self.strategy, self.params)
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
-        if self.regime_mode == "filter" and not self.regimes:
-            raise ValueError(
-                "regimes: choose at least one regime to trade in when the filter is on"
-            )
-        return self
 
 
 class GridAxis(BaseModel):
@@ -197,7 +144,7 @@ def _check_bars(strategy: str, grid: dict[str, GridAxis], fixed: dict[str, Any],
             )
 
 
-class SweepRequest(CostsModel):
+class SweepRequest(BacktestCosts):
     """A parameter sweep: the grid axes, fixed params and the ranking metric."""
 
     dataset: str
@@ -501,7 +448,7 @@ def tearsheet(outcome: BacktestOutcome) -> str:
     return tearsheet_html(outcome.returns, benchmark=outcome.benchmark_returns, title=title)
 
 
-class PortfolioRequest(CostsModel):
+class PortfolioRequest(BacktestCosts):
     """A multi-asset book: symbols, weighting scheme and rebalancing, shared cash."""
 
     dataset: str

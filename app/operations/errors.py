@@ -1,0 +1,149 @@
+"""Plain-sentence messages for invalid requests: one formatter for the pages and the CLI.
+
+Pydantic's own phrasing ("Input should be less than or equal to 0.05", "String should
+match pattern ...") and field names such as ``step_bars`` never reach a user: each error
+becomes a sentence naming the field by its label (a page's label, or a CLI flag) and the
+valid range.
+
+>>> from pydantic import BaseModel, Field, ValidationError
+>>> class R(BaseModel):
+...     step_bars: int = Field(ge=1, le=500)
+>>> try:
+...     R(step_bars=900)
+... except ValidationError as exc:
+...     print(error_text(exc, labels={"step_bars": "Step (bars)"}))
+Step (bars) must be at most 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_PATTERN_WORDS = {
+    "^[A-Za-z0-9_.-]+$": "may use only letters, digits, '_', '.' and '-'",
+    "^[A-Za-z0-9_-]+$": "may use only letters, digits, '_' and '-'",
+}
+_FLOAT_INT = re.compile(r"(?<![\w.])(-?\d+)\.0(?![\d.])")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with a request.
+
+    Attributes
+    ----------
+    field : str or None
+        The top-level request field it belongs to (None for a rule across fields).
+    message : str
+        A full sentence naming the field by its label.
+    """
+
+    field: str | None
+    message: str
+
+
+def number_text(value: Any) -> str:
+    """``80`` for 80.0, ``0.05`` for 0.05, the value itself otherwise.
+
+    >>> number_text(80.0), number_text(0.05), number_text("x")
+    ('80', '0.05', 'x')
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
+    return f"{value:g}"
+
+
+def humanize(name: str) -> str:
+    """``'step_bars'`` -> ``'Step bars'``."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(kind: str, ctx: Mapping[str, Any], msg: str, label: str) -> str:
+    if kind == "greater_than_equal":
+        return f"{label} must be at least {number_text(ctx['ge'])}"
+    if kind == "greater_than":
+        return f"{label} must be more than {number_text(ctx['gt'])}"
+    if kind == "less_than_equal":
+        return f"{label} must be at most {number_text(ctx['le'])}"
+    if kind == "less_than":
+        return f"{label} must be less than {number_text(ctx['lt'])}"
+    if kind == "string_pattern_mismatch":
+        words = _PATTERN_WORDS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
+        return f"{label} {words}"
+    if kind == "string_too_short":
+        n = int(ctx.get("min_length", 1))
+        return f"{label} must not be empty" if n <= 1 else f"{label} needs at least {n} characters"
+    if kind == "string_too_long":
+        return f"{label} is too long: at most {ctx.get('max_length')} characters"
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        return f"{label}: choose {word} {bound}"
+    if kind == "missing":
+        return f"{label} is required"
+    if kind == "literal_error":
+        return f"{label} must be one of {ctx.get('expected')}"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"{label} must be a whole number"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return f"{label} must be a finite number"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type"):
+        return f"{label} must be a date written YYYY-MM-DD"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{label} must be true or false"
+    if kind == "extra_forbidden":
+        return f"{label} is not a setting of this form; remove it"
+    text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return f"{label}: {text}" if label else text
+
+
+def _with_labels(text: str, labels: Mapping[str, str]) -> str:
+    for name in sorted(labels, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w])", labels[name], text)
+    return _FLOAT_INT.sub(r"\1", text)
+
+
+def field_errors(exc: Exception, *, labels: Mapping[str, str] | None = None) -> list[FieldError]:
+    """The problems of a failed validation, one plain sentence each.
+
+    Parameters
+    ----------
+    exc : Exception
+        A pydantic ``ValidationError`` or any error with a pydantic-style ``errors()``
+        (else its text is the one message).
+    labels : mapping, optional
+        Field name -> what the user sees (a page label or a CLI flag); also replaces
+        field names inside our validators' messages. Default: the humanized name.
+    """
+    labels = dict(labels or {})
+    errors = exc.errors() if callable(getattr(exc, "errors", None)) else None
+    if not errors:
+        return [FieldError(None, _with_labels(str(exc), labels))]
+    out = []
+    for item in errors:
+        loc = [str(p) for p in item.get("loc", ())]
+        top = loc[0] if loc else None
+        label = labels.get(top, humanize(top)) if top else ""
+        if len(loc) > 1:
+            label = f"{label} ({'.'.join(loc[1:])})"
+        kind, ctx = str(item.get("type", "")), item.get("ctx") or {}
+        sentence = _sentence(kind, ctx, str(item.get("msg", "")), label)
+        if kind == "value_error" and top is None:
+            sentence = sentence.lstrip(": ")
+        sentence = _with_labels(sentence, {k: v for k, v in labels.items() if k != top})
+        out.append(FieldError(top, sentence[:1].upper() + sentence[1:].rstrip(".") + "."))
+    return out
+
+
+def error_text(exc: Exception, *, labels: Mapping[str, str] | None = None) -> str:
+    """All problems of ``exc`` as one text (one sentence per problem)."""
+    return " ".join(e.message for e in field_errors(exc, labels=labels))
+
+
+__all__ = ["FieldError", "error_text", "field_errors", "humanize", "number_text"]
