@@ -1,0 +1,144 @@
+"""Walk-forward components: cards, OOS equity, IS/OOS Sharpe per fold, fold table, look-ahead."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.components.ml import BLUE, GREY, MARGIN, number, percent, render_result_warnings
+from app.services.walkforward import DSR_EXPLAINED, PBO_EXPLAINED, WalkForwardOutcome
+
+
+def walkforward_cards(outcome: WalkForwardOutcome) -> list[tuple[str, str]]:
+    """Headline numbers of a walk-forward run."""
+    r = outcome.result
+    return [
+        ("IS Sharpe (mean of folds)", number(r.is_sharpe, 2)),
+        ("OOS Sharpe (stitched)", number(r.oos_sharpe, 2)),
+        ("Deflated Sharpe", number(r.deflated_sharpe, 3)),
+        ("PBO", "n/a" if r.pbo is None else number(r.pbo, 3)),
+        ("Trials", f"{int(r.trials):,}"),
+        ("OOS total return", percent(r.oos_return)),
+    ]
+
+
+def oos_equity_figure(outcome: WalkForwardOutcome) -> go.Figure:
+    """Stitched out-of-sample equity with each fold's test window shaded."""
+    r = outcome.result
+    fig = go.Figure(
+        go.Scatter(x=r.oos_equity.index, y=r.oos_equity, name="OOS equity", line={"color": BLUE})
+    )
+    for i, row in enumerate(r.folds.itertuples(index=False)):
+        fig.add_vrect(
+            x0=row.test_start,
+            x1=row.test_end,
+            fillcolor=GREY if i % 2 else "#c9d1d9",
+            opacity=0.15,
+            line_width=0,
+            annotation_text=f"fold {row.fold}",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title="Stitched out-of-sample equity (shaded: test window of each fold)",
+        yaxis_title="equity",
+        height=420,
+        margin=MARGIN,
+        hovermode="x unified",
+    )
+    return fig
+
+
+def fold_sharpe_figure(folds: pd.DataFrame) -> go.Figure:
+    """In-sample against out-of-sample Sharpe, fold by fold."""
+    labels = [f"fold {f}" for f in folds["fold"]]
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=folds["is_sharpe"], name="in-sample", marker_color=GREY),
+            go.Bar(x=labels, y=folds["oos_sharpe"], name="out-of-sample", marker_color=BLUE),
+        ]
+    )
+    fig.update_layout(
+        title="Sharpe in and out of sample per fold (a large gap means overfitting)",
+        barmode="group",
+        yaxis_title="Sharpe (annualized)",
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def folds_table(folds: pd.DataFrame) -> pd.DataFrame:
+    """Folds for display: dates as dates, returns in percent, parameters as ``k=v`` text."""
+    shown = folds.copy()
+    for column in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[column]):
+            shown[column] = shown[column].dt.date
+    if "oos_return" in shown:
+        shown["oos_return"] = shown["oos_return"] * 100
+        shown = shown.rename(columns={"oos_return": "oos_return %"})
+    if "params" in shown:
+        shown["params"] = [
+            ", ".join(f"{k}={v}" for k, v in p.items()) if isinstance(p, dict) else str(p)
+            for p in shown["params"]
+        ]
+    return shown
+
+
+def render_walkforward(outcome: WalkForwardOutcome) -> None:
+    """Cards (DSR and PBO explained), fold table, OOS equity and the IS/OOS Sharpe chart."""
+    r = outcome.result
+    render_result_warnings(r.warnings)
+    cards = walkforward_cards(outcome)
+    columns = st.columns(len(cards))
+    for column, (label, value) in zip(columns, cards, strict=True):
+        with column:
+            st.metric(label, value)
+            if label == "Deflated Sharpe":
+                st.caption(DSR_EXPLAINED)
+            elif label == "PBO":
+                st.caption(PBO_EXPLAINED)
+    if r.deflated_sharpe is not None and math.isfinite(r.deflated_sharpe):
+        verdict = "significant" if r.deflated_sharpe >= 0.95 else "not significant"
+        line = (
+            f"DSR {r.deflated_sharpe:.3f} over {r.trials} trials: {verdict} at 0.95. "
+            f"Trials: {r.trial_counting}."
+        )
+        if r.pbo is not None and r.pbo >= 0.5:
+            line += f" PBO {r.pbo:.2f} ≥ 0.5: the in-sample choice is no better than chance."
+        (st.success if verdict == "significant" and (r.pbo or 0) < 0.5 else st.warning)(line)
+    st.plotly_chart(oos_equity_figure(outcome), width="stretch", key="wf.oos_equity")
+    st.plotly_chart(fold_sharpe_figure(r.folds), width="stretch", key="wf.fold_sharpe")
+    st.markdown(f"**Folds** ({len(r.folds)})")
+    st.dataframe(
+        folds_table(r.folds),
+        width="stretch",
+        height=min(36 * (len(r.folds) + 1) + 3, 640),
+        hide_index=True,
+        key="wf.folds",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in ("is_metric", "is_sharpe", "oos_sharpe", "is_auc", "oos_auc")
+        }
+        | {"oos_return %": st.column_config.NumberColumn(format="%.2f")},
+    )
+
+
+def render_lookahead(report: Any) -> None:
+    """Green when clean; red with each offending column and its first changed bar."""
+    if not report.leaky:
+        st.success(f"Clean: {report.message()}.")
+        return
+    st.error(report.message())
+    st.markdown(
+        "\n".join(
+            f"- `{c}`: first changed bar {pd.Timestamp(report.first_offending_bars[c]).date()}"
+            if c in report.first_offending_bars
+            else f"- `{c}`: {report.details.get(c, 'flagged')}"
+            for c in report.offending_columns
+        )
+    )
