@@ -28,15 +28,18 @@ from app.services.db import get_engine
 from core.config import get_settings
 from core.paper.lease import DEFAULT_TTL_S
 from core.store.db import session_scope
-from core.store.paper import PaperSession, PaperSessionRepository
+from core.store.paper import (
+    HeartbeatRepository,
+    PaperSession,
+    PaperSessionRepository,
+    WorkerControlRepository,
+)
 from core.store.trading import (
     FillRepository,
-    HeartbeatRepository,
     OrderRepository,
     PositionRepository,
     ReconciliationRepository,
     TradingAccount,
-    WorkerControlRepository,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -480,7 +483,7 @@ class MonitorView:
 
 def monitor(session: str | None = None) -> MonitorView:
     """Read the state of a session (the newest one when not named)."""
-    from core.store.trading import DecisionRepository
+    from core.store.paper import DecisionRepository
 
     with _sessions() as s:
         repo = PaperSessionRepository(s)

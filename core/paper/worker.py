@@ -57,15 +57,18 @@ from core.risk import ProposedOrder as RiskOrder
 from core.risk import RiskLimits, pre_trade_check
 from core.serialize import json_safe
 from core.store.models import utcnow
-from core.store.paper import PaperSession, PaperSessionRepository
-from core.store.trading import (
+from core.store.paper import (
     DecisionRepository,
     HeartbeatRepository,
+    PaperSession,
+    PaperSessionRepository,
+    WorkerControlRepository,
+)
+from core.store.trading import (
     OrderRepository,
     PositionRepository,
     ReconciliationRepository,
     TradingOrder,
-    WorkerControlRepository,
 )
 
 LimitsProvider = Callable[[], RiskLimits]

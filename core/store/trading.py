@@ -1,4 +1,5 @@
-"""Broker state and paper-trader tables, and their repositories.
+"""Broker state tables (accounts, orders, fills, positions, reconciliation reports) and
+their repositories.
 
 Every model shares ``core.store.models.Base`` (one metadata, one Alembic history:
 migration ``0003``). Repositories take a caller-owned Session and never commit: services
@@ -13,17 +14,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
-    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
-    delete,
     func,
     select,
 )
@@ -41,8 +38,6 @@ OPEN_ORDER_STATUSES = (
     "held",
 )
 """Statuses of orders that may still fill."""
-
-WORKER_STATES = ("running", "paused", "stopped", "killed")
 
 
 def as_utc(ts: datetime) -> datetime:
@@ -125,56 +120,6 @@ class TradingPosition(Base):
     last_price: Mapped[float | None] = mapped_column(Float, nullable=True)
     realized_pnl: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class TradingDecision(Base):
-    """What the paper trader decided and why (features, regime, signal, risk verdict)."""
-
-    __tablename__ = "decisions"
-    __table_args__ = (
-        Index("uq_decisions_session_bar_symbol", "session_name", "bar", "symbol", unique=True),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    symbol: Mapped[str] = mapped_column(String(32), index=True)
-    session_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    bar: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    explanation: Mapped[str] = mapped_column(Text, default="")
-
-
-class WorkerControl(Base):
-    """The single row through which the UI and CLI steer the paper-trading worker."""
-
-    __tablename__ = "worker_control"
-    __table_args__ = (
-        CheckConstraint("id = 1", name="ck_worker_control_single_row"),
-        CheckConstraint(
-            "desired_state IN ('running', 'paused', 'stopped', 'killed')",
-            name="ck_worker_control_state",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
-    desired_state: Mapped[str] = mapped_column(String(16), default="stopped")
-    flatten_on_kill: Mapped[bool] = mapped_column(Boolean, default=True)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    updated_by: Mapped[str] = mapped_column(String(64), default="system")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class WorkerHeartbeat(Base):
-    """One beat per worker cycle; the newest row tells whether the worker is alive."""
-
-    __tablename__ = "worker_heartbeat"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    cycle: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReconciliationRecord(Base):
@@ -414,165 +359,6 @@ class PositionRepository:
         if position is not None:
             position.last_price = price
             position.updated_at = utcnow()
-
-
-class DecisionRepository:
-    """The paper trader's decision log."""
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def add(
-        self,
-        *,
-        symbol: str,
-        payload: dict[str, Any],
-        explanation: str = "",
-        ts: datetime | None = None,
-        session_name: str | None = None,
-        bar: int | None = None,
-    ) -> TradingDecision:
-        """Record a decision (flushed, so its id is known).
-
-        ``(session_name, bar, symbol)`` is unique: a paper session decides a bar once.
-        """
-        decision = TradingDecision(
-            symbol=symbol,
-            payload=payload,
-            explanation=explanation,
-            ts=ts or utcnow(),
-            session_name=session_name,
-            bar=bar,
-        )
-        self._s.add(decision)
-        self._s.flush()
-        return decision
-
-    def recent(
-        self,
-        *,
-        symbol: str | None = None,
-        limit: int = 100,
-        session_name: str | None = None,
-    ) -> list[TradingDecision]:
-        """Newest first (of one paper session when ``session_name`` is given)."""
-        query = select(TradingDecision).order_by(TradingDecision.id.desc()).limit(limit)
-        if symbol is not None:
-            query = query.where(TradingDecision.symbol == symbol)
-        if session_name is not None:
-            query = query.where(TradingDecision.session_name == session_name)
-        return list(self._s.scalars(query))
-
-    def decided(self, session_name: str, bar: int, symbol: str | None = None) -> bool:
-        """Whether ``session_name`` recorded a decision for ``bar`` (for ``symbol``, or any)."""
-        query = select(TradingDecision.id).where(
-            TradingDecision.session_name == session_name, TradingDecision.bar == bar
-        )
-        if symbol is not None:
-            query = query.where(TradingDecision.symbol == symbol)
-        return self._s.scalar(query.limit(1)) is not None
-
-
-class WorkerControlRepository:
-    """The single control row (created as ``stopped`` on first read)."""
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def get(self) -> WorkerControl:
-        """The control row."""
-        row = self._s.get(WorkerControl, 1)
-        if row is None:
-            from core.store.paper import insert_ignore
-
-            # concurrent first reads (two processes) create it once, neither fails
-            insert_ignore(
-                self._s,
-                WorkerControl,
-                {
-                    "id": 1,
-                    "desired_state": "stopped",
-                    "flatten_on_kill": True,
-                    "reason": "",
-                    "updated_by": "system",
-                    "updated_at": utcnow(),
-                },
-            )
-            row = self._s.get_one(WorkerControl, 1)
-        return row
-
-    def set(
-        self,
-        desired_state: str,
-        *,
-        updated_by: str,
-        reason: str = "",
-        flatten_on_kill: bool | None = None,
-    ) -> WorkerControl:
-        """Ask the worker to run, pause, stop or kill."""
-        if desired_state not in WORKER_STATES:
-            raise ValueError(
-                f"desired_state must be one of {', '.join(WORKER_STATES)}; got {desired_state!r}"
-            )
-        row = self.get()
-        row.desired_state = desired_state
-        row.reason = reason
-        row.updated_by = updated_by
-        row.updated_at = utcnow()
-        if flatten_on_kill is not None:
-            row.flatten_on_kill = flatten_on_kill
-        self._s.flush()
-        return row
-
-
-class HeartbeatRepository:
-    """Worker heartbeats."""
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def beat(
-        self,
-        *,
-        cycle: int,
-        status: str,
-        latency_ms: float = 0.0,
-        last_error: str | None = None,
-        ts: datetime | None = None,
-    ) -> WorkerHeartbeat:
-        """Record one cycle."""
-        row = WorkerHeartbeat(
-            ts=ts or utcnow(),
-            cycle=cycle,
-            status=status,
-            latency_ms=latency_ms,
-            last_error=last_error,
-        )
-        self._s.add(row)
-        self._s.flush()
-        return row
-
-    def latest(self) -> WorkerHeartbeat | None:
-        """The newest beat."""
-        return self._s.scalar(select(WorkerHeartbeat).order_by(WorkerHeartbeat.id.desc()).limit(1))
-
-    def recent(self, limit: int = 100) -> list[WorkerHeartbeat]:
-        """Newest first."""
-        return list(
-            self._s.scalars(
-                select(WorkerHeartbeat).order_by(WorkerHeartbeat.id.desc()).limit(limit)
-            )
-        )
-
-    def prune(self, keep: int = 10_000) -> int:
-        """Delete all but the newest ``keep`` beats; returns how many were deleted."""
-        cutoff = self._s.scalar(
-            select(WorkerHeartbeat.id).order_by(WorkerHeartbeat.id.desc()).offset(keep).limit(1)
-        )
-        if cutoff is None:
-            return 0
-        result = self._s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.id <= cutoff))
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class ReconciliationRepository:

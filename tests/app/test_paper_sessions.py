@@ -24,8 +24,12 @@ from core.paper.lease import LeaseHeldError, LeaseLostError, SessionLease
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
 from core.store.db import session_scope
-from core.store.paper import PaperLease, PaperSession, PaperSessionRepository
-from core.store.trading import WorkerControlRepository
+from core.store.paper import (
+    PaperLease,
+    PaperSession,
+    PaperSessionRepository,
+    WorkerControlRepository,
+)
 from tests.cli_helpers import run_cli
 
 LOOSE = {

@@ -21,16 +21,14 @@ from core.broker import (
 )
 from core.risk import ProposedOrder, RiskLimits, pre_trade_check
 from core.store.db import make_engine, session_scope, upgrade
+from core.store.paper import DecisionRepository, HeartbeatRepository, WorkerControlRepository
 from core.store.trading import (
-    DecisionRepository,
-    HeartbeatRepository,
     OrderRepository,
     ReconciliationRecord,
     TradingAccount,
     TradingFill,
     TradingOrder,
     TradingPosition,
-    WorkerControlRepository,
 )
 
 T0 = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
