@@ -88,28 +88,32 @@ def model_inputs(
     return values, slots
 
 
-def show_errors(exc: ValidationError | ValueError, slots: dict[str, DeltaGenerator]) -> list[str]:
+def show_errors(
+    exc: ValidationError | ValueError,
+    slots: dict[str, DeltaGenerator],
+    labels: dict[str, str] | None = None,
+) -> list[str]:
     """Put each validation error beside its field; return the ones with no field.
 
-    Accepts pydantic's ValidationError and any ValueError with a pydantic-style
-    ``errors()`` (e.g. :class:`core.strategies.catalog.ParamRangeError`)."""
+    Messages are plain sentences naming the field by its label
+    (:func:`app.operations.errors.field_errors`). Accepts pydantic's ValidationError and
+    any ValueError with a pydantic-style ``errors()`` (e.g.
+    :class:`core.strategies.catalog.ParamRangeError`)."""
+    from app.operations.errors import field_errors
+
     leftovers: list[str] = []
-    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
-    if not errors:
-        return [str(exc)]
-    for item in errors:
-        message = str(item["msg"]).removeprefix("Value error, ")
-        loc = [str(p) for p in item["loc"]]
-        target = next((p for p in reversed(loc) if p in slots), None)
-        if target is None and not any(p in slots for p in loc):
+    for error in field_errors(exc, labels=labels):
+        target = next((part for part in reversed(error.path) if part in slots), None)
+        if target is None and error.field is None:
             # Cross-field rule (e.g. fast < slow): show it beside the first field it names.
-            named = [name for name in slots if name in message]
-            target = min(named, key=message.index) if named else None
+            lowered = error.message.lower()
+            words = {n: (labels or {}).get(n, n).lower() for n in slots}
+            named = [n for n, word in words.items() if word in lowered]
+            target = min(named, key=lambda n: lowered.index(words[n])) if named else None
         if target is not None:
-            slots[target].error(message)
+            slots[target].error(error.message)
         else:
-            where = ".".join(loc)
-            leftovers.append(f"{where}: {message}" if where else message)
+            leftovers.append(error.message)
     return leftovers
 
 

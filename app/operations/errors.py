@@ -43,6 +43,8 @@ class FieldError:
 
     field: str | None
     message: str
+    path: tuple[str, ...] = ()
+    """The full location (``("params", "fast")``), to place the message beside a widget."""
 
 
 def number_text(value: Any) -> str:
@@ -100,13 +102,19 @@ def _sentence(kind: str, ctx: Mapping[str, Any], msg: str, label: str) -> str:
     if kind == "extra_forbidden":
         return f"{label} is not a setting of this form; remove it"
     text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return f"{label}: {text}" if label else text
+    names_it = label and (label.lower() in text.lower() or ctx.get("_field", "") in text)
+    return f"{label}: {text}" if label and not names_it else text
 
 
 def _with_labels(text: str, labels: Mapping[str, str]) -> str:
     for name in sorted(labels, key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w])", labels[name], text)
     return _FLOAT_INT.sub(r"\1", text)
+
+
+def _names(text: str, field: str | None) -> bool:
+    """Whether ``text`` starts with the field's own name (``"max_drawdown must be ..."``)."""
+    return bool(field) and re.match(rf"{re.escape(str(field))}(?![\w-])", text) is not None
 
 
 def field_errors(exc: Exception, *, labels: Mapping[str, str] | None = None) -> list[FieldError]:
@@ -129,15 +137,20 @@ def field_errors(exc: Exception, *, labels: Mapping[str, str] | None = None) -> 
     for item in errors:
         loc = [str(p) for p in item.get("loc", ())]
         top = loc[0] if loc else None
-        label = labels.get(top, humanize(top)) if top else ""
-        if len(loc) > 1:
-            label = f"{label} ({'.'.join(loc[1:])})"
-        kind, ctx = str(item.get("type", "")), item.get("ctx") or {}
-        sentence = _sentence(kind, ctx, str(item.get("msg", "")), label)
-        if kind == "value_error" and top is None:
-            sentence = sentence.lstrip(": ")
-        sentence = _with_labels(sentence, {k: v for k, v in labels.items() if k != top})
-        out.append(FieldError(top, sentence[:1].upper() + sentence[1:].rstrip(".") + "."))
+        leaf = loc[-1] if loc else ""
+        label = labels.get(leaf, humanize(leaf)) if leaf else ""
+        kind, ctx = str(item.get("type", "")), {**(item.get("ctx") or {}), "_field": leaf}
+        text = str(item.get("msg", "")).removeprefix("Value error, ")
+        if kind == "value_error" and top in labels and len(loc) == 1 and _names(text, top):
+            # Our validator already names its field: say the label there, not "Label: name".
+            sentence = _with_labels(text, labels)
+        else:
+            sentence = _sentence(kind, ctx, str(item.get("msg", "")), label)
+            if kind == "value_error" and top is None:
+                sentence = sentence.lstrip(": ")
+            sentence = _with_labels(sentence, {k: v for k, v in labels.items() if k != top})
+        sentence = sentence[:1].upper() + sentence[1:].rstrip(".") + "."
+        out.append(FieldError(top, sentence, tuple(loc)))
     return out
 
 

@@ -68,7 +68,7 @@ def test_fast_not_below_slow_shows_error_and_stores_nothing() -> None:
     at.button(key=RUN_BACKTEST).click().run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert any("fast window (100)" in e and "slow window (20)" in e for e in errors), errors
+    assert any("fast window (100)" in e.lower() and "slow window (20)" in e for e in errors), errors
     assert metrics(at) == {}
     assert run_store.list_runs() == []
 
@@ -174,7 +174,7 @@ def test_window_above_its_declared_range_is_refused_beside_the_field() -> None:
     assert not at.exception
     errors = [e.value for e in at.error]
     # Beside the field: the slot shows the bare message, without a "loc:" prefix.
-    assert errors == ["Input should be less than or equal to 100000"], errors
+    assert errors == ["Slow must be at most 100,000."], errors
     assert (
         "Valid: an integer in [2, 100000] (bars)"
         in at.number_input(key="bt.ma_crossover.slow").help
@@ -190,7 +190,7 @@ def test_window_longer_than_the_data_is_refused_before_any_work() -> None:
     errors = [e.value for e in at.error]
     assert errors == [
         "6000 bars is longer than the 5031 bars of data; "
-        "fast must be an integer in [1, 5031] (bars)"
+        "fast must be an integer in [1, 5031] (bars)."
     ], errors
     assert metrics(at) == {}
     assert run_store.list_runs() == []
@@ -232,6 +232,6 @@ def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
     at.button(key=RUN_SWEEP).click().run()
     errors = [e.value for e in at.error]
     assert errors == [
-        "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps"
+        "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps."
     ], errors
     assert run_store.list_runs() == []
