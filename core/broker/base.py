@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from core.store.trading import OPEN_ORDER_STATUSES
+
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
-
-OPEN_STATUSES = frozenset(
-    {"pending_new", "new", "accepted", "partially_filled", "pending_cancel", "pending_replace"}
-)
-"""Statuses of orders that may still fill (Alpaca's names, which the simulator reuses)."""
 
 _CID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -131,7 +128,7 @@ class BrokerOrder:
     @property
     def is_open(self) -> bool:
         """May still fill."""
-        return self.status in OPEN_STATUSES
+        return self.status in OPEN_ORDER_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -37,7 +37,11 @@ OPEN_ORDER_STATUSES = (
     "pending_replace",
     "held",
 )
-"""Statuses of orders that may still fill."""
+"""Statuses of orders that may still fill (Alpaca's names, which the simulator reuses).
+
+The one definition: :meth:`OrderRepository.open` and ``core.broker.BrokerOrder.is_open``
+both use it.
+"""
 
 
 def as_utc(ts: datetime) -> datetime:
