@@ -61,6 +61,17 @@ def test_current_regime_is_the_planted_bear_after_a_bull_run(tmp_path: Path, see
     assert outcome.prices["close"].to_numpy() == pytest.approx(prices["close"].to_numpy())
 
 
+def test_the_current_regime_is_the_latest_bars(tmp_path: Path) -> None:
+    prices, _ = _planted(1)
+    crash = prices.iloc[[-1]] * 0.85  # one -15% day after the bear run
+    crash.index = pd.DatetimeIndex([prices.index[-1] + pd.offsets.BDay()], name="date")
+    outcome = regimes.fit_file(_csv(pd.concat([prices, crash]), tmp_path / "crash.csv"))
+    assert list(outcome.result.label.iloc[-2:]) == ["bear", "volatile"]
+    label, confidence, date = outcome.current
+    assert (label, date) == ("volatile", crash.index[0])
+    assert confidence == pytest.approx(outcome.result.filtered.iloc[-1]["volatile"], abs=1e-12)
+
+
 def test_filtered_probabilities_are_a_distribution_on_every_bar_and_causal(
     tmp_path: Path,
 ) -> None:
@@ -125,6 +136,8 @@ def test_fit_dataset_covers_the_stored_prices_to_their_last_date() -> None:
     outcome = regimes.fit_dataset("ohlcv_daily", "SP500")
     stored = load_prices("ohlcv_daily", "SP500")
     pd.testing.assert_frame_equal(outcome.prices, stored)
+    assert outcome.result.history_mode == "expanding"  # causal by default, as for files
+    assert outcome.result.filtered.iloc[:FIRST_FIT].isna().all().all()
     label, confidence, date = outcome.current
     assert date == stored.index[-1] and label in LABELS
     assert confidence == pytest.approx(outcome.result.filtered.iloc[-1].max(), abs=1e-12)
