@@ -19,9 +19,9 @@ from app.components.forms import (
 from app.services import research
 from app.services import runs as run_store
 from app.services.data import DataSourceError
-from core.backtest.sweep import METRICS
 from core.strategies import STRATEGIES
 from core.strategies.catalog import ParamRangeError, check_windows
+from core.sweep import METRICS
 
 st.title("Backtest")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)

@@ -10,10 +10,9 @@ from app.components.forms import cost_inputs, grid_axis_inputs, numeric_fields, 
 from app.components.walkforward import render_lookahead, render_walkforward
 from app.services import walkforward as wf
 from app.services.data import DataSourceError
-from app.services.research import GridAxis
-from core.backtest.sweep import METRICS
 from core.features import available_features
 from core.strategies import STRATEGIES
+from core.sweep import METRICS, GridAxis
 
 OUTCOME = "wf.outcome"
 REPORT = "wf.lookahead"

@@ -33,7 +33,7 @@ def sweep_cmd(
         "sharpe",
         "--metric",
         help="Ranking metric.",
-        parser=opt.choice("core.backtest.sweep:METRICS"),
+        parser=opt.choice("core.sweep:METRICS"),
     ),
     fees: float = FEES_OPT,
     slippage: float = SLIP_OPT,

@@ -126,14 +126,14 @@ def grid_axis_inputs(
 ) -> tuple[dict[str, Any], list[str]]:
     """One row per numeric field: a 'sweep it' checkbox and start/stop/step inputs.
 
-    Returns the ticked axes as :class:`app.services.research.GridAxis` and one message
+    Returns the ticked axes as :class:`core.sweep.GridAxis` and one message
     per invalid range (too many points, non-finite, outside the parameter's declared
     range, fractional steps for an integer parameter), checked before any work. With
     ``inline_errors`` each message is also shown under its own row. Integer steps start
     at 1, or a quarter of the default when ``coarse_int_steps``; default stops stay
     inside the declared range.
     """
-    from app.services.research import GridAxis, check_grid
+    from core.sweep import GridAxis, check_grid
 
     strategy = _strategy_of(model)
     specs: dict[str, Any] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -10,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from app.operations.backtest import BacktestCosts, BacktestRequest
 from app.services import runs as run_store
@@ -18,130 +17,10 @@ from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
 from core.serialize import json_safe
 from core.strategies import STRATEGIES
-from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
+from core.strategies.catalog import check_param, check_windows
+from core.sweep import GridAxis, check_bars, check_grid
 
 Progress = Callable[[float, str], None]
-MAX_COMBINATIONS = 200_000
-"""Most combinations one sweep may have (and most points on one grid axis)."""
-
-
-class GridAxis(BaseModel):
-    """An inclusive numeric range ``start:stop:step`` of finite numbers.
-
-    Its length is computed arithmetically and capped at :data:`MAX_COMBINATIONS` before
-    any point is built, so ``1:1e15:1`` is refused instantly instead of allocating.
-
-    >>> GridAxis.parse("5:100:5").count
-    20
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    start: float
-    stop: float
-    step: float = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _order(self) -> GridAxis:
-        form = f"{_g(self.start)}:{_g(self.stop)}:{_g(self.step)}"
-        if self.stop < self.start:
-            raise ValueError(f"{form}: stop {self.stop} is below start {self.start}")
-        span = (self.stop - self.start) / self.step
-        if not math.isfinite(span) or span + 1 > MAX_COMBINATIONS:
-            points = f"{math.floor(span) + 1:,}" if span < 1e12 else f"{span:.3g}"
-            points = points if math.isfinite(span) else "too many"
-            raise ValueError(
-                f"{form} has {points} points, more than the cap of {MAX_COMBINATIONS:,}; "
-                "use a larger step or a narrower range"
-            )
-        scale = max(abs(self.start), abs(self.stop))
-        if self.stop > self.start and self.step <= scale * 1e-12:
-            raise ValueError(f"{form}: step {_g(self.step)} is too small for values this large")
-        return self
-
-    @property
-    def count(self) -> int:
-        """Number of grid points, without building them."""
-        return math.floor((self.stop - self.start) / self.step + 1e-9) + 1
-
-    def values(self) -> np.ndarray:
-        """The grid points, integers when all three bounds are integers."""
-        points = self.start + self.step * np.arange(self.count)
-        bounds = (self.start, self.stop, self.step)
-        if all(float(v).is_integer() for v in bounds) and max(map(abs, bounds)) < 2**53:
-            return points.astype(np.int64)
-        return np.round(points, 10) if max(map(abs, bounds)) < 1e15 else points
-
-    @classmethod
-    def parse(cls, text: str) -> GridAxis:
-        """Parse ``start:stop:step`` (step defaults to 1)."""
-        parts = text.split(":")
-        if len(parts) not in (2, 3):
-            raise ValueError(f"grid range {text!r} must look like start:stop:step, e.g. 5:100:5")
-        try:
-            numbers = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"grid range {text!r} must contain numbers, e.g. 5:100:5") from None
-        if not all(math.isfinite(n) for n in numbers):
-            raise ValueError(f"grid range {text!r} must contain finite numbers, e.g. 5:100:5")
-        return cls(start=numbers[0], stop=numbers[1], step=numbers[2] if len(numbers) == 3 else 1)
-
-
-def _g(value: float) -> str:
-    return f"{value:g}"
-
-
-def check_grid(strategy: str, grid: dict[str, GridAxis]) -> int:
-    """Check every axis against its parameter's declared type and range; return the
-    number of raw combinations (refused above :data:`MAX_COMBINATIONS`)."""
-    specs = param_specs(strategy)
-    unknown = sorted(set(grid) - set(specs))
-    if unknown:
-        raise ValueError(f"{strategy} has no parameters {unknown}; use {sorted(specs)}")
-    if not grid:
-        raise ValueError("the grid needs at least one parameter range")
-    for name, axis in grid.items():
-        spec = specs[name]
-        form = f"{name}={_g(axis.start)}:{_g(axis.stop)}:{_g(axis.step)}"
-        if spec.kind not in ("int", "float"):
-            raise ValueError(f"grid {form}: {name} is {spec.describe()}, not a numeric range")
-        if spec.kind == "int" and not (
-            float(axis.start).is_integer() and float(axis.step).is_integer()
-        ):
-            raise ValueError(
-                f"grid {form}: {name} is an integer parameter; use integer start and step, "
-                f"e.g. {name}=5:100:5"
-            )
-        last = axis.start + axis.step * (axis.count - 1)
-        if not (spec.contains(axis.start) and spec.contains(last)):
-            raise ValueError(
-                f"grid {form} goes outside the valid range: {name} must be {spec.describe()}"
-            )
-    total = math.prod(axis.count for axis in grid.values())
-    if total > MAX_COMBINATIONS:
-        sizes = " x ".join(f"{axis.count:,} {name}" for name, axis in grid.items())
-        raise ValueError(
-            f"{total:,} combinations exceed {MAX_COMBINATIONS:,} ({sizes}); use larger steps"
-        )
-    return total
-
-
-def _check_bars(strategy: str, grid: dict[str, GridAxis], fixed: dict[str, Any], bars: int) -> None:
-    """Refuse window values (swept or fixed) longer than the data."""
-    for name in STRATEGIES[strategy].windows:
-        if name in grid:
-            axis = grid[name]
-            longest = axis.start + axis.step * (axis.count - 1)
-        elif name in fixed:
-            longest = fixed[name]
-        else:
-            continue
-        if longest > bars:
-            raise ParamRangeError(
-                name,
-                f"{_g(longest)} bars is longer than the {bars} bars of data; "
-                f"{name} must be an integer in [1, {bars}] (bars)",
-            )
 
 
 class SweepRequest(BacktestCosts):
@@ -158,7 +37,7 @@ class SweepRequest(BacktestCosts):
 
     @model_validator(mode="after")
     def _check(self) -> SweepRequest:
-        from core.backtest.sweep import METRICS
+        from core.sweep import METRICS
 
         if self.strategy not in STRATEGIES:
             raise ValueError(
@@ -211,7 +90,7 @@ class SweepOutcome:
 
     def top(self, n: int = 10) -> pd.DataFrame:
         """Best ``n`` rows by the request's metric."""
-        from core.backtest.sweep import LOWER_IS_BETTER
+        from core.sweep import LOWER_IS_BETTER
 
         asc = self.metric in LOWER_IS_BETTER
         return self.table.sort_values(self.metric, ascending=asc, na_position="last").head(n)
@@ -362,10 +241,10 @@ def run_sweep(
     request: SweepRequest, *, save: bool = True, progress: Progress | None = None
 ) -> SweepOutcome:
     """One vectorized sweep over the grid (fast < slow enforced for crossovers)."""
-    from core.backtest.sweep import sweep
+    from core.sweep import sweep
 
     prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
-    _check_bars(request.strategy, request.grid, request.fixed, len(prices))
+    check_bars(request.strategy, request.grid, request.fixed, len(prices))
     grid = {name: axis.values() for name, axis in request.grid.items()}
     constraints = []
     if {"fast", "slow"} <= set(grid):

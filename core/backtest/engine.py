@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from core.backtest import metrics as m
-from core.backtest._kernel import held_targets, order_mask
 from core.backtest._prices import align_positions, as_price_frame, fill_prices
+from core.backtest.execution import held_targets, order_mask
 from core.backtest.spec import EXECUTION, BacktestSpec
 
 TRADE_COLUMNS: tuple[str, ...] = (

@@ -9,7 +9,7 @@ balanced       long-only MA crossover, Donchian          ``sharpe``
 contrarian     mean reversion (z-score and RSI)          ``sharpe``
 =============  =======================================  ==========================================
 
-Every candidate grid is small and run by :func:`core.backtest.sweep.sweep` on the training
+Every candidate grid is small and run by :func:`core.sweep.sweep` on the training
 prices only, so the chosen parameters never see the out-of-sample period.
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.backtest.sweep import sweep
 from core.ensemble._returns import bar_legs, position_returns
 from core.ensemble.spec import EnsembleSpec
 from core.strategies import run_strategy, validate_params
+from core.sweep import sweep
 
 Objective = Callable[[pd.DataFrame], pd.Series]
 
@@ -163,7 +163,7 @@ def _py(value: Any) -> Any:
 def tune_agents(prices_train: pd.DataFrame, spec: EnsembleSpec | None = None) -> list[Agent]:
     """Tune one agent per profile of ``spec`` on ``prices_train`` only.
 
-    Each profile sweeps its candidate grids with :func:`core.backtest.sweep.sweep` (costs
+    Each profile sweeps its candidate grids with :func:`core.sweep.sweep` (costs
     from ``spec.backtest``) and keeps the row with the highest objective; NaN objectives
     (e.g. a strategy that never trades) rank last. A profile whose best row is already
     held by an earlier profile takes its next best row, so the agents differ.

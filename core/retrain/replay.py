@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from core.backtest.spec import BacktestSpec
-from core.backtest.sweep import sweep_ma_crossover
 from core.ensemble import bar_legs, position_returns
 from core.retrain.policy import (
     CompareFn,
@@ -19,6 +18,7 @@ from core.retrain.policy import (
     RetrainPolicy,
 )
 from core.strategies import run_strategy, validate_params
+from core.sweep import sweep_ma_crossover
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -262,6 +262,37 @@ def check_windows(name: str, params: Mapping[str, Any] | StrategyParams, bars: i
                 f"{value} bars is longer than the {bars} bars of data; "
                 f"{field} must be an integer in [{low}, {bars}] (bars)",
             )
+
+
+GridConstraint = Callable[[Mapping[str, np.ndarray]], np.ndarray]
+"""``f(param name -> values of every combination) -> bool array`` of those to keep."""
+ORDERED_WINDOWS: tuple[tuple[str, str], ...] = (("fast", "slow"),)
+"""Window pairs that must be strictly increasing (``fast < slow`` for the crossover)."""
+
+
+def _increasing(low: str, high: str) -> GridConstraint:
+    def keep(values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(values[low] < values[high], dtype=bool)
+
+    keep.__doc__ = f"{low} < {high}"
+    return keep
+
+
+def grid_constraints(name: str, axes: Collection[str]) -> list[GridConstraint]:
+    """The cross-parameter rules a sweep over ``axes`` of strategy ``name`` applies to all
+    combinations at once, before the params model checks each one: ``fast < slow`` when
+    both are swept.
+
+    >>> rules = grid_constraints("ma_crossover", ["fast", "slow"])
+    >>> rules[0]({"fast": np.array([5, 50]), "slow": np.array([20, 20])}).tolist()
+    [True, False]
+    >>> grid_constraints("ma_crossover", ["fast"])
+    []
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    swept = set(axes)
+    return [_increasing(low, high) for low, high in ORDERED_WINDOWS if {low, high} <= swept]
 
 
 def run_strategy(

@@ -235,7 +235,7 @@ _TEXT = st.text(max_size=60) | st.sampled_from(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_TEXT)
 def test_parse_value_gives_a_value_or_a_value_error(text: str) -> None:
-    from app.services.params import parse_value
+    from app.operations.params import parse_value
 
     try:
         value = parse_value(text)
@@ -250,7 +250,7 @@ def test_parse_value_gives_a_value_or_a_value_error(text: str) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_TEXT)
 def test_grid_axis_parse_gives_a_small_axis_or_a_value_error(text: str) -> None:
-    from app.services.research import MAX_COMBINATIONS, GridAxis
+    from core.sweep import MAX_COMBINATIONS, GridAxis
 
     try:
         axis = GridAxis.parse(text)
@@ -264,7 +264,8 @@ def test_grid_axis_parse_gives_a_small_axis_or_a_value_error(text: str) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40), st.sampled_from(["fast", "slow", "allow_short", "nope"]))
 def test_sweep_grid_text_gives_a_request_or_a_value_error(text: str, name: str) -> None:
-    from app.services.research import GridAxis, SweepRequest
+    from app.services.research import SweepRequest
+    from core.sweep import GridAxis
 
     try:
         SweepRequest(
@@ -293,7 +294,7 @@ def test_number_flag_parser_gives_a_number_in_range_or_a_value_error(text: str) 
 
 @pytest.mark.parametrize("value", ["1e23", "inf", "nan", "-5", "20.5", "true", "١٢", "abc"])
 def test_strategy_window_values_are_refused_with_their_range(value: str) -> None:
-    from app.services.params import parse_value
+    from app.operations.params import parse_value
     from core.strategies.catalog import check_param
 
     try:

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.operations.params import parse_value
 from app.services import research
 from app.services import runs as run_store
-from app.services.params import parse_value
-from app.services.research import MAX_COMBINATIONS, GridAxis, SweepRequest
-from core.backtest.sweep import MAX_GRID_COMBINATIONS, grid_size, sweep
+from app.services.research import SweepRequest
 from core.strategies import STRATEGIES, validate_params
 from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
+from core.sweep import MAX_COMBINATIONS, MAX_GRID_COMBINATIONS, GridAxis, grid_size, sweep
 
 SP500_BARS = 5031
 

@@ -20,6 +20,7 @@ from app.services import research
 from app.services import runs as run_store
 from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
+from core.sweep import GridAxis
 
 SP500 = {"dataset": "ohlcv_daily", "symbol": "SP500"}
 REFERENCE_GRID = {"fast": "5:103:2", "slow": "20:412:8"}
@@ -100,23 +101,23 @@ def test_valid_backtest_request_keeps_its_values() -> None:
 
 
 def test_grid_axis_parse_integer_range() -> None:
-    values = research.GridAxis.parse("5:103:2").values()
+    values = GridAxis.parse("5:103:2").values()
     assert values.dtype == np.int64
     assert len(values) == 50
     assert values[0] == 5 and values[-1] == 103
     assert np.all(np.diff(values) == 2)
     # A stop that is not on the grid is not reached; step defaults to 1.
-    assert research.GridAxis.parse("5:104:2").values().tolist() == values.tolist()
-    assert research.GridAxis.parse("3:7").values().tolist() == [3, 4, 5, 6, 7]
-    assert len(research.GridAxis.parse("20:412:8").values()) == 50
+    assert GridAxis.parse("5:104:2").values().tolist() == values.tolist()
+    assert GridAxis.parse("3:7").values().tolist() == [3, 4, 5, 6, 7]
+    assert len(GridAxis.parse("20:412:8").values()) == 50
 
 
 def test_grid_axis_parse_float_range() -> None:
-    values = research.GridAxis.parse("0.5:1.5:0.25").values()
+    values = GridAxis.parse("0.5:1.5:0.25").values()
     assert values.dtype == np.float64
     assert values.tolist() == [0.5, 0.75, 1.0, 1.25, 1.5]
     # 0.1 steps accumulate binary error; the points are rounded and the stop is included.
-    assert research.GridAxis.parse("0.1:0.3:0.1").values().tolist() == [0.1, 0.2, 0.3]
+    assert GridAxis.parse("0.1:0.3:0.1").values().tolist() == [0.1, 0.2, 0.3]
 
 
 @pytest.mark.parametrize(
@@ -132,11 +133,11 @@ def test_grid_axis_parse_float_range() -> None:
 )
 def test_grid_axis_parse_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        research.GridAxis.parse(text)
+        GridAxis.parse(text)
 
 
-def _grid(**axes: str) -> dict[str, research.GridAxis]:
-    return {name: research.GridAxis.parse(text) for name, text in axes.items()}
+def _grid(**axes: str) -> dict[str, GridAxis]:
+    return {name: GridAxis.parse(text) for name, text in axes.items()}
 
 
 def test_sweep_request_rejects_unknown_grid_param() -> None:

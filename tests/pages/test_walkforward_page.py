@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.services import runs as run_store
 from app.services import walkforward as wf
-from app.services.research import GridAxis
+from core.sweep import GridAxis
 from tests.pages.helpers import metrics, open_app, trace_types
 
 RUN = "FormSubmitter:wf.form-Run walk-forward"

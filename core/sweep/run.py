@@ -1,7 +1,7 @@
 """Vectorized parameter sweeps without vectorbt.
 
 All grid combinations are simulated at once by the pure-numpy kernel in
-:mod:`core.backtest._kernel`, which reproduces vectorbt's
+:mod:`core.sweep._kernel`, which reproduces vectorbt's
 ``from_orders(size_type="targetpercent")`` fills (same :data:`EXECUTION` convention)
 bit for bit, and metrics are computed on (T x N) arrays. Importing this module does not
 import vectorbt or numba, so the first sweep in a fresh process is fast.
@@ -9,119 +9,33 @@ import vectorbt or numba, so the first sweep in a fresh process is fast.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.backtest import metrics as m
-from core.backtest._kernel import (
+from core.backtest._prices import as_price_frame, fill_prices
+from core.backtest.execution import held_targets
+from core.backtest.spec import BacktestSpec
+from core.strategies import STRATEGIES, run_strategy, validate_params
+from core.strategies._indicators import rolling_mean_matrix
+from core.sweep._kernel import (
     concat_orders,
     equity_rows,
     execute_orders,
     extract_orders,
-    held_targets,
     simulate_targets,
 )
-from core.backtest._prices import as_price_frame, fill_prices
-from core.backtest.spec import EXECUTION, BacktestSpec
-from core.strategies import STRATEGIES, run_strategy, validate_params
-from core.strategies._indicators import rolling_mean_matrix
+from core.sweep.grid import MAX_GRID_COMBINATIONS, grid_size
+from core.sweep.result import METRICS, SweepResult
 
-LOWER_IS_BETTER: frozenset[str] = frozenset({"volatility", "max_drawdown_duration", "turnover"})
-METRICS: tuple[str, ...] = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "calmar",
-    "n_trades",
-    "exposure",
-    "turnover",
-)
 Constraint = Callable[[dict[str, np.ndarray]], np.ndarray]
-MAX_GRID_COMBINATIONS = 2_000_000
-"""Raw combinations a sweep accepts; checked from the axis lengths before anything is built."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SweepResult:
-    """Every combination of a parameter sweep with its metrics.
-
-    Attributes
-    ----------
-    table : DataFrame
-        One row per combination: the parameter columns, then :data:`METRICS`.
-    strategy : str
-        Registered strategy name.
-    param_names : tuple of str
-        The swept parameters (leading columns of ``table``).
-    combinations : int
-        Number of combinations simulated (for multiple-testing corrections such as the
-        deflated Sharpe ratio).
-    seconds : float
-        Wall time of the sweep.
-    metric : str
-        Default ranking metric.
-    """
-
-    table: pd.DataFrame
-    strategy: str
-    param_names: tuple[str, ...]
-    combinations: int
-    seconds: float
-    metric: str
-    spec: BacktestSpec
-    fixed_params: dict[str, Any] = field(default_factory=dict)
-    execution: str = EXECUTION
-
-    @property
-    def throughput(self) -> float:
-        """Combinations simulated per second."""
-        return self.combinations / self.seconds if self.seconds > 0 else float("inf")
-
-    def _metric(self, metric: str | None) -> str:
-        metric = metric or self.metric
-        if metric not in self.table.columns:
-            raise ValueError(f"unknown metric {metric!r}; choose one of {list(METRICS)}")
-        return metric
-
-    def top(self, n: int = 10, metric: str | None = None) -> pd.DataFrame:
-        """The ``n`` best rows by ``metric`` (NaN last; lower-is-better metrics ascending)."""
-        metric = self._metric(metric)
-        ascending = metric in LOWER_IS_BETTER
-        return self.table.sort_values(metric, ascending=ascending, na_position="last").head(n)
-
-    def best(self, metric: str | None = None) -> pd.Series:
-        """The single best row by ``metric``."""
-        return self.top(1, metric).iloc[0]
-
-    def best_params(self, metric: str | None = None) -> dict[str, Any]:
-        """Parameters of the best row, ready for :func:`core.strategies.run_strategy`."""
-        row = self.best(metric)
-        params = {
-            name: row[name].item() if hasattr(row[name], "item") else row[name]
-            for name in self.param_names
-        }
-        return {**self.fixed_params, **params}
-
-    def pivot(
-        self, index: str | None = None, columns: str | None = None, metric: str | None = None
-    ) -> pd.DataFrame:
-        """A 2-D grid of ``metric`` for a heatmap (first two swept params by default)."""
-        metric = self._metric(metric)
-        if index is None or columns is None:
-            if len(self.param_names) < 2:
-                raise ValueError("pivot needs two swept parameters")
-            index, columns = self.param_names[0], self.param_names[1]
-        return self.table.pivot_table(index=index, columns=columns, values=metric, aggfunc="max")
+"""``f(dict of param arrays) -> bool array``: which combinations to keep."""
+Progress = Callable[[float], None]
+"""``progress(fraction)`` after each chunk of columns; it may raise to stop the sweep."""
 
 
 def _ma_rows(fast_ma: np.ndarray, slow_ma: np.ndarray, allow_short: bool) -> np.ndarray:
@@ -142,6 +56,7 @@ def _run_sweep(
     prices: pd.DataFrame,
     spec: BacktestSpec,
     chunk_size: int,
+    progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate and score ``n_combos`` columns in three vectorized phases.
 
@@ -150,6 +65,8 @@ def _run_sweep(
     3. per chunk: equity (N, T) -> return metrics.
 
     ``positions(lo, hi)`` returns the targets of columns ``lo:hi`` as rows (hi - lo, T).
+    ``progress(fraction)`` is called after each chunk of phase 1 (up to 0.8), after
+    phase 2 (0.9) and at the end (1.0).
     """
     if n_combos == 0:
         return {}
@@ -158,10 +75,12 @@ def _run_sweep(
     ppy = spec.periods_per_year
     bounds = [(lo, min(lo + chunk_size, n_combos)) for lo in range(0, n_combos, chunk_size)]
     books, pos_metrics = [], []
-    for lo, hi in bounds:
+    for done, (lo, hi) in enumerate(bounds, start=1):
         held = held_targets(positions(lo, hi), axis=1)
         pos_metrics.append(m.position_metrics(held.T, ppy))
         books.append(extract_orders(held))
+        if progress is not None:
+            progress(0.8 * done / len(bounds))
     states = execute_orders(
         concat_orders(books),
         fill,
@@ -169,6 +88,8 @@ def _run_sweep(
         slippage=spec.slippage,
         init_cash=spec.init_cash,
     )
+    if progress is not None:
+        progress(0.9)
     eq_metrics = [
         m.equity_metrics(equity_rows(states, close, lo, hi).T, spec.init_cash, ppy)
         for lo, hi in bounds
@@ -177,6 +98,8 @@ def _run_sweep(
     for chunks in (eq_metrics, pos_metrics):
         for name in chunks[0]:
             out[name] = np.concatenate([c[name] for c in chunks])
+    if progress is not None:
+        progress(1.0)
     return out
 
 
@@ -334,6 +257,7 @@ def sweep(
     *,
     fixed: Mapping[str, Any] | None = None,
     chunk_size: int = 256,
+    progress: Progress | None = None,
 ) -> SweepResult:
     """Sweep a registered strategy over the cartesian product of ``grid``.
 
@@ -357,6 +281,9 @@ def sweep(
         Non-swept parameters.
     chunk_size : int
         Columns simulated together.
+    progress : callable, optional
+        ``progress(fraction)`` between chunks; an exception it raises (e.g. a cancelled
+        job) stops the sweep.
 
     Notes
     -----
@@ -399,7 +326,7 @@ def sweep(
                 cols.append(run_strategy(strategy, prices, params).to_numpy(dtype=np.float64))
             return np.vstack(cols)
 
-    chunks = _run_sweep(positions, len(combos), prices, spec, chunk_size)
+    chunks = _run_sweep(positions, len(combos), prices, spec, chunk_size, progress)
     return _assemble(strategy, combos, chunks, start, spec, metric, fixed)
 
 
@@ -407,22 +334,4 @@ def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def grid_size(grid: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
-    """Number of raw combinations before constraints (exact: Python integers, no overflow).
-
-    >>> grid_size({"fast": [5, 10], "slow": [20, 30, 40]})
-    6
-    """
-    return math.prod(int(np.size(v)) for v in grid.values()) if grid else 0
-
-
-__all__ = [
-    "LOWER_IS_BETTER",
-    "MAX_GRID_COMBINATIONS",
-    "METRICS",
-    "SweepResult",
-    "equity_curves",
-    "grid_size",
-    "sweep",
-    "sweep_ma_crossover",
-]
+__all__ = ["Constraint", "Progress", "equity_curves", "sweep", "sweep_ma_crossover"]

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.backtest.execution import held_targets, order_mask
+
 _REL_TOL = 1e-9
 _ABS_TOL = 1e-12
 
@@ -38,32 +40,6 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _snap_zero(a: np.ndarray) -> np.ndarray:
     return np.where(np.abs(a) <= _ABS_TOL, 0.0, a)
-
-
-def held_targets(targets: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Shift targets one bar later along ``axis`` (the target held from bar t's open).
-
-    Bar 0 is flat.
-
-    >>> held_targets(np.array([1.0, 0.0, -1.0]))
-    array([0., 1., 0.])
-    """
-    targets = np.asarray(targets)
-    held = np.zeros_like(targets)
-    src = [slice(None)] * targets.ndim
-    dst = [slice(None)] * targets.ndim
-    src[axis], dst[axis] = slice(None, -1), slice(1, None)
-    held[tuple(dst)] = targets[tuple(src)]
-    return held
-
-
-def order_mask(held: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Bars where an order is sent: the held target differs from the bar before (start flat).
-
-    >>> order_mask(np.array([0.0, 1.0, 1.0, 0.0]))
-    array([False,  True, False,  True])
-    """
-    return held != held_targets(held, axis)
 
 
 class OrderBook(NamedTuple):

@@ -1,0 +1,40 @@
+"""Parameter sweeps: every combination of a grid backtested at once by a numpy kernel.
+
+- :mod:`core.sweep.grid`: axes (:class:`GridAxis`) and the rules a grid passes before any
+  work (declared parameter ranges, combination caps, windows no longer than the data);
+- :mod:`core.sweep.run`: :func:`sweep` and :func:`sweep_ma_crossover`, and
+  :func:`equity_curves` for many position columns at once;
+- :mod:`core.sweep.result`: :class:`SweepResult` and the ranking metrics;
+- :mod:`core.sweep._kernel`: the pure-numpy replica of vectorbt's target-percent fills.
+
+Importing this package imports neither vectorbt nor numba.
+"""
+
+from core.sweep.grid import (
+    MAX_COMBINATIONS,
+    MAX_GRID_COMBINATIONS,
+    GridAxis,
+    check_bars,
+    check_grid,
+    grid_size,
+)
+from core.sweep.result import LOWER_IS_BETTER, METRICS, SweepResult, rank
+from core.sweep.run import Constraint, Progress, equity_curves, sweep, sweep_ma_crossover
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "MAX_COMBINATIONS",
+    "MAX_GRID_COMBINATIONS",
+    "METRICS",
+    "Constraint",
+    "GridAxis",
+    "Progress",
+    "SweepResult",
+    "check_bars",
+    "check_grid",
+    "equity_curves",
+    "grid_size",
+    "rank",
+    "sweep",
+    "sweep_ma_crossover",
+]
