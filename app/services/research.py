@@ -17,7 +17,7 @@ from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
 from core.serialize import json_safe
 from core.strategies import STRATEGIES
-from core.strategies.catalog import check_param, check_windows
+from core.strategies.catalog import check_param, check_windows, grid_constraints
 from core.sweep import GridAxis, check_bars, check_grid
 
 Progress = Callable[[float, str], None]
@@ -167,38 +167,17 @@ def _apply_regimes(
     request: BacktestRequest, prices: pd.DataFrame, positions: pd.Series
 ) -> tuple[pd.Series, str]:
     """Gate or scale positions by forward-filtered regimes, without parameter look-ahead."""
-    from core.regime import RegimeSpec, fit_regimes
-    from core.strategies import confidence_scale, regime_filter
+    from core.regime import gate_positions
 
     history = load_prices(request.dataset, request.symbol, end=request.end)
-    before = history.loc[history.index < prices.index[0]]
-    flat_until = None
-    if len(before) >= request.regime_train_bars:
-        train = before.iloc[-request.regime_train_bars :]
-    else:
-        train = history.iloc[: request.regime_train_bars]
-        flat_until = train.index[-1]
-        if len(history) - len(train) < 30:
-            raise ValueError(
-                f"regime filter needs {request.regime_train_bars} training bars plus a test "
-                "window; pick a later start date or lower regime_train_bars"
-            )
-    fitted = fit_regimes(train, RegimeSpec(method="hmm", seed=0))
-    probs = fitted.model.fresh().filter(history).reindex(prices.index)
-    if request.regime_mode == "filter":
-        gated = regime_filter(positions, probs, set(request.regimes), request.regime_min_prob)
-        what = f"trade only in {', '.join(request.regimes)} with P >= {request.regime_min_prob}"
-    else:
-        gated = confidence_scale(positions, probs.max(axis=1))
-        what = "positions scaled by regime confidence"
-    if flat_until is not None:
-        gated = gated.where(gated.index > flat_until, 0.0)
-    note = (
-        f"Regime {request.regime_mode}: {what}; HMM fitted on {len(train)} bars "
-        f"{train.index[0].date()}..{train.index[-1].date()}, filtered forward with fixed "
-        "parameters" + (f"; flat until {flat_until.date()} (training bars)" if flat_until else "")
+    return gate_positions(
+        positions,
+        history,
+        mode=request.regime_mode,  # type: ignore[arg-type]
+        regimes=request.regimes,
+        min_prob=request.regime_min_prob,
+        train_bars=request.regime_train_bars,
     )
-    return gated.rename(positions.name), note
 
 
 def _param_text(params: dict[str, Any]) -> str:
@@ -246,9 +225,7 @@ def run_sweep(
     prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
     check_bars(request.strategy, request.grid, request.fixed, len(prices))
     grid = {name: axis.values() for name, axis in request.grid.items()}
-    constraints = []
-    if {"fast", "slow"} <= set(grid):
-        constraints.append(lambda p: p["fast"] < p["slow"])
+    constraints = grid_constraints(request.strategy, grid)
     if progress:
         progress(0.05, f"Sweeping {int(np.prod([len(v) for v in grid.values()])):,} raw combos")
     result = sweep(
@@ -360,20 +337,10 @@ class PortfolioOutcome:
     execution: str
 
 
-def target_weights(closes: pd.DataFrame, request: PortfolioRequest) -> pd.DataFrame:
-    """Causal target weights at each close: equal, or inverse trailing volatility."""
-    if request.weighting == "equal":
-        raw = pd.DataFrame(1.0, index=closes.index, columns=closes.columns)
-    else:
-        vol = np.log(closes).diff().rolling(request.vol_window).std()
-        raw = 1.0 / vol
-    weights = raw.div(raw.sum(axis=1), axis=0) * request.gross
-    return weights.fillna(0.0)
-
-
 def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioOutcome:
     """Backtest the book with shared cash (vectorbt, cash sharing, target percent)."""
     from core.backtest import run_portfolio_backtest
+    from core.backtest.weights import target_weights
 
     frames = {
         s: load_prices(request.dataset, s, start=request.start, end=request.end)
@@ -382,7 +349,9 @@ def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioO
     closes = pd.DataFrame({s: f["close"] for s, f in frames.items()}).dropna()
     if len(closes) < 60:
         raise ValueError(f"the symbols share only {len(closes)} bars; pick overlapping ones")
-    weights = target_weights(closes, request)
+    weights = target_weights(
+        closes, weighting=request.weighting, vol_window=request.vol_window, gross=request.gross
+    )
     rebalance = None if request.rebalance == "none" else request.rebalance
     result = run_portfolio_backtest(frames, weights, request.spec(), rebalance=rebalance)
     metrics = _clean_metrics(result.metrics)

@@ -27,6 +27,7 @@ Design notes
 
 from ._causal import causal_regimes, stable_state_labels
 from ._fit import RegimeResult, fit_regimes
+from ._gating import TrainingWindow, gate_positions, training_window
 from ._kernels import backward_smooth, forward_filter, gaussian_log_pdf, normalized_entropy
 from ._labels import label_transition, map_states_to_labels
 from ._online import FilteredRegimeModel
@@ -40,16 +41,19 @@ __all__ = [
     "RegimeHistorySpec",
     "RegimeResult",
     "RegimeSpec",
+    "TrainingWindow",
     "backward_smooth",
     "causal_regimes",
     "detection_lags",
     "evaluate_synthetic",
     "fit_regimes",
     "forward_filter",
+    "gate_positions",
     "gaussian_log_pdf",
     "label_transition",
     "map_states_to_labels",
     "normalized_entropy",
     "oracle_filter",
     "stable_state_labels",
+    "training_window",
 ]

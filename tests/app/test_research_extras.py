@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from app.services import research
 from app.services.data import load_prices
+from core.backtest.weights import target_weights
 
 BASE = {"dataset": "ohlcv_daily", "symbol": "SP500", "strategy": "buy_and_hold"}
 
@@ -102,9 +103,10 @@ def test_inverse_vol_weights_are_causal_and_sum_to_gross() -> None:
     request = research.PortfolioRequest(
         dataset="sp500_closes", symbols=list(closes), weighting="inverse_vol", gross=0.8
     )
-    weights = research.target_weights(closes, request)
+    options = {"weighting": request.weighting, "vol_window": request.vol_window, "gross": 0.8}
+    weights = target_weights(closes, **options)
     cut = 3000
-    truncated = research.target_weights(closes.iloc[: cut + 1], request)
+    truncated = target_weights(closes.iloc[: cut + 1], **options)
     pd.testing.assert_series_equal(weights.iloc[cut], truncated.iloc[cut])
     np.testing.assert_allclose(weights.iloc[100:].sum(axis=1), 0.8, atol=1e-12)
     # The calmest stock (KO) gets more weight than the most volatile (AAPL).
