@@ -33,7 +33,9 @@ def log_return(close: pd.Series, periods: int) -> pd.Series:
     return np.log(close).diff(periods)
 
 
-def realized_vol(close: pd.Series, window: int, periods_per_year: int = TRADING_DAYS) -> pd.Series:
+def realized_vol(
+    close: pd.Series, window: int, periods_per_year: float = TRADING_DAYS
+) -> pd.Series:
     """Annualized rolling standard deviation (ddof=1) of 1-bar log returns.
 
     The first value needs ``window`` returns, so it appears at row ``window``.

@@ -113,6 +113,8 @@ class MeanReversionKernel:
         self.gain = math.nan
         self.loss = math.nan
         self.n_delta = 0
+        self.seed_up: list[float] = []
+        self.seed_down: list[float] = []
         self.state = 0.0
 
     def _oscillator(self, close: float) -> float:
@@ -128,15 +130,19 @@ class MeanReversionKernel:
         if not math.isfinite(delta):
             return math.nan
         up, down = max(delta, 0.0), max(-delta, 0.0)
-        if self.n_delta == 0:
-            self.gain, self.loss = up, down
+        self.n_delta += 1
+        if self.n_delta <= self.p.window:  # Wilder's seed: the mean of the first changes
+            self.seed_up.append(up)
+            self.seed_down.append(down)
+            if self.n_delta < self.p.window:
+                return math.nan
+            self.gain = float(np.mean(self.seed_up))
+            self.loss = float(np.mean(self.seed_down))
         else:
             self.gain = (1.0 - self.alpha) * self.gain + self.alpha * up
             self.loss = (1.0 - self.alpha) * self.loss + self.alpha * down
-        self.n_delta += 1
-        if self.n_delta < self.p.window:
-            return math.nan
-        rsi = 100.0 if self.loss == 0.0 else 100.0 - 100.0 / (1.0 + self.gain / self.loss)
+        total = self.gain + self.loss
+        rsi = 50.0 if total == 0.0 else 100.0 * self.gain / total
         return rsi - 50.0
 
     def update(self, high: float, low: float, close: float) -> float:

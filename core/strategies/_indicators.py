@@ -1,12 +1,16 @@
 """Causal indicator kernels shared by the strategies (numpy in, numpy out).
 
-Every value at bar ``t`` uses observations ``0..t`` only.
+Every value at bar ``t`` uses observations ``0..t`` only. Indicators that are also
+features (RSI, realized volatility) are computed by :mod:`core.features.indicators`, so a
+strategy and a feature of the same name give the same numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from core.features import indicators as features
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -42,17 +46,16 @@ def rolling_mean_matrix(values: np.ndarray, windows: np.ndarray) -> np.ndarray:
 
 
 def rsi(close: np.ndarray, window: int) -> np.ndarray:
-    """Wilder's relative strength index (0..100), NaN during warm-up."""
+    """Wilder's relative strength index (0..100), numpy in and out; NaN before bar ``window``.
+
+    The feature :func:`core.features.indicators.rsi` does the work (Wilder's smoothing
+    seeded with the mean of the first ``window`` changes; 50 where nothing moved).
+
+    >>> rsi(np.array([1.0, 2.0, 3.0, 2.0, 3.0]), 2).tolist()
+    [nan, nan, 100.0, 50.0, 75.0]
+    """
     close_s = pd.Series(np.asarray(close, dtype=np.float64))
-    delta = close_s.diff()
-    gain = delta.clip(lower=0.0).ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
-    loss = (-delta.clip(upper=0.0)).ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rs = gain.to_numpy() / loss.to_numpy()
-        out = 100.0 - 100.0 / (1.0 + rs)
-    out = np.where(loss.to_numpy() == 0.0, 100.0, out)
-    out[np.isnan(gain.to_numpy())] = np.nan
-    return out
+    return features.rsi(close_s, window).to_numpy()
 
 
 def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
@@ -69,10 +72,8 @@ def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
 def realized_vol(close: np.ndarray, window: int, periods_per_year: float = 252.0) -> np.ndarray:
     """Annualized trailing standard deviation of log returns (ddof=1), numpy in and out;
     the feature :func:`core.features.indicators.realized_vol` does the work."""
-    from core.features.indicators import realized_vol as feature_vol
-
     close_s = pd.Series(np.asarray(close, dtype=np.float64))
-    return feature_vol(close_s, window, periods_per_year).to_numpy()
+    return features.realized_vol(close_s, window, periods_per_year).to_numpy()
 
 
 def state_machine(

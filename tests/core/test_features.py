@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+from fractions import Fraction
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from scipy import stats
 
 import core.features._feature as registry_module
 import core.features.indicators as indicators_module
+import core.strategies._indicators as strategy_indicators
 from core.data.synthetic import SyntheticSpec, generate
 from core.features import (
     OHLCV,
@@ -145,6 +148,59 @@ def test_rsi_textbook_edge_cases() -> None:
     zigzag = pd.DataFrame({"close": 100.0 + np.arange(30) % 2}, index=idx)
     value = compute_features(zigzag, ["rsi_14"])["rsi_14"].iloc[14]
     assert value == pytest.approx(50.0)
+
+
+def _wilder_rsi_exact(closes: list[Fraction], window: int) -> list[Fraction | None]:
+    """Wilder (1978), in exact arithmetic: the first averages are the plain means of the
+    first ``window`` gains and losses, then ``avg = (avg * (window - 1) + x) / window``;
+    ``RSI = 100 - 100 / (1 + avg_gain / avg_loss)`` (100 with no loss)."""
+    changes = [b - a for a, b in pairwise(closes)]
+    gains = [max(c, Fraction(0)) for c in changes]
+    losses = [max(-c, Fraction(0)) for c in changes]
+    out: list[Fraction | None] = [None] * window
+    avg_gain = sum(gains[:window], Fraction(0)) / window
+    avg_loss = sum(losses[:window], Fraction(0)) / window
+    for t in range(window, len(closes)):
+        if t > window:
+            avg_gain = (avg_gain * (window - 1) + gains[t - 1]) / window
+            avg_loss = (avg_loss * (window - 1) + losses[t - 1]) / window
+        out.append(Fraction(100) if avg_loss == 0 else 100 - 100 / (1 + avg_gain / avg_loss))
+    return out
+
+
+def test_rsi_golden_hand_computed_wilder_recursion() -> None:
+    # changes +1, -0.5, +1, -0.5, +1; window 3:
+    # bar 3: gain 2/3, loss 1/6 -> 80; bar 4: gain 4/9, loss 5/18 -> 800/13;
+    # bar 5: gain 17/27, loss 5/27 -> 1700/22
+    got = indicators_module.rsi(pd.Series([10.0, 11.0, 10.5, 11.5, 11.0, 12.0]), 3)
+    assert np.isnan(got.iloc[:3]).all()
+    np.testing.assert_allclose(got.iloc[3:], [80.0, 800.0 / 13.0, 1700.0 / 22.0], rtol=1e-14)
+    # the same numbers from the strategies' RSI (numpy in and out)
+    np.testing.assert_array_equal(
+        strategy_indicators.rsi(np.array([10.0, 11.0, 10.5, 11.5, 11.0, 12.0]), 3), got
+    )
+
+
+def test_rsi_14_golden_against_exact_arithmetic() -> None:
+    texts = (
+        "44.34 44.09 44.15 43.61 44.33 44.83 45.10 45.42 45.84 46.08 45.89 46.03 45.61 "
+        "46.28 46.28 46.00 46.03 46.41 46.22 45.64 46.21 46.25 45.71 46.45 45.78 45.35 "
+        "44.03 44.18 44.22 44.57 43.42 42.66 43.13"
+    ).split()
+    expected = _wilder_rsi_exact([Fraction(t) for t in texts], 14)
+    idx = pd.bdate_range("2024-01-01", periods=len(texts))
+    close = pd.Series([float(t) for t in texts], index=idx)
+    for got in (
+        indicators_module.rsi(close, 14).to_numpy(),
+        compute_features(close.to_frame("close"), ["rsi_14"])["rsi_14"].to_numpy(),
+        strategy_indicators.rsi(close.to_numpy(), 14),
+    ):
+        assert np.isnan(got[:14]).all()
+        np.testing.assert_allclose(got[14:], [float(e) for e in expected[14:]], rtol=1e-12)
+    # by hand: the first 14 changes gain 3.34 and lose 1.40 in all, so the first value
+    # is 100 - 100 / (1 + 3.34 / 1.40) = 100 * 3.34 / 4.74
+    assert expected[14] == Fraction(33400, 474)
+    assert round(float(expected[-2]), 2) == 33.09  # after the fall to 42.66
 
 
 def test_log_and_simple_returns(prices: pd.DataFrame, full: pd.DataFrame) -> None:

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 import core.strategies._indicators as indicators
-import core.strategies.filters as filters
 import core.strategies.catalog as registry
+import core.strategies.filters as filters
 import core.strategies.single as single
 from core.data.synthetic import SyntheticSpec, generate
+from core.features import compute_features
 from core.strategies import (
     STRATEGIES,
     MACrossoverParams,
@@ -145,6 +146,24 @@ def test_mean_reversion_buys_a_stretched_drop() -> None:
     assert pos.iloc[29] == 0.0
     assert pos.iloc[30] == 1.0
     assert pos.iloc[31] == 0.0  # back above the mean
+
+
+def test_strategy_rsi_is_the_feature_rsi(prices: pd.DataFrame) -> None:
+    """One Wilder RSI: the strategies' numpy RSI and the feature give the same numbers."""
+    close = prices["close"]
+    feature = compute_features(prices, ["rsi_14"])["rsi_14"].to_numpy()
+    np.testing.assert_array_equal(indicators.rsi(close.to_numpy(), 14), feature)
+    assert np.isnan(feature[:14]).all() and np.isfinite(feature[14:]).all()
+
+
+def test_rsi_mean_reversion_stays_flat_when_prices_do_not_move() -> None:
+    # RSI with no change at all is 50 (neutral), not 100 (which made this short)
+    idx = pd.bdate_range("2021-01-01", periods=40)
+    close = np.full(40, 100.0)
+    params = {"indicator": "rsi", "window": 7, "entry": 20.0, "allow_short": True}
+    pos = run_strategy("mean_reversion", pd.DataFrame({"close": close}, index=idx), params)
+    assert (pos == 0.0).all()
+    assert indicators.rsi(close, 7)[7:].tolist() == [50.0] * 33
 
 
 def _probs(index: pd.Index, labels: list[str]) -> pd.DataFrame:
