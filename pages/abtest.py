@@ -7,8 +7,10 @@ from pydantic import ValidationError
 
 from app import state
 from app.components.abtest import render_equity, render_tests, render_verdict
+from app.operations.abtest import CompareRequest
+from app.operations.errors import field_errors
 from app.services import abtest as ab
-from app.services import ml
+from app.services import registry
 from app.services import runs as run_store
 from app.services.data import DataSourceError
 from core.strategies import STRATEGIES
@@ -24,8 +26,10 @@ st.caption(
     "pre-declared primary test (HAC paired t-test, adjusted across pairs) decides."
 )
 saved = [r for r in run_store.list_runs(kind="backtest", limit=200)]
-versions = ml.list_versions()
+versions = registry.list_versions()
 
+DEFAULTS = CompareRequest.model_fields
+LABELS = {"arms": "Arms", "alpha": "Significance level α", "n_boot": "Bootstrap resamples"}
 compare_tab, size_tab = st.tabs(["Compare", "Sample size"])
 with compare_tab:
     with st.form("ab.form"):
@@ -88,7 +92,9 @@ with compare_tab:
                         )
                         arms.append(f"run:{run_id}")
         c1, c2, c3 = st.columns(3)
-        alpha = c1.number_input("Significance level α", 0.001, 0.2, 0.05, 0.01, key="ab.alpha")
+        alpha = c1.number_input(
+            "Significance level α", 0.001, 0.2, DEFAULTS["alpha"].default, 0.01, key="ab.alpha"
+        )
         correction = c2.radio(
             "Correction",
             ["holm", "fdr_bh"],
@@ -96,11 +102,13 @@ with compare_tab:
             key="ab.corr",
             format_func={"holm": "Holm-Bonferroni", "fdr_bh": "Benjamini-Hochberg"}.get,
         )
-        n_boot = c3.number_input("Bootstrap resamples", 200, 20000, 2000, 100, key="ab.boot")
+        n_boot = c3.number_input(
+            "Bootstrap resamples", 200, 20000, DEFAULTS["n_boot"].default, 100, key="ab.boot"
+        )
         go_compare = st.form_submit_button("Compare", type="primary")
     if go_compare:
         try:
-            request = ab.CompareRequest(
+            request = CompareRequest(
                 dataset=dataset,
                 symbol=symbol,
                 arms=arms,
@@ -111,8 +119,8 @@ with compare_tab:
             with st.spinner("Backtesting arms and running the tests…"):
                 outcome = ab.run_compare(request)
         except ValidationError as exc:
-            for err in exc.errors():
-                st.error(str(err["msg"]).removeprefix("Value error, "))
+            for error in field_errors(exc, labels=LABELS):
+                st.error(error.message)
         except (ValueError, LookupError, DataSourceError) as exc:
             st.error(str(exc))
         else:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from app.cli import options as opt
+from app.operations.params import parse_value
 from app.services import data as data_service
-from app.services.params import parse_value
 
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
@@ -103,8 +104,8 @@ def _strategy_fixed(strategy: str, pairs: list[str], as_json: bool) -> dict[str,
 def _grid_axes(items: list[str], strategy: str | None, as_json: bool) -> dict[str, Any]:
     """``--grid name=start:stop:step`` axes, each checked against the strategy's declared
     parameter range and the point caps before any work."""
-    from app.services import research
     from core.strategies import STRATEGIES
+    from core.sweep import GridAxis, check_grid
 
     axes: dict[str, Any] = {}
     for item in items:
@@ -112,12 +113,13 @@ def _grid_axes(items: list[str], strategy: str | None, as_json: bool) -> dict[st
         if not sep or not name.strip():
             fail(f"--grid {item!r} must look like name=start:stop:step", as_json=as_json)
         try:
-            axes[name.strip()] = research.GridAxis.parse(text.strip())
+            axes[name.strip()] = GridAxis.parse(text.strip())
         except ValueError as exc:
-            fail(f"--grid {item!r}: {_validation_message(exc)}", as_json=as_json)
+            why = _validation_message(exc) if hasattr(exc, "errors") else str(exc)
+            fail(f"--grid {item!r}: {why}", as_json=as_json)
     if axes and strategy in STRATEGIES:
         try:
-            research.check_grid(str(strategy), axes)
+            check_grid(str(strategy), axes)
         except ValueError as exc:
             message = str(exc)
             where = f"--grid {message[5:]}" if message.startswith("grid ") else f"--grid: {message}"
@@ -159,11 +161,16 @@ def _command_flags() -> dict[str, str]:
     return flags
 
 
+FIELD_LABELS: ContextVar[dict[str, str] | None] = ContextVar("FIELD_LABELS", default=None)
+"""Request field -> flag of the running generated command (set by app/cli/_generate.py)."""
+
+
 def _validation_message(exc: Exception) -> str:
     """Plain sentences naming each field by its flag."""
     from app.operations.errors import error_text
 
-    return error_text(exc, labels=_command_flags())
+    labels = FIELD_LABELS.get()
+    return error_text(exc, labels=labels if labels is not None else _command_flags())
 
 
 def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
@@ -177,7 +184,7 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
     except PermissionError as exc:
         fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)
     except RuntimeError as exc:
-        from core.ml.artifacts import ArtifactError
+        from core.registry.artifacts import ArtifactError
 
         if not isinstance(exc, ArtifactError):
             raise
@@ -185,8 +192,6 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
 
 
 STRATEGIES_NAMES = "core.strategies:STRATEGIES"
-TRAIN_REQ = "app.services.ml:TrainRequest"
-WF_REQ = "app.services.walkforward:WalkForwardRequest"
 ENSEMBLE_REQ = "app.services.ensemble:EnsembleRequest"
 REPLAY_REQ = "app.services.ensemble:ReplayRequest"
 PORTFOLIO_REQ = "app.services.research:PortfolioRequest"

@@ -19,7 +19,7 @@ import typer
 from pydantic.fields import FieldInfo
 
 from app.cli import options as opt
-from app.cli._common import JSON_OPT, _actor, _call, emit
+from app.cli._common import FIELD_LABELS, JSON_OPT, _actor, _call, emit
 from app.operations import Operation
 from app.operations.errors import humanize
 
@@ -61,7 +61,7 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
     if converted:
         annotation: Any = list[str] if origin in (list, dict) else str | None
         if origin in (list, dict):
-            default = [] if default is ... or not isinstance(default, list) else default
+            default = default if default is ... or isinstance(default, list) else []
         elif default is not ...:
             default = None if default in ({}, None) else str(default)
     elif inner is bool:
@@ -83,7 +83,10 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
         kwargs["parser"] = opt._field_parser(info)
     else:
         raise TypeError(f"{op.name}: field {name!r} of type {info.annotation} needs a converter")
-    option = typer.Option(default, flag, **kwargs)
+    if custom is not None and custom.argument:
+        option = typer.Argument(default, **kwargs)
+    else:
+        option = typer.Option(default, flag, **kwargs)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
     )
@@ -142,8 +145,9 @@ def add_command(
 
     def command(**raw: Any) -> None:
         as_json = bool(raw.pop("as_json"))
+        FIELD_LABELS.set({name: op.flag(name) for name in op.request.model_fields})
         extras = {k: raw.pop(k) for k in list(raw) if k in extra_names}
-        request = build_request(op, raw, as_json, converters)
+        request = build_request(op, {**raw, **extras}, as_json, converters)
         context = {"actor": _actor(as_json)} if op.actor else {}
         result = _call(as_json, op.run, request=request, **context)
         payload = op.payload(result)

@@ -207,3 +207,27 @@ def obrien_fleming_boundaries(n_looks: int, alpha: float = 0.05) -> np.ndarray:
         raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
     c = _obf_constant(int(n_looks), float(alpha))
     return c * np.sqrt(n_looks / np.arange(1, n_looks + 1))
+
+
+def shadow_tests(returns: pd.DataFrame, *, delta_bps: float = 1.0) -> list[dict[str, object]]:
+    """Wald SPRT of the first column against each other one, in both directions, as a
+    live shadow test would run it day by day (an edge of ``delta_bps`` basis points a day).
+
+    Returns one row per claim: the claim, the decision, the days used and available.
+    """
+    delta = delta_bps / 1e4
+    first, *others = list(returns.columns)
+    rows: list[dict[str, object]] = []
+    for other in others:
+        diff = (returns[other] - returns[first]).to_numpy()
+        for better, sign in ((other, 1.0), (first, -1.0)):
+            run = SPRT(delta=sign * delta).run(diff)
+            rows.append(
+                {
+                    "claim": f"{better} beats the other by {delta_bps:g} bp/day",
+                    "decision": run.decision,
+                    "days_used": int(run.n_used),
+                    "days_available": len(diff),
+                }
+            )
+    return rows

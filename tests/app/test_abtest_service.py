@@ -8,29 +8,30 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from app.operations.abtest import CompareRequest, parse_arm
 from app.services import abtest as ab
 from app.services import research
 from tests.app.test_cli import workbench
 
 
 def test_parse_arm_forms() -> None:
-    assert ab.parse_arm("ts_momentum:lookback=63,allow_short=false") == (
+    assert parse_arm("ts_momentum:lookback=63,allow_short=false") == (
         "ts_momentum",
         {"lookback": 63, "allow_short": False},
     )
-    assert ab.parse_arm("run:12") == ("run", 12)
+    assert parse_arm("run:12") == ("run", 12)
     with pytest.raises(ValueError, match="name=value"):
-        ab.parse_arm("ma_crossover:fast")
+        parse_arm("ma_crossover:fast")
     with pytest.raises(ValueError, match="numeric id"):
-        ab.parse_arm("run:abc")
+        parse_arm("run:abc")
 
 
 def test_identical_arms_are_refused_and_same_strategy_twice_is_no_difference() -> None:
     with pytest.raises(ValidationError, match="different"):
-        ab.CompareRequest(arms=["buy_and_hold", "buy_and_hold"])
+        CompareRequest(arms=["buy_and_hold", "buy_and_hold"])
     # Same positions, spelled differently: every difference is exactly zero.
     outcome = ab.run_compare(
-        ab.CompareRequest(
+        CompareRequest(
             arms=["ma_crossover:fast=20,slow=100", "ma_crossover:slow=100,fast=20"], n_boot=300
         ),
         save=False,
@@ -43,7 +44,7 @@ def test_identical_arms_are_refused_and_same_strategy_twice_is_no_difference() -
 
 def test_two_real_strategies_get_one_primary_and_six_secondary_tests() -> None:
     # Planted-edge detection and the null false-positive rate are tested in core/abtest.
-    req = ab.CompareRequest(arms=["buy_and_hold", "ma_crossover:fast=5,slow=6"], n_boot=300)
+    req = CompareRequest(arms=["buy_and_hold", "ma_crossover:fast=5,slow=6"], n_boot=300)
     outcome = ab.run_compare(req, save=False)
     assert outcome.result.n_obs == 5030
     assert len(outcome.result.tests) == 7
@@ -58,7 +59,7 @@ def test_saved_run_arm_uses_stored_returns() -> None:
         research.BacktestRequest(dataset="ohlcv_daily", symbol="SP500", strategy="buy_and_hold")
     )
     returns = ab.arm_returns(
-        ab.CompareRequest(arms=["buy_and_hold", "ts_momentum"]), f"run:{saved.run_id}"
+        CompareRequest(arms=["buy_and_hold", "ts_momentum"]), f"run:{saved.run_id}"
     )
     assert returns.to_numpy() == pytest.approx(saved.returns.to_numpy(), rel=1e-12)
 
@@ -114,17 +115,19 @@ def test_cli_abtest_json_shape(isolated_workbench: Path) -> None:
 def test_registered_model_arm_uses_only_out_of_sample_dates() -> None:
     import pandas as pd
 
-    from app.services import ml
+    from app.operations.registry import RegisterRequest
+    from app.operations.training import TrainRequest
+    from app.services import registry, training
 
-    trained = ml.train(ml.TrainRequest(kind="logistic"))
-    version = ml.register(trained.run_id, "ab-model")
+    trained = training.train(TrainRequest(kind="logistic"))
+    version = registry.register(RegisterRequest(run_id=trained.run_id, name="ab-model"))
     outcome = ab.run_compare(
-        ab.CompareRequest(arms=["buy_and_hold", f"model:{version.id}"], n_boot=300), save=False
+        CompareRequest(arms=["buy_and_hold", f"model:{version.id}"], n_boot=300), save=False
     )
     assert outcome.returns.index[0] > pd.Timestamp(version.train_end)
     assert outcome.result.n_obs == len(outcome.returns)
     with pytest.raises(LookupError, match="no model version"):
-        ab.arm_returns(ab.CompareRequest(arms=["buy_and_hold", "model:999"]), "model:999")
+        ab.arm_returns(CompareRequest(arms=["buy_and_hold", "model:999"]), "model:999")
 
 
 def test_sequential_test_detects_a_planted_daily_edge() -> None:
@@ -137,7 +140,7 @@ def test_sequential_test_detects_a_planted_daily_edge() -> None:
     b = (a + 0.002 + rng.normal(0, 0.002, 750)).rename("B")
     outcome = ab.CompareOutcome(
         None,
-        ab.CompareRequest(arms=["x", "y"]),
+        CompareRequest(arms=["x", "y"]),
         None,  # type: ignore[arg-type]
         pd.DataFrame({"A": a, "B": b}),
     )
