@@ -6,9 +6,10 @@ sweeps (the numpy kernel that reproduces these fills) live in :mod:`core.sweep`.
 """
 
 from core.backtest import metrics
-from core.backtest.engine import TRADE_COLUMNS, BacktestResult, run_backtest, warm_numba
+from core.backtest.engine import TRADE_COLUMNS, BacktestResult, run_backtest
 from core.backtest.portfolio import PortfolioResult, rebalance_mask, run_portfolio_backtest
 from core.backtest.spec import EXECUTION, BacktestSpec, periods_per_year
+from core.backtest.warmup import warm_numba
 
 __all__ = [
     "EXECUTION",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from core.backtest import metrics as m
 from core.backtest._prices import align_positions, as_price_frame, fill_prices
+from core.backtest._vbt import import_vectorbt
 from core.backtest.execution import held_targets, order_mask
 from core.backtest.spec import EXECUTION, BacktestSpec
 
@@ -100,12 +100,6 @@ def _trades_frame(pf: Any) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _import_vbt() -> Any:
-    import vectorbt as vbt
-
-    return vbt
-
-
 def run_backtest(
     prices: pd.DataFrame | pd.Series,
     positions: pd.Series,
@@ -133,7 +127,7 @@ def run_backtest(
     spec = spec or BacktestSpec()
     prices = as_price_frame(prices)
     targets = align_positions(positions, prices.index)
-    vbt = _import_vbt()
+    vbt = import_vectorbt()
     close = prices["close"].astype(np.float64)
     fill = pd.Series(fill_prices(prices), index=prices.index)
     sizes = pd.Series(order_sizes(targets.to_numpy()), index=prices.index)
@@ -181,24 +175,3 @@ def run_backtest(
         metrics=metrics,
         spec=spec,
     )
-
-
-def warm_numba() -> float:
-    """Run tiny single- and multi-asset vectorbt backtests so numba compiles and caches.
-
-    Returns
-    -------
-    float
-        Seconds taken (including ``import vectorbt``).
-    """
-    from core.backtest.portfolio import run_portfolio_backtest
-
-    start = time.perf_counter()
-    index = pd.bdate_range("2020-01-01", periods=30, name="date")
-    close = pd.Series(100.0 + np.sin(np.arange(30.0)), index=index)
-    prices = pd.DataFrame({"open": close.shift(1).fillna(100.0), "close": close})
-    positions = pd.Series(np.where(np.arange(30) % 6 < 3, 1.0, -1.0), index=index)
-    run_backtest(prices, positions, BacktestSpec())
-    weights = pd.DataFrame({"a": 0.5, "b": -0.3}, index=index)
-    run_portfolio_backtest({"a": prices, "b": prices * 1.1}, weights, BacktestSpec(), rebalance="W")
-    return time.perf_counter() - start

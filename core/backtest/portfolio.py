@@ -11,7 +11,7 @@ import pandas as pd
 
 from core.backtest import metrics as m
 from core.backtest._prices import as_price_frame, fill_prices
-from core.backtest.engine import _import_vbt
+from core.backtest._vbt import import_vectorbt
 from core.backtest.spec import EXECUTION, BacktestSpec
 
 Rebalance = Literal["W", "M"] | None
@@ -147,7 +147,7 @@ def run_portfolio_backtest(
     held = weights.shift(1).fillna(0.0)
     mask = rebalance_mask(held, rebalance)
     sizes = held.where(pd.Series(mask, index=held.index), np.nan, axis=0)
-    vbt = _import_vbt()
+    vbt = import_vectorbt()
     pf = vbt.Portfolio.from_orders(
         close=close,
         size=sizes,
