@@ -69,7 +69,7 @@ import json, resource, time
 t0 = time.perf_counter()
 import numpy as np
 from core.bench import FAST, SLOW, reference_prices
-from core.backtest.sweep import sweep_ma_crossover
+from core.sweep import sweep_ma_crossover
 prices = reference_prices()
 t1 = time.perf_counter()
 fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
@@ -100,10 +100,10 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
     """Sweep, backtest, features and regime figures (issue: research engine)."""
     from core.backtest import run_backtest
     from core.backtest.spec import BacktestSpec
-    from core.backtest.sweep import equity_curves, sweep_ma_crossover
     from core.features import compute_features
     from core.regime import RegimeSpec, fit_regimes
     from core.strategies import run_strategy
+    from core.sweep import equity_curves, sweep_ma_crossover
 
     prices = reference_prices()
     fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
@@ -184,7 +184,8 @@ def sweep_equivalence(prices: pd.DataFrame, spec: Any, equity_curves: Callable[.
 
 def bench_ml(*, repeats: int = 3) -> dict[str, Any]:
     """5-fold XGBoost walk-forward (5,000 bars, 44 features) and per-bar inference latency."""
-    from core.ml.bench import bench_inference_latency, bench_walkforward_xgb
+    from core.ml.bench import bench_inference_latency
+    from core.walkforward.bench import bench_walkforward_xgb
 
     return {
         "walkforward_xgb_5fold": bench_walkforward_xgb(repeats=max(1, min(repeats, 3))),

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, grid_axis_inputs, numeric_fields, show_errors
-from app.components.walkforward import render_lookahead, render_walkforward
+from app.components.walkforward import (
+    LABELS,
+    fold_inputs,
+    lookahead_inputs,
+    model_inputs,
+    render_lookahead,
+    render_walkforward,
+)
+from app.operations.walkforward import WalkForwardRequest
 from app.services import walkforward as wf
 from app.services.data import DataSourceError
 from core.features import available_features
 from core.strategies import STRATEGIES
-from core.sweep import METRICS, GridAxis
+from core.sweep import METRICS
 
 OUTCOME = "wf.outcome"
 REPORT = "wf.lookahead"
-MODELS = ["logistic", "random_forest", "xgboost"]
 
 st.title("Walk-forward")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -53,125 +62,71 @@ strategy = (
 
 with st.form("wf.form"):
     st.markdown("**Folds**")
-    f1, f2, f3, f4, f5 = st.columns(5)
-    mode = f1.radio(
-        "Mode",
-        ["rolling", "anchored"],
-        horizontal=True,
-        key="wf.mode",
-        help="rolling: the last `train bars` before each test window; anchored: all bars "
-        "from the start.",
-    )
-    train_bars = f2.number_input("Train bars", 100, 20_000, 1000, 50, key="wf.train_bars")
-    test_bars = f3.number_input("Test bars", 20, 5_000, 250, 10, key="wf.test_bars")
-    step_bars = f4.number_input(
-        "Step (0 = test bars)", 0, 5_000, 0, 10, key="wf.step", help="Must be ≥ test bars."
-    )
-    folds = f5.number_input(
-        "Folds (0 = all that fit)",
-        0,
-        100,
-        0,
-        key="wf.folds",
-        help="Keep only the most recent N folds.",
-    )
-    slots = {
-        "train_bars": f2.empty(),
-        "test_bars": f3.empty(),
-        "step_bars": f4.empty(),
-        "folds": f5.empty(),
-    }
-    axes: dict[str, GridAxis] = {}
+    fields, slots = fold_inputs()
+    kind_fields: dict[str, Any]
     axis_errors: list[str] = []
     if strategy is not None:
         st.markdown("**Grid** (inclusive ranges; tick the parameters to search in each fold)")
         model = STRATEGIES[strategy].params_model
         axes, axis_errors = grid_axis_inputs(model, key=f"wf.{strategy}", coarse_int_steps=True)
+        default_metric = WalkForwardRequest.model_fields["metric"].default
         metric = st.selectbox(
             "Pick each fold's configuration by (in sample)",
             METRICS,
-            index=METRICS.index("sharpe"),
+            index=METRICS.index(default_metric),
             key="wf.metric",
         )
+        kind_fields = {"strategy": strategy, "grid": axes, "metric": metric}
     else:
         st.markdown("**Model**")
-        m1, m2, m3, m4, m5 = st.columns(5)
-        model_kind = m1.selectbox("Model", MODELS, index=0, key="wf.model")
-        horizon = m2.number_input("Horizon (bars)", 1, 60, 5, key="wf.horizon")
-        threshold = m3.number_input("Threshold", 0.50, 0.99, 0.50, 0.01, key="wf.threshold")
-        retune = m4.toggle("Retune each fold (Optuna)", value=False, key="wf.retune")
-        n_trials = m5.number_input("Trials per fold", 1, 200, 10, key="wf.n_trials")
         names = available_features(prices.columns)
-        features = st.multiselect(
-            f"Features ({len(names)} available)",
-            names,
-            default=names,
-            key=f"wf.features.{dataset}.{symbol}",
-        )
-        slots["features"] = st.empty()
-        allow_lookahead = st.checkbox(
-            "Run even if the look-ahead check flags a feature (results are flagged)",
-            value=False,
-            key="wf.allow_lookahead",
-        )
+        kind_fields, slots["features"] = model_inputs(names, key=f"wf.features.{dataset}.{symbol}")
     c1, c2 = st.columns(2)
     fees, slip = cost_inputs(c1, c2, fees_key="wf.fees", slippage_key="wf.slippage")
     submitted = st.form_submit_button("Run walk-forward", type="primary")
 
+
+def _show(exc: ValidationError) -> None:
+    for message in show_errors(exc, slots, labels=LABELS):
+        st.error(message)
+
+
 if submitted:
     request = None
-    common = {
-        "dataset": dataset,
-        "symbol": symbol,
-        "mode": mode,
-        "train_bars": int(train_bars),
-        "test_bars": int(test_bars),
-        "step_bars": int(step_bars) or None,
-        "folds": int(folds) or None,
-        "fees": fees,
-        "slippage": slip,
-    }
     if axis_errors:
         for message in axis_errors:
             st.error(message)
-    elif strategy is None and not features:
+    elif strategy is None and not kind_fields["features"]:
         slots["features"].error("Choose at least one feature.")
     else:
         try:
-            if strategy is not None:
-                request = wf.WalkForwardRequest(
-                    **common, strategy=strategy, grid=axes, metric=metric
-                )
-            else:
-                request = wf.WalkForwardRequest(
-                    **common,
-                    model=model_kind,
-                    features=features,
-                    horizon=int(horizon),
-                    threshold=float(threshold),
-                    retune=retune,
-                    n_trials=int(n_trials),
-                    allow_lookahead=allow_lookahead,
-                )
-        except ValidationError as exc:
-            for message in show_errors(exc, slots):
-                st.error(message)
-    if request is not None:
-        bar = st.progress(0.0, text="Starting walk-forward…")
-        try:
-            outcome = wf.run_walkforward(
-                request, progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text)
+            request = WalkForwardRequest(
+                dataset=dataset,
+                symbol=symbol,
+                fees=fees,
+                slippage=slip,
+                **fields,
+                **kind_fields,
             )
         except ValidationError as exc:
+            _show(exc)
+    if request is not None:
+        bar = st.progress(0.0, text="Starting walk-forward…")
+
+        def _progress(fraction: float, text: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+
+        try:
+            done = wf.run_walkforward(request, progress=_progress)
+        except ValidationError as exc:
             bar.empty()
-            for message in show_errors(exc, slots):
-                st.error(message)
+            _show(exc)
         except (ValueError, DataSourceError) as exc:
             bar.empty()
             st.error(str(exc))
         else:
-            bar.progress(1.0, text=f"Done: {len(outcome.result.folds)} folds")
-            st.session_state[OUTCOME] = outcome
+            bar.progress(1.0, text=f"Done: {len(done.result.folds)} folds")
+            st.session_state[OUTCOME] = done
 
 outcome: wf.WalkForwardOutcome | None = st.session_state.get(OUTCOME)
 if outcome is not None:
@@ -197,24 +152,7 @@ with st.expander("Look-ahead check", expanded=st.session_state.get(REPORT) is no
         "Recomputes the signal or features on data truncated at random bars and flags any "
         "value that changes once later bars are added (it must not, for a causal signal)."
     )
-    target = st.radio(
-        "Check",
-        ["strategy", "features"],
-        horizontal=True,
-        key="wf.la.target",
-        format_func={"strategy": "A strategy (default parameters)", "features": "All features"}.get,
-    )
-    la_strategy = None
-    leaky = False
-    if target == "strategy":
-        la_strategy = st.selectbox("Strategy", sorted(STRATEGIES), key="wf.la.strategy")
-        subject = f"strategy {la_strategy} on {symbol}"
-    else:
-        leaky = st.checkbox(
-            "Include the deliberately leaky demo feature (next bar's return)",
-            key="wf.la.leaky",
-        )
-        subject = f"all features on {symbol}" + (" + the leaky demo" if leaky else "")
+    la_strategy, leaky, subject = lookahead_inputs(sorted(STRATEGIES), symbol)
     if st.button("Run look-ahead check", key="wf.la.run"):
         try:
             with st.spinner("Recomputing on truncated data…"):

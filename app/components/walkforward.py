@@ -1,16 +1,120 @@
-"""Walk-forward components: cards, OOS equity, IS/OOS Sharpe per fold, fold table, look-ahead."""
+"""Walk-forward components: the page's inputs (defaults from :class:`WalkForwardRequest`),
+then cards, OOS equity, IS/OOS Sharpe per fold, fold table and the look-ahead verdict."""
 
 from __future__ import annotations
 
 import math
+import typing
 from typing import Any
 
+import annotated_types as at
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app.components.ml import BLUE, GREY, MARGIN, number, percent, render_result_warnings
-from app.services.walkforward import DSR_EXPLAINED, PBO_EXPLAINED, WalkForwardOutcome
+from app.operations.walkforward import ModelKind, WalkForwardRequest
+from app.services.walkforward import WalkForwardOutcome
+from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
+
+FIELDS = WalkForwardRequest.model_fields
+LABELS = {
+    "train_bars": "Train bars",
+    "test_bars": "Test bars",
+    "step_bars": "Step",
+    "folds": "Folds",
+    "features": "Features",
+    "horizon": "Horizon",
+    "threshold": "Threshold",
+    "n_trials": "Trials per fold",
+}
+"""Page labels of the request fields, for :func:`app.components.forms.show_errors`."""
+
+
+def _default(name: str) -> Any:
+    return FIELDS[name].default
+
+
+def _number(slot: DeltaGenerator, label: str, name: str, *, high: Any, **kwargs: Any) -> Any:
+    """A number input for request field ``name``: its default and lower bound (and upper
+    bound, if it has one) come from the model; ``high`` caps fields without one."""
+    low: Any = next((m.ge for m in FIELDS[name].metadata if isinstance(m, at.Ge)), None)
+    top: Any = next((m.le for m in FIELDS[name].metadata if isinstance(m, at.Le)), high)
+    return slot.number_input(label, low, top, _default(name), key=f"wf.{name}", **kwargs)
+
+
+def fold_inputs() -> tuple[dict[str, Any], dict[str, DeltaGenerator]]:
+    """Mode, train, test and step bars and the number of folds; request fields and slots."""
+    f1, f2, f3, f4, f5 = st.columns(5)
+    mode = f1.radio(
+        "Mode",
+        ["rolling", "anchored"],
+        horizontal=True,
+        key="wf.mode",
+        help="rolling: the last `train bars` before each test window; anchored: all bars "
+        "from the start.",
+    )
+    train = _number(f2, "Train bars", "train_bars", high=20_000, step=50)
+    test = _number(f3, "Test bars", "test_bars", high=5_000, step=10)
+    step = f4.number_input(
+        "Step (0 = test bars)", 0, 5_000, 0, 10, key="wf.step", help="Must be ≥ test bars."
+    )
+    folds = f5.number_input(
+        "Folds (0 = all that fit)", 0, 100, 0, key="wf.folds", help="Keep the latest N folds."
+    )
+    values = {
+        "mode": mode,
+        "train_bars": int(train),
+        "test_bars": int(test),
+        "step_bars": int(step) or None,
+        "folds": int(folds) or None,
+    }
+    slots = {"train_bars": f2.empty(), "test_bars": f3.empty(), "step_bars": f4.empty()}
+    return values, slots | {"folds": f5.empty()}
+
+
+def model_inputs(names: list[str], *, key: str) -> tuple[dict[str, Any], DeltaGenerator]:
+    """Model kind, horizon, threshold, retuning and features; request fields and the
+    features' error slot."""
+    m1, m2, m3, m4, m5 = st.columns(5)
+    kinds = list(typing.get_args(ModelKind))
+    values: dict[str, Any] = {
+        "model": m1.selectbox("Model", kinds, index=0, key="wf.model"),
+        "horizon": int(_number(m2, "Horizon (bars)", "horizon", high=None)),
+        "threshold": float(_number(m3, "Threshold", "threshold", high=0.99, step=0.01)),
+        "retune": m4.toggle("Retune each fold (Optuna)", value=_default("retune"), key="wf.retune"),
+        "n_trials": int(_number(m5, "Trials per fold", "n_trials", high=None)),
+        "features": st.multiselect(
+            f"Features ({len(names)} available)", names, default=names, key=key
+        ),
+    }
+    slot = st.empty()
+    values["allow_lookahead"] = st.checkbox(
+        "Run even if the look-ahead check flags a feature (results are flagged)",
+        value=_default("allow_lookahead"),
+        key="wf.allow_lookahead",
+    )
+    return values, slot
+
+
+def lookahead_inputs(strategies: list[str], symbol: str) -> tuple[str | None, bool, str]:
+    """What to check: a strategy (default parameters) or all features, optionally with the
+    leaky demo; returns ``(strategy, include_leaky_demo, subject)``."""
+    target = st.radio(
+        "Check",
+        ["strategy", "features"],
+        horizontal=True,
+        key="wf.la.target",
+        format_func={"strategy": "A strategy (default parameters)", "features": "All features"}.get,
+    )
+    if target == "strategy":
+        strategy = st.selectbox("Strategy", strategies, key="wf.la.strategy")
+        return strategy, False, f"strategy {strategy} on {symbol}"
+    leaky = st.checkbox(
+        "Include the deliberately leaky demo feature (next bar's return)", key="wf.la.leaky"
+    )
+    return None, leaky, f"all features on {symbol}" + (" + the leaky demo" if leaky else "")
 
 
 def walkforward_cards(outcome: WalkForwardOutcome) -> list[tuple[str, str]]:

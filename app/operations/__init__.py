@@ -29,7 +29,7 @@ from pydantic import BaseModel
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in [0, 1], message for the user."""
 
-FEATURES: tuple[str, ...] = ("backtest",)
+FEATURES: tuple[str, ...] = ("backtest", "walkforward")
 """Modules of ``app/operations`` that declare operations (imported by :func:`all_operations`)."""
 
 

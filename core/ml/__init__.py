@@ -1,5 +1,5 @@
-"""Machine learning engine: datasets, models, purged CV, tuning, evaluation, artifacts,
-walk-forward validation, overfitting statistics and look-ahead checks.
+"""Machine learning engine: datasets, models, purged CV, tuning, evaluation, artifacts
+and look-ahead checks (walk-forward validation lives in :mod:`core.walkforward`).
 
 Importing this package imports neither xgboost nor optuna; they load on first use.
 """
@@ -24,51 +24,29 @@ from core.ml.models import (
     predict_proba,
     search_space,
 )
-from core.ml.overfit import (
-    deflated_sharpe_ratio,
-    expected_max_sharpe,
-    pbo_cscv,
-    probabilistic_sharpe_ratio,
-)
 from core.ml.tuning import TuneResult, cv_auc, tune
-from core.ml.walkforward import (
-    FoldWindow,
-    WalkForwardResult,
-    WalkForwardSpec,
-    fold_windows,
-    walk_forward_model,
-    walk_forward_rule,
-)
 
 __all__ = [
     "DEFAULT_PARAMS",
     "MODEL_KINDS",
     "ArtifactError",
     "ArtifactInfo",
-    "FoldWindow",
     "LookaheadReport",
     "MLDataset",
     "ModelSpec",
     "PurgedKFold",
     "TuneResult",
-    "WalkForwardResult",
-    "WalkForwardSpec",
     "build_model",
     "cv_auc",
-    "deflated_sharpe_ratio",
     "evaluate",
-    "expected_max_sharpe",
     "feature_frame",
     "fit_model",
-    "fold_windows",
     "load_model",
     "lookahead_check",
     "make_dataset",
     "make_labels",
-    "pbo_cscv",
     "permutation_importance",
     "predict_proba",
-    "probabilistic_sharpe_ratio",
     "purge_train",
     "purged_walk_forward_splits",
     "save_model",
@@ -79,6 +57,4 @@ __all__ = [
     "time_split",
     "tune",
     "verify_artifact",
-    "walk_forward_model",
-    "walk_forward_rule",
 ]

@@ -1,4 +1,5 @@
-"""Benchmarks of the ML engine for ``workbench bench`` (medians and 95th percentiles)."""
+"""Benchmark of model inference for ``workbench bench`` (median and 95th percentile); the
+walk-forward benchmark is :func:`core.walkforward.bench.bench_walkforward_xgb`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from core.data.synthetic import SyntheticSpec, generate
 from core.features import available_features
 from core.ml.dataset import make_dataset
 from core.ml.models import ModelSpec, fit_model
-from core.ml.walkforward import WalkForwardSpec, walk_forward_model
 
 BENCH_XGB_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 3, "n_jobs": 1}
 
@@ -19,36 +19,6 @@ BENCH_XGB_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 3, "n_jobs
 def _percentiles(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
     return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95))}
-
-
-def bench_walkforward_xgb(
-    *, bars: int = 5000, folds: int = 5, repeats: int = 3, seed: int = 0
-) -> dict[str, Any]:
-    """Wall time of a ``folds``-fold rolling XGBoost walk-forward on synthetic OHLCV.
-
-    Uses every registered feature computable from OHLCV (44 today), 5-bar sign labels,
-    ``n_estimators=200, max_depth=3, n_jobs=1``.
-    """
-    prices, _ = generate(SyntheticSpec(bars=bars, seed=seed))
-    features = available_features(prices.columns)
-    test_bars = (bars - 2000) // folds
-    spec = WalkForwardSpec(mode="rolling", train_bars=2000, test_bars=test_bars, folds=folds)
-    model = ModelSpec(kind="xgboost", params=BENCH_XGB_PARAMS, seed=seed)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        walk_forward_model(prices, features, model, spec, horizon=5)
-        times.append(time.perf_counter() - start)
-    stats = _percentiles(times)
-    return {
-        "name": "walkforward_xgb",
-        "bars": bars,
-        "features": len(features),
-        "folds": folds,
-        "repeats": repeats,
-        "seconds_median": stats["median"],
-        "seconds_p95": stats["p95"],
-    }
 
 
 def bench_inference_latency(
@@ -82,4 +52,4 @@ def bench_inference_latency(
     }
 
 
-__all__ = ["bench_inference_latency", "bench_walkforward_xgb"]
+__all__ = ["BENCH_XGB_PARAMS", "bench_inference_latency"]

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from app.operations.walkforward import WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services import walkforward as wf
 from app.services.data import load_prices
-from app.services.research import GridAxis
+from core.sweep import GridAxis
+from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
 
 GRID = {"fast": GridAxis.parse("5:50:5"), "slow": GridAxis.parse("20:200:20")}
 PAYLOAD_KEYS = {"folds", "oos_sharpe", "is_sharpe", "deflated_sharpe", "pbo", "trials"}
@@ -33,22 +35,22 @@ def sp500() -> pd.DataFrame:
 
 def test_request_needs_exactly_one_of_strategy_and_model() -> None:
     with pytest.raises(ValidationError, match="either a strategy with a grid or a model"):
-        wf.WalkForwardRequest(strategy="ma_crossover", grid=GRID, model="logistic")
+        WalkForwardRequest(strategy="ma_crossover", grid=GRID, model="logistic")
     with pytest.raises(ValidationError, match="either a strategy with a grid or a model"):
-        wf.WalkForwardRequest()
+        WalkForwardRequest()
     with pytest.raises(ValidationError, match=r"needs a grid, e\.g\. fast=5:50:5"):
-        wf.WalkForwardRequest(strategy="ma_crossover")
+        WalkForwardRequest(strategy="ma_crossover")
     with pytest.raises(ValidationError, match="model"):
-        wf.WalkForwardRequest(model="svm")  # type: ignore[arg-type]
+        WalkForwardRequest(model="svm")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="train_bars"):
-        wf.WalkForwardRequest(model="logistic", train_bars=50)
+        WalkForwardRequest(model="logistic", train_bars=50)
     with pytest.raises(ValidationError, match="folds"):
-        wf.WalkForwardRequest(model="logistic", folds=0)
-    assert wf.WalkForwardRequest(model="logistic").strategy is None
+        WalkForwardRequest(model="logistic", folds=0)
+    assert WalkForwardRequest(model="logistic").strategy is None
 
 
 def test_too_many_folds_is_a_clear_error() -> None:
-    request = wf.WalkForwardRequest(model="logistic", train_bars=1000, test_bars=250, folds=40)
+    request = WalkForwardRequest(model="logistic", train_bars=1000, test_bars=250, folds=40)
     with pytest.raises(ValueError, match="only 16 folds fit in 5031 bars, 40 requested"):
         wf.run_walkforward(request)
     assert run_store.list_runs() == []
@@ -69,15 +71,15 @@ def test_rule_walkforward_ma_crossover(sp500: pd.DataFrame) -> None:
     from core.strategies import run_strategy
 
     steps: list[float] = []
-    request = wf.WalkForwardRequest(strategy="ma_crossover", grid=GRID, folds=3)
+    request = WalkForwardRequest(strategy="ma_crossover", grid=GRID, folds=3)
     outcome = wf.run_walkforward(request, progress=lambda f, _m: steps.append(f))
-    payload = outcome.payload()
+    payload = walkforward_payload(outcome)
     assert PAYLOAD_KEYS <= set(payload)
     assert payload["trials"] == _grid_trials() == 90
     assert len(payload["folds"]) == 3
     # DSR recomputed with the Bailey-Lopez de Prado formula from the stitched returns,
     # deflated by all 90 grid points; PBO is the share of non-positive CSCV logits
-    from tests.core.test_overfit_golden import _dsr_by_hand
+    from tests.core.test_walkforward_overfit_golden import _dsr_by_hand
 
     dsr = outcome.result.dsr
     by_hand = _dsr_by_hand(outcome.result.oos_returns.to_numpy(), 90, dsr["sharpe_variance"])
@@ -129,18 +131,49 @@ def test_rule_walkforward_ma_crossover(sp500: pd.DataFrame) -> None:
     assert len(run_store.load_frame(run, "oos")) == 750
 
     html = wf.report_html(outcome)
-    assert wf.DSR_EXPLAINED in html and wf.PBO_EXPLAINED in html
+    assert DSR_EXPLAINED in html and PBO_EXPLAINED in html
     assert f"over {payload['trials']} trials" in html
     assert f"PBO: {payload['pbo']:.3f}" in html
+
+
+def test_a_cancelled_walkforward_stops_between_folds_and_saves_nothing() -> None:
+    from app.operations import Cancelled, CancelToken
+
+    token = CancelToken()
+    messages: list[str] = []
+
+    def progress(fraction: float, message: str) -> None:
+        messages.append(message)
+        if message == "fold 1/3":
+            token.cancel("user asked")
+
+    request = WalkForwardRequest(strategy="ma_crossover", grid=GRID, folds=3)
+    with pytest.raises(Cancelled, match="user asked"):
+        wf.run_walkforward(request, progress=progress, cancel=token)
+    assert messages == ["fold 1/3"]  # checked before fold 2: no further fold ran
+    assert run_store.list_runs() == []
+
+
+def test_the_operation_runs_the_service_with_progress_and_cancel() -> None:
+    from app.operations import CancelToken, get
+
+    op = get("walkforward")
+    assert op.long_running and op.request is WalkForwardRequest
+    request = WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
+    steps: list[float] = []
+    outcome = op.run(request, progress=lambda f, _m: steps.append(f), cancel=CancelToken())
+    payload = op.payload(outcome)
+    assert steps == [1 / 3, 2 / 3, 1.0] and len(payload["folds"]) == 2
+    assert run_store.get_run(payload["run_id"]).metrics["trials"] == payload["trials"] == 1
 
 
 # --------------------------------------------------------------------------- model
 
 
 def test_model_walkforward_logistic(sp500: pd.DataFrame) -> None:
-    request = wf.WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
+    request = WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
     outcome = wf.run_walkforward(request)
-    payload = outcome.payload()
+    payload = walkforward_payload(outcome)
     assert PAYLOAD_KEYS <= set(payload)
     assert payload["pbo"] is None and payload["trials"] == 1
     assert len(payload["folds"]) == 2
@@ -157,7 +190,7 @@ def test_model_walkforward_logistic(sp500: pd.DataFrame) -> None:
     assert int(idx.get_loc(pd.Timestamp(second["test_end"]))) > len(idx) - 1 - 250
     assert run_store.get_run(outcome.run_id).kind == "walkforward"
     html = wf.report_html(outcome)
-    assert "PBO: n/a" in html and wf.DSR_EXPLAINED in html
+    assert "PBO: n/a" in html and DSR_EXPLAINED in html
 
 
 # --------------------------------------------------------------------------- look-ahead
@@ -210,8 +243,8 @@ def leaky_feature(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_model_walkforward_states_its_check_and_trial_counting() -> None:
-    request = wf.WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
-    payload = wf.run_walkforward(request, save=False).payload()
+    request = WalkForwardRequest(model="logistic", folds=2, train_bars=1000, test_bars=250)
+    payload = walkforward_payload(wf.run_walkforward(request, save=False))
     assert payload["warnings"] == [] and payload["lookahead"]["leaky"] is False
     assert payload["lookahead"]["method"] == "truncation"
     assert payload["trial_counting"].startswith("1 model")
@@ -219,7 +252,7 @@ def test_model_walkforward_states_its_check_and_trial_counting() -> None:
 
 
 def test_a_leaky_feature_is_refused_before_any_work(leaky_feature: str) -> None:
-    request = wf.WalkForwardRequest(
+    request = WalkForwardRequest(
         model="logistic", features=["ret_1", leaky_feature], folds=2, horizon=1
     )
     with pytest.raises(ValueError, match=f"refused: feature\\(s\\) {leaky_feature}"):
@@ -229,7 +262,7 @@ def test_a_leaky_feature_is_refused_before_any_work(leaky_feature: str) -> None:
 
 def test_an_overridden_leak_is_flagged_in_payload_and_report(leaky_feature: str) -> None:
     """Regression: a next-return feature gave OOS Sharpe ~7, AUC 1.0, DSR 1.0, no warning."""
-    request = wf.WalkForwardRequest(
+    request = WalkForwardRequest(
         model="logistic",
         features=[leaky_feature],
         folds=2,
@@ -239,7 +272,7 @@ def test_an_overridden_leak_is_flagged_in_payload_and_report(leaky_feature: str)
         allow_lookahead=True,
     )
     outcome = wf.run_walkforward(request)
-    payload = outcome.payload()
+    payload = walkforward_payload(outcome)
     assert payload["oos_sharpe"] >= 4 and payload["oos_auc"] >= 0.9
     joined = " ".join(payload["warnings"])
     assert "LOOK-AHEAD CHECK OVERRIDDEN" in joined and leaky_feature in joined
@@ -252,19 +285,20 @@ def test_an_overridden_leak_is_flagged_in_payload_and_report(leaky_feature: str)
 
 
 def test_training_refuses_or_flags_a_leaky_feature(leaky_feature: str) -> None:
-    from app.services import ml
+    from app.operations.training import TrainRequest
+    from app.services.training import train
 
-    request = ml.TrainRequest(kind="logistic", features=["ret_1", leaky_feature], horizon=1)
+    request = TrainRequest(kind="logistic", features=["ret_1", leaky_feature], horizon=1)
     with pytest.raises(ValueError, match=leaky_feature):
-        ml.train(request, save=False)
-    allowed = ml.TrainRequest(
+        train(request, save=False)
+    allowed = TrainRequest(
         kind="logistic", features=[leaky_feature], horizon=1, allow_lookahead=True
     )
-    outcome = ml.train(allowed, save=False)
+    outcome = train(allowed, save=False)
     assert outcome.evaluation["roc_auc"] >= 0.9
     joined = " ".join(outcome.warnings)
     assert "LOOK-AHEAD CHECK OVERRIDDEN" in joined and "implausible out-of-sample AUC" in joined
-    clean = ml.train(ml.TrainRequest(kind="logistic", features=["ret_1", "vol_21"]), save=False)
+    clean = train(TrainRequest(kind="logistic", features=["ret_1", "vol_21"]), save=False)
     assert clean.warnings == () and clean.lookahead is not None
     assert not clean.lookahead["leaky"]
 

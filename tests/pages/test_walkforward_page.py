@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.operations.walkforward import WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services import walkforward as wf
 from core.sweep import GridAxis
+from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
 from tests.pages.helpers import metrics, open_app, trace_types
 
 RUN = "FormSubmitter:wf.form-Run walk-forward"
@@ -36,21 +38,21 @@ def test_rule_run_shows_the_services_dsr_and_pbo_with_explanations() -> None:
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == []
 
-    request = wf.WalkForwardRequest(
+    request = WalkForwardRequest(
         strategy="ma_crossover",
         grid={n: GridAxis(start=lo, stop=hi, step=s) for n, (lo, hi, s) in GRID.items()},
         train_bars=1000,
         test_bars=250,
         folds=3,
     )
-    expected = wf.run_walkforward(request, save=False).payload()
+    expected = walkforward_payload(wf.run_walkforward(request, save=False))
     shown = metrics(at)
     assert shown["Deflated Sharpe"] == f"{expected['deflated_sharpe']:.3f}"
     assert shown["PBO"] == f"{expected['pbo']:.3f}"
     assert shown["IS Sharpe (mean of folds)"] == f"{expected['is_sharpe']:.2f}"
     assert shown["OOS Sharpe (stitched)"] == f"{expected['oos_sharpe']:.2f}"
     assert shown["Trials"] == str(expected["trials"]) == "12"  # 4 fast x 3 slow, fast < slow
-    assert wf.DSR_EXPLAINED in _captions(at) and wf.PBO_EXPLAINED in _captions(at)
+    assert DSR_EXPLAINED in _captions(at) and PBO_EXPLAINED in _captions(at)
 
     (folds,) = at.dataframe
     assert len(folds.value) == 3
@@ -83,10 +85,10 @@ def test_model_run_has_no_pbo_and_matches_the_service() -> None:
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == []
 
-    request = wf.WalkForwardRequest(
+    request = WalkForwardRequest(
         model="logistic", features=features, train_bars=1000, test_bars=250, folds=3
     )
-    expected = wf.run_walkforward(request, save=False).payload()
+    expected = walkforward_payload(wf.run_walkforward(request, save=False))
     shown = metrics(at)
     assert shown["PBO"] == "n/a" and expected["pbo"] is None
     assert shown["Deflated Sharpe"] == f"{expected['deflated_sharpe']:.3f}"

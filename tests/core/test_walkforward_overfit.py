@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from core.ml.overfit import (
+from core.walkforward.overfit import (
     EULER_GAMMA,
     deflated_sharpe_ratio,
     expected_max_sharpe,

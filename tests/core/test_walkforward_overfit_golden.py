@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from core.ml.overfit import (
+from core.walkforward.overfit import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     pbo_cscv,

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.backtest import BacktestSpec, equity_curves
+from core.backtest import BacktestSpec
 from core.data.synthetic import REGIMES, SyntheticSpec, generate
 from core.ml.lookahead import LookaheadError
 from core.ml.models import ModelSpec
-from core.ml.walkforward import (
+from core.strategies import run_strategy
+from core.sweep import equity_curves
+from core.walkforward import (
     WalkForwardSpec,
     fold_windows,
     walk_forward_model,
     walk_forward_rule,
 )
-from core.strategies import run_strategy
 
 GRID = {"fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]}
 FEATURES = ["ret_1", "ret_5", "vol_21", "rsi_14", "zscore_20"]
@@ -360,3 +363,63 @@ def test_model_walk_forward_dsr_without_tuning_is_the_psr(
     expected = _bailey_lopez_de_prado_dsr(r, n_trials=1, sharpe_variance=1.0 / (len(r) - 1))
     assert wf.trials == 1 and wf.dsr["sr0"] == 0.0
     assert wf.deflated_sharpe == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+# ----- progress and cancellation between folds ------------------------------------------
+class _Stop(Exception):
+    pass
+
+
+def _cancel_after(calls: int) -> tuple[list[int], Callable[[], None]]:
+    seen: list[int] = []
+
+    def cancel() -> None:
+        seen.append(len(seen))
+        if len(seen) > calls:
+            raise _Stop
+
+    return seen, cancel
+
+
+def test_rule_walk_forward_reports_each_fold_and_stops_when_cancelled() -> None:
+    prices = _noise(1)
+    spec = WalkForwardSpec(train_bars=1000, test_bars=400)  # 5 folds on 3,000 bars
+    steps: list[tuple[float, str]] = []
+    wf = walk_forward_rule(
+        prices, "ma_crossover", GRID, spec, progress=lambda f, m: steps.append((f, m))
+    )
+    assert len(wf.folds) == 5
+    assert steps == [(k / 6, f"fold {k}/5") for k in range(1, 6)] + [(1.0, "done")]
+
+    steps.clear()
+    seen, cancel = _cancel_after(2)
+    with pytest.raises(_Stop):
+        walk_forward_rule(
+            prices,
+            "ma_crossover",
+            GRID,
+            spec,
+            progress=lambda f, m: steps.append((f, m)),
+            cancel=cancel,
+        )
+    # checked before folds 1, 2 and 3: the third check stops it after two folds
+    assert len(seen) == 3 and [m for _, m in steps] == ["fold 1/5", "fold 2/5"]
+
+
+def test_model_walk_forward_cancelled_before_the_first_fold_fits_nothing(
+    planted_prices: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    prices, feats = planted_prices
+    steps: list[str] = []
+    seen, cancel = _cancel_after(0)
+    with pytest.raises(_Stop):
+        walk_forward_model(
+            prices,
+            feats,
+            ModelSpec(kind="logistic"),
+            WalkForwardSpec(train_bars=800, test_bars=240, folds=3),
+            horizon=H,
+            progress=lambda f, m: steps.append(m),
+            cancel=cancel,
+        )
+    assert seen == [0] and steps == []

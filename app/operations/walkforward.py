@@ -1,0 +1,134 @@
+"""Walk-forward operation: its request, its JSON payload and its descriptor."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+
+from app.operations import Flag, Operation, register
+from app.operations.costs import Costs
+from core.serialize import json_safe
+from core.strategies import STRATEGIES
+from core.sweep import METRICS, GridAxis, check_grid
+
+ModelKind = Literal["logistic", "random_forest", "xgboost"]
+
+
+class WalkForwardRequest(Costs):
+    """Fold layout plus either a rule strategy with a grid or an ML model.
+
+    A rule walk-forward picks, on each fold's training window, the grid point that
+    maximizes ``metric`` and trades it on the test window; a model walk-forward fits
+    ``model`` on ``features`` (every available feature by default) instead.
+    """
+
+    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    strategy: str | None = Field(
+        default=None,
+        description="Rule strategy to optimize",
+        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
+    )
+    grid: dict[str, GridAxis] = Field(
+        default_factory=dict, description="name=start:stop:step (repeatable)"
+    )
+    model: ModelKind | None = Field(default=None, description="Or: logistic|random_forest|xgboost")
+    features: list[str] | None = Field(
+        default=None, description="Model feature (repeatable; default: every available one)"
+    )
+    folds: int | None = Field(default=None, ge=1, le=100, description="Keep the latest K folds")
+    mode: Literal["rolling", "anchored"] = Field(
+        default="rolling", description="rolling or anchored"
+    )
+    train_bars: int = Field(
+        default=1000, ge=100, description="Training bars per fold (the first fold when anchored)"
+    )
+    test_bars: int = Field(default=250, ge=20, description="Out-of-sample bars per fold")
+    step_bars: int | None = Field(
+        default=None, ge=1, description="Bars between test starts (default and minimum: test bars)"
+    )
+    retune: bool = Field(default=False, description="Re-tune the model on every fold")
+    n_trials: int = Field(default=10, ge=1, le=200, description="Tuning trials per fold (--retune)")
+    horizon: int = Field(default=5, ge=1, le=60, description="Label horizon of the model (bars)")
+    threshold: float = Field(
+        default=0.5, ge=0.5, lt=1, description="Probability above which the model goes long"
+    )
+    metric: str = Field(
+        default="sharpe",
+        description="In-sample metric that picks each fold's grid point",
+        json_schema_extra={"choices": "core.sweep:METRICS"},
+    )
+    allow_lookahead: bool = Field(
+        default=False,
+        description="Run even if the look-ahead check flags a feature (flagged in the output)",
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; choose one of {', '.join(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WalkForwardRequest:
+        if (self.strategy is None) == (self.model is None):
+            raise ValueError("choose either a strategy with a grid or a model, not both")
+        if self.strategy is not None:
+            if self.strategy not in STRATEGIES:
+                raise ValueError(
+                    f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
+                )
+            if not self.grid:
+                raise ValueError("a rule walk-forward needs a grid, e.g. fast=5:50:5")
+            check_grid(self.strategy, self.grid)
+        return self
+
+
+def walkforward_payload(outcome: Any) -> dict[str, Any]:
+    """The JSON payload of a walk-forward: folds, Sharpe in and out of sample, DSR, PBO."""
+    result = outcome.result
+    folds = result.folds.copy()
+    for column in folds.columns:
+        if pd.api.types.is_datetime64_any_dtype(folds[column]):
+            folds[column] = folds[column].dt.date.astype(str)
+    rows = [{k: json_safe(v) for k, v in row.items()} for row in folds.to_dict(orient="records")]
+    return {
+        "folds": rows,
+        "warnings": list(result.warnings),
+        "lookahead": json_safe(result.lookahead),
+        "oos_sharpe": json_safe(result.oos_sharpe),
+        "oos_auc": json_safe(result.oos_auc),
+        "is_sharpe": json_safe(result.is_sharpe),
+        "deflated_sharpe": json_safe(result.deflated_sharpe),
+        "pbo": json_safe(result.pbo),
+        "trials": int(result.trials),
+        "trial_counting": result.trial_counting,
+        "effective_trials": json_safe(result.dsr.get("effective_trials")),
+        "oos_return": json_safe(result.oos_return),
+        "seconds": round(float(result.seconds), 3),
+        "run_id": outcome.run_id,
+    }
+
+
+WALKFORWARD = register(
+    Operation(
+        name="walkforward",
+        feature="walkforward",
+        summary=(
+            "Walk-forward validation with deflated Sharpe and PBO. Model walk-forwards first "
+            "run the look-ahead check on their features and refuse a leaky one (exit 2) unless "
+            "--allow-lookahead. Implausible out-of-sample results (AUC >= 0.9, Sharpe >= 4) "
+            "are flagged in warnings."
+        ),
+        request=WalkForwardRequest,
+        service="app.services.walkforward:run_walkforward",
+        payload=walkforward_payload,
+        flags={"n_trials": Flag(name="--trials"), "features": Flag(name="--feature")},
+        long_running=True,
+    )
+)
+
+__all__ = ["WALKFORWARD", "ModelKind", "WalkForwardRequest", "walkforward_payload"]

@@ -1,0 +1,242 @@
+"""Walk-forward training of a classifier: fit on each fold's training window (purged of
+rows whose labels reach into the test window), trade its signals on the test window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from core.backtest._prices import as_price_frame
+from core.backtest.spec import BacktestSpec
+from core.ml.dataset import LabelKind, MLDataset, feature_frame, make_labels
+from core.ml.evaluate import signal_positions
+from core.ml.lookahead import LookaheadError, check_features
+from core.ml.models import ModelSpec, fit_model
+from core.ml.tuning import tune
+from core.walkforward.folds import CheckCancel, Progress, WalkForwardSpec, fold_windows
+from core.walkforward.result import (
+    MODEL_TRIALS,
+    RETUNE_TRIALS,
+    WalkForwardResult,
+    finish,
+    sharpe,
+    window_returns,
+)
+
+
+def walk_forward_model(
+    prices: pd.DataFrame,
+    features: Sequence[str] | pd.DataFrame,
+    model_spec: ModelSpec,
+    spec: WalkForwardSpec,
+    *,
+    horizon: int = 5,
+    label: LabelKind = "sign",
+    pt_sl: tuple[float, float] = (1.0, 1.0),
+    vol_window: int = 20,
+    threshold: float = 0.5,
+    scale_by_confidence: bool = True,
+    allow_short: bool = False,
+    backtest_spec: BacktestSpec | None = None,
+    retune: bool = False,
+    n_trials: int = 20,
+    tune_splits: int = 3,
+    allow_lookahead: bool = False,
+    progress: Progress | None = None,
+    cancel: CheckCancel | None = None,
+) -> WalkForwardResult:
+    """Walk-forward training of a classifier and out-of-sample trading of its signals.
+
+    The features first go through the look-ahead check
+    (:func:`core.ml.lookahead.check_features`): a leaky feature raises
+    :class:`~core.ml.lookahead.LookaheadError` naming it, unless ``allow_lookahead``
+    (then the result carries a warning). Implausible out-of-sample results (Sharpe >= 4,
+    AUC >= 0.9) are flagged in ``warnings``.
+
+    Parameters
+    ----------
+    prices : DataFrame
+        Canonical price frame.
+    features : sequence of str, DataFrame or callable
+        Registered feature names, a callable ``fn(prices) -> DataFrame`` (both checked
+        exactly by recomputing on truncated prices), or a precomputed feature frame on
+        the price index (screened for correlation with future returns, since a fixed
+        frame cannot be recomputed).
+    model_spec : ModelSpec
+        Model kind, parameters and seed.
+    spec : WalkForwardSpec
+        Fold layout.
+    horizon, label, pt_sl, vol_window
+        Labelling, see :func:`core.ml.dataset.make_labels`.
+    threshold, scale_by_confidence, allow_short
+        Probability -> position, see :func:`core.ml.evaluate.signal_positions`.
+    backtest_spec : BacktestSpec, optional
+        Costs and capital.
+    retune : bool
+        Re-run :func:`core.ml.tuning.tune` (``n_trials``, purged CV with
+        ``tune_splits`` folds) on every training window.
+    allow_lookahead : bool
+        Run even when the look-ahead check flags a feature (flagged in ``warnings``).
+    progress : callable, optional
+        ``progress(fraction, message)``, after each fold and at the end.
+    cancel : callable, optional
+        Called before each fold; it raises to stop.
+
+    Notes
+    -----
+    Training rows are those of the training window whose label end ``t1`` precedes the
+    first test bar, which purges the last ``horizon`` rows whose labels reach into the
+    test window. ``trials`` is 1 (or ``n_trials`` with ``retune``); the DSR then uses the
+    null variance of the Sharpe estimator, ``1 / (T - 1)``, because tuning trials are
+    scored by AUC, not Sharpe. Without a grid of alternatives the PBO is not defined and
+    is None.
+    """
+    start = time.perf_counter()
+    bt = backtest_spec or BacktestSpec()
+    prices = as_price_frame(prices)
+    report = check_features(features, prices, horizon=horizon)
+    notes: list[str] = []
+    if report.leaky:
+        if not allow_lookahead:
+            raise LookaheadError(report)
+        notes.append(
+            "LOOK-AHEAD CHECK OVERRIDDEN (allow_lookahead): "
+            f"{report.message()}; these results are not a valid out-of-sample test"
+        )
+    if isinstance(features, pd.DataFrame):
+        feats = features.reindex(prices.index).astype("float64")
+    elif callable(features):
+        feats = features(prices).reindex(prices.index).astype("float64")
+    else:
+        feats = feature_frame(prices, list(features))
+    labels = make_labels(
+        prices["close"], horizon=horizon, label=label, pt_sl=pt_sl, vol_window=vol_window
+    )
+    valid_x = feats.notna().all(axis=1).to_numpy()
+    has_y = labels["y"].notna().to_numpy()
+    t1 = labels["t1"].to_numpy()
+    t1_series = labels["t1"]
+    y_all = labels["y"].to_numpy()
+    index = prices.index
+    windows = fold_windows(len(prices), spec)
+    rows, pieces, positions, probas = [], [], [], []
+    total_steps = len(windows) + 1
+    for w in windows:
+        if cancel is not None:
+            cancel()
+        in_train = np.zeros(len(prices), dtype=bool)
+        in_train[w.train_start : w.train_end] = True
+        candidates = in_train & valid_x & has_y
+        keep = candidates & (t1_series < index[w.test_start]).to_numpy()
+        train_pos = np.flatnonzero(keep)
+        if train_pos.size < 20 or np.unique(y_all[train_pos]).size < 2:
+            raise ValueError(
+                f"fold {w.fold}: only {train_pos.size} usable training rows (features need "
+                "their lookback); increase train_bars or drop long-lookback features"
+            )
+        fold_spec = model_spec
+        if retune:
+            ds = MLDataset(
+                X=feats.iloc[train_pos],
+                y=pd.Series(y_all[train_pos].astype(np.int64), index=index[train_pos]),
+                t1=pd.Series(t1[train_pos], index=index[train_pos]),
+                fwd_return=labels["fwd_return"].iloc[train_pos],
+                feature_names=tuple(feats.columns),
+                horizon=horizon,
+                label=label,
+            )
+            tuned = tune(
+                ds,
+                model_spec.kind,
+                n_trials=n_trials,
+                seed=model_spec.seed,
+                n_splits=tune_splits,
+                study_name=f"wf-fold{w.fold}",
+            )
+            fold_spec = ModelSpec(
+                kind=model_spec.kind,
+                params={**model_spec.params, **tuned.best_params},
+                seed=model_spec.seed,
+            )
+        model = fit_model(fold_spec, feats.iloc[train_pos], y_all[train_pos].astype(np.int64))
+
+        def proba_on(lo: int, hi: int, model: Any = model) -> np.ndarray:
+            out = np.full(hi - lo, np.nan)
+            ok = valid_x[lo:hi]
+            if ok.any():
+                out[ok] = model.predict_proba(feats.iloc[lo:hi].loc[ok])[:, 1]
+            return out
+
+        p_test = proba_on(w.test_start - 1, w.test_end)
+        pos = signal_positions(
+            p_test, threshold, scale_by_confidence=scale_by_confidence, allow_short=allow_short
+        )
+        rets = window_returns(prices, pos, w.test_start, w.test_end, bt)
+        pieces.append(rets)
+        positions.append(pd.Series(pos[1:], index=rets.index))
+        probas.append(pd.Series(p_test[1:], index=rets.index))
+        p_train = proba_on(w.train_start, w.train_end)
+        is_pos = signal_positions(
+            p_train, threshold, scale_by_confidence=scale_by_confidence, allow_short=allow_short
+        )
+        is_rets = window_returns(prices, is_pos, w.train_start + 1, w.train_end, bt)
+        test_rows = np.flatnonzero(
+            valid_x[w.test_start : w.test_end] & has_y[w.test_start : w.test_end]
+        )
+        rows.append(
+            {
+                "fold": w.fold,
+                "train_start": index[w.train_start],
+                "train_end": index[w.train_end - 1],
+                "test_start": index[w.test_start],
+                "test_end": index[w.test_end - 1],
+                "params": fold_spec.resolved_params(),
+                "n_train": int(train_pos.size),
+                "n_purged": int(candidates.sum() - train_pos.size),
+                "is_sharpe": sharpe(is_rets.to_numpy(), bt.periods_per_year),
+                "oos_sharpe": sharpe(rets.to_numpy(), bt.periods_per_year),
+                "oos_return": float(np.prod(1.0 + rets.to_numpy()) - 1.0),
+                "is_auc": _auc(y_all[train_pos], p_train[train_pos - w.train_start]),
+                "oos_auc": _auc(y_all[w.test_start + test_rows], p_test[1:][test_rows]),
+            }
+        )
+        if progress is not None:
+            progress((w.fold + 1) / total_steps, f"fold {w.fold + 1}/{len(windows)}")
+    oos_proba = pd.concat(probas).rename("proba")
+    pos_in_index = index.get_indexer(oos_proba.index)
+    labelled = has_y[pos_in_index]
+    pooled_auc = _auc(y_all[pos_in_index][labelled], oos_proba.to_numpy()[labelled])
+    out = finish(
+        "model",
+        rows,
+        pieces,
+        positions,
+        bt,
+        n_trials if retune else 1,
+        start,
+        oos_proba=oos_proba,
+        oos_auc=None if not np.isfinite(pooled_auc) else pooled_auc,
+        warnings=notes,
+        lookahead=report.as_dict(),
+        trial_counting=RETUNE_TRIALS if retune else MODEL_TRIALS,
+    )
+    if progress is not None:
+        progress(1.0, "done")
+    return out
+
+
+def _auc(y: np.ndarray, proba: np.ndarray) -> float:
+    ok = np.isfinite(proba)
+    y, proba = y[ok], proba[ok]
+    if y.size < 2 or np.unique(y).size < 2:
+        return float("nan")
+    return float(roc_auc_score(y.astype(np.int64), proba))
+
+
+__all__ = ["walk_forward_model"]
