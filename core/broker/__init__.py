@@ -26,6 +26,7 @@ from core.broker.base import (
     new_client_order_id,
 )
 from core.broker.ledger import (
+    MirroredBroker,
     apply_broker_order,
     apply_fill,
     record_order,
@@ -73,6 +74,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "Difference",
+    "MirroredBroker",
     "OrderIdConflictError",
     "OrderNotFoundError",
     "OrderRejectedError",

@@ -45,6 +45,7 @@ from core.broker.base import (
     OrderRejectedError,
     OrderRequest,
 )
+from core.broker.ledger import MirroredBroker
 from core.broker.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,11 @@ def _to_order(o: AlpacaOrder) -> BrokerOrder:
     )
 
 
-class AlpacaBroker:
+class AlpacaBroker(MirroredBroker):
     """The :class:`~core.broker.base.Broker` for Alpaca's trading and market-data APIs.
+
+    Alpaca has a market of its own: bars' prices are ignored and the local ledger
+    mirrors its orders and balances (:class:`~core.broker.ledger.MirroredBroker`).
 
     Parameters
     ----------

@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from core.store.trading import OPEN_ORDER_STATUSES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from core.store.trading import TradingFill, TradingOrder
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
@@ -177,6 +183,13 @@ class Broker(Protocol):
 
     ``submit`` is idempotent on ``client_order_id``: a second call with the same key
     returns the first order and never creates another.
+
+    The local ledger (:mod:`core.broker.ledger`) either *is* the broker's book (the
+    simulator writes its fills, positions and cash there) or *mirrors* a broker with a
+    market of its own (Alpaca). :meth:`on_bar` feeds a bar's prices to a simulated
+    market; :meth:`sync_orders`, :meth:`sync_account` and :meth:`apply_answer` copy a
+    remote broker's state into the ledger. Each is a no-op where it has nothing to do,
+    so callers never need to know which broker they hold.
     """
 
     name: str
@@ -215,4 +228,29 @@ class Broker(Protocol):
 
     def latest_price(self, symbol: str) -> float | None:
         """Latest known price (``None`` when unknown)."""
+        ...
+
+    def on_bar(self, ts: datetime, prices: Mapping[str, float]) -> list[BrokerOrder]:
+        """A new bar's prices (e.g. every symbol's open, then its close).
+
+        A simulator fills its open orders at them and marks its book; a broker with a
+        market of its own ignores them. Returns the orders that filled.
+        """
+        ...
+
+    def sync_orders(self, session: Session, account_id: int) -> list[TradingOrder]:
+        """Bring the ledger's open orders of ``account_id`` up to this broker (fills,
+        statuses); returns the orders that changed (none when the ledger is the book)."""
+        ...
+
+    def sync_account(self, session: Session, account_id: int) -> None:
+        """Store this broker's cash and equity on the ledger's account (nothing to do
+        when the ledger is the book)."""
+        ...
+
+    def apply_answer(
+        self, session: Session, order: TradingOrder, seen: BrokerOrder
+    ) -> TradingFill | None:
+        """Apply the broker's answer ``seen`` (from :meth:`submit`) to the ledger's
+        ``order``; returns the new fill, if any (none when the ledger is the book)."""
         ...

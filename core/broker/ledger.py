@@ -9,7 +9,9 @@ becomes a fill and moves the position. Functions take a caller-owned Session.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -261,3 +263,27 @@ def mark_to_market(session: Session, account: TradingAccount) -> float:
     account.equity = account.cash + value
     account.updated_at = utcnow()
     return account.equity
+
+
+class MirroredBroker:
+    """The ledger half of the :class:`~core.broker.base.Broker` protocol for a broker
+    with a market of its own (Alpaca): bars' prices are ignored, and its orders, fills
+    and balances are copied into the ledger with the functions above."""
+
+    def on_bar(self, ts: datetime, prices: Mapping[str, float]) -> list[BrokerOrder]:
+        """Nothing to fill: the broker's own market fills its orders."""
+        return []
+
+    def sync_orders(self, session: Session, account_id: int) -> list[TradingOrder]:
+        """:func:`sync_orders` from this broker."""
+        return sync_orders(session, account_id, cast(Broker, self))
+
+    def sync_account(self, session: Session, account_id: int) -> None:
+        """:func:`sync_account` from this broker."""
+        sync_account(session, account_id, cast(Broker, self))
+
+    def apply_answer(
+        self, session: Session, order: TradingOrder, seen: BrokerOrder
+    ) -> TradingFill | None:
+        """:func:`apply_broker_order`: the broker's answer onto the ledger's order."""
+        return apply_broker_order(session, order, seen)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -37,6 +37,7 @@ from core.store.trading import (
     OrderRepository,
     PositionRepository,
     TradingAccount,
+    TradingFill,
     TradingOrder,
 )
 
@@ -282,6 +283,28 @@ class SimBroker:
             out = [to_broker_order(r) for r in filled]
         self._prices[symbol] = price
         return out
+
+    def on_bar(self, ts: datetime, prices: Mapping[str, float]) -> list[BrokerOrder]:
+        """Feed every symbol's price of a bar (:meth:`on_price`, in the given order)."""
+        filled: list[BrokerOrder] = []
+        for symbol, price in prices.items():
+            filled += self.on_price(symbol, ts, price)
+        return filled
+
+    # ---------------------------------------------------------- ledger mirroring
+    # The simulator's writes are the ledger: there is nothing to copy.
+    def sync_orders(self, session: Session, account_id: int) -> list[TradingOrder]:
+        """Nothing to do: fills are written to the ledger as they happen."""
+        return []
+
+    def sync_account(self, session: Session, account_id: int) -> None:
+        """Nothing to do: the simulator's account row is the ledger's."""
+
+    def apply_answer(
+        self, session: Session, order: TradingOrder, seen: BrokerOrder
+    ) -> TradingFill | None:
+        """Nothing to do: ``seen`` describes the ledger's own row."""
+        return None
 
 
 def _cancel(row: TradingOrder) -> None:

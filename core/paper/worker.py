@@ -42,13 +42,9 @@ from core.broker import (
     BrokerUnavailableError,
     OrderRejectedError,
     OrderRequest,
-    SimBroker,
-    apply_broker_order,
     portfolio_state,
     reconcile,
     record_order,
-    sync_account,
-    sync_orders,
 )
 from core.paper.ids import client_order_id
 from core.paper.lease import Clock, SessionLease, utc_clock
@@ -177,21 +173,18 @@ def carry_out_kill(
             if abs(qty) < 1e-9:
                 continue
             request = _flatten_request(factory, account_id, session_name, symbol, qty, ts)
-            if isinstance(broker, SimBroker):
-                broker.submit(request)
-                fills += len(broker.on_price(symbol, ts.to_pydatetime(), float(prices[symbol])))
-            else:
-                with factory.begin() as s:
-                    if renew is not None:
-                        renew(s)
-                    record_order(s, account_id, request)
-                seen = broker.submit(request)
-                with factory.begin() as s:
-                    stored = OrderRepository(s).by_client_id(
-                        request.client_order_id, account_id=account_id
-                    )
-                    if stored is not None and apply_broker_order(s, stored, seen) is not None:
-                        fills += 1
+            with factory.begin() as s:
+                if renew is not None:
+                    renew(s)
+                record_order(s, account_id, request)
+            seen = broker.submit(request)
+            with factory.begin() as s:
+                stored = OrderRepository(s).by_client_id(
+                    request.client_order_id, account_id=account_id
+                )
+                if stored is not None and broker.apply_answer(s, stored, seen) is not None:
+                    fills += 1
+            fills += len(broker.on_bar(ts.to_pydatetime(), {symbol: float(prices[symbol])}))
             sent += 1
     with factory.begin() as s:
         left = {p.symbol: p.qty for p in PositionRepository(s).list(account_id)}
@@ -274,8 +267,8 @@ class PaperWorker:
     prices
         Canonical frames per symbol on one shared calendar.
     broker
-        Any :class:`~core.broker.Broker`; a :class:`~core.broker.SimBroker` is fed the
-        replayed prices, other brokers are synchronised every cycle.
+        Any :class:`~core.broker.Broker`: every bar's open and close go to
+        :meth:`~core.broker.Broker.on_bar`, and the ledger is synchronised with it.
     limits
         Returns the risk limits in force; called every cycle, so a change applies from
         the next decision without a restart.
@@ -510,16 +503,16 @@ class PaperWorker:
     # ------------------------------------------------------------------ one bar
     def _feed(self, t: int, *, at_open: bool) -> int:
         """Give the simulator bar t's open (fills) or close (marks); sync other brokers."""
-        fills = 0
-        if isinstance(self.broker, SimBroker):
-            ts = self.index[t]
-            for symbol in self.symbols:
-                row = self.prices[symbol].iloc[t]
-                price = float(row["open"]) if at_open and "open" in row else float(row["close"])
-                fills += len(self.broker.on_price(symbol, ts.to_pydatetime(), price))
-        elif at_open:
+        prices = {}
+        for symbol in self.symbols:
+            row = self.prices[symbol].iloc[t]
+            prices[symbol] = (
+                float(row["open"]) if at_open and "open" in row else float(row["close"])
+            )
+        fills = len(self.broker.on_bar(self.index[t].to_pydatetime(), prices))
+        if at_open:
             with self._sessions.begin() as s:
-                fills += len(sync_orders(s, self.account_id, self.broker))
+                fills += len(self.broker.sync_orders(s, self.account_id))
         return fills
 
     def _decided(self, s: Session, t: int, symbol: str | None = None) -> bool:
@@ -765,10 +758,9 @@ class PaperWorker:
                     row = s.get_one(TradingOrder, order_id)
                     row.reason, row.updated_at = str(exc), utcnow()
                 continue
-            if not isinstance(self.broker, SimBroker):
-                with self._sessions.begin() as s:
-                    if apply_broker_order(s, s.get_one(TradingOrder, order_id), seen) is not None:
-                        summary.fills += 1
+            with self._sessions.begin() as s:
+                if self.broker.apply_answer(s, s.get_one(TradingOrder, order_id), seen) is not None:
+                    summary.fills += 1
         return len(pending), rejected
 
     def _utilization(
@@ -808,8 +800,7 @@ class PaperWorker:
         account = self.broker.account()
         with self._sessions.begin() as s:
             self._renew(s)
-            if not isinstance(self.broker, SimBroker):
-                sync_account(s, self.account_id, self.broker)
+            self.broker.sync_account(s, self.account_id)
             row = self._session_row(s)
             positions = PositionRepository(s).list(self.account_id)
             book = {p.symbol: p.qty for p in positions}

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import core.broker
+from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.db import get_engine
 from core.broker import AlpacaBroker, CircuitBreaker, ReconciliationReport, RetryPolicy, reconcile
@@ -53,16 +54,14 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, var: Path) -> Iterator
     server = FakeAlpaca(key=KEY, secret=SECRET, fill_mode="fill").start()
     server.prices["SP500"] = PRICE
     _point_at(server, monkeypatch, tmp_path)
-    risk.set_limits(
-        {
-            "max_weight_per_asset": 1,
-            "max_gross_exposure": 1,
-            "var_limit_95": 1,
-            "max_concentration": 1,
-            "max_order_notional": 1_000_000,
-        },
-        reason="busy test book",
-    )
+    loose = {
+        "max_weight_per_asset": 1,
+        "max_gross_exposure": 1,
+        "var_limit_95": 1,
+        "max_concentration": 1,
+        "max_order_notional": 1_000_000,
+    }
+    risk.set_limits(LimitsChangeRequest(values=loose, reason="busy test book"))
     try:
         yield server
     finally:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.data import load_prices
 from app.services.db import get_engine
@@ -285,7 +286,7 @@ def test_four_symbols_are_sized_within_the_limits_too(isolated_workbench: Path) 
 
 # ---------------------------------------------------------------- kill, pause, resume
 def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Path) -> None:
-    risk.set_limits(LOOSE, reason="busy test book")
+    risk.set_limits(LimitsChangeRequest(values=LOOSE, reason="busy test book"))
     paper.run_worker(paper.PaperRequest(), steps=40)
     held = db(isolated_workbench, "SELECT qty FROM positions WHERE qty != 0")
     assert held, "the book should hold a position"
@@ -310,7 +311,7 @@ def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Pa
 def test_kill_with_a_running_worker_flattens_at_its_next_bar(
     isolated_workbench: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    risk.set_limits(LOOSE, reason="busy test book")
+    risk.set_limits(LimitsChangeRequest(values=LOOSE, reason="busy test book"))
     outcomes: list[Any] = []
     original = paper._alert_hook
 

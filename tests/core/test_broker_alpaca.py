@@ -173,9 +173,11 @@ def test_partial_fills_and_reconciliation(fake_alpaca: FakeAlpaca, engine: Engin
             "broker": {"status": "partially_filled", "filled_qty": 5.0, "qty": 10.0},
         },
     ]
+    assert broker.on_bar(T0, {"AAPL": 1.0}) == []  # Alpaca fills at its own prices
     with session_scope(engine) as s:
-        assert [o.client_order_id for o in sync_orders(s, account_id, broker)] == ["pf-1"]
-        sync_account(s, account_id, broker)
+        assert [o.client_order_id for o in broker.sync_orders(s, account_id)] == ["pf-1"]
+        broker.sync_account(s, account_id)
+        assert AccountRepository(s).get(account_id).cash == pytest.approx(99_500)  # type: ignore[union-attr]
     with session_scope(engine) as s:
         assert reconcile(s, broker, account_id=account_id).ok
 

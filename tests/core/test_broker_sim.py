@@ -247,3 +247,27 @@ def test_risk_state_from_the_simulator_feeds_the_pre_trade_check(engine: Engine)
     assert (state.equity, state.cash) == (100_000, 80_000)
     decision = pre_trade_check(ProposedOrder("AAPL", "buy", 50), state, RiskLimits())
     assert decision.allowed_quantity == 25  # 20% held, 25% allowed
+
+
+def test_on_bar_fills_at_the_bar_prices_and_the_ledger_methods_have_nothing_to_do(
+    engine: Engine,
+) -> None:
+    sim = SimBroker(engine, fees=0.0, slippage=0.0)
+    sim.submit(buy("AAPL", 10, "bar-a"))
+    sim.submit(sell("MSFT", 4, "bar-m"))
+    filled = sim.on_bar(T0, {"AAPL": 100.0, "MSFT": 50.0})
+    assert [o.client_order_id for o in filled] == ["bar-a", "bar-m"]
+    assert sorted((p.symbol, p.qty) for p in sim.positions()) == [("AAPL", 10), ("MSFT", -4)]
+    assert sim.account().cash == pytest.approx(100_000 - 1_000 + 200)
+    assert sim.on_bar(T0, {"AAPL": 120.0}) == []  # nothing left to fill: marks only
+    assert sim.account().equity == pytest.approx(100_000 - 1_000 + 200 + 1_200 - 200)
+    # the simulator's writes are the ledger: nothing to copy
+    with session_scope(engine) as s:
+        row = OrderRepository(s).by_client_id("bar-a", account_id=sim.account_id)
+        assert row is not None
+        seen = sim.get_order_by_client_id("bar-a")
+        assert seen is not None
+        assert sim.sync_orders(s, sim.account_id) == []
+        assert sim.apply_answer(s, row, seen) is None
+        sim.sync_account(s, sim.account_id)
+    assert sim.account().cash == pytest.approx(99_200)
