@@ -76,6 +76,11 @@ class WalkForwardRequest(Costs):
     def _one_kind(self) -> WalkForwardRequest:
         if (self.strategy is None) == (self.model is None):
             raise ValueError("choose either a strategy with a grid or a model, not both")
+        if self.step_bars is not None and self.step_bars < self.test_bars:
+            raise ValueError(
+                f"step_bars ({self.step_bars}) must be at least test_bars ({self.test_bars}): "
+                "overlapping test windows cannot be stitched into one out-of-sample track"
+            )
         if self.strategy is not None:
             if self.strategy not in STRATEGIES:
                 raise ValueError(

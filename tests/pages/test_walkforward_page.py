@@ -104,7 +104,7 @@ def test_impossible_layouts_show_errors_and_store_nothing() -> None:
     at.number_input(key="wf.step").set_value(100)
     at.button(key=RUN).click().run()
     assert not at.exception
-    assert any("step_bars (100) must be >= test_bars (250)" in e.value for e in at.error), [
+    assert any("Step (100) must be at least Test bars (250)" in e.value for e in at.error), [
         e.value for e in at.error
     ]
 
