@@ -10,9 +10,10 @@ from app.services.db import get_engine
 from app.services.signin import record_audit
 from core.alerts import AlertDispatcher, AlertRuleSpec, ChannelSpec, Firing, Snapshot
 from core.alerts import evaluate_rules as _evaluate
+from core.alerts.stored import StoredAlerts
+from core.store.alerts import AlertRepository
 from core.store.auth import AuditRepository
 from core.store.db import session_scope
-from core.store.repositories import AlertRepository
 
 
 def _sessions() -> Any:
@@ -22,7 +23,7 @@ def _sessions() -> Any:
 def list_rules() -> list[AlertRuleSpec]:
     """Configured rules (a stored rule that no longer validates comes back disabled)."""
     with _sessions() as session:
-        return AlertRepository(session).rules()
+        return StoredAlerts(session).rules()
 
 
 def list_channels() -> list[dict[str, Any]]:
@@ -35,12 +36,12 @@ def save_rule(spec: AlertRuleSpec, *, actor: Actor = LOCAL) -> None:
     """Create or replace a rule; its channels must exist (or be in-app)."""
     require(actor, "risk", "editing alert rules")
     with _sessions() as session:
-        repo = AlertRepository(session)
-        known = {c["name"] for c in repo.channel_list()} | {"in-app"}
+        stored = StoredAlerts(session)
+        known = {c["name"] for c in stored.repo.channel_list()} | {"in-app"}
         missing = sorted(set(spec.channels) - known)
         if missing:
             raise ValueError(f"channels: {missing} do not exist; add them first or use in-app")
-        repo.upsert_rule(spec)
+        stored.save_rule(spec)
         record_audit(session, actor, "alerts.rule.save", spec.name, rule=spec.model_dump())
 
 
@@ -48,13 +49,13 @@ def set_rule_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
     """Enable or disable a rule (a rule that no longer validates cannot be enabled)."""
     require(actor, "risk", "enabling or disabling alert rules")
     with _sessions() as session:
-        repo = AlertRepository(session)
-        rule = next((r for r in repo.rules() if r.name == name), None)
+        stored = StoredAlerts(session)
+        rule = next((r for r in stored.rules() if r.name == name), None)
         if rule is None:
             raise LookupError(f"no alert rule named {name!r}; see `workbench alerts list`")
         if enabled and rule.problem:
             raise ValueError(f"rule {name} cannot be enabled: {rule.problem}; save it again")
-        repo.set_rule_enabled(name, enabled)
+        stored.repo.set_rule_enabled(name, enabled)
         record_audit(session, actor, f"alerts.rule.{'enable' if enabled else 'disable'}", name)
 
 
@@ -73,7 +74,7 @@ def save_channel(spec: ChannelSpec, *, actor: Actor = LOCAL) -> None:
     if spec.name == "in-app":
         raise ValueError("name: in-app is the built-in channel; choose another name")
     with _sessions() as session:
-        AlertRepository(session).upsert_channel(spec)
+        StoredAlerts(session).save_channel(spec)
         record_audit(session, actor, "alerts.channel.save", spec.name, url=spec.masked)
 
 
@@ -90,14 +91,14 @@ def delete_channel(name: str, *, actor: Actor = LOCAL) -> None:
     """Remove a channel that no rule uses (its encrypted URL goes with it)."""
     require(actor, "risk", "deleting alert channels")
     with _sessions() as session:
-        repo = AlertRepository(session)
-        users = [r.name for r in repo.rules() if name in r.channels]
+        stored = StoredAlerts(session)
+        users = [r.name for r in stored.rules() if name in r.channels]
         if users:
             raise ValueError(
                 f"channel {name} is used by rule(s) {users}; delete them or save them "
                 "with other channels first"
             )
-        if not repo.delete_channel(name):
+        if not stored.repo.delete_channel(name):
             raise LookupError(f"no alert channel named {name!r}; see `workbench alerts list`")
         record_audit(session, actor, "alerts.channel.delete", name)
 

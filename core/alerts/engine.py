@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.alerts.channels import ChannelError, send
 from core.alerts.rules import ChannelSpec, Firing
+from core.alerts.stored import StoredAlerts
 from core.config import SecretKeyError
 
 
@@ -34,13 +35,12 @@ class AlertDispatcher:
 
     def dispatch(self, firings: list[Firing], *, now: datetime | None = None) -> list[dict]:
         """Record and deliver each firing; returns one status dict per firing."""
-        from core.store.repositories import AlertRepository  # avoids an import cycle
-
         now = now or datetime.now(UTC)
         results = []
         with self._sessions() as session:  # type: ignore[attr-defined]
             assert isinstance(session, Session)
-            repo = AlertRepository(session)
+            stored = StoredAlerts(session)
+            repo = stored.repo
             channels = {c["name"]: c for c in repo.channel_list()}
             for firing in firings:
                 rule = firing.rule
@@ -62,7 +62,7 @@ class AlertDispatcher:
                             continue
                         try:
                             spec = (
-                                repo.channel(name)
+                                stored.channel(name)
                                 if info is not None
                                 else ChannelSpec(name="in-app", url="in-app")
                             )

@@ -191,8 +191,8 @@ def test_the_environment_key_wins_and_a_wrong_key_is_a_clear_error(
 
 
 def test_migration_encrypts_existing_clear_rows(isolated_workbench: Path) -> None:
+    from core.alerts.stored import StoredAlerts
     from core.store.db import alembic_config, make_engine, session_scope, upgrade
-    from core.store.repositories import AlertRepository
 
     secret = _canary()
     url = f"pbul://{secret}"
@@ -213,9 +213,11 @@ def test_migration_encrypts_existing_clear_rows(isolated_workbench: Path) -> Non
         dump = "\n".join(conn.iterdump())
     assert secret not in dump
     with session_scope(engine) as session:
-        repo = AlertRepository(session)
-        assert repo.channel_list() == [{"name": "push", "url": "pbul://****", "enabled": True}]
-        assert repo.channel("push").url.get_secret_value() == url  # type: ignore[union-attr]
+        stored = StoredAlerts(session)
+        assert stored.repo.channel_list() == [
+            {"name": "push", "url": "pbul://****", "enabled": True}
+        ]
+        assert stored.channel("push").url.get_secret_value() == url  # type: ignore[union-attr]
 
 
 @pg_only
