@@ -35,6 +35,7 @@ from core.store.paper import (
     WorkerControlRepository,
 )
 from core.store.trading import (
+    OPEN_ORDER_STATUSES,
     FillRepository,
     OrderRepository,
     PositionRepository,
@@ -556,8 +557,7 @@ def monitor(session: str | None = None) -> MonitorView:
                 for o in order_rows
             ]
         )
-        open_states = {"pending_new", "new", "accepted", "partially_filled"}
-        open_orders = orders[orders["status"].isin(open_states)] if len(orders) else orders
+        open_orders = orders[orders["status"].isin(OPEN_ORDER_STATUSES)] if len(orders) else orders
         fills = pd.DataFrame(
             [
                 {

@@ -32,6 +32,7 @@ from core.broker.base import (
 from core.broker.ledger import apply_fill, mark_to_market, record_order, to_broker_order
 from core.store.models import utcnow
 from core.store.trading import (
+    OPEN_ORDER_STATUSES,
     AccountRepository,
     FillRepository,
     OrderRepository,
@@ -219,7 +220,7 @@ class SimBroker:
             row = OrderRepository(s).by_broker_id(order_id, account_id=self.account_id)
             if row is None:
                 raise OrderNotFoundError(f"order {order_id} not found")
-            if row.status not in ("new", "accepted", "partially_filled", "pending_new"):
+            if row.status not in OPEN_ORDER_STATUSES:
                 raise OrderRejectedError(
                     f"order {order_id} is {row.status} and cannot be cancelled", status_code=422
                 )
