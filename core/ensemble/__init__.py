@@ -7,6 +7,8 @@
   smoothed (turnover-penalized) weights.
 * :mod:`~core.ensemble.evaluate`: walk-forward evaluation against the best single agent in
   hindsight and equal weights, with regret and switch explanations.
+* :mod:`~core.ensemble.regimes`: the workbench's run: a split by fraction, filtered-HMM
+  regime context and agent performance by regime.
 * :mod:`~core.ensemble.harness`: a planted-regime known-answer harness.
 * :func:`position_returns` / :func:`bar_legs`: the per-bar return model shared with the
   decision pipeline and the retraining replay (fill at t+1's open, costs on |change|).
@@ -29,6 +31,12 @@ from core.ensemble.evaluate import (
     evaluate_streams,
 )
 from core.ensemble.harness import PlantedHarness, planted_regime_harness
+from core.ensemble.regimes import (
+    MIN_OOS_BARS,
+    RegimeEnsemble,
+    evaluate_with_regimes,
+    train_bars_for,
+)
 from core.ensemble.selectors import (
     SELECTOR_CLASSES,
     ContextualSelector,
@@ -43,22 +51,35 @@ from core.ensemble.selectors import (
     smooth_weights,
     softmax,
 )
-from core.ensemble.spec import PROFILES, SELECTORS, EnsembleSpec, SelectorSpec
+from core.ensemble.spec import (
+    PROFILES,
+    SELECTORS,
+    CheckCancel,
+    EnsembleSpec,
+    Progress,
+    SelectorName,
+    SelectorSpec,
+)
 
 __all__ = [
     "ENSEMBLE_EXECUTION",
+    "MIN_OOS_BARS",
     "OBJECTIVES",
     "PROFILES",
     "SELECTORS",
     "SELECTOR_CLASSES",
     "Agent",
+    "CheckCancel",
     "ContextualSelector",
     "EXP3Selector",
     "EnsembleResult",
     "EnsembleSpec",
     "OnlineRun",
     "PlantedHarness",
+    "Progress",
+    "RegimeEnsemble",
     "Selector",
+    "SelectorName",
     "SelectorSpec",
     "SelectorStep",
     "ThompsonSelector",
@@ -69,6 +90,7 @@ __all__ = [
     "evaluate_ensemble",
     "evaluate_positions",
     "evaluate_streams",
+    "evaluate_with_regimes",
     "make_selector",
     "performance_by_regime",
     "planted_regime_harness",
@@ -77,5 +99,6 @@ __all__ = [
     "smooth_weights",
     "softmax",
     "step_return",
+    "train_bars_for",
     "tune_agents",
 ]

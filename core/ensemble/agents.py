@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.ensemble._returns import bar_legs, position_returns
-from core.ensemble.spec import EnsembleSpec
+from core.ensemble.spec import CheckCancel, EnsembleSpec, Progress
 from core.strategies import run_strategy, validate_params
 from core.sweep import sweep
 
@@ -160,7 +160,13 @@ def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def tune_agents(prices_train: pd.DataFrame, spec: EnsembleSpec | None = None) -> list[Agent]:
+def tune_agents(
+    prices_train: pd.DataFrame,
+    spec: EnsembleSpec | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: CheckCancel | None = None,
+) -> list[Agent]:
     """Tune one agent per profile of ``spec`` on ``prices_train`` only.
 
     Each profile sweeps its candidate grids with :func:`core.sweep.sweep` (costs
@@ -173,6 +179,10 @@ def tune_agents(prices_train: pd.DataFrame, spec: EnsembleSpec | None = None) ->
     prices_train : DataFrame
         Canonical price frame of the training period.
     spec : EnsembleSpec, optional
+    progress : callable, optional
+        ``progress(fraction, message)`` after each profile.
+    cancel : callable, optional
+        Called before each profile; it raises to stop the tuning.
 
     Returns
     -------
@@ -184,7 +194,9 @@ def tune_agents(prices_train: pd.DataFrame, spec: EnsembleSpec | None = None) ->
         raise ValueError(f"tune_agents needs >= 260 training bars, got {len(prices_train)}")
     agents: list[Agent] = []
     taken: set[tuple[str, str]] = set()
-    for profile in spec.profiles:
+    for done, profile in enumerate(spec.profiles):
+        if cancel is not None:
+            cancel()
         formula, objective = OBJECTIVES[profile]
         ranked: list[tuple[float, int, Agent]] = []
         for cand in _candidates(profile, spec.allow_short):
@@ -224,6 +236,8 @@ def tune_agents(prices_train: pd.DataFrame, spec: EnsembleSpec | None = None) ->
         chosen = next((a for _, _, a in ranked if _key(a) not in taken), ranked[0][2])
         taken.add(_key(chosen))
         agents.append(chosen)
+        if progress is not None:
+            progress((done + 1) / len(spec.profiles), f"agent {profile} tuned")
     return agents
 
 

@@ -21,7 +21,7 @@ from core.backtest import metrics as m
 from core.ensemble._returns import bar_legs, position_returns
 from core.ensemble.agents import Agent, agent_positions, agent_returns, tune_agents
 from core.ensemble.selectors import OnlineRun, make_selector, run_online
-from core.ensemble.spec import SELECTORS, EnsembleSpec, SelectorName
+from core.ensemble.spec import SELECTORS, CheckCancel, EnsembleSpec, Progress, SelectorName
 from core.regime import LABELS, RegimeSpec, fit_regimes
 
 ENSEMBLE_EXECUTION = (
@@ -307,6 +307,8 @@ def evaluate_ensemble(
     spec: EnsembleSpec | None = None,
     seed: int = 0,
     regime_probs: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+    cancel: CheckCancel | None = None,
 ) -> EnsembleResult:
     """Walk-forward ensemble: tune agents in sample, then select online out of sample.
 
@@ -324,6 +326,10 @@ def evaluate_ensemble(
     regime_probs : DataFrame, optional
         Filtered (causal) regime probabilities with ``LABELS`` columns for the contextual
         selector; fitted on the training bars and filtered forward when omitted.
+    progress : callable, optional
+        ``progress(fraction, message)`` after each tuned agent (up to 0.9) and at the end.
+    cancel : callable, optional
+        Called before each agent is tuned and before the online run; it raises to stop.
 
     Returns
     -------
@@ -332,9 +338,12 @@ def evaluate_ensemble(
     """
     spec = spec or EnsembleSpec()
     _check(selector, train_bars, len(prices))
-    agents = tune_agents(prices.iloc[:train_bars], spec)
+    tuning = None if progress is None else _scaled(progress, 0.0, 0.9)
+    agents = tune_agents(prices.iloc[:train_bars], spec, progress=tuning, cancel=cancel)
+    if cancel is not None:
+        cancel()
     positions = agent_positions(agents, prices)
-    return evaluate_positions(
+    result = evaluate_positions(
         prices,
         positions,
         selector=selector,
@@ -344,6 +353,18 @@ def evaluate_ensemble(
         regime_probs=regime_probs,
         agents=agents,
     )
+    if progress is not None:
+        progress(1.0, f"{selector} selector run over {len(result.returns):,} bars")
+    return result
+
+
+def _scaled(progress: Progress, low: float, high: float) -> Progress:
+    """``progress`` with its fractions mapped onto ``[low, high]``."""
+
+    def report(fraction: float, message: str) -> None:
+        progress(low + (high - low) * fraction, message)
+
+    return report
 
 
 __all__ = [

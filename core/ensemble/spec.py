@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,12 @@ SelectorName = Literal["ucb", "thompson", "exp3", "contextual"]
 SELECTORS: tuple[str, ...] = ("ucb", "thompson", "exp3", "contextual")
 ProfileName = Literal["conservative", "aggressive", "balanced", "contrarian"]
 PROFILES: tuple[ProfileName, ...] = ("conservative", "aggressive", "balanced", "contrarian")
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction, message)``: fraction in [0, 1], message for the user."""
+
+CheckCancel = Callable[[], None]
+"""Called between chunks of work; it raises to stop (e.g. ``CancelToken.check``)."""
 
 
 class SelectorSpec(BaseModel):

@@ -4,7 +4,7 @@
 when a promotion is undone; :class:`RetrainController` applies it bar by bar through
 ``train_fn`` / ``evaluate_fn`` / ``compare_fn`` callables (ML models plug in there);
 :func:`replay_policy` shows what a policy would have done over history with a fast
-re-tuned MA-crossover model.
+re-tuned MA-crossover model or a retrained classifier (:func:`model_factory`).
 """
 
 from core.retrain.policy import (
@@ -17,15 +17,19 @@ from core.retrain.policy import (
     metric_value,
 )
 from core.retrain.replay import (
+    ReplayModel,
     RuleModel,
     decisions_frame,
     ma_crossover_factory,
+    model_factory,
+    replay_model_name,
     replay_policy,
 )
 
 __all__ = [
     "CompareOutcome",
     "ModelHandle",
+    "ReplayModel",
     "RetrainController",
     "RetrainDecision",
     "RetrainPolicy",
@@ -34,5 +38,7 @@ __all__ = [
     "decisions_frame",
     "ma_crossover_factory",
     "metric_value",
+    "model_factory",
+    "replay_model_name",
     "replay_policy",
 ]

@@ -79,6 +79,20 @@ class RetrainPolicy(BaseModel):
     seed: int = 0
     periods_per_year: float = Field(252.0, gt=0.0)
 
+    @classmethod
+    def within_window(cls, **fields: Any) -> RetrainPolicy:
+        """A policy whose ``min_samples`` is capped at ``window_bars``: a window shorter
+        than the trusted-sample minimum trusts all of its bars.
+
+        >>> RetrainPolicy.within_window(window_bars=40, min_samples=63).min_samples
+        40
+        >>> RetrainPolicy.within_window(window_bars=126).min_samples
+        63
+        """
+        window = fields.get("window_bars", cls.model_fields["window_bars"].default)
+        samples = fields.get("min_samples", cls.model_fields["min_samples"].default)
+        return cls(**{**fields, "min_samples": min(samples, window)})
+
     @model_validator(mode="after")
     def _samples(self) -> RetrainPolicy:
         if self.min_samples > self.window_bars:

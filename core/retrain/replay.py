@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from core.backtest.spec import BacktestSpec
 from core.ensemble import bar_legs, position_returns
+from core.retrain.ml_factory import ml_signal_factory
 from core.retrain.policy import (
     CompareFn,
     ModelHandle,
@@ -19,6 +21,18 @@ from core.retrain.policy import (
 )
 from core.strategies import run_strategy, validate_params
 from core.sweep import sweep_ma_crossover
+
+ReplayModel = Literal["ma_crossover", "logistic", "random_forest", "xgboost"]
+"""The models a replay can retrain: a re-tuned MA crossover or an ML classifier."""
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction, message)``: fraction in [0, 1], message for the user."""
+
+CheckCancel = Callable[[], None]
+"""Called between chunks of bars; it raises to stop the replay (e.g. ``CancelToken.check``)."""
+
+PROGRESS_BARS = 250
+"""Bars between two progress reports (and cancellation checks) of a replay."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +67,26 @@ def ma_crossover_factory(
     return _train
 
 
+def model_factory(kind: ReplayModel, *, spec: BacktestSpec | None = None) -> ModelFactory:
+    """The trainable model of a replay: :func:`ma_crossover_factory` (re-tuned with the
+    costs of ``spec``) or :func:`core.retrain.ml_signal_factory` for a classifier."""
+    if kind == "ma_crossover":
+        return ma_crossover_factory(spec=spec)
+    return ml_signal_factory(kind)  # type: ignore[return-value]  # same interface
+
+
+def replay_model_name(dataset: str, symbol: str, kind: ReplayModel = "ma_crossover") -> str:
+    """The name under which a replay's decisions are recorded.
+
+    >>> replay_model_name("ohlcv_daily", "SP500")
+    'replay:ohlcv_daily/SP500'
+    >>> replay_model_name("ohlcv_daily", "SP500", "logistic")
+    'replay:logistic:ohlcv_daily/SP500'
+    """
+    prefix = "replay:" if kind == "ma_crossover" else f"replay:{kind}:"
+    return f"{prefix}{dataset}/{symbol}"
+
+
 def replay_policy(
     prices: pd.DataFrame,
     policy: RetrainPolicy,
@@ -62,6 +96,8 @@ def replay_policy(
     train_window_bars: int | None = 750,
     spec: BacktestSpec | None = None,
     compare_fn: CompareFn | None = None,
+    progress: Progress | None = None,
+    cancel: CheckCancel | None = None,
 ) -> list[RetrainDecision]:
     """Step :class:`RetrainController` through ``prices`` and return its decisions.
 
@@ -81,6 +117,11 @@ def replay_policy(
     spec : BacktestSpec, optional
     compare_fn : optional
         Overrides the policy's comparison.
+    progress : callable, optional
+        ``progress(fraction, message)`` every :data:`PROGRESS_BARS` bars and at the end.
+    cancel : callable, optional
+        Called before the first champion is trained and every :data:`PROGRESS_BARS` bars;
+        it raises to stop the replay.
     """
     spec = spec or BacktestSpec()
     factory = model_factory or ma_crossover_factory(spec=spec)
@@ -108,9 +149,20 @@ def replay_policy(
     controller = RetrainController(
         policy=policy, train_fn=train, evaluate_fn=evaluate, compare_fn=compare_fn
     )
+    if cancel is not None:
+        cancel()
     controller.start(initial_train_bars)
-    for t in range(initial_train_bars + 1, len(prices) + 1):
+    first, total = initial_train_bars + 1, len(prices) - initial_train_bars
+    for t in range(first, len(prices) + 1):
         controller.on_bar(t, as_of=prices.index[t - 1])
+        done = t - initial_train_bars
+        if done % PROGRESS_BARS == 0 and done < total:
+            if progress is not None:
+                progress(done / total, f"{done:,}/{total:,} bars replayed")
+            if cancel is not None:
+                cancel()
+    if progress is not None:
+        progress(1.0, f"{len(controller.decisions)} decisions over {total:,} bars")
     return controller.decisions
 
 

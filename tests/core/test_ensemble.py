@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 import core.ensemble._returns as returns_module
+import core.ensemble.regimes as regimes_module
 import core.ensemble.selectors as selectors_module
 from core.data.loaders import embedded_sources
 from core.ensemble import (
+    MIN_OOS_BARS,
     EnsembleSpec,
     SelectorSpec,
     evaluate_ensemble,
@@ -21,12 +23,14 @@ from core.ensemble import (
     planted_regime_harness,
     run_online,
     softmax,
+    train_bars_for,
+    tune_agents,
 )
 from core.ensemble.selectors import SELECTOR_CLASSES
 from core.regime import LABELS
 
 
-@pytest.mark.parametrize("module", [returns_module, selectors_module])
+@pytest.mark.parametrize("module", [returns_module, selectors_module, regimes_module])
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.failed == 0 and result.attempted > 0
@@ -184,3 +188,27 @@ def test_evaluate_ensemble_on_sp500_is_walk_forward(sp500: pd.DataFrame) -> None
     altered.iloc[2600:, :4] *= 1.5
     again = evaluate_ensemble(altered, selector="ucb", train_bars=2500, spec=spec, seed=0)
     assert [a.params for a in again.agents] == [a.params for a in result.agents]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_tuning_reports_each_agent_and_stops_when_cancelled(sp500: pd.DataFrame) -> None:
+    steps: list[tuple[float, str]] = []
+
+    def cancel() -> None:  # called before each profile: stop after the first one
+        if steps:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        tune_agents(sp500.iloc[:1000], progress=lambda f, m: steps.append((f, m)), cancel=cancel)
+    assert steps == [(0.25, "agent conservative tuned")]
+
+
+def test_split_by_fraction_keeps_enough_out_of_sample_bars() -> None:
+    assert train_bars_for(5031, 0.5) == 2515
+    assert train_bars_for(5031, 0.8) == 4024  # 1,007 OOS bars
+    assert train_bars_for(MIN_OOS_BARS * 5, 0.8) == 4 * MIN_OOS_BARS  # exactly the minimum
+    with pytest.raises(ValueError, match="495 bars leave too few out-of-sample bars"):
+        train_bars_for(495, 0.8)  # 396 training bars leave 99

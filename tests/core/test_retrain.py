@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import core.retrain.policy as policy_module
+import core.retrain.replay as replay_module
 from core.data.loaders import embedded_sources
 from core.retrain import (
     ModelHandle,
@@ -23,8 +24,9 @@ from core.retrain import (
 GOOD, BAD, SD = 0.004, -0.004, 0.01
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(policy_module)
+@pytest.mark.parametrize("module", [policy_module, replay_module])
+def test_doctests(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.failed == 0 and result.attempted > 0
 
 
@@ -220,3 +222,37 @@ def test_sp500_replay_never_promotes_a_challenger_with_a_worse_sharpe() -> None:
         if d.decision == "promoted":
             assert d.numbers["challenger_metric"] > d.numbers["champion_metric"], d
             assert d.numbers["primary_p_adjusted"] < policy.alpha
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_replay_reports_progress_every_chunk_and_stops_when_cancelled() -> None:
+    prices = embedded_sources()["ohlcv_daily"].load("SP500").iloc[:1500]
+    policy = RetrainPolicy(window_bars=126, min_samples=63, cooldown_bars=63)
+    steps: list[tuple[float, str]] = []
+    decisions = replay_policy(prices, policy, progress=lambda f, m: steps.append((f, m)))
+    # 750 bars replayed after the first champion: reports at 250 and 500, then the end
+    assert steps == [
+        (250 / 750, "250/750 bars replayed"),
+        (500 / 750, "500/750 bars replayed"),
+        (1.0, f"{len(decisions)} decisions over 750 bars"),
+    ]
+    calls: list[int] = []
+
+    def cancel() -> None:  # before the first champion, then every 250 bars
+        calls.append(len(calls))
+        if len(calls) == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        replay_policy(prices, policy, cancel=cancel)
+    assert calls == [0, 1]
+
+
+def test_a_window_shorter_than_min_samples_trusts_all_its_bars() -> None:
+    assert RetrainPolicy.within_window(window_bars=40, min_samples=63).min_samples == 40
+    assert RetrainPolicy.within_window(window_bars=126, min_samples=63).min_samples == 63
+    with pytest.raises(ValidationError, match="cannot exceed window_bars"):
+        RetrainPolicy(window_bars=40, min_samples=63)
