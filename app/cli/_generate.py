@@ -13,6 +13,7 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -70,6 +71,9 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
         annotation = list[str]
         kwargs["parser"] = opt._field_parser(info)
         default = [] if default is ... else list(default)
+    elif inner is Path:
+        annotation = Path | None if optional else Path
+        kwargs["parser"] = opt.input_file()
     elif inner is datetime.date:
         annotation = str | None if optional else str
         kwargs["parser"] = opt.iso_date()
@@ -132,12 +136,16 @@ def add_command(
     name: str | None = None,
     extra: Sequence[inspect.Parameter] = (),
     converters: Mapping[str, Convert] | None = None,
+    before: Callable[[dict[str, Any], bool], None] | None = None,
     after: After | None = None,
+    text: Callable[[Any, dict[str, Any]], str] | None = None,
 ) -> Callable[..., None]:
     """Register a command for ``op`` on ``target`` (default name: the operation's last word).
 
     ``extra`` adds CLI-only options (output shaping, not part of the request);
-    ``converters`` turn text options into non-scalar fields (see :data:`Convert`); ``after``
+    ``converters`` turn text options into non-scalar fields (see :data:`Convert`);
+    ``before(values, as_json)`` may refuse a combination before any work; ``text``
+    replaces the operation's human-readable output; ``after``
     receives ``(result, payload, extra values, as_json)`` and returns the payload to print.
     """
     extra_names = {p.name for p in extra}
@@ -147,14 +155,16 @@ def add_command(
         as_json = bool(raw.pop("as_json"))
         FIELD_LABELS.set({name: op.flag(name) for name in op.request.model_fields})
         extras = {k: raw.pop(k) for k in list(raw) if k in extra_names}
+        if before is not None:
+            before({**raw, **extras}, as_json)
         request = build_request(op, {**raw, **extras}, as_json, converters)
         context = {"actor": _actor(as_json)} if op.actor else {}
         result = _call(as_json, op.run, request=request, **context)
         payload = op.payload(result)
         if after is not None:
             payload = after(result, payload, extras, as_json)
-        text = op.text(result, payload) if op.text is not None else None
-        emit(payload, as_json=as_json, text=text)
+        render = text or op.text
+        emit(payload, as_json=as_json, text=render(result, payload) if render else None)
 
     json_param = inspect.Parameter(
         "as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT, annotation=bool

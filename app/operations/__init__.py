@@ -29,7 +29,18 @@ from pydantic import BaseModel
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in [0, 1], message for the user."""
 
-FEATURES: tuple[str, ...] = ("backtest", "walkforward")
+FEATURES: tuple[str, ...] = (
+    "regimes",
+    "backtest",
+    "sweep",
+    "abtest",
+    "registry",
+    "training",
+    "walkforward",
+    "risk",
+    "ensemble",
+    "retrain",
+)
 """Modules of ``app/operations`` that declare operations (imported by :func:`all_operations`)."""
 
 
@@ -80,11 +91,14 @@ class Flag:
         Help text; default the field's description.
     hidden : bool
         Not offered on the command line (the field keeps its model default).
+    argument : bool
+        A positional argument (``FILE``, ``NAME``) instead of an option.
     """
 
     name: str | None = None
     help: str | None = None
     hidden: bool = False
+    argument: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

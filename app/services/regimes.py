@@ -7,12 +7,13 @@ which sees the future and is labelled so wherever it is shown.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
+from app.operations.regimes import Method, Mode, RegimeEvalRequest, RegimeFitRequest
 from app.services.data import load_prices, validate_file
 from core.regime import (
     LABELS,
@@ -24,9 +25,7 @@ from core.regime import (
 )
 from core.serialize import json_safe
 
-Method = Literal["hmm", "dpgmm"]
-Mode = Literal["expanding", "rolling", "in-sample"]
-MODES: tuple[str, ...] = ("expanding", "rolling", "in-sample")
+MODES: tuple[str, ...] = typing.get_args(Mode)
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class RegimeOutcome:
 
     prices: pd.DataFrame
     result: RegimeResult
+    history: RegimeHistorySpec | None = None
 
     @property
     def current(self) -> tuple[str, float, pd.Timestamp]:
@@ -54,9 +54,8 @@ def history_spec(mode: Mode = "expanding", refit_every: int = 21) -> RegimeHisto
 def _fit(
     prices: pd.DataFrame, method: Method, seed: int, history: RegimeHistorySpec
 ) -> RegimeOutcome:
-    return RegimeOutcome(
-        prices, causal_regimes(prices, RegimeSpec(method=method, seed=seed), history)
-    )
+    result = causal_regimes(prices, RegimeSpec(method=method, seed=seed), history)
+    return RegimeOutcome(prices, result, history)
 
 
 def fit_dataset(
@@ -77,6 +76,25 @@ def fit_file(
     """Validate a CSV/Parquet file (date and close suffice) and build its regime history."""
     prices = validate_file(path.name, path.read_bytes()).frame
     return _fit(prices, method, seed, history or RegimeHistorySpec())
+
+
+def run_fit(request: RegimeFitRequest) -> RegimeOutcome:
+    """The regime history a :class:`RegimeFitRequest` asks for."""
+    history = history_spec(request.history, request.refit_every)
+    if request.file is not None:
+        return fit_file(request.file, method=request.method, seed=request.seed, history=history)
+    if request.dataset is None or request.symbol is None:
+        raise ValueError("give either a file or both a dataset and a symbol")
+    return fit_dataset(
+        request.dataset, request.symbol, method=request.method, seed=request.seed, history=history
+    )
+
+
+def run_eval(request: RegimeEvalRequest) -> dict[str, object]:
+    """The synthetic evaluation a :class:`RegimeEvalRequest` asks for."""
+    history = history_spec(request.history, request.refit_every)
+    report = evaluate(seed=request.seed, method=request.method, bars=request.bars, history=history)
+    return {"method": request.method, "seed": request.seed, "bars": request.bars, **report}
 
 
 def filtered_frame(outcome: RegimeOutcome) -> pd.DataFrame:

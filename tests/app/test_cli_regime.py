@@ -18,6 +18,7 @@ KEYS = {
     "median_detection_lag_bars",
     "oracle_median_lag_bars",
     "method",
+    "seed",
     "bars",
     "scored_bars",
     "history",
@@ -33,6 +34,7 @@ def test_regime_eval_synthetic_json_is_causal_by_default(isolated_workbench: Pat
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert set(report) == KEYS and report["bars"] == 5000 and report["method"] == "hmm"
+    assert report["seed"] == 1
     assert report["history_mode"] == "expanding" and "refit every 21 bars" in report["history"]
     assert report["scored_bars"] == 5000 - 252
     assert report["oracle_accuracy"] - 0.2 <= report["accuracy"] <= report["oracle_accuracy"]
@@ -62,7 +64,7 @@ def test_regime_eval_bad_bars_is_a_clear_error(isolated_workbench: Path) -> None
     for bars in ("5", "0", "-3", "200000"):
         out = workbench("regime", "eval", "--bars", bars, var=isolated_workbench)
         assert out.returncode == 2, (bars, out.stderr)
-        assert "--bars" in out.stderr and "300..100000" in out.stderr
+        assert "--bars" in out.stderr and "[300, 100000]" in out.stderr
         assert "Traceback" not in out.stderr + out.stdout
     out = workbench("regime", "eval", "--refit-every", "0", var=isolated_workbench)
     assert out.returncode == 2 and "--refit-every" in out.stderr
