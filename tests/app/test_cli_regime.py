@@ -64,7 +64,7 @@ def test_regime_eval_bad_bars_is_a_clear_error(isolated_workbench: Path) -> None
     for bars in ("5", "0", "-3", "200000"):
         out = workbench("regime", "eval", "--bars", bars, var=isolated_workbench)
         assert out.returncode == 2, (bars, out.stderr)
-        assert "--bars" in out.stderr and "[300, 100000]" in out.stderr
+        assert "--bars" in out.stderr and "[300," in out.stderr and "100000]" in out.stderr
         assert "Traceback" not in out.stderr + out.stdout
     out = workbench("regime", "eval", "--refit-every", "0", var=isolated_workbench)
     assert out.returncode == 2 and "--refit-every" in out.stderr
