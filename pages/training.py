@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, show_errors
-from app.components.ml import render_training
-from app.services import auth, ml
+from app.components.training import (
+    registration_form,
+    render_feature_catalogue,
+    render_registered,
+    render_training,
+)
+from app.operations.registry import RegisterRequest
+from app.operations.training import TrainRequest
+from app.services import auth, registry, training
 from app.services import runs as run_store
 from app.services.data import DataSourceError
 from app.session import current_actor
-from core.features import REGISTRY, available_features
+from core.features import available_features
 
-OUTCOME = "training.outcome"
-RUN_ID = "training.run_id"
-REGISTERED = "training.registered"
-KINDS = ["logistic", "random_forest", "xgboost"]
+OUTCOME, RUN_ID, REGISTERED = "training.outcome", "training.run_id", "training.registered"
+D = {name: info.default for name, info in TrainRequest.model_fields.items()}
+KINDS = {"logistic": "Logistic regression", "random_forest": "Random forest", "xgboost": "XGBoost"}
+LABELS = ["sign", "triple_barrier"]
+HELP = {
+    "horizon": "Predict the direction of the next `horizon` bars.",
+    "label": "sign: forward return > 0; triple_barrier: which of ±1 daily vol × √horizon "
+    "barriers is touched first (time barrier at the horizon).",
+    "n_trials": "Optuna trials when tuning is on.",
+    "threshold": "Go long when the up-probability exceeds it (short below 1 − threshold).",
+    "allow_lookahead": "The features are recomputed on truncated data first; a leaky one "
+    "is refused.",
+}
 
 st.title("Training")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -35,83 +52,55 @@ st.caption(
 )
 
 with st.form("training.form"):
+    v: dict[str, Any] = {"dataset": dataset, "symbol": symbol}
     c1, c2, c3, c4 = st.columns(4)
-    kind = c1.selectbox(
-        "Model",
-        KINDS,
-        index=KINDS.index("xgboost"),
-        key="training.kind",
-        format_func={
-            "logistic": "Logistic regression",
-            "random_forest": "Random forest",
-            "xgboost": "XGBoost",
-        }.get,
+    kinds = list(KINDS)
+    v["kind"] = c1.selectbox(
+        "Model", kinds, kinds.index(D["kind"]), format_func=KINDS.get, key="training.kind"
     )
-    horizon = c2.number_input(
-        "Horizon (bars)",
-        1,
-        60,
-        5,
-        key="training.horizon",
-        help="Predict the direction of the next `horizon` bars.",
+    v["horizon"] = c2.number_input(
+        "Horizon (bars)", 1, 60, D["horizon"], key="training.horizon", help=HELP["horizon"]
     )
-    label = c3.radio(
-        "Label",
-        ["sign", "triple_barrier"],
-        horizontal=True,
-        key="training.label",
-        help="sign: forward return > 0; triple_barrier: which of ±1 daily vol × √horizon "
-        "barriers is touched first (time barrier at the horizon).",
+    v["label"] = c3.radio(
+        "Label", LABELS, LABELS.index(D["label"]), horizontal=True, key="training.label",
+        help=HELP["label"],
+    )  # fmt: skip
+    v["test_fraction"] = c4.slider(
+        "Test fraction", 0.10, 0.50, D["test_fraction"], 0.05, key="training.test_fraction"
     )
-    test_fraction = c4.slider("Test fraction", 0.10, 0.50, 0.25, 0.05, key="training.test_fraction")
-    feature_key = f"training.features.{dataset}.{symbol}"
     features = st.multiselect(
         f"Features ({len(names)} available for these columns)",
         names,
         default=names,
-        key=feature_key,
+        key=f"training.features.{dataset}.{symbol}",
         help="All features computable from this dataset's columns are selected by default.",
     )
     features_slot = st.empty()
-    with st.expander("Feature catalogue"):
-        st.dataframe(
-            [
-                {
-                    "feature": n,
-                    "inputs": ", ".join(REGISTRY[n].inputs),
-                    "lookback": REGISTRY[n].lookback,
-                    "description": REGISTRY[n].description,
-                }
-                for n in names
-            ],
-            hide_index=True,
-            width="stretch",
-        )
+    render_feature_catalogue(names)
     t1, t2, t3, t4 = st.columns(4)
-    tune = t1.toggle("Tune with Optuna", value=False, key="training.tune")
-    n_trials = t2.number_input(
-        "Trials", 1, 500, 20, key="training.n_trials", help="Optuna trials when tuning is on."
+    v["tune"] = t1.toggle("Tune with Optuna", value=D["tune"], key="training.tune")
+    v["n_trials"] = t2.number_input(
+        "Trials", 1, 500, D["n_trials"], key="training.n_trials", help=HELP["n_trials"]
     )
-    threshold = t3.number_input(
-        "Threshold",
-        0.50,
-        0.99,
-        0.50,
-        0.01,
-        key="training.threshold",
-        help="Go long when the up-probability exceeds it (short below 1 − threshold).",
+    v["threshold"] = t3.number_input(
+        "Threshold", 0.50, 0.99, D["threshold"], 0.01, key="training.threshold",
+        help=HELP["threshold"],
+    )  # fmt: skip
+    v["seed"] = t4.number_input("Seed", 0, 2**31 - 1, D["seed"], key="training.seed")
+    v["allow_short"] = st.checkbox(
+        "Allow short positions", value=D["allow_short"], key="training.allow_short"
     )
-    seed = t4.number_input("Seed", 0, 2**31 - 1, 0, key="training.seed")
-    allow_short = st.checkbox("Allow short positions", value=False, key="training.allow_short")
-    allow_lookahead = st.checkbox(
+    v["allow_lookahead"] = st.checkbox(
         "Train even if the look-ahead check flags a feature (results are flagged)",
-        value=False,
+        value=D["allow_lookahead"],
         key="training.allow_lookahead",
-        help="The features are recomputed on truncated data first; a leaky one is refused.",
+        help=HELP["allow_lookahead"],
     )
     with st.expander("Costs and fixed hyperparameters"):
         k1, k2, k3 = st.columns([1, 1, 2])
-        fees, slip = cost_inputs(k1, k2, fees_key="training.fees", slippage_key="training.slippage")
+        v["fees"], v["slippage"] = cost_inputs(
+            k1, k2, fees_key="training.fees", slippage_key="training.slippage"
+        )
         params_text = k3.text_input(
             "Fixed hyperparameters (JSON)",
             value="",
@@ -135,37 +124,20 @@ if submitted:
             features_slot.error("Choose at least one feature.")
         else:
             try:
-                request = ml.TrainRequest(
-                    dataset=dataset,
-                    symbol=symbol,
-                    kind=kind,
-                    params=params,
-                    features=features,
-                    horizon=int(horizon),
-                    label=label,
-                    test_fraction=float(test_fraction),
-                    tune=tune,
-                    n_trials=int(n_trials),
-                    seed=int(seed),
-                    threshold=float(threshold),
-                    allow_short=allow_short,
-                    fees=fees,
-                    slippage=slip,
-                    allow_lookahead=allow_lookahead,
-                )
+                request = TrainRequest(params=params, features=features, **v)
             except ValidationError as exc:
                 slots = {"features": features_slot, "params": params_slot}
                 for message in show_errors(exc, slots):
                     st.error(message)
     if request is not None:
-        with st.status(f"Training {kind} on {symbol}…", expanded=True) as status:
+        with st.status(f"Training {request.kind} on {symbol}…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting…")
 
             def report(fraction: float, message: str) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
             try:
-                outcome = ml.train(request, progress=report)
+                outcome = training.train(request, progress=report)
             except (ValueError, DataSourceError) as exc:
                 status.update(label="Training failed", state="error")
                 st.error(str(exc))
@@ -179,7 +151,7 @@ if submitted:
                 st.session_state[RUN_ID] = outcome.run_id
                 st.session_state[REGISTERED] = None
 
-outcome: ml.TrainOutcome | None = st.session_state.get(OUTCOME)
+outcome: training.TrainOutcome | None = st.session_state.get(OUTCOME)
 if outcome is not None:
     st.subheader(
         f"Run #{outcome.run_id}: {outcome.request.kind} on {outcome.request.symbol}, "
@@ -192,42 +164,16 @@ st.subheader("Register a model")
 saved = run_store.list_runs(kind="train", limit=100)
 if not saved:
     st.info("Train a model first; every training run is saved and can be registered.")
-else:
-    ids = [r.id for r in saved]
-    current = st.session_state.get(RUN_ID)
-    titles = {
-        r.id: f"#{r.id} {r.title} · AUC {r.metrics.get('roc_auc') or float('nan'):.4f} · "
-        f"{r.created_at:%Y-%m-%d %H:%M}"
-        for r in saved
-    }
-    with st.form("training.register"):
-        r1, r2 = st.columns([2, 1])
-        run_choice = r1.selectbox(
-            "Training run",
-            ids,
-            index=ids.index(current) if current in ids else 0,
-            format_func=titles.get,
-            key="training.register.run",
+    st.stop()
+choice = registration_form(saved, st.session_state.get(RUN_ID))
+if choice is not None:
+    try:
+        version = registry.register(
+            RegisterRequest(run_id=choice[0], name=choice[1]), actor=current_actor()
         )
-        name = r2.text_input(
-            "Model name",
-            key="training.register.name",
-            placeholder="e.g. sp500-xgb-h5",
-            help="1-64 letters, digits, '-' or '_'. Registering an existing name adds a version.",
-        )
-        go = st.form_submit_button("Register model")
-    if go:
-        try:
-            version = ml.register(int(run_choice), name.strip(), actor=current_actor())
-        except (auth.PermissionDenied, LookupError, ValueError, RuntimeError) as exc:
-            st.session_state[REGISTERED] = None
-            st.error(str(exc))
-        else:
-            st.session_state[REGISTERED] = version.as_dict()
-    registered = st.session_state.get(REGISTERED)
-    if registered:
-        st.success(
-            f"Registered **{registered['name']} v{registered['version']}** "
-            f"(version id {registered['id']}) as a {registered['stage']} from run "
-            f"#{registered['metrics'].get('run_id')}. Promote it on the Models page."
-        )
+    except (auth.PermissionDenied, LookupError, ValueError, RuntimeError) as exc:
+        st.session_state[REGISTERED] = None
+        st.error(str(exc))
+    else:
+        st.session_state[REGISTERED] = version.as_dict()
+render_registered(st.session_state.get(REGISTERED))

@@ -239,7 +239,8 @@ def _field_parser(info: Any) -> Parser:
             pattern = item.pattern
     if annotation in (int, float):
         return number(integer=annotation is int, **bounds)
-    return text(pattern=pattern, hint=f"it must match {pattern}" if pattern else "")
+    hint = f"it must match {pattern}" if pattern else ""
+    return text(pattern=pattern, hint=hint, allow_empty=info.default == "")
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import typer
@@ -12,107 +13,56 @@ from app.cli._common import (
     DATASET_OPT,
     JSON_OPT,
     PARAM_OPT,
-    SEED_OPT,
     STRATEGIES_NAMES,
     SYMBOL_OPT,
-    TRAIN_REQ,
     _actor,
     _call,
+    _params,
     _strategy_params,
     emit,
 )
-from core.serialize import json_safe
+from app.cli._generate import add_command
+from app.operations.registry import REGISTER, RegisterRequest
+from app.operations.training import TRAIN
 
 
-@app.command("train")
-def train_cmd(
-    dataset: str = DATASET_OPT,
-    symbol: str = SYMBOL_OPT,
-    model: str = typer.Option(
-        "xgboost",
-        "--model",
-        help="logistic, random_forest, xgboost.",
-        parser=opt.from_model(TRAIN_REQ, "kind"),
-    ),
-    horizon: int = typer.Option(
-        5, "--horizon", help="Label horizon in bars.", parser=opt.from_model(TRAIN_REQ, "horizon")
-    ),
-    label: str = typer.Option(
-        "sign",
-        "--label",
-        help="sign or triple_barrier.",
-        parser=opt.from_model(TRAIN_REQ, "label"),
-    ),
-    feature: list[str] = typer.Option(
-        [], "--feature", help="Feature name (repeatable).", parser=opt.text()
-    ),
-    tune: bool = typer.Option(False, "--tune", help="Tune with Optuna (TPE, seeded)."),
-    trials: int = typer.Option(
-        20, "--trials", help="Optuna trials.", parser=opt.from_model(TRAIN_REQ, "n_trials")
-    ),
-    seed: int = SEED_OPT,
-    threshold: float = typer.Option(
-        0.5,
-        "--threshold",
-        help="Probability to go long.",
-        parser=opt.from_model(TRAIN_REQ, "threshold"),
-    ),
-    register: str | None = typer.Option(
-        None, "--register", help="Register as this name.", parser=opt.text()
-    ),
-    allow_lookahead: bool = typer.Option(
-        False,
-        "--allow-lookahead",
-        help="Train even if the look-ahead check flags a feature (flagged in the output).",
-    ),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Train a classifier, evaluate it out of sample and backtest its signal.
+def _features(raw: Any, _values: dict[str, Any], _as_json: bool) -> list[str] | None:
+    return list(raw) or None  # none given: every feature computable from the data
 
-    The look-ahead check runs on the features first (a leaky one is refused, exit 2,
-    unless --allow-lookahead); implausible results are flagged in ``warnings``.
-    """
-    from app.services import ml
 
-    request = _call(
-        as_json,
-        ml.TrainRequest,
-        dataset=dataset,
-        symbol=symbol,
-        kind=model,
-        horizon=horizon,
-        label=label,
-        features=feature or None,
-        tune=tune,
-        n_trials=trials,
-        seed=seed,
-        threshold=threshold,
-        allow_lookahead=allow_lookahead,
-    )
-    outcome = _call(as_json, ml.train, request=request)
+def _model_params(raw: Any, _values: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    return _params(list(raw or []), as_json)
+
+
+def _register_after(
+    outcome: Any, payload: dict[str, Any], extras: dict[str, Any], as_json: bool
+) -> dict[str, Any]:
+    """Print the warnings; with ``--register NAME``, register the run's model."""
     for warning in outcome.warnings:
         typer.echo(f"WARNING: {warning}", err=True)
-    ev = outcome.evaluation
-    payload: dict[str, Any] = {
-        "run_id": outcome.run_id,
-        "model": model,
-        "features": len(outcome.features),
-        "trials": outcome.trials,
-        "train_range": [d.isoformat() for d in outcome.train_range],
-        "test_range": [d.isoformat() for d in outcome.test_range],
-        **json_safe({k: ev[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")}),
-        "confusion_matrix": ev["confusion_matrix"],
-        "top_features": outcome.importance.head(10).index.tolist(),
-        "signal": json_safe(outcome.signal_metrics),
-        "params": outcome.params,
-        "lookahead": outcome.lookahead,
-        "warnings": list(outcome.warnings),
-    }
-    if register:
-        payload["registered"] = _call(
-            as_json, ml.register, run_id=outcome.run_id, name=register, actor=_actor(as_json)
-        ).as_dict()
-    emit(payload, as_json=as_json)
+    if extras.get("register"):
+        request = _call(as_json, RegisterRequest, run_id=outcome.run_id, name=extras["register"])
+        row = _call(as_json, REGISTER.run, request=request, actor=_actor(as_json))
+        payload["registered"] = row.as_dict()
+    return payload
+
+
+REGISTER_OPT = inspect.Parameter(
+    "register",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=typer.Option(
+        None, "--register", help="Register the trained model as this name.", parser=opt.text()
+    ),
+    annotation=str | None,
+)
+
+add_command(
+    app,
+    TRAIN,
+    converters={"features": _features, "params": _model_params},
+    extra=[REGISTER_OPT],
+    after=_register_after,
+)
 
 
 @app.command("lookahead-check")

@@ -13,7 +13,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from app.components.ml import BLUE, GREY, MARGIN, number, percent, render_result_warnings
+from app.components.training import (
+    BLUE,
+    GREY,
+    MARGIN,
+    number,
+    percent,
+    render_result_warnings,
+)
 from app.operations.walkforward import ModelKind, WalkForwardRequest
 from app.services.walkforward import WalkForwardOutcome
 from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED

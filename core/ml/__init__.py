@@ -1,10 +1,9 @@
-"""Machine learning engine: datasets, models, purged CV, tuning, evaluation, artifacts
-and look-ahead checks (walk-forward validation lives in :mod:`core.walkforward`).
+"""Machine learning engine: datasets, models, purged CV, tuning, evaluation and
+look-ahead checks (walk-forward validation lives in :mod:`core.walkforward`).
 
 Importing this package imports neither xgboost nor optuna; they load on first use.
 """
 
-from core.ml.artifacts import ArtifactError, ArtifactInfo, load_model, save_model, verify_artifact
 from core.ml.cv import PurgedKFold, purge_train, purged_walk_forward_splits
 from core.ml.dataset import MLDataset, feature_frame, make_dataset, make_labels, time_split
 from core.ml.evaluate import (
@@ -29,8 +28,6 @@ from core.ml.tuning import TuneResult, cv_auc, tune
 __all__ = [
     "DEFAULT_PARAMS",
     "MODEL_KINDS",
-    "ArtifactError",
-    "ArtifactInfo",
     "LookaheadReport",
     "MLDataset",
     "ModelSpec",
@@ -41,7 +38,6 @@ __all__ = [
     "evaluate",
     "feature_frame",
     "fit_model",
-    "load_model",
     "lookahead_check",
     "make_dataset",
     "make_labels",
@@ -49,12 +45,10 @@ __all__ = [
     "predict_proba",
     "purge_train",
     "purged_walk_forward_splits",
-    "save_model",
     "search_space",
     "shap_importance",
     "shap_values",
     "signal_positions",
     "time_split",
     "tune",
-    "verify_artifact",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.data.synthetic import SyntheticSpec, generate
-from core.ml.artifacts import ArtifactError, load_model, save_model, verify_artifact
+from core.registry.artifacts import ArtifactError, load_model, save_model, verify_artifact
 from core.ml.dataset import MLDataset, make_dataset, time_split
 from core.ml.evaluate import (
     evaluate,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from app.services import ml
+from app.services import registry
 from app.services import runs as run_store
+from app.services.training import TrainOutcome, train
 from core.features import available_features
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array, trace_types
 
@@ -42,11 +43,11 @@ def test_logistic_run_shows_the_services_metrics_saves_and_registers() -> None:
     assert [e.value for e in at.error] == []
 
     (saved,) = run_store.list_runs(kind="train")
-    outcome: ml.TrainOutcome = at.session_state["training.outcome"]
+    outcome: TrainOutcome = at.session_state["training.outcome"]
     assert at.session_state["training.run_id"] == saved.id == outcome.run_id
 
     # The same request straight from the service gives the numbers on the cards.
-    expected = ml.train(outcome.request, save=False)
+    expected = train(outcome.request, save=False)
     shown = metrics(at)
     assert {k: shown[k] for k in _cards(expected.evaluation)} == _cards(expected.evaluation)
     assert shown["ROC-AUC"] == f"{saved.metrics['roc_auc']:.4f}"
@@ -71,13 +72,13 @@ def test_logistic_run_shows_the_services_metrics_saves_and_registers() -> None:
     at.button(key=REGISTER).click().run()
     assert not at.exception
     assert any("model name 'my model!'" in e.value for e in at.error)
-    assert ml.list_versions() == []
+    assert registry.list_versions() == []
 
     at.text_input(key="training.register.name").set_value("sp500-logit")
     at.button(key=REGISTER).click().run()
     assert not at.exception
     assert [e.value for e in at.error] == []
-    (version,) = ml.list_versions()
+    (version,) = registry.list_versions()
     assert (version.name, version.version, version.stage) == ("sp500-logit", 1, "candidate")
     assert version.metrics["run_id"] == saved.id
     assert version.metrics["roc_auc"] == saved.metrics["roc_auc"]

@@ -1,4 +1,7 @@
-"""Training and model-registry components: figures from typed values, then draws."""
+"""Training components: evaluation cards and figures from a typed outcome, then draws.
+
+The colours, number formats and the red warning boxes are shared with the walk-forward
+components."""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from plotly.subplots import make_subplots
 
 from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
-from app.services.ml import TrainOutcome, VersionRow
+from app.services.training import TrainOutcome
+from core.features import REGISTRY
 
 BLUE, GREY, RED, GREEN = "#1f6feb", "#8b949e", "#ef5350", "#26a69a"
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
@@ -40,9 +44,6 @@ def percent(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{float(value):.2%}"
-
-
-# --------------------------------------------------------------------------- training
 
 
 def evaluation_cards(evaluation: dict[str, Any]) -> list[tuple[str, str]]:
@@ -293,18 +294,20 @@ def render_training(outcome: TrainOutcome) -> None:
             "undefined. Use a longer test period or another label."
         )
     c1, c2 = st.columns(2)
-    c1.plotly_chart(roc_figure(ev), width="stretch", key="ml.roc")
-    c2.plotly_chart(pr_figure(ev), width="stretch", key="ml.pr")
+    c1.plotly_chart(roc_figure(ev), width="stretch", key="training.roc")
+    c2.plotly_chart(pr_figure(ev), width="stretch", key="training.pr")
     c3, c4 = st.columns(2)
-    c3.plotly_chart(calibration_figure(ev), width="stretch", key="ml.calibration")
-    c4.plotly_chart(confusion_figure(ev), width="stretch", key="ml.confusion")
+    c3.plotly_chart(calibration_figure(ev), width="stretch", key="training.calibration")
+    c4.plotly_chart(confusion_figure(ev), width="stretch", key="training.confusion")
 
     st.markdown(
         "**Feature importance** (on the test period"
         + ("; SHAP from the booster" if "shap_mean_abs" in outcome.importance else "")
         + ")"
     )
-    st.plotly_chart(importance_figure(outcome.importance), width="stretch", key="ml.importance")
+    st.plotly_chart(
+        importance_figure(outcome.importance), width="stretch", key="training.importance"
+    )
     with st.expander(f"All {len(outcome.importance)} features"):
         st.dataframe(outcome.importance, width="stretch")
 
@@ -320,7 +323,7 @@ def render_training(outcome: TrainOutcome) -> None:
     st.plotly_chart(
         signal_equity_figure(outcome.equity, outcome.benchmark),
         width="stretch",
-        key="ml.signal_equity",
+        key="training.signal_equity",
     )
     params = ", ".join(f"{k}={v}" for k, v in outcome.params.items()) or "defaults"
     st.caption(
@@ -330,86 +333,60 @@ def render_training(outcome: TrainOutcome) -> None:
     )
 
 
-# --------------------------------------------------------------------------- registry
+def render_feature_catalogue(names: Sequence[str]) -> None:
+    """An expander listing each feature's inputs, lookback and description."""
+    with st.expander("Feature catalogue"):
+        st.dataframe(
+            [
+                {
+                    "feature": n,
+                    "inputs": ", ".join(REGISTRY[n].inputs),
+                    "lookback": REGISTRY[n].lookback,
+                    "description": REGISTRY[n].description,
+                }
+                for n in names
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 
 
-def versions_table(rows: Sequence[VersionRow]) -> pd.DataFrame:
-    """The registry as a display table, newest version of each name first."""
-    return pd.DataFrame(
-        [
-            {
-                "id": v.id,
-                "name": v.name,
-                "version": v.version,
-                "kind": v.kind,
-                "stage": v.stage,
-                "train range": f"{v.train_start} → {v.train_end}",
-                "ROC-AUC": v.metrics.get("roc_auc"),
-                "signal Sharpe": v.metrics.get("signal_sharpe"),
-                "features": len(v.features),
-                "run": v.metrics.get("run_id"),
-                "created": pd.Timestamp(v.created_at).strftime("%Y-%m-%d %H:%M:%S")
-                if v.created_at
-                else None,
-            }
-            for v in rows
-        ],
-        columns=[
-            "id",
-            "name",
-            "version",
-            "kind",
-            "stage",
-            "train range",
-            "ROC-AUC",
-            "signal Sharpe",
-            "features",
-            "run",
-            "created",
-        ],
-    )
+def registration_form(runs: Sequence[Any], current: int | None) -> tuple[int, str] | None:
+    """The "Register a model" form over saved training runs (``current`` preselected);
+    returns ``(run id, stripped name)`` when submitted."""
+    ids = [r.id for r in runs]
+    titles = {
+        r.id: f"#{r.id} {r.title} · AUC {r.metrics.get('roc_auc') or float('nan'):.4f} · "
+        f"{r.created_at:%Y-%m-%d %H:%M}"
+        for r in runs
+    }
+    with st.form("training.register"):
+        r1, r2 = st.columns([2, 1])
+        run_id = r1.selectbox(
+            "Training run",
+            ids,
+            index=ids.index(current) if current in ids else 0,
+            format_func=titles.get,
+            key="training.register.run",
+        )
+        name = r2.text_input(
+            "Model name",
+            key="training.register.name",
+            placeholder="e.g. sp500-xgb-h5",
+            help="1-64 letters, digits, '-' or '_'. Registering an existing name adds a version.",
+        )
+        submitted = st.form_submit_button("Register model")
+    return (int(run_id), name.strip()) if submitted else None
 
 
-def render_versions(rows: Sequence[VersionRow]) -> None:
-    """Registry table with number formats."""
-    st.dataframe(
-        versions_table(rows),
-        width="stretch",
-        hide_index=True,
-        column_config={
-            "ROC-AUC": st.column_config.NumberColumn(format="%.4f"),
-            "signal Sharpe": st.column_config.NumberColumn(format="%.2f"),
-        },
-        key="models.table",
-    )
-
-
-def render_compare(frame: pd.DataFrame, *, only_differences: bool = False) -> None:
-    """Two versions side by side; rows that differ are marked (or shown alone)."""
-    differs = [
-        not (pd.isna(a) and pd.isna(b)) and a != b
-        for a, b in zip(frame.iloc[:, 0], frame.iloc[:, 1], strict=True)
-    ]
-    shown = frame.copy()
-    shown.insert(0, "differs", ["≠" if d else "" for d in differs])
-    if only_differences:
-        shown = shown[differs]
-    st.dataframe(
-        shown,
-        width="stretch",
-        height=min(36 * (len(shown) + 1) + 3, 800),
-        key="models.compare.table",
-    )
-
-
-def render_events(events: Sequence[dict[str, Any]]) -> None:
-    """The registry audit trail, newest first."""
-    if not events:
-        st.info("No registry events yet.")
-        return
-    frame = pd.DataFrame(events)
-    frame["at"] = pd.to_datetime(frame["at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
-    st.dataframe(frame, width="stretch", hide_index=True, key="models.events")
+def render_registered(row: dict[str, Any] | None) -> None:
+    """The confirmation of a registration (``VersionRow.as_dict()``), if there is one."""
+    if row:
+        st.success(
+            f"Registered **{row['name']} v{row['version']}** (version id {row['id']}) as a "
+            f"{row['stage']} from run #{row['metrics'].get('run_id')}. Promote it on the "
+            "Model registry page."
+        )
 
 
 def render_result_warnings(warnings: Sequence[str]) -> None:

@@ -1,4 +1,4 @@
-"""`workbench train`, `models`, `walkforward` and `lookahead-check`, run as real subprocesses.
+"""`workbench train --register` and `workbench registry`, run as real subprocesses.
 
 Each test has its own WORKBENCH_VAR_DIR; what a command stored is read back in-process
 through the services, which point at the same database.
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services import ml
+from app.operations.registry import RegisterRequest, VersionsRequest
+from app.services import registry
 from app.services import runs as run_store
 from tests.app.test_cli import ROOT, workbench
 
@@ -63,31 +64,31 @@ def test_train_register_promote_rollback(isolated_workbench: Path) -> None:
 
     # an analyst may not promote: exit 3, the message names the missing role
     denied = workbench_as(
-        "models", "promote", str(version_id), var=var, user="ann", roles="analyst"
+        "registry", "promote", str(version_id), var=var, user="ann", roles="analyst"
     )
     assert denied.returncode == 3, denied.stdout + denied.stderr
     assert "'pm' role" in denied.stderr and "ann" in denied.stderr
-    assert [v.stage for v in ml.list_versions("m1")] == ["candidate"]
-    assert [e["action"] for e in ml.events("m1")] == ["register"]
+    assert [v.stage for v in registry.list_versions(VersionsRequest(name="m1"))] == ["candidate"]
+    assert [e["action"] for e in registry.events("m1")] == ["register"]
 
     promoted = workbench_as(
-        "models", "promote", str(version_id), "--reason", "ok", var=var, user=None
+        "registry", "promote", str(version_id), "--reason", "ok", var=var, user=None
     )
     assert promoted.returncode == 0, promoted.stderr
     assert "m1 v1 is now champion" in promoted.stdout
 
     # nothing to roll back to: exit 2 with a message, champion unchanged
-    rollback = workbench_as("models", "rollback", "m1", var=var, user=None)
+    rollback = workbench_as("registry", "rollback", "m1", var=var, user=None)
     assert rollback.returncode == 2
     assert "error:" in rollback.stderr and "no earlier champion" in rollback.stderr
 
-    listed = workbench("models", "list", "--json", var=var)
+    listed = workbench("registry", "list", "--json", var=var)
     assert listed.returncode == 0, listed.stderr
     versions = json.loads(listed.stdout)["versions"]
     assert [(v["id"], v["name"], v["version"], v["stage"]) for v in versions] == [
         (version_id, "m1", 1, "champion")
     ]
-    events = ml.events("m1")
+    events = registry.events("m1")
     assert [(e["action"], e["actor"], e["reason"]) for e in events] == [
         ("promote", "local", "ok"),
         ("register", "local", f"from training run {payload['run_id']}"),
@@ -99,7 +100,8 @@ def _tiny_train_run() -> int:
     import numpy as np
     import pandas as pd
 
-    from core.ml import ModelSpec, fit_model, save_model
+    from core.ml import ModelSpec, fit_model
+    from core.registry import save_model
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["ret_1", "rsi_14"])
@@ -123,71 +125,12 @@ def _tiny_train_run() -> int:
 
 
 def test_promote_corrupted_artifact_is_a_clear_error(isolated_workbench: Path) -> None:
-    version = ml.register(_tiny_train_run(), "m")
+    version = registry.register(RegisterRequest(run_id=_tiny_train_run(), name="m"))
     target = isolated_workbench / "models" / "m" / "v1" / "pipeline.joblib"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    out = workbench("models", "promote", str(version.id), "--json", var=isolated_workbench)
-    assert [v.stage for v in ml.list_versions("m")] == ["candidate"]
+    out = workbench("registry", "promote", str(version.id), "--json", var=isolated_workbench)
+    assert [v.stage for v in registry.list_versions(VersionsRequest(name="m"))] == ["candidate"]
     assert out.returncode == 2, out.stdout + out.stderr
     assert "checksum mismatch" in json.loads(out.stdout)["error"]
-
-
-def test_walkforward_rule_json(isolated_workbench: Path) -> None:
-    out = workbench(
-        "walkforward",
-        "--strategy",
-        "ma_crossover",
-        "--grid",
-        "fast=5:50:5",
-        "--grid",
-        "slow=20:200:20",
-        "--folds",
-        "3",
-        "--json",
-        var=isolated_workbench,
-    )
-    assert out.returncode == 0, out.stderr
-    payload = json.loads(out.stdout)
-    assert {"folds", "oos_sharpe", "is_sharpe", "deflated_sharpe", "pbo", "trials"} <= set(payload)
-    assert len(payload["folds"]) == 3
-    assert payload["trials"] == 90  # fast<slow pairs of 10 x 10 values, counted by hand
-    starts = [f["test_start"] for f in payload["folds"]]
-    ends = [f["test_end"] for f in payload["folds"]]
-    assert all(e < s for e, s in zip(ends, starts[1:], strict=False))
-    run = run_store.get_run(payload["run_id"])
-    assert run.kind == "walkforward"
-    assert run.metrics["oos_sharpe"] == pytest.approx(payload["oos_sharpe"])
-
-
-def test_walkforward_strategy_and_model_is_bad_input(isolated_workbench: Path) -> None:
-    out = workbench(
-        "walkforward",
-        "--strategy",
-        "ma_crossover",
-        "--grid",
-        "fast=5:50:5",
-        "--model",
-        "logistic",
-        var=isolated_workbench,
-    )
-    assert out.returncode == 2
-    assert "error:" in out.stderr and "not both" in out.stderr
-    assert "Traceback" not in out.stderr
-    assert run_store.list_runs() == []
-
-
-def test_lookahead_check_flags_the_leaky_demo(isolated_workbench: Path) -> None:
-    out = workbench("lookahead-check", "--include-leaky-demo", "--json", var=isolated_workbench)
-    assert out.returncode == 1, out.stderr
-    payload = json.loads(out.stdout)
-    assert payload["leaky"] is True
-    assert payload["offending_columns"] == ["leaky_next_close"]
-    assert "leaky_next_close" in payload["message"]
-
-
-def test_lookahead_check_clean_exits_0(isolated_workbench: Path) -> None:
-    out = workbench("lookahead-check", var=isolated_workbench)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.startswith("no look-ahead found over")

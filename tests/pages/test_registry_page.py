@@ -1,4 +1,4 @@
-"""The Models page: registry table, compare, promote and roll back with an audit trail."""
+"""The Model registry page: versions table, compare, promote and roll back with an audit trail."""
 
 from __future__ import annotations
 
@@ -6,23 +6,28 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.services import ml
+from app.operations.registry import RegisterRequest
+from app.operations.training import TrainRequest
+from app.services import registry
+from app.services.training import train
+from core.registry import VersionRow
 from tests.pages.helpers import open_app
 
-PROMOTE = "FormSubmitter:models.promote-Promote to champion"
-ROLLBACK = "FormSubmitter:models.rollback-Roll back"
+PROMOTE = "FormSubmitter:registry.promote-Promote to champion"
+ROLLBACK = "FormSubmitter:registry.rollback-Roll back"
 
 
-def _register_two() -> tuple[ml.VersionRow, ml.VersionRow]:
+def _register_two() -> tuple[VersionRow, VersionRow]:
     """Two versions of one model from a small, fast training run."""
-    request = ml.TrainRequest(kind="logistic", features=["ret_1", "ret_5", "rsi_14", "vol_21"])
-    outcome = ml.train(request)
+    request = TrainRequest(kind="logistic", features=["ret_1", "ret_5", "rsi_14", "vol_21"])
+    outcome = train(request)
     assert outcome.run_id is not None
-    return ml.register(outcome.run_id, "alpha"), ml.register(outcome.run_id, "alpha")
+    first = registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha"))
+    return first, registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha"))
 
 
 def _stages() -> dict[int, str]:
-    return {v.id: v.stage for v in ml.list_versions()}
+    return {v.id: v.stage for v in registry.list_versions()}
 
 
 def _tables(at: AppTest) -> dict[str, pd.DataFrame]:
@@ -32,23 +37,23 @@ def _tables(at: AppTest) -> dict[str, pd.DataFrame]:
 
 
 def _promote(at: AppTest, version_id: int, reason: str, *, confirm: bool = True) -> None:
-    at.selectbox(key="models.promote.version").set_value(version_id)
-    at.text_input(key="models.promote.reason").set_value(reason)
-    at.checkbox(key="models.promote.confirm").set_value(confirm)
+    at.selectbox(key="registry.promote.version").set_value(version_id)
+    at.text_input(key="registry.promote.reason").set_value(reason)
+    at.checkbox(key="registry.promote.confirm").set_value(confirm)
     at.button(key=PROMOTE).click().run()
     assert not at.exception, at.exception
 
 
 def test_empty_registry_says_how_to_fill_it() -> None:
-    at = open_app("models")
-    assert at.title[0].value == "Models"
+    at = open_app("registry")
+    assert at.title[0].value == "Model registry"
     assert any("Train one on the Training page" in i.value for i in at.info)
     assert any("No registry events yet" in i.value for i in at.info)
 
 
 def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> None:
     v1, v2 = _register_two()
-    at = open_app("models")
+    at = open_app("registry")
     table = _tables(at)["registry"]
     assert list(table["id"]) == [v2.id, v1.id]
     assert list(table["stage"]) == ["candidate", "candidate"]
@@ -57,7 +62,7 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
 
     # Side by side: both versions as columns, from the service's comparison.
     compare = _tables(at)["compare"]
-    expected = ml.compare_versions(v2.id, v1.id)
+    expected = registry.compare_versions(v2.id, v1.id)
     assert list(compare.columns) == ["differs", f"#{v2.id}", f"#{v1.id}"]
     assert compare.loc["name", f"#{v2.id}"] == "alpha v2"
     assert compare.loc["name", f"#{v1.id}"] == "alpha v1"
@@ -73,8 +78,8 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
     assert [e.value for e in at.error] == []
     assert _stages() == {v1.id: "champion", v2.id: "candidate"}
     assert any("alpha v1 is now the champion" in s.value for s in at.success)
-    registry = _tables(at)["registry"]
-    assert dict(zip(registry["id"], registry["stage"], strict=True)) == {
+    shown = _tables(at)["registry"]
+    assert dict(zip(shown["id"], shown["stage"], strict=True)) == {
         v1.id: "champion",
         v2.id: "candidate",
     }
@@ -82,9 +87,9 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
     _promote(at, v2.id, "better AUC")
     assert _stages() == {v1.id: "archived", v2.id: "champion"}
 
-    at.selectbox(key="models.rollback.name").set_value("alpha")
-    at.text_input(key="models.rollback.reason").set_value("v2 misbehaves live")
-    at.checkbox(key="models.rollback.confirm").check()
+    at.selectbox(key="registry.rollback.name").set_value("alpha")
+    at.text_input(key="registry.rollback.reason").set_value("v2 misbehaves live")
+    at.checkbox(key="registry.rollback.confirm").check()
     at.button(key=ROLLBACK).click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == []
@@ -102,49 +107,49 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
         ("register", v2.id, f"from training run {v2.metrics['run_id']}"),
         ("register", v1.id, f"from training run {v1.metrics['run_id']}"),
     ]
-    assert [e["action"] for e in ml.events()] == list(audit["action"])
+    assert [e["action"] for e in registry.events()] == list(audit["action"])
 
 
 def test_a_user_without_the_pm_role_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     v1, _ = _register_two()
     monkeypatch.setenv("WORKBENCH_USER", "ann")
     monkeypatch.setenv("WORKBENCH_ROLES", "analyst")
-    at = open_app("models")
+    at = open_app("registry")
     _promote(at, v1.id, "please")
     assert any("promoting a model needs the 'pm' role" in e.value for e in at.error)
     assert set(_stages().values()) == {"candidate"}
-    assert [e["action"] for e in ml.events()] == ["register", "register"]
+    assert [e["action"] for e in registry.events()] == ["register", "register"]
 
 
 def test_confirmation_boxes_reset_after_each_action() -> None:
     """A tick confirms one action: after a promote (or rollback) the boxes are unticked
     again, so the next action needs a new tick (before, the tick carried over)."""
     v1, v2 = _register_two()
-    at = open_app("models")
+    at = open_app("registry")
     _promote(at, v1.id, "first champion")
     assert _stages() == {v1.id: "champion", v2.id: "candidate"}
-    assert at.checkbox(key="models.promote.confirm").value is False
-    assert at.text_input(key="models.promote.reason").value == ""
+    assert at.checkbox(key="registry.promote.confirm").value is False
+    assert at.text_input(key="registry.promote.reason").value == ""
 
     # A second promote without a new tick is refused and changes nothing.
-    at.selectbox(key="models.promote.version").set_value(v2.id)
-    at.text_input(key="models.promote.reason").set_value("better AUC")
+    at.selectbox(key="registry.promote.version").set_value(v2.id)
+    at.text_input(key="registry.promote.reason").set_value("better AUC")
     at.button(key=PROMOTE).click().run()
     assert any("Tick the confirmation box to promote" in e.value for e in at.error)
     assert _stages() == {v1.id: "champion", v2.id: "candidate"}
-    at.checkbox(key="models.promote.confirm").check()
+    at.checkbox(key="registry.promote.confirm").check()
     at.button(key=PROMOTE).click().run()
     assert _stages() == {v1.id: "archived", v2.id: "champion"}
-    assert at.checkbox(key="models.promote.confirm").value is False
+    assert at.checkbox(key="registry.promote.confirm").value is False
 
     # The same for rollback: one tick, one rollback.
-    at.selectbox(key="models.rollback.name").set_value("alpha")
-    at.text_input(key="models.rollback.reason").set_value("v2 misbehaves live")
-    at.checkbox(key="models.rollback.confirm").check()
+    at.selectbox(key="registry.rollback.name").set_value("alpha")
+    at.text_input(key="registry.rollback.reason").set_value("v2 misbehaves live")
+    at.checkbox(key="registry.rollback.confirm").check()
     at.button(key=ROLLBACK).click().run()
     assert _stages() == {v1.id: "champion", v2.id: "archived"}
-    assert at.checkbox(key="models.rollback.confirm").value is False
-    at.text_input(key="models.rollback.reason").set_value("again")
+    assert at.checkbox(key="registry.rollback.confirm").value is False
+    at.text_input(key="registry.rollback.reason").set_value("again")
     at.button(key=ROLLBACK).click().run()
     assert any("Tick the confirmation box to roll back" in e.value for e in at.error)
     assert _stages() == {v1.id: "champion", v2.id: "archived"}

@@ -1,18 +1,18 @@
-"""Retraining history inside the Models page: replay the policy, see recorded decisions."""
+"""Retraining history inside the Model registry page: replay the policy, see decisions."""
 
 from __future__ import annotations
 
-from app.services import ensemble
+from app.services import retrain
 from tests.pages.helpers import metrics, open_app
 
 
-def test_models_page_replays_the_policy_and_lists_recorded_decisions() -> None:
-    at = open_app("models")
+def test_registry_page_replays_the_policy_and_lists_recorded_decisions() -> None:
+    at = open_app("registry")
     assert any(h.value == "Retraining history" for h in at.subheader)
     submit = next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:retrain.form"))
     submit.click().run()
     assert not at.exception
-    history = ensemble.decision_history()
+    history = retrain.decision_history()
     assert len(history) > 0 and all(h["replay"] for h in history)
     assert all(h["model"] == "replay:ohlcv_daily/SP500" for h in history)
     shown = metrics(at)
@@ -20,13 +20,13 @@ def test_models_page_replays_the_policy_and_lists_recorded_decisions() -> None:
     assert any(v == str(promoted) for k, v in shown.items() if "romoted" in k)
 
 
-def test_models_page_replays_with_a_logistic_challenger() -> None:
-    at = open_app("models")
+def test_registry_page_replays_with_a_logistic_challenger() -> None:
+    at = open_app("registry")
     at.radio(key="retrain.model_kind").set_value("logistic")
     submit = next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:retrain.form"))
     submit.click().run()
     assert not at.exception
-    history = ensemble.decision_history()
+    history = retrain.decision_history()
     assert history and {h["model"] for h in history} == {"replay:logistic:ohlcv_daily/SP500"}
     assert any("logistic(" in str(h["numbers"].get("champion")) for h in history)
     assert any("replay:logistic:ohlcv_daily/SP500" in s.value for s in at.success)

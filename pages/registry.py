@@ -1,29 +1,30 @@
-"""Models page: the registry, side-by-side comparison, promote / roll back, audit trail."""
+"""Model registry page: versions, side-by-side comparison, promote / roll back, audit trail."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from app import state
-from app.components.ml import render_compare, render_events, render_versions
+from app.components.registry import render_compare, render_events, render_versions
 from app.components.retraining import render_retraining
-from app.services import auth, ml
+from app.operations.registry import PromoteRequest, RollbackRequest
+from app.services import auth, registry
 from app.session import current_actor
 
-FLASH = "models.flash"
+FLASH = "registry.flash"
 # After a promote or a rollback, both confirmation boxes (and reasons) start empty again,
 # so every action needs its own tick.
-RESET_CONFIRMATIONS = "models.reset_confirmations"
+RESET_CONFIRMATIONS = "registry.reset_confirmations"
 CONFIRMATION_KEYS = (
-    "models.promote.confirm",
-    "models.promote.reason",
-    "models.rollback.confirm",
-    "models.rollback.reason",
+    "registry.promote.confirm",
+    "registry.promote.reason",
+    "registry.rollback.confirm",
+    "registry.rollback.reason",
 )
 ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
 
-st.title("Models")
-versions = ml.list_versions()
+st.title("Model registry")
+versions = registry.list_versions()
 by_id = {v.id: v for v in versions}
 
 
@@ -59,14 +60,14 @@ else:
     else:
         ids = [v.id for v in versions]
         c1, c2 = st.columns(2)
-        a = c1.selectbox("Version A", ids, index=0, format_func=_label, key="models.compare.a")
-        b = c2.selectbox("Version B", ids, index=1, format_func=_label, key="models.compare.b")
-        only_diff = st.toggle("Only rows that differ", key="models.compare.diff_only")
+        a = c1.selectbox("Version A", ids, index=0, format_func=_label, key="registry.compare.a")
+        b = c2.selectbox("Version B", ids, index=1, format_func=_label, key="registry.compare.b")
+        only_diff = st.toggle("Only rows that differ", key="registry.compare.diff_only")
         if a == b:
             st.warning("Pick two different versions.")
         else:
             try:
-                render_compare(ml.compare_versions(a, b), only_differences=only_diff)
+                render_compare(registry.compare_versions(a, b), only_differences=only_diff)
             except LookupError as exc:
                 st.error(str(exc))
 
@@ -77,19 +78,19 @@ else:
         if not eligible:
             st.info("Every version is already a champion of its name.")
         else:
-            with st.form("models.promote"):
+            with st.form("registry.promote"):
                 target = st.selectbox(
                     "Version (candidate or archived)",
                     eligible,
                     format_func=_label,
-                    key="models.promote.version",
+                    key="registry.promote.version",
                 )
                 reason = st.text_input(
-                    "Reason (kept in the audit trail)", key="models.promote.reason"
+                    "Reason (kept in the audit trail)", key="registry.promote.reason"
                 )
                 confirm = st.checkbox(
                     "I confirm: the current champion of this name is archived",
-                    key="models.promote.confirm",
+                    key="registry.promote.confirm",
                 )
                 promote = st.form_submit_button("Promote to champion", type="primary")
             if promote:
@@ -99,7 +100,10 @@ else:
                     st.error("Give a reason: it is kept in the audit trail.")
                 else:
                     try:
-                        row = ml.promote(int(target), reason=reason.strip(), actor=current_actor())
+                        row = registry.promote(
+                            PromoteRequest(version_id=int(target), reason=reason.strip()),
+                            actor=current_actor(),
+                        )
                     except ACTION_ERRORS as exc:
                         st.error(str(exc))
                     else:
@@ -112,19 +116,19 @@ else:
         if not names:
             st.info("No model has a champion to roll back.")
         else:
-            with st.form("models.rollback"):
+            with st.form("registry.rollback"):
                 name = st.selectbox(
                     "Model",
                     names,
-                    key="models.rollback.name",
+                    key="registry.rollback.name",
                     format_func=lambda n: f"{n} (champion v{champions[n].version})",
                 )
                 reason = st.text_input(
-                    "Reason (kept in the audit trail)", key="models.rollback.reason"
+                    "Reason (kept in the audit trail)", key="registry.rollback.reason"
                 )
                 confirm = st.checkbox(
                     "I confirm: the champion is archived and the previous one restored",
-                    key="models.rollback.confirm",
+                    key="registry.rollback.confirm",
                 )
                 rollback = st.form_submit_button("Roll back")
             if rollback:
@@ -134,7 +138,10 @@ else:
                     st.error("Give a reason: it is kept in the audit trail.")
                 else:
                     try:
-                        row = ml.rollback(name, reason=reason.strip(), actor=current_actor())
+                        row = registry.rollback(
+                            RollbackRequest(name=name, reason=reason.strip()),
+                            actor=current_actor(),
+                        )
                     except ACTION_ERRORS as exc:
                         st.error(str(exc))
                     else:
@@ -145,7 +152,7 @@ else:
                         st.rerun()
 
 st.subheader("Audit trail")
-render_events(ml.events())
+render_events(registry.events())
 
 st.subheader("Retraining history")
 render_retraining(state.get(state.DATASET), state.get(state.SYMBOL) or "SP500")

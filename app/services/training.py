@@ -1,0 +1,142 @@
+"""Model training for the pages, the CLI and jobs: load the data, call core, save the run.
+
+The training itself (look-ahead check, split, tuning, fit, evaluation, signal backtest) is
+:func:`core.ml.training.train_classifier`; this module keeps the run and its model
+artifact, which the registry can then register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from app.operations import CancelToken, Progress
+from app.operations.training import TrainRequest
+from app.services import runs as run_store
+from app.services.data import load_prices
+from app.services.db import get_engine
+from core.config import get_settings
+from core.ml.training import TrainingResult, train_classifier
+from core.registry import save_model
+from core.serialize import json_safe
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A trained model with its evaluation and the saved run."""
+
+    run_id: int | None
+    request: TrainRequest
+    params: dict[str, Any]
+    features: list[str]
+    evaluation: dict[str, Any]
+    importance: pd.DataFrame
+    signal_metrics: dict[str, float]
+    equity: pd.Series
+    benchmark: pd.Series
+    train_range: tuple[date, date]
+    test_range: tuple[date, date]
+    trials: int
+    data_hash: str
+    warnings: tuple[str, ...] = ()
+    lookahead: dict[str, Any] | None = None
+
+
+def _save(request: TrainRequest, result: TrainingResult) -> int:
+    """Store the run (spec, metrics, curves, importance) and the model artifact."""
+    params = result.spec.resolved_params()
+    scalar_eval = {k: v for k, v in result.evaluation.items() if isinstance(v, int | float)}
+    run_id = run_store.save_run(
+        kind="train",
+        title=f"{request.kind} {request.symbol} h={request.horizon}",
+        spec={
+            **request.model_dump(mode="json"),
+            "resolved_params": params,
+            "resolved_features": result.features,
+        },
+        metrics={
+            **json_safe(scalar_eval),
+            "signal": json_safe(result.signal_metrics),
+            "trials": result.trials,
+            "data_hash": result.data_hash,
+            "train_range": [d.isoformat() for d in result.train_range],
+            "test_range": [d.isoformat() for d in result.test_range],
+            "evaluation": json_safe(result.evaluation),
+            "warnings": list(result.warnings),
+            "lookahead": result.lookahead,
+        },
+        frames={
+            "curves": pd.DataFrame(
+                {
+                    "equity": result.equity,
+                    "benchmark": result.benchmark,
+                    "proba": result.proba.reindex(result.equity.index),
+                }
+            ),
+            "importance": result.importance,
+        },
+    )
+    save_model(
+        result.model,
+        run_store.run_folder(run_id) / "model",
+        metadata={"kind": request.kind, "params": params, "features": result.features},
+    )
+    return run_id
+
+
+def train(
+    request: TrainRequest,
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    save: bool = True,
+) -> TrainOutcome:
+    """Train, optionally tune with Optuna (study stored in the workbench database),
+    evaluate out of sample, backtest the signal on the test period and save the run."""
+
+    def report(fraction: float, message: str) -> None:
+        if cancel is not None:
+            cancel.check()
+        if progress is not None:
+            progress(fraction, message)
+
+    prices = load_prices(request.dataset, request.symbol)
+    if request.tune:
+        get_engine()  # the database (and its folder) exist before Optuna connects
+    stamp = f"{pd.Timestamp.now(tz='UTC'):%Y%m%d%H%M%S%f}"
+    settings = request.model_dump(exclude={"dataset", "symbol"})
+    result = train_classifier(
+        prices,
+        **settings,
+        study_storage=get_settings().database_url,
+        study_name=f"{request.symbol}-{request.kind}-{stamp}",
+        progress=report,
+    )
+    run_id = None
+    if save:
+        report(0.95, "Saving the run")
+        run_id = _save(request, result)
+    report(1.0, "Done")
+    return TrainOutcome(
+        run_id=run_id,
+        request=request,
+        params=result.spec.resolved_params(),
+        features=result.features,
+        evaluation=result.evaluation,
+        importance=result.importance,
+        signal_metrics=result.signal_metrics,
+        equity=result.equity,
+        benchmark=result.benchmark,
+        train_range=result.train_range,
+        test_range=result.test_range,
+        trials=result.trials,
+        data_hash=result.data_hash,
+        warnings=result.warnings,
+        lookahead=result.lookahead,
+    )
+
+
+__all__ = ["TrainOutcome", "train"]
