@@ -14,15 +14,19 @@ from pydantic import ValidationError
 
 from app.components.risk import (
     FORM_KEY,
+    LIMIT_LABELS,
     form_values,
     render_limits_inputs,
     render_limits_table,
     render_risk_report,
 )
+from app.operations.errors import field_errors
+from app.operations.risk import LimitsChangeRequest
 from app.services import risk as risk_service
 from app.services.auth import PermissionDenied
 from app.session import current_actor
 from core.risk import RiskLimits
+from core.risk.versions import LimitsConflict
 
 FORM_VERSION = "risk.form_version"
 REASON = "risk.reason"
@@ -42,24 +46,20 @@ def _apply() -> None:
     """Submit callback: validate in each field's unit and range, then store the change."""
     values = {name: st.session_state[f"{FORM_KEY}.{name}"] for name in RiskLimits.model_fields}
     errors: dict[str, str] = {}
+    labels = {**LIMIT_LABELS, "reason": "Reason for the change"}
     try:
         RiskLimits.model_validate(values)  # every field checked before anything is stored
-        change = risk_service.set_limits(
-            values,
+        request = LimitsChangeRequest(
+            values=values,
             reason=st.session_state.get(REASON, ""),
             expected_version=st.session_state[FORM_VERSION],
-            actor=current_actor(),
         )
-    except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else ""
-            errors[field] = str(err["msg"]).removeprefix("Value error, ")
-    except risk_service.LimitsConflict as exc:
+        change = risk_service.set_limits(request, actor=current_actor())
+    except LimitsConflict as exc:
         errors[""] = f"Not applied: {exc}."
-    except PermissionDenied as exc:
-        errors[""] = str(exc)
-    except ValueError as exc:
-        errors["reason" if str(exc).startswith("reason") else ""] = str(exc)
+    except (ValidationError, PermissionDenied, ValueError) as exc:
+        for problem in field_errors(exc, labels=labels):
+            errors.setdefault(problem.field or "", problem.message)
     else:
         changed = ", ".join(f"{k}: {a} → {b}" for k, (a, b) in change.changes.items())
         st.session_state[FLASH] = f"Version {change.version} in force: {changed}."

@@ -14,6 +14,8 @@ from core.risk.limits import LIMIT_BOUNDS
 #: Widget key of each limit in the change form: ``f"{FORM_KEY}.{name}"`` (stable across
 #: versions, so an edit is never dropped when a new version comes into force).
 FORM_KEY = "risk.form"
+LIMIT_LABELS = {name: name.replace("_", " ") for name in RiskLimits.model_fields}
+"""What the page calls each limit (its input label starts with it; errors name it so)."""
 _FRACTION_UNITS = ("a fraction of equity", "a fraction of peak equity", "a share of portfolio")
 
 
@@ -73,7 +75,7 @@ def render_limits_inputs(errors: dict[str, str], columns: int = 3) -> None:
         key = f"{FORM_KEY}.{name}"
         with grid[i % columns]:
             bounds = LIMIT_BOUNDS.get(name)
-            label = name.replace("_", " ")
+            label = LIMIT_LABELS[name]
             if bounds is None:
                 st.selectbox(label, get_args(field.annotation), key=key, help=field.description)
             else:

@@ -149,7 +149,9 @@ def field_errors(exc: Exception, *, labels: Mapping[str, str] | None = None) -> 
             if kind == "value_error" and top is None:
                 sentence = sentence.lstrip(": ")
             sentence = _with_labels(sentence, {k: v for k, v in labels.items() if k != top})
-        sentence = sentence[:1].upper() + sentence[1:].rstrip(".") + "."
+        if "_" not in sentence.split(" ", 1)[0]:  # a name such as max_drawdown keeps its case
+            sentence = sentence[:1].upper() + sentence[1:]
+        sentence = sentence.rstrip(".") + "."
         out.append(FieldError(top, sentence, tuple(loc)))
     return out
 

@@ -228,16 +228,20 @@ def check_limit_values(values: Mapping[str, Any]) -> dict[str, str]:
 
     >>> check_limit_values({"max_drawdown": 50})["max_drawdown"][:56]
     'max_drawdown must be a fraction of peak equity in (0, 1]'
-    >>> check_limit_values({"max_weight": 0.2})
-    {'max_weight': "unknown limit 'max_weight'; known limits: max_weight_per_asset, ..."}
+    >>> check_limit_values({"max_weight": 0.2})["max_weight"]
+    "unknown limit 'max_weight'; known limits: max_weight_per_asset (the closest of 10)"
     """
     errors: dict[str, str] = {}
     fields = RiskLimits.model_fields
     for name, value in values.items():
         if name not in fields:
             close = [f for f in fields if str(name) in f or f in str(name)]
-            known = ", ".join(close) + ", ..." if close else ", ".join(fields)
-            errors[str(name)] = f"unknown limit {name!r}; known limits: {known}"
+            errors[str(name)] = (
+                f"unknown limit {name!r}; known limits: {', '.join(close)} (the closest "
+                f"of {len(fields)})"
+                if close
+                else f"unknown limit {name!r}; known limits: {', '.join(fields)}"
+            )
             continue
         # The other limits are left unset (None), so the rules between limits stay silent.
         unset: dict[str, Any] = dict.fromkeys(fields)

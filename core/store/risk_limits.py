@@ -5,9 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.store.models import RiskLimitVersion
+
+
+class VersionTaken(Exception):
+    """A concurrent writer stored ``version`` first (the column is unique).
+
+    The database's own error is kept as ``__cause__``: when no other writer holds
+    ``version`` the fault was something else, and the caller re-raises it.
+    """
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 class RiskLimitRepository:
@@ -38,8 +51,15 @@ class RiskLimitRepository:
         role: str,
         reason: str,
     ) -> RiskLimitVersion:
-        """Insert ``version`` (flushed now: a concurrent writer that took the same version
-        number first makes this raise :class:`sqlalchemy.exc.IntegrityError`)."""
+        """Insert ``version``, flushed now.
+
+        Raises
+        ------
+        VersionTaken
+            The insert failed (a concurrent writer took the same version number first,
+            or another integrity fault, kept as ``__cause__``); the session must be
+            rolled back.
+        """
         record = RiskLimitVersion(
             version=version,
             limits=limits,
@@ -49,5 +69,8 @@ class RiskLimitRepository:
             reason=reason,
         )
         self._s.add(record)
-        self._s.flush()
+        try:
+            self._s.flush()
+        except IntegrityError as exc:
+            raise VersionTaken(version) from exc
         return record

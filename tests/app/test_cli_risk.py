@@ -40,7 +40,10 @@ def invoke(*args: str) -> tuple[int, dict]:
         (["max_orders_per_minute=2.5"], "max_orders_per_minute must be a whole number of orders"),
         (["max_orders_per_minute=0"], "whole number of orders in [1, 10000]"),
         (["var_method=montecarlo"], "var_method must be 'historical' or 'parametric'"),
-        (["max_weight=0.2"], "unknown limit 'max_weight'; known limits: max_weight_per_asset"),
+        (
+            ["max_weight=0.2"],
+            "Unknown limit 'max_weight'; known limits: max_weight_per_asset (the closest of 10).",
+        ),
         (["max_weight_per_asset"], "must look like name=value"),
         (["max_daily_loss=0.5"], "max_drawdown (0.15) must be >= max_daily_loss (0.5)"),
     ],
@@ -61,7 +64,7 @@ def test_limits_set_refuses_bad_values_with_exit_2_naming_limit_and_range(
         (["max_weight_per_asset=0.2", "--reason", "  "], "'--reason'"),
         (
             ["max_weight_per_asset=0.2", "--reason", "x", "--expected-version", "-1"],
-            "--expected-version must be a version >= 0",
+            "'--expected-version': -1 is out of range",
         ),
         (
             ["max_weight_per_asset=0.2", "--reason", "x", "--expected-version", "4"],
@@ -95,14 +98,14 @@ def test_limits_set_with_expected_version_applies_or_names_the_conflict() -> Non
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--qty", "-5"], "--qty must be a number of shares in (0, 1e12]"),
-        (["--qty", "0"], "--qty must be a number of shares"),
-        (["--qty", "nan"], "--qty must be a number of shares"),
-        (["--qty", "inf"], "--qty must be a number of shares"),
-        (["--qty", "10", "--side", "hold"], "--side must be buy or sell; got 'hold'"),
-        (["--qty", "10", "--price", "-1"], "--price must be a price in (0, 1e9]"),
-        (["--qty", "10", "--price", "nan"], "--price must be a price in (0, 1e9]"),
-        (["--qty", "10", "--session", "nope"], "no paper session named 'nope'"),
+        (["--qty", "-5"], "'--qty': -5 is out of range; give a number in (0,"),
+        (["--qty", "0"], "'--qty': 0 is out of range; give a number in (0,"),
+        (["--qty", "nan"], "'--qty': 'nan' is not a number in (0,"),
+        (["--qty", "inf"], "'--qty': 'inf' is not a number in (0,"),
+        (["--qty", "10", "--side", "hold"], "'--side': 'hold' is not one of: buy, sell"),
+        (["--qty", "10", "--price", "-1"], "'--price': -1 is out of range; give a number in (0,"),
+        (["--qty", "10", "--price", "nan"], "'--price': 'nan' is not a number in (0,"),
+        (["--qty", "10", "--session", "nope"], "none of the paper sessions is named 'nope'"),
     ],
 )
 def test_risk_check_refuses_bad_flags_with_exit_2(args: list[str], expected: str) -> None:

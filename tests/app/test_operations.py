@@ -111,7 +111,9 @@ def test_every_operation_generates_a_cli_command() -> None:
         assert result.exit_code == 0, (op.name, result.output)
         for name in op.request.model_fields:
             flag = op.flags.get(name)
-            if flag is None or not flag.hidden:
+            if flag is not None and flag.argument:  # positional: named in the usage line
+                assert name in result.output.lower(), (op.name, name)
+            elif flag is None or not flag.hidden:
                 assert op.flag(name) in result.output, (op.name, name)
     assert get("backtest").feature == "backtest"
     with pytest.raises(KeyError, match="unknown operation"):

@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from app.operations.risk import LimitsChangeRequest
 from app.services import risk
 from app.services.auth import Actor
 from core.risk import RiskLimits
+from core.risk.versions import LimitsConflict
 from tests.pg import fresh_pg_database
 
 PROCESSES = 16
@@ -43,14 +45,14 @@ def _service_worker(i: int, barrier: Any, results: Any) -> None:
     actor = Actor(f"p{i}", frozenset({"risk"}))
     barrier.wait(timeout=300)
     try:
-        change = risk.set_limits(
-            {"max_order_notional": notional(i)},
+        request = LimitsChangeRequest(
+            values={"max_order_notional": notional(i)},
             reason=f"process {i}",
-            actor=actor,
             expected_version=expected,
         )
+        change = risk.set_limits(request, actor=actor)
         results.put((i, "ok", change.version))
-    except risk.LimitsConflict as exc:
+    except LimitsConflict as exc:
         results.put((i, "conflict", str(exc)))
     except BaseException as exc:  # any other outcome fails the test
         results.put((i, "error", repr(exc)))
@@ -188,22 +190,29 @@ def test_lost_race_on_the_version_number_is_retried_or_named(backend: str) -> No
         # Alice stores her change between our read of the version and our insert.
         if statement.lstrip().upper().startswith("INSERT INTO RISK_LIMIT_VERSIONS") and armed:
             armed.clear()
-            risk.set_limits({"max_drawdown": 0.1 - 0.01 * len(fired)}, reason="alice", actor=other)
+            values = {"max_drawdown": 0.1 - 0.01 * len(fired)}
+            risk.set_limits(LimitsChangeRequest(values=values, reason="alice"), actor=other)
             fired.append(1)
 
     armed = [True]
     event.listen(engine, "before_cursor_execute", interleave)
     try:
-        change = risk.set_limits({"max_weight_per_asset": 0.2}, reason="retried")
+        change = risk.set_limits(
+            LimitsChangeRequest(values={"max_weight_per_asset": 0.2}, reason="retried")
+        )
         assert fired == [1] and change.version == 2
         assert change.changes == {"max_weight_per_asset": (0.25, 0.2)}
         assert risk.current_limits()[1].max_drawdown == 0.1  # alice's change kept
         armed.append(True)
         with pytest.raises(
-            risk.LimitsConflict,
+            LimitsConflict,
             match=r"limits changed by alice at .* \(now version 3; you loaded version 2\); reload",
         ):
-            risk.set_limits({"max_weight_per_asset": 0.3}, reason="locked", expected_version=2)
+            risk.set_limits(
+                LimitsChangeRequest(
+                    values={"max_weight_per_asset": 0.3}, reason="locked", expected_version=2
+                )
+            )
     finally:
         event.remove(engine, "before_cursor_execute", interleave)
     assert [c.version for c in risk.history()] == [3, 2, 1]

@@ -147,18 +147,21 @@ def test_send_test_to_in_app_and_role_checks() -> None:
 
 
 def test_paper_worker_feeds_limit_utilization_to_the_alert_rules() -> None:
+    from app.operations.risk import LimitsChangeRequest
     from app.services import paper
     from app.services import risk as risk_service
 
     # A tight weight cap the trader will run into, and a near-breach rule at 80%.
     risk_service.set_limits(
-        {
-            "max_weight_per_asset": 0.05,
-            "max_order_notional": 1e6,
-            "var_limit_95": 1.0,
-            "max_concentration": 1.0,
-        },
-        reason="test",
+        LimitsChangeRequest(
+            values={
+                "max_weight_per_asset": 0.05,
+                "max_order_notional": 1e6,
+                "var_limit_95": 1.0,
+                "max_concentration": 1.0,
+            },
+            reason="test",
+        )
     )
     alert_service.save_rule(
         AlertRuleSpec(name="near", kind="near_breach", threshold=0.8, cooldown_s=0)

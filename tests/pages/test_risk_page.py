@@ -7,6 +7,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.operations.risk import LimitsChangeRequest
 from app.services import risk as risk_service
 from app.services.auth import Actor
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
@@ -55,7 +56,7 @@ def test_invalid_limit_is_shown_beside_its_field_and_nothing_is_stored() -> None
     apply(at, "testing", max_weight_per_asset=1.5)
     assert not at.exception
     (message,) = errors_beside(at, "max_weight_per_asset")
-    assert message.startswith("max_weight_per_asset must be a fraction of equity in (0, 1]")
+    assert message.startswith("Max weight per asset must be a fraction of equity in (0, 1]")
     assert errors_beside(at, "max_drawdown") == []
     assert risk_service.history() == []
     # the user's input is kept for correction
@@ -65,15 +66,15 @@ def test_invalid_limit_is_shown_beside_its_field_and_nothing_is_stored() -> None
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("max_drawdown", 50.0, "max_drawdown must be a fraction of peak equity in (0, 1]"),
-        ("max_daily_loss", 0.0, "max_daily_loss must be a fraction of equity in (0, 1]"),
-        ("var_limit_95", -0.01, "var_limit_95 must be a fraction of equity in (0, 1]"),
-        ("max_concentration", 1.01, "max_concentration must be a share of portfolio volatility"),
-        ("max_gross_exposure", 11.0, "max_gross_exposure must be a multiple of equity in (0, 10]"),
-        ("max_net_exposure", 0.0, "max_net_exposure must be a multiple of equity in (0, 10]"),
-        ("max_order_notional", -5.0, "max_order_notional must be an amount of money"),
-        ("max_orders_per_minute", 0, "max_orders_per_minute must be a whole number of orders in"),
-        ("max_orders_per_minute", 10_001, "max_orders_per_minute must be a whole number of orders"),
+        ("max_drawdown", 50.0, "Max drawdown must be a fraction of peak equity in (0, 1]"),
+        ("max_daily_loss", 0.0, "Max daily loss must be a fraction of equity in (0, 1]"),
+        ("var_limit_95", -0.01, "Var limit 95 must be a fraction of equity in (0, 1]"),
+        ("max_concentration", 1.01, "Max concentration must be a share of portfolio volatility"),
+        ("max_gross_exposure", 11.0, "Max gross exposure must be a multiple of equity in (0, 10]"),
+        ("max_net_exposure", 0.0, "Max net exposure must be a multiple of equity in (0, 10]"),
+        ("max_order_notional", -5.0, "Max order notional must be an amount of money"),
+        ("max_orders_per_minute", 0, "Max orders per minute must be a whole number of orders in"),
+        ("max_orders_per_minute", 10_001, "Max orders per minute must be a whole number of orders"),
     ],
 )
 def test_each_limit_is_checked_in_its_unit_and_range_beside_its_field(
@@ -91,14 +92,14 @@ def test_cross_field_rule_is_shown_beside_a_field_it_names() -> None:
     at = open_app("risk")
     apply(at, "loose daily loss", max_daily_loss=0.2)  # drawdown limit is 0.15
     (message,) = errors_beside(at, "max_drawdown")
-    assert "must be >= max_daily_loss (0.2)" in message
+    assert message.startswith("Max drawdown (0.15) must be >= max daily loss (0.2)")
     assert risk_service.history() == []
 
 
 def test_reason_is_required() -> None:
     at = open_app("risk")
     apply(at, "", max_weight_per_asset=0.2)
-    assert any("reason: say why" in e.value for e in at.error)
+    assert any(e.value.startswith("Reason for the change: say why") for e in at.error)
     assert risk_service.current_limits()[0] == 0
 
 
@@ -162,7 +163,9 @@ def test_stale_tab_gets_the_conflict_and_keeps_its_edit_until_reloaded() -> None
     assert any("This form holds version 0" in w.value for w in stale.warning)
     assert caption_version(stale).startswith("Limits version 1 in force.")
     # A third change by someone else, then tab 1 reloads and applies on top of it.
-    risk_service.set_limits({"max_drawdown": 0.1}, reason="alice", actor=other)
+    risk_service.set_limits(
+        LimitsChangeRequest(values={"max_drawdown": 0.1}, reason="alice"), actor=other
+    )
     stale.run()
     assert any("alice changed the limits to version 2" in w.value for w in stale.warning)
     stale.button(key="risk.reload").click().run()
@@ -187,13 +190,15 @@ def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
     at = open_app("risk")
     assert any("No paper-trading book yet" in i.value for i in at.info)
     risk_service.set_limits(
-        {
-            "max_weight_per_asset": 0.6,
-            "var_limit_95": 1.0,
-            "max_concentration": 1.0,
-            "max_order_notional": 1e6,
-        },
-        reason="let the test book trade",
+        LimitsChangeRequest(
+            values={
+                "max_weight_per_asset": 0.6,
+                "var_limit_95": 1.0,
+                "max_concentration": 1.0,
+                "max_order_notional": 1e6,
+            },
+            reason="let the test book trade",
+        )
     )
     summary = paper.run_worker(paper.PaperRequest(symbols=["SP500", "NASDAQ"]), steps=40)
     assert summary["fills"] > 0
@@ -220,7 +225,7 @@ def test_returning_to_the_page_loads_the_limits_in_force() -> None:
 
     at = open_app("risk")
     at.switch_page(str(Path(MAIN).parents[1] / "pages" / "data.py")).run()
-    risk_service.set_limits({"max_drawdown": 0.12}, reason="while away")
+    risk_service.set_limits(LimitsChangeRequest(values={"max_drawdown": 0.12}, reason="while away"))
     at.switch_page(str(Path(MAIN).parents[1] / "pages" / "risk.py")).run()
     assert not at.exception
     assert at.number_input(key=field("max_drawdown")).value == 0.12

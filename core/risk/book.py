@@ -1,0 +1,116 @@
+"""The pre-trade check of one order against a paper session's book, as the CLI runs it.
+
+The book (positions, cash, equity, peak equity and the bar the session stands at) is read
+from the store; prices are each symbol's close at that bar, or the last close when no
+session has run. Without any paper session the book is an empty 100,000 account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from core.risk.limits import RiskLimits
+from core.risk.pretrade import ProposedOrder, RiskDecision, pre_trade_check
+from core.risk.state import PortfolioState
+from core.store.paper import PaperSessionRepository
+from core.store.trading import PositionRepository, TradingAccount
+
+EMPTY_ACCOUNT = 100_000.0
+"""Cash and equity of the book when no paper session exists."""
+
+Closes = Callable[[str], pd.Series]
+"""``closes(symbol)``: the symbol's daily closes (a DatetimeIndex, naive)."""
+
+
+@dataclass(frozen=True)
+class PaperBook:
+    """What a paper session holds now."""
+
+    session: str | None
+    positions: dict[str, float]
+    equity: float
+    cash: float
+    peak_equity: float
+    cursor_ts: datetime | None
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """The decision on one order, with the limits version and the numbers it used."""
+
+    decision: RiskDecision
+    limits_version: int
+    price: float
+    equity: float
+
+
+def paper_book(session: Session, name: str | None = None) -> PaperBook:
+    """The book of paper session ``name`` (default: the newest one).
+
+    Raises
+    ------
+    LookupError
+        ``name`` is given and no paper session has it.
+    """
+    repo = PaperSessionRepository(session)
+    row = repo.get(name) if name else repo.latest()
+    if name and row is None:
+        raise LookupError(
+            f"none of the paper sessions is named {name!r}; leave --session out for the newest"
+        )
+    if row is None:
+        return PaperBook(None, {}, EMPTY_ACCOUNT, EMPTY_ACCOUNT, EMPTY_ACCOUNT, None)
+    account = session.get(TradingAccount, row.account_id) if row.account_id else None
+    positions = {
+        p.symbol: p.qty for p in PositionRepository(session).list(row.account_id, include_flat=True)
+    }
+    equity = account.equity if account is not None else EMPTY_ACCOUNT
+    cash = account.cash if account is not None else EMPTY_ACCOUNT
+    return PaperBook(
+        row.name, positions, equity, cash, max(equity, row.peak_equity or equity), row.cursor_ts
+    )
+
+
+def check_order(
+    book: PaperBook,
+    *,
+    symbol: str,
+    side: Literal["buy", "sell"],
+    qty: float,
+    closes: Closes,
+    limits: RiskLimits,
+    limits_version: int,
+    price: float | None = None,
+) -> OrderCheck:
+    """Check one order against ``book`` at the close of the bar the book stands at.
+
+    ``price`` (when given) replaces the symbol's close; the returns history is the last
+    250 daily returns of the order's symbol and the held ones.
+    """
+    symbols = sorted({symbol, *book.positions})
+    frame = pd.DataFrame({s: closes(s) for s in symbols}).dropna()
+    if book.cursor_ts is not None:
+        frame = frame.loc[: pd.Timestamp(book.cursor_ts).tz_localize(None)]
+    prices = {str(k): float(v) for k, v in frame.iloc[-1].items()}
+    if price is not None:
+        prices[symbol] = price
+    state = PortfolioState(
+        equity=book.equity,
+        cash=book.cash,
+        positions=book.positions,
+        prices=prices,
+        start_of_day_equity=book.equity,
+        peak_equity=book.peak_equity,
+        returns_history=frame.pct_change().dropna().tail(250),
+    )
+    decision = pre_trade_check(ProposedOrder(symbol, side, qty), state, limits)
+    return OrderCheck(decision, limits_version, prices[symbol], book.equity)
+
+
+__all__ = ["EMPTY_ACCOUNT", "OrderCheck", "PaperBook", "check_order", "paper_book"]
