@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,9 @@ class AlertDispatcher:
         self._sessions = session_factory
         self._send = sender
 
-    def dispatch(self, firings: list[Firing], *, now: datetime | None = None) -> list[dict]:
+    def dispatch(
+        self, firings: list[Firing], *, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Record and deliver each firing; returns one status dict per firing."""
         now = now or datetime.now(UTC)
         results = []

@@ -6,6 +6,8 @@ The store keeps rows; this module validates them into :class:`AlertRuleSpec` and
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.orm import Session
 
@@ -25,9 +27,9 @@ class StoredAlerts:
         """Configured rules as specs. A stored rule that no longer validates (e.g. a
         drawdown threshold of 50 saved before thresholds were checked in their unit) is
         returned disabled, with the reason in its ``problem``."""
-        out = []
+        out: list[AlertRuleSpec] = []
         for r in self.repo.rule_rows():
-            fields = {
+            fields: dict[str, Any] = {
                 "name": r.name,
                 "kind": r.kind,
                 "threshold": r.params.get("threshold"),

@@ -7,7 +7,7 @@ Repositories take a caller-owned Session and never commit: services own transact
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     delete,
@@ -40,7 +41,7 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -
     """
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(model.__table__.primary_key.columns))
+    key = next(iter(cast(Table, model.__table__).primary_key.columns))
     statement = module.insert(model).values(**values).on_conflict_do_nothing().returning(key)
     # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING
     return session.execute(statement).first() is not None
@@ -201,6 +202,10 @@ class PaperSessionRepository:
                 .limit(limit)
             )
         )
+
+    def list(self) -> list[PaperSession]:
+        """Every session, oldest first."""
+        return list(self._s.scalars(select(PaperSession).order_by(PaperSession.id)))
 
 
 class DecisionRepository:

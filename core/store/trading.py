@@ -250,17 +250,6 @@ class OrderRepository:
             query = query.where(TradingOrder.symbol == symbol)
         return list(self._s.scalars(query))
 
-    def list(self, account_id: int, *, limit: int = 200) -> list[TradingOrder]:
-        """Newest first."""
-        return list(
-            self._s.scalars(
-                select(TradingOrder)
-                .where(TradingOrder.account_id == account_id)
-                .order_by(TradingOrder.id.desc())
-                .limit(limit)
-            )
-        )
-
     def count(self, account_id: int | None = None) -> int:
         """Number of orders (of one account)."""
         query = select(func.count(TradingOrder.id))
@@ -277,6 +266,17 @@ class OrderRepository:
             )
         )
         return [as_utc(t) for t in rows]
+
+    def list(self, account_id: int, *, limit: int = 200) -> list[TradingOrder]:
+        """Newest first."""
+        return list(
+            self._s.scalars(
+                select(TradingOrder)
+                .where(TradingOrder.account_id == account_id)
+                .order_by(TradingOrder.id.desc())
+                .limit(limit)
+            )
+        )
 
 
 class FillRepository:

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from app.services import data as data_service
 from app.services.db import get_engine
 from core.store.db import make_engine, session_scope, upgrade
-from core.store.repositories import RunRepository
+from core.store.runs import RunRepository
 
 GOOD = (
     b"date,open,high,low,close,volume\n"
