@@ -6,7 +6,10 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import state
-from app.components.ensemble import render_ensemble
+from app.components.ensemble import progress_bar, render_ensemble, request_bounds
+from app.components.forms import cost_inputs
+from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
+from app.operations.errors import field_errors
 from app.services import ensemble
 from app.services import runs as run_store
 from app.services.data import DataSourceError
@@ -21,6 +24,14 @@ SELECTOR_LABELS = {
     "exp3": "EXP3 (adversarial)",
     "contextual": "Contextual UCB (by regime)",
 }
+LABELS = {
+    "selector": "Selector",
+    "train_fraction": "Training fraction",
+    "seed": "Seed",
+    "fees": "Fees",
+    "slippage": "Slippage",
+}
+DEFAULTS = EnsembleRequest.model_fields
 
 st.title("Ensemble")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -36,55 +47,60 @@ st.caption(
 with st.form("ensemble.form"):
     c1, c2, c3 = st.columns([2, 2, 1])
     selector = c1.radio(
-        "Selector",
+        LABELS["selector"],
         list(SELECTOR_LABELS),
-        index=list(SELECTOR_LABELS).index("contextual"),
+        index=list(SELECTOR_LABELS).index(DEFAULTS["selector"].default),
         key=SELECTOR,
         format_func=SELECTOR_LABELS.get,
         help="Contextual UCB keeps one set of statistics per filtered HMM regime.",
     )
     train_fraction = c2.slider(
-        "Training fraction",
-        0.2,
-        0.8,
-        0.5,
+        LABELS["train_fraction"],
+        *request_bounds("train_fraction"),
+        DEFAULTS["train_fraction"].default,
         0.05,
         key=TRAIN_FRACTION,
-        help="Share of bars used to tune the agents (and fit the regime model).",
+        help=DEFAULTS["train_fraction"].description,
     )
-    seed = c3.number_input("Seed", 0, 1_000_000, 0, 1, key=SEED)
+    seed = c3.number_input(
+        LABELS["seed"], *request_bounds("seed"), DEFAULTS["seed"].default, 1, key=SEED
+    )
+    k1, k2, _ = st.columns([1, 1, 2])
+    fees, slippage = cost_inputs(k1, k2, fees_key="ensemble.fees", slippage_key="ensemble.slip")
     submitted = st.form_submit_button("Run ensemble", type="primary")
 
 if submitted:
     try:
-        request = ensemble.EnsembleRequest(
+        request = EnsembleRequest(
             dataset=dataset,
             symbol=symbol,
             selector=selector,
             train_fraction=float(train_fraction),
             seed=int(seed),
+            fees=fees,
+            slippage=slippage,
         )
     except ValidationError as exc:
-        for err in exc.errors():
-            st.error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        for error in field_errors(exc, labels=LABELS):
+            st.error(error.message)
     else:
         with st.status(
             f"Tuning agents and running {SELECTOR_LABELS[selector]} on {symbol}…", expanded=False
         ) as status:
             try:
-                outcome = ensemble.run_ensemble(request)
+                fresh = ensemble.run_ensemble(request, progress=progress_bar())
             except (ValueError, DataSourceError) as exc:
                 status.update(label="Ensemble run failed", state="error")
                 st.error(str(exc))
             else:
-                st.session_state[OUTCOME] = outcome
+                st.session_state[OUTCOME] = fresh
                 status.update(
-                    label=f"Run #{outcome.run_id} saved: {len(outcome.result.returns):,} "
+                    label=f"Run #{fresh.run_id} saved: {len(fresh.result.returns):,} "
                     "out-of-sample bars",
                     state="complete",
                 )
 
-outcome: ensemble.EnsembleOutcome | None = st.session_state.get(OUTCOME)
+outcome: EnsembleOutcome | None = st.session_state.get(OUTCOME)
 if outcome is None:
     st.info("Choose a selector and press **Run ensemble** (about 5 seconds on daily data).")
 else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+import annotated_types as at
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -12,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from app.components.regimes import COLORS
 from app.components.widgets import render_metric_cards
-from app.services.ensemble import EnsembleOutcome
+from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 
 SWITCH_TABLE_CAP = 500  # most recent switches shown (the full log can be downloaded)
 AGENT_COLORS = ["#1f6feb", "#d2691e", "#2e7d32", "#8250df", "#cf222e", "#57606a"]
@@ -21,6 +23,28 @@ SERIES_STYLE = {
     "best_single": {"color": "#2e7d32", "width": 1.5},
     "equal_weight": {"color": "#8b949e", "width": 1.5, "dash": "dash"},
 }
+
+
+def request_bounds(name: str) -> tuple[Any, Any]:
+    """``(low, high)`` of an :class:`EnsembleRequest` field, for its page input.
+
+    >>> request_bounds("train_fraction")
+    (0.2, 0.8)
+    """
+    meta = EnsembleRequest.model_fields[name].metadata
+    low = next(m.ge for m in meta if isinstance(m, at.Ge))
+    high = next(m.le for m in meta if isinstance(m, at.Le))
+    return low, high
+
+
+def progress_bar() -> Callable[[float, str], None]:
+    """A progress bar here, and the ``progress(fraction, message)`` callback that moves it."""
+    bar = st.progress(0.0)
+
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(1.0, max(0.0, fraction)), text=message)
+
+    return report
 
 
 def _num(value: float | None, spec: str) -> str:

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
-from app.services import ensemble
+from app.operations.retrain import ReplayRequest
+from app.services import retrain
 from app.services.data import DataSourceError
 
 DECISIONS = ("promoted", "kept", "rolled_back")
@@ -71,7 +72,7 @@ def timeline_figure(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _form(dataset: str, symbol: str) -> ensemble.ReplayRequest | None:
+def _form(dataset: str, symbol: str) -> ReplayRequest | None:
     with st.form("retrain.form"):
         c1, c2, c3, c4 = st.columns(4)
         metric = c1.selectbox(
@@ -100,7 +101,7 @@ def _form(dataset: str, symbol: str) -> ensemble.ReplayRequest | None:
     if not submitted:
         return None
     try:
-        return ensemble.ReplayRequest(
+        return ReplayRequest(
             dataset=dataset,
             symbol=symbol,
             metric=metric,
@@ -128,19 +129,18 @@ def render_retraining(dataset: str, symbol: str) -> None:
     if request is not None:
         try:
             with st.spinner(f"Replaying the policy on {symbol}…"):
-                rows = ensemble.replay_retraining(request)
+                outcome = retrain.replay_retraining(request)
         except (ValueError, DataSourceError) as exc:
             st.error(str(exc))
         else:
-            counts = {k: sum(r["decision"] == k for r in rows) for k in DECISIONS}
-            st.session_state[LAST] = (ensemble.replay_name(request), len(rows), counts)
+            st.session_state[LAST] = (outcome.name, len(outcome.rows), outcome.counts)
     last = st.session_state.get(LAST)
     if last is not None:
         name, n, counts = last
         parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
         st.success(f"Last replay ({name}): {n} decisions recorded: {parts}.")
 
-    history = ensemble.decision_history()
+    history = retrain.decision_history()
     if not history:
         st.info("No retraining decisions recorded yet.")
         return

@@ -1,4 +1,4 @@
-"""Ensemble and retraining services and their CLI, checked against independent arithmetic."""
+"""The ensemble service and its CLI, checked against independent arithmetic."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.operations import Cancelled, CancelToken
+from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 from app.services import ensemble
 from app.services import runs as run_store
 from core.config import get_settings
@@ -35,16 +37,18 @@ def ucb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         mp.setenv("WORKBENCH_VAR_DIR", str(var))
         mp.delenv("WORKBENCH_DB_URL", raising=False)
         get_settings.cache_clear()
-        outcome = ensemble.run_ensemble(ensemble.EnsembleRequest(selector="ucb", seed=0))
+        steps: list[tuple[float, str]] = []
+        request = EnsembleRequest(selector="ucb", seed=0)
+        outcome = ensemble.run_ensemble(request, progress=lambda f, m: steps.append((f, m)))
         assert outcome.run_id is not None
         run = run_store.get_run(outcome.run_id)
         frames = {n: run_store.load_frame(run, n) for n in ("returns", "weights", "by_regime")}
-        yield {"outcome": outcome, "run": run, "frames": frames}
+        yield {"outcome": outcome, "run": run, "frames": frames, "steps": steps}
     get_settings.cache_clear()
 
 
 def test_payload_equals_independent_recomputation(ucb: dict[str, Any]) -> None:
-    outcome: ensemble.EnsembleOutcome = ucb["outcome"]
+    outcome: EnsembleOutcome = ucb["outcome"]
     result, payload = outcome.result, outcome.payload()
     returns = result.returns
     agents = [a.name for a in result.agents]
@@ -92,7 +96,7 @@ def test_payload_equals_independent_recomputation(ucb: dict[str, Any]) -> None:
 
 
 def test_weights_and_regimes_are_consistent(ucb: dict[str, Any]) -> None:
-    outcome: ensemble.EnsembleOutcome = ucb["outcome"]
+    outcome: EnsembleOutcome = ucb["outcome"]
     result = outcome.result
     weights = result.weights
     assert weights.index.equals(result.returns.index)
@@ -117,7 +121,7 @@ def test_weights_and_regimes_are_consistent(ucb: dict[str, Any]) -> None:
 
 
 def test_saved_run_holds_the_same_numbers(ucb: dict[str, Any]) -> None:
-    outcome: ensemble.EnsembleOutcome = ucb["outcome"]
+    outcome: EnsembleOutcome = ucb["outcome"]
     run, frames = ucb["run"], ucb["frames"]
     payload = outcome.payload()
     assert run.kind == "ensemble"
@@ -131,9 +135,9 @@ def test_saved_run_holds_the_same_numbers(ucb: dict[str, Any]) -> None:
 
 def test_request_is_validated_at_the_door() -> None:
     with pytest.raises(ValueError, match="selector"):
-        ensemble.EnsembleRequest(selector="greedy")  # type: ignore[arg-type]
+        EnsembleRequest(selector="greedy")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="train_fraction"):
-        ensemble.EnsembleRequest(train_fraction=0.9)
+        EnsembleRequest(train_fraction=0.9)
 
 
 def test_cli_eval_json_equals_the_service(ucb: dict[str, Any], isolated_workbench: Path) -> None:
@@ -159,59 +163,42 @@ def test_cli_bad_selector_exits_2(isolated_workbench: Path) -> None:
     assert run_store.list_runs(kind="ensemble") == []
 
 
-def test_cli_replay_records_decisions(isolated_workbench: Path) -> None:
-    out = workbench("retrain", "replay", "--json", var=isolated_workbench)
-    assert out.returncode == 0, out.stderr
-    payload = json.loads(out.stdout)
-    decisions, counts = payload["decisions"], payload["counts"]
-    assert decisions, "the default policy triggers on SP500"
-    assert set(counts) == {"promoted", "kept", "rolled_back"}
-    assert sum(counts.values()) == len(decisions)
-    for kind, count in counts.items():
-        assert count == sum(d["decision"] == kind for d in decisions)
-    # Promotions follow the primary test alone (HAC paired t-test, challenger minus champion):
-    # on SP500 no challenger is significantly better, so none is promoted (the old win-rate
-    # verdict promoted worse challengers here).
-    for d in decisions:
-        numbers = d["numbers"]
-        better = numbers["primary_p_adjusted"] < 0.05 and numbers["primary_mean_difference"] > 0
-        if d["decision"] == "promoted":
-            assert better, d
-        elif d["decision"] == "kept":
-            assert not better, d
-            assert "decided by HAC paired t-test" in d["reason"]
-    assert counts == {"promoted": 0, "kept": len(decisions), "rolled_back": 0}
-
-    history = ensemble.decision_history()
-    assert len(history) == len(decisions)
-    assert all(h["replay"] and h["model"] == "replay:ohlcv_daily/SP500" for h in history)
-    newest_first = list(reversed(decisions))
-    assert [h["as_of"] for h in history] == [d["as_of"] for d in newest_first]
-    assert [h["decision"] for h in history] == [d["decision"] for d in newest_first]
-    assert [h["reason"] for h in history] == [d["reason"] for d in newest_first]
-    assert [h["numbers"]["champion"] for h in history] == [d["champion_id"] for d in newest_first]
+def test_progress_follows_the_regime_fit_and_each_agent(ucb: dict[str, Any]) -> None:
+    steps: list[tuple[float, str]] = ucb["steps"]
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert steps[0] == (0.1, "regime model fitted on 2,515 training bars")
+    # four agents tuned between 0.1 and 0.91 (0.1 + 0.9 * 0.9), one step each
+    tuned = [(f, m) for f, m in steps if m.startswith("agent ")]
+    assert [m for _, m in tuned] == [
+        f"agent {a.name} tuned" for a in ucb["outcome"].result.agents
+    ]
+    for k, (fraction, _) in enumerate(tuned, start=1):
+        assert fraction == pytest.approx(0.1 + 0.9 * 0.9 * k / 4, abs=1e-12)
+    assert steps[-1][1] == f"ucb selector run over {ucb['outcome'].payload()['oos_bars']:,} bars"
 
 
-def _check_policy(rows: list[dict[str, Any]], request: ensemble.ReplayRequest) -> None:
-    """Every decision obeys the policy it was replayed with."""
-    bars = [r["bar"] for r in rows]
-    assert bars == sorted(bars) and len(set(bars)) == len(bars)
-    previous: dict[str, Any] | None = None
-    for row in rows:
-        numbers = row["numbers"]
-        if row["trigger"].startswith("probation review"):
-            # a review comes exactly rollback_window_bars after its promotion
-            assert previous is not None and previous["decision"] == "promoted"
-            assert row["bar"] - previous["bar"] == request.rollback_window_bars
-            assert row["champion_id"] == previous["challenger_id"]
-            rolled = numbers["promoted_metric"] < numbers["predecessor_metric"]
-            assert (row["decision"] == "rolled_back") == rolled
-        else:
-            assert row["decision"] in ("promoted", "kept")
-            assert numbers["champion_metric"] < request.threshold
-            assert request.min_samples <= numbers["samples"] <= request.window_bars
-            assert numbers["window_end"] == row["bar"]
-            if previous is not None:
-                assert previous["decision"] != "promoted", "a promotion is reviewed first"
-                assert row["bar"] - previous["bar"] >= request.cooldown_bars
-        previous = row
+def test_a_cancelled_run_stops_after_the_step_in_progress_and_saves_nothing(
+    isolated_workbench: Path,
+) -> None:
+    token, seen = CancelToken(), []
+
+    def progress(fraction: float, message: str) -> None:
+        seen.append(message)
+        token.cancel("user asked")
+
+    with pytest.raises(Cancelled, match="user asked"):
+        ensemble.run_ensemble(EnsembleRequest(selector="ucb"), progress=progress, cancel=token)
+    assert seen == ["regime model fitted on 2,515 training bars"]
+    assert run_store.list_runs(kind="ensemble") == []
+
+
+def test_costs_reach_the_engine(ucb: dict[str, Any]) -> None:
+    """The request's costs are the engine's: its spec carries them, and the default equals
+    the engine's own default (so the numbers above are those of the old service)."""
+    from core.ensemble import EnsembleSpec
+
+    request = EnsembleRequest(fees=0.001, slippage=0.002)
+    assert request.spec().cost == pytest.approx(0.003, abs=1e-15)
+    assert EnsembleRequest().spec() == EnsembleSpec()
+    assert ucb["run"].spec["fees"] == 0.0005 and ucb["run"].spec["slippage"] == 0.0005

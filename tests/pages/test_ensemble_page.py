@@ -7,7 +7,8 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from app.components.ensemble import SWITCH_TABLE_CAP
-from app.services import ensemble
+from app.operations.ensemble import EnsembleOutcome
+from app.services import retrain
 from app.services import runs as run_store
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
 
@@ -50,7 +51,7 @@ def test_run_ucb_then_contextual() -> None:
     at.radio(key="ensemble.selector").set_value("ucb")
     at.button(key=RUN).click().run()
     assert not at.exception, at.exception
-    outcome: ensemble.EnsembleOutcome = at.session_state["ensemble.outcome"]
+    outcome: EnsembleOutcome = at.session_state["ensemble.outcome"]
     assert outcome.request.selector == "ucb"
     saved = run_store.list_runs(kind="ensemble")
     assert [r.id for r in saved] == [outcome.run_id]
@@ -107,7 +108,7 @@ def test_retraining_component_records_and_shows_decisions() -> None:
     at.button(key=REPLAY).click().run()
     assert not at.exception, at.exception
 
-    history = ensemble.decision_history()
+    history = retrain.decision_history()
     assert history and all(h["model"] == "replay:ohlcv_daily/SP500" for h in history)
     counts = {k: sum(h["decision"] == k for h in history) for k in ("promoted", "kept")}
     counts["rolled_back"] = len(history) - sum(counts.values())
