@@ -1,47 +1,22 @@
-"""Alert rules, apprise delivery to a real local webhook receiver, cooldown and history."""
+"""core.alerts: every rule kind, thresholds in their unit, the stored specs (sealed channel
+URLs) and the dispatcher's cooldown and history."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import Engine, select
 
-from app.services import alerts as alert_service
-from app.services.auth import Actor, PermissionDenied
-from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot, evaluate_rules
+from core.alerts import AlertDispatcher, AlertRuleSpec, ChannelSpec, Snapshot, evaluate_rules
+from core.alerts.stored import StoredAlerts
+from core.store.db import make_engine, session_scope, upgrade
+from core.store.models import AlertChannel, AlertRule
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []  # noqa: RUF012
-    status = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).received.append(json.loads(body or b"{}"))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def webhook() -> Iterator[type[_Receiver]]:
-    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    handler.port = server.server_address[1]  # type: ignore[attr-defined]
-    handler.url = f"json://127.0.0.1:{handler.port}/hook"  # type: ignore[attr-defined]
-    yield handler
-    server.shutdown()
 
 
 def test_each_rule_kind_fires_on_its_condition_only() -> None:
@@ -103,74 +78,6 @@ def test_rule_validation_names_the_field() -> None:
         ChannelSpec(name="bad", url="nonsense://x")
 
 
-def test_webhook_delivery_cooldown_and_history(webhook: type[_Receiver]) -> None:
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
-    alert_service.save_rule(
-        AlertRuleSpec(
-            name="dd", kind="drawdown", threshold=0.1, channels=["hook", "in-app"], cooldown_s=600
-        )
-    )
-    snap = Snapshot(ts=T0, drawdown=0.15)
-    first = alert_service.evaluate(snap)
-    assert [r["status"] for r in first] == ["sent"]
-    assert len(webhook.received) == 1
-    assert "drawdown 15.0%" in webhook.received[0]["message"]
-    # Same condition within the cooldown: recorded but not delivered.
-    again = alert_service.evaluate(Snapshot(ts=T0 + timedelta(minutes=5), drawdown=0.16))
-    assert [r["status"] for r in again] == ["suppressed"] and len(webhook.received) == 1
-    later = alert_service.evaluate(Snapshot(ts=T0 + timedelta(minutes=11), drawdown=0.16))
-    assert [r["status"] for r in later] == ["sent"] and len(webhook.received) == 2
-    statuses = [h["status"] for h in alert_service.history()]
-    assert statuses == ["sent", "suppressed", "sent"]
-    # The channel list never shows the receiver's full URL.
-    assert alert_service.list_channels()[0]["url"] == f"json://127.0.0.1:{webhook.port}/****"  # type: ignore[attr-defined]
-
-
-def test_failed_delivery_is_recorded_as_failed(webhook: type[_Receiver]) -> None:
-    webhook.status = 500
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
-    result = alert_service.send_test("hook")
-    assert result["status"] == "failed" and "delivery" in result["errors"][0]
-    assert alert_service.history()[0]["status"] == "failed"
-
-
-def test_send_test_to_in_app_and_role_checks() -> None:
-    assert alert_service.send_test("in-app")["status"] == "sent"
-    analyst = Actor("ann", frozenset({"analyst"}))
-    with pytest.raises(PermissionDenied, match="risk"):
-        alert_service.save_rule(AlertRuleSpec(name="x", kind="broker_disconnect"), actor=analyst)
-    with pytest.raises(ValueError, match="do not exist"):
-        alert_service.save_rule(
-            AlertRuleSpec(name="x", kind="broker_disconnect", channels=["nowhere"])
-        )
-    assert alert_service.list_rules() == []
-
-
-def test_paper_worker_feeds_limit_utilization_to_the_alert_rules() -> None:
-    from app.operations.risk import LimitsChangeRequest
-    from app.services import paper
-    from app.services import risk as risk_service
-
-    # A tight weight cap the trader will run into, and a near-breach rule at 80%.
-    risk_service.set_limits(
-        LimitsChangeRequest(
-            values={
-                "max_weight_per_asset": 0.05,
-                "max_order_notional": 1e6,
-                "var_limit_95": 1.0,
-                "max_concentration": 1.0,
-            },
-            reason="test",
-        )
-    )
-    alert_service.save_rule(
-        AlertRuleSpec(name="near", kind="near_breach", threshold=0.8, cooldown_s=0)
-    )
-    paper.run_worker(paper.PaperRequest(), steps=60)
-    fired = [e for e in alert_service.history() if e["rule"] == "near"]
-    assert fired and "max_weight_per_asset" in fired[0]["message"]
-
-
 @pytest.mark.parametrize(
     ("kind", "bad", "good", "expected"),
     [
@@ -210,71 +117,73 @@ def test_threshold_unit_edges_and_kinds_without_threshold() -> None:
         AlertRuleSpec(name="r", kind="drawdown", threshold=0.1, metric="roc_auc")
 
 
-def test_test_alerts_are_recorded_as_kind_test() -> None:
-    alert_service.send_test("in-app")
-    (event,) = alert_service.history()
-    assert (event["kind"], event["rule"], event["status"]) == ("test", "test", "sent")
+# --- stored specs and the dispatcher (core.alerts.stored, core.alerts.engine) ---------------
 
 
-def test_a_stored_rule_outside_its_unit_is_listed_disabled_and_never_fires() -> None:
-    from app.services.db import get_engine
-    from core.store.db import session_scope
-    from core.store.models import AlertRule
-
-    with session_scope(get_engine()) as session:  # saved before thresholds had units
-        session.add(
-            AlertRule(name="old", kind="drawdown", params={"threshold": 50}, channels=["in-app"])
-        )
-    (rule,) = alert_service.list_rules()
-    assert not rule.enabled and "for 50% enter 0.5" in (rule.problem or "")
-    assert alert_service.evaluate(Snapshot(ts=T0, drawdown=60.0)) == []
-    with pytest.raises(ValueError, match="cannot be enabled"):
-        alert_service.set_rule_enabled("old", True)
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'alerts.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
 
 
-def test_disable_and_delete_rules_and_channels_with_roles_and_audit(
-    webhook: type[_Receiver],
-) -> None:
-    risk = Actor("rita", frozenset({"risk"}))
-    analyst = Actor("ann", frozenset({"analyst"}))
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url), actor=risk)  # type: ignore[attr-defined]
-    alert_service.save_rule(
-        AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1, channels=["hook"], cooldown_s=0),
-        actor=risk,
+def test_stored_channels_are_sealed_and_rules_come_back_as_specs(engine: Engine) -> None:
+    url = "json://alice:s3cret-token@127.0.0.1:9/hook"
+    with session_scope(engine) as s:
+        stored = StoredAlerts(s)
+        stored.save_channel(ChannelSpec(name="hook", url=url))  # type: ignore[arg-type]
+        stored.save_channel(ChannelSpec(name="inbox", url="in-app", enabled=False))  # type: ignore[arg-type]
+        rule = AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1, channels=["hook"])
+        stored.save_rule(rule)
+        s.add(AlertRule(name="old", kind="drawdown", params={"threshold": 50}, channels=[]))
+    with session_scope(engine) as s:
+        row = s.scalar(select(AlertChannel).where(AlertChannel.name == "hook"))
+        assert row is not None and row.url_ciphertext is not None
+        assert "s3cret-token" not in row.url + row.url_ciphertext
+        stored = StoredAlerts(s)
+        assert stored.repo.channel_list() == [
+            {"name": "hook", "url": row.url, "enabled": True},
+            {"name": "inbox", "url": "in-app", "enabled": False},
+        ]
+        hook = stored.channel("hook")
+        assert hook is not None and hook.url.get_secret_value() == url
+        inbox = stored.channel("inbox")
+        assert inbox is not None and inbox.url.get_secret_value() == "in-app"
+        assert stored.repo.channel_row("inbox").url_ciphertext is None  # type: ignore[union-attr]
+        assert stored.channel("nope") is None
+        dd, old = stored.rules()
+        assert dd == rule
+        assert (old.name, old.enabled) == ("old", False) and "for 50% enter 0.5" in old.problem
+
+
+def test_dispatcher_cools_down_a_repeated_alert_and_records_every_firing(engine: Engine) -> None:
+    url = "json://127.0.0.1:9/hook"
+    sent: list[tuple[str, str, str, str]] = []
+
+    def sender(spec: ChannelSpec, *, title: str, body: str, severity: str) -> None:
+        sent.append((spec.name, spec.url.get_secret_value(), title, severity))
+
+    rule = AlertRuleSpec(
+        name="dd", kind="drawdown", threshold=0.1, channels=["hook"], cooldown_s=600
     )
-    for action in (
-        lambda: alert_service.set_rule_enabled("dd", False, actor=analyst),
-        lambda: alert_service.delete_rule("dd", actor=analyst),
-        lambda: alert_service.set_channel_enabled("hook", False, actor=analyst),
-        lambda: alert_service.delete_channel("hook", actor=analyst),
-    ):
-        with pytest.raises(PermissionDenied, match="'risk' role"):
-            action()
-    # A disabled channel is skipped, with the reason recorded.
-    alert_service.set_channel_enabled("hook", False, actor=risk)
-    (result,) = alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))
-    assert result["status"] == "failed" and result["errors"] == ["channel hook is disabled"]
-    assert webhook.received == []
-    alert_service.set_channel_enabled("hook", True, actor=risk)
-    assert [r["status"] for r in alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))] == ["sent"]
-    # A disabled rule does not fire.
-    alert_service.set_rule_enabled("dd", False, actor=risk)
-    assert alert_service.evaluate(Snapshot(ts=T0, drawdown=0.3)) == []
-    with pytest.raises(ValueError, match=r"used by rule\(s\) \['dd'\]"):
-        alert_service.delete_channel("hook", actor=risk)
-    alert_service.delete_rule("dd", actor=risk)
-    alert_service.delete_channel("hook", actor=risk)
-    assert alert_service.list_rules() == [] and alert_service.list_channels() == []
-    with pytest.raises(LookupError, match="no alert rule named 'dd'"):
-        alert_service.delete_rule("dd", actor=risk)
-    audit = alert_service.audit()
-    assert [a["action"] for a in audit] == [
-        "alerts.channel.delete",
-        "alerts.rule.delete",
-        "alerts.rule.disable",
-        "alerts.channel.enable",
-        "alerts.channel.disable",
-        "alerts.rule.save",
-        "alerts.channel.save",
-    ]
-    assert {a["actor"] for a in audit} == {"rita"}
+    with session_scope(engine) as s:
+        StoredAlerts(s).save_channel(ChannelSpec(name="hook", url=url))  # type: ignore[arg-type]
+    dispatcher = AlertDispatcher(lambda: session_scope(engine), sender=sender)
+    statuses = []
+    for minutes in (0, 5, 11):
+        now = T0 + timedelta(minutes=minutes)
+        firings = evaluate_rules([rule], Snapshot(ts=now, drawdown=0.2))
+        statuses += [r["status"] for r in dispatcher.dispatch(firings, now=now)]
+    assert statuses == ["sent", "suppressed", "sent"]
+    assert sent == [("hook", url, "Workbench alert: dd", rule.severity)] * 2
+    with session_scope(engine) as s:
+        StoredAlerts(s).repo.set_channel_enabled("hook", False)
+    later = T0 + timedelta(minutes=30)
+    (failed,) = dispatcher.dispatch(
+        evaluate_rules([rule], Snapshot(ts=later, drawdown=0.2)), now=later
+    )
+    assert (failed["status"], failed["errors"]) == ("failed", ["channel hook is disabled"])
+    with session_scope(engine) as s:
+        history = [(e.status, e.channels) for e in StoredAlerts(s).repo.history()]
+    assert history == [("failed", []), ("sent", ["hook"]), ("suppressed", []), ("sent", ["hook"])]
