@@ -39,6 +39,12 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _choices(info: FieldInfo) -> str | None:
+    """The ``"module:NAME"`` of a field's dynamic choices, if it declares one."""
+    extra = info.json_schema_extra
+    return str(extra["choices"]) if isinstance(extra, dict) and "choices" in extra else None
+
+
 def _default(info: FieldInfo) -> Any:
     if info.is_required():
         return ...
@@ -69,7 +75,8 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
         annotation, flag = bool, f"{flag}/--no-{flag.removeprefix('--')}"
     elif origin is list:
         annotation = list[str]
-        kwargs["parser"] = opt._field_parser(info)
+        choices = _choices(info)
+        kwargs["parser"] = opt.choice(choices) if choices else opt._field_parser(info)
         default = [] if default is ... else list(default)
     elif inner is Path:
         annotation = Path | None if optional else Path
@@ -78,9 +85,9 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
         annotation = str | None if optional else str
         kwargs["parser"] = opt.iso_date()
         default = default.isoformat() if isinstance(default, datetime.date) else default
-    elif isinstance(info.json_schema_extra, dict) and "choices" in info.json_schema_extra:
+    elif _choices(info):
         annotation = str | None if optional else str
-        kwargs["parser"] = opt.choice(str(info.json_schema_extra["choices"]))
+        kwargs["parser"] = opt.choice(str(_choices(info)))
     elif inner in (int, float) or origin is typing.Literal or inner is str:
         base = str if origin is typing.Literal or inner is str else inner
         annotation = base | None if optional else base

@@ -38,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "training",
     "walkforward",
     "risk",
+    "data",
     "ensemble",
     "retrain",
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from app.operations.runs import RunsRequest
 from app.services.db import get_engine
 from core.config import get_settings
 from core.store.db import session_scope
@@ -84,6 +85,11 @@ def list_runs(kind: str | None = None, limit: int = 50) -> list[RunSummary]:
             )
             for r in RunRepository(session).list(kind=kind, limit=limit)
         ]
+
+
+def list_saved(request: RunsRequest) -> list[RunSummary]:
+    """The runs a :class:`~app.operations.runs.RunsRequest` asks for, newest first."""
+    return list_runs(kind=request.kind, limit=request.limit)
 
 
 def get_run(run_id: int) -> RunSummary:

@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from app.operations.system import BenchRequest, SetupRequest
 from app.services.db import get_engine
 from core.config import get_settings
 
@@ -21,7 +22,7 @@ class SetupReport:
     notes: list[str] = field(default_factory=list)
 
 
-class SetupError(RuntimeError):
+class SetupError(ValueError):
     """Set-up found a problem the user must fix."""
 
 
@@ -62,3 +63,30 @@ def run_setup(*, warm: bool = True) -> SetupReport:
             warm_numba()
             report.numba_warmup_seconds = round(time.perf_counter() - started, 2)
     return report
+
+
+def setup(request: SetupRequest) -> SetupReport:
+    """:func:`run_setup`, then make sure the key for credentials at rest exists
+    (``var/secret.key``, mode 0600, when none is configured)."""
+    from core.config import SecretKeyError
+
+    report = run_setup(warm=request.warm)
+    settings = get_settings()
+    had_key = settings.fernet_key() is not None
+    try:
+        settings.fernet_key(create=True)
+    except SecretKeyError as exc:
+        raise SetupError(str(exc)) from exc
+    report.notes.append(
+        f"secret key for credentials at rest: {settings.secret_key_source()}"
+        + ("" if had_key else " (created)")
+    )
+    return report
+
+
+def bench(request: BenchRequest) -> dict[str, object]:
+    """Run the benchmark sections a :class:`~app.operations.system.BenchRequest` names."""
+    from core import bench as core_bench
+
+    sections = request.only or list(core_bench.SECTIONS)
+    return {name: core_bench.SECTIONS[name](repeats=request.repeats) for name in sections}

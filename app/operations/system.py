@@ -1,0 +1,83 @@
+"""System operations: set-up (data, database, numba cache) and the benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.operations import Operation, register
+
+
+class SetupRequest(BaseModel):
+    """What ``workbench setup`` does besides checking data and migrating the database."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warm: bool = Field(default=True, description="Warm numba's on-disk cache")
+
+
+class BenchRequest(BaseModel):
+    """Which benchmarks to run and how often to repeat each timing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeats: int = Field(default=7, ge=1, le=1000, description="Timing repeats per measurement")
+    only: list[str] = Field(
+        default_factory=list,
+        description="Sections to run (repeatable; default all)",
+        json_schema_extra={"choices": "core.bench:SECTIONS"},
+    )
+
+    @field_validator("only")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from core.bench import SECTIONS
+
+        unknown = sorted(set(value) - set(SECTIONS))
+        if unknown:
+            raise ValueError(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
+        return value
+
+
+def _setup_text(_report: Any, p: dict[str, Any]) -> str:
+    return (
+        f"data: {', '.join(f'{k} {v}' for k, v in p['data_files'].items())}\n"
+        f"database: {p['database_url']} (migrated)\n"
+        f"numba warm-up: {p['numba_warmup_seconds']} s"
+        + "".join(f"\nnote: {n}" for n in p["notes"])
+    )
+
+
+def _bench_text(report: Any, _payload: dict[str, Any]) -> str:
+    from core.bench import summary_text
+
+    return summary_text(report)
+
+
+SETUP = register(
+    Operation(
+        name="setup",
+        feature="system",
+        summary="Verify embedded data, migrate the database and warm numba (idempotent).",
+        request=SetupRequest,
+        service="app.services.system:setup",
+        payload=asdict,
+        text=_setup_text,
+    )
+)
+BENCH = register(
+    Operation(
+        name="bench",
+        feature="system",
+        summary="Benchmarks: medians and percentiles, throughput; never timed unit tests.",
+        request=BenchRequest,
+        service="app.services.system:bench",
+        payload=dict,
+        text=_bench_text,
+        long_running=True,
+    )
+)
+
+__all__ = ["BENCH", "SETUP", "BenchRequest", "SetupRequest"]
