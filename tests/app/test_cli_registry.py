@@ -134,3 +134,23 @@ def test_promote_corrupted_artifact_is_a_clear_error(isolated_workbench: Path) -
     assert [v.stage for v in registry.list_versions(VersionsRequest(name="m"))] == ["candidate"]
     assert out.returncode == 2, out.stdout + out.stderr
     assert "checksum mismatch" in json.loads(out.stdout)["error"]
+
+
+def test_registry_register_command_adds_a_candidate(isolated_workbench: Path) -> None:
+    run_id = _tiny_train_run()
+    out = workbench(
+        "registry", "register", "--run-id", str(run_id), "--name", "tiny", "--json",
+        var=isolated_workbench,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    payload = json.loads(out.stdout)
+    assert (payload["name"], payload["version"], payload["stage"]) == ("tiny", 1, "candidate")
+    assert payload["metrics"]["run_id"] == run_id and payload["metrics"]["roc_auc"] == 0.6
+    (stored,) = registry.list_versions()
+    assert stored.id == payload["id"] and stored.checksum == payload["checksum"]
+    bad = workbench(
+        "registry", "register", "--run-id", str(run_id), "--name", "no good",
+        var=isolated_workbench,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--name 'no good': use 1-64 letters" in bad.stderr
+    assert len(registry.list_versions()) == 1
