@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
 from app.operations.abtest import CompareRequest, parse_arm
+from app.operations.backtest import BacktestRequest
 from app.services import abtest as ab
-from app.services import research
-from tests.app.test_cli import workbench
+from app.services.backtest import run_backtest
 
 
 def test_parse_arm_forms() -> None:
@@ -55,8 +52,8 @@ def test_two_real_strategies_get_one_primary_and_six_secondary_tests() -> None:
 
 
 def test_saved_run_arm_uses_stored_returns() -> None:
-    saved = research.run_backtest(
-        research.BacktestRequest(dataset="ohlcv_daily", symbol="SP500", strategy="buy_and_hold")
+    saved = run_backtest(
+        BacktestRequest(dataset="ohlcv_daily", symbol="SP500", strategy="buy_and_hold")
     )
     returns = ab.arm_returns(
         CompareRequest(arms=["buy_and_hold", "ts_momentum"]), f"run:{saved.run_id}"
@@ -70,46 +67,6 @@ def test_sample_size_calculator_matches_core_and_shrinks_with_effect() -> None:
     assert large < small
     with pytest.raises(ValueError, match="non-zero"):
         ab.days_needed(0.0, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
-
-
-def test_cli_abtest_json_shape(isolated_workbench: Path) -> None:
-    out = workbench(
-        "abtest",
-        "--a",
-        "buy_and_hold",
-        "--b",
-        "ma_crossover:fast=20,slow=100",
-        "--n-boot",
-        "300",
-        "--json",
-        var=isolated_workbench,
-    )
-    assert out.returncode == 0, out.stderr
-    payload = json.loads(out.stdout)
-    assert {"tests", "adjusted_p_values", "verdict", "min_sample_size"} <= set(payload)
-    assert len(payload["tests"]) == 7 == len(payload["adjusted_p_values"])
-    assert {t["test"] for t in payload["tests"]} >= {"paired t-test", "Wilcoxon signed-rank"}
-    # The pair: the old verdict was "buy_and_hold better (win rate difference)".
-    assert payload["primary_test"] == "HAC paired t-test"
-    assert payload["verdict"].startswith(
-        "no significant difference (decided by HAC paired t-test: Holm-adjusted p="
-    )
-    assert [t["test"] for t in payload["primary"]] == ["HAC paired t-test"]
-    assert [t["role"] for t in payload["tests"]] == ["primary"] + ["secondary"] * 6
-    text = workbench(
-        "abtest", "--a", "buy_and_hold", "--b", "ma_crossover:fast=20,slow=100",
-        "--n-boot", "300", var=isolated_workbench,
-    )  # fmt: skip
-    assert text.returncode == 0, text.stderr
-    lines = text.stdout.splitlines()
-    assert lines[0].startswith("verdict: no significant difference (decided by HAC paired t-test")
-    assert lines[1].startswith("decided by: HAC paired t-test (paired t-test of daily return")
-    assert "primary test (decides):" in lines
-    assert any(
-        line.startswith("secondary tests (shown for information, never decide") for line in lines
-    )
-    bad = workbench("abtest", "--a", "buy_and_hold", "--b", "nope:x", var=isolated_workbench)
-    assert bad.returncode == 2 and "name=value" in bad.stderr
 
 
 def test_registered_model_arm_uses_only_out_of_sample_dates() -> None:
