@@ -56,7 +56,7 @@ with st.form("training.form"):
     c1, c2, c3, c4 = st.columns(4)
     kinds = list(KINDS)
     v["kind"] = c1.selectbox(
-        "Model", kinds, kinds.index(D["kind"]), format_func=KINDS.get, key="training.kind"
+        "Model", kinds, kinds.index(D["kind"]), format_func=KINDS.__getitem__, key="training.kind"
     )
     v["horizon"] = c2.number_input(
         "Horizon (bars)", 1, 60, D["horizon"], key="training.horizon", help=HELP["horizon"]
@@ -137,18 +137,18 @@ if submitted:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
             try:
-                outcome = training.train(request, progress=report)
+                trained = training.train(request, progress=report)
             except (ValueError, DataSourceError) as exc:
                 status.update(label="Training failed", state="error")
                 st.error(str(exc))
             else:
                 status.update(
-                    label=f"Trained run #{outcome.run_id} ({outcome.trials} trial(s))",
+                    label=f"Trained run #{trained.run_id} ({trained.trials} trial(s))",
                     state="complete",
                     expanded=False,
                 )
-                st.session_state[OUTCOME] = outcome
-                st.session_state[RUN_ID] = outcome.run_id
+                st.session_state[OUTCOME] = trained
+                st.session_state[RUN_ID] = trained.run_id
                 st.session_state[REGISTERED] = None
 
 outcome: training.TrainOutcome | None = st.session_state.get(OUTCOME)

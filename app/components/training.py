@@ -366,7 +366,7 @@ def registration_form(runs: Sequence[Any], current: int | None) -> tuple[int, st
             "Training run",
             ids,
             index=ids.index(current) if current in ids else 0,
-            format_func=titles.get,
+            format_func=lambda run_id: titles[run_id],
             key="training.register.run",
         )
         name = r2.text_input(
@@ -376,7 +376,7 @@ def registration_form(runs: Sequence[Any], current: int | None) -> tuple[int, st
             help="1-64 letters, digits, '-' or '_'. Registering an existing name adds a version.",
         )
         submitted = st.form_submit_button("Register model")
-    return (int(run_id), name.strip()) if submitted else None
+    return (int(run_id), name.strip()) if submitted and run_id is not None else None
 
 
 def render_registered(row: dict[str, Any] | None) -> None:
