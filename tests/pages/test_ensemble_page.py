@@ -7,7 +7,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from app.components.ensemble import SWITCH_TABLE_CAP
-from app.operations.ensemble import EnsembleOutcome
+from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 from app.services import retrain
 from app.services import runs as run_store
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
@@ -47,6 +47,12 @@ def test_run_ucb_then_contextual() -> None:
     assert at.title[0].value == "Ensemble"
     assert any("Run ensemble" in i.value for i in at.info)
     assert run_store.list_runs(kind="ensemble") == []
+    # the inputs start at the request model's defaults (costs shown in bps)
+    fields = EnsembleRequest.model_fields
+    assert at.radio(key="ensemble.selector").value == fields["selector"].default == "contextual"
+    assert at.slider(key="ensemble.train_fraction").value == fields["train_fraction"].default
+    assert at.number_input(key="ensemble.seed").value == fields["seed"].default
+    assert at.number_input(key="ensemble.fees").value == fields["fees"].default * 1e4 == 5.0
 
     at.radio(key="ensemble.selector").set_value("ucb")
     at.button(key=RUN).click().run()
@@ -57,6 +63,7 @@ def test_run_ucb_then_contextual() -> None:
     assert [r.id for r in saved] == [outcome.run_id]
     stored = saved[0].metrics
     assert stored["selector"] == "ucb"
+    assert (saved[0].spec["fees"], saved[0].spec["slippage"]) == (0.0005, 0.0005)
     shown = metrics(at)
     assert {k: shown[k] for k in _expected_cards(stored)} == _expected_cards(stored)
     assert _expected_cards(outcome.payload()) == _expected_cards(stored)
