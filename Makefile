@@ -35,7 +35,8 @@ run: setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-# TODO(issue 10): once `make contracts` and `make typecheck` pass, lint runs them too.
+	$(BIN)/lint-imports
+# TODO(issue 10): once `make typecheck` passes, lint runs it too.
 
 ## Layer contracts ([tool.importlinter] in pyproject.toml; function-level imports count).
 contracts: install
