@@ -107,7 +107,9 @@ def _sentence(kind: str, ctx: Mapping[str, Any], msg: str, label: str) -> str:
 
 
 def _with_labels(text: str, labels: Mapping[str, str]) -> str:
-    for name in sorted(labels, key=len, reverse=True):
+    """Replace field identifiers (``step_bars``) in ``text`` by their labels; plain words
+    such as ``name`` are left alone, since they read as English."""
+    for name in sorted((n for n in labels if "_" in n), key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w])", labels[name], text)
     return _FLOAT_INT.sub(r"\1", text)
 
