@@ -8,6 +8,9 @@ from app import cached, state
 from app.components.charts import render_price_chart
 from app.components.widgets import pct, render_defects, render_metric_cards
 from app.services import data as data_service
+from core.data.formats import DATE_FORMAT_PRESETS
+from core.data.summary import summary_stats
+from core.data.validation import read_format
 
 FORMAT_FIELDS = {
     "date_format": "Date format",
@@ -60,7 +63,7 @@ with chart_tab:
             st.error(str(exc))
             frame = None
         if frame is not None:
-            stats = data_service.summary_stats(frame)
+            stats = summary_stats(frame)
             render_metric_cards(
                 [
                     ("Bars", f"{stats['bars']:,}"),
@@ -105,7 +108,7 @@ with upload_tab:
         with st.expander("File format (declare it if the file is not ISO dates and '.' decimals)"):
             c1, c2, c3 = st.columns(3)
             date_format = c1.selectbox(
-                "Date format", data_service.DATE_FORMAT_PRESETS, key="data.fmt.date_format"
+                "Date format", DATE_FORMAT_PRESETS, key="data.fmt.date_format"
             )
             custom_format = c1.text_input(
                 "Other date format (strftime)", key="data.fmt.custom", placeholder="%d-%b-%Y"
@@ -124,7 +127,7 @@ with upload_tab:
     if submitted:
         fmt, bad_options = None, []
         try:
-            fmt = data_service.read_format(
+            fmt = read_format(
                 date_format=custom_format.strip() or date_format,
                 decimal=decimal,
                 thousands=thousands,

@@ -11,6 +11,9 @@ from sqlalchemy import inspect
 
 from app.services import data as data_service
 from app.services.db import get_engine
+from core.data.stored import NAME_PATTERN
+from core.data.summary import summary_stats
+from core.data.validation import read_format
 from core.store.db import make_engine, session_scope, upgrade
 from core.store.runs import RunRepository
 
@@ -110,14 +113,14 @@ def test_names_outside_the_pattern_are_refused_with_the_pattern(
     with pytest.raises(data_service.DataValidationError) as info:
         data_service.import_upload(name, "a.csv", GOOD)
     (d,) = info.value.defects
-    assert d.code == "bad_name" and why in d.message and data_service.NAME_PATTERN in d.message
+    assert d.code == "bad_name" and why in d.message and NAME_PATTERN in d.message
     folder = isolated_workbench / "datasets"
     assert not folder.exists() or list(folder.iterdir()) == []
     assert data_service.symbols_of("uploads") == []
 
 
 def test_declared_format_is_used_and_recorded(isolated_workbench: Path) -> None:
-    fmt = data_service.read_format(date_format="%d/%m/%Y", decimal=",")
+    fmt = read_format(date_format="%d/%m/%Y", decimal=",")
     payload = b"date;close\n04/01/2021;100,13\n05/01/2021;101,5\n"
     with pytest.raises(data_service.DataValidationError, match="--date-format"):
         data_service.import_upload("eu", "eu.csv", payload)
@@ -201,7 +204,7 @@ def test_summary_stats_match_independent_numbers() -> None:
     frame = pd.DataFrame(
         {"close": [100.0, 110.0, 99.0, 120.0]}, index=pd.bdate_range("2021-01-04", periods=4)
     )
-    stats = data_service.summary_stats(frame)
+    stats = summary_stats(frame)
     assert stats["total_return"] == pytest.approx(0.2)
     assert stats["max_drawdown"] == pytest.approx(99 / 110 - 1)
     assert stats["best_day"] == pytest.approx(120 / 99 - 1)
