@@ -275,6 +275,7 @@ def causal_regimes(
         method=fit0.method,
     )
     assert labels_prev is not None
+    assert gamma is not None  # set by every refit point, like labels_prev
     return _assemble_causal(
         close_s,
         ret,

@@ -140,6 +140,7 @@ def fit_regimes(prices: pd.DataFrame | pd.Series, spec: RegimeSpec | None = None
     valid = np.isfinite(x).all(axis=1)
     center = x[valid].mean(axis=0)
     scale = x[valid].std(axis=0)
+    fit: Fit | None
     if np.nanstd(ret) < ZERO_VAR:
         notes.append(
             "prices are constant (log returns have zero variance): no regimes can be "

@@ -39,7 +39,8 @@ def filter_step(prior: np.ndarray, log_emission_row: np.ndarray) -> np.ndarray:
     if not np.isfinite(top):
         return prior
     post = np.exp(log_post - top)
-    return post / post.sum()
+    posterior: np.ndarray = post / post.sum()
+    return posterior
 
 
 def forward_filter(
@@ -163,4 +164,5 @@ def normalized_entropy(probs: np.ndarray) -> np.ndarray:
     p = np.clip(probs, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log(p), 0.0)
-    return np.clip(terms.sum(axis=1) / np.log(p.shape[1]), 0.0, 1.0)
+    entropy: np.ndarray = np.clip(terms.sum(axis=1) / np.log(p.shape[1]), 0.0, 1.0)
+    return entropy

@@ -93,4 +93,5 @@ def label_transition(transmat: np.ndarray, state_labels: dict[int, str]) -> np.n
             out[a] = (transmat[members] @ m).mean(axis=0)
         elif not members.any():
             out[a] = np.nan
-    return out
+    result: np.ndarray = out
+    return result

@@ -7,6 +7,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from numbers import Real
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,8 @@ class FilteredRegimeModel:
     @property
     def n_states(self) -> int:
         """Number of hidden states K."""
-        return self.means.shape[0]
+        k: int = self.means.shape[0]
+        return k
 
     def reset(self) -> None:
         """Forget all bars: the next bar is scored against ``startprob``."""
@@ -122,7 +124,7 @@ class FilteredRegimeModel:
         if isinstance(obs, Real):
             log_return = float(obs)
         else:
-            close = float(obs["close"])
+            close = float(cast("Mapping[str, float] | pd.Series", obs)["close"])
             if not close > 0 and math.isfinite(close):
                 raise ValueError(f"close must be > 0, got {close}")
             log_return = math.log(close / self._prev_close) if close > 0 else math.nan
@@ -138,7 +140,8 @@ class FilteredRegimeModel:
         post = filter_step(self._prior, log_em)
         self.state_probs = post
         self._prior = post @ self.transmat
-        return post @ self.labels_matrix
+        label_probs: np.ndarray = post @ self.labels_matrix
+        return label_probs
 
     # ----- batch ---------------------------------------------------------------------
     def log_emission(self, prices: pd.DataFrame | pd.Series) -> np.ndarray:

@@ -78,7 +78,8 @@ def detection_lags(true: pd.Series | np.ndarray, predicted: pd.Series | np.ndarr
 
 
 def _argmax_labels(probs: pd.DataFrame) -> np.ndarray:
-    return np.asarray(LABELS)[probs.to_numpy().argmax(axis=1)]
+    labels: np.ndarray = np.asarray(LABELS)[probs.to_numpy().argmax(axis=1)]
+    return labels
 
 
 def evaluate_synthetic(
@@ -107,7 +108,7 @@ def evaluate_synthetic(
     """
     syn = SyntheticSpec(bars=bars, seed=seed)
     prices, truth = generate(syn)
-    spec = spec or RegimeSpec(method=method, seed=seed)  # type: ignore[arg-type]
+    spec = spec or RegimeSpec(method=method, seed=seed)
     if history is None:
         result = fit_regimes(prices, spec)
     else:

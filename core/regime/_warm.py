@@ -130,7 +130,8 @@ def _log_pdf(z: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray
     inv = np.linalg.inv(chol)
     w = np.einsum("kij,tkj->tki", inv, z[:, None, :] - means[None])
     log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    return -0.5 * (d * _LOG_2PI + log_det + (w * w).sum(axis=2))
+    log_pdf: np.ndarray = -0.5 * (d * _LOG_2PI + log_det + (w * w).sum(axis=2))
+    return log_pdf
 
 
 def moments(weights: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,7 +195,7 @@ def dpgmm_params(bgm: object, z: np.ndarray) -> tuple[Params, np.ndarray]:
     k = resp.shape[1]
     counts = np.full((k, k), 0.5)
     np.add.at(counts, (hard[:-1], hard[1:]), 1.0)
-    weights = np.asarray(bgm.weights_, dtype=float)  # type: ignore[attr-defined]
+    weights = np.asarray(bgm.weights_, dtype=np.float64)  # type: ignore[attr-defined]
     params = Params(
         weights / weights.sum(),
         counts / counts.sum(axis=1, keepdims=True),
