@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -230,7 +230,8 @@ def evaluate_rules(rules: list[AlertRuleSpec], snap: Snapshot) -> list[Firing]:
     for rule in rules:
         if not rule.enabled:
             continue
-        t = rule.threshold
+        # the validator sets a threshold for every kind that compares with one
+        t = cast(float, rule.threshold)
         hit: tuple[str, str, float | str | None] | None = None
         if rule.kind == "drawdown" and snap.drawdown is not None and snap.drawdown >= t:
             hit = (f"drawdown {snap.drawdown:.1%} >= {t:.1%}", "", snap.drawdown)
@@ -261,9 +262,13 @@ def evaluate_rules(rules: list[AlertRuleSpec], snap: Snapshot) -> list[Firing]:
                 snap.reconciliation_differences,
             )
         elif rule.kind == "model_metric_below":
-            value = snap.model_metrics.get(rule.metric or "")
-            if value is not None and value < t:
-                hit = (f"model {rule.metric} {value:.3f} < {t:.3f}", rule.metric or "", value)
+            metric_value = snap.model_metrics.get(rule.metric or "")
+            if metric_value is not None and metric_value < t:
+                hit = (
+                    f"model {rule.metric} {metric_value:.3f} < {t:.3f}",
+                    rule.metric or "",
+                    metric_value,
+                )
         elif rule.kind == "regime_change":
             if snap.regime and snap.previous_regime and snap.regime != snap.previous_regime:
                 hit = (
