@@ -60,7 +60,7 @@ def parse_dates(
             )
         values = series.to_numpy(dtype="datetime64[ns]")
         bad = np.isnat(values)
-        problems = []
+        problems: list[Problem] = []
         if bad.any():
             problems.append(_missing_dates(column, bad, locations))
         return ParsedDates(values, bad, problems, notes)
@@ -82,7 +82,7 @@ def parse_dates(
         )
     text = as_text(cells)
     missing = text.isna().to_numpy() | text.fillna("").str.lower().isin(MISSING_TOKENS).to_numpy()
-    problems: list[Problem] = []
+    problems = []
     if missing.any():
         problems.append(_missing_dates(column, missing, locations))
     filled = text.fillna("")

@@ -70,6 +70,9 @@ class DataSource(Protocol):
     """What every loader provides."""
 
     name: str
+    description: str
+    source: str
+    license: str
 
     def symbols(self) -> list[str]:
         """Symbols this source can load."""
@@ -274,7 +277,8 @@ class AlpacaSource:
                 start=pd.Timestamp(self._start).to_pydatetime(),
             )
             try:
-                bars = client.get_stock_bars(request).df
+                # a BarSet unless raw_data=True; alpaca-py's annotation has no overload for it
+                bars = client.get_stock_bars(request).df  # type: ignore[union-attr]
             except APIError as exc:
                 status = getattr(exc, "status_code", None)
                 if status in (401, 403):
