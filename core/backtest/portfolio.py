@@ -86,7 +86,8 @@ def rebalance_mask(held: pd.DataFrame, rebalance: Rebalance) -> np.ndarray:
     prev[1:] = values[:-1]
     changed = np.any(values != prev, axis=1)
     if rebalance is None:
-        return changed
+        out: np.ndarray = changed
+        return out
     if rebalance not in ("W", "M"):
         raise ValueError(f"rebalance must be 'W', 'M' or None, got {rebalance!r}")
     index = pd.DatetimeIndex(held.index)
@@ -94,7 +95,8 @@ def rebalance_mask(held: pd.DataFrame, rebalance: Rebalance) -> np.ndarray:
     new_period = np.zeros(len(index), dtype=bool)
     new_period[1:] = period[1:] != period[:-1]
     new_period[1] = True
-    return new_period & (np.any(values != 0, axis=1) | np.any(prev != 0, axis=1))
+    out = new_period & (np.any(values != 0, axis=1) | np.any(prev != 0, axis=1))
+    return out
 
 
 def run_portfolio_backtest(

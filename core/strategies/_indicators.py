@@ -55,7 +55,8 @@ def rsi(close: np.ndarray, window: int) -> np.ndarray:
     [nan, nan, 100.0, 50.0, 75.0]
     """
     close_s = pd.Series(np.asarray(close, dtype=np.float64))
-    return features.rsi(close_s, window).to_numpy()
+    out: np.ndarray = features.rsi(close_s, window).to_numpy()
+    return out
 
 
 def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
@@ -66,14 +67,16 @@ def rolling_zscore(close: np.ndarray, window: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (close_s.to_numpy() - roll.mean().to_numpy()) / std
     z[std == 0.0] = 0.0
-    return z
+    out: np.ndarray = z
+    return out
 
 
 def realized_vol(close: np.ndarray, window: int, periods_per_year: float = 252.0) -> np.ndarray:
     """Annualized trailing standard deviation of log returns (ddof=1), numpy in and out;
     the feature :func:`core.features.indicators.realized_vol` does the work."""
     close_s = pd.Series(np.asarray(close, dtype=np.float64))
-    return features.realized_vol(close_s, window, periods_per_year).to_numpy()
+    out: np.ndarray = features.realized_vol(close_s, window, periods_per_year).to_numpy()
+    return out
 
 
 def state_machine(
