@@ -1,17 +1,20 @@
-"""Backtest and sweep result components."""
+"""Backtest components: the costs, period and regime inputs, and the result views of a
+backtest and a portfolio."""
 
 from __future__ import annotations
 
 import math
+from datetime import date
+from typing import Any
 
-import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.delta_generator import DeltaGenerator
 
+from app.components.forms import cost_inputs
 from app.components.widgets import render_metric_cards
-from app.services.research import BacktestOutcome, PortfolioOutcome, SweepOutcome
+from app.operations.backtest import MAX_CASH, BacktestOutcome, BacktestRequest, PortfolioOutcome
 
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
 LABELS: dict[str, str] = {
@@ -108,58 +111,6 @@ def render_backtest(outcome: BacktestOutcome) -> None:
     st.dataframe(outcome.trades, width="stretch", height=280, hide_index=True)
 
 
-def heatmap_figure(outcome: SweepOutcome, metric: str) -> go.Figure | None:
-    """Heatmap of ``metric`` over the first two swept params (None if fewer than two)."""
-    if len(outcome.param_names) < 2:
-        return None
-    row, col = outcome.param_names[0], outcome.param_names[1]
-    grid = outcome.table.pivot_table(index=row, columns=col, values=metric, aggfunc="max")
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid.to_numpy(),
-            x=grid.columns.astype(str),
-            y=grid.index.astype(str),
-            colorscale="RdYlGn",
-            colorbar={"title": metric},
-            hoverongaps=False,
-        )
-    )
-    fig.update_layout(
-        height=520, xaxis_title=col, yaxis_title=row, margin={"l": 10, "r": 10, "t": 30, "b": 10}
-    )
-    return fig
-
-
-def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None:
-    """Headline, heatmap (or line for one param) and the top-N table."""
-    render_metric_cards(
-        [
-            ("Combinations", f"{outcome.combinations:,}"),
-            ("Seconds", f"{outcome.seconds:.3f}"),
-            ("Combos / s", f"{outcome.combinations / max(outcome.seconds, 1e-9):,.0f}"),
-            (f"Best {metric}", fmt(metric, float(outcome.top(1)[metric].iloc[0]))),
-        ]
-    )
-    fig = heatmap_figure(outcome, metric)
-    if fig is None:
-        name = outcome.param_names[0]
-        ordered = outcome.table.sort_values(name)
-        fig = go.Figure(go.Scatter(x=ordered[name], y=ordered[metric], mode="lines+markers"))
-        fig.update_layout(height=400, xaxis_title=name, yaxis_title=metric)
-    st.plotly_chart(fig, width="stretch", key=f"sweep.{outcome.run_id}.{metric}")
-    asc = metric in ("volatility", "max_drawdown_duration", "turnover")
-    top = outcome.table.sort_values(metric, ascending=asc, na_position="last").head(top_n)
-    st.markdown(f"**Top {top_n} by {metric}**")
-    st.dataframe(top, width="stretch", hide_index=True)
-    st.caption(f"Execution: {outcome.execution}.")
-
-
-def runs_table(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Saved runs as a display table."""
-    frame = pd.DataFrame(rows)
-    return frame.replace({np.nan: None})
-
-
 def render_portfolio(outcome: PortfolioOutcome) -> None:
     """Book metrics, equity with drawdown, and realized weights over time."""
     m = outcome.metrics
@@ -187,3 +138,74 @@ def render_portfolio(outcome: PortfolioOutcome) -> None:
         height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified"
     )
     st.plotly_chart(fig, width="stretch", key=f"portfolio.{outcome.run_id}")
+
+
+def costs_period_inputs(
+    prefix: str, *, dataset: str, symbol: str, first: date, last: date
+) -> tuple[float, float, float, date, date]:
+    """Fees, slippage, starting cash and date range in one row (inside a form).
+
+    Returns ``(fees, slippage, init_cash, start, end)``; fees and slippage as fractions.
+    The defaults come from :class:`BacktestRequest`; the range defaults to all the data.
+    """
+    c1, c2, c3, c4 = st.columns(4)
+    fees, slip = cost_inputs(c1, c2, fees_key=f"{prefix}.fees", slippage_key=f"{prefix}.slip")
+    cash_default = float(BacktestRequest.model_fields["init_cash"].default)
+    cash = c3.number_input(
+        "Initial cash", 1_000.0, MAX_CASH, cash_default, 1_000.0, key=f"{prefix}.cash"
+    )
+    picked = c4.date_input(
+        "Date range",
+        (first, last),
+        min_value=first,
+        max_value=last,
+        key=f"{prefix}.range.{dataset}.{symbol}",
+    )
+    start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (first, last)
+    return fees, slip, cash, start, end
+
+
+def regime_inputs(prefix: str) -> tuple[dict[str, Any], DeltaGenerator]:
+    """The optional regime filter (inside a form): the request's ``regime_*`` values, and
+    the slot where an error about them is shown."""
+    fields = BacktestRequest.model_fields
+    with st.expander("Regime filter (optional)"):
+        r1, r2, r3 = st.columns([1, 2, 1])
+        mode = r1.radio(
+            "Mode",
+            ["off", "filter", "scale"],
+            horizontal=True,
+            key=f"{prefix}.regime_mode",
+            help="filter: trade only in the chosen regimes; scale: size by confidence",
+        )
+        regimes = r2.multiselect(
+            "Trade in regimes",
+            ["bull", "bear", "sideways", "volatile"],
+            default=["bull", "sideways"],
+            key=f"{prefix}.regimes",
+        )
+        default_p = float(fields["regime_min_prob"].default)
+        min_prob = r3.slider("Min probability", 0.0, 1.0, default_p, 0.05, key=f"{prefix}.regime_p")
+        slot = st.empty()
+        st.caption(
+            "Uses forward-filtered HMM probabilities; the HMM is fitted only on bars before "
+            f"the test window (or on the first {fields['regime_train_bars'].default} bars, "
+            "kept flat)."
+        )
+    return {"regime_mode": mode, "regimes": regimes, "regime_min_prob": min_prob}, slot
+
+
+def saved_runs_rows(runs: list[Any]) -> list[dict[str, object]]:
+    """Saved backtests and sweeps as table rows (newest first, as listed)."""
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "title": r.title,
+            "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "sharpe": r.metrics.get("sharpe"),
+            "total_return": r.metrics.get("total_return"),
+            "combinations": r.metrics.get("combinations"),
+        }
+        for r in runs
+    ]

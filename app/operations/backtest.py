@@ -1,25 +1,33 @@
-"""Backtest operations: their requests, and their descriptors for every front end."""
+"""Backtest operations (one strategy, a portfolio, the tear sheet): their requests, their
+JSON payloads and their descriptors for every front end."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
-from core.backtest.spec import BacktestSpec
+from core.backtest.spec import EXECUTION, BacktestSpec
 from core.serialize import json_safe
 from core.strategies import STRATEGIES, validate_params
 
 Regime = Literal["bull", "bear", "sideways", "volatile"]
+MAX_CASH = 1e9
+"""Largest starting cash a backtest accepts (the pages' inputs stop there too)."""
 
 
 class BacktestCosts(Costs):
     """Trading costs plus the starting capital of a backtest."""
 
-    init_cash: float = Field(default=100_000.0, gt=0, description="Starting cash")
+    init_cash: float = Field(
+        default=100_000.0, gt=0, le=MAX_CASH, description="Starting cash (account currency)"
+    )
 
     def spec(self) -> BacktestSpec:
         """The engine's spec."""
@@ -82,7 +90,55 @@ class BacktestRequest(BacktestCosts):
         return self
 
 
-def backtest_payload(outcome: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """A finished backtest with its benchmark (buy-and-hold) and saved run id."""
+
+    run_id: int | None
+    request: BacktestRequest
+    equity: pd.Series
+    benchmark: pd.Series
+    drawdown: pd.Series
+    returns: pd.Series
+    benchmark_returns: pd.Series
+    positions: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, float]
+    benchmark_metrics: dict[str, float]
+    execution: str
+    regime_note: str = ""
+
+    @classmethod
+    def from_curves(
+        cls,
+        run_id: int | None,
+        request: BacktestRequest,
+        curves: Mapping[str, pd.Series],
+        trades: pd.DataFrame,
+        metrics: dict[str, float],
+        benchmark_metrics: dict[str, float],
+        regime_note: str = "",
+    ) -> BacktestOutcome:
+        """Build from the per-bar curves: the engine's series or a saved ``curves`` frame
+        (equity, benchmark, drawdown, returns, benchmark_returns, positions)."""
+        return cls(
+            run_id=run_id,
+            request=request,
+            equity=curves["equity"],
+            benchmark=curves["benchmark"],
+            drawdown=curves["drawdown"],
+            returns=curves["returns"],
+            benchmark_returns=curves["benchmark_returns"],
+            positions=curves["positions"],
+            trades=trades,
+            metrics=metrics,
+            benchmark_metrics=benchmark_metrics,
+            execution=EXECUTION,
+            regime_note=regime_note,
+        )
+
+
+def backtest_payload(outcome: BacktestOutcome) -> dict[str, Any]:
     """The JSON payload of a finished backtest."""
     return {
         **json_safe(outcome.metrics),
@@ -96,7 +152,7 @@ def backtest_payload(outcome: Any) -> dict[str, Any]:
     }
 
 
-def _backtest_text(outcome: Any, payload: dict[str, Any]) -> str:
+def _backtest_text(outcome: BacktestOutcome, payload: dict[str, Any]) -> str:
     return "\n".join(f"{k:>22}: {v}" for k, v in payload.items() if k != "benchmark")
 
 
@@ -106,11 +162,129 @@ BACKTEST = register(
         feature="backtest",
         summary="Backtest one strategy; prints the metrics and the execution convention.",
         request=BacktestRequest,
-        service="app.services.research:run_backtest",
+        service="app.services.backtest:run_backtest",
         payload=backtest_payload,
         text=_backtest_text,
         flags={"params": Flag(name="--param"), "regimes": Flag(name="--regime")},
     )
 )
 
-__all__ = ["BACKTEST", "BacktestCosts", "BacktestRequest", "backtest_payload"]
+
+class PortfolioRequest(BacktestCosts):
+    """A multi-asset book: symbols, weighting scheme and rebalancing, shared cash."""
+
+    dataset: str = Field(default="sp500_closes", description="Dataset name")
+    symbols: list[str] = Field(min_length=2, max_length=25, description="Symbol (repeat, 2-25)")
+    weighting: Literal["equal", "inverse_vol"] = Field(
+        default="equal", description="equal or inverse_vol (inverse trailing volatility)"
+    )
+    vol_window: int = Field(
+        default=63, ge=5, le=504, description="Bars of the trailing volatility (inverse_vol)"
+    )
+    gross: float = Field(default=1.0, gt=0, le=1.0, description="Sum of |weights| (gross exposure)")
+    rebalance: Literal["W", "M", "none"] = Field(default="M", description="W, M or none")
+    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
+    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+
+    @field_validator("symbols")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each symbol may appear once")
+        return value
+
+
+@dataclass(frozen=True)
+class PortfolioOutcome:
+    """A finished portfolio backtest."""
+
+    run_id: int | None
+    request: PortfolioRequest
+    equity: pd.Series
+    drawdown: pd.Series
+    weights: pd.DataFrame
+    metrics: dict[str, float]
+    execution: str
+
+
+def portfolio_payload(outcome: PortfolioOutcome) -> dict[str, Any]:
+    """The JSON payload of a finished portfolio backtest."""
+    return {
+        **json_safe(outcome.metrics),
+        "execution": outcome.execution,
+        "run_id": outcome.run_id,
+        "final_weights": outcome.weights.iloc[-1].round(6).to_dict(),
+    }
+
+
+PORTFOLIO = register(
+    Operation(
+        name="portfolio",
+        feature="backtest",
+        summary="Multi-asset backtest with shared cash, target weights and rebalancing.",
+        request=PortfolioRequest,
+        service="app.services.backtest:run_portfolio",
+        payload=portfolio_payload,
+        flags={"symbols": Flag(name="--symbol")},
+    )
+)
+
+
+class ReportRequest(BacktestRequest):
+    """A tear sheet of a new backtest, or of the saved backtest ``run_id``."""
+
+    run_id: int | None = Field(default=None, ge=1, description="Saved backtest run id instead")
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """A quantstats HTML tear sheet and the backtest run it describes."""
+
+    html: str
+    run_id: int | None
+
+
+def report_payload(outcome: ReportOutcome) -> dict[str, Any]:
+    """The JSON payload of a tear sheet (the CLI adds the file it wrote)."""
+    return {"bytes": len(outcome.html), "run_id": outcome.run_id}
+
+
+def _report_text(outcome: ReportOutcome, payload: dict[str, Any]) -> str:
+    return f"wrote {payload.get('out', 'the tear sheet')} ({payload['bytes']:,} bytes)"
+
+
+REPORT = register(
+    Operation(
+        name="report",
+        feature="backtest",
+        summary=(
+            "Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."
+        ),
+        request=ReportRequest,
+        service="app.services.backtest:report",
+        payload=report_payload,
+        text=_report_text,
+        flags={
+            "run_id": Flag(name="--run"),
+            "params": Flag(name="--param"),
+            "regimes": Flag(name="--regime"),
+        },
+    )
+)
+
+__all__ = [
+    "BACKTEST",
+    "MAX_CASH",
+    "PORTFOLIO",
+    "REPORT",
+    "BacktestCosts",
+    "BacktestOutcome",
+    "BacktestRequest",
+    "PortfolioOutcome",
+    "PortfolioRequest",
+    "ReportOutcome",
+    "ReportRequest",
+    "backtest_payload",
+    "portfolio_payload",
+    "report_payload",
+]

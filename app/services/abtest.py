@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 
 from app.operations.abtest import CompareRequest, parse_arm
-from app.services import research
+from app.operations.backtest import BacktestRequest
 from app.services import runs as run_store
+from app.services.backtest import run_backtest as backtest_strategy
 from core.abtest import ComparisonResult, compare, min_sample_size_sharpe
 from core.abtest.sequential import shadow_tests
 
@@ -39,8 +40,8 @@ def arm_returns(request: CompareRequest, arm: str) -> pd.Series:
         if run.kind != "backtest":
             raise ValueError(f"run {payload} is a {run.kind}; pick a saved backtest")
         return run_store.load_frame(run, "curves")["returns"].rename(arm)
-    outcome = research.run_backtest(
-        research.BacktestRequest(
+    outcome = backtest_strategy(
+        BacktestRequest(
             dataset=request.dataset,
             symbol=request.symbol,
             strategy=kind,

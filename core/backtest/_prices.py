@@ -29,7 +29,8 @@ def as_price_frame(prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
 def fill_prices(prices: pd.DataFrame) -> np.ndarray:
     """The order fill price per bar: open when present, else close."""
     col = "open" if "open" in prices.columns else "close"
-    return prices[col].to_numpy(dtype=np.float64)
+    out: np.ndarray = prices[col].to_numpy(dtype=np.float64)
+    return out
 
 
 def align_positions(positions: pd.Series, index: pd.Index) -> pd.Series:

@@ -9,6 +9,9 @@ Degenerate inputs (zero variance, no losses) give NaN rather than infinities.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 TRADING_DAYS = 252.0
@@ -36,7 +39,8 @@ def returns_from_equity(equity: np.ndarray, init_cash: float) -> np.ndarray:
     prev = np.empty_like(equity)
     prev[0] = init_cash
     prev[1:] = equity[:-1]
-    return equity / prev - 1.0
+    out: np.ndarray = equity / prev - 1.0
+    return out
 
 
 def equity_curve(returns: np.ndarray, start: float = 1.0) -> np.ndarray:
@@ -54,7 +58,8 @@ def total_return(returns: np.ndarray) -> np.ndarray:
     >>> round(float(total_return(np.array([0.1, -0.1]))), 10)
     -0.01
     """
-    return np.prod(1.0 + _arr(returns), axis=0) - 1.0
+    out: np.ndarray = np.prod(1.0 + _arr(returns), axis=0) - 1.0
+    return out
 
 
 def cagr(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
@@ -77,7 +82,8 @@ def annualized_volatility(
     >>> round(float(annualized_volatility(np.array([0.01, -0.01]), 4)), 6)
     0.028284
     """
-    return np.std(_arr(returns), axis=0, ddof=1) * np.sqrt(periods_per_year)
+    out: np.ndarray = np.std(_arr(returns), axis=0, ddof=1) * np.sqrt(periods_per_year)
+    return out
 
 
 def sharpe_ratio(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
@@ -89,7 +95,8 @@ def sharpe_ratio(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) ->
     """
     returns = _arr(returns)
     std = np.std(returns, axis=0, ddof=1)
-    return _safe_div(np.mean(returns, axis=0), std) * np.sqrt(periods_per_year)
+    out: np.ndarray = _safe_div(np.mean(returns, axis=0), std) * np.sqrt(periods_per_year)
+    return out
 
 
 def sortino_ratio(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
@@ -100,7 +107,8 @@ def sortino_ratio(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -
     """
     returns = _arr(returns)
     downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
-    return _safe_div(np.mean(returns, axis=0), downside) * np.sqrt(periods_per_year)
+    out: np.ndarray = _safe_div(np.mean(returns, axis=0), downside) * np.sqrt(periods_per_year)
+    return out
 
 
 def drawdown(equity: np.ndarray) -> np.ndarray:
@@ -121,7 +129,8 @@ def max_drawdown(returns: np.ndarray) -> np.ndarray:
     """
     returns = _arr(returns)
     wealth = np.concatenate([np.ones((1, *returns.shape[1:])), equity_curve(returns)], axis=0)
-    return np.min(drawdown(wealth), axis=0)
+    out: np.ndarray = np.min(drawdown(wealth), axis=0)
+    return out
 
 
 def max_drawdown_duration(returns: np.ndarray) -> np.ndarray:
@@ -136,7 +145,8 @@ def max_drawdown_duration(returns: np.ndarray) -> np.ndarray:
     steps = np.arange(wealth.shape[0]).reshape((-1,) + (1,) * (wealth.ndim - 1))
     at_peak = wealth >= peak
     last_peak = np.maximum.accumulate(np.where(at_peak, steps, 0), axis=0)
-    return np.max(steps - last_peak, axis=0)
+    out: np.ndarray = np.max(steps - last_peak, axis=0)
+    return out
 
 
 def calmar_ratio(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
@@ -158,7 +168,8 @@ def n_trades(positions: np.ndarray) -> np.ndarray:
     """
     sign = np.sign(_arr(positions))
     prev = np.concatenate([np.zeros((1, *sign.shape[1:])), sign[:-1]], axis=0)
-    return np.sum((sign != 0) & (sign != prev), axis=0)
+    out: np.ndarray = np.sum((sign != 0) & (sign != prev), axis=0)
+    return out
 
 
 def exposure(positions: np.ndarray) -> np.ndarray:
@@ -167,7 +178,8 @@ def exposure(positions: np.ndarray) -> np.ndarray:
     >>> float(exposure(np.array([0.0, 1.0, -1.0, 0.0])))
     0.5
     """
-    return np.mean(_arr(positions) != 0, axis=0)
+    out: np.ndarray = np.mean(_arr(positions) != 0, axis=0)
+    return out
 
 
 def turnover(positions: np.ndarray, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
@@ -178,7 +190,10 @@ def turnover(positions: np.ndarray, periods_per_year: float = TRADING_DAYS) -> n
     """
     positions = _arr(positions)
     prev = np.concatenate([np.zeros((1, *positions.shape[1:])), positions[:-1]], axis=0)
-    return np.sum(np.abs(positions - prev), axis=0) / positions.shape[0] * periods_per_year
+    out: np.ndarray = (
+        np.sum(np.abs(positions - prev), axis=0) / positions.shape[0] * periods_per_year
+    )
+    return out
 
 
 def win_rate(trade_pnl: np.ndarray) -> float:
@@ -310,3 +325,16 @@ def position_metrics(
         "turnover": delta.sum(axis=1) / n_bars * periods_per_year,
     }
     return {k: _unrow(v, one_d) for k, v in out.items()}
+
+
+def as_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric metric values as plain floats (None -> NaN); other values are dropped.
+
+    >>> as_floats({"sharpe": np.float64(1.5), "n_trades": 3, "total_fees": None, "note": "x"})
+    {'sharpe': 1.5, 'n_trades': 3.0, 'total_fees': nan}
+    """
+    return {
+        key: float("nan") if value is None else float(np.asarray(value).item())
+        for key, value in metrics.items()
+        if value is None or isinstance(value, int | float | np.number)
+    }

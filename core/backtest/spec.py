@@ -65,5 +65,5 @@ def periods_per_year(freq: str) -> float:
     delta = pd.Timedelta(freq)
     day = pd.Timedelta("1D")
     if delta >= day:
-        return 252.0 / (delta / day)
-    return 252.0 * (pd.Timedelta(hours=6.5) / delta)
+        return float(252.0 / (delta / day))
+    return float(252.0 * (pd.Timedelta(hours=6.5) / delta))

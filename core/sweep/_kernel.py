@@ -26,7 +26,8 @@ _ABS_TOL = 1e-12
 
 def _is_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     tol = np.maximum(_REL_TOL * np.maximum(np.abs(a), np.abs(b)), _ABS_TOL)
-    return (a == b) | (np.abs(a - b) <= tol)
+    out: np.ndarray = (a == b) | (np.abs(a - b) <= tol)
+    return out
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -35,7 +36,8 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     opposite = np.sign(a) != np.sign(b)
     zero = np.where(opposite, _is_close(np.abs(a), np.abs(b)), np.abs(total) <= _ABS_TOL)
     total[zero] = 0.0
-    return total
+    out: np.ndarray = total
+    return out
 
 
 def _snap_zero(a: np.ndarray) -> np.ndarray:

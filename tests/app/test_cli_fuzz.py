@@ -264,7 +264,7 @@ def test_grid_axis_parse_gives_a_small_axis_or_a_value_error(text: str) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40), st.sampled_from(["fast", "slow", "allow_short", "nope"]))
 def test_sweep_grid_text_gives_a_request_or_a_value_error(text: str, name: str) -> None:
-    from app.services.research import SweepRequest
+    from app.operations.sweep import SweepRequest
     from core.sweep import GridAxis
 
     try:

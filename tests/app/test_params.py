@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.operations.backtest import BacktestRequest
 from app.operations.params import parse_value
-from app.services import research
+from app.operations.sweep import SweepRequest
 from app.services import runs as run_store
-from app.services.research import SweepRequest
+from app.services.backtest import run_backtest
+from app.services.sweep import run_sweep
 from core.strategies import STRATEGIES, validate_params
 from core.strategies.catalog import ParamRangeError, check_param, check_windows, param_specs
 from core.sweep import MAX_COMBINATIONS, MAX_GRID_COMBINATIONS, GridAxis, grid_size, sweep
@@ -98,14 +100,14 @@ def test_check_param_agrees_with_the_model_at_the_bounds(
 
 
 def test_window_longer_than_the_data_is_refused_before_any_work() -> None:
-    request = research.BacktestRequest(
+    request = BacktestRequest(
         dataset="ohlcv_daily",
         symbol="SP500",
         strategy="ma_crossover",
         params={"fast": 6000, "slow": 7000},
     )
     with pytest.raises(ParamRangeError, match="6000 bars is longer than the 5031 bars") as info:
-        research.run_backtest(request)
+        run_backtest(request)
     assert info.value.field == "fast"
     assert run_store.list_runs() == []
     check_windows("ma_crossover", {"fast": 20, "slow": SP500_BARS}, SP500_BARS)
@@ -181,7 +183,7 @@ def test_sweep_request_checks_fixed_params_and_metric() -> None:
 def test_sweep_window_longer_than_the_data_is_refused_and_nothing_saved() -> None:
     request = _sweep_request(fast="5:10:5", slow="100:6000:100")
     with pytest.raises(ParamRangeError, match="6000 bars is longer than the 5031 bars"):
-        research.run_sweep(request)
+        run_sweep(request)
     assert run_store.list_runs() == []
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.services import research
 from app.services import runs as run_store
+from app.services.backtest import reopen_backtest
 from tests.pages.helpers import metrics, open_app
 
 RUN = "FormSubmitter:backtest.form-Run backtest"
@@ -27,7 +27,7 @@ def test_regime_filtered_run_shows_note_and_service_numbers() -> None:
     at.button(key=RUN).click().run()
     assert not at.exception
     (saved,) = run_store.list_runs(kind="backtest")
-    expected = research.reopen_backtest(saved.id)
+    expected = reopen_backtest(saved.id)
     assert any("Regime filter: trade only in bull" in i.value for i in at.info)
     assert metrics(at)["Exposure"] == f"{expected.metrics['exposure']:.2%}"
     assert expected.metrics["exposure"] < 0.9

@@ -1,19 +1,18 @@
-"""The Backtest page, driven through the router like a user: run, sweep, reopen, report."""
+"""The Backtest page, driven through the router like a user: run, reopen, report."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from app.services import research
+from app.operations.backtest import BacktestOutcome, BacktestRequest
+from app.services import backtest
 from app.services import runs as run_store
 from core.backtest.spec import EXECUTION
 from tests.pages.helpers import metrics, open_app, trace_types
 
 RUN_BACKTEST = "FormSubmitter:backtest.form-Run backtest"
-RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
 # Card label -> (metric key, how the page formats it).
 PERCENT_CARDS = {
     "Total return": "total_return",
@@ -33,9 +32,9 @@ RATIO_CARDS = {
 COUNT_CARDS = {"Trades": "n_trades", "Max DD duration (bars)": "max_drawdown_duration"}
 
 
-def _service_outcome(fast: int, slow: int) -> research.BacktestOutcome:
+def _service_outcome(fast: int, slow: int) -> BacktestOutcome:
     """The same request the page builds from its defaults (5 bps each, full range)."""
-    request = research.BacktestRequest(
+    request = BacktestRequest(
         dataset="ohlcv_daily",
         symbol="SP500",
         strategy="ma_crossover",
@@ -46,7 +45,7 @@ def _service_outcome(fast: int, slow: int) -> research.BacktestOutcome:
         start=date(1999, 1, 4),
         end=date(2018, 12, 31),
     )
-    return research.run_backtest(request, save=False)
+    return backtest.run_backtest(request, save=False)
 
 
 def _expected_cards(values: dict[str, float]) -> dict[str, str]:
@@ -114,14 +113,14 @@ def test_valid_run_shows_service_metrics_is_saved_and_builds_tear_sheet() -> Non
     assert "Benchmark" in html
 
 
-def _store_run() -> research.BacktestOutcome:
-    request = research.BacktestRequest(
+def _store_run() -> BacktestOutcome:
+    request = BacktestRequest(
         dataset="ohlcv_daily",
         symbol="SP500",
         strategy="ma_crossover",
         params={"fast": 10, "slow": 50},
     )
-    return research.run_backtest(request)
+    return backtest.run_backtest(request)
 
 
 def test_saved_runs_tab_reopens_a_run_saved_by_the_service() -> None:
@@ -142,29 +141,6 @@ def test_reopened_run_is_visible_right_after_clicking_reopen() -> None:
     at = open_app("backtest")
     at.button(key="saved.reopen").click().run()
     assert metrics(at) == _expected_cards(stored.metrics)
-
-
-def test_sweep_shows_combination_count_and_heatmap() -> None:
-    at = open_app("backtest")
-    for name, (lo, hi, step) in {"fast": (5, 50, 5), "slow": (20, 200, 20)}.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception
-    assert [e.value for e in at.error] == []
-
-    fast, slow = np.arange(5, 51, 5), np.arange(20, 201, 20)
-    expected = sum(1 for f in fast for s in slow if f < s)
-    assert expected == 90  # 3 (slow 20) + 7 (slow 40) + 8 x 10
-    shown = metrics(at)
-    assert shown["Combinations"] == f"{expected:,}"
-    assert trace_types(at) == ["heatmap"]
-
-    (saved,) = run_store.list_runs()
-    assert saved.kind == "sweep" and saved.metrics["combinations"] == expected
-    best = research.reopen_sweep(saved.id).table["sharpe"].max()
-    assert shown["Best sharpe"] == f"{best:.2f}"
 
 
 def test_window_above_its_declared_range_is_refused_beside_the_field() -> None:
@@ -193,45 +169,4 @@ def test_window_longer_than_the_data_is_refused_before_any_work() -> None:
         "fast must be an integer in [1, 5031] (bars)."
     ], errors
     assert metrics(at) == {}
-    assert run_store.list_runs() == []
-
-
-def test_huge_sweep_axis_is_refused_beside_its_row_before_any_work() -> None:
-    at = open_app("backtest")
-    at.number_input(key="sw.ma_crossover.fast.lo").set_value(1)
-    at.number_input(key="sw.ma_crossover.fast.hi").set_value(10**15)
-    at.number_input(key="sw.ma_crossover.fast.step").set_value(1)
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception
-    errors = [e.value for e in at.error]
-    assert (
-        "fast: 1:1e+15:1 has 1e+15 points, more than the cap of 200,000; "
-        "use a larger step or a narrower range" in errors
-    ), errors
-    assert "Fix the grid ranges marked above; nothing was run." in errors
-    assert run_store.list_runs() == []
-
-
-def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
-    at = open_app("backtest")
-    at.number_input(key="sw.ma_crossover.fast.lo").set_value(0)
-    at.button(key=RUN_SWEEP).click().run()
-    errors = [e.value for e in at.error]
-    assert any(
-        "fast=0:80:1 goes outside the valid range: fast must be an integer in [1, 100000]" in e
-        for e in errors
-    ), errors
-    assert run_store.list_runs() == []
-
-
-def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
-    at = open_app("backtest")
-    for name, (lo, hi) in {"fast": (1, 1000), "slow": (2, 1000)}.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-    at.button(key=RUN_SWEEP).click().run()
-    errors = [e.value for e in at.error]
-    assert errors == [
-        "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps."
-    ], errors
     assert run_store.list_runs() == []

@@ -1,4 +1,4 @@
-"""``workbench backtest / sweep / report / runs`` as real subprocesses.
+"""``workbench backtest / portfolio / report / runs`` as real subprocesses.
 
 Each backtest subprocess imports vectorbt (seconds), so the two successful backtests run
 once per module in a shared runtime folder; error cases stay cheap because they fail
@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from app.services import research
+from app.operations.backtest import BacktestRequest
 from app.services import runs as run_store
+from app.services.backtest import run_backtest
 from core.backtest.spec import EXECUTION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +93,14 @@ def backtests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _service_metrics(**costs: float) -> dict[str, float | None]:
-    request = research.BacktestRequest(
+    request = BacktestRequest(
         dataset="ohlcv_daily",
         symbol="SP500",
         strategy="ma_crossover",
         params={"fast": 20, "slow": 100},
         **costs,
     )
-    outcome = research.run_backtest(request, save=False)
+    outcome = run_backtest(request, save=False)
     return {k: (None if not math.isfinite(v) else v) for k, v in outcome.metrics.items()}
 
 
@@ -161,34 +162,6 @@ def test_report_from_saved_run_and_runs_list(backtests: dict[str, Any], tmp_path
     assert "ma_crossover on ohlcv_daily/SP500 vs buy-and-hold" in html
 
 
-def test_sweep_reference_grid_json(isolated_workbench: Path) -> None:
-    out = workbench(
-        "sweep",
-        "--grid",
-        "fast=5:103:2",
-        "--grid",
-        "slow=20:412:8",
-        "--json",
-        var=isolated_workbench,
-    )
-    payload = ok_json(out)
-    assert payload["combinations"] == 2258
-    assert isinstance(payload["seconds"], float)  # wall time: reported, never asserted on
-    best = payload["best"]
-    assert best["fast"] < best["slow"]
-    assert 5 <= best["fast"] <= 103 and 20 <= best["slow"] <= 412
-    assert payload["metric"] == "sharpe"
-    top = payload["top"]
-    assert len(top) == 10 and top[0]["sharpe"] == best["sharpe"]
-    assert all(row["fast"] < row["slow"] for row in top)
-    assert [row["sharpe"] for row in top] == sorted((row["sharpe"] for row in top), reverse=True)
-    # The same run is stored, read here in-process from the subprocess's database.
-    (saved,) = run_store.list_runs()
-    assert saved.id == payload["run_id"] and saved.kind == "sweep"
-    assert saved.metrics["combinations"] == 2258
-    assert saved.metrics["best"]["sharpe"] == best["sharpe"]
-
-
 def test_fast_not_below_slow_exits_2_and_stores_nothing(isolated_workbench: Path) -> None:
     out = workbench(
         *BACKTEST[:-4], "--param", "fast=100", "--param", "slow=20", var=isolated_workbench
@@ -206,15 +179,6 @@ def test_param_without_equals_exits_2_as_json(isolated_workbench: Path) -> None:
     assert "'fast'" in error and "name=value" in error
 
 
-def test_bad_grid_exits_2(isolated_workbench: Path) -> None:
-    out = workbench(
-        "sweep", "--grid", "fast=abc", "--grid", "slow=20:40:10", var=isolated_workbench
-    )
-    assert out.returncode == 2
-    assert "fast=abc" in out.stderr and "start:stop:step" in out.stderr
-    assert run_store.list_runs() == []
-
-
 def test_absurd_param_exits_2_at_once_and_stores_nothing(isolated_workbench: Path) -> None:
     # Used to run for 63 s and 586 MB, then save a 0-trade run.
     out = workbench("backtest", "--param", "fast=1e23", "--json", var=isolated_workbench)
@@ -224,19 +188,44 @@ def test_absurd_param_exits_2_at_once_and_stores_nothing(isolated_workbench: Pat
     assert run_store.list_runs() == []
 
 
-def test_huge_sweep_axis_exits_2_naming_the_grid_flag(isolated_workbench: Path) -> None:
-    # Used to try to allocate 7 PiB (MemoryError traceback).
-    out = workbench(
-        "sweep", "--grid", "fast=1:1e15:1", "--grid", "slow=10:20:5", var=isolated_workbench
-    )
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    assert "--grid 'fast=1:1e15:1'" in out.stderr and "more than the cap of 200,000" in out.stderr
-    assert run_store.list_runs() == []
-
-
 def test_negative_limit_exits_2_with_its_range(isolated_workbench: Path) -> None:
     out = workbench("runs", "--limit", "-1", var=isolated_workbench)  # used to exit 0
     assert out.returncode == 2
     shown = " ".join(re.sub("[│╭╮╰╯─]", " ", out.stderr).split())  # rich wraps in a box
     assert "Invalid value for '--limit': -1 is out of range; give an integer in [1, 10000]" in shown
+
+
+def test_portfolio_json_equals_the_service(isolated_workbench: Path) -> None:
+    from datetime import date
+
+    from app.operations.backtest import PortfolioRequest
+    from app.services.backtest import run_portfolio
+
+    out = workbench(
+        "portfolio",
+        *("--symbol", "KO", "--symbol", "PG", "--weighting", "inverse_vol"),
+        *("--start", "2015-01-02", "--end", "2016-12-30", "--json"),
+        var=isolated_workbench,
+    )
+    payload = ok_json(out)
+    request = PortfolioRequest(
+        symbols=["KO", "PG"],
+        weighting="inverse_vol",
+        start=date(2015, 1, 2),
+        end=date(2016, 12, 30),
+    )
+    expected = run_portfolio(request, save=False)
+    assert payload["sharpe"] == expected.metrics["sharpe"]
+    assert payload["total_return"] == expected.metrics["total_return"]
+    assert payload["final_weights"] == expected.weights.iloc[-1].round(6).to_dict()
+    (saved,) = run_store.list_runs()
+    assert saved.id == payload["run_id"] and saved.kind == "portfolio"
+    assert saved.spec["dataset"] == "sp500_closes"  # the request's default dataset
+
+
+def test_portfolio_needs_two_distinct_symbols(isolated_workbench: Path) -> None:
+    out = workbench("portfolio", "--symbol", "KO", var=isolated_workbench)
+    assert out.returncode == 2 and "--symbol" in out.stderr
+    out = workbench("portfolio", "--symbol", "KO", "--symbol", "KO", var=isolated_workbench)
+    assert out.returncode == 2 and "each symbol may appear once" in out.stderr
+    assert run_store.list_runs() == []

@@ -1,4 +1,4 @@
-"""Regime-filtered backtests (no look-ahead) and multi-asset portfolios."""
+"""Backtest service: regime-filtered backtests (no look-ahead) and multi-asset portfolios."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from app.services import research
+from app.operations.backtest import BacktestRequest, PortfolioRequest
+from app.services.backtest import run_backtest, run_portfolio
 from app.services.data import load_prices
 from core.backtest.weights import target_weights
 
@@ -17,8 +18,8 @@ BASE = {"dataset": "ohlcv_daily", "symbol": "SP500", "strategy": "buy_and_hold"}
 
 
 def test_regime_filter_positions_do_not_depend_on_later_data() -> None:
-    short = research.run_backtest(
-        research.BacktestRequest(
+    short = run_backtest(
+        BacktestRequest(
             **BASE,
             start=date(2005, 1, 3),
             end=date(2010, 12, 31),
@@ -27,8 +28,8 @@ def test_regime_filter_positions_do_not_depend_on_later_data() -> None:
         ),
         save=False,
     )
-    long = research.run_backtest(
-        research.BacktestRequest(
+    long = run_backtest(
+        BacktestRequest(
             **BASE,
             start=date(2005, 1, 3),
             end=date(2018, 12, 31),
@@ -44,8 +45,8 @@ def test_regime_filter_positions_do_not_depend_on_later_data() -> None:
 
 
 def test_regime_filter_flattens_bear_bars_and_scale_shrinks_size() -> None:
-    gated = research.run_backtest(
-        research.BacktestRequest(
+    gated = run_backtest(
+        BacktestRequest(
             **BASE,
             start=date(2005, 1, 3),
             regime_mode="filter",
@@ -54,13 +55,9 @@ def test_regime_filter_flattens_bear_bars_and_scale_shrinks_size() -> None:
         ),
         save=False,
     )
-    plain = research.run_backtest(
-        research.BacktestRequest(**BASE, start=date(2005, 1, 3)), save=False
-    )
+    plain = run_backtest(BacktestRequest(**BASE, start=date(2005, 1, 3)), save=False)
     assert gated.metrics["exposure"] < plain.metrics["exposure"] - 0.2
-    scaled = research.run_backtest(
-        research.BacktestRequest(**BASE, regime_mode="scale"), save=False
-    )
+    scaled = run_backtest(BacktestRequest(**BASE, regime_mode="scale"), save=False)
     pos = scaled.positions
     assert (pos.loc[:"2001-12-27"] == 0).all()  # training bars stay flat
     later = pos.loc["2002-01-02":]
@@ -69,11 +66,11 @@ def test_regime_filter_flattens_bear_bars_and_scale_shrinks_size() -> None:
 
 def test_regime_filter_needs_regimes() -> None:
     with pytest.raises(ValidationError, match="choose at least one regime"):
-        research.BacktestRequest(**BASE, regime_mode="filter", regimes=[])
+        BacktestRequest(**BASE, regime_mode="filter", regimes=[])
 
 
 def test_equal_weight_portfolio_matches_hand_rebalanced_book() -> None:
-    request = research.PortfolioRequest(
+    request = PortfolioRequest(
         dataset="sp500_closes",
         symbols=["KO", "PG"],
         weighting="equal",
@@ -83,7 +80,7 @@ def test_equal_weight_portfolio_matches_hand_rebalanced_book() -> None:
         start=date(2015, 1, 2),
         end=date(2015, 12, 31),
     )
-    outcome = research.run_portfolio(request, save=False)
+    outcome = run_portfolio(request, save=False)
     closes = pd.DataFrame(
         {
             s: load_prices("sp500_closes", s, start=request.start, end=request.end)["close"]
@@ -100,7 +97,7 @@ def test_inverse_vol_weights_are_causal_and_sum_to_gross() -> None:
     closes = pd.DataFrame(
         {s: load_prices("sp500_closes", s)["close"] for s in ("AAPL", "KO", "XOM")}
     )
-    request = research.PortfolioRequest(
+    request = PortfolioRequest(
         dataset="sp500_closes", symbols=list(closes), weighting="inverse_vol", gross=0.8
     )
     options = {"weighting": request.weighting, "vol_window": request.vol_window, "gross": 0.8}
@@ -115,6 +112,6 @@ def test_inverse_vol_weights_are_causal_and_sum_to_gross() -> None:
 
 def test_portfolio_rejects_duplicates_and_single_symbol() -> None:
     with pytest.raises(ValidationError):
-        research.PortfolioRequest(dataset="sp500_closes", symbols=["KO"])
+        PortfolioRequest(dataset="sp500_closes", symbols=["KO"])
     with pytest.raises(ValidationError, match="once"):
-        research.PortfolioRequest(dataset="sp500_closes", symbols=["KO", "KO"])
+        PortfolioRequest(dataset="sp500_closes", symbols=["KO", "KO"])

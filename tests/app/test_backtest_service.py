@@ -1,8 +1,7 @@
-"""Research services (backtest, sweep, tear sheet) and saved runs, on the real SP500 data.
+"""Backtest services (one strategy, tear sheet, report) and saved runs, on the real SP500 data.
 
 Golden values are recomputed independently: buy-and-hold equity by hand from the
-execution convention of :data:`core.backtest.spec.EXECUTION`, the sweep's combination count
-by enumerating the grid, and the sweep's best row by a separate vectorbt backtest.
+execution convention of :data:`core.backtest.spec.EXECUTION`.
 """
 
 from __future__ import annotations
@@ -16,14 +15,13 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from app.services import research
+from app.operations.backtest import BacktestRequest, ReportRequest
+from app.services import backtest
 from app.services import runs as run_store
 from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
-from core.sweep import GridAxis
 
 SP500 = {"dataset": "ohlcv_daily", "symbol": "SP500"}
-REFERENCE_GRID = {"fast": "5:103:2", "slow": "20:412:8"}
 METRIC_KEYS = (
     "total_return",
     "cagr",
@@ -60,39 +58,37 @@ def _same(a: float, b: float) -> bool:
 
 def test_backtest_request_rejects_unknown_strategy() -> None:
     with pytest.raises(ValidationError, match="unknown strategy 'nope'"):
-        research.BacktestRequest(**SP500, strategy="nope")
+        BacktestRequest(**SP500, strategy="nope")
 
 
 @pytest.mark.parametrize(("fast", "slow"), [(100, 20), (50, 50)])
 def test_backtest_request_rejects_fast_not_below_slow(fast: int, slow: int) -> None:
     with pytest.raises(ValueError) as err:
-        research.BacktestRequest(
-            **SP500, strategy="ma_crossover", params={"fast": fast, "slow": slow}
-        )
+        BacktestRequest(**SP500, strategy="ma_crossover", params={"fast": fast, "slow": slow})
     text = str(err.value)
     assert f"fast window ({fast})" in text and f"slow window ({slow})" in text
 
 
 def test_backtest_request_rejects_start_not_before_end() -> None:
     with pytest.raises(ValueError, match="start 2010-01-01 must be before end 2009-12-31"):
-        research.BacktestRequest(
+        BacktestRequest(
             **SP500, strategy="buy_and_hold", start=date(2010, 1, 1), end=date(2009, 12, 31)
         )
     with pytest.raises(ValueError, match="must be before end"):
-        research.BacktestRequest(
+        BacktestRequest(
             **SP500, strategy="buy_and_hold", start=date(2010, 1, 1), end=date(2010, 1, 1)
         )
 
 
 def test_backtest_request_rejects_unknown_param_and_negative_costs() -> None:
     with pytest.raises(ValueError, match="window"):
-        research.BacktestRequest(**SP500, strategy="ma_crossover", params={"window": 5})
+        BacktestRequest(**SP500, strategy="ma_crossover", params={"window": 5})
     with pytest.raises(ValidationError, match="fees"):
-        research.BacktestRequest(**SP500, strategy="buy_and_hold", fees=-0.001)
+        BacktestRequest(**SP500, strategy="buy_and_hold", fees=-0.001)
 
 
 def test_valid_backtest_request_keeps_its_values() -> None:
-    req = research.BacktestRequest(
+    req = BacktestRequest(
         **SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100}, fees=0.001
     )
     assert (req.fees, req.slippage, req.init_cash) == (0.001, 0.0005, 100_000.0)
@@ -100,81 +96,12 @@ def test_valid_backtest_request_keeps_its_values() -> None:
     assert (spec.fees, spec.slippage, spec.init_cash) == (0.001, 0.0005, 100_000.0)
 
 
-def test_grid_axis_parse_integer_range() -> None:
-    values = GridAxis.parse("5:103:2").values()
-    assert values.dtype == np.int64
-    assert len(values) == 50
-    assert values[0] == 5 and values[-1] == 103
-    assert np.all(np.diff(values) == 2)
-    # A stop that is not on the grid is not reached; step defaults to 1.
-    assert GridAxis.parse("5:104:2").values().tolist() == values.tolist()
-    assert GridAxis.parse("3:7").values().tolist() == [3, 4, 5, 6, 7]
-    assert len(GridAxis.parse("20:412:8").values()) == 50
-
-
-def test_grid_axis_parse_float_range() -> None:
-    values = GridAxis.parse("0.5:1.5:0.25").values()
-    assert values.dtype == np.float64
-    assert values.tolist() == [0.5, 0.75, 1.0, 1.25, 1.5]
-    # 0.1 steps accumulate binary error; the points are rounded and the stop is included.
-    assert GridAxis.parse("0.1:0.3:0.1").values().tolist() == [0.1, 0.2, 0.3]
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("abc", "must look like start:stop:step"),
-        ("1:2:3:4", "must look like start:stop:step"),
-        ("a:b:c", "must contain numbers"),
-        ("10:5:1", "stop 5.0 is below start 10.0"),
-        ("1:5:0", "greater than 0"),
-        ("1:5:-1", "greater than 0"),
-    ],
-)
-def test_grid_axis_parse_errors(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        GridAxis.parse(text)
-
-
-def _grid(**axes: str) -> dict[str, GridAxis]:
-    return {name: GridAxis.parse(text) for name, text in axes.items()}
-
-
-def test_sweep_request_rejects_unknown_grid_param() -> None:
-    with pytest.raises(ValueError, match=r"ma_crossover has no parameters \['window'\]"):
-        research.SweepRequest(
-            **SP500, strategy="ma_crossover", grid=_grid(fast="5:10", window="2:4")
-        )
-
-
-def test_sweep_request_rejects_unknown_strategy_and_empty_grid() -> None:
-    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
-        research.SweepRequest(**SP500, strategy="nope", grid=_grid(fast="5:10"))
-    with pytest.raises(ValueError, match="at least one parameter range"):
-        research.SweepRequest(**SP500, strategy="ma_crossover", grid={})
-
-
-def test_sweep_request_rejects_too_many_combinations() -> None:
-    # 1000 x 999 = 999,000 raw combinations > 200,000.
-    with pytest.raises(ValueError, match="999,000 combinations exceed 200,000"):
-        research.SweepRequest(
-            **SP500, strategy="ma_crossover", grid=_grid(fast="1:1000:1", slow="2:1000:1")
-        )
-    # 400 x 500 = 200,000 is exactly the limit and accepted.
-    ok = research.SweepRequest(
-        **SP500, strategy="ma_crossover", grid=_grid(fast="1:400", slow="2:501")
-    )
-    assert len(ok.grid["fast"].values()) * len(ok.grid["slow"].values()) == 200_000
-
-
 # --------------------------------------------------------------------------- backtests
 
 
 def test_run_backtest_saves_a_run_that_reopens_identically(isolated_workbench: Path) -> None:
-    req = research.BacktestRequest(
-        **SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100}
-    )
-    out = research.run_backtest(req)
+    req = BacktestRequest(**SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100})
+    out = backtest.run_backtest(req)
     assert out.run_id is not None
     assert out.execution == EXECUTION
     assert set(METRIC_KEYS) <= set(out.metrics)
@@ -190,7 +117,7 @@ def test_run_backtest_saves_a_run_that_reopens_identically(isolated_workbench: P
     assert folder.parent.parent == isolated_workbench
     assert sorted(p.name for p in folder.iterdir()) == ["curves.parquet", "trades.parquet"]
 
-    back = research.reopen_backtest(out.run_id)
+    back = backtest.reopen_backtest(out.run_id)
     assert back.request == req
     assert back.execution == EXECUTION
     for name in ("equity", "benchmark", "drawdown", "returns", "benchmark_returns", "positions"):
@@ -207,7 +134,7 @@ def test_run_backtest_saves_a_run_that_reopens_identically(isolated_workbench: P
 
 def test_benchmark_equity_matches_hand_computed_buy_and_hold(sp500: pd.DataFrame) -> None:
     fees, slippage, cash = 0.001, 0.002, 50_000.0
-    req = research.BacktestRequest(
+    req = BacktestRequest(
         **SP500,
         strategy="ma_crossover",
         params={"fast": 10, "slow": 30},
@@ -215,7 +142,7 @@ def test_benchmark_equity_matches_hand_computed_buy_and_hold(sp500: pd.DataFrame
         slippage=slippage,
         init_cash=cash,
     )
-    out = research.run_backtest(req, save=False)
+    out = backtest.run_backtest(req, save=False)
     assert out.run_id is None
 
     open_, close = sp500["open"].to_numpy(), sp500["close"].to_numpy()
@@ -237,8 +164,8 @@ def test_benchmark_equity_matches_hand_computed_buy_and_hold(sp500: pd.DataFrame
 
 
 def test_zero_cost_buy_and_hold_return_is_close_over_next_open(sp500: pd.DataFrame) -> None:
-    req = research.BacktestRequest(**SP500, strategy="buy_and_hold", fees=0, slippage=0)
-    out = research.run_backtest(req, save=False)
+    req = BacktestRequest(**SP500, strategy="buy_and_hold", fees=0, slippage=0)
+    out = backtest.run_backtest(req, save=False)
     expected = sp500["close"].iloc[-1] / sp500["open"].iloc[1] - 1
     assert out.metrics["total_return"] == pytest.approx(expected, rel=1e-9)
     assert out.benchmark_metrics["total_return"] == pytest.approx(expected, rel=1e-9)
@@ -248,11 +175,9 @@ def test_zero_cost_buy_and_hold_return_is_close_over_next_open(sp500: pd.DataFra
 
 def test_costs_lower_the_result_and_date_range_clips(sp500: pd.DataFrame) -> None:
     base = {"strategy": "ma_crossover", "params": {"fast": 20, "slow": 100}}
-    free = research.run_backtest(
-        research.BacktestRequest(**SP500, **base, fees=0, slippage=0), save=False
-    )
-    costly = research.run_backtest(
-        research.BacktestRequest(**SP500, **base, fees=0.002, slippage=0.002), save=False
+    free = backtest.run_backtest(BacktestRequest(**SP500, **base, fees=0, slippage=0), save=False)
+    costly = backtest.run_backtest(
+        BacktestRequest(**SP500, **base, fees=0.002, slippage=0.002), save=False
     )
     assert costly.metrics["total_return"] < free.metrics["total_return"]
     assert costly.metrics["total_fees"] > free.metrics["total_fees"] == 0.0
@@ -260,8 +185,8 @@ def test_costs_lower_the_result_and_date_range_clips(sp500: pd.DataFrame) -> Non
     assert costly.metrics["n_trades"] == free.metrics["n_trades"]
     assert costly.metrics["exposure"] == free.metrics["exposure"]
 
-    clipped = research.run_backtest(
-        research.BacktestRequest(**SP500, **base, start=date(2005, 1, 1), end=date(2009, 12, 31)),
+    clipped = backtest.run_backtest(
+        BacktestRequest(**SP500, **base, start=date(2005, 1, 1), end=date(2009, 12, 31)),
         save=False,
     )
     expected_bars = len(sp500.loc["2005-01-01":"2009-12-31"])
@@ -298,102 +223,23 @@ def test_failed_save_leaves_no_run_and_no_folder(isolated_workbench: Path) -> No
 
 def test_unknown_and_wrong_kind_runs_are_lookup_errors() -> None:
     with pytest.raises(LookupError, match="no saved run with id 99"):
-        research.reopen_backtest(99)
+        backtest.reopen_backtest(99)
     run_id = run_store.save_run(
         kind="sweep", title="s", spec={}, metrics={}, frames={"table": pd.DataFrame({"a": [1]})}
     )
     with pytest.raises(LookupError, match="is a sweep, not a backtest"):
-        research.reopen_backtest(run_id)
+        backtest.reopen_backtest(run_id)
     run = run_store.get_run(run_id)
     with pytest.raises(LookupError, match="missing"):
         run_store.load_frame(run, "nothing")
-
-
-# --------------------------------------------------------------------------- sweeps
-
-
-def test_reference_sweep_count_best_row_and_round_trip() -> None:
-    req = research.SweepRequest(**SP500, strategy="ma_crossover", grid=_grid(**REFERENCE_GRID))
-    out = research.run_sweep(req)
-
-    fast = np.arange(5, 104, 2)
-    slow = np.arange(20, 413, 8)
-    expected_pairs = {(int(f), int(s)) for f in fast for s in slow if f < s}
-    assert len(expected_pairs) == 2258
-    assert out.combinations == 2258 == len(out.table)
-    pairs = set(zip(out.table["fast"].tolist(), out.table["slow"].tolist(), strict=True))
-    assert pairs == expected_pairs
-    assert out.param_names == ("fast", "slow")
-    assert out.metric == "sharpe"
-
-    best_sharpe = out.table["sharpe"].max()
-    assert out.best["sharpe"] == best_sharpe
-    assert out.best["fast"] < out.best["slow"]
-    assert out.top(1)["sharpe"].iloc[0] == best_sharpe
-    top5 = out.top(5)["sharpe"].to_numpy()
-    assert np.all(np.diff(top5) <= 0)
-
-    single = research.run_backtest(
-        research.BacktestRequest(
-            **SP500,
-            strategy="ma_crossover",
-            params={"fast": int(out.best["fast"]), "slow": int(out.best["slow"])},
-        ),
-        save=False,
-    )
-    assert single.metrics["sharpe"] == pytest.approx(out.best["sharpe"], rel=1e-9, abs=1e-12)
-    assert single.metrics["total_return"] == pytest.approx(
-        out.best["total_return"], rel=1e-9, abs=1e-12
-    )
-    assert single.metrics["n_trades"] == out.best["n_trades"]
-
-    assert out.run_id is not None
-    back = research.reopen_sweep(out.run_id)
-    assert back.request == req
-    assert back.combinations == 2258
-    assert back.param_names == ("fast", "slow")
-    assert back.seconds == pytest.approx(out.seconds)
-    pd.testing.assert_frame_equal(back.table, out.table)
-    assert back.best == pytest.approx(out.best)
-    pd.testing.assert_frame_equal(back.top(3), out.top(3))
-    with pytest.raises(LookupError, match="is a sweep, not a backtest"):
-        research.reopen_backtest(out.run_id)
-
-
-def test_sweep_ranked_by_lower_is_better_metric_and_progress() -> None:
-    req = research.SweepRequest(
-        **SP500,
-        strategy="ma_crossover",
-        grid=_grid(fast="10:30:10", slow="20:60:20"),
-        metric="volatility",
-    )
-    seen: list[float] = []
-    out = research.run_sweep(req, save=False, progress=lambda f, _text: seen.append(f))
-    # fast in {10, 20, 30}, slow in {20, 40, 60}: pairs with fast < slow.
-    assert out.combinations == 7
-    assert out.run_id is None
-    assert out.best["volatility"] == out.table["volatility"].min()
-    assert seen[0] < seen[-1] == 1.0
-    assert run_store.list_runs() == []
-
-
-def test_sweep_with_no_valid_combination_is_an_error() -> None:
-    req = research.SweepRequest(
-        **SP500, strategy="ma_crossover", grid=_grid(fast="50:60:5", slow="20:40:10")
-    )
-    with pytest.raises(ValueError, match="no combination satisfies"):
-        research.run_sweep(req)
-    assert run_store.list_runs() == []
 
 
 # --------------------------------------------------------------------------- tear sheet
 
 
 def test_tearsheet_html_has_benchmark() -> None:
-    req = research.BacktestRequest(
-        **SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100}
-    )
-    html = research.tearsheet(research.run_backtest(req, save=False))
+    req = BacktestRequest(**SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100})
+    html = backtest.tearsheet(backtest.run_backtest(req, save=False))
     assert "<!doctype html>" in html[:200].lower()
     assert html.rstrip().endswith("</html>")
     assert "Benchmark" in html
@@ -401,8 +247,21 @@ def test_tearsheet_html_has_benchmark() -> None:
 
 
 def test_reopened_benchmark_exposure_matches_the_original_run() -> None:
-    req = research.BacktestRequest(**SP500, strategy="buy_and_hold")
-    out = research.run_backtest(req)
+    req = BacktestRequest(**SP500, strategy="buy_and_hold")
+    out = backtest.run_backtest(req)
     assert out.benchmark_metrics["exposure"] == pytest.approx(5030 / 5031)
-    back = research.reopen_backtest(out.run_id)
+    back = backtest.reopen_backtest(out.run_id)
     assert back.benchmark_metrics["exposure"] == pytest.approx(5030 / 5031)
+
+
+def test_report_of_a_saved_run_reopens_it_and_a_new_one_is_saved() -> None:
+    req = BacktestRequest(**SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100})
+    saved = backtest.run_backtest(req)
+    again = backtest.report(ReportRequest(run_id=saved.run_id))
+    assert again.run_id == saved.run_id
+    assert "ma_crossover on ohlcv_daily/SP500 vs buy-and-hold" in again.html
+    assert [r.id for r in run_store.list_runs()] == [saved.run_id]  # nothing recomputed
+    fresh = backtest.report(ReportRequest(**SP500, strategy="buy_and_hold"))
+    assert fresh.run_id not in (None, saved.run_id)
+    assert "buy_and_hold on ohlcv_daily/SP500 vs buy-and-hold" in fresh.html
+    assert run_store.get_run(fresh.run_id).spec["strategy"] == "buy_and_hold"

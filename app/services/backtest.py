@@ -1,0 +1,149 @@
+"""Backtests for the pages, the CLI and jobs: one strategy, a portfolio, the tear sheet.
+
+Each loads the data, calls core (:mod:`core.backtest`, regime gating from
+:mod:`core.regime`) and saves the run; ``reopen_backtest`` rebuilds one from its frames.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from app.operations.backtest import (
+    BacktestOutcome,
+    BacktestRequest,
+    PortfolioOutcome,
+    PortfolioRequest,
+    ReportOutcome,
+    ReportRequest,
+)
+from app.services import runs as run_store
+from app.services.data import load_prices
+from core.backtest.metrics import as_floats
+from core.serialize import json_safe
+from core.strategies.catalog import check_windows
+
+
+def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutcome:
+    """Load data, compute positions (regime-gated if asked), backtest with vectorbt and
+    compare with buy-and-hold on the same data and costs."""
+    from core.backtest import run_backtest as engine_backtest
+    from core.regime import gate_positions
+    from core.strategies import run_strategy
+
+    prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
+    if len(prices) < 30:
+        raise ValueError(f"{len(prices)} bars is too few for a backtest; pick at least 30")
+    check_windows(request.strategy, request.params, len(prices))
+    positions, note = run_strategy(request.strategy, prices, request.params), ""
+    if request.regime_mode != "off":
+        history = load_prices(request.dataset, request.symbol, end=request.end)
+        positions, note = gate_positions(
+            positions,
+            history,
+            mode=request.regime_mode,
+            regimes=request.regimes,
+            min_prob=request.regime_min_prob,
+            train_bars=request.regime_train_bars,
+        )
+    result = engine_backtest(prices, positions, request.spec())
+    bench = engine_backtest(prices, run_strategy("buy_and_hold", prices, {}), request.spec())
+    curves = {
+        "equity": result.equity,
+        "benchmark": bench.equity,
+        "drawdown": result.drawdown,
+        "returns": result.returns,
+        "benchmark_returns": bench.returns,
+        "positions": result.positions,
+    }
+    metrics, bench_metrics = as_floats(result.metrics), as_floats(bench.metrics)
+    run_id = None
+    if save:
+        params = " ".join(f"{k}={v}" for k, v in request.params.items())
+        run_id = run_store.save_run(
+            kind="backtest",
+            title=f"{request.strategy} {request.symbol} {params}".strip(),
+            spec=request.model_dump(mode="json"),
+            metrics={
+                **json_safe(metrics),
+                "benchmark_sharpe": bench_metrics.get("sharpe"),
+                "benchmark": json_safe(bench_metrics),
+                "regime_note": note,
+            },
+            frames={
+                "curves": pd.DataFrame(curves),
+                "trades": result.trades,
+            },
+        )
+    return BacktestOutcome.from_curves(
+        run_id, request, curves, result.trades, metrics, bench_metrics, note
+    )
+
+
+def reopen_backtest(run_id: int) -> BacktestOutcome:
+    """Rebuild a saved backtest from its stored frames (no recomputation)."""
+    run = run_store.get_run(run_id)
+    if run.kind != "backtest":
+        raise LookupError(f"run {run_id} is a {run.kind}, not a backtest")
+    return BacktestOutcome.from_curves(
+        run_id,
+        BacktestRequest.model_validate(run.spec),
+        run_store.load_frame(run, "curves"),
+        run_store.load_frame(run, "trades"),
+        as_floats(run.metrics),
+        as_floats(run.metrics.get("benchmark") or {}),
+        str(run.metrics.get("regime_note") or ""),
+    )
+
+
+def tearsheet(outcome: BacktestOutcome) -> str:
+    """quantstats HTML tear sheet of a backtest against its buy-and-hold benchmark."""
+    from core.reports.tearsheet import tearsheet_html
+
+    req = outcome.request
+    title = f"{req.strategy} on {req.dataset}/{req.symbol} vs buy-and-hold"
+    return tearsheet_html(outcome.returns, benchmark=outcome.benchmark_returns, title=title)
+
+
+def report(request: ReportRequest) -> ReportOutcome:
+    """The tear sheet of saved run ``request.run_id``, or of a new (saved) backtest."""
+    if request.run_id is not None:
+        outcome = reopen_backtest(request.run_id)
+    else:
+        backtest = request.model_dump(exclude={"run_id"})
+        outcome = run_backtest(BacktestRequest.model_validate(backtest))
+    return ReportOutcome(tearsheet(outcome), outcome.run_id)
+
+
+def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioOutcome:
+    """Backtest the book with shared cash (vectorbt, cash sharing, target percent)."""
+    from core.backtest import run_portfolio_backtest
+    from core.backtest.weights import target_weights
+
+    frames = {
+        s: load_prices(request.dataset, s, start=request.start, end=request.end)
+        for s in request.symbols
+    }
+    closes = pd.DataFrame({s: f["close"] for s, f in frames.items()}).dropna()
+    if len(closes) < 60:
+        raise ValueError(f"the symbols share only {len(closes)} bars; pick overlapping ones")
+    weights = target_weights(
+        closes, weighting=request.weighting, vol_window=request.vol_window, gross=request.gross
+    )
+    rebalance = None if request.rebalance == "none" else request.rebalance
+    result = run_portfolio_backtest(frames, weights, request.spec(), rebalance=rebalance)
+    metrics = as_floats(result.metrics)
+    run_id = None
+    if save:
+        run_id = run_store.save_run(
+            kind="portfolio",
+            title=f"portfolio {request.weighting} {len(request.symbols)} symbols",
+            spec=request.model_dump(mode="json"),
+            metrics=json_safe(metrics),
+            frames={
+                "curves": pd.DataFrame({"equity": result.equity, "drawdown": result.drawdown}),
+                "weights": result.weights,
+            },
+        )
+    return PortfolioOutcome(
+        run_id, request, result.equity, result.drawdown, result.weights, metrics, result.execution
+    )

@@ -1,0 +1,94 @@
+"""Sweep page: every combination of a parameter grid backtested at once, ranked."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from app import cached, state
+from app.components.backtest import costs_period_inputs
+from app.components.forms import grid_axis_inputs, numeric_fields, show_errors
+from app.components.sweep import render_sweep
+from app.operations.sweep import SweepRequest
+from app.services import runs as run_store
+from app.services import sweep
+from app.services.data import DataSourceError
+from core.strategies import STRATEGIES
+from core.sweep import METRICS
+
+st.title("Sweep")
+dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
+if symbol is None:
+    st.info("Pick a dataset with symbols in the sidebar.")
+    st.stop()
+full = cached.prices(dataset, symbol, None, None)
+first, last = full.index[0].date(), full.index[-1].date()
+st.caption(
+    f"{dataset}/{symbol}: {len(full):,} bars, {first} → {last}. Every combination of the "
+    "grid is backtested at once by the numpy kernel (same fills as the Backtest page)."
+)
+
+sweepable = sorted(n for n, e in STRATEGIES.items() if numeric_fields(e.params_model))
+strategy = st.selectbox("Strategy", sweepable, key=state.SW_STRATEGY)
+with st.form("sweep.form"):
+    st.markdown("**Grid** (inclusive ranges; tick the parameters to sweep)")
+    model = STRATEGIES[strategy].params_model
+    axes, axis_errors = grid_axis_inputs(model, key=f"sw.{strategy}", inline_errors=True)
+    default_metric = SweepRequest.model_fields["metric"].default
+    metric = st.selectbox(
+        "Rank by", METRICS, index=METRICS.index(default_metric), key=state.SW_METRIC
+    )
+    fees, slip, cash, start, end = costs_period_inputs(
+        "sw", dataset=dataset, symbol=symbol, first=first, last=last
+    )
+    go = st.form_submit_button("Run sweep", type="primary")
+if go:
+    if axis_errors:
+        st.error("Fix the grid ranges marked above; nothing was run.")
+    else:
+        try:
+            request = SweepRequest(
+                dataset=dataset,
+                symbol=symbol,
+                strategy=strategy,
+                grid=axes,
+                metric=metric,
+                fees=fees,
+                slippage=slip,
+                init_cash=cash,
+                start=start,
+                end=end,
+            )
+        except (ValidationError, ValueError) as exc:
+            for message in show_errors(exc, {}):
+                st.error(message)
+        else:
+            bar = st.progress(0.0, text="Starting sweep…")
+
+            def _progress(fraction: float, text: str) -> None:
+                bar.progress(fraction, text=text)
+
+            try:
+                outcome = sweep.run_sweep(request, progress=_progress)
+            except (ValueError, DataSourceError) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[state.SW_RUN_ID] = outcome.run_id
+
+saved = run_store.list_runs(kind="sweep", limit=100)
+if saved:
+    with st.expander(f"Saved sweeps ({len(saved)})"):
+        pick = st.selectbox(
+            "Reopen sweep",
+            [r.id for r in saved],
+            key="sweep.saved",
+            format_func=lambda i: next(f"#{r.id} {r.title}" for r in saved if r.id == i),
+        )
+        if st.button("Reopen", key="sweep.reopen"):
+            st.session_state[state.SW_RUN_ID] = pick
+
+sw_id = state.get(state.SW_RUN_ID)
+if sw_id is not None:
+    outcome = sweep.reopen_sweep(sw_id)
+    st.subheader(f"Sweep #{sw_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+    render_sweep(outcome, state.get(state.SW_METRIC))
