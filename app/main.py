@@ -15,9 +15,10 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
     ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
+    ("Research", "sweep.py", "Sweep", ":material/grid_on:", "sweep"),
     ("Research", "regimes.py", "Regimes", ":material/stacked_line_chart:", "regimes"),
     ("Models", "training.py", "Training", ":material/model_training:", "training"),
-    ("Models", "models.py", "Models", ":material/inventory_2:", "models"),
+    ("Models", "registry.py", "Model registry", ":material/inventory_2:", "registry"),
     ("Models", "walkforward.py", "Walk-forward", ":material/timeline:", "walkforward"),
     ("Compare", "abtest.py", "A/B compare", ":material/compare_arrows:", "abtest"),
     ("Compare", "ensemble.py", "Ensemble", ":material/hub:", "ensemble"),
