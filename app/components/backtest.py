@@ -7,11 +7,10 @@ import math
 from datetime import date
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 from streamlit.delta_generator import DeltaGenerator
 
+from app.components._backtest_figures import equity_figure, portfolio_figure
 from app.components.forms import cost_inputs
 from app.components.widgets import render_metric_cards
 from app.operations.backtest import MAX_CASH, BacktestOutcome, BacktestRequest, PortfolioOutcome
@@ -45,50 +44,6 @@ def fmt(metric: str, value: float | None) -> str:
     return f"{value:.2f}"
 
 
-def equity_figure(outcome: BacktestOutcome) -> go.Figure:
-    """Equity against buy-and-hold, with drawdown below."""
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=outcome.equity.index, y=outcome.equity, name="strategy", line={"color": "#1f6feb"}
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=outcome.benchmark.index,
-            y=outcome.benchmark,
-            name="buy-and-hold",
-            line={"color": "#8b949e"},
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=outcome.drawdown.index,
-            y=outcome.drawdown,
-            name="drawdown",
-            fill="tozeroy",
-            line={"color": "#ef5350"},
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_yaxes(title_text="equity", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
-    fig.update_layout(
-        height=560,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        hovermode="x unified",
-        legend={"orientation": "h", "y": 1.06},
-    )
-    return fig
-
-
 def render_backtest(outcome: BacktestOutcome) -> None:
     """Metric cards (with buy-and-hold deltas), equity, drawdown and trades."""
     m, b = outcome.metrics, outcome.benchmark_metrics
@@ -117,26 +72,7 @@ def render_portfolio(outcome: PortfolioOutcome) -> None:
     keys = [k for k in LABELS if k in m]
     render_metric_cards([(LABELS[k], fmt(k, m.get(k))) for k in keys], per_row=5)
     st.caption(f"Run #{outcome.run_id}. Shared cash across assets. Execution: {outcome.execution}.")
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.6, 0.4],
-        vertical_spacing=0.05,
-        subplot_titles=["Equity", "Realized weights"],
-    )
-    fig.add_trace(go.Scatter(x=outcome.equity.index, y=outcome.equity, name="equity"), row=1, col=1)
-    for column in outcome.weights.columns:
-        fig.add_trace(
-            go.Scatter(
-                x=outcome.weights.index, y=outcome.weights[column], name=str(column), stackgroup="w"
-            ),
-            row=2,
-            col=1,
-        )
-    fig.update_layout(
-        height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified"
-    )
+    fig = portfolio_figure(outcome)
     st.plotly_chart(fig, width="stretch", key=f"portfolio.{outcome.run_id}")
 
 
