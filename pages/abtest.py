@@ -126,16 +126,16 @@ with compare_tab:
         else:
             st.session_state["ab.run_id"] = outcome.run_id
             st.session_state["ab.outcome"] = outcome
-    outcome = st.session_state.get("ab.outcome")
-    if outcome is not None:
-        render_verdict(outcome.result)
-        render_equity(outcome.equity)
-        render_tests(outcome.result)
+    stored = st.session_state.get("ab.outcome")
+    if stored is not None:
+        render_verdict(stored.result)
+        render_equity(stored.equity)
+        render_tests(stored.result)
         st.markdown("**Sequential test** (Wald SPRT, as a live shadow test would stop early)")
         delta_bps = st.number_input(
             "Edge to detect (bp per day)", 0.1, 50.0, 1.0, 0.1, key="ab.sprt_delta"
         )
-        st.dataframe(ab.sequential(outcome, delta_bps=delta_bps), width="stretch", hide_index=True)
+        st.dataframe(ab.sequential(stored, delta_bps=delta_bps), width="stretch", hide_index=True)
 
 with size_tab:
     st.markdown(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import streamlit as st
 
@@ -64,7 +66,7 @@ else:
         f"History: {fitted['history']}. The first {fitted['first_bar']} bars (the first "
         "fit) have no probabilities."
     )
-for warning in fitted["warnings"]:  # type: ignore[union-attr]
+for warning in cast(list[str], fitted["warnings"]):
     st.warning(warning)
 render_current(
     str(frame["label"].iloc[-1]),

@@ -21,7 +21,7 @@ app.add_typer(data_app, name="data")
 def data_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List datasets, their symbols, date ranges and columns."""
     infos = data_service.list_datasets()
-    payload = {"datasets": [info.as_dict() for info in infos]}
+    payload: dict[str, object] = {"datasets": [info.as_dict() for info in infos]}
     payload["symbol_count"] = sum(len(info.symbols) for info in infos)
     lines = []
     for info in infos:

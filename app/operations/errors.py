@@ -132,7 +132,8 @@ def field_errors(exc: Exception, *, labels: Mapping[str, str] | None = None) -> 
         field names inside our validators' messages. Default: the humanized name.
     """
     labels = dict(labels or {})
-    errors = exc.errors() if callable(getattr(exc, "errors", None)) else None
+    errors_of = getattr(exc, "errors", None)
+    errors = errors_of() if callable(errors_of) else None
     if not errors:
         return [FieldError(None, _with_labels(str(exc), labels))]
     out = []
