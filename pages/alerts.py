@@ -6,6 +6,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app.components.alerts import FLASH, render_disable_delete
+from app.operations.errors import field_errors
 from app.services import alerts
 from app.services.auth import PermissionDenied
 from app.session import current_actor
@@ -26,12 +27,18 @@ if flash:
 history_tab, rules_tab, channels_tab = st.tabs(["History", "Rules", "Channels"])
 
 
-def _field_errors(exc: ValidationError, slots: dict) -> None:  # type: ignore[type-arg]
-    for err in exc.errors():
-        message = str(err["msg"]).removeprefix("Value error, ")
-        field = err["loc"][0] if err["loc"] else message.split(":", 1)[0]
-        slot = slots.get(str(field))
-        (slot.error if slot is not None else st.error)(message)
+# Labels of the fields whose names are not the words the page shows (plain words such as
+# "threshold" are left alone: they also appear inside the rules' messages).
+LABELS = {"url": "Apprise URL", "cooldown_s": "Cooldown (s)"}
+
+
+def _field_errors(exc: Exception, slots: dict) -> None:  # type: ignore[type-arg]
+    """Each problem as a plain sentence beside its field (a rule across fields names it
+    first: "Threshold: a drawdown rule needs ...")."""
+    for problem in field_errors(exc, labels=LABELS):
+        field = problem.field or problem.message.split(":", 1)[0].lower()
+        slot = slots.get(field)
+        (slot.error if slot is not None else st.error)(problem.message)
 
 
 with channels_tab:

@@ -94,6 +94,8 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
         kwargs["parser"] = opt._field_parser(info)
     else:
         raise TypeError(f"{op.name}: field {name!r} of type {info.annotation} needs a converter")
+    if custom is not None and custom.prompt:
+        kwargs.update(prompt=custom.prompt, hide_input=True)
     if custom is not None and custom.argument:
         option = typer.Argument(default, **kwargs)
     else:

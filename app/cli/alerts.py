@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from app.cli._app import app
 from app.cli._common import JSON_OPT, NAME_ARG, YES_OPT, _actor, _call, _delete, _toggle, emit
+from app.cli._generate import add_command
+from app.operations.alerts import CHANNEL_ADD, RULE_ADD
 
 alerts_app = typer.Typer(help="Alert channels, rules, tests and history.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -85,37 +89,6 @@ alerts_app.add_typer(rule_app, name="rule")
 alerts_app.add_typer(channel_app, name="channel")
 
 
-@rule_app.command("add")
-def rule_add(
-    name: str = typer.Argument(..., help="Rule name (letters, digits, _ . -)."),
-    kind: str = typer.Option(..., "--kind", help="What to watch (see the Alerts page)."),
-    threshold: float | None = typer.Option(
-        None, "--threshold", help="In the kind's unit: drawdown 0.10 = 10% (a fraction)."
-    ),
-    metric: str | None = typer.Option(None, "--metric", help="For model_metric_below."),
-    channel: list[str] = typer.Option(["in-app"], "--channel", help="Channel (repeatable)."),
-    severity: str = typer.Option("warning", "--severity", help="info, warning or critical."),
-    cooldown: int = typer.Option(900, "--cooldown", help="Seconds between repeats (0-604800)."),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Create or replace a rule (risk role); the threshold is checked in its unit."""
-    from app.services import alerts
-    from core.alerts import AlertRuleSpec
-
-    fields = {
-        "name": name,
-        "kind": kind,
-        "threshold": threshold,
-        "metric": metric,
-        "channels": channel,
-        "severity": severity,
-        "cooldown_s": cooldown,
-    }
-    spec = _call(as_json, AlertRuleSpec, **fields)
-    _call(as_json, alerts.save_rule, spec=spec, actor=_actor(as_json))
-    emit(spec.model_dump(), as_json=as_json, text=f"rule {name} saved")
-
-
 @rule_app.command("enable")
 def rule_enable(name: str = NAME_ARG, as_json: bool = JSON_OPT) -> None:
     """Enable a rule."""
@@ -138,30 +111,13 @@ def rule_delete(
     _delete("rule", name, yes, as_json)
 
 
-@channel_app.command("add")
-def channel_add(
-    name: str = typer.Argument(..., help="Channel name (letters, digits, _ . -)."),
-    url: str = typer.Option(
-        ...,
-        "--url",
-        prompt="Apprise URL",
-        hide_input=True,
-        help="Apprise URL; leave out to be asked (hidden) or pipe it on stdin.",
-    ),
-    disabled: bool = typer.Option(False, "--disabled", help="Save it disabled."),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Create or replace a channel (risk role); the URL is stored encrypted."""
-    from app.services import alerts
-    from core.alerts import ChannelSpec
+def _url(raw: Any, values: dict[str, Any], as_json: bool) -> Any:
+    """The URL as typed or prompted (kept secret; apprise checks it)."""
+    return raw
 
-    spec = _call(as_json, ChannelSpec, name=name, url=url, enabled=not disabled)
-    _call(as_json, alerts.save_channel, spec=spec, actor=_actor(as_json))
-    emit(
-        {"name": name, "url": spec.masked, "enabled": not disabled},
-        as_json=as_json,
-        text=f"channel {name} saved: {spec.masked}",
-    )
+
+add_command(rule_app, RULE_ADD)
+add_command(channel_app, CHANNEL_ADD, converters={"url": _url})
 
 
 @channel_app.command("enable")

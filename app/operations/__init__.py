@@ -39,6 +39,7 @@ FEATURES: tuple[str, ...] = (
     "walkforward",
     "risk",
     "data",
+    "alerts",
     "ensemble",
     "retrain",
 )
@@ -94,12 +95,15 @@ class Flag:
         Not offered on the command line (the field keeps its model default).
     argument : bool
         A positional argument (``FILE``, ``NAME``) instead of an option.
+    prompt : str, optional
+        Ask for the value, hidden, when the option is left out (secrets such as URLs).
     """
 
     name: str | None = None
     help: str | None = None
     hidden: bool = False
     argument: bool = False
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

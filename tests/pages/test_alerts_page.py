@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.services import alerts
 from core.alerts import AlertRuleSpec, ChannelSpec
-from tests.core.test_alerts import webhook  # noqa: F401  (fixture)
+from tests.app.test_alerts_delivery import webhook  # noqa: F401  (fixture)
 from tests.pages.helpers import metrics, open_app
 
 SAVE_CHANNEL = "FormSubmitter:alerts.channel_form-Save channel"
