@@ -33,7 +33,7 @@ def bench_inference_latency(
     features = available_features(prices.columns)
     dataset = make_dataset(prices, features, horizon=5)
     params = BENCH_XGB_PARAMS if kind == "xgboost" else {}
-    model = fit_model(ModelSpec(kind=kind, params=params, seed=seed), dataset.X, dataset.y)  # type: ignore[arg-type]
+    model = fit_model(ModelSpec(kind=kind, params=params, seed=seed), dataset.X, dataset.y)
     rows = [dataset.X.iloc[[i % len(dataset)]] for i in range(calls)]
     for row in rows[:10]:
         model.predict_proba(row)

@@ -48,7 +48,8 @@ def purge_train(t1: pd.Series, train: np.ndarray, test: np.ndarray, embargo: int
     if embargo > 0:
         first_after = int(np.searchsorted(start, span_hi, side="right"))
         keep &= ~((train >= first_after) & (train < first_after + embargo))
-    return train[keep]
+    kept: np.ndarray = train[keep]
+    return kept
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def _path_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     """(T - h, h) matrix: ``close[t + k] / close[t] - 1`` for k = 1..h."""
     n = len(close) - horizon
     offsets = np.arange(1, horizon + 1)
-    return close[np.arange(n)[:, None] + offsets[None, :]] / close[:n, None] - 1.0
+    paths: np.ndarray = close[np.arange(n)[:, None] + offsets[None, :]] / close[:n, None] - 1.0
+    return paths
 
 
 def make_labels(

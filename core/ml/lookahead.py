@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
-Computed = pd.DataFrame | pd.Series
+Computed: TypeAlias = pd.DataFrame | pd.Series
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -42,10 +42,11 @@ _RESERVED = {"random_state", "seed", "class_weight", "scale_pos_weight"}
 
 
 def _estimator_class(kind: str) -> type[BaseEstimator]:
+    # scikit-learn has no annotations: its classes are Any to mypy
     if kind == "logistic":
-        return LogisticRegression
+        return cast("type[BaseEstimator]", LogisticRegression)
     if kind == "random_forest":
-        return RandomForestClassifier
+        return cast("type[BaseEstimator]", RandomForestClassifier)
     from xgboost import XGBClassifier
 
     return XGBClassifier
@@ -127,7 +128,8 @@ def fit_model(spec: ModelSpec, X: pd.DataFrame, y: pd.Series | np.ndarray) -> Pi
 
 def predict_proba(model: Pipeline, X: pd.DataFrame) -> np.ndarray:
     """Probability of class 1 for each row."""
-    return model.predict_proba(X)[:, 1]
+    proba: np.ndarray = model.predict_proba(X)[:, 1]
+    return proba
 
 
 def search_space(kind: str, trial: Any) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = {**fixed, **search_space(kind, trial)}
-        spec = ModelSpec(kind=kind, params=params, seed=seed)  # type: ignore[arg-type]
+        spec = ModelSpec(kind=kind, params=params, seed=seed)
         return cv_auc(dataset, spec, n_splits=n_splits, embargo_pct=embargo_pct)
 
     callbacks = []
