@@ -46,6 +46,7 @@ REQUIRED: dict[str, str] = {
     "NAME": "fuzz",
     "VERSION_ID": "1",
     "TOKEN_ID": "1",
+    "--run-id": "1",
 }
 # More valid flags some commands need before they look at the flag under test.
 EXTRA: dict[str, list[str]] = {
