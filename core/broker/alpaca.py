@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 import requests
@@ -48,6 +48,12 @@ from core.broker.base import (
 from core.broker.ledger import MirroredBroker
 from core.broker.resilience import CircuitBreaker, RetryPolicy
 
+# alpaca-py annotates every call as "model | RawData"; our clients never pass raw_data=True,
+# so the results are cast to the model.
+if TYPE_CHECKING:
+    from alpaca.data.models import BarSet
+    from alpaca.trading.models import Position, TradeAccount
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -64,7 +70,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self._timeout_s = timeout_s
 
-    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, url: str | bytes, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout_s)
         return super().request(method, url, **kwargs)
 
@@ -271,7 +277,7 @@ class AlpacaBroker(MirroredBroker):
     # ------------------------------------------------------------------ reads
     def account(self) -> BrokerAccount:
         """Cash, equity and buying power."""
-        a = self._call("account", self._trading.get_account)
+        a = cast("TradeAccount", self._call("account", self._trading.get_account))
         return BrokerAccount(
             broker="alpaca",
             account_id=a.account_number,
@@ -284,7 +290,7 @@ class AlpacaBroker(MirroredBroker):
     def positions(self) -> list[BrokerPosition]:
         """Open positions (shorts negative)."""
         out = []
-        for p in self._call("positions", self._trading.get_all_positions):
+        for p in cast("list[Position]", self._call("positions", self._trading.get_all_positions)):
             qty = float(p.qty)
             if p.side.value == "short" and qty > 0:
                 qty = -qty
@@ -295,14 +301,20 @@ class AlpacaBroker(MirroredBroker):
     def open_orders(self) -> list[BrokerOrder]:
         """Orders that may still fill (up to 500, Alpaca's page limit)."""
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
-        orders = self._call("open_orders", lambda: self._trading.get_orders(request))
+        orders = cast(
+            "list[AlpacaOrder]",
+            self._call("open_orders", lambda: self._trading.get_orders(request)),
+        )
         return [_to_order(o) for o in orders]
 
     def get_order(self, order_id: str) -> BrokerOrder | None:
         """One order by Alpaca id."""
         try:
             return _to_order(
-                self._call("get_order", lambda: self._trading.get_order_by_id(order_id))
+                cast(
+                    AlpacaOrder,
+                    self._call("get_order", lambda: self._trading.get_order_by_id(order_id)),
+                )
             )
         except OrderNotFoundError:
             return None
@@ -319,7 +331,7 @@ class AlpacaBroker(MirroredBroker):
             )
         except OrderNotFoundError:
             return None
-        return _to_order(order)
+        return _to_order(cast(AlpacaOrder, order))
 
     def latest_price(self, symbol: str) -> float | None:
         """Close of the latest bar."""
@@ -346,7 +358,7 @@ class AlpacaBroker(MirroredBroker):
         request = StockBarsRequest(
             symbol_or_symbols=symbol, timeframe=_timeframe(timeframe), start=start, end=end
         )
-        barset = self._call("bars", lambda: self._data.get_stock_bars(request))
+        barset = cast("BarSet", self._call("bars", lambda: self._data.get_stock_bars(request)))
         rows = barset.data.get(symbol, [])
         frame = pd.DataFrame(
             [(b.timestamp, b.open, b.high, b.low, b.close, b.volume) for b in rows],
@@ -392,7 +404,7 @@ class AlpacaBroker(MirroredBroker):
                 log.info(
                     "alpaca order %s submitted: %s %g %s", cid, order.side, order.qty, order.symbol
                 )
-                return _to_order(placed)
+                return _to_order(cast(AlpacaOrder, placed))
             # The request may have reached Alpaca before failing: look before retrying.
             self.breaker.record_failure()
             log.warning(
