@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
@@ -28,7 +29,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
 ]
 
 
-def build_navigation() -> st.navigation:  # type: ignore[valid-type]
+def build_navigation() -> st.Page:
     """Group the registered pages by section."""
     sections: dict[str, list[st.Page]] = {}
     for index, (section, file, title, icon, url) in enumerate(PAGES):
@@ -41,7 +42,7 @@ def render_sidebar() -> None:
     """Dataset and symbol pickers shared by every research page."""
     with st.sidebar:
         st.markdown("### Trading Research Workbench")
-        names = [info["name"] for info in cached.dataset_infos()]
+        names = [cast(str, info["name"]) for info in cached.dataset_infos()]
         if state.get(state.DATASET) not in names:
             st.session_state[state.DATASET] = names[0]
         dataset = st.selectbox("Dataset", names, key=state.DATASET)
