@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -79,7 +79,8 @@ def _model_returns(request: CompareRequest, version_id: int, arm: str) -> pd.Ser
         )
     proba = pd.Series(model.predict_proba(features)[:, 1], index=features.index)
     window = prices.loc[features.index[0] :]
-    positions = signal_positions(proba, 0.5).reindex(window.index).fillna(0.0)
+    signal = cast(pd.Series, signal_positions(proba, 0.5))  # Series in, Series out
+    positions = signal.reindex(window.index).fillna(0.0)
     costs = BacktestSpec(fees=request.fees, slippage=request.slippage)
     return run_backtest(window, positions, costs).returns.rename(arm)
 
