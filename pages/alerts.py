@@ -100,6 +100,7 @@ with rules_tab:
         r1, r3 = st.columns(2)
         rule_name = r1.text_input("Name", key="alerts.rule.name", placeholder="drawdown-10")
         rule_name_slot = r1.empty()
+        threshold: float | None
         if unit is not None:
             threshold = r3.number_input(
                 f"Threshold: {unit.unit}",
@@ -128,7 +129,7 @@ with rules_tab:
         save_rule = st.form_submit_button("Save rule", type="primary")
     if save_rule:
         try:
-            spec = AlertRuleSpec(
+            rule_spec = AlertRuleSpec(
                 name=rule_name.strip(),
                 kind=kind,
                 threshold=threshold,
@@ -137,7 +138,7 @@ with rules_tab:
                 severity=severity,
                 cooldown_s=int(cooldown),
             )
-            alerts.save_rule(spec, actor=current_actor())
+            alerts.save_rule(rule_spec, actor=current_actor())
         except ValidationError as exc:
             _field_errors(
                 exc,
