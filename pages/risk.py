@@ -9,6 +9,8 @@ the form is reloaded with the limits now in force; a change made against an olde
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import streamlit as st
 from pydantic import ValidationError
 
@@ -92,10 +94,8 @@ with book_tab:
     if report is None:
         st.info("No paper-trading book yet: start a session on the Paper trading page.")
     else:
-        st.caption(
-            f"Book of paper session '{monitor_view.session['name']}' as of "
-            f"{monitor_view.session['cursor_ts']}."
-        )
+        session = cast(dict[str, Any], monitor_view.session)  # a report implies a session
+        st.caption(f"Book of paper session '{session['name']}' as of {session['cursor_ts']}.")
         render_risk_report(report)
 
 with view_tab:
