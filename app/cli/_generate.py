@@ -148,13 +148,15 @@ def add_command(
     before: Callable[[dict[str, Any], bool], None] | None = None,
     after: After | None = None,
     text: Callable[[Any, dict[str, Any]], str] | None = None,
+    actor: Callable[[bool], Any] | None = None,
 ) -> Callable[..., None]:
     """Register a command for ``op`` on ``target`` (default name: the operation's last word).
 
     ``extra`` adds CLI-only options (output shaping, not part of the request);
     ``converters`` turn text options into non-scalar fields (see :data:`Convert`);
     ``before(values, as_json)`` may refuse a combination before any work; ``text``
-    replaces the operation's human-readable output; ``after``
+    replaces the operation's human-readable output; ``actor(as_json)`` replaces how the
+    acting user is found (default the CLI's token or password); ``after``
     receives ``(result, payload, extra values, as_json)`` and returns the payload to print.
     """
     extra_names = {p.name for p in extra}
@@ -167,7 +169,7 @@ def add_command(
         if before is not None:
             before({**raw, **extras}, as_json)
         request = build_request(op, {**raw, **extras}, as_json, converters)
-        context = {"actor": _actor(as_json)} if op.actor else {}
+        context = {"actor": (actor or _actor)(as_json)} if op.actor else {}
         result = _call(as_json, op.run, request=request, **context)
         payload = op.payload(result)
         if after is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import JSON_OPT, _actor, _call, _password_signed_in, emit
+from app.cli._generate import add_command
+from app.operations.auth import TOKEN_CREATE
 
 token_app = typer.Typer(
     help="Personal access tokens for the CLI when sign-in users are configured.",
@@ -15,25 +16,7 @@ token_app = typer.Typer(
 app.add_typer(token_app, name="token")
 
 
-@token_app.command("create")
-def token_create(
-    name: str = typer.Option(
-        ..., "--name", help="What the token is for, e.g. laptop.", parser=opt.text()
-    ),
-    days: int = typer.Option(90, "--days", help="Lifetime in days (1-365).", min=1, max=365),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Make a token for WORKBENCH_USER (password required); it is shown only once."""
-    from app.services.tokens import create_token
-
-    actor = _password_signed_in(as_json)
-    token_id, token = _call(as_json, create_token, actor=actor, name=name, days=days)
-    emit(
-        {"id": token_id, "user": actor.name, "token": token},
-        as_json=as_json,
-        text=f"token {token_id} for {actor.name} (shown once; keep it secret):\n{token}\n"
-        "use it with: export WORKBENCH_TOKEN=<token>",
-    )
+add_command(token_app, TOKEN_CREATE, actor=_password_signed_in)
 
 
 @token_app.command("list")
@@ -91,6 +74,6 @@ def hash_password_cmd(
     ),
 ) -> None:
     """Print a password hash for [workbench.users.<name>] in .streamlit/secrets.toml."""
-    from app.services.auth import hash_password
+    from core.auth.passwords import hash_password
 
     typer.echo(_call(False, hash_password, password=password))

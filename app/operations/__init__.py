@@ -40,6 +40,7 @@ FEATURES: tuple[str, ...] = (
     "risk",
     "data",
     "alerts",
+    "auth",
     "ensemble",
     "retrain",
 )

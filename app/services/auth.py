@@ -5,7 +5,8 @@ With no users in the secrets file the workbench runs in a clearly labelled singl
 ``WORKBENCH_ROLES`` (comma separated: analyst, pm, risk, trader) may name a user for
 batch jobs. As soon as the secrets file configures users (hashed passwords or OIDC),
 roles come only from there: the app signs users in, and the CLI needs a token or a
-password (:func:`app.services.tokens.cli_actor`).
+password (:func:`app.services.tokens.cli_actor`). The rules (roles, password hashes,
+users of the secrets file) are in :mod:`core.auth`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Role = Literal["analyst", "pm", "risk", "trader"]
-ROLES: tuple[Role, ...] = ("analyst", "pm", "risk", "trader")
+from core.auth import roles as _roles
+from core.auth.passwords import verify_password
+from core.auth.roles import ROLES, Role, UserEntry, configured_users, oidc_roles, parse_roles
 
 
 class PermissionDenied(PermissionError):
@@ -40,13 +42,12 @@ class Actor:
 LOCAL = Actor("local", frozenset(ROLES), local_mode=True)
 
 
-def parse_roles(raw: str) -> frozenset[str]:
-    """Roles from a comma-separated list, e.g. ``analyst,pm``."""
-    roles = frozenset(r.strip() for r in raw.split(",") if r.strip())
-    unknown = sorted(roles - set(ROLES))
-    if unknown:
-        raise ValueError(f"WORKBENCH_ROLES has unknown roles {unknown}; use {list(ROLES)}")
-    return roles
+def require(actor: Actor, role: Role, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``actor`` holds ``role``."""
+    if not actor.has(role):
+        raise PermissionDenied(
+            f"{action} needs the '{role}' role; {actor.name} has {sorted(actor.roles) or 'none'}"
+        )
 
 
 def actor_from_env() -> Actor:
@@ -74,15 +75,10 @@ def secrets_table() -> dict[str, Any]:
 
 def auth_mode(table: dict[str, Any] | None = None) -> str:
     """``"local"``, ``"password"`` or ``"oidc"`` from the secrets file."""
-    table = secrets_table() if table is None else table
-    if table.get("auth", {}).get("client_id") or table.get("auth", {}).get("providers"):
-        return "oidc"
-    if (table.get("workbench") or {}).get("users"):
-        return "password"
-    return "local"
+    return _roles.auth_mode(secrets_table() if table is None else table)
 
 
-def users_and_roles() -> tuple[dict[str, dict], Callable[[str], Actor | None]]:  # type: ignore[type-arg]
+def users_and_roles() -> tuple[dict[str, UserEntry], Callable[[str], Actor | None]]:
     """Configured password users, and a lookup of an OIDC user's roles (None if no OIDC)."""
     table = secrets_table()
     users = configured_users(table)
@@ -93,76 +89,28 @@ def users_and_roles() -> tuple[dict[str, dict], Callable[[str], Actor | None]]: 
     return users, oidc
 
 
-def require(actor: Actor, role: Role, action: str) -> None:
-    """Raise :class:`PermissionDenied` unless ``actor`` holds ``role``."""
-    if not actor.has(role):
-        raise PermissionDenied(
-            f"{action} needs the '{role}' role; {actor.name} has {sorted(actor.roles) or 'none'}"
-        )
-
-
-PBKDF2_ITERATIONS = 240_000
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """PBKDF2-SHA256 hash for ``secrets.toml`` (``pbkdf2_sha256$iterations$salt$hash``)."""
-    import base64
-    import hashlib
-    import secrets as _secrets
-
-    if len(password) < 8:
-        raise ValueError("password: use at least 8 characters")
-    salt = salt or _secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ITERATIONS)
-    b64 = base64.b64encode
-    return f"pbkdf2_sha256${PBKDF2_ITERATIONS}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of ``password`` against a :func:`hash_password` string."""
-    import base64
-    import hashlib
-    import hmac
-
-    try:
-        scheme, iterations, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "pbkdf2_sha256":
-        return False
-    computed = hashlib.pbkdf2_hmac(
-        "sha256", password.encode(), base64.b64decode(salt), int(iterations)
-    )
-    return hmac.compare_digest(computed, base64.b64decode(digest))
-
-
-def configured_users(table: dict) -> dict[str, dict]:  # type: ignore[type-arg]
-    """Users from the ``[workbench.users.<name>]`` tables of the secrets file."""
-    users = (table.get("workbench") or {}).get("users") or {}
-    out = {}
-    for name, entry in users.items():
-        roles = frozenset(entry.get("roles", []))
-        unknown = sorted(roles - set(ROLES))
-        if unknown:
-            raise ValueError(f"secrets: user {name} has unknown roles {unknown}; use {ROLES}")
-        if "password_hash" not in entry:
-            raise ValueError(
-                f"secrets: user {name} needs a password_hash (workbench hash-password)"
-            )
-        out[name] = {"password_hash": entry["password_hash"], "roles": roles}
-    return out
-
-
-def authenticate(username: str, password: str, users: dict[str, dict]) -> Actor:  # type: ignore[type-arg]
+def authenticate(username: str, password: str, users: dict[str, UserEntry]) -> Actor:
     """Check a username and password against configured users."""
     entry = users.get(username)
-    if entry is None or not verify_password(password, entry["password_hash"]):
+    if entry is None or not verify_password(password, entry.password_hash):
         raise PermissionDenied("unknown user or wrong password")
-    return Actor(username, frozenset(entry["roles"]))
+    return Actor(username, entry.roles)
 
 
-def oidc_actor(email: str, table: dict) -> Actor:  # type: ignore[type-arg]
+def oidc_actor(email: str, table: dict[str, Any]) -> Actor:
     """Roles of an OIDC-signed-in user from ``[workbench.oidc_roles]`` (email -> roles)."""
-    mapping = (table.get("workbench") or {}).get("oidc_roles") or {}
-    roles = frozenset(mapping.get(email, mapping.get("*", ["analyst"])))
-    return Actor(email, roles & set(ROLES))
+    return Actor(email, oidc_roles(email, table))
+
+
+__all__ = [
+    "LOCAL",
+    "Actor",
+    "PermissionDenied",
+    "actor_from_env",
+    "auth_mode",
+    "authenticate",
+    "oidc_actor",
+    "require",
+    "secrets_table",
+    "users_and_roles",
+]

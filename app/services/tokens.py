@@ -8,33 +8,36 @@ the CLI accepts when sign-in users are configured.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from app.operations.auth import TokenCreateRequest
 from app.services.auth import Actor, PermissionDenied
 from app.services.db import get_engine
-from app.services.signin import (
-    PAT_PREFIX,
-    aware_utc,
-    issue_token,
-    now,
-    record_audit,
-    resolve_token,
-    sign_in,
-)
+from app.services.signin import issue_token, now, record_audit, resolve_token, sign_in
+from core.auth.roles import parse_roles
+from core.auth.tokens import token_rows
 from core.store.auth import TokenRepository
 from core.store.db import session_scope
 
 
-def create_token(actor: Actor, *, name: str, days: int = 90) -> tuple[int, str]:
-    """A personal access token for the CLI; returns (id, token). The token is shown once."""
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: its id, its user, and the token itself (shown once)."""
+
+    id: int
+    user: str
+    token: str
+
+
+def create_token(request: TokenCreateRequest, *, actor: Actor) -> NewToken:
+    """A personal access token for the CLI, for ``actor`` (signed in with a password)."""
     if actor.local_mode:
         raise ValueError("no sign-in users are configured (local mode): the CLI needs no token")
-    if not 1 <= days <= 365:
-        raise ValueError(f"--days: a token lives 1 to 365 days; got {days}")
-    if not name.strip() or len(name) > 64:
-        raise ValueError("--name: give the token a name of 1 to 64 characters, e.g. laptop")
-    return issue_token(actor, kind="pat", name=name.strip(), lifetime=timedelta(days=days))
+    lifetime = timedelta(days=request.days)
+    token_id, token = issue_token(actor, kind="pat", name=request.name, lifetime=lifetime)
+    return NewToken(token_id, actor.name, token)
 
 
 def actor_from_token(token: str) -> Actor | None:
@@ -45,22 +48,7 @@ def actor_from_token(token: str) -> Actor | None:
 def list_tokens(actor: Actor) -> list[dict[str, Any]]:
     """The actor's personal access tokens (never the tokens themselves)."""
     with session_scope(get_engine()) as session:
-        rows = TokenRepository(session).list(username=actor.name)
-        at = now()
-        return [
-            {
-                "id": r.id,
-                "name": r.name,
-                "prefix": f"{PAT_PREFIX}{r.prefix}…",
-                "created_at": r.created_at.isoformat(),
-                "expires_at": r.expires_at.isoformat(),
-                "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
-                "status": "revoked"
-                if r.revoked_at
-                else ("expired" if aware_utc(r.expires_at) <= at else "active"),
-            }
-            for r in rows
-        ]
+        return token_rows(TokenRepository(session).list(username=actor.name), now())
 
 
 def revoke_token(actor: Actor, token_id: int) -> None:
@@ -103,7 +91,7 @@ def cli_actor(
     """
     import os
 
-    from app.services.auth import actor_from_env, auth_mode, parse_roles
+    from app.services.auth import actor_from_env, auth_mode
 
     env = dict(os.environ) if env is None else env
     if auth_mode() == "local":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.auth import LOCAL, ROLES, actor_from_env
+from app.services.auth import LOCAL, actor_from_env
+from core.auth.roles import ROLES
 
 
 def test_actor_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.services import risk as risk_service
-from app.services.auth import hash_password
+from core.auth.passwords import hash_password
 from core.config import get_settings
 from tests.cli_helpers import run_cli
 

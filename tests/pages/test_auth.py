@@ -11,14 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.services import risk as risk_service
 from app.services import signin
-from app.services.auth import (
-    PermissionDenied,
-    authenticate,
-    configured_users,
-    hash_password,
-    verify_password,
-)
+from app.services.auth import PermissionDenied, authenticate
 from app.services.signin import use_clock
+from core.auth.passwords import hash_password, verify_password
+from core.auth.roles import configured_users
 from core.config import get_settings
 from tests.pages.helpers import MAIN
 
