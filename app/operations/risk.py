@@ -58,7 +58,7 @@ class LimitsChangeRequest(BaseModel):
     @classmethod
     def _reason(cls, reason: str) -> str:
         if not reason.strip():
-            raise ValueError("reason: say why the limits change (kept in the audit history)")
+            raise ValueError("say why the limits change (kept in the audit history)")
         return reason.strip()
 
 
