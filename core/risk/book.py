@@ -66,10 +66,11 @@ def paper_book(session: Session, name: str | None = None) -> PaperBook:
         )
     if row is None:
         return PaperBook(None, {}, EMPTY_ACCOUNT, EMPTY_ACCOUNT, EMPTY_ACCOUNT, None)
-    account = session.get(TradingAccount, row.account_id) if row.account_id else None
-    positions = {
-        p.symbol: p.qty for p in PositionRepository(session).list(row.account_id, include_flat=True)
-    }
+    account, positions = None, {}
+    if row.account_id is not None:
+        account = session.get(TradingAccount, row.account_id)
+        held = PositionRepository(session).list(row.account_id, include_flat=True)
+        positions = {p.symbol: p.qty for p in held}
     equity = account.equity if account is not None else EMPTY_ACCOUNT
     cash = account.cash if account is not None else EMPTY_ACCOUNT
     return PaperBook(
