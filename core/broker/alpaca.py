@@ -46,7 +46,7 @@ from core.broker.base import (
     OrderRequest,
 )
 from core.broker.ledger import MirroredBroker
-from core.broker.resilience import CircuitBreaker, RetryPolicy
+from core.broker.resilience import CircuitBreaker, RetryPolicy, harden
 
 # alpaca-py annotates every call as "model | RawData"; our clients never pass raw_data=True,
 # so the results are cast to the model.
@@ -61,25 +61,6 @@ KEY_NAMES = ("ALPACA_API_KEY", "APCA_API_KEY_ID")
 SECRET_NAMES = ("ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY")
 _TRANSIENT = (requests.Timeout, requests.ConnectionError)
 _DUPLICATE = "client_order_id must be unique"
-
-
-class _TimeoutSession(requests.Session):
-    """A requests session with a default timeout (alpaca-py sets none)."""
-
-    def __init__(self, timeout_s: float) -> None:
-        super().__init__()
-        self._timeout_s = timeout_s
-
-    def request(self, method: str, url: str | bytes, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout_s)
-        return super().request(method, url, **kwargs)
-
-
-def _harden(client: Any, timeout_s: float) -> None:
-    # alpaca-py's RESTClient has no timeout and retries 429/504 itself with fixed 3 s
-    # sleeps; give it a timeout and leave retrying to our bounded policy.
-    client._session = _TimeoutSession(timeout_s)
-    client._retry = 0
 
 
 def _resolve_secret(value: str | SecretStr | None, names: tuple[str, ...]) -> SecretStr:
@@ -214,8 +195,8 @@ class AlpacaBroker(MirroredBroker):
             secret_key=api_secret.get_secret_value(),
             url_override=data_url_override or url_override,
         )
-        _harden(self._trading, timeout_s)
-        _harden(self._data, timeout_s)
+        harden(self._trading, timeout_s)
+        harden(self._data, timeout_s)
         self.base_url = str(self._trading._base_url)
 
     def __repr__(self) -> str:

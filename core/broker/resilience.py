@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import requests
 
 from core.broker.base import CircuitOpenError
 
@@ -126,3 +128,25 @@ class CircuitBreaker:
             if self._trial_running or self._failures >= self.failure_threshold:
                 self._opened_at = self._clock()
             self._trial_running = False
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session with a default timeout (alpaca-py sets none)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    def request(self, method: str, url: str | bytes, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout_s)
+        return super().request(method, url, **kwargs)
+
+
+def harden(client: Any, timeout_s: float) -> None:
+    """Give an alpaca-py REST client a timeout and turn off its own retries.
+
+    Its RESTClient has no timeout and retries 429/504 itself with fixed 3 s sleeps;
+    retrying is left to our bounded :class:`RetryPolicy`.
+    """
+    client._session = _TimeoutSession(timeout_s)
+    client._retry = 0

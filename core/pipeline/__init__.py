@@ -11,24 +11,24 @@ from core.pipeline.bench import bench_pipeline, build_pipeline
 from core.pipeline.pipeline import (
     Decision,
     DecisionPipeline,
-    PortfolioState,
-    ProposedOrder,
-    RiskDecision,
+    GateDecision,
+    OrderIntent,
     RiskHook,
     SizingSpec,
+    SymbolBook,
     approve_all,
-    replay,
 )
+from core.pipeline.replay import replay
 
 __all__ = [
     "Decision",
     "DecisionPipeline",
+    "GateDecision",
     "IncrementalStrategy",
-    "PortfolioState",
-    "ProposedOrder",
-    "RiskDecision",
+    "OrderIntent",
     "RiskHook",
     "SizingSpec",
+    "SymbolBook",
     "approve_all",
     "bench_pipeline",
     "build_pipeline",

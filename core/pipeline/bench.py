@@ -11,7 +11,8 @@ import pandas as pd
 
 from core.data.synthetic import SyntheticSpec, generate
 from core.ensemble import EnsembleSpec, make_selector, tune_agents
-from core.pipeline.pipeline import DecisionPipeline, PortfolioState, _bars, replay
+from core.pipeline.pipeline import DecisionPipeline, SymbolBook, _bars
+from core.pipeline.replay import replay
 from core.regime import RegimeSpec, fit_regimes
 
 
@@ -56,7 +57,7 @@ def _step_latencies(
     n_bars = min(len(b) for b in bars)
     per_decision = np.empty((n_bars, len(pipes)))
     per_bar = np.empty(n_bars)
-    state = PortfolioState(equity=100_000.0)
+    state = SymbolBook(equity=100_000.0)
     for t in range(n_bars):
         start = clock()
         for j, pipe in enumerate(pipes):

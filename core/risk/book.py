@@ -8,7 +8,7 @@ session has run. Without any paper session the book is an empty 100,000 account.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.risk.limits import RiskLimits
 from core.risk.pretrade import ProposedOrder, RiskDecision, pre_trade_check
-from core.risk.state import PortfolioState
+from core.risk.state import build_portfolio_state
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository, TradingAccount
 
@@ -38,6 +38,10 @@ class PaperBook:
     cash: float
     peak_equity: float
     cursor_ts: datetime | None
+    bar: int | None = None
+    """The last completed bar (the session's cursor)."""
+    equity_at_close: dict[int, float] = field(default_factory=dict)
+    """Equity at the close of each completed bar (the day's loss starts at the one before)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,9 @@ def paper_book(session: Session, name: str | None = None) -> PaperBook:
         positions = {p.symbol: p.qty for p in held}
     equity = account.equity if account is not None else EMPTY_ACCOUNT
     cash = account.cash if account is not None else EMPTY_ACCOUNT
-    return PaperBook(
-        row.name, positions, equity, cash, max(equity, row.peak_equity or equity), row.cursor_ts
-    )
+    closes = {e.bar: e.equity for e in repo.equity(row.id)}
+    peak = max(equity, row.peak_equity or equity)
+    return PaperBook(row.name, positions, equity, cash, peak, row.cursor_ts, row.cursor, closes)
 
 
 def check_order(
@@ -101,12 +105,13 @@ def check_order(
     prices = {str(k): float(v) for k, v in frame.iloc[-1].items()}
     if price is not None:
         prices[symbol] = price
-    state = PortfolioState(
+    state = build_portfolio_state(
         equity=book.equity,
         cash=book.cash,
         positions=book.positions,
         prices=prices,
-        start_of_day_equity=book.equity,
+        bar=book.bar,
+        equity_at_close=book.equity_at_close,
         peak_equity=book.peak_equity,
         returns_history=frame.pct_change().dropna().tail(250),
     )

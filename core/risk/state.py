@@ -128,3 +128,55 @@ class PortfolioState:
         if extra is not None:
             names.add(extra)
         return sorted(s for s in names if s not in index)
+
+
+def build_portfolio_state(
+    *,
+    equity: float,
+    cash: float,
+    positions: Mapping[str, float],
+    prices: Mapping[str, float],
+    bar: int | None = None,
+    equity_at_close: Mapping[int, float] | None = None,
+    peak_equity: float | None = None,
+    recent_order_times: Sequence[datetime] = (),
+    returns_history: pd.DataFrame | None = None,
+) -> PortfolioState:
+    """The one way to build a :class:`PortfolioState`: the paper worker, the pre-trade
+    check and the risk report all call it, so they agree on the daily loss and drawdown.
+
+    Parameters
+    ----------
+    equity, cash
+        The account now, marked at bar ``bar``'s close.
+    positions, prices
+        Signed quantities (flat ones are dropped) and their prices.
+    bar, equity_at_close
+        The bar the book stands at, and the equity at the close of earlier bars (e.g.
+        a paper session's equity snapshots). Bars are trading days, so the day starts
+        at the close of the last bar before ``bar`` (any bar when ``bar`` is None);
+        with none, at ``equity`` (no loss yet).
+    peak_equity
+        Highest equity recorded; the peak is never below the day's start or ``equity``.
+    recent_order_times, returns_history
+        As in :class:`PortfolioState`.
+
+    >>> s = build_portfolio_state(equity=97.0, cash=97.0, positions={}, prices={},
+    ...     bar=3, equity_at_close={1: 99.0, 2: 100.0, 3: 97.0}, peak_equity=100.0)
+    >>> round(s.daily_loss, 6), round(s.drawdown, 6)
+    (0.03, 0.03)
+    """
+    closes = equity_at_close or {}
+    before = [b for b in closes if bar is None or b < bar]
+    start = closes[max(before)] if before else equity
+    peak = max(equity if peak_equity is None else peak_equity, start, equity)
+    return PortfolioState(
+        equity=equity,
+        cash=cash,
+        positions={s: q for s, q in positions.items() if q != 0},
+        prices=dict(prices),
+        start_of_day_equity=start,
+        peak_equity=peak,
+        recent_order_times=list(recent_order_times),
+        returns_history=returns_history,
+    )

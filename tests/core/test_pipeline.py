@@ -9,10 +9,10 @@ import pytest
 from core.data.synthetic import SyntheticSpec, generate
 from core.pipeline import (
     DecisionPipeline,
-    PortfolioState,
-    ProposedOrder,
-    RiskDecision,
+    GateDecision,
+    OrderIntent,
     SizingSpec,
+    SymbolBook,
     bench_pipeline,
     build_pipeline,
     make_kernel,
@@ -84,7 +84,7 @@ def test_decision_record_and_template_untouched(
 ) -> None:
     pipe = pipeline.fresh(symbol="ABC")
     bar = {"ts": prices.index[0], **prices.iloc[0].to_dict()}
-    decision = pipe.step(bar, PortfolioState(equity=1e5))
+    decision = pipe.step(bar, SymbolBook(equity=1e5))
     assert decision.symbol == "ABC" and decision.ts == prices.index[0]
     assert set(decision.regime_probs) == set(LABELS)
     assert sum(decision.regime_probs.values()) == pytest.approx(1.0)
@@ -97,13 +97,13 @@ def test_decision_record_and_template_untouched(
 
 
 def test_risk_hook_can_cap_and_reject(prices: pd.DataFrame, pipeline: DecisionPipeline) -> None:
-    seen: list[ProposedOrder] = []
+    seen: list[OrderIntent] = []
 
-    def cap_buys_reject_sells(order: ProposedOrder, state: PortfolioState) -> RiskDecision:
+    def cap_buys_reject_sells(order: OrderIntent, state: SymbolBook) -> GateDecision:
         seen.append(order)
         if order.side == "sell":
-            return RiskDecision(approved=False, qty=0.0, reason="no selling today")
-        return RiskDecision(approved=True, qty=min(order.qty, 5.0), reason="capped at 5")
+            return GateDecision(approved=False, qty=0.0, reason="no selling today")
+        return GateDecision(approved=True, qty=min(order.qty, 5.0), reason="capped at 5")
 
     hooked = DecisionPipeline(
         agents=pipeline.agents,
@@ -158,7 +158,7 @@ def test_the_state_bounds_the_target_and_the_order(
         if prev == prev:
             equity += shares * (close - prev)
         bar = {**row.to_dict(), "ts": ts, "symbol": "SYN"}
-        state = PortfolioState(
+        state = SymbolBook(
             equity=equity, shares=shares, max_long=0.2, max_short=0.1, max_order_value=3_000.0
         )
         d = pipe.step(bar, state)

@@ -1,0 +1,63 @@
+"""What every part of a running paper session shares: its database, names, broker and prices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.broker import Broker
+from core.store.paper import PaperSession, PaperSessionRepository
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """A paper session as its worker runs it.
+
+    Attributes
+    ----------
+    sessions
+        Session factory of the migrated database.
+    name, account_id
+        The paper session and the ledger account of its broker.
+    broker
+        Any :class:`~core.broker.Broker`.
+    index, prices, symbols
+        The shared calendar, each symbol's frame on it, and the traded symbols.
+    renew
+        Renews the worker's lease inside a transaction (a no-op without a lease), so
+        the writes it guards commit only while the lease is held.
+    """
+
+    sessions: sessionmaker[Session]
+    name: str
+    account_id: int
+    broker: Broker
+    index: pd.DatetimeIndex
+    prices: dict[str, pd.DataFrame]
+    symbols: list[str]
+    renew: Callable[[Session], None]
+
+    def session_row(self, s: Session) -> PaperSession:
+        """The session's row (LookupError when it was deleted)."""
+        return session_row(s, self.name)
+
+    def bar_time(self, t: int) -> datetime:
+        """Bar t's timestamp in UTC."""
+        ts: datetime = self.index[t].to_pydatetime()
+        return ts.replace(tzinfo=UTC)
+
+    def closes(self, t: int) -> dict[str, float]:
+        """Every symbol's close at bar t."""
+        return {s: float(self.prices[s]["close"].iloc[t]) for s in self.symbols}
+
+
+def session_row(s: Session, name: str) -> PaperSession:
+    """The row of paper session ``name`` (LookupError when there is none)."""
+    row = PaperSessionRepository(s).get(name)
+    if row is None:
+        raise LookupError(f"no paper session named {name!r}")
+    return row
