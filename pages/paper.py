@@ -7,11 +7,15 @@ from pydantic import ValidationError
 
 from app import cached
 from app.components.paper import (
+    START_LABELS,
     equity_figure,
     gauges_figure,
     render_decision_panel,
     render_headline,
+    render_start_form,
 )
+from app.operations.errors import error_text
+from app.operations.paper import PaperRequest
 from app.services import paper
 from app.services.auth import PermissionDenied
 from app.session import current_actor
@@ -33,24 +37,31 @@ def _flash(kind: str, text: str) -> None:
 
 
 def _start() -> None:
-    """Start button (a callback, so the confirmation box can be reset for the next run)."""
+    """Start button (a callback, so the confirmation box can be reset for the next run).
+
+    The request is validated, and the session created (or checked), before the worker
+    starts: a refusal is shown here, never after "Worker started".
+    """
     ss = st.session_state
     confirmed, ss["paper.confirm_start"] = ss.get("paper.confirm_start", False), False
     if not confirmed:
         _flash("error", "Tick the confirmation box to start the worker.")
         return
     try:
-        request = paper.PaperRequest(
+        request = PaperRequest(
             session=ss["paper.session"],
             symbols=ss["paper.symbols"],
             broker=ss["paper.broker"],
             train_bars=int(ss["paper.train"]),
             selector=ss["paper.selector"],
+            initial_cash=float(ss["paper.cash"]),
+            fees=float(ss["paper.fees"]) / 1e4,
+            slippage=float(ss["paper.slippage"]) / 1e4,
+            seed=int(ss["paper.seed"]),
         )
         pid = paper.start_worker_process(request, speed=float(ss["paper.speed"]), actor=actor)
     except ValidationError as exc:
-        for err in exc.errors():
-            _flash("error", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        _flash("error", error_text(exc, labels=START_LABELS))
     except (ValueError, PermissionDenied) as exc:
         _flash("error", str(exc))
     else:
@@ -91,22 +102,7 @@ def _kill() -> None:
 
 
 with st.expander("Session and controls", expanded=True):
-    with st.form("paper.start_form"):
-        c1, c2, c3, c4 = st.columns(4)
-        c1.text_input("Session", value="default", key="paper.session")
-        c2.multiselect(
-            "Symbols (ohlcv_daily)",
-            cached.symbols("ohlcv_daily"),
-            default=["SP500"],
-            key="paper.symbols",
-        )
-        c3.number_input("Speed (bars/s)", 0.5, 500.0, 20.0, 0.5, key="paper.speed")
-        c4.number_input("Training bars", 250, 4000, 1000, 50, key="paper.train")
-        c5, c6, c7 = st.columns(3)
-        c5.radio("Broker", ["sim", "alpaca"], horizontal=True, key="paper.broker")
-        c6.selectbox("Selector", ["contextual", "ucb", "thompson", "exp3"], key="paper.selector")
-        c7.checkbox("I confirm starting the worker", key="paper.confirm_start")
-        st.form_submit_button("Start", type="primary", on_click=_start)
+    render_start_form(cached.symbols("ohlcv_daily"), _start)
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
     b1.button("Pause", key="paper.pause", on_click=_control, args=("paused",))
     b2.button("Resume", key="paper.resume", on_click=_control, args=("running",))
@@ -134,7 +130,8 @@ def monitor() -> None:
         if len(view.equity):
             st.plotly_chart(equity_figure(view.equity), width="stretch", key="paper.equity")
     with risk_tab:
-        utilization = paper.risk_view(view)
+        report = paper.risk_report(view)
+        utilization = {} if report is None else dict(report.utilization)
         if utilization:
             st.plotly_chart(gauges_figure(utilization), width="stretch", key="paper.gauges")
             st.caption("Share of each risk limit in use (100% = at the limit).")

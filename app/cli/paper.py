@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import (
-    DATASET_OPT,
     EXIT_BUSY,
     JSON_OPT,
     PAPER_REQ,
@@ -22,64 +23,75 @@ paper_app = typer.Typer(help="Supervised paper trading.", no_args_is_help=True)
 app.add_typer(paper_app, name="paper")
 
 
+def _setting(field: str, flag: str) -> Any:
+    """An option for one of the session's settings: unset by default (a new session takes
+    the :class:`~app.operations.paper.PaperRequest` default, a stored one keeps its own)."""
+    from app.operations.paper import PaperRequest
+
+    info = PaperRequest.model_fields[field]
+    default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+    shown = ", ".join(default) if isinstance(default, list) else default
+    help_text = f"{info.description} (new session: {shown}; a stored session keeps its own)."
+    return typer.Option(None, flag, help=help_text, parser=opt.from_model(PAPER_REQ, field))
+
+
 @paper_app.command("run")
 def paper_run(
-    broker: str = typer.Option(
-        "sim", "--broker", help="sim or alpaca.", parser=opt.from_model(PAPER_REQ, "broker")
-    ),
     session: str = typer.Option(
         "default",
         "--session",
-        help="Session name (resumes if it exists).",
+        help="Session name: a stored session resumes with its own settings.",
         parser=opt.from_model(PAPER_REQ, "session"),
     ),
-    dataset: str = DATASET_OPT,
-    symbol: list[str] = typer.Option(
-        ["SP500"], "--symbol", help="Symbol (repeatable).", parser=opt.text()
-    ),
+    broker: str | None = _setting("broker", "--broker"),
+    dataset: str | None = _setting("dataset", "--dataset"),
+    symbols: list[str] | None = _setting("symbols", "--symbol"),
+    train_bars: int | None = _setting("train_bars", "--train-bars"),
+    selector: str | None = _setting("selector", "--selector"),
+    initial_cash: float | None = _setting("initial_cash", "--cash"),
+    fees: float | None = _setting("fees", "--fees"),
+    slippage: float | None = _setting("slippage", "--slippage"),
+    seed: int | None = _setting("seed", "--seed"),
     replay: bool = typer.Option(True, "--replay/--live", help="Replay embedded data."),
     steps: int | None = typer.Option(None, "--steps", help="Bars to process in this run."),
     speed: float = typer.Option(0.0, "--speed", help="Bars per second (0: as fast as possible)."),
     until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
-    train_bars: int = typer.Option(
-        1000,
-        "--train-bars",
-        help="Bars used to tune the agents.",
-        parser=opt.from_model(PAPER_REQ, "train_bars"),
-    ),
-    selector: str = typer.Option(
-        "contextual", "--selector", parser=opt.from_model(PAPER_REQ, "selector")
-    ),
-    initial_cash: float = typer.Option(
-        100_000.0,
-        "--cash",
-        help="Starting cash (> 0, at most 1e12).",
-        parser=opt.number(0, 1e12, low_open=True),
-    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
 
+    A new session is created with the settings given (the rest take their defaults); a
+    stored one runs with the settings it was created with (a setting given must match).
     Exits 4 when another worker runs the session (nothing is written).
     """
+    from app.operations.paper import PaperRequest
     from app.services import paper
     from core.broker import BrokerConfigError
     from core.paper.lease import LeaseHeldError, LeaseLostError
+    from core.paper.session import check_run_options
 
-    _call(as_json, paper.check_run_options, steps=steps, speed=speed)
+    _call(as_json, check_run_options, steps=steps, speed=speed)
     if not replay:
         fail("live mode needs a live data feed; use --replay on embedded data", as_json=as_json)
-    request = _call(
-        as_json,
-        paper.PaperRequest,
-        session=session,
-        broker=broker,
-        dataset=dataset,
-        symbols=symbol,
-        train_bars=train_bars,
-        selector=selector,
-        initial_cash=initial_cash,
-    )
+    given = {
+        k: v
+        for k, v in {
+            "broker": broker,
+            "dataset": dataset,
+            "symbols": symbols,
+            "train_bars": train_bars,
+            "selector": selector,
+            "initial_cash": initial_cash,
+            "fees": fees,
+            "slippage": slippage,
+            "seed": seed,
+        }.items()
+        if v is not None and v != []
+    }
+    stored = paper.stored_settings(session)
+    request: PaperRequest | str = session
+    if stored is None or given:
+        request = _call(as_json, PaperRequest, **{**(stored or {}), **given, "session": session})
     try:
         summary = _call(
             as_json,

@@ -7,10 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
+from app.operations.paper import SESSION_MAX, SESSION_PATTERN
 from core.risk.limits import check_limit_values
-
-SESSION_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
-"""A paper session's name (as :class:`app.services.paper.PaperRequest` has it)."""
 
 
 class RiskCheckRequest(BaseModel):
@@ -23,7 +21,10 @@ class RiskCheckRequest(BaseModel):
     side: Literal["buy", "sell"] = Field(default="buy", description="buy or sell")
     dataset: str = Field(default="ohlcv_daily", description="Dataset of the prices")
     session: str | None = Field(
-        default=None, pattern=SESSION_PATTERN, description="Paper session (default newest)"
+        default=None,
+        pattern=SESSION_PATTERN,
+        max_length=SESSION_MAX,
+        description="Paper session (default newest)",
     )
     price: float | None = Field(
         default=None, gt=0, le=1e9, description="Price (default the latest close)"

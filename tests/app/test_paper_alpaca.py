@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import core.broker
+from app.operations.paper import PaperRequest
 from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.db import get_engine
@@ -141,8 +142,8 @@ def on_cycle(monkeypatch: pytest.MonkeyPatch, action: Callable[[int], None]) -> 
 
 
 # ---------------------------------------------------------------------- helpers
-def request(session: str = "alp") -> paper.PaperRequest:
-    return paper.PaperRequest(broker="alpaca", session=session, train_bars=1000)
+def request(session: str = "alp") -> PaperRequest:
+    return PaperRequest(broker="alpaca", session=session, train_bars=1000)
 
 
 def db(var: Path, sql: str, *args: Any) -> list[tuple]:

@@ -44,10 +44,11 @@ def prepare_start_worker(_steps: int) -> Any:
 
 
 def start_worker(_index: int, paper: Any, steps: int) -> tuple[str, Any]:
+    from app.operations.paper import PaperRequest
     from core.paper.lease import LeaseHeldError
 
     try:
-        return "ran", paper.run_worker(paper.PaperRequest(), steps=steps)
+        return "ran", paper.run_worker(PaperRequest(), steps=steps)
     except LeaseHeldError as exc:
         return "refused", str(exc)
 
@@ -120,9 +121,10 @@ def test_sixteen_workers_on_one_session(
     monkeypatch.setenv("WORKBENCH_VAR_DIR", str(alone))
     get_settings.cache_clear()
     _engine_for.cache_clear()
+    from app.operations.paper import PaperRequest
     from app.services import paper
 
-    assert paper.run_worker(paper.PaperRequest(), steps=total)["cycles"] == total
+    assert paper.run_worker(PaperRequest(), steps=total)["cycles"] == total
     reference = ledger(f"sqlite:///{alone / 'workbench.db'}")
     for key in ("orders", "fills", "positions", "equity", "decisions"):
         assert book[key] == reference[key], key

@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.operations.paper import PaperRequest
 from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.data import load_prices
 from app.services.db import get_engine
 from core.broker import SimBroker
 from core.paper.lease import LeaseHeldError, LeaseLostError, SessionLease
+from core.paper.session import MAX_SPEED, check_run_options
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
 from core.store.db import session_scope
@@ -220,7 +222,7 @@ _TABLES = (
 # ---------------------------------------------------------------- sizing
 def test_default_replay_sizes_within_the_limits(isolated_workbench: Path) -> None:
     limits = RiskLimits()  # the defaults in force: 25% per asset
-    summary = paper.run_worker(paper.PaperRequest(), steps=300)
+    summary = paper.run_worker(PaperRequest(), steps=300)
     assert summary["cycles"] == 300
     assert "risk_violations" not in summary
     assert summary["risk_rejected"] <= 30  # <= 10% of decisions (it was 198 of 300)
@@ -256,7 +258,7 @@ def test_four_symbols_are_sized_within_the_limits_too(isolated_workbench: Path) 
     # an unseen case for the sizer: four correlated equities, default limits (25% each,
     # gross and net 100%, concentration 50%); before: 253 of 1,200 decisions blocked
     symbols = ["SP500", "NASDAQ", "IBM", "MSFT"]
-    summary = paper.run_worker(paper.PaperRequest(symbols=symbols), steps=300)
+    summary = paper.run_worker(PaperRequest(symbols=symbols), steps=300)
     decisions = summary["cycles"] * len(symbols)
     assert summary["risk_rejected"] <= 0.10 * decisions
     assert summary["limit_breaches"] == 0
@@ -287,7 +289,7 @@ def test_four_symbols_are_sized_within_the_limits_too(isolated_workbench: Path) 
 # ---------------------------------------------------------------- kill, pause, resume
 def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Path) -> None:
     risk.set_limits(LimitsChangeRequest(values=LOOSE, reason="busy test book"))
-    paper.run_worker(paper.PaperRequest(), steps=40)
+    paper.run_worker(PaperRequest(), steps=40)
     held = db(isolated_workbench, "SELECT qty FROM positions WHERE qty != 0")
     assert held, "the book should hold a position"
     outcome = paper.set_state("killed", flatten=True, reason="test")
@@ -304,7 +306,7 @@ def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Pa
         view.account["cash"]
     )
     # a later start does not kill or flatten again
-    again = paper.run_worker(paper.PaperRequest(), steps=3)
+    again = paper.run_worker(PaperRequest(), steps=3)
     assert again["state"] == "done-steps"
 
 
@@ -327,7 +329,7 @@ def test_kill_with_a_running_worker_flattens_at_its_next_bar(
         return hook
 
     monkeypatch.setattr(paper, "_alert_hook", factory)
-    summary = paper.run_worker(paper.PaperRequest(), steps=100)
+    summary = paper.run_worker(PaperRequest(), steps=100)
     assert summary["state"] == "killed" and summary["last_bar"] is not None
     kill, resume = outcomes
     assert kill.changed and kill.flattened == [] and "running worker" in kill.message
@@ -339,7 +341,7 @@ def test_kill_with_a_running_worker_flattens_at_its_next_bar(
 def test_pause_and_resume_without_a_worker_say_so_and_change_nothing(
     isolated_workbench: Path,
 ) -> None:
-    paper.run_worker(paper.PaperRequest(), steps=2)
+    paper.run_worker(PaperRequest(), steps=2)
     before = paper.monitor().control
     for state in ("paused", "running"):
         outcome = paper.set_state(state)
@@ -385,8 +387,8 @@ def test_bad_run_options_exit_2_before_any_work(
 
 def test_check_run_options_names_the_range() -> None:
     with pytest.raises(ValueError, match=r"--steps must be a whole number of bars from 1"):
-        paper.check_run_options(steps=-5, speed=0)
+        check_run_options(steps=-5, speed=0)
     with pytest.raises(ValueError, match=r"--speed must be from 0 .* bars per second; got -1"):
-        paper.check_run_options(steps=None, speed=-1)
-    paper.check_run_options(steps=1, speed=0)
-    assert math.isfinite(paper.MAX_SPEED)
+        check_run_options(steps=None, speed=-1)
+    check_run_options(steps=1, speed=0)
+    assert math.isfinite(MAX_SPEED)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from app.operations.paper import PaperRequest
 from app.services import paper
 from tests.pages.helpers import metrics, open_app
 
@@ -32,6 +35,11 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     at.button(key=START).click().run()
     assert any("Tick the confirmation box" in e.value for e in at.error)
     assert paper.monitor().session is None
+    # settings other than the defaults reach the worker: cash, fees, slippage and seed
+    at.number_input(key="paper.cash").set_value(50_000.0)
+    at.number_input(key="paper.fees").set_value(10.0)  # bps
+    at.number_input(key="paper.slippage").set_value(2.0)
+    at.number_input(key="paper.seed").set_value(7)
     at.checkbox(key="paper.confirm_start").check()
     at.button(key=START).click().run()
     assert any("Worker started" in s.value for s in at.success)
@@ -42,6 +50,17 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     shown = metrics(at)
     assert shown["Worker"] == "running" and shown["Desired state"] == "running"
     assert len(view.orders) > 0 and len(view.fills) > 0
+    assert view.session is not None and view.account is not None
+    config = view.session["config"]
+    assert (config["initial_cash"], config["fees"], config["slippage"], config["seed"]) == (
+        50_000.0,
+        0.001,
+        0.0002,
+        7,
+    )
+    assert view.account["initial_cash"] == 50_000.0
+    for fill in view.fills.itertuples():  # the worker charged the page's fee
+        assert fill.fee == pytest.approx(0.001 * fill.qty * fill.price, rel=1e-12)
     # Pause: the cursor stops moving.
     at.button(key="paper.pause").click().run()
     _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "paused")
@@ -65,7 +84,7 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
 
 
 def test_controls_without_a_worker_say_so_and_change_nothing() -> None:
-    paper.run_worker(paper.PaperRequest(), steps=2)
+    paper.run_worker(PaperRequest(), steps=2)
     before = paper.monitor().control
     at = open_app("paper")
     at.toggle(key="paper.live").set_value(False).run()
@@ -83,3 +102,23 @@ def test_controls_without_a_worker_say_so_and_change_nothing() -> None:
     assert paper.monitor().control["desired_state"] == "stopped"
     at.button(key="paper.kill").click().run()  # not confirmed again: refused
     assert any("confirm the kill switch" in e.value for e in at.error)
+
+
+def test_a_request_the_worker_would_refuse_is_refused_before_it_starts() -> None:
+    at = open_app("paper")
+    at.toggle(key="paper.live").set_value(False).run()
+    at.multiselect(key="paper.symbols").set_value(["GOOG"])  # 2,148 bars
+    at.number_input(key="paper.train").set_value(4000)
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("train_bars 4000 leaves no bars to trade in 2148" in e.value for e in at.error)
+    assert not any("Worker started" in s.value for s in at.success)
+    assert paper.monitor().session is None  # nothing was created
+    at.text_input(key="paper.session").set_value("bad name!")
+    at.number_input(key="paper.train").set_value(1000)
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("Session may use only letters" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    assert paper.monitor().session is None

@@ -7,6 +7,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.operations.paper import PaperRequest
 from app.operations.risk import LimitsChangeRequest
 from app.services import risk as risk_service
 from app.services.auth import Actor
@@ -200,7 +201,7 @@ def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
             reason="let the test book trade",
         )
     )
-    summary = paper.run_worker(paper.PaperRequest(symbols=["SP500", "NASDAQ"]), steps=40)
+    summary = paper.run_worker(PaperRequest(symbols=["SP500", "NASDAQ"]), steps=40)
     assert summary["fills"] > 0
     report = paper.risk_report(paper.monitor())
     at.run()
