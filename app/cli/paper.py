@@ -60,8 +60,10 @@ def paper_run(
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
 
-    A new session is created with the settings given (the rest take their defaults); a
-    stored one runs with the settings it was created with (a setting given must match).
+    A new session takes the settings given and the defaults for the rest.
+
+    A stored session runs with the settings it was created with (a setting given must match).
+
     Exits 4 when another worker runs the session (nothing is written).
     """
     from app.operations.paper import PaperRequest

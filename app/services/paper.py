@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.operations.paper import PaperRequest
+from app.services import alerts
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.broker import BrokerConfigError
@@ -50,8 +51,6 @@ _IO = session.SessionIO(
 
 
 def _alert_hook(symbols: list[str]) -> Callable[[CycleReport], None]:
-    from app.services import alerts
-
     def on_cycle(report: CycleReport) -> None:
         alerts.evaluate(alert_snapshot(report, symbols[0], utc_clock()))
 
