@@ -192,10 +192,7 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
 
 
 STRATEGIES_NAMES = "core.strategies:STRATEGIES"
-ENSEMBLE_REQ = "app.services.ensemble:EnsembleRequest"
-REPLAY_REQ = "app.services.ensemble:ReplayRequest"
-PORTFOLIO_REQ = "app.services.research:PortfolioRequest"
-PAPER_REQ = "app.services.paper:PaperRequest"
+PAPER_REQ = "app.operations.paper:PaperRequest"
 DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.", parser=opt.text())
 SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.", parser=opt.text())
 STRATEGY_OPT = typer.Option(

@@ -160,7 +160,7 @@ def test_regime_fit_unwritable_out_fails_before_work(
 
 def test_regime_fit_needs_a_source(tmp_path: Path, isolated_workbench: Path) -> None:
     out = workbench("regime", "fit", "--out", str(tmp_path / "x.csv"), var=isolated_workbench)
-    assert out.returncode == 2 and "--file" in out.stderr
+    assert out.returncode == 2 and "a file or both a dataset and a symbol" in out.stderr
 
 
 def test_regime_fit_rejects_bad_method(isolated_workbench: Path, tmp_path: Path) -> None:

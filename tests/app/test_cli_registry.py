@@ -152,5 +152,5 @@ def test_registry_register_command_adds_a_candidate(isolated_workbench: Path) ->
         "registry", "register", "--run-id", str(run_id), "--name", "no good",
         var=isolated_workbench,
     )  # fmt: skip
-    assert bad.returncode == 2 and "Model name 'no good': use 1-64 letters" in bad.stderr
+    assert bad.returncode == 2 and "model name 'no good': use 1-64 letters" in bad.stderr
     assert len(registry.list_versions()) == 1

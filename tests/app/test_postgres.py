@@ -32,7 +32,11 @@ def pg_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_services_round_trip_on_postgres(pg_url: str) -> None:
     from sqlalchemy import inspect
 
-    from app.services import data, ml, paper, research, risk
+    from app.operations.backtest import BacktestRequest
+    from app.operations.paper import PaperRequest
+    from app.operations.registry import PromoteRequest, RegisterRequest
+    from app.operations.training import TrainRequest
+    from app.services import backtest, data, paper, registry, risk, training
     from app.services.db import get_engine
 
     engine = get_engine()
@@ -41,23 +45,23 @@ def test_services_round_trip_on_postgres(pg_url: str) -> None:
     imported = data.import_upload("pgfund", "f.csv", b"date,close\n2021-01-04,1\n2021-01-05,1.1\n")
     assert data.load_prices("uploads", "pgfund")["close"].tolist() == [1.0, 1.1]
     assert imported.rows == 2
-    bt = research.run_backtest(
-        research.BacktestRequest(
+    bt = backtest.run_backtest(
+        BacktestRequest(
             dataset="ohlcv_daily",
             symbol="SP500",
             strategy="ma_crossover",
             params={"fast": 20, "slow": 100},
         )
     )
-    assert research.reopen_backtest(bt.run_id).metrics["sharpe"] == pytest.approx(
+    assert backtest.reopen_backtest(bt.run_id).metrics["sharpe"] == pytest.approx(
         bt.metrics["sharpe"]
     )
-    trained = ml.train(ml.TrainRequest(kind="logistic", tune=True, n_trials=2))
-    version = ml.register(trained.run_id, "pg-model")
-    assert ml.promote(version.id).stage == "champion"
+    trained = training.train(TrainRequest(kind="logistic", tune=True, n_trials=2))
+    version = registry.register(RegisterRequest(run_id=trained.run_id, name="pg-model"))
+    assert registry.promote(PromoteRequest(version_id=version.id)).stage == "champion"
     risk.set_limits({"max_weight_per_asset": 0.5}, reason="pg test")
     assert risk.current_limits()[0] == 1
-    summary = paper.run_worker(paper.PaperRequest(), steps=20)
+    summary = paper.run_worker(PaperRequest(), steps=20)
     assert summary["cycles"] == 20 and summary["orders"] == summary["fills"] + len(
         paper.monitor().open_orders
     )
