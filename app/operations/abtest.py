@@ -27,7 +27,9 @@ def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
         try:
             return "model", int(text.removeprefix("model:"))
         except ValueError:
-            raise ValueError(f"arm {text!r}: use model:<version id> (see the Model registry page)") from None
+            raise ValueError(
+                f"arm {text!r}: use model:<version id> (see the Model registry page)"
+            ) from None
     if text.startswith("run:"):
         try:
             return "run", int(text.removeprefix("run:"))

@@ -170,9 +170,7 @@ def test_progress_follows_the_regime_fit_and_each_agent(ucb: dict[str, Any]) -> 
     assert steps[0] == (0.1, "regime model fitted on 2,515 training bars")
     # four agents tuned between 0.1 and 0.91 (0.1 + 0.9 * 0.9), one step each
     tuned = [(f, m) for f, m in steps if m.startswith("agent ")]
-    assert [m for _, m in tuned] == [
-        f"agent {a.name} tuned" for a in ucb["outcome"].result.agents
-    ]
+    assert [m for _, m in tuned] == [f"agent {a.name} tuned" for a in ucb["outcome"].result.agents]
     for k, (fraction, _) in enumerate(tuned, start=1):
         assert fraction == pytest.approx(0.1 + 0.9 * 0.9 * k / 4, abs=1e-12)
     assert steps[-1][1] == f"ucb selector run over {ucb['outcome'].payload()['oos_bars']:,} bars"

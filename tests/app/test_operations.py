@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from typer.testing import CliRunner
 
 from app.cli._generate import add_command
-from app.operations import CancelToken, Cancelled, Operation, all_operations, get
+from app.operations import Cancelled, CancelToken, Operation, all_operations, get
 from app.operations.costs import Costs, default_bps
 from app.operations.errors import error_text, field_errors, number_text
 
@@ -90,9 +90,7 @@ def test_the_fee_default_lives_only_in_costs() -> None:
     backtest CLI and the cost inputs of the pages read the same value."""
     from app.cli import app
 
-    trading = [
-        op.request for op in all_operations() if "fees" in op.request.model_fields
-    ]
+    trading = [op.request for op in all_operations() if "fees" in op.request.model_fields]
     assert trading, "no operation trades?"
     for request in trading:
         assert issubclass(request, Costs), request
@@ -176,7 +174,7 @@ def test_field_errors_keep_the_field_for_placement() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=False, allow_infinity=False)))
+@given(st.one_of(st.integers(-(10**9), 10**9), st.floats(allow_nan=False, allow_infinity=False)))
 def test_number_text_round_trips(value: float) -> None:
     text = number_text(value)
     assert float(text.replace(",", "")) == pytest.approx(float(value), rel=1e-5, abs=1e-300)

@@ -24,9 +24,9 @@ from app.services import alerts
 from app.services.auth import PermissionDenied
 from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot
 from core.config import SecretKeyError, get_settings
+from tests.app.test_alerts_delivery import T0, webhook  # noqa: F401  (fixture)
 from tests.app.test_postgres import ADMIN_URL, pg_url  # noqa: F401  (fixture)
 from tests.cli_helpers import ROOT, run_cli
-from tests.app.test_alerts_delivery import T0, webhook  # noqa: F401  (fixture)
 from tests.pages.helpers import MAIN
 
 pg_only = pytest.mark.skipif(not ADMIN_URL, reason="no PostgreSQL (WORKBENCH_TEST_PG_URL)")

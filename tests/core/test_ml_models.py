@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from core.data.synthetic import SyntheticSpec, generate
-from core.registry.artifacts import ArtifactError, load_model, save_model, verify_artifact
 from core.ml.dataset import MLDataset, make_dataset, time_split
 from core.ml.evaluate import (
     evaluate,
@@ -20,6 +19,7 @@ from core.ml.evaluate import (
 )
 from core.ml.models import ModelSpec, build_model, fit_model
 from core.ml.tuning import tune
+from core.registry.artifacts import ArtifactError, load_model, save_model, verify_artifact
 
 FEATURES = ["ret_1", "ret_5", "vol_21", "rsi_14", "zscore_20"]
 H = 5
