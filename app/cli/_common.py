@@ -146,11 +146,15 @@ _FIELD_FLAGS = {
 def _command_flags() -> dict[str, str]:
     """Field name -> flag of the running command (generated commands name their
     parameters after the request fields; hand-written ones are mapped by ``_FIELD_FLAGS``)."""
+    ctx: Any  # typer's vendored click Context, or click's own on older typer
     try:
         from typer._click.globals import get_current_context
     except ImportError:  # older typer: click itself
-        from click import get_current_context
-    ctx = get_current_context(silent=True)
+        from click import get_current_context as click_current_context
+
+        ctx = click_current_context(silent=True)
+    else:
+        ctx = get_current_context(silent=True)
     if ctx is None:
         return {}
     opts = [o for p in ctx.command.params for o in getattr(p, "opts", [])]
