@@ -36,7 +36,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-# TODO(issue 10): once `make typecheck` passes, lint runs it too.
+	$(BIN)/mypy
 
 ## Layer contracts ([tool.importlinter] in pyproject.toml; function-level imports count).
 contracts: install
