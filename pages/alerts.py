@@ -6,6 +6,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app.components.alerts import FLASH, render_disable_delete
+from app.operations.alerts import AlertLogRequest, AlertTestRequest
 from app.operations.errors import field_errors
 from app.services import alerts
 from app.services.auth import PermissionDenied
@@ -79,7 +80,7 @@ with channels_tab:
     target = t1.selectbox("Send a test through", names, key="alerts.test_channel")
     if t2.button("Send test", key="alerts.send_test"):
         try:
-            result = alerts.send_test(target, actor=current_actor())
+            result = alerts.send_test(AlertTestRequest(channel=target), actor=current_actor())
         except (PermissionDenied, ValueError, LookupError) as exc:
             st.error(str(exc))
         else:
@@ -156,7 +157,7 @@ with rules_tab:
     render_disable_delete("rule", [r.name for r in rules], {r.name: r.enabled for r in rules})
 
 with history_tab:
-    events = alerts.history(200)
+    events = alerts.history(AlertLogRequest(limit=200))
     if not events:
         st.info("No alerts yet. Use 'Send test' on the Channels tab to try a channel.")
     else:
@@ -168,7 +169,7 @@ with history_tab:
         c2.metric("Suppressed (cooldown)", counts["suppressed"])
         c3.metric("Failed", counts["failed"])
         st.dataframe(events, width="stretch", hide_index=True)
-    changes = alerts.audit(50)
+    changes = alerts.audit(AlertLogRequest(limit=50))
     if changes:
         st.markdown("**Changes to rules and channels**")
         st.dataframe(changes, width="stretch", hide_index=True)

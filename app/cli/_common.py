@@ -244,38 +244,6 @@ def _password_prompt(text: str) -> str:
     return getpass.getpass(text)
 
 
-def _confirm_delete(what: str, yes: bool, as_json: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        fail(f"deleting {what} needs confirmation: add --yes", as_json=as_json)
-    if not typer.confirm(f"Delete {what}?"):
-        raise typer.Exit(1)
-
-
-def _toggle(kind: str, name: str, enabled: bool, as_json: bool) -> None:
-    from app.services import alerts
-
-    fn = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
-    _call(as_json, fn, name=name, enabled=enabled, actor=_actor(as_json))
-    state = "enabled" if enabled else "disabled"
-    emit({kind: name, "enabled": enabled}, as_json=as_json, text=f"{kind} {name} {state}")
-
-
-def _delete(kind: str, name: str, yes: bool, as_json: bool) -> None:
-    """Delete a rule or a channel once confirmed (risk role, audited)."""
-    from app.services import alerts
-
-    _confirm_delete(f"{kind} {name}", yes, as_json)
-    fn = alerts.delete_rule if kind == "rule" else alerts.delete_channel
-    _call(as_json, fn, name=name, actor=_actor(as_json))
-    emit({"deleted": name}, as_json=as_json, text=f"{kind} {name} deleted")
-
-
-NAME_ARG = typer.Argument(..., help="Its name.", parser=opt.text())
-YES_OPT = typer.Option(False, "--yes", help="Confirm.")
-
-
 def _password_signed_in(as_json: bool) -> Any:
     import os
 

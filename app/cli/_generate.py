@@ -95,7 +95,7 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
     else:
         raise TypeError(f"{op.name}: field {name!r} of type {info.annotation} needs a converter")
     if custom is not None and custom.prompt:
-        kwargs.update(prompt=custom.prompt, hide_input=True)
+        kwargs.update(prompt=custom.prompt, hide_input=True, confirmation_prompt=custom.confirm)
     if custom is not None and custom.argument:
         option = typer.Argument(default, **kwargs)
     else:

@@ -1,13 +1,17 @@
-"""``workbench`` commands: sign-in: personal access tokens, whoami and password hashes."""
+"""``workbench`` commands: sign-in: personal access tokens, whoami and password hashes
+(``token create``, ``token revoke`` and ``hash-password`` generated from
+app/operations/auth.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 
 from app.cli._app import app
 from app.cli._common import JSON_OPT, _actor, _call, _password_signed_in, emit
 from app.cli._generate import add_command
-from app.operations.auth import TOKEN_CREATE
+from app.operations.auth import HASH_PASSWORD, TOKEN_CREATE, TOKEN_REVOKE
 
 token_app = typer.Typer(
     help="Personal access tokens for the CLI when sign-in users are configured.",
@@ -38,19 +42,7 @@ def token_list(as_json: bool = JSON_OPT) -> None:
     )
 
 
-@token_app.command("revoke")
-def token_revoke(
-    token_id: int = typer.Argument(
-        ..., help="Id from `workbench token list`.", min=1, max=2**63 - 1
-    ),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Revoke one of your tokens."""
-    from app.services.tokens import revoke_token
-
-    actor = _actor(as_json)
-    _call(as_json, revoke_token, actor=actor, token_id=token_id)
-    emit({"revoked": token_id}, as_json=as_json, text=f"token {token_id} revoked")
+add_command(token_app, TOKEN_REVOKE)
 
 
 @app.command("whoami")
@@ -67,13 +59,9 @@ def whoami(as_json: bool = JSON_OPT) -> None:
     )
 
 
-@app.command("hash-password")
-def hash_password_cmd(
-    password: str = typer.Option(
-        ..., "--password", prompt=True, hide_input=True, confirmation_prompt=True
-    ),
-) -> None:
-    """Print a password hash for [workbench.users.<name>] in .streamlit/secrets.toml."""
-    from core.auth.passwords import hash_password
+def _secret(raw: Any, values: dict[str, Any], as_json: bool) -> Any:
+    """The password as typed or prompted (kept secret; the request checks its length)."""
+    return raw
 
-    typer.echo(_call(False, hash_password, password=password))
+
+add_command(app, HASH_PASSWORD, converters={"password": _secret})

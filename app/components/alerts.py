@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app.operations.alerts import AlertNameRequest
 from app.services import alerts
 from app.services.auth import PermissionDenied
 from app.session import current_actor
@@ -14,7 +15,7 @@ FLASH = "alerts.flash"
 
 
 def _act(
-    what: str, fn: Callable[..., None], confirm_key: str | None = None, **kwargs: object
+    what: str, fn: Callable[..., object], confirm_key: str | None = None, **kwargs: object
 ) -> None:
     """Button callback: run a service action, reset its confirmation, flash the outcome."""
     try:
@@ -34,14 +35,17 @@ def render_disable_delete(kind: str, names: list[str], enabled: dict[str, bool])
     st.markdown(f"**Disable or delete a {kind}**")
     m1, m2, m3, m4 = st.columns([2, 1, 2, 1])
     name = m1.selectbox(kind.capitalize(), names, key=f"alerts.manage.{kind}")
-    toggle = alerts.set_rule_enabled if kind == "rule" else alerts.set_channel_enabled
     on = enabled.get(name, True)
+    if kind == "rule":
+        toggle = alerts.disable_rule if on else alerts.enable_rule
+    else:
+        toggle = alerts.disable_channel if on else alerts.enable_channel
     m2.button(
         "Disable" if on else "Enable",
         key=f"alerts.toggle.{kind}",
         on_click=_act,
         args=(f"{kind.capitalize()} {name} {'disabled' if on else 'enabled'}.", toggle),
-        kwargs={"name": name, "enabled": not on},
+        kwargs={"request": AlertNameRequest(name=name)},
     )
     confirm = f"alerts.confirm_delete.{kind}"
     sure = m3.checkbox(f"Yes, delete {kind} {name}", key=confirm)
@@ -52,5 +56,5 @@ def render_disable_delete(kind: str, names: list[str], enabled: dict[str, bool])
         disabled=not sure,
         on_click=_act,
         args=(f"{kind.capitalize()} {name} deleted.", remove, confirm),
-        kwargs={"name": name},
+        kwargs={"request": AlertNameRequest(name=name)},
     )

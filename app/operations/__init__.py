@@ -98,6 +98,8 @@ class Flag:
         A positional argument (``FILE``, ``NAME``) instead of an option.
     prompt : str, optional
         Ask for the value, hidden, when the option is left out (secrets such as URLs).
+    confirm : bool
+        With ``prompt``: ask twice and require the same answer (new passwords).
     """
 
     name: str | None = None
@@ -105,6 +107,7 @@ class Flag:
     hidden: bool = False
     argument: bool = False
     prompt: str | None = None
+    confirm: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

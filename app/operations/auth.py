@@ -1,14 +1,17 @@
-"""Sign-in operations: a personal access token for the CLI."""
+"""Sign-in operations: make or revoke a personal access token for the CLI; hash a password
+for the secrets file."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from app.operations import Operation, register
+from app.operations import Flag, Operation, register
+from core.auth.passwords import MIN_LENGTH
 
 MAX_TOKEN_DAYS = 365
+MAX_PASSWORD_LENGTH = 1024
 
 
 class TokenCreateRequest(BaseModel):
@@ -27,6 +30,37 @@ class TokenCreateRequest(BaseModel):
         if not name.strip():
             raise ValueError("name: give the token a name of 1 to 64 characters, e.g. laptop")
         return name.strip()
+
+
+class TokenRevokeRequest(BaseModel):
+    """One of your personal access tokens, by id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token_id: int = Field(ge=1, le=2**31 - 1, description="Id from `workbench token list`")
+
+
+class PasswordHashRequest(BaseModel):
+    """A password to hash for a user (``[workbench.users.<name>]``) of the secrets file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    password: SecretStr = Field(
+        min_length=MIN_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"The password ({MIN_LENGTH} to {MAX_PASSWORD_LENGTH} characters); "
+        "leave out to be asked twice (hidden)",
+    )
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _long_enough(cls, password: Any) -> Any:
+        raw = password.get_secret_value() if isinstance(password, SecretStr) else password
+        if isinstance(raw, str) and len(raw) < MIN_LENGTH:
+            raise ValueError(f"password: use at least {MIN_LENGTH} characters")
+        if isinstance(raw, str) and len(raw) > MAX_PASSWORD_LENGTH:
+            raise ValueError(f"password: use at most {MAX_PASSWORD_LENGTH} characters")
+        return password
 
 
 def token_payload(created: Any) -> dict[str, Any]:
@@ -54,4 +88,40 @@ TOKEN_CREATE = register(
     )
 )
 
-__all__ = ["MAX_TOKEN_DAYS", "TOKEN_CREATE", "TokenCreateRequest", "token_payload"]
+TOKEN_REVOKE = register(
+    Operation(
+        name="token revoke",
+        feature="auth",
+        summary="Revoke one of your tokens.",
+        request=TokenRevokeRequest,
+        service="app.services.tokens:revoke_token",
+        payload=lambda token_id: {"revoked": token_id},
+        text=lambda token_id, _p: f"token {token_id} revoked",
+        flags={"token_id": Flag(argument=True)},
+        actor=True,
+    )
+)
+HASH_PASSWORD = register(
+    Operation(
+        name="hash-password",
+        feature="auth",
+        summary="Print a password hash for a user's password_hash in .streamlit/secrets.toml.",
+        request=PasswordHashRequest,
+        service="app.services.auth:password_hash",
+        payload=lambda digest: {"hash": digest},
+        text=lambda digest, _p: str(digest),
+        flags={"password": Flag(prompt="Password", confirm=True)},
+    )
+)
+
+__all__ = [
+    "HASH_PASSWORD",
+    "MAX_PASSWORD_LENGTH",
+    "MAX_TOKEN_DAYS",
+    "TOKEN_CREATE",
+    "TOKEN_REVOKE",
+    "PasswordHashRequest",
+    "TokenCreateRequest",
+    "TokenRevokeRequest",
+    "token_payload",
+]

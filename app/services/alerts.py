@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.operations.alerts import ChannelRequest
+from app.operations.alerts import (
+    AlertLogRequest,
+    AlertNameRequest,
+    AlertTestRequest,
+    ChannelRequest,
+)
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from app.services.signin import record_audit
@@ -42,20 +47,32 @@ def save_rule(request: AlertRuleSpec, *, actor: Actor = LOCAL) -> AlertRuleSpec:
     return rule
 
 
-def set_rule_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
-    """Enable or disable a rule (a rule that no longer validates cannot be enabled)."""
-    require(actor, "risk", "enabling or disabling alert rules")
+def _switch(kind: str, name: str, enabled: bool, actor: Actor) -> str:
+    require(actor, "risk", f"enabling or disabling alert {kind}s")
     with _sessions() as session:
-        admin.set_rule_enabled(StoredAlerts(session), name, enabled)
-        record_audit(session, actor, f"alerts.rule.{'enable' if enabled else 'disable'}", name)
+        switch = admin.set_rule_enabled if kind == "rule" else admin.set_channel_enabled
+        switch(StoredAlerts(session), name, enabled)
+        record_audit(session, actor, f"alerts.{kind}.{'enable' if enabled else 'disable'}", name)
+    return name
 
 
-def delete_rule(name: str, *, actor: Actor = LOCAL) -> None:
-    """Remove a rule (its history stays)."""
+def enable_rule(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Enable a rule (one that no longer validates cannot be); returns its name."""
+    return _switch("rule", request.name, True, actor)
+
+
+def disable_rule(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Disable a rule (kept, not evaluated); returns its name."""
+    return _switch("rule", request.name, False, actor)
+
+
+def delete_rule(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Remove a rule (its history stays); returns its name."""
     require(actor, "risk", "deleting alert rules")
     with _sessions() as session:
-        admin.delete_rule(StoredAlerts(session), name)
-        record_audit(session, actor, "alerts.rule.delete", name)
+        admin.delete_rule(StoredAlerts(session), request.name)
+        record_audit(session, actor, "alerts.rule.delete", request.name)
+    return request.name
 
 
 def save_channel(spec: ChannelSpec, *, actor: Actor = LOCAL) -> None:
@@ -75,28 +92,36 @@ def add_channel(request: ChannelRequest, *, actor: Actor = LOCAL) -> ChannelSpec
     return spec
 
 
-def set_channel_enabled(name: str, enabled: bool, *, actor: Actor = LOCAL) -> None:
-    """Enable or disable a channel."""
-    require(actor, "risk", "enabling or disabling alert channels")
-    with _sessions() as session:
-        admin.set_channel_enabled(StoredAlerts(session), name, enabled)
-        record_audit(session, actor, f"alerts.channel.{'enable' if enabled else 'disable'}", name)
+def enable_channel(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Enable a channel; returns its name."""
+    return _switch("channel", request.name, True, actor)
 
 
-def delete_channel(name: str, *, actor: Actor = LOCAL) -> None:
-    """Remove a channel that no rule uses (its encrypted URL goes with it)."""
+def disable_channel(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Disable a channel (rules skip it and record why); returns its name."""
+    return _switch("channel", request.name, False, actor)
+
+
+def delete_channel(request: AlertNameRequest, *, actor: Actor = LOCAL) -> str:
+    """Remove a channel that no rule uses (its encrypted URL goes with it); returns its name."""
     require(actor, "risk", "deleting alert channels")
     with _sessions() as session:
-        admin.delete_channel(StoredAlerts(session), name)
-        record_audit(session, actor, "alerts.channel.delete", name)
+        admin.delete_channel(StoredAlerts(session), request.name)
+        record_audit(session, actor, "alerts.channel.delete", request.name)
+    return request.name
 
 
-def send_test(channel: str, *, actor: Actor = LOCAL) -> dict[str, Any]:
-    """Send a test notification through one channel (bypasses cooldown; recorded as "test")."""
+def send_test(request: AlertTestRequest, *, actor: Actor = LOCAL) -> dict[str, Any]:
+    """Send a test notification through a channel (bypasses cooldown; recorded as "test"),
+    after saving the channel when the request brings a URL (risk role)."""
+    spec = request.spec()
+    if spec is not None:
+        save_channel(spec, actor=actor)
     require(actor, "trader", "sending a test alert")
     with _sessions() as session:
         at = datetime.now(UTC)
-        firing = admin.test_firing(StoredAlerts(session), channel, sent_by=actor.name, at=at)
+        stored = StoredAlerts(session)
+        firing = admin.test_firing(stored, request.channel, sent_by=actor.name, at=at)
     (result,) = AlertDispatcher(_sessions).dispatch([firing])
     return result
 
@@ -107,13 +132,15 @@ def evaluate(snapshot: Snapshot) -> list[dict[str, Any]]:
     return AlertDispatcher(_sessions).dispatch(firings, now=snapshot.ts) if firings else []
 
 
-def history(limit: int = 200) -> list[dict[str, Any]]:
+def history(request: AlertLogRequest | None = None) -> list[dict[str, Any]]:
     """Alert history, newest first (the in-app inbox)."""
+    limit = (request or AlertLogRequest()).limit
     with _sessions() as session:
         return admin.event_rows(AlertRepository(session).history(limit))
 
 
-def audit(limit: int = 100) -> list[dict[str, Any]]:
+def audit(request: AlertLogRequest | None = None) -> list[dict[str, Any]]:
     """Who changed which rule or channel, newest first."""
+    limit = (request or AlertLogRequest()).limit
     with _sessions() as session:
         return admin.audit_rows(AuditRepository(session).list(limit=limit, prefix="alerts."))

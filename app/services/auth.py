@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.operations.auth import PasswordHashRequest
 from core.auth import roles as _roles
-from core.auth.passwords import verify_password
+from core.auth.passwords import hash_password, verify_password
 from core.auth.roles import ROLES, Role, UserEntry, configured_users, oidc_roles, parse_roles
 
 
@@ -102,6 +103,11 @@ def oidc_actor(email: str, table: dict[str, Any]) -> Actor:
     return Actor(email, oidc_roles(email, table))
 
 
+def password_hash(request: PasswordHashRequest) -> str:
+    """The salted hash of ``request.password`` for ``[workbench.users.<name>]``."""
+    return hash_password(request.password.get_secret_value())
+
+
 __all__ = [
     "LOCAL",
     "Actor",
@@ -110,6 +116,7 @@ __all__ = [
     "auth_mode",
     "authenticate",
     "oidc_actor",
+    "password_hash",
     "require",
     "secrets_table",
     "users_and_roles",

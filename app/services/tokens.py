@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from app.operations.auth import TokenCreateRequest
+from app.operations.auth import TokenCreateRequest, TokenRevokeRequest
 from app.services.auth import Actor, PermissionDenied
 from app.services.db import get_engine
 from app.services.signin import issue_token, now, record_audit, resolve_token, sign_in
@@ -51,8 +51,9 @@ def list_tokens(actor: Actor) -> list[dict[str, Any]]:
         return token_rows(TokenRepository(session).list(username=actor.name), now())
 
 
-def revoke_token(actor: Actor, token_id: int) -> None:
-    """Revoke one of the actor's tokens."""
+def revoke_token(request: TokenRevokeRequest, *, actor: Actor) -> int:
+    """Revoke one of the actor's tokens; returns its id."""
+    token_id = request.token_id
     with session_scope(get_engine()) as session:
         repo = TokenRepository(session)
         row = repo.get(token_id)
@@ -60,6 +61,7 @@ def revoke_token(actor: Actor, token_id: int) -> None:
             raise LookupError(f"you have no token with id {token_id}; see `workbench token list`")
         repo.revoke(row, now=now())
         record_audit(session, actor, "token.revoke", f"token {token_id}")
+    return token_id
 
 
 def cli_client() -> str:

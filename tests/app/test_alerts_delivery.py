@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from app.operations.alerts import AlertNameRequest, AlertTestRequest
 from app.services import alerts as alert_service
 from app.services.auth import Actor, PermissionDenied
 from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot
@@ -70,13 +71,13 @@ def test_webhook_delivery_cooldown_and_history(webhook: type[_Receiver]) -> None
 def test_failed_delivery_is_recorded_as_failed(webhook: type[_Receiver]) -> None:
     webhook.status = 500
     alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
-    result = alert_service.send_test("hook")
+    result = alert_service.send_test(AlertTestRequest(channel="hook"))
     assert result["status"] == "failed" and "delivery" in result["errors"][0]
     assert alert_service.history()[0]["status"] == "failed"
 
 
 def test_send_test_to_in_app_and_role_checks() -> None:
-    assert alert_service.send_test("in-app")["status"] == "sent"
+    assert alert_service.send_test(AlertTestRequest(channel="in-app"))["status"] == "sent"
     analyst = Actor("ann", frozenset({"analyst"}))
     with pytest.raises(PermissionDenied, match="risk"):
         alert_service.save_rule(AlertRuleSpec(name="x", kind="broker_disconnect"), actor=analyst)
@@ -113,7 +114,7 @@ def test_paper_worker_feeds_limit_utilization_to_the_alert_rules() -> None:
 
 
 def test_test_alerts_are_recorded_as_kind_test() -> None:
-    alert_service.send_test("in-app")
+    alert_service.send_test(AlertTestRequest(channel="in-app"))
     (event,) = alert_service.history()
     assert (event["kind"], event["rule"], event["status"]) == ("test", "test", "sent")
 
@@ -131,7 +132,7 @@ def test_a_stored_rule_outside_its_unit_is_listed_disabled_and_never_fires() -> 
     assert not rule.enabled and "for 50% enter 0.5" in (rule.problem or "")
     assert alert_service.evaluate(Snapshot(ts=T0, drawdown=60.0)) == []
     with pytest.raises(ValueError, match="cannot be enabled"):
-        alert_service.set_rule_enabled("old", True)
+        alert_service.enable_rule(AlertNameRequest(name="old"))
 
 
 def test_disable_and_delete_rules_and_channels_with_roles_and_audit(
@@ -145,30 +146,30 @@ def test_disable_and_delete_rules_and_channels_with_roles_and_audit(
         actor=risk,
     )
     for action in (
-        lambda: alert_service.set_rule_enabled("dd", False, actor=analyst),
-        lambda: alert_service.delete_rule("dd", actor=analyst),
-        lambda: alert_service.set_channel_enabled("hook", False, actor=analyst),
-        lambda: alert_service.delete_channel("hook", actor=analyst),
+        lambda: alert_service.disable_rule(AlertNameRequest(name="dd"), actor=analyst),
+        lambda: alert_service.delete_rule(AlertNameRequest(name="dd"), actor=analyst),
+        lambda: alert_service.disable_channel(AlertNameRequest(name="hook"), actor=analyst),
+        lambda: alert_service.delete_channel(AlertNameRequest(name="hook"), actor=analyst),
     ):
         with pytest.raises(PermissionDenied, match="'risk' role"):
             action()
     # A disabled channel is skipped, with the reason recorded.
-    alert_service.set_channel_enabled("hook", False, actor=risk)
+    alert_service.disable_channel(AlertNameRequest(name="hook"), actor=risk)
     (result,) = alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))
     assert result["status"] == "failed" and result["errors"] == ["channel hook is disabled"]
     assert webhook.received == []
-    alert_service.set_channel_enabled("hook", True, actor=risk)
+    alert_service.enable_channel(AlertNameRequest(name="hook"), actor=risk)
     assert [r["status"] for r in alert_service.evaluate(Snapshot(ts=T0, drawdown=0.2))] == ["sent"]
     # A disabled rule does not fire.
-    alert_service.set_rule_enabled("dd", False, actor=risk)
+    alert_service.disable_rule(AlertNameRequest(name="dd"), actor=risk)
     assert alert_service.evaluate(Snapshot(ts=T0, drawdown=0.3)) == []
     with pytest.raises(ValueError, match=r"used by rule\(s\) \['dd'\]"):
-        alert_service.delete_channel("hook", actor=risk)
-    alert_service.delete_rule("dd", actor=risk)
-    alert_service.delete_channel("hook", actor=risk)
+        alert_service.delete_channel(AlertNameRequest(name="hook"), actor=risk)
+    alert_service.delete_rule(AlertNameRequest(name="dd"), actor=risk)
+    alert_service.delete_channel(AlertNameRequest(name="hook"), actor=risk)
     assert alert_service.list_rules() == [] and alert_service.list_channels() == []
     with pytest.raises(LookupError, match="no alert rule named 'dd'"):
-        alert_service.delete_rule("dd", actor=risk)
+        alert_service.delete_rule(AlertNameRequest(name="dd"), actor=risk)
     audit = alert_service.audit()
     assert [a["action"] for a in audit] == [
         "alerts.channel.delete",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.operations.alerts import AlertNameRequest, AlertTestRequest
 from app.services import alerts
 from app.services.auth import LOCAL, Actor
 from app.services.db import get_engine
@@ -93,7 +94,7 @@ def test_a_rule_is_added_listed_disabled_and_audited_with_its_actor(inbox: Inbox
     assert [r["status"] for r in alerts.evaluate(Snapshot(ts=T0, drawdown=0.12))] == ["sent"]
     assert len(inbox.posts) == 1 and "drawdown 12.0% >= 10.0%" in inbox.posts[0][1]["message"]
 
-    alerts.set_rule_enabled("dd10", False, actor=RITA)
+    alerts.disable_rule(AlertNameRequest(name="dd10"), actor=RITA)
     (listed,) = alerts.list_rules()
     assert listed.enabled is False
     later = Snapshot(ts=T0 + timedelta(hours=1), drawdown=0.5)
@@ -119,7 +120,7 @@ def test_a_rule_is_added_listed_disabled_and_audited_with_its_actor(inbox: Inbox
 
 def test_a_test_send_arrives_at_the_webhook_and_is_recorded(inbox: Inbox) -> None:
     alerts.save_channel(ChannelSpec(name="hook", url=inbox.url), actor=RITA)
-    result = alerts.send_test("hook", actor=RITA)
+    result = alerts.send_test(AlertTestRequest(channel="hook"), actor=RITA)
     assert (result["status"], result["rule"]) == ("sent", "test")
 
     ((path, body),) = inbox.posts
@@ -141,14 +142,14 @@ def _changes(inbox: Inbox) -> dict[str, Callable[[Actor], object]]:
     rule = AlertRuleSpec(name="other", kind="broker_disconnect")
     return {
         "save_rule": lambda a: alerts.save_rule(rule, actor=a),
-        "disable_rule": lambda a: alerts.set_rule_enabled("dd", False, actor=a),
-        "delete_rule": lambda a: alerts.delete_rule("dd", actor=a),
+        "disable_rule": lambda a: alerts.disable_rule(AlertNameRequest(name="dd"), actor=a),
+        "delete_rule": lambda a: alerts.delete_rule(AlertNameRequest(name="dd"), actor=a),
         "save_channel": lambda a: alerts.save_channel(
             ChannelSpec(name="hook", url=inbox.url + "2"), actor=a
         ),
-        "disable_channel": lambda a: alerts.set_channel_enabled("hook", False, actor=a),
-        "delete_channel": lambda a: alerts.delete_channel("hook", actor=a),
-        "send_test": lambda a: alerts.send_test("hook", actor=a),
+        "disable_channel": lambda a: alerts.disable_channel(AlertNameRequest(name="hook"), actor=a),
+        "delete_channel": lambda a: alerts.delete_channel(AlertNameRequest(name="hook"), actor=a),
+        "send_test": lambda a: alerts.send_test(AlertTestRequest(channel="hook"), actor=a),
     }
 
 
@@ -169,11 +170,14 @@ def test_a_viewer_changes_nothing_sends_nothing_and_leaves_no_audit(inbox: Inbox
     assert inbox.posts == [] and alerts.history() == []
     # The trader may send a test but not edit rules; the risk role edits but cannot send.
     trader, risk = Actor("tom", frozenset({"trader"})), Actor("rosa", frozenset({"risk"}))
-    assert alerts.send_test("hook", actor=trader)["status"] == "sent" and len(inbox.posts) == 1
+    assert (
+        alerts.send_test(AlertTestRequest(channel="hook"), actor=trader)["status"] == "sent"
+        and len(inbox.posts) == 1
+    )
     with pytest.raises(PermissionError, match="'risk' role; tom has \\['trader'\\]"):
-        alerts.set_rule_enabled("dd", False, actor=trader)
+        alerts.disable_rule(AlertNameRequest(name="dd"), actor=trader)
     with pytest.raises(PermissionError, match="'trader' role; rosa has \\['risk'\\]"):
-        alerts.send_test("hook", actor=risk)
+        alerts.send_test(AlertTestRequest(channel="hook"), actor=risk)
 
 
 def test_local_mode_is_labelled_in_the_audit() -> None:
@@ -187,11 +191,23 @@ def test_local_mode_is_labelled_in_the_audit() -> None:
 
 def test_unknown_names_are_lookup_errors_and_write_nothing() -> None:
     for change, message in (
-        (lambda: alerts.set_rule_enabled("ghost", False), "no alert rule named 'ghost'"),
-        (lambda: alerts.delete_rule("ghost"), "no alert rule named 'ghost'"),
-        (lambda: alerts.set_channel_enabled("ghost", True), "no alert channel named 'ghost'"),
-        (lambda: alerts.delete_channel("ghost"), "no alert channel named 'ghost'"),
-        (lambda: alerts.send_test("ghost"), "no alert channel named 'ghost'"),
+        (
+            lambda: alerts.disable_rule(AlertNameRequest(name="ghost")),
+            "no alert rule named 'ghost'",
+        ),
+        (lambda: alerts.delete_rule(AlertNameRequest(name="ghost")), "no alert rule named 'ghost'"),
+        (
+            lambda: alerts.enable_channel(AlertNameRequest(name="ghost")),
+            "no alert channel named 'ghost'",
+        ),
+        (
+            lambda: alerts.delete_channel(AlertNameRequest(name="ghost")),
+            "no alert channel named 'ghost'",
+        ),
+        (
+            lambda: alerts.send_test(AlertTestRequest(channel="ghost")),
+            "no alert channel named 'ghost'",
+        ),
     ):
         with pytest.raises(LookupError, match=message):
             change()

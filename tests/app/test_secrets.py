@@ -20,6 +20,7 @@ from alembic import command
 from pydantic import ValidationError
 from streamlit.testing.v1 import AppTest
 
+from app.operations.alerts import AlertTestRequest
 from app.services import alerts
 from app.services.auth import PermissionDenied
 from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot
@@ -98,9 +99,9 @@ def test_canary_secrets_appear_nowhere(
     assert bogus not in str(info.value)
     canaries.append(bogus)
     # Deliveries: the live webhook (works), an SMTP and an XML endpoint that refuse.
-    assert alerts.send_test("hook")["status"] == "sent"
-    assert alerts.send_test("mail")["status"] == "failed"
-    failed = alerts.send_test("closed")
+    assert alerts.send_test(AlertTestRequest(channel="hook"))["status"] == "sent"
+    assert alerts.send_test(AlertTestRequest(channel="mail"))["status"] == "failed"
+    failed = alerts.send_test(AlertTestRequest(channel="closed"))
     assert failed["status"] == "failed" and "xml://****@127.0.0.1:1/****" in failed["errors"][0]
     alerts.save_rule(
         AlertRuleSpec(
@@ -168,7 +169,7 @@ def test_the_environment_key_wins_and_a_wrong_key_is_a_clear_error(
     monkeypatch.setenv("WORKBENCH_SECRET_KEY", Fernet.generate_key().decode())
     get_settings.cache_clear()
     assert alerts.list_channels()[0]["url"] == "json://****@127.0.0.1:1/****"
-    result = alerts.send_test("hook")
+    result = alerts.send_test(AlertTestRequest(channel="hook"))
     assert result["status"] == "failed"
     assert "cannot be decrypted with the key from WORKBENCH_SECRET_KEY" in result["errors"][0]
     # A malformed key names where it came from and how to make one.
