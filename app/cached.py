@@ -64,7 +64,7 @@ def regimes(
     refit_every: int = 21,
 ) -> dict[str, object]:
     """Regime history as plain frames (filtered, smoothed, transition, warnings, history)."""
-    from app.services import regimes as regime_service
+    from app.services import regime as regime_service
 
     history = regime_service.history_spec(mode, refit_every)  # type: ignore[arg-type]
     outcome = regime_service.fit_dataset(

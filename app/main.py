@@ -17,7 +17,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Research", "data.py", "Data", ":material/database:", "data"),
     ("Research", "backtest.py", "Backtest", ":material/query_stats:", "backtest"),
     ("Research", "sweep.py", "Sweep", ":material/grid_on:", "sweep"),
-    ("Research", "regimes.py", "Regimes", ":material/stacked_line_chart:", "regimes"),
+    ("Research", "regime.py", "Regimes", ":material/stacked_line_chart:", "regime"),
     ("Models", "training.py", "Training", ":material/model_training:", "training"),
     ("Models", "registry.py", "Model registry", ":material/inventory_2:", "registry"),
     ("Models", "walkforward.py", "Walk-forward", ":material/timeline:", "walkforward"),

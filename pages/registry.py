@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import state
 from app.components.registry import render_compare, render_events, render_versions
-from app.components.retraining import render_retraining
+from app.components.retrain import render_retraining
 from app.operations.registry import PromoteRequest, RollbackRequest
 from app.services import auth, registry
 from app.session import current_actor

@@ -18,7 +18,7 @@ FEATURES: tuple[str, ...] = (
     "data",
     "backtest",
     "sweep",
-    "regimes",
+    "regime",
     "training",
     "registry",
     "walkforward",

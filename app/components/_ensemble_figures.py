@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.components.regimes import COLORS
+from app.components.regime import COLORS
 
 AGENT_COLORS = ["#1f6feb", "#d2691e", "#2e7d32", "#8250df", "#cf222e", "#57606a"]
 SERIES_STYLE = {

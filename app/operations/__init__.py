@@ -30,7 +30,7 @@ Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in [0, 1], message for the user."""
 
 FEATURES: tuple[str, ...] = (
-    "regimes",
+    "regime",
     "backtest",
     "sweep",
     "abtest",
@@ -43,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "auth",
     "ensemble",
     "retrain",
+    "paper",
 )
 """Modules of ``app/operations`` that declare operations (imported by :func:`all_operations`)."""
 
@@ -89,7 +90,8 @@ class Flag:
     Attributes
     ----------
     name : str, optional
-        The flag, e.g. ``"--trials"``; default ``--field-name``.
+        The flag, e.g. ``"--trials"``; default ``--field-name``. A boolean may name both
+        sides, e.g. ``"--flatten/--keep-positions"`` (default ``--name/--no-name``).
     help : str, optional
         Help text; default the field's description.
     hidden : bool

@@ -108,11 +108,11 @@ def test_regime_fit_close_only_file(tmp_path: Path, isolated_workbench: Path) ->
     assert (scored["label"] == scored[PROBS].idxmax(axis=1).str.removeprefix("p_")).all()
     assert payload["current"]["label"] == written["label"].iloc[-1]
     # the file's history matches the causal service on a truncated file (no look-ahead)
-    from app.services import regimes
+    from app.services import regime
 
     cut = tmp_path / "cut.csv"
     closes["JPM"].iloc[:2000].rename("close").to_csv(cut, index_label="date")
-    part = regimes.filtered_frame(regimes.fit_file(cut))
+    part = regime.filtered_frame(regime.fit_file(cut))
     np.testing.assert_allclose(
         part[PROBS].to_numpy(), written[PROBS].iloc[:2000].to_numpy(), atol=1e-12, rtol=0
     )

@@ -101,7 +101,7 @@ def test_run_ucb_then_contextual() -> None:
 
 
 def _retraining_app() -> None:
-    from app.components.retraining import render_retraining
+    from app.components.retrain import render_retraining
 
     render_retraining("ohlcv_daily", "SP500")
 

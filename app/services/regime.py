@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.operations.regimes import Method, Mode, RegimeEvalRequest, RegimeFitRequest
+from app.operations.regime import Method, Mode, RegimeEvalRequest, RegimeFitRequest
 from app.services.data import load_prices, validate_file
 from core.regime import (
     LABELS,

@@ -1,5 +1,5 @@
 """``workbench regime``: fit and evaluate probabilistic regimes (generated from
-app/operations/regimes.py)."""
+app/operations/regime.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import fail
 from app.cli._generate import add_command
-from app.operations.regimes import REGIME_EVAL, REGIME_FIT
+from app.operations.regime import REGIME_EVAL, REGIME_FIT
 
 regime_app = typer.Typer(help="Fit and evaluate probabilistic regimes.", no_args_is_help=True)
 app.add_typer(regime_app, name="regime")
@@ -31,7 +31,7 @@ def _synthetic_only(values: dict[str, Any], as_json: bool) -> None:
 def _write_csv(
     outcome: Any, payload: dict[str, Any], extras: dict[str, Any], as_json: bool
 ) -> dict[str, Any]:
-    from app.services.regimes import filtered_frame
+    from app.services.regime import filtered_frame
 
     out: Path = extras["out"]
     frame = filtered_frame(outcome)

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from app import cached, state
-from app.components.regimes import regime_figure, render_current, transition_figure
+from app.components.regime import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
-from app.services.regimes import MODES
+from app.services.regime import MODES
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)

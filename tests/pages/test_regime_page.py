@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.services import regimes as regime_service
+from app.services import regime as regime_service
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
 
 
@@ -13,8 +13,8 @@ def _titles(at) -> list[str]:  # type: ignore[no-untyped-def]
     return [a["text"] for a in spec["layout"].get("annotations", [])]
 
 
-def test_regimes_page_shows_current_regime_of_the_service() -> None:
-    at = open_app("regimes")
+def test_regime_page_shows_current_regime_of_the_service() -> None:
+    at = open_app("regime")
     assert at.title[0].value == "Regimes"
     expected = regime_service.fit_dataset("ohlcv_daily", "SP500", method="hmm")
     assert expected.result.history_mode == "expanding"  # causal by default
@@ -41,7 +41,7 @@ def test_regimes_page_shows_current_regime_of_the_service() -> None:
 
 
 def test_hindsight_toggle_and_method_switch() -> None:
-    at = open_app("regimes")
+    at = open_app("regime")
     at.toggle(key="regime.smoothed").set_value(True).run()
     assert any("hindsight" in t and "not tradable" in t for t in _titles(at))
     at.radio(key="regime.method").set_value("dpgmm").run()
@@ -51,7 +51,7 @@ def test_hindsight_toggle_and_method_switch() -> None:
 
 
 def test_close_only_symbol_works() -> None:
-    at = open_app("regimes")
+    at = open_app("regime")
     at.sidebar.selectbox(key="data.dataset").set_value("sp500_closes").run()
     at.sidebar.selectbox(key="data.symbol").set_value("JPM").run()
     assert not at.exception
@@ -63,7 +63,7 @@ def test_close_only_symbol_works() -> None:
 
 
 def test_in_sample_option_is_labelled_and_cadence_changes_the_history() -> None:
-    at = open_app("regimes")
+    at = open_app("regime")
     at.radio(key="regime.mode").set_value("in-sample").run()
     assert not at.exception
     assert any("SEES THE FUTURE" in w.value for w in at.warning)

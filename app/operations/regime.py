@@ -95,22 +95,22 @@ def _eval_text(_report: Any, r: dict[str, Any]) -> str:
 REGIME_FIT = register(
     Operation(
         name="regime fit",
-        feature="regimes",
+        feature="regime",
         summary="Build the regime history and write the filtered probabilities and label of "
         "every bar. Causal by default: bar t is filtered with parameters estimated on "
         "earlier bars only.",
         request=RegimeFitRequest,
-        service="app.services.regimes:run_fit",
+        service="app.services.regime:run_fit",
         payload=fit_payload,
     )
 )
 REGIME_EVAL = register(
     Operation(
         name="regime eval",
-        feature="regimes",
+        feature="regime",
         summary="Detector accuracy and lag against the Bayes-optimal oracle on synthetic data.",
         request=RegimeEvalRequest,
-        service="app.services.regimes:run_eval",
+        service="app.services.regime:run_eval",
         payload=dict,
         text=_eval_text,
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.services import regimes
+from app.services import regime
 from app.services.data import DataValidationError, load_prices
 from core.regime import LABELS
 
@@ -44,7 +44,7 @@ def _csv(prices: pd.DataFrame, path: Path) -> Path:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_current_regime_is_the_planted_bear_after_a_bull_run(tmp_path: Path, seed: int) -> None:
     prices, truth = _planted(seed)
-    outcome = regimes.fit_file(_csv(prices, tmp_path / "planted.csv"))
+    outcome = regime.fit_file(_csv(prices, tmp_path / "planted.csv"))
     n = len(prices)
     assert n == 1910 and truth[-1] == "bear" and truth[n - 81] == "bull"
 
@@ -65,7 +65,7 @@ def test_the_current_regime_is_the_latest_bars(tmp_path: Path) -> None:
     prices, _ = _planted(1)
     crash = prices.iloc[[-1]] * 0.85  # one -15% day after the bear run
     crash.index = pd.DatetimeIndex([prices.index[-1] + pd.offsets.BDay()], name="date")
-    outcome = regimes.fit_file(_csv(pd.concat([prices, crash]), tmp_path / "crash.csv"))
+    outcome = regime.fit_file(_csv(pd.concat([prices, crash]), tmp_path / "crash.csv"))
     assert list(outcome.result.label.iloc[-2:]) == ["bear", "volatile"]
     label, confidence, date = outcome.current
     assert (label, date) == ("volatile", crash.index[0])
@@ -76,8 +76,8 @@ def test_filtered_probabilities_are_a_distribution_on_every_bar_and_causal(
     tmp_path: Path,
 ) -> None:
     prices, _ = _planted(4)
-    outcome = regimes.fit_file(_csv(prices, tmp_path / "p.csv"))
-    frame = regimes.filtered_frame(outcome)
+    outcome = regime.fit_file(_csv(prices, tmp_path / "p.csv"))
+    frame = regime.filtered_frame(outcome)
     probs = frame[[f"p_{k}" for k in LABELS]].to_numpy()
     # Causal by default: no probabilities before the first fit, then a distribution per bar.
     assert np.isnan(probs[:FIRST_FIT]).all()
@@ -94,11 +94,11 @@ def test_filtered_probabilities_are_a_distribution_on_every_bar_and_causal(
     )
     assert list(frame["label"].iloc[FIRST_FIT:]) == [LABELS[i] for i in p.argmax(axis=1)]
     # filtered_probabilities(prices) is the same causal history.
-    direct = regimes.filtered_probabilities(outcome.prices)
+    direct = regime.filtered_probabilities(outcome.prices)
     assert list(direct.columns) == list(LABELS)
     np.testing.assert_allclose(direct.to_numpy(), outcome.result.filtered.to_numpy(), atol=1e-12)
     # Bar t does not depend on later bars: refitting on a cut series changes no earlier row.
-    cut = regimes.fit_file(_csv(prices.iloc[:1800], tmp_path / "cut.csv"))
+    cut = regime.fit_file(_csv(prices.iloc[:1800], tmp_path / "cut.csv"))
     np.testing.assert_allclose(
         cut.result.filtered.to_numpy(), outcome.result.filtered.to_numpy()[:1800], atol=1e-12
     )
@@ -107,14 +107,14 @@ def test_filtered_probabilities_are_a_distribution_on_every_bar_and_causal(
 def test_in_sample_mode_is_labelled_and_fills_every_bar(tmp_path: Path) -> None:
     prices, _ = _planted(1)
     path = _csv(prices, tmp_path / "p.csv")
-    outcome = regimes.fit_file(path, history=regimes.history_spec("in-sample"))
+    outcome = regime.fit_file(path, history=regime.history_spec("in-sample"))
     assert outcome.result.history_mode == "in-sample"
     assert "SEES THE FUTURE" in outcome.result.history
     probs = outcome.result.filtered.to_numpy()
     assert not np.isnan(probs).any()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     assert outcome.current[0] == "bear"
-    causal = regimes.fit_file(path, history=regimes.history_spec("expanding", refit_every=63))
+    causal = regime.fit_file(path, history=regime.history_spec("expanding", refit_every=63))
     assert causal.result.history_mode == "expanding"
     assert "refit every 63 bars" in causal.result.history
     assert causal.result.refits is not None
@@ -123,17 +123,17 @@ def test_in_sample_mode_is_labelled_and_fills_every_bar(tmp_path: Path) -> None:
 
 def test_bad_history_and_bad_file_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="refit_every"):
-        regimes.history_spec("expanding", refit_every=0)
+        regime.history_spec("expanding", refit_every=0)
     with pytest.raises(ValueError, match="mode"):
-        regimes.history_spec("sometimes")  # type: ignore[arg-type]
+        regime.history_spec("sometimes")  # type: ignore[arg-type]
     bad = tmp_path / "bad.csv"
     bad.write_text("date,close\n2021-01-04,-3\n")
     with pytest.raises(DataValidationError):
-        regimes.fit_file(bad)
+        regime.fit_file(bad)
 
 
 def test_fit_dataset_covers_the_stored_prices_to_their_last_date() -> None:
-    outcome = regimes.fit_dataset("ohlcv_daily", "SP500")
+    outcome = regime.fit_dataset("ohlcv_daily", "SP500")
     stored = load_prices("ohlcv_daily", "SP500")
     pd.testing.assert_frame_equal(outcome.prices, stored)
     assert outcome.result.history_mode == "expanding"  # causal by default, as for files
@@ -145,7 +145,7 @@ def test_fit_dataset_covers_the_stored_prices_to_their_last_date() -> None:
 
 @pytest.mark.parametrize(("mode", "scored"), [("expanding", 800 - FIRST_FIT), ("in-sample", 800)])
 def test_evaluate_scores_the_bars_its_history_covers_and_is_json(mode: str, scored: int) -> None:
-    raw = regimes.evaluate(seed=3, bars=800, history=regimes.history_spec(mode))  # type: ignore[arg-type]
+    raw = regime.evaluate(seed=3, bars=800, history=regime.history_spec(mode))  # type: ignore[arg-type]
     assert (raw["history_mode"], raw["bars"], raw["scored_bars"], raw["method"]) == (
         mode, 800, scored, "hmm",
     )  # fmt: skip
