@@ -15,7 +15,7 @@ from app.components.paper import (
     render_start_form,
 )
 from app.operations.errors import error_text
-from app.operations.paper import PaperRequest
+from app.operations.paper import KillRequest, PaperRequest, PauseRequest, ResumeRequest
 from app.services import paper
 from app.services.auth import PermissionDenied
 from app.session import current_actor
@@ -30,6 +30,7 @@ st.caption(
 )
 
 FLASH = "paper.flash"
+FLATTEN = KillRequest.model_fields["flatten"].default
 
 
 def _flash(kind: str, text: str) -> None:
@@ -71,7 +72,8 @@ def _start() -> None:
 def _control(state: str) -> None:
     """Pause / resume: nothing changes (and the page says why) without a running worker."""
     try:
-        outcome = paper.set_state(state, actor=actor, reason=f"{state} from the dashboard")
+        kind = PauseRequest if state == "paused" else ResumeRequest
+        outcome = paper.set_state(kind(reason=f"{state} from the dashboard"), actor=actor)
     except PermissionDenied as exc:
         _flash("error", str(exc))
         return
@@ -89,12 +91,10 @@ def _kill() -> None:
         _flash("error", "Tick 'I confirm the kill switch' first.")
         return
     try:
-        outcome = paper.set_state(
-            "killed",
-            actor=actor,
-            flatten=bool(ss.get("paper.flatten", True)),
-            reason="kill switch from the dashboard",
+        request = KillRequest(
+            flatten=bool(ss.get("paper.flatten", FLATTEN)), reason="kill switch from the dashboard"
         )
+        outcome = paper.set_state(request, actor=actor)
     except PermissionDenied as exc:
         _flash("error", str(exc))
     else:
@@ -106,7 +106,7 @@ with st.expander("Session and controls", expanded=True):
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
     b1.button("Pause", key="paper.pause", on_click=_control, args=("paused",))
     b2.button("Resume", key="paper.resume", on_click=_control, args=("running",))
-    b4.checkbox("Flatten positions on kill", value=True, key="paper.flatten")
+    b4.checkbox("Flatten positions on kill", value=FLATTEN, key="paper.flatten")
     b4.checkbox("I confirm the kill switch", key="paper.confirm_kill")
     b3.button("Kill", type="primary", key="paper.kill", on_click=_kill)
     for kind, text in st.session_state.pop(FLASH, []):

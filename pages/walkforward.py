@@ -17,7 +17,7 @@ from app.components.walkforward import (
     render_lookahead,
     render_walkforward,
 )
-from app.operations.walkforward import WalkForwardRequest
+from app.operations.walkforward import LookaheadRequest, WalkForwardRequest
 from app.services import walkforward as wf
 from app.services.data import DataSourceError
 from core.features import available_features
@@ -157,10 +157,12 @@ with st.expander("Look-ahead check", expanded=st.session_state.get(REPORT) is no
         try:
             with st.spinner("Recomputing on truncated data…"):
                 report = wf.lookahead(
-                    dataset=dataset,
-                    symbol=symbol,
-                    strategy=la_strategy,
-                    include_leaky_demo=leaky,
+                    LookaheadRequest(
+                        dataset=dataset,
+                        symbol=symbol,
+                        strategy=la_strategy,
+                        include_leaky_demo=leaky,
+                    )
                 )
         except (ValueError, DataSourceError) as exc:
             st.session_state[REPORT] = None

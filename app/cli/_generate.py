@@ -71,8 +71,9 @@ def _option(op: Operation, name: str, info: FieldInfo, converted: bool) -> inspe
             default = default if default is ... or isinstance(default, list) else []
         elif default is not ...:
             default = None if default in ({}, None) else str(default)
-    elif inner is bool:
-        annotation, flag = bool, f"{flag}/--no-{flag.removeprefix('--')}"
+    elif inner is bool:  # a Flag may name the pair itself, e.g. "--flatten/--keep-positions"
+        pair = custom.name if custom and custom.name and "/" in custom.name else None
+        annotation, flag = bool, pair or f"{flag}/--no-{flag.removeprefix('--')}"
     elif origin is list:
         annotation = list[str]
         choices = _choices(info)
@@ -149,6 +150,7 @@ def add_command(
     after: After | None = None,
     text: Callable[[Any, dict[str, Any]], str] | None = None,
     actor: Callable[[bool], Any] | None = None,
+    exit_code: Callable[[Any], int] | None = None,
 ) -> Callable[..., None]:
     """Register a command for ``op`` on ``target`` (default name: the operation's last word).
 
@@ -157,7 +159,8 @@ def add_command(
     ``before(values, as_json)`` may refuse a combination before any work; ``text``
     replaces the operation's human-readable output; ``actor(as_json)`` replaces how the
     acting user is found (default the CLI's token or password); ``after``
-    receives ``(result, payload, extra values, as_json)`` and returns the payload to print.
+    receives ``(result, payload, extra values, as_json)`` and returns the payload to print;
+    ``exit_code(result)`` gives the exit status once it is printed (e.g. 1: a check failed).
     """
     extra_names = {p.name for p in extra}
     converters = dict(converters or {})
@@ -176,6 +179,9 @@ def add_command(
             payload = after(result, payload, extras, as_json)
         render = text or op.text
         emit(payload, as_json=as_json, text=render(result, payload) if render else None)
+        code = 0 if exit_code is None else exit_code(result)
+        if code:
+            raise typer.Exit(code)
 
     json_param = inspect.Parameter(
         "as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT, annotation=bool

@@ -8,16 +8,9 @@ import typer
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import (
-    EXIT_BUSY,
-    JSON_OPT,
-    PAPER_REQ,
-    REASON_OPT,
-    _actor,
-    _call,
-    emit,
-    fail,
-)
+from app.cli._common import EXIT_BUSY, JSON_OPT, PAPER_REQ, _actor, _call, emit, fail
+from app.cli._generate import add_command
+from app.operations.paper import KILL, PAUSE, RESUME, STATUS, PaperRequest
 
 paper_app = typer.Typer(help="Supervised paper trading.", no_args_is_help=True)
 app.add_typer(paper_app, name="paper")
@@ -26,8 +19,6 @@ app.add_typer(paper_app, name="paper")
 def _setting(field: str, flag: str) -> Any:
     """An option for one of the session's settings: unset by default (a new session takes
     the :class:`~app.operations.paper.PaperRequest` default, a stored one keeps its own)."""
-    from app.operations.paper import PaperRequest
-
     info = PaperRequest.model_fields[field]
     default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
     shown = ", ".join(default) if isinstance(default, list) else default
@@ -38,9 +29,9 @@ def _setting(field: str, flag: str) -> Any:
 @paper_app.command("run")
 def paper_run(
     session: str = typer.Option(
-        "default",
+        PaperRequest.model_fields["session"].default,
         "--session",
-        help="Session name: a stored session resumes with its own settings.",
+        help=f"{PaperRequest.model_fields['session'].description}.",
         parser=opt.from_model(PAPER_REQ, "session"),
     ),
     broker: str | None = _setting("broker", "--broker"),
@@ -66,7 +57,6 @@ def paper_run(
 
     Exits 4 when another worker runs the session (nothing is written).
     """
-    from app.operations.paper import PaperRequest
     from app.services import paper
     from core.broker import BrokerConfigError
     from core.paper.lease import LeaseHeldError, LeaseLostError
@@ -111,60 +101,17 @@ def paper_run(
     emit(summary, as_json=as_json)
 
 
-def _paper_state(state: str, reason: str, flatten: bool | None, as_json: bool) -> None:
+def _kill_reason(raw: Any, _values: dict[str, Any], _as_json: bool) -> str:
+    """The kill's audit reason: the CLI names itself when none is given."""
+    return str(raw or "") or "kill switch from the CLI"
+
+
+def _unchanged(outcome: Any) -> int:
     """Exit 1 when nothing changed (e.g. pause with no running worker)."""
-    from app.services import paper
-
-    outcome = _call(
-        as_json, paper.set_state, state=state, reason=reason, flatten=flatten, actor=_actor(as_json)
-    )
-    emit(outcome.as_dict(), as_json=as_json, text=f"paper trader: {outcome.message}")
-    if not outcome.changed:
-        raise typer.Exit(1)
+    return 0 if outcome.changed else 1
 
 
-@paper_app.command("pause")
-def paper_pause(reason: str = REASON_OPT, as_json: bool = JSON_OPT) -> None:
-    """Pause the worker after its current bar."""
-    _paper_state("paused", reason, None, as_json)
-
-
-@paper_app.command("resume")
-def paper_resume(reason: str = REASON_OPT, as_json: bool = JSON_OPT) -> None:
-    """Resume a paused worker."""
-    _paper_state("running", reason, None, as_json)
-
-
-@paper_app.command("kill")
-def paper_kill(
-    flatten: bool = typer.Option(True, "--flatten/--keep-positions"),
-    reason: str = REASON_OPT,
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Kill switch: cancel open orders and (by default) flatten every position."""
-    _paper_state("killed", reason or "kill switch from the CLI", flatten, as_json)
-
-
-@paper_app.command("status")
-def paper_status(
-    session: str | None = typer.Option(
-        None, "--session", parser=opt.from_model(PAPER_REQ, "session")
-    ),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Session, control state, heartbeat, account and positions."""
-    from app.services import paper
-
-    view = paper.monitor(session)
-    payload = {
-        "session": view.session,
-        "control": view.control,
-        "heartbeat": view.heartbeat,
-        "alive": view.alive,
-        "account": view.account,
-        "positions": view.positions.to_dict(orient="records"),
-        "open_orders": len(view.open_orders),
-        "orders": len(view.orders),
-        "fills": len(view.fills),
-    }
-    emit(payload, as_json=as_json)
+add_command(paper_app, PAUSE, exit_code=_unchanged)
+add_command(paper_app, RESUME, exit_code=_unchanged)
+add_command(paper_app, KILL, converters={"reason": _kill_reason}, exit_code=_unchanged)
+add_command(paper_app, STATUS)

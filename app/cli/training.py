@@ -1,4 +1,4 @@
-"""``workbench`` commands: model training and the look-ahead check."""
+"""``workbench`` commands: model training and the look-ahead check (both generated)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,11 @@ import typer
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import (
-    DATASET_OPT,
-    JSON_OPT,
-    PARAM_OPT,
-    STRATEGIES_NAMES,
-    SYMBOL_OPT,
-    _actor,
-    _call,
-    _params,
-    _strategy_params,
-    emit,
-)
+from app.cli._common import _actor, _call, _params, _strategy_params
 from app.cli._generate import add_command
 from app.operations.registry import REGISTER, RegisterRequest
 from app.operations.training import TRAIN
+from app.operations.walkforward import LOOKAHEAD
 
 
 def _features(raw: Any, _values: dict[str, Any], _as_json: bool) -> list[str] | None:
@@ -65,46 +55,19 @@ add_command(
 )
 
 
-@app.command("lookahead-check")
-def lookahead_cmd(
-    dataset: str = DATASET_OPT,
-    symbol: str = SYMBOL_OPT,
-    strategy: str | None = typer.Option(
-        None, "--strategy", help="Strategy to check.", parser=opt.choice(STRATEGIES_NAMES)
-    ),
-    param: list[str] = PARAM_OPT,
-    feature: list[str] = typer.Option(
-        [], "--feature", help="Feature (repeatable); default all.", parser=opt.text()
-    ),
-    leaky_demo: bool = typer.Option(
-        False, "--include-leaky-demo", help="Add a deliberately leaky feature (must be flagged)."
-    ),
-    cuts: int = typer.Option(
-        20, "--cuts", help="Truncation points (1-500).", parser=opt.number(1, 500, integer=True)
-    ),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Flag any bar whose value changes when later bars are added. Exit 1 if leaky."""
-    from app.services import walkforward as wf
+def _strategy_param(raw: Any, values: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    """``--param`` values checked against the ``--strategy``'s declared types and ranges."""
+    return _strategy_params(values.get("strategy"), list(raw or []), as_json)
 
-    report = _call(
-        as_json,
-        wf.lookahead,
-        dataset=dataset,
-        symbol=symbol,
-        strategy=strategy,
-        params=_strategy_params(strategy, param, as_json),
-        features=feature or None,
-        include_leaky_demo=leaky_demo,
-        cuts=cuts,
-    )
-    payload = {
-        "leaky": report.leaky,
-        "offending_columns": list(report.offending_columns),
-        "first_offending_bars": {k: str(v) for k, v in report.first_offending_bars.items()},
-        "cuts": len(report.cuts),
-        "message": report.message(),
-    }
-    emit(payload, as_json=as_json, text=report.message())
-    if report.leaky:
-        raise typer.Exit(1)
+
+def _leaky(report: Any) -> int:
+    """Exit 1 when a column changes once later bars are added."""
+    return 1 if report.leaky else 0
+
+
+add_command(
+    app,
+    LOOKAHEAD,
+    converters={"params": _strategy_param, "features": _features},
+    exit_code=_leaky,
+)

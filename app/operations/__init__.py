@@ -163,9 +163,11 @@ class Operation:
         return self.function()(request=request, **context)
 
     def flag(self, field_name: str) -> str:
-        """The CLI flag of ``field_name``."""
+        """The CLI flag of ``field_name`` (of a boolean's pair, the first)."""
         custom = self.flags.get(field_name)
-        return custom.name if custom and custom.name else "--" + field_name.replace("_", "-")
+        if custom and custom.name:
+            return custom.name.split("/")[0]
+        return "--" + field_name.replace("_", "-")
 
 
 _REGISTRY: dict[str, Operation] = {}

@@ -1,16 +1,18 @@
-"""Paper-trading requests: the settings a paper session is created with.
+"""Paper-trading requests and operations: a session's settings and the worker's controls.
 
-A session keeps these settings in its row; later runs name the session and get the same
+A session keeps its settings in its row; later runs name the session and get the same
 settings back (``workbench paper run --session NAME``), so the dashboard and the CLI
-start a worker with nothing but the session's name.
+start a worker with nothing but the session's name. Pause, resume, kill and status are
+operations (``workbench paper pause|resume|kill|status`` are generated from them).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
 
 SESSION_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -25,7 +27,7 @@ class PaperRequest(Costs):
         default="default",
         pattern=SESSION_PATTERN,
         max_length=SESSION_MAX,
-        description="Session name (resumes if it exists)",
+        description="Session name: a stored session resumes with its own settings",
     )
     broker: Literal["sim", "alpaca"] = Field(default="sim", description="sim or alpaca")
     dataset: str = Field(default="ohlcv_daily", description="Dataset of the replayed prices")
@@ -47,4 +49,124 @@ class PaperRequest(Costs):
     )
 
 
-__all__ = ["SESSION_MAX", "SESSION_PATTERN", "PaperRequest"]
+class ControlRequest(BaseModel):
+    """Steer the paper trader: the kind of request is the desired state (:attr:`state`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: ClassVar[str]
+    """The desired state written to the worker's control row."""
+    reason: str = Field(default="", max_length=200, description="Why (kept in the audit log)")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must be one line of printable text (no line breaks)")
+        return value
+
+
+class PauseRequest(ControlRequest):
+    """Pause the worker after its current bar."""
+
+    state = "paused"
+
+
+class ResumeRequest(ControlRequest):
+    """Resume a paused worker."""
+
+    state = "running"
+
+
+class KillRequest(ControlRequest):
+    """Kill switch: cancel open orders and (by default) flatten every position."""
+
+    state = "killed"
+    flatten: bool = Field(
+        default=True, description="Flatten every position (--keep-positions: only cancel orders)"
+    )
+
+
+class StatusRequest(BaseModel):
+    """Which paper session to show."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session: str | None = Field(
+        default=None,
+        pattern=SESSION_PATTERN,
+        max_length=SESSION_MAX,
+        description="Session name (default: the newest session)",
+    )
+
+
+def control_payload(outcome: Any) -> dict[str, Any]:
+    """The JSON payload of a pause, resume or kill (a ``ControlOutcome``)."""
+    return dict(outcome.as_dict())
+
+
+def _control_text(outcome: Any, _payload: dict[str, Any]) -> str:
+    return f"paper trader: {outcome.message}"
+
+
+def status_payload(view: Any) -> dict[str, Any]:
+    """The JSON payload of a session's monitor view (a ``MonitorView``)."""
+    return {
+        "session": view.session,
+        "control": view.control,
+        "heartbeat": view.heartbeat,
+        "alive": view.alive,
+        "account": view.account,
+        "positions": view.positions.to_dict(orient="records"),
+        "open_orders": len(view.open_orders),
+        "orders": len(view.orders),
+        "fills": len(view.fills),
+    }
+
+
+def _control(name: str, request: type[ControlRequest], flags: dict[str, Flag]) -> Operation:
+    return register(
+        Operation(
+            name=f"paper {name}",
+            feature="paper",
+            summary=str(request.__doc__).strip(),
+            request=request,
+            service="app.services.paper:set_state",
+            payload=control_payload,
+            text=_control_text,
+            flags=flags,
+            actor=True,
+        )
+    )
+
+
+PAUSE = _control("pause", PauseRequest, {})
+RESUME = _control("resume", ResumeRequest, {})
+KILL = _control("kill", KillRequest, {"flatten": Flag(name="--flatten/--keep-positions")})
+STATUS = register(
+    Operation(
+        name="paper status",
+        feature="paper",
+        summary="Session, control state, heartbeat, account and positions.",
+        request=StatusRequest,
+        service="app.services.paper:monitor",
+        payload=status_payload,
+    )
+)
+
+__all__ = [
+    "KILL",
+    "PAUSE",
+    "RESUME",
+    "SESSION_MAX",
+    "SESSION_PATTERN",
+    "STATUS",
+    "ControlRequest",
+    "KillRequest",
+    "PaperRequest",
+    "PauseRequest",
+    "ResumeRequest",
+    "StatusRequest",
+    "control_payload",
+    "status_payload",
+]

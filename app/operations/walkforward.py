@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from core.features import REGISTRY
 from core.serialize import json_safe
-from core.strategies import STRATEGIES
+from core.strategies import STRATEGIES, validate_params
 from core.sweep import METRICS, GridAxis, check_grid
 
 ModelKind = Literal["logistic", "random_forest", "xgboost"]
@@ -136,4 +137,75 @@ WALKFORWARD = register(
     )
 )
 
-__all__ = ["WALKFORWARD", "ModelKind", "WalkForwardRequest", "walkforward_payload"]
+
+class LookaheadRequest(BaseModel):
+    """A strategy's positions, or a feature set, to recompute on truncated data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    strategy: str | None = Field(
+        default=None,
+        description="Strategy to check (default: the features)",
+        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Strategy parameter name=value (repeatable)"
+    )
+    features: list[str] | None = Field(
+        default=None, min_length=1, description="Feature (repeatable); default all"
+    )
+    include_leaky_demo: bool = Field(
+        default=False, description="Add a deliberately leaky feature (must be flagged)"
+    )
+    cuts: int = Field(default=20, ge=1, le=500, description="Truncation points")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the truncation points")
+
+    @model_validator(mode="after")
+    def _check(self) -> LookaheadRequest:
+        if self.strategy is not None:
+            validate_params(self.strategy, self.params)
+        unknown = sorted(set(self.features or []) - set(REGISTRY))
+        if unknown:
+            raise ValueError(f"unknown features {unknown}; see the feature list")
+        return self
+
+
+def lookahead_payload(report: Any) -> dict[str, Any]:
+    """The JSON payload of a look-ahead check (a ``LookaheadReport``)."""
+    return {
+        "leaky": report.leaky,
+        "offending_columns": list(report.offending_columns),
+        "first_offending_bars": {k: str(v) for k, v in report.first_offending_bars.items()},
+        "cuts": len(report.cuts),
+        "message": report.message(),
+    }
+
+
+LOOKAHEAD = register(
+    Operation(
+        name="lookahead-check",
+        feature="walkforward",
+        summary="Flag any bar whose value changes when later bars are added. Exit 1 if leaky.",
+        request=LookaheadRequest,
+        service="app.services.walkforward:lookahead",
+        payload=lookahead_payload,
+        text=lambda report, _payload: str(report.message()),
+        flags={
+            "params": Flag(name="--param"),
+            "features": Flag(name="--feature"),
+            "include_leaky_demo": Flag(name="--include-leaky-demo/--no-leaky-demo"),
+        },
+    )
+)
+
+__all__ = [
+    "LOOKAHEAD",
+    "WALKFORWARD",
+    "LookaheadRequest",
+    "ModelKind",
+    "WalkForwardRequest",
+    "lookahead_payload",
+    "walkforward_payload",
+]

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.operations.paper import PaperRequest
+from app.operations.paper import ControlRequest, KillRequest, PaperRequest, StatusRequest
 from app.services import alerts
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
@@ -126,20 +126,19 @@ def start_worker_process(
     return control.start_detached(command, cwd=ROOT, log=log)
 
 
-def set_state(
-    state: str, *, actor: Actor = LOCAL, reason: str = "", flatten: bool | None = None
-) -> ControlOutcome:
+def set_state(request: ControlRequest, *, actor: Actor = LOCAL) -> ControlOutcome:
     """Pause, resume or kill the paper trader (role: trader); see :mod:`core.paper.control`."""
-    require(actor, "trader", f"setting the paper trader to {state}")
+    require(actor, "trader", f"setting the paper trader to {request.state}")
+    flatten = request.flatten if isinstance(request, KillRequest) else None
     return control.set_state(
-        get_engine(), state, by=actor.name, io=_IO, reason=reason, flatten=flatten
+        get_engine(), request.state, by=actor.name, io=_IO, reason=request.reason, flatten=flatten
     )
 
 
-def monitor(name: str | None = None) -> MonitorView:
+def monitor(request: StatusRequest | None = None) -> MonitorView:
     """Read the state of a session (the newest one when not named)."""
     with _sessions() as s:
-        return read_monitor(s, name)
+        return read_monitor(s, None if request is None else request.session)
 
 
 def risk_report(view: MonitorView) -> RiskReport | None:

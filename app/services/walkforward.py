@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from app.operations import CancelToken, Progress
-from app.operations.walkforward import WalkForwardRequest, walkforward_payload
+from app.operations.walkforward import LookaheadRequest, WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services.data import load_prices
 from core.backtest.spec import BacktestSpec
 from core.features import available_features, compute_features
-from core.ml import ModelSpec, lookahead_check
+from core.ml import LookaheadReport, ModelSpec, lookahead_check
 from core.strategies import run_strategy
 from core.strategies.catalog import grid_constraints
 from core.walkforward import (
@@ -119,30 +118,21 @@ def report_html(outcome: WalkForwardOutcome) -> str:
 LEAKY_DEMO = "leaky_next_close"
 
 
-def lookahead(
-    *,
-    dataset: str,
-    symbol: str,
-    strategy: str | None = None,
-    params: dict[str, Any] | None = None,
-    features: list[str] | None = None,
-    include_leaky_demo: bool = False,
-    cuts: int = 20,
-    seed: int = 0,
-) -> Any:
+def lookahead(request: LookaheadRequest) -> LookaheadReport:
     """Run a strategy or a feature set on truncated data and flag changing bars."""
-    prices = load_prices(dataset, symbol)
+    prices = load_prices(request.dataset, request.symbol)
+    strategy, params = request.strategy, request.params
     if strategy is not None:
 
         def fn(frame: pd.DataFrame) -> pd.DataFrame:
-            return run_strategy(strategy, frame, params or {}).rename(strategy).to_frame()
+            return run_strategy(strategy, frame, params).rename(strategy).to_frame()
     else:
-        names = features or available_features(prices.columns)
+        names = request.features or available_features(prices.columns)
 
         def fn(frame: pd.DataFrame) -> pd.DataFrame:
             out = compute_features(frame, names)
-            if include_leaky_demo:
+            if request.include_leaky_demo:
                 out[LEAKY_DEMO] = frame["close"].shift(-1) / frame["close"] - 1
             return out
 
-    return lookahead_check(fn, prices, cuts=cuts, seed=seed)
+    return lookahead_check(fn, prices, cuts=request.cuts, seed=request.seed)

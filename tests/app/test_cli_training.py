@@ -66,3 +66,32 @@ def test_lookahead_check_clean_exits_0(isolated_workbench: Path) -> None:
     out = workbench("lookahead-check", var=isolated_workbench)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("no look-ahead found over")
+
+
+def test_lookahead_check_strategy_flags_come_from_the_request(isolated_workbench: Path) -> None:
+    out = workbench(
+        "lookahead-check",
+        "--strategy",
+        "ma_crossover",
+        "--param",
+        "fast=10",
+        "--cuts",
+        "5",
+        "--json",
+        var=isolated_workbench,
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["leaky"] is False and payload["offending_columns"] == []
+    assert payload["cuts"] == 5
+    out = workbench(
+        "lookahead-check",
+        "--strategy",
+        "ma_crossover",
+        "--param",
+        "fast=0",
+        var=isolated_workbench,
+    )
+    assert out.returncode == 2 and "--param fast=0" in out.stderr
+    out = workbench("lookahead-check", "--cuts", "501", var=isolated_workbench)
+    assert out.returncode == 2 and "--cuts" in out.stderr

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import core.broker
-from app.operations.paper import PaperRequest
+from app.operations.paper import PaperRequest, StatusRequest
 from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.db import get_engine
@@ -236,7 +236,7 @@ def test_replay_in_fill_mode_sends_each_order_once_and_reconciles(
     ]
     assert [status for status, _ in beats(var)] == ["running"] * 60 + ["done-steps"]
     assert summary["final_equity"] == pytest.approx(fake._equity())
-    view = paper.monitor("alp")
+    view = paper.monitor(StatusRequest(session="alp"))
     assert view.session is not None and view.session["cursor"] == 1059
     assert len(view.orders) == len(orders) and view.open_orders.empty
 
@@ -425,7 +425,7 @@ def test_keys_never_reach_the_database_or_the_logs(
     summary = paper.run_worker(request(), steps=10)
     assert summary["cycles"] == 10
     assert reconcile_now().ok
-    paper.monitor("alp")
+    paper.monitor(StatusRequest(session="alp"))
     get_engine().dispose()
 
     assert "attempt 1/3 failed" in caplog.text  # warnings were captured
@@ -482,7 +482,7 @@ def test_an_outage_during_submit_does_not_change_later_decisions(
 
 def test_monitor_shows_the_brokers_balances(fake: FakeAlpaca, var: Path) -> None:
     summary = paper.run_worker(request(), steps=8)
-    view = paper.monitor("alp")
+    view = paper.monitor(StatusRequest(session="alp"))
     assert view.account is not None
     assert summary["final_equity"] == pytest.approx(fake._equity())
     assert view.account["equity"] == pytest.approx(fake._equity())

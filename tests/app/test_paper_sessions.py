@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.operations.paper import PaperRequest
+from app.operations.paper import KillRequest, PaperRequest, PauseRequest, ResumeRequest
 from app.operations.risk import LimitsChangeRequest
 from app.services import paper, risk
 from app.services.data import load_prices
@@ -292,7 +292,7 @@ def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Pa
     paper.run_worker(PaperRequest(), steps=40)
     held = db(isolated_workbench, "SELECT qty FROM positions WHERE qty != 0")
     assert held, "the book should hold a position"
-    outcome = paper.set_state("killed", flatten=True, reason="test")
+    outcome = paper.set_state(KillRequest(flatten=True, reason="test"))
     assert outcome.changed and outcome.flattened == ["default"]
     assert db(isolated_workbench, "SELECT qty FROM positions WHERE qty != 0") == []
     flatten = db(
@@ -323,8 +323,8 @@ def test_kill_with_a_running_worker_flattens_at_its_next_bar(
         def hook(report: Any) -> None:
             alerts(report)
             if report.bar == 1030:
-                outcomes.append(paper.set_state("killed", flatten=True, reason="test"))
-                outcomes.append(paper.set_state("running", reason="resume after kill"))
+                outcomes.append(paper.set_state(KillRequest(flatten=True, reason="test")))
+                outcomes.append(paper.set_state(ResumeRequest(reason="resume after kill")))
 
         return hook
 
@@ -343,14 +343,14 @@ def test_pause_and_resume_without_a_worker_say_so_and_change_nothing(
 ) -> None:
     paper.run_worker(PaperRequest(), steps=2)
     before = paper.monitor().control
-    for state in ("paused", "running"):
-        outcome = paper.set_state(state)
+    for kind in (PauseRequest, ResumeRequest):
+        outcome = paper.set_state(kind())
         assert not outcome.changed
         assert "no paper worker is running" in outcome.message
         assert paper.monitor().control == before
-    paper.set_state("killed", flatten=False)
+    paper.set_state(KillRequest(flatten=False))
     assert paper.monitor().control["desired_state"] == "stopped"
-    assert not paper.set_state("running").changed  # the old code set "running" here
+    assert not paper.set_state(ResumeRequest()).changed  # the old code set "running" here
     assert paper.monitor().control["desired_state"] == "stopped"
     var = isolated_workbench
     for command in ("pause", "resume"):
@@ -358,6 +358,34 @@ def test_pause_and_resume_without_a_worker_say_so_and_change_nothing(
         assert out.returncode == 1, out.stderr
         payload = json.loads(out.stdout)
         assert payload["changed"] is False and "no paper worker is running" in payload["message"]
+
+
+def test_cli_kill_keep_positions_and_status_come_from_the_requests(
+    isolated_workbench: Path,
+) -> None:
+    """`paper kill|status` are generated from KillRequest/StatusRequest: the flags, the
+    kill's own audit reason and the refusals of bad values (exit 2, the flag named)."""
+    var = isolated_workbench
+    paper.run_worker(PaperRequest(), steps=2)
+    killed = run_cli("paper", "kill", "--keep-positions", "--json", var=var)
+    assert killed.returncode == 0, killed.stderr
+    assert json.loads(killed.stdout) == {
+        "changed": True,
+        "desired_state": "stopped",
+        "message": "kill switch engaged (keep positions); carried out now on default",
+        "flattened": ["default"],
+    }
+    status = run_cli("paper", "status", "--session", "default", "--json", var=var)
+    control = json.loads(status.stdout)["control"]
+    assert json.loads(status.stdout)["session"]["name"] == "default"
+    assert control["flatten_on_kill"] is False
+    assert control["reason"] == "killed (kill switch from the CLI); positions kept"
+    for args, flag in (
+        (["status", "--session", "no spaces"], "--session"),
+        (["kill", "--reason", "x" * 201], "--reason"),
+    ):
+        out = run_cli("paper", *args, var=var)
+        assert out.returncode == 2 and flag in out.stderr, out.stderr
 
 
 # ---------------------------------------------------------------- run options

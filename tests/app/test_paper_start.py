@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from app.operations.paper import PaperRequest
+from app.operations.paper import PaperRequest, StatusRequest
 from app.services import paper
 from core.data.loaders import embedded_sources
 from tests.cli_helpers import run_cli
@@ -56,7 +56,7 @@ def test_the_dashboard_start_reaches_the_worker_with_every_setting(
     )
     _, status = os.waitpid(pid, 0)  # the worker is a child of this process
     assert os.WEXITSTATUS(status) == 0, (var / "paper_worker.log").read_text()[-2000:]
-    view = paper.monitor("custom")
+    view = paper.monitor(StatusRequest(session="custom"))
     assert view.session is not None and view.session["cursor"] == 260 + STEPS - 1
     assert view.session["config"] == PaperRequest(session="custom", **SETTINGS).model_dump()
     # cash: the account started with 50,000
@@ -81,7 +81,7 @@ def test_a_stored_session_resumes_with_its_own_settings_by_name(isolated_workben
     paper.run_worker(PaperRequest(session="custom", **SETTINGS), steps=3)
     summary = paper.run_worker("custom", steps=2)  # the name only
     assert summary["cycles"] == 2
-    view = paper.monitor("custom")
+    view = paper.monitor(StatusRequest(session="custom"))
     assert view.session is not None and view.session["cursor"] == 264
     assert view.session["config"]["fees"] == 0.001
     assert paper.stored_settings("custom") == view.session["config"]
@@ -107,7 +107,7 @@ def test_what_the_worker_would_refuse_is_refused_before_it_starts(
     with pytest.raises(ValueError, match=message):
         paper.start_worker_process(request, speed=0.0, steps=1)
     assert db(isolated_workbench, "SELECT name, config FROM paper_sessions") == before
-    assert not paper.monitor("custom").alive
+    assert not paper.monitor(StatusRequest(session="custom")).alive
 
 
 def test_paper_run_creates_a_session_with_its_flags_and_resumes_it_by_name(

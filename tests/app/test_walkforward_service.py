@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from app.operations.walkforward import WalkForwardRequest, walkforward_payload
+from app.operations.walkforward import LookaheadRequest, WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services import walkforward as wf
 from app.services.data import load_prices
@@ -205,14 +205,14 @@ def test_model_walkforward_logistic(sp500: pd.DataFrame) -> None:
 
 
 def test_all_features_are_causal_on_sp500() -> None:
-    report = wf.lookahead(dataset="ohlcv_daily", symbol="SP500")
+    report = wf.lookahead(LookaheadRequest(dataset="ohlcv_daily", symbol="SP500"))
     assert not report.leaky and report.offending_columns == ()
     assert len(report.cuts) >= 15
     assert report.message() == f"no look-ahead found over {len(report.cuts)} truncation points"
 
 
 def test_leaky_demo_feature_is_flagged(sp500: pd.DataFrame) -> None:
-    report = wf.lookahead(dataset="ohlcv_daily", symbol="SP500", include_leaky_demo=True)
+    report = wf.lookahead(LookaheadRequest(include_leaky_demo=True))
     assert report.leaky
     assert report.offending_columns == ("leaky_next_close",)
     # next-close return is unknown on the last bar of the shortest truncation
@@ -221,9 +221,7 @@ def test_leaky_demo_feature_is_flagged(sp500: pd.DataFrame) -> None:
 
 
 def test_strategy_positions_are_causal() -> None:
-    report = wf.lookahead(
-        dataset="ohlcv_daily", symbol="SP500", strategy="ma_crossover", params={"fast": 10}
-    )
+    report = wf.lookahead(LookaheadRequest(strategy="ma_crossover", params={"fast": 10}))
     assert not report.leaky and report.offending_columns == ()
 
 
