@@ -10,7 +10,6 @@ from typing import Any
 
 import typer
 
-from app.cli import options as opt
 from app.operations.params import parse_value
 from app.services import data as data_service
 
@@ -195,33 +194,8 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
         fail(str(exc), as_json=as_json)
 
 
-STRATEGIES_NAMES = "core.strategies:STRATEGIES"
 PAPER_REQ = "app.operations.paper:PaperRequest"
-DATASET_OPT = typer.Option("ohlcv_daily", "--dataset", help="Dataset name.", parser=opt.text())
-SYMBOL_OPT = typer.Option("SP500", "--symbol", help="Symbol in the dataset.", parser=opt.text())
-STRATEGY_OPT = typer.Option(
-    "ma_crossover", "--strategy", help="Strategy name.", parser=opt.choice(STRATEGIES_NAMES)
-)
-PARAM_OPT = typer.Option([], "--param", help="Strategy parameter name=value (repeatable).")
-FEES_OPT = typer.Option(
-    0.0005,
-    "--fees",
-    help="Fees per fill, as a fraction in [0, 0.05] (5 bps = 0.0005).",
-    parser=opt.number(0, 0.05),
-)
-SLIP_OPT = typer.Option(
-    0.0005,
-    "--slippage",
-    help="Slippage per fill, as a fraction in [0, 0.05].",
-    parser=opt.number(0, 0.05),
-)
-SEED_OPT = typer.Option(
-    0, "--seed", help="Random seed.", parser=opt.number(0, 2**32 - 1, integer=True)
-)
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
-REASON_OPT = typer.Option(
-    "", "--reason", help="Why (kept in the audit log).", parser=opt.text(allow_empty=True)
-)
 
 
 def _actor(as_json: bool) -> Any:
