@@ -44,6 +44,8 @@ FEATURES: tuple[str, ...] = (
     "ensemble",
     "retrain",
     "paper",
+    "runs",
+    "system",
 )
 """Modules of ``app/operations`` that declare operations (imported by :func:`all_operations`)."""
 

@@ -180,3 +180,19 @@ def test_number_text_round_trips(value: float) -> None:
     assert float(text.replace(",", "")) == pytest.approx(float(value), rel=1e-5, abs=1e-300)
     if float(value).is_integer() and abs(value) < 1e15:
         assert "." not in text and "e" not in text
+
+
+def test_every_operations_module_is_listed_in_features() -> None:
+    """A module that declares operations but is missing from FEATURES would be invisible to
+    all_operations() (the job runner and the API) unless the CLI happened to import it."""
+    from pathlib import Path
+
+    from app.operations import FEATURES
+
+    folder = Path(__file__).resolve().parents[2] / "app" / "operations"
+    declaring = {
+        path.stem
+        for path in folder.glob("*.py")
+        if "register(" in path.read_text() and path.stem != "__init__"
+    }
+    assert declaring == set(FEATURES)
