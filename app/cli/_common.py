@@ -11,7 +11,6 @@ from typing import Any
 import typer
 
 from app.operations.params import parse_value
-from app.services import data as data_service
 
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
@@ -178,11 +177,14 @@ def _validation_message(exc: Exception) -> str:
 
 def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
     """Call a service; turn bad input into a clear message and exit code 2."""
+    from core.data.loaders import DataSourceError
+    from core.data.validation import DataValidationError
+
     try:
         return fn(**kwargs)
-    except data_service.DataValidationError as exc:
+    except DataValidationError as exc:
         fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
-    except (ValueError, LookupError, data_service.DataSourceError) as exc:
+    except (ValueError, LookupError, DataSourceError) as exc:
         fail(_validation_message(exc), as_json=as_json)
     except PermissionError as exc:
         fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)

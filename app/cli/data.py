@@ -11,7 +11,6 @@ from app.cli._app import app
 from app.cli._common import emit
 from app.cli._generate import add_command
 from app.operations.data import DATA_IMPORT, DATA_VALIDATE, FileFormat
-from app.services import data as data_service
 
 data_app = typer.Typer(help="List, validate and import datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -20,6 +19,8 @@ app.add_typer(data_app, name="data")
 @data_app.command("list")
 def data_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List datasets, their symbols, date ranges and columns."""
+    from app.services import data as data_service
+
     infos = data_service.list_datasets()
     payload: dict[str, object] = {"datasets": [info.as_dict() for info in infos]}
     payload["symbol_count"] = sum(len(info.symbols) for info in infos)

@@ -10,7 +10,6 @@ from pydantic import Field, field_validator
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
 from app.operations.params import parse_value
-from core.abtest.sequential import shadow_tests
 from core.serialize import json_safe
 
 
@@ -80,6 +79,12 @@ class CompareRequest(Costs):
         return value
 
 
+def _shadow_tests(returns: Any) -> list[dict[str, object]]:
+    from core.abtest.sequential import shadow_tests  # scipy/statsmodels: only with a result
+
+    return shadow_tests(returns)
+
+
 def summary_payload(outcome: Any) -> dict[str, Any]:
     """The CLI/JSON form: verdict, the deciding test and rule, tests (each with its role),
     adjusted p-values and the minimum sample size."""
@@ -97,7 +102,7 @@ def summary_payload(outcome: Any) -> dict[str, Any]:
         "n_obs": outcome.result.n_obs,
         "arms": list(outcome.request.arms),
         "run_id": outcome.run_id,
-        "sequential": shadow_tests(outcome.returns),
+        "sequential": _shadow_tests(outcome.returns),
     }
 
 

@@ -8,9 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.operations import Flag, Operation, register
-from core.data.catalog import UPLOADS
 from core.data.formats import ReadFormat
-from core.data.validation import read_format
 
 
 class FileFormat(BaseModel):
@@ -42,6 +40,8 @@ class FileFormat(BaseModel):
 
     def read_format(self) -> ReadFormat:
         """The format to read with (``DataValidationError`` names each bad option)."""
+        from core.data.validation import read_format
+
         return read_format(**self.model_dump(include=set(FileFormat.model_fields)))
 
 
@@ -77,11 +77,17 @@ def _validate_text(outcome: Any, payload: dict[str, Any]) -> str:
     )
 
 
+def _uploads() -> str:
+    from core.data.catalog import UPLOADS
+
+    return UPLOADS
+
+
 def import_payload(result: Any) -> dict[str, Any]:
     """What an import stored."""
     return {
         "imported": result.name,
-        "dataset": UPLOADS,
+        "dataset": _uploads(),
         "rows": result.rows,
         "start": result.start.isoformat(),
         "end": result.end.isoformat(),

@@ -8,8 +8,6 @@ from pydantic import Field, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
-from core.features import REGISTRY
-from core.ml import ModelSpec
 from core.serialize import json_safe
 
 HEADLINE = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")
@@ -54,6 +52,9 @@ class TrainRequest(Costs):
 
     @model_validator(mode="after")
     def _check(self) -> TrainRequest:
+        from core.features import REGISTRY
+        from core.ml.models import ModelSpec  # sklearn: imported when a request is built
+
         ModelSpec(kind=self.kind, params=self.params, seed=self.seed)
         unknown = sorted(set(self.features or []) - set(REGISTRY))
         if unknown:

@@ -157,8 +157,11 @@ def _format_errors(name: str, err: ValidationError) -> str:
     specs = param_specs(name)
     parts = []
     for item in err.errors():
-        loc = ".".join(str(x) for x in item["loc"]) or "params"
+        loc = ".".join(str(x) for x in item["loc"])
         msg = str(item["msg"]).removeprefix("Value error, ")
+        if not loc:  # a rule across parameters (fast < slow): its message says it all
+            parts.append(msg)
+            continue
         if item["type"] == "extra_forbidden":
             hint = f"use {', '.join(sorted(specs))}" if specs else "it takes no parameters"
             msg = f"{name} has no parameter {loc!r}; {hint}"
