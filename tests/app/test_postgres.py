@@ -35,6 +35,7 @@ def test_services_round_trip_on_postgres(pg_url: str) -> None:
     from app.operations.backtest import BacktestRequest
     from app.operations.paper import PaperRequest
     from app.operations.registry import PromoteRequest, RegisterRequest
+    from app.operations.risk import LimitsChangeRequest
     from app.operations.training import TrainRequest
     from app.services import backtest, data, paper, registry, risk, training
     from app.services.db import get_engine
@@ -59,7 +60,7 @@ def test_services_round_trip_on_postgres(pg_url: str) -> None:
     trained = training.train(TrainRequest(kind="logistic", tune=True, n_trials=2))
     version = registry.register(RegisterRequest(run_id=trained.run_id, name="pg-model"))
     assert registry.promote(PromoteRequest(version_id=version.id)).stage == "champion"
-    risk.set_limits({"max_weight_per_asset": 0.5}, reason="pg test")
+    risk.set_limits(LimitsChangeRequest(values={"max_weight_per_asset": 0.5}, reason="pg test"))
     assert risk.current_limits()[0] == 1
     summary = paper.run_worker(PaperRequest(), steps=20)
     assert summary["cycles"] == 20 and summary["orders"] == summary["fills"] + len(
