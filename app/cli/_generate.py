@@ -139,6 +139,17 @@ def build_request(
     return _call(as_json, op.request, **values)
 
 
+def extra_option(
+    name: str, annotation: Any, default: Any, *flags: str, **option: Any
+) -> inspect.Parameter:
+    """A CLI-only option for ``add_command(extra=...)`` (output shaping, not a request
+    field): ``typer.Option(default, *flags, **option)`` bound to parameter ``name``."""
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Parameter(
+        name, kind, default=typer.Option(default, *flags, **option), annotation=annotation
+    )
+
+
 def add_command(
     target: typer.Typer,
     op: Operation,
@@ -195,4 +206,4 @@ def add_command(
     return command
 
 
-__all__ = ["add_command", "build_request", "request_options"]
+__all__ = ["add_command", "build_request", "extra_option", "request_options"]

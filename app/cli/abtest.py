@@ -5,20 +5,17 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import typer
-
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.abtest import ABTEST
 
 
 def _arm(flag: str, help_text: str, *, many: bool = False) -> inspect.Parameter:
-    default = typer.Option([] if many else ..., flag, help=help_text, parser=opt.text())
     annotation = list[str] if many else str
-    name = flag.removeprefix("--")
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    default: Any = [] if many else ...
+    return extra_option(
+        flag.removeprefix("--"), annotation, default, flag, help=help_text, parser=opt.text()
     )
 
 

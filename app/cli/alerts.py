@@ -3,7 +3,6 @@ app/operations/alerts.py, except ``alerts list``)."""
 
 from __future__ import annotations
 
-import inspect
 import sys
 from typing import Any
 
@@ -11,7 +10,7 @@ import typer
 
 from app.cli._app import app
 from app.cli._common import JSON_OPT, emit, fail
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations import alerts as ops
 
 alerts_app = typer.Typer(help="Alert channels, rules, tests and history.", no_args_is_help=True)
@@ -23,12 +22,7 @@ channel_app = typer.Typer(
 alerts_app.add_typer(rule_app, name="rule")
 alerts_app.add_typer(channel_app, name="channel")
 
-YES = inspect.Parameter(
-    "yes",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(False, "--yes", help="Confirm."),
-    annotation=bool,
-)
+YES = extra_option("yes", bool, False, "--yes", help="Confirm.")
 
 
 def _url(raw: Any, values: dict[str, Any], as_json: bool) -> Any:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
-
-import typer
 
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import _strategy_params
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.backtest import BACKTEST, PORTFOLIO, REPORT, ReportOutcome
 
 
@@ -29,11 +26,8 @@ def _write_report(
     return {"out": str(out), **payload}
 
 
-OUT_OPT = inspect.Parameter(
-    "out",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(..., "--out", help="HTML file to write.", parser=opt.output_file()),
-    annotation=Path,
+OUT_OPT = extra_option(
+    "out", Path, ..., "--out", help="HTML file to write.", parser=opt.output_file()
 )
 
 add_command(app, BACKTEST, converters={"params": _params})

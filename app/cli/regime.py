@@ -3,7 +3,6 @@ app/operations/regime.py)."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ import typer
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import fail
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.regime import REGIME_EVAL, REGIME_FIT
 
 regime_app = typer.Typer(help="Fit and evaluate probabilistic regimes.", no_args_is_help=True)
 app.add_typer(regime_app, name="regime")
-_KW = inspect.Parameter.KEYWORD_ONLY
 
 
 def _synthetic_only(values: dict[str, Any], as_json: bool) -> None:
@@ -52,12 +50,7 @@ add_command(
     regime_app,
     REGIME_EVAL,
     extra=[
-        inspect.Parameter(
-            "synthetic",
-            _KW,
-            default=typer.Option(True, "--synthetic/--no-synthetic", help="Synthetic data."),
-            annotation=bool,
-        )
+        extra_option("synthetic", bool, True, "--synthetic/--no-synthetic", help="Synthetic data.")
     ],
     before=_synthetic_only,
 )
@@ -65,16 +58,13 @@ add_command(
     regime_app,
     REGIME_FIT,
     extra=[
-        inspect.Parameter(
+        extra_option(
             "out",
-            _KW,
-            default=typer.Option(
-                ...,
-                "--out",
-                help="CSV to write: filtered probabilities, label.",
-                parser=opt.output_file(),
-            ),
-            annotation=Path,
+            Path,
+            ...,
+            "--out",
+            help="CSV to write: filtered probabilities, label.",
+            parser=opt.output_file(),
         )
     ],
     after=_write_csv,

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
-
-import typer
 
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import _grid_axes, _strategy_fixed
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.sweep import SWEEP, TOP, SweepOutcome, top_rows
 
 
@@ -29,16 +26,13 @@ def _top(
     return {**payload, "top": top_rows(outcome, extras["top"])}
 
 
-TOP_OPT = inspect.Parameter(
+TOP_OPT = extra_option(
     "top",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(
-        TOP,
-        "--top",
-        help="Rows of the top-N table (1-1000).",
-        parser=opt.number(1, 1000, integer=True),
-    ),
-    annotation=int,
+    int,
+    TOP,
+    "--top",
+    help="Rows of the top-N table (1-1000).",
+    parser=opt.number(1, 1000, integer=True),
 )
 
 add_command(app, SWEEP, converters={"grid": _grid, "fixed": _fixed}, extra=[TOP_OPT], after=_top)

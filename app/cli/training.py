@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import _actor, _call, _params, _strategy_params
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.registry import REGISTER, RegisterRequest
 from app.operations.training import TRAIN
 from app.operations.walkforward import LOOKAHEAD
@@ -37,13 +36,13 @@ def _register_after(
     return payload
 
 
-REGISTER_OPT = inspect.Parameter(
+REGISTER_OPT = extra_option(
     "register",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(
-        None, "--register", help="Register the trained model as this name.", parser=opt.text()
-    ),
-    annotation=str | None,
+    str | None,
+    None,
+    "--register",
+    help="Register the trained model as this name.",
+    parser=opt.text(),
 )
 
 add_command(

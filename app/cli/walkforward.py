@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import typer
 from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import _grid_axes, fail
-from app.cli._generate import add_command
+from app.cli._generate import add_command, extra_option
 from app.operations.walkforward import WALKFORWARD
 
 
@@ -44,13 +43,8 @@ def _report(outcome: Any, payload: dict[str, Any], extras: dict[str, Any], as_js
     return payload
 
 
-OUT = inspect.Parameter(
-    "out",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=typer.Option(
-        None, "--out", help="Also write an HTML report.", parser=opt.output_file()
-    ),
-    annotation=Path | None,
+OUT = extra_option(
+    "out", Path | None, None, "--out", help="Also write an HTML report.", parser=opt.output_file()
 )
 
 add_command(

@@ -22,23 +22,9 @@ from app.operations.backtest import BacktestRequest
 from app.services import runs as run_store
 from app.services.backtest import run_backtest
 from core.backtest.spec import EXECUTION
+from tests.app.test_backtest_service import METRIC_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
-METRIC_KEYS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "win_rate",
-    "profit_factor",
-    "n_trades",
-    "exposure",
-    "turnover",
-)
 BACKTEST = (
     "backtest",
     "--dataset",
