@@ -9,7 +9,7 @@ becomes a fill and moves the position. Functions take a caller-owned Session.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -159,10 +159,13 @@ def apply_fill(
     broker_fill_id: str,
     ts: datetime | None = None,
     adjust_cash: bool = True,
+    position: TradingPosition | None = None,
 ) -> TradingFill | None:
     """Record one execution and move order, position and (optionally) cash together.
 
     Returns ``None`` (and changes nothing) when ``broker_fill_id`` is already recorded.
+    ``position`` is the order's position row when the caller holds it already (else it
+    is looked up, and created flat when missing).
     """
     fills = FillRepository(session)
     if fills.exists(broker_fill_id):
@@ -186,7 +189,8 @@ def apply_fill(
     order.status = "filled" if filled >= order.qty - _EPS else "partially_filled"
     order.updated_at = ts
     signed = qty if order.side == "buy" else -qty
-    position = PositionRepository(session).get_or_create(order.account_id, order.symbol)
+    if position is None:
+        position = PositionRepository(session).get_or_create(order.account_id, order.symbol)
     update_position(position, signed, price)
     if position.last_price is None:
         position.last_price = price
@@ -254,10 +258,22 @@ def sync_account(session: Session, account_id: int, broker: Broker) -> TradingAc
     )
 
 
-def mark_to_market(session: Session, account: TradingAccount) -> float:
-    """Recompute ``account.equity`` as cash plus positions at their last prices."""
+def mark_to_market(
+    session: Session,
+    account: TradingAccount,
+    *,
+    positions: Sequence[TradingPosition] | None = None,
+) -> float:
+    """Recompute ``account.equity`` as cash plus positions at their last prices.
+
+    ``positions``: the account's position rows in symbol order when the caller holds
+    them already (flat ones are skipped); else they are read.
+    """
     value = 0.0
-    for position in PositionRepository(session).list(account.id):
+    rows = PositionRepository(session).list(account.id) if positions is None else positions
+    for position in rows:
+        if position.qty == 0:
+            continue
         price = position.last_price if position.last_price is not None else position.avg_price
         value += position.qty * price
     account.equity = account.cash + value

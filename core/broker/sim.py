@@ -7,6 +7,10 @@ Execution convention (the same as the backtests): a market order fills in full a
 or better than its limit. Each call commits one transaction, so an order, its fill, the
 position and the cash always move together, and a new ``SimBroker`` on the same
 database (a restart) continues where the last one stopped.
+
+Inside :meth:`SimBroker.bind` every call runs in the caller's transaction instead (the
+paper worker's bar: one commit for the whole bar), and the account's positions and
+open orders are read once and kept for the binding.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -40,9 +45,20 @@ from core.store.trading import (
     TradingAccount,
     TradingFill,
     TradingOrder,
+    TradingPosition,
 )
 
 PriceSource = Callable[[str], float | None]
+
+
+@dataclass
+class _Binding:
+    """The caller's transaction, and what the simulator read in it (loaded once)."""
+
+    session: Session
+    positions: dict[str, TradingPosition] | None = None
+    open: list[TradingOrder] = field(default_factory=list)
+    open_loaded: bool = False
 
 
 class SimBroker:
@@ -89,6 +105,7 @@ class SimBroker:
         self.slippage = slippage
         self._price_source = price_source
         self._prices: dict[str, float] = {}
+        self._binding: _Binding | None = None
         with self._tx() as s:
             row = AccountRepository(s).get_or_create("sim", account, initial_cash=initial_cash)
             self.account_id: int = row.id
@@ -100,9 +117,60 @@ class SimBroker:
         )
 
     @contextmanager
+    def bind(self, session: Session) -> Iterator[None]:
+        """Run every call in ``session`` (the caller commits) until the block ends.
+
+        Only the holder of the account (the session's worker, under its lease) may
+        bind: the positions and open orders are read once and then kept in step with
+        this simulator's own writes.
+        """
+        if self._binding is not None:
+            raise RuntimeError("this SimBroker is already bound to a transaction")
+        self._binding = _Binding(session)
+        try:
+            yield
+        finally:
+            self._binding = None
+
+    def owns_ledger(self, account_id: int) -> bool:
+        """Whether ledger account ``account_id`` is this simulator's own book (then a
+        reconciliation compares the same rows with themselves)."""
+        return account_id == self.account_id
+
+    @contextmanager
     def _tx(self) -> Iterator[Session]:
+        if self._binding is not None:
+            yield self._binding.session
+            return
         with self._factory.begin() as session:
             yield session
+
+    def _book(self, s: Session) -> dict[str, TradingPosition]:
+        """Every position row of the account (flat ones too), by symbol."""
+        bound = self._binding
+        if bound is not None and bound.positions is not None:
+            return bound.positions
+        rows = PositionRepository(s).list(self.account_id, include_flat=True)
+        book = {p.symbol: p for p in rows}
+        if bound is not None:
+            bound.positions = book
+        return book
+
+    def _open(self, s: Session) -> list[TradingOrder]:
+        """Open orders of the account, oldest first (bound: read once, then kept)."""
+        bound = self._binding
+        if bound is None:
+            return OrderRepository(s).open(self.account_id)
+        if not bound.open_loaded:
+            bound.open = OrderRepository(s).open(self.account_id)
+            bound.open_loaded = True
+        bound.open = [o for o in bound.open if o.status in OPEN_ORDER_STATUSES]
+        return bound.open
+
+    def _opened(self, row: TradingOrder) -> None:
+        bound = self._binding
+        if bound is not None and bound.open_loaded and row not in bound.open:
+            bound.open.append(row)
 
     # ------------------------------------------------------------------ reads
     def account(self) -> BrokerAccount:
@@ -121,19 +189,17 @@ class SimBroker:
     def positions(self) -> list[BrokerPosition]:
         """Non-zero positions."""
         with self._tx() as s:
+            book = self._book(s)
             return [
                 BrokerPosition(p.symbol, p.qty, p.avg_price, p.last_price)
-                for p in PositionRepository(s).list(self.account_id)
+                for _, p in sorted(book.items())
+                if p.qty != 0
             ]
 
     def open_orders(self) -> list[BrokerOrder]:
         """Accepted orders that have not filled or been cancelled."""
         with self._tx() as s:
-            return [
-                to_broker_order(o)
-                for o in OrderRepository(s).open(self.account_id)
-                if o.broker_order_id is not None
-            ]
+            return [to_broker_order(o) for o in self._open(s) if o.broker_order_id is not None]
 
     def get_order(self, order_id: str) -> BrokerOrder | None:
         """One order by its simulator id."""
@@ -158,7 +224,7 @@ class SimBroker:
             if price is not None:
                 return price
         with self._tx() as s:
-            position = PositionRepository(s).get(self.account_id, symbol)
+            position = self._book(s).get(symbol)
             return position.last_price if position is not None else None
 
     # ------------------------------------------------------------------ writes
@@ -200,10 +266,12 @@ class SimBroker:
                 row.status = "new"
                 row.updated_at = utcnow()
                 s.flush()
+                self._opened(row)
             return to_broker_order(row)
         row = record_order(s, self.account_id, order, status="new")
         row.broker_order_id = f"sim-{uuid.uuid4()}"
         s.flush()
+        self._opened(row)
         return to_broker_order(row)
 
     def cancel(self, order_id: str) -> None:
@@ -229,7 +297,7 @@ class SimBroker:
     def cancel_all(self) -> int:
         """Cancel every open order; returns how many."""
         with self._tx() as s:
-            rows = OrderRepository(s).open(self.account_id)
+            rows = list(self._open(s))
             for row in rows:
                 _cancel(row)
             return len(rows)
@@ -251,46 +319,77 @@ class SimBroker:
         list of BrokerOrder
             The orders that filled at this price.
         """
-        if not (price > 0 and math.isfinite(price)):
-            raise ValueError(f"price must be positive and finite; got {price!r}")
+        return self.on_bar(ts, {symbol: price})
+
+    def on_bar(self, ts: datetime, prices: Mapping[str, float]) -> list[BrokerOrder]:
+        """Feed every symbol's price of a bar, in the given order, in one transaction:
+        each symbol's open orders fill (oldest first) and its position is marked, then
+        the account's equity is marked once."""
+        for price in prices.values():
+            if not (price > 0 and math.isfinite(price)):
+                raise ValueError(f"price must be positive and finite; got {price!r}")
         filled: list[TradingOrder] = []
         with self._tx() as s:
             account = s.get_one(TradingAccount, self.account_id)
-            fills = FillRepository(s)
-            for row in OrderRepository(s).open(self.account_id, symbol=symbol):
-                if row.broker_order_id is None or row.status == "pending_cancel":
-                    continue
-                buy = row.side == "buy"
-                fill_price = price * (1.0 + self.slippage) if buy else price * (1.0 - self.slippage)
-                if row.limit_price is not None and (
-                    (buy and fill_price > row.limit_price)
-                    or (not buy and fill_price < row.limit_price)
-                ):
-                    continue
-                qty = row.qty - row.filled_qty
-                n = len(fills.for_order(row.id))
-                apply_fill(
-                    s,
-                    row,
-                    qty=qty,
-                    price=fill_price,
-                    fee=self.fees * qty * fill_price,
-                    broker_fill_id=f"{row.broker_order_id}-f{n + 1}",
-                    ts=ts,
-                )
-                filled.append(row)
-            PositionRepository(s).set_last_price(self.account_id, symbol, price)
-            mark_to_market(s, account)
+            book = self._book(s)
+            open_rows = self._open(s)
+            for symbol, price in prices.items():
+                for row in open_rows:
+                    if row.symbol == symbol and self._fill(s, row, book, price, ts):
+                        filled.append(row)
+                position = book.get(symbol)
+                if position is not None:
+                    position.last_price = price
+                    position.updated_at = utcnow()
+            mark_to_market(s, account, positions=[book[k] for k in sorted(book)])
             out = [to_broker_order(r) for r in filled]
-        self._prices[symbol] = price
+        self._prices.update(prices)
         return out
 
-    def on_bar(self, ts: datetime, prices: Mapping[str, float]) -> list[BrokerOrder]:
-        """Feed every symbol's price of a bar (:meth:`on_price`, in the given order)."""
-        filled: list[BrokerOrder] = []
-        for symbol, price in prices.items():
-            filled += self.on_price(symbol, ts, price)
-        return filled
+    def _fill(
+        self,
+        s: Session,
+        row: TradingOrder,
+        book: dict[str, TradingPosition],
+        price: float,
+        ts: datetime,
+    ) -> bool:
+        """Fill open order ``row`` in full at ``price`` (plus slippage) if it can."""
+        if row.broker_order_id is None or row.status not in OPEN_ORDER_STATUSES:
+            return False
+        if row.status == "pending_cancel":
+            return False
+        buy = row.side == "buy"
+        fill_price = price * (1.0 + self.slippage) if buy else price * (1.0 - self.slippage)
+        if row.limit_price is not None and (
+            (buy and fill_price > row.limit_price) or (not buy and fill_price < row.limit_price)
+        ):
+            return False
+        qty = row.qty - row.filled_qty
+        # fills are numbered per order; an order with nothing filled has none yet
+        n = len(FillRepository(s).for_order(row.id)) if row.filled_qty > 0 else 0
+        position = book.get(row.symbol)
+        if position is None:
+            position = TradingPosition(
+                account_id=self.account_id,
+                symbol=row.symbol,
+                qty=0.0,
+                avg_price=0.0,
+                realized_pnl=0.0,
+            )
+            s.add(position)
+            book[row.symbol] = position
+        apply_fill(
+            s,
+            row,
+            qty=qty,
+            price=fill_price,
+            fee=self.fees * qty * fill_price,
+            broker_fill_id=f"{row.broker_order_id}-f{n + 1}",
+            ts=ts,
+            position=position,
+        )
+        return True
 
     # ---------------------------------------------------------- ledger mirroring
     # The simulator's writes are the ledger: there is nothing to copy.

@@ -6,6 +6,7 @@ Repositories take a caller-owned Session and never commit: services own transact
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,12 +24,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    func,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.store.models import Base, utcnow
+from core.store.models import Base, RiskLimitVersion, utcnow
 
 WORKER_STATES = ("running", "paused", "stopped", "killed")
 
@@ -183,6 +186,25 @@ class PaperSessionRepository:
         self._s.flush()
         return row
 
+    def close_bar(
+        self,
+        session_id: int,
+        *,
+        bar: int,
+        ts: datetime,
+        peak_equity: float,
+        snapshot: dict[str, Any],
+    ) -> None:
+        """Append bar ``bar``'s equity snapshot and move the cursor, peak and
+        ``updated_at`` with it (no read of the session row: two statements)."""
+        self._s.add(EquitySnapshot(session_id=session_id, bar=bar, ts=ts, **snapshot))
+        self._s.flush()
+        self._s.execute(
+            update(PaperSession)
+            .where(PaperSession.id == session_id)
+            .values(cursor=bar, cursor_ts=ts, peak_equity=peak_equity, updated_at=utcnow())
+        )
+
     def last_equity(self, session_id: int) -> EquitySnapshot | None:
         """The newest equity snapshot of a session."""
         return self._s.scalar(
@@ -265,11 +287,38 @@ class DecisionRepository:
         return self._s.scalar(query.limit(1)) is not None
 
 
+@dataclass(frozen=True, slots=True)
+class ControlPoll:
+    """What a worker reads before each bar: the desired state and the limits version."""
+
+    desired_state: str
+    flatten_on_kill: bool
+    reason: str
+    limits_version: int
+    """The risk-limit version in force (0: the built-in defaults)."""
+
+
 class WorkerControlRepository:
     """The single control row (created as ``stopped`` on first read)."""
 
     def __init__(self, session: Session) -> None:
         self._s = session
+
+    def poll(self) -> ControlPoll:
+        """The control row and the newest risk-limit version, in one statement."""
+        version = select(func.coalesce(func.max(RiskLimitVersion.version), 0)).scalar_subquery()
+        row = self._s.execute(
+            select(
+                WorkerControl.desired_state,
+                WorkerControl.flatten_on_kill,
+                WorkerControl.reason,
+                version,
+            ).where(WorkerControl.id == 1)
+        ).first()
+        if row is None:  # first read ever: create the row, then read again
+            self.get()
+            return self.poll()
+        return ControlPoll(str(row[0]), bool(row[1]), str(row[2]), int(row[3]))
 
     def get(self) -> WorkerControl:
         """The control row."""
