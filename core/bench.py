@@ -259,4 +259,6 @@ def summary_text(report: dict[str, Any]) -> str:
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
+    if "peers" in report:  # core.bench_peers formats its own digest line and table
+        lines += [report["peers"]["digest"], report["peers"]["table_markdown"]]
     return "\n".join(lines)

@@ -29,6 +29,11 @@ class BenchRequest(BaseModel):
         description="Sections to run (repeatable; default all)",
         json_schema_extra={"choices": "core.bench:SECTIONS"},
     )
+    peers: bool = Field(
+        default=False,
+        description="Also time the sweep in vectorbt and backtesting.py (installs the 'peers' "
+        "extra on demand)",
+    )
 
     @field_validator("only")
     @classmethod

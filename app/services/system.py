@@ -89,4 +89,10 @@ def bench(request: BenchRequest) -> dict[str, object]:
     from core import bench as core_bench
 
     sections = request.only or list(core_bench.SECTIONS)
-    return {name: core_bench.SECTIONS[name](repeats=request.repeats) for name in sections}
+    report: dict[str, object] = {}
+    if request.peers:  # not a default section; first, so a missing package fails at once
+        from core.bench_peers import bench_peers
+
+        report["peers"] = bench_peers(repeats=request.repeats)
+    report |= {name: core_bench.SECTIONS[name](repeats=request.repeats) for name in sections}
+    return report
