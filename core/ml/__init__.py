@@ -13,6 +13,7 @@ from core.ml.evaluate import (
     shap_values,
     signal_positions,
 )
+from core.ml.inference import OneBarPredictor
 from core.ml.lookahead import LookaheadReport, lookahead_check
 from core.ml.models import (
     DEFAULT_PARAMS,
@@ -31,6 +32,7 @@ __all__ = [
     "LookaheadReport",
     "MLDataset",
     "ModelSpec",
+    "OneBarPredictor",
     "PurgedKFold",
     "TuneResult",
     "build_model",
