@@ -22,9 +22,10 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # requests are pydantic models; the registry itself needs no pydantic
+    from pydantic import BaseModel
 
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in [0, 1], message for the user."""

@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
 from core.backtest.spec import EXECUTION, BacktestSpec
 from core.serialize import json_safe
-from core.strategies import STRATEGIES, validate_params
+
+if TYPE_CHECKING:  # outcomes hold pandas objects; declaring the requests needs no pandas
+    import pandas as pd
 
 Regime = Literal["bull", "bear", "sideways", "volatile"]
 MAX_CASH = 1e9
@@ -74,12 +75,16 @@ class BacktestRequest(BacktestCosts):
     @field_validator("strategy")
     @classmethod
     def _known(cls, value: str) -> str:
+        from core.strategies import STRATEGIES  # the catalog imports pandas
+
         if value not in STRATEGIES:
             raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
         return value
 
     @model_validator(mode="after")
     def _check(self) -> BacktestRequest:
+        from core.strategies import validate_params
+
         validate_params(self.strategy, self.params)
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")

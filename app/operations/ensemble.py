@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import Field
 
 from app.operations import Operation, register
 from app.operations.costs import Costs
 from core.backtest.spec import BacktestSpec
-from core.ensemble import EnsembleResult, EnsembleSpec, SelectorName
+from core.ensemble.spec import EnsembleSpec, SelectorName
 from core.serialize import json_safe
+
+if TYPE_CHECKING:  # the engine's result holds pandas objects
+    import pandas as pd
+
+    from core.ensemble import EnsembleResult
 
 
 class EnsembleRequest(Costs):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import Field
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
 from core.backtest.spec import BacktestSpec
-from core.retrain import ReplayModel, RetrainDecision, RetrainPolicy, replay_model_name
+from core.retrain._kinds import ReplayModel
 from core.serialize import json_safe
+
+if TYPE_CHECKING:  # the policy and the replay import scipy and pandas: only when used
+    from core.retrain import RetrainDecision, RetrainPolicy
 
 DECISIONS = ("promoted", "kept", "rolled_back")
 
@@ -53,6 +55,8 @@ class ReplayRequest(Costs):
 
     def policy(self) -> RetrainPolicy:
         """The engine's policy (``min_samples`` capped at the window)."""
+        from core.retrain import RetrainPolicy
+
         return RetrainPolicy.within_window(
             metric=self.metric,
             threshold=self.threshold,
@@ -69,11 +73,15 @@ class ReplayRequest(Costs):
 
     def name(self) -> str:
         """The name under which this replay's decisions are recorded."""
+        from core.retrain import replay_model_name
+
         return replay_model_name(self.dataset, self.symbol, self.model)
 
 
 def decision_row(decision: RetrainDecision) -> dict[str, Any]:
     """One decision as JSON (``as_of`` as YYYY-MM-DD, numbers JSON-safe)."""
+    import pandas as pd
+
     raw = decision.as_dict()
     raw["as_of"] = str(pd.Timestamp(raw["as_of"]).date())
     raw["numbers"] = json_safe(raw["numbers"])

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import Field, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts
 from core.serialize import json_safe
-from core.strategies import STRATEGIES
-from core.strategies.catalog import check_param
-from core.sweep import METRICS, GridAxis, check_grid, rank
+from core.sweep.grid import GridAxis, check_grid
+from core.sweep.result import METRICS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOP = 10
 """Rows of the ranked table in a sweep's payload (the CLI's ``--top``)."""
@@ -50,6 +51,9 @@ class SweepRequest(BacktestCosts):
 
     @model_validator(mode="after")
     def _check(self) -> SweepRequest:
+        from core.strategies import STRATEGIES  # the catalog imports pandas
+        from core.strategies.catalog import check_param
+
         if self.strategy not in STRATEGIES:
             raise ValueError(
                 f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
@@ -82,6 +86,8 @@ class SweepOutcome:
 
     def top(self, n: int = TOP) -> pd.DataFrame:
         """Best ``n`` rows by the request's metric (NaN last)."""
+        from core.sweep.result import rank
+
         return rank(self.table, self.metric, n)
 
 

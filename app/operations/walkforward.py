@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
-from core.features import REGISTRY
 from core.serialize import json_safe
-from core.strategies import STRATEGIES, validate_params
-from core.sweep import METRICS, GridAxis, check_grid
+from core.sweep.grid import GridAxis, check_grid
+from core.sweep.result import METRICS
 
 ModelKind = Literal["logistic", "random_forest", "xgboost"]
 
@@ -83,6 +81,8 @@ class WalkForwardRequest(Costs):
                 "overlapping test windows cannot be stitched into one out-of-sample track"
             )
         if self.strategy is not None:
+            from core.strategies import STRATEGIES  # the catalog imports pandas
+
             if self.strategy not in STRATEGIES:
                 raise ValueError(
                     f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
@@ -95,6 +95,8 @@ class WalkForwardRequest(Costs):
 
 def walkforward_payload(outcome: Any) -> dict[str, Any]:
     """The JSON payload of a walk-forward: folds, Sharpe in and out of sample, DSR, PBO."""
+    import pandas as pd
+
     result = outcome.result
     folds = result.folds.copy()
     for column in folds.columns:
@@ -164,6 +166,9 @@ class LookaheadRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> LookaheadRequest:
+        from core.features import REGISTRY  # pandas: only when a request is built
+        from core.strategies import validate_params
+
         if self.strategy is not None:
             validate_params(self.strategy, self.params)
         unknown = sorted(set(self.features or []) - set(REGISTRY))

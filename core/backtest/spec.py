@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EXECUTION = (
@@ -37,6 +36,8 @@ class BacktestSpec(BaseModel):
     @field_validator("freq")
     @classmethod
     def _valid_freq(cls, value: str) -> str:
+        import pandas as pd  # only when a spec is built: importing the spec stays cheap
+
         try:
             delta = pd.Timedelta(value)
         except (ValueError, TypeError):
@@ -62,6 +63,8 @@ def periods_per_year(freq: str) -> float:
     >>> periods_per_year("1D"), periods_per_year("1h"), periods_per_year("7D")
     (252.0, 1638.0, 36.0)
     """
+    import pandas as pd
+
     delta = pd.Timedelta(freq)
     day = pd.Timedelta("1D")
     if delta >= day:

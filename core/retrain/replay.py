@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from core.backtest.spec import BacktestSpec
 from core.ensemble import bar_legs, position_returns
+from core.retrain._kinds import ReplayModel
 from core.retrain.ml_factory import ml_signal_factory
 from core.retrain.policy import (
     CompareFn,
@@ -21,9 +21,6 @@ from core.retrain.policy import (
 )
 from core.strategies import run_strategy, validate_params
 from core.sweep import sweep_ma_crossover
-
-ReplayModel = Literal["ma_crossover", "logistic", "random_forest", "xgboost"]
-"""The models a replay can retrain: a re-tuned MA crossover or an ML classifier."""
 
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in [0, 1], message for the user."""

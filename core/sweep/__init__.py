@@ -8,18 +8,42 @@
 - :mod:`core.sweep._kernel`: the pure-numpy replica of vectorbt's target-percent fills.
 
 Importing this package imports neither vectorbt nor numba.
+
+Names are imported from their submodule on first access (:mod:`core._lazy`): the grid
+rules and the metric names cost neither pandas nor numpy.
 """
 
-from core.sweep.grid import (
-    MAX_COMBINATIONS,
-    MAX_GRID_COMBINATIONS,
-    GridAxis,
-    check_bars,
-    check_grid,
-    grid_size,
+from typing import TYPE_CHECKING
+
+from core._lazy import attach
+
+if TYPE_CHECKING:
+    from core.sweep.grid import (
+        MAX_COMBINATIONS,
+        MAX_GRID_COMBINATIONS,
+        GridAxis,
+        check_bars,
+        check_grid,
+        grid_size,
+    )
+    from core.sweep.result import LOWER_IS_BETTER, METRICS, SweepResult, rank
+    from core.sweep.run import Constraint, Progress, equity_curves, sweep, sweep_ma_crossover
+
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "grid": [
+            "MAX_COMBINATIONS",
+            "MAX_GRID_COMBINATIONS",
+            "GridAxis",
+            "check_bars",
+            "check_grid",
+            "grid_size",
+        ],
+        "result": ["LOWER_IS_BETTER", "METRICS", "SweepResult", "rank"],
+        "run": ["Constraint", "Progress", "equity_curves", "sweep", "sweep_ma_crossover"],
+    },
 )
-from core.sweep.result import LOWER_IS_BETTER, METRICS, SweepResult, rank
-from core.sweep.run import Constraint, Progress, equity_curves, sweep, sweep_ma_crossover
 
 __all__ = [
     "LOWER_IS_BETTER",

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.strategies import STRATEGIES
-from core.strategies.catalog import ParamRangeError, param_specs
+if TYPE_CHECKING:  # numpy and the strategy catalog are imported where they are used
+    import numpy as np
 
 MAX_COMBINATIONS = 200_000
 """Most combinations one sweep request may have (and most points on one grid axis)."""
@@ -75,6 +74,8 @@ class GridAxis(BaseModel):
 
     def values(self) -> np.ndarray:
         """The grid points, integers when all three bounds are integers."""
+        import numpy as np
+
         points = self.start + self.step * np.arange(self.count)
         bounds = (self.start, self.stop, self.step)
         if all(float(v).is_integer() for v in bounds) and max(map(abs, bounds)) < 2**53:
@@ -103,6 +104,8 @@ def check_grid(strategy: str, grid: Mapping[str, GridAxis]) -> int:
     >>> check_grid("ma_crossover", {"fast": GridAxis.parse("5:50:5")})
     10
     """
+    from core.strategies.catalog import param_specs
+
     specs = param_specs(strategy)
     unknown = sorted(set(grid) - set(specs))
     if unknown:
@@ -139,12 +142,16 @@ def check_bars(
 ) -> None:
     """Refuse window values (swept or fixed) longer than the ``bars`` of data.
 
+    >>> from core.strategies.catalog import ParamRangeError
     >>> try:
     ...     check_bars("ts_momentum", {"lookback": GridAxis.parse("100:400:100")}, {}, 300)
     ... except ParamRangeError as exc:
     ...     print(exc.message.split("; ")[1])
     lookback must be an integer in [1, 300] (bars)
     """
+    from core.strategies import STRATEGIES
+    from core.strategies.catalog import ParamRangeError
+
     for name in STRATEGIES[strategy].windows:
         if name in grid:
             longest = grid[name].last
@@ -166,6 +173,8 @@ def grid_size(grid: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
     >>> grid_size({"fast": [5, 10], "slow": [20, 30, 40]})
     6
     """
+    import numpy as np
+
     return math.prod(int(np.size(v)) for v in grid.values()) if grid else 0
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from core.backtest.spec import EXECUTION, BacktestSpec
+
+if TYPE_CHECKING:  # the table is a DataFrame; importing METRICS costs no pandas
+    import pandas as pd
 
 LOWER_IS_BETTER: frozenset[str] = frozenset({"volatility", "max_drawdown_duration", "turnover"})
 METRICS: tuple[str, ...] = (
@@ -100,6 +101,7 @@ def rank(table: pd.DataFrame, metric: str, n: int | None = None) -> pd.DataFrame
     """Rows of ``table`` best first by ``metric`` (NaN last; :data:`LOWER_IS_BETTER` metrics
     ascending), the first ``n`` when given.
 
+    >>> import pandas as pd
     >>> rank(pd.DataFrame({"volatility": [0.3, 0.1, 0.2]}), "volatility", 2)["volatility"].tolist()
     [0.1, 0.2]
     """
