@@ -19,6 +19,7 @@ from core.broker.base import (
     BrokerPosition,
     BrokerUnavailableError,
     CircuitOpenError,
+    LedgerBroker,
     OrderIdConflictError,
     OrderNotFoundError,
     OrderRejectedError,
@@ -30,6 +31,7 @@ from core.broker.ledger import (
     apply_broker_order,
     apply_fill,
     record_order,
+    record_orders,
     sync_account,
     sync_orders,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "Difference",
+    "LedgerBroker",
     "MirroredBroker",
     "OrderIdConflictError",
     "OrderNotFoundError",
@@ -89,6 +92,7 @@ __all__ = [
     "portfolio_state",
     "reconcile",
     "record_order",
+    "record_orders",
     "sync_account",
     "sync_orders",
 ]

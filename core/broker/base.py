@@ -6,6 +6,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from core.store.trading import OPEN_ORDER_STATUSES
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from core.store.trading import TradingFill, TradingOrder
@@ -253,4 +255,24 @@ class Broker(Protocol):
     ) -> TradingFill | None:
         """Apply the broker's answer ``seen`` (from :meth:`submit`) to the ledger's
         ``order``; returns the new fill, if any (none when the ledger is the book)."""
+        ...
+
+
+@runtime_checkable
+class LedgerBroker(Protocol):
+    """A broker whose book *is* the ledger, in the same database (the simulator).
+
+    Such a broker can join the caller's transaction (:meth:`bind`): everything a bar
+    does (fills, decisions, orders, the close) then commits at once, so a crash leaves
+    the bar either whole or untouched, and orders need no commit of their own before
+    they are sent.
+    """
+
+    def bind(self, session: Session) -> AbstractContextManager[None]:
+        """Run every call in ``session`` until the block ends (the caller commits)."""
+        ...
+
+    def shares_ledger(self, engine: Engine, account_id: int) -> bool:
+        """Whether ledger account ``account_id`` in ``engine``'s database is this
+        broker's own book."""
         ...

@@ -119,6 +119,61 @@ def record_order(
     )
 
 
+def record_orders(
+    session: Session,
+    account_id: int,
+    requests: Sequence[tuple[OrderRequest, int | None]],
+) -> list[TradingOrder]:
+    """:func:`record_order` for several ``(request, decision_id)`` at once: one read of
+    the keys and one flush, with the same checks (OrderIdConflictError)."""
+    existing = {
+        o.client_order_id: o
+        for o in OrderRepository(session).by_client_ids(r.client_order_id for r, _ in requests)
+    }
+    rows = []
+    now = utcnow()
+    for request, decision_id in requests:
+        row = existing.get(request.client_order_id)
+        if row is not None and row.account_id != account_id:
+            raise OrderIdConflictError(
+                f"client_order_id {request.client_order_id!r} belongs to account "
+                f"{row.account_id}, not {account_id}; order keys must be unique across accounts"
+            )
+        if row is not None:
+            if (row.symbol, row.side, row.qty) != (
+                request.symbol,
+                request.side,
+                float(request.qty),
+            ):
+                raise OrderIdConflictError(
+                    f"client_order_id {request.client_order_id!r} was recorded for a "
+                    f"different order ({row.side} {row.qty:g} {row.symbol}); use a new key"
+                )
+            rows.append(row)
+            continue
+        row = TradingOrder(
+            account_id=account_id,
+            client_order_id=request.client_order_id,
+            broker_order_id=None,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            qty=float(request.qty),
+            limit_price=request.limit_price,
+            filled_qty=0.0,
+            avg_fill_price=None,
+            status="pending_new",
+            decision_id=decision_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        existing[request.client_order_id] = row
+        rows.append(row)
+    session.flush()
+    return rows
+
+
 def update_position(position: TradingPosition, signed_qty: float, price: float) -> float:
     """Move a position by ``signed_qty`` at ``price``; returns the realized P&L.
 

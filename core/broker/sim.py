@@ -132,10 +132,10 @@ class SimBroker:
         finally:
             self._binding = None
 
-    def owns_ledger(self, account_id: int) -> bool:
-        """Whether ledger account ``account_id`` is this simulator's own book (then a
-        reconciliation compares the same rows with themselves)."""
-        return account_id == self.account_id
+    def shares_ledger(self, engine: Engine, account_id: int) -> bool:
+        """Whether ledger account ``account_id`` of ``engine`` is this simulator's own
+        book, on that same engine (then a reconciliation compares rows with themselves)."""
+        return account_id == self.account_id and self._factory.kw.get("bind") is engine
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -239,6 +239,8 @@ class SimBroker:
         OrderRejectedError
             The key belongs to another account or to a different order.
         """
+        if self._binding is not None:  # the caller's transaction: let it fail whole
+            return self._submit(self._binding.session, order)
         try:
             with self._tx() as s:
                 return self._submit(s, order)

@@ -11,15 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import pandas as pd
+from sqlalchemy.orm import Session
 
 from core.broker import portfolio_state
 from core.paper.context import SessionContext
 from core.paper.report import CycleReport, Summary
 from core.paper.sizing import book_breaches
 from core.risk import RiskLimits, portfolio_risk
-from core.risk.state import PortfolioState
-from core.store.models import utcnow
+from core.risk.state import HistoryArrays, PortfolioState, with_history
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository
 
@@ -42,32 +41,34 @@ class DayMarks:
         return self.closes[max(self.closes)]
 
 
-def day_marks(ctx: SessionContext, t: int) -> DayMarks:
-    """Read the last equity snapshot and the session's peak (before bar t's decisions)."""
-    with ctx.sessions.begin() as s:
-        row = ctx.session_row(s)
-        last = PaperSessionRepository(s).last_equity(row.id)
-        if last is not None:
-            closes = {last.bar: last.equity}
-        else:
-            closes = {t - 1: ctx.broker.account().equity}
-        peak = max(row.peak_equity, *closes.values())
-    return DayMarks(t, closes, peak)
+def day_marks(ctx: SessionContext, s: Session, t: int) -> tuple[DayMarks, float]:
+    """Read the last equity snapshot and the session's peak (before bar t's decisions);
+    also returns the peak as stored (which the marks' peak may exceed on a first bar)."""
+    row = ctx.session_row(s)
+    last = PaperSessionRepository(s).last_equity(row.id)
+    if last is not None:
+        closes = {last.bar: last.equity}
+    else:
+        closes = {t - 1: ctx.broker.account().equity}
+    peak = max(row.peak_equity, *closes.values())
+    return DayMarks(t, closes, peak), row.peak_equity
 
 
 def book_state(
     ctx: SessionContext,
     marks: DayMarks,
     *,
-    history: pd.DataFrame,
+    history: HistoryArrays,
     prices: Mapping[str, float],
     order_times: Sequence[datetime] = (),
     pending: Mapping[str, float] | None = None,
 ) -> PortfolioState:
     """The broker's book at bar ``marks.bar`` for the pre-trade check and the sizer.
 
-    ``pending`` adds this bar's orders not yet filled (they fill at the next open), so
-    later symbols are sized and checked against the book as it will be.
+    ``history`` is the bar's returns arrays (:func:`~core.risk.state.history_arrays`,
+    computed once per bar). ``pending`` adds this bar's orders not yet filled (they fill
+    at the next open), so later symbols are sized and checked against the book as it
+    will be.
     """
     state = portfolio_state(
         ctx.broker,
@@ -75,15 +76,14 @@ def book_state(
         equity_at_close=marks.closes,
         peak_equity=marks.peak_equity,
         recent_order_times=order_times,
-        returns_history=history,
         prices=prices,
     )
-    if not pending:
-        return state
-    book = dict(state.positions)
-    for symbol, qty in pending.items():
-        book[symbol] = book.get(symbol, 0.0) + qty
-    return replace(state, positions={k: v for k, v in book.items() if v != 0})
+    if pending:
+        book = dict(state.positions)
+        for symbol, qty in pending.items():
+            book[symbol] = book.get(symbol, 0.0) + qty
+        state = replace(state, positions={k: v for k, v in book.items() if v != 0})
+    return with_history(state, history)
 
 
 def utilization(
@@ -91,7 +91,7 @@ def utilization(
     marks: DayMarks,
     limits: RiskLimits,
     *,
-    history: pd.DataFrame,
+    history: HistoryArrays,
     prices: Mapping[str, float],
 ) -> dict[str, float]:
     """Share of every risk limit in use after this bar (for the alert rules)."""
@@ -101,43 +101,43 @@ def utilization(
 
 def close_bar(
     ctx: SessionContext,
+    s: Session,
     t: int,
     report: CycleReport,
     limits: RiskLimits,
     prices: Mapping[str, float],
     summary: Summary,
+    *,
+    peak_equity: float,
 ) -> None:
-    """Equity snapshot, peak, cursor: one transaction that completes the bar.
+    """Equity snapshot, peak, cursor: the writes that complete the bar, in ``s``.
 
-    The book's exposures are audited here from the ledger's quantities, the bar's
-    closes and the broker's equity: every limit they break counts in
-    ``summary.limit_breaches``.
+    ``peak_equity`` is the session's stored peak before this bar. The book's exposures
+    are audited here from the ledger's quantities, the bar's closes and the broker's
+    equity: every limit they break counts in ``summary.limit_breaches``.
     """
     account = ctx.broker.account()
-    with ctx.sessions.begin() as s:
-        ctx.renew(s)
-        ctx.broker.sync_account(s, ctx.account_id)
-        row = ctx.session_row(s)
-        positions = PositionRepository(s).list(ctx.account_id)
-        book = {p.symbol: p.qty for p in positions}
-        marks = {p.symbol: prices.get(p.symbol, p.last_price or p.avg_price) for p in positions}
-        summary.limit_breaches += len(
-            book_breaches(positions=book, prices=marks, equity=account.equity, limits=limits)
-        )
-        realized = sum(p.realized_pnl for p in positions)
-        unrealized = sum(p.qty * ((p.last_price or p.avg_price) - p.avg_price) for p in positions)
-        PaperSessionRepository(s).snapshot(
-            session_id=row.id,
-            bar=t,
-            ts=ctx.bar_time(t),
-            equity=account.equity,
-            cash=account.cash,
-            realized_pnl=realized,
-            unrealized_pnl=unrealized,
-        )
-        row.peak_equity = max(row.peak_equity, account.equity)
-        row.cursor = t
-        row.cursor_ts = ctx.bar_time(t)
-        row.updated_at = utcnow()
-        report.equity = account.equity
-        report.peak_equity = row.peak_equity
+    ctx.broker.sync_account(s, ctx.account_id)
+    positions = PositionRepository(s).list(ctx.account_id)
+    book = {p.symbol: p.qty for p in positions}
+    marks = {p.symbol: prices.get(p.symbol, p.last_price or p.avg_price) for p in positions}
+    summary.limit_breaches += len(
+        book_breaches(positions=book, prices=marks, equity=account.equity, limits=limits)
+    )
+    realized = sum(p.realized_pnl for p in positions)
+    unrealized = sum(p.qty * ((p.last_price or p.avg_price) - p.avg_price) for p in positions)
+    peak = max(peak_equity, account.equity)
+    PaperSessionRepository(s).close_bar(
+        ctx.session_id,
+        bar=t,
+        ts=ctx.bar_time(t),
+        peak_equity=peak,
+        snapshot={
+            "equity": account.equity,
+            "cash": account.cash,
+            "realized_pnl": realized,
+            "unrealized_pnl": unrealized,
+        },
+    )
+    report.equity = account.equity
+    report.peak_equity = peak

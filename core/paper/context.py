@@ -21,8 +21,8 @@ class SessionContext:
     ----------
     sessions
         Session factory of the migrated database.
-    name, account_id
-        The paper session and the ledger account of its broker.
+    name, session_id, account_id
+        The paper session, its row id and the ledger account of its broker.
     broker
         Any :class:`~core.broker.Broker`.
     index, prices, symbols
@@ -34,6 +34,7 @@ class SessionContext:
 
     sessions: sessionmaker[Session]
     name: str
+    session_id: int
     account_id: int
     broker: Broker
     index: pd.DatetimeIndex

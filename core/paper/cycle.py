@@ -4,26 +4,39 @@ Per bar t: the open (fills of the previous bar's orders) and the close (marks) g
 broker; each symbol's pipeline decides at the close, bounded by the sizer and passed
 through the pre-trade check (:class:`PreTradeGate`); decisions and orders are recorded,
 the orders sent, the ledger reconciled, and the bar closed (:func:`core.paper.book.close_bar`).
+All of it runs in one database session (see :class:`BarCycle`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from core.broker import LedgerBroker
 from core.paper.book import DayMarks, book_state, close_bar, day_marks, utilization
 from core.paper.context import SessionContext
 from core.paper.lease import Clock
-from core.paper.orders import reconcile_ledger, record_decision, submit_pending
+from core.paper.limits import LimitsProvider, StoredLimits
+from core.paper.orders import (
+    DecisionEntry,
+    reconcile_ledger,
+    record_bar,
+    send_orders,
+    unsent_orders,
+)
 from core.paper.report import CycleReport, Summary
 from core.paper.sizing import sizing_caps
 from core.risk import ProposedOrder, RiskDecision, RiskLimits, pre_trade_check
-from core.risk.state import PortfolioState
+from core.risk.state import NO_HISTORY, HistoryArrays, PortfolioState, history_arrays
 from core.store.paper import DecisionRepository, WorkerControlRepository
 
 HISTORY_BARS = 250
@@ -109,11 +122,19 @@ class BarCycle:
     config
         The session's stored configuration (``train_bars``, ``selector``, ``seed``).
     limits
-        Returns the risk limits in force (read every bar).
+        Returns the risk limits in force (read every bar); a
+        :class:`~core.paper.limits.StoredLimits` is read in the bar's own transaction,
+        and only when the limits version changes.
     clock
         UTC time of order timestamps and the order-rate limit.
     headroom
         Share of each exposure limit the sizer may use.
+
+    A bar's database work runs in the one session the worker passes to :meth:`run`.
+    With a broker whose book is the ledger (:class:`~core.broker.LedgerBroker`, the
+    simulator) the broker joins it, and the whole bar commits once; with any other
+    broker the decisions and orders are committed before they are sent
+    (:meth:`checkpoint`), and each answer after it arrives.
     """
 
     def __init__(
@@ -121,9 +142,10 @@ class BarCycle:
         ctx: SessionContext,
         config: dict[str, Any],
         *,
-        limits: Callable[[], RiskLimits],
+        limits: LimitsProvider,
         clock: Clock,
         headroom: float,
+        engine: Engine | None = None,
     ) -> None:
         self.ctx = ctx
         self.limits = limits
@@ -133,16 +155,46 @@ class BarCycle:
         self.clock = clock
         self.headroom = headroom
         closes = pd.DataFrame({s: f["close"] for s, f in ctx.prices.items()})
-        self._returns = closes.pct_change()
+        returns = closes.pct_change()
+        self._returns = returns.to_numpy(dtype=np.float64)
+        self._complete = ~np.isnan(self._returns).any(axis=1)
+        self._return_columns = list(returns.columns)
         self._pipelines: dict[str, Any] = {}
         self.last_regime: dict[str, str] = {}
         self.pending_rejections = 0
         """Orders the broker refused at start-up, reported with the first cycle."""
+        broker = ctx.broker
+        self.joined = (
+            engine is not None
+            and isinstance(broker, LedgerBroker)
+            and broker.shares_ledger(engine, ctx.account_id)
+        )
+        """Whether the broker joins the bar's transaction (one commit per bar)."""
+        self._columns: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._opens: dict[str, np.ndarray] = {}
+        self._closes: dict[str, np.ndarray] = {}
+        for symbol in ctx.symbols:
+            frame = ctx.prices[symbol]
+            cols = [k for k in ("open", "high", "low", "close", "volume") if k in frame.columns]
+            self._columns[symbol] = (cols, frame[cols].to_numpy(dtype=np.float64))
+            self._closes[symbol] = frame["close"].to_numpy(dtype=np.float64)
+            at = "open" if "open" in frame.columns else "close"
+            self._opens[symbol] = frame[at].to_numpy(dtype=np.float64)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what was carried from bar to bar; the next bar reads it again."""
+        self._fresh: int | None = None
+        """A bar known to have no decision yet (the one after the last this run closed)."""
+        self._marks: tuple[DayMarks, float] | None = None
+        self._unsent = True
+        """Whether orders recorded earlier may still wait to be sent."""
 
     def rebuild(self, upto: int) -> None:
         """Fresh, deterministic pipelines warmed up on bars ``0 .. upto - 1``."""
         from core.pipeline import build_pipeline
 
+        self.forget()
         for symbol in self.ctx.symbols:
             frame = self.ctx.prices[symbol]
             pipe = build_pipeline(
@@ -155,43 +207,77 @@ class BarCycle:
             pipe.warm_up(frame.iloc[:upto])
             self._pipelines[symbol] = pipe
 
+    def limits_in_force(self, s: Session, version: int) -> RiskLimits:
+        """The limits of this bar (``version``: the one the control poll saw)."""
+        if isinstance(self.limits, StoredLimits):
+            return self.limits.in_session(s, version)
+        return self.limits()
+
+    def checkpoint(self, s: Session) -> None:
+        """Commit what the bar wrote so far (lease renewed in it), unless the broker
+        shares the transaction: then the bar commits once, at its end."""
+        if not self.joined:
+            self.ctx.renew(s)
+            s.commit()
+
+    def closed(self, t: int, report: CycleReport) -> None:
+        """Bar t was committed: carry its close to the next bar."""
+        self._fresh = t + 1
+        closes = {t: report.equity}
+        self._marks = (DayMarks(t + 1, closes, report.peak_equity), report.peak_equity)
+
+    def history(self, t: int) -> HistoryArrays:
+        """The returns arrays the checks of bar t read: the complete rows of the last
+        ``HISTORY_BARS`` daily returns up to bar t."""
+        lo, hi = max(1, t - HISTORY_BARS), t + 1
+        rows = self._returns[lo:hi][self._complete[lo:hi]]
+        if rows.shape[0] == 0:
+            return NO_HISTORY
+        return history_arrays(rows, self._return_columns)
+
     def _bar(self, symbol: str, t: int) -> dict[str, Any]:
-        row = self.ctx.prices[symbol].iloc[t]
-        bar: dict[str, Any] = {
-            k: float(row[k]) for k in ("open", "high", "low", "close", "volume") if k in row
-        }
+        cols, values = self._columns[symbol]
+        bar: dict[str, Any] = {k: float(v) for k, v in zip(cols, values[t], strict=True)}
         bar["ts"] = self.ctx.index[t]
         bar["symbol"] = symbol
         return bar
 
-    def feed(self, t: int, *, at_open: bool) -> int:
+    def closes(self, t: int) -> dict[str, float]:
+        """Every symbol's close at bar t."""
+        return {s: float(self._closes[s][t]) for s in self.ctx.symbols}
+
+    def feed(self, s: Session, t: int, *, at_open: bool) -> int:
         """Give the broker bar t's opens (fills) or closes (marks); sync the ledger after
         the open. Returns the fills."""
         ctx = self.ctx
-        prices = {}
-        for symbol in ctx.symbols:
-            row = ctx.prices[symbol].iloc[t]
-            at = "open" if at_open and "open" in row else "close"
-            prices[symbol] = float(row[at])
+        source = self._opens if at_open else self._closes
+        prices = {symbol: float(source[symbol][t]) for symbol in ctx.symbols}
         fills = len(ctx.broker.on_bar(ctx.index[t].to_pydatetime(), prices))
         if at_open:
-            with ctx.sessions.begin() as s:
-                fills += len(ctx.broker.sync_orders(s, ctx.account_id))
+            fills += len(ctx.broker.sync_orders(s, ctx.account_id))
         return fills
 
-    def run(self, t: int, summary: Summary) -> CycleReport:
-        """Process bar t (a bar half done before a crash is completed, not repeated)."""
+    def run(self, t: int, summary: Summary, s: Session, limits: RiskLimits) -> CycleReport:
+        """Process bar t in ``s`` (a bar half done before a crash is completed, not
+        repeated); the caller renews the lease and commits."""
+        bind = self.ctx.broker.bind(s) if self.joined else nullcontext()  # type: ignore[attr-defined]
+        with bind:
+            return self._run(t, summary, s, limits)
+
+    def _run(self, t: int, summary: Summary, s: Session, limits: RiskLimits) -> CycleReport:
         ctx = self.ctx
+        known_fresh = self._fresh == t
         # The open (fills of the previous bar's orders) and the close (marks) are fed before
         # any decision; if bar t already has a decision they were fed, and feeding them
         # again would fill bar t's own orders at bar t's prices.
-        with ctx.sessions.begin() as s:
-            started = DecisionRepository(s).decided(ctx.name, t)
+        started = False if known_fresh else DecisionRepository(s).decided(ctx.name, t)
         if not started:
-            summary.fills += self.feed(t, at_open=True)
-            self.feed(t, at_open=False)
-        limits = self.limits()
-        marks = day_marks(ctx, t)
+            summary.fills += self.feed(s, t, at_open=True)
+            self.feed(s, t, at_open=False)
+        if self._marks is not None and self._marks[0].bar == t:
+            marks, stored_peak = self._marks
+        else:
+            marks, stored_peak = day_marks(ctx, s, t)
         report = CycleReport(
             bar=t,
             ts=ctx.index[t],
@@ -205,21 +291,28 @@ class BarCycle:
             t=t,
             marks=marks,
             limits=limits,
-            history=self._returns.iloc[max(1, t - HISTORY_BARS) : t + 1].dropna(),
-            prices=ctx.closes(t),
+            history=self.history(t),
+            prices=self.closes(t),
             report=report,
         )
-        for symbol in ctx.symbols:
-            self._decide(bar, symbol, summary)
-        report.rejected += submit_pending(ctx, summary)[1]
-        report.reconciliation_differences = reconcile_ledger(ctx)
-        close_bar(ctx, t, report, limits, bar.prices, summary)
+        entries = [self._decide(s, bar, symbol, summary) for symbol in ctx.symbols]
+        orders = record_bar(ctx, s, t, entries, summary, check=not known_fresh)
+        self.checkpoint(s)  # another broker: the orders are durable before they are sent
+        if self._unsent:
+            orders = unsent_orders(ctx, s)
+        rejected, self._unsent = send_orders(ctx, s, orders, summary, lambda: self.checkpoint(s))
+        report.rejected += rejected
+        if self.joined and not self._unsent:
+            report.reconciliation_differences = 0  # the ledger is the broker's own book
+        else:
+            report.reconciliation_differences = reconcile_ledger(ctx, s)
+        close_bar(ctx, s, t, report, limits, bar.prices, summary, peak_equity=stored_peak)
         after = replace(marks, peak_equity=report.peak_equity)
         report.utilization = utilization(ctx, after, limits, history=bar.history, prices=bar.prices)
         return report
 
-    def _decide(self, bar: _Bar, symbol: str, summary: Summary) -> None:
-        """Decide ``symbol`` at the bar's close and record the decision and its order."""
+    def _decide(self, s: Session, bar: _Bar, symbol: str, summary: Summary) -> DecisionEntry:
+        """Decide ``symbol`` at the bar's close (recorded with the bar's other decisions)."""
         from core.pipeline import SymbolBook
 
         ctx = self.ctx
@@ -258,19 +351,17 @@ class BarCycle:
             summary.risk_rejected += 1
             bar.report.rejected += 1
         if risk is not None and risk.kill_switch:
-            with ctx.sessions.begin() as s:
-                ctx.renew(s)
-                WorkerControlRepository(s).set(
-                    "killed",
-                    updated_by="risk-engine",
-                    reason="; ".join(risk.rejection_reasons) or "kill switch",
-                )
-        record_decision(ctx, bar.t, symbol, decision, caps, summary)
+            WorkerControlRepository(s).set(
+                "killed",
+                updated_by="risk-engine",
+                reason="; ".join(risk.rejection_reasons) or "kill switch",
+            )
         whole = math.floor(abs(decision.approved_qty))
         if whole >= 1:
             bar.order_times.append(now)
             signed = math.copysign(whole, decision.approved_qty)
             bar.pending[symbol] = bar.pending.get(symbol, 0.0) + signed
+        return DecisionEntry(symbol, decision, caps)
 
 
 @dataclass
@@ -284,7 +375,7 @@ class _Bar:
     t: int
     marks: DayMarks
     limits: RiskLimits
-    history: pd.DataFrame
+    history: HistoryArrays
     prices: dict[str, float]
     report: CycleReport
     order_times: list[datetime] = field(default_factory=list)

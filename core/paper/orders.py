@@ -5,6 +5,9 @@ A decision and its order row are committed in one transaction *before* the order
 sent, under a deterministic ``client_order_id`` (:mod:`core.paper.ids`); every order
 still ``pending_new`` is (re)sent, and the broker's idempotency on that key turns a
 repeat into a no-op. So a crash at any point neither loses nor duplicates an order.
+With a broker whose book is the ledger (the simulator, :class:`~core.broker.LedgerBroker`)
+the sending is a write in the same transaction, so the bar's decisions, orders and
+their acceptance commit together.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -26,6 +29,7 @@ from core.broker import (
     OrderRequest,
     reconcile,
     record_order,
+    record_orders,
 )
 from core.broker.base import Side
 from core.paper.context import SessionContext
@@ -46,56 +50,132 @@ if TYPE_CHECKING:
     from core.pipeline import Decision
 
 
-def record_decision(
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One symbol's decision at a bar, with the caps it was sized within."""
+
+    symbol: str
+    decision: Decision
+    caps: SizingCaps
+
+
+def _payload(ctx: SessionContext, t: int, entry: DecisionEntry, cid: str | None) -> dict[str, Any]:
+    decision, caps = entry.decision, entry.caps
+    sized_by = {
+        "max_long": caps.long_limit,
+        "max_short": caps.short_limit,
+        "max_order_value": "max_order_notional",
+    }.get(decision.sized_by)
+    return {
+        "session": ctx.name,
+        "bar": t,
+        "regime": decision.regime,
+        "regime_probs": decision.regime_probs,
+        "weights": decision.weights,
+        "signal": decision.signal,
+        "target_position": decision.target_position,
+        "order_qty": decision.order_qty,
+        "approved": decision.approved,
+        "approved_qty": decision.approved_qty,
+        "risk_reason": decision.risk_reason,
+        "latency_us": decision.latency_us,
+        "sized_by_limit": sized_by,
+        "client_order_id": cid,
+    }
+
+
+def record_bar(
     ctx: SessionContext,
+    s: Session,
     t: int,
-    symbol: str,
-    decision: Decision,
-    caps: SizingCaps,
+    entries: list[DecisionEntry],
     summary: Summary,
-) -> None:
-    """Store the decision and its order in one transaction (skipped if already there)."""
+    *,
+    check: bool = True,
+) -> list[TradingOrder]:
+    """Store bar t's decisions and their orders in ``s`` (one flush each); returns the
+    new orders, still ``pending_new``.
+
+    With ``check``, the symbols already decided at bar t (a bar half done before a
+    crash) are skipped; ``check=False`` when the caller knows bar t has no decision.
+    """
+    if check and entries:
+        done = DecisionRepository(s).decided_symbols(ctx.name, t)
+        entries = [e for e in entries if e.symbol not in done]
+    if not entries:
+        return []
     ts = ctx.index[t]
-    cid = client_order_id(ctx.name, symbol, ts)
-    qty = math.floor(abs(decision.approved_qty))
-    with ctx.sessions.begin() as s:
-        ctx.renew(s)
-        if DecisionRepository(s).decided(ctx.name, t, symbol):
-            return
-        sized_by = {
-            "max_long": caps.long_limit,
-            "max_short": caps.short_limit,
-            "max_order_value": "max_order_notional",
-        }.get(decision.sized_by)
-        payload = {
-            "session": ctx.name,
-            "bar": t,
-            "regime": decision.regime,
-            "regime_probs": decision.regime_probs,
-            "weights": decision.weights,
-            "signal": decision.signal,
-            "target_position": decision.target_position,
-            "order_qty": decision.order_qty,
-            "approved": decision.approved,
-            "approved_qty": decision.approved_qty,
-            "risk_reason": decision.risk_reason,
-            "latency_us": decision.latency_us,
-            "sized_by_limit": sized_by,
-            "client_order_id": cid if qty >= 1 else None,
-        }
-        row = DecisionRepository(s).add(
-            symbol=symbol,
-            payload=json_safe(payload),
-            explanation=decision.explanation,
-            ts=ctx.bar_time(t),
-            session_name=ctx.name,
-            bar=t,
+    cids = [
+        client_order_id(ctx.name, e.symbol, ts) if abs(e.decision.approved_qty) >= 1 else None
+        for e in entries
+    ]
+    rows = DecisionRepository(s).add_many(
+        [
+            {
+                "symbol": e.symbol,
+                "payload": json_safe(_payload(ctx, t, e, cid)),
+                "explanation": e.decision.explanation,
+                "ts": ctx.bar_time(t),
+                "session_name": ctx.name,
+                "bar": t,
+            }
+            for e, cid in zip(entries, cids, strict=True)
+        ]
+    )
+    requests: list[tuple[OrderRequest, int | None]] = []
+    for entry, cid, row in zip(entries, cids, rows, strict=True):
+        if cid is None:
+            continue
+        qty = math.floor(abs(entry.decision.approved_qty))
+        side: Side = "buy" if entry.decision.approved_qty > 0 else "sell"
+        request = OrderRequest(symbol=entry.symbol, side=side, qty=qty, client_order_id=cid)
+        requests.append((request, row.id))
+    summary.orders += len(requests)
+    return record_orders(s, ctx.account_id, requests) if requests else []
+
+
+def send_orders(
+    ctx: SessionContext,
+    s: Session,
+    orders: list[TradingOrder],
+    summary: Summary,
+    commit: Callable[[], None],
+) -> tuple[int, bool]:
+    """Send recorded orders (idempotent by client_order_id) and apply the answers in
+    ``s``; ``commit`` is called after each answer (a no-op when the broker shares the
+    transaction). Returns the broker's rejections and whether any order is left unsent.
+    """
+    rejected, unsent = 0, False
+    for row in orders:
+        side: Side = "buy" if row.side == "buy" else "sell"
+        request = OrderRequest(
+            symbol=row.symbol, side=side, qty=row.qty, client_order_id=row.client_order_id
         )
-        if qty >= 1:
-            side: Side = "buy" if decision.approved_qty > 0 else "sell"
-            request = OrderRequest(symbol=symbol, side=side, qty=qty, client_order_id=cid)
-            record_order(s, ctx.account_id, request, decision_id=row.id)
-            summary.orders += 1
+        try:
+            seen = ctx.broker.submit(request)
+        except OrderRejectedError as exc:
+            row.status, row.reason, row.updated_at = "rejected", str(exc), utcnow()
+            summary.rejected += 1
+            summary.broker_rejected += 1
+            rejected += 1
+            commit()
+            continue
+        except BrokerUnavailableError:
+            raise
+        except BrokerError as exc:
+            row.reason, row.updated_at = str(exc), utcnow()
+            unsent = True
+            commit()
+            continue
+        if ctx.broker.apply_answer(s, row, seen) is not None:
+            summary.fills += 1
+        commit()
+    return rejected, unsent
+
+
+def unsent_orders(ctx: SessionContext, s: Session) -> list[TradingOrder]:
+    """Every recorded order the broker has not acknowledged yet, oldest first."""
+    return [o for o in OrderRepository(s).open(ctx.account_id) if o.status == "pending_new"]
 
 
 def submit_pending(ctx: SessionContext, summary: Summary) -> tuple[int, int]:
@@ -138,17 +218,20 @@ def submit_pending(ctx: SessionContext, summary: Summary) -> tuple[int, int]:
     return len(pending), rejected
 
 
-def reconcile_ledger(ctx: SessionContext) -> int:
-    """Compare the ledger with the broker; a report is stored when they differ."""
-    with ctx.sessions.begin() as s:
-        result = reconcile(s, ctx.broker, account_id=ctx.account_id, record=False)
-        if result.differences:
-            ReconciliationRepository(s).add(
-                broker=result.broker,
-                differences=result.to_dicts(),
-                account_id=ctx.account_id,
-                ts=result.ts,
-            )
+def reconcile_ledger(ctx: SessionContext, s: Session | None = None) -> int:
+    """Compare the ledger with the broker (in ``s``, else a transaction of its own); a
+    report is stored when they differ."""
+    if s is None:
+        with ctx.sessions.begin() as own:
+            return reconcile_ledger(ctx, own)
+    result = reconcile(s, ctx.broker, account_id=ctx.account_id, record=False)
+    if result.differences:
+        ReconciliationRepository(s).add(
+            broker=result.broker,
+            differences=result.to_dicts(),
+            account_id=ctx.account_id,
+            ts=result.ts,
+        )
     return len(result.differences)
 
 
@@ -257,10 +340,13 @@ def _flatten_request(
 
 
 __all__ = [
+    "DecisionEntry",
     "KillOutcome",
     "carry_out_kill",
     "kill_summary",
     "reconcile_ledger",
-    "record_decision",
+    "record_bar",
+    "send_orders",
     "submit_pending",
+    "unsent_orders",
 ]

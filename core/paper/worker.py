@@ -20,6 +20,11 @@ Crash safety (kill -9 at any point, then restart):
 * The cursor (last completed bar) moves with the bar's equity snapshot and heartbeat
   (:func:`core.paper.book.close_bar`); a half-finished bar is simply run again, skipping
   decisions already recorded.
+* A bar is one database session: the control poll, the fills, the decisions and orders,
+  the close and the heartbeat. With the simulator (whose book is the ledger) it is one
+  transaction, committed once with the lease renewed in it, so a kill leaves a bar
+  whole or untouched; with another broker the decisions and orders commit before they
+  are sent, and each answer after it arrives (:class:`core.paper.cycle.BarCycle`).
 * The decision pipeline is rebuilt deterministically (agents tuned on the same training
   bars, seeded selector) and warmed up on every bar up to the cursor.
 """
@@ -38,15 +43,14 @@ from core.broker import Broker, BrokerError, BrokerUnavailableError
 from core.paper.context import SessionContext, session_row
 from core.paper.cycle import BarCycle
 from core.paper.lease import Clock, SessionLease, utc_clock
+from core.paper.limits import LimitsProvider, StoredLimits
 from core.paper.orders import carry_out_kill, reconcile_ledger, submit_pending
 from core.paper.report import CycleReport, Summary
 from core.paper.session import check_training, common_calendar
 from core.paper.sizing import DEFAULT_HEADROOM
-from core.risk import RiskLimits
 from core.store.models import utcnow
 from core.store.paper import HeartbeatRepository, WorkerControlRepository
 
-LimitsProvider = Callable[[], RiskLimits]
 CycleHook = Callable[[CycleReport], None]
 
 __all__ = ["PaperWorker"]
@@ -68,7 +72,9 @@ class PaperWorker:
         :meth:`~core.broker.Broker.on_bar`, and the ledger is synchronised with it.
     limits
         Returns the risk limits in force; called every cycle, so a change applies from
-        the next decision without a restart.
+        the next decision without a restart. Default: the limits in force in this
+        database (:class:`~core.paper.limits.StoredLimits`: read in the bar's own
+        transaction, again only when their version changes).
     on_cycle
         Called after every completed cycle (alerts, monitoring).
     sleep
@@ -89,7 +95,7 @@ class PaperWorker:
         session_name: str,
         prices: dict[str, pd.DataFrame],
         broker: Broker,
-        limits: LimitsProvider,
+        limits: LimitsProvider | None = None,
         on_cycle: CycleHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = utc_clock,
@@ -107,11 +113,13 @@ class PaperWorker:
         with factory.begin() as s:
             row = session_row(s, session_name)
             config, symbols, account_id = dict(row.config), list(row.symbols), row.account_id
+            session_id = row.id
         if account_id is None:
             raise LookupError(f"paper session {session_name!r} has no account")
         self.ctx = SessionContext(
             sessions=factory,
             name=session_name,
+            session_id=session_id,
             account_id=account_id,
             broker=broker,
             index=common,
@@ -119,7 +127,14 @@ class PaperWorker:
             symbols=symbols,
             renew=self._renew,
         )
-        self.cycle = BarCycle(self.ctx, config, limits=limits, clock=clock, headroom=headroom)
+        self.cycle = BarCycle(
+            self.ctx,
+            config,
+            limits=StoredLimits() if limits is None else limits,
+            clock=clock,
+            headroom=headroom,
+            engine=engine,
+        )
         check_training(self.cycle.train_bars, len(common))
 
     # ------------------------------------------------------------------ control
@@ -208,32 +223,39 @@ class PaperWorker:
         done = 0
         end = len(index) if until is None else int(index.searchsorted(until, "right"))
         while t < end and (steps is None or done < steps):
-            state, flatten, reason = self._control()
-            if state == "paused":
-                self._beat(summary.cycles, "paused", 0.0)
-                self._sleep(poll_s)
-                continue
-            if state == "killed":
-                self._kill(t - 1, flatten, reason, summary)
-                summary.state = "killed"
-                break
-            if state == "stopped":
-                summary.state = "stopped"
-                break
             started = time.perf_counter()
+            cycle: CycleReport | None = None
+            s = self.ctx.sessions()
             try:
-                if self.lease is not None:
-                    self.lease.renew()  # before the prices are fed: a worker that lost it stops
-                cycle = self.cycle.run(t, summary)
+                poll = WorkerControlRepository(s).poll()
+                if poll.desired_state == "running":
+                    cycle = self._cycle(s, t, summary, poll.limits_version, started)
             except BrokerUnavailableError as exc:
+                s.rollback()
                 self._broker_down(summary, exc, t, poll_s)
                 # The pipelines may have stepped bar t already: rebuild them so the retry
                 # decides bar t exactly as an uninterrupted run would.
                 self.cycle.rebuild(t)
                 continue
-            cycle.latency_ms = (time.perf_counter() - started) * 1000
-            self._beat(summary.cycles, "running", cycle.latency_ms)
-            if self.on_cycle is not None:
+            except BaseException:
+                s.rollback()
+                self.cycle.forget()
+                raise
+            finally:
+                s.close()
+            state = poll.desired_state
+            if state == "paused":
+                self._beat(summary.cycles, "paused", 0.0)
+                self._sleep(poll_s)
+                continue
+            if state == "killed":
+                self._kill(t - 1, poll.flatten_on_kill, poll.reason, summary)
+                summary.state = "killed"
+                break
+            if state == "stopped":
+                summary.state = "stopped"
+                break
+            if self.on_cycle is not None and cycle is not None:
                 self.on_cycle(cycle)
             summary.cycles += 1
             summary.last_bar = str(index[t].date())
@@ -250,6 +272,20 @@ class PaperWorker:
         self._beat(summary.cycles, summary.state, 0.0)
         self._set_status(summary.state)
         return summary
+
+    def _cycle(
+        self, s: Session, t: int, summary: Summary, limits_version: int, started: float
+    ) -> CycleReport:
+        """Bar t in session ``s``: the cycle, its heartbeat and the lease, committed."""
+        cycle = self.cycle.run(t, summary, s, self.cycle.limits_in_force(s, limits_version))
+        cycle.latency_ms = (time.perf_counter() - started) * 1000
+        HeartbeatRepository(s).beat(
+            cycle=summary.cycles, status="running", latency_ms=cycle.latency_ms
+        )
+        self._renew(s)  # the bar commits only while this worker holds the lease
+        s.commit()
+        self.cycle.closed(t, cycle)
+        return cycle
 
     def _broker_down(self, summary: Summary, exc: Exception, t: int, poll_s: float) -> None:
         """Record the outage (heartbeat, alert hook) and wait before retrying."""

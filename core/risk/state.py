@@ -11,6 +11,27 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+HistoryArrays = tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]
+NO_HISTORY: HistoryArrays = ({}, np.empty((0, 0)), np.empty(0), np.empty((0, 0)))
+
+
+def history_arrays(matrix: np.ndarray, columns: Sequence[object]) -> HistoryArrays:
+    """Column index, returns matrix (T, N), column means and sample covariance of the
+    complete rows ``matrix`` of daily returns (what every risk computation reads)."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    index = {str(c): i for i, c in enumerate(columns)}
+    if matrix.shape[0] < 2:
+        return index, matrix, np.zeros(matrix.shape[1]), np.zeros((matrix.shape[1],) * 2)
+    cov = np.atleast_2d(np.cov(matrix, rowvar=False, ddof=1))
+    return index, matrix, matrix.mean(axis=0), cov
+
+
+def with_history(state: PortfolioState, history: HistoryArrays) -> PortfolioState:
+    """``state`` reading ``history`` (:func:`history_arrays` of its returns) instead of
+    deriving it, so the many snapshots of one bar share one covariance."""
+    state.__dict__["_history"] = history
+    return state
+
 
 @dataclass(frozen=True)
 class PortfolioState:
@@ -97,17 +118,12 @@ class PortfolioState:
 
     # ---------------------------------------------------------------- history
     @cached_property
-    def _history(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    def _history(self) -> HistoryArrays:
         """Column index, returns matrix (T, N), column means and sample covariance."""
         if self.returns_history is None or self.returns_history.empty:
-            return {}, np.empty((0, 0)), np.empty(0), np.empty((0, 0))
+            return NO_HISTORY
         frame = self.returns_history.dropna(how="any")
-        matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-        index = {str(c): i for i, c in enumerate(frame.columns)}
-        if matrix.shape[0] < 2:
-            return index, matrix, np.zeros(matrix.shape[1]), np.zeros((matrix.shape[1],) * 2)
-        cov = np.atleast_2d(np.cov(matrix, rowvar=False, ddof=1))
-        return index, matrix, matrix.mean(axis=0), cov
+        return history_arrays(frame.to_numpy(dtype=np.float64), frame.columns)
 
     @cached_property
     def weights_vector(self) -> np.ndarray:

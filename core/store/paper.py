@@ -262,6 +262,23 @@ class DecisionRepository:
         self._s.flush()
         return decision
 
+    def add_many(self, rows: list[dict[str, Any]]) -> list[TradingDecision]:
+        """Record several decisions (the fields of :meth:`add`) with one flush."""
+        decisions = [TradingDecision(**{"explanation": "", **row}) for row in rows]
+        self._s.add_all(decisions)
+        self._s.flush()
+        return decisions
+
+    def decided_symbols(self, session_name: str, bar: int) -> set[str]:
+        """The symbols ``session_name`` recorded a decision for at ``bar``."""
+        return set(
+            self._s.scalars(
+                select(TradingDecision.symbol).where(
+                    TradingDecision.session_name == session_name, TradingDecision.bar == bar
+                )
+            )
+        )
+
     def recent(
         self,
         *,

@@ -221,6 +221,15 @@ class OrderRepository:
             )
         )
 
+    def by_client_ids(self, client_order_ids: Iterable[str]) -> list[TradingOrder]:
+        """The orders holding any of these keys, in any account (one statement)."""
+        keys = list(client_order_ids)
+        if not keys:
+            return []
+        return list(
+            self._s.scalars(select(TradingOrder).where(TradingOrder.client_order_id.in_(keys)))
+        )
+
     def client_id_owner(self, client_order_id: str) -> int | None:
         """The account that holds ``client_order_id`` (keys are unique database-wide)."""
         return self._s.scalar(
