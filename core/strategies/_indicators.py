@@ -109,3 +109,52 @@ def state_machine(
             state = -1.0
         out[t] = state
     return out
+
+
+def cross_positions(
+    fast_ma: np.ndarray,
+    slow_ma: np.ndarray,
+    allow_short: bool = False,
+    last_side: np.ndarray | None = None,
+    started: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions that change only on a real crossover of two lines, rows (N, T).
+
+    A bar where ``fast > slow`` (``<``) is on the upper (lower) side; a tie keeps the
+    previous side and a NaN bar has none. A cross is a bar whose side differs from the
+    side of the bar before; the first cross opens the position, which then follows the
+    side (long on the upper side; short on the lower side with ``allow_short``, else
+    flat). This is vectorbt's ``crossed_above`` / ``crossed_below`` as entries and
+    exits, and backtesting.py's ``crossover``, for lines without ties.
+
+    ``last_side`` and ``started`` (per row) carry the state from earlier bars when the
+    rows are processed in blocks of bars; the function returns the positions (int8) and
+    both states after the last bar.
+
+    >>> f = np.array([[3.0, 3.0, 1.0, 3.0]]); s = np.full((1, 4), 2.0)
+    >>> cross_positions(f, s)[0].tolist()  # above from the start: wait for a cross
+    [[0, 0, 0, 1]]
+    """
+    fast_ma = np.atleast_2d(fast_ma)
+    slow_ma = np.atleast_2d(slow_ma)
+    n, width = fast_ma.shape
+    with np.errstate(invalid="ignore"):
+        side = (fast_ma > slow_ma).view(np.int8) - (fast_ma < slow_ma).view(np.int8)
+        tie = fast_ma == slow_ma
+    prev_side = np.zeros(n, dtype=np.int8) if last_side is None else np.asarray(last_side, np.int8)
+    if tie.any():  # a tie keeps the side of the bar before (across blocks too)
+        known = np.where(tie, -1, np.arange(width))
+        np.maximum.accumulate(known, axis=1, out=known)
+        carried = np.take_along_axis(side, np.maximum(known, 0), axis=1)
+        side = np.where(known >= 0, carried, prev_side[:, None]).astype(np.int8)
+    before = np.empty_like(side)
+    before[:, 0] = prev_side
+    before[:, 1:] = side[:, :-1]
+    cross = (side != before) & (side != 0) & (before != 0)
+    opened = np.logical_or.accumulate(cross, axis=1)
+    if started is not None:
+        opened |= np.asarray(started, dtype=bool)[:, None]
+    pos = np.where(opened, side, 0).astype(np.int8)
+    if not allow_short:
+        np.maximum(pos, 0, out=pos)
+    return pos, side[:, -1].copy(), opened[:, -1].copy()

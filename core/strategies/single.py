@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from core.strategies._indicators import (
+    cross_positions,
     realized_vol,
     rolling_mean,
     rolling_zscore,
@@ -59,6 +60,14 @@ class MACrossoverParams(StrategyParams):
     fast: int = Field(default=20, ge=1, le=MAX_WINDOW, description="fast SMA window (bars)")
     slow: int = Field(default=50, ge=2, le=MAX_WINDOW, description="slow SMA window (bars)")
     allow_short: bool = Field(default=False, description="short while SMA(fast) < SMA(slow)")
+    entry: Literal["state", "cross"] = Field(
+        default="state",
+        description=(
+            "state: long whenever SMA(fast) > SMA(slow), from the first bar both exist; "
+            "cross: trade only on a real crossover (vectorbt crossed_above, "
+            "backtesting.py crossover)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> MACrossoverParams:
@@ -152,9 +161,19 @@ def buy_and_hold(prices: pd.DataFrame, params: BuyAndHoldParams | None = None) -
 
 
 def ma_crossover_positions(
-    fast_ma: np.ndarray, slow_ma: np.ndarray, allow_short: bool = False
+    fast_ma: np.ndarray,
+    slow_ma: np.ndarray,
+    allow_short: bool = False,
+    entry: Literal["state", "cross"] = "state",
 ) -> np.ndarray:
-    """Positions from (possibly 2-D) fast/slow moving averages; NaN compares as flat."""
+    """Positions from (possibly 2-D) fast/slow moving averages; NaN compares as flat.
+
+    ``entry="cross"`` waits for a real crossover (:func:`cross_positions`, along the last
+    axis); ``"state"`` holds whenever the averages are apart.
+    """
+    if entry == "cross":
+        pos = cross_positions(np.atleast_2d(fast_ma), np.atleast_2d(slow_ma), allow_short)[0]
+        return pos.reshape(np.shape(fast_ma)).astype(np.float64)
     with np.errstate(invalid="ignore"):
         long = fast_ma > slow_ma
         if not allow_short:
@@ -163,11 +182,18 @@ def ma_crossover_positions(
 
 
 def ma_crossover(prices: pd.DataFrame, params: MACrossoverParams | None = None) -> pd.Series:
-    """Long while SMA(fast) > SMA(slow); flat (or short) otherwise."""
+    """Long while SMA(fast) > SMA(slow); flat (or short) otherwise.
+
+    With ``entry="cross"`` a position opens only on a real crossover, so a fast average
+    that is already above the slow one when both first exist does not buy.
+    """
     params = params or MACrossoverParams()
     close = _close(prices)
     pos = ma_crossover_positions(
-        rolling_mean(close, params.fast), rolling_mean(close, params.slow), params.allow_short
+        rolling_mean(close, params.fast),
+        rolling_mean(close, params.slow),
+        params.allow_short,
+        params.entry,
     )
     return _series(pos, prices, "ma_crossover")
 

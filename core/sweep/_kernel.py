@@ -151,9 +151,14 @@ def execute_orders(
     *,
     fees: float,
     slippage: float,
-    init_cash: float,
+    init_cash: float | np.ndarray,
+    init_position: np.ndarray | None = None,
 ) -> States:
-    """Run every column's orders; the loop is over order rank, vectorized over columns."""
+    """Run every column's orders; the loop is over order rank, vectorized over columns.
+
+    ``init_cash`` (scalar or per column) and ``init_position`` (per column, default flat)
+    are the state before the first bar, e.g. carried over from an earlier block of bars.
+    """
     n_cols, counts = book.n_cols, book.counts
     order = np.argsort(-counts, kind="stable")  # busiest columns first: active set is a prefix
     inverse = np.empty_like(order)
@@ -169,10 +174,10 @@ def execute_orders(
 
     cash_hist = np.empty((k_max + 1, n_cols))
     pos_hist = np.empty((k_max + 1, n_cols))
-    cash_hist[0] = init_cash
-    pos_hist[0] = 0.0
-    cash = np.full(n_cols, float(init_cash))
-    pos = np.zeros(n_cols)
+    cash = np.broadcast_to(np.asarray(init_cash, dtype=np.float64), (n_cols,))[order].copy()
+    pos = np.zeros(n_cols) if init_position is None else np.asarray(init_position)[order].copy()
+    cash_hist[0] = cash
+    pos_hist[0] = pos
     active = np.searchsorted(-counts_sorted, -np.arange(1, k_max + 1), side="right")
     for k in range(k_max):
         m = int(active[k])

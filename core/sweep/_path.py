@@ -74,26 +74,29 @@ class PathIndex:
     def range_max(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Max of ``close[lo:hi]`` (non-empty ranges)."""
         k, j = self._split(lo, hi)
-        return np.maximum(self._table(self._max, k, lo), self._table(self._max, k, j))
+        out: np.ndarray = np.maximum(self._table(self._max, k, lo), self._table(self._max, k, j))
+        return out
 
     def range_min(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Min of ``close[lo:hi]`` (non-empty ranges)."""
         k, j = self._split(lo, hi)
-        return np.minimum(self._table(self._min, k, lo), self._table(self._min, k, j))
+        out: np.ndarray = np.minimum(self._table(self._min, k, lo), self._table(self._min, k, j))
+        return out
 
     def argmax_right(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Last index of the max of ``close[lo:hi]`` (non-empty ranges)."""
         k, j = self._split(lo, hi)
         a, b = self._table(self._argmax, k, lo), self._table(self._argmax, k, j)
-        return np.where(self.close[b] >= self.close[a], b, a)
+        out: np.ndarray = np.where(self.close[b] >= self.close[a], b, a)
+        return out
 
     def mdd_ratio(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """``min(close[t] / max(close[lo:t+1]))`` over ``t`` in ``[lo, hi)`` (1.0 if none)."""
         k, j = self._split(lo, hi)
-        out = np.minimum(self._table(self._dd, k, lo), self._table(self._dd, k, j))
+        out: np.ndarray = np.minimum(self._table(self._dd, k, lo), self._table(self._dd, k, j))
         cross = j > lo  # peaks in [lo, j) before the troughs in [j, hi)
         if cross.any():
-            lo_c, j_c, hi_c, k_c = lo[cross], j[cross], hi[cross], k[cross]
+            lo_c, j_c, k_c = lo[cross], j[cross], k[cross]
             trough = self._table(self._min, k_c, j_c)
             out[cross] = np.minimum(out[cross], trough / self.range_max(lo_c, j_c))
         return out

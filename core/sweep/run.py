@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from core.backtest import metrics as m
 from core.backtest._prices import as_price_frame, fill_prices
-from core.backtest.execution import held_targets
 from core.backtest.spec import BacktestSpec
 from core.strategies import STRATEGIES, run_strategy, validate_params
-from core.strategies._indicators import rolling_mean_matrix
-from core.sweep._kernel import (
-    concat_orders,
-    equity_rows,
-    execute_orders,
-    extract_orders,
-    simulate_targets,
-)
+from core.strategies._indicators import cross_positions
+from core.sweep._engine import DEFAULT_CHUNK, PositionSource, run_blocked
+from core.sweep._kernel import simulate_targets
 from core.sweep.grid import MAX_GRID_COMBINATIONS, grid_size
 from core.sweep.result import METRICS, SweepResult
 
@@ -38,69 +31,109 @@ Progress = Callable[[float], None]
 """``progress(fraction)`` after each chunk of columns; it may raise to stop the sweep."""
 
 
-def _ma_rows(fast_ma: np.ndarray, slow_ma: np.ndarray, allow_short: bool) -> np.ndarray:
-    """int8 crossover positions (same values as ``ma_crossover_positions``), 8x less memory."""
-    with np.errstate(invalid="ignore"):
-        long = (fast_ma > slow_ma).view(np.int8)
-        if not allow_short:
+class _MASource:
+    """Crossover targets of (fast, slow) window pairs for blocks of bars.
+
+    SMAs come from one cumulative sum, the same arithmetic as
+    :func:`core.strategies._indicators.rolling_mean_matrix`, computed per time block for
+    the distinct windows only. Consecutive pairs sharing a fast window and taking
+    consecutive slow windows compare against a view of the slow SMAs (no copy).
+    """
+
+    def __init__(
+        self,
+        close: np.ndarray,
+        fast: np.ndarray,
+        slow: np.ndarray,
+        fast_idx: np.ndarray,
+        slow_idx: np.ndarray,
+        allow_short: bool,
+        entry: str,
+    ) -> None:
+        self.csum = np.concatenate([[0.0], np.cumsum(close)])
+        self.fast, self.slow = fast, slow
+        self.fast_idx, self.slow_idx = fast_idx, slow_idx
+        self.allow_short, self.entry = allow_short, entry
+        self.block: tuple[int, int] | None = None
+        self.fast_ma = self.slow_ma = np.empty((0, 0))
+        self.side = np.zeros(fast_idx.shape[0], dtype=np.int8)
+        self.started = np.zeros(fast_idx.shape[0], dtype=bool)
+
+    def _sma(self, windows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+        out = np.full((windows.shape[0], t1 - t0), np.nan)
+        for j, w in enumerate(windows.tolist()):
+            first = max(t0, w - 1)
+            if first < t1:
+                hi = self.csum[first + 1 : t1 + 1]
+                lo = self.csum[first + 1 - w : t1 + 1 - w]
+                np.divide(hi - lo, w, out=out[j, first - t0 :])
+        return out
+
+    def _compare(self, op: np.ufunc, fi: np.ndarray, si: np.ndarray) -> np.ndarray:
+        out = np.empty((fi.shape[0], self.fast_ma.shape[1]), dtype=bool)
+        breaks = np.flatnonzero((fi[1:] != fi[:-1]) | (si[1:] != si[:-1] + 1)) + 1
+        with np.errstate(invalid="ignore"):
+            if breaks.shape[0] > max(4, fi.shape[0] // 8):
+                op(self.fast_ma[fi], self.slow_ma[si], out=out)
+                return out
+            for r0, r1 in zip(
+                np.append(0, breaks).tolist(), np.append(breaks, fi.shape[0]).tolist(), strict=True
+            ):
+                s0 = int(si[r0])
+                op(self.fast_ma[fi[r0]], self.slow_ma[s0 : s0 + r1 - r0], out=out[r0:r1])
+        return out
+
+    def __call__(self, lo: int, hi: int, t0: int, t1: int) -> np.ndarray:
+        if self.block != (t0, t1):
+            self.fast_ma = self._sma(self.fast, t0, t1)
+            self.slow_ma = self._sma(self.slow, t0, t1)
+            self.block = (t0, t1)
+        fi, si = self.fast_idx[lo:hi], self.slow_idx[lo:hi]
+        if self.entry == "cross":
+            pos, self.side[lo:hi], self.started[lo:hi] = cross_positions(
+                self.fast_ma[fi],
+                self.slow_ma[si],
+                self.allow_short,
+                self.side[lo:hi],
+                self.started[lo:hi],
+            )
+            return pos
+        long = self._compare(np.greater, fi, si).view(np.int8)
+        if not self.allow_short:
             return long
-        return long - (fast_ma < slow_ma).view(np.int8)
-
-
-PositionBuilder = Callable[[int, int], np.ndarray]
+        out: np.ndarray = long - self._compare(np.less, fi, si).view(np.int8)
+        return out
 
 
 def _run_sweep(
-    positions: PositionBuilder,
+    positions: PositionSource,
     n_combos: int,
     prices: pd.DataFrame,
     spec: BacktestSpec,
-    chunk_size: int,
+    chunk_size: int | None,
     progress: Progress | None = None,
+    *,
+    block_bars: int | None = None,
+    binary: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Simulate and score ``n_combos`` columns in three vectorized phases.
-
-    1. per chunk of columns: targets (N, T) -> held targets, position metrics, sparse orders;
-    2. all orders of all columns at once (loop over order rank, vectorized over columns);
-    3. per chunk: equity (N, T) -> return metrics.
-
-    ``positions(lo, hi)`` returns the targets of columns ``lo:hi`` as rows (hi - lo, T).
-    ``progress(fraction)`` is called after each chunk of phase 1 (up to 0.8), after
-    phase 2 (0.9) and at the end (1.0).
-    """
+    """Simulate and score ``n_combos`` columns with the blocked engine
+    (:func:`core.sweep._engine.run_blocked`)."""
     if n_combos == 0:
         return {}
-    close = prices["close"].to_numpy(dtype=np.float64)
-    fill = fill_prices(prices)
-    ppy = spec.periods_per_year
-    bounds = [(lo, min(lo + chunk_size, n_combos)) for lo in range(0, n_combos, chunk_size)]
-    books, pos_metrics = [], []
-    for done, (lo, hi) in enumerate(bounds, start=1):
-        held = held_targets(positions(lo, hi), axis=1)
-        pos_metrics.append(m.position_metrics(held.T, ppy))
-        books.append(extract_orders(held))
-        if progress is not None:
-            progress(0.8 * done / len(bounds))
-    states = execute_orders(
-        concat_orders(books),
-        fill,
+    return run_blocked(
+        positions,
+        n_combos,
+        prices["close"].to_numpy(dtype=np.float64),
+        fill_prices(prices),
         fees=spec.fees,
         slippage=spec.slippage,
         init_cash=spec.init_cash,
+        periods_per_year=spec.periods_per_year,
+        chunk_size=chunk_size or DEFAULT_CHUNK,
+        block_bars=block_bars,
+        binary=binary,
+        progress=progress,
     )
-    if progress is not None:
-        progress(0.9)
-    eq_metrics = [
-        m.equity_metrics(equity_rows(states, close, lo, hi).T, spec.init_cash, ppy)
-        for lo, hi in bounds
-    ]
-    out = {}
-    for chunks in (eq_metrics, pos_metrics):
-        for name in chunks[0]:
-            out[name] = np.concatenate([c[name] for c in chunks])
-    if progress is not None:
-        progress(1.0)
-    return out
 
 
 def equity_curves(
@@ -197,12 +230,15 @@ def sweep_ma_crossover(
     metric: str = "sharpe",
     *,
     allow_short: bool = False,
-    chunk_size: int = 256,
+    entry: Literal["state", "cross"] = "state",
+    chunk_size: int | None = None,
+    block_bars: int | None = None,
 ) -> SweepResult:
     """Sweep every (fast, slow) moving-average pair with ``fast < slow`` in one pass.
 
-    Each distinct window's SMA is computed once; positions, fills and metrics for all
-    pairs are evaluated as (T x chunk) arrays, ``chunk_size`` columns at a time.
+    Each distinct window's SMA is computed once per block of bars; positions, fills and
+    metrics of all pairs are evaluated block by block (:mod:`core.sweep._engine`), so
+    memory stays flat in the number of bars and pairs.
 
     Parameters
     ----------
@@ -216,8 +252,13 @@ def sweep_ma_crossover(
         Default ranking metric of the result.
     allow_short : bool
         Short while SMA(fast) < SMA(slow).
-    chunk_size : int
-        Columns simulated together (bounds peak memory).
+    entry : {"state", "cross"}
+        ``"state"``: hold whenever SMA(fast) > SMA(slow); ``"cross"``: trade only on a
+        real crossover (see :class:`core.strategies.single.MACrossoverParams`).
+    chunk_size : int, optional
+        Pairs whose positions are built together (cache-sized by default).
+    block_bars : int, optional
+        Bars per time block (by default about 12 million bars x pairs per block).
     """
     start = time.perf_counter()
     spec = spec or BacktestSpec()
@@ -235,16 +276,18 @@ def sweep_ma_crossover(
     fast_idx, slow_idx = fast_idx[keep], slow_idx[keep]
     combos = pd.DataFrame({"fast": fast[fast_idx], "slow": slow[slow_idx]})
     close = prices["close"].to_numpy(dtype=np.float64)
-    fast_ma_rows = np.ascontiguousarray(rolling_mean_matrix(close, fast).T)
-    slow_ma_rows = np.ascontiguousarray(rolling_mean_matrix(close, slow).T)
-
-    def positions(lo: int, hi: int) -> np.ndarray:
-        return _ma_rows(fast_ma_rows[fast_idx[lo:hi]], slow_ma_rows[slow_idx[lo:hi]], allow_short)
-
-    chunks = _run_sweep(positions, len(combos), prices, spec, chunk_size)
-    return _assemble(
-        "ma_crossover", combos, chunks, start, spec, metric, {"allow_short": allow_short}
+    source = _MASource(close, fast, slow, fast_idx, slow_idx, allow_short, entry)
+    chunks = _run_sweep(
+        source,
+        len(combos),
+        prices,
+        spec,
+        chunk_size,
+        block_bars=block_bars,
+        binary=not allow_short,
     )
+    fixed = {"allow_short": allow_short, "entry": entry}
+    return _assemble("ma_crossover", combos, chunks, start, spec, metric, fixed)
 
 
 def sweep(
@@ -256,8 +299,9 @@ def sweep(
     metric: str = "sharpe",
     *,
     fixed: Mapping[str, Any] | None = None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     progress: Progress | None = None,
+    block_bars: int | None = None,
 ) -> SweepResult:
     """Sweep a registered strategy over the cartesian product of ``grid``.
 
@@ -279,11 +323,14 @@ def sweep(
         Default ranking metric.
     fixed : mapping, optional
         Non-swept parameters.
-    chunk_size : int
-        Columns simulated together.
+    chunk_size : int, optional
+        Columns whose positions are built together (cache-sized by default).
     progress : callable, optional
         ``progress(fraction)`` between chunks; an exception it raises (e.g. a cancelled
         job) stops the sweep.
+    block_bars : int, optional
+        Bars per time block of the ``ma_crossover`` fast path (other strategies build
+        each column's positions over all bars at once, in one block).
 
     Notes
     -----
@@ -302,31 +349,39 @@ def sweep(
         raise ValueError(f"{strategy} has no parameters {sorted(unknown)}")
     combos = _grid_combos(strategy, grid, constraints, fixed)
     if strategy == "ma_crossover" and set(grid) == {"fast", "slow"}:
-        allow_short = bool(fixed.get("allow_short", False))
-        fast = combos["fast"].to_numpy(dtype=np.int64)
-        slow = combos["slow"].to_numpy(dtype=np.int64)
+        params = validate_params(strategy, {**fixed, "fast": 1, "slow": 2})
+        allow_short = bool(params.model_dump()["allow_short"])
+        entry = str(params.model_dump()["entry"])
         close = prices["close"].to_numpy(dtype=np.float64)
-        ufast, fast_idx = np.unique(fast, return_inverse=True)
-        uslow, slow_idx = np.unique(slow, return_inverse=True)
-        fast_ma_rows = np.ascontiguousarray(rolling_mean_matrix(close, ufast).T)
-        slow_ma_rows = np.ascontiguousarray(rolling_mean_matrix(close, uslow).T)
+        ufast, fast_idx = np.unique(combos["fast"].to_numpy(dtype=np.int64), return_inverse=True)
+        uslow, slow_idx = np.unique(combos["slow"].to_numpy(dtype=np.int64), return_inverse=True)
+        source: PositionSource = _MASource(
+            close, ufast, uslow, fast_idx, slow_idx, allow_short, entry
+        )
+        chunks = _run_sweep(
+            source,
+            len(combos),
+            prices,
+            spec,
+            chunk_size,
+            progress,
+            block_bars=block_bars,
+            binary=not allow_short,
+        )
+        return _assemble(strategy, combos, chunks, start, spec, metric, fixed)
 
-        def positions(lo: int, hi: int) -> np.ndarray:
-            return _ma_rows(
-                fast_ma_rows[fast_idx[lo:hi]], slow_ma_rows[slow_idx[lo:hi]], allow_short
-            )
+    names = list(combos.columns)
 
-    else:
-        names = list(combos.columns)
+    def positions(lo: int, hi: int, t0: int, t1: int) -> np.ndarray:
+        cols = []
+        for row in combos.iloc[lo:hi].itertuples(index=False):
+            params = {**fixed, **{n: _py(v) for n, v in zip(names, row, strict=True)}}
+            cols.append(run_strategy(strategy, prices, params).to_numpy(dtype=np.float64))
+        return np.vstack(cols)[:, t0:t1]
 
-        def positions(lo: int, hi: int) -> np.ndarray:
-            cols = []
-            for row in combos.iloc[lo:hi].itertuples(index=False):
-                params = {**fixed, **{n: _py(v) for n, v in zip(names, row, strict=True)}}
-                cols.append(run_strategy(strategy, prices, params).to_numpy(dtype=np.float64))
-            return np.vstack(cols)
-
-    chunks = _run_sweep(positions, len(combos), prices, spec, chunk_size, progress)
+    chunks = _run_sweep(
+        positions, len(combos), prices, spec, chunk_size, progress, block_bars=len(prices)
+    )
     return _assemble(strategy, combos, chunks, start, spec, metric, fixed)
 
 
