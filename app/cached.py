@@ -30,21 +30,16 @@ def prices(dataset: str, symbol: str, start: date | None, end: date | None) -> p
 
 
 @st.cache_resource(show_spinner=False)
-def engine_warmup() -> threading.Thread:
-    """Import vectorbt and load numba's cached kernels once per server, in the background.
+def engine_warmup() -> threading.Thread | None:
+    """Start the engine warm-up once per server (see :mod:`app.warmup`).
 
-    ``make run`` already compiled numba's on-disk cache; this moves the remaining import
-    and cache-load time (~8 s) off the user's first click.
+    ``workbench setup`` already compiled numba's on-disk cache; this moves the import of
+    vectorbt and the cache load off the first backtest, without slowing any page: each
+    step waits until no script run has been in progress for a second.
     """
+    from app import warmup
 
-    def warm() -> None:
-        from core.backtest import warm_numba
-
-        warm_numba()
-
-    thread = threading.Thread(target=warm, name="engine-warmup", daemon=True)
-    thread.start()
-    return thread
+    return warmup.start()
 
 
 def clear_data() -> None:

@@ -7,7 +7,7 @@ from typing import cast
 
 import streamlit as st
 
-from app import cached, state
+from app import cached, state, warmup
 from app.session import render_sign_in
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -58,14 +58,23 @@ def render_sidebar() -> None:
 
 
 def main() -> None:
-    """Entry point of ``streamlit run app/main.py``."""
-    st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
-    state.init()
-    cached.engine_warmup()
-    navigation = build_navigation()
-    render_sign_in()  # first: nothing from the data is shown before sign-in
-    render_sidebar()
-    navigation.run()
+    """Entry point of ``streamlit run app/main.py``.
+
+    Every run enters :data:`app.warmup.GATE`, so that the background engine warm-up
+    (started here once per server) only works while no page is running.
+    """
+    warmup.GATE.enter()
+    try:
+        st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
+        state.init()
+        cached.engine_warmup()
+        navigation = build_navigation()
+        render_sign_in()  # first: nothing from the data is shown before sign-in
+        render_sidebar()
+        navigation.run()
+    finally:
+        warmup.GATE.leave()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the script as ``__main__``; importing it reads PAGES
+    main()

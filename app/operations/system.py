@@ -27,7 +27,7 @@ class BenchRequest(BaseModel):
     only: list[str] = Field(
         default_factory=list,
         description="Sections to run (repeatable; default all)",
-        json_schema_extra={"choices": "core.bench:SECTIONS"},
+        json_schema_extra={"choices": "app.bench:SECTIONS"},
     )
     peers: bool = Field(
         default=False,
@@ -38,7 +38,7 @@ class BenchRequest(BaseModel):
     @field_validator("only")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        from core.bench import SECTIONS
+        from app.bench import SECTIONS
 
         unknown = sorted(set(value) - set(SECTIONS))
         if unknown:
@@ -56,7 +56,7 @@ def _setup_text(_report: Any, p: dict[str, Any]) -> str:
 
 
 def _bench_text(report: Any, _payload: dict[str, Any]) -> str:
-    from core.bench import summary_text
+    from app.bench import summary_text
 
     return summary_text(report)
 

@@ -86,13 +86,13 @@ def setup(request: SetupRequest) -> SetupReport:
 
 def bench(request: BenchRequest) -> dict[str, object]:
     """Run the benchmark sections a :class:`~app.operations.system.BenchRequest` names."""
-    from core import bench as core_bench
+    from app import bench as app_bench  # core's sections plus ``app`` (core cannot import app)
 
-    sections = request.only or list(core_bench.SECTIONS)
+    sections = request.only or list(app_bench.SECTIONS)
     report: dict[str, object] = {}
     if request.peers:  # not a default section; first, so a missing package fails at once
         from core.bench_peers import bench_peers
 
         report["peers"] = bench_peers(repeats=request.repeats)
-    report |= {name: core_bench.SECTIONS[name](repeats=request.repeats) for name in sections}
+    report |= {name: app_bench.SECTIONS[name](repeats=request.repeats) for name in sections}
     return report

@@ -1,0 +1,174 @@
+"""The ``app`` section of ``workbench bench``: first render and reruns of every page.
+
+Each page is measured in a fresh interpreter (so import costs count) with Streamlit's
+``AppTest``: the first render, then reruns (median, p95). One more run of the default page
+clicks while the background engine warm-up (:mod:`app.warmup`) is working. Targets: first
+render < 1.5 s, rerun < 300 ms.
+
+The pages run against a fresh runtime folder (SQLite), so the bench never touches the
+user's database. Where the environment forbids writing bytecode
+(``PYTHONDONTWRITEBYTECODE``), the children keep it under ``var/bench/pycache`` instead
+(``PYTHONPYCACHEPREFIX``): an installed app always has its bytecode, and recompiling
+every module on each start would be measured instead of the app.
+
+:data:`SECTIONS` is :data:`core.bench.SECTIONS` plus ``app`` (core cannot import app).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core import bench as core_bench
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_FIRST_RENDER_S = 1.5
+TARGET_RERUN_S = 0.3
+MARK = "APPBENCH "  # as in app._bench_render
+_PROBE_KEYS = ("engine_ready_after_first_render_s", "warmup_steps_done", "warmup_error")
+
+
+def _child_env(var_dir: Path) -> dict[str, str]:
+    from core.config import get_settings
+
+    env = dict(os.environ)
+    env["WORKBENCH_VAR_DIR"] = str(var_dir)
+    env.pop("WORKBENCH_DB_URL", None)
+    env.setdefault("MPLBACKEND", "Agg")
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) and "PYTHONPYCACHEPREFIX" not in env:
+        env["PYTHONPYCACHEPREFIX"] = str(get_settings().var_dir / "bench" / "pycache")
+    return env
+
+
+def _child(args: list[str], env: dict[str, str]) -> Any:
+    proc = subprocess.run(
+        [sys.executable, "-m", "app._bench_render", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=1800,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"app bench child {args} failed: {proc.stderr[-2000:]}")
+    return json.loads(lines[-1][len(MARK) :])
+
+
+def bench_app(
+    *, repeats: int = 7, pages: list[str] | None = None, probe_clicks: int = 5
+) -> dict[str, Any]:
+    """First render and reruns of every page (or of ``pages``, by url path), each in a
+    fresh interpreter.
+
+    Parameters
+    ----------
+    repeats : int
+        Reruns timed per page.
+    pages : list of str, optional
+        Url paths (``"data"``, ``"backtest"``...); default every page of the router.
+    probe_clicks : int
+        Clicks timed on the first page while the engine warm-up works (0: skip).
+    """
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="workbench-appbench-") as tmp:
+        env = _child_env(Path(tmp) / "var")
+        registry = _child(["list"], env)
+        chosen = [p for p in registry if pages is None or p[0] in pages]
+        if not chosen:
+            raise ValueError(f"no such pages {pages}; choose from {[p[0] for p in registry]}")
+        primed = _child(["prime", *(file for _url, file, _title in chosen)], env)
+        results: dict[str, dict[str, Any]] = {}
+        probe: dict[str, Any] = {}
+        for index, (url, file, _title) in enumerate(chosen):
+            probes = probe_clicks if index == 0 else 0
+            raw = _child(["page", file, str(repeats), str(probes)], env)
+            samples = raw.pop("rerun_samples_s")
+            raw["rerun_s"] = core_bench.percentiles(samples)
+            if probes:
+                clicks = raw.pop("click_during_warmup_s")
+                probe = {
+                    "page": url,
+                    "click_s": core_bench.percentiles(clicks) if clicks else None,
+                    **{k: raw.pop(k) for k in _PROBE_KEYS},
+                }
+            results[url] = raw
+    return _summarize(results, probe, primed, env, load_start, repeats)
+
+
+def _summarize(
+    results: dict[str, dict[str, Any]],
+    probe: dict[str, Any],
+    primed: dict[str, Any],
+    env: dict[str, str],
+    load_start: tuple[float, float, float],
+    repeats: int,
+) -> dict[str, Any]:
+    first = {url: r["first_render_s"] for url, r in results.items()}
+    rerun = {url: r["rerun_s"]["p95"] for url, r in results.items()}
+    worst_first = max(first, key=first.__getitem__)
+    worst_rerun = max(rerun, key=rerun.__getitem__)
+    return {
+        "target_first_render_s": TARGET_FIRST_RENDER_S,
+        "target_rerun_s": TARGET_RERUN_S,
+        "pages": results,
+        "max_first_render_s": first[worst_first],
+        "max_first_render_page": worst_first,
+        "max_first_render_ratio_to_target": first[worst_first] / TARGET_FIRST_RENDER_S,
+        "median_first_render_s": core_bench.percentiles(list(first.values()))["median"],
+        "max_rerun_p95_s": rerun[worst_rerun],
+        "max_rerun_page": worst_rerun,
+        "max_rerun_ratio_to_target": rerun[worst_rerun] / TARGET_RERUN_S,
+        "pages_over_first_render_target": sorted(
+            u for u, s in first.items() if s >= TARGET_FIRST_RENDER_S
+        ),
+        "pages_over_rerun_target": sorted(u for u, s in rerun.items() if s >= TARGET_RERUN_S),
+        "warmup_probe": probe,
+        "prime_errors": {k: v for k, v in primed["errors"].items() if v},
+        "environment": {
+            "cpus": os.cpu_count(),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+            "reruns_per_page": repeats,
+            "pycache_prefix": env.get("PYTHONPYCACHEPREFIX"),
+        },
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """Digest lines of an ``app`` report."""
+    probe = report.get("warmup_probe") or {}
+    click = probe.get("click_s")
+    ready = probe.get("engine_ready_after_first_render_s")
+    lines = [
+        f"app first render: max {report['max_first_render_s']:.2f} s "
+        f"({report['max_first_render_page']}), median {report['median_first_render_s']:.2f} s "
+        f"over {len(report['pages'])} pages (target < {report['target_first_render_s']:g} s; "
+        f"over: {', '.join(report['pages_over_first_render_target']) or 'none'})",
+        f"app rerun p95: max {report['max_rerun_p95_s'] * 1000:.0f} ms "
+        f"({report['max_rerun_page']}) (target < {report['target_rerun_s'] * 1000:.0f} ms)",
+    ]
+    if click:
+        lines.append(
+            f"app click during the engine warm-up: {click['median'] * 1000:.0f} ms median, "
+            f"p95 {click['p95'] * 1000:.0f} ms; engine ready "
+            + (f"{ready:.1f} s after the first render" if ready is not None else "never")
+        )
+    return "\n".join(lines)
+
+
+SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {**core_bench.SECTIONS, "app": bench_app}
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """:func:`core.bench.summary_text` plus the ``app`` lines."""
+    text = core_bench.summary_text(report)
+    if "app" in report:
+        text = "\n".join(filter(None, [text, summary(report["app"])]))
+    return text
