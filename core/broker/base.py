@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from core.store.trading import TradingFill, TradingOrder
+    from core.store.trading import TradingFill, TradingOrder, TradingPosition
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
@@ -275,4 +275,8 @@ class LedgerBroker(Protocol):
     def shares_ledger(self, engine: Engine, account_id: int) -> bool:
         """Whether ledger account ``account_id`` in ``engine``'s database is this
         broker's own book."""
+        ...
+
+    def position_rows(self) -> list[TradingPosition]:
+        """Within :meth:`bind`: the ledger's non-flat position rows, by symbol."""
         ...

@@ -56,6 +56,7 @@ class _Binding:
     """The caller's transaction, and what the simulator read in it (loaded once)."""
 
     session: Session
+    account: TradingAccount | None = None
     positions: dict[str, TradingPosition] | None = None
     open: list[TradingOrder] = field(default_factory=list)
     open_loaded: bool = False
@@ -145,6 +146,24 @@ class SimBroker:
         with self._factory.begin() as session:
             yield session
 
+    def _account_row(self, s: Session) -> TradingAccount:
+        """The account row (bound: held for the binding, so it is read once)."""
+        bound = self._binding
+        if bound is not None and bound.account is not None:
+            return bound.account
+        row = s.get_one(TradingAccount, self.account_id)
+        if bound is not None:
+            bound.account = row
+        return row
+
+    def position_rows(self) -> list[TradingPosition]:
+        """The non-flat position rows of the bound transaction, by symbol (the ledger's
+        :meth:`~core.store.trading.PositionRepository.list`, without reading again)."""
+        if self._binding is None:
+            raise RuntimeError("position_rows() needs a bound transaction (bind)")
+        book = self._book(self._binding.session)
+        return [p for _, p in sorted(book.items()) if p.qty != 0]
+
     def _book(self, s: Session) -> dict[str, TradingPosition]:
         """Every position row of the account (flat ones too), by symbol."""
         bound = self._binding
@@ -176,7 +195,7 @@ class SimBroker:
     def account(self) -> BrokerAccount:
         """Cash, equity (positions at their last prices) and buying power (= cash)."""
         with self._tx() as s:
-            acc = s.get_one(TradingAccount, self.account_id)
+            acc = self._account_row(s)
             return BrokerAccount(
                 broker="sim",
                 account_id=f"sim:{acc.name}",
@@ -332,7 +351,7 @@ class SimBroker:
                 raise ValueError(f"price must be positive and finite; got {price!r}")
         filled: list[TradingOrder] = []
         with self._tx() as s:
-            account = s.get_one(TradingAccount, self.account_id)
+            account = self._account_row(s)
             book = self._book(s)
             open_rows = self._open(s)
             for symbol, price in prices.items():

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.broker import portfolio_state
+from core.broker import LedgerBroker, portfolio_state
 from core.paper.context import SessionContext
 from core.paper.report import CycleReport, Summary
 from core.paper.sizing import book_breaches
@@ -109,16 +109,22 @@ def close_bar(
     summary: Summary,
     *,
     peak_equity: float,
+    joined: bool = False,
 ) -> None:
     """Equity snapshot, peak, cursor: the writes that complete the bar, in ``s``.
 
-    ``peak_equity`` is the session's stored peak before this bar. The book's exposures
+    ``peak_equity`` is the session's stored peak before this bar; ``joined``: the
+    broker is a :class:`~core.broker.LedgerBroker` bound to ``s``. The book's exposures
     are audited here from the ledger's quantities, the bar's closes and the broker's
     equity: every limit they break counts in ``summary.limit_breaches``.
     """
     account = ctx.broker.account()
     ctx.broker.sync_account(s, ctx.account_id)
-    positions = PositionRepository(s).list(ctx.account_id)
+    broker = ctx.broker
+    if joined and isinstance(broker, LedgerBroker):
+        positions = broker.position_rows()  # the ledger's rows, already read in ``s``
+    else:
+        positions = PositionRepository(s).list(ctx.account_id)
     book = {p.symbol: p.qty for p in positions}
     marks = {p.symbol: prices.get(p.symbol, p.last_price or p.avg_price) for p in positions}
     summary.limit_breaches += len(

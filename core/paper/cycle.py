@@ -306,7 +306,17 @@ class BarCycle:
             report.reconciliation_differences = 0  # the ledger is the broker's own book
         else:
             report.reconciliation_differences = reconcile_ledger(ctx, s)
-        close_bar(ctx, s, t, report, limits, bar.prices, summary, peak_equity=stored_peak)
+        close_bar(
+            ctx,
+            s,
+            t,
+            report,
+            limits,
+            bar.prices,
+            summary,
+            peak_equity=stored_peak,
+            joined=self.joined,
+        )
         after = replace(marks, peak_equity=report.peak_equity)
         report.utilization = utilization(ctx, after, limits, history=bar.history, prices=bar.prices)
         return report

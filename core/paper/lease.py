@@ -197,6 +197,7 @@ class SessionLease:
             .where(PaperLease.session_name == self.session_name, PaperLease.owner == self.owner)
             .values(heartbeat_at=now, expires_at=now + self.ttl)
             .returning(PaperLease.session_name)
+            .execution_options(synchronize_session=False)
         ).first()
         if renewed is None:
             self.held = False

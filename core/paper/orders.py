@@ -109,7 +109,7 @@ def record_bar(
         client_order_id(ctx.name, e.symbol, ts) if abs(e.decision.approved_qty) >= 1 else None
         for e in entries
     ]
-    rows = DecisionRepository(s).add_many(
+    ids = DecisionRepository(s).add_many(
         [
             {
                 "symbol": e.symbol,
@@ -123,13 +123,13 @@ def record_bar(
         ]
     )
     requests: list[tuple[OrderRequest, int | None]] = []
-    for entry, cid, row in zip(entries, cids, rows, strict=True):
+    for entry, cid, decision_id in zip(entries, cids, ids, strict=True):
         if cid is None:
             continue
         qty = math.floor(abs(entry.decision.approved_qty))
         side: Side = "buy" if entry.decision.approved_qty > 0 else "sell"
         request = OrderRequest(symbol=entry.symbol, side=side, qty=qty, client_order_id=cid)
-        requests.append((request, row.id))
+        requests.append((request, decision_id))
     summary.orders += len(requests)
     return record_orders(s, ctx.account_id, requests) if requests else []
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -197,12 +198,14 @@ class PaperSessionRepository:
     ) -> None:
         """Append bar ``bar``'s equity snapshot and move the cursor, peak and
         ``updated_at`` with it (no read of the session row: two statements)."""
-        self._s.add(EquitySnapshot(session_id=session_id, bar=bar, ts=ts, **snapshot))
-        self._s.flush()
+        self._s.execute(
+            insert(EquitySnapshot).values(session_id=session_id, bar=bar, ts=ts, **snapshot)
+        )
         self._s.execute(
             update(PaperSession)
             .where(PaperSession.id == session_id)
             .values(cursor=bar, cursor_ts=ts, peak_equity=peak_equity, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
 
     def last_equity(self, session_id: int) -> EquitySnapshot | None:
@@ -262,12 +265,14 @@ class DecisionRepository:
         self._s.flush()
         return decision
 
-    def add_many(self, rows: list[dict[str, Any]]) -> list[TradingDecision]:
-        """Record several decisions (the fields of :meth:`add`) with one flush."""
-        decisions = [TradingDecision(**{"explanation": "", **row}) for row in rows]
-        self._s.add_all(decisions)
-        self._s.flush()
-        return decisions
+    def add_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Record several decisions (the fields of :meth:`add`) in one INSERT; their ids,
+        in the order of ``rows``."""
+        values = [{"explanation": "", "ts": utcnow(), **row} for row in rows]
+        statement = insert(TradingDecision).returning(
+            TradingDecision.id, sort_by_parameter_order=True
+        )
+        return [int(i) for i in self._s.scalars(statement, values)]
 
     def decided_symbols(self, session_name: str, bar: int) -> set[str]:
         """The symbols ``session_name`` recorded a decision for at ``bar``."""
@@ -407,6 +412,25 @@ class HeartbeatRepository:
         self._s.add(row)
         self._s.flush()
         return row
+
+    def append(
+        self,
+        *,
+        cycle: int,
+        status: str,
+        latency_ms: float = 0.0,
+        last_error: str | None = None,
+    ) -> None:
+        """Record one cycle (one INSERT, no row object: the worker's hot path)."""
+        self._s.execute(
+            insert(WorkerHeartbeat).values(
+                ts=utcnow(),
+                cycle=cycle,
+                status=status,
+                latency_ms=latency_ms,
+                last_error=last_error,
+            )
+        )
 
     def latest(self) -> WorkerHeartbeat | None:
         """The newest beat."""
