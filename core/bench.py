@@ -64,23 +64,6 @@ def _subprocess_json(code: str) -> dict[str, Any]:
     return report
 
 
-_FIRST_SWEEP = """
-import json, resource, time
-t0 = time.perf_counter()
-import numpy as np
-from core.bench import FAST, SLOW, reference_prices
-from core.sweep import sweep_ma_crossover
-prices = reference_prices()
-t1 = time.perf_counter()
-fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
-keep = fast < slow
-res = sweep_ma_crossover(prices, fast[keep], slow[keep])
-t2 = time.perf_counter()
-print(json.dumps({"import_and_load_s": t1 - t0, "sweep_s": t2 - t1, "total_s": t2 - t0,
-                  "combinations": res.combinations,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
 _FIRST_BACKTEST = """
 import json, time
 t0 = time.perf_counter()
@@ -97,24 +80,30 @@ print(json.dumps({"total_s": t2 - t0, "backtest_s": t2 - t1, "setup_s": t1 - t0}
 
 
 def bench_research(*, repeats: int = 7) -> dict[str, Any]:
-    """Sweep, backtest, features and regime figures (issue: research engine)."""
-    from core.backtest import run_backtest
+    """Sweep, backtest, features and regime figures (issue: research engine).
+
+    The sweep is timed against the numpy lower bound in the same run
+    (:func:`core.sweep.bench.bound_sweep`, alternating calls); peak memory is read in a
+    fresh interpreter, for the reference workload and for 500,000 synthetic bars.
+    """
     from core.backtest.spec import BacktestSpec
     from core.features import compute_features
     from core.regime import RegimeSpec, fit_regimes
-    from core.strategies import run_strategy
-    from core.sweep import equity_curves, sweep_ma_crossover
+    from core.sweep import equity_curves
+    from core.sweep.bench import (
+        BIG_BARS,
+        TARGET_MEMORY_MB,
+        bench_kernel_vs_bound,
+        bench_single_backtest,
+        fresh_process_sweep,
+        grid_pairs,
+    )
 
     prices = reference_prices()
-    fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
-    keep = fast < slow
-    fast, slow = fast[keep], slow[keep]
-    combos = int(keep.sum())
-    sweep_ma_crossover(prices, fast[:10], slow[:10])
-    sweep_times = _time(lambda: sweep_ma_crossover(prices, fast, slow), repeats)
-    positions = run_strategy("ma_crossover", prices, {"fast": 20, "slow": 100})
-    run_backtest(prices, positions)
-    bt_times = _time(lambda: run_backtest(prices, positions), repeats * 3)
+    fast, slow = grid_pairs(FAST, SLOW)
+    combos = int(fast.shape[0])
+    kernel = bench_kernel_vs_bound(prices, fast, slow, repeats)
+    backtest = bench_single_backtest(prices, max(30, repeats * 6))
     feat_times = _time(lambda: compute_features(prices), repeats * 3)
     fit_times = _time(lambda: fit_regimes(prices, RegimeSpec()), max(3, repeats // 2))
     model = fit_regimes(prices, RegimeSpec()).model
@@ -125,10 +114,14 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
         start = time.perf_counter()
         model.update(float(value))
         update_times.append(time.perf_counter() - start)
-    first_sweep = _subprocess_json(_FIRST_SWEEP)
+    first_sweep = fresh_process_sweep()
+    big_sweep = fresh_process_sweep(BIG_BARS, seed=0)
     first_backtest = _subprocess_json(_FIRST_BACKTEST)
-    equivalence = sweep_equivalence(prices, BacktestSpec(), equity_curves)
-    sweep_p = percentiles(sweep_times)
+    equivalence = {
+        entry: sweep_equivalence(prices, BacktestSpec(), equity_curves, entry=entry)
+        for entry in ("state", "cross")
+    }
+    sweep_p = kernel["kernel_seconds"]
     return {
         "workload": {"bars": len(prices), "combinations": combos, "symbol": "SP500"},
         "sweep_seconds": sweep_p,
@@ -136,9 +129,11 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
             "median": combos / sweep_p["median"],
             "p95_slowest": combos / sweep_p["p95"],
         },
+        "sweep_numpy_bound": kernel,
         "first_sweep_new_process": first_sweep,
         "sweep_peak_memory_mb": first_sweep["peak_rss_mb"],
-        "single_backtest_seconds": percentiles(bt_times),
+        "sweep_500k_bars_new_process": {**big_sweep, "target_peak_mb": TARGET_MEMORY_MB},
+        "single_backtest_seconds": backtest,
         "first_backtest_new_process": first_backtest,
         "features_ms_per_1000_bars": {
             k: (v * 1000 / len(prices) * 1000 if k != "n" else v)
@@ -148,27 +143,47 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
         "regime_filtered_update_us": {
             k: (v * 1e6 if k != "n" else v) for k, v in percentiles(update_times).items()
         },
-        "sweep_vs_vectorbt_from_signals_max_rel_diff": equivalence,
+        "sweep_vs_vectorbt_from_signals_max_rel_diff": max(equivalence.values()),
+        "sweep_vs_vectorbt_from_signals_by_entry": equivalence,
     }
 
 
-def sweep_equivalence(prices: pd.DataFrame, spec: Any, equity_curves: Callable[..., Any]) -> float:
-    """Max relative equity difference between our kernel and ``Portfolio.from_signals``."""
+def sweep_equivalence(
+    prices: pd.DataFrame,
+    spec: Any,
+    equity_curves: Callable[..., Any],
+    *,
+    entry: str = "state",
+) -> float:
+    """Max relative equity difference between our kernel and ``Portfolio.from_signals``.
+
+    With ``entry="cross"`` the signals are vectorbt's own ``crossed_above`` /
+    ``crossed_below`` of the two SMAs (shifted one bar: seen at the close, filled at the
+    next open), so the comparison also checks the entry rule itself.
+    """
     import vectorbt as vbt
 
     from core.strategies import run_strategy
+    from core.strategies._indicators import rolling_mean
 
     rng = np.random.default_rng(0)
     worst = 0.0
+    close = prices["close"]
     for _ in range(8):
         f = int(rng.choice(FAST[FAST < 60]))
         s = int(rng.choice(SLOW[SLOW > 60]))
-        pos = run_strategy("ma_crossover", prices, {"fast": f, "slow": s})
-        held = pos.shift(1).fillna(0.0)
-        entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
-        exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
+        pos = run_strategy("ma_crossover", prices, {"fast": f, "slow": s, "entry": entry})
+        if entry == "cross":
+            fast_ma = pd.Series(rolling_mean(close.to_numpy(), f), index=prices.index)
+            slow_ma = pd.Series(rolling_mean(close.to_numpy(), s), index=prices.index)
+            entries = fast_ma.vbt.crossed_above(slow_ma).shift(1, fill_value=False)
+            exits = fast_ma.vbt.crossed_below(slow_ma).shift(1, fill_value=False)
+        else:
+            held = pos.shift(1).fillna(0.0)
+            entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
+            exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
         pf = vbt.Portfolio.from_signals(
-            prices["close"],
+            close,
             entries,
             exits,
             price=prices["open"],
@@ -225,10 +240,21 @@ def summary_text(report: dict[str, Any]) -> str:
     if r:
         lines += [
             f"sweep: {r['sweep_combinations_per_s']['median']:,.0f} combos/s median "
-            f"({r['workload']['combinations']} combos, {r['workload']['bars']} bars)",
+            f"({r['workload']['combinations']} combos, {r['workload']['bars']} bars); "
+            f"numpy bound {r['sweep_numpy_bound']['bound_combinations_per_s']:,.0f} combos/s, "
+            f"kernel/bound {r['sweep_numpy_bound']['ratio_kernel_to_bound']:.2f}x "
+            f"(target <= {r['sweep_numpy_bound']['target_ratio']:g}x)",
             f"first sweep in a new process: {r['first_sweep_new_process']['total_s']:.2f} s; "
             f"peak memory {r['sweep_peak_memory_mb']:.0f} MB",
-            f"single backtest: {r['single_backtest_seconds']['median'] * 1000:.1f} ms median; "
+            f"sweep of {r['sweep_500k_bars_new_process']['bars']:,} bars x "
+            f"{r['sweep_500k_bars_new_process']['combinations']:,} combos: "
+            f"{r['sweep_500k_bars_new_process']['sweep_s']:.1f} s, peak "
+            f"{r['sweep_500k_bars_new_process']['peak_rss_mb']:.0f} MB (target <= "
+            f"{r['sweep_500k_bars_new_process']['target_peak_mb']:.0f} MB)",
+            f"single backtest: {r['single_backtest_seconds']['median'] * 1000:.1f} ms p50, "
+            f"{r['single_backtest_seconds']['p95'] * 1000:.1f} ms p95, "
+            f"{r['single_backtest_seconds']['p99'] * 1000:.1f} ms p99 after warm-up "
+            f"({r['single_backtest_seconds']['full_gc_runs']} full GCs inside the timed calls); "
             f"first in a new process {r['first_backtest_new_process']['total_s']:.2f} s",
             f"features: {r['features_ms_per_1000_bars']['median']:.2f} ms per 1,000 bars",
             f"regime fit {r['regime_fit_seconds']['median']:.2f} s; one-bar update "

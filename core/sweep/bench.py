@@ -1,0 +1,238 @@
+"""Sweep benchmarks for ``workbench bench``: the numpy lower bound, memory in a fresh
+interpreter and the single-backtest latency percentiles (never timed unit tests).
+
+The lower bound is the textbook vectorized sweep: SMAs from one cumulative sum,
+positions ``SMA(fast) > SMA(slow)``, strategy returns ``held * asset return`` and only
+the final equity and Sharpe ratio, with no costs, no order accounting and no drawdowns.
+It is blocked like the kernel (contiguous views of the slow SMAs, 64 pairs at a time),
+so the ratio kernel / bound measures the kernel's extra work, not memory traffic.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET_RATIO = 1.5
+"""Kernel time / bound time the issue asks for."""
+TARGET_MEMORY_MB = 600.0
+"""Peak memory of a 500,000-bar x 2,258-pair sweep in a fresh interpreter."""
+BIG_BARS = 500_000
+
+
+def grid_pairs(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (fast, slow) pairs with fast < slow, fast-major (the sweep's order).
+
+    >>> grid_pairs(np.array([5, 30]), np.array([20, 40]))[1].tolist()
+    [20, 40, 40]
+    """
+    f, s = np.meshgrid(fast, slow, indexing="ij")
+    keep = f < s
+    return f[keep], s[keep]
+
+
+def _sma_rows(csum: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    n = csum.shape[0] - 1
+    out = np.full((windows.shape[0], n), np.nan)
+    for j, w in enumerate(windows.tolist()):
+        if w <= n:
+            out[j, w - 1 :] = (csum[w:] - csum[:-w]) / w
+    return out
+
+
+def bound_sweep(
+    close: np.ndarray, fast: np.ndarray, slow: np.ndarray, periods_per_year: float = 252.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Final equity multiple and Sharpe ratio of every (fast, slow) pair, the textbook
+    way (the lower bound of :func:`core.sweep.sweep_ma_crossover`'s work).
+
+    >>> close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
+    >>> final, sharpe = bound_sweep(close, *grid_pairs(np.array([5, 10]), np.array([20, 50])))
+    >>> final.shape, bool(np.isfinite(sharpe).all())
+    ((4,), True)
+    """
+    close = np.asarray(close, dtype=np.float64)
+    csum = np.concatenate([[0.0], np.cumsum(close)])
+    ufast, fi = np.unique(fast, return_inverse=True)
+    uslow, si = np.unique(slow, return_inverse=True)
+    fast_ma, slow_ma = _sma_rows(csum, ufast), _sma_rows(csum, uslow)
+    ret = close[1:] / close[:-1] - 1.0
+    final = np.empty(fi.shape[0])
+    sharpe = np.empty(fi.shape[0])
+    ann = np.sqrt(periods_per_year)
+    chunk = 64
+    with np.errstate(invalid="ignore"):
+        for lo in range(0, fi.shape[0], chunk):
+            hi = min(lo + chunk, fi.shape[0])
+            pos = np.empty((hi - lo, close.shape[0]), dtype=bool)
+            r0 = lo
+            while r0 < hi:  # runs sharing the fast window over consecutive slow windows
+                r1 = r0 + 1
+                while r1 < hi and fi[r1] == fi[r0] and si[r1] == si[r1 - 1] + 1:
+                    r1 += 1
+                s0 = int(si[r0])
+                np.greater(fast_ma[fi[r0]], slow_ma[s0 : s0 + r1 - r0], out=pos[r0 - lo : r1 - lo])
+                r0 = r1
+            strat = pos[:, :-1] * ret
+            sharpe[lo:hi] = strat.mean(axis=1) / strat.std(axis=1, ddof=1) * ann
+            strat += 1.0
+            final[lo:hi] = strat.prod(axis=1)
+    return final, sharpe
+
+
+def synthetic_minute_prices(bars: int, seed: int = 0) -> pd.DataFrame:
+    """A seeded random-walk OHLC frame of ``bars`` one-minute bars (for size benchmarks).
+
+    >>> synthetic_minute_prices(3, seed=1).shape
+    (3, 2)
+    """
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, bars)))
+    open_ = close * np.exp(rng.normal(0.0, 0.0003, bars))
+    index = pd.date_range("2000-01-03", periods=bars, freq="min", name="date")
+    return pd.DataFrame({"open": open_, "close": close}, index=index)
+
+
+_MEMORY = """
+import json, time
+def status():
+    out = {}
+    for line in open("/proc/self/status"):
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+t0 = time.perf_counter()
+import numpy as np
+from core.sweep import sweep_ma_crossover
+from core.bench import FAST, SLOW, reference_prices
+from core.sweep.bench import grid_pairs, synthetic_minute_prices
+bars = %(bars)d
+prices = reference_prices() if bars == 0 else synthetic_minute_prices(bars, seed=%(seed)d)
+fast, slow = grid_pairs(FAST, SLOW)
+before = status()
+t1 = time.perf_counter()
+res = sweep_ma_crossover(prices, fast, slow)
+t2 = time.perf_counter()
+after = status()
+print(json.dumps({"bars": len(prices), "combinations": res.combinations,
+                  "import_and_load_s": t1 - t0, "sweep_s": t2 - t1, "total_s": t2 - t0,
+                  "rss_before_sweep_mb": before["VmRSS"], "peak_rss_mb": after["VmHWM"],
+                  "sweep_rss_delta_mb": after["VmHWM"] - before["VmRSS"]}))
+"""
+
+
+def fresh_process_sweep(bars: int = 0, seed: int = 0) -> dict[str, Any]:
+    """Run one sweep in a new interpreter (``python -c``) and read its own peak RSS.
+
+    ``bars=0`` is the reference S&P 500 workload; otherwise a seeded synthetic minute
+    series of that length. The peak is ``VmHWM`` of the child's own address space, so
+    unlike ``ru_maxrss`` it does not inherit the parent's peak across fork and exec.
+    """
+    code = _MEMORY % {"bars": bars, "seed": seed}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed: {proc.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    arr = np.asarray(samples, dtype=float)
+    return {
+        "median": float(np.median(arr)),
+        "p95": float(np.percentile(arr, 95)),
+        "p99": float(np.percentile(arr, 99)),
+        "n": len(arr),
+    }
+
+
+def bench_kernel_vs_bound(
+    prices: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int
+) -> dict[str, Any]:
+    """Kernel and lower-bound sweeps timed alternately (same machine load) and their ratio."""
+    from core.sweep import sweep_ma_crossover
+
+    close = prices["close"].to_numpy(dtype=np.float64)
+    sweep_ma_crossover(prices, fast[:10], slow[:10])
+    bound_sweep(close, fast[:10], slow[:10])
+    kernel, bound = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sweep_ma_crossover(prices, fast, slow)
+        kernel.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        bound_sweep(close, fast, slow)
+        bound.append(time.perf_counter() - start)
+    k, b = _stats(kernel), _stats(bound)
+    return {
+        "kernel_seconds": k,
+        "bound_seconds": b,
+        "kernel_combinations_per_s": fast.shape[0] / k["median"],
+        "bound_combinations_per_s": fast.shape[0] / b["median"],
+        "ratio_kernel_to_bound": k["median"] / b["median"],
+        "target_ratio": TARGET_RATIO,
+    }
+
+
+def bench_single_backtest(prices: pd.DataFrame, repeats: int) -> dict[str, Any]:
+    """One vectorbt backtest after warm-up: p50/p95/p99, and the full (generation 2)
+    garbage collections that fall inside the timed calls."""
+    from core.backtest import run_backtest
+    from core.strategies import run_strategy
+
+    positions = run_strategy("ma_crossover", prices, {"fast": 20, "slow": 100})
+    for _ in range(3):
+        run_backtest(prices, positions)
+    full: list[float] = []
+    started: list[float] = []
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            full.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(watch)
+    try:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run_backtest(prices, positions)
+            times.append(time.perf_counter() - start)
+    finally:
+        gc.callbacks.remove(watch)
+    stats = _stats(times)
+    return {
+        **stats,
+        "p95_over_median": stats["p95"] / stats["median"],
+        "full_gc_runs": len(full),
+        "full_gc_seconds_max": max(full) if full else 0.0,
+        "gc_frozen_objects": gc.get_freeze_count(),
+    }
+
+
+__all__ = [
+    "BIG_BARS",
+    "TARGET_MEMORY_MB",
+    "TARGET_RATIO",
+    "bench_kernel_vs_bound",
+    "bench_single_backtest",
+    "bound_sweep",
+    "fresh_process_sweep",
+    "grid_pairs",
+    "synthetic_minute_prices",
+]
