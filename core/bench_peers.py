@@ -164,7 +164,7 @@ def _version(module: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, logical cores and memory of this machine (Linux ``/proc``; else platform)."""
+    """CPU model, logical cores, memory and load averages (1, 5, 15 min) of this machine."""
     cpu, mem_gb = platform.processor() or platform.machine(), None
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -177,7 +177,8 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb}
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "load_average": load}
 
 
 FAST = np.arange(5, 104, 2)
@@ -490,6 +491,7 @@ def bench_peers(
     from core.backtest.spec import EXECUTION, BacktestSpec
     from core.sweep import sweep_ma_crossover
 
+    host = machine()  # the load before this section adds its own
     versions = ensure_peers(install=install)
     versions |= {
         name: importlib.metadata.version(name) for name in ("numpy", "pandas", "numba")
@@ -520,8 +522,9 @@ def bench_peers(
     wb_hold = wb_result.table[["fast", "slow", "total_return", "sharpe"]]
     wb_cross, cross_source = workbench_cross_table(prices, fast, slow, spec)
     in_subset = wb_cross.merge(bt_table[["fast", "slow"]], on=["fast", "slow"])
-    # backtesting.py prepays the exit's slippage at entry: split pairs still long at the end
-    open_at_end = cross_positions(prices["close"].to_numpy(), sub_fast, sub_slow)[-1] > 0
+    # backtesting.py prepays the exit's slippage at entry: split the pairs still long through
+    # the last bar (held there: the target of the bar before, since fills come a bar later)
+    open_at_end = cross_positions(prices["close"].to_numpy(), sub_fast, sub_slow)[-2] > 0
     bt_flat = bt_table.merge(
         pd.DataFrame({"fast": sub_fast[~open_at_end], "slow": sub_slow[~open_at_end]})
     )
@@ -550,7 +553,7 @@ def bench_peers(
             "init_cash": spec.init_cash,
             "execution": EXECUTION,
         },
-        "machine": machine(),
+        "machine": host,
         "versions": versions,
         "workbench": {
             "sweep_seconds": wb_p,
@@ -634,7 +637,7 @@ def peer_table(report: Mapping[str, Any]) -> str:
         f"{bt['subset_combinations']} (workbench, cross: "
         f"{_pair(best['workbench_cross_on_backtesting_subset']['total_return'])}) | — |",
     ]
-    w = report["workload"]
+    w, mach = report["workload"], report.get("machine", {})
     flat = agree["backtesting_vs_workbench_cross_max_rel_diff_flat_at_end"]
     still = agree["backtesting_vs_workbench_cross_max_rel_diff_open_at_end"]
     notes = [
@@ -642,6 +645,8 @@ def peer_table(report: Mapping[str, Any]) -> str:
         f"pairs, fees {w['fees']:g} and slippage {w['slippage']:g} per fill, fills at the next "
         f"open. backtesting.py ran every {bt['stride']}th pair ({bt['subset_combinations']}), "
         f"median of {bt['seconds']['n']} runs; its rate is extrapolated to the full grid.",
+        f"Machine: {mach.get('cpu')}, {mach.get('cores')} cores, {mach.get('memory_gb')} GB; "
+        f"load average {mach.get('load_average')} (1, 5, 15 min) when the section started.",
         "Final equity under the cross rule, max relative difference to the workbench: "
         f"vectorbt {agree['vectorbt_vs_workbench_cross_max_rel_diff']:.1e} (all pairs); "
         f"backtesting.py {flat:.1e} on its pairs flat at the last bar, {still:.1e} on the "

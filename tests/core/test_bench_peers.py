@@ -76,6 +76,7 @@ def test_peer_table_is_a_markdown_table_with_the_ratios_and_best_pairs() -> None
     assert "1.2.0" in vectorbt and "15.0×" in vectorbt and "8.0× the workbench's" in vectorbt
     assert "0.6.6" in backtesting and "330×" in backtesting and "34.2" in backtesting
     assert "every 10th pair (226)" in table and "1.1e-15" in table and "150 still long" in table
+    assert "Machine: Test CPU, 2 cores, 24.0 GB" in table
 
 
 def test_bench_digest_has_one_peer_line_then_the_table() -> None:
