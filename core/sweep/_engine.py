@@ -346,15 +346,12 @@ def run_blocked(
         carry.in_market += (carry.held_last != 0) * (t1 - t0)
         for lo, hi in chunks:
             pos = np.asarray(positions(lo, hi, t0, t1))
-            rows, bars, new_t, old_t = _chunk_orders(pos, carry, lo, hi)
+            rows, bars, new_t, old_t, held_binary = _chunk_orders(pos, carry, lo, hi, binary)
             all_cols.append(rows + lo)
             all_bars.append(bars)
             all_new.append(new_t)
             all_old.append(old_t)
-            if binary:
-                is_binary.append(np.ones(hi - lo, dtype=bool))
-            else:
-                is_binary.append(((pos == 0) | (pos == 1)).all(axis=1))
+            is_binary.append(held_binary)
             done += 1
             if progress is not None:
                 progress(0.8 * done / steps)
@@ -411,9 +408,10 @@ def run_blocked(
 
 
 def _chunk_orders(
-    pos: np.ndarray, carry: _Carry, lo: int, hi: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Orders of columns ``lo:hi`` in a block: rows, block-local bars, new and old targets.
+    pos: np.ndarray, carry: _Carry, lo: int, hi: int, binary: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Orders of columns ``lo:hi`` in a block: rows, block-local bars, new and old targets,
+    and which columns hold only 0 or 1 in the block (all of them when ``binary``).
 
     The target decided at bar t is held from bar t + 1; an order is sent where the held
     target changes. Updates the carried last target and last held target."""
@@ -434,7 +432,11 @@ def _chunk_orders(
     old[at0] = carry.held_last[lo + rows[at0]]
     carry.target_last[lo:hi] = pos[:, -1]
     carry.held_last[lo:hi] = held[:, -1]
-    return rows, bars, new, old
+    if binary:
+        only01 = np.ones(hi - lo, dtype=bool)
+    else:
+        only01 = ((held == 0) | (held == 1)).all(axis=1)
+    return rows, bars, new, old, only01
 
 
 def _select_orders(
