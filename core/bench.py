@@ -230,6 +230,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "risk": _optional("core.risk", "bench_pre_trade"),
     "abtest": _optional("core.abtest.bench", "bench_abtest"),
     "regime": _optional("core.regime.bench", "bench_causal_history"),
+    "paper": _optional("core.paper.bench", "bench_paper"),
 }
 
 
@@ -282,6 +283,10 @@ def summary_text(report: dict[str, Any]) -> str:
             f"{g['seconds']['median']:.2f} s median, {g['cpu_seconds']['median']:.2f} s CPU "
             f"(target <= {g['target_seconds']:g} s)"
         )
+    if "paper" in report and "replay_cycles_per_s_one_symbol" in report["paper"]:
+        from core.paper.bench import summary as paper_summary
+
+        lines.append(paper_summary(report["paper"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")

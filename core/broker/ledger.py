@@ -170,8 +170,7 @@ def record_orders(
         session.add(row)
         existing[request.client_order_id] = row
         rows.append(row)
-    session.flush()
-    return rows
+    return rows  # flushed with the session's next statement
 
 
 def update_position(position: TradingPosition, signed_qty: float, price: float) -> float:
@@ -226,18 +225,17 @@ def apply_fill(
     if fills.exists(broker_fill_id):
         return None
     ts = ts or utcnow()
-    fill = fills.add(
-        TradingFill(
-            order_id=order.id,
-            broker_fill_id=broker_fill_id,
-            symbol=order.symbol,
-            side=order.side,
-            qty=qty,
-            price=price,
-            fee=fee,
-            ts=ts,
-        )
+    fill = TradingFill(
+        order_id=order.id,
+        broker_fill_id=broker_fill_id,
+        symbol=order.symbol,
+        side=order.side,
+        qty=qty,
+        price=price,
+        fee=fee,
+        ts=ts,
     )
+    session.add(fill)  # flushed with the order, position and cash it moves
     filled = order.filled_qty + qty
     order.avg_fill_price = ((order.avg_fill_price or 0.0) * order.filled_qty + price * qty) / filled
     order.filled_qty = filled
@@ -253,7 +251,6 @@ def apply_fill(
         account = session.get_one(TradingAccount, order.account_id)
         account.cash -= signed * price + fee
         account.updated_at = ts
-    session.flush()
     return fill
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from core.data.loaders import embedded_sources
 from core.paper.session import common_calendar, make_broker, open_session
@@ -146,3 +146,48 @@ if __name__ == "__main__":  # prints the golden values of the code in this tree
     Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/pw/golden_ledger.json").write_text(
         json.dumps(ledger)
     )
+
+
+MAX_STATEMENTS_PER_CYCLE = 18
+"""A cycle that fills one order and places another; a quiet cycle sends 11."""
+
+
+def test_a_replay_cycle_sends_a_bounded_number_of_sql_statements(tmp_path: Path) -> None:
+    # Counted with SQLAlchemy's before_cursor_execute from one cycle's end to the next
+    # (control poll, fills, decisions, orders, close, heartbeat, lease); before the
+    # batching a one-symbol cycle sent about 40 in about 19 transactions.
+    engine = _engine(tmp_path / "count.db", ["SP500"])
+    seen: list[str] = []
+    per_cycle: list[list[str]] = []
+    commits = [0]
+    per_cycle_commits: list[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split()[0])
+
+    @event.listens_for(engine, "commit")
+    def _commit(_conn: Any) -> None:
+        commits[0] += 1
+
+    def on_cycle(_report: Any) -> None:
+        per_cycle.append(list(seen))
+        per_cycle_commits.append(commits[0])
+        seen.clear()
+        commits[0] = 0
+
+    worker = PaperWorker(
+        engine=engine,
+        session_name="golden",
+        prices=_frames(["SP500"]),
+        broker=make_broker(engine, _config(["SP500"])),
+        on_cycle=on_cycle,
+        sleep=lambda _s: None,
+    )
+    summary = worker.run(steps=60)
+    engine.dispose()
+    assert summary.cycles == 60 and summary.orders >= 5  # it trades: fills are counted too
+    cycles, commits_after_first = per_cycle[1:], per_cycle_commits[1:]  # the first: start-up
+    assert max(len(c) for c in cycles) <= MAX_STATEMENTS_PER_CYCLE
+    assert sorted(len(c) for c in cycles)[len(cycles) // 2] <= 11
+    assert all(n == 1 for n in commits_after_first)  # one transaction per cycle
