@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from app import cached, state
 from app.components.backtest import costs_period_inputs
 from app.components.forms import grid_axis_inputs, numeric_fields, show_errors
-from app.components.sweep import render_sweep
+from app.components.sweep import fixed_choice_inputs, render_sweep
 from app.operations.sweep import SweepRequest
 from app.services import runs as run_store
 from app.services import sweep
@@ -34,6 +34,7 @@ with st.form("sweep.form"):
     st.markdown("**Grid** (inclusive ranges; tick the parameters to sweep)")
     model = STRATEGIES[strategy].params_model
     axes, axis_errors = grid_axis_inputs(model, key=f"sw.{strategy}", inline_errors=True)
+    fixed = fixed_choice_inputs(model, key=f"sw.{strategy}.fixed")
     default_metric = SweepRequest.model_fields["metric"].default
     metric = st.selectbox(
         "Rank by", METRICS, index=METRICS.index(default_metric), key=state.SW_METRIC
@@ -52,6 +53,7 @@ if go:
                 symbol=symbol,
                 strategy=strategy,
                 grid=axes,
+                fixed=fixed,
                 metric=metric,
                 fees=fees,
                 slippage=slip,

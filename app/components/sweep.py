@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import typing
+from typing import Any
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -9,6 +12,24 @@ from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
 from core.sweep import rank
+
+
+def fixed_choice_inputs(model: type[Any], *, key: str) -> dict[str, Any]:
+    """A select box per choice parameter of the strategy (e.g. ma_crossover's entry rule,
+    "state" or "cross"), held fixed over the grid; returns the sweep's ``fixed`` values."""
+    fixed: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if typing.get_origin(field.annotation) is not typing.Literal:
+            continue
+        choices = list(typing.get_args(field.annotation))
+        fixed[name] = st.selectbox(
+            name.replace("_", " "),
+            choices,
+            index=choices.index(field.default),
+            key=f"{key}.{name}",
+            help=field.description,
+        )
+    return fixed
 
 
 def heatmap_figure(outcome: SweepOutcome, metric: str) -> go.Figure | None:
