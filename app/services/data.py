@@ -11,20 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from app.operations.data import DataImportRequest, DataValidateRequest
 from app.services.db import get_engine
 from core.config import get_settings
 from core.data import catalog
 from core.data.formats import ReadFormat
-from core.data.imports import ImportResult
-from core.data.imports import import_upload as store_upload
-from core.data.loaders import DatasetInfo, DataSourceError
-from core.data.validation import DataValidationError, ValidatedFrame, validate_upload
+from core.data.listing import DatasetInfo
+from core.data.loaders import DataSourceError
 from core.store.db import session_scope
+
+if TYPE_CHECKING:  # validating and importing files needs pandas; listing does not
+    import pandas as pd
+
+    from core.data.imports import ImportResult
+    from core.data.validation import DataValidationError, ValidatedFrame
+
+
+def __getattr__(name: str) -> Any:
+    # DataValidationError stays importable from here without importing pandas up front.
+    if name in ("DataValidationError", "ValidatedFrame"):
+        from core.data import validation
+
+        return getattr(validation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DataSourceError",
@@ -71,6 +83,8 @@ def load_prices(
 
 def validate_file(name: str, payload: bytes, fmt: ReadFormat | None = None) -> ValidatedFrame:
     """Validate an upload against the configured size limit (raises on defects)."""
+    from core.data.validation import validate_upload
+
     return validate_upload(name, payload, max_bytes=get_settings().upload_max_bytes, fmt=fmt)
 
 
@@ -90,6 +104,8 @@ def import_upload(
     DataValidationError
         A bad or taken name (``bad_name``, ``name_taken``) or every defect of the file.
     """
+    from core.data.imports import import_upload as store_upload
+
     settings = get_settings()
     return store_upload(
         _sessions,

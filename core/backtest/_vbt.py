@@ -14,11 +14,23 @@ def import_vectorbt() -> Any:
     of thousands that numba, pandas and vectorbt leave alive for the life of the
     process), so that a full collection no longer scans them: before this, one backtest
     in about fourteen paid a 0.3-0.6 s generation-2 collection (p95 14x the median).
+
+    vectorbt imports quantstats (with yfinance, matplotlib and seaborn, about 1.3 s) only
+    for its optional ``returns.qs`` adapter, which the workbench does not use: while
+    vectorbt loads, ``import quantstats`` fails so the adapter is skipped; afterwards
+    quantstats imports normally (the tear sheet imports it itself).
     """
     import sys
 
     first = "vectorbt" not in sys.modules
-    import vectorbt as vbt
+    block = first and "quantstats" not in sys.modules
+    if block:
+        sys.modules["quantstats"] = None  # type: ignore[assignment]  # makes the import fail
+    try:
+        import vectorbt as vbt
+    finally:
+        if block and "quantstats" in sys.modules and sys.modules["quantstats"] is None:
+            del sys.modules["quantstats"]
 
     if first:
         gc.freeze()

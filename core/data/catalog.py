@@ -9,25 +9,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
-
-import pandas as pd
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from core.config import get_settings
+from core.data.listing import DatasetInfo, SymbolInfo, stored_symbols
 from core.data.loaders import (
     AlpacaSource,
-    DatasetInfo,
     DataSourceError,
-    SymbolInfo,
     YFinanceSource,
     describe,
     embedded_sources,
 )
-from core.data.stored import read_verified
-from core.store.models import ImportedDataset
-from core.store.repositories import DatasetRepository
 
-Sessions = Callable[[], AbstractContextManager[Session]]
+if TYPE_CHECKING:  # listing datasets needs neither pandas nor the ORM models loaded early
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from core.store.models import ImportedDataset
+
+Sessions = Callable[[], AbstractContextManager["Session"]]
 """A factory of transactions: each ``with sessions() as s:`` commits on success."""
 
 UPLOADS = "uploads"
@@ -48,15 +48,22 @@ def _unknown(dataset: str) -> DataSourceError:
 
 def uploads(sessions: Sessions) -> list[ImportedDataset]:
     """The imported datasets' rows, by name."""
+    from core.store.repositories import DatasetRepository
+
     with sessions() as session:
         return DatasetRepository(session).list()
 
 
 def list_datasets(sessions: Sessions) -> list[DatasetInfo]:
-    """Every offline dataset with its symbols, date ranges and columns."""
+    """Every offline dataset with its symbols, date ranges and columns (the embedded ones
+    from their stored listing while it matches their files, see :mod:`core.data.listing`)."""
+    folder = get_settings().data_dir
+    stored = stored_symbols(folder)
     infos = [
-        describe(src, description=src.description, origin=src.source, license=src.license)
-        for src in embedded_sources().values()
+        DatasetInfo(name, src.description, src.source, src.license, stored[name])
+        if name in stored
+        else describe(src, description=src.description, origin=src.source, license=src.license)
+        for name, src in embedded_sources(folder).items()
     ]
     imported = tuple(
         SymbolInfo(r.name, r.start, r.end, r.rows, tuple(r.columns)) for r in uploads(sessions)
@@ -81,6 +88,9 @@ def symbols_of(sessions: Sessions, dataset: str) -> list[str]:
 
 def load_upload(sessions: Sessions, name: str) -> pd.DataFrame:
     """Read an imported dataset, verifying its file against the checksum in its row."""
+    from core.data.stored import read_verified
+    from core.store.repositories import DatasetRepository
+
     with sessions() as session:
         record = DatasetRepository(session).get(name)
         path, checksum = (record.path, record.file_sha256) if record is not None else ("", None)
@@ -122,6 +132,8 @@ def load_prices(
     else:
         raise _unknown(dataset)
     if start or end:
+        import pandas as pd
+
         frame = frame.loc[
             pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None
         ]

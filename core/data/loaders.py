@@ -8,62 +8,19 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from core.config import get_settings
-from core.data.synthetic import SyntheticSpec, generate
-from core.data.validation import validate_frame
+from core.data.listing import EMBEDDED_FILES, DatasetInfo, SymbolInfo
+
+if TYPE_CHECKING:  # pandas, the validation rules and the generator load with the frames
+    import pandas as pd
 
 
 class DataSourceError(RuntimeError):
     """A data source could not deliver (offline, timed out, unknown symbol, no keys)."""
-
-
-@dataclass(frozen=True)
-class SymbolInfo:
-    """Coverage of one symbol in a dataset."""
-
-    symbol: str
-    start: date
-    end: date
-    rows: int
-    columns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """A dataset and what it holds."""
-
-    name: str
-    description: str
-    source: str
-    license: str
-    symbols: tuple[SymbolInfo, ...]
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "source": self.source,
-            "license": self.license,
-            "symbols": [
-                {
-                    "symbol": s.symbol,
-                    "start": s.start.isoformat(),
-                    "end": s.end.isoformat(),
-                    "rows": s.rows,
-                    "columns": list(s.columns),
-                }
-                for s in self.symbols
-            ],
-        }
 
 
 class DataSource(Protocol):
@@ -125,6 +82,8 @@ class EmbeddedOHLCV:
         if rows.empty:
             raise _unknown(self.name, symbol, self.symbols())
         raw = rows.drop(columns="symbol").set_index("date")
+        from core.data.validation import validate_frame
+
         return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
 
 
@@ -149,6 +108,8 @@ class EmbeddedCloses:
         if symbol not in wide.columns:
             raise _unknown(self.name, symbol, list(wide.columns))
         raw = wide[[symbol]].rename(columns={symbol: "close"})
+        from core.data.validation import validate_frame
+
         return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
 
 
@@ -166,6 +127,8 @@ class SyntheticSource:
 
     def load(self, symbol: str) -> pd.DataFrame:
         """Canonical frame for ``seed-N``."""
+        from core.data.synthetic import SyntheticSpec, generate
+
         try:
             seed = int(symbol.removeprefix("seed-"))
         except ValueError as exc:
@@ -222,6 +185,8 @@ class YFinanceSource:
             return raw
 
         raw = _with_deadline(fetch, seconds=self._timeout, what=f"yfinance ({symbol})")
+        from core.data.validation import validate_frame
+
         raw.index = raw.index.tz_localize(None) if raw.index.tz is not None else raw.index
         cols = ["Open", "High", "Low", "Close", "Volume"]
         return validate_frame(raw[cols], source=f"yfinance/{symbol}", ohlc="warn").frame
@@ -261,6 +226,9 @@ class AlpacaSource:
                 "environment or in .streamlit/secrets.toml"
             )
         url = self._url or settings.alpaca_data_url or None
+        import pandas as pd
+
+        from core.data.validation import validate_frame
 
         def fetch() -> pd.DataFrame:
             from alpaca.common.exceptions import APIError
@@ -308,6 +276,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataSourceError(
             f"embedded data file {path} is missing; run `make data` or restore it from git"
         )
+    import pandas as pd
+
     return pd.read_parquet(path)
 
 
@@ -315,8 +285,8 @@ def embedded_sources(data_dir: Path | None = None) -> dict[str, DataSource]:
     """The offline datasets, by name."""
     folder = data_dir or get_settings().data_dir
     return {
-        "ohlcv_daily": EmbeddedOHLCV(folder / "ohlcv_daily.parquet"),
-        "sp500_closes": EmbeddedCloses(folder / "sp500_closes.parquet"),
+        "ohlcv_daily": EmbeddedOHLCV(folder / str(EMBEDDED_FILES["ohlcv_daily"])),
+        "sp500_closes": EmbeddedCloses(folder / str(EMBEDDED_FILES["sp500_closes"])),
         "synthetic": SyntheticSource(),
     }
 

@@ -6,14 +6,18 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:  # Alembic is imported when a migration may be needed
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 8_224_431_157
+VERSION_TABLE = "workbench_schema_version"
+"""Alembic's version table (named in migrations/env.py: Optuna keeps ``alembic_version``)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -37,6 +41,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(url: str) -> Config:
     """Alembic config pointing at our migrations and ``url``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -68,8 +74,61 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     yield
 
 
+def script_heads(folder: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their ``revision`` and
+    ``down_revision`` assignments without importing Alembic (None if any is unreadable)."""
+    import ast
+
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(folder.glob("*.py")):
+        values: dict[str, object] = {}
+        try:
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, value = node.target, node.value
+                else:
+                    continue
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    values[target.id] = ast.literal_eval(value)
+        except (OSError, SyntaxError, ValueError):
+            return None
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(str(d) for d in down)
+    return frozenset(revisions - parents) or None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database already stands at every head (then Alembic is not needed)."""
+    heads = script_heads()
+    if heads is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+            return frozenset(rows) == heads
+    except Exception:  # no version table yet, or unreadable: let Alembic decide
+        return False
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every pending Alembic migration (idempotent, safe across processes)."""
+    """Apply every pending Alembic migration (idempotent, safe across processes).
+
+    A database already at the scripts' heads is left alone without importing Alembic
+    (0.3-0.5 s of every command's start-up).
+    """
+    if _at_head(engine):
+        return
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with _migration_lock(engine), engine.begin() as conn:
         cfg.attributes["connection"] = conn

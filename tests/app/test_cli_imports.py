@@ -1,0 +1,116 @@
+"""What each CLI command imports, in a fresh interpreter (asserted on sys.modules, never on
+time): help needs neither pydantic's requests nor pandas or SQLAlchemy, listing datasets
+needs no pandas, and a backtest needs no quantstats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = (
+    "pandas",
+    "numpy",
+    "pydantic",
+    "sqlalchemy",
+    "alembic",
+    "scipy",
+    "sklearn",
+    "xgboost",
+    "vectorbt",
+    "quantstats",
+    "yfinance",
+    "matplotlib",
+    "statsmodels",
+    "numba",
+)
+NOT_FOR_HELP = {"pandas", "sqlalchemy", "vectorbt", "quantstats", "scipy", "sklearn", "xgboost"}
+
+_RUN = """
+import json, sys
+heavy = json.loads(sys.argv[2])
+sys.argv = ["workbench", *json.loads(sys.argv[1])]
+import app.cli
+try:
+    app.cli.main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]}),
+      file=sys.stderr)
+"""
+
+
+def _run(args: list[str], var: Path) -> dict[str, Any]:
+    """Run ``workbench ARGS`` in a fresh interpreter; its exit code and the heavy
+    packages left in ``sys.modules``."""
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(var)}
+    env.pop("WORKBENCH_DB_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, json.dumps(args), json.dumps(HEAVY)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert isinstance(report, dict), done.stderr
+    report["stdout"] = done.stdout
+    return report
+
+
+@pytest.mark.parametrize("args", [["--help"], [], ["data", "--help"], ["data", "list", "--help"]])
+def test_help_imports_no_heavy_package(args: list[str], tmp_path: Path) -> None:
+    report = _run(args, tmp_path / "var")
+    loaded = set(report["loaded"])
+    assert not loaded & NOT_FOR_HELP, loaded
+    if args in (["--help"], []):  # the root help reads the index: not even the requests
+        assert "pydantic" not in loaded, loaded
+    if args == ["--help"]:
+        assert "data" in str(report["stdout"]) and "backtest" in str(report["stdout"])
+
+
+def test_data_list_imports_no_pandas(tmp_path: Path) -> None:
+    report = _run(["data", "list", "--json"], tmp_path / "var")
+    assert report["code"] == 0, report
+    loaded = set(report["loaded"])
+    assert not loaded & {"pandas", "numpy", "vectorbt", "quantstats", "scipy"}, loaded
+    listing = json.loads(str(report["stdout"]))
+    names = [d["name"] for d in listing["datasets"]]
+    assert names[:3] == ["ohlcv_daily", "sp500_closes", "synthetic"]
+
+
+def test_a_backtest_imports_no_quantstats(tmp_path: Path) -> None:
+    args = ["backtest", "--strategy", "ma_crossover", "--start", "2017-01-01", "--json"]
+    report = _run(args, tmp_path / "var")
+    assert report["code"] == 0, report
+    loaded = set(report["loaded"])
+    assert "vectorbt" in loaded  # the engine is vectorbt's from_orders
+    assert not loaded & {"quantstats", "yfinance", "matplotlib", "statsmodels"}, loaded
+    assert "sharpe" in json.loads(str(report["stdout"]))
+
+
+def test_the_command_index_matches_the_feature_modules() -> None:
+    """app/cli/_index.py (what the root help lists without importing the features) holds
+    exactly the commands and help texts the feature modules register."""
+    code = (
+        "import json, app.cli\n"
+        "from app.cli._index import COMMANDS\n"
+        "print(json.dumps([app.cli.command_index(), COMMANDS]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    built, stored = json.loads(done.stdout)
+    assert list(built.items()) == list(stored.items()), (
+        'app/cli/_index.py is stale: run python -c "import app.cli; app.cli.write_index()"'
+    )
