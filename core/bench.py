@@ -231,6 +231,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "abtest": _optional("core.abtest.bench", "bench_abtest"),
     "regime": _optional("core.regime.bench", "bench_causal_history"),
     "paper": _optional("core.paper.bench", "bench_paper"),
+    "cli": _optional("core.bench_cli", "bench_cli"),
 }
 
 
@@ -287,6 +288,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.paper.bench import summary as paper_summary
 
         lines.append(paper_summary(report["paper"]))
+    if "cli" in report and "commands" in report["cli"]:
+        from core.bench_cli import summary as cli_summary
+
+        lines.append(cli_summary(report["cli"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")

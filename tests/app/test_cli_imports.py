@@ -114,3 +114,15 @@ def test_the_command_index_matches_the_feature_modules() -> None:
     assert list(built.items()) == list(stored.items()), (
         'app/cli/_index.py is stale: run python -c "import app.cli; app.cli.write_index()"'
     )
+
+
+def test_the_cli_bench_section_reports_each_command() -> None:
+    """Smoke test of core/bench_cli (one run of the root help): keys and invariants only."""
+    from core.bench_cli import TARGETS_S, bench_cli, summary
+
+    report = bench_cli(repeats=1, commands={"help": ("--help",)})
+    row = report["commands"]["help"]
+    assert row["target_s"] == TARGETS_S["help"]
+    assert 0 < row["cpu_s"]["median"] and row["wall_s"]["median"] <= row["wall_s"]["p95"]
+    assert row["median_to_target"] == row["wall_s"]["median"] / row["target_s"]
+    assert summary(report).startswith("cli, new process")
