@@ -187,12 +187,14 @@ def bench_kernel_vs_bound(
 
 
 def bench_single_backtest(prices: pd.DataFrame, repeats: int) -> dict[str, Any]:
-    """One vectorbt backtest after warm-up: p50/p95/p99, and the full (generation 2)
-    garbage collections that fall inside the timed calls."""
-    from core.backtest import run_backtest
+    """One vectorbt backtest after warm-up (:func:`core.backtest.warm_numba`, then three
+    calls): p50/p95/p99, and the full (generation 2) garbage collections that fall
+    inside the timed calls."""
+    from core.backtest import run_backtest, warm_numba
     from core.strategies import run_strategy
 
     positions = run_strategy("ma_crossover", prices, {"fast": 20, "slow": 100})
+    warm_numba()  # as the app and workbench setup do; it freezes what the warm-up left
     for _ in range(3):
         run_backtest(prices, positions)
     full: list[float] = []
