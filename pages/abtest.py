@@ -9,7 +9,6 @@ from app import state
 from app.components.abtest import render_equity, render_tests, render_verdict
 from app.operations.abtest import CompareRequest
 from app.operations.errors import field_errors
-from app.services import abtest as ab
 from app.services import registry
 from app.services import runs as run_store
 from app.services.data import DataSourceError
@@ -107,6 +106,8 @@ with compare_tab:
         )
         go_compare = st.form_submit_button("Compare", type="primary")
     if go_compare:
+        from app.services import abtest as ab  # core.abtest: scipy, statsmodels
+
         try:
             request = CompareRequest(
                 dataset=dataset,
@@ -128,6 +129,8 @@ with compare_tab:
             st.session_state["ab.outcome"] = outcome
     stored = st.session_state.get("ab.outcome")
     if stored is not None:
+        from app.services import abtest as ab
+
         render_verdict(stored.result)
         render_equity(stored.equity)
         render_tests(stored.result)
@@ -151,6 +154,8 @@ with size_tab:
         power = s5.number_input("Power", 0.5, 0.99, 0.8, 0.05, key="ab.sz.p")
         size_go = st.form_submit_button("Calculate")
     if size_go:
+        from app.services import abtest as ab
+
         try:
             days = ab.days_needed(
                 diff, sharpe_b=base, correlation=rho, alpha=size_alpha, power=power

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from pydantic import ValidationError
@@ -18,11 +18,14 @@ from app.components.training import (
 )
 from app.operations.registry import RegisterRequest
 from app.operations.training import TrainRequest
-from app.services import auth, registry, training
+from app.services import auth
 from app.services import runs as run_store
 from app.services.data import DataSourceError
 from app.session import current_actor
 from core.features import available_features
+
+if TYPE_CHECKING:  # the training and registry services import sklearn: only on a click
+    from app.services.training import TrainOutcome
 
 OUTCOME, RUN_ID, REGISTERED = "training.outcome", "training.run_id", "training.registered"
 D = {name: info.default for name, info in TrainRequest.model_fields.items()}
@@ -130,6 +133,8 @@ if submitted:
                 for message in show_errors(exc, slots):
                     st.error(message)
     if request is not None:
+        from app.services import training
+
         with st.status(f"Training {request.kind} on {symbol}…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting…")
 
@@ -151,7 +156,7 @@ if submitted:
                 st.session_state[RUN_ID] = trained.run_id
                 st.session_state[REGISTERED] = None
 
-outcome: training.TrainOutcome | None = st.session_state.get(OUTCOME)
+outcome: TrainOutcome | None = st.session_state.get(OUTCOME)
 if outcome is not None:
     st.subheader(
         f"Run #{outcome.run_id}: {outcome.request.kind} on {outcome.request.symbol}, "
@@ -167,6 +172,8 @@ if not saved:
     st.stop()
 choice = registration_form(saved, st.session_state.get(RUN_ID))
 if choice is not None:
+    from app.services import registry
+
     try:
         version = registry.register(
             RegisterRequest(run_id=choice[0], name=choice[1]), actor=current_actor()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from pydantic import ValidationError
@@ -18,11 +18,13 @@ from app.components.walkforward import (
     render_walkforward,
 )
 from app.operations.walkforward import LookaheadRequest, WalkForwardRequest
-from app.services import walkforward as wf
 from app.services.data import DataSourceError
 from core.features import available_features
 from core.strategies import STRATEGIES
 from core.sweep import METRICS
+
+if TYPE_CHECKING:  # the walk-forward service imports sklearn: only when used
+    from app.services.walkforward import WalkForwardOutcome
 
 OUTCOME = "wf.outcome"
 REPORT = "wf.lookahead"
@@ -111,6 +113,8 @@ if submitted:
         except ValidationError as exc:
             _show(exc)
     if request is not None:
+        from app.services import walkforward as wf
+
         bar = st.progress(0.0, text="Starting walk-forward…")
 
         def _progress(fraction: float, text: str) -> None:
@@ -128,8 +132,10 @@ if submitted:
             bar.progress(1.0, text=f"Done: {len(done.result.folds)} folds")
             st.session_state[OUTCOME] = done
 
-outcome: wf.WalkForwardOutcome | None = st.session_state.get(OUTCOME)
+outcome: WalkForwardOutcome | None = st.session_state.get(OUTCOME)
 if outcome is not None:
+    from app.services import walkforward as wf
+
     req = outcome.request
     what = (
         f"{req.strategy} (grid {', '.join(req.grid)})"
@@ -154,6 +160,8 @@ with st.expander("Look-ahead check", expanded=st.session_state.get(REPORT) is no
     )
     la_strategy, leaky, subject = lookahead_inputs(sorted(STRATEGIES), symbol)
     if st.button("Run look-ahead check", key="wf.la.run"):
+        from app.services import walkforward as wf
+
         try:
             with st.spinner("Recomputing on truncated data…"):
                 report = wf.lookahead(

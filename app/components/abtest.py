@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from app.components.widgets import render_metric_cards
-from core.abtest import ComparisonResult
+
+if TYPE_CHECKING:  # core.abtest imports scipy and statsmodels; a type is all this needs
+    from core.abtest import ComparisonResult
 
 _COLUMNS = (
     "pair",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,10 @@ from plotly.subplots import make_subplots
 
 from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
-from app.services.training import TrainOutcome
 from core.features import REGISTRY
+
+if TYPE_CHECKING:  # the service imports sklearn; a type is all this module needs
+    from app.services.training import TrainOutcome
 
 BLUE, GREY, RED, GREEN = "#1f6feb", "#8b949e", "#ef5350", "#26a69a"
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}

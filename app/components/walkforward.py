@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import annotated_types as at
 import pandas as pd
@@ -22,8 +22,9 @@ from app.components.training import (
     render_result_warnings,
 )
 from app.operations.walkforward import ModelKind, WalkForwardRequest
-from app.services.walkforward import WalkForwardOutcome
-from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
+
+if TYPE_CHECKING:  # the service imports sklearn; a type is all this module needs
+    from app.services.walkforward import WalkForwardOutcome
 
 FIELDS = WalkForwardRequest.model_fields
 LABELS = {
@@ -202,6 +203,8 @@ def folds_table(folds: pd.DataFrame) -> pd.DataFrame:
 
 def render_walkforward(outcome: WalkForwardOutcome) -> None:
     """Cards (DSR and PBO explained), fold table, OOS equity and the IS/OOS Sharpe chart."""
+    from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED  # the package: sklearn
+
     r = outcome.result
     render_result_warnings(r.warnings)
     cards = walkforward_cards(outcome)

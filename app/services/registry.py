@@ -7,10 +7,9 @@ transaction and returns typed rows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from app.operations.registry import (
     PromoteRequest,
@@ -23,6 +22,9 @@ from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.registry import Candidate, ModelRegistry, VersionRow
 from core.store.db import session_scope
+
+if TYPE_CHECKING:  # a return type: listing versions must not import sklearn
+    from sklearn.pipeline import Pipeline
 
 
 def list_versions(request: VersionsRequest | None = None) -> list[VersionRow]:

@@ -15,7 +15,6 @@ from app.operations import CancelToken, Progress
 from app.operations.retrain import ReplayOutcome, ReplayRequest, decision_row
 from app.services.data import load_prices
 from app.services.db import get_engine
-from core.retrain import model_factory, replay_policy
 from core.store.db import session_scope
 from core.store.retrain import RetrainDecisionRepository
 
@@ -33,6 +32,8 @@ def replay_retraining(
     between chunks of bars. A cancelled replay raises :class:`app.operations.Cancelled`
     and records nothing.
     """
+    from core.retrain import model_factory, replay_policy  # scipy, statsmodels: only here
+
     prices = load_prices(request.dataset, request.symbol)
     spec = request.spec()
     decisions = replay_policy(

@@ -15,10 +15,9 @@ from __future__ import annotations
 import builtins
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,9 @@ from core.registry._versions import Candidate, VersionRow, compare_table, valida
 from core.registry.artifacts import load_model, verify_artifact
 from core.store.models import ModelEvent, ModelVersion
 from core.store.registry import RegistryRepository
+
+if TYPE_CHECKING:  # a return type; load_model imports sklearn when a model is loaded
+    from sklearn.pipeline import Pipeline
 
 
 def _row(v: ModelVersion) -> VersionRow:

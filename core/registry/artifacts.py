@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 from pydantic import BaseModel, ConfigDict
-from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:  # sklearn only when a model is saved or loaded, not to list versions
+    from sklearn.pipeline import Pipeline
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -92,6 +94,7 @@ def save_model(
     """
     import sklearn
     import xgboost
+    from sklearn.pipeline import Pipeline
 
     if not isinstance(model, Pipeline):
         raise TypeError(f"model must be a fitted sklearn Pipeline, got {type(model).__name__}")
@@ -196,6 +199,8 @@ def load_model(directory: str | Path, *, expected_checksum: str | None = None) -
         Missing or altered files, a checksum other than ``expected_checksum``, or a file
         that cannot be deserialized.
     """
+    from sklearn.pipeline import Pipeline
+
     path = Path(directory)
     manifest = verify_artifact(path, expected_checksum)
     try:
