@@ -198,14 +198,14 @@ def sweep_equivalence(
 
 
 def bench_ml(*, repeats: int = 3) -> dict[str, Any]:
-    """5-fold XGBoost walk-forward (5,000 bars, 44 features) and per-bar inference latency."""
-    from core.ml.bench import bench_inference_latency
+    """5-fold XGBoost walk-forward (5,000 bars, 44 features), 20-trial tuning and per-bar
+    inference latency (:func:`core.ml.bench.bench_ml_engine`)."""
+    from core.ml.bench import bench_ml_engine
     from core.walkforward.bench import bench_walkforward_xgb
 
     return {
         "walkforward_xgb_5fold": bench_walkforward_xgb(repeats=max(1, min(repeats, 3))),
-        "inference_latency_xgboost": bench_inference_latency(kind="xgboost"),
-        "inference_latency_logistic": bench_inference_latency(kind="logistic"),
+        **bench_ml_engine(repeats=repeats),
     }
 
 
@@ -271,8 +271,9 @@ def summary_text(report: dict[str, Any]) -> str:
             f"5-fold XGBoost walk-forward ({wf['bars']} bars, {wf['features']} features): "
             f"{wf['seconds_median']:.2f} s median"
         )
-        for key in ("inference_latency_xgboost", "inference_latency_logistic"):
-            lines.append(f"{key}: {m[key]['ms_median']:.2f} ms median per bar")
+        from core.ml.bench import summary_lines as ml_summary
+
+        lines += ml_summary(m)
     if "abtest" in report and "false_positive_rate" in report["abtest"]:
         from core.abtest.bench import summary as abtest_summary
 
