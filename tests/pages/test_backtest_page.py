@@ -97,7 +97,7 @@ def test_valid_run_shows_service_metrics_is_saved_and_builds_tear_sheet() -> Non
     (saved,) = run_store.list_runs()
     assert (
         saved.kind == "backtest"
-        and saved.title == "ma_crossover SP500 fast=20 slow=100 allow_short=False"
+        and saved.title == "ma_crossover SP500 fast=20 slow=100 allow_short=False entry=state"
     )
     assert saved.metrics["sharpe"] == expected.metrics["sharpe"]
     assert at.session_state["backtest.run_id"] == saved.id
