@@ -141,13 +141,17 @@ def _warm(gate: ActivityGate, quiet_s: float, status: WarmupStatus) -> None:
 
 
 def start(
-    gate: ActivityGate = GATE, *, quiet_s: float = QUIET_S, status: WarmupStatus = STATUS
+    gate: ActivityGate = GATE, *, quiet_s: float | None = None, status: WarmupStatus = STATUS
 ) -> threading.Thread | None:
-    """Start the warm-up thread (daemon); None when it is turned off."""
+    """Start the warm-up thread (daemon); None when it is turned off.
+
+    ``quiet_s`` defaults to :data:`QUIET_S` as it is when the thread starts.
+    """
     if not enabled():
         return None
+    quiet = QUIET_S if quiet_s is None else quiet_s
     thread = threading.Thread(
-        target=_warm, args=(gate, quiet_s, status), name="engine-warmup", daemon=True
+        target=_warm, args=(gate, quiet, status), name="engine-warmup", daemon=True
     )
     thread.start()
     return thread

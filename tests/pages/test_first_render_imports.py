@@ -1,0 +1,83 @@
+"""The first render of the Data page needs no engine: vectorbt, quantstats and xgboost stay
+out of ``sys.modules``; the engine warm-up starts, and waits until no page is running."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import warmup
+from app.warmup import ActivityGate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A fresh interpreter, as a new server process: the warm-up runs (with a quiet period long
+# enough that it cannot begin during the check), so the test sees what the render imported.
+RENDER_DATA_PAGE = """
+import json, sys, threading
+from app import warmup
+warmup.QUIET_S = 3600.0
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.run()
+print("RESULT " + json.dumps({
+    "titles": [t.value for t in at.title],
+    "errors": [str(e.value) for e in at.exception],
+    "loaded": sorted(m for m in ("vectorbt", "quantstats", "xgboost") if m in sys.modules),
+    "warmup_thread": any(t.name == "engine-warmup" for t in threading.enumerate()),
+    "warmup_steps": list(warmup.STATUS.steps_done),
+}))
+"""
+
+
+def test_data_page_first_render_imports_no_engine(isolated_workbench: Path) -> None:
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    env.pop("WORKBENCH_APP_WARMUP", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", RENDER_DATA_PAGE, str(ROOT / "app" / "main.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["titles"] == ["Data"] and result["errors"] == []
+    assert result["loaded"] == []
+    assert result["warmup_thread"] is True  # started by the render, not run during it
+    assert result["warmup_steps"] == []
+
+
+def test_gate_is_quiet_only_after_the_last_run_ended() -> None:
+    now = [100.0]
+    gate = ActivityGate(clock=lambda: now[0])
+    gate.enter()
+    gate.enter()  # two sessions render at once
+    now[0] = 200.0
+    assert gate.quiet_for() == 0.0
+    gate.leave()
+    assert gate.quiet_for() == 0.0  # one is still running
+    gate.leave()
+    now[0] = 201.5
+    assert gate.quiet_for() == 1.5
+    gate.wait_quiet(1.0)  # returns at once: quiet for longer than asked
+    gate.enter()
+    assert gate.quiet_for() == 0.0
+
+
+def test_warmup_docstrings_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert doctest.testmod(warmup).failed == 0
+    for off in ("0", "off", "False"):
+        monkeypatch.setenv("WORKBENCH_APP_WARMUP", off)
+        assert warmup.enabled() is False
+        assert warmup.start() is None
+    monkeypatch.setenv("WORKBENCH_APP_WARMUP", "1")
+    assert warmup.enabled() is True
