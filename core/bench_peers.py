@@ -17,11 +17,10 @@ Every peer fills at the next bar's open with the same fees (a fraction of value 
 and slippage (the fill price moved against the order; backtesting.py charges its
 ``spread`` on entry only, so it gets twice the slippage there).
 The peers enter on a real cross (fast crosses above slow) and leave on the cross back;
-the workbench's default ``ma_crossover`` holds whenever fast > slow, which differs on one
+the workbench's default (``entry="state"``) holds whenever fast > slow, which differs on one
 point only: a sweep that starts with fast already above slow is long from the first bar
-where both averages exist. The agreement check therefore runs the workbench engine under
-the cross rule too (``entry="cross"`` when :func:`~core.sweep.sweep_ma_crossover` has it,
-otherwise cross positions through :func:`core.sweep.equity_curves`).
+where both averages exist. The agreement check therefore also runs the workbench sweep
+with ``entry="cross"``, the peers' rule.
 
 The peer packages are optional (the ``peers`` extra of ``pyproject.toml``);
 :func:`ensure_peers` installs the missing ones into the running environment on demand.
@@ -34,7 +33,6 @@ import functools
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import itertools
 import json
 import os
@@ -427,42 +425,14 @@ def cross_positions(close: np.ndarray, fast: np.ndarray, slow: np.ndarray) -> np
     return out
 
 
-def _has_cross_entry() -> bool:
+def workbench_cross_table(
+    prices: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, spec: Any
+) -> pd.DataFrame:
+    """Workbench total return and Sharpe per pair under the peers' rule (``entry="cross"``)."""
     from core.sweep import sweep_ma_crossover
 
-    return "entry" in inspect.signature(sweep_ma_crossover).parameters
-
-
-def workbench_cross_table(
-    prices: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, spec: Any, *, chunk: int = 256
-) -> tuple[pd.DataFrame, str]:
-    """Workbench total return and Sharpe per pair under the cross rule, and how they were got."""
-    from core.backtest import metrics as m
-    from core.sweep import equity_curves, sweep_ma_crossover
-
-    if _has_cross_entry():
-        cross: dict[str, Any] = {"entry": "cross"}  # an option that is newer than this module
-        res = sweep_ma_crossover(prices, fast, slow, spec, **cross)
-        table = res.table[["fast", "slow", "total_return", "sharpe"]].copy()
-        return table, "sweep_ma_crossover(entry='cross')"
-    close = prices["close"].to_numpy(dtype=np.float64)
-    totals, sharpes = [], []
-    for lo in range(0, len(fast), chunk):
-        hi = min(lo + chunk, len(fast))
-        pos = pd.DataFrame(cross_positions(close, fast[lo:hi], slow[lo:hi]), index=prices.index)
-        eq = equity_curves(prices, pos, spec).to_numpy()
-        got = m.equity_metrics(eq, spec.init_cash, spec.periods_per_year)
-        totals.append(got["total_return"])
-        sharpes.append(got["sharpe"])
-    table = pd.DataFrame(
-        {
-            "fast": fast,
-            "slow": slow,
-            "total_return": np.concatenate(totals),
-            "sharpe": np.concatenate(sharpes),
-        }
-    )
-    return table, "equity_curves() of cross positions (the sweep has no entry option yet)"
+    res = sweep_ma_crossover(prices, fast, slow, spec, entry="cross")
+    return res.table[["fast", "slow", "total_return", "sharpe"]].copy()
 
 
 def _best(table: pd.DataFrame, metric: str) -> list[int]:
@@ -519,8 +489,8 @@ def bench_peers(
         lambda: backtesting_sweep(prices, sub_fast, sub_slow, spec), min(repeats, 3)
     )
 
-    wb_hold = wb_result.table[["fast", "slow", "total_return", "sharpe"]]
-    wb_cross, cross_source = workbench_cross_table(prices, fast, slow, spec)
+    wb_state = wb_result.table[["fast", "slow", "total_return", "sharpe"]]
+    wb_cross = workbench_cross_table(prices, fast, slow, spec)
     in_subset = wb_cross.merge(bt_table[["fast", "slow"]], on=["fast", "slow"])
     # backtesting.py prepays the exit's slippage at entry: split the pairs still long through
     # the last bar (held there: the target of the bar before, since fills come a bar later)
@@ -537,7 +507,7 @@ def bench_peers(
     vbt_cps = combos / vbt_p["median"]
     bt_cps = len(sub_fast) / bt_p["median"]
     best = {
-        "workbench_hold": {m: _best(wb_hold, m) for m in ("total_return", "sharpe")},
+        "workbench_state": {m: _best(wb_state, m) for m in ("total_return", "sharpe")},
         "workbench_cross": {m: _best(wb_cross, m) for m in ("total_return", "sharpe")},
         "vectorbt": {m: _best(vbt_table, m) for m in ("total_return", "sharpe")},
         "workbench_cross_on_backtesting_subset": {"total_return": _best(in_subset, "total_return")},
@@ -583,7 +553,6 @@ def bench_peers(
             "workbench_vs_backtesting": wb_cps / bt_cps,
         },
         "agreement": {
-            "cross_rule_source": cross_source,
             "best": best,
             "vectorbt_equals_workbench_cross": best["vectorbt"] == best["workbench_cross"],
             "backtesting_equals_workbench_cross_on_subset": (
@@ -621,9 +590,9 @@ def peer_table(report: Mapping[str, Any]) -> str:
         "| --- | --- | ---: | ---: | ---: | --- | --- |",
         f"| workbench `sweep_ma_crossover` | {report.get('workbench_version', 'this commit')} | "
         f"{wb['combinations_per_s']:,.0f} | 1× | {wb['cold_new_process']['total_s']:.2f} s | "
-        f"{_pair(best['workbench_hold']['total_return'])} (hold), "
+        f"{_pair(best['workbench_state']['total_return'])} (state), "
         f"{_pair(best['workbench_cross']['total_return'])} (cross) | "
-        f"{_pair(best['workbench_hold']['sharpe'])} (hold), "
+        f"{_pair(best['workbench_state']['sharpe'])} (state), "
         f"{_pair(best['workbench_cross']['sharpe'])} (cross) |",
         f"| vectorbt, warm | {versions['vectorbt']} | {vb['combinations_per_s']:,.0f} | "
         f"{ratios['workbench_vs_vectorbt_warm']:.1f}× | "
@@ -651,8 +620,7 @@ def peer_table(report: Mapping[str, Any]) -> str:
         f"vectorbt {agree['vectorbt_vs_workbench_cross_max_rel_diff']:.1e} (all pairs); "
         f"backtesting.py {flat:.1e} on its pairs flat at the last bar, {still:.1e} on the "
         f"{agree['backtesting_pairs_open_at_end']} still long (it charges the exit's "
-        "slippage at entry). Cross rule in the workbench: "
-        f"{agree['cross_rule_source']}.",
+        "slippage at entry).",
     ]
     return "\n".join(rows) + "\n\n" + "\n".join(f"- {n}" for n in notes)
 

@@ -50,8 +50,7 @@ def _report() -> dict[str, Any]:
         "ratios": {"workbench_vs_vectorbt_warm": 15.0, "workbench_vs_vectorbt_cold": 8.0,
                    "workbench_vs_backtesting": 330.1},
         "agreement": {
-            "cross_rule_source": "equity_curves() of cross positions",
-            "best": {"workbench_hold": {"total_return": [59, 196], "sharpe": [59, 196]},
+            "best": {"workbench_state": {"total_return": [59, 196], "sharpe": [59, 196]},
                      "workbench_cross": best, "vectorbt": best,
                      "workbench_cross_on_backtesting_subset": {"total_return": [31, 220]},
                      "backtesting_on_subset": {"total_return": [31, 220]}},
@@ -72,7 +71,7 @@ def test_peer_table_is_a_markdown_table_with_the_ratios_and_best_pairs() -> None
     assert len(rows) == 5  # header, rule, workbench, vectorbt, backtesting.py
     assert {row.count("|") for row in rows} == {8}  # 7 columns in every row
     workbench, vectorbt, backtesting = rows[2:]
-    assert "11,290" in workbench and "59/196 (hold)" in workbench and "33/220 (cross)" in workbench
+    assert "11,290" in workbench and "59/196 (state)" in workbench and "33/220 (cross)" in workbench
     assert "1.2.0" in vectorbt and "15.0×" in vectorbt and "8.0× the workbench's" in vectorbt
     assert "0.6.6" in backtesting and "330×" in backtesting and "34.2" in backtesting
     assert "every 10th pair (226)" in table and "1.1e-15" in table and "150 still long" in table
