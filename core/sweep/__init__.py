@@ -5,7 +5,10 @@
 - :mod:`core.sweep.run`: :func:`sweep` and :func:`sweep_ma_crossover`, and
   :func:`equity_curves` for many position columns at once;
 - :mod:`core.sweep.result`: :class:`SweepResult` and the ranking metrics;
-- :mod:`core.sweep._kernel`: the pure-numpy replica of vectorbt's target-percent fills.
+- :mod:`core.sweep._kernel`: the pure-numpy replica of vectorbt's target-percent fills;
+- :mod:`core.sweep._engine`: the blocked engine (time blocks x column chunks, state
+  carried between blocks), with range queries on the closes from :mod:`core.sweep._path`;
+- :mod:`core.sweep.bench`: the numpy lower bound and the memory benchmarks.
 
 Importing this package imports neither vectorbt nor numba.
 
