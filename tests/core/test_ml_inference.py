@@ -1,5 +1,6 @@
-"""OneBarPredictor: one feature row scored without pandas equals the pipeline's
-``predict_proba`` on the one-row DataFrame, for every model and the registry's artifacts."""
+"""Scoring without pandas: OneBarPredictor's one row equals the pipeline's ``predict_proba``
+on the one-row DataFrame (every model, the registry's artifacts), and permutation
+importance on raw values and threads equals scikit-learn's on the DataFrame."""
 
 from __future__ import annotations
 
@@ -92,3 +93,23 @@ def test_refuses_models_without_feature_names_or_two_classes(dataset: MLDataset)
     model = fit_model(ModelSpec(kind="logistic"), dataset.X, three)
     with pytest.raises(ValueError, match="classes"):
         OneBarPredictor(model)
+
+
+def test_permutation_importance_on_raw_values_and_threads_equals_sklearn(
+    dataset: MLDataset,
+) -> None:
+    from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+    from core.ml.evaluate import permutation_importance
+
+    train, test = dataset.subset(slice(0, 600)), dataset.subset(slice(600, None))
+    model = fit_model(ModelSpec(kind="xgboost", params=PARAMS["xgboost"]), train.X, train.y)
+    ref = sk_permutation_importance(
+        model, test.X, test.y.to_numpy(), n_repeats=3, random_state=4, scoring="roc_auc"
+    )
+    expected = pd.Series(ref.importances_mean, index=test.X.columns)
+    for jobs in (1, 2):
+        got = permutation_importance(model, test.X, test.y, n_repeats=3, seed=4, n_jobs=jobs)
+        pd.testing.assert_series_equal(
+            got["importance_mean"].sort_index(), expected.sort_index(), check_names=False
+        )
