@@ -24,6 +24,7 @@ from core.data.loaders import DataSourceError
 from core.paper import control, session
 from core.paper.control import ControlOutcome
 from core.paper.lease import DEFAULT_TTL_S, SessionLease, utc_clock
+from core.paper.limits import StoredLimits
 from core.paper.monitor import MonitorView, read_monitor, risk_state
 from core.paper.report import CycleReport, alert_snapshot
 from core.paper.worker import PaperWorker
@@ -95,7 +96,7 @@ def run_worker(
             session_name=config["session"],
             prices=prices,
             broker=broker,
-            limits=_limits,
+            limits=StoredLimits(),  # read in each bar's transaction, again on a new version
             on_cycle=_alert_hook(config["symbols"]),
             sleep=sleep,
             clock=clock,
