@@ -22,7 +22,7 @@ TARGET_CYCLES_PER_S = 1_000.0
 """Replay throughput target for one symbol on SQLite (issue 11)."""
 TARGET_P99_MS_FIVE = 5.0
 """p99 target of one cycle for five symbols."""
-BEFORE = {
+BEFORE: dict[str, Any] = {
     "cycle_ms_median_one_symbol": 9.4,
     "sql_statements_per_cycle_one_symbol": 40.5,
     "commits_per_cycle_one_symbol": 19.4,
@@ -172,7 +172,7 @@ def bench_paper(*, repeats: int = 3, cycles: int = 600) -> dict[str, Any]:
             "before_one_symbol": BEFORE["sql_statements_per_cycle_one_symbol"],
         },
         "before": BEFORE,
-        "speedup_vs_before_median": BEFORE["cycle_ms_median_one_symbol"]
+        "speedup_vs_before_median": float(BEFORE["cycle_ms_median_one_symbol"])
         / (float(np.median(one)) * 1000),
     }
 
