@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli import app, load_all
 
+load_all()  # the root group is lazy: register every command so the walk below sees them
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
 
