@@ -47,10 +47,12 @@ def _errors(at: Any) -> list[str]:
     return [str(getattr(e, "value", e))[:300] for e in at.exception]
 
 
-def _pages() -> list[list[str]]:
-    from app.main import PAGES
+def _pages() -> list[list[Any]]:
+    from app.main import PAGES, WARM_ENGINE_FOR
 
-    return [[url, file, title] for _section, file, title, _icon, url in PAGES]
+    return [
+        [url, file, title, url in WARM_ENGINE_FOR] for _section, file, title, _icon, url in PAGES
+    ]
 
 
 def _prime(files: list[str]) -> dict[str, Any]:
@@ -72,6 +74,8 @@ def _probe(at: Any, clicks: int, first_end: float) -> dict[str, Any]:
 
     samples: list[float] = []
     deadline = time.monotonic() + 120.0
+    if warmup.STATUS.started_at is None:  # this page does not start the warm-up
+        deadline = 0.0
     while len(samples) < clicks and not warmup.STATUS.done and time.monotonic() < deadline:
         time.sleep(warmup.QUIET_S + 0.25)
         if warmup.STATUS.done:
@@ -103,11 +107,12 @@ def _page(file: str, repeats: int, probes: int) -> dict[str, Any]:
     first_end = time.monotonic()
     heavy = sorted(m for m in HEAVY if m in sys.modules)
     errors = _errors(at)
-    reruns = []
+    reruns, reruns_cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         at.run()
         reruns.append(time.perf_counter() - start)
+        reruns_cpu.append(time.process_time() - start_cpu)
     out: dict[str, Any] = {
         "file": file,
         "title": [t.value for t in at.title][:1],
@@ -115,6 +120,7 @@ def _page(file: str, repeats: int, probes: int) -> dict[str, Any]:
         "first_render_s": first_s,
         "first_render_cpu_s": first_cpu_s,
         "rerun_samples_s": reruns,
+        "rerun_cpu_samples_s": reruns_cpu,
         "heavy_modules_after_first_render": heavy,
         "errors": errors + [e for e in _errors(at) if e not in errors],
     }

@@ -27,6 +27,8 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Trading", "risk.py", "Risk", ":material/shield:", "risk"),
     ("Trading", "alerts.py", "Alerts", ":material/notifications:", "alerts"),
 ]
+#: Pages whose actions run vectorbt backtests: visiting one starts the engine warm-up.
+WARM_ENGINE_FOR = frozenset({"backtest", "abtest"})
 
 
 def build_navigation() -> st.Page:
@@ -61,14 +63,16 @@ def main() -> None:
     """Entry point of ``streamlit run app/main.py``.
 
     Every run enters :data:`app.warmup.GATE`, so that the background engine warm-up
-    (started here once per server) only works while no page is running.
+    (started once per server, by the first visit to a page of :data:`WARM_ENGINE_FOR`)
+    only works while no page is running. Other pages never import the engine.
     """
     warmup.GATE.enter()
     try:
         st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
         state.init()
-        cached.engine_warmup()
         navigation = build_navigation()
+        if navigation.url_path in WARM_ENGINE_FOR:
+            cached.engine_warmup()
         render_sign_in()  # first: nothing from the data is shown before sign-in
         render_sidebar()
         navigation.run()

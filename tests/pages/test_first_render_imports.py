@@ -1,5 +1,6 @@
-"""The first render of the Data page needs no engine: vectorbt, quantstats and xgboost stay
-out of ``sys.modules``; the engine warm-up starts, and waits until no page is running."""
+"""First renders need no engine: vectorbt, quantstats and xgboost stay out of ``sys.modules``
+on the Data page, which does not start the engine warm-up; the Backtest page starts it, and
+the warm-up waits until no page is running."""
 
 from __future__ import annotations
 
@@ -17,30 +18,43 @@ from app.warmup import ActivityGate
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A fresh interpreter, as a new server process: the warm-up runs (with a quiet period long
-# enough that it cannot begin during the check), so the test sees what the render imported.
-RENDER_DATA_PAGE = """
+# A fresh interpreter, as a new server process. The warm-up's quiet period is long enough
+# that it cannot begin during the checks, so they see what the renders imported.
+RENDER = """
 import json, sys, threading
 from app import warmup
 warmup.QUIET_S = 3600.0
 from streamlit.testing.v1 import AppTest
+
+def seen(at):
+    return {
+        "titles": [t.value for t in at.title],
+        "errors": [str(e.value) for e in at.exception],
+        "loaded": sorted(m for m in ("vectorbt", "quantstats", "xgboost") if m in sys.modules),
+        "warmup_thread": any(t.name == "engine-warmup" for t in threading.enumerate()),
+        "warmup_steps": list(warmup.STATUS.steps_done),
+    }
+
 at = AppTest.from_file(sys.argv[1], default_timeout=300)
 at.run()
-print("RESULT " + json.dumps({
-    "titles": [t.value for t in at.title],
-    "errors": [str(e.value) for e in at.exception],
-    "loaded": sorted(m for m in ("vectorbt", "quantstats", "xgboost") if m in sys.modules),
-    "warmup_thread": any(t.name == "engine-warmup" for t in threading.enumerate()),
-    "warmup_steps": list(warmup.STATUS.steps_done),
-}))
+data = seen(at)
+at.switch_page(sys.argv[2])
+at.run()
+print("RESULT " + json.dumps({"data": data, "backtest": seen(at)}))
 """
 
 
-def test_data_page_first_render_imports_no_engine(isolated_workbench: Path) -> None:
+def test_first_renders_import_no_engine(isolated_workbench: Path) -> None:
     env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
     env.pop("WORKBENCH_APP_WARMUP", None)
     proc = subprocess.run(
-        [sys.executable, "-c", RENDER_DATA_PAGE, str(ROOT / "app" / "main.py")],
+        [
+            sys.executable,
+            "-c",
+            RENDER,
+            str(ROOT / "app" / "main.py"),
+            str(ROOT / "pages" / "backtest.py"),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -50,10 +64,13 @@ def test_data_page_first_render_imports_no_engine(isolated_workbench: Path) -> N
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
     result = json.loads(lines[-1].removeprefix("RESULT "))
-    assert result["titles"] == ["Data"] and result["errors"] == []
-    assert result["loaded"] == []
-    assert result["warmup_thread"] is True  # started by the render, not run during it
-    assert result["warmup_steps"] == []
+    data, backtest = result["data"], result["backtest"]
+    assert data["titles"] == ["Data"] and data["errors"] == []
+    assert data["loaded"] == [] and data["warmup_thread"] is False
+    assert backtest["titles"] == ["Backtest"] and backtest["errors"] == []
+    assert backtest["loaded"] == []
+    assert backtest["warmup_thread"] is True  # started by the visit, not run during it
+    assert backtest["warmup_steps"] == []
 
 
 def test_gate_is_quiet_only_after_the_last_run_ended() -> None:
