@@ -16,16 +16,18 @@ $(BIN)/python:
 
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## Verify embedded data, migrate the database, warm numba's cache (idempotent).
+## Verify embedded data, migrate the database, warm numba's cache and compile the project's
+## bytecode (idempotent; the environment may set PYTHONDONTWRITEBYTECODE, so nothing else writes it).
 setup: install
 	$(BIN)/workbench setup
+	$(BIN)/python -m compileall -q core app pages
 
 run: setup
 	$(BIN)/streamlit run app/main.py --server.headless true \
