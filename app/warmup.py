@@ -1,11 +1,14 @@
 """The engine warm-up of the app server: it yields to the user.
 
-The Backtest page's first run needs vectorbt (3-8 s to import on a 2-core machine) and
-numba's cached kernels. Importing them in a thread while a page renders makes that page
-several times slower: the import holds the GIL and the script thread queues for it.
-Here the warm-up imports one module at a time, and only once no script run has been in
-progress for :data:`QUIET_S` seconds. The first render never waits for it, and a click
-that lands during a step waits for that step only (one module, at most about 1 s).
+A backtest needs vectorbt (about 4 s to import with its dependencies on a loaded 2-core
+machine, with bytecode caches; twice that without) and numba's cached kernels. Importing
+them in a thread while a page renders or reruns slows that run down: the import holds the
+GIL and the script thread queues for it (a click 1-10 s after loading waited 1.8-2.2 s).
+Here the warm-up starts on the first visit to a page that backtests
+(``app.main.WARM_ENGINE_FOR``), imports one module at a time, and starts each step only
+once no script run has been in progress for :data:`QUIET_S` seconds. No render waits for
+it, and a click that lands during a step waits for the rest of that one step (0.1-1 s;
+vectorbt's own modules are the longest).
 
 Set ``WORKBENCH_APP_WARMUP=0`` to turn it off (the first backtest then imports the engine).
 """
@@ -33,6 +36,9 @@ STEPS: tuple[str, ...] = (
     "matplotlib.pyplot",
     "yfinance",
     "quantstats",
+    "sklearn.preprocessing",
+    "dateparser",
+    "plotly.express",
     "vectorbt",
 )
 
