@@ -154,4 +154,21 @@ __all__ = [
     "load_upload",
     "symbols_of",
     "uploads",
+    "write_listing",
 ]
+
+
+def write_listing() -> None:
+    """Regenerate the stored listing from the files (``python -m core.data.catalog``)."""
+    from core.data.listing import write_catalog
+
+    folder = get_settings().data_dir
+    infos = [
+        describe(src, description=src.description, origin=src.source, license=src.license)
+        for src in embedded_sources(folder).values()
+    ]
+    print(write_catalog(folder, infos))
+
+
+if __name__ == "__main__":
+    write_listing()

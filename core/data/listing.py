@@ -5,7 +5,7 @@ Describing an embedded dataset means loading and validating every symbol (pandas
 ``data/CATALOG.json`` keeps the result beside the files, each entry with the SHA-256 of
 the file it describes, so listing datasets reads JSON instead; an entry whose file no
 longer matches is ignored and the dataset is described from its file. Regenerate it with
-``python -m core.data.listing`` (a test checks that it matches the files).
+``python -m core.data.catalog`` (a test checks that it matches the files).
 """
 
 from __future__ import annotations
@@ -125,19 +125,6 @@ def write_catalog(folder: Path, infos: Sequence[DatasetInfo]) -> Path:
     return path
 
 
-def main() -> None:
-    """Regenerate the stored listing from the files (``python -m core.data.listing``)."""
-    from core.config import get_settings
-    from core.data.loaders import describe, embedded_sources
-
-    folder = get_settings().data_dir
-    infos = [
-        describe(src, description=src.description, origin=src.source, license=src.license)
-        for src in embedded_sources(folder).values()
-    ]
-    print(write_catalog(folder, infos))
-
-
 __all__ = [
     "CATALOG_FILE",
     "EMBEDDED_FILES",
@@ -147,6 +134,3 @@ __all__ = [
     "stored_symbols",
     "write_catalog",
 ]
-
-if __name__ == "__main__":
-    main()

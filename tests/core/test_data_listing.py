@@ -22,7 +22,7 @@ def _described(folder: Path) -> dict[str, tuple[object, ...]]:
 
 def test_the_stored_listing_equals_loading_every_symbol() -> None:
     """The committed listing is what loading and validating every frame gives; if this
-    fails, regenerate it with ``python -m core.data.listing``."""
+    fails, regenerate it with ``python -m core.data.catalog``."""
     assert stored_symbols(DATA) == _described(DATA)
 
 
