@@ -34,8 +34,8 @@ Row = np.ndarray | Sequence[float] | Mapping[str, float]
 
 
 def _scaler_arrays(steps: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(mean, scale)`` of the preprocessing steps when they are at most one fitted
-    ``StandardScaler``; None when there is anything else."""
+    """``(mean, scale)`` of a lone fitted ``StandardScaler``, None without preprocessing;
+    ``LookupError`` for any other preprocessing (the generic path handles it)."""
     from sklearn.preprocessing import StandardScaler
 
     if not steps:
@@ -110,7 +110,8 @@ class OneBarPredictor:
     model : Pipeline
         Fitted, as from :func:`core.ml.models.fit_model` or the registry's
         ``load_model``; binary with classes ``[0, 1]``. The predictor is a snapshot:
-        build a new one after refitting.
+        build a new one after refitting. It reuses one input buffer: use one predictor
+        per thread.
 
     Attributes
     ----------
