@@ -39,9 +39,9 @@ def _train_rows(bars: int | None, seed: int) -> MLDataset:
     """The training rows of ``workbench train``'s defaults: every OHLCV feature, 5-bar
     sign labels, the last 25% held out; the S&P 500 series, or ``bars`` synthetic bars."""
     if bars is None:
-        from core.bench import reference_prices
+        from core.data.loaders import embedded_sources  # core.bench's reference series
 
-        prices = reference_prices()
+        prices = embedded_sources()["ohlcv_daily"].load("SP500")
     else:
         prices = generate(SyntheticSpec(bars=bars, seed=seed))[0]
     dataset = make_dataset(prices, available_features(prices.columns), horizon=5)
