@@ -23,6 +23,7 @@ from core.data.catalog import load_prices
 from core.data.loaders import DataSourceError
 from core.paper import control, session
 from core.paper.control import ControlOutcome
+from core.paper.group import REPLAY_GROUP_COMMIT
 from core.paper.lease import DEFAULT_TTL_S, SessionLease, utc_clock
 from core.paper.limits import StoredLimits
 from core.paper.monitor import MonitorView, read_monitor, risk_state
@@ -101,6 +102,7 @@ def run_worker(
             sleep=sleep,
             clock=clock,
             lease=lease,
+            group_commit=REPLAY_GROUP_COMMIT,  # replays with the simulator only
         )
         return worker.run(steps=steps, speed=speed, until=stop).as_dict()
 

@@ -123,13 +123,22 @@ def record_orders(
     session: Session,
     account_id: int,
     requests: Sequence[tuple[OrderRequest, int | None]],
+    *,
+    check: bool = True,
 ) -> list[TradingOrder]:
     """:func:`record_order` for several ``(request, decision_id)`` at once: one read of
-    the keys and one flush, with the same checks (OrderIdConflictError)."""
-    existing = {
-        o.client_order_id: o
-        for o in OrderRepository(session).by_client_ids(r.client_order_id for r, _ in requests)
-    }
+    the keys and one flush, with the same checks (OrderIdConflictError).
+
+    ``check=False`` skips the read of the keys: the caller knows them to be new to this
+    account and checks them against the others' before its transaction commits
+    (:func:`check_new_keys`).
+    """
+    keys = (r.client_order_id for r, _ in requests)
+    existing = (
+        {o.client_order_id: o for o in OrderRepository(session).by_client_ids(keys)}
+        if (check)
+        else {}
+    )
     rows = []
     now = utcnow()
     for request, decision_id in requests:
@@ -173,6 +182,24 @@ def record_orders(
     return rows  # flushed with the session's next statement
 
 
+def check_new_keys(session: Session, rows: Sequence[TradingOrder]) -> None:
+    """Raise :class:`OrderIdConflictError` when the key of any of ``rows`` (orders staged
+    by :func:`record_orders` with ``check=False``, maybe not flushed yet) is already held
+    by another stored order (one read, without flushing ``rows``)."""
+    if not rows:
+        return
+    staged = {id(r) for r in rows}
+    with session.no_autoflush:
+        held = OrderRepository(session).by_client_ids(r.client_order_id for r in rows)
+    for row in held:
+        if id(row) not in staged:
+            raise OrderIdConflictError(
+                f"client_order_id {row.client_order_id!r} is already held by account "
+                f"{row.account_id} ({row.side} {row.qty:g} {row.symbol}); order keys must be "
+                "unique"
+            )
+
+
 def update_position(position: TradingPosition, signed_qty: float, price: float) -> float:
     """Move a position by ``signed_qty`` at ``price``; returns the realized P&L.
 
@@ -214,19 +241,22 @@ def apply_fill(
     ts: datetime | None = None,
     adjust_cash: bool = True,
     position: TradingPosition | None = None,
+    known_new: bool = False,
 ) -> TradingFill | None:
     """Record one execution and move order, position and (optionally) cash together.
 
     Returns ``None`` (and changes nothing) when ``broker_fill_id`` is already recorded.
     ``position`` is the order's position row when the caller holds it already (else it
-    is looked up, and created flat when missing).
+    is looked up, and created flat when missing). ``known_new``: the caller knows the id
+    to be new (the simulator's first fill of an order), so it is not looked up; the
+    unique ``broker_fill_id`` still guards it when the fill is flushed. The fill refers
+    to ``order`` itself, so an order not flushed yet gets its id first.
     """
-    fills = FillRepository(session)
-    if fills.exists(broker_fill_id):
+    if not known_new and FillRepository(session).exists(broker_fill_id):
         return None
     ts = ts or utcnow()
     fill = TradingFill(
-        order_id=order.id,
+        order=order,
         broker_fill_id=broker_fill_id,
         symbol=order.symbol,
         side=order.side,

@@ -269,9 +269,23 @@ class SimBroker:
                 raise
             return existing
 
+    def _staged(self, s: Session, client_order_id: str) -> TradingOrder | None:
+        """Bound: this account's order with that key recorded in the transaction and not
+        flushed yet (found without a read; its key is checked before the commit)."""
+        for obj in s.new:
+            if (
+                isinstance(obj, TradingOrder)
+                and obj.client_order_id == client_order_id
+                and obj.account_id == self.account_id
+            ):
+                return obj
+        return None
+
     def _submit(self, s: Session, order: OrderRequest) -> BrokerOrder:
         orders = OrderRepository(s)
-        row = orders.by_client_id(order.client_order_id, account_id=self.account_id)
+        row = self._staged(s, order.client_order_id) if self._binding is not None else None
+        if row is None:
+            row = orders.by_client_id(order.client_order_id, account_id=self.account_id)
         if row is None and orders.client_id_owner(order.client_order_id) is not None:
             raise OrderRejectedError(
                 f"client_order_id {order.client_order_id!r} belongs to another account"
@@ -286,7 +300,8 @@ class SimBroker:
                 row.broker_order_id = f"sim-{uuid.uuid4()}"
                 row.status = "new"
                 row.updated_at = utcnow()
-                s.flush()
+                if self._binding is None:  # bound: flushed when the caller commits
+                    s.flush()
                 self._opened(row)
             return to_broker_order(row)
         row = record_order(s, self.account_id, order, status="new")
@@ -409,6 +424,8 @@ class SimBroker:
             broker_fill_id=f"{row.broker_order_id}-f{n + 1}",
             ts=ts,
             position=position,
+            # an order and its fills move in one transaction: the first fill is new
+            known_new=n == 0 and self._binding is not None,
         )
         return True
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.broker import LedgerBroker, portfolio_state
 from core.paper.context import SessionContext
+from core.paper.group import BarWrites
 from core.paper.report import CycleReport, Summary
 from core.paper.sizing import book_breaches
 from core.risk import RiskLimits
@@ -163,13 +164,15 @@ def close_bar(
     *,
     peak_equity: float,
     joined: bool = False,
+    writes: BarWrites | None = None,
 ) -> None:
     """Equity snapshot, peak, cursor: the writes that complete the bar, in ``s``.
 
     ``peak_equity`` is the session's stored peak before this bar; ``joined``: the
     broker is a :class:`~core.broker.LedgerBroker` bound to ``s``. The book's exposures
     are audited here from the ledger's quantities, the bar's closes and the broker's
-    equity: every limit they break counts in ``summary.limit_breaches``.
+    equity: every limit they break counts in ``summary.limit_breaches``. With ``writes``
+    the snapshot and the cursor are written when the transaction commits.
     """
     account = ctx.broker.account()
     ctx.broker.sync_account(s, ctx.account_id)
@@ -186,17 +189,17 @@ def close_bar(
     realized = sum(p.realized_pnl for p in positions)
     unrealized = sum(p.qty * ((p.last_price or p.avg_price) - p.avg_price) for p in positions)
     peak = max(peak_equity, account.equity)
-    PaperSessionRepository(s).close_bar(
-        ctx.session_id,
-        bar=t,
-        ts=ctx.bar_time(t),
-        peak_equity=peak,
-        snapshot={
-            "equity": account.equity,
-            "cash": account.cash,
-            "realized_pnl": realized,
-            "unrealized_pnl": unrealized,
-        },
-    )
+    snapshot = {
+        "equity": account.equity,
+        "cash": account.cash,
+        "realized_pnl": realized,
+        "unrealized_pnl": unrealized,
+    }
+    if writes is not None:
+        writes.close_bar(bar=t, ts=ctx.bar_time(t), peak_equity=peak, snapshot=snapshot)
+    else:
+        PaperSessionRepository(s).close_bar(
+            ctx.session_id, bar=t, ts=ctx.bar_time(t), peak_equity=peak, snapshot=snapshot
+        )
     report.equity = account.equity
     report.peak_equity = peak

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.broker import LedgerBroker
 from core.paper.book import DayMarks, book_state, close_bar, day_marks, utilization
 from core.paper.context import SessionContext
+from core.paper.group import BarWrites
 from core.paper.lease import Clock
 from core.paper.limits import LimitsProvider, StoredLimits
 from core.paper.orders import (
@@ -189,6 +190,8 @@ class BarCycle:
         self._marks: tuple[DayMarks, float] | None = None
         self._unsent = True
         """Whether orders recorded earlier may still wait to be sent."""
+        self.wrote_control = False
+        """Whether the last bar wrote the control row (the risk engine's kill switch)."""
 
     def rebuild(self, upto: int) -> None:
         """Fresh, deterministic pipelines warmed up on bars ``0 .. upto - 1``."""
@@ -221,7 +224,8 @@ class BarCycle:
             s.commit()
 
     def closed(self, t: int, report: CycleReport) -> None:
-        """Bar t was committed: carry its close to the next bar."""
+        """Bar t is complete in the open transaction: carry its close to the next bar
+        (a rollback calls :meth:`forget`)."""
         self._fresh = t + 1
         closes = {t: report.equity}
         self._marks = (DayMarks(t + 1, closes, report.peak_equity), report.peak_equity)
@@ -257,14 +261,26 @@ class BarCycle:
             fills += len(ctx.broker.sync_orders(s, ctx.account_id))
         return fills
 
-    def run(self, t: int, summary: Summary, s: Session, limits: RiskLimits) -> CycleReport:
-        """Process bar t in ``s`` (a bar half done before a crash is completed, not
-        repeated); the caller renews the lease and commits."""
-        bind = self.ctx.broker.bind(s) if self.joined else nullcontext()  # type: ignore[attr-defined]
-        with bind:
-            return self._run(t, summary, s, limits)
+    def bound(self, s: Session) -> AbstractContextManager[None]:
+        """The block in which the bars of transaction ``s`` run: a broker that shares the
+        ledger is bound to it (its account, positions and open orders read once)."""
+        if self.joined:
+            return cast(LedgerBroker, self.ctx.broker).bind(s)
+        return nullcontext()
 
-    def _run(self, t: int, summary: Summary, s: Session, limits: RiskLimits) -> CycleReport:
+    def run(
+        self,
+        t: int,
+        summary: Summary,
+        s: Session,
+        limits: RiskLimits,
+        writes: BarWrites | None = None,
+    ) -> CycleReport:
+        """Process bar t in ``s``, inside :meth:`bound` (a bar half done before a crash is
+        completed, not repeated); the caller renews the lease and commits. With
+        ``writes`` (a broker that shares the ledger) the bar's decisions, snapshot and
+        cursor are appended there, written when the transaction commits."""
+        self.wrote_control = False
         ctx = self.ctx
         known_fresh = self._fresh == t
         # The open (fills of the previous bar's orders) and the close (marks) are fed before
@@ -296,10 +312,10 @@ class BarCycle:
             report=report,
         )
         entries = [self._decide(s, bar, symbol, summary) for symbol in ctx.symbols]
-        orders = record_bar(ctx, s, t, entries, summary, check=not known_fresh)
+        orders = record_bar(ctx, s, t, entries, summary, check=not known_fresh, writes=writes)
         self.checkpoint(s)  # another broker: the orders are durable before they are sent
         if self._unsent:
-            orders = unsent_orders(ctx, s)
+            orders = unsent_orders(ctx, s, orders)
         rejected, self._unsent = send_orders(ctx, s, orders, summary, lambda: self.checkpoint(s))
         report.rejected += rejected
         if self.joined and not self._unsent:
@@ -316,6 +332,7 @@ class BarCycle:
             summary,
             peak_equity=stored_peak,
             joined=self.joined,
+            writes=writes,
         )
         after = replace(marks, peak_equity=report.peak_equity)
         report.utilization = utilization(ctx, after, limits, history=bar.history, prices=bar.prices)
@@ -361,6 +378,7 @@ class BarCycle:
             summary.risk_rejected += 1
             bar.report.rejected += 1
         if risk is not None and risk.kill_switch:
+            self.wrote_control = True  # a group of bars ends here: the next one reads it
             WorkerControlRepository(s).set(
                 "killed",
                 updated_by="risk-engine",

@@ -33,6 +33,7 @@ from core.broker import (
 )
 from core.broker.base import Side
 from core.paper.context import SessionContext
+from core.paper.group import BarWrites
 from core.paper.ids import client_order_id
 from core.paper.report import Summary
 from core.paper.sizing import SizingCaps
@@ -92,12 +93,17 @@ def record_bar(
     summary: Summary,
     *,
     check: bool = True,
+    writes: BarWrites | None = None,
 ) -> list[TradingOrder]:
     """Store bar t's decisions and their orders in ``s`` (one flush each); returns the
     new orders, still ``pending_new``.
 
     With ``check``, the symbols already decided at bar t (a bar half done before a
-    crash) are skipped; ``check=False`` when the caller knows bar t has no decision.
+    crash) are skipped; ``check=False`` when the caller knows bar t has no decision
+    (then it has no order either: a bar's decisions and orders commit together, so
+    their keys are not read; ``writes`` checks them before the commit). With
+    ``writes`` (the simulator's bars, :mod:`core.paper.group`) the decisions are
+    appended there and written when the transaction commits.
     """
     if check and entries:
         done = DecisionRepository(s).decided_symbols(ctx.name, t)
@@ -109,19 +115,19 @@ def record_bar(
         client_order_id(ctx.name, e.symbol, ts) if abs(e.decision.approved_qty) >= 1 else None
         for e in entries
     ]
-    ids = DecisionRepository(s).add_many(
-        [
-            {
-                "symbol": e.symbol,
-                "payload": json_safe(_payload(ctx, t, e, cid)),
-                "explanation": e.decision.explanation,
-                "ts": ctx.bar_time(t),
-                "session_name": ctx.name,
-                "bar": t,
-            }
-            for e, cid in zip(entries, cids, strict=True)
-        ]
-    )
+    rows = [
+        {
+            "symbol": e.symbol,
+            "payload": json_safe(_payload(ctx, t, e, cid)),
+            "explanation": e.decision.explanation,
+            "ts": ctx.bar_time(t),
+            "session_name": ctx.name,
+            "bar": t,
+        }
+        for e, cid in zip(entries, cids, strict=True)
+    ]
+    # with ``writes``: the decisions' places in the group, replaced by their ids later
+    ids = DecisionRepository(s).add_many(rows) if writes is None else writes.add_decisions(rows)
     requests: list[tuple[OrderRequest, int | None]] = []
     for entry, cid, decision_id in zip(entries, cids, ids, strict=True):
         if cid is None:
@@ -131,7 +137,15 @@ def record_bar(
         request = OrderRequest(symbol=entry.symbol, side=side, qty=qty, client_order_id=cid)
         requests.append((request, decision_id))
     summary.orders += len(requests)
-    return record_orders(s, ctx.account_id, requests) if requests else []
+    if not requests:
+        return []
+    if writes is None:
+        return record_orders(s, ctx.account_id, requests)
+    staged = not check
+    orders = record_orders(s, ctx.account_id, [(r, None) for r, _ in requests], check=not staged)
+    for (_, place), order in zip(requests, orders, strict=True):
+        writes.link(int(place or 0), order, staged=staged)
+    return orders
 
 
 def send_orders(
@@ -173,9 +187,15 @@ def send_orders(
     return rejected, unsent
 
 
-def unsent_orders(ctx: SessionContext, s: Session) -> list[TradingOrder]:
-    """Every recorded order the broker has not acknowledged yet, oldest first."""
-    return [o for o in OrderRepository(s).open(ctx.account_id) if o.status == "pending_new"]
+def unsent_orders(
+    ctx: SessionContext, s: Session, new: list[TradingOrder] | None = None
+) -> list[TradingOrder]:
+    """Every recorded order the broker has not acknowledged yet, oldest first: the stored
+    ones, then those of ``new`` not flushed yet (read without flushing them)."""
+    with s.no_autoflush:
+        stored = [o for o in OrderRepository(s).open(ctx.account_id) if o.status == "pending_new"]
+    known = {id(o) for o in stored}
+    return stored + [o for o in new or [] if id(o) not in known and o.status == "pending_new"]
 
 
 def submit_pending(ctx: SessionContext, summary: Summary) -> tuple[int, int]:

@@ -53,6 +53,10 @@ class CycleReport:
     previous_regime: dict[str, str] = field(default_factory=dict)
     rejected: int = 0
     latency_ms: float = 0.0
+    """Wall time of the bar's work (its heartbeat's latency)."""
+    commit_ms: float = 0.0
+    """Wall time of the commit that ended the bar's transaction (with the writes deferred
+    to it, :mod:`core.paper.group`), charged to the bar that ended it; 0 for the others."""
     broker_connected: bool = True
     reconciliation_differences: int = 0
     utilization: dict[str, float] = field(default_factory=dict)

@@ -35,6 +35,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -43,12 +44,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.broker import Broker, BrokerError, BrokerUnavailableError
 from core.paper.context import SessionContext, session_row
 from core.paper.cycle import BarCycle
+from core.paper.group import BarWrites, GroupCommit
 from core.paper.lease import Clock, SessionLease, utc_clock
 from core.paper.limits import LimitsProvider, StoredLimits
 from core.paper.orders import carry_out_kill, reconcile_ledger, submit_pending
 from core.paper.report import CycleReport, Summary
 from core.paper.session import check_training, common_calendar
 from core.paper.sizing import DEFAULT_HEADROOM
+from core.risk import RiskLimits
 from core.store.models import utcnow
 from core.store.paper import HeartbeatRepository, WorkerControlRepository
 
@@ -87,6 +90,11 @@ class PaperWorker:
         takes one (and refuses to start when another worker holds it).
     headroom
         Share of each exposure limit the sizer may use (see :mod:`core.paper.sizing`).
+    group_commit
+        In a replay (``speed=0``) with the simulator, run several bars per transaction
+        under this rule (:mod:`core.paper.group`; e.g.
+        :data:`~core.paper.group.REPLAY_GROUP_COMMIT`, what the paper service uses).
+        Default: one transaction per bar, each bar committed before ``on_cycle`` sees it.
     """
 
     def __init__(
@@ -102,8 +110,12 @@ class PaperWorker:
         clock: Clock = utc_clock,
         lease: SessionLease | None = None,
         headroom: float = DEFAULT_HEADROOM,
+        group_commit: GroupCommit | None = None,
     ) -> None:
         self._engine = engine
+        self.group_commit = group_commit
+        self._driver: Any = None
+        self._hooked: set[int] = set()
         self.session_name = session_name
         self.broker = broker
         self.on_cycle = on_cycle
@@ -190,7 +202,8 @@ class PaperWorker:
         if own_lease:
             self.lease = SessionLease(self._engine, self.session_name).acquire()
         try:
-            with self._bar_sessions() as sessions:
+            with self._bar_sessions() as (sessions, driver):
+                self._driver = driver
                 return self._run(
                     steps=steps, speed=speed, poll_s=poll_s, until=until, sessions=sessions
                 )
@@ -214,9 +227,11 @@ class PaperWorker:
                 self._broker_down(summary, exc, start - 1, poll_s)
 
     @contextmanager
-    def _bar_sessions(self) -> Iterator[sessionmaker[Session]]:
+    def _bar_sessions(self) -> Iterator[tuple[sessionmaker[Session], Any]]:
         """The sessions of the bars: with the simulator on SQLite, on one connection of
-        their own with ``synchronous=NORMAL``.
+        their own with ``synchronous=NORMAL``, and without autoflush (the bars' writes
+        wait for the commit, :mod:`core.paper.group`); with it, that connection's sqlite3
+        object (else None).
 
         In WAL mode that keeps every commit atomic and durable when the process is
         killed (SIGKILL: the WAL is in the operating system's cache), and drops the
@@ -227,19 +242,20 @@ class PaperWorker:
         """
         engine = self._engine
         if not (self.cycle.joined and engine.dialect.name == "sqlite"):
-            yield self.ctx.sessions
+            yield self.ctx.sessions, None
             return
         with engine.connect() as conn:
             mode = str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
             before = conn.exec_driver_sql("PRAGMA synchronous").scalar()
             conn.commit()
             if mode != "wal":
-                yield self.ctx.sessions
+                yield self.ctx.sessions, None
                 return
             conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
             conn.commit()
             try:
-                yield sessionmaker(bind=conn, expire_on_commit=False)
+                factory = sessionmaker(bind=conn, expire_on_commit=False, autoflush=False)
+                yield factory, conn.connection.driver_connection
             finally:
                 conn.rollback()
                 conn.exec_driver_sql(f"PRAGMA synchronous={int(before or 2)}")
@@ -264,14 +280,18 @@ class PaperWorker:
         t = start
         done = 0
         end = len(index) if until is None else int(index.searchsorted(until, "right"))
+        group = self.group_commit if (self.cycle.joined and speed == 0) else None
         while t < end and (steps is None or done < steps):
             started = time.perf_counter()
-            cycle: CycleReport | None = None
+            cycles: list[CycleReport] = []
             s = sessions()
             try:
                 poll = WorkerControlRepository(s).poll()
                 if poll.desired_state == "running":
-                    cycle = self._cycle(s, t, summary, poll.limits_version, started)
+                    last = end if steps is None else min(end, t + steps - done)
+                    stop = min(last, t + (1 if group is None else group.max_bars))
+                    limits = self.cycle.limits_in_force(s, poll.limits_version)
+                    cycles = self._bars(s, t, stop, summary, limits, started, group)
             except BrokerUnavailableError as exc:
                 s.rollback()
                 self._broker_down(summary, exc, t, poll_s)
@@ -297,12 +317,13 @@ class PaperWorker:
             if state == "stopped":
                 summary.state = "stopped"
                 break
-            if self.on_cycle is not None and cycle is not None:
-                self.on_cycle(cycle)
-            summary.cycles += 1
-            summary.last_bar = str(index[t].date())
-            done += 1
-            t += 1
+            for cycle in cycles:  # committed: the hooks see them in bar order
+                if self.on_cycle is not None and id(cycle) not in self._hooked:
+                    self.on_cycle(cycle)
+                summary.cycles += 1
+                summary.last_bar = str(index[t].date())
+                done += 1
+                t += 1
             if speed > 0:
                 self._sleep(1.0 / speed)
         else:
@@ -315,19 +336,69 @@ class PaperWorker:
         self._set_status(summary.state)
         return summary
 
-    def _cycle(
-        self, s: Session, t: int, summary: Summary, limits_version: int, started: float
-    ) -> CycleReport:
-        """Bar t in session ``s``: the cycle, its heartbeat and the lease, committed."""
-        cycle = self.cycle.run(t, summary, s, self.cycle.limits_in_force(s, limits_version))
-        cycle.latency_ms = (time.perf_counter() - started) * 1000
-        HeartbeatRepository(s).append(
-            cycle=summary.cycles, status="running", latency_ms=cycle.latency_ms
-        )
-        self._renew(s)  # the bar commits only while this worker holds the lease
-        s.commit()
-        self.cycle.closed(t, cycle)
-        return cycle
+    def _bars(
+        self,
+        s: Session,
+        t: int,
+        stop: int,
+        summary: Summary,
+        limits: RiskLimits,
+        started: float,
+        group: GroupCommit | None,
+    ) -> list[CycleReport]:
+        """Bars ``t`` .. at most ``stop - 1`` in session ``s``, then their heartbeats and
+        the lease, committed once: one bar without ``group``, else the bars of
+        :mod:`core.paper.group`'s rule. Returns the bars' reports; the caller calls the
+        hooks of those not in ``self._hooked`` once they are committed.
+
+        On the simulator's SQLite connection a group writes nothing before its commit, so
+        other connections are never kept waiting by it: a hook is then called as soon as
+        its bar is done (the bar is not durable yet: a crash runs it, and calls its hook,
+        again), and the group ends after a bar at which another connection committed
+        (``PRAGMA data_version``: e.g. a hook or the dashboard changed the control row),
+        so the next group reads the change before its first bar.
+        """
+        writes = BarWrites() if self.cycle.joined else None
+        driver = self._driver if group is not None else None
+        seen = _data_version(driver)
+        began = started
+        cycles: list[CycleReport] = []
+        self._hooked = set()
+        with self.cycle.bound(s):
+            while True:
+                cycle = self.cycle.run(t, summary, s, limits, writes)
+                cycle.latency_ms = (time.perf_counter() - started) * 1000
+                beat = summary.cycles + len(cycles)
+                if writes is None:
+                    HeartbeatRepository(s).append(
+                        cycle=beat, status="running", latency_ms=cycle.latency_ms
+                    )
+                else:
+                    writes.beat(cycle=beat, status="running", latency_ms=cycle.latency_ms)
+                self.cycle.closed(t, cycle)
+                cycles.append(cycle)
+                t += 1
+                if (
+                    group is None
+                    or t >= stop
+                    or self.cycle.wrote_control
+                    or (time.perf_counter() - began) * 1000 >= group.max_ms
+                ):
+                    break
+                if driver is not None and not driver.in_transaction:
+                    if self.on_cycle is not None:
+                        self.on_cycle(cycle)
+                        self._hooked.add(id(cycle))
+                    if _data_version(driver) != seen:
+                        break
+                started = time.perf_counter()
+            committing = time.perf_counter()
+            if writes is not None:
+                writes.flush(s, self.ctx.session_id)
+            self._renew(s)  # the bars commit only while this worker holds the lease
+            s.commit()
+        cycles[-1].commit_ms = (time.perf_counter() - committing) * 1000
+        return cycles
 
     def _broker_down(self, summary: Summary, exc: Exception, t: int, poll_s: float) -> None:
         """Record the outage (heartbeat, alert hook) and wait before retrying."""
@@ -361,3 +432,11 @@ class PaperWorker:
         )
         summary.orders += outcome.flatten_orders
         summary.fills += outcome.flatten_fills
+
+
+def _data_version(driver: Any) -> int | None:
+    """SQLite's ``PRAGMA data_version`` of a sqlite3 connection: it changes when another
+    connection commits (None without a connection)."""
+    if driver is None:
+        return None
+    return int(driver.execute("PRAGMA data_version").fetchone()[0])

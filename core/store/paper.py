@@ -208,6 +208,28 @@ class PaperSessionRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def close_bars(
+        self,
+        session_id: int,
+        snapshots: list[dict[str, Any]],
+        *,
+        bar: int,
+        ts: datetime,
+        peak_equity: float,
+    ) -> None:
+        """:meth:`close_bar` for several bars: their snapshots (``bar``, ``ts`` and the
+        snapshot fields) in one executemany INSERT, then the cursor moved to the last
+        (``bar``, ``ts``) in one UPDATE."""
+        if snapshots:
+            rows = [{"session_id": session_id, **row} for row in snapshots]
+            self._s.execute(insert(EquitySnapshot), rows)
+        self._s.execute(
+            update(PaperSession)
+            .where(PaperSession.id == session_id)
+            .values(cursor=bar, cursor_ts=ts, peak_equity=peak_equity, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
     def last_equity(self, session_id: int) -> EquitySnapshot | None:
         """The newest equity snapshot of a session."""
         return self._s.scalar(
@@ -265,10 +287,18 @@ class DecisionRepository:
         self._s.flush()
         return decision
 
-    def add_many(self, rows: list[dict[str, Any]]) -> list[int]:
+    def add_many(self, rows: list[dict[str, Any]], *, ids: list[int] | None = None) -> list[int]:
         """Record several decisions (the fields of :meth:`add`) in one INSERT; their ids,
-        in the order of ``rows``."""
+        in the order of ``rows``.
+
+        ``ids``: the caller's ids for them (it holds the write lock that keeps them
+        free), so no RETURNING is needed and the rows go in one executemany.
+        """
         values = [{"explanation": "", "ts": utcnow(), **row} for row in rows]
+        if ids is not None:
+            values = [{**v, "id": i} for v, i in zip(values, ids, strict=True)]
+            self._s.execute(insert(TradingDecision), values)
+            return list(ids)
         statement = insert(TradingDecision).returning(
             TradingDecision.id, sort_by_parameter_order=True
         )
@@ -431,6 +461,12 @@ class HeartbeatRepository:
                 last_error=last_error,
             )
         )
+
+    def append_many(self, rows: list[dict[str, Any]]) -> None:
+        """Record several cycles (the fields of :meth:`append` and their ``ts``) in one
+        executemany INSERT."""
+        if rows:
+            self._s.execute(insert(WorkerHeartbeat), rows)
 
     def latest(self) -> WorkerHeartbeat | None:
         """The newest beat."""

@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.store.models import Base, utcnow
 
@@ -108,6 +108,8 @@ class TradingFill(Base):
     price: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float, default=0.0)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    order: Mapped[TradingOrder] = relationship(lazy="select")
+    """The filled order (a fill staged with an order not flushed yet is inserted after it)."""
 
 
 class TradingPosition(Base):

@@ -13,5 +13,6 @@ def test_the_paper_bench_reports_every_figure_with_its_target() -> None:
     assert five["target_p99"] == 5 and five["n"] == 3
     assert five["median"] <= five["p95"] <= five["p99"]
     sql = report["sql_statements_per_cycle"]
-    assert 0 < sql["one_symbol_median"] < sql["before_one_symbol"]
+    assert 0 < sql["one_symbol"] < sql["before_one_symbol"]
+    assert report["per_bar"]["commits_per_cycle"]["one_symbol"] == 1  # one per bar
     assert "cycles/s replay" in summary(report)

@@ -1,0 +1,179 @@
+"""Group commit of replayed bars with the simulator: several bars per transaction.
+
+The rule: a worker given a :class:`GroupCommit` that replays (speed 0) with a broker
+whose book is the ledger (the simulator, :class:`~core.broker.LedgerBroker`) runs its
+bars in groups, one transaction each. A group holds at most ``max_bars`` bars and ends
+after the first bar that finishes ``max_ms`` milliseconds or more after the group
+began, after a bar that wrote the control row (the risk engine's kill switch), and at
+the run's last bar. The control row (pause, stop, kill) and the limits version are read
+when a group begins, so a request made during a group applies from the next one. The
+``on_cycle`` hooks (alerts) see each bar once its group is committed, in bar order.
+
+Why it is crash-safe: every effect of a simulated bar (decisions, orders, fills,
+positions, cash, the equity snapshot, the cursor, the heartbeat) is a row of this
+database written in the group's transaction, and nothing leaves the process before it
+commits (the hooks run after). A crash (``kill -9``) loses the uncommitted bars whole
+and leaves the cursor before them; the restarted worker rebuilds its pipelines
+deterministically up to the cursor and runs those bars again, deciding, filling and
+marking exactly as the lost run did, under the same order keys. So nothing is lost and
+nothing is duplicated, as with one transaction per bar. Other brokers never group:
+their orders leave the process, so each bar's decisions and orders commit before they
+are sent.
+
+Inside a group nothing is read back: the decisions, equity snapshots and heartbeats
+are appended here (:class:`BarWrites`) and written by one executemany INSERT each when
+the group commits, with the simulator's rows (orders, fills, positions, account), which
+the ORM flushes once, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from core.broker.ledger import check_new_keys
+from core.store.models import utcnow
+from core.store.paper import (
+    DecisionRepository,
+    HeartbeatRepository,
+    PaperSessionRepository,
+    TradingDecision,
+)
+from core.store.trading import TradingFill, TradingOrder
+
+
+@dataclass(frozen=True)
+class GroupCommit:
+    """How many replayed bars one transaction may hold (see the module's rule).
+
+    Parameters
+    ----------
+    max_bars
+        Bars per transaction at most.
+    max_ms
+        A group ends after the first bar finished this long (wall clock) after the group
+        began: it bounds how long a control request waits, how stale the monitor is and
+        how long other writers of the SQLite database wait for its lock.
+    """
+
+    max_bars: int = 64
+    max_ms: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.max_bars < 1:
+            raise ValueError(f"max_bars must be at least 1; got {self.max_bars!r}")
+        if not (self.max_ms > 0 and not math.isnan(self.max_ms)):
+            raise ValueError(f"max_ms must be positive milliseconds; got {self.max_ms!r}")
+
+
+REPLAY_GROUP_COMMIT = GroupCommit()
+"""What the paper service's replays use: up to 64 bars or about 50 ms per transaction."""
+
+
+class BarWrites:
+    """The rows the bars of one transaction append, written when it commits.
+
+    Decisions get their ids when they are inserted: the orders staged with them are
+    linked here and receive them before the ORM flushes the orders.
+    """
+
+    def __init__(self) -> None:
+        self.decisions: list[dict[str, Any]] = []
+        self._links: list[tuple[int, TradingOrder]] = []
+        self._staged: list[TradingOrder] = []
+        self._snapshots: list[dict[str, Any]] = []
+        self._heartbeats: list[dict[str, Any]] = []
+        self._cursor: tuple[int, datetime, float] | None = None
+
+    def clear(self) -> None:
+        """Forget everything appended (after a flush, or a rollback)."""
+        self.decisions, self._links, self._staged = [], [], []
+        self._snapshots, self._heartbeats, self._cursor = [], [], None
+
+    def add_decisions(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Append decision rows (the fields of
+        :meth:`~core.store.paper.DecisionRepository.add`); their places in this group."""
+        first = len(self.decisions)
+        self.decisions.extend(rows)
+        return list(range(first, len(self.decisions)))
+
+    def link(self, decision: int, order: TradingOrder, *, staged: bool) -> None:
+        """``order`` came from decision number ``decision`` of this group; ``staged``: it
+        was recorded without reading its key (checked when the group commits)."""
+        self._links.append((decision, order))
+        if staged:
+            self._staged.append(order)
+
+    def close_bar(
+        self, *, bar: int, ts: datetime, peak_equity: float, snapshot: dict[str, Any]
+    ) -> None:
+        """Bar ``bar``'s equity snapshot; the cursor and peak move to the last bar's."""
+        self._snapshots.append({"bar": bar, "ts": ts, **snapshot})
+        self._cursor = (bar, ts, peak_equity)
+
+    def beat(self, *, cycle: int, status: str, latency_ms: float) -> None:
+        """The heartbeat of one cycle (stamped now)."""
+        self._heartbeats.append(
+            {
+                "ts": utcnow(),
+                "cycle": cycle,
+                "status": status,
+                "latency_ms": latency_ms,
+                "last_error": None,
+            }
+        )
+
+    def flush(self, s: Session, session_id: int) -> None:
+        """Write everything in ``s`` (the caller renews the lease and commits): the staged
+        keys checked, the snapshots and the cursor, the decisions, the simulator's rows
+        and the heartbeats.
+
+        On SQLite the new decisions, orders and fills get their ids here, from the
+        table's largest id: the cursor's UPDATE before it holds the database's write
+        lock until the commit, so no other writer can take them, and without RETURNING
+        each table's rows go in one executemany (SQLite cannot return the ids of a
+        multi-row INSERT in order, so SQLAlchemy would send one INSERT per row).
+        """
+        check_new_keys(s, self._staged)
+        if self._cursor is not None:  # on SQLite, the transaction writes from here
+            bar, ts, peak = self._cursor
+            with s.no_autoflush:
+                PaperSessionRepository(s).close_bars(
+                    session_id, self._snapshots, bar=bar, ts=ts, peak_equity=peak
+                )
+        own_ids = s.get_bind().dialect.name == "sqlite"
+        if self.decisions:
+            with s.no_autoflush:  # the orders are flushed below, with their decision ids
+                if own_ids and len(self.decisions) > 1:
+                    first = _next_id(s, TradingDecision)
+                    ids = list(range(first, first + len(self.decisions)))
+                    DecisionRepository(s).add_many(self.decisions, ids=ids)
+                else:
+                    ids = DecisionRepository(s).add_many(self.decisions)
+            for index, order in self._links:
+                order.decision_id = ids[index]
+        if own_ids:
+            for model in (TradingOrder, TradingFill):
+                new = [o for o in s.new if isinstance(o, model) and o.id is None]
+                new.sort(key=lambda o: inspect(o).insert_order)
+                if len(new) > 1:  # one row: one INSERT ... RETURNING anyway
+                    first = _next_id(s, model)
+                    for k, row in enumerate(new):
+                        row.id = first + k
+        s.flush()
+        HeartbeatRepository(s).append_many(self._heartbeats)
+        self.clear()
+
+
+def _next_id(s: Session, model: type[TradingDecision | TradingOrder | TradingFill]) -> int:
+    """The id after the largest of ``model``'s table (as SQLite would choose it)."""
+    with s.no_autoflush:
+        return int(s.scalar(select(func.coalesce(func.max(model.id), 0))) or 0) + 1
+
+
+__all__ = ["REPLAY_GROUP_COMMIT", "BarWrites", "GroupCommit"]
