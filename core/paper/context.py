@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,8 +49,23 @@ class SessionContext:
 
     def bar_time(self, t: int) -> datetime:
         """Bar t's timestamp in UTC."""
-        ts: datetime = self.index[t].to_pydatetime()
-        return ts.replace(tzinfo=UTC)
+        return self._times[2][t]
+
+    def stamp(self, t: int) -> pd.Timestamp:
+        """Bar t's timestamp (the calendar's)."""
+        return self._times[0][t]
+
+    def naive_time(self, t: int) -> datetime:
+        """Bar t's timestamp as a naive datetime (the prices' clock)."""
+        return self._times[1][t]
+
+    @cached_property
+    def _times(self) -> tuple[list[pd.Timestamp], list[datetime], list[datetime]]:
+        """The calendar as Timestamps, naive and UTC datetimes, built once (a bar reads
+        them several times; indexing the DatetimeIndex costs microseconds each)."""
+        stamps = list(self.index)
+        naive = [ts.to_pydatetime() for ts in stamps]
+        return stamps, naive, [ts.replace(tzinfo=UTC) for ts in naive]
 
     def closes(self, t: int) -> dict[str, float]:
         """Every symbol's close at bar t."""

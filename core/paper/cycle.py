@@ -242,7 +242,7 @@ class BarCycle:
     def _bar(self, symbol: str, t: int) -> dict[str, Any]:
         cols, values = self._columns[symbol]
         bar: dict[str, Any] = {k: float(v) for k, v in zip(cols, values[t], strict=True)}
-        bar["ts"] = self.ctx.index[t]
+        bar["ts"] = self.ctx.stamp(t)
         bar["symbol"] = symbol
         return bar
 
@@ -256,7 +256,7 @@ class BarCycle:
         ctx = self.ctx
         source = self._opens if at_open else self._closes
         prices = {symbol: float(source[symbol][t]) for symbol in ctx.symbols}
-        fills = len(ctx.broker.on_bar(ctx.index[t].to_pydatetime(), prices))
+        fills = len(ctx.broker.on_bar(ctx.naive_time(t), prices))
         if at_open:
             fills += len(ctx.broker.sync_orders(s, ctx.account_id))
         return fills
@@ -296,7 +296,7 @@ class BarCycle:
             marks, stored_peak = day_marks(ctx, s, t)
         report = CycleReport(
             bar=t,
-            ts=ctx.index[t],
+            ts=ctx.stamp(t),
             equity=math.nan,
             start_of_day_equity=marks.start_of_day_equity,
             peak_equity=marks.peak_equity,

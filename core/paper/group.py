@@ -4,10 +4,17 @@ The rule: a worker given a :class:`GroupCommit` that replays (speed 0) with a br
 whose book is the ledger (the simulator, :class:`~core.broker.LedgerBroker`) runs its
 bars in groups, one transaction each. A group holds at most ``max_bars`` bars and ends
 after the first bar that finishes ``max_ms`` milliseconds or more after the group
-began, after a bar that wrote the control row (the risk engine's kill switch), and at
+began, after a bar that wrote the control row (the risk engine's kill switch), after a
+bar at which another connection committed to the database (SQLite's ``PRAGMA
+data_version``: the dashboard or a hook changed the control row or the limits), and at
 the run's last bar. The control row (pause, stop, kill) and the limits version are read
-when a group begins, so a request made during a group applies from the next one. The
-``on_cycle`` hooks (alerts) see each bar once its group is committed, in bar order.
+when a group begins, so a request made during a group applies from the bar after the one
+at which it was committed. As a group writes nothing before its commit (no write lock
+held), the ``on_cycle`` hooks (alerts) are called as soon as each bar is done; the last
+bar's hook, and any while the transaction holds the lock, after the commit. A hook may
+thus see a bar that a crash then loses: the restart runs it, and calls its hook, again.
+(Without the simulator's own SQLite connection in WAL mode, the hooks run after the
+commit and a request made during a group applies from the next group.)
 
 Why it is crash-safe: every effect of a simulated bar (decisions, orders, fills,
 positions, cash, the equity snapshot, the cursor, the heartbeat) is a row of this

@@ -110,7 +110,7 @@ def record_bar(
         entries = [e for e in entries if e.symbol not in done]
     if not entries:
         return []
-    ts = ctx.index[t]
+    ts = ctx.stamp(t)
     cids = [
         client_order_id(ctx.name, e.symbol, ts) if abs(e.decision.approved_qty) >= 1 else None
         for e in entries

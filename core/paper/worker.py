@@ -25,6 +25,10 @@ Crash safety (kill -9 at any point, then restart):
   transaction, committed once with the lease renewed in it, so a kill leaves a bar
   whole or untouched; with another broker the decisions and orders commit before they
   are sent, and each answer after it arrives (:class:`core.paper.cycle.BarCycle`).
+* In a replay (speed 0) with the simulator and a :class:`~core.paper.group.GroupCommit`
+  (the paper service's replays), several bars share one transaction
+  (:mod:`core.paper.group`: the rule, and why a kill loses such a group whole and the
+  restart runs it again identically).
 * The decision pipeline is rebuilt deterministically (agents tuned on the same training
   bars, seeded selector) and warmed up on every bar up to the cursor.
 """
@@ -321,7 +325,7 @@ class PaperWorker:
                 if self.on_cycle is not None and id(cycle) not in self._hooked:
                     self.on_cycle(cycle)
                 summary.cycles += 1
-                summary.last_bar = str(index[t].date())
+                summary.last_bar = str(self.ctx.naive_time(t).date())
                 done += 1
                 t += 1
             if speed > 0:

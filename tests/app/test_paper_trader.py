@@ -144,6 +144,43 @@ def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
     assert book["decisions"] == reference["decisions"]
 
 
+def test_kill_minus_nine_during_a_grouped_replay_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, reference: dict
+) -> None:
+    # At speed 0 the simulator's bars commit in groups (core.paper.group): a kill lands
+    # inside a group, whose bars are lost whole and run again, identically, on restart.
+    var = tmp_path / "replay-crash"
+    loosen_limits(var)
+    kills = []
+    for target in (1040, 1120):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *RUN],
+            cwd=ROOT,
+            env={**os.environ, "WORKBENCH_VAR_DIR": str(var)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.002)
+        assert proc.poll() is None, "the replay ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills.append(cursor(var))
+    assert kills[0] >= 1040 and kills[1] > kills[0], kills
+    out = cli(var, *RUN)
+    assert out.returncode == 0, out.stderr
+    book = ledger(var)
+    ids = [o[0] for o in book["orders"]]
+    assert len(ids) == len(set(ids))  # no duplicated order
+    assert book["orders"] == reference["orders"]  # none lost, same fills and prices
+    assert book["fills"] == reference["fills"]
+    assert book["positions"] == reference["positions"]
+    assert book["equity"] == reference["equity"]
+    assert book["decisions"] == reference["decisions"]
+    assert book["cursor"] == reference["cursor"]
+
+
 def test_kill_switch_flattens_and_stops(tmp_path: Path) -> None:
     var = tmp_path / "kill"
     loosen_limits(var)
