@@ -1,15 +1,19 @@
 """Brokers behind one Protocol: the database-backed simulator and Alpaca (paper).
 
 >>> from core.broker import Broker, SimBroker, AlpacaBroker, OrderRequest, reconcile
+
+``AlpacaBroker`` is imported on first use (PEP 562 ``__getattr__``): alpaca-py costs about
+0.13 s to import, and only the Alpaca path needs it, not the simulator, the worker or the
+pages that read the ledger.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import sys
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
-from core.broker.alpaca import AlpacaBroker
 from core.broker.base import (
     Broker,
     BrokerAccount,
@@ -40,6 +44,19 @@ from core.broker.resilience import CircuitBreaker, RetryPolicy
 from core.broker.sim import SimBroker
 from core.broker.snapshot import portfolio_state
 
+if TYPE_CHECKING:
+    from core.broker.alpaca import AlpacaBroker
+
+
+def __getattr__(name: str) -> Any:
+    """Import :class:`AlpacaBroker` (and alpaca-py) on first access."""
+    if name == "AlpacaBroker":
+        from core.broker.alpaca import AlpacaBroker
+
+        globals()["AlpacaBroker"] = AlpacaBroker
+        return AlpacaBroker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def make_broker(
     kind: Literal["sim", "alpaca"], *, engine: Engine | None = None, **options: Any
@@ -60,7 +77,8 @@ def make_broker(
             raise BrokerConfigError("the simulator needs engine=<a migrated database engine>")
         return SimBroker(engine, **options)
     if kind == "alpaca":
-        return AlpacaBroker(**options)
+        alpaca: type[AlpacaBroker] = sys.modules[__name__].AlpacaBroker  # lazy; tests patch it
+        return alpaca(**options)
     raise BrokerConfigError(f"unknown broker {kind!r}; use 'sim' or 'alpaca'")
 
 
