@@ -49,7 +49,7 @@ def clear_data() -> None:
     prices.clear()
 
 
-@st.cache_data(show_spinner="Fitting regimes…", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)
 def regimes(
     dataset: str,
     symbol: str,
@@ -57,28 +57,24 @@ def regimes(
     seed: int = 0,
     mode: str = "expanding",
     refit_every: int = 21,
+    key: str = "",
 ) -> dict[str, object]:
-    """Regime history as plain frames (filtered, smoothed, transition, warnings, history)."""
+    """Regime history as plain frames (filtered, smoothed, transition, warnings, history).
+
+    ``key`` is :func:`app.services.regime.fit_key` of the prices and parameters: the
+    result stored under it (by any process) is read back, else the history is fitted
+    and stored (see :mod:`app.services.regime`).
+    """
     from app.services import regime as regime_service
 
     history = regime_service.history_spec(mode, refit_every)  # type: ignore[arg-type]
-    outcome = regime_service.fit_dataset(
-        dataset,
-        symbol,
+    stored = regime_service.stored_regimes(key) if key else None
+    if stored is not None:
+        return stored
+    return regime_service.fit_and_store(
+        prices(dataset, symbol, None, None),
+        key,
         method=method,  # type: ignore[arg-type]
         seed=seed,
         history=history,
     )
-    result = outcome.result
-    return {
-        "history": result.history,
-        "history_mode": result.history_mode,
-        "first_bar": result.first_bar,
-        "close": outcome.prices["close"],
-        "frame": result.to_frame(),
-        "smoothed": result.smoothed,
-        "transition": result.transition,
-        "warnings": list(result.warnings),
-        "method": result.method,
-        "states": getattr(result, "states", None),
-    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 import pandas as pd
@@ -10,7 +11,7 @@ import streamlit as st
 from app import cached, state
 from app.components.regime import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
-from app.services.regime import MODES
+from app.services.regime import MODES, fit_key, history_spec, stored_regimes_exist
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -51,10 +52,27 @@ refit_every = int(
     )
 )
 try:
-    fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every)
+    prices = cached.prices(dataset, symbol, None, None)
+    history = history_spec(mode, refit_every)  # type: ignore[arg-type]
+    key = fit_key(prices, symbol, method, 0, history)  # type: ignore[arg-type]
+    if stored_regimes_exist(key):
+        fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every, key)
+    else:
+        with st.spinner(
+            f"Fitting the regime history of {symbol} ({history.describe().split(':')[0]}, "
+            f"{len(prices):,} bars): the first fit of these prices and settings takes a few "
+            "seconds; it is stored, so later visits show it at once."
+        ):
+            fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every, key)
 except (ValueError, DataSourceError) as exc:
     st.error(str(exc))
     st.stop()
+fitted_at = cast(datetime, fitted["fitted_at"]).astimezone()
+st.caption(
+    f"{'Stored fit' if fitted['stored'] else 'Fitted'} {fitted_at:%Y-%m-%d %H:%M %Z} in "
+    f"{cast(float, fitted['fit_seconds']):.1f} s, on these exact prices and settings "
+    "(seeded: a refit gives the same result; new prices or settings fit again)."
+)
 frame: pd.DataFrame = fitted["frame"]  # type: ignore[assignment]
 if fitted["history_mode"] == "in-sample":
     st.warning(

@@ -1,6 +1,7 @@
 """First renders need no engine: vectorbt, quantstats and xgboost stay out of ``sys.modules``
 on the Data page, which does not start the engine warm-up; the Backtest page starts it, and
-the warm-up waits until no page is running."""
+the warm-up waits until no page is running. The Paper and Risk pages read the ledger
+without alpaca-py (only the Alpaca broker imports it)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,57 @@ def test_first_renders_import_no_engine(isolated_workbench: Path) -> None:
     assert backtest["loaded"] == []
     assert backtest["warmup_thread"] is True  # started by the visit, not run during it
     assert backtest["warmup_steps"] == []
+
+
+# Paper then Risk in one fresh interpreter: what each first render left in sys.modules.
+LEDGER_RENDER = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.run()
+seen = {}
+for page in sys.argv[2:]:
+    at.switch_page(page)
+    at.run()
+    seen[page] = {
+        "titles": [t.value for t in at.title],
+        "errors": [str(e.value) for e in at.exception],
+        "alpaca": sorted(m for m in sys.modules if m.partition(".")[0] == "alpaca"),
+        "broker": "core.broker" in sys.modules,
+    }
+print("RESULT " + json.dumps(seen))
+"""
+
+
+def test_paper_and_risk_first_renders_leave_alpaca_out(isolated_workbench: Path) -> None:
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    pages = [str(ROOT / "pages" / "paper.py"), str(ROOT / "pages" / "risk.py")]
+    proc = subprocess.run(
+        [sys.executable, "-c", LEDGER_RENDER, str(ROOT / "app" / "main.py"), *pages],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    seen = json.loads(lines[-1].removeprefix("RESULT "))
+    paper, risk = seen[pages[0]], seen[pages[1]]
+    assert paper["titles"] == ["Paper trading"] and paper["errors"] == []
+    assert risk["titles"] == ["Risk"] and risk["errors"] == []
+    assert paper["broker"] is True  # the page did use the broker package...
+    assert paper["alpaca"] == [] and risk["alpaca"] == []  # ...without alpaca-py
+
+
+def test_alpaca_broker_is_imported_on_first_access() -> None:
+    import core.broker
+    from core.broker.alpaca import AlpacaBroker
+
+    assert core.broker.AlpacaBroker is AlpacaBroker
+    with pytest.raises(AttributeError):
+        _ = core.broker.NoSuchBroker  # type: ignore[attr-defined]
 
 
 def test_gate_is_quiet_only_after_the_last_run_ended() -> None:
