@@ -42,9 +42,12 @@ def price_figure(frame: pd.DataFrame, *, title: str, log_scale: bool = False) ->
             go.Scatter(x=frame.index, y=frame["close"], name="close", mode="lines"), row=1, col=1
         )
     if has_volume:
-        colors = [UP if up else DOWN for up in (frame["close"].diff().fillna(0) >= 0)]
+        # one numeric array on a two-colour scale: plotly validates a list of colour
+        # strings element by element (~0.1 s for 5,000 bars on every rerun)
+        up = (frame["close"].diff().fillna(0) >= 0).to_numpy(dtype=float)
+        marker = {"color": up, "colorscale": [[0, DOWN], [1, UP]], "cmin": 0, "cmax": 1}
         fig.add_trace(
-            go.Bar(x=frame.index, y=frame["volume"], name="volume", marker_color=colors),
+            go.Bar(x=frame.index, y=frame["volume"], name="volume", marker=marker),
             row=2,
             col=1,
         )
