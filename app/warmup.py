@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 #: Seconds without any script run before the next warm-up step starts.
 QUIET_S = 1.0
 
-#: Import steps, dependencies first, so that each step is short (vectorbt imports all of
-#: them; quantstats comes in through vectorbt.returns). The last step loads the kernels.
+#: Import steps, dependencies first, so that each step is short. vectorbt needs scipy,
+#: numba, sklearn, dateparser and plotly; matplotlib, yfinance and quantstats are for the
+#: Backtest page's tear sheet (``core.backtest._vbt`` loads vectorbt without quantstats).
+#: The last step loads the kernels.
 STEPS: tuple[str, ...] = (
     "scipy.special",
     "scipy.linalg",
