@@ -178,13 +178,15 @@ def _validation_message(exc: Exception) -> str:
 def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
     """Call a service; turn bad input into a clear message and exit code 2."""
     from core.data.loaders import DataSourceError
-    from core.data.validation import DataValidationError
 
     try:
         return fn(**kwargs)
-    except DataValidationError as exc:
-        fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
-    except (ValueError, LookupError, DataSourceError) as exc:
+    except ValueError as exc:  # DataValidationError is one: raised only once its module loaded
+        validation = sys.modules.get("core.data.validation")
+        if validation is not None and isinstance(exc, validation.DataValidationError):
+            fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
+        fail(_validation_message(exc), as_json=as_json)
+    except (LookupError, DataSourceError) as exc:
         fail(_validation_message(exc), as_json=as_json)
     except PermissionError as exc:
         fail(str(exc), as_json=as_json, code=EXIT_FORBIDDEN)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.config import get_settings
-from core.data.listing import EMBEDDED_FILES, DatasetInfo, SymbolInfo
+from core.data.listing import CATALOG_FILE, EMBEDDED_FILES, DatasetInfo, SymbolInfo, file_sha256
 
 if TYPE_CHECKING:  # pandas, the validation rules and the generator load with the frames
     import pandas as pd
@@ -82,6 +82,8 @@ class EmbeddedOHLCV:
         if rows.empty:
             raise _unknown(self.name, symbol, self.symbols())
         raw = rows.drop(columns="symbol").set_index("date")
+        if _listed(self._path, self.name) and _canonical(raw):
+            return _as_canonical(raw)
         from core.data.validation import validate_frame
 
         return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
@@ -108,6 +110,8 @@ class EmbeddedCloses:
         if symbol not in wide.columns:
             raise _unknown(self.name, symbol, list(wide.columns))
         raw = wide[[symbol]].rename(columns={symbol: "close"})
+        if _listed(self._path, self.name) and _canonical(raw):
+            return _as_canonical(raw)
         from core.data.validation import validate_frame
 
         return validate_frame(raw, source=f"{self.name}/{symbol}", ohlc="warn").frame
@@ -268,6 +272,56 @@ class AlpacaSource:
         bars.index.name = "date"
         cols = ["open", "high", "low", "close", "volume"]
         return validate_frame(bars[cols], source=f"alpaca/{symbol}", ohlc="warn").frame
+
+
+_CANONICAL_ORDER = ("open", "high", "low", "close", "volume")
+
+
+@lru_cache(maxsize=8)
+def _listed(path: Path, dataset: str) -> bool:
+    """Whether ``path`` still has the SHA-256 recorded in the stored listing for ``dataset``.
+
+    The listing (``CATALOG.json``, :func:`core.data.catalog.write_listing`) is written after
+    every symbol of the file passed :func:`~core.data.validation.validate_frame`; a match
+    means these exact bytes were validated, so loading them need not validate again.
+    """
+    import json
+
+    try:
+        entry = json.loads((path.parent / CATALOG_FILE).read_text())["datasets"][dataset]
+        recorded = entry["sha256"] if entry.get("file") == path.name else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(recorded, str) and file_sha256(path) == recorded
+
+
+def _canonical(raw: pd.DataFrame) -> bool:
+    """Whether ``raw`` already has the canonical shape (then validation returns it as is,
+    up to the index unit): a sorted, unique, naive ``date`` index and finite float64
+    columns in canonical order."""
+    import numpy as np
+    import pandas as pd
+
+    index = raw.index
+    columns = [str(c) for c in raw.columns]
+    return (
+        isinstance(index, pd.DatetimeIndex)
+        and index.tz is None
+        and index.name == "date"
+        and index.is_monotonic_increasing
+        and index.is_unique
+        and "close" in columns
+        and columns == [c for c in _CANONICAL_ORDER if c in columns]
+        and all(dtype == np.float64 for dtype in raw.dtypes)
+        and bool(np.isfinite(raw.to_numpy()).all())
+    )
+
+
+def _as_canonical(raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with the validated frame's nanosecond index (a copy, not a view)."""
+    frame = raw.copy()
+    frame.index = frame.index.as_unit("ns")
+    return frame
 
 
 @lru_cache(maxsize=8)
