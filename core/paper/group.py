@@ -38,9 +38,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from core.broker.ledger import check_new_keys
@@ -165,16 +165,53 @@ class BarWrites:
             for index, order in self._links:
                 order.decision_id = ids[index]
         if own_ids:
-            for model in (TradingOrder, TradingFill):
-                new = [o for o in s.new if isinstance(o, model) and o.id is None]
-                new.sort(key=lambda o: inspect(o).insert_order)
-                if len(new) > 1:  # one row: one INSERT ... RETURNING anyway
-                    first = _next_id(s, model)
-                    for k, row in enumerate(new):
-                        row.id = first + k
+            new = {
+                model: sorted(
+                    (o for o in s.new if isinstance(o, model) and o.id is None),
+                    key=lambda o: inspect(o).insert_order,
+                )
+                for model in (TradingOrder, TradingFill)
+            }
+            if any(len(rows) > 1 for rows in new.values()):  # else one INSERT ... RETURNING
+                for model, rows in new.items():  # the orders first: the fills name them
+                    if rows:
+                        first = _next_id(s, model)
+                        for k, row in enumerate(rows):
+                            row.id = first + k
+                        _insert_rows(s, model, rows)
         s.flush()
         HeartbeatRepository(s).append_many(self._heartbeats)
         self.clear()
+
+
+def _insert_rows(s: Session, model: type[TradingOrder | TradingFill], rows: list[Any]) -> None:
+    """Insert the new ``rows`` of ``model`` (their ids set) by one Core executemany and
+    take them out of ``s``: the ORM's unit of work costs far more per row than the
+    driver. The rows are not read again in this transaction (the group's session
+    closes after its commit), and hold their values as inserted."""
+    table = cast(Table, model.__table__)
+    columns = [
+        (a.key, a.columns[0].name, a.columns[0].default) for a in model.__mapper__.column_attrs
+    ]
+    params = []
+    for row in rows:
+        if isinstance(row, TradingFill) and row.order_id is None:
+            row.order_id = row.order.id
+        values = vars(row)
+        one: dict[str, Any] = {}
+        for key, name, default in columns:
+            if key in values:
+                one[name] = values[key]
+            elif default is not None and default.is_callable:
+                one[name] = default.arg(None)
+            elif default is not None and default.is_scalar:
+                one[name] = default.arg
+            else:
+                one[name] = None
+        params.append(one)
+    for row in rows:
+        s.expunge(row)
+    s.connection().execute(insert(table), params)
 
 
 def _next_id(s: Session, model: type[TradingDecision | TradingOrder | TradingFill]) -> int:
