@@ -7,67 +7,19 @@ combinations).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-FAST = np.arange(5, 104, 2)
-SLOW = np.arange(20, 413, 8)
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    """Median, p95 and p99 (and count) of timing samples in seconds.
-
-    >>> percentiles([1.0, 2.0, 3.0])["median"]
-    2.0
-    """
-    arr = np.asarray(samples, dtype=float)
-    return {
-        "median": float(np.median(arr)),
-        "p95": float(np.percentile(arr, 95)),
-        "p99": float(np.percentile(arr, 99)),
-        "n": len(arr),
-    }
-
-
-def _time(fn: Callable[[], Any], repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def reference_prices() -> pd.DataFrame:
-    """The S&P 500 frame of the reference workload."""
-    from core.data.loaders import embedded_sources
-
-    return embedded_sources()["ohlcv_daily"].load("SP500")
-
-
-def _subprocess_json(code: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark subprocess failed: {proc.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report
-
+from core.benchkit import FAST, SLOW, percentiles, reference_prices, run_python_json, timed
 
 _FIRST_BACKTEST = """
 import json, time
 t0 = time.perf_counter()
-from core.bench import reference_prices
+from core.benchkit import reference_prices
 from core.backtest import run_backtest
 from core.strategies import run_strategy
 prices = reference_prices()
@@ -104,8 +56,8 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
     combos = int(fast.shape[0])
     kernel = bench_kernel_vs_bound(prices, fast, slow, repeats)
     backtest = bench_single_backtest(prices, max(30, repeats * 6))
-    feat_times = _time(lambda: compute_features(prices), repeats * 3)
-    fit_times = _time(lambda: fit_regimes(prices, RegimeSpec()), max(3, repeats // 2))
+    feat_times, _ = timed(lambda: compute_features(prices), repeats * 3)
+    fit_times, _ = timed(lambda: fit_regimes(prices, RegimeSpec()), max(3, repeats // 2))
     model = fit_regimes(prices, RegimeSpec()).model
     log_ret = np.diff(np.log(prices["close"].to_numpy()))
     model.reset()
@@ -116,7 +68,7 @@ def bench_research(*, repeats: int = 7) -> dict[str, Any]:
         update_times.append(time.perf_counter() - start)
     first_sweep = fresh_process_sweep()
     big_sweep = fresh_process_sweep(BIG_BARS, seed=0)
-    first_backtest = _subprocess_json(_FIRST_BACKTEST)
+    first_backtest = run_python_json(_FIRST_BACKTEST)
     equivalence = {
         entry: sweep_equivalence(prices, BacktestSpec(), equity_curves, entry=entry)
         for entry in ("state", "cross")

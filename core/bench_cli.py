@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from core.benchkit import percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,11 +40,6 @@ TARGETS_S: dict[str, float | None] = {
     "backtest": None,
 }
 """Issue 11's targets for the median wall time (quiet 2-core machine); None: none set."""
-
-
-def _stats(samples: Sequence[float]) -> dict[str, float]:
-    arr = np.asarray(samples, dtype=float)
-    return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95))}
 
 
 def _run_once(args: Sequence[str], env: Mapping[str, str]) -> tuple[float, float]:
@@ -93,12 +88,12 @@ def bench_cli(
         _run_once(("data", "list"), env)  # creates and migrates the database
         for name, args in chosen.items():
             walls, cpus = zip(*(_run_once(args, env) for _ in range(max(1, repeats))), strict=True)
-            wall = _stats(walls)
+            wall = percentiles(walls)
             target = TARGETS_S.get(name)
             report["commands"][name] = {
                 "args": list(args),
                 "wall_s": wall,
-                "cpu_s": _stats(cpus),
+                "cpu_s": percentiles(cpus),
                 "target_s": target,
                 "median_to_target": None if target is None else wall["median"] / target,
             }

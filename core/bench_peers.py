@@ -34,13 +34,11 @@ import importlib
 import importlib.metadata
 import importlib.util
 import itertools
-import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,7 +48,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+from core.benchkit import (
+    FAST,
+    SLOW,
+    grid_pairs,
+    percentiles,
+    reference_prices,
+    run_python_json,
+    timed,
+)
 
 PEER_REQUIREMENTS: dict[str, str] = {
     "vectorbt": "vectorbt>=0.28",
@@ -179,53 +185,9 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "load_average": load}
 
 
-FAST = np.arange(5, 104, 2)
-SLOW = np.arange(20, 413, 8)
-"""The windows of :func:`core.bench.bench_research` (equal to ``core.bench.FAST``/``SLOW``, a
-test checks; not imported from there, since ``core.bench`` prints this section's digest)."""
-
-
 def grid() -> tuple[np.ndarray, np.ndarray]:
     """The reference (fast, slow) pairs with fast < slow (2,258), fast-major."""
-    fast, slow = np.meshgrid(FAST, SLOW, indexing="ij")
-    keep = fast < slow
-    return fast[keep], slow[keep]
-
-
-def reference_prices() -> pd.DataFrame:
-    """The embedded S&P 500 daily frame (as :func:`core.bench.reference_prices`)."""
-    from core.data.loaders import embedded_sources
-
-    return embedded_sources()["ohlcv_daily"].load("SP500")
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    arr = np.asarray(samples, dtype=float)
-    return {
-        "median": float(np.median(arr)),
-        "p95": float(np.percentile(arr, 95)),
-        "p99": float(np.percentile(arr, 99)),
-        "n": len(arr),
-    }
-
-
-def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
-    samples, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        samples.append(time.perf_counter() - start)
-    return samples, out
-
-
-def _new_process(code: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=900
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"peer benchmark subprocess failed: {proc.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report
+    return grid_pairs(FAST, SLOW)
 
 
 # --- vectorbt -------------------------------------------------------------------------------
@@ -474,18 +436,18 @@ def bench_peers(
 
     # workbench: warm in-process, then a new process
     sweep_ma_crossover(prices, fast[:10], slow[:10], spec)
-    wb_times, wb_result = _timed(lambda: sweep_ma_crossover(prices, fast, slow, spec), repeats)
-    wb_cold = _new_process(_WORKBENCH_COLD)
+    wb_times, wb_result = timed(lambda: sweep_ma_crossover(prices, fast, slow, spec), repeats)
+    wb_cold = run_python_json(_WORKBENCH_COLD, timeout=900, what="peer benchmark")
 
     # vectorbt: a new process (cold), then warm in-process repeats
-    vbt_cold = _new_process(_VECTORBT_COLD)
+    vbt_cold = run_python_json(_VECTORBT_COLD, timeout=900, what="peer benchmark")
     vectorbt_sweep(prices, fast, slow, spec)
-    vbt_times, vbt_table = _timed(lambda: vectorbt_sweep(prices, fast, slow, spec), repeats)
+    vbt_times, vbt_table = timed(lambda: vectorbt_sweep(prices, fast, slow, spec), repeats)
 
     # backtesting.py on a documented subset
     stride = max(1, int(backtesting_stride))
     sub_fast, sub_slow = fast[::stride], slow[::stride]
-    bt_times, bt_table = _timed(
+    bt_times, bt_table = timed(
         lambda: backtesting_sweep(prices, sub_fast, sub_slow, spec), min(repeats, 3)
     )
 
@@ -502,7 +464,7 @@ def bench_peers(
         pd.DataFrame({"fast": sub_fast[open_at_end], "slow": sub_slow[open_at_end]})
     )
 
-    wb_p, vbt_p, bt_p = (_percentiles(t) for t in (wb_times, vbt_times, bt_times))
+    wb_p, vbt_p, bt_p = (percentiles(t) for t in (wb_times, vbt_times, bt_times))
     wb_cps = combos / wb_p["median"]
     vbt_cps = combos / vbt_p["median"]
     bt_cps = len(sub_fast) / bt_p["median"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from core.benchkit import percentiles, reference_prices
 from core.data.synthetic import SyntheticSpec, generate
 from core.features import available_features
 from core.ml.dataset import MLDataset, make_dataset, time_split
@@ -25,23 +26,11 @@ TARGET_INFERENCE_P99_MS = 0.2
 """Issue 11: p99 of one XGBoost bar through the fast path."""
 
 
-def _stats_ms(seconds: list[float]) -> dict[str, float]:
-    arr = np.asarray(seconds, dtype=np.float64) * 1e3
-    return {
-        "median": float(np.median(arr)),
-        "p95": float(np.percentile(arr, 95)),
-        "p99": float(np.percentile(arr, 99)),
-        "n": int(arr.size),
-    }
-
-
 def _train_rows(bars: int | None, seed: int) -> MLDataset:
     """The training rows of ``workbench train``'s defaults: every OHLCV feature, 5-bar
     sign labels, the last 25% held out; the S&P 500 series, or ``bars`` synthetic bars."""
     if bars is None:
-        from core.data.loaders import embedded_sources  # core.bench's reference series
-
-        prices = embedded_sources()["ohlcv_daily"].load("SP500")
+        prices = reference_prices()
     else:
         prices = generate(SyntheticSpec(bars=bars, seed=seed))[0]
     dataset = make_dataset(prices, available_features(prices.columns), horizon=5)
@@ -144,7 +133,7 @@ def bench_inference_latency(
             fast_s.append(time.perf_counter() - start)
             p_fast.append(q)
     diff = float(np.max(np.abs(np.asarray(p_slow) - np.asarray(p_fast))))
-    slow, quick = _stats_ms(slow_s), _stats_ms(fast_s)
+    slow, quick = percentiles(slow_s, scale=1e3), percentiles(fast_s, scale=1e3)
     out: dict[str, Any] = {
         "name": f"inference_latency_{kind}",
         "features": len(features),

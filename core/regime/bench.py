@@ -1,8 +1,7 @@
 """Benchmark of the causal regime history (registered in :mod:`core.bench` as "regime").
 
-It imports nothing from :mod:`core.bench`, which imports :mod:`core.regime`: the
-reference prices are loaded here and the timings summarized as ``core.bench.percentiles``
-does (median, p95, p99, n).
+It imports nothing from :mod:`core.bench`, which imports :mod:`core.regime`; the reference
+prices and percentiles come from :mod:`core.benchkit`.
 """
 
 from __future__ import annotations
@@ -12,24 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from core.data.loaders import embedded_sources
+from core.benchkit import percentiles, reference_prices
 from core.regime._causal import causal_regimes
 from core.regime._spec import RegimeHistorySpec, RegimeSpec
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    """Median, p95 and p99 (and count) of timing samples in seconds.
-
-    >>> _percentiles([1.0, 2.0, 3.0])["median"]
-    2.0
-    """
-    arr = np.asarray(samples, dtype=float)
-    return {
-        "median": float(np.median(arr)),
-        "p95": float(np.percentile(arr, 95)),
-        "p99": float(np.percentile(arr, 99)),
-        "n": len(arr),
-    }
 
 
 def bench_causal_history(*, repeats: int = 3, bars: int = 5000) -> dict[str, Any]:
@@ -41,7 +25,7 @@ def bench_causal_history(*, repeats: int = 3, bars: int = 5000) -> dict[str, Any
     ``cpu_seconds`` (process CPU time) is reported too: on a shared, loaded machine the
     wall time mostly measures the wait for a core.
     """
-    prices = embedded_sources()["ohlcv_daily"].load("SP500").iloc[-bars:]
+    prices = reference_prices().iloc[-bars:]
     spec = RegimeSpec(compute_smoothed=False)
     history = RegimeHistorySpec()
     causal_regimes(prices.iloc[:400], spec, history)  # imports and first-call costs
@@ -53,14 +37,14 @@ def bench_causal_history(*, repeats: int = 3, bars: int = 5000) -> dict[str, Any
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     assert result is not None and result.refits is not None
-    summary = _percentiles(times)
+    summary = percentiles(times)
     return {
         "bars": len(prices),
         "history": history.describe(),
         "refits": len(result.refits),
         "mean_em_iterations_per_refit": float(np.mean(result.refits["iterations"])),
         "seconds": summary,
-        "cpu_seconds": _percentiles(cpu),
+        "cpu_seconds": percentiles(cpu),
         "target_seconds": 3.0,
         "within_target": bool(summary["median"] <= 3.0),
     }

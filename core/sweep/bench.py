@@ -11,33 +11,19 @@ so the ratio kernel / bound measures the kernel's extra work, not memory traffic
 from __future__ import annotations
 
 import gc
-import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
+from core.benchkit import grid_pairs, percentiles, run_python_json
+
 TARGET_RATIO = 1.5
 """Kernel time / bound time the issue asks for."""
 TARGET_MEMORY_MB = 600.0
 """Peak memory of a 500,000-bar x 2,258-pair sweep in a fresh interpreter."""
 BIG_BARS = 500_000
-
-
-def grid_pairs(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (fast, slow) pairs with fast < slow, fast-major (the sweep's order).
-
-    >>> grid_pairs(np.array([5, 30]), np.array([20, 40]))[1].tolist()
-    [20, 40, 40]
-    """
-    f, s = np.meshgrid(fast, slow, indexing="ij")
-    keep = f < s
-    return f[keep], s[keep]
 
 
 def _sma_rows(csum: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -114,8 +100,8 @@ def status():
 t0 = time.perf_counter()
 import numpy as np
 from core.sweep import sweep_ma_crossover
-from core.bench import FAST, SLOW, reference_prices
-from core.sweep.bench import grid_pairs, synthetic_minute_prices
+from core.benchkit import FAST, SLOW, grid_pairs, reference_prices
+from core.sweep.bench import synthetic_minute_prices
 bars = %(bars)d
 prices = reference_prices() if bars == 0 else synthetic_minute_prices(bars, seed=%(seed)d)
 fast, slow = grid_pairs(FAST, SLOW)
@@ -139,23 +125,7 @@ def fresh_process_sweep(bars: int = 0, seed: int = 0) -> dict[str, Any]:
     unlike ``ru_maxrss`` it does not inherit the parent's peak across fork and exec.
     """
     code = _MEMORY % {"bars": bars, "seed": seed}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark subprocess failed: {proc.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    arr = np.asarray(samples, dtype=float)
-    return {
-        "median": float(np.median(arr)),
-        "p95": float(np.percentile(arr, 95)),
-        "p99": float(np.percentile(arr, 99)),
-        "n": len(arr),
-    }
+    return run_python_json(code, timeout=1800)
 
 
 def bench_kernel_vs_bound(
@@ -175,7 +145,7 @@ def bench_kernel_vs_bound(
         start = time.perf_counter()
         bound_sweep(close, fast, slow)
         bound.append(time.perf_counter() - start)
-    k, b = _stats(kernel), _stats(bound)
+    k, b = percentiles(kernel), percentiles(bound)
     return {
         "kernel_seconds": k,
         "bound_seconds": b,
@@ -217,7 +187,7 @@ def bench_single_backtest(prices: pd.DataFrame, repeats: int) -> dict[str, Any]:
             times.append(time.perf_counter() - start)
     finally:
         gc.callbacks.remove(watch)
-    stats = _stats(times)
+    stats = percentiles(times)
     return {
         **stats,
         "p95_over_median": stats["p95"] / stats["median"],
