@@ -113,39 +113,18 @@ def sweep_equivalence(
     ``crossed_below`` of the two SMAs (shifted one bar: seen at the close, filled at the
     next open), so the comparison also checks the entry rule itself.
     """
-    import vectorbt as vbt
-
     from core.strategies import run_strategy
-    from core.strategies._indicators import rolling_mean
+    from core.sweep.bench import from_signals_equity
 
     rng = np.random.default_rng(0)
     worst = 0.0
-    close = prices["close"]
     for _ in range(8):
         f = int(rng.choice(FAST[FAST < 60]))
         s = int(rng.choice(SLOW[SLOW > 60]))
         pos = run_strategy("ma_crossover", prices, {"fast": f, "slow": s, "entry": entry})
-        if entry == "cross":
-            fast_ma = pd.Series(rolling_mean(close.to_numpy(), f), index=prices.index)
-            slow_ma = pd.Series(rolling_mean(close.to_numpy(), s), index=prices.index)
-            entries = fast_ma.vbt.crossed_above(slow_ma).shift(1, fill_value=False)
-            exits = fast_ma.vbt.crossed_below(slow_ma).shift(1, fill_value=False)
-        else:
-            held = pos.shift(1).fillna(0.0)
-            entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
-            exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
-        pf = vbt.Portfolio.from_signals(
-            close,
-            entries,
-            exits,
-            price=prices["open"],
-            fees=spec.fees,
-            slippage=spec.slippage,
-            init_cash=spec.init_cash,
-            freq="1D",
-        )
+        reference = from_signals_equity(prices, f, s, entry, spec)
         ours = equity_curves(prices, pd.DataFrame({"c": pos}), spec)["c"].to_numpy()
-        worst = max(worst, float(np.max(np.abs(pf.value().to_numpy() / ours - 1))))
+        worst = max(worst, float(np.max(np.abs(reference / ours - 1))))
     return worst
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from core.benchkit import grid_pairs, percentiles, run_python_json
+
+if TYPE_CHECKING:
+    from core.backtest.spec import BacktestSpec
 
 TARGET_RATIO = 1.5
 """Kernel time / bound time the issue asks for."""
@@ -197,6 +200,45 @@ def bench_single_backtest(prices: pd.DataFrame, repeats: int) -> dict[str, Any]:
     }
 
 
+def from_signals_equity(
+    prices: pd.DataFrame, fast: int, slow: int, entry: str, spec: BacktestSpec
+) -> np.ndarray:
+    """Equity of one (fast, slow) pair in vectorbt's ``Portfolio.from_signals``, seen at a
+    bar's close and filled at the next open: the independent reference of the kernel.
+
+    ``entry="cross"`` uses vectorbt's own ``crossed_above``/``crossed_below`` of the two
+    SMAs; ``"state"`` enters and exits where the workbench's held position changes sign.
+    """
+    import vectorbt as vbt
+
+    from core.strategies import run_strategy
+    from core.strategies._indicators import rolling_mean
+
+    close = prices["close"]
+    if entry == "cross":  # vectorbt's own crossover signals, seen at t, filled at t + 1
+        fast_ma = pd.Series(rolling_mean(close.to_numpy(), fast), index=prices.index)
+        slow_ma = pd.Series(rolling_mean(close.to_numpy(), slow), index=prices.index)
+        entries = fast_ma.vbt.crossed_above(slow_ma).shift(1, fill_value=False)
+        exits = fast_ma.vbt.crossed_below(slow_ma).shift(1, fill_value=False)
+    else:
+        pos = run_strategy("ma_crossover", prices, {"fast": fast, "slow": slow, "entry": entry})
+        held = pos.shift(1).fillna(0.0)
+        entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
+        exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
+    pf = vbt.Portfolio.from_signals(
+        close,
+        entries,
+        exits,
+        price=prices["open"],
+        fees=spec.fees,
+        slippage=spec.slippage,
+        init_cash=spec.init_cash,
+        freq="1D",
+    )
+    out: np.ndarray = pf.value().to_numpy()
+    return out
+
+
 __all__ = [
     "BIG_BARS",
     "TARGET_MEMORY_MB",
@@ -205,6 +247,7 @@ __all__ = [
     "bench_single_backtest",
     "bound_sweep",
     "fresh_process_sweep",
+    "from_signals_equity",
     "grid_pairs",
     "synthetic_minute_prices",
 ]

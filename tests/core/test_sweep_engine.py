@@ -23,10 +23,10 @@ from core.backtest import BacktestSpec
 from core.backtest import metrics as m
 from core.data.synthetic import SyntheticSpec, generate
 from core.strategies import run_strategy
-from core.strategies._indicators import cross_positions, rolling_mean
+from core.strategies._indicators import cross_positions
 from core.sweep import equity_curves, sweep, sweep_ma_crossover
 from core.sweep._path import PathIndex
-from core.sweep.bench import bound_sweep, grid_pairs
+from core.sweep.bench import bound_sweep, from_signals_equity, grid_pairs
 from core.sweep.result import METRICS
 
 FAST, SLOW = np.arange(5, 60, 6), np.arange(20, 200, 15)
@@ -103,36 +103,6 @@ def test_generic_sweep_with_the_entry_rule_matches_the_fast_path(prices: pd.Data
     pd.testing.assert_frame_equal(fast_path.table, reference.table)
 
 
-def _from_signals_equity(
-    prices: pd.DataFrame, fast: int, slow: int, entry: str, spec: BacktestSpec
-) -> np.ndarray:
-    import vectorbt as vbt
-
-    close = prices["close"]
-    if entry == "cross":  # vectorbt's own crossover signals, seen at t, filled at t + 1
-        fast_ma = pd.Series(rolling_mean(close.to_numpy(), fast), index=prices.index)
-        slow_ma = pd.Series(rolling_mean(close.to_numpy(), slow), index=prices.index)
-        entries = fast_ma.vbt.crossed_above(slow_ma).shift(1, fill_value=False)
-        exits = fast_ma.vbt.crossed_below(slow_ma).shift(1, fill_value=False)
-    else:
-        pos = run_strategy("ma_crossover", prices, {"fast": fast, "slow": slow})
-        held = pos.shift(1).fillna(0.0)
-        entries = (held > 0) & (held.shift(1).fillna(0.0) <= 0)
-        exits = (held <= 0) & (held.shift(1).fillna(0.0) > 0)
-    pf = vbt.Portfolio.from_signals(
-        close,
-        entries,
-        exits,
-        price=prices["open"],
-        fees=spec.fees,
-        slippage=spec.slippage,
-        init_cash=spec.init_cash,
-        freq="1D",
-    )
-    out: np.ndarray = pf.value().to_numpy()
-    return out
-
-
 @pytest.mark.parametrize("entry", ["state", "cross"])
 def test_both_entry_conventions_equal_vectorbt_from_signals(
     prices: pd.DataFrame, entry: str
@@ -143,7 +113,7 @@ def test_both_entry_conventions_equal_vectorbt_from_signals(
     rows = result.table.iloc[rng.choice(len(result.table), size=6, replace=False)]
     for row in rows.itertuples():
         fast, slow = int(row.fast), int(row.slow)
-        reference = _from_signals_equity(prices, fast, slow, entry, spec)
+        reference = from_signals_equity(prices, fast, slow, entry, spec)
         pos = run_strategy("ma_crossover", prices, {"fast": fast, "slow": slow, "entry": entry})
         ours = equity_curves(prices, pd.DataFrame({"c": pos}), spec)["c"].to_numpy()
         np.testing.assert_allclose(ours, reference, rtol=1e-12)
