@@ -48,8 +48,9 @@ contracts: install
 typecheck: install
 	$(BIN)/mypy
 
+## The suite on every core (pytest-xdist; each test has its own folder and database).
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: setup
 	$(BIN)/workbench bench --json
