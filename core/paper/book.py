@@ -7,12 +7,10 @@ trading days), the same rule the pre-trade check and the risk report use
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from core.broker import LedgerBroker, portfolio_state
@@ -21,7 +19,7 @@ from core.paper.group import BarWrites
 from core.paper.report import CycleReport, Summary
 from core.paper.sizing import book_breaches
 from core.risk import RiskLimits
-from core.risk._kernels import euler_contributions, historical_var, parametric_var
+from core.risk.report import limit_utilization
 from core.risk.state import HistoryArrays, PortfolioState, with_history
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository
@@ -101,56 +99,6 @@ def utilization(
     """Share of every risk limit in use after this bar (for the alert rules)."""
     state = book_state(ctx, marks, history=history, prices=prices)
     return limit_utilization(state, limits)
-
-
-def _ratio(used: float, limit: float) -> float:
-    return float(used / limit) if math.isfinite(used) else float("nan")
-
-
-def limit_utilization(
-    state: PortfolioState, limits: RiskLimits, now: datetime | None = None
-) -> dict[str, float]:
-    """``portfolio_risk(state, limits, now).utilization``, computing only what the
-    utilization reads (the same kernels, in the same order, so the same floats): no
-    correlation frame, no CVaR, and only the VaR of ``limits.var_method``."""
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    equity = state.equity
-    weights = {s: v / equity for s, v in state.position_values.items()} if equity > 0 else {}
-    gross = state.gross_value / equity if equity > 0 else float("inf")
-    net = state.net_value / equity if equity > 0 else float("inf")
-    index, matrix, mean, cov = state._history
-    held = [s for s in weights if s in index]
-    nan = float("nan")
-    var_used = nan
-    shares: dict[str, float] = {}
-    if matrix.shape[0] >= 2:
-        w = state.weights_vector
-        if limits.var_method == "historical":
-            var_used = historical_var(matrix @ w)
-        else:
-            vol = math.sqrt(max(float(w @ cov @ w), 0.0))
-            var_used = parametric_var(float(mean @ w), vol)
-        if len(held) >= 2:  # the concentration limit applies to two or more assets
-            cols = [index[s] for s in held]
-            contrib = euler_contributions(w[cols], cov[np.ix_(cols, cols)])
-            total = float(contrib.sum())
-            pairs = zip(held, contrib, strict=True)
-            shares = {s: (float(c) / total if total > 0 else nan) for s, c in pairs}
-    recent = sum(1 for t in state.recent_order_times if now - timedelta(seconds=60) < t <= now)
-    max_weight = max((abs(v) for v in weights.values()), default=0.0)
-    max_share = max(shares.values(), default=0.0)
-    return {
-        "max_weight_per_asset": _ratio(max_weight, limits.max_weight_per_asset),
-        "max_gross_exposure": _ratio(gross, limits.max_gross_exposure),
-        "max_net_exposure": _ratio(abs(net), limits.max_net_exposure),
-        "max_orders_per_minute": recent / limits.max_orders_per_minute,
-        "max_daily_loss": _ratio(max(state.daily_loss, 0.0), limits.max_daily_loss),
-        "max_drawdown": _ratio(state.drawdown, limits.max_drawdown),
-        "var_limit_95": _ratio(max(var_used, 0.0), limits.var_limit_95),
-        "max_concentration": _ratio(max_share, limits.max_concentration),
-    }
 
 
 def close_bar(

@@ -82,6 +82,83 @@ def _ratio(used: float, limit: float) -> float:
     return float(used / limit) if math.isfinite(used) else float("nan")
 
 
+@dataclass(frozen=True)
+class _Book:
+    """The exposures every limit figure starts from (weights and exposures per unit of
+    equity, the held symbols with a returns history, and the evaluation time)."""
+
+    now: datetime
+    equity: float
+    weights: dict[str, float]
+    gross: float
+    net: float
+    held: list[str]
+
+    @classmethod
+    def of(cls, state: PortfolioState, now: datetime | None) -> _Book:
+        now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        equity = state.equity
+        positive = equity > 0
+        weights = {s: v / equity for s, v in state.position_values.items()} if positive else {}
+        index = state._history[0]
+        return cls(
+            now=now,
+            equity=equity,
+            weights=weights,
+            gross=state.gross_value / equity if positive else float("inf"),
+            net=state.net_value / equity if positive else float("inf"),
+            held=[s for s in weights if s in index],
+        )
+
+    def utilization(
+        self, state: PortfolioState, limits: RiskLimits, var_used: float, max_share: float
+    ) -> dict[str, float]:
+        """Used / limit for every limit (NaN where the figure is not finite)."""
+        now = self.now
+        recent = sum(1 for t in state.recent_order_times if now - timedelta(seconds=60) < t <= now)
+        max_weight = max((abs(v) for v in self.weights.values()), default=0.0)
+        return {
+            "max_weight_per_asset": _ratio(max_weight, limits.max_weight_per_asset),
+            "max_gross_exposure": _ratio(self.gross, limits.max_gross_exposure),
+            "max_net_exposure": _ratio(abs(self.net), limits.max_net_exposure),
+            "max_orders_per_minute": recent / limits.max_orders_per_minute,
+            "max_daily_loss": _ratio(max(state.daily_loss, 0.0), limits.max_daily_loss),
+            "max_drawdown": _ratio(state.drawdown, limits.max_drawdown),
+            "var_limit_95": _ratio(max(var_used, 0.0), limits.var_limit_95),
+            "max_concentration": _ratio(max_share, limits.max_concentration),
+        }
+
+
+def limit_utilization(
+    state: PortfolioState, limits: RiskLimits, now: datetime | None = None
+) -> dict[str, float]:
+    """``portfolio_risk(state, limits, now).utilization``, computing only what the
+    utilization reads (the same kernels, in the same order, so the same floats): no
+    correlation frame, no CVaR, and only the VaR of ``limits.var_method``. The paper
+    worker calls it on every bar."""
+    book = _Book.of(state, now)
+    index, matrix, mean, cov = state._history
+    nan = float("nan")
+    var_used = nan
+    shares: dict[str, float] = {}
+    if matrix.shape[0] >= 2:
+        w = state.weights_vector
+        if limits.var_method == "historical":
+            var_used = historical_var(matrix @ w)
+        else:
+            vol = math.sqrt(max(float(w @ cov @ w), 0.0))
+            var_used = parametric_var(float(mean @ w), vol)
+        if len(book.held) >= 2:  # the concentration limit applies to two or more assets
+            cols = [index[s] for s in book.held]
+            contrib = euler_contributions(w[cols], cov[np.ix_(cols, cols)])
+            total = float(contrib.sum())
+            pairs = zip(book.held, contrib, strict=True)
+            shares = {s: (float(c) / total if total > 0 else nan) for s, c in pairs}
+    return book.utilization(state, limits, var_used, max(shares.values(), default=0.0))
+
+
 def portfolio_risk(
     state: PortfolioState, limits: RiskLimits, now: datetime | None = None
 ) -> RiskReport:
@@ -100,15 +177,9 @@ def portfolio_risk(
     -------
     RiskReport
     """
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    equity = state.equity
-    weights = {s: v / equity for s, v in state.position_values.items()} if equity > 0 else {}
-    gross = state.gross_value / equity if equity > 0 else float("inf")
-    net = state.net_value / equity if equity > 0 else float("inf")
+    book = _Book.of(state, now)
+    equity, weights, gross, net, held = book.equity, book.weights, book.gross, book.net, book.held
     index, matrix, mean, cov = state._history
-    held = [s for s in weights if s in index]
     nan = float("nan")
     var_h = var_p = cvar = vol = nan
     contributions: dict[str, float] = {}
@@ -132,20 +203,9 @@ def portfolio_risk(
             total = float(contrib.sum())
             shares = {s: (c / total if total > 0 else nan) for s, c in contributions.items()}
     var_used = var_h if limits.var_method == "historical" else var_p
-    recent = sum(1 for t in state.recent_order_times if now - timedelta(seconds=60) < t <= now)
-    max_weight = max((abs(v) for v in weights.values()), default=0.0)
     # The concentration limit applies to portfolios of two or more assets (as pre-trade).
     max_share = max(shares.values(), default=0.0) if len(held) >= 2 else 0.0
-    utilization = {
-        "max_weight_per_asset": _ratio(max_weight, limits.max_weight_per_asset),
-        "max_gross_exposure": _ratio(gross, limits.max_gross_exposure),
-        "max_net_exposure": _ratio(abs(net), limits.max_net_exposure),
-        "max_orders_per_minute": recent / limits.max_orders_per_minute,
-        "max_daily_loss": _ratio(max(state.daily_loss, 0.0), limits.max_daily_loss),
-        "max_drawdown": _ratio(state.drawdown, limits.max_drawdown),
-        "var_limit_95": _ratio(max(var_used, 0.0), limits.var_limit_95),
-        "max_concentration": _ratio(max_share, limits.max_concentration),
-    }
+    utilization = book.utilization(state, limits, var_used, max_share)
     return RiskReport(
         equity=equity,
         gross_exposure=gross,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.paper.book import limit_utilization
 from core.risk import RiskLimits, portfolio_risk
+from core.risk.report import limit_utilization
 from core.risk.state import PortfolioState
 
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
