@@ -82,15 +82,7 @@ def record_order(
     orders = OrderRepository(session)
     existing = orders.by_client_id(request.client_order_id, account_id=account_id)
     if existing is not None:
-        if (existing.symbol, existing.side, existing.qty) != (
-            request.symbol,
-            request.side,
-            float(request.qty),
-        ):
-            raise OrderIdConflictError(
-                f"client_order_id {request.client_order_id!r} was recorded for a different "
-                f"order ({existing.side} {existing.qty:g} {existing.symbol}); use a new key"
-            )
+        _check_same_order(existing, request)
         return existing
     owner = orders.client_id_owner(request.client_order_id)
     if owner is not None:
@@ -98,24 +90,40 @@ def record_order(
             f"client_order_id {request.client_order_id!r} belongs to account {owner}, not "
             f"{account_id}; order keys must be unique across accounts"
         )
-    now = utcnow()
-    return orders.add(
-        TradingOrder(
-            account_id=account_id,
-            client_order_id=request.client_order_id,
-            broker_order_id=None,
-            symbol=request.symbol,
-            side=request.side,
-            order_type=request.order_type,
-            qty=float(request.qty),
-            limit_price=request.limit_price,
-            filled_qty=0.0,
-            avg_fill_price=None,
-            status=status,
-            decision_id=decision_id,
-            created_at=now,
-            updated_at=now,
+    return orders.add(_new_order(account_id, request, decision_id, status, utcnow()))
+
+
+def _check_same_order(row: TradingOrder, request: OrderRequest) -> None:
+    """A key already recorded must name the same order (symbol, side, quantity)."""
+    if (row.symbol, row.side, row.qty) != (request.symbol, request.side, float(request.qty)):
+        raise OrderIdConflictError(
+            f"client_order_id {request.client_order_id!r} was recorded for a different "
+            f"order ({row.side} {row.qty:g} {row.symbol}); use a new key"
         )
+
+
+def _new_order(
+    account_id: int,
+    request: OrderRequest,
+    decision_id: int | None,
+    status: str,
+    now: datetime,
+) -> TradingOrder:
+    return TradingOrder(
+        account_id=account_id,
+        client_order_id=request.client_order_id,
+        broker_order_id=None,
+        symbol=request.symbol,
+        side=request.side,
+        order_type=request.order_type,
+        qty=float(request.qty),
+        limit_price=request.limit_price,
+        filled_qty=0.0,
+        avg_fill_price=None,
+        status=status,
+        decision_id=decision_id,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -149,33 +157,10 @@ def record_orders(
                 f"{row.account_id}, not {account_id}; order keys must be unique across accounts"
             )
         if row is not None:
-            if (row.symbol, row.side, row.qty) != (
-                request.symbol,
-                request.side,
-                float(request.qty),
-            ):
-                raise OrderIdConflictError(
-                    f"client_order_id {request.client_order_id!r} was recorded for a "
-                    f"different order ({row.side} {row.qty:g} {row.symbol}); use a new key"
-                )
+            _check_same_order(row, request)
             rows.append(row)
             continue
-        row = TradingOrder(
-            account_id=account_id,
-            client_order_id=request.client_order_id,
-            broker_order_id=None,
-            symbol=request.symbol,
-            side=request.side,
-            order_type=request.order_type,
-            qty=float(request.qty),
-            limit_price=request.limit_price,
-            filled_qty=0.0,
-            avg_fill_price=None,
-            status="pending_new",
-            decision_id=decision_id,
-            created_at=now,
-            updated_at=now,
-        )
+        row = _new_order(account_id, request, decision_id, "pending_new", now)
         session.add(row)
         existing[request.client_order_id] = row
         rows.append(row)
