@@ -111,15 +111,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return book
 
 
-def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
-    tmp_path: Path, reference: dict
-) -> None:
-    var = tmp_path / "crash"
-    loosen_limits(var)
+def _kill_twice(var: Path, args: list[str], targets: tuple[int, int], poll_s: float) -> list[int]:
+    """Start ``workbench paper run ARGS`` twice and SIGKILL it once its cursor reaches each
+    target bar; the cursors at the kills."""
     kills = []
-    for target in (1060, 1180):
+    for target in targets:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *RUN, "--speed", "150"],
+            [sys.executable, "-m", "app.cli", *args],
             cwd=ROOT,
             env={**os.environ, "WORKBENCH_VAR_DIR": str(var)},
             stdout=subprocess.DEVNULL,
@@ -127,21 +125,33 @@ def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
         )
         deadline = time.monotonic() + 120
         while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+            time.sleep(poll_s)
+        assert proc.poll() is None, "the run ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills.append(cursor(var))
-    assert kills[0] >= 1060 and kills[1] > kills[0], kills
+    assert kills[0] >= targets[0] and kills[1] > kills[0], kills
+    return kills
+
+
+def _restart_and_compare(var: Path, reference: dict, keys: tuple[str, ...]) -> None:
+    """Run to the end after the kills: the ledger equals the uninterrupted run's."""
     out = cli(var, *RUN)
     assert out.returncode == 0, out.stderr
     book = ledger(var)
     ids = [o[0] for o in book["orders"]]
     assert len(ids) == len(set(ids))  # no duplicated order
-    assert book["orders"] == reference["orders"]  # none lost, same fills and prices
-    assert book["fills"] == reference["fills"]
-    assert book["positions"] == reference["positions"]
-    assert book["equity"] == reference["equity"]
-    assert book["decisions"] == reference["decisions"]
+    for key in keys:  # orders: none lost, same fills and prices
+        assert book[key] == reference[key], key
+
+
+def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, reference: dict
+) -> None:
+    var = tmp_path / "crash"
+    loosen_limits(var)
+    _kill_twice(var, [*RUN, "--speed", "150"], (1060, 1180), poll_s=0.05)
+    _restart_and_compare(var, reference, ("orders", "fills", "positions", "equity", "decisions"))
 
 
 def test_kill_minus_nine_during_a_grouped_replay_then_restart_loses_and_duplicates_nothing(
@@ -151,34 +161,10 @@ def test_kill_minus_nine_during_a_grouped_replay_then_restart_loses_and_duplicat
     # inside a group, whose bars are lost whole and run again, identically, on restart.
     var = tmp_path / "replay-crash"
     loosen_limits(var)
-    kills = []
-    for target in (1040, 1120):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *RUN],
-            cwd=ROOT,
-            env={**os.environ, "WORKBENCH_VAR_DIR": str(var)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.002)
-        assert proc.poll() is None, "the replay ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        kills.append(cursor(var))
-    assert kills[0] >= 1040 and kills[1] > kills[0], kills
-    out = cli(var, *RUN)
-    assert out.returncode == 0, out.stderr
-    book = ledger(var)
-    ids = [o[0] for o in book["orders"]]
-    assert len(ids) == len(set(ids))  # no duplicated order
-    assert book["orders"] == reference["orders"]  # none lost, same fills and prices
-    assert book["fills"] == reference["fills"]
-    assert book["positions"] == reference["positions"]
-    assert book["equity"] == reference["equity"]
-    assert book["decisions"] == reference["decisions"]
-    assert book["cursor"] == reference["cursor"]
+    _kill_twice(var, list(RUN), (1040, 1120), poll_s=0.002)
+    _restart_and_compare(
+        var, reference, ("orders", "fills", "positions", "equity", "decisions", "cursor")
+    )
 
 
 def test_kill_switch_flattens_and_stops(tmp_path: Path) -> None:
