@@ -45,17 +45,10 @@ print("RESULT " + json.dumps({"data": data, "backtest": seen(at)}))
 """
 
 
-def test_first_renders_import_no_engine(isolated_workbench: Path) -> None:
-    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
-    env.pop("WORKBENCH_APP_WARMUP", None)
+def _fresh_render(script: str, pages: list[str], env: dict[str, str]) -> dict:
+    """Run ``script`` (app/main.py, then ``pages``) in a fresh interpreter; its RESULT."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            RENDER,
-            str(ROOT / "app" / "main.py"),
-            str(ROOT / "pages" / "backtest.py"),
-        ],
+        [sys.executable, "-c", script, str(ROOT / "app" / "main.py"), *pages],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -64,7 +57,14 @@ def test_first_renders_import_no_engine(isolated_workbench: Path) -> None:
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    result = json.loads(lines[-1].removeprefix("RESULT "))
+    result: dict = json.loads(lines[-1].removeprefix("RESULT "))
+    return result
+
+
+def test_first_renders_import_no_engine(isolated_workbench: Path) -> None:
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    env.pop("WORKBENCH_APP_WARMUP", None)
+    result = _fresh_render(RENDER, [str(ROOT / "pages" / "backtest.py")], env)
     data, backtest = result["data"], result["backtest"]
     assert data["titles"] == ["Data"] and data["errors"] == []
     assert data["loaded"] == [] and data["warmup_thread"] is False
@@ -98,17 +98,7 @@ print("RESULT " + json.dumps(seen))
 def test_paper_and_risk_first_renders_leave_alpaca_out(isolated_workbench: Path) -> None:
     env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
     pages = [str(ROOT / "pages" / "paper.py"), str(ROOT / "pages" / "risk.py")]
-    proc = subprocess.run(
-        [sys.executable, "-c", LEDGER_RENDER, str(ROOT / "app" / "main.py"), *pages],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    seen = json.loads(lines[-1].removeprefix("RESULT "))
+    seen = _fresh_render(LEDGER_RENDER, pages, env)
     paper, risk = seen[pages[0]], seen[pages[1]]
     assert paper["titles"] == ["Paper trading"] and paper["errors"] == []
     assert risk["titles"] == ["Risk"] and risk["errors"] == []
