@@ -6,6 +6,8 @@ from typing import Any
 
 import streamlit as st
 
+from app import defaults
+
 DATASET = "data.dataset"
 SYMBOL = "data.symbol"
 LOG_SCALE = "data.log_scale"
@@ -19,8 +21,8 @@ SW_METRIC = "sweep.metric"
 REGIME_METHOD = "regime.method"
 
 DEFAULTS: dict[str, Any] = {
-    DATASET: "ohlcv_daily",
-    SYMBOL: "SP500",
+    DATASET: defaults.DATASET,
+    SYMBOL: defaults.SYMBOL,
     LOG_SCALE: False,
     UPLOAD_NAME: "",
     LAST_IMPORT: None,
@@ -29,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     SW_STRATEGY: "ma_crossover",
     SW_RUN_ID: None,
     SW_METRIC: "sharpe",
-    REGIME_METHOD: "hmm",
+    REGIME_METHOD: defaults.REGIME_METHOD,
 }
 
 

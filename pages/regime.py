@@ -11,7 +11,13 @@ import streamlit as st
 from app import cached, state
 from app.components.regime import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
-from app.services.regime import MODES, fit_key, history_spec, stored_regimes_exist
+from app.services.regime import (
+    DEFAULT_VIEW,
+    MODES,
+    fit_key,
+    history_spec,
+    stored_regimes_exist,
+)
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -31,6 +37,7 @@ m1, m2 = st.columns([2, 1])
 mode = m1.radio(
     "History",
     list(MODES),
+    index=MODES.index(DEFAULT_VIEW.history),
     horizontal=True,
     key="regime.mode",
     format_func={
@@ -45,7 +52,7 @@ refit_every = int(
         "Refit every (bars)",
         min_value=1,
         max_value=2520,
-        value=21,
+        value=DEFAULT_VIEW.refit_every,
         step=1,
         key="regime.refit_every",
         disabled=mode == "in-sample",
@@ -54,16 +61,17 @@ refit_every = int(
 try:
     prices = cached.prices(dataset, symbol, None, None)
     history = history_spec(mode, refit_every)  # type: ignore[arg-type]
-    key = fit_key(prices, symbol, method, 0, history)  # type: ignore[arg-type]
+    seed = DEFAULT_VIEW.seed
+    key = fit_key(prices, symbol, method, seed, history)  # type: ignore[arg-type]
     if stored_regimes_exist(key):
-        fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every, key)
+        fitted = cached.regimes(dataset, symbol, method, seed, mode, refit_every, key)
     else:
         with st.spinner(
             f"Fitting the regime history of {symbol} ({history.describe().split(':')[0]}, "
             f"{len(prices):,} bars): the first fit of these prices and settings takes a few "
             "seconds; it is stored, so later visits show it at once."
         ):
-            fitted = cached.regimes(dataset, symbol, method, 0, mode, refit_every, key)
+            fitted = cached.regimes(dataset, symbol, method, seed, mode, refit_every, key)
 except (ValueError, DataSourceError) as exc:
     st.error(str(exc))
     st.stop()

@@ -1,4 +1,5 @@
-"""System operations: set-up (data, database, numba cache) and the benchmarks."""
+"""System operations: set-up (data, database, numba cache, the Regimes page's default
+fit) and the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ class SetupRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     warm: bool = Field(default=True, description="Warm numba's on-disk cache")
+    regimes: bool = Field(
+        default=True,
+        description="Fit and store the Regimes page's default view (a few seconds, once)",
+    )
 
 
 class BenchRequest(BaseModel):
@@ -50,8 +55,8 @@ def _setup_text(_report: Any, p: dict[str, Any]) -> str:
     return (
         f"data: {', '.join(f'{k} {v}' for k, v in p['data_files'].items())}\n"
         f"database: {p['database_url']} (migrated)\n"
-        f"numba warm-up: {p['numba_warmup_seconds']} s"
-        + "".join(f"\nnote: {n}" for n in p["notes"])
+        f"numba warm-up: {p['numba_warmup_seconds']} s\n"
+        f"regimes: {p['regimes']}" + "".join(f"\nnote: {n}" for n in p["notes"])
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from app import defaults
 from app.operations.regime import Method, Mode, RegimeEvalRequest, RegimeFitRequest
 from app.services.data import load_prices, validate_file
 from core.config import get_settings
@@ -45,6 +46,12 @@ from core.regime import (
 from core.serialize import json_safe
 
 MODES: tuple[str, ...] = typing.get_args(Mode)
+#: The Regimes page's default view: the app's default dataset, symbol and method, and the
+#: request's defaults for the seed, history mode and cadence (the page's widgets start
+#: there; ``workbench setup`` stores this fit, :func:`store_default_view`).
+DEFAULT_VIEW = RegimeFitRequest(
+    dataset=defaults.DATASET, symbol=defaults.SYMBOL, method=defaults.REGIME_METHOD
+)
 
 
 @dataclass(frozen=True)
@@ -295,3 +302,39 @@ def fit_and_store(
             pass
     payload["stored"] = False
     return payload
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """What :func:`store_view` did: ``fit_seconds`` is None when it was already stored;
+    ``stored`` is False when the store could not be written."""
+
+    dataset: str
+    symbol: str
+    key: str
+    fit_seconds: float | None
+    stored: bool
+
+
+def store_view(view: RegimeFitRequest) -> StoredView:
+    """Fit and store ``view`` (a dataset/symbol request) unless it is stored already.
+
+    The prices and key are those the Regimes page computes for the same selection, so the
+    page then reads this entry instead of fitting. Cheap when stored (a price load and
+    a hash).
+    """
+    if view.dataset is None or view.symbol is None:
+        raise ValueError("a stored view needs a dataset and a symbol")
+    prices = load_prices(view.dataset, view.symbol, start=None, end=None)
+    history = history_spec(view.history, view.refit_every)
+    key = fit_key(prices, view.symbol, view.method, view.seed, history)
+    if stored_regimes_exist(key):
+        return StoredView(view.dataset, view.symbol, key, None, True)
+    payload = fit_and_store(prices, key, method=view.method, seed=view.seed, history=history)
+    seconds = typing.cast(float, payload["fit_seconds"])
+    return StoredView(view.dataset, view.symbol, key, seconds, stored_regimes_exist(key))
+
+
+def store_default_view() -> StoredView:
+    """:func:`store_view` of :data:`DEFAULT_VIEW` (what ``workbench setup`` runs)."""
+    return store_view(DEFAULT_VIEW)

@@ -1,4 +1,5 @@
-"""Set-up and health: data checksums, database migration, numba warm-up."""
+"""Set-up and health: data checksums, database migration, numba warm-up, and the Regimes
+page's default fit (stored, so a fresh install's first visit does not fit)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class SetupReport:
     data_files: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
     numba_warmup_seconds: float | None = None
+    regimes: str = "skipped"
     notes: list[str] = field(default_factory=list)
 
 
@@ -65,9 +67,25 @@ def run_setup(*, warm: bool = True) -> SetupReport:
     return report
 
 
+def store_default_regimes() -> str:
+    """Store the Regimes page's default fit (:func:`app.services.regime.store_default_view`)
+    and describe what was done, for :class:`SetupReport`."""
+    from app.services import regime as regime_service
+
+    started = time.perf_counter()
+    done = regime_service.store_default_view()
+    if done.fit_seconds is None:
+        return f"default fit for {done.symbol} already stored"
+    seconds = time.perf_counter() - started
+    if not done.stored:
+        return f"fitted the default view of {done.symbol} in {seconds:.1f} s but could not store it"
+    return f"stored default fit for {done.symbol} in {seconds:.1f} s"
+
+
 def setup(request: SetupRequest) -> SetupReport:
     """:func:`run_setup`, then make sure the key for credentials at rest exists
-    (``var/secret.key``, mode 0600, when none is configured)."""
+    (``var/secret.key``, mode 0600, when none is configured), then store the Regimes
+    page's default fit (unless ``request.regimes`` is False)."""
     from core.config import SecretKeyError
 
     report = run_setup(warm=request.warm)
@@ -81,6 +99,8 @@ def setup(request: SetupRequest) -> SetupReport:
         f"secret key for credentials at rest: {settings.secret_key_source()}"
         + ("" if had_key else " (created)")
     )
+    if request.regimes:
+        report.regimes = store_default_regimes()
     return report
 
 
