@@ -154,10 +154,12 @@ class BarWrites:
                     session_id, self._snapshots, bar=bar, ts=ts, peak_equity=peak
                 )
         own_ids = s.get_bind().dialect.name == "sqlite"
+        next_ids: dict[type[Any], int] = {}  # read once, when first needed
         if self.decisions:
             with s.no_autoflush:  # the orders are flushed below, with their decision ids
                 if own_ids and len(self.decisions) > 1:
-                    first = _next_id(s, TradingDecision)
+                    next_ids = _next_ids(s)
+                    first = next_ids[TradingDecision]
                     ids = list(range(first, first + len(self.decisions)))
                     DecisionRepository(s).add_many(self.decisions, ids=ids)
                 else:
@@ -175,7 +177,8 @@ class BarWrites:
             if any(len(rows) > 1 for rows in new.values()):  # else one INSERT ... RETURNING
                 for model, rows in new.items():  # the orders first: the fills name them
                     if rows:
-                        first = _next_id(s, model)
+                        next_ids = next_ids or _next_ids(s)
+                        first = next_ids[model]
                         for k, row in enumerate(rows):
                             row.id = first + k
                         _insert_rows(s, model, rows)
@@ -214,10 +217,19 @@ def _insert_rows(s: Session, model: type[TradingOrder | TradingFill], rows: list
     s.connection().execute(insert(table), params)
 
 
-def _next_id(s: Session, model: type[TradingDecision | TradingOrder | TradingFill]) -> int:
-    """The id after the largest of ``model``'s table (as SQLite would choose it)."""
+def _next_ids(s: Session) -> dict[type[Any], int]:
+    """The id after the largest of the decisions', orders' and fills' tables (as SQLite
+    would choose it), read by one statement; the caller holds the write lock."""
+    models = (TradingDecision, TradingOrder, TradingFill)
+    query = select(
+        *(
+            select(func.coalesce(func.max(model.id), 0)).scalar_subquery().label(model.__name__)
+            for model in models
+        )
+    )
     with s.no_autoflush:
-        return int(s.scalar(select(func.coalesce(func.max(model.id), 0))) or 0) + 1
+        row = s.execute(query).one()
+    return {model: int(row[k] or 0) + 1 for k, model in enumerate(models)}
 
 
 __all__ = ["REPLAY_GROUP_COMMIT", "BarWrites", "GroupCommit"]
