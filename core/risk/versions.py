@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.risk.limits import RiskLimits
-from core.store.models import RiskLimitVersion
-from core.store.risk_limits import RiskLimitRepository, VersionTaken
+from core.store.risk_limits import RiskLimitRepository, RiskLimitVersion, VersionTaken
 
 Sessions = Callable[[], AbstractContextManager[Session]]
 """A factory of transactions: each ``with sessions() as s:`` commits on success."""

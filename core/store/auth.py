@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.store.models import Base, utcnow
+from core.store.base import Base, utcnow
 
 
 class AuthToken(Base):

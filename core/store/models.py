@@ -1,21 +1,34 @@
-"""SQLAlchemy 2 typed models. SQL lives only in ``core.store``."""
+"""SQLAlchemy 2 typed models. SQL lives only in ``core.store``.
+
+The base and :class:`RiskLimitVersion` live in :mod:`core.store.base` and
+:mod:`core.store.risk_limits` (re-exported here), so that the risk check maps only the
+tables it reads.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from core.store.base import Base, utcnow
+from core.store.risk_limits import RiskLimitVersion
 
-def utcnow() -> datetime:
-    """Timezone-aware now, for timestamps."""
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every table."""
+__all__ = [
+    "AlertChannel",
+    "AlertEvent",
+    "AlertRule",
+    "Base",
+    "ImportedDataset",
+    "ModelEvent",
+    "ModelVersion",
+    "RetrainDecision",
+    "RiskLimitVersion",
+    "Run",
+    "utcnow",
+]
 
 
 class ImportedDataset(Base):
@@ -110,21 +123,6 @@ class RetrainDecision(Base):
     reason: Mapped[str] = mapped_column(Text)
     numbers: Mapped[dict[str, Any]] = mapped_column(JSON)
     replay: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class RiskLimitVersion(Base):
-    """A version of the risk limits; the newest row is in force. Every row is audited."""
-
-    __tablename__ = "risk_limit_versions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, unique=True)
-    limits: Mapped[dict[str, Any]] = mapped_column(JSON)
-    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    changed_by: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from core.store.models import Base, utcnow
+from core.store.base import Base, utcnow
 
 OPEN_ORDER_STATUSES = (
     "pending_new",
