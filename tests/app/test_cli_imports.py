@@ -1,6 +1,7 @@
 """What each CLI command imports, in a fresh interpreter (asserted on sys.modules, never on
 time): help needs neither pydantic's requests nor pandas or SQLAlchemy, listing datasets
-needs no pandas, and a backtest needs no quantstats."""
+needs no pandas, a backtest needs no quantstats, and a risk check maps only the tables it
+reads."""
 
 from __future__ import annotations
 
@@ -48,13 +49,13 @@ print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]
 """
 
 
-def _run(args: list[str], var: Path) -> dict[str, Any]:
-    """Run ``workbench ARGS`` in a fresh interpreter; its exit code and the heavy
-    packages left in ``sys.modules``."""
+def _run(args: list[str], var: Path, watch: tuple[str, ...] = HEAVY) -> dict[str, Any]:
+    """Run ``workbench ARGS`` in a fresh interpreter; its exit code and which of the
+    modules ``watch`` (default the heavy packages) are left in ``sys.modules``."""
     env = {**os.environ, "WORKBENCH_VAR_DIR": str(var)}
     env.pop("WORKBENCH_DB_URL", None)
     done = subprocess.run(
-        [sys.executable, "-c", _RUN, json.dumps(args), json.dumps(HEAVY)],
+        [sys.executable, "-c", _RUN, json.dumps(args), json.dumps(watch)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -96,6 +97,29 @@ def test_a_backtest_imports_no_quantstats(tmp_path: Path) -> None:
     assert "vectorbt" in loaded  # the engine is vectorbt's from_orders
     assert not loaded & {"quantstats", "yfinance", "matplotlib", "statsmodels"}, loaded
     assert "sharpe" in json.loads(str(report["stdout"]))
+
+
+NOT_FOR_RISK_CHECK = (
+    "alembic",  # the database is already at head after the first run
+    "sqlalchemy.dialects.postgresql",  # the store runs on SQLite here
+    "pyarrow.dataset",  # one Parquet file is read with ParquetFile
+    "core.store.models",  # the full catalog of tables: runs, models, alerts, imports
+    "core.store.alerts",
+    "core.store.registry",
+    "core.store.repositories",
+    "core.store.runs",
+    "vectorbt",
+)
+
+
+def test_a_risk_check_imports_only_the_tables_it_reads(tmp_path: Path) -> None:
+    args = ["risk", "check", "--symbol", "SP500", "--qty", "10", "--json"]
+    _run(args, tmp_path / "var")  # creates and migrates the database (Alembic)
+    report = _run(args, tmp_path / "var", watch=("core.store.paper", *NOT_FOR_RISK_CHECK))
+    assert report["code"] == 0, report
+    assert report["loaded"] == ["core.store.paper"], report["loaded"]  # the watch works
+    checked = json.loads(str(report["stdout"]))
+    assert checked["approved"] is True and checked["requested_quantity"] == 10.0
 
 
 def test_the_command_index_matches_the_feature_modules() -> None:
