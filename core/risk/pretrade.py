@@ -266,10 +266,32 @@ def pre_trade_check(
     return RiskDecision(True, requested, allowed, [], adjustments, kill)
 
 
+def _historical_var_95(returns: np.ndarray) -> float:
+    """:func:`~core.risk._kernels.historical_var` at 95%, float for float: numpy's
+    linear quantile (its virtual index, partition and interpolation) without the
+    general function's set-up, which costs more than the partition on 250 returns."""
+    n = returns.size
+    if n < 2:
+        return historical_var(returns)
+    q = 1.0 - 0.95
+    virtual = (n - 1) * q  # numpy's virtual index of the linear method
+    below = math.floor(virtual)
+    if below < 0 or virtual >= n - 1:
+        return historical_var(returns)
+    gamma = virtual - below
+    part = np.partition(returns, (below, below + 1))
+    if np.isnan(part).any():
+        return float("nan")
+    a, b = float(part[below]), float(part[below + 1])
+    diff = b - a
+    value = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+    return float(-value)
+
+
 def _var(w: np.ndarray, state: PortfolioState, method: str) -> float:
     _, matrix, mean, cov = state._history
     if method == "historical":
-        return historical_var(matrix @ w)
+        return _historical_var_95(matrix @ w)
     return parametric_var(float(mean @ w), math.sqrt(max(float(w @ cov @ w), 0.0)))
 
 
