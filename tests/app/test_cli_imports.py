@@ -150,3 +150,55 @@ def test_the_cli_bench_section_reports_each_command() -> None:
     assert 0 < row["cpu_s"]["median"] and row["wall_s"]["median"] <= row["wall_s"]["p95"]
     assert row["median_to_target"] == row["wall_s"]["median"] / row["target_s"]
     assert summary(report).startswith("cli, new process")
+
+
+@pytest.mark.parametrize(
+    ("argv0", "expected"),
+    [
+        ("/venv/bin/workbench", True),
+        ("/work/main/app/cli/__main__.py", True),
+        ("/venv/bin/pytest", False),
+        ("-c", False),
+        ("", False),
+        ("/elsewhere/__main__.py", False),
+    ],
+)
+def test_only_the_workbench_process_skips_the_teardown(
+    argv0: str, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.cli
+
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert app.cli._is_workbench_process() is expected
+
+
+def test_the_fast_exit_keeps_the_status_and_the_output(tmp_path: Path) -> None:
+    # a bad request (exit 2, message on stderr) and a good one (exit 0, JSON on stdout),
+    # each in its own `python -m app.cli` process, which ends through os._exit
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(tmp_path / "var")}
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.cli", "risk", "check", "--symbol", "NOPE", "--qty", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "has no symbol 'NOPE'" in bad.stderr
+    good = subprocess.run(
+        [sys.executable, "-m", "app.cli", "data", "list", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert good.returncode == 0, good.stderr
+    names = {d["name"] for d in json.loads(good.stdout)["datasets"]}
+    assert "ohlcv_daily" in names
+
+
+def test_the_status_of_system_exit() -> None:
+    from app.cli import _status_of
+
+    assert [_status_of(None), _status_of(0), _status_of(3), _status_of("a message")] == [0, 0, 3, 1]
