@@ -24,7 +24,6 @@ delta also passes through the server's event loop (0.3-0.8 s against AppTest's 0
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from core import bench as core_bench
-from core.benchkit import percentiles
+from core.benchkit import has_bytecode, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_FIRST_RENDER_S = 1.5
@@ -44,13 +43,6 @@ TARGET_RERUN_S = 0.3
 MARK = "APPBENCH "  # as in app._bench_render
 REGIME_PAGE = "regime"  # url path of the page measured with an empty and a stored fit
 _PROBE_KEYS = ("engine_ready_after_first_render_s", "warmup_steps_done", "warmup_error")
-
-
-def _has_bytecode() -> bool:
-    """True when pandas and the project are compiled (``make install`` and ``make setup``)."""
-    spec = importlib.util.find_spec("pandas")
-    sources = [ROOT / "app" / "main.py", Path(spec.origin if spec and spec.origin else "")]
-    return all(Path(importlib.util.cache_from_source(str(s))).is_file() for s in sources)
 
 
 def _child_env(var_dir: Path) -> dict[str, str]:
@@ -61,7 +53,7 @@ def _child_env(var_dir: Path) -> dict[str, str]:
     env.pop("WORKBENCH_DB_URL", None)
     env.setdefault("MPLBACKEND", "Agg")
     no_writes = env.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in env
-    if no_writes and not _has_bytecode():
+    if no_writes and not has_bytecode():
         env.pop("PYTHONDONTWRITEBYTECODE")
         env["PYTHONPYCACHEPREFIX"] = str(get_settings().var_dir / "bench" / "pycache")
     return env

@@ -3,9 +3,8 @@
 Each command runs as ``python -m app.cli ...`` in a subprocess (so core imports nothing of
 app), against a fresh ``WORKBENCH_VAR_DIR`` that is migrated before the timed runs. Wall
 time and the child's CPU time (user + system, less sensitive to other load) are reported
-as median and p95, with the target and the ratio of the median to it. Whether Python may
-write bytecode caches is recorded too: without them (``PYTHONDONTWRITEBYTECODE``) every
-import compiles its sources, which doubles to triples every figure.
+as median and p95, with the target and the ratio of the median to it. Whether imports read
+compiled bytecode is recorded too (:func:`core.benchkit.has_bytecode`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.benchkit import percentiles
+from core.benchkit import has_bytecode, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,9 +75,7 @@ def bench_cli(
     """
     chosen = dict(commands or COMMANDS)
     report: dict[str, Any] = {
-        "bytecode_cache": not (
-            sys.flags.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE")
-        ),
+        "bytecode_cache": has_bytecode(),
         "repeats": repeats,
         "commands": {},
     }

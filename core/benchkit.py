@@ -79,6 +79,21 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
     return samples, out
 
 
+def has_bytecode() -> bool:
+    """True when imports read compiled bytecode: pandas and the project are compiled
+    (``make install``, ``make setup``), or Python may write the caches itself. Without
+    them (``PYTHONDONTWRITEBYTECODE`` and nothing compiled) every import compiles its
+    sources, which doubles to triples every start-up figure."""
+    import importlib.util
+    import os
+
+    if not (sys.flags.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE")):
+        return True
+    spec = importlib.util.find_spec("pandas")
+    sources = [ROOT / "app" / "main.py", Path(spec.origin if spec and spec.origin else "")]
+    return all(Path(importlib.util.cache_from_source(str(s))).is_file() for s in sources)
+
+
 def run_python_json(code: str, *, timeout: float = 600, what: str = "benchmark") -> dict[str, Any]:
     """Run ``code`` with ``python -c`` in a fresh interpreter (from the project root) and
     parse the JSON object on its last line of output."""
@@ -96,6 +111,7 @@ __all__ = [
     "ROOT",
     "SLOW",
     "grid_pairs",
+    "has_bytecode",
     "percentiles",
     "reference_prices",
     "run_python_json",
