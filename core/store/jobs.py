@@ -1,0 +1,404 @@
+"""Persisted jobs: one record per long operation, its lease and its state machine.
+
+A job is ``queued`` when submitted, ``running`` while a worker holds its lease, and ends
+``done``, ``failed`` or ``cancelled``. Workers claim jobs with a conditional ``UPDATE``
+(SQLite: one statement under the write lock; PostgreSQL: ``SELECT ... FOR UPDATE SKIP
+LOCKED``), so many processes may claim at once and every job goes to exactly one of
+them. A running job whose lease expired (its worker crashed) is claimed again with
+``attempt + 1``. Every method takes the clock as ``now``; the caller owns the
+transaction and should call :meth:`JobRepository.claim_next` in a fresh one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.store.base import Base, utcnow
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+TERMINAL = frozenset({"done", "failed", "cancelled"})
+DEFAULT_LEASE_S = 30.0
+_CLAIM_RETRIES = 20
+
+__all__ = [
+    "DEFAULT_LEASE_S",
+    "STATUSES",
+    "TERMINAL",
+    "IllegalTransitionError",
+    "Job",
+    "JobError",
+    "JobNotFoundError",
+    "JobRepository",
+    "LeaseLostError",
+]
+
+
+class JobError(Exception):
+    """Base of every refusal of the job repository."""
+
+
+class JobNotFoundError(JobError):
+    """No job has this id."""
+
+
+class IllegalTransitionError(JobError):
+    """The job's status does not allow this change."""
+
+
+class LeaseLostError(JobError):
+    """The worker no longer holds the job's lease."""
+
+
+class Job(Base):
+    """One long operation: its request, owner, status, progress and result reference."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_kind_created", "kind", "created_at"),
+        Index("ix_jobs_owner_created", "owner", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    owner: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _utc(now: datetime) -> datetime:
+    """``now`` in UTC (a naive value is taken as UTC), so stored times compare in SQL."""
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+class JobRepository:
+    """Jobs and their transitions. Takes a caller-owned Session; the caller commits."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        """The job, re-read from the database, or None."""
+        return self._s.get(Job, job_id, populate_existing=True)
+
+    # -- submitting and claiming -----------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        owner: str,
+        *,
+        now: datetime | None = None,
+        retry_of: int | None = None,
+    ) -> int:
+        """Queue a job and return its id."""
+        at = _utc(now or utcnow())
+        job = Job(
+            kind=kind,
+            spec=spec,
+            owner=owner,
+            status="queued",
+            progress=0.0,
+            message="",
+            attempt=0,
+            cancel_requested=False,
+            retry_of=retry_of,
+            created_at=at,
+            updated_at=at,
+        )
+        self._s.add(job)
+        self._s.flush()
+        return job.id
+
+    def claim_next(
+        self,
+        worker: str,
+        lease_s: float,
+        now: datetime,
+        kinds: Sequence[str] | None = None,
+    ) -> Job | None:
+        """Move the oldest claimable job to ``running`` for ``worker``; None if none.
+
+        Claimable: queued, or running with an expired lease (crash recovery). Each claim
+        adds one to ``attempt``. An expired job whose cancellation was requested is
+        marked cancelled instead of being run again.
+        """
+        at = _utc(now)
+        self._s.execute(
+            update(Job)
+            .where(Job.status == "running", Job.lease_until < at, Job.cancel_requested.is_(True))
+            .values(
+                status="cancelled", worker=None, lease_until=None, finished_at=at, updated_at=at
+            )
+            .execution_options(synchronize_session=False)
+        )
+        claimable = self._claimable(at, kinds)
+        values: dict[str, Any] = {
+            "status": "running",
+            "worker": worker,
+            "lease_until": at + timedelta(seconds=lease_s),
+            "attempt": Job.attempt + 1,
+            "started_at": at,
+            "updated_at": at,
+        }
+        oldest = select(Job.id).where(claimable).order_by(Job.created_at, Job.id).limit(1)
+        for _ in range(_CLAIM_RETRIES):
+            if self._s.get_bind().dialect.name == "postgresql":
+                job_id = self._s.scalar(oldest.with_for_update(skip_locked=True))
+                if job_id is None:
+                    return None
+                target: ColumnElement[bool] = Job.id == job_id
+            else:
+                # One statement: SQLite evaluates the subquery under the write lock.
+                target = Job.id == oldest.scalar_subquery()
+            claimed = self._s.execute(
+                update(Job)
+                .where(target, claimable)
+                .values(**values)
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).scalar()
+            if claimed is not None:
+                return self.get(claimed)
+            if self._s.scalar(oldest) is None:
+                return None
+            # Lost a race for that job: try the next one.
+        return None
+
+    @staticmethod
+    def _claimable(at: datetime, kinds: Sequence[str] | None) -> ColumnElement[bool]:
+        cond = or_(
+            Job.status == "queued",
+            and_(
+                Job.status == "running",
+                Job.lease_until < at,
+                Job.cancel_requested.is_(False),
+            ),
+        )
+        if kinds is not None:
+            cond = and_(cond, Job.kind.in_(list(kinds)))
+        return cond
+
+    # -- the worker's writes ---------------------------------------------------------------
+
+    def heartbeat(
+        self,
+        job_id: int,
+        worker: str,
+        fraction: float,
+        message: str,
+        now: datetime,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> bool:
+        """Record progress and renew the lease; returns whether cancellation was requested.
+
+        Raises :class:`LeaseLostError` if ``worker`` no longer holds a live lease.
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress must be a fraction between 0 and 1, not {fraction}")
+        at = _utc(now)
+        self._held_update(
+            job_id,
+            worker,
+            at,
+            "report progress",
+            progress=fraction,
+            message=message,
+            lease_until=at + timedelta(seconds=lease_s),
+        )
+        job = self._one(job_id)
+        return bool(job.cancel_requested)
+
+    progress = heartbeat
+
+    def finish(
+        self, job_id: int, worker: str, result: dict[str, Any] | None, now: datetime
+    ) -> None:
+        """Mark the job done with its result reference (e.g. ``{"run_id": 7}``)."""
+        at = _utc(now)
+        self._held_update(
+            job_id,
+            worker,
+            at,
+            "finish",
+            status="done",
+            progress=1.0,
+            result=result,
+            lease_until=None,
+            finished_at=at,
+        )
+
+    def fail(self, job_id: int, worker: str, error: str, now: datetime) -> None:
+        """Mark the job failed with its error text."""
+        at = _utc(now)
+        self._held_update(
+            job_id,
+            worker,
+            at,
+            "fail",
+            status="failed",
+            error=error,
+            lease_until=None,
+            finished_at=at,
+        )
+
+    def mark_cancelled(self, job_id: int, worker: str, now: datetime) -> None:
+        """Mark a running job cancelled once its worker has stopped (cancel requested)."""
+        at = _utc(now)
+        job = self._one(job_id)
+        if job.status == "running" and not job.cancel_requested:
+            raise IllegalTransitionError(
+                f"job {job_id} has no cancellation request; a worker can only mark a job "
+                "cancelled after someone asked to cancel it"
+            )
+        self._held_update(
+            job_id,
+            worker,
+            at,
+            "mark it cancelled",
+            status="cancelled",
+            lease_until=None,
+            finished_at=at,
+            extra=Job.cancel_requested.is_(True),
+        )
+
+    def _held_update(
+        self,
+        job_id: int,
+        worker: str,
+        at: datetime,
+        action: str,
+        *,
+        extra: ColumnElement[bool] | None = None,
+        **values: Any,
+    ) -> None:
+        conds = [
+            Job.id == job_id,
+            Job.status == "running",
+            Job.worker == worker,
+            Job.lease_until >= at,
+        ]
+        if extra is not None:
+            conds.append(extra)
+        done = self._s.execute(
+            update(Job)
+            .where(*conds)
+            .values(updated_at=at, **values)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if done is not None:
+            return
+        job = self._one(job_id)
+        if job.status != "running":
+            raise IllegalTransitionError(
+                f"job {job_id} is {job.status}; only a running job can {action}"
+            )
+        if job.worker != worker:
+            raise LeaseLostError(
+                f"job {job_id} is held by worker {job.worker}, not {worker}; "
+                f"{worker} cannot {action}"
+            )
+        raise LeaseLostError(
+            f"the lease of worker {worker} on job {job_id} has expired; it cannot {action}"
+        )
+
+    # -- the user's requests ---------------------------------------------------------------
+
+    def request_cancel(self, job_id: int, by: str, now: datetime) -> str:
+        """Cancel a queued job at once, or ask a running one's worker to stop.
+
+        Returns the job's status afterwards (``cancelled`` or ``running``).
+        """
+        at = _utc(now)
+        queued = self._s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(status="cancelled", message=f"cancelled by {by}", finished_at=at, updated_at=at)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if queued is not None:
+            return "cancelled"
+        running = self._s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(cancel_requested=True, message=f"cancel requested by {by}", updated_at=at)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if running is not None:
+            return "running"
+        job = self._one(job_id)
+        raise IllegalTransitionError(
+            f"job {job_id} is {job.status}; only a queued or running job can be cancelled"
+        )
+
+    def retry(self, job_id: int, owner: str, now: datetime | None = None) -> int:
+        """Queue a copy of a failed or cancelled job for ``owner``; returns the new id."""
+        job = self._one(job_id)
+        if job.status not in ("failed", "cancelled"):
+            raise IllegalTransitionError(
+                f"job {job_id} is {job.status}; only a failed or cancelled job can be retried"
+            )
+        return self.submit(job.kind, dict(job.spec), owner, now=now, retry_of=job_id)
+
+    def _one(self, job_id: int) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFoundError(f"there is no job {job_id}")
+        return job
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Jobs, newest first, optionally filtered by status, kind and owner."""
+        query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(Job.status == status)
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        if owner is not None:
+            query = query.where(Job.owner == owner)
+        return list(self._s.scalars(query.execution_options(populate_existing=True)))

@@ -1,0 +1,382 @@
+"""The job record: lifecycle, refused transitions, leases and concurrent claiming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.store.db import alembic_config, make_engine, upgrade
+from core.store.jobs import (
+    IllegalTransitionError,
+    JobError,
+    JobNotFoundError,
+    JobRepository,
+    LeaseLostError,
+)
+from tests.app.concurrency_helpers import run_together
+from tests.pg import fresh_pg_database
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PRELOAD = ("core.store.jobs", "core.store.db")
+
+
+def _engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = _engine(tmp_path)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def test_full_lifecycle(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        job_id = repo.submit("sweep", {"symbol": "SPY", "grid": [1, 2]}, "ana", now=T0)
+    with factory.begin() as s:
+        job = JobRepository(s).claim_next("w1", 30, T0 + timedelta(seconds=1))
+        assert job is not None and job.id == job_id
+        assert (job.status, job.worker, job.attempt) == ("running", "w1", 1)
+        assert job.lease_until is not None
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        assert repo.claim_next("w2", 30, T0 + timedelta(seconds=2)) is None
+        cancel = repo.heartbeat(job_id, "w1", 0.5, "half", T0 + timedelta(seconds=20))
+        assert cancel is False
+        # The heartbeat renewed the lease: 20 s + 30 s, still held at 45 s.
+        repo.heartbeat(job_id, "w1", 0.75, "three quarters", T0 + timedelta(seconds=45))
+        repo.finish(job_id, "w1", {"run_id": 7}, T0 + timedelta(seconds=50))
+    with factory() as s:
+        job = JobRepository(s).get(job_id)
+        assert job is not None
+        assert job.status == "done" and job.result == {"run_id": 7}
+        assert job.progress == 1.0 and job.message == "three quarters"
+        assert job.spec == {"symbol": "SPY", "grid": [1, 2]}
+        assert job.finished_at is not None and job.started_at is not None
+        assert job.lease_until is None
+
+
+def test_cancel_fail_retry_and_list(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        a = repo.submit("sweep", {"n": 1}, "ana", now=T0)
+        b = repo.submit("tearsheet", {"n": 2}, "bob", now=T0 + timedelta(seconds=1))
+        c = repo.submit("sweep", {"n": 3}, "bob", now=T0 + timedelta(seconds=2))
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        assert repo.request_cancel(a, "ana", T0) == "cancelled"
+        job = repo.claim_next("w", 30, T0, kinds=["tearsheet"])
+        assert job is not None and job.id == b
+        assert repo.request_cancel(b, "bob", T0) == "running"
+        assert repo.heartbeat(b, "w", 0.1, "", T0) is True
+        repo.mark_cancelled(b, "w", T0)
+        job = repo.claim_next("w", 30, T0)
+        assert job is not None and job.id == c
+        repo.fail(c, "w", "ValueError: bad grid", T0)
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        assert [j.status for j in repo.list()] == ["failed", "cancelled", "cancelled"]
+        assert [j.id for j in repo.list(owner="bob")] == [c, b]
+        assert [j.id for j in repo.list(kind="sweep", status="cancelled")] == [a]
+        new = repo.retry(c, "carol", T0 + timedelta(seconds=5))
+        again = repo.get(new)
+        assert again is not None
+        assert (again.status, again.retry_of, again.owner, again.spec) == (
+            "queued",
+            c,
+            "carol",
+            {"n": 3},
+        )
+        assert repo.get(c) is not None and repo.get(c).error == "ValueError: bad grid"  # type: ignore[union-attr]
+        assert repo.retry(a, "ana") > new
+
+
+def test_refusals_have_plain_messages(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        job_id = repo.submit("sweep", {}, "ana", now=T0)
+        with pytest.raises(IllegalTransitionError, match="only a failed or cancelled job"):
+            repo.retry(job_id, "ana")
+        with pytest.raises(IllegalTransitionError, match="is queued; only a running job"):
+            repo.finish(job_id, "w", None, T0)
+        assert repo.claim_next("w", 30, T0) is not None
+        with pytest.raises(IllegalTransitionError, match="no cancellation request"):
+            repo.mark_cancelled(job_id, "w", T0)
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            repo.heartbeat(job_id, "w", 1.5, "", T0)
+        repo.finish(job_id, "w", {"run_id": 1}, T0)
+        with pytest.raises(
+            IllegalTransitionError, match=f"job {job_id} is done; only a failed or cancelled"
+        ):
+            repo.retry(job_id, "ana")
+        with pytest.raises(IllegalTransitionError, match="only a queued or running job"):
+            repo.request_cancel(job_id, "ana", T0)
+        with pytest.raises(JobNotFoundError, match="there is no job 999"):
+            repo.request_cancel(999, "ana", T0)
+
+
+def test_expired_lease_requeues_and_old_worker_is_locked_out(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        job_id = repo.submit("walkforward", {}, "ana", now=T0)
+        assert repo.claim_next("w1", 10, T0) is not None
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        # Still leased at 10 s exactly; nobody else may take it.
+        assert repo.claim_next("w2", 10, T0 + timedelta(seconds=10)) is None
+        with pytest.raises(LeaseLostError, match="has expired"):
+            repo.heartbeat(job_id, "w1", 0.2, "", T0 + timedelta(seconds=11))
+        job = repo.claim_next("w2", 10, T0 + timedelta(seconds=11))
+        assert job is not None and (job.id, job.worker, job.attempt) == (job_id, "w2", 2)
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        t = T0 + timedelta(seconds=12)
+        for write in (
+            lambda: repo.heartbeat(job_id, "w1", 0.3, "", t),
+            lambda: repo.finish(job_id, "w1", {"run_id": 1}, t),
+            lambda: repo.fail(job_id, "w1", "boom", t),
+        ):
+            with pytest.raises(LeaseLostError, match="held by worker w2, not w1"):
+                write()
+        repo.finish(job_id, "w2", {"run_id": 2}, t)
+        job = repo.get(job_id)
+        assert job is not None and job.result == {"run_id": 2} and job.attempt == 2
+
+
+def test_expired_job_with_cancel_request_is_cancelled_not_rerun(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        job_id = repo.submit("sweep", {}, "ana", now=T0)
+        repo.claim_next("w1", 10, T0)
+        repo.request_cancel(job_id, "ana", T0 + timedelta(seconds=1))
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        assert repo.claim_next("w2", 10, T0 + timedelta(seconds=60)) is None
+        job = repo.get(job_id)
+        assert job is not None and job.status == "cancelled" and job.worker is None
+
+
+# -- a state machine against a plain model of the rules ---------------------------------------
+
+WORKERS = ("w1", "w2")
+
+
+class JobMachine(RuleBasedStateMachine):
+    """Random sequences of every operation; the store must agree with a plain model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = make_engine("sqlite:///:memory:")
+        from core.store.base import Base
+
+        Base.metadata.create_all(self.engine, tables=[Base.metadata.tables["jobs"]])
+        self.session = Session(self.engine)
+        self.repo = JobRepository(self.session)
+        self.now = T0
+        self.model: dict[int, dict[str, Any]] = {}
+
+    def teardown(self) -> None:
+        self.session.close()
+        self.engine.dispose()
+
+    @initialize()
+    def first(self) -> None:
+        self.submit()
+
+    def _expect(self, ok: bool, call: Any) -> None:
+        if ok:
+            call()
+        else:
+            with pytest.raises(JobError):
+                call()
+
+    @rule()
+    def submit(self) -> None:
+        job_id = self.repo.submit("sweep", {"i": len(self.model)}, "ana", now=self.now)
+        self.model[job_id] = {"status": "queued", "worker": None, "until": None, "cancel": False}
+
+    @rule(seconds=st.integers(0, 25))
+    def tick(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def _live(self, m: dict[str, Any], worker: str) -> bool:
+        return bool(m["status"] == "running" and m["worker"] == worker and m["until"] >= self.now)
+
+    @rule(worker=st.sampled_from(WORKERS))
+    def claim(self, worker: str) -> None:
+        for m in self.model.values():  # expired jobs asked to stop become cancelled
+            if m["status"] == "running" and m["until"] < self.now and m["cancel"]:
+                m.update(status="cancelled", worker=None)
+        candidates = [
+            i
+            for i, m in sorted(self.model.items())
+            if m["status"] == "queued"
+            or (m["status"] == "running" and m["until"] < self.now and not m["cancel"])
+        ]
+        job = self.repo.claim_next(worker, 10, self.now)
+        if not candidates:
+            assert job is None
+            return
+        assert job is not None and job.id == candidates[0]
+        self.model[job.id].update(
+            status="running", worker=worker, until=self.now + timedelta(seconds=10)
+        )
+
+    @rule(worker=st.sampled_from(WORKERS), data=st.data())
+    def heartbeat(self, worker: str, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.model)))
+        m = self.model[job_id]
+        ok = self._live(m, worker)
+        self._expect(ok, lambda: self.repo.heartbeat(job_id, worker, 0.5, "", self.now, lease_s=10))
+        if ok:
+            m["until"] = self.now + timedelta(seconds=10)
+
+    @rule(worker=st.sampled_from(WORKERS), end=st.sampled_from(["done", "failed", "cancelled"]))
+    def end(self, worker: str, end: str) -> None:
+        job_id = max(self.model)
+        m = self.model[job_id]
+        ok = self._live(m, worker) and (end != "cancelled" or m["cancel"])
+        calls = {
+            "done": lambda: self.repo.finish(job_id, worker, {"run_id": 1}, self.now),
+            "failed": lambda: self.repo.fail(job_id, worker, "boom", self.now),
+            "cancelled": lambda: self.repo.mark_cancelled(job_id, worker, self.now),
+        }
+        self._expect(ok, calls[end])
+        if ok:
+            m.update(status=end, worker=None)
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.model)))
+        m = self.model[job_id]
+        self._expect(
+            m["status"] in ("queued", "running"),
+            lambda: self.repo.request_cancel(job_id, "ana", self.now),
+        )
+        if m["status"] == "queued":
+            m["status"] = "cancelled"
+        elif m["status"] == "running":
+            m["cancel"] = True
+
+    @rule(data=st.data())
+    def retry(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.model)))
+        ok = self.model[job_id]["status"] in ("failed", "cancelled")
+        if not ok:
+            with pytest.raises(IllegalTransitionError):
+                self.repo.retry(job_id, "bob", self.now)
+            return
+        new = self.repo.retry(job_id, "bob", self.now)
+        self.model[new] = {"status": "queued", "worker": None, "until": None, "cancel": False}
+
+    @invariant()
+    def statuses_agree(self) -> None:
+        stored = {j.id: j.status for j in self.repo.list(limit=10_000)}
+        assert stored == {i: m["status"] for i, m in self.model.items()}
+
+
+JobMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestJobMachine = JobMachine.TestCase
+
+
+# -- many processes claiming at once ----------------------------------------------------------
+
+N_PROCESSES = 8
+N_JOBS = 20
+
+
+def prepare_claim_all(url: str) -> Any:
+    engine = make_engine(url)
+    with engine.connect():
+        pass
+    return sessionmaker(engine)
+
+
+def claim_all(index: int, factory: Any, url: str) -> tuple[str, list[int]]:
+    claimed: list[int] = []
+    while True:
+        with factory.begin() as s:
+            job = JobRepository(s).claim_next(f"w{index}", 60, T0 + timedelta(seconds=1))
+            if job is None:
+                return "ok", claimed
+            claimed.append(job.id)
+
+
+def _claim_race(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as s, s.begin():
+        repo = JobRepository(s)
+        ids = [repo.submit("sweep", {"i": i}, "ana", now=T0) for i in range(N_JOBS)]
+    engine.dispose()
+    results = run_together("tests.core.test_store_jobs:claim_all", N_PROCESSES, {}, url)
+    errors = [value for _, kind, value in results if kind == "error"]
+    assert errors == []
+    claimed = [job_id for _, _, value in results for job_id in value]
+    assert sorted(claimed) == ids  # every job exactly once
+    engine = make_engine(url)
+    with Session(engine) as s:
+        jobs = JobRepository(s).list(limit=100)
+        assert {j.status for j in jobs} == {"running"} and {j.attempt for j in jobs} == {1}
+        owner = {j.id: j.worker for j in jobs}
+    engine.dispose()
+    assert owner == {job_id: f"w{index}" for index, _, value in results for job_id in value}
+
+
+def test_processes_claim_each_job_once_sqlite(tmp_path: Path) -> None:
+    _claim_race(f"sqlite:///{tmp_path / 'race.db'}")
+
+
+def test_processes_claim_each_job_once_postgres() -> None:
+    with fresh_pg_database() as url:
+        _claim_race(url)
+
+
+# -- the migration ------------------------------------------------------------------------------
+
+
+def test_migration_upgrades_and_downgrades(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'mig.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    insp = inspect(engine)
+    assert "jobs" in insp.get_table_names()
+    assert {i["name"] for i in insp.get_indexes("jobs")} >= {
+        "ix_jobs_status_created",
+        "ix_jobs_kind_created",
+        "ix_jobs_owner_created",
+    }
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    assert "jobs" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+    assert "jobs" in inspect(engine).get_table_names()
+    engine.dispose()
