@@ -192,6 +192,7 @@ class JobMachine(RuleBasedStateMachine):
         self.repo = JobRepository(self.session)
         self.now = T0
         self.model: dict[int, dict[str, Any]] = {}
+        self.last_claimed = 0
 
     def teardown(self) -> None:
         self.session.close()
@@ -213,9 +214,15 @@ class JobMachine(RuleBasedStateMachine):
         job_id = self.repo.submit("sweep", {"i": len(self.model)}, "ana", now=self.now)
         self.model[job_id] = {"status": "queued", "worker": None, "until": None, "cancel": False}
 
-    @rule(seconds=st.integers(0, 25))
+    @rule(seconds=st.sampled_from([0, 1, 4, 9, 10, 11, 14, 30]))
     def tick(self, seconds: int) -> None:
         self.now += timedelta(seconds=seconds)
+
+    def _pick(self, data: st.DataObject) -> int:
+        # Mostly the job claimed last (so leases, expiry and lost races are exercised).
+        if self.last_claimed and data.draw(st.booleans()):
+            return self.last_claimed
+        return data.draw(st.sampled_from(sorted(self.model)))
 
     def _live(self, m: dict[str, Any], worker: str) -> bool:
         return bool(m["status"] == "running" and m["worker"] == worker and m["until"] >= self.now)
@@ -236,22 +243,27 @@ class JobMachine(RuleBasedStateMachine):
             assert job is None
             return
         assert job is not None and job.id == candidates[0]
+        self.last_claimed = job.id
         self.model[job.id].update(
             status="running", worker=worker, until=self.now + timedelta(seconds=10)
         )
 
     @rule(worker=st.sampled_from(WORKERS), data=st.data())
     def heartbeat(self, worker: str, data: st.DataObject) -> None:
-        job_id = data.draw(st.sampled_from(sorted(self.model)))
+        job_id = self._pick(data)
         m = self.model[job_id]
         ok = self._live(m, worker)
         self._expect(ok, lambda: self.repo.heartbeat(job_id, worker, 0.5, "", self.now, lease_s=10))
         if ok:
             m["until"] = self.now + timedelta(seconds=10)
 
-    @rule(worker=st.sampled_from(WORKERS), end=st.sampled_from(["done", "failed", "cancelled"]))
-    def end(self, worker: str, end: str) -> None:
-        job_id = max(self.model)
+    @rule(
+        worker=st.sampled_from(WORKERS),
+        end=st.sampled_from(["done", "failed", "cancelled"]),
+        data=st.data(),
+    )
+    def end(self, worker: str, end: str, data: st.DataObject) -> None:
+        job_id = self._pick(data)
         m = self.model[job_id]
         ok = self._live(m, worker) and (end != "cancelled" or m["cancel"])
         calls = {
@@ -294,7 +306,7 @@ class JobMachine(RuleBasedStateMachine):
 
 
 JobMachine.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=100,
     stateful_step_count=30,
     deadline=None,
     derandomize=True,
