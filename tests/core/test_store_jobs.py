@@ -36,11 +36,18 @@ def _engine(tmp_path: Path) -> Engine:
     return engine
 
 
-@pytest.fixture
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = _engine(tmp_path)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    if request.param == "sqlite":
+        engine = _engine(tmp_path)
+        yield sessionmaker(engine, expire_on_commit=False)
+        engine.dispose()
+        return
+    with fresh_pg_database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield sessionmaker(engine, expire_on_commit=False)
+        engine.dispose()
 
 
 def test_full_lifecycle(factory: sessionmaker[Session]) -> None:
