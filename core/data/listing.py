@@ -89,22 +89,41 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
+def _catalog(folder: Path) -> dict[str, Any]:
+    """The ``datasets`` entries of ``folder/CATALOG.json`` ({} when missing or unreadable)."""
+    try:
+        entries = json.loads((folder / CATALOG_FILE).read_text())["datasets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _matches(folder: Path, name: str, entry: Any) -> bool:
+    """Whether ``entry`` is for ``name``'s embedded file and that file still has the
+    recorded SHA-256 (a dataset without a file matches on its name alone)."""
+    file = EMBEDDED_FILES.get(name, "")
+    if file == "" or not isinstance(entry, dict) or entry.get("file") != file:
+        return False
+    return file is None or file_sha256(folder / file) == entry.get("sha256")
+
+
+def verified_entry(folder: Path, name: str) -> dict[str, Any] | None:
+    """``folder/CATALOG.json``'s entry for the embedded dataset ``name`` while its file
+    still has the recorded SHA-256; None otherwise."""
+    entry = _catalog(folder).get(name)
+    return entry if _matches(folder, name, entry) else None
+
+
 def stored_symbols(folder: Path) -> dict[str, tuple[SymbolInfo, ...]]:
     """The symbols of each embedded dataset from ``folder/CATALOG.json``, for the entries
     whose file still has the recorded checksum (none when the file is missing or bad)."""
     try:
-        raw = json.loads((folder / CATALOG_FILE).read_text())
-        entries = raw["datasets"]
-        found: dict[str, tuple[SymbolInfo, ...]] = {}
-        for name, entry in entries.items():
-            file = EMBEDDED_FILES.get(name, "")
-            if file == "" or entry.get("file") != file:
-                continue
-            if file is not None and file_sha256(folder / file) != entry.get("sha256"):
-                continue
-            found[name] = tuple(SymbolInfo.from_dict(s) for s in entry["symbols"])
-        return found
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {
+            name: tuple(SymbolInfo.from_dict(s) for s in entry["symbols"])
+            for name, entry in _catalog(folder).items()
+            if _matches(folder, name, entry)
+        }
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -132,5 +151,6 @@ __all__ = [
     "SymbolInfo",
     "file_sha256",
     "stored_symbols",
+    "verified_entry",
     "write_catalog",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.config import get_settings
-from core.data.listing import CATALOG_FILE, EMBEDDED_FILES, DatasetInfo, SymbolInfo, file_sha256
+from core.data.listing import EMBEDDED_FILES, DatasetInfo, SymbolInfo, verified_entry
 
 if TYPE_CHECKING:  # pandas, the validation rules and the generator load with the frames
     import pandas as pd
@@ -277,22 +277,26 @@ class AlpacaSource:
 _CANONICAL_ORDER = ("open", "high", "low", "close", "volume")
 
 
-@lru_cache(maxsize=8)
 def _listed(path: Path, dataset: str) -> bool:
     """Whether ``path`` still has the SHA-256 recorded in the stored listing for ``dataset``.
 
     The listing (``CATALOG.json``, :func:`core.data.catalog.write_listing`) is written after
     every symbol of the file passed :func:`~core.data.validation.validate_frame`; a match
-    means these exact bytes were validated, so loading them need not validate again.
+    means these exact bytes were validated, so loading them need not validate again. The
+    answer is cached per file version (size and modification time), so a file replaced
+    while the process runs is checked again.
     """
-    import json
-
     try:
-        entry = json.loads((path.parent / CATALOG_FILE).read_text())["datasets"][dataset]
-        recorded = entry["sha256"] if entry.get("file") == path.name else None
-    except (OSError, ValueError, KeyError, TypeError):
+        stat = path.stat()
+    except OSError:
         return False
-    return isinstance(recorded, str) and file_sha256(path) == recorded
+    return _listed_version(path, dataset, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _listed_version(path: Path, dataset: str, _size: int, _mtime_ns: int) -> bool:
+    entry = verified_entry(path.parent, dataset)
+    return entry is not None and entry.get("file") == path.name and bool(entry.get("sha256"))
 
 
 def _canonical(raw: pd.DataFrame) -> bool:
