@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    delete,
     or_,
     select,
     update,
@@ -48,7 +49,9 @@ __all__ = [
     "JobError",
     "JobNotFoundError",
     "JobRepository",
+    "JobWorker",
     "LeaseLostError",
+    "WorkerRepository",
 ]
 
 
@@ -298,6 +301,19 @@ class JobRepository:
             extra=Job.cancel_requested.is_(True),
         )
 
+    def release(self, job_id: int, worker: str, now: datetime, reason: str) -> None:
+        """Put a running job back in the queue (its worker is stopping); ``attempt`` stays,
+        so the next claim counts one more."""
+        at = _utc(now)
+        self._held_update(job_id, worker, at, "release it", lease_until=None, message=reason)
+        # Held a moment ago (the statement above checked it): now hand it back.
+        self._s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+            .values(status="queued", worker=None)
+            .execution_options(synchronize_session=False)
+        )
+
     def _held_update(
         self,
         job_id: int,
@@ -402,3 +418,118 @@ class JobRepository:
         if owner is not None:
             query = query.where(Job.owner == owner)
         return list(self._s.scalars(query.execution_options(populate_existing=True)))
+
+
+# -- the workers themselves -----------------------------------------------------------------
+
+START_LOCK = "~autostart"
+"""The ``job_workers`` row that one process at a time holds while it starts a worker."""
+
+
+class JobWorker(Base):
+    """A live ``workbench jobs worker`` process: who, where, and until when it is alive.
+
+    A worker renews ``expires_at`` while it runs and deletes its row when it stops; the
+    row named :data:`START_LOCK` is the short lease of a process starting a worker.
+    """
+
+    __tablename__ = "job_workers"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    kinds: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkerRepository:
+    """Worker records and the start lock. Takes a caller-owned Session; the caller commits."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def beat(
+        self,
+        name: str,
+        *,
+        host: str,
+        pid: int,
+        now: datetime,
+        ttl_s: float,
+        kinds: Sequence[str] | None = None,
+        job_id: int | None = None,
+    ) -> None:
+        """Create or renew the record of worker ``name`` (alive until ``now + ttl_s``)."""
+        at = _utc(now)
+        values: dict[str, Any] = {
+            "host": host,
+            "pid": pid,
+            "kinds": None if kinds is None else list(kinds),
+            "job_id": job_id,
+            "heartbeat_at": at,
+            "expires_at": at + timedelta(seconds=ttl_s),
+        }
+        renewed = self._s.execute(
+            update(JobWorker)
+            .where(JobWorker.name == name)
+            .values(**values)
+            .returning(JobWorker.name)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if renewed is None:
+            self._insert_ignore({"name": name, "started_at": at, **values})
+
+    def remove(self, name: str) -> None:
+        """Delete the record of worker ``name`` (it stopped)."""
+        self._s.execute(delete(JobWorker).where(JobWorker.name == name))
+
+    def unexpired(self, now: datetime) -> list[JobWorker]:
+        """Worker records not yet expired (the start lock excluded), oldest first."""
+        query = (
+            select(JobWorker)
+            .where(JobWorker.expires_at > _utc(now), JobWorker.name != START_LOCK)
+            .order_by(JobWorker.started_at, JobWorker.name)
+            .execution_options(populate_existing=True)
+        )
+        return list(self._s.scalars(query))
+
+    def take_start_lock(self, *, host: str, pid: int, now: datetime, ttl_s: float) -> bool:
+        """Hold the start lock until ``now + ttl_s`` unless another live holder has it.
+
+        Atomic across processes (a conditional ``UPDATE`` of an expired lock, else an
+        ``INSERT ... ON CONFLICT DO NOTHING``): of two callers at once, one gets True.
+        """
+        at = _utc(now)
+        values: dict[str, Any] = {
+            "host": host,
+            "pid": pid,
+            "kinds": None,
+            "job_id": None,
+            "started_at": at,
+            "heartbeat_at": at,
+            "expires_at": at + timedelta(seconds=ttl_s),
+        }
+        taken = self._s.execute(
+            update(JobWorker)
+            .where(JobWorker.name == START_LOCK, JobWorker.expires_at <= at)
+            .values(**values)
+            .returning(JobWorker.name)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        return taken is not None or self._insert_ignore({"name": START_LOCK, **values})
+
+    def release_start_lock(self, *, host: str, pid: int) -> None:
+        """Give the start lock up (only its holder's call does anything)."""
+        self._s.execute(
+            delete(JobWorker).where(
+                JobWorker.name == START_LOCK, JobWorker.host == host, JobWorker.pid == pid
+            )
+        )
+
+    def _insert_ignore(self, values: dict[str, Any]) -> bool:
+        from core.store.paper import insert_ignore  # the dialects' insert, imported on use
+
+        return insert_ignore(self._s, JobWorker, values)
