@@ -143,7 +143,7 @@ ABTEST = register(
         payload=summary_payload,
         text=lambda outcome, _payload: verdict_text(outcome),
         flags={"arms": Flag(name="--a/--b/--arm", hidden=True)},
-        long_running=False,
+        long_running=True,
     )
 )
 

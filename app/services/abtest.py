@@ -7,12 +7,15 @@ from typing import Any, cast
 
 import pandas as pd
 
+from app.operations import CancelToken, Progress
 from app.operations.abtest import CompareRequest, parse_arm
 from app.operations.backtest import BacktestRequest
 from app.services import runs as run_store
 from app.services.backtest import run_backtest as backtest_strategy
 from core.abtest import ComparisonResult, compare, min_sample_size_sharpe
 from core.abtest.sequential import shadow_tests
+
+_RUN_METRICS = ("verdict", "primary_test", "n_obs", "min_sample_size")  # a saved run keeps
 
 
 @dataclass(frozen=True)
@@ -91,18 +94,34 @@ def sequential(outcome: CompareOutcome, *, delta_bps: float = 1.0) -> list[dict[
     return shadow_tests(outcome.returns, delta_bps=delta_bps)
 
 
-def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome:
-    """Build every arm, align on common days, and run :func:`core.abtest.compare`."""
-    series = {arm: arm_returns(request, arm) for arm in request.arms}
-    frame = pd.DataFrame(series).dropna()
+def run_compare(
+    request: CompareRequest,
+    *,
+    save: bool = True,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> CompareOutcome:
+    """Build every arm, align on common days, and run :func:`core.abtest.compare`.
+
+    ``progress`` follows the arms (to 0.2) then the bootstrap resamples (to 0.95);
+    ``cancel`` is checked between arms and chunks of resamples (Cancelled, nothing saved).
+    """
+    report, check = progress or (lambda _f, _m: None), (cancel or CancelToken()).check
+    series = {}
+    for k, arm in enumerate(request.arms, start=1):
+        check()
+        series[arm] = arm_returns(request, arm)
+        report(0.2 * k / len(request.arms), f"arm {k}/{len(request.arms)} built: {arm}")
     # The first bar of a backtest is the entry fill; compare from the second common day.
-    frame = frame.iloc[1:]
+    frame = pd.DataFrame(series).dropna().iloc[1:]
     result = compare(
         {c: frame[c] for c in frame.columns},
         alpha=request.alpha,
         correction=request.correction,
         n_boot=request.n_boot,
         seed=request.seed,
+        progress=lambda f, m: report(0.2 + 0.75 * f, m),
+        check=check,
     )
     run_id = None
     if save:
@@ -110,14 +129,10 @@ def run_compare(request: CompareRequest, *, save: bool = True) -> CompareOutcome
             kind="abtest",
             title=f"A/B {' vs '.join(request.arms)}",
             spec=request.model_dump(mode="json"),
-            metrics={
-                "verdict": result.verdict,
-                "primary_test": result.primary_test,
-                "n_obs": result.n_obs,
-                "min_sample_size": result.min_sample_size,
-            },
+            metrics={k: getattr(result, k) for k in _RUN_METRICS},
             frames={"returns": frame, "tests": result.to_frame().astype({"pair": "string"})},
         )
+    report(1.0, result.verdict if run_id is None else f"saved as run {run_id}")
     return CompareOutcome(run_id, request, result, frame)
 
 

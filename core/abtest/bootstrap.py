@@ -20,6 +20,9 @@ from core.abtest.results import TestResult, favoured
 from core.backtest import metrics
 
 PairStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ChunkDone = Callable[[int, int], None]
+"""``on_chunk(done, total)``: replicates computed so far out of ``total``, called after each
+chunk; it may raise (e.g. a cancellation) to stop the bootstrap. It never changes a number."""
 
 _CHUNK_ELEMENTS = 2_000_000  # resampled values held in memory at once, per series
 
@@ -107,6 +110,7 @@ def bootstrap_ci(
     mean_block: float | None = None,
     alpha: float = 0.05,
     seed: int | None = 0,
+    on_chunk: ChunkDone | None = None,
 ) -> BootstrapResult:
     """Stationary-bootstrap percentile CI for ``stat_fn(a, b)``.
 
@@ -128,6 +132,9 @@ def bootstrap_ci(
         The interval is ``1 - alpha``.
     seed : int, optional
         Seed of the random generator.
+    on_chunk : callable, optional
+        ``on_chunk(done, n_boot)`` after each chunk of replicates (see :data:`ChunkDone`);
+        the chunks are fixed by the sample length, so results are the same with or without.
 
     Returns
     -------
@@ -148,6 +155,8 @@ def bootstrap_ci(
         hi = min(n_boot, lo + chunk)
         idx = stationary_bootstrap_indices(n, block, hi - lo, rng).T
         replicates[lo:hi] = stat_fn(arr_a[idx], arr_b[idx])
+        if on_chunk is not None:
+            on_chunk(hi, n_boot)
     finite = replicates[np.isfinite(replicates)]
     if finite.size == 0 or not math.isfinite(estimate):
         nan = math.nan
@@ -230,8 +239,12 @@ def _bootstrap_test(
     mean_block: float | None,
     seed: int | None,
     annualized: bool,
+    on_chunk: ChunkDone | None,
 ) -> TestResult:
-    res = bootstrap_ci(stat_fn, a, b, n_boot=n_boot, mean_block=mean_block, alpha=alpha, seed=seed)
+    res = bootstrap_ci(
+        stat_fn, a, b, n_boot=n_boot, mean_block=mean_block, alpha=alpha, seed=seed,
+        on_chunk=on_chunk,
+    )  # fmt: skip
     return TestResult(
         name=name,
         statistic=res.estimate,
@@ -255,6 +268,7 @@ def bootstrap_sharpe_difference(
     mean_block: float | None = None,
     seed: int | None = 0,
     periods_per_year: float = TRADING_DAYS,
+    on_chunk: ChunkDone | None = None,
 ) -> TestResult:
     """Stationary-bootstrap CI and p-value for the annualized Sharpe difference A - B."""
 
@@ -264,6 +278,7 @@ def bootstrap_sharpe_difference(
     return _bootstrap_test(
         "Sharpe difference (bootstrap)", "annualized Sharpe difference", stat, a, b,
         alpha=alpha, n_boot=n_boot, mean_block=mean_block, seed=seed, annualized=True,
+        on_chunk=on_chunk,
     )  # fmt: skip
 
 
@@ -275,6 +290,7 @@ def bootstrap_max_drawdown_difference(
     n_boot: int = 2000,
     mean_block: float | None = None,
     seed: int | None = 0,
+    on_chunk: ChunkDone | None = None,
 ) -> TestResult:
     """Stationary-bootstrap CI and p-value for max drawdown A - B (positive: A shallower).
 
@@ -285,6 +301,7 @@ def bootstrap_max_drawdown_difference(
         "max drawdown difference (bootstrap)", "max drawdown difference (fraction)",
         max_drawdown_difference, a, b,
         alpha=alpha, n_boot=n_boot, mean_block=mean_block, seed=seed, annualized=False,
+        on_chunk=on_chunk,
     )  # fmt: skip
 
 
@@ -296,6 +313,7 @@ def bootstrap_win_rate_difference(
     n_boot: int = 2000,
     mean_block: float | None = None,
     seed: int | None = 0,
+    on_chunk: ChunkDone | None = None,
 ) -> TestResult:
     """Stationary-bootstrap CI and p-value for the win-rate difference A - B on the days
     both arms hold a position (see :func:`win_rate_difference`)."""
@@ -304,4 +322,5 @@ def bootstrap_win_rate_difference(
         "share of positive days when both hold a position, difference",
         win_rate_difference, a, b,
         alpha=alpha, n_boot=n_boot, mean_block=mean_block, seed=seed, annualized=False,
+        on_chunk=on_chunk,
     )  # fmt: skip

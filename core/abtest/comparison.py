@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.abtest._data import TRADING_DAYS, align_frame
 from core.abtest.bootstrap import (
+    ChunkDone,
     bootstrap_max_drawdown_difference,
     bootstrap_sharpe_difference,
     bootstrap_win_rate_difference,
@@ -39,6 +40,13 @@ from core.abtest.results import TestResult
 
 Correction = Literal["holm", "fdr_bh"]
 Role = Literal["primary", "secondary"]
+Progress = Callable[[float, str], None]
+"""``progress(fraction, message)``: fraction in [0, 1], message for the user."""
+CheckCancel = Callable[[], None]
+"""Called between chunks of work; it raises (e.g. a cancellation) to stop."""
+
+BOOTSTRAP_TESTS = 3
+"""Secondary bootstrap tests per pair (Sharpe, max drawdown, win rate)."""
 
 CORRECTION_LABELS: dict[str, str] = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
@@ -126,14 +134,23 @@ class ComparisonResult(BaseModel):
 
 
 def _pair_results(
-    a: pd.Series, b: pd.Series, spec: CompareSpec, pair_seed: int | None
+    a: pd.Series,
+    b: pd.Series,
+    spec: CompareSpec,
+    pair_seed: int | None,
+    on_chunk: Callable[[int], ChunkDone | None] | None = None,
 ) -> list[TestResult]:
-    """The primary test first, then (when ``spec.secondary``) the secondary tests."""
+    """The primary test first, then (when ``spec.secondary``) the secondary tests;
+    ``on_chunk(j)`` gives the chunk callback of the ``j``-th bootstrap test."""
     primary = hac_t_test(
         a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year, zero_tol=spec.zero_tol
     )
     if not spec.secondary:
         return [primary]
+
+    def hook(j: int) -> ChunkDone | None:
+        return None if on_chunk is None else on_chunk(j)
+
     boot: dict[str, Any] = {
         "alpha": spec.alpha,
         "n_boot": spec.n_boot,
@@ -146,9 +163,11 @@ def _pair_results(
             a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year, zero_tol=spec.zero_tol
         ),
         sharpe_difference_jkm(a, b, alpha=spec.alpha, periods_per_year=spec.periods_per_year),
-        bootstrap_sharpe_difference(a, b, periods_per_year=spec.periods_per_year, **boot),
-        bootstrap_max_drawdown_difference(a, b, **boot),
-        bootstrap_win_rate_difference(a, b, **boot),
+        bootstrap_sharpe_difference(
+            a, b, periods_per_year=spec.periods_per_year, on_chunk=hook(0), **boot
+        ),
+        bootstrap_max_drawdown_difference(a, b, on_chunk=hook(1), **boot),
+        bootstrap_win_rate_difference(a, b, on_chunk=hook(2), **boot),
     ]
 
 
@@ -285,6 +304,55 @@ def _no_difference_verdict(
     return verdict
 
 
+class _Hooks:
+    """Progress and cancellation of :func:`compare`: the fraction is the share of all
+    bootstrap resamples done (pairs count equally when there is no bootstrap)."""
+
+    def __init__(
+        self,
+        pairs: list[tuple[str, str]],
+        spec: CompareSpec,
+        progress: Progress | None,
+        check: CheckCancel | None,
+    ) -> None:
+        self.pairs, self.progress, self.check = pairs, progress, check
+        self.tests = BOOTSTRAP_TESTS if spec.secondary else 0
+        self.active = progress is not None or check is not None
+
+    def _report(self, fraction: float, message: str) -> None:
+        if self.progress is not None:
+            self.progress(min(1.0, fraction), message)
+
+    def before_pair(self, k: int) -> None:
+        if self.check is not None:
+            self.check()
+
+    def after_pair(self, k: int) -> None:
+        first, second = self.pairs[k]
+        done = k + 1
+        self._report(
+            done / len(self.pairs), f"pair {done}/{len(self.pairs)} tested: {first} vs {second}"
+        )
+
+    def chunk_hook(self, k: int) -> Callable[[int], ChunkDone]:
+        first, second = self.pairs[k]
+
+        def for_test(j: int) -> ChunkDone:
+            def on_chunk(done: int, total: int) -> None:
+                share = (j + done / total) / self.tests
+                self._report(
+                    (k + share) / len(self.pairs),
+                    f"pair {k + 1}/{len(self.pairs)} ({first} vs {second}): bootstrap test "
+                    f"{j + 1}/{self.tests}, {done:,}/{total:,} resamples",
+                )
+                if self.check is not None:
+                    self.check()
+
+            return on_chunk
+
+        return for_test
+
+
 def compare(
     returns: Mapping[str, pd.Series],
     *,
@@ -297,6 +365,8 @@ def compare(
     periods_per_year: float = TRADING_DAYS,
     zero_tol: float = ZERO_TOL,
     secondary: bool = True,
+    progress: Progress | None = None,
+    check: CheckCancel | None = None,
 ) -> ComparisonResult:
     """Compare strategies' daily returns over their common days.
 
@@ -334,6 +404,12 @@ def compare(
         count as zero in the paired tests.
     secondary : bool
         Also run the secondary tests (False: the primary test only; same verdict).
+    progress : callable, optional
+        ``progress(fraction, message)`` after each chunk of bootstrap resamples (the
+        fraction of all resamples of all pairs done) and after each pair.
+    check : callable, optional
+        Called before each pair and after each chunk of resamples; it raises (e.g. a
+        cancellation) to stop. Neither hook changes a number.
 
     Returns
     -------
@@ -354,10 +430,14 @@ def compare(
     names = tuple(frame.columns)
     pairs = list(itertools.combinations(names, 2))
     raw: list[tuple[tuple[str, str], TestResult]] = []
+    hooks = _Hooks(pairs, spec, progress, check)
     for k, (first, second) in enumerate(pairs):
+        hooks.before_pair(k)
         pair_seed = None if spec.seed is None else spec.seed + k
-        for res in _pair_results(frame[first], frame[second], spec, pair_seed):
+        chunks = hooks.chunk_hook(k) if hooks.active else None
+        for res in _pair_results(frame[first], frame[second], spec, pair_seed, chunks):
             raw.append(((first, second), res))
+        hooks.after_pair(k)
 
     p_raw = np.array([res.p_value for _, res in raw], dtype=np.float64)
     p_adj = adjust_within_tests([res.name for _, res in raw], p_raw, spec.correction)
