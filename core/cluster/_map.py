@@ -1,0 +1,204 @@
+"""Fan a function out over chunks on Dask (or in order in this process) and reduce the
+results as they arrive."""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from core.cluster._cache import ChunkCache
+
+POLL_S = 0.1
+"""Longest wait between two ``check()`` calls while no chunk completes."""
+RETRIES = 2
+"""Re-runs of a chunk whose task raised (Dask's ``retries=``); a chunk whose worker died
+is rescheduled by the scheduler up to ``distributed.scheduler.allowed-failures`` times."""
+WATCH_S = 5.0
+"""Seconds between two looks at the scheduler's worker count while no chunk completes."""
+NO_WORKER_TIMEOUT_S = 120.0
+"""Seconds with no worker connected to the scheduler before :func:`map_chunks` gives up."""
+
+
+class WorkerDiedError(RuntimeError):
+    """Dask workers kept dying while running a chunk (the scheduler's ``KilledWorker``)."""
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def map_chunks(
+    fn: Callable[..., Any],
+    chunks: Sequence[Any],
+    *,
+    shared: Mapping[str, Any] | None = None,
+    cache: ChunkCache | None = None,
+    reduce: Callable[[int, Any], None],
+    progress: Callable[[float, str], None] | None = None,
+    check: Callable[[], None] | None = None,
+    executor: str = "dask",
+    describe: Callable[[int, int], str] | None = None,
+) -> None:
+    """Run ``fn(chunk, **shared)`` for every chunk and pass each result to
+    ``reduce(index, result)``.
+
+    Parameters
+    ----------
+    fn : callable
+        A top-level function importable on the workers (pickled by reference).
+    chunks : sequence
+        Small picklable descriptions of the work (e.g. index ranges).
+    shared : mapping, optional
+        Keyword arguments every chunk needs (prices, specs); scattered once to every
+        worker (``broadcast=True``), not sent with each task.
+    cache : ChunkCache, optional
+        Chunks stored there are reduced from the cache and not recomputed; each new
+        result is stored as soon as it arrives (a killed job resumes from there).
+    reduce : callable
+        ``reduce(index, result)``, called in this process, in completion order on Dask
+        and in index order in serial; cached chunks first, in index order.
+    progress : callable, optional
+        ``progress(fraction of chunks done, message)`` after every chunk.
+    check : callable, optional
+        Called between completions and at least every :data:`POLL_S` seconds while
+        waiting; whatever it raises (e.g. ``Cancelled``) cancels every pending task and
+        propagates.
+    executor : {"dask", "serial"}
+        ``"dask"``: the process-wide :func:`core.cluster.get_client`; ``"serial"``: in this
+        process, in order (the reference).
+    describe : callable, optional
+        ``describe(done, total)`` -> progress message (default ``"12 of 50 chunks"``).
+
+    Raises
+    ------
+    WorkerDiedError
+        A chunk's workers died ``allowed-failures + 1`` times (a plain sentence naming
+        the chunk), or no worker was connected for :data:`NO_WORKER_TIMEOUT_S`.
+    """
+    if executor not in ("dask", "serial"):
+        raise ValueError(f"executor must be 'dask' or 'serial', not {executor!r}")
+    total = len(chunks)
+    kwargs = dict(shared or {})
+    say = describe or (lambda done, n: f"{done:,} of {n:,} chunks")
+    done = 0
+
+    def finished(index: int, result: Any, *, store: bool) -> None:
+        nonlocal done
+        if store and cache is not None:
+            cache.put(index, result)
+        reduce(index, result)
+        done += 1
+        if progress is not None:
+            progress(done / total if total else 1.0, say(done, total))
+
+    missing: list[int] = []
+    for index in range(total):
+        cached = cache.get(index) if cache is not None else None
+        if cached is None:
+            missing.append(index)
+            continue
+        if check is not None:
+            check()
+        finished(index, cached, store=False)
+    if not missing:
+        return
+    if executor == "serial":
+        for index in missing:
+            if check is not None:
+                check()
+            finished(index, fn(chunks[index], **kwargs), store=True)
+        return
+    _run_dask(fn, chunks, missing, kwargs, finished, check)
+
+
+def _run_dask(
+    fn: Callable[..., Any],
+    chunks: Sequence[Any],
+    missing: list[int],
+    kwargs: dict[str, Any],
+    finished: Callable[..., None],
+    check: Callable[[], None] | None,
+) -> None:
+    from distributed.scheduler import KilledWorker
+
+    from core.cluster._client import get_client
+
+    client: Any = get_client()
+    names = list(kwargs)
+    # a list gets unique keys (a dict's keys would name the data, shared by every run)
+    values = client.scatter([kwargs[n] for n in names], broadcast=True, hash=False) if names else []
+    scattered = dict(zip(names, values, strict=True))
+    run = uuid.uuid4().hex[:12]
+    name = getattr(fn, "__name__", "chunk")
+    arrived: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    futures = {}
+    try:
+        for index in missing:
+            future = client.submit(
+                fn,
+                chunks[index],
+                key=f"{name}-{run}-{index}",
+                pure=False,
+                retries=RETRIES,
+                **scattered,
+            )
+            futures[future.key] = (index, future)
+            future.add_done_callback(arrived.put)
+        idle_since: float | None = None
+        watched = time.monotonic()
+        pending = len(futures)
+        while pending:
+            if check is not None:
+                check()
+            try:
+                future = arrived.get(timeout=POLL_S)
+            except queue.Empty:
+                if time.monotonic() - watched > WATCH_S:
+                    idle_since, watched = _watch_workers(client, idle_since), time.monotonic()
+                continue
+            index, _ = futures.pop(future.key)
+            pending -= 1
+            if future.status == "error":
+                exc = future.exception(timeout=30)
+                if isinstance(exc, KilledWorker):
+                    raise WorkerDiedError(
+                        f"a Dask worker died {exc.allowed_failures + 1} times running chunk "
+                        f"{index} of {len(chunks)} ({_name(fn)}); the job stops here — see "
+                        "the worker logs (out of memory? killed?) and retry"
+                    ) from None
+                raise exc
+            if future.status == "cancelled":
+                raise RuntimeError(
+                    f"chunk {index} of {len(chunks)} ({_name(fn)}) was cancelled on the "
+                    "Dask scheduler (restarted or shut down?)"
+                )
+            result = future.result(timeout=60)
+            future.release()
+            finished(index, result, store=True)
+    finally:
+        left = [f for _, f in futures.values()]
+        if left:
+            client.cancel(left, force=True)
+        if values:
+            client.cancel(values, force=True)
+
+
+def _watch_workers(client: Any, idle_since: float | None) -> float | None:
+    """Raise when no worker has been connected for :data:`NO_WORKER_TIMEOUT_S`."""
+    now = time.monotonic()
+    if client.scheduler_info(n_workers=-1).get("workers"):
+        return None
+    if idle_since is None:
+        return now
+    if now - idle_since > NO_WORKER_TIMEOUT_S:
+        raise WorkerDiedError(
+            f"no Dask worker has been connected to the scheduler for "
+            f"{NO_WORKER_TIMEOUT_S:.0f} s; start workers (`dask worker ADDRESS`) and retry"
+        )
+    return idle_since
+
+
+__all__ = ["NO_WORKER_TIMEOUT_S", "POLL_S", "RETRIES", "WorkerDiedError", "map_chunks"]

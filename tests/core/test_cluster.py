@@ -1,0 +1,209 @@
+"""core.cluster: map_chunks on a real 2-worker LocalCluster against the serial reference,
+cancellation, the chunk cache, worker deaths (retried, then a plain sentence)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.cluster import ChunkCache, WorkerDiedError, code_version, map_chunks
+from tests.fakes import dask_local
+
+ALLOWED_FAILURES = dask_local.ALLOWED_FAILURES
+dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
+
+
+class Stop(Exception):
+    """What a cancelled check() raises in these tests."""
+
+
+def moments(chunk: tuple[int, int], *, data: np.ndarray) -> np.ndarray:
+    """Sum and sum of squares of one slice (a chunk function run on the workers)."""
+    lo, hi = chunk
+    part = data[lo:hi]
+    return np.array([part.sum(), (part**2).sum(), float(os.getpid())])
+
+
+def counted(chunk: int, *, log: str) -> int:
+    """chunk**2, appending the chunk to ``log`` (counts calls across processes)."""
+    with open(log, "a") as handle:
+        handle.write(f"{chunk}\n")
+    return chunk * chunk
+
+
+def wait_for_release(chunk: int, *, release: str) -> int:
+    """Chunk 0 returns at once; the others wait until the ``release`` file exists."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while chunk and not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return chunk
+
+
+def die_once(chunk: int, *, marker_dir: str) -> int:
+    """Kill the worker process the first time chunk 1 runs; succeed after that."""
+    marker = Path(marker_dir) / f"died-{chunk}"
+    if chunk == 1 and not marker.exists():
+        marker.touch()
+        os._exit(1)
+    return chunk + 100
+
+
+def always_die(chunk: int) -> int:
+    """Kill the worker process whenever chunk 1 runs."""
+    if chunk == 1:
+        os._exit(1)
+    return chunk
+
+
+def _calls(log: Path) -> list[int]:
+    return sorted(int(x) for x in log.read_text().split()) if log.exists() else []
+
+
+def test_dask_results_equal_serial_and_run_on_two_processes(dask_client: Any) -> None:
+    data = np.random.default_rng(7).normal(size=10_000)
+    chunks = [(lo, lo + 1_000) for lo in range(0, 10_000, 1_000)]
+    results: dict[str, dict[int, np.ndarray]] = {"dask": {}, "serial": {}}
+    seen: list[tuple[float, str]] = []
+    for executor in ("dask", "serial"):
+        map_chunks(
+            moments,
+            chunks,
+            shared={"data": data},
+            reduce=results[executor].__setitem__,
+            progress=lambda f, m: seen.append((f, m)),
+            executor=executor,
+        )
+    assert sorted(results["dask"]) == list(range(10))
+    for i, (lo, hi) in enumerate(chunks):
+        expected = np.array([data[lo:hi].sum(), (data[lo:hi] ** 2).sum()])
+        assert np.array_equal(results["dask"][i][:2], expected)
+        assert np.array_equal(results["serial"][i][:2], expected)
+    pids = {int(r[2]) for r in results["dask"].values()}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert {int(r[2]) for r in results["serial"].values()} == {os.getpid()}
+    assert seen[9] == (1.0, "10 of 10 chunks") and seen[0] == (0.1, "1 of 10 chunks")
+
+
+@pytest.mark.parametrize("executor", ["dask", "serial"])
+def test_cache_skips_stored_chunks(tmp_path: Path, executor: str, dask_client: Any) -> None:
+    cache = ChunkCache(tmp_path / "cache", ChunkCache.make_key("data", {"a": 1}, "v1"))
+    log = tmp_path / "calls.log"
+    first: dict[int, int] = {}
+
+    def stop_after_three() -> None:
+        if len(first) >= 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        map_chunks(
+            counted,
+            list(range(8)),
+            shared={"log": str(log)},
+            cache=cache,
+            reduce=first.__setitem__,
+            check=stop_after_three,
+            executor="serial",
+        )
+    assert cache.stored() == sorted(first) and len(first) == 3
+    log.unlink()
+    second: dict[int, int] = {}
+    map_chunks(
+        counted,
+        list(range(8)),
+        shared={"log": str(log)},
+        cache=cache,
+        reduce=second.__setitem__,
+        executor=executor,
+    )
+    assert second == {i: i * i for i in range(8)}
+    assert _calls(log) == sorted(set(range(8)) - set(first))  # only the missing chunks ran
+    log.unlink()
+    map_chunks(
+        counted, list(range(8)), shared={"log": str(log)}, cache=cache, reduce=dict().__setitem__
+    )
+    assert _calls(log) == []
+
+
+def test_check_raising_cancels_pending_futures(tmp_path: Path, dask_client: Any) -> None:
+    release = tmp_path / "release"
+    got: dict[int, int] = {}
+    checks = 0
+
+    def check() -> None:
+        nonlocal checks
+        checks += 1
+        if got:
+            raise Stop
+
+    with pytest.raises(Stop):
+        map_chunks(
+            wait_for_release,
+            list(range(6)),
+            shared={"release": str(release)},
+            reduce=got.__setitem__,
+            check=check,
+        )
+    assert got == {0: 0}  # stopped at the first check after the first completion
+    release.touch()  # let the tasks already running on the workers return
+
+    def scheduler_tasks(dask_scheduler: Any) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks if "wait_for_release" in str(k)]
+
+    import time
+
+    deadline = time.monotonic() + 30
+    while dask_client.run_on_scheduler(scheduler_tasks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dask_client.run_on_scheduler(scheduler_tasks) == []
+
+
+def test_a_chunk_whose_worker_died_once_is_recomputed(tmp_path: Path, dask_client: Any) -> None:
+    got: dict[int, int] = {}
+    map_chunks(die_once, [0, 1, 2], shared={"marker_dir": str(tmp_path)}, reduce=got.__setitem__)
+    assert got == {0: 100, 1: 101, 2: 102}
+    assert (tmp_path / "died-1").exists()
+    dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_a_chunk_that_keeps_killing_workers_fails_with_a_sentence(dask_client: Any) -> None:
+    with pytest.raises(WorkerDiedError) as info:
+        map_chunks(always_die, [0, 1, 2], reduce=lambda i, r: None)
+    assert str(info.value).startswith(
+        f"a Dask worker died {ALLOWED_FAILURES + 1} times running chunk 1 of 3 "
+        "(tests.core.test_cluster.always_die)"
+    )
+    dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_an_error_in_a_chunk_propagates_as_itself(dask_client: Any) -> None:
+    with pytest.raises(FileNotFoundError):
+        map_chunks(counted, [1, 2], shared={"log": "/nonexistent/dir/x"}, reduce=print)
+
+
+def test_cache_is_atomic_and_keyed(tmp_path: Path) -> None:
+    key = ChunkCache.make_key("h", {"b": [1, 2], "a": "x"}, code_version("core.cluster"))
+    assert key == ChunkCache.make_key("h", '{"a": "x", "b": [1, 2]}', code_version("core.cluster"))
+    assert key != ChunkCache.make_key("h2", {"b": [1, 2], "a": "x"}, code_version("core.cluster"))
+    cache = ChunkCache(tmp_path, key)
+    assert cache.get(3) is None and 3 not in cache
+    frame = {"x": np.arange(5.0)}
+    cache.put(3, frame)
+    cache.put(3, frame)  # a second writer of the same chunk
+    assert np.array_equal(cache.get(3)["x"], frame["x"]) and 3 in cache
+    assert cache.stored() == [3]
+    assert not list(cache.folder.glob(".tmp-*"))
+    with pytest.raises(ValueError, match="None cannot be cached"):
+        cache.put(4, None)
+    with pytest.raises(ValueError, match="plain file name"):
+        ChunkCache(tmp_path, "../escape")
+
+
+def test_unknown_executor_is_refused() -> None:
+    with pytest.raises(ValueError, match="executor must be 'dask' or 'serial'"):
+        map_chunks(counted, [1], reduce=print, executor="ray")

@@ -1,0 +1,52 @@
+"""A session-wide two-worker ``LocalCluster`` behind :func:`core.cluster.get_client`.
+
+The scheduler's ``allowed-failures`` is 1 for the session, so a chunk whose worker dies
+twice fails fast with :class:`core.cluster.WorkerDiedError` (tests of that path), while a
+chunk whose worker dies once is rescheduled and completes.
+
+Usage in a test module::
+
+    from tests.fakes.dask_local import dask_client  # noqa: F401  (pytest fixture)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+ALLOWED_FAILURES = 1
+"""Worker deaths a chunk survives in the test session (Dask's default is 3)."""
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Client]:
+    """The process-wide client of a 2-worker LocalCluster (closed at the session's end)."""
+    import dask
+
+    from core.cluster import close_client, get_client
+
+    saved = {k: os.environ.get(k) for k in ("WORKBENCH_DASK_WORKERS", "WORKBENCH_DASK_SCHEDULER")}
+    os.environ["WORKBENCH_DASK_WORKERS"] = "2"
+    os.environ.pop("WORKBENCH_DASK_SCHEDULER", None)
+    close_client()
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        client = get_client()
+        client.wait_for_workers(2, timeout=60)
+        try:
+            yield client
+        finally:
+            close_client()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+__all__ = ["ALLOWED_FAILURES", "dask_client"]
