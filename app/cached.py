@@ -42,6 +42,19 @@ def engine_warmup() -> threading.Thread | None:
     return warmup.start()
 
 
+@st.cache_resource(show_spinner=False, ttl=60)
+def jobs_worker() -> bool:
+    """Start a ``workbench jobs worker`` when none is alive (checked at most once a minute).
+
+    The server's first run starts one, so ``make run`` needs no extra command; a worker
+    that died is replaced on a later check. Does nothing with WORKBENCH_JOBS_AUTOSTART=0
+    (the page tests drive the queue themselves). Returns whether one was started.
+    """
+    from app.services import jobs
+
+    return jobs.ensure_worker()
+
+
 def clear_data() -> None:
     """Forget cached data (after an import)."""
     dataset_infos.clear()

@@ -26,6 +26,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Trading", "paper.py", "Paper trading", ":material/monitoring:", "paper"),
     ("Trading", "risk.py", "Risk", ":material/shield:", "risk"),
     ("Trading", "alerts.py", "Alerts", ":material/notifications:", "alerts"),
+    ("System", "jobs.py", "Jobs", ":material/work_history:", "jobs"),
 ]
 #: Pages whose actions run vectorbt backtests: visiting one starts the engine warm-up.
 WARM_ENGINE_FOR = frozenset({"backtest", "abtest"})
@@ -73,6 +74,7 @@ def main() -> None:
         navigation = build_navigation()
         if navigation.url_path in WARM_ENGINE_FOR:
             cached.engine_warmup()
+        cached.jobs_worker()  # long operations run as jobs in a worker process
         render_sign_in()  # first: nothing from the data is shown before sign-in
         render_sidebar()
         navigation.run()

@@ -8,11 +8,11 @@ from pydantic import ValidationError
 from app import cached, state
 from app.components.backtest import costs_period_inputs
 from app.components.forms import grid_axis_inputs, numeric_fields, show_errors
+from app.components.jobs import forget_job, job_panel, run_id_of, submit_job
 from app.components.sweep import fixed_choice_inputs, render_sweep
 from app.operations.sweep import SweepRequest
 from app.services import runs as run_store
 from app.services import sweep
-from app.services.data import DataSourceError
 from core.strategies import STRATEGIES
 from core.sweep import METRICS
 
@@ -65,17 +65,8 @@ if go:
             for message in show_errors(exc, {}):
                 st.error(message)
         else:
-            bar = st.progress(0.0, text="Starting sweep…")
-
-            def _progress(fraction: float, text: str) -> None:
-                bar.progress(fraction, text=text)
-
-            try:
-                outcome = sweep.run_sweep(request, progress=_progress)
-            except (ValueError, DataSourceError) as exc:
-                st.error(str(exc))
-            else:
-                st.session_state[state.SW_RUN_ID] = outcome.run_id
+            st.session_state[state.SW_RUN_ID] = None
+            submit_job("sweep", request)
 
 saved = run_store.list_runs(kind="sweep", limit=100)
 if saved:
@@ -87,10 +78,17 @@ if saved:
             format_func=lambda i: next(f"#{r.id} {r.title}" for r in saved if r.id == i),
         )
         if st.button("Reopen", key="sweep.reopen"):
+            forget_job("sweep")
             st.session_state[state.SW_RUN_ID] = pick
 
-sw_id = state.get(state.SW_RUN_ID)
-if sw_id is not None:
-    outcome = sweep.reopen_sweep(sw_id)
-    st.subheader(f"Sweep #{sw_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+
+def _show(run_id: int) -> None:
+    outcome = sweep.reopen_sweep(run_id)
+    st.subheader(f"Sweep #{run_id}: {outcome.request.strategy} on {outcome.request.symbol}")
     render_sweep(outcome, state.get(state.SW_METRIC))
+
+
+job = job_panel("sweep", on_done=lambda done: _show(run_id_of(done)))
+sw_id = state.get(state.SW_RUN_ID)
+if job is None and sw_id is not None:
+    _show(sw_id)

@@ -20,3 +20,9 @@ def empty_streamlit_caches() -> Iterator[None]:
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_jobs_worker_autostart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app starts no worker process: page tests drive the queue themselves."""
+    monkeypatch.setenv("WORKBENCH_JOBS_AUTOSTART", "0")

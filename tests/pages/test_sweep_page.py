@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.services import jobs
 from app.services import runs as run_store
 from app.services.sweep import reopen_sweep
 from tests.pages.helpers import MAIN, metrics, open_app, trace_types
@@ -22,6 +23,8 @@ def test_sweep_shows_combination_count_and_heatmap() -> None:
     at.button(key=RUN_SWEEP).click().run()
     assert not at.exception
     assert [e.value for e in at.error] == []
+    assert jobs.run_pending() == 1  # the sweep runs as a job (a worker's work)
+    at.run()
 
     fast, slow = np.arange(5, 51, 5), np.arange(20, 201, 20)
     expected = sum(1 for f in fast for s in slow if f < s)
@@ -49,7 +52,7 @@ def test_huge_sweep_axis_is_refused_beside_its_row_before_any_work() -> None:
         "use a larger step or a narrower range" in errors
     ), errors
     assert "Fix the grid ranges marked above; nothing was run." in errors
-    assert run_store.list_runs() == []
+    assert run_store.list_runs() == [] and jobs.list_jobs() == []
 
 
 def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
@@ -61,7 +64,7 @@ def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
         "fast=0:80:1 goes outside the valid range: fast must be an integer in [1, 100000]" in e
         for e in errors
     ), errors
-    assert run_store.list_runs() == []
+    assert run_store.list_runs() == [] and jobs.list_jobs() == []
 
 
 def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
@@ -74,7 +77,7 @@ def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
     assert errors == [
         "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps."
     ], errors
-    assert run_store.list_runs() == []
+    assert run_store.list_runs() == [] and jobs.list_jobs() == []
 
 
 def _store_sweep() -> int:

@@ -1,0 +1,138 @@
+"""Jobs page: every long operation's job, filtered by kind, owner and status; open one's
+result on its page, retry a failed or cancelled one, cancel a queued or running one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import streamlit as st
+
+from app.components.jobs import QUERY, cancel, duration_text, elapsed_s, retry, show_notice
+from app.services import jobs
+from app.services.jobs import JobView
+from app.session import current_actor
+
+ALL = "(all)"
+NOTICE = "jobs.page.notice"
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+#: The page that opens each kind of job's result (the file under pages/).
+PAGE_OF = {
+    "sweep": "sweep.py",
+    "walkforward": "walkforward.py",
+    "train": "training.py",
+    "ensemble eval": "ensemble.py",
+    "retrain replay": "registry.py",
+    "predict": "registry.py",
+    "abtest": "abtest.py",
+    "report": "backtest.py",
+    "universe": "backtest.py",
+}
+PAGES = Path(__file__).resolve().parent
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+
+
+def _row(job: JobView) -> dict[str, object]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "owner": job.owner,
+        "status": job.status,
+        "progress %": round(100 * float(job.progress), 1),
+        "message": job.error if job.status == "failed" and job.error else job.message,
+        "created": _when(job.created_at),
+        "duration": duration_text(elapsed_s(job)) if job.started_at or job.finished else "",
+        "attempt": job.attempt,
+    }
+
+
+st.title("Jobs")
+me = current_actor().name
+st.caption(
+    "Long operations (sweeps, walk-forwards, training, ensemble, A/B, reports, universe "
+    "backtests, predictions) run as jobs in the `workbench jobs worker` process; they go on "
+    "when you leave or reload a page. Times are UTC."
+)
+everyone = jobs.list_jobs(limit=1000)
+kinds = sorted({j.kind for j in everyone} | set(PAGE_OF))
+owners = sorted({j.owner for j in everyone} | {me})
+f1, f2, f3, f4 = st.columns([2, 2, 2, 1])
+kind = f1.selectbox("Kind", [ALL, *kinds], key="jobs.kind")
+owner = f2.selectbox("Owner", [ALL, *owners], key="jobs.owner")
+status = f3.selectbox("Status", [ALL, *STATUSES], key="jobs.status")
+live = f4.toggle("Live", value=True, key="jobs.live", help="Re-read the jobs every 2 seconds.")
+
+
+@st.fragment(run_every=2.0 if live else None)
+def _jobs_view() -> None:
+    shown = jobs.list_jobs(
+        kind=None if kind == ALL else kind,
+        owner=None if owner == ALL else owner,
+        status=None if status == ALL else status,
+        limit=200,
+    )
+    if not shown:
+        st.info("No job matches these filters.")
+        return
+    st.dataframe(
+        [_row(j) for j in shown],
+        width="stretch",
+        hide_index=True,
+        key="jobs.table",
+        column_config={
+            "progress %": st.column_config.ProgressColumn(
+                "progress %", min_value=0, max_value=100, format="%.0f%%"
+            )
+        },
+    )
+    by_id = {j.id: j for j in shown}
+    pick = st.selectbox(
+        "Job",
+        list(by_id),
+        key="jobs.pick",
+        format_func=lambda i: f"#{i} {by_id[i].kind} · {by_id[i].owner} · {by_id[i].status}",
+    )
+    _details(by_id[pick])
+
+
+def _details(job: JobView) -> None:
+    notice = f"{NOTICE}.{job.id}"
+    b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+    page = PAGE_OF.get(job.kind)
+    if job.status == "done" and page and b1.button("Open on its page", key="jobs.open"):
+        st.switch_page(PAGES / page, query_params={QUERY: str(job.id)})
+    if job.status in ("failed", "cancelled") and b2.button("Retry", key="jobs.retry"):
+        if retry(job.id, key=notice) is not None:
+            st.rerun()
+    if not job.finished:
+        b3.button(
+            "Cancel", key="jobs.cancel", on_click=cancel, args=(job.id,), kwargs={"key": notice}
+        )
+    show_notice(notice)
+    if job.status == "failed":
+        st.error(f"Job #{job.id} failed: {job.error or 'no error text was recorded'}")
+    elif job.message:
+        st.caption(f"Job #{job.id}: {job.message}")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Spec** (the request it runs)")
+        st.code(json.dumps(job.spec, indent=2, default=str), language="json")
+    with right:
+        st.markdown("**Result**")
+        if job.result is None:
+            st.caption("None yet." if not job.finished else "No result.")
+        else:
+            st.code(json.dumps(job.result, indent=2, default=str)[:20000], language="json")
+    if job.retry_of is not None:
+        st.caption(f"Retry of job #{job.retry_of}.")
+
+
+_jobs_view()
