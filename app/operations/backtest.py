@@ -243,15 +243,17 @@ class ReportRequest(BacktestRequest):
 
 @dataclass(frozen=True)
 class ReportOutcome:
-    """A quantstats HTML tear sheet and the backtest run it describes."""
+    """A quantstats HTML tear sheet, the backtest run it describes and where it is kept."""
 
     html: str
     run_id: int | None
+    html_path: str | None = None
 
 
 def report_payload(outcome: ReportOutcome) -> dict[str, Any]:
-    """The JSON payload of a tear sheet (the CLI adds the file it wrote)."""
-    return {"bytes": len(outcome.html), "run_id": outcome.run_id}
+    """The JSON payload of a tear sheet: its size, the backtest run it describes and the
+    HTML kept with that run (the result reference of a job; the CLI adds ``out``)."""
+    return {"bytes": len(outcome.html), "run_id": outcome.run_id, "html_path": outcome.html_path}
 
 
 def _report_text(outcome: ReportOutcome, payload: dict[str, Any]) -> str:
@@ -266,7 +268,7 @@ REPORT = register(
             "Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol)."
         ),
         request=ReportRequest,
-        service="app.services.backtest:report",
+        service="app.services.report:report",
         payload=report_payload,
         text=_report_text,
         flags={
@@ -274,6 +276,7 @@ REPORT = register(
             "params": Flag(name="--param"),
             "regimes": Flag(name="--regime"),
         },
+        long_running=True,
     )
 )
 

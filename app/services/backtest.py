@@ -1,10 +1,13 @@
-"""Backtests for the pages, the CLI and jobs: one strategy, a portfolio, the tear sheet.
+"""Backtests for the pages, the CLI and jobs: one strategy, a portfolio, the tear sheet
+(its operation is in :mod:`app.services.report`).
 
 Each loads the data, calls core (:mod:`core.backtest`, regime gating from
 :mod:`core.regime`) and saves the run; ``reopen_backtest`` rebuilds one from its frames.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pandas as pd
 
@@ -13,8 +16,6 @@ from app.operations.backtest import (
     BacktestRequest,
     PortfolioOutcome,
     PortfolioRequest,
-    ReportOutcome,
-    ReportRequest,
 )
 from app.services import runs as run_store
 from app.services.data import load_prices
@@ -22,10 +23,19 @@ from core.backtest.metrics import as_floats
 from core.serialize import json_safe
 from core.strategies.catalog import check_windows
 
+CURVES = ("equity", "benchmark", "drawdown", "returns", "benchmark_returns", "positions")
+"""The per-bar series a saved backtest keeps in its ``curves`` frame, in order."""
+
 
 def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutcome:
     """Load data, compute positions (regime-gated if asked), backtest with vectorbt and
-    compare with buy-and-hold on the same data and costs."""
+    compare with buy-and-hold on the same data and costs; save the run unless asked not to."""
+    outcome = compute_backtest(request)
+    return replace(outcome, run_id=save_backtest(outcome)) if save else outcome
+
+
+def compute_backtest(request: BacktestRequest) -> BacktestOutcome:
+    """The backtest of ``request`` and its buy-and-hold benchmark, not saved."""
     from core.backtest import run_backtest as engine_backtest
     from core.regime import gate_positions
     from core.strategies import run_strategy
@@ -56,26 +66,27 @@ def run_backtest(request: BacktestRequest, *, save: bool = True) -> BacktestOutc
         "positions": result.positions,
     }
     metrics, bench_metrics = as_floats(result.metrics), as_floats(bench.metrics)
-    run_id = None
-    if save:
-        params = " ".join(f"{k}={v}" for k, v in request.params.items())
-        run_id = run_store.save_run(
-            kind="backtest",
-            title=f"{request.strategy} {request.symbol} {params}".strip(),
-            spec=request.model_dump(mode="json"),
-            metrics={
-                **json_safe(metrics),
-                "benchmark_sharpe": bench_metrics.get("sharpe"),
-                "benchmark": json_safe(bench_metrics),
-                "regime_note": note,
-            },
-            frames={
-                "curves": pd.DataFrame(curves),
-                "trades": result.trades,
-            },
-        )
     return BacktestOutcome.from_curves(
-        run_id, request, curves, result.trades, metrics, bench_metrics, note
+        None, request, curves, result.trades, metrics, bench_metrics, note
+    )
+
+
+def save_backtest(outcome: BacktestOutcome) -> int:
+    """Save a computed backtest as a run (kind ``backtest``); returns its id."""
+    request, bench_metrics = outcome.request, outcome.benchmark_metrics
+    params = " ".join(f"{k}={v}" for k, v in request.params.items())
+    curves = {k: getattr(outcome, k) for k in CURVES}
+    return run_store.save_run(
+        kind="backtest",
+        title=f"{request.strategy} {request.symbol} {params}".strip(),
+        spec=request.model_dump(mode="json"),
+        metrics={
+            **json_safe(outcome.metrics),
+            "benchmark_sharpe": bench_metrics.get("sharpe"),
+            "benchmark": json_safe(bench_metrics),
+            "regime_note": outcome.regime_note,
+        },
+        frames={"curves": pd.DataFrame(curves), "trades": outcome.trades},
     )
 
 
@@ -102,16 +113,6 @@ def tearsheet(outcome: BacktestOutcome) -> str:
     req = outcome.request
     title = f"{req.strategy} on {req.dataset}/{req.symbol} vs buy-and-hold"
     return tearsheet_html(outcome.returns, benchmark=outcome.benchmark_returns, title=title)
-
-
-def report(request: ReportRequest) -> ReportOutcome:
-    """The tear sheet of saved run ``request.run_id``, or of a new (saved) backtest."""
-    if request.run_id is not None:
-        outcome = reopen_backtest(request.run_id)
-    else:
-        backtest = request.model_dump(exclude={"run_id"})
-        outcome = run_backtest(BacktestRequest.model_validate(backtest))
-    return ReportOutcome(tearsheet(outcome), outcome.run_id)
 
 
 def run_portfolio(request: PortfolioRequest, *, save: bool = True) -> PortfolioOutcome:

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.operations.backtest import BacktestRequest, ReportRequest
-from app.services import backtest
+from app.services import backtest, report
 from app.services import runs as run_store
 from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
@@ -257,11 +257,11 @@ def test_reopened_benchmark_exposure_matches_the_original_run() -> None:
 def test_report_of_a_saved_run_reopens_it_and_a_new_one_is_saved() -> None:
     req = BacktestRequest(**SP500, strategy="ma_crossover", params={"fast": 20, "slow": 100})
     saved = backtest.run_backtest(req)
-    again = backtest.report(ReportRequest(run_id=saved.run_id))
+    again = report.report(ReportRequest(run_id=saved.run_id))
     assert again.run_id == saved.run_id
     assert "ma_crossover on ohlcv_daily/SP500 vs buy-and-hold" in again.html
     assert [r.id for r in run_store.list_runs()] == [saved.run_id]  # nothing recomputed
-    fresh = backtest.report(ReportRequest(**SP500, strategy="buy_and_hold"))
+    fresh = report.report(ReportRequest(**SP500, strategy="buy_and_hold"))
     assert fresh.run_id not in (None, saved.run_id)
     assert "buy_and_hold on ohlcv_daily/SP500 vs buy-and-hold" in fresh.html
     assert run_store.get_run(fresh.run_id).spec["strategy"] == "buy_and_hold"
