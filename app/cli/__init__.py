@@ -36,6 +36,7 @@ FEATURES: tuple[str, ...] = (
     "risk",
     "alerts",
     "runs",
+    "jobs",
     "auth",
     "system",
 )

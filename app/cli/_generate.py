@@ -150,6 +150,31 @@ def extra_option(
     )
 
 
+def _async_param(op: Operation) -> list[inspect.Parameter]:
+    """``--async`` for a long operation (none for the others)."""
+    if not op.long_running:
+        return []
+    option = typer.Option(
+        False,
+        "--async",
+        help="Run it as a background job: print the job id at once "
+        "(follow it with `workbench jobs wait ID`).",
+    )
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return [inspect.Parameter("run_async", kind, default=option, annotation=bool)]
+
+
+def submit_job(op: Operation, request: Any, as_json: bool, actor: Callable[[bool], Any]) -> int:
+    """Queue the validated ``request`` as a job of ``op`` (owned by the acting user) and
+    print its id; the command's own output options do not apply to a job."""
+    from app.services.jobs import submit
+
+    job_id = int(_call(as_json, submit, operation=op.name, request=request, actor=actor(as_json)))
+    text = f"job {job_id} queued ({op.name}); follow it with `workbench jobs wait {job_id}`"
+    emit({"job_id": job_id, "status": "queued"}, as_json=as_json, text=text)
+    return job_id
+
+
 def add_command(
     target: typer.Typer,
     op: Operation,
@@ -172,17 +197,23 @@ def add_command(
     acting user is found (default the CLI's token or password); ``after``
     receives ``(result, payload, extra values, as_json)`` and returns the payload to print;
     ``exit_code(result)`` gives the exit status once it is printed (e.g. 1: a check failed).
+    A long operation also gets ``--async``: the validated request is submitted as a job
+    (:func:`submit_job`) instead of run.
     """
     extra_names = {p.name for p in extra}
     converters = dict(converters or {})
 
     def command(**raw: Any) -> None:
         as_json = bool(raw.pop("as_json"))
+        run_async = bool(raw.pop("run_async", False))
         FIELD_LABELS.set({name: op.flag(name) for name in op.request.model_fields})
         extras = {k: raw.pop(k) for k in list(raw) if k in extra_names}
         if before is not None:
             before({**raw, **extras}, as_json)
         request = build_request(op, {**raw, **extras}, as_json, converters)
+        if run_async:
+            submit_job(op, request, as_json, actor or _actor)
+            return
         context = {"actor": (actor or _actor)(as_json)} if op.actor else {}
         result = _call(as_json, op.run, request=request, **context)
         payload = op.payload(result)
@@ -197,7 +228,7 @@ def add_command(
     json_param = inspect.Parameter(
         "as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT, annotation=bool
     )
-    params = [*request_options(op, converters), *extra, json_param]
+    params = [*request_options(op, converters), *extra, *_async_param(op), json_param]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = op.summary
@@ -206,4 +237,4 @@ def add_command(
     return command
 
 
-__all__ = ["add_command", "build_request", "extra_option", "request_options"]
+__all__ = ["add_command", "build_request", "extra_option", "request_options", "submit_job"]

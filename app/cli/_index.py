@@ -55,5 +55,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "paper": ("paper", "Supervised paper trading."),
     "risk": ("risk", "Pre-trade checks and risk limits."),
     "alerts": ("alerts", "Alert channels, rules, tests and history."),
+    "jobs": ("jobs", "Background jobs: list, show, cancel, wait, retry; the worker."),
     "token": ("auth", "Personal access tokens for the CLI when sign-in users are configured."),
 }

@@ -1,0 +1,109 @@
+"""Pieces of the job worker that need no database: the progress throttle, the owner's
+actor, the plain failure sentence and the call of an operation."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.operations import CancelToken, Operation, Progress
+from app.services.auth import LOCAL, Actor, actor_from_env, auth_mode, users_and_roles
+
+MAX_ERROR = 600
+
+
+@dataclass
+class Throttle:
+    """When the worker writes a job's progress: at most every ``min_interval_s``, when the
+    fraction moved by more than ``min_change`` or the message changed, and at least every
+    ``renew_s`` (which renews the lease).
+
+    >>> from datetime import datetime, timedelta
+    >>> t0 = datetime(2026, 1, 1)
+    >>> t = Throttle()
+    >>> t.due(0.0, "", t0)
+    True
+    >>> t.wrote(0.0, "", t0); t.due(0.5, "half", t0 + timedelta(seconds=0.1))
+    False
+    >>> t.due(0.5, "half", t0 + timedelta(seconds=0.25))
+    True
+    """
+
+    min_interval_s: float = 0.25
+    min_change: float = 0.01
+    renew_s: float = 10.0
+    fraction: float = field(default=-1.0, init=False)
+    message: str | None = field(default=None, init=False)
+    at: datetime | None = field(default=None, init=False)
+
+    def due(self, fraction: float, message: str, now: datetime) -> bool:
+        """Whether to write ``(fraction, message)`` at ``now``."""
+        if self.at is None:
+            return True
+        elapsed = (now - self.at).total_seconds()
+        if elapsed >= self.renew_s:
+            return True
+        if elapsed < self.min_interval_s:
+            return False
+        return abs(fraction - self.fraction) > self.min_change or message != self.message
+
+    def wrote(self, fraction: float, message: str, now: datetime) -> None:
+        """Record a write."""
+        self.fraction, self.message, self.at = fraction, message, now
+
+
+def owner_actor(owner: str) -> Actor:
+    """The job owner's :class:`Actor` with the roles configured now.
+
+    Signed-in mode: the user's roles from the secrets file (PermissionError if the user
+    is no longer configured). Local mode: the local user, the ``WORKBENCH_USER`` of this
+    worker, or else only the analyst role (roles are self-declared in local mode).
+    """
+    if auth_mode() == "local":
+        if owner == LOCAL.name:
+            return LOCAL
+        env = actor_from_env()
+        return env if env.name == owner else Actor(owner, frozenset({"analyst"}))
+    users, oidc = users_and_roles()
+    if owner in users:
+        return Actor(owner, users[owner].roles)
+    actor = oidc(owner)
+    if actor is None:
+        raise PermissionError(f"{owner} is no longer a configured user; the job cannot run")
+    return actor
+
+
+def failure_text(kind: str, exc: BaseException) -> str:
+    """One plain sentence for a failed job (the traceback goes to the worker's log)."""
+    if isinstance(exc, ValueError):
+        from app.operations.errors import error_text
+
+        why = error_text(exc)
+    elif isinstance(exc, KeyError | LookupError | PermissionError | TypeError):
+        why = str(exc.args[0]) if exc.args else type(exc).__name__
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        why = f"unexpected {type(exc).__name__}" + (f" ({first})" if first else "")
+        why += "; the worker log has the details"
+    text = " ".join(f"The {kind} job failed: {why}".split())
+    text = text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+    return text if text.endswith((".", "…")) else text + "."
+
+
+def run_operation(
+    op: Operation, request: BaseModel, *, owner: str, progress: Progress, cancel: CancelToken
+) -> Any:
+    """Run ``op`` with the context its service takes (progress, cancel, the owner)."""
+    accepted = inspect.signature(op.function()).parameters
+    context: dict[str, Any] = {"progress": progress, "cancel": cancel}
+    context = {k: v for k, v in context.items() if k in accepted}
+    if op.actor:
+        context["actor"] = owner_actor(owner)
+    return op.run(request, **context)
+
+
+__all__ = ["Throttle", "failure_text", "owner_actor", "run_operation"]
