@@ -20,6 +20,7 @@ def isolated_workbench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     var = tmp_path / "var"
     monkeypatch.setenv("WORKBENCH_VAR_DIR", str(var))
     monkeypatch.delenv("WORKBENCH_DB_URL", raising=False)
+    monkeypatch.setenv("WORKBENCH_JOBS_AUTOSTART", "0")  # a test starts job workers itself
     get_settings.cache_clear()
     yield var
     get_settings.cache_clear()

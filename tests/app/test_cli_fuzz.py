@@ -48,6 +48,7 @@ REQUIRED: dict[str, str] = {
     "VERSION_ID": "1",
     "TOKEN_ID": "1",
     "--run-id": "1",
+    "JOB_ID": "1",
 }
 # More valid flags some commands need before they look at the flag under test.
 EXTRA: dict[str, list[str]] = {
