@@ -107,8 +107,9 @@ class ReplayOutcome:
 
 
 def replay_payload(outcome: ReplayOutcome) -> dict[str, Any]:
-    """The JSON payload of a replay: every decision and the counts."""
-    return {"decisions": outcome.rows, "counts": outcome.counts}
+    """The JSON payload of a replay: every decision, the counts and the name the
+    decisions are recorded under (the replay saves no run; the payload is its result)."""
+    return {"decisions": outcome.rows, "counts": outcome.counts, "model_name": outcome.name}
 
 
 def _replay_text(outcome: ReplayOutcome, payload: dict[str, Any]) -> str:
