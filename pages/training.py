@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, show_errors
+from app.components.jobs import job_panel, run_id_of, submit_job
 from app.components.training import (
     registration_form,
     render_feature_catalogue,
@@ -20,14 +21,13 @@ from app.operations.registry import RegisterRequest
 from app.operations.training import TrainRequest
 from app.services import auth
 from app.services import runs as run_store
-from app.services.data import DataSourceError
 from app.session import current_actor
 from core.features import available_features
 
-if TYPE_CHECKING:  # the training and registry services import sklearn: only on a click
-    from app.services.training import TrainOutcome
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
 
-OUTCOME, RUN_ID, REGISTERED = "training.outcome", "training.run_id", "training.registered"
+RUN_ID, REGISTERED = "training.run_id", "training.registered"
 D = {name: info.default for name, info in TrainRequest.model_fields.items()}
 KINDS = {"logistic": "Logistic regression", "random_forest": "Random forest", "xgboost": "XGBoost"}
 LABELS = ["sign", "triple_barrier"]
@@ -133,36 +133,21 @@ if submitted:
                 for message in show_errors(exc, slots):
                     st.error(message)
     if request is not None:
-        from app.services import training
+        submit_job("train", request)
 
-        with st.status(f"Training {request.kind} on {symbol}…", expanded=True) as status:
-            bar = st.progress(0.0, text="Starting…")
 
-            def report(fraction: float, message: str) -> None:
-                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+def _show(job: JobView) -> None:
+    from app.services.reopen import reopen_training
 
-            try:
-                trained = training.train(request, progress=report)
-            except (ValueError, DataSourceError) as exc:
-                status.update(label="Training failed", state="error")
-                st.error(str(exc))
-            else:
-                status.update(
-                    label=f"Trained run #{trained.run_id} ({trained.trials} trial(s))",
-                    state="complete",
-                    expanded=False,
-                )
-                st.session_state[OUTCOME] = trained
-                st.session_state[RUN_ID] = trained.run_id
-                st.session_state[REGISTERED] = None
-
-outcome: TrainOutcome | None = st.session_state.get(OUTCOME)
-if outcome is not None:
-    st.subheader(
-        f"Run #{outcome.run_id}: {outcome.request.kind} on {outcome.request.symbol}, "
-        f"h={outcome.request.horizon}"
-    )
+    outcome = reopen_training(run_id_of(job))
+    req = outcome.request
+    st.subheader(f"Run #{outcome.run_id}: {req.kind} on {req.symbol}, h={req.horizon}")
     render_training(outcome)
+    if st.session_state.get(RUN_ID) != outcome.run_id:  # the registration form's default
+        st.session_state[RUN_ID], st.session_state[REGISTERED] = outcome.run_id, None
+
+
+job_panel("train", on_done=_show)
 
 st.divider()
 st.subheader("Register a model")

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, grid_axis_inputs, numeric_fields, show_errors
+from app.components.jobs import job_panel, run_id_of, submit_job
 from app.components.walkforward import (
     LABELS,
     fold_inputs,
@@ -23,10 +24,9 @@ from core.features import available_features
 from core.strategies import STRATEGIES
 from core.sweep import METRICS
 
-if TYPE_CHECKING:  # the walk-forward service imports sklearn: only when used
-    from app.services.walkforward import WalkForwardOutcome
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
 
-OUTCOME = "wf.outcome"
 REPORT = "wf.lookahead"
 
 st.title("Walk-forward")
@@ -112,30 +112,23 @@ if submitted:
             )
         except ValidationError as exc:
             _show(exc)
-    if request is not None:
-        from app.services import walkforward as wf
+    if request is not None:  # the fold layout is checked here, before queueing the job
+        from core.walkforward.folds import WalkForwardSpec, fold_windows
 
-        bar = st.progress(0.0, text="Starting walk-forward…")
-
-        def _progress(fraction: float, text: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=text)
-
+        layout = {k: getattr(request, k) for k in ("mode", "train_bars", "test_bars", "step_bars")}
         try:
-            done = wf.run_walkforward(request, progress=_progress)
-        except ValidationError as exc:
-            bar.empty()
-            _show(exc)
-        except (ValueError, DataSourceError) as exc:
-            bar.empty()
+            fold_windows(len(prices), WalkForwardSpec(**layout, folds=request.folds))
+        except ValueError as exc:
             st.error(str(exc))
         else:
-            bar.progress(1.0, text=f"Done: {len(done.result.folds)} folds")
-            st.session_state[OUTCOME] = done
+            submit_job("walkforward", request)
 
-outcome: WalkForwardOutcome | None = st.session_state.get(OUTCOME)
-if outcome is not None:
+
+def _show_run(job: JobView) -> None:
     from app.services import walkforward as wf
+    from app.services.reopen import reopen_walkforward
 
+    outcome = reopen_walkforward(run_id_of(job))
     req = outcome.request
     what = (
         f"{req.strategy} (grid {', '.join(req.grid)})"
@@ -151,6 +144,9 @@ if outcome is not None:
         mime="text/html",
         key="wf.download",
     )
+
+
+job_panel("walkforward", on_done=_show_run)
 
 st.divider()
 with st.expander("Look-ahead check", expanded=st.session_state.get(REPORT) is not None):

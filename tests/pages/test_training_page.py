@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from app.services import registry
+from app.services import jobs, registry
 from app.services import runs as run_store
+from app.services.reopen import reopen_training
 from app.services.training import TrainOutcome, train
 from core.features import available_features
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array, trace_types
@@ -28,8 +29,12 @@ def _cards(evaluation: dict[str, float]) -> dict[str, str]:
 
 
 def _train(at: AppTest, kind: str) -> None:
+    """Submit the form, run the queued job as the worker would, and show its result."""
     at.selectbox(key="training.kind").set_value(kind)
     at.button(key=TRAIN).click().run()
+    assert not at.exception, at.exception
+    jobs.run_pending()
+    at.run()
     assert not at.exception, at.exception
 
 
@@ -43,7 +48,7 @@ def test_logistic_run_shows_the_services_metrics_saves_and_registers() -> None:
     assert [e.value for e in at.error] == []
 
     (saved,) = run_store.list_runs(kind="train")
-    outcome: TrainOutcome = at.session_state["training.outcome"]
+    outcome: TrainOutcome = reopen_training(saved.id)
     assert at.session_state["training.run_id"] == saved.id == outcome.run_id
 
     # The same request straight from the service gives the numbers on the cards.
@@ -90,17 +95,15 @@ def test_tuned_xgboost_reports_trials_and_shap() -> None:
     at.multiselect(key=FEATURES).set_value(["ret_1", "ret_5", "rsi_14", "vol_21", "macd_hist"])
     at.toggle(key="training.tune").set_value(True)
     at.number_input(key="training.n_trials").set_value(2)
-    at.selectbox(key="training.kind").set_value("xgboost")
-    at.button(key=TRAIN).click().run()
-    assert not at.exception, at.exception
+    _train(at, "xgboost")
     assert [e.value for e in at.error] == []
 
     (saved,) = run_store.list_runs(kind="train")
     assert saved.metrics["trials"] == 2
     assert saved.spec["resolved_features"] == ["ret_1", "ret_5", "rsi_14", "vol_21", "macd_hist"]
-    (status,) = at.get("status")
-    assert status.label == f"Trained run #{saved.id} (2 trial(s))"
-    assert status.state == "complete"
+    (job,) = jobs.list_jobs(kind="train")
+    assert job.status == "done" and job.result is not None and job.result["run_id"] == saved.id
+    assert any(f"Job #{job.id} (train) **done**" in m.value for m in at.markdown)
     assert trace_types(at, 4) == ["bar", "bar"]  # permutation and SHAP side by side
     assert metrics(at)["ROC-AUC"] == f"{saved.metrics['roc_auc']:.4f}"
 
@@ -124,7 +127,7 @@ def test_no_features_or_bad_hyperparameters_show_errors_and_store_nothing() -> N
     assert any("no_such_param" in e.value for e in at.error), [e.value for e in at.error]
     assert metrics(at) == {}
     assert run_store.list_runs(kind="train") == []
-    assert "training.outcome" not in at.session_state
+    assert jobs.list_jobs() == []  # nothing was queued
 
 
 def test_a_leaky_feature_is_refused_then_flagged_when_overridden(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.operations.walkforward import WalkForwardRequest, walkforward_payload
+from app.services import jobs
 from app.services import runs as run_store
 from app.services import walkforward as wf
+from app.services.reopen import reopen_walkforward
 from core.sweep import GridAxis
 from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
 from tests.pages.helpers import metrics, open_app, trace_types
@@ -22,6 +24,15 @@ def _set_folds(at: AppTest, folds: int) -> None:
     at.number_input(key="wf.folds").set_value(folds)
 
 
+def _run_job(at: AppTest) -> None:
+    """Submit the form, run the queued job as the worker would, and show its result."""
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    assert jobs.run_pending() == 1
+    at.run()
+    assert not at.exception, at.exception
+
+
 def _captions(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
 
@@ -34,8 +45,7 @@ def test_rule_run_shows_the_services_dsr_and_pbo_with_explanations() -> None:
         at.number_input(key=f"wf.ma_crossover.{name}.lo").set_value(lo)
         at.number_input(key=f"wf.ma_crossover.{name}.hi").set_value(hi)
         at.number_input(key=f"wf.ma_crossover.{name}.step").set_value(step)
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
+    _run_job(at)
     assert [e.value for e in at.error] == []
 
     request = WalkForwardRequest(
@@ -67,11 +77,12 @@ def test_rule_run_shows_the_services_dsr_and_pbo_with_explanations() -> None:
     (saved,) = run_store.list_runs(kind="walkforward")
     assert saved.metrics["deflated_sharpe"] == expected["deflated_sharpe"]
     assert saved.metrics["pbo"] == expected["pbo"]
-    assert at.session_state["wf.outcome"].run_id == saved.id
+    (job,) = jobs.list_jobs(kind="walkforward")
+    assert job.result is not None and job.result["run_id"] == saved.id
 
     (download,) = at.get("download_button")
     assert download.proto.label == "Download report (HTML)"
-    html = wf.report_html(at.session_state["wf.outcome"])
+    html = wf.report_html(reopen_walkforward(saved.id))
     assert "Deflated Sharpe ratio" in html and "<h2>Folds</h2>" in html
 
 
@@ -81,8 +92,7 @@ def test_model_run_has_no_pbo_and_matches_the_service() -> None:
     _set_folds(at, 3)
     features = ["ret_1", "ret_5", "rsi_14", "vol_21"]
     at.multiselect(key="wf.features.ohlcv_daily.SP500").set_value(features)
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
+    _run_job(at)
     assert [e.value for e in at.error] == []
 
     request = WalkForwardRequest(
@@ -115,7 +125,7 @@ def test_impossible_layouts_show_errors_and_store_nothing() -> None:
     assert not at.exception
     assert any("folds fit in" in e.value and "20 requested" in e.value for e in at.error)
     assert metrics(at) == {}
-    assert run_store.list_runs(kind="walkforward") == []
+    assert run_store.list_runs(kind="walkforward") == [] and jobs.list_jobs() == []
 
 
 def test_lookahead_check_flags_the_leaky_demo_feature_only() -> None:
@@ -168,15 +178,13 @@ def test_a_leaky_feature_is_refused_then_flagged_when_overridden(leaky_feature: 
     _set_folds(at, 2)
     at.number_input(key="wf.horizon").set_value(1)
     at.multiselect(key="wf.features.ohlcv_daily.SP500").set_value(["ret_1", leaky_feature])
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
+    _run_job(at)
     errors = " ".join(e.value for e in at.error)
     assert f"refused: feature(s) {leaky_feature}" in errors and "--allow-lookahead" in errors
     assert run_store.list_runs(kind="walkforward") == []
 
     at.checkbox(key="wf.allow_lookahead").check()
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
+    _run_job(at)
     shown = [e.value for e in at.error]
     assert any("LOOK-AHEAD CHECK OVERRIDDEN" in e for e in shown)
     assert any("implausible out-of-sample Sharpe" in e for e in shown)

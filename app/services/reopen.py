@@ -1,0 +1,115 @@
+"""Reopen a finished job's saved run as the typed outcome its page renders.
+
+A long operation runs in the jobs worker, not in the page; what the page shows afterwards
+is read back from the run the operation saved (``job.result["run_id"]``), with no
+recomputation. The sweep has :func:`app.services.sweep.reopen_sweep` beside its service;
+these are the same for the walk-forward and the training run.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from app.operations.training import TrainRequest
+from app.operations.walkforward import WalkForwardRequest
+from app.services import runs as run_store
+
+if TYPE_CHECKING:
+    from app.services.training import TrainOutcome
+    from app.services.walkforward import WalkForwardOutcome
+
+
+def _number(value: Any) -> float:
+    """A stored number (``None`` stands for NaN in the JSON metrics)."""
+    return math.nan if value is None else float(value)
+
+
+def _params(text: Any) -> Any:
+    """A fold's parameters from their stored text (``"{'fast': 10}"``), else the text."""
+    if isinstance(text, str) and text.startswith("{"):
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+    return text
+
+
+def _run(run_id: int, kind: str) -> run_store.RunSummary:
+    run = run_store.get_run(run_id)
+    if run.kind != kind:
+        raise LookupError(f"run {run_id} is a {run.kind}, not a {kind}")
+    return run
+
+
+def reopen_walkforward(run_id: int) -> WalkForwardOutcome:
+    """A saved walk-forward: its folds, stitched equity and overfitting statistics."""
+    from app.services.walkforward import WalkForwardOutcome
+    from core.walkforward import WalkForwardResult
+
+    run = _run(run_id, "walkforward")
+    request = WalkForwardRequest.model_validate(run.spec)
+    oos = run_store.load_frame(run, "oos")
+    folds = run_store.load_frame(run, "folds")
+    if "params" in folds:  # stored as the text of each fold's parameter dict
+        folds["params"] = [_params(text) for text in folds["params"]]
+    m = run.metrics
+    pbo = m.get("pbo")
+    result = WalkForwardResult(
+        kind="rule" if request.strategy is not None else "model",
+        folds=folds,
+        oos_returns=oos["returns"],
+        oos_equity=oos["equity"],
+        oos_positions=pd.Series(dtype=float),  # not stored
+        is_sharpe=_number(m.get("is_sharpe")),
+        oos_sharpe=_number(m.get("oos_sharpe")),
+        oos_return=_number(m.get("oos_return")),
+        trials=int(m.get("trials", 1)),
+        deflated_sharpe=_number(m.get("deflated_sharpe")),
+        dsr={"effective_trials": _number(m.get("effective_trials"))},
+        pbo=None if pbo is None else float(pbo),
+        pbo_detail=None,
+        seconds=_number(m.get("seconds")),
+        oos_auc=None if m.get("oos_auc") is None else float(m["oos_auc"]),
+        warnings=tuple(m.get("warnings") or ()),
+        lookahead=m.get("lookahead"),
+        trial_counting=str(m.get("trial_counting", "")),
+    )
+    return WalkForwardOutcome(run_id, request, result)
+
+
+def reopen_training(run_id: int) -> TrainOutcome:
+    """A saved training run: evaluation, importance, signal metrics and curves."""
+    from app.services.training import TrainOutcome
+
+    run = _run(run_id, "train")
+    spec = run.spec
+    request = TrainRequest.model_validate(
+        {k: spec[k] for k in TrainRequest.model_fields if k in spec}
+    )
+    m = run.metrics
+    curves = run_store.load_frame(run, "curves")
+    ranges = [
+        tuple(date.fromisoformat(d) for d in m[name]) for name in ("train_range", "test_range")
+    ]
+    return TrainOutcome(
+        run_id=run_id,
+        request=request,
+        params=dict(spec.get("resolved_params") or {}),
+        features=list(spec.get("resolved_features") or request.features or []),
+        evaluation=dict(m.get("evaluation") or {}),
+        importance=run_store.load_frame(run, "importance"),
+        signal_metrics={k: _number(v) for k, v in (m.get("signal") or {}).items()},
+        equity=curves["equity"],
+        benchmark=curves["benchmark"],
+        train_range=(ranges[0][0], ranges[0][1]),
+        test_range=(ranges[1][0], ranges[1][1]),
+        trials=int(m.get("trials", 1)),
+        data_hash=str(m.get("data_hash", "")),
+        warnings=tuple(m.get("warnings") or ()),
+        lookahead=m.get("lookahead"),
+    )
