@@ -163,6 +163,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "regime": _optional("core.regime.bench", "bench_causal_history"),
     "paper": _optional("core.paper.bench", "bench_paper"),
     "cli": _optional("core.bench_cli", "bench_cli"),
+    "jobs": _optional("core.bench_jobs", "bench_jobs"),
 }
 
 
@@ -224,6 +225,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.bench_cli import summary as cli_summary
 
         lines.append(cli_summary(report["cli"]))
+    if "jobs" in report and "throughput" in report["jobs"]:
+        from core.bench_jobs import summary as jobs_summary
+
+        lines.append(jobs_summary(report["jobs"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -245,6 +245,42 @@ def _tail(path: Path, chars: int = 2000) -> str:
         return f"--- {path.name} (no log)"
 
 
+def gated_sweep(
+    chunk: tuple[int, Any],
+    *,
+    gate: str,
+    marks: str,
+    ungated: int = 0,
+    max_wait_s: float = 60.0,
+    **shared: Any,
+) -> dict[str, Any]:
+    """A sweep chunk (:func:`core.bench_jobs.sweep_slice`) that runs on a worker only
+    once the file ``gate`` exists, unless its index is below ``ungated``.
+
+    ``chunk`` is ``(index, fast windows)``. Each start leaves a file ``started-INDEX-PID-N``
+    in ``marks``, so a test sees which chunks are running (and which ran twice). A chunk
+    whose gate never opens raises after ``max_wait_s``: a chunk that long is what a
+    cancellation must not wait for.
+    """
+    from core.bench_jobs import sweep_slice
+
+    index, fast = chunk
+    folder = Path(marks)
+    stamp = f"started-{index}-{os.getpid()}-{len(list(folder.glob(f'started-{index}-*')))}"
+    (folder / stamp).touch()
+    deadline = time.monotonic() + max_wait_s
+    while index >= ungated and not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"chunk {index}: the gate never opened in {max_wait_s:g} s")
+        time.sleep(0.01)  # the chunk's simulated work, on the worker
+    return sweep_slice(fast, **shared)
+
+
+def executing(dask_worker: Any) -> int:
+    """Tasks a worker's threads are running, cancelled ones included (``client.run``)."""
+    return int(dask_worker.state.executing_count)
+
+
 @pytest.fixture(scope="module")
 def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskProcessCluster]:
     """A ``dask scheduler`` and two ``dask worker`` processes for the module's tests."""
@@ -252,4 +288,11 @@ def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskPro
         yield cluster
 
 
-__all__ = ["DASK", "DaskProcessCluster", "dask_process_cluster", "dask_processes"]
+__all__ = [
+    "DASK",
+    "DaskProcessCluster",
+    "dask_process_cluster",
+    "dask_processes",
+    "executing",
+    "gated_sweep",
+]
