@@ -4,6 +4,7 @@ actor, the plain failure sentence and the call of an operation."""
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,13 +78,28 @@ def owner_actor(owner: str) -> Actor:
     return actor
 
 
+_USER_ERRORS = (
+    ("core.data.loaders", "DataSourceError"),
+    ("core.registry.artifacts", "ArtifactError"),
+)
+"""Errors that describe bad input in plain words (looked up only if their module is loaded)."""
+
+
+def _user_error(exc: BaseException) -> bool:
+    for module, name in _USER_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
 def failure_text(kind: str, exc: BaseException) -> str:
     """One plain sentence for a failed job (the traceback goes to the worker's log)."""
     if isinstance(exc, ValueError):
         from app.operations.errors import error_text
 
         why = error_text(exc)
-    elif isinstance(exc, KeyError | LookupError | PermissionError | TypeError):
+    elif isinstance(exc, LookupError | PermissionError | TypeError) or _user_error(exc):
         why = str(exc.args[0]) if exc.args else type(exc).__name__
     else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
