@@ -102,7 +102,7 @@ def current_job(kind: str) -> JobView | None:
     job = _job_of(kind, int(job_id))
     if job is None:
         st.session_state.pop(_key(kind), None)
-    elif st.query_params.get(QUERY) != str(job.id):  # page switches drop query parameters
+    elif QUERY not in st.query_params:  # page switches drop query parameters
         st.query_params[QUERY] = str(job.id)
     return job
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
+from app.components.jobs import job_panel, submit_job
 from app.operations.retrain import ReplayRequest
 from app.services import retrain
-from app.services.data import DataSourceError
+
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
 
 DECISIONS = ("promoted", "kept", "rolled_back")
 DECISION_COLORS = {"promoted": "#2e7d32", "kept": "#8b949e", "rolled_back": "#c62828"}
@@ -118,6 +121,16 @@ def _form(dataset: str, symbol: str) -> ReplayRequest | None:
     return None
 
 
+def _replayed(job: JobView) -> None:
+    """A finished replay job: its recorded decisions, counted from its result."""
+    result = job.result or {}
+    name, counts = str(result.get("model_name", "")), dict(result.get("counts") or {})
+    n = len(result.get("decisions") or ())
+    parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+    st.success(f"Replay job #{job.id} ({name}): {n} decisions recorded: {parts}.")
+    st.session_state[LAST] = (name, n, counts)
+
+
 def render_retraining(dataset: str, symbol: str) -> None:
     """Replay the retraining policy on ``dataset/symbol`` and show the recorded decisions."""
     st.markdown(
@@ -127,18 +140,9 @@ def render_retraining(dataset: str, symbol: str) -> None:
     )
     request = _form(dataset, symbol)
     if request is not None:
-        try:
-            with st.spinner(f"Replaying the policy on {symbol}…"):
-                outcome = retrain.replay_retraining(request)
-        except (ValueError, DataSourceError) as exc:
-            st.error(str(exc))
-        else:
-            st.session_state[LAST] = (outcome.name, len(outcome.rows), outcome.counts)
+        submit_job("retrain replay", request)
+    job_panel("retrain replay", on_done=_replayed)
     last = st.session_state.get(LAST)
-    if last is not None:
-        name, n, counts = last
-        parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
-        st.success(f"Last replay ({name}): {n} decisions recorded: {parts}.")
 
     history = retrain.decision_history()
     if not history:
