@@ -99,13 +99,15 @@ class SweepResult:
 
 def rank(table: pd.DataFrame, metric: str, n: int | None = None) -> pd.DataFrame:
     """Rows of ``table`` best first by ``metric`` (NaN last; :data:`LOWER_IS_BETTER` metrics
-    ascending), the first ``n`` when given.
+    ascending; ties keep their table order), the first ``n`` when given.
 
     >>> import pandas as pd
     >>> rank(pd.DataFrame({"volatility": [0.3, 0.1, 0.2]}), "volatility", 2)["volatility"].tolist()
     [0.1, 0.2]
     """
-    ordered = table.sort_values(metric, ascending=metric in LOWER_IS_BETTER, na_position="last")
+    ordered = table.sort_values(
+        metric, ascending=metric in LOWER_IS_BETTER, na_position="last", kind="stable"
+    )
     return ordered if n is None else ordered.head(n)
 
 

@@ -178,10 +178,22 @@ def _grid_combos(
         raise ValueError("every grid axis needs at least one value")
     mesh = np.meshgrid(*values, indexing="ij")
     arrays = {name: axis.ravel() for name, axis in zip(names, mesh, strict=True)}
-    keep = np.ones(mesh[0].size, dtype=bool)
+    return _valid_combos(strategy, arrays, constraints, fixed)
+
+
+def _valid_combos(
+    strategy: str,
+    arrays: Mapping[str, np.ndarray],
+    constraints: Constraint | Sequence[Constraint] | None,
+    fixed: Mapping[str, Any],
+) -> pd.DataFrame:
+    """The rows of ``arrays`` (one array per swept param) that pass ``constraints`` and
+    the params model, in their order."""
+    names = list(arrays)
+    keep = np.ones(next(iter(arrays.values())).size, dtype=bool)
     if constraints is not None:
         for constraint in [constraints] if callable(constraints) else constraints:
-            keep &= np.asarray(constraint(arrays), dtype=bool)
+            keep &= np.asarray(constraint(dict(arrays)), dtype=bool)
     combos = pd.DataFrame({name: arr[keep] for name, arr in arrays.items()})
     valid = np.ones(len(combos), dtype=bool)
     for i, row in enumerate(combos.itertuples(index=False)):
@@ -348,7 +360,25 @@ def sweep(
     if unknown:
         raise ValueError(f"{strategy} has no parameters {sorted(unknown)}")
     combos = _grid_combos(strategy, grid, constraints, fixed)
-    if strategy == "ma_crossover" and set(grid) == {"fast", "slow"}:
+    metrics = _combo_metrics(
+        strategy, prices, combos, spec, fixed, chunk_size, progress, block_bars, set(grid)
+    )
+    return _assemble(strategy, combos, metrics, start, spec, metric, fixed)
+
+
+def _combo_metrics(
+    strategy: str,
+    prices: pd.DataFrame,
+    combos: pd.DataFrame,
+    spec: BacktestSpec,
+    fixed: Mapping[str, Any],
+    chunk_size: int | None,
+    progress: Progress | None,
+    block_bars: int | None,
+    swept: set[str],
+) -> dict[str, np.ndarray]:
+    """The metrics of every row of ``combos`` (a frame of swept params) on ``prices``."""
+    if strategy == "ma_crossover" and swept == {"fast", "slow"}:
         params = validate_params(strategy, {**fixed, "fast": 1, "slow": 2})
         allow_short = bool(params.model_dump()["allow_short"])
         entry = str(params.model_dump()["entry"])
@@ -358,7 +388,7 @@ def sweep(
         source: PositionSource = _MASource(
             close, ufast, uslow, fast_idx, slow_idx, allow_short, entry
         )
-        chunks = _run_sweep(
+        return _run_sweep(
             source,
             len(combos),
             prices,
@@ -368,7 +398,6 @@ def sweep(
             block_bars=block_bars,
             binary=not allow_short,
         )
-        return _assemble(strategy, combos, chunks, start, spec, metric, fixed)
 
     names = list(combos.columns)
 
@@ -379,10 +408,9 @@ def sweep(
             cols.append(run_strategy(strategy, prices, params).to_numpy(dtype=np.float64))
         return np.vstack(cols)[:, t0:t1]
 
-    chunks = _run_sweep(
+    return _run_sweep(
         positions, len(combos), prices, spec, chunk_size, progress, block_bars=len(prices)
     )
-    return _assemble(strategy, combos, chunks, start, spec, metric, fixed)
 
 
 def _py(value: Any) -> Any:

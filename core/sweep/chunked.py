@@ -1,0 +1,481 @@
+"""Sweeps in chunks: grid slices x symbols fanned out with :func:`core.cluster.map_chunks`,
+reduced as they arrive so that memory does not grow with the grid.
+
+The grid (the cartesian product of the axes, last axis fastest, as in
+:func:`core.sweep.sweep`) is cut into slices of :data:`CHUNK_COMBOS` raw combinations,
+for every symbol. A chunk (:class:`SweepChunk`) is computed by :func:`sweep_chunk`, a
+top-level function the Dask workers import: the slice's constraints and params-model
+checks, then the blocked engine, giving that slice's metrics table. The chunk size is
+fixed, never derived from the number of workers, and the engine's time blocks
+(:func:`chunk_block_bars`) depend only on the grid's size, so a chunked sweep gives the
+same numbers on any cluster, in serial, and from :func:`core.sweep.sweep` called with the
+same ``block_bars`` (the default when the whole grid is one chunk).
+
+:class:`SweepReducer` keeps, per arriving chunk: the best ``top_n`` rows, the best row of
+every symbol, a heatmap (first two swept params, max of the metric; symbol x first param
+for a universe), running Sharpe moments over all trials (for the deflated Sharpe ratio),
+and writes the full table to a Parquet file in grid order (chunks that arrive early wait
+on disk, not in memory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.backtest._prices import as_price_frame
+from core.backtest.spec import BacktestSpec
+from core.strategies import STRATEGIES
+from core.sweep._engine import CELLS_PER_BLOCK
+from core.sweep.grid import MAX_GRID_COMBINATIONS, grid_size
+from core.sweep.result import LOWER_IS_BETTER, METRICS, rank
+from core.sweep.run import Constraint, _combo_metrics, _valid_combos
+
+CHUNK_COMBOS = 20_000
+"""Raw grid combinations per chunk (fixed: results never depend on the cluster)."""
+TOP_N = 100
+"""Best rows a chunked sweep keeps (by its metric)."""
+SYMBOL = "symbol"
+"""The symbol column of a universe sweep's tables."""
+_ROW = "_row"
+
+
+@dataclass(frozen=True)
+class SweepChunk:
+    """Raw combinations ``lo:hi`` of the grid (C order) on one symbol."""
+
+    index: int
+    symbol: str
+    lo: int
+    hi: int
+
+
+def plan_chunks(
+    raw_total: int, symbols: Sequence[str], chunk_combos: int = CHUNK_COMBOS
+) -> list[SweepChunk]:
+    """Symbol-major slices of ``chunk_combos`` raw combinations.
+
+    >>> [(c.symbol, c.lo, c.hi) for c in plan_chunks(5, ["A", "B"], 3)]
+    [('A', 0, 3), ('A', 3, 5), ('B', 0, 3), ('B', 3, 5)]
+    """
+    if chunk_combos < 1:
+        raise ValueError(f"chunk_combos must be >= 1, not {chunk_combos}")
+    slices = [(lo, min(lo + chunk_combos, raw_total)) for lo in range(0, raw_total, chunk_combos)]
+    return [
+        SweepChunk(i * len(slices) + k, symbol, lo, hi)
+        for i, symbol in enumerate(symbols)
+        for k, (lo, hi) in enumerate(slices)
+    ]
+
+
+def chunk_block_bars(raw_total: int, chunk_combos: int = CHUNK_COMBOS) -> int:
+    """Bars per time block of every chunk: the engine's default for a run of
+    ``min(raw_total, chunk_combos)`` columns (a function of the grid only).
+
+    >>> chunk_block_bars(1_000_000), chunk_block_bars(2_000)
+    (600, 6000)
+    """
+    return max(256, CELLS_PER_BLOCK // max(1, min(raw_total, chunk_combos)))
+
+
+def sweep_chunk(
+    chunk: SweepChunk,
+    *,
+    strategy: str,
+    prices: Mapping[str, pd.DataFrame],
+    axes: Mapping[str, np.ndarray],
+    constraints: Sequence[Constraint] | None,
+    fixed: Mapping[str, Any],
+    spec: BacktestSpec,
+    block_bars: int,
+) -> pd.DataFrame:
+    """The metrics table of one chunk: its valid combinations (constraints, then the
+    params model), then :data:`METRICS` from the blocked engine."""
+    shape = tuple(int(v.size) for v in axes.values())
+    coords = np.unravel_index(np.arange(chunk.lo, chunk.hi, dtype=np.int64), shape)
+    arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
+    combos = _valid_combos(strategy, arrays, constraints or None, fixed)
+    metrics = _combo_metrics(
+        strategy, prices[chunk.symbol], combos, spec, fixed, None, None, block_bars, set(axes)
+    )
+    table = combos.copy()
+    for name in METRICS:
+        table[name] = metrics.get(name, np.empty(0))
+    return table
+
+
+def prices_hash(prices: Mapping[str, pd.DataFrame]) -> str:
+    """sha256 of every symbol's name, index and values (the data part of a cache key)."""
+    digest = hashlib.sha256()
+    for symbol in sorted(prices):
+        digest.update(symbol.encode())
+        frame = prices[symbol]
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class _Moments:
+    """Count, mean and sum of squared deviations (Chan et al.'s parallel combination)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        x = values[np.isfinite(values)]
+        if x.size == 0:
+            return
+        n_b, mean_b = int(x.size), float(x.mean())
+        m2_b = float(((x - mean_b) ** 2).sum())
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.n = n
+
+    @property
+    def variance(self) -> float:
+        """Sample variance (ddof=1); NaN below two values."""
+        return self.m2 / (self.n - 1) if self.n > 1 else float("nan")
+
+
+class _OrderedParquet:
+    """Chunk tables written to one Parquet file in chunk order, whatever order they
+    arrive in; early chunks wait in a spill folder beside the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.spill = Path(tempfile.mkdtemp(prefix=".spill-", dir=path.parent))
+        self.next = 0
+        self.writer: Any = None
+        self.schema: Any = None
+
+    def _write(self, table: pd.DataFrame) -> None:
+        import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no stubs
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False, schema=self.schema)
+        if self.writer is None:
+            self.schema = arrow.schema
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(arrow)
+
+    def add(self, index: int, table: pd.DataFrame) -> None:
+        if index != self.next:
+            table.to_pickle(self.spill / f"{index}.pkl")
+            return
+        self._write(table)
+        self.next += 1
+        while (waiting := self.spill / f"{self.next}.pkl").exists():
+            self._write(pd.read_pickle(waiting))
+            waiting.unlink()
+            self.next += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
+@dataclass
+class SweepReducer:
+    """Folds chunk tables into the bounded results of a sweep (see the module doc)."""
+
+    chunks: Sequence[SweepChunk]
+    axes: Mapping[str, np.ndarray]
+    metric: str
+    top_n: int = TOP_N
+    universe: bool = False
+    table_path: Path | None = None
+    chunk_combos: int = CHUNK_COMBOS
+    rows: int = 0
+    rows_by_symbol: dict[str, int] = field(default_factory=dict)
+    sharpe: _Moments = field(default_factory=_Moments)
+
+    def __post_init__(self) -> None:
+        names = list(self.axes)
+        self.param_names = tuple(names)
+        self._top: pd.DataFrame | None = None
+        self._best: dict[str, pd.DataFrame] = {}
+        self._writer = _OrderedParquet(self.table_path) if self.table_path else None
+        symbols = list(dict.fromkeys(c.symbol for c in self.chunks))
+        self.symbols = symbols
+        if self.universe:
+            self._heat_index = {s: i for i, s in enumerate(symbols)}
+            self._heat_values = [np.unique(self.axes[names[0]])]
+            shape: tuple[int, ...] = (len(symbols), self._heat_values[0].size)
+        else:
+            self._heat_values = [np.unique(self.axes[n]) for n in names[:2]]
+            shape = tuple(v.size for v in self._heat_values) if len(names) >= 2 else (0, 0)
+        self._heat = np.full(shape, np.nan)
+        self._seen = [np.zeros(n, dtype=bool) for n in shape]
+
+    def _ranked(self, frames: list[pd.DataFrame], n: int) -> pd.DataFrame:
+        both = pd.concat(frames, ignore_index=True).sort_values(_ROW, kind="stable")
+        return rank(both, self.metric, n)
+
+    def __call__(self, index: int, table: pd.DataFrame) -> None:
+        chunk = self.chunks[index]
+        if self.universe:
+            table = table.copy()
+            table.insert(0, SYMBOL, chunk.symbol)
+        n = len(table)
+        self.rows += n
+        self.rows_by_symbol[chunk.symbol] = self.rows_by_symbol.get(chunk.symbol, 0) + n
+        if self._writer is not None:
+            self._writer.add(index, table)
+        if n == 0:
+            return
+        self.sharpe.add(table["sharpe"].to_numpy(dtype=np.float64))
+        keyed = table.assign(**{_ROW: index * self.chunk_combos + np.arange(n)})
+        frames = [keyed] if self._top is None else [self._top, keyed]
+        self._top = self._ranked(frames, self.top_n)
+        best = self._best.get(chunk.symbol)
+        self._best[chunk.symbol] = self._ranked([keyed] if best is None else [best, keyed], 1)
+        self._fold_heat(chunk, table)
+
+    def _fold_heat(self, chunk: SweepChunk, table: pd.DataFrame) -> None:
+        if self._heat.size == 0:
+            return
+        values = table[self.metric].to_numpy(dtype=np.float64)
+        if self.universe:
+            rows = np.full(len(table), self._heat_index[chunk.symbol])
+            cols = np.searchsorted(self._heat_values[0], table[self.param_names[0]].to_numpy())
+        else:
+            rows = np.searchsorted(self._heat_values[0], table[self.param_names[0]].to_numpy())
+            cols = np.searchsorted(self._heat_values[1], table[self.param_names[1]].to_numpy())
+        pick = np.fmin if self.metric in LOWER_IS_BETTER and self.universe else np.fmax
+        pick.at(self._heat, (rows, cols), values)
+        self._seen[0][rows] = True
+        self._seen[1][cols] = True
+
+    def close(self) -> None:
+        """Finish the Parquet table (call once, also after a failure)."""
+        if self._writer is not None:
+            self._writer.close()
+
+    @property
+    def top(self) -> pd.DataFrame:
+        """The best :attr:`top_n` rows, best first (ties in grid order)."""
+        if self._top is None:
+            return pd.DataFrame()
+        return self._top.drop(columns=_ROW).reset_index(drop=True)
+
+    @property
+    def best_by_symbol(self) -> pd.DataFrame:
+        """One row per symbol (in the dataset's order): its best combination."""
+        frames = [self._best[s] for s in self.symbols if s in self._best]
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True).drop(columns=_ROW)
+
+    @property
+    def heatmap(self) -> pd.DataFrame | None:
+        """``pivot_table(..., aggfunc="max")`` of the metric over the first two swept
+        params (a universe: symbol x first param, the best value of the metric)."""
+        if self._heat.size == 0:
+            return None
+        if self.universe:
+            index = pd.Index(self.symbols, name=SYMBOL)
+            columns = pd.Index(self._heat_values[0], name=self.param_names[0])
+        else:
+            index = pd.Index(self._heat_values[0], name=self.param_names[0])
+            columns = pd.Index(self._heat_values[1], name=self.param_names[1])
+        frame = pd.DataFrame(self._heat, index=index, columns=columns)
+        frame = frame.loc[self._seen[0], self._seen[1]]
+        frame = frame.loc[:, frame.notna().any(axis=0)]
+        frame.columns.name = columns.name
+        return frame
+
+
+@dataclass(frozen=True)
+class ChunkedSweep:
+    """The bounded result of :func:`sweep_chunked`."""
+
+    strategy: str
+    param_names: tuple[str, ...]
+    metric: str
+    combinations: int
+    combinations_by_symbol: dict[str, int]
+    raw_combinations: int
+    symbols: tuple[str, ...]
+    top: pd.DataFrame
+    best_by_symbol: pd.DataFrame
+    heatmap: pd.DataFrame | None
+    sharpe_trials: int
+    sharpe_variance: float
+    chunks: int
+    block_bars: int
+    seconds: float
+    table_path: Path | None
+    spec: BacktestSpec
+    fixed_params: dict[str, Any]
+
+    @property
+    def throughput(self) -> float:
+        """Combinations simulated per second."""
+        return self.combinations / self.seconds if self.seconds > 0 else float("inf")
+
+    def table(self) -> pd.DataFrame:
+        """The full stored table (read from :attr:`table_path`)."""
+        if self.table_path is None:
+            raise LookupError("this sweep did not store its table (no table_path)")
+        return pd.read_parquet(self.table_path)
+
+
+def sweep_chunked(
+    strategy: str,
+    prices: Mapping[str, pd.DataFrame | pd.Series],
+    grid: Mapping[str, Sequence[Any] | np.ndarray],
+    constraints: Sequence[Constraint] | None = None,
+    spec: BacktestSpec | None = None,
+    metric: str = "sharpe",
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    universe: bool | None = None,
+    executor: str = "serial",
+    cache: Any = None,
+    progress: Callable[[float, str], None] | None = None,
+    check: Callable[[], None] | None = None,
+    chunk_combos: int = CHUNK_COMBOS,
+    top_n: int = TOP_N,
+    table_path: Path | None = None,
+    block_bars: int | None = None,
+) -> ChunkedSweep:
+    """Sweep ``strategy`` over ``grid`` on every symbol of ``prices`` in chunks.
+
+    Parameters
+    ----------
+    prices : mapping of symbol to price frame
+        One symbol for a plain sweep, several for a universe sweep.
+    grid, constraints, spec, metric, fixed
+        As in :func:`core.sweep.sweep` (``constraints`` must be picklable).
+    universe : bool, optional
+        Add a ``symbol`` column and a symbol x param heatmap (default: several symbols).
+    executor : {"serial", "dask"}
+        Passed to :func:`core.cluster.map_chunks`.
+    cache : ChunkCache, optional
+        Chunk results already stored are not recomputed (resume).
+    progress, check
+        ``progress(fraction, "12 of 50 chunks (240,000 combos)")``; ``check()`` raises
+        to stop (pending chunks are cancelled).
+    chunk_combos : int
+        Raw combinations per chunk.
+    top_n : int
+        Best rows kept.
+    table_path : Path, optional
+        Where the full table is written (Parquet, grid order; symbol-major).
+    block_bars : int, optional
+        Bars per time block of the engine (default :func:`chunk_block_bars`); pass the
+        same value to :func:`core.sweep.sweep` to get the same numbers.
+    """
+    from core.cluster import map_chunks
+
+    start = time.perf_counter()
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {list(METRICS)}")
+    if not grid:
+        raise ValueError("grid is empty")
+    if not prices:
+        raise ValueError("no symbols to sweep")
+    unknown = set(grid) - set(STRATEGIES[strategy].params_model.model_fields)
+    if unknown:
+        raise ValueError(f"{strategy} has no parameters {sorted(unknown)}")
+    axes = {name: np.asarray(values).ravel() for name, values in grid.items()}
+    if any(v.size == 0 for v in axes.values()):
+        raise ValueError("every grid axis needs at least one value")
+    raw = grid_size(axes)
+    if raw > MAX_GRID_COMBINATIONS:
+        raise ValueError(
+            f"the grid has {raw:,} combinations, more than {MAX_GRID_COMBINATIONS:,}; "
+            "use fewer values per axis"
+        )
+    frames = {symbol: as_price_frame(frame) for symbol, frame in prices.items()}
+    fixed = dict(fixed or {})
+    spec = spec or BacktestSpec()
+    chunks = plan_chunks(raw, list(frames), chunk_combos)
+    block_bars = block_bars or chunk_block_bars(raw, chunk_combos)
+    reducer = SweepReducer(
+        chunks,
+        axes,
+        metric,
+        top_n=top_n,
+        universe=len(frames) > 1 if universe is None else universe,
+        table_path=table_path,
+        chunk_combos=chunk_combos,
+    )
+
+    def describe(done: int, total: int) -> str:
+        return f"{done:,} of {total:,} chunks ({reducer.rows:,} combos)"
+
+    try:
+        map_chunks(
+            sweep_chunk,
+            chunks,
+            shared={
+                "strategy": strategy,
+                "prices": frames,
+                "axes": axes,
+                "constraints": list(constraints or []),
+                "fixed": fixed,
+                "spec": spec,
+                "block_bars": block_bars,
+            },
+            cache=cache,
+            reduce=reducer,
+            progress=progress,
+            check=check,
+            executor=executor,
+            describe=describe,
+        )
+    finally:
+        reducer.close()
+    return ChunkedSweep(
+        strategy=strategy,
+        param_names=reducer.param_names,
+        metric=metric,
+        combinations=reducer.rows,
+        combinations_by_symbol=dict(reducer.rows_by_symbol),
+        raw_combinations=raw * len(frames),
+        symbols=tuple(frames),
+        top=reducer.top,
+        best_by_symbol=reducer.best_by_symbol,
+        heatmap=reducer.heatmap,
+        sharpe_trials=reducer.sharpe.n,
+        sharpe_variance=reducer.sharpe.variance,
+        chunks=len(chunks),
+        block_bars=block_bars,
+        seconds=time.perf_counter() - start,
+        table_path=table_path,
+        spec=spec,
+        fixed_params=fixed,
+    )
+
+
+__all__ = [
+    "CHUNK_COMBOS",
+    "SYMBOL",
+    "TOP_N",
+    "ChunkedSweep",
+    "SweepChunk",
+    "SweepReducer",
+    "chunk_block_bars",
+    "plan_chunks",
+    "prices_hash",
+    "sweep_chunk",
+    "sweep_chunked",
+]

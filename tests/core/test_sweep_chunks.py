@@ -1,0 +1,214 @@
+"""Chunked sweeps (core.sweep.chunked): identical, to the last bit, to core.sweep.sweep in
+serial and on a 2-worker LocalCluster; the bounded top-N, best rows and heatmaps equal
+what the full table gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.backtest import BacktestSpec
+from core.data.synthetic import SyntheticSpec, generate
+from core.strategies.catalog import grid_constraints
+from core.sweep import rank, sweep
+from core.sweep.chunked import (
+    SYMBOL,
+    SweepReducer,
+    chunk_block_bars,
+    plan_chunks,
+    sweep_chunk,
+    sweep_chunked,
+)
+from tests.fakes import dask_local
+
+dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
+
+MA_GRID = {"fast": np.arange(3, 40, 2), "slow": np.arange(10, 160, 5)}  # 570 raw
+
+
+@pytest.fixture(scope="module")
+def prices() -> dict[str, pd.DataFrame]:
+    return {
+        "AAA": generate(SyntheticSpec(bars=1200, seed=5))[0],
+        "BBB": generate(SyntheticSpec(bars=900, seed=9))[0],
+    }
+
+
+def _chunked(prices: dict[str, pd.DataFrame], tmp: Path, **kw: Any) -> Any:
+    grid = kw.pop("grid", MA_GRID)
+    strategy = kw.pop("strategy", "ma_crossover")
+    return sweep_chunked(
+        strategy,
+        prices,
+        grid,
+        grid_constraints(strategy, grid),
+        BacktestSpec(fees=0.001, slippage=0.0005),
+        kw.pop("metric", "sharpe"),
+        table_path=tmp / "table.parquet",
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "grid", "fixed"),
+    [
+        ("ma_crossover", MA_GRID, {}),
+        ("ma_crossover", MA_GRID, {"allow_short": True}),  # the bar-by-bar (general) path
+        ("donchian_breakout", {"window": np.arange(5, 60, 6), "exit_window": [5, 10, 20]}, {}),
+    ],
+)
+@pytest.mark.parametrize("executor", ["serial", "dask"])
+def test_chunked_table_is_bit_identical_to_the_serial_sweep(
+    prices: dict[str, pd.DataFrame],
+    tmp_path: Path,
+    strategy: str,
+    grid: dict[str, Any],
+    fixed: dict[str, Any],
+    executor: str,
+    dask_client: Any,
+) -> None:
+    one = {"AAA": prices["AAA"]}
+    result = _chunked(
+        one,
+        tmp_path,
+        strategy=strategy,
+        grid=grid,
+        fixed=fixed,
+        executor=executor,
+        chunk_combos=97 if strategy == "ma_crossover" else 7,  # cuts through grid rows
+        block_bars=256,  # 5 time blocks: the carried state crosses block boundaries
+    )
+    reference = sweep(
+        strategy,
+        one["AAA"],
+        grid,
+        grid_constraints(strategy, grid),
+        BacktestSpec(fees=0.001, slippage=0.0005),
+        fixed=fixed,
+        block_bars=256,
+    )
+    assert result.chunks > 3 and result.block_bars == 256
+    pd.testing.assert_frame_equal(result.table(), reference.table, check_exact=True)
+    assert result.combinations == reference.combinations
+    for name in ("sharpe", "total_return", "max_drawdown", "turnover"):
+        assert np.array_equal(
+            result.table()[name].to_numpy(), reference.table[name].to_numpy(), equal_nan=True
+        )
+
+
+def test_default_blocks_agree_with_the_default_sweep_when_the_grid_is_one_block(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    one = {"AAA": prices["AAA"]}
+    result = _chunked(one, tmp_path, chunk_combos=100)
+    assert result.block_bars == chunk_block_bars(570, 100) >= 1200
+    reference = sweep(
+        "ma_crossover",
+        one["AAA"],
+        MA_GRID,
+        grid_constraints("ma_crossover", MA_GRID),
+        BacktestSpec(fees=0.001, slippage=0.0005),
+    )
+    pd.testing.assert_frame_equal(result.table(), reference.table, check_exact=True)
+
+
+def test_bounded_results_equal_the_full_table(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    one = {"AAA": prices["AAA"]}
+    for metric in ("sharpe", "volatility"):
+        result = _chunked(one, tmp_path, chunk_combos=50, top_n=25, metric=metric)
+        table = result.table()
+        expected_top = rank(table, metric, 25).reset_index(drop=True)
+        pd.testing.assert_frame_equal(result.top, expected_top, check_exact=True)
+        heat = table.pivot_table(index="fast", columns="slow", values=metric, aggfunc="max")
+        pd.testing.assert_frame_equal(result.heatmap, heat, check_exact=True)
+        pd.testing.assert_frame_equal(result.best_by_symbol, expected_top.head(1))
+    finite = table["sharpe"].to_numpy()
+    finite = finite[np.isfinite(finite)]
+    assert result.sharpe_trials == finite.size
+    assert result.sharpe_variance == pytest.approx(np.var(finite, ddof=1), rel=1e-12)
+
+
+def test_ties_rank_in_grid_order_in_both_paths(tmp_path: Path) -> None:
+    # a flat price: every combination has the same (NaN / zero) metrics, all ties
+    flat = pd.DataFrame(
+        {"close": np.full(300, 100.0)}, index=pd.bdate_range("2020-01-01", periods=300)
+    )
+    result = _chunked({"F": flat}, tmp_path, chunk_combos=40, top_n=30, metric="total_return")
+    table = result.table()
+    assert table["total_return"].nunique() == 1
+    pd.testing.assert_frame_equal(result.top, table.head(30), check_exact=True)
+
+
+def test_universe_table_best_rows_and_heatmap(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    result = _chunked(prices, tmp_path, chunk_combos=120, top_n=10)
+    table = result.table()
+    assert list(table.columns[:3]) == [SYMBOL, "fast", "slow"]
+    parts = []
+    for symbol, frame in prices.items():
+        ref = sweep(
+            "ma_crossover",
+            frame,
+            MA_GRID,
+            grid_constraints("ma_crossover", MA_GRID),
+            BacktestSpec(fees=0.001, slippage=0.0005),
+            block_bars=result.block_bars,
+        ).table
+        ref.insert(0, SYMBOL, symbol)
+        parts.append(ref)
+    pd.testing.assert_frame_equal(table, pd.concat(parts, ignore_index=True), check_exact=True)
+    assert result.combinations == len(table) == sum(result.combinations_by_symbol.values())
+    assert result.raw_combinations == 570 * 2
+    best = pd.concat(
+        [rank(table[table[SYMBOL] == s], "sharpe", 1) for s in prices], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(result.best_by_symbol, best, check_exact=True)
+    heat = table.groupby([SYMBOL, "fast"])["sharpe"].max().unstack("fast")
+    heat = heat.loc[list(prices)]
+    pd.testing.assert_frame_equal(result.heatmap, heat, check_exact=True, check_names=False)
+    pd.testing.assert_frame_equal(
+        result.top, rank(table, "sharpe", 10).reset_index(drop=True), check_exact=True
+    )
+
+
+def test_reducer_writes_grid_order_whatever_the_arrival_order(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    frames = {"AAA": prices["AAA"]}
+    chunks = plan_chunks(570, ["AAA"], 60)
+    shared = {
+        "strategy": "ma_crossover",
+        "prices": frames,
+        "axes": MA_GRID,
+        "constraints": grid_constraints("ma_crossover", MA_GRID),
+        "fixed": {},
+        "spec": BacktestSpec(),
+        "block_bars": 5000,
+    }
+    tables = [sweep_chunk(c, **shared) for c in chunks]
+    outputs = []
+    for order in (range(len(chunks)), [3, 0, 9, 1, 2, 8, 7, 4, 5, 6]):
+        path = tmp_path / f"t{len(outputs)}.parquet"
+        reducer = SweepReducer(chunks, MA_GRID, "sharpe", top_n=5, table_path=path)
+        for i in order:
+            reducer(i, tables[i])
+        reducer.close()
+        outputs.append((pd.read_parquet(path), reducer.top, reducer.heatmap))
+        assert not list(tmp_path.glob(".spill-*/*"))
+    pd.testing.assert_frame_equal(outputs[0][0], pd.concat(tables, ignore_index=True))
+    for a, b in zip(outputs[0], outputs[1], strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_plan_and_blocks_do_not_depend_on_workers() -> None:
+    chunks = plan_chunks(1_000_000, ["A", "B"])
+    assert len(chunks) == 100 and chunks[49].hi == 1_000_000 and chunks[50].symbol == "B"
+    assert [c.index for c in chunks] == list(range(100))
+    assert chunk_block_bars(1_000_000) == 600 == chunk_block_bars(20_000)
