@@ -24,6 +24,7 @@ from app.cli._common import EXIT_BAD_INPUT
 FEATURES: tuple[str, ...] = (
     "data",
     "backtest",
+    "universe",
     "sweep",
     "regime",
     "training",

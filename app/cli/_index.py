@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "backtest",
         "Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol).",
     ),
+    "universe": (
+        "universe",
+        "Backtest one strategy on every symbol of a dataset (or the symbols given); one row per symbol, saved as a run.",
+    ),
     "sweep": (
         "sweep",
         "Vectorized parameter sweep; prints combinations, seconds and the best row.",

@@ -33,6 +33,7 @@ Progress = Callable[[float, str], None]
 FEATURES: tuple[str, ...] = (
     "regime",
     "backtest",
+    "universe",
     "sweep",
     "abtest",
     "registry",
