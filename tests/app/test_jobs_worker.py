@@ -1,0 +1,155 @@
+"""Real ``workbench jobs worker`` processes on a real SQLite file: a worker stopped with
+SIGTERM requeues its job, a SIGKILLed worker's job is claimed again once its lease expires
+and completes (attempt 2), and two processes starting a worker at once start one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.operations.sweep import SweepRequest
+from app.services import jobs
+from app.services.auth import LOCAL, Actor
+from app.services.jobs_supervisor import live_workers, pid_alive
+from core.config import get_settings
+from core.sweep import GridAxis
+from tests.app.concurrency_helpers import run_together
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(600)  # fresh interpreters and a long sweep on a busy machine
+PRELOAD = ("app.services.jobs", "app.operations.sweep")
+# ~100,000 combinations: several seconds, reported chunk by chunk.
+LONG = {"fast": GridAxis.parse("2:101:1"), "slow": GridAxis.parse("201:1200:1")}
+SMALL = {"fast": GridAxis.parse("5:20:5"), "slow": GridAxis.parse("30:60:10")}
+LEASE_S = 2.0
+ANA = Actor("ana", frozenset({"analyst"}))
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    monkeypatch.setenv("WORKBENCH_DB_URL", url)
+    get_settings.cache_clear()
+    yield {**os.environ, "WORKBENCH_DB_URL": url}
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start ``workbench jobs worker`` processes; any still running is stopped at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        log = (tmp_path / f"worker{len(started)}.log").open("ab")
+        command = [sys.executable, "-m", "app.cli", "jobs", "worker", "--poll", "0.2", *args]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def _until(check: Callable[[], Any], what: str, deadline_s: float = 240.0) -> Any:
+    """Poll another process's effect on the database until ``check()`` is truthy."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def _mid_way(job_id: int) -> bool:
+    job = jobs.get_job(job_id)
+    assert not job.finished, f"the sweep finished before it could be interrupted: {job}"
+    return job.status == "running" and job.progress > 0.06  # at least one chunk done
+
+
+def test_a_sigkilled_workers_job_is_claimed_again_and_completes(
+    env: dict[str, str], workers: Callable[..., subprocess.Popen]
+) -> None:
+    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
+    first = workers("--lease", str(LEASE_S))
+    _until(lambda: _mid_way(job_id), "the sweep to run")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    stale = jobs.get_job(job_id)
+    assert (stale.status, stale.attempt) == ("running", 1)  # until its lease expires
+    workers("--lease", str(LEASE_S))
+    done = jobs.wait_job(job_id, timeout_s=400, poll_s=0.2)
+    assert (done.status, done.attempt, done.error) == ("done", 2, None)
+    assert done.result is not None and done.result["combinations"] == 100 * 1000
+
+
+def test_sigterm_requeues_the_running_job_and_the_worker_exits_cleanly(
+    env: dict[str, str], workers: Callable[..., subprocess.Popen]
+) -> None:
+    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
+    proc = workers("--name", "w-term")
+    _until(lambda: _mid_way(job_id), "the sweep to run")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    job = jobs.get_job(job_id)
+    assert (job.status, job.attempt, job.worker) == ("queued", 1, None)
+    assert job.message == "requeued: worker w-term stopped"
+    assert [w.name for w in live_workers()] == []  # it removed its record
+    jobs.cancel_job(job_id, actor=ANA)
+
+
+# -- ensure_worker from two processes at once --------------------------------------------------
+
+
+def ensure_once(index: int, _state: Any) -> tuple[str, bool]:
+    return "ok", jobs.ensure_worker()
+
+
+def test_two_processes_ensuring_a_worker_start_exactly_one(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    child_env = {
+        "WORKBENCH_DB_URL": env["WORKBENCH_DB_URL"],
+        "WORKBENCH_VAR_DIR": env["WORKBENCH_VAR_DIR"],
+        "WORKBENCH_JOBS_AUTOSTART": "1",
+    }
+    jobs.list_jobs()  # migrate once, before the race
+    results = run_together("tests.app.test_jobs_worker:ensure_once", 2, child_env)
+    assert all(kind == "ok" for _, kind, _ in results), results
+    assert sorted(started for _, _, started in results) == [False, True]
+    (worker,) = live_workers()
+    try:
+        # The worker itself takes its record over (its first heartbeat).
+        _until(lambda: live_workers()[0].started_at < _heartbeat(worker.name), "its heartbeat")
+        monkeypatch.setenv("WORKBENCH_JOBS_AUTOSTART", "1")
+        assert jobs.ensure_worker() is False  # one is live
+        job_id = jobs.submit("sweep", SweepRequest(grid=SMALL), actor=LOCAL)
+        assert jobs.wait_job(job_id, timeout_s=240).status == "done"  # nobody ran a command
+    finally:
+        os.kill(worker.pid, signal.SIGTERM)
+        _until(lambda: not pid_alive(worker.pid), "the worker to exit", 120)
+    assert live_workers() == []
+    log = get_settings().var_dir / "jobs_worker.log"
+    assert f"claimed by {worker.name}" in log.read_text()
+
+
+def _heartbeat(name: str) -> Any:
+    from sqlalchemy import select
+
+    from app.services.db import get_engine
+    from core.store.db import session_scope
+    from core.store.jobs import JobWorker
+
+    with session_scope(get_engine()) as s:
+        return s.scalar(select(JobWorker.heartbeat_at).where(JobWorker.name == name))
