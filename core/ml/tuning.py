@@ -6,10 +6,14 @@ The folds are split once per search. XGBoost trials train with the native
 reused by every later trial (the scikit-learn wrapper would rebuild it for every fit);
 the model and its predictions are the ones ``XGBClassifier.fit`` gives.
 
-Parallelism: ``n_jobs`` threads score the folds of one trial at the same time (every fit
-single-threaded); trials stay sequential, so the sampler, the pruner and every fold score
-see exactly what a serial run sees. With the same seed a search returns the same trials,
-values and best parameters for every ``n_jobs``.
+Parallelism: trials run in batches of :data:`TRIAL_BATCH`, asked and told by this process
+(ask-and-tell) and scored as chunks of :func:`core.cluster.map_chunks` on Dask workers
+(or here, serially). The sampler is seeded per batch and sees only the trials told
+before the batch, and the pruning rule uses the same ones, so with the same seed and
+batch size a search returns the same trials, values and best parameters on any executor
+and any number of workers, and a resumed study (RDB storage) continues as if it had
+never stopped. Every fit is single-threaded (``n_jobs=1`` models, native pools limited
+to one thread); serially, ``n_jobs`` threads may score a trial's folds at once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import roc_auc_score
 
+from core.cluster import map_chunks
 from core.ml.cv import PurgedKFold
 from core.ml.dataset import MLDataset
 from core.ml.models import ModelSpec, build_model, fit_model, search_space
@@ -38,6 +43,10 @@ PRUNER_STARTUP_TRIALS = 5
 """Completed trials before the median pruner may stop a trial."""
 PRUNER_WARMUP_FOLDS = 1
 """Folds scored before a trial may be pruned (the check starts after the second fold)."""
+TRIAL_BATCH = 4
+"""Trials asked (and scored in parallel) at a time: fixed, whatever the number of workers."""
+BATCH_ATTR = "workbench_batch"
+"""Trial user attribute: the number of the first trial of its batch (for a resume)."""
 
 
 class TuneResult(BaseModel):
@@ -71,6 +80,12 @@ class CVFold:
     X_test: pd.DataFrame
     y_test: np.ndarray
     matrices: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent to a Dask worker) without the matrices, rebuilt where used."""
+        state = dict(self.__dict__)
+        state["matrices"] = {}
+        return state
 
     def quantile_matrix(self, max_bin: int | None, nthread: int | None) -> Any:
         """The fold's ``QuantileDMatrix`` with these settings (built once)."""
@@ -188,6 +203,94 @@ def _pool(jobs: int) -> Iterator[ThreadPoolExecutor | None]:
         yield pool
 
 
+def study_storage(url: str | None) -> Any:
+    """Optuna's RDB storage on ``url`` (None: in memory).
+
+    SQLite waits up to 30 s for a lock (the jobs worker writes to the same file);
+    PostgreSQL connections are checked before use.
+    """
+    if url is None:
+        return None
+    import optuna
+
+    kwargs: dict[str, Any] = (
+        {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    )
+    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+def batch_seed(seed: int, finished: int) -> int:
+    """Seed of the sampler that asks the batch starting after ``finished`` trials.
+
+    A fresh sampler per batch, seeded by the search seed and the trials already
+    finished, samples the same parameters in an uninterrupted run and in a resumed one.
+    """
+    return int(np.random.SeedSequence([seed, finished]).generate_state(1)[0])
+
+
+def prune_thresholds(trials: Sequence[Any]) -> dict[int, float] | None:
+    """Median running CV AUC of the completed ``trials`` at every fold step, or None
+    (no pruning) before :data:`PRUNER_STARTUP_TRIALS` completed trials.
+
+    The rule of :class:`optuna.pruners.MedianPruner` (``n_warmup_steps`` =
+    :data:`PRUNER_WARMUP_FOLDS`), applied with the completed trials known when a batch
+    is asked, so every trial of a batch meets the same thresholds wherever it runs.
+    """
+    if len(trials) < PRUNER_STARTUP_TRIALS:
+        return None
+    steps = sorted({step for t in trials for step in t.intermediate_values})
+    return {
+        step: float(
+            np.nanpercentile(
+                np.array(
+                    [t.intermediate_values[step] for t in trials if step in t.intermediate_values],
+                    dtype=float,
+                ),
+                50,
+            )
+        )
+        for step in steps
+    }
+
+
+def trial_scores(
+    chunk: tuple[int, dict[str, Any]],
+    *,
+    folds: Sequence[CVFold],
+    kind: str,
+    seed: int,
+    thresholds: dict[int, float] | None,
+    n_jobs: int = 1,
+) -> dict[str, Any]:
+    """Score one trial's parameters on the CV folds (a chunk of
+    :func:`core.cluster.map_chunks`, run on a Dask worker or in this process).
+
+    Returns the trial ``number``, the running mean AUC after each fold as ``steps``
+    (``(fold step, mean)``), the final ``value`` and whether the median rule
+    (:func:`prune_thresholds`) ``pruned`` it. Native thread pools are limited to one
+    thread; ``n_jobs`` threads score folds at the same time.
+    """
+    from threadpoolctl import threadpool_limits
+
+    number, params = chunk
+    spec = ModelSpec(kind=kind, params=params, seed=seed)
+    steps: list[tuple[int, float]] = []
+    scores: list[float] = []
+    best = -np.inf
+    jobs = max(1, min(n_jobs, len(folds) or 1))
+    with threadpool_limits(limits=1), _pool(jobs) as pool:
+        for fold, value in _scores(spec, folds, pool, jobs):
+            scores.append(value)
+            mean = float(np.mean(scores))
+            steps.append((fold.step, mean))
+            best = max(best, mean)
+            limit = None if thresholds is None else thresholds.get(fold.step)
+            if fold.step >= PRUNER_WARMUP_FOLDS and limit is not None and best < limit:
+                return {"number": number, "steps": steps, "value": mean, "pruned": True}
+    value = float(np.mean(scores)) if scores else 0.5
+    return {"number": number, "steps": steps, "value": value, "pruned": False}
+
+
 def tune(
     dataset: MLDataset,
     kind: str,
@@ -204,8 +307,19 @@ def tune(
     n_jobs: int | None = None,
     prune: bool = True,
     space: SearchSpace | None = None,
+    executor: str = "serial",
+    batch_size: int = TRIAL_BATCH,
+    resume: bool = False,
+    cancel: Callable[[], None] | None = None,
 ) -> TuneResult:
     """Search :func:`core.ml.models.search_space` of ``kind`` to maximize purged-CV AUC.
+
+    Ask and tell in batches: this process asks ``batch_size`` trials of the study (a
+    sampler seeded by :func:`batch_seed`), scores them as chunks of
+    :func:`core.cluster.map_chunks` (:func:`trial_scores`, on Dask or here), and tells
+    their values in trial order. The batch size, not the number of workers, fixes what
+    the sampler sees, so every executor and worker count gives the same trials, values
+    and best parameters.
 
     Parameters
     ----------
@@ -214,12 +328,15 @@ def tune(
     kind : str
         ``"logistic"``, ``"random_forest"`` or ``"xgboost"``.
     n_trials : int
-        Trials to run now.
+        Trials to run now; with ``resume``, the trials the study must hold when done
+        (those already finished in ``storage`` count).
     seed : int
         Seeds the TPE sampler and every model.
     storage : str, optional
-        SQLAlchemy URL for Optuna's RDB storage (e.g. ``"sqlite:///var/optuna.db"``);
-        an existing study of the same name is resumed. None keeps the study in memory.
+        SQLAlchemy URL for Optuna's RDB storage (e.g. the workbench database); an
+        existing study of the same name is resumed: finished trials are kept, trials
+        asked but never told (an interrupted run) are scored again with their
+        parameters. None keeps the study in memory.
     study_name : str, optional
         Defaults to ``"{kind}-seed{seed}"``.
     callback : callable, optional
@@ -229,35 +346,42 @@ def tune(
     fixed_params : dict, optional
         Parameters held constant (merged under the sampled ones).
     timeout : float, optional
-        Stop starting new trials after this many seconds.
+        Stop asking new batches after this many seconds.
     n_jobs : int, optional
-        Folds scored at the same time, one thread each; None for every core. The result
-        does not depend on it.
+        Serial executor: folds of one trial scored at the same time, one thread each
+        (None for every core). On Dask each worker scores one fold at a time. The
+        result does not depend on it.
     prune : bool
-        Stop a trial whose running mean fold AUC falls below the median of the completed
-        trials' at the same fold (:class:`optuna.pruners.MedianPruner`, after
-        :data:`PRUNER_STARTUP_TRIALS` trials and :data:`PRUNER_WARMUP_FOLDS` folds).
+        Stop a trial whose best running mean fold AUC falls below the median of the
+        completed trials' at the same fold (:func:`prune_thresholds`: after
+        :data:`PRUNER_STARTUP_TRIALS` completed trials and :data:`PRUNER_WARMUP_FOLDS`
+        folds; the completed trials are those told before the trial's batch).
     space : callable, optional
         ``space(trial) -> params`` instead of :func:`~core.ml.models.search_space`.
+    executor : {"serial", "dask"}
+        Where the trials of a batch run.
+    batch_size : int
+        Trials asked at a time (:data:`TRIAL_BATCH`); part of the result's identity.
+    resume : bool
+        ``n_trials`` is the study's total instead of the trials to add.
+    cancel : callable, optional
+        Called before each batch and between trials; it raises to stop (the trials
+        told so far stay in ``storage``).
     """
     import optuna
 
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_name = study_name or f"{kind}-seed{seed}"
     start = time.perf_counter()
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(
-            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_FOLDS
-        )
-        if prune
-        else optuna.pruners.NopPruner()
-    )
+    states = optuna.trial.TrialState
     study = optuna.create_study(
-        storage=storage,
+        storage=study_storage(storage),
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=pruner,
+        pruner=optuna.pruners.NopPruner(),
         study_name=study_name,
         direction="maximize",
         load_if_exists=True,
@@ -265,31 +389,48 @@ def tune(
     fixed = dict(fixed_params or {})
     sample = space or (lambda trial: search_space(kind, trial))
     folds = cv_folds(dataset, n_splits=n_splits, embargo_pct=embargo_pct)
-    jobs = max(1, min(default_jobs() if n_jobs is None else n_jobs, len(folds) or 1))
+    jobs = 1 if executor == "dask" else (default_jobs() if n_jobs is None else n_jobs)
 
-    callbacks = []
-    if callback is not None:
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
 
-        def _report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
-                callback(trial.number, float(trial.value))
-
-        callbacks.append(_report)
-
-    with _pool(jobs) as pool:
-
-        def objective(trial: optuna.Trial) -> float:
-            spec = ModelSpec(kind=kind, params={**fixed, **sample(trial)}, seed=seed)
-            scores: list[float] = []
-            for fold, value in _scores(spec, folds, pool, jobs):
-                scores.append(value)
-                trial.report(float(np.mean(scores)), step=fold.step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"CV AUC {np.mean(scores):.4f} after fold {fold.step}")
-            return float(np.mean(scores)) if scores else 0.5
-
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks)
-    states = optuna.trial.TrialState
+    target = n_trials if resume else finished() + n_trials
+    # trials asked but never told (an interrupted run), with the batch they belong to
+    leftover = [
+        (int(t.user_attrs.get(BATCH_ATTR, t.number)), optuna.trial.Trial(study, t._trial_id))
+        for t in study.get_trials(deepcopy=False, states=(states.RUNNING,))
+    ]
+    while True:
+        done = finished()
+        if done >= target or (timeout is not None and time.perf_counter() - start > timeout):
+            break
+        if cancel is not None:
+            cancel()
+        if leftover:
+            first = min(b for b, _ in leftover)
+            batch = [t for b, t in leftover if b == first][: target - done]
+            leftover = [(b, t) for b, t in leftover if b != first]
+        else:
+            study.sampler = optuna.samplers.TPESampler(seed=batch_seed(seed, done))
+            batch = [study.ask() for _ in range(min(batch_size, target - done))]
+            first = batch[0].number
+            for trial in batch:
+                trial.set_user_attr(BATCH_ATTR, first)
+        chunks = [(t.number, {**fixed, **sample(t)}) for t in batch]
+        # the pruning rule sees the trials completed before the batch was asked
+        complete = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(states.COMPLETE,))
+            if t.number < first
+        ]
+        shared = {
+            "folds": folds,
+            "kind": kind,
+            "seed": seed,
+            "thresholds": prune_thresholds(complete) if prune else None,
+            "n_jobs": jobs,
+        }
+        _score_batch(study, batch, chunks, shared, executor, cancel, callback)
     complete = [t for t in study.trials if t.state == states.COMPLETE]
     pruned = sum(t.state == states.PRUNED for t in study.trials)
     return TuneResult(
@@ -304,17 +445,59 @@ def tune(
     )
 
 
+def _score_batch(
+    study: Any,
+    batch: Sequence[Any],
+    chunks: Sequence[tuple[int, dict[str, Any]]],
+    shared: dict[str, Any],
+    executor: str,
+    cancel: Callable[[], None] | None,
+    callback: TrialCallback | None,
+) -> None:
+    """Score a batch of asked trials and tell each one, in trial order, once it and
+    every earlier trial of the batch have arrived."""
+    by_number = {t.number: t for t in batch}
+    order = [t.number for t in batch]
+    arrived: dict[int, dict[str, Any]] = {}
+
+    def reduce(_index: int, outcome: dict[str, Any]) -> None:
+        arrived[outcome["number"]] = outcome
+        while order and order[0] in arrived:
+            _tell(study, by_number[order[0]], arrived.pop(order.pop(0)), callback)
+
+    map_chunks(trial_scores, chunks, shared=shared, reduce=reduce, check=cancel, executor=executor)
+
+
+def _tell(study: Any, trial: Any, outcome: dict[str, Any], callback: TrialCallback | None) -> None:
+    """Report a scored trial's running means and tell its value (or that it was pruned)."""
+    import optuna
+
+    for step, mean in outcome["steps"]:
+        trial.report(mean, step=step)
+    if outcome["pruned"]:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return
+    study.tell(trial, outcome["value"])
+    if callback is not None:
+        callback(trial.number, float(outcome["value"]))
+
+
 __all__ = [
     "PRUNER_STARTUP_TRIALS",
     "PRUNER_WARMUP_FOLDS",
+    "TRIAL_BATCH",
     "CVFold",
     "SearchSpace",
     "TrialCallback",
     "TuneResult",
+    "batch_seed",
     "cv_auc",
     "cv_folds",
     "default_jobs",
     "fold_auc",
     "fold_proba",
+    "prune_thresholds",
+    "study_storage",
+    "trial_scores",
     "tune",
 ]

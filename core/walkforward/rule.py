@@ -17,9 +17,11 @@ import pandas as pd
 
 from core.backtest._prices import as_price_frame
 from core.backtest.spec import BacktestSpec
+from core.cluster import ChunkCache
 from core.strategies import run_strategy
 from core.sweep import Constraint, equity_curves, sweep
-from core.walkforward.folds import CheckCancel, Progress, WalkForwardSpec, fold_windows
+from core.walkforward.chunks import run_folds, single_threaded
+from core.walkforward.folds import CheckCancel, FoldWindow, Progress, WalkForwardSpec, fold_windows
 from core.walkforward.overfit import pbo_cscv
 from core.walkforward.result import (
     RULE_TRIALS,
@@ -63,6 +65,59 @@ def grid_returns(
     return pd.DataFrame(rets, index=prices.index)
 
 
+def rule_fold(
+    w: FoldWindow,
+    *,
+    prices: pd.DataFrame,
+    strategy: str,
+    grid: Mapping[str, Sequence[Any] | np.ndarray],
+    constraints: Constraint | Sequence[Constraint] | None,
+    bt: BacktestSpec,
+    metric: str,
+    fixed: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One fold of :func:`walk_forward_rule` (a chunk of :func:`core.cluster.map_chunks`).
+
+    Sweeps the grid on the training window, trades the best point on the test window;
+    returns the fold ``row``, the test ``returns`` and ``positions`` and the grid's
+    ``combos`` (parameter columns of the sweep table).
+    """
+
+    def run() -> dict[str, Any]:
+        index = prices.index
+        train = prices.iloc[w.train_start : w.train_end]
+        result = sweep(strategy, train, grid, constraints, bt, metric, fixed=dict(fixed))
+        if result.combinations == 0:
+            raise ValueError("the grid has no valid parameter combination")
+        best = result.best(metric)
+        params = _typed_params(result.best_params(metric), result.table)
+        history = prices.iloc[w.train_start : w.test_end]
+        pos = run_strategy(strategy, history, params).to_numpy(dtype=np.float64)
+        pos = pos[w.test_start - 1 - w.train_start :]
+        rets = window_returns(prices, pos, w.test_start, w.test_end, bt)
+        row = {
+            "fold": w.fold,
+            "train_start": index[w.train_start],
+            "train_end": index[w.train_end - 1],
+            "test_start": index[w.test_start],
+            "test_end": index[w.test_end - 1],
+            "params": params,
+            "is_metric": float(best[metric]),
+            "is_sharpe": float(best["sharpe"]),
+            "oos_sharpe": sharpe(rets.to_numpy(), bt.periods_per_year),
+            "oos_return": float(np.prod(1.0 + rets.to_numpy()) - 1.0),
+        }
+        return {
+            "row": row,
+            "returns": rets,
+            "positions": pd.Series(pos[1:], index=rets.index),
+            "combos": result.table[list(result.param_names)],
+        }
+
+    out: dict[str, Any] = single_threaded(run)
+    return out
+
+
 def walk_forward_rule(
     prices: pd.DataFrame,
     strategy: str,
@@ -76,6 +131,8 @@ def walk_forward_rule(
     pbo_splits: int = 16,
     progress: Progress | None = None,
     cancel: CheckCancel | None = None,
+    executor: str = "serial",
+    cache: ChunkCache | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimization of a registered rule strategy.
 
@@ -101,9 +158,15 @@ def walk_forward_rule(
     pbo_splits : int
         CSCV blocks for the PBO over the grid (reduced automatically on short samples).
     progress : callable, optional
-        ``progress(fraction, message)``, after each fold and at the end.
+        ``progress(fraction, "fold k of n done")`` after each fold, and at the end.
     cancel : callable, optional
-        Called before each fold and before the statistics; it raises to stop.
+        Called before each fold (between completions on Dask) and before the
+        statistics; it raises to stop.
+    executor : {"serial", "dask"}
+        Where the folds run (:func:`core.cluster.map_chunks`); the result is the same.
+    cache : ChunkCache, optional
+        Folds already stored there are not recomputed (a resumed job); see
+        :func:`core.walkforward.chunks.fold_cache`.
 
     Notes
     -----
@@ -116,42 +179,28 @@ def walk_forward_rule(
     prices = as_price_frame(prices)
     fixed = dict(fixed or {})
     windows = fold_windows(len(prices), spec)
-    rows, pieces, positions = [], [], []
-    combos: pd.DataFrame | None = None
-    index = prices.index
-    for w in windows:
-        if cancel is not None:
-            cancel()
-        train = prices.iloc[w.train_start : w.train_end]
-        result = sweep(strategy, train, grid, constraints, bt, metric, fixed=fixed)
-        if result.combinations == 0:
-            raise ValueError("the grid has no valid parameter combination")
-        combos = result.table[list(result.param_names)] if combos is None else combos
-        best = result.best(metric)
-        params = _typed_params(result.best_params(metric), result.table)
-        history = prices.iloc[w.train_start : w.test_end]
-        pos = run_strategy(strategy, history, params).to_numpy(dtype=np.float64)
-        pos = pos[w.test_start - 1 - w.train_start :]
-        rets = window_returns(prices, pos, w.test_start, w.test_end, bt)
-        pieces.append(rets)
-        positions.append(pd.Series(pos[1:], index=rets.index))
-        rows.append(
-            {
-                "fold": w.fold,
-                "train_start": index[w.train_start],
-                "train_end": index[w.train_end - 1],
-                "test_start": index[w.test_start],
-                "test_end": index[w.test_end - 1],
-                "params": params,
-                "is_metric": float(best[metric]),
-                "is_sharpe": float(best["sharpe"]),
-                "oos_sharpe": sharpe(rets.to_numpy(), bt.periods_per_year),
-                "oos_return": float(np.prod(1.0 + rets.to_numpy()) - 1.0),
-            }
-        )
-        if progress is not None:
-            progress((w.fold + 1) / (len(windows) + 1), f"fold {w.fold + 1}/{len(windows)}")
-    assert combos is not None
+    shared = {
+        "prices": prices,
+        "strategy": strategy,
+        "grid": dict(grid),
+        "constraints": constraints,
+        "bt": bt,
+        "metric": metric,
+        "fixed": fixed,
+    }
+    done = run_folds(
+        rule_fold,
+        windows,
+        shared,
+        progress=progress,
+        cancel=cancel,
+        executor=executor,
+        cache=cache,
+    )
+    rows = [d["row"] for d in done]
+    pieces = [d["returns"] for d in done]
+    positions = [d["positions"] for d in done]
+    combos: pd.DataFrame = done[0]["combos"]
     if cancel is not None:
         cancel()
     span = slice(windows[0].test_start, windows[-1].test_end)
@@ -183,4 +232,4 @@ def walk_forward_rule(
     return out
 
 
-__all__ = ["grid_returns", "walk_forward_rule"]
+__all__ = ["grid_returns", "rule_fold", "walk_forward_rule"]

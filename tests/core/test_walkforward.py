@@ -389,7 +389,7 @@ def test_rule_walk_forward_reports_each_fold_and_stops_when_cancelled() -> None:
         prices, "ma_crossover", GRID, spec, progress=lambda f, m: steps.append((f, m))
     )
     assert len(wf.folds) == 5
-    assert steps == [(k / 6, f"fold {k}/5") for k in range(1, 6)] + [(1.0, "done")]
+    assert steps == [(k / 6, f"fold {k} of 5 done") for k in range(1, 6)] + [(1.0, "done")]
 
     steps.clear()
     seen, cancel = _cancel_after(2)
@@ -403,7 +403,7 @@ def test_rule_walk_forward_reports_each_fold_and_stops_when_cancelled() -> None:
             cancel=cancel,
         )
     # checked before folds 1, 2 and 3: the third check stops it after two folds
-    assert len(seen) == 3 and [m for _, m in steps] == ["fold 1/5", "fold 2/5"]
+    assert len(seen) == 3 and [m for _, m in steps] == ["fold 1 of 5 done", "fold 2 of 5 done"]
 
 
 def test_model_walk_forward_cancelled_before_the_first_fold_fits_nothing(
