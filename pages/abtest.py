@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 from pydantic import ValidationError
 
 from app import state
 from app.components.abtest import render_equity, render_tests, render_verdict
+from app.components.jobs import job_panel, run_id_of, submit_job
 from app.operations.abtest import CompareRequest
 from app.operations.errors import field_errors
 from app.services import registry
 from app.services import runs as run_store
-from app.services.data import DataSourceError
 from core.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
 
 st.title("A/B compare")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -106,8 +111,6 @@ with compare_tab:
         )
         go_compare = st.form_submit_button("Compare", type="primary")
     if go_compare:
-        from app.services import abtest as ab  # core.abtest: scipy, statsmodels
-
         try:
             request = CompareRequest(
                 dataset=dataset,
@@ -117,20 +120,18 @@ with compare_tab:
                 correction=correction,
                 n_boot=int(n_boot),
             )
-            with st.spinner("Backtesting arms and running the tests…"):
-                outcome = ab.run_compare(request)
         except ValidationError as exc:
             for error in field_errors(exc, labels=LABELS):
                 st.error(error.message)
-        except (ValueError, LookupError, DataSourceError) as exc:
-            st.error(str(exc))
         else:
-            st.session_state["ab.run_id"] = outcome.run_id
-            st.session_state["ab.outcome"] = outcome
-    stored = st.session_state.get("ab.outcome")
-    if stored is not None:
-        from app.services import abtest as ab
+            submit_job("abtest", request)
 
+    def _show(job: JobView) -> None:
+        from app.services import abtest as ab  # core.abtest: scipy, statsmodels
+        from app.services.reopen import reopen_abtest
+
+        stored = reopen_abtest(run_id_of(job), job.result or {})
+        st.session_state["ab.run_id"] = stored.run_id
         render_verdict(stored.result)
         render_equity(stored.equity)
         render_tests(stored.result)
@@ -139,6 +140,8 @@ with compare_tab:
             "Edge to detect (bp per day)", 0.1, 50.0, 1.0, 0.1, key="ab.sprt_delta"
         )
         st.dataframe(ab.sequential(stored, delta_bps=delta_bps), width="stretch", hide_index=True)
+
+    job_panel("abtest", on_done=_show)
 
 with size_tab:
     st.markdown(

@@ -20,6 +20,7 @@ from app.operations.walkforward import WalkForwardRequest
 from app.services import runs as run_store
 
 if TYPE_CHECKING:
+    from app.services.abtest import CompareOutcome
     from app.services.training import TrainOutcome
     from app.services.walkforward import WalkForwardOutcome
 
@@ -113,3 +114,39 @@ def reopen_training(run_id: int) -> TrainOutcome:
         warnings=tuple(m.get("warnings") or ()),
         lookahead=m.get("lookahead"),
     )
+
+
+def reopen_abtest(run_id: int, payload: dict[str, Any]) -> CompareOutcome:
+    """A saved A/B comparison: the tests of the job's ``payload`` and the saved returns.
+
+    The run keeps the common-day returns; the payload (the job's result) keeps every test
+    row with its role and adjusted p-value, so nothing is resampled again.
+    """
+    from app.operations.abtest import CompareRequest
+    from app.services.abtest import CompareOutcome
+    from core.abtest.comparison import CompareSpec, ComparisonResult
+
+    run = _run(run_id, "abtest")
+    request = CompareRequest.model_validate(run.spec)
+    returns = run_store.load_frame(run, "returns")
+    floats = ("statistic", "p_value", "p_adjusted", "estimate")
+    rows = [{**row, **{k: _number(row.get(k)) for k in floats}} for row in payload.get("tests", [])]
+    result = ComparisonResult(
+        names=tuple(str(c) for c in returns.columns),
+        tests=rows,  # type: ignore[arg-type]  # validated into ComparisonRow
+        adjusted_p_values=[_number(p) for p in payload.get("adjusted_p_values", [])],
+        verdict=str(payload["verdict"]),
+        primary_test=str(payload["primary_test"]),
+        decision_rule=str(payload.get("decision_rule", "")),
+        min_sample_size=payload.get("min_sample_size"),
+        n_obs=int(payload["n_obs"]),
+        start=str(returns.index[0].date()) if len(returns) else None,
+        end=str(returns.index[-1].date()) if len(returns) else None,
+        spec=CompareSpec(
+            alpha=request.alpha,
+            correction=request.correction,
+            n_boot=request.n_boot,
+            seed=request.seed,
+        ),
+    )
+    return CompareOutcome(run_id, request, result, returns)

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from app.services import abtest as ab
+from app.services import jobs
 from app.services import runs as run_store
 from tests.core.test_abtest import _hac_se_by_hand
 from tests.pages.helpers import metrics, open_app
@@ -18,7 +19,17 @@ def _compare(at, boot: int = 300):  # type: ignore[no-untyped-def]
     at.number_input(key="ab.boot").set_value(boot)
     at.button(key="FormSubmitter:ab.form-Compare").click().run()
     assert not at.exception, at.exception
+    assert jobs.run_pending() == 1  # the comparison (bootstrap) runs as a job
+    at.run()
+    assert not at.exception, at.exception
     return at
+
+
+def _direct():  # type: ignore[no-untyped-def]
+    """The page's last request, compared here by the service (seeded: same resamples)."""
+    job = jobs.list_jobs(kind="abtest")[0]
+    assert job.status == "done", job
+    return ab.run_compare(jobs.request_of(job), save=False)  # type: ignore[arg-type]
 
 
 def test_two_arms_by_default_give_one_pair_and_a_verdict_naming_the_primary_test() -> None:
@@ -45,7 +56,7 @@ def test_two_arms_by_default_give_one_pair_and_a_verdict_naming_the_primary_test
     assert list(primary["test"]) == ["HAC paired t-test"]
     assert list(primary["pair"]) == ["buy_and_hold vs ma_crossover:fast=20, slow=100"]
     # The p-value shown is the HAC t-test's, recomputed here from the compared returns.
-    returns = at.session_state["ab.outcome"].returns.to_numpy()
+    returns = _direct().returns.to_numpy()
     d = returns[:, 0] - returns[:, 1]
     d[np.abs(d) <= 1e-12] = 0.0
     n = d.size
@@ -75,7 +86,7 @@ def test_a_third_arm_only_when_asked_and_then_three_pairs_are_adjusted() -> None
     at = open_app("abtest")
     at.radio(key="ab.C.source").set_value("strategy")  # C: ma_crossover with its defaults
     _compare(at)
-    assert len(at.session_state["ab.outcome"].request.arms) == 3
+    assert len(jobs.request_of(jobs.list_jobs(kind="abtest")[0]).arms) == 3  # type: ignore[attr-defined]
     shown = metrics(at)
     assert (shown["Arms"], shown["Pairs"]) == ("3", "3")
     primary = at.dataframe[0].value
@@ -92,7 +103,7 @@ def test_a_third_arm_only_when_asked_and_then_three_pairs_are_adjusted() -> None
 
 def test_ab_page_shows_verdict_table_and_sample_size() -> None:
     at = _compare(open_app("abtest"))
-    outcome = at.session_state["ab.outcome"]
+    outcome = _direct()
     boxes = [b.value for b in [*at.success, *at.info]]
     assert any(outcome.result.verdict in b for b in boxes)
     assert metrics(at)["Common days"] == f"{outcome.result.n_obs:,}"
