@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.operations import Cancelled, CancelToken, get
-from app.services.jobs_support import Throttle, failure_text, run_operation
+from app.services.jobs_support import Throttle, failure_text, plain_failure, run_operation
 from core.serialize import json_safe
 from core.store.db import session_scope
 from core.store.jobs import JobError, JobRepository
@@ -49,8 +49,11 @@ def execute(worker: JobWorker, job_id: int, kind: str, spec: dict[str, Any], own
         except Cancelled:
             state["cancelled"] = True
         except BaseException as exc:
-            log.exception("job %s (%s) failed", job_id, kind)
             state["error"] = failure_text(kind, exc)
+            if plain_failure(exc):
+                log.warning("job %s (%s) failed: %s", job_id, kind, state["error"])
+            else:
+                log.exception("job %s (%s) failed", job_id, kind)
         finally:
             done.set()
 

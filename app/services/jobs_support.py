@@ -93,13 +93,19 @@ def _user_error(exc: BaseException) -> bool:
     return False
 
 
+def plain_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says in plain words what was wrong (bad input, a refusal): the
+    worker logs it without a traceback."""
+    return isinstance(exc, ValueError | LookupError | PermissionError) or _user_error(exc)
+
+
 def failure_text(kind: str, exc: BaseException) -> str:
     """One plain sentence for a failed job (the traceback goes to the worker's log)."""
     if isinstance(exc, ValueError):
         from app.operations.errors import error_text
 
         why = error_text(exc)
-    elif isinstance(exc, LookupError | PermissionError | TypeError) or _user_error(exc):
+    elif plain_failure(exc) or isinstance(exc, TypeError):
         why = str(exc.args[0]) if exc.args else type(exc).__name__
     else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -122,4 +128,4 @@ def run_operation(
     return op.run(request, **context)
 
 
-__all__ = ["Throttle", "failure_text", "owner_actor", "run_operation"]
+__all__ = ["Throttle", "failure_text", "owner_actor", "plain_failure", "run_operation"]
