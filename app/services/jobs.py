@@ -9,22 +9,21 @@ validated request as ``spec``, the owner, status, progress and the result payloa
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
 
 from app.operations import get
-from app.services.auth import Actor, PermissionDenied
+from app.services.auth import Actor
 from app.services.db import get_engine
+from app.services.jobs_roles import MANAGER_ROLE, may_manage
 from app.services.jobs_supervisor import ensure_worker
 from app.services.jobs_view import JobView, view
-from core.auth.roles import Role
 from core.store.base import utcnow
 from core.store.db import session_scope
 from core.store.jobs import STATUSES, IllegalTransitionError, JobRepository
-
-MANAGER_ROLE: Role = "pm"
-"""Besides its owner, who may cancel or retry anyone's job."""
 
 
 def _jobs() -> Any:
@@ -79,22 +78,21 @@ def list_jobs(
         return [view(job) for job in rows]
 
 
-def _may_manage(job: JobView, actor: Actor, action: str) -> None:
-    if actor.name != job.owner and not actor.has(MANAGER_ROLE):
-        raise PermissionDenied(
-            f"{action} job {job.id} needs its owner ({job.owner}) or the '{MANAGER_ROLE}' "
-            f"role; {actor.name} has {sorted(actor.roles) or 'none'}"
-        )
+@contextmanager
+def _managing() -> Iterator[JobRepository]:
+    """The repository in one transaction; a refused transition becomes a ValueError."""
+    try:
+        with _jobs() as session:
+            yield JobRepository(session)
+    except IllegalTransitionError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def cancel_job(job_id: int, *, actor: Actor) -> str:
     """Cancel a queued job, or ask a running one's worker to stop; what happened."""
-    _may_manage(get_job(job_id), actor, "cancelling")
-    try:
-        with _jobs() as session:
-            after = JobRepository(session).request_cancel(job_id, actor.name, utcnow())
-    except IllegalTransitionError as exc:
-        raise ValueError(str(exc)) from None
+    may_manage(get_job(job_id), actor, "cancelling")
+    with _managing() as repo:
+        after = repo.request_cancel(job_id, actor.name, utcnow())
     if after == "cancelled":
         return f"job {job_id} was queued and is now cancelled"
     return f"job {job_id} is running: its worker was asked to stop (within a second)"
@@ -102,12 +100,9 @@ def cancel_job(job_id: int, *, actor: Actor) -> str:
 
 def retry_job(job_id: int, *, actor: Actor) -> int:
     """Queue a copy of a failed or cancelled job, owned by ``actor``; the new job's id."""
-    _may_manage(get_job(job_id), actor, "retrying")
-    try:
-        with _jobs() as session:
-            new_id = JobRepository(session).retry(job_id, actor.name, utcnow())
-    except IllegalTransitionError as exc:
-        raise ValueError(str(exc)) from None
+    may_manage(get_job(job_id), actor, "retrying")
+    with _managing() as repo:
+        new_id = repo.retry(job_id, actor.name, utcnow())
     ensure_worker()
     return new_id
 
@@ -140,6 +135,7 @@ def run_pending(*, max_jobs: int | None = None) -> int:
 
 
 __all__ = [
+    "MANAGER_ROLE",
     "JobView",
     "cancel_job",
     "ensure_worker",

@@ -12,18 +12,21 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.operations import Cancelled, CancelToken, get
-from app.services.jobs_support import Throttle, failure_text, plain_failure, run_operation
+from app.services.jobs_support import (
+    JobWorker,
+    Throttle,
+    failure_text,
+    plain_failure,
+    run_operation,
+)
 from core.serialize import json_safe
 from core.store.db import session_scope
 from core.store.jobs import JobError, JobRepository
-
-if TYPE_CHECKING:
-    from app.services.jobs_worker import JobWorker
 
 log = logging.getLogger("workbench.jobs")
 

@@ -1,18 +1,21 @@
-"""Pieces of the job worker that need no database: the progress throttle, the owner's
-actor, the plain failure sentence and the call of an operation."""
+"""Pieces of the job worker that need no database: the progress throttle, the plain
+failure sentence and the call of an operation (with its owner's actor)."""
 
 from __future__ import annotations
 
 import inspect
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from app.operations import CancelToken, Operation, Progress
-from app.services.auth import LOCAL, Actor, actor_from_env, auth_mode, users_and_roles
+from app.services.jobs_roles import owner_actor
 
 MAX_ERROR = 600
 
@@ -57,27 +60,6 @@ class Throttle:
         self.fraction, self.message, self.at = fraction, message, now
 
 
-def owner_actor(owner: str) -> Actor:
-    """The job owner's :class:`Actor` with the roles configured now.
-
-    Signed-in mode: the user's roles from the secrets file (PermissionError if the user
-    is no longer configured). Local mode: the local user, the ``WORKBENCH_USER`` of this
-    worker, or else only the analyst role (roles are self-declared in local mode).
-    """
-    if auth_mode() == "local":
-        if owner == LOCAL.name:
-            return LOCAL
-        env = actor_from_env()
-        return env if env.name == owner else Actor(owner, frozenset({"analyst"}))
-    users, oidc = users_and_roles()
-    if owner in users:
-        return Actor(owner, users[owner].roles)
-    actor = oidc(owner)
-    if actor is None:
-        raise PermissionError(f"{owner} is no longer a configured user; the job cannot run")
-    return actor
-
-
 _USER_ERRORS = (
     ("core.data.loaders", "DataSourceError"),
     ("core.registry.artifacts", "ArtifactError"),
@@ -116,6 +98,22 @@ def failure_text(kind: str, exc: BaseException) -> str:
     return text if text.endswith((".", "…")) else text + "."
 
 
+class JobWorker(Protocol):
+    """What running a job needs of its worker (:class:`app.services.jobs_worker.JobWorker`)."""
+
+    engine: Engine
+    name: str
+    lease_s: float
+    tick_s: float
+    grace_s: float
+    stopping: threading.Event
+    clock: Callable[[], Any]
+    wait: Callable[[threading.Event, float], bool]
+    observe: Callable[[int, float, str, CancelToken], None] | None
+
+    def beat(self, job_id: int | None = None, *, force: bool = False) -> None: ...
+
+
 def run_operation(
     op: Operation, request: BaseModel, *, owner: str, progress: Progress, cancel: CancelToken
 ) -> Any:
@@ -128,4 +126,4 @@ def run_operation(
     return op.run(request, **context)
 
 
-__all__ = ["Throttle", "failure_text", "owner_actor", "plain_failure", "run_operation"]
+__all__ = ["JobWorker", "Throttle", "failure_text", "plain_failure", "run_operation"]

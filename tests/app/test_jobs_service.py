@@ -23,7 +23,8 @@ from app.operations.sweep import SweepRequest
 from app.services import jobs
 from app.services.auth import LOCAL, Actor, PermissionDenied
 from app.services.db import get_engine
-from app.services.jobs_support import Throttle, failure_text, owner_actor
+from app.services.jobs_roles import owner_actor
+from app.services.jobs_support import Throttle, failure_text
 from app.services.jobs_worker import JobWorker
 from app.services.sweep import reopen_sweep
 from core.config import get_settings
