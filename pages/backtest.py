@@ -14,6 +14,9 @@ from app.components.backtest import (
     saved_runs_rows,
 )
 from app.components.forms import model_inputs, show_errors
+from app.components.jobs import forget_job
+from app.components.report import render_tearsheet
+from app.components.universe import render_universe_tab
 from app.operations.backtest import BacktestRequest, PortfolioRequest
 from app.operations.errors import field_errors
 from app.services import backtest
@@ -32,7 +35,9 @@ first, last = full.index[0].date(), full.index[-1].date()
 st.caption(f"{dataset}/{symbol}: {len(full):,} bars, {first} → {last}")
 period = {"dataset": dataset, "symbol": symbol, "first": first, "last": last}
 
-run_tab, book_tab, saved_tab = st.tabs(["Backtest", "Portfolio", "Saved runs"])
+run_tab, book_tab, universe_tab, saved_tab = st.tabs(
+    ["Backtest", "Portfolio", "Universe", "Saved runs"]
+)
 
 with run_tab:
     strategy = st.selectbox(
@@ -84,18 +89,7 @@ with run_tab:
         if outcome.regime_note:
             st.info(outcome.regime_note)
         render_backtest(outcome)
-        if st.button("Build tear sheet (quantstats)", key="bt.tearsheet"):
-            with st.spinner("Rendering tear sheet…"):
-                st.session_state["backtest.tearsheet"] = (run_id, backtest.tearsheet(outcome))
-        sheet = st.session_state.get("backtest.tearsheet")
-        if sheet and sheet[0] == run_id:
-            st.download_button(
-                "Download tear sheet (HTML)",
-                sheet[1].encode(),
-                file_name=f"tearsheet_{run_id}.html",
-                mime="text/html",
-                key="bt.tearsheet.download",
-            )
+        render_tearsheet(outcome)
 
 with book_tab:
     universe = cached.symbols(dataset)
@@ -138,6 +132,9 @@ with book_tab:
         else:
             render_portfolio(book)
 
+with universe_tab:
+    render_universe_tab(dataset, cached.symbols(dataset))
+
 with saved_tab:
     saved = [r for r in run_store.list_runs(limit=100) if r.kind in ("backtest", "sweep")]
     if not saved:
@@ -153,6 +150,8 @@ with saved_tab:
         if st.button("Reopen", key="saved.reopen"):
             kind = next(r.kind for r in saved if r.id == choice)
             st.session_state[state.BT_RUN_ID if kind == "backtest" else state.SW_RUN_ID] = choice
+            if kind == "sweep":
+                forget_job("sweep")  # the Sweep page shows this run, not its last job
             st.session_state["saved.reopened"] = (choice, kind)
             st.rerun()
         reopened = st.session_state.get("saved.reopened")

@@ -240,6 +240,8 @@ def job_panel(kind: str, on_done: Callable[[JobView], Any], *, recent: int = 10)
 
 def recent_jobs(kind: str, *, limit: int = 10, current: int | None = None) -> None:
     """This user's recent jobs of ``kind``, with a button to open one."""
+    if limit <= 0:
+        return
     owner = current_actor().name
     rows = [j for j in jobs.list_jobs(kind=kind, owner=owner, limit=limit) if j.id != current]
     if not rows:

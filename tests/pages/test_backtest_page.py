@@ -7,8 +7,9 @@ from datetime import date
 from streamlit.testing.v1 import AppTest
 
 from app.operations.backtest import BacktestOutcome, BacktestRequest
-from app.services import backtest
+from app.services import backtest, jobs
 from app.services import runs as run_store
+from app.services.report import saved_tearsheet
 from core.backtest.spec import EXECUTION
 from tests.pages.helpers import metrics, open_app, trace_types
 
@@ -106,11 +107,21 @@ def test_valid_run_shows_service_metrics_is_saved_and_builds_tear_sheet() -> Non
     assert at.get("download_button") == []
     at.button(key="bt.tearsheet").click().run()
     assert not at.exception
+    (job,) = jobs.list_jobs(kind="report")  # the tear sheet is built as a job
+    assert job.status == "queued" and job.spec["run_id"] == saved.id
+    assert at.get("download_button") == []
+    assert jobs.run_pending() == 1
+    at.run()
+    assert not at.exception
     (download,) = at.get("download_button")
     assert download.proto.label == "Download tear sheet (HTML)"
-    sheet_run, html = at.session_state["backtest.tearsheet"]
-    assert sheet_run == saved.id
+    html = saved_tearsheet(saved.id).read_text()  # kept with the run
+    assert jobs.get_job(job.id).result["html_path"] == str(saved_tearsheet(saved.id))
     assert "Benchmark" in html
+    again = open_app("backtest")  # a later visit downloads it without a new job
+    again.session_state["backtest.run_id"] = saved.id
+    again.run()
+    assert len(again.get("download_button")) == 1 and len(jobs.list_jobs(kind="report")) == 1
 
 
 def _store_run() -> BacktestOutcome:
