@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "regime",
     "training",
     "registry",
+    "predict",
     "walkforward",
     "abtest",
     "ensemble",

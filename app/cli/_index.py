@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "training",
         "Flag any bar whose value changes when later bars are added. Exit 1 if leaky.",
     ),
+    "predict": (
+        "predict",
+        "Batch prediction: a registered model's up-probability per symbol per bar (features up to each bar only), saved as a run; --out writes CSV or Parquet.",
+    ),
     "walkforward": (
         "walkforward",
         "Walk-forward validation with deflated Sharpe and PBO. Model walk-forwards first run the look-ahead check on their features and refuse a leaky one (exit 2) unless --allow-lookahead. Implausible out-of-sample results (AUC >= 0.9, Sharpe >= 4) are flagged in warnings.",

@@ -37,6 +37,7 @@ FEATURES: tuple[str, ...] = (
     "sweep",
     "abtest",
     "registry",
+    "predict",
     "training",
     "walkforward",
     "risk",
