@@ -49,6 +49,7 @@ REQUIRED: dict[str, str] = {
     "TOKEN_ID": "1",
     "--run-id": "1",
     "JOB_ID": "1",
+    "--model": "1",
 }
 # More valid flags some commands need before they look at the flag under test.
 EXTRA: dict[str, list[str]] = {
