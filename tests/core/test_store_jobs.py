@@ -22,6 +22,7 @@ from core.store.jobs import (
     JobNotFoundError,
     JobRepository,
     LeaseLostError,
+    WorkerRepository,
 )
 from tests.app.concurrency_helpers import run_together
 from tests.pg import fresh_pg_database
@@ -399,3 +400,81 @@ def test_migration_upgrades_and_downgrades(tmp_path: Path) -> None:
         command.upgrade(cfg, "heads")
     assert "jobs" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+# -- releasing a job, worker records and the start lock -----------------------------------------
+
+
+def test_release_requeues_a_held_job_for_the_next_claim(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as s:
+        job_id = JobRepository(s).submit("sweep", {}, "ana", now=T0)
+    with factory.begin() as s:
+        JobRepository(s).claim_next("w1", 30, T0)
+    with factory.begin() as s:
+        with pytest.raises(LeaseLostError, match="held by worker w1, not w2"):
+            JobRepository(s).release(job_id, "w2", T0, "nope")
+    with factory.begin() as s:
+        JobRepository(s).release(job_id, "w1", T0 + timedelta(seconds=1), "requeued: w1 stopped")
+    with factory.begin() as s:
+        job = JobRepository(s).get(job_id)
+        assert job is not None
+        assert (job.status, job.worker, job.lease_until, job.attempt, job.message) == (
+            "queued",
+            None,
+            None,
+            1,
+            "requeued: w1 stopped",
+        )
+    with factory.begin() as s:
+        again = JobRepository(s).claim_next("w2", 30, T0 + timedelta(seconds=2))
+        assert again is not None and (again.id, again.attempt) == (job_id, 2)
+    with factory.begin() as s:
+        with pytest.raises(LeaseLostError):
+            JobRepository(s).release(job_id, "w1", T0 + timedelta(seconds=3), "late")
+
+
+def test_worker_records_expire_and_the_start_lock_has_one_holder(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as s:
+        workers = WorkerRepository(s)
+        workers.beat("w1", host="h", pid=1, now=T0, ttl_s=10, kinds=["sweep"])
+        workers.beat("w2", host="h", pid=2, now=T0, ttl_s=5)
+    with factory.begin() as s:
+        later = T0 + timedelta(seconds=8)
+        WorkerRepository(s).beat("w1", host="h", pid=1, now=later, ttl_s=10, kinds=["sweep"])
+    with factory.begin() as s:
+        live = WorkerRepository(s).unexpired(T0 + timedelta(seconds=6))
+        assert [(w.name, w.kinds) for w in live] == [("w1", ["sweep"])]  # w2 expired at T0 + 5
+    with factory.begin() as s:
+        workers = WorkerRepository(s)
+        assert workers.take_start_lock(host="h", pid=1, now=T0, ttl_s=30)
+        soon = T0 + timedelta(seconds=29)
+        assert not workers.take_start_lock(host="h", pid=2, now=soon, ttl_s=30)
+        assert [w.name for w in workers.unexpired(T0)] == ["w1", "w2"]  # the lock is no worker
+    with factory.begin() as s:
+        workers = WorkerRepository(s)
+        workers.release_start_lock(host="h", pid=2)  # not the holder: nothing happens
+        assert not workers.take_start_lock(host="h", pid=2, now=T0 + timedelta(seconds=1), ttl_s=30)
+        # Expired: taken over; released by its holder: free at once.
+        assert workers.take_start_lock(host="h", pid=2, now=T0 + timedelta(seconds=30), ttl_s=30)
+        workers.release_start_lock(host="h", pid=2)
+        assert workers.take_start_lock(host="h", pid=3, now=T0 + timedelta(seconds=31), ttl_s=30)
+        workers.remove("w1")
+        assert [w.name for w in workers.unexpired(T0)] == ["w2"]
+
+
+prepare_take_lock = prepare_claim_all
+
+
+def take_lock(index: int, factory: Any, url: str) -> tuple[str, bool]:
+    with factory.begin() as s:
+        return "ok", WorkerRepository(s).take_start_lock(host="h", pid=index, now=T0, ttl_s=30)
+
+
+def test_processes_taking_the_start_lock_at_once_one_gets_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    upgrade(make_engine(url))
+    results = run_together("tests.core.test_store_jobs:take_lock", N_PROCESSES, {}, url)
+    assert [kind for _, kind, _ in results] == ["ok"] * N_PROCESSES, results
+    assert sorted(taken for _, _, taken in results) == [False] * (N_PROCESSES - 1) + [True]
