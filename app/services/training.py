@@ -1,12 +1,10 @@
-"""Model training for the pages, the CLI and jobs: load the data, call core, save the run.
-
-The training itself (look-ahead check, split, tuning, fit, evaluation, signal backtest) is
-:func:`core.ml.training.train_classifier`; this module keeps the run and its model
-artifact, which the registry can then register.
-"""
+"""Model training for the pages, the CLI and jobs: load the data, call core
+(:func:`core.ml.training.train_classifier`), save the run and its model artifact."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +17,7 @@ from app.services import runs as run_store
 from app.services.data import load_prices
 from app.services.db import get_engine
 from core.config import get_settings
-from core.ml.training import TrainingResult, train_classifier
+from core.ml.training import TrainingResult, data_hash, train_classifier
 from core.registry import save_model
 from core.serialize import json_safe
 
@@ -87,6 +85,12 @@ def _save(request: TrainRequest, result: TrainingResult) -> int:
     return run_id
 
 
+def study_name(request: TrainRequest, prices_hash: str) -> str:
+    """The Optuna study of ``request`` on these prices: a restarted job resumes it."""
+    spec = json.dumps([request.model_dump(mode="json"), prices_hash], sort_keys=True)
+    return f"{request.symbol}-{request.kind}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
+
+
 def train(
     request: TrainRequest,
     *,
@@ -94,8 +98,9 @@ def train(
     cancel: CancelToken | None = None,
     save: bool = True,
 ) -> TrainOutcome:
-    """Train, optionally tune with Optuna (study stored in the workbench database),
-    evaluate out of sample, backtest the signal on the test period and save the run."""
+    """Train, optionally tune with Optuna (study stored in the workbench database, its
+    trials in batches on Dask), evaluate out of sample, backtest the signal on the test
+    period and save the run. ``cancel`` is checked between steps and tuning trials."""
 
     def report(fraction: float, message: str) -> None:
         if cancel is not None:
@@ -106,14 +111,15 @@ def train(
     prices = load_prices(request.dataset, request.symbol)
     if request.tune:
         get_engine()  # the database (and its folder) exist before Optuna connects
-    stamp = f"{pd.Timestamp.now(tz='UTC'):%Y%m%d%H%M%S%f}"
     settings = request.model_dump(exclude={"dataset", "symbol"})
     result = train_classifier(
         prices,
         **settings,
         study_storage=get_settings().database_url,
-        study_name=f"{request.symbol}-{request.kind}-{stamp}",
+        study_name=study_name(request, data_hash(prices)),
         progress=report,
+        cancel=None if cancel is None else cancel.check,
+        executor="dask",
     )
     run_id = None
     if save:
@@ -139,4 +145,4 @@ def train(
     )
 
 
-__all__ = ["TrainOutcome", "train"]
+__all__ = ["TrainOutcome", "study_name", "train"]

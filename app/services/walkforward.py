@@ -21,6 +21,7 @@ from core.walkforward import (
     walk_forward_model,
     walk_forward_rule,
 )
+from core.walkforward.chunks import fold_cache
 from core.walkforward.report import report_html as _report_html
 
 
@@ -46,6 +47,8 @@ def _run(
     )
     costs = BacktestSpec(fees=request.fees, slippage=request.slippage)
     check = None if cancel is None else cancel.check
+    # folds run on Dask; a restarted job finds the folds it already did in this cache
+    cache = fold_cache(prices, request.model_dump(mode="json"))
     if request.strategy is not None:
         grid = {name: axis.values() for name, axis in request.grid.items()}
         result = walk_forward_rule(
@@ -58,7 +61,10 @@ def _run(
             constraints=grid_constraints(request.strategy, grid) or None,
             progress=progress,
             cancel=check,
+            executor="dask",
+            cache=cache,
         )
+        cache.clear()
         return result, f"walk-forward {request.strategy} {request.symbol}"
     assert request.model is not None  # the request holds a strategy or a model
     features = request.features
@@ -75,7 +81,10 @@ def _run(
         allow_lookahead=request.allow_lookahead,
         progress=progress,
         cancel=check,
+        executor="dask",
+        cache=cache,
     )
+    cache.clear()
     return result, f"walk-forward {request.model} {request.symbol}"
 
 
@@ -88,8 +97,9 @@ def run_walkforward(
 ) -> WalkForwardOutcome:
     """Run a rule or model walk-forward and save its folds and stitched equity.
 
-    ``cancel`` is checked before every fold; a cancelled run raises
-    :class:`app.operations.Cancelled` and saves nothing.
+    The folds run as chunks on Dask (``progress``: "fold k of n done"); ``cancel`` is
+    checked between folds; a cancelled run raises :class:`app.operations.Cancelled` and
+    saves nothing, and the folds done stay cached for a retry of the same request.
     """
     result, title = _run(request, progress, cancel)
     outcome = WalkForwardOutcome(None, request, result)

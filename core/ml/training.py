@@ -108,6 +108,8 @@ def train_classifier(
     study_storage: str | None = None,
     study_name: str | None = None,
     progress: Progress | None = None,
+    cancel: Callable[[], None] | None = None,
+    executor: str = "serial",
 ) -> TrainingResult:
     """Train, optionally tune with Optuna, evaluate out of sample and trade the signal.
 
@@ -119,8 +121,14 @@ def train_classifier(
         Feature names; None for every feature computable from ``prices``' columns.
     study_storage, study_name : str, optional
         Optuna storage URL and study name when ``tune`` (in memory without a storage).
+        The study holds ``n_trials`` trials when done: a stored study of that name
+        (a restarted job) keeps its finished trials and runs only the missing ones.
     progress : callable, optional
         ``progress(fraction, message)``, called between steps (it may raise to cancel).
+    cancel : callable, optional
+        Called between tuning trials; it raises to stop.
+    executor : {"serial", "dask"}
+        Where the tuning trials run (:func:`core.ml.tuning.tune`); same result.
 
     Raises
     ------
@@ -153,6 +161,9 @@ def train_classifier(
             study_name=study_name,
             callback=on_trial,
             fixed_params=params or None,
+            executor=executor,
+            resume=True,
+            cancel=cancel,
         )
         params = {**tuned.best_params, **params}
         trials = tuned.n_trials

@@ -9,6 +9,9 @@ import pytest
 
 from app.services import runs as run_store
 from tests.app.test_cli import workbench
+from tests.fakes import dask_local
+
+dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
 
 
 def test_walkforward_rule_json(isolated_workbench: Path) -> None:
@@ -55,6 +58,7 @@ def test_walkforward_strategy_and_model_is_bad_input(isolated_workbench: Path) -
     assert run_store.list_runs() == []
 
 
+@pytest.mark.usefixtures("dask_client")  # the in-process service runs its folds there
 def test_generated_flags_reach_the_request_and_match_the_service(
     isolated_workbench: Path, tmp_path: Path
 ) -> None:

@@ -8,6 +8,8 @@ must be learned; a pure random walk must not.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,15 @@ from app.services.training import train
 from core.config import get_settings
 from core.features import compute_features
 from core.registry import load_model
+from tests.fakes import dask_local
+
+dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _on_dask(dask_client: Any) -> None:
+    """The service runs its chunks on the session's 2-worker LocalCluster."""
+
 
 SMALL_FEATURES = ["ret_1", "rsi_14", "vol_21", "zscore_20"]
 
@@ -227,3 +238,40 @@ def test_a_cancelled_training_stops_at_the_next_step_and_saves_nothing() -> None
         train(request, progress=progress, cancel=token)
     assert seen == ["Look-ahead check of 4 features", "Building dataset: 4 features, horizon 5"]
     assert run_store.list_runs(kind="train") == []
+
+
+def test_a_restarted_tuning_job_resumes_its_study_without_rerunning_trials() -> None:
+    import optuna
+
+    request = TrainRequest(kind="logistic", features=SMALL_FEATURES, tune=True, n_trials=8, seed=3)
+    token = CancelToken()
+
+    def progress(_fraction: float, message: str) -> None:
+        if message.startswith("Optuna trial 5/8"):
+            token.cancel("worker stopped")
+
+    with pytest.raises(Cancelled):
+        train(request, progress=progress, cancel=token)
+    url = get_settings().database_url
+    (summary,) = optuna.get_all_study_summaries(storage=url)
+    first = optuna.load_study(study_name=summary.study_name, storage=url).trials
+    states = optuna.trial.TrialState
+    told = {t.number: t.datetime_complete for t in first if t.state == states.COMPLETE}
+    assert 5 <= len(told) < 8
+
+    outcome = train(request)  # the same request (a retried job): the same study
+    (again,) = optuna.get_all_study_summaries(storage=url)
+    assert again.study_name == summary.study_name
+    trials = optuna.load_study(study_name=summary.study_name, storage=url).trials
+    assert len(trials) == 8 == outcome.trials and all(t.state == states.COMPLETE for t in trials)
+    # the trials told before the stop were kept, not run again
+    assert {t.number: t.datetime_complete for t in trials if t.number in told} == told
+    # and the search ends where an uninterrupted one does (core, in memory, serial)
+    from core.ml.dataset import make_dataset, time_split
+    from core.ml.tuning import tune
+
+    prices = load_prices("ohlcv_daily", "SP500")
+    ds = make_dataset(prices, SMALL_FEATURES, horizon=5)
+    train_ds = time_split(ds, test_fraction=0.25, embargo=5)[0]
+    reference = tune(train_ds, "logistic", n_trials=8, seed=3)
+    assert outcome.params["C"] == reference.best_params["C"]

@@ -8,6 +8,7 @@ parameters is recomputed with an independent vectorbt backtest of that training 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,15 @@ from app.services import walkforward as wf
 from app.services.data import load_prices
 from core.sweep import GridAxis
 from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
+from tests.fakes import dask_local
+
+dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _on_dask(dask_client: Any) -> None:
+    """The service runs its chunks on the session's 2-worker LocalCluster."""
+
 
 GRID = {"fast": GridAxis.parse("5:50:5"), "slow": GridAxis.parse("20:200:20")}
 PAYLOAD_KEYS = {"folds", "oos_sharpe", "is_sharpe", "deflated_sharpe", "pbo", "trials"}
@@ -152,13 +162,13 @@ def test_a_cancelled_walkforward_stops_between_folds_and_saves_nothing() -> None
 
     def progress(fraction: float, message: str) -> None:
         messages.append(message)
-        if message == "fold 1/3":
+        if message == "fold 1 of 3 done":
             token.cancel("user asked")
 
     request = WalkForwardRequest(strategy="ma_crossover", grid=GRID, folds=3)
     with pytest.raises(Cancelled, match="user asked"):
         wf.run_walkforward(request, progress=progress, cancel=token)
-    assert messages == ["fold 1/3"]  # checked before fold 2: no further fold ran
+    assert messages == ["fold 1 of 3 done"]  # checked before fold 2: no further fold ran
     assert run_store.list_runs() == []
 
 
