@@ -61,7 +61,7 @@ def _when(value: str | None) -> str:
 
 def _line(job: dict[str, Any]) -> str:
     return (
-        f"{job['id']:>5}  {job['kind']:<12} {job['owner']:<14} {job['status']:<9} "
+        f"{job['id']:>5}  {job['kind']:<14} {job['owner']:<14} {job['status']:<9} "
         f"{job['progress']:>4.0%}  {job['attempt']:>2}  {_when(job['created_at'])}  "
         f"{(job['error'] or job['message'] or '')[:60]}"
     )
@@ -97,7 +97,7 @@ def jobs_list(
 
     views = _call(as_json, list_jobs, kind=kind, owner=owner, status=status, limit=limit)
     rows = [v.as_dict() for v in views]
-    header = f"{'id':>5}  {'kind':<12} {'owner':<14} {'status':<9} prog  at  created"
+    header = f"{'id':>5}  {'kind':<14} {'owner':<14} {'status':<9} prog  at  created"
     text = "\n".join([header, *map(_line, rows)]) if rows else "no jobs"
     emit(rows, as_json=as_json, text=text)
 
@@ -147,9 +147,13 @@ def jobs_wait(
     try:
         view = _call(as_json, wait_job, job_id=job_id, timeout_s=timeout)
     except TimeoutError as exc:
+        from app.services.jobs_supervisor import live_workers
+
         record = get_job(job_id).as_dict()
         emit(record, as_json=as_json, text=_record_text(record))
-        typer.echo(f"error: {exc}", err=True)
+        idle = record["status"] == "queued" and not live_workers()
+        hint = " (no job worker is running: start one with `workbench jobs worker`)" if idle else ""
+        typer.echo(f"error: {exc}{hint}", err=True)
         raise typer.Exit(EXIT_TIMEOUT) from None
     record = view.as_dict()
     emit(record, as_json=as_json, text=_record_text(record))

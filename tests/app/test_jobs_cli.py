@@ -101,6 +101,7 @@ def test_wait_exit_codes_retry_and_cancel(env: dict[str, str], isolated_workbenc
     late = run_cli("jobs", "wait", str(again["job_id"]), "--timeout", "0.2", var=var, env=env)
     assert late.returncode == 124
     assert f"job {again['job_id']} is still queued" in late.stderr
+    assert "no job worker is running: start one with `workbench jobs worker`" in late.stderr
     cancel = run_cli("jobs", "cancel", str(again["job_id"]), var=var, env=env)
     assert cancel.returncode == 0 and "is now cancelled" in cancel.stdout
     gone = run_cli("jobs", "wait", str(again["job_id"]), "--json", var=var, env=env)
@@ -140,3 +141,19 @@ def test_the_kinds_parser_gives_known_kinds_or_a_refusal(text: str) -> None:
         assert str(exc)
     else:
         assert kinds and set(kinds) <= set(_long_kinds())
+
+
+def test_a_second_worker_of_the_same_name_is_refused(
+    env: dict[str, str], isolated_workbench: Path
+) -> None:
+    from app.services.db import get_engine
+    from app.services.jobs_supervisor import HOST
+    from core.store.base import utcnow
+    from core.store.db import session_scope
+    from core.store.jobs import WorkerRepository
+
+    with session_scope(get_engine()) as s:  # a live process holds the name (this one)
+        WorkerRepository(s).beat("twin", host=HOST, pid=os.getpid(), now=utcnow(), ttl_s=60)
+    twin = run_cli("jobs", "worker", "--name", "twin", "--once", var=isolated_workbench, env=env)
+    assert twin.returncode == 4
+    assert f"a worker named twin is already running (pid {os.getpid()} on {HOST})" in twin.stderr
