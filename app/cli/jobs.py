@@ -179,7 +179,7 @@ def jobs_worker(
         30.0, "--lease", help="Lease seconds (1-3600).", parser=opt.number(1, 3600)
     ),
     poll: float = typer.Option(
-        1.0, "--poll", help="Seconds between looks at the queue.", parser=opt.number(0.05, 60)
+        0.5, "--poll", help="Seconds between looks at the queue.", parser=opt.number(0.05, 60)
     ),
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -69,7 +69,7 @@ class JobWorker:
             )  # fmt: skip
         self._beat_at = now
 
-    def serve(self, *, once: bool = False, poll_s: float = 1.0) -> int:
+    def serve(self, *, once: bool = False, poll_s: float = 0.5) -> int:
         """Run jobs until stopped (``once``: until none is queued); how many ran."""
         ran = 0
         self.beat(force=True)
