@@ -88,9 +88,12 @@ def _jobs_view() -> None:
         hide_index=True,
         key="jobs.table",
         column_config={
+            "id": st.column_config.NumberColumn("id", width="small", format="%d"),
             "progress %": st.column_config.ProgressColumn(
-                "progress %", min_value=0, max_value=100, format="%.0f%%"
-            )
+                "progress %", min_value=0, max_value=100, format="%.0f%%", width="small"
+            ),
+            "message": st.column_config.TextColumn("message", width="medium"),
+            "attempt": st.column_config.NumberColumn("attempt", width="small"),
         },
     )
     by_id = {j.id: j for j in shown}
@@ -105,17 +108,26 @@ def _jobs_view() -> None:
 
 def _details(job: JobView) -> None:
     notice = f"{NOTICE}.{job.id}"
-    b1, b2, b3, _ = st.columns([1, 1, 1, 3])
     page = PAGE_OF.get(job.kind)
-    if job.status == "done" and page and b1.button("Open on its page", key="jobs.open"):
-        st.switch_page(PAGES / page, query_params={QUERY: str(job.id)})
-    if job.status in ("failed", "cancelled") and b2.button("Retry", key="jobs.retry"):
-        if retry(job.id, key=notice) is not None:
-            st.rerun()
-    if not job.finished:
-        b3.button(
-            "Cancel", key="jobs.cancel", on_click=cancel, args=(job.id,), kwargs={"key": notice}
+    actions = [
+        name
+        for name, shown in (
+            ("open", job.status == "done" and page is not None),
+            ("retry", job.status in ("failed", "cancelled")),
+            ("cancel", not job.finished),
         )
+        if shown
+    ]
+    for column, action in zip(st.columns(max(4, len(actions))), actions, strict=False):
+        if action == "open" and column.button("Open on its page", key="jobs.open"):
+            st.switch_page(PAGES / str(page), query_params={QUERY: str(job.id)})
+        elif action == "retry" and column.button("Retry", key="jobs.retry"):
+            if retry(job.id, key=notice) is not None:
+                st.rerun()
+        elif action == "cancel":
+            column.button(
+                "Cancel", key="jobs.cancel", on_click=cancel, args=(job.id,), kwargs={"key": notice}
+            )
     show_notice(notice)
     if job.status == "failed":
         st.error(f"Job #{job.id} failed: {job.error or 'no error text was recorded'}")
