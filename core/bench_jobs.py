@@ -1,23 +1,24 @@
 """Scale-out benchmarks for ``workbench bench --only jobs`` (issue 12 §3).
 
-A module of ``core`` beside :mod:`core.bench_cli`, not inside :mod:`core.cluster`: it
-sweeps (:mod:`core.sweep`), and the sweep itself fans out through ``core.cluster``, so a
-bench inside the cluster package would make the two packages import each other.
-
-- sweep throughput with 1 and 2 local Dask worker processes at >= 100,000
-  moving-average pairs (the serial run in this process is the reference);
+- sweep throughput of the chunked sweep (:func:`core.sweep.chunked.sweep_chunked`, the
+  service's code path) at >= 100,000 moving-average pairs: serial in this process, then
+  on 1 and on 2 local Dask worker processes, and the unchunked sweep for reference;
 - a universe sweep: the 2,258-pair reference grid on each of the 21 symbols of the
-  embedded ``sp500_closes`` dataset;
-- peak memory (coordinator and workers) of a 1,000,000-pair sweep in a fresh interpreter;
+  embedded ``sp500_closes`` dataset, serial vs 2 workers;
+- peak memory (coordinator and each worker) of a 1,000,000-pair sweep in a fresh
+  interpreter, the full table written to Parquet as the service stores it;
 - the time from ``jobs.submit`` to the job's first progress record, with a
   ``workbench jobs worker`` already running;
-- the scheduler's overhead per chunk (a map of trivial chunks) and the compute cost of one
-  sweep chunk, the inputs of the README's projection.
+- the scheduler's overhead per chunk (maps of trivial chunks) and one sweep chunk's
+  compute cost and result size: the inputs of the README's projection.
 
-Every chunk is a contiguous slice of fast windows (:func:`fast_slices`) swept by
-:func:`core.sweep.sweep_ma_crossover`, so concatenating the chunks in order gives the
-serial table exactly; each figure says whether it did. Medians and p95 over repeats,
-targets in the dict; no timed unit tests.
+Every timed sweep is checked against its serial run to the last bit of every stored
+column. Medians and p95 over repeats, targets in the dict; no timed unit tests.
+
+A module of ``core`` beside :mod:`core.bench_cli`, not inside :mod:`core.cluster`: it
+sweeps, and the sweep fans out through ``core.cluster``, so a bench inside the cluster
+package would make the two packages import each other. :func:`sweep_slice` and
+:func:`fast_slices` (grid slices by fast window) serve the process-cluster tests.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.benchkit import FAST, SLOW, grid_pairs, percentiles, reference_prices, run_python_json
+from core.benchkit import FAST, SLOW, percentiles, reference_prices, run_python_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +56,7 @@ def ma_windows(n_combos: int) -> tuple[np.ndarray, np.ndarray]:
     """Fast windows 2..k+1 and slow windows 3..k+2 with at least ``n_combos`` pairs
     fast < slow (k (k + 1) / 2 of them).
 
+    >>> from core.benchkit import grid_pairs
     >>> fast, slow = ma_windows(100_000)
     >>> len(grid_pairs(fast, slow)[0]) >= 100_000, int(fast[0]), int(slow[0])
     (True, 2, 3)
@@ -97,14 +100,6 @@ def sweep_slice(
     return {name: table[name].to_numpy() for name in ("fast", "slow", *METRICS)}
 
 
-def sweep_symbol(symbol: str, *, dataset: str) -> dict[str, Any]:
-    """The reference grid (:data:`core.benchkit.FAST` x :data:`SLOW`) on one symbol."""
-    from core.data.loaders import embedded_sources
-
-    prices = embedded_sources()[dataset].load(symbol)
-    return {"symbol": symbol, **sweep_slice(FAST, prices=prices, slow=SLOW)}
-
-
 def trivial(chunk: int) -> int:
     """A chunk that does nothing (the scheduler's overhead per chunk)."""
     return chunk
@@ -139,138 +134,170 @@ def _gather(
     chunks: Sequence[Any],
     shared: Mapping[str, Any],
     executor: str,
-) -> tuple[list[Any], int]:
-    """Run ``fn`` over ``chunks`` with :func:`core.cluster.map_chunks`; results in chunk
-    order and the largest pickled result (bytes)."""
+) -> list[Any]:
+    """``fn`` over ``chunks`` with :func:`core.cluster.map_chunks`, results in order."""
     from core.cluster import map_chunks
 
     out: list[Any] = [None] * len(chunks)
-    largest = 0
 
     def reduce(i: int, result: Any) -> None:
-        nonlocal largest
         out[i] = result
-        largest = max(largest, len(pickle.dumps(result, protocol=5)))
 
     map_chunks(fn, chunks, shared=dict(shared), reduce=reduce, executor=executor)
-    return out, largest
+    return out
 
 
-def _same(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> bool:
-    """Same keys and, for every key, the same dtype, shape and bytes (to the last bit)."""
+def chunked(
+    prices: Mapping[str, pd.DataFrame],
+    grid: Mapping[str, np.ndarray],
+    *,
+    executor: str,
+    table_path: Path | None = None,
+) -> Any:
+    """The moving-average crossover sweep of ``grid`` on every symbol of ``prices``
+    through :func:`core.sweep.chunked.sweep_chunked` (fast < slow), the code path of
+    the sweep service and of a universe sweep."""
+    from core.strategies.catalog import grid_constraints
+    from core.sweep.chunked import sweep_chunked
 
-    def bits(value: Any) -> tuple[str, tuple[int, ...], bytes]:
-        arr = np.asarray(value)
-        return arr.dtype.str, arr.shape, arr.tobytes()
-
-    return len(a) == len(b) and all(
-        x.keys() == y.keys() and all(bits(x[k]) == bits(y[k]) for k in x)
-        for x, y in zip(a, b, strict=True)
+    rules = grid_constraints("ma_crossover", list(grid))
+    return sweep_chunked(
+        "ma_crossover", prices, grid, rules, executor=executor, table_path=table_path
     )
 
 
-def _concat(parts: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+def _bits(table: pd.DataFrame) -> list[tuple[str, str, bytes]]:
+    """Every column's name, dtype and content, numbers as their bytes: equal lists are
+    equal to the last bit."""
+
+    def content(column: pd.Series) -> bytes:
+        values = column.to_numpy()
+        if values.dtype.kind in "biufcmM":
+            return bytes(values.tobytes())
+        return "\x00".join(map(str, values.tolist())).encode()
+
+    return [(str(c), str(table[c].dtype), content(table[c])) for c in table.columns]
 
 
-def bench_throughput(
-    *, repeats: int = 3, n_combos: int = THROUGHPUT_COMBOS, n_chunks: int = 32
-) -> dict[str, Any]:
-    """Combinations per second: serial in this process, then 1 and 2 Dask workers."""
-    from core.sweep import METRICS, sweep_ma_crossover
-
-    prices = reference_prices()
-    fast, slow = ma_windows(n_combos)
-    chunks = fast_slices(fast, slow, n_chunks)
-    combos = int(sum(int((slow > f).sum()) for f in fast.tolist()))
-    shared = {"prices": prices, "slow": slow, "block_bars": block_bars_of(combos)}
-    serial_s = []
-    for _ in range(repeats):
+def _timed_chunked(
+    prices: Mapping[str, pd.DataFrame],
+    grid: Mapping[str, np.ndarray],
+    executor: str,
+    repeats: int,
+    folder: Path,
+) -> tuple[list[float], Any]:
+    samples, result = [], None
+    for i in range(repeats):
         start = time.perf_counter()
-        whole = sweep_ma_crossover(prices, fast, slow).table
-        serial_s.append(time.perf_counter() - start)
-    reference = {k: whole[k].to_numpy() for k in ("fast", "slow", *METRICS)}
-    runs: dict[str, Any] = {}
-    identical = True
-    for n in (1, 2):
-        with local_workers(n):
-            cold = time.perf_counter()
-            parts, result_bytes = _gather(sweep_slice, chunks, shared, "dask")
-            cold_s = time.perf_counter() - cold
-            warm = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                parts, result_bytes = _gather(sweep_slice, chunks, shared, "dask")
-                warm.append(time.perf_counter() - start)
-            identical &= _same([_concat(parts)], [reference])
-        p = percentiles(warm)
-        runs[f"workers_{n}"] = {
-            "seconds": p,
-            "first_map_seconds": cold_s,
-            "combinations_per_s": {
-                "median": combos / p["median"],
-                "p95_slowest": combos / p["p95"],
-            },
-            "largest_chunk_result_bytes": result_bytes,
-        }
-    serial = percentiles(serial_s)
+        result = chunked(prices, grid, executor=executor, table_path=folder / f"{executor}{i}.pq")
+        samples.append(time.perf_counter() - start)
+    return samples, result
+
+
+def bench_throughput(*, repeats: int = 3, n_combos: int = THROUGHPUT_COMBOS) -> dict[str, Any]:
+    """Combinations per second of the chunked sweep of >= ``n_combos`` pairs: serial in
+    this process, then on 1 and on 2 Dask worker processes; and the unchunked sweep."""
+    import tempfile
+
+    from core.sweep import sweep_ma_crossover
+
+    prices = {"SP500": reference_prices()}
+    fast, slow = ma_windows(n_combos)
+    grid = {"fast": fast, "slow": slow}
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        folder = Path(tmp)
+        serial_s, serial = _timed_chunked(prices, grid, "serial", repeats, folder)
+        reference = _bits(serial.table())
+        whole_s = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            whole = sweep_ma_crossover(prices["SP500"], fast, slow, block_bars=serial.block_bars)
+            whole_s.append(time.perf_counter() - start)
+        unchunked_same = _bits(whole.table) == _bits(serial.table()[list(whole.table.columns)])
+        combos = int(serial.combinations)
+        runs: dict[str, Any] = {}
+        identical = True
+        for n in (1, 2):
+            with local_workers(n):
+                cold, _ = _timed_chunked(prices, grid, "dask", 1, folder)
+                warm, result = _timed_chunked(prices, grid, "dask", repeats, folder)
+                identical &= _bits(result.table()) == reference
+            p = percentiles(warm)
+            runs[f"workers_{n}"] = {
+                "seconds": p,
+                "first_sweep_seconds": cold[0],
+                "combinations_per_s": {
+                    "median": combos / p["median"],
+                    "p95_slowest": combos / p["p95"],
+                },
+            }
+    sp, wp = percentiles(serial_s), percentiles(whole_s)
     speedup = runs["workers_1"]["seconds"]["median"] / runs["workers_2"]["seconds"]["median"]
     return {
-        "bars": len(prices),
+        "bars": len(prices["SP500"]),
         "combinations": combos,
-        "chunks": len(chunks),
-        "serial_seconds": serial,
-        "serial_combinations_per_s": combos / serial["median"],
+        "raw_combinations": int(serial.raw_combinations),
+        "chunks": int(serial.chunks),
+        "block_bars": int(serial.block_bars),
+        "serial_seconds": sp,
+        "serial_combinations_per_s": combos / sp["median"],
+        "unchunked_seconds": wp,
+        "unchunked_combinations_per_s": combos / wp["median"],
         **runs,
         "speedup_2_over_1": speedup,
+        "speedup_2_over_serial": sp["median"] / runs["workers_2"]["seconds"]["median"],
         "target_speedup": TARGET_SPEEDUP,
         "ratio_to_target": speedup / TARGET_SPEEDUP,
         "identical_to_serial": identical,
+        "identical_to_unchunked": unchunked_same,
         "load_average_1min": os.getloadavg()[0],
-        "cpu_count": os.cpu_count(),
     }
 
 
 def bench_universe(*, repeats: int = 3, dataset: str = UNIVERSE_DATASET) -> dict[str, Any]:
-    """The reference grid on every symbol of ``dataset``: serial vs 2 Dask workers."""
+    """The reference grid on every symbol of ``dataset`` (one chunked universe sweep):
+    serial in this process vs 2 Dask worker processes."""
+    import tempfile
+
     from core.data.loaders import embedded_sources
 
-    symbols = list(embedded_sources()[dataset].symbols())
-    shared = {"dataset": dataset}
-    serial_s, dask_s = [], []
-    serial: list[Any] = []
-    parts: list[Any] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        serial, _ = _gather(sweep_symbol, symbols, shared, "serial")
-        serial_s.append(time.perf_counter() - start)
-    with local_workers(2):
-        _gather(sweep_symbol, symbols[:2], shared, "dask")  # workers import and load once
-        for _ in range(repeats):
-            start = time.perf_counter()
-            parts, result_bytes = _gather(sweep_symbol, symbols, shared, "dask")
-            dask_s.append(time.perf_counter() - start)
-    per_symbol = len(grid_pairs(FAST, SLOW)[0])
-    combos = per_symbol * len(symbols)
+    source = embedded_sources()[dataset]
+    prices = {symbol: source.load(symbol) for symbol in source.symbols()}
+    grid = {"fast": FAST, "slow": SLOW}
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        folder = Path(tmp)
+        serial_s, serial = _timed_chunked(prices, grid, "serial", repeats, folder)
+        with local_workers(2):
+            cold, _ = _timed_chunked(prices, grid, "dask", 1, folder)
+            dask_s, result = _timed_chunked(prices, grid, "dask", repeats, folder)
+            identical = _bits(result.table()) == _bits(serial.table())
     sp, dp = percentiles(serial_s), percentiles(dask_s)
+    combos = int(serial.combinations)
     return {
         "dataset": dataset,
-        "symbols": len(symbols),
-        "combinations_per_symbol": per_symbol,
+        "symbols": len(prices),
+        "bars": {s: len(f) for s, f in prices.items()}[next(iter(prices))],
+        "combinations_per_symbol": combos // len(prices),
         "combinations": combos,
+        "chunks": int(serial.chunks),
         "serial_seconds": sp,
         "workers_2_seconds": dp,
+        "workers_2_first_sweep_seconds": cold[0],
         "workers_2_combinations_per_s": combos / dp["median"],
         "speedup_2_over_serial": sp["median"] / dp["median"],
-        "largest_chunk_result_bytes": result_bytes,
-        "identical_to_serial": _same(parts, serial),
+        "identical_to_serial": identical,
     }
 
 
 def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
     """Seconds per chunk of ``n_chunks`` trivial chunks through :func:`map_chunks` and
-    through ``Client.map`` itself (2 local workers), and one sweep chunk's compute cost."""
-    prices = reference_prices()
+    through ``Client.map`` itself (2 local workers), and one sweep chunk's compute cost
+    and result size (:func:`core.sweep.chunked.sweep_chunk`, 20,000 raw combinations of
+    the throughput grid)."""
+    from core.backtest.spec import BacktestSpec
+    from core.strategies.catalog import grid_constraints
+    from core.sweep.chunked import CHUNK_COMBOS, chunk_block_bars, plan_chunks, sweep_chunk
+
     per_chunk, raw = [], []
     with local_workers(2) as dask_client:
         client: Any = dask_client
@@ -284,15 +311,28 @@ def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
             client.gather(futures)
             raw.append((time.perf_counter() - start) / n_chunks)
             del futures
-    # one chunk of the throughput grid: ~3,000 pairs x 5,031 bars
+    prices = {"SP500": reference_prices()}
     fast, slow = ma_windows(THROUGHPUT_COMBOS)
-    chunk = fast_slices(fast, slow, 32)[0]
-    pairs = int(sum(int((slow > f).sum()) for f in chunk.tolist()))
-    cost = []
+    axes = {"fast": fast, "slow": slow}
+    total = int(fast.size * slow.size)
+    first = plan_chunks(total, ["SP500"])[0]
+    kwargs: dict[str, Any] = {
+        "strategy": "ma_crossover",
+        "prices": prices,
+        "axes": axes,
+        "constraints": grid_constraints("ma_crossover", list(axes)),
+        "fixed": {},
+        "spec": BacktestSpec(),
+        "block_bars": chunk_block_bars(total),
+    }
+    cost, table = [], None
     for _ in range(max(3, repeats)):
         start = time.perf_counter()
-        result = sweep_slice(chunk, prices=prices, slow=slow)
+        table = sweep_chunk(first, **kwargs)
         cost.append(time.perf_counter() - start)
+    assert table is not None
+    pairs, bars = len(table), len(prices["SP500"])
+    size = len(pickle.dumps(table, protocol=5))
     pc, rw, cc = percentiles(per_chunk), percentiles(raw), percentiles(cost)
     return {
         "trivial_chunks": n_chunks,
@@ -301,12 +341,14 @@ def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
         "map_chunks_chunks_per_s": 1.0 / pc["median"],
         "client_map_tasks_per_s": 1.0 / rw["median"],
         "sweep_chunk": {
+            "raw_combinations": CHUNK_COMBOS,
             "pairs": pairs,
-            "bars": len(prices),
+            "bars": bars,
             "seconds": cc,
-            "ns_per_pair_bar": cc["median"] / (pairs * len(prices)) * 1e9,
-            "result_bytes": len(pickle.dumps(result, protocol=5)),
-            "result_bytes_per_pair": len(pickle.dumps(result, protocol=5)) / pairs,
+            "ns_per_pair_bar": cc["median"] / (pairs * bars) * 1e9,
+            "result_bytes": size,
+            "result_bytes_per_pair": size / pairs,
+            "overhead_share": pc["median"] / cc["median"],
         },
     }
 
@@ -343,59 +385,43 @@ class _RssSampler:
         self._thread.join()
 
 
-def memory_run(n_combos: int = MEMORY_COMBOS, n_chunks: int = 64) -> dict[str, Any]:
-    """Sweep ``n_combos`` pairs on 2 local workers, keeping only what a sweep stores
-    (one array per metric); peak RSS of this process and of each worker (the kernel's
-    own high-water mark, ``ru_maxrss``, and a 50 ms psutil sample of all of them)."""
+def memory_run(n_combos: int = MEMORY_COMBOS) -> dict[str, Any]:
+    """The chunked sweep of ``n_combos`` pairs on 2 local workers, its full table written
+    to Parquet as the service stores it; peak RSS of this process and of each worker
+    (the kernel's high-water mark, ``ru_maxrss``, and a 50 ms psutil sample of all)."""
     import resource
+    import tempfile
 
-    from core.sweep import METRICS
-
-    prices = reference_prices()
+    prices = {"SP500": reference_prices()}
     fast, slow = ma_windows(n_combos)
-    chunks = fast_slices(fast, slow, n_chunks)
-    sizes = [int(sum(int((slow > f).sum()) for f in c.tolist())) for c in chunks]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    combos = int(offsets[-1])
-    columns = ("fast", "slow", *METRICS)
-    kept: dict[str, np.ndarray] = {}
-    with local_workers(2) as client:
+    with local_workers(2) as client, tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         worker_pids: dict[str, int] = client.run(os.getpid)
         before: dict[str, int] = client.run(_maxrss_kb)
-
-        def reduce(i: int, result: Mapping[str, np.ndarray]) -> None:
-            for name in columns:
-                if name not in kept:
-                    kept[name] = np.empty(int(offsets[-1]), dtype=result[name].dtype)
-                kept[name][offsets[i] : offsets[i + 1]] = result[name]
-
-        from core.cluster import map_chunks
-
+        self_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with _RssSampler(lambda: [os.getpid(), *worker_pids.values()]) as sampler:
             start = time.perf_counter()
-            map_chunks(
-                sweep_slice,
-                chunks,
-                shared={"prices": prices, "slow": slow, "block_bars": block_bars_of(combos)},
-                reduce=reduce,
-                executor="dask",
+            result = chunked(
+                prices, {"fast": fast, "slow": slow}, executor="dask", table_path=Path(tmp) / "t.pq"
             )
             seconds = time.perf_counter() - start
         after: dict[str, int] = client.run(_maxrss_kb)
+        table_bytes = (Path(tmp) / "t.pq").stat().st_size
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers_mb = {addr: kb / 1024 for addr, kb in after.items()}
+    combos = int(result.combinations)
     return {
-        "combinations": int(offsets[-1]),
-        "bars": len(prices),
-        "chunks": len(chunks),
+        "combinations": combos,
+        "bars": len(prices["SP500"]),
+        "chunks": int(result.chunks),
         "seconds": seconds,
-        "combinations_per_s": int(offsets[-1]) / seconds,
+        "combinations_per_s": combos / seconds,
         "coordinator_peak_rss_mb": self_mb,
+        "coordinator_peak_rss_mb_before_sweep": self_before,
         "worker_peak_rss_mb": workers_mb,
         "worker_peak_rss_mb_before_sweep": {a: kb / 1024 for a, kb in before.items()},
         "max_process_peak_rss_mb": max(self_mb, *workers_mb.values()),
         "sampled_peak_total_rss_mb": sampler.peak_total / 2**20,
-        "stored_bytes": int(sum(a.nbytes for a in kept.values())),
+        "table_parquet_bytes": table_bytes,
         "target_peak_mb": TARGET_PEAK_MB,
     }
 
@@ -547,11 +573,11 @@ __all__ = [
     "TARGET_SPEEDUP",
     "THROUGHPUT_COMBOS",
     "bench_jobs",
+    "chunked",
     "fast_slices",
     "ma_windows",
     "memory_run",
     "summary",
     "sweep_slice",
-    "sweep_symbol",
     "trivial",
 ]
