@@ -19,15 +19,22 @@ def _params(raw: Any, values: dict[str, Any], as_json: bool) -> dict[str, Any]:
 def _write_report(
     outcome: ReportOutcome, payload: dict[str, Any], extras: dict[str, Any], as_json: bool
 ) -> dict[str, Any]:
-    """Write the tear sheet to ``--out``; the payload names the file first."""
-    out: Path = extras["out"]
+    """Write the tear sheet to ``--out`` (if given); the payload names the file first."""
+    out: Path | None = extras["out"]
+    if out is None:  # the tear sheet is kept with its run (payload["html_path"])
+        return payload
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(outcome.html, encoding="utf-8")
     return {"out": str(out), **payload}
 
 
 OUT_OPT = extra_option(
-    "out", Path, ..., "--out", help="HTML file to write.", parser=opt.output_file()
+    "out",
+    Path | None,
+    None,
+    "--out",
+    help="HTML file to write (the tear sheet is also kept with its run).",
+    parser=opt.output_file(),
 )
 
 add_command(app, BACKTEST, converters={"params": _params})

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
+from app.cli import options as opt
 from app.cli._app import app
+from app.cli._common import fail
 from app.cli._generate import add_command
 from app.operations.predict import PREDICT
 
 
-def _out(raw: Any, _values: dict[str, Any], _as_json: bool) -> str | None:
-    """``--out`` names a file to write (it need not exist; the request checks its suffix)."""
-    return None if raw in (None, "") else str(raw)
+def _out(raw: Any, _values: dict[str, Any], as_json: bool) -> str | None:
+    """``--out``: a file we can write (checked before any work; the request checks that it
+    ends in .csv or .parquet)."""
+    if raw in (None, ""):
+        return None
+    try:
+        return str(opt.output_file()(raw))
+    except PydanticCustomError as exc:
+        fail(f"--out: {exc.message()}", as_json=as_json)
+        raise  # fail() exits; this only tells type checkers
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        shown = str(raw) if len(str(raw)) <= 40 else str(raw)[:40] + "..."
+        fail(f"--out: {shown!r} is not a usable file path ({exc.strerror})", as_json=as_json)
+        raise
 
 
 add_command(app, PREDICT, converters={"out": _out})

@@ -257,7 +257,8 @@ def report_payload(outcome: ReportOutcome) -> dict[str, Any]:
 
 
 def _report_text(outcome: ReportOutcome, payload: dict[str, Any]) -> str:
-    return f"wrote {payload.get('out', 'the tear sheet')} ({payload['bytes']:,} bytes)"
+    where = payload.get("out") or payload.get("html_path") or "the tear sheet"
+    return f"wrote {where} ({payload['bytes']:,} bytes)"
 
 
 REPORT = register(

@@ -58,7 +58,7 @@ def test_universe_and_predict_jobs_reopen_from_their_result(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "command", [["universe", "--dataset", "synthetic"], ["report", "--out", "unused.html"]]
+    "command", [["universe", "--dataset", "synthetic"], ["report", "--strategy", "buy_and_hold"]]
 )
 def test_async_prints_a_job_id_without_running_it(
     command: list[str], isolated_workbench: Path

@@ -3,6 +3,7 @@ between them (nothing saved), and the HTML kept with its run so a job's result r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ from app.operations import Cancelled, CancelToken, get
 from app.operations.backtest import BacktestRequest, ReportRequest
 from app.services import backtest, report
 from app.services import runs as run_store
+from tests.app.test_cli import workbench
 
 REQUEST = ReportRequest(strategy="ma_crossover", params={"fast": 20, "slow": 100})
 
@@ -71,3 +73,13 @@ def test_a_cancel_between_stages_stops_and_saves_nothing(stage: int) -> None:
         get("report").run(REQUEST, progress=progress, cancel=token)
     assert seen == [0.3, 0.9][:stage]
     assert run_store.list_runs() == []
+
+
+def test_cli_report_without_out_keeps_the_tear_sheet_with_its_run(isolated_workbench: Path) -> None:
+    out = workbench("report", "--strategy", "buy_and_hold", "--json", var=isolated_workbench)
+    assert out.returncode == 0, out.stdout + out.stderr
+    payload = json.loads(out.stdout)
+    assert "out" not in payload
+    assert Path(payload["html_path"]) == report.saved_tearsheet(payload["run_id"])
+    text = workbench("report", "--run", str(payload["run_id"]), var=isolated_workbench)
+    assert text.stdout.strip() == f"wrote {payload['html_path']} ({payload['bytes']:,} bytes)"
