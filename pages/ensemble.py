@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 from pydantic import ValidationError
 
 from app import state
-from app.components.ensemble import progress_bar, render_ensemble, request_bounds
+from app.components.ensemble import render_ensemble, request_bounds
 from app.components.forms import cost_inputs
-from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
+from app.components.jobs import job_panel, run_id_of, submit_job
+from app.operations.ensemble import EnsembleRequest
 from app.operations.errors import field_errors
-from app.services import ensemble
 from app.services import runs as run_store
-from app.services.data import DataSourceError
+
+if TYPE_CHECKING:
+    from app.services.jobs import JobView
 
 SELECTOR = "ensemble.selector"
 TRAIN_FRACTION = "ensemble.train_fraction"
 SEED = "ensemble.seed"
-OUTCOME = "ensemble.outcome"
 SELECTOR_LABELS = {
     "ucb": "UCB1",
     "thompson": "Thompson sampling",
@@ -84,26 +87,13 @@ if submitted:
         for error in field_errors(exc, labels=LABELS):
             st.error(error.message)
     else:
-        with st.status(
-            f"Tuning agents and running {SELECTOR_LABELS[selector]} on {symbol}…", expanded=False
-        ) as status:
-            try:
-                fresh = ensemble.run_ensemble(request, progress=progress_bar())
-            except (ValueError, DataSourceError) as exc:
-                status.update(label="Ensemble run failed", state="error")
-                st.error(str(exc))
-            else:
-                st.session_state[OUTCOME] = fresh
-                status.update(
-                    label=f"Run #{fresh.run_id} saved: {len(fresh.result.returns):,} "
-                    "out-of-sample bars",
-                    state="complete",
-                )
+        submit_job("ensemble eval", request)
 
-outcome: EnsembleOutcome | None = st.session_state.get(OUTCOME)
-if outcome is None:
-    st.info("Choose a selector and press **Run ensemble** (about 5 seconds on daily data).")
-else:
+
+def _show(job: JobView) -> None:
+    from app.services.reopen import reopen_ensemble
+
+    outcome = reopen_ensemble(run_id_of(job))
     req = outcome.request
     if (req.dataset, req.symbol) != (dataset, symbol):
         st.warning(
@@ -115,6 +105,10 @@ else:
         f"(train {req.train_fraction:.0%}, seed {req.seed})"
     )
     render_ensemble(outcome)
+
+
+if job_panel("ensemble eval", on_done=_show) is None:
+    st.info("Choose a selector and press **Run ensemble** (about 5 seconds on daily data).")
 
 saved = run_store.list_runs(kind="ensemble", limit=50)
 with st.expander(f"Saved ensemble runs ({len(saved)})"):

@@ -13,6 +13,7 @@ from app.operations import CancelToken, Progress
 from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 from app.services import runs as run_store
 from app.services.data import load_prices
+from app.services.reopen import ensemble_frames
 from core.ensemble import evaluate_with_regimes
 
 
@@ -53,6 +54,7 @@ def run_ensemble(
             "weights": result.weights,
             "regret": result.regret_curve.to_frame("regret"),
             "by_regime": run.by_regime,
+            **ensemble_frames(result, run.regimes),  # so that the run reopens whole
         },
     )
     return replace(outcome, run_id=run_id)

@@ -8,8 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from app.components.ensemble import SWITCH_TABLE_CAP
 from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
-from app.services import retrain
+from app.services import jobs, retrain
 from app.services import runs as run_store
+from app.services.ensemble import run_ensemble
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
 
 RUN = "FormSubmitter:ensemble.form-Run ensemble"
@@ -37,6 +38,19 @@ def _table(at: AppTest, columns: list[str]) -> pd.DataFrame:
     raise AssertionError(f"no table with columns {columns}")
 
 
+def _run(at: AppTest) -> EnsembleOutcome:
+    """Submit the form, run the job as the worker would, show it; the same request run here
+    by the service (the numbers the page must show, reopened from the saved run)."""
+    at.button(key=RUN).click().run()
+    assert not at.exception, at.exception
+    assert jobs.run_pending() == 1
+    at.run()
+    assert not at.exception, at.exception
+    request = jobs.request_of(jobs.list_jobs(kind="ensemble eval")[0])
+    assert isinstance(request, EnsembleRequest)
+    return run_ensemble(request, save=False)
+
+
 def _heatmaps(at: AppTest) -> list[dict]:
     specs = [chart_spec(at, i) for i in range(len(at.get("plotly_chart")))]
     return [t for s in specs for t in s["data"] if t.get("type") == "heatmap"]
@@ -55,12 +69,10 @@ def test_run_ucb_then_contextual() -> None:
     assert at.number_input(key="ensemble.fees").value == fields["fees"].default * 1e4 == 5.0
 
     at.radio(key="ensemble.selector").set_value("ucb")
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
-    outcome: EnsembleOutcome = at.session_state["ensemble.outcome"]
+    outcome = _run(at)
     assert outcome.request.selector == "ucb"
     saved = run_store.list_runs(kind="ensemble")
-    assert [r.id for r in saved] == [outcome.run_id]
+    assert len(saved) == 1 and any(f"Run #{saved[0].id}: UCB1" in h.value for h in at.subheader)
     stored = saved[0].metrics
     assert stored["selector"] == "ucb"
     assert (saved[0].spec["fees"], saved[0].spec["slippage"]) == (0.0005, 0.0005)
@@ -88,13 +100,12 @@ def test_run_ucb_then_contextual() -> None:
 
     # another selector: a second stored run, and the cards follow it
     at.radio(key="ensemble.selector").set_value("contextual")
-    at.button(key=RUN).click().run()
-    assert not at.exception, at.exception
+    _run(at)
     saved = run_store.list_runs(kind="ensemble")
     assert len(saved) == 2
     latest = max(saved, key=lambda r: r.id)
     assert latest.metrics["selector"] == "contextual"
-    assert at.session_state["ensemble.outcome"].run_id == latest.id
+    assert any(f"Run #{latest.id}: Contextual UCB" in h.value for h in at.subheader)
     shown = metrics(at)
     assert {k: shown[k] for k in _expected_cards(latest.metrics)} == _expected_cards(latest.metrics)
     assert any("Contextual UCB" in s.value for s in at.subheader)
@@ -113,6 +124,9 @@ def test_retraining_component_records_and_shows_decisions() -> None:
     assert any("No retraining decisions" in i.value for i in at.info)
     at.number_input(key="retrain.cooldown").set_value(40)
     at.button(key=REPLAY).click().run()
+    assert not at.exception, at.exception
+    assert jobs.run_pending() == 1  # the replay runs as a job
+    at.run()
     assert not at.exception, at.exception
 
     history = retrain.decision_history()
