@@ -6,7 +6,7 @@ from typing import Any
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import _grid_axes, _strategy_fixed
+from app.cli._common import _grid_axes, _strategy_fixed, fail
 from app.cli._generate import add_command, extra_option
 from app.operations.sweep import SWEEP, TOP, SweepOutcome, top_rows
 
@@ -17,6 +17,24 @@ def _grid(raw: Any, values: dict[str, Any], as_json: bool) -> dict[str, Any]:
 
 def _fixed(raw: Any, values: dict[str, Any], as_json: bool) -> dict[str, Any]:
     return _strategy_fixed(str(values.get("strategy")), list(raw or []), as_json)
+
+
+def _symbol(raw: Any, values: dict[str, Any], as_json: bool) -> Any:
+    """``--symbol``, refused beside ``--all-symbols`` (dropped: a universe names none)."""
+    if not values.get("all_symbols"):
+        return raw
+    from typer._click.core import ParameterSource  # typer 0.29 runs its own click
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    source = context.get_parameter_source("symbol") if context is not None else None
+    if source is ParameterSource.COMMANDLINE:
+        fail(
+            f"give either --symbol {raw} or --all-symbols, not both: "
+            "--all-symbols sweeps every symbol of the dataset",
+            as_json=as_json,
+        )
+    return None
 
 
 def _top(
@@ -35,4 +53,10 @@ TOP_OPT = extra_option(
     parser=opt.number(1, 1000, integer=True),
 )
 
-add_command(app, SWEEP, converters={"grid": _grid, "fixed": _fixed}, extra=[TOP_OPT], after=_top)
+add_command(
+    app,
+    SWEEP,
+    converters={"grid": _grid, "fixed": _fixed, "symbol": _symbol},
+    extra=[TOP_OPT],
+    after=_top,
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 TOP = 10
 """Rows of the ranked table in a sweep's payload (the CLI's ``--top``)."""
+TOP_KEPT = 1000
+"""Best rows a sweep keeps beside its stored table (the most ``--top`` shows)."""
 
 
 class SweepRequest(BacktestCosts):
@@ -27,7 +31,8 @@ class SweepRequest(BacktestCosts):
     Every combination of the ``grid`` axes (inclusive ``start:stop:step`` ranges) is
     backtested at once; parameters that are not swept take their ``fixed`` value or
     their default. The grid is checked against each parameter's declared range and
-    capped (:data:`core.sweep.MAX_COMBINATIONS`) before any work.
+    capped (:data:`core.sweep.MAX_COMBINATIONS`) before any work. ``all_symbols`` sweeps
+    every symbol of the dataset in one run (a universe sweep; ``symbol`` is then not given).
     """
 
     dataset: str = Field(default="ohlcv_daily", description="Dataset name")
@@ -48,6 +53,16 @@ class SweepRequest(BacktestCosts):
     )
     start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
     end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+    all_symbols: bool = Field(
+        default=False, description="Sweep every symbol of the dataset in one run"
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.all_symbols:  # a universe sweep names no symbol (its spec rebuilds as one)
+            data.pop("symbol", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> SweepRequest:
@@ -67,27 +82,64 @@ class SweepRequest(BacktestCosts):
             check_param(self.strategy, name, value)
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")
+        if self.all_symbols and "symbol" in self.model_fields_set:
+            raise ValueError(
+                f"give either a symbol ({self.symbol}) or all symbols, not both: "
+                "a universe sweep runs on every symbol of the dataset"
+            )
         return self
 
 
 @dataclass(frozen=True)
+class UniverseResult:
+    """What a universe sweep adds: the best combination of every symbol and the
+    deflated Sharpe ratio of the overall best over every trial (combinations x symbols)."""
+
+    symbols: tuple[str, ...]
+    best_by_symbol: pd.DataFrame
+    dsr: dict[str, float]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SweepOutcome:
-    """A finished sweep: one row per combination, ranked by ``metric``."""
+    """A finished sweep: one row per combination, ranked by ``metric``.
+
+    ``source`` is the table itself or the Parquet file it is stored in; :attr:`table`
+    reads the file on first use, so a sweep of a million combinations does not hold its
+    table in memory. ``heatmap`` is the max of ``metric`` over the first two swept params
+    (a universe: symbol x first param), ``top_table`` the best :data:`TOP_KEPT` rows.
+    """
 
     run_id: int | None
     request: SweepRequest
-    table: pd.DataFrame
+    source: pd.DataFrame | Path
     param_names: tuple[str, ...]
     combinations: int
     seconds: float
     metric: str
     best: dict[str, Any]
     execution: str
+    heatmap: pd.DataFrame | None = None
+    top_table: pd.DataFrame | None = None
+    chunks: int = 1
+    universe: UniverseResult | None = None
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """Every combination with its metrics (grid order; symbol-major for a universe)."""
+        import pandas as pd
+
+        return (
+            self.source if isinstance(self.source, pd.DataFrame) else pd.read_parquet(self.source)
+        )
 
     def top(self, n: int = TOP) -> pd.DataFrame:
-        """Best ``n`` rows by the request's metric (NaN last)."""
+        """Best ``n`` rows by the request's metric (NaN last; ties in grid order)."""
         from core.sweep.result import rank
 
+        if self.top_table is not None and n <= len(self.top_table):
+            return self.top_table.head(n)
         return rank(self.table, self.metric, n)
 
 
@@ -100,16 +152,29 @@ def top_rows(outcome: SweepOutcome, n: int = TOP) -> list[dict[str, Any]]:
 
 
 def sweep_payload(outcome: SweepOutcome) -> dict[str, Any]:
-    """The JSON payload of a finished sweep: counts, the best row and the top rows."""
-    return {
+    """The JSON payload of a finished sweep: counts, the best row and the top rows; a
+    universe sweep adds its symbols, the best row per symbol and the deflated Sharpe."""
+    payload: dict[str, Any] = {
         "combinations": outcome.combinations,
         "seconds": round(outcome.seconds, 4),
         "best": json_safe(dict(outcome.best)),
         "metric": outcome.metric,
         "run_id": outcome.run_id,
         "execution": outcome.execution,
+        "chunks": outcome.chunks,
         "top": top_rows(outcome),
     }
+    universe = outcome.universe
+    if universe is not None:
+        rows = universe.best_by_symbol.replace({float("nan"): None}).to_dict(orient="records")
+        payload["universe"] = {
+            "symbols": list(universe.symbols),
+            "trials": universe.dsr.get("trials"),
+            "dsr": json_safe(universe.dsr),
+            "best_by_symbol": json_safe(rows),
+            "skipped": dict(universe.skipped),
+        }
+    return payload
 
 
 def _sweep_text(outcome: SweepOutcome, payload: dict[str, Any]) -> str:
@@ -134,4 +199,13 @@ SWEEP = register(
     )
 )
 
-__all__ = ["SWEEP", "TOP", "SweepOutcome", "SweepRequest", "sweep_payload", "top_rows"]
+__all__ = [
+    "SWEEP",
+    "TOP",
+    "TOP_KEPT",
+    "SweepOutcome",
+    "SweepRequest",
+    "UniverseResult",
+    "sweep_payload",
+    "top_rows",
+]

@@ -44,13 +44,15 @@ def save_run(
     spec: dict[str, Any],
     metrics: dict[str, Any],
     frames: dict[str, pd.DataFrame],
+    files: dict[str, Path] | None = None,
 ) -> int:
     """Store a finished run and its frames; nothing half-written, safe under concurrency.
 
     The frames are written first to a private temporary folder (no lock held meanwhile);
     then one short transaction inserts the row, moves the folder to the run's id and
     commits. Any failure removes the folder and rolls the row back. Titles need not be
-    unique: concurrent saves with the same title are separate runs.
+    unique: concurrent saves with the same title are separate runs. ``files`` are Parquet
+    files written beforehand (a large sweep's table), moved in as frames of those names.
     """
     root = get_settings().var_dir / "runs"
     root.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,8 @@ def save_run(
     try:
         for name, frame in frames.items():
             frame.to_parquet(staging / f"{name}.parquet")
+        for name, path in (files or {}).items():  # frames already written (large tables)
+            shutil.move(path, staging / f"{name}.parquet")
         with session_scope(get_engine()) as session:
             repo = RunRepository(session)
             run = repo.start(kind=kind, spec=spec, title=title)

@@ -1,20 +1,27 @@
-"""Parameter sweeps for the pages, the CLI and jobs: load the data, call
-:func:`core.sweep.sweep`, save the ranked table; ``reopen_sweep`` reads it back."""
+"""Parameter sweeps for the pages, the CLI and jobs: load the data, sweep the grid in
+chunks (:func:`core.sweep.chunked.sweep_chunked`, on Dask when there is more than one
+chunk), save the ranked table; ``reopen_sweep`` reads it back.
+
+Chunk results are cached by (data hash, request, code version), so a sweep whose job
+was killed mid-way resumes without recomputing the chunks already done; the cache of a
+sweep is dropped once its run is saved."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.operations import CancelToken, Progress
-from app.operations.sweep import SweepOutcome, SweepRequest
+from app.operations.sweep import TOP_KEPT, SweepOutcome, SweepRequest, UniverseResult
+from app.services import _sweep as helpers
 from app.services import runs as run_store
-from app.services.data import load_prices
 from core.backtest.spec import EXECUTION
-from core.serialize import json_safe
+from core.cluster import default_executor
 from core.strategies.catalog import grid_constraints
-from core.sweep import check_bars, grid_size, sweep
+from core.sweep import grid_size
+from core.sweep.chunked import CHUNK_COMBOS, sweep_chunked
 
 
 def run_sweep(
@@ -24,84 +31,115 @@ def run_sweep(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> SweepOutcome:
-    """One vectorized sweep over the grid (the strategy's grid rules, e.g. fast < slow,
-    applied to all combinations at once); ``cancel`` is checked between chunks."""
-    prices = load_prices(request.dataset, request.symbol, start=request.start, end=request.end)
-    check_bars(request.strategy, request.grid, request.fixed, len(prices))
+    """One sweep over the grid (the strategy's grid rules, e.g. fast < slow, applied to
+    every combination), on one symbol or every symbol of the dataset; ``cancel`` is
+    checked between chunks and while they run."""
+    frames, skipped = helpers.frames_of(request)
     grid = {name: axis.values() for name, axis in request.grid.items()}
-
-    def on_chunk(fraction: float) -> None:
-        if cancel is not None:
-            cancel.check()
-        if progress is not None:
-            progress(0.05 + 0.85 * fraction, f"Simulated {fraction:.0%} of the combinations")
-
+    n_chunks = -(-grid_size(grid) // CHUNK_COMBOS) * len(frames)
+    cache = helpers.chunk_cache(request, frames)
     if progress is not None:
-        progress(0.05, f"Sweeping {grid_size(grid):,} raw combos")
-    result = sweep(
-        request.strategy,
-        prices,
-        grid,
-        grid_constraints(request.strategy, grid) or None,
-        request.spec(),
-        request.metric,
-        fixed=request.fixed,
-        progress=on_chunk,
-    )
-    if result.combinations == 0:
-        raise ValueError("no combination satisfies the constraints (e.g. fast < slow)")
-    if progress is not None:
-        progress(0.9, f"{result.combinations:,} combinations in {result.seconds:.2f} s")
-    best: dict[str, Any] = {
-        k: (v.item() if hasattr(v, "item") else v) for k, v in result.best().items()
-    }
-    for name in result.param_names:
-        if np.issubdtype(grid[name].dtype, np.integer):
-            best[name] = int(best[name])
-    run_id = None
-    if save:
-        if cancel is not None:
-            cancel.check()
-        run_id = run_store.save_run(
-            kind="sweep",
-            title=f"sweep {request.strategy} {request.symbol} ({result.combinations} combos)",
-            spec=request.model_dump(mode="json"),
-            metrics={
-                "combinations": result.combinations,
-                "seconds": result.seconds,
-                "best": json_safe({k: float(v) for k, v in best.items()}),
-            },
-            frames={"table": result.table},
+        progress(
+            0.02, f"Sweeping {grid_size(grid) * len(frames):,} raw combos in {n_chunks} chunks"
         )
-    if progress is not None:
-        progress(1.0, "done")
-    return SweepOutcome(
-        run_id,
-        request,
-        result.table,
-        result.param_names,
-        result.combinations,
-        result.seconds,
-        request.metric,
-        best,
-        result.execution,
-    )
+
+    def on_chunk(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(0.02 + 0.9 * fraction, message)
+
+    staging = Path(tempfile.mkdtemp(prefix=".sweep-", dir=helpers.scratch()))
+    try:
+        result = sweep_chunked(
+            request.strategy,
+            frames,
+            grid,
+            grid_constraints(request.strategy, grid),
+            request.spec(),
+            request.metric,
+            fixed=request.fixed,
+            universe=request.all_symbols,
+            executor=default_executor(n_chunks),
+            cache=cache,
+            progress=on_chunk,
+            check=cancel.check if cancel is not None else None,
+            top_n=TOP_KEPT,
+            table_path=helpers.staging_table(staging),
+        )
+        if result.combinations == 0:
+            raise ValueError("no combination satisfies the constraints (e.g. fast < slow)")
+        best = helpers.plain(result.top.iloc[0].to_dict(), grid)
+        universe = None
+        if request.all_symbols:
+            dsr = helpers.deflated_sharpe(
+                request, frames, best, result.combinations, result.sharpe_variance
+            )
+            universe = UniverseResult(result.symbols, result.best_by_symbol, dsr, skipped)
+        source: Any = result.table_path
+        run_id = None
+        if save:
+            if cancel is not None:
+                cancel.check()
+            run_id = helpers.save(request, result, best, universe, staging)
+            source = run_store.run_folder(run_id) / "table.parquet"
+            cache.clear()
+        else:
+            source = result.table()
+        if progress is not None:
+            progress(1.0, f"{result.combinations:,} combinations in {result.seconds:.2f} s")
+        return SweepOutcome(
+            run_id,
+            request,
+            source,
+            result.param_names,
+            result.combinations,
+            result.seconds,
+            request.metric,
+            best,
+            EXECUTION,
+            heatmap=result.heatmap,
+            top_table=result.top,
+            chunks=result.chunks,
+            universe=universe,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def reopen_sweep(run_id: int) -> SweepOutcome:
-    """Rebuild a saved sweep from its stored table (no recomputation)."""
+    """Rebuild a saved sweep from its stored frames (no recomputation; the full table
+    is read on first use of ``outcome.table``)."""
     run = run_store.get_run(run_id)
     if run.kind != "sweep":
         raise LookupError(f"run {run_id} is a {run.kind}, not a sweep")
     request = SweepRequest.model_validate(run.spec)
+    folder = Path(run.artifact_path or "")
+
+    def frame(name: str) -> Any:
+        return run_store.load_frame(run, name) if (folder / f"{name}.parquet").is_file() else None
+
+    heat = frame("heatmap")
+    universe = None
+    if request.all_symbols:
+        universe = UniverseResult(
+            tuple(run.metrics.get("symbols", [])),
+            frame("best_by_symbol"),
+            dict(run.metrics.get("dsr", {})),
+            dict(run.metrics.get("skipped", {})),
+        )
+    if not (folder / "table.parquet").is_file():
+        raise LookupError(f"run {run_id}: artifact {folder / 'table.parquet'} is missing")
     return SweepOutcome(
         run_id,
         request,
-        run_store.load_frame(run, "table"),
+        folder / "table.parquet",
         tuple(request.grid),
         int(run.metrics["combinations"]),
         float(run.metrics["seconds"]),
         request.metric,
         dict(run.metrics["best"]),
         EXECUTION,
+        heatmap=helpers.heat_wide(heat) if heat is not None else None,
+        top_table=frame("top"),
+        chunks=int(run.metrics.get("chunks", 1)),
+        universe=universe,
     )

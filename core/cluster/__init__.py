@@ -22,7 +22,7 @@ Importing this package does not import dask; :func:`get_client` does.
 """
 
 from core.cluster._cache import ChunkCache, code_version
-from core.cluster._client import close_client, get_client
+from core.cluster._client import close_client, default_executor, get_client
 from core.cluster._map import WorkerDiedError, map_chunks
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "WorkerDiedError",
     "close_client",
     "code_version",
+    "default_executor",
     "get_client",
     "map_chunks",
 ]

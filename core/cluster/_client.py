@@ -13,6 +13,8 @@ SCHEDULER_ENV = "WORKBENCH_DASK_SCHEDULER"
 """Address of an external scheduler, e.g. ``tcp://host:8786``."""
 WORKERS_ENV = "WORKBENCH_DASK_WORKERS"
 """Worker processes of the default LocalCluster (default: ``os.cpu_count()``)."""
+EXECUTOR_ENV = "WORKBENCH_EXECUTOR"
+"""``auto`` (default), ``serial`` or ``dask``: where fanned-out work runs."""
 
 _lock = threading.Lock()
 _client: Client | None = None
@@ -92,10 +94,30 @@ def _shutdown() -> None:
         cluster.close()
 
 
+def default_executor(n_chunks: int) -> str:
+    """``"dask"`` or ``"serial"`` for work of ``n_chunks`` chunks (the same results either
+    way): ``WORKBENCH_EXECUTOR`` when set, else Dask when there is more than one chunk or
+    an external scheduler is configured, serial for a single chunk (no cluster to start).
+    """
+    choice = os.environ.get(EXECUTOR_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "serial", "dask"):
+        raise ValueError(f"{EXECUTOR_ENV}={choice!r} must be auto, serial or dask")
+    if choice != "auto":
+        return choice
+    return "dask" if n_chunks > 1 or os.environ.get(SCHEDULER_ENV, "").strip() else "serial"
+
+
 def close_client() -> None:
     """Close the process-wide client and the LocalCluster it started (if any)."""
     with _lock:
         _shutdown()
 
 
-__all__ = ["SCHEDULER_ENV", "WORKERS_ENV", "close_client", "get_client"]
+__all__ = [
+    "EXECUTOR_ENV",
+    "SCHEDULER_ENV",
+    "WORKERS_ENV",
+    "close_client",
+    "default_executor",
+    "get_client",
+]

@@ -202,6 +202,7 @@ class SweepReducer:
     chunk_combos: int = CHUNK_COMBOS
     rows: int = 0
     rows_by_symbol: dict[str, int] = field(default_factory=dict)
+    rows_by_chunk: dict[int, int] = field(default_factory=dict)
     sharpe: _Moments = field(default_factory=_Moments)
 
     def __post_init__(self) -> None:
@@ -233,6 +234,7 @@ class SweepReducer:
             table.insert(0, SYMBOL, chunk.symbol)
         n = len(table)
         self.rows += n
+        self.rows_by_chunk[index] = n
         self.rows_by_symbol[chunk.symbol] = self.rows_by_symbol.get(chunk.symbol, 0) + n
         if self._writer is not None:
             self._writer.add(index, table)
@@ -266,12 +268,21 @@ class SweepReducer:
         if self._writer is not None:
             self._writer.close()
 
+    def _indexed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` indexed by row number in the full table (once every chunk is in)."""
+        counts = np.array([self.rows_by_chunk.get(i, 0) for i in range(len(self.chunks))])
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        key = frame[_ROW].to_numpy()
+        index = offsets[key // self.chunk_combos] + key % self.chunk_combos
+        return frame.drop(columns=_ROW).set_axis(pd.Index(index, dtype=np.int64), axis=0)
+
     @property
     def top(self) -> pd.DataFrame:
-        """The best :attr:`top_n` rows, best first (ties in grid order)."""
+        """The best :attr:`top_n` rows, best first (ties in grid order), indexed by their
+        row in the full table (as ``rank(table, metric, top_n)`` gives them)."""
         if self._top is None:
             return pd.DataFrame()
-        return self._top.drop(columns=_ROW).reset_index(drop=True)
+        return self._indexed(self._top)
 
     @property
     def best_by_symbol(self) -> pd.DataFrame:
@@ -279,7 +290,7 @@ class SweepReducer:
         frames = [self._best[s] for s in self.symbols if s in self._best]
         if not frames:
             return pd.DataFrame()
-        return pd.concat(frames, ignore_index=True).drop(columns=_ROW)
+        return self._indexed(pd.concat(frames))
 
     @property
     def heatmap(self) -> pd.DataFrame | None:

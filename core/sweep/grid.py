@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 if TYPE_CHECKING:  # numpy and the strategy catalog are imported where they are used
     import numpy as np
 
-MAX_COMBINATIONS = 200_000
+MAX_COMBINATIONS = 1_000_000
 """Most combinations one sweep request may have (and most points on one grid axis)."""
 MAX_GRID_COMBINATIONS = 2_000_000
 """Raw combinations :func:`core.sweep.sweep` accepts; checked from the axis lengths before

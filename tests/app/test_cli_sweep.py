@@ -53,5 +53,23 @@ def test_huge_sweep_axis_exits_2_naming_the_grid_flag(isolated_workbench: Path) 
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
-    assert "--grid 'fast=1:1e15:1'" in out.stderr and "more than the cap of 200,000" in out.stderr
+    assert "--grid 'fast=1:1e15:1'" in out.stderr and "more than the cap of 1,000,000" in out.stderr
     assert run_store.list_runs() == []
+
+
+def test_all_symbols_sweep_json_and_refusal_beside_symbol(isolated_workbench: Path) -> None:
+    grid = ["--grid", "fast=10:50:10", "--grid", "slow=20:100:20"]
+    out = workbench("sweep", *grid, "--all-symbols", "--json", var=isolated_workbench)
+    payload = ok_json(out)
+    universe = payload["universe"]
+    assert universe["symbols"] == ["AAPL", "GOOG", "IBM", "MSFT", "NASDAQ", "SP500"]
+    assert payload["combinations"] == 19 * 6 == universe["trials"] == universe["dsr"]["trials"]
+    assert [row["symbol"] for row in universe["best_by_symbol"]] == universe["symbols"]
+    assert 0.0 <= universe["dsr"]["dsr"] <= 1.0
+    (saved,) = run_store.list_runs()
+    assert saved.id == payload["run_id"] and saved.spec["all_symbols"] is True
+
+    refused = workbench("sweep", *grid, "--all-symbols", "--symbol", "IBM", var=isolated_workbench)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "give either --symbol IBM or --all-symbols, not both" in refused.stderr
+    assert len(run_store.list_runs()) == 1

@@ -168,7 +168,7 @@ def test_a_chunk_whose_worker_died_once_is_recomputed(tmp_path: Path, dask_clien
     map_chunks(die_once, [0, 1, 2], shared={"marker_dir": str(tmp_path)}, reduce=got.__setitem__)
     assert got == {0: 100, 1: 101, 2: 102}
     assert (tmp_path / "died-1").exists()
-    dask_client.wait_for_workers(2, timeout=60)
+    dask_local.ensure_workers(dask_client)
 
 
 def test_a_chunk_that_keeps_killing_workers_fails_with_a_sentence(dask_client: Any) -> None:
@@ -178,7 +178,7 @@ def test_a_chunk_that_keeps_killing_workers_fails_with_a_sentence(dask_client: A
         f"a Dask worker died {ALLOWED_FAILURES + 1} times running chunk 1 of 3 "
         "(tests.core.test_cluster.always_die)"
     )
-    dask_client.wait_for_workers(2, timeout=60)
+    dask_local.ensure_workers(dask_client)
 
 
 def test_an_error_in_a_chunk_propagates_as_itself(dask_client: Any) -> None:
@@ -207,3 +207,18 @@ def test_cache_is_atomic_and_keyed(tmp_path: Path) -> None:
 def test_unknown_executor_is_refused() -> None:
     with pytest.raises(ValueError, match="executor must be 'dask' or 'serial'"):
         map_chunks(counted, [1], reduce=print, executor="ray")
+
+
+def test_default_executor_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.cluster import default_executor
+
+    monkeypatch.delenv("WORKBENCH_EXECUTOR", raising=False)
+    monkeypatch.delenv("WORKBENCH_DASK_SCHEDULER", raising=False)
+    assert (default_executor(1), default_executor(2)) == ("serial", "dask")
+    monkeypatch.setenv("WORKBENCH_DASK_SCHEDULER", "tcp://127.0.0.1:8786")
+    assert default_executor(1) == "dask"
+    monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")
+    assert default_executor(50) == "serial"
+    monkeypatch.setenv("WORKBENCH_EXECUTOR", "ray")
+    with pytest.raises(ValueError, match="must be auto, serial or dask"):
+        default_executor(2)

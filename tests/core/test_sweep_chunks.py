@@ -123,7 +123,7 @@ def test_bounded_results_equal_the_full_table(
     for metric in ("sharpe", "volatility"):
         result = _chunked(one, tmp_path, chunk_combos=50, top_n=25, metric=metric)
         table = result.table()
-        expected_top = rank(table, metric, 25).reset_index(drop=True)
+        expected_top = rank(table, metric, 25)
         pd.testing.assert_frame_equal(result.top, expected_top, check_exact=True)
         heat = table.pivot_table(index="fast", columns="slow", values=metric, aggfunc="max")
         pd.testing.assert_frame_equal(result.heatmap, heat, check_exact=True)
@@ -166,16 +166,12 @@ def test_universe_table_best_rows_and_heatmap(
     pd.testing.assert_frame_equal(table, pd.concat(parts, ignore_index=True), check_exact=True)
     assert result.combinations == len(table) == sum(result.combinations_by_symbol.values())
     assert result.raw_combinations == 570 * 2
-    best = pd.concat(
-        [rank(table[table[SYMBOL] == s], "sharpe", 1) for s in prices], ignore_index=True
-    )
+    best = pd.concat([rank(table[table[SYMBOL] == s], "sharpe", 1) for s in prices])
     pd.testing.assert_frame_equal(result.best_by_symbol, best, check_exact=True)
     heat = table.groupby([SYMBOL, "fast"])["sharpe"].max().unstack("fast")
     heat = heat.loc[list(prices)]
     pd.testing.assert_frame_equal(result.heatmap, heat, check_exact=True, check_names=False)
-    pd.testing.assert_frame_equal(
-        result.top, rank(table, "sharpe", 10).reset_index(drop=True), check_exact=True
-    )
+    pd.testing.assert_frame_equal(result.top, rank(table, "sharpe", 10), check_exact=True)
 
 
 def test_reducer_writes_grid_order_whatever_the_arrival_order(

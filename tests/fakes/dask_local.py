@@ -49,4 +49,14 @@ def dask_client() -> Iterator[Client]:
                     os.environ[key] = value
 
 
-__all__ = ["ALLOWED_FAILURES", "dask_client"]
+def ensure_workers(client: Client, n: int = 2) -> None:
+    """Wait for ``n`` workers after tests that kill some (the nannies restart them; on a
+    loaded machine a restart can lag, then the cluster's workers are restarted)."""
+    try:
+        client.wait_for_workers(n, timeout=60)
+    except Exception:  # distributed raises its own timeout types
+        client.restart(timeout=120, wait_for_workers=True)
+        client.wait_for_workers(n, timeout=120)
+
+
+__all__ = ["ALLOWED_FAILURES", "dask_client", "ensure_workers"]

@@ -48,7 +48,7 @@ def test_huge_sweep_axis_is_refused_beside_its_row_before_any_work() -> None:
     assert not at.exception
     errors = [e.value for e in at.error]
     assert (
-        "fast: 1:1e+15:1 has 1e+15 points, more than the cap of 200,000; "
+        "fast: 1:1e+15:1 has 1e+15 points, more than the cap of 1,000,000; "
         "use a larger step or a narrower range" in errors
     ), errors
     assert "Fix the grid ranges marked above; nothing was run." in errors
@@ -69,13 +69,13 @@ def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
 
 def test_sweep_over_the_combination_cap_is_a_plain_message() -> None:
     at = open_app("sweep")
-    for name, (lo, hi) in {"fast": (1, 1000), "slow": (2, 1000)}.items():
+    for name, (lo, hi) in {"fast": (1, 2000), "slow": (2, 1000)}.items():
         at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
         at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
     at.button(key=RUN_SWEEP).click().run()
     errors = [e.value for e in at.error]
     assert errors == [
-        "999,000 combinations exceed 200,000 (1,000 fast x 999 slow); use larger steps."
+        "1,998,000 combinations exceed 1,000,000 (2,000 fast x 999 slow); use larger steps."
     ], errors
     assert run_store.list_runs() == [] and jobs.list_jobs() == []
 
