@@ -97,15 +97,26 @@ def sweep_chunk(
     fixed: Mapping[str, Any],
     spec: BacktestSpec,
     block_bars: int,
+    stop: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """The metrics table of one chunk: its valid combinations (constraints, then the
-    params model), then :data:`METRICS` from the blocked engine."""
+    params model), then :data:`METRICS` from the blocked engine. ``stop()`` (in-process
+    runs only) is called between the engine's column chunks and may raise to stop."""
     shape = tuple(int(v.size) for v in axes.values())
     coords = np.unravel_index(np.arange(chunk.lo, chunk.hi, dtype=np.int64), shape)
     arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
     combos = _valid_combos(strategy, arrays, constraints or None, fixed)
+    engine_progress = (lambda _fraction: stop()) if stop is not None else None
     metrics = _combo_metrics(
-        strategy, prices[chunk.symbol], combos, spec, fixed, None, None, block_bars, set(axes)
+        strategy,
+        prices[chunk.symbol],
+        combos,
+        spec,
+        fixed,
+        None,
+        engine_progress,
+        block_bars,
+        set(axes),
     )
     table = combos.copy()
     for name in METRICS:
@@ -445,6 +456,8 @@ def sweep_chunked(
                 "fixed": fixed,
                 "spec": spec,
                 "block_bars": block_bars,
+                # in-process, a long chunk is stopped inside; on Dask between chunks
+                "stop": check if executor == "serial" else None,
             },
             cache=cache,
             reduce=reducer,

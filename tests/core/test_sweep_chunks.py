@@ -208,3 +208,31 @@ def test_plan_and_blocks_do_not_depend_on_workers() -> None:
     assert len(chunks) == 100 and chunks[49].hi == 1_000_000 and chunks[50].symbol == "B"
     assert [c.index for c in chunks] == list(range(100))
     assert chunk_block_bars(1_000_000) == 600 == chunk_block_bars(20_000)
+
+
+def test_serial_chunks_stop_inside_a_long_chunk(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    class Stop(Exception):
+        pass
+
+    calls = 0
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 3:  # map_chunks' check before the chunk, then the engine's column chunks
+            raise Stop
+
+    reduced: list[int] = []
+    grid = {"window": np.arange(5, 400, 1), "exit_window": [5, 10]}  # 790 combos, 1 chunk
+    with pytest.raises(Stop):
+        sweep_chunked(
+            "donchian_breakout",
+            {"AAA": prices["AAA"]},
+            grid,
+            check=check,
+            progress=lambda f, m: reduced.append(1),
+            table_path=tmp_path / "t.parquet",
+        )
+    assert reduced == [] and calls == 4  # stopped inside the only chunk, after 3 of 13
