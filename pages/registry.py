@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state
+from app import cached, state
+from app.components.predict import render_predict
 from app.components.registry import render_compare, render_events, render_versions
 from app.components.retrain import render_retraining
 from app.operations.registry import PromoteRequest, RollbackRequest
@@ -150,6 +151,11 @@ else:
                         )
                         st.session_state[RESET_CONFIRMATIONS] = True
                         st.rerun()
+
+if versions:
+    st.subheader("Batch prediction")
+    dataset = state.get(state.DATASET)
+    render_predict(versions, dataset, cached.symbols(dataset), _label)
 
 st.subheader("Audit trail")
 render_events(registry.events())
