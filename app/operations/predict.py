@@ -43,17 +43,20 @@ class PredictRequest(BaseModel):
     start: date | None = Field(default=None, description="First date scored (YYYY-MM-DD)")
     end: date | None = Field(default=None, description="Last date scored (YYYY-MM-DD)")
     out: Path | None = Field(
-        default=None, description="Also write the probabilities to this .csv or .parquet file"
+        default=None,
+        description="Also write the probabilities to this .csv or .parquet file (made absolute)",
     )
 
     @field_validator("out")
     @classmethod
     def _suffix(cls, value: Path | None) -> Path | None:
-        if value is not None and value.suffix.lower() not in OUT_SUFFIXES:
+        if value is None:
+            return None
+        if value.suffix.lower() not in OUT_SUFFIXES:
             raise ValueError(
                 f"the output file must end in .csv or .parquet, not {value.suffix or 'nothing'}"
             )
-        return value
+        return value.absolute()  # a job writes it from the worker's folder
 
     @model_validator(mode="after")
     def _check(self) -> PredictRequest:

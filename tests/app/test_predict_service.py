@@ -147,3 +147,12 @@ def test_cli_predict(isolated_workbench: Path, tmp_path: Path) -> None:
         model = [] if "--model" in args else ["--model", str(version_id)]
         bad = workbench("predict", *model, *args, "--json", var=isolated_workbench)
         assert bad.returncode == 2 and words in bad.stdout, bad.stdout + bad.stderr
+
+
+def test_a_relative_out_is_made_absolute_so_a_job_writes_where_it_was_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    request = PredictRequest(model=1, symbols=["SP500"], out=Path("sub/p.csv"))
+    assert request.out == tmp_path / "sub" / "p.csv"
+    assert PredictRequest.model_validate(request.model_dump(mode="json")) == request
