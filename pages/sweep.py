@@ -42,15 +42,22 @@ with st.form("sweep.form"):
     fees, slip, cash, start, end = costs_period_inputs(
         "sw", dataset=dataset, symbol=symbol, first=first, last=last
     )
+    n_symbols = len(cached.symbols(dataset))
+    every = st.checkbox(
+        f"All {n_symbols} symbols of {dataset} (a universe sweep: one job, the best "
+        "combination per symbol, the deflated Sharpe over every trial)",
+        key="sw.all_symbols",
+    )
     go = st.form_submit_button("Run sweep", type="primary")
 if go:
     if axis_errors:
         st.error("Fix the grid ranges marked above; nothing was run.")
     else:
         try:
+            where = {"all_symbols": True} if every else {"symbol": symbol}
             request = SweepRequest(
                 dataset=dataset,
-                symbol=symbol,
+                **where,
                 strategy=strategy,
                 grid=axes,
                 fixed=fixed,
@@ -84,7 +91,13 @@ if saved:
 
 def _show(run_id: int) -> None:
     outcome = sweep.reopen_sweep(run_id)
-    st.subheader(f"Sweep #{run_id}: {outcome.request.strategy} on {outcome.request.symbol}")
+    req = outcome.request
+    on = (
+        f"all {len(outcome.universe.symbols)} symbols of {req.dataset}"
+        if outcome.universe
+        else req.symbol
+    )
+    st.subheader(f"Sweep #{run_id}: {req.strategy} on {on}")
     render_sweep(outcome, state.get(state.SW_METRIC))
 
 

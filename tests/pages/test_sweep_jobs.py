@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.operations.sweep import SweepRequest
@@ -179,3 +180,44 @@ def test_a_user_who_comes_back_reopens_a_recent_job() -> None:
     at.button(key="jobs.sweep.open_recent").click().run()
     assert not at.exception, at.exception
     assert metrics(at)["Combinations"] == "7"
+
+
+def test_a_universe_sweep_shows_the_symbol_heatmaps_of_a_direct_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")  # Dask's equality is the cluster's test
+    at = open_app("sweep")
+    for name, (lo, hi, step) in GRID.items():
+        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
+        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
+        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
+    at.checkbox(key="sw.all_symbols").check()
+    at.button(key=RUN_SWEEP).click().run()
+    assert not at.exception, at.exception
+    (job,) = jobs.list_jobs(kind="sweep")
+    request = jobs.request_of(job)
+    assert isinstance(request, SweepRequest) and request.all_symbols
+    assert jobs.run_pending() == 1
+    at.run()
+    assert not at.exception, at.exception
+
+    direct = run_sweep(request, save=False)
+    assert direct.universe is not None and direct.heatmap is not None
+    symbols = list(direct.universe.symbols)
+    assert len(symbols) == 6 and direct.combinations == 6 * 7
+    assert metrics(at)["Combinations"] == "42"
+    run_id = jobs.get_job(job.id).result["run_id"]
+    assert any(f"Sweep #{run_id}: ma_crossover on all 6 symbols" in h.value for h in at.subheader)
+    (by_param,) = chart_spec(at, 0)["data"]  # symbol x fast, max sharpe over slow
+    assert list(by_param["y"]) == [str(s) for s in direct.heatmap.index]
+    np.testing.assert_array_equal(
+        plotly_array(by_param["z"]).astype(float), direct.heatmap.to_numpy()
+    )
+    (by_metric,) = chart_spec(at, 1)["data"]  # best row per symbol x metric
+    best = direct.universe.best_by_symbol
+    assert list(by_metric["y"]) == list(best["symbol"]) and by_metric["x"][0] == "sharpe"
+    assert [row[0] for row in by_metric["text"]] == [f"{v:.2f}" for v in best["sharpe"]]
+    dsr = direct.universe.dsr
+    assert any(
+        f"{dsr['dsr']:.3f} over {int(dsr['trials']):,} trials" in m.value for m in at.markdown
+    )
