@@ -288,3 +288,43 @@ def test_the_jobs_bench_reports_every_figure_on_a_tiny_workload() -> None:
     assert m["max_process_peak_rss_mb"] >= m["coordinator_peak_rss_mb"] > 0
     assert report["overhead"]["sweep_chunk"]["result_bytes"] > 0
     assert "jobs: " in summary_text({"jobs": report})
+
+
+def test_a_chunked_universe_sweep_on_the_external_scheduler_equals_serial_to_the_last_bit(
+    external: DaskProcessCluster, tmp_path: Path
+) -> None:
+    """The service's code path (:func:`core.sweep.chunked.sweep_chunked`): three symbols
+    x 44,850 pairs in 15 chunks, on the two worker processes and in this process, and
+    each symbol against the unchunked :func:`core.sweep.sweep` with the same time block."""
+    from core.data.loaders import embedded_sources
+    from core.strategies.catalog import grid_constraints
+    from core.sweep import sweep
+    from core.sweep.chunked import sweep_chunked
+
+    source = embedded_sources()["ohlcv_daily"]
+    prices = {s: source.load(s) for s in ("AAPL", "GOOG", "SP500")}
+    grid = {"fast": np.arange(2, 301), "slow": np.arange(3, 302)}
+    rules = grid_constraints("ma_crossover", list(grid))
+    tables = {}
+    for executor in ("dask", "serial"):
+        result = sweep_chunked(
+            "ma_crossover", prices, grid, rules, executor=executor,
+            table_path=tmp_path / f"{executor}.parquet",
+        )  # fmt: skip
+        assert (result.chunks, result.combinations) == (15, 3 * 44_850)
+        tables[executor] = result.table()
+    dask_t, serial_t = tables["dask"], tables["serial"]
+    assert list(dask_t.columns) == list(serial_t.columns)
+    for name in serial_t.columns:
+        a, b = dask_t[name].to_numpy(), serial_t[name].to_numpy()
+        assert str(dask_t[name].dtype) == str(serial_t[name].dtype), name
+        same = a.tolist() == b.tolist() if a.dtype.kind == "O" else a.tobytes() == b.tobytes()
+        assert same, name
+    for symbol, frame in prices.items():
+        whole = sweep("ma_crossover", frame, grid, rules, block_bars=result.block_bars).table
+        mine = serial_t[serial_t["symbol"] == symbol].reset_index(drop=True)
+        for name in whole.columns:
+            assert whole[name].to_numpy().tobytes() == mine[name].to_numpy().tobytes(), (
+                symbol,
+                name,
+            )
