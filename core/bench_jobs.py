@@ -291,13 +291,7 @@ def bench_universe(*, repeats: int = 3, dataset: str = UNIVERSE_DATASET) -> dict
 
 def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
     """Seconds per chunk of ``n_chunks`` trivial chunks through :func:`map_chunks` and
-    through ``Client.map`` itself (2 local workers), and one sweep chunk's compute cost
-    and result size (:func:`core.sweep.chunked.sweep_chunk`, 20,000 raw combinations of
-    the throughput grid)."""
-    from core.backtest.spec import BacktestSpec
-    from core.strategies.catalog import grid_constraints
-    from core.sweep.chunked import CHUNK_COMBOS, chunk_block_bars, plan_chunks, sweep_chunk
-
+    through ``Client.map`` itself (2 local workers), then :func:`_chunk_costs`."""
     per_chunk, raw = [], []
     with local_workers(2) as dask_client:
         client: Any = dask_client
@@ -311,11 +305,40 @@ def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
             client.gather(futures)
             raw.append((time.perf_counter() - start) / n_chunks)
             del futures
+    pc, rw = percentiles(per_chunk), percentiles(raw)
+    return {
+        "trivial_chunks": n_chunks,
+        "map_chunks_seconds_per_chunk": pc,
+        "client_map_seconds_per_task": rw,
+        "map_chunks_chunks_per_s": 1.0 / pc["median"],
+        "client_map_tasks_per_s": 1.0 / rw["median"],
+        **_chunk_costs(repeats),
+    }
+
+
+def _chunk_costs(repeats: int) -> dict[str, Any]:
+    """Per chunk of the throughput grid (in this process): the compute of
+    :func:`core.sweep.chunked.sweep_chunk`, its pickled result, and the coordinator's
+    share, the :class:`~core.sweep.chunked.SweepReducer` fold (top-N, heatmap, moments,
+    ordered Parquet) plus the :class:`~core.cluster.ChunkCache` write."""
+    import tempfile
+
+    from core.backtest.spec import BacktestSpec
+    from core.cluster import ChunkCache
+    from core.strategies.catalog import grid_constraints
+    from core.sweep.chunked import (
+        CHUNK_COMBOS,
+        SweepReducer,
+        chunk_block_bars,
+        plan_chunks,
+        sweep_chunk,
+    )
+
     prices = {"SP500": reference_prices()}
     fast, slow = ma_windows(THROUGHPUT_COMBOS)
     axes = {"fast": fast, "slow": slow}
     total = int(fast.size * slow.size)
-    first = plan_chunks(total, ["SP500"])[0]
+    chunks = plan_chunks(total, ["SP500"])
     kwargs: dict[str, Any] = {
         "strategy": "ma_crossover",
         "prices": prices,
@@ -325,30 +348,52 @@ def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
         "spec": BacktestSpec(),
         "block_bars": chunk_block_bars(total),
     }
-    cost, table = [], None
-    for _ in range(max(3, repeats)):
-        start = time.perf_counter()
-        table = sweep_chunk(first, **kwargs)
-        cost.append(time.perf_counter() - start)
-    assert table is not None
-    pairs, bars = len(table), len(prices["SP500"])
-    size = len(pickle.dumps(table, protocol=5))
-    pc, rw, cc = percentiles(per_chunk), percentiles(raw), percentiles(cost)
+    bars = len(prices["SP500"])
+    compute: list[float] = []
+    per_pair_bar: list[float] = []
+    tables: list[pd.DataFrame] = []
+    for _ in range(max(1, repeats)):
+        tables = []
+        for chunk in chunks:
+            start = time.perf_counter()
+            tables.append(sweep_chunk(chunk, **kwargs))
+            compute.append(time.perf_counter() - start)
+            per_pair_bar.append(compute[-1] / max(1, len(tables[-1]) * bars) * 1e9)
+    sizes = [len(pickle.dumps(t, protocol=5)) for t in tables]
+    pairs = sum(len(t) for t in tables)
+    folds, puts = [], []
+    for _ in range(max(1, repeats)):
+        with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+            reducer = SweepReducer(chunks, axes, "sharpe", table_path=Path(tmp) / "t.parquet")
+            cache = ChunkCache(Path(tmp), "bench")
+            for i, table in enumerate(tables):
+                start = time.perf_counter()
+                reducer(i, table)
+                folds.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                cache.put(i, table)
+                puts.append(time.perf_counter() - start)
+            reducer.close()
+            parquet = (Path(tmp) / "t.parquet").stat().st_size
+    cp, fp, up = percentiles(compute), percentiles(folds), percentiles(puts)
+    coordinator = fp["median"] + up["median"]
     return {
-        "trivial_chunks": n_chunks,
-        "map_chunks_seconds_per_chunk": pc,
-        "client_map_seconds_per_task": rw,
-        "map_chunks_chunks_per_s": 1.0 / pc["median"],
-        "client_map_tasks_per_s": 1.0 / rw["median"],
         "sweep_chunk": {
             "raw_combinations": CHUNK_COMBOS,
-            "pairs": pairs,
+            "chunks": len(chunks),
+            "pairs_per_chunk_mean": pairs / len(chunks),
             "bars": bars,
-            "seconds": cc,
-            "ns_per_pair_bar": cc["median"] / (pairs * bars) * 1e9,
-            "result_bytes": size,
-            "result_bytes_per_pair": size / pairs,
-            "overhead_share": pc["median"] / cc["median"],
+            "seconds": cp,
+            "ns_per_pair_bar": percentiles(per_pair_bar),
+            "result_bytes_mean": float(np.mean(sizes)),
+            "result_bytes_per_pair": sum(sizes) / pairs,
+            "parquet_bytes_per_pair": parquet / pairs,
+        },
+        "coordinator_per_chunk": {
+            "reduce_seconds": fp,
+            "cache_put_seconds": up,
+            "seconds_median": coordinator,
+            "chunks_per_s_ceiling": 1.0 / coordinator,
         },
     }
 

@@ -286,7 +286,8 @@ def test_the_jobs_bench_reports_every_figure_on_a_tiny_workload() -> None:
     assert u["symbols"] == 5 and u["combinations"] == 5 * 2258 and u["identical_to_serial"]
     assert m["combinations"] >= 3000 and len(m["worker_peak_rss_mb"]) == 2
     assert m["max_process_peak_rss_mb"] >= m["coordinator_peak_rss_mb"] > 0
-    assert report["overhead"]["sweep_chunk"]["result_bytes"] > 0
+    assert report["overhead"]["sweep_chunk"]["result_bytes_mean"] > 0
+    assert report["overhead"]["coordinator_per_chunk"]["seconds_median"] > 0
     assert "jobs: " in summary_text({"jobs": report})
 
 
