@@ -15,6 +15,8 @@ WORKERS_ENV = "WORKBENCH_DASK_WORKERS"
 """Worker processes of the default LocalCluster (default: ``os.cpu_count()``)."""
 EXECUTOR_ENV = "WORKBENCH_EXECUTOR"
 """``auto`` (default), ``serial`` or ``dask``: where fanned-out work runs."""
+AUTO_MIN_CHUNKS = 8
+"""Chunks from which ``auto`` starts a LocalCluster (starting one costs 1-3 s here)."""
 
 _lock = threading.Lock()
 _client: Client | None = None
@@ -96,15 +98,20 @@ def _shutdown() -> None:
 
 def default_executor(n_chunks: int) -> str:
     """``"dask"`` or ``"serial"`` for work of ``n_chunks`` chunks (the same results either
-    way): ``WORKBENCH_EXECUTOR`` when set, else Dask when there is more than one chunk or
-    an external scheduler is configured, serial for a single chunk (no cluster to start).
+    way): ``WORKBENCH_EXECUTOR`` when set; else Dask when an external scheduler is
+    configured, or this process already has a client and there is more than one chunk, or
+    there are at least :data:`AUTO_MIN_CHUNKS` chunks (worth starting a LocalCluster);
+    serial otherwise.
     """
     choice = os.environ.get(EXECUTOR_ENV, "auto").strip().lower() or "auto"
     if choice not in ("auto", "serial", "dask"):
         raise ValueError(f"{EXECUTOR_ENV}={choice!r} must be auto, serial or dask")
     if choice != "auto":
         return choice
-    return "dask" if n_chunks > 1 or os.environ.get(SCHEDULER_ENV, "").strip() else "serial"
+    if os.environ.get(SCHEDULER_ENV, "").strip() or n_chunks >= AUTO_MIN_CHUNKS:
+        return "dask"
+    running = _client is not None and _client.status == "running"
+    return "dask" if running and n_chunks > 1 else "serial"
 
 
 def close_client() -> None:

@@ -210,11 +210,16 @@ def test_unknown_executor_is_refused() -> None:
 
 
 def test_default_executor_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.cluster import default_executor
+    from core.cluster import _client, default_executor
 
     monkeypatch.delenv("WORKBENCH_EXECUTOR", raising=False)
     monkeypatch.delenv("WORKBENCH_DASK_SCHEDULER", raising=False)
-    assert (default_executor(1), default_executor(2)) == ("serial", "dask")
+    monkeypatch.setattr(_client, "_client", None)  # no cluster started in this process
+    assert (default_executor(1), default_executor(7), default_executor(8)) == (
+        "serial",
+        "serial",
+        "dask",
+    )
     monkeypatch.setenv("WORKBENCH_DASK_SCHEDULER", "tcp://127.0.0.1:8786")
     assert default_executor(1) == "dask"
     monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")
