@@ -136,13 +136,14 @@ def _details(job: JobView) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Spec** (the request it runs)")
-        st.code(json.dumps(job.spec, indent=2, default=str), language="json")
+        st.code(json.dumps(job.spec, indent=2, default=str), language="json", height=420)
     with right:
         st.markdown("**Result**")
         if job.result is None:
             st.caption("None yet." if not job.finished else "No result.")
         else:
-            st.code(json.dumps(job.result, indent=2, default=str)[:20000], language="json")
+            text = json.dumps(job.result, indent=2, default=str)[:20000]
+            st.code(text, language="json", height=420)
     if job.retry_of is not None:
         st.caption(f"Retry of job #{job.retry_of}.")
 

@@ -60,7 +60,7 @@ def heatmap_figure(outcome: SweepOutcome, metric: str) -> go.Figure | None:
     fig.update_layout(
         height=max(320, min(720, 60 + 26 * len(grid))) if universe else 520,
         xaxis_title=col,
-        yaxis_title=row,
+        yaxis={"title": row, "autorange": "reversed" if universe else True},  # symbols: top down
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return fig
@@ -92,6 +92,7 @@ def symbol_metric_figure(best: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         height=max(260, min(720, 60 + 30 * len(best))),
+        yaxis={"autorange": "reversed"},  # the table's order, top down
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return fig
