@@ -199,9 +199,15 @@ def summary_text(report: dict[str, Any]) -> str:
     m = report.get("ml")
     if m:
         wf = m["walkforward_xgb_5fold"]
+        on_dask = (
+            f", {wf['dask']['seconds_median']:.2f} s on {wf['dask']['workers']} Dask workers "
+            f"({wf['speedup']:.2f}x, same result {wf['same_result']})"
+            if "dask" in wf
+            else ""
+        )
         lines.append(
             f"5-fold XGBoost walk-forward ({wf['bars']} bars, {wf['features']} features): "
-            f"{wf['seconds_median']:.2f} s median"
+            f"{wf['seconds_median']:.2f} s median serial{on_dask}"
         )
         from core.ml.bench import summary_lines as ml_summary
 

@@ -47,22 +47,28 @@ def bench_tuning(
     jobs: int | None = None,
 ) -> dict[str, Any]:
     """Wall and CPU time of :func:`core.ml.tuning.tune` for ``trials`` trials, serial and
-    on ``jobs`` cores (default every core), alternating runs; medians over ``repeats``.
+    with its trial batches on the Dask workers of :func:`core.cluster.get_client`
+    (``WORKBENCH_DASK_WORKERS``, default every core; started and warmed before timing),
+    alternating runs; medians over ``repeats``. The study is in memory.
 
     ``same_result`` checks that both modes found the same trials, values and best
-    parameters (the parallel mode scores one trial's folds at once and must not change
-    anything).
+    parameters (the same batches of :data:`core.ml.tuning.TRIAL_BATCH` trials).
     """
-    from core.ml.tuning import default_jobs, tune
+    from core.cluster import get_client
+    from core.ml.tuning import TRIAL_BATCH, tune
 
     train = _train_rows(bars, seed)
-    parallel_jobs = jobs or default_jobs()
+    client: Any = get_client()
+    parallel_jobs = jobs or len(client.scheduler_info(n_workers=-1)["workers"])
+    tune(train, kind, n_trials=2, seed=seed + 1, executor="dask", batch_size=2)  # warm-up
     runs: dict[str, list[tuple[float, float]]] = {"serial": [], "parallel": []}
     results: dict[str, Any] = {}
     for _ in range(max(1, repeats)):
-        for mode, n_jobs in (("serial", 1), ("parallel", parallel_jobs)):
+        for mode, executor in (("serial", "serial"), ("parallel", "dask")):
             wall, cpu = time.perf_counter(), time.process_time()
-            results[mode] = tune(train, kind, n_trials=trials, seed=seed, n_jobs=n_jobs)
+            results[mode] = tune(
+                train, kind, n_trials=trials, seed=seed, executor=executor, n_jobs=1
+            )
             runs[mode].append((time.perf_counter() - wall, time.process_time() - cpu))
     serial, parallel = results["serial"], results["parallel"]
 
@@ -83,6 +89,8 @@ def bench_tuning(
         "trials": trials,
         "folds": 5,
         "jobs": parallel_jobs,
+        "executor": "dask",
+        "batch_size": TRIAL_BATCH,
         "serial": summary("serial"),
         "parallel": summary("parallel"),
         "speedup": summary("serial")["seconds_median"] / best,
@@ -169,7 +177,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if t:
         lines.append(
             f"tune {t['trials']} XGBoost trials: {t['parallel']['seconds_median']:.2f} s on "
-            f"{t['jobs']} cores, {t['serial']['seconds_median']:.2f} s serial "
+            f"{t['jobs']} Dask workers, {t['serial']['seconds_median']:.2f} s serial "
             f"({t['pruned_trials']} pruned, same result {t['same_result']}; target <= "
             f"{t['target_seconds']:g} s)"
         )

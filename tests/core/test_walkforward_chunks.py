@@ -85,3 +85,12 @@ def test_the_fold_cache_key_follows_the_data_and_the_spec(tmp_path: Path) -> Non
     changed.iloc[-1, changed.columns.get_loc("close")] *= 1.0001
     assert fold_cache(changed, {"a": 1}, root=tmp_path).key != key
     assert isinstance(fold_cache(prices, {"a": 1}), ChunkCache)
+
+
+def test_walkforward_bench_shape(dask_client: Any) -> None:
+    from core.walkforward.bench import bench_walkforward_xgb
+
+    out = bench_walkforward_xgb(bars=2400, folds=2, repeats=1)
+    assert out["same_result"] is True and out["dask"]["workers"] == 2
+    assert out["runs"] == out["dask"]["runs"] == 1 and out["folds"] == 2
+    assert out["speedup"] == out["seconds_median"] / out["dask"]["seconds_median"]
