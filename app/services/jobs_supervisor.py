@@ -24,7 +24,7 @@ from app.services.db import get_engine
 from core.config import ROOT, get_settings
 from core.store.base import utcnow
 from core.store.db import session_scope
-from core.store.jobs import WorkerRepository
+from core.store.jobs import WorkerRepository, pid_alive
 
 HOST = socket.gethostname()
 AUTOSTART_ENV = "WORKBENCH_JOBS_AUTOSTART"
@@ -44,21 +44,6 @@ class WorkerInfo:
     kinds: list[str] | None
     started_at: datetime
     expires_at: datetime
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): the signal test must do
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def live_workers(now: datetime | None = None) -> list[WorkerInfo]:

@@ -5,14 +5,21 @@ A job is ``queued`` when submitted, ``running`` while a worker holds its lease, 
 (SQLite: one statement under the write lock; PostgreSQL: ``SELECT ... FOR UPDATE SKIP
 LOCKED``), so many processes may claim at once and every job goes to exactly one of
 them. A running job whose lease expired (its worker crashed) is claimed again with
-``attempt + 1``. Every method takes the clock as ``now``; the caller owns the
+``attempt + 1``. It need not wait for that expiry when its worker is known dead: its
+``job_workers`` record expired, or the record is of this host and its process no longer
+exists (or is a zombie), e.g. after ``kill -9``; :meth:`JobRepository.reap_dead` (run by
+every claim) then ends the lease at once, with a compare-and-set on the lease so that
+concurrent claimers agree. Every method takes the clock as ``now``; the caller owns the
 transaction and should call :meth:`JobRepository.claim_next` in a fresh one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +46,8 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 DEFAULT_LEASE_S = 30.0
 _CLAIM_RETRIES = 20
+_TICK = timedelta(microseconds=1)
+"""A reaped lease ends this long before the reaper's ``now``, so the claim sees it expired."""
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -52,6 +61,7 @@ __all__ = [
     "JobWorker",
     "LeaseLostError",
     "WorkerRepository",
+    "pid_alive",
 ]
 
 
@@ -99,6 +109,21 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal test must do
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _utc(now: datetime) -> datetime:
@@ -154,14 +179,19 @@ class JobRepository:
         lease_s: float,
         now: datetime,
         kinds: Sequence[str] | None = None,
+        *,
+        host: str | None = None,
+        alive: Callable[[int], bool] = pid_alive,
     ) -> Job | None:
         """Move the oldest claimable job to ``running`` for ``worker``; None if none.
 
-        Claimable: queued, or running with an expired lease (crash recovery). Each claim
-        adds one to ``attempt``. An expired job whose cancellation was requested is
-        marked cancelled instead of being run again.
+        Claimable: queued, or running with an expired lease (crash recovery), which
+        includes the leases of dead workers (:meth:`reap_dead`, with ``host`` and
+        ``alive``). Each claim adds one to ``attempt``. An expired job whose cancellation
+        was requested is marked cancelled instead of being run again.
         """
         at = _utc(now)
+        self.reap_dead(at, host=host, alive=alive)
         self._s.execute(
             update(Job)
             .where(Job.status == "running", Job.lease_until < at, Job.cancel_requested.is_(True))
@@ -202,6 +232,63 @@ class JobRepository:
                 return None
             # Lost a race for that job: try the next one.
         return None
+
+    def reap_dead(
+        self,
+        now: datetime,
+        *,
+        host: str | None = None,
+        alive: Callable[[int], bool] = pid_alive,
+    ) -> list[int]:
+        """End at once the leases of running jobs whose worker is dead; their ids.
+
+        A worker is dead when its ``job_workers`` record has expired, or when the record
+        is of ``host`` (default this host) and ``alive(pid)`` is False. A job whose worker
+        has no record at all keeps its lease (a worker writes its record only after its
+        first claim when it runs jobs in-process). Each lease is ended by a conditional
+        ``UPDATE`` on the lease read here, so a worker that renewed in between, or a
+        claimer that took the job already, is left alone.
+        """
+        at = _utc(now)
+        here = socket.gethostname() if host is None else host
+        rows = self._s.execute(
+            select(
+                Job.id,
+                Job.worker,
+                Job.lease_until,
+                JobWorker.host,
+                JobWorker.pid,
+                JobWorker.expires_at,
+            )
+            .join(JobWorker, JobWorker.name == Job.worker)
+            .where(Job.status == "running", Job.lease_until >= at)
+            .where(or_(JobWorker.expires_at <= at, JobWorker.host == here))
+        ).all()
+        reaped: list[int] = []
+        for job_id, name, lease, w_host, w_pid, w_expires in rows:
+            gone = w_host == here and not alive(w_pid)
+            if not (gone or _utc(w_expires) <= at):
+                continue
+            why = (
+                f"worker {name} died (pid {w_pid} on {w_host} is gone); back in the queue"
+                if gone
+                else f"worker {name} stopped renewing its record; back in the queue"
+            )
+            ended = self._s.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.worker == name,
+                    Job.status == "running",
+                    Job.lease_until == lease,
+                )
+                .values(lease_until=at - _TICK, message=why, updated_at=at)
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).scalar()
+            if ended is not None:
+                reaped.append(ended)
+        return reaped
 
     @staticmethod
     def _claimable(at: datetime, kinds: Sequence[str] | None) -> ColumnElement[bool]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +29,7 @@ from core.store.jobs import (
     JobRepository,
     LeaseLostError,
     WorkerRepository,
+    pid_alive,
 )
 from tests.app.concurrency_helpers import run_together
 from tests.pg import fresh_pg_database
@@ -182,6 +189,107 @@ def test_expired_job_with_cancel_request_is_cancelled_not_rerun(
         assert job is not None and job.status == "cancelled" and job.worker is None
 
 
+# -- a dead worker's job is claimed again at once --------------------------------------------
+
+HERE = "host-a"
+
+
+def _held_by(factory: sessionmaker[Session], name: str, host: str, pid: int, ttl_s: float) -> int:
+    """A job claimed at T0 with a 600 s lease by worker ``name``, whose record is alive
+    until ``T0 + ttl_s``."""
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        job_id = repo.submit("sweep", {}, "ana", now=T0)
+        job = repo.claim_next(name, 600, T0, host=HERE, alive=lambda pid: True)
+        assert job is not None and job.id == job_id
+        WorkerRepository(s).beat(name, host=host, pid=pid, now=T0, ttl_s=ttl_s, job_id=job_id)
+    return job_id
+
+
+def test_a_dead_workers_job_is_claimed_within_one_poll(factory: sessionmaker[Session]) -> None:
+    dead = {4242}
+    job_id = _held_by(factory, "w1", HERE, 4242, ttl_s=600)
+    one_poll = T0 + timedelta(seconds=0.5)  # the lease runs until T0 + 600 s
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        assert repo.claim_next("w2", 30, one_poll, host=HERE, alive=lambda pid: True) is None
+        job = repo.claim_next("w2", 30, one_poll, host=HERE, alive=lambda pid: pid not in dead)
+        assert job is not None and (job.id, job.worker, job.attempt) == (job_id, "w2", 2)
+        assert job.message == "worker w1 died (pid 4242 on host-a is gone); back in the queue"
+        assert job.lease_until is not None
+        assert _as_utc(job.lease_until) == one_poll + timedelta(seconds=30)
+    with factory.begin() as s:
+        # The dead worker's late writes are refused; the new holder's are not.
+        repo = JobRepository(s)
+        with pytest.raises(LeaseLostError, match="held by worker w2, not w1"):
+            repo.heartbeat(job_id, "w1", 0.5, "", one_poll)
+        repo.finish(job_id, "w2", {"run_id": 3}, one_poll + timedelta(seconds=1))
+
+
+def test_an_expired_worker_record_frees_its_job_on_any_host(
+    factory: sessionmaker[Session],
+) -> None:
+    job_id = _held_by(factory, "w1", "host-b", 7, ttl_s=30)
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        # Another host: its pid cannot be checked from here, so only its expiry counts.
+        never = lambda pid: False  # noqa: E731
+        assert repo.claim_next("w2", 30, T0 + timedelta(seconds=29), host=HERE, alive=never) is None
+        job = repo.claim_next("w2", 30, T0 + timedelta(seconds=30), host=HERE, alive=never)
+        assert job is not None and (job.id, job.attempt) == (job_id, 2)
+        assert job.message == "worker w1 stopped renewing its record; back in the queue"
+
+
+def test_a_live_worker_or_one_without_a_record_keeps_its_job(
+    factory: sessionmaker[Session],
+) -> None:
+    _held_by(factory, "w1", HERE, os.getpid(), ttl_s=600)  # alive: this very process
+    with factory.begin() as s:
+        job_id = JobRepository(s).submit("sweep", {}, "ana", now=T0)
+        assert JobRepository(s).claim_next("w3", 600, T0, host=HERE) is not None  # no record
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        later = T0 + timedelta(seconds=5)
+        assert repo.reap_dead(later, host=HERE) == []
+        assert repo.claim_next("w2", 30, later, host=HERE) is None
+        assert repo.get(job_id) is not None
+
+
+def test_a_dead_workers_cancelled_job_ends_cancelled_at_once(
+    factory: sessionmaker[Session],
+) -> None:
+    job_id = _held_by(factory, "w1", HERE, 4242, ttl_s=600)
+    with factory.begin() as s:
+        JobRepository(s).request_cancel(job_id, "ana", T0 + timedelta(seconds=1))
+    with factory.begin() as s:
+        repo = JobRepository(s)
+        soon = T0 + timedelta(seconds=2)
+        assert repo.claim_next("w2", 30, soon, host=HERE, alive=lambda pid: False) is None
+        job = repo.get(job_id)
+        assert job is not None and (job.status, job.attempt) == ("cancelled", 1)
+
+
+def test_a_really_dead_process_is_seen_dead() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert proc.wait(timeout=60) == 0
+    assert not pid_alive(proc.pid) and pid_alive(os.getpid())
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        zombie.send_signal(signal.SIGKILL)
+        # Not waited for: a zombie until reaped, and dead to the store already.
+        deadline = time.monotonic() + 60
+        while pid_alive(zombie.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(zombie.pid)
+        assert Path(f"/proc/{zombie.pid}/stat").exists()  # the zombie is still there
+    finally:
+        zombie.wait(timeout=60)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # -- a state machine against a plain model of the rules ---------------------------------------
 
 WORKERS = ("w1", "w2")
@@ -195,7 +303,8 @@ class JobMachine(RuleBasedStateMachine):
         self.engine = make_engine("sqlite:///:memory:")
         from core.store.base import Base
 
-        Base.metadata.create_all(self.engine, tables=[Base.metadata.tables["jobs"]])
+        tables = [Base.metadata.tables[name] for name in ("jobs", "job_workers")]
+        Base.metadata.create_all(self.engine, tables=tables)
         self.session = Session(self.engine)
         self.repo = JobRepository(self.session)
         self.now = T0
@@ -349,19 +458,29 @@ def claim_all(index: int, factory: Any, url: str) -> tuple[str, list[int]]:
 def _claim_race(url: str) -> None:
     engine = make_engine(url)
     upgrade(engine)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=60)
     with Session(engine) as s, s.begin():
         repo = JobRepository(s)
+        # First, a job whose worker (a real process of this host) died holding it: reaped
+        # by the claimers at once (its lease runs 600 s) and claimed by exactly one.
+        orphan = repo.submit("sweep", {"orphan": True}, "ana", now=T0 - timedelta(seconds=1))
+        repo.claim_next("w-dead", 600, T0 - timedelta(seconds=1))
+        WorkerRepository(s).beat(
+            "w-dead", host=socket.gethostname(), pid=dead.pid, now=T0, ttl_s=600, job_id=orphan
+        )
         ids = [repo.submit("sweep", {"i": i}, "ana", now=T0) for i in range(N_JOBS)]
     engine.dispose()
     results = run_together("tests.core.test_store_jobs:claim_all", N_PROCESSES, {}, url)
     errors = [value for _, kind, value in results if kind == "error"]
     assert errors == []
     claimed = [job_id for _, _, value in results for job_id in value]
-    assert sorted(claimed) == ids  # every job exactly once
+    assert sorted(claimed) == [orphan, *ids]  # every job exactly once
     engine = make_engine(url)
     with Session(engine) as s:
         jobs = JobRepository(s).list(limit=100)
-        assert {j.status for j in jobs} == {"running"} and {j.attempt for j in jobs} == {1}
+        assert {j.status for j in jobs} == {"running"}
+        assert {j.id: j.attempt for j in jobs} == {orphan: 2, **dict.fromkeys(ids, 1)}
         owner = {j.id: j.worker for j in jobs}
     engine.dispose()
     assert owner == {job_id: f"w{index}" for index, _, value in results for job_id in value}
