@@ -181,6 +181,11 @@ def jobs_worker(
     poll: float = typer.Option(
         0.5, "--poll", help="Seconds between looks at the queue.", parser=opt.number(0.05, 60)
     ),
+    warm: bool = typer.Option(
+        True,
+        "--warm/--no-warm",
+        help="Import the long operations and compile the engine before the first job.",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run queued jobs until stopped (SIGTERM requeues the running job)."""
@@ -188,10 +193,12 @@ def jobs_worker(
 
     from app.services.db import get_engine
     from app.services.jobs_supervisor import live_workers
-    from app.services.jobs_worker import JobWorker
+    from app.services.jobs_worker import JobWorker, warm_up
 
     wanted = sorted({k for group in kinds for k in group}) if kinds else None
-    worker = JobWorker(get_engine(), name=name, kinds=wanted, lease_s=lease)
+    worker = JobWorker(
+        get_engine(), name=name, kinds=wanted, lease_s=lease, warm=warm_up if warm else None
+    )
     clash = [w for w in live_workers() if w.name == worker.name and w.pid != os.getpid()]
     if clash:
         held = f"pid {clash[0].pid} on {clash[0].host}"

@@ -4,7 +4,9 @@ While the operation runs (in a daemon thread, with a :class:`CancelToken`), the 
 thread ticks every ``tick_s``: it writes the progress (:class:`Throttle`), renews the
 lease, and turns the job's ``cancel_requested`` into ``token.cancel()``. The job ends
 ``done`` (the payload stored), ``cancelled``, or ``failed`` with one plain sentence (the
-traceback goes to the log); after a stop it goes back to the queue.
+traceback goes to the log); after a stop it goes back to the queue. An operation that
+ignores its token for ``grace_s`` after a cancel or a stop is abandoned (its daemon
+thread cannot be killed): the job is recorded cancelled, or requeued after a stop.
 """
 
 from __future__ import annotations
@@ -104,9 +106,16 @@ def _supervise(
             token.cancel("cancelled on request")
         if worker.stopping.is_set():
             token.cancel(token.reason or "worker stopping")
+        if token.cancelled:
             stop_at = stop_at or now
             if (now - stop_at).total_seconds() >= worker.grace_s:
-                return False  # abandoned: _conclude requeues it
+                log.warning(
+                    "job %s: the operation ignored its cancellation for %g s; abandoned "
+                    "(its thread may still run until it returns)",
+                    job_id,
+                    worker.grace_s,
+                )
+                return False  # abandoned: _conclude marks it cancelled or requeues it
     return False
 
 

@@ -2,14 +2,18 @@
 
 It keeps its record in ``job_workers`` alive (:mod:`app.services.jobs_supervisor`);
 :meth:`JobWorker.stop` (SIGTERM) cancels the running job and puts it back in the queue,
-unless it finishes first.
+unless it finishes first. Before its first claim, :meth:`JobWorker.serve` ends the leases
+a dead predecessor of the same name left (:meth:`JobRepository.reap_dead`) and warms up
+(:func:`warm_up`), so the first job reports progress as soon as the later ones.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +35,29 @@ def _wait(event: threading.Event, seconds: float) -> bool:
     return event.wait(seconds)
 
 
+def warm_up() -> float:
+    """Import the long operations' services and warm the engine as the app server does
+    (:func:`app.warmup.start`: its imports, then numba's kernels); seconds taken.
+
+    A fresh worker otherwise spends 3-10 s of its first job on imports and compilation
+    before the job's first progress report.
+    """
+    from app import warmup
+    from app.operations import all_operations
+
+    started = time.perf_counter()
+    for op in all_operations():
+        if op.long_running:
+            importlib.import_module(op.service.split(":")[0])
+    status = warmup.WarmupStatus()
+    thread = warmup.start(warmup.ActivityGate(), quiet_s=0.0, status=status)
+    if thread is not None:
+        thread.join()
+    if status.error:
+        log.warning("engine warm-up failed: %s", status.error)
+    return time.perf_counter() - started
+
+
 class JobWorker:
     """Runs jobs from the database, one at a time (see the module docstring)."""
 
@@ -46,10 +73,11 @@ class JobWorker:
         clock: Callable[[], Any] = utcnow,
         wait: Callable[[threading.Event, float], bool] = _wait,
         observe: Observe | None = None,
+        warm: Callable[[], float] | None = None,
     ) -> None:
         self.engine, self.name, self.kinds = engine, name or f"{HOST}:{os.getpid()}", kinds
         self.lease_s, self.tick_s, self.grace_s = lease_s, tick_s, grace_s
-        self.clock, self.wait, self.observe = clock, wait, observe
+        self.clock, self.wait, self.observe, self.warm = clock, wait, observe, warm
         self.stopping = threading.Event()
         self._beat_at: Any = None
 
@@ -70,10 +98,18 @@ class JobWorker:
         self._beat_at = now
 
     def serve(self, *, once: bool = False, poll_s: float = 0.5) -> int:
-        """Run jobs until stopped (``once``: until none is queued); how many ran."""
+        """Run jobs until stopped (``once``: until none is queued); how many ran.
+
+        First, jobs still held under this worker's name (its predecessor was killed)
+        go back to the queue, and ``warm`` runs (its record kept alive meanwhile).
+        """
         ran = 0
+        with session_scope(self.engine) as s:
+            # Before our first beat replaces the dead predecessor's pid in the record.
+            JobRepository(s).reap_dead(self.clock())
         self.beat(force=True)
         try:
+            self._warm()
             while not self.stopping.is_set():
                 if self.run_one():
                     ran += 1
@@ -86,6 +122,25 @@ class JobWorker:
             with session_scope(self.engine) as s:
                 WorkerRepository(s).remove(self.name)
         return ran
+
+    def _warm(self) -> None:
+        warm = self.warm
+        if warm is None:
+            return
+        done, took = threading.Event(), [0.0]
+
+        def target() -> None:
+            try:
+                took[0] = warm()
+            except Exception:
+                log.exception("worker %s: warm-up failed; running jobs cold", self.name)
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name="worker-warmup", daemon=True).start()
+        while not self.wait(done, self.tick_s) and not self.stopping.is_set():
+            self.beat()
+        log.info("worker %s warm in %.1f s", self.name, took[0])
 
     def run_pending(self, *, max_jobs: int | None = None) -> int:
         """Run queued jobs in this process until none is left (or ``max_jobs``)."""
@@ -106,4 +161,4 @@ class JobWorker:
         return True
 
 
-__all__ = ["JobWorker", "Observe"]
+__all__ = ["JobWorker", "Observe", "warm_up"]

@@ -7,6 +7,7 @@ file; the golden payload of a sweep job is a direct synchronous run of the same 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
-from app.operations import CancelToken, get
+from app.operations import CancelToken, Operation, get, register
 from app.operations.runs import RunsRequest
 from app.operations.sweep import SweepRequest
 from app.services import jobs
@@ -224,3 +226,112 @@ def test_the_progress_throttle(events: list[tuple[float, float, str]]) -> None:
             writes.append(now)
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(writes)]
     assert all(g >= 0.25 for g in gaps)
+
+
+# -- an operation that ignores its cancellation: the worker's grace ----------------------------
+
+
+class NapRequest(BaseModel):
+    """The request of the test-only operation below."""
+
+    label: str = "nap"
+
+
+RELEASE = threading.Event()
+"""What alone ends :func:`ignore_cancel` (the test sets it when it is done)."""
+
+
+def ignore_cancel(*, request: NapRequest, progress: Any, cancel: CancelToken) -> dict[str, str]:
+    """A long operation that reports once, then never looks at its token."""
+    progress(0.1, "napping")
+    RELEASE.wait(600)
+    return {"label": request.label}
+
+
+NAP = Operation(
+    name="test-nap",
+    feature="system",
+    summary="Test only: ignores cancellation.",
+    request=NapRequest,
+    service=f"{__name__}:ignore_cancel",
+    payload=lambda result: dict(result),
+    long_running=True,
+)
+
+
+class FakeTime:
+    """The worker's clock and wait: each wait advances the clock by its timeout at once,
+    once the operation has reported (so the grace is counted in ticks, not seconds)."""
+
+    def __init__(self, reported: threading.Event) -> None:
+        self.now = datetime.now(UTC)
+        self.reported = reported
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        self.reported.wait(60)
+        if event.is_set():
+            return True
+        self.now += timedelta(seconds=seconds)
+        return event.is_set()
+
+
+@pytest.fixture
+def nap() -> Iterator[Operation]:
+    from app.operations import _REGISTRY
+
+    RELEASE.clear()
+    register(NAP)
+    yield NAP
+    RELEASE.set()  # let the abandoned thread return
+    _REGISTRY.pop(NAP.name, None)
+
+
+def _nap_worker(act: Any) -> tuple[JobWorker, FakeTime, dict[str, datetime]]:
+    reported, marks = threading.Event(), {}
+    fake = FakeTime(reported)
+
+    def observe(jid: int, fraction: float, message: str, token: CancelToken) -> None:
+        act(jid)
+        marks["asked"] = fake.now
+        reported.set()
+
+    worker = JobWorker(get_engine(), clock=fake.clock, wait=fake.wait, observe=observe)
+    return worker, fake, marks
+
+
+def test_a_cancelled_operation_that_ignores_it_is_abandoned_after_the_grace(
+    nap: Operation,
+) -> None:
+    job_id = jobs.submit(nap.name, NapRequest(), actor=ANA)
+    worker, fake, marks = _nap_worker(lambda jid: jobs.cancel_job(jid, actor=ANA))
+    assert worker.run_pending(max_jobs=1) == 1
+    job = jobs.get_job(job_id)
+    assert (job.status, job.cancel_requested, job.result) == ("cancelled", True, None)
+    waited = (fake.now - marks["asked"]).total_seconds()
+    # Seen at the next tick, abandoned once grace_s (10 s) of ticks had passed since.
+    assert worker.grace_s <= waited <= worker.grace_s + 2 * worker.tick_s
+    thread = next(t for t in threading.enumerate() if t.name == f"job-{job_id}")
+    assert thread.is_alive()  # still napping: abandoned, not waited for
+    RELEASE.set()
+    thread.join(60)
+    assert jobs.get_job(job_id).status == "cancelled"  # its late return changed nothing
+
+
+def test_a_stopped_worker_abandons_an_operation_that_ignores_it_and_requeues_the_job(
+    nap: Operation,
+) -> None:
+    job_id = jobs.submit(nap.name, NapRequest(), actor=ANA)
+    holder: list[JobWorker] = []
+    worker, fake, marks = _nap_worker(lambda jid: holder[0].stop())
+    holder.append(worker)
+    assert worker.run_pending(max_jobs=1) == 1
+    job = jobs.get_job(job_id)
+    assert (job.status, job.attempt, job.worker) == ("queued", 1, None)
+    assert job.message == f"requeued: worker {worker.name} stopped"
+    waited = (fake.now - marks["asked"]).total_seconds()
+    assert worker.grace_s <= waited <= worker.grace_s + 2 * worker.tick_s
+    RELEASE.set()
+    jobs.cancel_job(job_id, actor=ANA)

@@ -1,6 +1,7 @@
 """Real ``workbench jobs worker`` processes on a real SQLite file: a worker stopped with
-SIGTERM requeues its job, a SIGKILLed worker's job is claimed again once its lease expires
-and completes (attempt 2), and two processes starting a worker at once start one."""
+SIGTERM requeues its job, a SIGKILLed worker's job is claimed again at once, without
+waiting for its lease, and completes (attempt 2), the LocalCluster of a SIGKILLed worker
+dies with it, and two processes starting a worker at once start one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from app.operations.sweep import SweepRequest
@@ -29,7 +31,6 @@ PRELOAD = ("app.services.jobs", "app.operations.sweep")
 # ~100,000 combinations: several seconds, reported chunk by chunk.
 LONG = {"fast": GridAxis.parse("2:101:1"), "slow": GridAxis.parse("201:1200:1")}
 SMALL = {"fast": GridAxis.parse("5:20:5"), "slow": GridAxis.parse("30:60:10")}
-LEASE_S = 2.0
 ANA = Actor("ana", frozenset({"analyst"}))
 
 
@@ -78,20 +79,62 @@ def _mid_way(job_id: int) -> bool:
     return job.status == "running" and job.progress > 0.06  # at least one chunk done
 
 
-def test_a_sigkilled_workers_job_is_claimed_again_and_completes(
+def test_a_sigkilled_workers_job_is_claimed_again_at_once_and_completes(
     env: dict[str, str], workers: Callable[..., subprocess.Popen]
 ) -> None:
     job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
-    first = workers("--lease", str(LEASE_S))
+    # A 600 s lease: were the new worker to wait for it, the test would time out.
+    first = workers("--lease", "600")
     _until(lambda: _mid_way(job_id), "the sweep to run")
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
+    # Not waited for: a zombie, dead to the store as soon as the kill lands.
+    _until(lambda: not pid_alive(first.pid), "the worker to die", 60)
     stale = jobs.get_job(job_id)
-    assert (stale.status, stale.attempt) == ("running", 1)  # until its lease expires
-    workers("--lease", str(LEASE_S))
+    assert (stale.status, stale.attempt) == ("running", 1)  # its lease runs for 10 minutes
+    workers("--lease", "600")
+    claimed = _until(lambda: jobs.get_job(job_id).attempt == 2, "the second claim", 240)
+    assert claimed
+    again = jobs.get_job(job_id)
+    assert again.status == "running" and again.worker != stale.worker
     done = jobs.wait_job(job_id, timeout_s=400, poll_s=0.2)
     assert (done.status, done.attempt, done.error) == ("done", 2, None)
     assert done.result is not None and done.result["combinations"] == 100 * 1000
+    first.wait(timeout=30)
+
+
+def test_a_sigkilled_workers_dask_processes_die_with_it(
+    env: dict[str, str], workers: Callable[..., subprocess.Popen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LocalCluster a job started (its nanny-spawned worker processes and their
+    resource tracker) does not outlive a worker killed with SIGKILL."""
+    monkeypatch.setitem(env, "WORKBENCH_EXECUTOR", "dask")
+    monkeypatch.setitem(env, "WORKBENCH_DASK_WORKERS", "2")
+    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
+    proc = workers("--lease", "600", "--no-warm")
+    _until(lambda: _mid_way(job_id), "the sweep to run on the cluster")
+    children = psutil.Process(proc.pid).children(recursive=True)
+    names = [" ".join(child.cmdline()) for child in children]
+    assert sum("dask worker" in name for name in names) == 2, names
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    try:
+        _until(lambda: not _running(children), "the dask processes to exit", 60)
+    finally:
+        for orphan in _running(children):
+            orphan.kill()
+    jobs.cancel_job(job_id, actor=ANA)
+
+
+def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes still running (a zombie has exited)."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 def test_sigterm_requeues_the_running_job_and_the_worker_exits_cleanly(
