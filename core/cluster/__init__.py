@@ -23,10 +23,12 @@ Importing this package does not import dask; :func:`get_client` does.
 
 from core.cluster._cache import ChunkCache, code_version
 from core.cluster._client import close_client, default_executor, get_client
-from core.cluster._map import WorkerDiedError, map_chunks
+from core.cluster._map import ChunkStopped, StopProbe, WorkerDiedError, map_chunks
 
 __all__ = [
     "ChunkCache",
+    "ChunkStopped",
+    "StopProbe",
     "WorkerDiedError",
     "close_client",
     "code_version",

@@ -101,7 +101,8 @@ def sweep_chunk(
 ) -> pd.DataFrame:
     """The metrics table of one chunk: its valid combinations (constraints, then the
     params model), then :data:`METRICS` from the blocked engine. ``stop()`` (in-process
-    runs only) is called between the engine's column chunks and may raise to stop."""
+    runs: ``check``; on Dask: :class:`core.cluster.StopProbe`) is called between the
+    engine's column chunks and may raise to stop."""
     shape = tuple(int(v.size) for v in axes.values())
     coords = np.unravel_index(np.arange(chunk.lo, chunk.hi, dtype=np.int64), shape)
     arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
@@ -456,8 +457,6 @@ def sweep_chunked(
                 "fixed": fixed,
                 "spec": spec,
                 "block_bars": block_bars,
-                # in-process, a long chunk is stopped inside; on Dask between chunks
-                "stop": check if executor == "serial" else None,
             },
             cache=cache,
             reduce=reducer,
@@ -465,6 +464,7 @@ def sweep_chunked(
             check=check,
             executor=executor,
             describe=describe,
+            stop_arg="stop",  # a long chunk stops inside, between the engine's column chunks
         )
     finally:
         reducer.close()

@@ -45,6 +45,22 @@ def wait_for_release(chunk: int, *, release: str) -> int:
     return chunk
 
 
+def spin_until_stopped(chunk: int, *, stop: Any, marker_dir: str) -> int:
+    """Chunk 0 returns at once; the others call ``stop()`` in a loop (for at most 60 s)
+    and leave a marker when it raised."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while chunk and time.monotonic() < deadline:
+        try:
+            stop()
+        except Exception:
+            (Path(marker_dir) / f"stopped-{chunk}").touch()
+            raise
+        time.sleep(0.01)
+    return chunk
+
+
 def die_once(chunk: int, *, marker_dir: str) -> int:
     """Kill the worker process the first time chunk 1 runs; succeed after that."""
     marker = Path(marker_dir) / f"died-{chunk}"
@@ -161,6 +177,57 @@ def test_check_raising_cancels_pending_futures(tmp_path: Path, dask_client: Any)
     while dask_client.run_on_scheduler(scheduler_tasks) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert dask_client.run_on_scheduler(scheduler_tasks) == []
+
+
+def test_running_chunks_see_the_stop_probe_and_free_the_workers(
+    tmp_path: Path, dask_client: Any
+) -> None:
+    import time
+
+    got: dict[int, int] = {}
+
+    def check() -> None:
+        if got:
+            raise Stop
+
+    with pytest.raises(Stop):
+        map_chunks(
+            spin_until_stopped,
+            list(range(6)),
+            shared={"marker_dir": str(tmp_path)},
+            reduce=got.__setitem__,
+            check=check,
+            stop_arg="stop",
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(dask_client.processing().values()):
+        time.sleep(0.05)
+    assert not any(dask_client.processing().values())  # the workers are free again
+    stopped = sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("stopped-*"))
+    assert 1 <= len(stopped) <= 2 and set(stopped) <= {1, 2, 3, 4, 5}  # those running
+
+
+def test_serial_stop_probe_is_check(tmp_path: Path) -> None:
+    got: dict[int, int] = {}
+    calls = 0
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        map_chunks(
+            spin_until_stopped,
+            [0, 1],
+            shared={"marker_dir": str(tmp_path)},
+            reduce=got.__setitem__,
+            check=check,
+            executor="serial",
+            stop_arg="stop",
+        )
+    assert got == {0: 0} and (tmp_path / "stopped-1").exists()
 
 
 def test_a_chunk_whose_worker_died_once_is_recomputed(tmp_path: Path, dask_client: Any) -> None:
