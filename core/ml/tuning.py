@@ -18,6 +18,7 @@ to one thread); serially, ``n_jobs`` threads may score a trial's folds at once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -253,6 +254,29 @@ def prune_thresholds(trials: Sequence[Any]) -> dict[int, float] | None:
     }
 
 
+_FOLDS_MEMO: dict[str, Sequence[CVFold]] = {}
+"""The folds of the latest search in this process (a Dask worker), by :func:`folds_key`:
+the ones re-sent with each batch are replaced by those whose matrices are built."""
+
+
+def folds_key(dataset: MLDataset, n_splits: int, embargo_pct: float) -> str:
+    """sha256 of the dataset's values and the CV settings (the folds' identity)."""
+    digest = hashlib.sha256(f"{n_splits}|{embargo_pct!r}|".encode())
+    for part in (dataset.X, dataset.y, dataset.t1):
+        digest.update(pd.util.hash_pandas_object(part).to_numpy().tobytes())
+    digest.update(",".join(map(str, dataset.X.columns)).encode())
+    return digest.hexdigest()
+
+
+def _memo(key: str | None, folds: Sequence[CVFold]) -> Sequence[CVFold]:
+    if key is None:
+        return folds
+    if key not in _FOLDS_MEMO:
+        _FOLDS_MEMO.clear()
+        _FOLDS_MEMO[key] = folds
+    return _FOLDS_MEMO[key]
+
+
 def trial_scores(
     chunk: tuple[int, dict[str, Any]],
     *,
@@ -261,6 +285,7 @@ def trial_scores(
     seed: int,
     thresholds: dict[int, float] | None,
     n_jobs: int = 1,
+    folds_id: str | None = None,
 ) -> dict[str, Any]:
     """Score one trial's parameters on the CV folds (a chunk of
     :func:`core.cluster.map_chunks`, run on a Dask worker or in this process).
@@ -268,10 +293,13 @@ def trial_scores(
     Returns the trial ``number``, the running mean AUC after each fold as ``steps``
     (``(fold step, mean)``), the final ``value`` and whether the median rule
     (:func:`prune_thresholds`) ``pruned`` it. Native thread pools are limited to one
-    thread; ``n_jobs`` threads score folds at the same time.
+    thread; ``n_jobs`` threads score folds at the same time. With ``folds_id``
+    (:func:`folds_key`), a worker keeps the folds (and their XGBoost matrices) of the
+    first batch it scored for the later ones.
     """
     from threadpoolctl import threadpool_limits
 
+    folds = _memo(folds_id, folds)
     number, params = chunk
     spec = ModelSpec(kind=kind, params=params, seed=seed)
     steps: list[tuple[int, float]] = []
@@ -389,6 +417,7 @@ def tune(
     fixed = dict(fixed_params or {})
     sample = space or (lambda trial: search_space(kind, trial))
     folds = cv_folds(dataset, n_splits=n_splits, embargo_pct=embargo_pct)
+    folds_id = folds_key(dataset, n_splits, embargo_pct)
     jobs = 1 if executor == "dask" else (default_jobs() if n_jobs is None else n_jobs)
 
     def finished() -> int:
@@ -429,6 +458,7 @@ def tune(
             "seed": seed,
             "thresholds": prune_thresholds(complete) if prune else None,
             "n_jobs": jobs,
+            "folds_id": folds_id,
         }
         _score_batch(study, batch, chunks, shared, executor, cancel, callback)
     complete = [t for t in study.trials if t.state == states.COMPLETE]
@@ -496,6 +526,7 @@ __all__ = [
     "default_jobs",
     "fold_auc",
     "fold_proba",
+    "folds_key",
     "prune_thresholds",
     "study_storage",
     "trial_scores",

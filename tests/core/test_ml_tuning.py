@@ -298,3 +298,19 @@ def test_optuna_tables_in_the_workbench_database_are_not_schema_drift(
         ).n_trials
         == 1
     )
+
+
+def test_a_worker_keeps_the_first_batchs_folds_and_their_matrices(train: MLDataset) -> None:
+    import pickle
+
+    from core.ml.tuning import folds_key, trial_scores
+
+    folds = cv_folds(train, n_splits=3)
+    resent = pickle.loads(pickle.dumps(folds))  # what the next batch's scatter delivers
+    fid = folds_key(train, 3, 0.01)
+    kw: dict[str, Any] = {"kind": "xgboost", "seed": 0, "thresholds": None, "folds_id": fid}
+    first = trial_scores((0, {"n_estimators": 5}), folds=folds, **kw)
+    again = trial_scores((0, {"n_estimators": 5}), folds=resent, **kw)
+    assert first == again
+    assert all(len(f.matrices) == 1 for f in folds) and all(not f.matrices for f in resent)
+    assert folds_key(train, 4, 0.01) != fid
