@@ -104,7 +104,8 @@ def _model_fold(
             seed=model_spec.seed,
             n_splits=tune_splits,
             study_name=f"wf-fold{w.fold}",
-            executor="serial",
+            executor="serial",  # inside this fold's chunk, one thread (a Dask worker's)
+            n_jobs=1,
         )
         fold_spec = ModelSpec(
             kind=model_spec.kind,
