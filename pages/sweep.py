@@ -35,10 +35,8 @@ with st.form("sweep.form"):
     model = STRATEGIES[strategy].params_model
     axes, axis_errors = grid_axis_inputs(model, key=f"sw.{strategy}", inline_errors=True)
     fixed = fixed_choice_inputs(model, key=f"sw.{strategy}.fixed")
-    default_metric = SweepRequest.model_fields["metric"].default
-    metric = st.selectbox(
-        "Rank by", METRICS, index=METRICS.index(default_metric), key=state.SW_METRIC
-    )
+    # state.init() set its default (the request's); an index= here would clash with it
+    metric = st.selectbox("Rank by", METRICS, key=state.SW_METRIC)
     fees, slip, cash, start, end = costs_period_inputs(
         "sw", dataset=dataset, symbol=symbol, first=first, last=last
     )
