@@ -209,7 +209,8 @@ def _finished_view(kind: str, job: JobView, on_done: Callable[[JobView], Any]) -
     if job.status == "failed":
         st.error(f"Job #{job.id} failed: {job.error or 'no error text was recorded'}")
     elif job.status == "cancelled":
-        st.warning(f"Job #{job.id} was cancelled. {job.message}".strip())
+        where = f" at {job.progress:.0%} ({job.message})" if job.message else ""
+        st.warning(f"Job #{job.id} was cancelled{where}; no result was saved.")
     if job.status in ("failed", "cancelled"):
         if st.button("Retry", key=f"jobs.{kind}.retry", icon=":material/replay:"):
             new_id = retry(job.id, key=_notice_key(kind))
