@@ -35,12 +35,19 @@ log = logging.getLogger("workbench.jobs")
 
 def execute(worker: JobWorker, job_id: int, kind: str, spec: dict[str, Any], owner: str) -> None:
     token, done, lock = CancelToken(), threading.Event(), threading.Lock()
-    state: dict[str, Any] = {"fraction": 0.0, "message": "started"}
+    wake = threading.Event()  # the first progress report and the end do not wait a tick
+    state: dict[str, Any] = {"fraction": 0.0, "message": "started", "reported": False}
 
     def progress(fraction: float, message: str) -> None:
+        first = False
         if math.isfinite(fraction):
             with lock:
                 state.update(fraction=min(max(float(fraction), 0.0), 1.0), message=str(message))
+                first, state["reported"] = not state["reported"], True
+                if first:
+                    state["first"] = True
+            if first:
+                wake.set()
         if worker.observe is not None:
             worker.observe(job_id, fraction, message, token)
         token.check()
@@ -61,9 +68,10 @@ def execute(worker: JobWorker, job_id: int, kind: str, spec: dict[str, Any], own
                 log.exception("job %s (%s) failed", job_id, kind)
         finally:
             done.set()
+            wake.set()
 
     threading.Thread(target=target, name=f"job-{job_id}", daemon=True).start()
-    lost = _supervise(worker, job_id, token, done, lock, state)
+    lost = _supervise(worker, job_id, token, (done, wake), lock, state)
     if not lost:
         _conclude(worker, job_id, kind, done.is_set(), state)
 
@@ -72,21 +80,28 @@ def _supervise(
     worker: JobWorker,
     job_id: int,
     token: CancelToken,
-    done: threading.Event,
+    events: tuple[threading.Event, threading.Event],
     lock: threading.Lock,
     state: dict[str, Any],
 ) -> bool:
-    """Tick until the operation ends (or the grace after a stop runs out); True if
-    the lease was lost (another worker owns the job now)."""
+    """Tick until the operation ends (or the grace after a cancel or a stop runs out);
+    True if the lease was lost (another worker owns the job now). The operation's first
+    progress report is written at once, not at the next tick."""
+    done, wake = events
     throttle, stop_at = Throttle(renew_s=worker.lease_s / 3), None
-    while not worker.wait(done, worker.tick_s):
+    while True:
+        worker.wait(wake, worker.tick_s)
+        wake.clear()
+        if done.is_set():
+            return False
         now = worker.clock()
         with lock:
             fraction, message = state["fraction"], state["message"]
+            first = state.pop("first", False)
         try:
             with session_scope(worker.engine) as s:
                 repo = JobRepository(s)
-                if throttle.due(fraction, message, now):
+                if first or throttle.due(fraction, message, now):
                     asked = repo.heartbeat(
                         job_id, worker.name, fraction, message, now, lease_s=worker.lease_s
                     )
@@ -116,7 +131,6 @@ def _supervise(
                     worker.grace_s,
                 )
                 return False  # abandoned: _conclude marks it cancelled or requeues it
-    return False
 
 
 def _conclude(

@@ -7,6 +7,8 @@ file; the golden payload of a sweep job is a direct synchronous run of the same 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +28,13 @@ from app.services import jobs
 from app.services.auth import LOCAL, Actor, PermissionDenied
 from app.services.db import get_engine
 from app.services.jobs_roles import owner_actor
+from app.services.jobs_supervisor import HOST, live_workers
 from app.services.jobs_support import Throttle, failure_text
 from app.services.jobs_worker import JobWorker
 from app.services.sweep import reopen_sweep
 from core.config import get_settings
+from core.store.db import session_scope
+from core.store.jobs import JobRepository, WorkerRepository
 from core.sweep import GridAxis
 
 GRID = {"fast": GridAxis.parse("5:20:5"), "slow": GridAxis.parse("30:60:10")}
@@ -335,3 +340,31 @@ def test_a_stopped_worker_abandons_an_operation_that_ignores_it_and_requeues_the
     assert worker.grace_s <= waited <= worker.grace_s + 2 * worker.tick_s
     RELEASE.set()
     jobs.cancel_job(job_id, actor=ANA)
+
+
+def test_the_worker_warms_up_before_its_first_claim_and_keeps_its_record_alive() -> None:
+    job_id = jobs.submit("sweep", _sweep(), actor=ANA)
+    seen: list[tuple[str, list[str]]] = []
+
+    def warm() -> float:
+        seen.append((jobs.get_job(job_id).status, [w.name for w in live_workers()]))
+        return 0.0
+
+    worker = JobWorker(get_engine(), name="w-warm", warm=warm)
+    assert worker.serve(once=True) == 1
+    assert seen == [("queued", ["w-warm"])]  # nothing claimed yet; the worker is seen alive
+    assert jobs.get_job(job_id).status == "done"
+
+
+def test_a_restarted_worker_takes_back_the_job_its_killed_predecessor_held() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=60)
+    job_id = jobs.submit("sweep", _sweep(), actor=ANA)
+    with session_scope(get_engine()) as s:
+        now = datetime.now(UTC)
+        assert JobRepository(s).claim_next("w-same", 600, now) is not None
+        WorkerRepository(s).beat("w-same", host=HOST, pid=dead.pid, now=now, ttl_s=600)
+    # Same name, new process: its first beat would hide the dead pid, so it reaps first.
+    assert JobWorker(get_engine(), name="w-same").serve(once=True) == 1
+    done = jobs.get_job(job_id)
+    assert (done.status, done.attempt, done.worker) == ("done", 2, "w-same")
