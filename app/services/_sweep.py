@@ -23,6 +23,10 @@ from core.walkforward.overfit import deflated_sharpe_ratio
 
 CODE = ("core.sweep", "core.strategies", "core.backtest")
 """Packages whose source versions the chunk cache (a change invalidates it)."""
+TABLE = "table.parquet"
+"""The table's file in a sweep's staging folder and in its run's folder."""
+CACHE_DAYS = 7
+"""Chunk caches of sweeps never finished are deleted after this many days."""
 
 
 def frames_of(request: SweepRequest) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -55,6 +59,7 @@ def chunk_cache(request: SweepRequest, frames: dict[str, pd.DataFrame]) -> Chunk
     """The cache of this request's chunks: keyed by (data, request, chunking, code)."""
     spec = {"request": request.model_dump(mode="json"), "chunk_combos": CHUNK_COMBOS}
     key = ChunkCache.make_key(prices_hash(frames), spec, code_version(*CODE))
+    ChunkCache.prune(ChunkCache.default_root(), max_age_s=CACHE_DAYS * 86_400)
     return ChunkCache(ChunkCache.default_root(), key)
 
 
@@ -98,12 +103,6 @@ def heat_wide(long: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def staging_table(folder: Path) -> Path:
-    """Where a running sweep writes its table (moved into the run when it is saved)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "table.parquet"
-
-
 def scratch() -> Path:
     """The folder of running sweeps' staging tables (git-ignored runtime folder)."""
     folder = get_settings().var_dir / "sweeps"
@@ -145,5 +144,5 @@ def save(
         spec=request.model_dump(mode="json"),
         metrics=metrics,
         frames=frames,
-        files={"table": staging_table(staging)},
+        files={"table": staging / TABLE},
     )

@@ -63,7 +63,7 @@ def run_sweep(
             progress=on_chunk,
             check=cancel.check if cancel is not None else None,
             top_n=TOP_KEPT,
-            table_path=helpers.staging_table(staging),
+            table_path=staging / helpers.TABLE,
         )
         if result.combinations == 0:
             raise ValueError("no combination satisfies the constraints (e.g. fast < slow)")
@@ -80,7 +80,7 @@ def run_sweep(
             if cancel is not None:
                 cancel.check()
             run_id = helpers.save(request, result, best, universe, staging)
-            source = run_store.run_folder(run_id) / "table.parquet"
+            source = run_store.run_folder(run_id) / helpers.TABLE
             cache.clear()
         else:
             source = result.table()

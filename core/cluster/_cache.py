@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -114,9 +116,23 @@ class ChunkCache:
         return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("chunk-*.pkl"))
 
     def clear(self, indices: Iterable[int] | None = None) -> None:
-        """Delete the given chunks (all when ``None``)."""
+        """Delete the given chunks (all when ``None``, and then the folder)."""
         for index in self.stored() if indices is None else indices:
             self._path(index).unlink(missing_ok=True)
+        if indices is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    @staticmethod
+    def prune(root: Path, *, max_age_s: float, now: float | None = None) -> list[str]:
+        """Delete the caches under ``root`` not written for ``max_age_s`` seconds (those of
+        runs cancelled or failed and never retried); return their keys."""
+        now = time.time() if now is None else now
+        gone = []
+        for folder in Path(root).iterdir() if Path(root).is_dir() else []:
+            if folder.is_dir() and now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(folder.name)
+        return sorted(gone)
 
 
 __all__ = ["ChunkCache", "code_version"]

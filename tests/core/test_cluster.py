@@ -271,6 +271,17 @@ def test_cache_is_atomic_and_keyed(tmp_path: Path) -> None:
         ChunkCache(tmp_path, "../escape")
 
 
+def test_clear_and_prune_remove_cache_folders(tmp_path: Path) -> None:
+    old, new = ChunkCache(tmp_path, "old"), ChunkCache(tmp_path, "new")
+    old.put(0, 1)
+    new.put(0, 2)
+    os.utime(old.folder, (1_000.0, 1_000.0))
+    assert ChunkCache.prune(tmp_path, max_age_s=3600, now=os.path.getmtime(new.folder)) == ["old"]
+    assert not old.folder.exists() and new.get(0) == 2
+    new.clear()
+    assert not new.folder.exists() and new.stored() == []
+
+
 def test_unknown_executor_is_refused() -> None:
     with pytest.raises(ValueError, match="executor must be 'dask' or 'serial'"):
         map_chunks(counted, [1], reduce=print, executor="ray")
