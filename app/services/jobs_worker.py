@@ -3,8 +3,9 @@
 It keeps its record in ``job_workers`` alive (:mod:`app.services.jobs_supervisor`);
 :meth:`JobWorker.stop` (SIGTERM) cancels the running job and puts it back in the queue,
 unless it finishes first. Before its first claim, :meth:`JobWorker.serve` ends the leases
-a dead predecessor of the same name left (:meth:`JobRepository.reap_dead`) and warms up
-(:func:`warm_up`), so the first job reports progress as soon as the later ones.
+a dead predecessor of the same name left (:meth:`JobRepository.reap_dead`); it warms up
+(:func:`warm_up`) while idle, so its first job reports progress as soon as the later
+ones, and a job that arrives meanwhile does not wait for the whole warm-up.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from app import warmup
 from app.operations import CancelToken
 from app.services.jobs_run import execute
 from app.services.jobs_supervisor import HOST
 from core.store.base import utcnow
 from core.store.db import session_scope
 from core.store.jobs import DEFAULT_LEASE_S, JobRepository, WorkerRepository
+
+ActivityGate = warmup.ActivityGate
 
 log = logging.getLogger("workbench.jobs")
 Observe = Callable[[int, float, str, CancelToken], None]
@@ -35,22 +39,23 @@ def _wait(event: threading.Event, seconds: float) -> bool:
     return event.wait(seconds)
 
 
-def warm_up() -> float:
-    """Import the long operations' services and warm the engine as the app server does
+def warm_up(gate: ActivityGate) -> float:
+    """Import the long operations' services, then warm the engine as the app server does
     (:func:`app.warmup.start`: its imports, then numba's kernels); seconds taken.
 
-    A fresh worker otherwise spends 3-10 s of its first job on imports and compilation
-    before the job's first progress report.
+    Each step starts only while no job runs (``gate``), so a job claimed meanwhile waits
+    for the rest of one step at most. A fresh worker otherwise spends 3-10 s of its
+    first job on imports and compilation before the job's first progress report.
     """
-    from app import warmup
     from app.operations import all_operations
 
     started = time.perf_counter()
     for op in all_operations():
         if op.long_running:
+            gate.wait_quiet(0.0)
             importlib.import_module(op.service.split(":")[0])
     status = warmup.WarmupStatus()
-    thread = warmup.start(warmup.ActivityGate(), quiet_s=0.0, status=status)
+    thread = warmup.start(gate, quiet_s=0.0, status=status)
     if thread is not None:
         thread.join()
     if status.error:
@@ -73,12 +78,14 @@ class JobWorker:
         clock: Callable[[], Any] = utcnow,
         wait: Callable[[threading.Event, float], bool] = _wait,
         observe: Observe | None = None,
-        warm: Callable[[], float] | None = None,
+        warm: Callable[[ActivityGate], float] | None = None,
     ) -> None:
         self.engine, self.name, self.kinds = engine, name or f"{HOST}:{os.getpid()}", kinds
         self.lease_s, self.tick_s, self.grace_s = lease_s, tick_s, grace_s
         self.clock, self.wait, self.observe, self.warm = clock, wait, observe, warm
         self.stopping = threading.Event()
+        self.gate = ActivityGate()
+        """Entered while a job runs: the warm-up waits for it between steps."""
         self._beat_at: Any = None
 
     def stop(self) -> None:
@@ -101,15 +108,16 @@ class JobWorker:
         """Run jobs until stopped (``once``: until none is queued); how many ran.
 
         First, jobs still held under this worker's name (its predecessor was killed)
-        go back to the queue, and ``warm`` runs (its record kept alive meanwhile).
+        go back to the queue, and ``warm`` starts in a thread: it warms while the worker
+        is idle and waits, between its steps, while a job runs (:attr:`gate`).
         """
         ran = 0
         with session_scope(self.engine) as s:
             # Before our first beat replaces the dead predecessor's pid in the record.
             JobRepository(s).reap_dead(self.clock())
         self.beat(force=True)
+        self._start_warm()
         try:
-            self._warm()
             while not self.stopping.is_set():
                 if self.run_one():
                     ran += 1
@@ -123,24 +131,18 @@ class JobWorker:
                 WorkerRepository(s).remove(self.name)
         return ran
 
-    def _warm(self) -> None:
+    def _start_warm(self) -> None:
         warm = self.warm
         if warm is None:
             return
-        done, took = threading.Event(), [0.0]
 
         def target() -> None:
             try:
-                took[0] = warm()
+                log.info("worker %s warm in %.1f s", self.name, warm(self.gate))
             except Exception:
                 log.exception("worker %s: warm-up failed; running jobs cold", self.name)
-            finally:
-                done.set()
 
         threading.Thread(target=target, name="worker-warmup", daemon=True).start()
-        while not self.wait(done, self.tick_s) and not self.stopping.is_set():
-            self.beat()
-        log.info("worker %s warm in %.1f s", self.name, took[0])
 
     def run_pending(self, *, max_jobs: int | None = None) -> int:
         """Run queued jobs in this process until none is left (or ``max_jobs``)."""
@@ -151,14 +153,19 @@ class JobWorker:
 
     def run_one(self) -> bool:
         """Claim and run one job; False when none was claimable."""
-        with session_scope(self.engine) as s:
-            job = JobRepository(s).claim_next(self.name, self.lease_s, self.clock(), self.kinds)
-            if job is None:
-                return False
-            job_id, kind, spec, owner = job.id, job.kind, dict(job.spec), job.owner
-        log.info("job %s (%s) claimed by %s", job_id, kind, self.name)
-        execute(self, job_id, kind, spec, owner)
-        return True
+        self.gate.enter()  # before the claim: once the job shows running, warming waits
+        try:
+            with session_scope(self.engine) as s:
+                repo = JobRepository(s)
+                job = repo.claim_next(self.name, self.lease_s, self.clock(), self.kinds)
+                if job is None:
+                    return False
+                job_id, kind, spec, owner = job.id, job.kind, dict(job.spec), job.owner
+            log.info("job %s (%s) claimed by %s", job_id, kind, self.name)
+            execute(self, job_id, kind, spec, owner)
+            return True
+        finally:
+            self.gate.leave()
 
 
-__all__ = ["JobWorker", "Observe", "warm_up"]
+__all__ = ["ActivityGate", "JobWorker", "Observe", "warm_up"]

@@ -30,7 +30,7 @@ from app.services.db import get_engine
 from app.services.jobs_roles import owner_actor
 from app.services.jobs_supervisor import HOST, live_workers
 from app.services.jobs_support import Throttle, failure_text
-from app.services.jobs_worker import JobWorker
+from app.services.jobs_worker import ActivityGate, JobWorker
 from app.services.sweep import reopen_sweep
 from core.config import get_settings
 from core.store.db import session_scope
@@ -342,18 +342,26 @@ def test_a_stopped_worker_abandons_an_operation_that_ignores_it_and_requeues_the
     jobs.cancel_job(job_id, actor=ANA)
 
 
-def test_the_worker_warms_up_before_its_first_claim_and_keeps_its_record_alive() -> None:
+def test_the_worker_warms_up_while_idle_and_waits_while_a_job_runs() -> None:
     job_id = jobs.submit("sweep", _sweep(), actor=ANA)
-    seen: list[tuple[str, list[str]]] = []
+    running, warmed, seen = threading.Event(), threading.Event(), []
 
-    def warm() -> float:
-        seen.append((jobs.get_job(job_id).status, [w.name for w in live_workers()]))
+    def observe(jid: int, fraction: float, message: str, token: CancelToken) -> None:
+        running.set()
+
+    def warm(gate: ActivityGate) -> float:
+        seen.append([w.name for w in live_workers()])
+        running.wait(60)
+        gate.wait_quiet(0.0)  # what each warm-up step does first
+        seen.append(jobs.get_job(job_id).status)
+        warmed.set()
         return 0.0
 
-    worker = JobWorker(get_engine(), name="w-warm", warm=warm)
+    worker = JobWorker(get_engine(), name="w-warm", warm=warm, observe=observe)
     assert worker.serve(once=True) == 1
-    assert seen == [("queued", ["w-warm"])]  # nothing claimed yet; the worker is seen alive
-    assert jobs.get_job(job_id).status == "done"
+    assert warmed.wait(60)
+    # Its record was written first; the step waited for the job to end.
+    assert seen == [["w-warm"], "done"]
 
 
 def test_a_restarted_worker_takes_back_the_job_its_killed_predecessor_held() -> None:

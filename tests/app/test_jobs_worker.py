@@ -80,7 +80,7 @@ def _mid_way(job_id: int) -> bool:
 
 
 def test_a_sigkilled_workers_job_is_claimed_again_at_once_and_completes(
-    env: dict[str, str], workers: Callable[..., subprocess.Popen], tmp_path: Path
+    env: dict[str, str], workers: Callable[..., subprocess.Popen]
 ) -> None:
     job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
     # A 600 s lease: were the new worker to wait for it, the test would time out.
@@ -100,8 +100,6 @@ def test_a_sigkilled_workers_job_is_claimed_again_at_once_and_completes(
     assert (done.status, done.attempt, done.error) == ("done", 2, None)
     assert done.result is not None and done.result["combinations"] == 100 * 1000
     first.wait(timeout=30)
-    log = (tmp_path / "worker1.log").read_text()
-    assert "warm in" in log.split("claimed by")[0]  # it warmed up before its claim
 
 
 def test_a_sigkilled_workers_dask_processes_die_with_it(
