@@ -173,11 +173,15 @@ class _OrderedParquet:
         self.next = 0
         self.writer: Any = None
         self.schema: Any = None
+        self.empty: pd.DataFrame | None = None
 
-    def _write(self, table: pd.DataFrame) -> None:
+    def _write(self, table: pd.DataFrame, *, force: bool = False) -> None:
         import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no stubs
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+        if table.empty and self.writer is None and not force:
+            self.empty = table  # its metric dtypes are not the engine's: no schema from it
+            return
         arrow = pa.Table.from_pandas(table, preserve_index=False, schema=self.schema)
         if self.writer is None:
             self.schema = arrow.schema
@@ -196,6 +200,8 @@ class _OrderedParquet:
             self.next += 1
 
     def close(self) -> None:
+        if self.writer is None and self.empty is not None:
+            self._write(self.empty, force=True)  # every chunk was empty
         if self.writer is not None:
             self.writer.close()
         shutil.rmtree(self.spill, ignore_errors=True)

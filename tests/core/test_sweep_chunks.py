@@ -236,3 +236,21 @@ def test_serial_chunks_stop_inside_a_long_chunk(
             table_path=tmp_path / "t.parquet",
         )
     assert reduced == [] and calls == 4  # stopped inside the only chunk, after 3 of 13
+
+
+def test_a_first_chunk_with_no_valid_combination_keeps_the_column_types(
+    prices: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    grid = {"fast": np.array([60, 70]), "slow": np.arange(20, 201, 10)}
+    # chunk 0 is fast=60 x slow 20..60: no fast < slow pair in it
+    result = _chunked({"AAA": prices["AAA"]}, tmp_path, grid=grid, chunk_combos=5)
+    reference = sweep(
+        "ma_crossover",
+        prices["AAA"],
+        grid,
+        grid_constraints("ma_crossover", grid),
+        BacktestSpec(fees=0.001, slippage=0.0005),
+        block_bars=result.block_bars,
+    )
+    assert result.table()["n_trades"].dtype == reference.table["n_trades"].dtype
+    pd.testing.assert_frame_equal(result.table(), reference.table, check_exact=True)
