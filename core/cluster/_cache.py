@@ -99,15 +99,23 @@ class ChunkCache:
         """Store the result of chunk ``index`` atomically (tempfile + ``os.replace``)."""
         if value is None:
             raise ValueError("None cannot be cached: it means 'not stored' to get()")
+        for attempt in (1, 2):  # a concurrent clear() may remove the folder meanwhile
+            try:
+                self._write(index, value)
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+
+    def _write(self, index: int, value: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pkl")
         try:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self._path(index))
-        except BaseException:
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
 
     def stored(self) -> list[int]:
         """Indices of the stored chunks, ascending."""
