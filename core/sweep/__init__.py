@@ -5,6 +5,9 @@
 - :mod:`core.sweep.run`: :func:`sweep` and :func:`sweep_ma_crossover`, and
   :func:`equity_curves` for many position columns at once;
 - :mod:`core.sweep.result`: :class:`SweepResult` and the ranking metrics;
+- :mod:`core.sweep.chunked`: the same sweep cut into fixed grid slices x symbols for
+  :func:`core.cluster.map_chunks` (serial or Dask), reduced as chunks arrive (bounded
+  top-N, heatmap, best per symbol) with the full table streamed to Parquet;
 - :mod:`core.sweep._kernel`: the pure-numpy replica of vectorbt's target-percent fills;
 - :mod:`core.sweep._engine`: the blocked engine (time blocks x column chunks, state
   carried between blocks), with range queries on the closes from :mod:`core.sweep._path`;
