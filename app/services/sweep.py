@@ -4,7 +4,7 @@ chunk), save the ranked table; ``reopen_sweep`` reads it back.
 
 Chunk results are cached by (data hash, request, code version), so a sweep whose job
 was killed mid-way resumes without recomputing the chunks already done; the cache of a
-sweep is dropped once its run is saved."""
+sweep is dropped once it finishes."""
 
 from __future__ import annotations
 
@@ -81,9 +81,9 @@ def run_sweep(
                 cancel.check()
             run_id = helpers.save(request, result, best, universe, staging)
             source = run_store.run_folder(run_id) / helpers.TABLE
-            cache.clear()
         else:
             source = result.table()
+        cache.clear()  # finished: nothing left to resume
         if progress is not None:
             progress(1.0, f"{result.combinations:,} combinations in {result.seconds:.2f} s")
         return SweepOutcome(

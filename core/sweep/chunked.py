@@ -146,14 +146,17 @@ class _Moments:
 
     def add(self, values: np.ndarray) -> None:
         x = values[np.isfinite(values)]
-        if x.size == 0:
+        if x.size:
+            mean = float(x.mean())
+            self.merge(_Moments(int(x.size), mean, float(((x - mean) ** 2).sum())))
+
+    def merge(self, other: _Moments) -> None:
+        if other.n == 0:
             return
-        n_b, mean_b = int(x.size), float(x.mean())
-        m2_b = float(((x - mean_b) ** 2).sum())
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
 
     @property
@@ -221,7 +224,7 @@ class SweepReducer:
     rows: int = 0
     rows_by_symbol: dict[str, int] = field(default_factory=dict)
     rows_by_chunk: dict[int, int] = field(default_factory=dict)
-    sharpe: _Moments = field(default_factory=_Moments)
+    sharpe_parts: dict[int, _Moments] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = list(self.axes)
@@ -258,7 +261,9 @@ class SweepReducer:
             self._writer.add(index, table)
         if n == 0:
             return
-        self.sharpe.add(table["sharpe"].to_numpy(dtype=np.float64))
+        part = _Moments()
+        part.add(table["sharpe"].to_numpy(dtype=np.float64))
+        self.sharpe_parts[index] = part
         keyed = table.assign(**{_ROW: index * self.chunk_combos + np.arange(n)})
         frames = [keyed] if self._top is None else [self._top, keyed]
         self._top = self._ranked(frames, self.top_n)
@@ -280,6 +285,15 @@ class SweepReducer:
         pick.at(self._heat, (rows, cols), values)
         self._seen[0][rows] = True
         self._seen[1][cols] = True
+
+    @property
+    def sharpe(self) -> _Moments:
+        """Moments of the finite Sharpe ratios of every trial so far, combined in chunk
+        order (the same last bits whatever order the chunks arrived in)."""
+        total = _Moments()
+        for index in sorted(self.sharpe_parts):
+            total.merge(self.sharpe_parts[index])
+        return total
 
     def close(self) -> None:
         """Finish the Parquet table (call once, also after a failure)."""

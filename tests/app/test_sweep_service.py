@@ -349,8 +349,11 @@ def test_universe_on_a_local_cluster_equals_serial(
         grid=_grid(**UNIVERSE_GRID),
         all_symbols=True,
     )
+    from core.cluster import ChunkCache
+
     monkeypatch.setenv("WORKBENCH_EXECUTOR", "dask")
     on_dask = sweep.run_sweep(req, save=False)
+    assert not any(ChunkCache.default_root().glob("*/chunk-*"))  # serial computes afresh
     monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")
     serial = sweep.run_sweep(req, save=False)
     pd.testing.assert_frame_equal(on_dask.table, serial.table, check_exact=True)

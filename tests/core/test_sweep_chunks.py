@@ -190,6 +190,7 @@ def test_reducer_writes_grid_order_whatever_the_arrival_order(
     }
     tables = [sweep_chunk(c, **shared) for c in chunks]
     outputs = []
+    variances: list[float] = []
     for order in (range(len(chunks)), [3, 0, 9, 1, 2, 8, 7, 4, 5, 6]):
         path = tmp_path / f"t{len(outputs)}.parquet"
         reducer = SweepReducer(chunks, MA_GRID, "sharpe", top_n=5, table_path=path)
@@ -197,10 +198,12 @@ def test_reducer_writes_grid_order_whatever_the_arrival_order(
             reducer(i, tables[i])
         reducer.close()
         outputs.append((pd.read_parquet(path), reducer.top, reducer.heatmap))
+        variances.append(reducer.sharpe.variance)
         assert not list(tmp_path.glob(".spill-*/*"))
     pd.testing.assert_frame_equal(outputs[0][0], pd.concat(tables, ignore_index=True))
     for a, b in zip(outputs[0], outputs[1], strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert variances[0] == variances[1]  # moments combined in chunk order, not arrival
 
 
 def test_plan_and_blocks_do_not_depend_on_workers() -> None:
