@@ -46,6 +46,8 @@ PRUNER_WARMUP_FOLDS = 1
 """Folds scored before a trial may be pruned (the check starts after the second fold)."""
 TRIAL_BATCH = 4
 """Trials asked (and scored in parallel) at a time: fixed, whatever the number of workers."""
+SINGLE_THREAD_KINDS = frozenset({"xgboost", "random_forest"})
+"""Models whose ``n_jobs`` a trial sets to 1 (their predictions do not depend on it)."""
 BATCH_ATTR = "workbench_batch"
 """Trial user attribute: the number of the first trial of its batch (for a resume)."""
 
@@ -301,6 +303,8 @@ def trial_scores(
 
     folds = _memo(folds_id, folds)
     number, params = chunk
+    if kind in SINGLE_THREAD_KINDS:  # one thread per worker, whatever was fixed
+        params = {**params, "n_jobs": 1}
     spec = ModelSpec(kind=kind, params=params, seed=seed)
     steps: list[tuple[int, float]] = []
     scores: list[float] = []

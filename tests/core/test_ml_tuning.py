@@ -303,8 +303,10 @@ def test_optuna_tables_in_the_workbench_database_are_not_schema_drift(
 def test_a_worker_keeps_the_first_batchs_folds_and_their_matrices(train: MLDataset) -> None:
     import pickle
 
+    from core.ml import tuning
     from core.ml.tuning import folds_key, trial_scores
 
+    tuning._FOLDS_MEMO.clear()  # a fresh worker process
     folds = cv_folds(train, n_splits=3)
     resent = pickle.loads(pickle.dumps(folds))  # what the next batch's scatter delivers
     fid = folds_key(train, 3, 0.01)
