@@ -51,6 +51,8 @@ def spin_until_stopped(chunk: int, *, stop: Any, marker_dir: str) -> int:
     import time
 
     deadline = time.monotonic() + 60
+    if chunk:
+        (Path(marker_dir) / f"started-{chunk}").touch()
     while chunk and time.monotonic() < deadline:
         try:
             stop()
@@ -187,7 +189,7 @@ def test_running_chunks_see_the_stop_probe_and_free_the_workers(
     got: dict[int, int] = {}
 
     def check() -> None:
-        if got:
+        if got and any(tmp_path.glob("started-*")):  # a chunk is running: stop the run
             raise Stop
 
     with pytest.raises(Stop):
@@ -199,12 +201,21 @@ def test_running_chunks_see_the_stop_probe_and_free_the_workers(
             check=check,
             stop_arg="stop",
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(dask_client.processing().values()):
+
+    def marked(kind: str) -> list[int]:
+        return sorted(int(p.name.split("-")[1]) for p in tmp_path.glob(f"{kind}-*"))
+
+    def executing(dask_worker: Any) -> int:
+        return len(dask_worker.state.executing)
+
+    deadline = time.monotonic() + 30  # the chunks spin for 60 s unless the probe stops them
+    while time.monotonic() < deadline and (
+        marked("stopped") != marked("started") or any(dask_client.run(executing).values())
+    ):
         time.sleep(0.05)
-    assert not any(dask_client.processing().values())  # the workers are free again
-    stopped = sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("stopped-*"))
-    assert 1 <= len(stopped) <= 2 and set(stopped) <= {1, 2, 3, 4, 5}  # those running
+    assert 1 <= len(marked("started")) <= 2
+    assert marked("stopped") == marked("started")  # the running chunks saw the probe
+    assert not any(dask_client.run(executing).values())  # and their workers are free
 
 
 def test_serial_stop_probe_is_check(tmp_path: Path) -> None:
