@@ -74,17 +74,19 @@ def regimes(
 ) -> dict[str, object]:
     """Regime history as plain frames (filtered, smoothed, transition, warnings, history).
 
-    ``key`` is :func:`app.services.regime.fit_key` of the prices and parameters: the
+    ``key`` is :func:`app.services.regime_store.fit_key` of the prices and parameters: the
     result stored under it (by any process) is read back, else the history is fitted
-    and stored (see :mod:`app.services.regime`).
+    and stored (see :mod:`app.services.regime_store`).
     """
     from app.services import regime as regime_service
+    from app.services.regime_store import stored_regimes
+    from app.services.regime_view import fit_and_store
 
     history = regime_service.history_spec(mode, refit_every)  # type: ignore[arg-type]
-    stored = regime_service.stored_regimes(key) if key else None
+    stored = stored_regimes(key) if key else None
     if stored is not None:
         return stored
-    return regime_service.fit_and_store(
+    return fit_and_store(
         prices(dataset, symbol, None, None),
         key,
         method=method,  # type: ignore[arg-type]

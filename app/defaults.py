@@ -2,7 +2,7 @@
 
 UI-free, so that services read the same values as :mod:`app.state` (``workbench setup``
 precomputes the Regimes page's default view, see
-:func:`app.services.regime.store_default_view`).
+:func:`app.services.regime_view.store_default_view`).
 """
 
 from __future__ import annotations

@@ -11,13 +11,8 @@ import streamlit as st
 from app import cached, state
 from app.components.regime import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
-from app.services.regime import (
-    DEFAULT_VIEW,
-    MODES,
-    fit_key,
-    history_spec,
-    stored_regimes_exist,
-)
+from app.services.regime import DEFAULT_VIEW, MODES, history_spec
+from app.services.regime_store import fit_key, stored_regimes_exist
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)

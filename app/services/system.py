@@ -68,12 +68,12 @@ def run_setup(*, warm: bool = True) -> SetupReport:
 
 
 def store_default_regimes() -> str:
-    """Store the Regimes page's default fit (:func:`app.services.regime.store_default_view`)
+    """Store the Regimes page's default fit (:func:`app.services.regime_view.store_default_view`)
     and describe what was done, for :class:`SetupReport`."""
-    from app.services import regime as regime_service
+    from app.services.regime_view import store_default_view
 
     started = time.perf_counter()
-    done = regime_service.store_default_view()
+    done = store_default_view()
     if done.fit_seconds is None:
         return f"default fit for {done.symbol} already stored"
     seconds = time.perf_counter() - started

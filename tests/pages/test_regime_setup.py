@@ -10,12 +10,12 @@ import pytest
 from app.operations.system import SetupRequest
 from app.services import data as data_service
 from app.services import regime as regime_service
-from app.services import system
+from app.services import regime_store, system
 from tests.pages.helpers import open_app
 
 
 def _entries() -> list[Path]:
-    root = regime_service.store_folder()
+    root = regime_store.store_folder()
     return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
 
 
@@ -23,7 +23,7 @@ def _no_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the regime history was fitted")
 
-    monkeypatch.setattr(regime_service, "_fit", refuse)
+    monkeypatch.setattr(regime_service, "fit_prices", refuse)
 
 
 def test_setup_stores_the_default_view_and_the_first_visit_reads_it(
@@ -35,7 +35,7 @@ def test_setup_stores_the_default_view_and_the_first_visit_reads_it(
     # the entry is the page's default: SP500 of ohlcv_daily, HMM, causal expanding, 21 bars
     prices = data_service.load_prices("ohlcv_daily", "SP500")
     history = regime_service.history_spec("expanding", 21)
-    assert entry.name == regime_service.fit_key(prices, "SP500", "hmm", 0, history)
+    assert entry.name == regime_store.fit_key(prices, "SP500", "hmm", 0, history)
 
     _no_fit(monkeypatch)  # from here on, any fit fails the test
     at = open_app("regime")  # Streamlit's caches are empty (tests/pages/conftest.py)

@@ -11,11 +11,12 @@ import streamlit as st
 
 from app.services import data as data_service
 from app.services import regime as regime_service
+from app.services import regime_store
 from tests.pages.helpers import metrics, open_app
 
 
 def _entries() -> list[Path]:
-    root = regime_service.store_folder()
+    root = regime_store.store_folder()
     return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
 
 
@@ -25,9 +26,9 @@ def test_first_visit_fits_and_stores_then_a_fresh_cache_reads_the_stored_fit() -
     (entry,) = _entries()
     prices = data_service.load_prices("ohlcv_daily", "SP500")
     history = regime_service.history_spec("expanding", 21)
-    assert entry.name == regime_service.fit_key(prices, "SP500", "hmm", 0, history)
+    assert entry.name == regime_store.fit_key(prices, "SP500", "hmm", 0, history)
     # the stored payload equals an independent fit of the same prices and settings
-    stored = regime_service.stored_regimes(entry.name)
+    stored = regime_store.stored_regimes(entry.name)
     assert stored is not None and stored["stored"] is True
     fresh = regime_service.fit_dataset("ohlcv_daily", "SP500", history=history).result
     got = stored["frame"]
@@ -56,18 +57,18 @@ def test_first_visit_fits_and_stores_then_a_fresh_cache_reads_the_stored_fit() -
 def test_key_follows_prices_and_settings() -> None:
     prices = data_service.load_prices("ohlcv_daily", "SP500")
     base = regime_service.history_spec("expanding", 21)
-    key = regime_service.fit_key(prices, "SP500", "hmm", 0, base)
-    assert key == regime_service.fit_key(prices.copy(), "SP500", "hmm", 0, base)
+    key = regime_store.fit_key(prices, "SP500", "hmm", 0, base)
+    assert key == regime_store.fit_key(prices.copy(), "SP500", "hmm", 0, base)
     changed = prices.copy()
     changed.iloc[-1, changed.columns.get_loc("close")] += 0.01
     others = {
-        regime_service.fit_key(changed, "SP500", "hmm", 0, base),
-        regime_service.fit_key(prices.iloc[:-1], "SP500", "hmm", 0, base),
-        regime_service.fit_key(prices, "OTHER", "hmm", 0, base),
-        regime_service.fit_key(prices, "SP500", "dpgmm", 0, base),
-        regime_service.fit_key(prices, "SP500", "hmm", 1, base),
-        regime_service.fit_key(prices, "SP500", "hmm", 0, regime_service.history_spec("rolling")),
-        regime_service.fit_key(
+        regime_store.fit_key(changed, "SP500", "hmm", 0, base),
+        regime_store.fit_key(prices.iloc[:-1], "SP500", "hmm", 0, base),
+        regime_store.fit_key(prices, "OTHER", "hmm", 0, base),
+        regime_store.fit_key(prices, "SP500", "dpgmm", 0, base),
+        regime_store.fit_key(prices, "SP500", "hmm", 1, base),
+        regime_store.fit_key(prices, "SP500", "hmm", 0, regime_service.history_spec("rolling")),
+        regime_store.fit_key(
             prices, "SP500", "hmm", 0, regime_service.history_spec("expanding", 63)
         ),
     }
@@ -75,12 +76,12 @@ def test_key_follows_prices_and_settings() -> None:
 
 
 def test_unreadable_or_other_version_entry_counts_as_absent() -> None:
-    folder = regime_service.store_folder() / "abc"
+    folder = regime_store.store_folder() / "abc"
     folder.mkdir(parents=True)
-    assert not regime_service.stored_regimes_exist("abc")
-    assert regime_service.stored_regimes("abc") is None  # no meta.json: partial
+    assert not regime_store.stored_regimes_exist("abc")
+    assert regime_store.stored_regimes("abc") is None  # no meta.json: partial
     (folder / "meta.json").write_text(json.dumps({"version": -1}))
-    assert regime_service.stored_regimes("abc") is None
+    assert regime_store.stored_regimes("abc") is None
     (folder / "meta.json").write_text("{not json")
-    assert regime_service.stored_regimes("abc") is None
-    assert not regime_service.stored_regimes_exist("")
+    assert regime_store.stored_regimes("abc") is None
+    assert not regime_store.stored_regimes_exist("")
