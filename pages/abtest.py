@@ -128,7 +128,7 @@ with compare_tab:
 
     def _show(job: JobView) -> None:
         from app.services import abtest as ab  # core.abtest: scipy, statsmodels
-        from app.services.reopen import reopen_abtest
+        from app.services.abtest_reopen import reopen_abtest
 
         stored = reopen_abtest(run_id_of(job), job.result or {})
         st.session_state["ab.run_id"] = stored.run_id

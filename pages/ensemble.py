@@ -91,7 +91,7 @@ if submitted:
 
 
 def _show(job: JobView) -> None:
-    from app.services.reopen import reopen_ensemble
+    from app.services.ensemble_reopen import reopen_ensemble
 
     outcome = reopen_ensemble(run_id_of(job))
     req = outcome.request

@@ -137,7 +137,7 @@ if submitted:
 
 
 def _show(job: JobView) -> None:
-    from app.services.reopen import reopen_training
+    from app.services.training_reopen import reopen_training
 
     outcome = reopen_training(run_id_of(job))
     req = outcome.request

@@ -126,7 +126,7 @@ if submitted:
 
 def _show_run(job: JobView) -> None:
     from app.services import walkforward as wf
-    from app.services.reopen import reopen_walkforward
+    from app.services.walkforward_reopen import reopen_walkforward
 
     outcome = reopen_walkforward(run_id_of(job))
     req = outcome.request

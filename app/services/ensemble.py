@@ -13,7 +13,7 @@ from app.operations import CancelToken, Progress
 from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 from app.services import runs as run_store
 from app.services.data import load_prices
-from app.services.reopen import ensemble_frames
+from app.services.ensemble_reopen import ensemble_frames
 from core.ensemble import evaluate_with_regimes
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -105,6 +106,19 @@ def get_run(run_id: int) -> RunSummary:
         return RunSummary(
             r.id, r.kind, r.title, r.status, r.created_at, r.metrics, r.spec, r.artifact_path
         )
+
+
+def get_run_of_kind(run_id: int, kind: str) -> RunSummary:
+    """:func:`get_run`, or LookupError when the run is of another kind (for the reopens)."""
+    run = get_run(run_id)
+    if run.kind != kind:
+        raise LookupError(f"run {run_id} is a {run.kind}, not a {kind}")
+    return run
+
+
+def stored_number(value: Any) -> float:
+    """A number stored in a run's JSON metrics (``None`` stands for NaN there)."""
+    return math.nan if value is None else float(value)
 
 
 def load_frame(run: RunSummary, name: str) -> pd.DataFrame:

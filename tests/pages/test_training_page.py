@@ -6,8 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from app.services import jobs, registry
 from app.services import runs as run_store
-from app.services.reopen import reopen_training
 from app.services.training import TrainOutcome, train
+from app.services.training_reopen import reopen_training
 from core.features import available_features
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array, trace_types
 

@@ -9,7 +9,7 @@ from app.operations.walkforward import WalkForwardRequest, walkforward_payload
 from app.services import jobs
 from app.services import runs as run_store
 from app.services import walkforward as wf
-from app.services.reopen import reopen_walkforward
+from app.services.walkforward_reopen import reopen_walkforward
 from core.sweep import GridAxis
 from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
 from tests.pages.helpers import metrics, open_app, trace_types
