@@ -193,7 +193,8 @@ def jobs_worker(
 
     from app.services.db import get_engine
     from app.services.jobs_supervisor import live_workers
-    from app.services.jobs_worker import JobWorker, warm_up
+    from app.services.jobs_warmup import warm_up
+    from app.services.jobs_worker import JobWorker
 
     wanted = sorted({k for group in kinds for k in group}) if kinds else None
     worker = JobWorker(

@@ -4,17 +4,16 @@ It keeps its record in ``job_workers`` alive (:mod:`app.services.jobs_supervisor
 :meth:`JobWorker.stop` (SIGTERM) cancels the running job and puts it back in the queue,
 unless it finishes first. Before its first claim, :meth:`JobWorker.serve` ends the leases
 a dead predecessor of the same name left (:meth:`JobRepository.reap_dead`); it warms up
-(:func:`warm_up`) while idle, so its first job reports progress as soon as the later
-ones, and a job that arrives meanwhile does not wait for the whole warm-up.
+(``warm``, e.g. :func:`app.services.jobs_warmup.warm_up`) while idle, so its first job
+reports progress as soon as the later ones, and a job that arrives meanwhile does not wait
+for the whole warm-up.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,30 +36,6 @@ Observe = Callable[[int, float, str, CancelToken], None]
 
 def _wait(event: threading.Event, seconds: float) -> bool:
     return event.wait(seconds)
-
-
-def warm_up(gate: ActivityGate) -> float:
-    """Import the long operations' services, then warm the engine as the app server does
-    (:func:`app.warmup.start`: its imports, then numba's kernels); seconds taken.
-
-    Each step starts only while no job runs (``gate``), so a job claimed meanwhile waits
-    for the rest of one step at most. A fresh worker otherwise spends 3-10 s of its
-    first job on imports and compilation before the job's first progress report.
-    """
-    from app.operations import all_operations
-
-    started = time.perf_counter()
-    for op in all_operations():
-        if op.long_running:
-            gate.wait_quiet(0.0)
-            importlib.import_module(op.service.split(":")[0])
-    status = warmup.WarmupStatus()
-    thread = warmup.start(gate, quiet_s=0.0, status=status)
-    if thread is not None:
-        thread.join()
-    if status.error:
-        log.warning("engine warm-up failed: %s", status.error)
-    return time.perf_counter() - started
 
 
 class JobWorker:
@@ -168,4 +143,4 @@ class JobWorker:
             self.gate.leave()
 
 
-__all__ = ["ActivityGate", "JobWorker", "Observe", "warm_up"]
+__all__ = ["ActivityGate", "JobWorker", "Observe"]
