@@ -252,6 +252,7 @@ def gated_sweep(
     marks: str,
     ungated: int = 0,
     max_wait_s: float = 60.0,
+    stop: Any = None,
     **shared: Any,
 ) -> dict[str, Any]:
     """A sweep chunk (:func:`core.bench_jobs.sweep_slice`) that runs on a worker only
@@ -260,7 +261,9 @@ def gated_sweep(
     ``chunk`` is ``(index, fast windows)``. Each start leaves a file ``started-INDEX-PID-N``
     in ``marks``, so a test sees which chunks are running (and which ran twice). A chunk
     whose gate never opens raises after ``max_wait_s``: a chunk that long is what a
-    cancellation must not wait for.
+    cancellation must not wait for. ``stop``, the stop probe of
+    :func:`core.cluster.map_chunks` (``stop_arg="stop"``), is called while waiting, as a
+    real chunk calls it between its pieces of work.
     """
     from core.bench_jobs import sweep_slice
 
@@ -272,6 +275,8 @@ def gated_sweep(
     while index >= ungated and not os.path.exists(gate):
         if time.monotonic() > deadline:
             raise TimeoutError(f"chunk {index}: the gate never opened in {max_wait_s:g} s")
+        if stop is not None:
+            stop()
         time.sleep(0.01)  # the chunk's simulated work, on the worker
     return sweep_slice(fast, **shared)
 
