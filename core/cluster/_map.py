@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from core.cluster._cache import ChunkCache
@@ -76,9 +76,11 @@ def map_chunks(
     executor: str = "dask",
     describe: Callable[[int, int], str] | None = None,
     stop_arg: str | None = None,
+    keyed: Mapping[str, Mapping[Any, Any]] | None = None,
+    chunk_key: Callable[[Any], Hashable] | None = None,
 ) -> None:
-    """Run ``fn(chunk, **shared)`` for every chunk and pass each result to
-    ``reduce(index, result)``.
+    """Run ``fn(chunk, **shared, **{name: keyed[name][chunk_key(chunk)]})`` for every
+    chunk and pass each result to ``reduce(index, result)``.
 
     Parameters
     ----------
@@ -110,6 +112,14 @@ def map_chunks(
         A keyword of ``fn`` that receives a stop probe, a callable to call often inside
         a long chunk: in serial it is ``check``; on Dask a :class:`StopProbe` that raises
         :class:`ChunkStopped` once this run was stopped, so running chunks end early.
+    keyed : mapping of str to mapping, optional
+        Keyword arguments that differ between groups of chunks (e.g. each symbol's
+        prices): chunk ``c`` receives ``keyed[name][chunk_key(c)]`` as ``name``. On Dask
+        each value a pending chunk needs is scattered once, on its own (not broadcast),
+        so a task depends only on its group's value and a worker fetches only the values
+        of the chunks it runs.
+    chunk_key : callable, optional
+        The group of a chunk (called in this process); required with ``keyed``.
 
     Raises
     ------
@@ -119,8 +129,11 @@ def map_chunks(
     """
     if executor not in ("dask", "serial"):
         raise ValueError(f"executor must be 'dask' or 'serial', not {executor!r}")
+    if keyed and chunk_key is None:
+        raise ValueError("keyed= needs chunk_key= (the group of each chunk)")
     total = len(chunks)
     kwargs = dict(shared or {})
+    groups = {name: dict(values) for name, values in (keyed or {}).items()}
     say = describe or (lambda done, n: f"{done:,} of {n:,} chunks")
     done = 0
 
@@ -150,9 +163,22 @@ def map_chunks(
         for index in missing:
             if check is not None:
                 check()
-            finished(index, fn(chunks[index], **kwargs), store=True)
+            own = _own(groups, chunk_key, chunks[index])
+            finished(index, fn(chunks[index], **kwargs, **own), store=True)
         return
-    _run_dask(fn, chunks, missing, kwargs, finished, check, stop_arg)
+    _run_dask(fn, chunks, missing, kwargs, finished, check, stop_arg, groups, chunk_key)
+
+
+def _own(
+    groups: Mapping[str, Mapping[Any, Any]],
+    chunk_key: Callable[[Any], Hashable] | None,
+    chunk: Any,
+) -> dict[str, Any]:
+    """The keyed arguments of one chunk: ``{name: groups[name][chunk_key(chunk)]}``."""
+    if not groups or chunk_key is None:
+        return {}
+    key = chunk_key(chunk)
+    return {name: values[key] for name, values in groups.items()}
 
 
 def _never() -> None:
@@ -167,6 +193,8 @@ def _run_dask(
     finished: Callable[..., None],
     check: Callable[[], None] | None,
     stop_arg: str | None,
+    groups: Mapping[str, Mapping[Any, Any]],
+    chunk_key: Callable[[Any], Hashable] | None,
 ) -> None:
     from distributed.scheduler import KilledWorker
 
@@ -177,6 +205,14 @@ def _run_dask(
     # a list gets unique keys (a dict's keys would name the data, shared by every run)
     values = client.scatter([kwargs[n] for n in names], broadcast=True, hash=False) if names else []
     scattered = dict(zip(names, values, strict=True))
+    # each keyed value once, on its own (not broadcast): a task depends on its group's only
+    wanted = dict.fromkeys(chunk_key(chunks[i]) for i in missing) if chunk_key else {}
+    needed = [(n, k) for n in groups for k in wanted]
+    own_values = client.scatter([groups[n][k] for n, k in needed], hash=False) if needed else []
+    own_futures: dict[str, dict[Any, Any]] = {n: {} for n in groups}
+    for (n, k), future in zip(needed, own_values, strict=True):
+        own_futures[n][k] = future
+    values = [*values, *own_values]
     run = uuid.uuid4().hex[:12]
     name = getattr(fn, "__name__", "chunk")
     stop_name = f"stop-{name}-{run}"
@@ -193,6 +229,7 @@ def _run_dask(
                 pure=False,
                 retries=RETRIES,
                 **scattered,
+                **_own(own_futures, chunk_key, chunks[index]),
             )
             futures[future.key] = (index, future)
             future.add_done_callback(arrived.put)

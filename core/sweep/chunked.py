@@ -46,6 +46,8 @@ TOP_N = 100
 """Best rows a chunked sweep keeps (by its metric)."""
 SYMBOL = "symbol"
 """The symbol column of a universe sweep's tables."""
+BATCH_ROWS = 65_536
+"""Rows read at a time from a stored table by :func:`rank_stored` and :func:`pivot_stored`."""
 _ROW = "_row"
 
 
@@ -91,7 +93,7 @@ def sweep_chunk(
     chunk: SweepChunk,
     *,
     strategy: str,
-    prices: Mapping[str, pd.DataFrame],
+    prices: pd.DataFrame | Mapping[str, pd.DataFrame],
     axes: Mapping[str, np.ndarray],
     constraints: Sequence[Constraint] | None,
     fixed: Mapping[str, Any],
@@ -100,7 +102,9 @@ def sweep_chunk(
     stop: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """The metrics table of one chunk: its valid combinations (constraints, then the
-    params model), then :data:`METRICS` from the blocked engine. ``stop()`` (in-process
+    params model), then :data:`METRICS` from the blocked engine, on ``prices``: the
+    chunk's symbol's frame (all its task receives from :func:`sweep_chunked`), or a
+    mapping of symbol to frame. ``stop()`` (in-process
     runs: ``check``; on Dask: :class:`core.cluster.StopProbe`) is called between the
     engine's column chunks and may raise to stop."""
     shape = tuple(int(v.size) for v in axes.values())
@@ -110,7 +114,7 @@ def sweep_chunk(
     engine_progress = (lambda _fraction: stop()) if stop is not None else None
     metrics = _combo_metrics(
         strategy,
-        prices[chunk.symbol],
+        prices if isinstance(prices, pd.DataFrame) else prices[chunk.symbol],
         combos,
         spec,
         fixed,
@@ -123,6 +127,11 @@ def sweep_chunk(
     for name in METRICS:
         table[name] = metrics.get(name, np.empty(0))
     return table
+
+
+def chunk_symbol(chunk: SweepChunk) -> str:
+    """The symbol of a chunk (the group of its prices in :func:`map_chunks`)."""
+    return chunk.symbol
 
 
 def prices_hash(prices: Mapping[str, pd.DataFrame]) -> str:
@@ -378,6 +387,53 @@ class ChunkedSweep:
         return pd.read_parquet(self.table_path)
 
 
+def stored_rows(path: Path) -> int:
+    """Rows of a stored table (from the Parquet footer; nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _batches(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Any:
+    """``(first row number, frame)`` of every batch of a stored table, in table order."""
+    import pyarrow.parquet as pq
+
+    offset = 0
+    with pq.ParquetFile(path) as stored:
+        for batch in stored.iter_batches(batch_size=batch_rows, columns=columns):
+            frame = batch.to_pandas()
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            offset += len(frame)
+            yield frame
+
+
+def rank_stored(path: Path, metric: str, n: int, *, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+    """``rank(pd.read_parquet(path), metric, n)`` read ``batch_rows`` at a time: the best
+    ``n`` rows (ties in table order), indexed by row number; memory does not grow with
+    the table."""
+    best: pd.DataFrame | None = None
+    for frame in _batches(path, None, batch_rows):
+        both = frame if best is None else pd.concat([best, frame]).sort_index(kind="stable")
+        best = rank(both, metric, n)
+    return best if best is not None else pd.read_parquet(path)
+
+
+def pivot_stored(
+    path: Path, index: str, columns: str, metric: str, *, batch_rows: int = BATCH_ROWS
+) -> pd.DataFrame:
+    """``pd.read_parquet(path).pivot_table(index=, columns=, values=metric, aggfunc="max")``
+    reading only those three columns, ``batch_rows`` at a time (memory grows with the
+    heatmap's cells, not with the table)."""
+    acc: pd.Series | None = None
+    for frame in _batches(path, [index, columns, metric], batch_rows):
+        part = frame.groupby([index, columns])[metric].max()
+        acc = part if acc is None else pd.concat([acc, part]).groupby(level=[0, 1]).max()
+    if acc is None:
+        return pd.DataFrame()
+    wide = acc.unstack(columns).sort_index().sort_index(axis=1)
+    return wide.loc[wide.notna().any(axis=1), wide.notna().any(axis=0)]
+
+
 def sweep_chunked(
     strategy: str,
     prices: Mapping[str, pd.DataFrame | pd.Series],
@@ -471,7 +527,6 @@ def sweep_chunked(
             chunks,
             shared={
                 "strategy": strategy,
-                "prices": frames,
                 "axes": axes,
                 "constraints": list(constraints or []),
                 "fixed": fixed,
@@ -485,6 +540,8 @@ def sweep_chunked(
             executor=executor,
             describe=describe,
             stop_arg="stop",  # a long chunk stops inside, between the engine's column chunks
+            keyed={"prices": frames},  # a chunk's task gets its own symbol's prices only
+            chunk_key=chunk_symbol,
         )
     finally:
         reducer.close()
@@ -511,6 +568,7 @@ def sweep_chunked(
 
 
 __all__ = [
+    "BATCH_ROWS",
     "CHUNK_COMBOS",
     "SYMBOL",
     "TOP_N",
@@ -518,8 +576,12 @@ __all__ = [
     "SweepChunk",
     "SweepReducer",
     "chunk_block_bars",
+    "chunk_symbol",
+    "pivot_stored",
     "plan_chunks",
     "prices_hash",
+    "rank_stored",
+    "stored_rows",
     "sweep_chunk",
     "sweep_chunked",
 ]

@@ -79,6 +79,21 @@ def always_die(chunk: int) -> int:
     return chunk
 
 
+def own_data(chunk: tuple[str, int], *, data: np.ndarray, scale: float) -> dict[str, Any]:
+    """What a chunk's task received: the first value of its ``data`` and, on a Dask
+    worker, the keys and sizes of the task's dependencies (the scattered values)."""
+    out: dict[str, Any] = {"first": float(data[0]) * scale, "deps": {}}
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except ValueError:  # not on a worker (serial)
+        return out
+    task = worker.state.tasks[worker.get_current_task()]
+    out["deps"] = {str(d.key): int(d.nbytes or 0) for d in task.dependencies}
+    return out
+
+
 def _calls(log: Path) -> list[int]:
     return sorted(int(x) for x in log.read_text().split()) if log.exists() else []
 
@@ -291,6 +306,42 @@ def test_clear_and_prune_remove_cache_folders(tmp_path: Path) -> None:
     assert not old.folder.exists() and new.get(0) == 2
     new.clear()
     assert not new.folder.exists() and new.stored() == []
+
+
+def test_keyed_values_reach_only_their_own_chunks(dask_client: Any) -> None:
+    """Each group's array is scattered once on its own; a chunk's task depends on the
+    shared value and on its group's array only (never on the other groups')."""
+    groups = {g: np.full(50_000, float(i + 1)) for i, g in enumerate("ABC")}
+    chunks = [(g, k) for g in groups for k in range(3)]
+    results: dict[str, dict[int, dict[str, Any]]] = {"dask": {}, "serial": {}}
+    for executor in ("dask", "serial"):
+        map_chunks(
+            own_data,
+            chunks,
+            shared={"scale": 2.0},
+            keyed={"data": groups},
+            chunk_key=lambda chunk: chunk[0],
+            reduce=results[executor].__setitem__,
+            executor=executor,
+        )
+    for executor in ("dask", "serial"):
+        firsts = [results[executor][i]["first"] for i in range(len(chunks))]
+        assert firsts == [2.0 * (1 + "ABC".index(g)) for g, _ in chunks]
+    array_bytes = groups["A"].nbytes
+    data_key: dict[str, set[str]] = {g: set() for g in groups}
+    for i, (group, _) in enumerate(chunks):
+        deps = results["dask"][i]["deps"]
+        big = {key for key, size in deps.items() if size >= array_bytes}
+        assert len(deps) == 2 and len(big) == 1, deps  # scale + its own array, nothing else
+        assert sum(deps.values()) < 2 * array_bytes
+        data_key[group] |= big
+    assert all(len(keys) == 1 for keys in data_key.values())  # one scatter per group
+    assert len(set().union(*data_key.values())) == 3  # a different value per group
+
+
+def test_keyed_needs_chunk_key() -> None:
+    with pytest.raises(ValueError, match="keyed= needs chunk_key="):
+        map_chunks(counted, [1], reduce=print, keyed={"log": {1: "x"}}, executor="serial")
 
 
 def test_unknown_executor_is_refused() -> None:
