@@ -1,4 +1,4 @@
-"""Sweep components: the grid form and the result view (heatmap and ranked table)."""
+"""Sweep components: the grid form and the result view (heatmap, ranked table, download)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import streamlit as st
 from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
-from core.sweep import rank
+from app.services import sweep
 
 
 def fixed_choice_inputs(model: type[Any], *, key: str) -> dict[str, Any]:
@@ -33,20 +33,11 @@ def fixed_choice_inputs(model: type[Any], *, key: str) -> dict[str, Any]:
     return fixed
 
 
-def heatmap_figure(outcome: SweepOutcome, metric: str) -> go.Figure | None:
-    """Heatmap of ``metric``: the max over the first two swept params (a universe sweep:
-    symbol x first param), None for a single-param sweep of one symbol. The sweep's own
-    metric uses the heatmap stored with the run; another metric pivots the full table."""
+def heatmap_figure(outcome: SweepOutcome, grid: pd.DataFrame, metric: str) -> go.Figure:
+    """Heatmap of ``grid`` (the max of ``metric`` over the first two swept params; a
+    universe sweep: symbol x first param)."""
     universe = outcome.universe is not None
-    if len(outcome.param_names) < (1 if universe else 2):
-        return None
-    if outcome.heatmap is not None and metric == outcome.metric:
-        grid = outcome.heatmap
-        row, col = str(grid.index.name), str(grid.columns.name)
-    else:
-        row = "symbol" if universe else outcome.param_names[0]
-        col = outcome.param_names[0] if universe else outcome.param_names[1]
-        grid = outcome.table.pivot_table(index=row, columns=col, values=metric, aggfunc="max")
+    row, col = str(grid.index.name), str(grid.columns.name)
     fig = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(),
@@ -119,8 +110,18 @@ def render_universe(outcome: SweepOutcome) -> None:
 
 
 def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None:
-    """Headline, heatmap (or line for one param), a universe's best per symbol, top-N."""
-    top = outcome.top(top_n) if metric == outcome.metric else rank(outcome.table, metric, top_n)
+    """Headline, heatmap (or line for one param), a universe's best per symbol, top-N and
+    the full table's download. Nothing here reads the full table: the heatmap and the
+    top rows are the ones stored with the run (another metric reads the table in
+    batches, or three columns of a small one), the download streams the stored file."""
+    path = sweep.table_file(outcome)
+    if metric != outcome.metric and path is not None and not path.is_file():
+        st.warning(
+            f"Ranked by {outcome.metric} (the sweep's metric), not {metric}: the full table "
+            "is missing, only the stored top rows and heatmap are left."
+        )
+        metric = outcome.metric
+    top = sweep.ranked(outcome, metric, top_n)
     render_metric_cards(
         [
             ("Combinations", f"{outcome.combinations:,}"),
@@ -129,14 +130,82 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
             (f"Best {metric}", fmt(metric, float(top[metric].iloc[0]))),
         ]
     )
-    fig = heatmap_figure(outcome, metric)
-    if fig is None:
+    one_param = outcome.universe is None and len(outcome.param_names) < 2
+    fig: go.Figure | None = None
+    if one_param and (path is None or path.is_file()):
+        line = sweep.line_of(outcome, metric)
         name = outcome.param_names[0]
-        ordered = outcome.table.sort_values(name)
-        fig = go.Figure(go.Scatter(x=ordered[name], y=ordered[metric], mode="lines+markers"))
+        fig = go.Figure(go.Scatter(x=line[name], y=line[metric], mode="lines+markers"))
         fig.update_layout(height=400, xaxis_title=name, yaxis_title=metric)
-    st.plotly_chart(fig, width="stretch", key=f"sweep.{outcome.run_id}.{metric}")
+    elif not one_param:
+        grid, note = sweep.heatmap_of(outcome, metric)
+        if grid is not None:
+            fig = heatmap_figure(outcome, grid, metric)
+        else:
+            st.info(f"No heatmap: {note}.")
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch", key=f"sweep.{outcome.run_id}.{metric}")
     render_universe(outcome)
     st.markdown(f"**Top {top_n} by {metric}**")
     st.dataframe(top, width="stretch", hide_index=True)
+    render_table_download(outcome)
     st.caption(f"Execution: {outcome.execution}.")
+
+
+DOWNLOAD_MAX_BYTES = 200 * 2**20
+"""Largest stored table the page offers as a download (its bytes are read on click)."""
+
+
+def _size_text(size: int) -> str:
+    """``"24.3 MB"``, ``"18 KB"``."""
+    return f"{size / 2**20:,.1f} MB" if size >= 2**20 else f"{max(1, round(size / 2**10))} KB"
+
+
+def render_table_download(outcome: SweepOutcome) -> None:
+    """The full table as a download of its stored Parquet file (read only when clicked,
+    up to :data:`DOWNLOAD_MAX_BYTES`) and as CSV for a small table; a larger file is
+    named by its path, a missing one said to be missing."""
+    path = sweep.table_file(outcome)
+    key = f"sweep.{outcome.run_id}.download"
+    name = f"sweep-{outcome.run_id}" if outcome.run_id is not None else "sweep"
+    if path is None:  # an unsaved sweep's table, already in memory
+        st.download_button(
+            "Download the table (CSV)",
+            data=lambda: outcome.table.to_csv(index=False),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}.csv",
+            on_click="ignore",
+        )
+        return
+    if not path.is_file():
+        st.warning(
+            f"The full table ({outcome.combinations:,} rows) cannot be downloaded: its file "
+            f"{path} is missing. The heatmap and top rows above are stored with the run."
+        )
+        return
+    size = path.stat().st_size
+    if size > DOWNLOAD_MAX_BYTES:
+        st.caption(
+            f"The full table ({outcome.combinations:,} rows, {size / 2**20:,.0f} MB of "
+            f"Parquet) is too large to download through the page; it is stored at {path} "
+            "(read it with pandas.read_parquet or pyarrow)."
+        )
+        return
+    st.download_button(
+        f"Download the table (Parquet, {_size_text(size)})",
+        data=path.read_bytes,  # deferred: read when clicked, not on every rerun
+        file_name=f"{name}.parquet",
+        mime="application/vnd.apache.parquet",
+        key=f"{key}.parquet",
+        on_click="ignore",
+    )
+    if outcome.combinations <= sweep.SMALL_TABLE_ROWS:
+        st.download_button(
+            "Download the table (CSV)",
+            data=lambda: pd.read_parquet(path).to_csv(index=False),  # on click only
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}.csv",
+            on_click="ignore",
+        )

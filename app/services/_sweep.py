@@ -103,6 +103,20 @@ def heat_wide(long: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
+def store_frame(folder: Path, name: str, frame: pd.DataFrame) -> bool:
+    """Write ``frame`` as ``name.parquet`` in a run's folder atomically; False (nothing
+    written) when the folder is read-only."""
+    target = folder / f"{name}.parquet"
+    partial = folder / f".{name}.parquet.partial"
+    try:
+        frame.to_parquet(partial)
+        partial.replace(target)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        return False
+    return True
+
+
 def scratch() -> Path:
     """The folder of running sweeps' staging tables (git-ignored runtime folder)."""
     folder = get_settings().var_dir / "sweeps"

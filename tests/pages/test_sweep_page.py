@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
 
+from app import state
 from app.services import jobs
 from app.services import runs as run_store
 from app.services.sweep import reopen_sweep
-from tests.pages.helpers import MAIN, metrics, open_app, trace_types
+from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array, trace_types
 
 RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
 
@@ -122,3 +126,98 @@ def test_a_sweep_reopened_on_the_backtest_page_opens_on_the_sweep_page() -> None
     assert not at.exception
     assert any(f"Sweep #{run_id}" in h.value for h in at.subheader)
     assert metrics(at)["Combinations"] == "7"
+
+
+def _run_folder(run_id: int) -> Path:
+    return Path(run_store.get_run(run_id).artifact_path or "")
+
+
+def _downloads(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def test_a_sweep_reopens_without_its_table_file() -> None:
+    """The page draws the stored heatmap and top rows of a sweep whose full table is
+    gone (deleted after the run): any read of the table would raise here. The download
+    says the file is missing; another ranking metric falls back to the sweep's."""
+    run_id = _store_sweep()
+    folder = _run_folder(run_id)
+    stored_top = pd.read_parquet(folder / "top.parquet")
+    table_path = folder / "table.parquet"
+    table_path.unlink()
+    at = open_app("sweep")
+    at.button(key="sweep.reopen").click().run()
+    assert not at.exception, at.exception
+    shown = metrics(at)
+    assert shown["Combinations"] == "7"
+    assert shown["Best sharpe"] == f"{stored_top['sharpe'].iloc[0]:.2f}"
+    assert trace_types(at) == ["heatmap"]
+    (top,) = at.dataframe
+    assert top.value["sharpe"].tolist() == stored_top["sharpe"].tolist()  # 7 rows < 15
+    assert _downloads(at) == []
+    assert any(
+        f"cannot be downloaded: its file {table_path} is missing" in w.value for w in at.warning
+    ), [w.value for w in at.warning]
+
+    at.session_state[state.SW_METRIC] = "sortino"  # the form's last metric
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Ranked by sharpe (the sweep's metric), not sortino" in w.value for w in at.warning)
+    assert metrics(at)["Best sharpe"] == f"{stored_top['sharpe'].iloc[0]:.2f}"
+
+
+def test_the_full_table_is_offered_as_the_stored_file() -> None:
+    run_id = _store_sweep()
+    size = (_run_folder(run_id) / "table.parquet").stat().st_size
+    at = open_app("sweep")
+    at.button(key="sweep.reopen").click().run()
+    assert not at.exception, at.exception
+    assert _downloads(at) == [
+        f"Download the table (Parquet, {max(1, round(size / 1024))} KB)",
+        "Download the table (CSV)",
+    ]
+
+
+def test_another_metric_ranks_and_maps_from_the_stored_table() -> None:
+    """Ranked by sortino (not the sweep's metric): the top rows and the heatmap are those
+    of the full table, read from its file."""
+    run_id = _store_sweep()
+    table = pd.read_parquet(_run_folder(run_id) / "table.parquet")
+    at = open_app("sweep")
+    at.session_state[state.SW_METRIC] = "sortino"
+    at.button(key="sweep.reopen").click().run()
+    assert not at.exception, at.exception
+    assert metrics(at)["Best sortino"] == f"{table['sortino'].max():.2f}"
+    heat = table.pivot_table(index="fast", columns="slow", values="sortino", aggfunc="max")
+    z = plotly_array(chart_spec(at)["data"][0]["z"]).astype(float)
+    np.testing.assert_array_equal(z, heat.to_numpy())
+
+
+def test_an_old_sweep_without_a_heatmap_gets_one_derived_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run saved without heatmap.parquet: a small table gives it (stored beside the
+    run, so the next reopen reads it); above the row bound the page says it is not stored."""
+    from app.services import sweep as sweep_service
+
+    run_id = _store_sweep()
+    folder = _run_folder(run_id)
+    stored = pd.read_parquet(folder / "heatmap.parquet")
+    (folder / "heatmap.parquet").unlink()
+    monkeypatch.setattr(sweep_service, "SMALL_TABLE_ROWS", 6)  # the 7-row table is "big"
+    at = open_app("sweep")
+    at.button(key="sweep.reopen").click().run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 0
+    assert any("No heatmap" in i.value for i in at.info), [i.value for i in at.info]
+    assert not (folder / "heatmap.parquet").exists()
+
+    monkeypatch.setattr(sweep_service, "SMALL_TABLE_ROWS", 200_000)
+    at.run()
+    assert not at.exception, at.exception
+    assert trace_types(at) == ["heatmap"]
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "heatmap.parquet"), stored)
+    table = pd.read_parquet(folder / "table.parquet")
+    heat = table.pivot_table(index="fast", columns="slow", values="sharpe", aggfunc="max")
+    z = plotly_array(chart_spec(at)["data"][0]["z"]).astype(float)
+    np.testing.assert_array_equal(z, heat.to_numpy())
