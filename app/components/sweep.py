@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -13,6 +14,7 @@ from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
 from app.services import sweep
+from core.sweep.result import LOWER_IS_BETTER
 
 
 def fixed_choice_inputs(model: type[Any], *, key: str) -> dict[str, Any]:
@@ -31,6 +33,38 @@ def fixed_choice_inputs(model: type[Any], *, key: str) -> dict[str, Any]:
             help=field.description,
         )
     return fixed
+
+
+HEATMAP_MAX_CELLS = 250_000
+"""Most cells a drawn heatmap has; a larger one is drawn in blocks (see :func:`coarsened`)."""
+
+
+def coarsened(
+    grid: pd.DataFrame, *, universe: bool, lower: bool = False, max_cells: int = HEATMAP_MAX_CELLS
+) -> tuple[pd.DataFrame, int, int]:
+    """``grid`` in blocks of ``rows x cols`` neighbouring values, each the best of its
+    block (max; min for a universe's lower-is-better metric, as the stored heatmap),
+    labelled by the block's first values, so at most ``max_cells`` cells are drawn (a
+    universe keeps one row per symbol). Returns the grid and the two block sizes."""
+    n_rows, n_cols = grid.shape
+    if n_rows * n_cols <= max_cells:
+        return grid, 1, 1
+    if universe:
+        rows, cols = 1, -(-n_rows * n_cols // max_cells)
+    else:
+        rows = cols = int(np.ceil(np.sqrt(n_rows * n_cols / max_cells)))
+    out_rows, out_cols = -(-n_rows // rows), -(-n_cols // cols)
+    cells = np.full((out_rows * rows, out_cols * cols), np.nan)
+    cells[:n_rows, :n_cols] = grid.to_numpy(dtype=np.float64)
+    pick = np.fmin if lower and universe else np.fmax  # NaN-skipping, no warnings
+    blocks = cells.reshape(out_rows, rows, out_cols, cols)
+    best = pick.reduce(pick.reduce(blocks, axis=3), axis=1)
+    frame = pd.DataFrame(
+        best,
+        index=pd.Index(grid.index[::rows], name=grid.index.name),
+        columns=pd.Index(grid.columns[::cols], name=grid.columns.name),
+    )
+    return frame, rows, cols
 
 
 def heatmap_figure(outcome: SweepOutcome, grid: pd.DataFrame, metric: str) -> go.Figure:
@@ -140,7 +174,16 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
     elif not one_param:
         grid, note = sweep.heatmap_of(outcome, metric)
         if grid is not None:
-            fig = heatmap_figure(outcome, grid, metric)
+            universe = outcome.universe is not None
+            lower = metric in LOWER_IS_BETTER and metric == outcome.metric  # as stored
+            drawn, rows, cols = coarsened(grid, universe=universe, lower=lower)
+            fig = heatmap_figure(outcome, drawn, metric)
+            if (rows, cols) != (1, 1):
+                st.caption(
+                    f"{grid.shape[0]:,} x {grid.shape[1]:,} cells drawn as {drawn.shape[0]:,} "
+                    f"x {drawn.shape[1]:,}: each the best over {rows} x {cols} neighbouring "
+                    "values, labelled by the first."
+                )
         else:
             st.info(f"No heatmap: {note}.")
     if fig is not None:

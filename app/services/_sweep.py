@@ -95,12 +95,34 @@ def heat_long(heatmap: pd.DataFrame | None) -> pd.DataFrame | None:
     )
 
 
-def heat_wide(long: pd.DataFrame) -> pd.DataFrame:
-    """:func:`heat_long` undone (rows and columns in their stored order)."""
-    wide = long.pivot(index="row", columns="column", values="value")
-    wide = wide.reindex(index=pd.unique(long["row"]), columns=pd.unique(long["column"]))
-    wide.index.name, wide.columns.name = long["row_name"].iloc[0], long["column_name"].iloc[0]
-    return wide
+def heat_wide(long: pd.DataFrame, names: tuple[str, str] | None = None) -> pd.DataFrame:
+    """:func:`heat_long` undone (rows and columns in their stored order), filled by
+    position: a million-cell heatmap costs its cells, not a pivot's hash tables.
+    ``names`` (row, column) when ``long`` was read without its name columns."""
+    rows, row_values = pd.factorize(long["row"], sort=False)
+    cols, col_values = pd.factorize(long["column"], sort=False)
+    cells = np.full((len(row_values), len(col_values)), np.nan)
+    cells[rows, cols] = long["value"].to_numpy(dtype=np.float64)
+    row_name, col_name = names or (long["row_name"].iloc[0], long["column_name"].iloc[0])
+    return pd.DataFrame(
+        cells,
+        index=pd.Index(row_values, name=row_name),
+        columns=pd.Index(col_values, name=col_name),
+    )
+
+
+def read_heat(path: Path) -> pd.DataFrame | None:
+    """A stored :func:`heat_long` file as the heatmap (its repeated name columns read
+    from the first row only); None when it holds no cell."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    with pq.ParquetFile(path) as stored:
+        if stored.metadata.num_rows == 0:
+            return None
+        first = next(stored.iter_batches(batch_size=1, columns=["row_name", "column_name"]))
+    names = first.to_pylist()[0]
+    long = pd.read_parquet(path, columns=["row", "column", "value"])
+    return heat_wide(long, (names["row_name"], names["column_name"]))
 
 
 def store_frame(folder: Path, name: str, frame: pd.DataFrame) -> bool:

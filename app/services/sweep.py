@@ -131,13 +131,15 @@ def reopen_sweep(run_id: int) -> SweepOutcome:
     def frame(name: str) -> Any:
         return run_store.load_frame(run, name) if (folder / f"{name}.parquet").is_file() else None
 
-    heat = frame("heatmap")
+    stored_heat = folder / "heatmap.parquet"
+    heat = helpers.read_heat(stored_heat) if stored_heat.is_file() else None
     table = folder / helpers.TABLE
-    if heat is None and table.is_file() and stored_rows(table) <= SMALL_TABLE_ROWS:
+    if not stored_heat.is_file() and table.is_file() and stored_rows(table) <= SMALL_TABLE_ROWS:
         # an old run without a stored heatmap: derive it once from its table and store it
-        heat = helpers.heat_long(_derived_heatmap(table, request, request.metric))
-        if heat is not None:
-            helpers.store_frame(folder, "heatmap", heat)
+        heat = _derived_heatmap(table, request, request.metric)
+        long = helpers.heat_long(heat)
+        if long is not None:
+            helpers.store_frame(folder, "heatmap", long)
     universe = None
     if request.all_symbols:
         universe = UniverseResult(
@@ -156,7 +158,7 @@ def reopen_sweep(run_id: int) -> SweepOutcome:
         request.metric,
         dict(run.metrics["best"]),
         EXECUTION,
-        heatmap=helpers.heat_wide(heat) if heat is not None else None,
+        heatmap=heat,
         top_table=frame("top"),
         chunks=int(run.metrics.get("chunks", 1)),
         universe=universe,

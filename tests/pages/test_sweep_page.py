@@ -221,3 +221,28 @@ def test_an_old_sweep_without_a_heatmap_gets_one_derived_once(
     heat = table.pivot_table(index="fast", columns="slow", values="sharpe", aggfunc="max")
     z = plotly_array(chart_spec(at)["data"][0]["z"]).astype(float)
     np.testing.assert_array_equal(z, heat.to_numpy())
+
+
+def test_a_large_heatmap_is_drawn_in_blocks_of_the_best_value() -> None:
+    from app.components.sweep import coarsened
+
+    values = np.arange(24, dtype=float).reshape(4, 6)
+    values[0, 0] = values[1, 1] = np.nan  # a block with NaN keeps its finite best
+    values[2:4, 4:6] = np.nan  # an all-NaN block stays NaN
+    grid = pd.DataFrame(
+        values,
+        index=pd.Index([10, 20, 30, 40], name="fast"),
+        columns=pd.Index([1, 2, 3, 4, 5, 6], name="slow"),
+    )
+    drawn, rows, cols = coarsened(grid, universe=False, max_cells=6)
+    assert (rows, cols) == (2, 2)
+    expected = pd.DataFrame(
+        [[6.0, 9.0, 11.0], [19.0, 21.0, np.nan]],
+        index=pd.Index([10, 30], name="fast"),
+        columns=pd.Index([1, 3, 5], name="slow"),
+    )
+    pd.testing.assert_frame_equal(drawn, expected)
+    assert coarsened(grid, universe=False, max_cells=24)[0] is grid
+    by_symbol, rows, cols = coarsened(grid, universe=True, lower=True, max_cells=12)
+    assert (rows, cols) == (1, 2) and by_symbol.shape == (4, 3)  # one row per symbol kept
+    assert by_symbol.iloc[1].tolist() == [6.0, 8.0, 10.0]  # min of each pair (a lower metric)
