@@ -18,6 +18,7 @@ to one thread); serially, ``n_jobs`` threads may score a trial's folds at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -281,10 +282,23 @@ def _memo(key: str | None, folds: Sequence[CVFold]) -> Sequence[CVFold]:
     return _FOLDS_MEMO[key]
 
 
+def install_folds(folds_id: str, folds: Sequence[CVFold]) -> None:
+    """Make ``folds`` this process's folds of search ``folds_id`` (a worker plugin's job)."""
+    _FOLDS_MEMO.clear()
+    _FOLDS_MEMO[folds_id] = folds
+
+
+def trial_chunk(chunk: tuple[int, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """:func:`trial_scores` of ``(number, params, settings)`` on the folds installed on
+    this worker (:mod:`core.ml._dask_folds`): a chunk with no scattered dependency."""
+    number, params, settings = chunk
+    return trial_scores((number, params), folds=None, **settings)
+
+
 def trial_scores(
     chunk: tuple[int, dict[str, Any]],
     *,
-    folds: Sequence[CVFold],
+    folds: Sequence[CVFold] | None,
     kind: str,
     seed: int,
     thresholds: dict[int, float] | None,
@@ -303,6 +317,10 @@ def trial_scores(
     """
     from threadpoolctl import threadpool_limits
 
+    if folds is None:
+        if folds_id not in _FOLDS_MEMO:
+            raise RuntimeError(f"the folds of search {folds_id} are not installed here")
+        folds = _FOLDS_MEMO[folds_id]
     folds = _memo(folds_id, folds)
     number, params = chunk
     if kind in SINGLE_THREAD_KINDS:  # one thread per worker, whatever was fixed
@@ -435,40 +453,45 @@ def tune(
         (int(t.user_attrs.get(BATCH_ATTR, t.number)), optuna.trial.Trial(study, t._trial_id))
         for t in study.get_trials(deepcopy=False, states=(states.RUNNING,))
     ]
-    while True:
-        done = finished()
-        if done >= target or (timeout is not None and time.perf_counter() - start > timeout):
-            break
-        if cancel is not None:
-            cancel()
-        if leftover:
-            first = min(b for b, _ in leftover)
-            batch = [t for b, t in leftover if b == first][: target - done]
-            leftover = [(b, t) for b, t in leftover if b != first]
-        else:
-            study.sampler = optuna.samplers.TPESampler(seed=batch_seed(seed, done))
-            batch = [study.ask() for _ in range(min(batch_size, target - done))]
-            first = batch[0].number
-            for trial in batch:
-                trial.set_user_attr(BATCH_ATTR, first)
-        chunks = [(t.number, {**fixed, **sample(t)}) for t in batch]
-        # longest first (workers pick chunks in order): a batch ends with short trials
-        chunks.sort(key=lambda c: -_cost(c[1]))
-        # the pruning rule sees the trials completed before the batch was asked
-        complete = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(states.COMPLETE,))
-            if t.number < first
-        ]
-        shared = {
-            "folds": folds,
-            "kind": kind,
-            "seed": seed,
-            "thresholds": prune_thresholds(complete) if prune else None,
-            "n_jobs": jobs,
-            "folds_id": folds_id,
-        }
-        _score_batch(study, batch, chunks, shared, executor, cancel, callback)
+    placement: Any = contextlib.nullcontext()
+    if executor == "dask":
+        from core.ml._dask_folds import folds_on_workers
+
+        placement = folds_on_workers(folds_id, folds)
+    with placement:
+        while True:
+            done = finished()
+            if done >= target or (timeout is not None and time.perf_counter() - start > timeout):
+                break
+            if cancel is not None:
+                cancel()
+            if leftover:
+                first = min(b for b, _ in leftover)
+                batch = [t for b, t in leftover if b == first][: target - done]
+                leftover = [(b, t) for b, t in leftover if b != first]
+            else:
+                study.sampler = optuna.samplers.TPESampler(seed=batch_seed(seed, done))
+                batch = [study.ask() for _ in range(min(batch_size, target - done))]
+                first = batch[0].number
+                for trial in batch:
+                    trial.set_user_attr(BATCH_ATTR, first)
+            chunks = [(t.number, {**fixed, **sample(t)}) for t in batch]
+            # longest first (workers pick chunks in order): a batch ends with short trials
+            chunks.sort(key=lambda c: -_cost(c[1]))
+            # the pruning rule sees the trials completed before the batch was asked
+            complete = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(states.COMPLETE,))
+                if t.number < first
+            ]
+            settings = {
+                "kind": kind,
+                "seed": seed,
+                "thresholds": prune_thresholds(complete) if prune else None,
+                "n_jobs": jobs,
+                "folds_id": folds_id,
+            }
+            _score_batch(study, batch, chunks, settings, folds, executor, cancel, callback)
     complete = [t for t in study.trials if t.state == states.COMPLETE]
     pruned = sum(t.state == states.PRUNED for t in study.trials)
     return TuneResult(
@@ -492,7 +515,8 @@ def _score_batch(
     study: Any,
     batch: Sequence[Any],
     chunks: Sequence[tuple[int, dict[str, Any]]],
-    shared: dict[str, Any],
+    settings: dict[str, Any],
+    folds: Sequence[CVFold],
     executor: str,
     cancel: Callable[[], None] | None,
     callback: TrialCallback | None,
@@ -508,6 +532,11 @@ def _score_batch(
         while order and order[0] in arrived:
             _tell(study, by_number[order[0]], arrived.pop(order.pop(0)), callback)
 
+    if executor == "dask":  # the folds are on the workers already
+        tasks = [(number, params, settings) for number, params in chunks]
+        map_chunks(trial_chunk, tasks, reduce=reduce, check=cancel, executor=executor)
+        return
+    shared = {"folds": folds, **settings}
     map_chunks(trial_scores, chunks, shared=shared, reduce=reduce, check=cancel, executor=executor)
 
 
@@ -540,8 +569,10 @@ __all__ = [
     "fold_auc",
     "fold_proba",
     "folds_key",
+    "install_folds",
     "prune_thresholds",
     "study_storage",
+    "trial_chunk",
     "trial_scores",
     "tune",
 ]

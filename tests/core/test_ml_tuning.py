@@ -320,3 +320,20 @@ def test_a_worker_keeps_the_first_batchs_folds_and_their_matrices(train: MLDatas
     assert first == again
     assert all(len(f.matrices) == 1 for f in folds) and all(not f.matrices for f in resent)
     assert folds_key(train, 4, 0.01) != fid
+
+
+def test_dask_trials_read_the_folds_a_plugin_installed_and_it_is_removed_after(
+    train: MLDataset, dask_client: Any
+) -> None:
+    from core.ml import tuning
+
+    tuning._FOLDS_MEMO.clear()
+    settings = {"kind": "logistic", "seed": 0, "thresholds": None, "folds_id": "missing"}
+    with pytest.raises(RuntimeError, match="folds of search missing are not installed"):
+        tuning.trial_chunk((0, {}, settings))
+    result = tune(train, "logistic", n_trials=3, seed=0, n_splits=3, executor="dask")
+    assert result.n_trials == 3
+    plugins = dask_client.run_on_scheduler(
+        lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+    )
+    assert not [name for name in plugins if name.startswith("workbench-folds-")]
