@@ -22,6 +22,9 @@ NO_WORKER_TIMEOUT_S = 120.0
 """Seconds with no worker connected to the scheduler before :func:`map_chunks` gives up."""
 
 
+LOST_DATA_RETRIES = 3
+"""Times a chunk is resubmitted after the worker holding its keyed data died (the data
+is scattered again; see ``keyed`` in :func:`map_chunks`)."""
 STOP_POLL_S = 0.2
 """Longest interval between two looks of a running chunk at its run's stop flag."""
 
@@ -117,7 +120,8 @@ def map_chunks(
         prices): chunk ``c`` receives ``keyed[name][chunk_key(c)]`` as ``name``. On Dask
         each value a pending chunk needs is scattered once, on its own (not broadcast),
         so a task depends only on its group's value and a worker fetches only the values
-        of the chunks it runs.
+        of the chunks it runs. A value lost with the only worker holding it is scattered
+        again and its chunks resubmitted (up to :data:`LOST_DATA_RETRIES` times each).
     chunk_key : callable, optional
         The group of a chunk (called in this process); required with ``keyed``.
 
@@ -220,19 +224,38 @@ def _run_dask(
         scattered[stop_arg] = StopProbe(stop_name)
     arrived: queue.SimpleQueue[Any] = queue.SimpleQueue()
     futures = {}
+    rescattered = dict.fromkeys(missing, 0)
+
+    def submit(index: int) -> None:
+        again = rescattered[index]
+        future = client.submit(
+            fn,
+            chunks[index],
+            key=f"{name}-{run}-{index}" + (f"-r{again}" if again else ""),
+            pure=False,
+            retries=RETRIES,
+            **scattered,
+            **_own(own_futures, chunk_key, chunks[index]),
+        )
+        futures[future.key] = (index, future)
+        future.add_done_callback(arrived.put)
+
+    def scatter_lost(index: int) -> None:
+        """Scatter again the keyed values of chunk ``index`` whose only holder died
+        (the scheduler forgets lost data and cancels the tasks that need it)."""
+        if chunk_key is None:
+            return
+        group = chunk_key(chunks[index])
+        lost = [n for n in groups if own_futures[n][group].status != "finished"]
+        if lost:
+            again = client.scatter([groups[n][group] for n in lost], hash=False)
+            for n, future in zip(lost, again, strict=True):
+                own_futures[n][group] = future
+            values.extend(again)
+
     try:
         for index in missing:
-            future = client.submit(
-                fn,
-                chunks[index],
-                key=f"{name}-{run}-{index}",
-                pure=False,
-                retries=RETRIES,
-                **scattered,
-                **_own(own_futures, chunk_key, chunks[index]),
-            )
-            futures[future.key] = (index, future)
-            future.add_done_callback(arrived.put)
+            submit(index)
         idle_since: float | None = None
         watched = time.monotonic()
         pending = len(futures)
@@ -257,6 +280,13 @@ def _run_dask(
                     ) from None
                 raise exc
             if future.status == "cancelled":
+                if groups and rescattered[index] < LOST_DATA_RETRIES:
+                    # its keyed data died with the worker holding it: scatter, run again
+                    scatter_lost(index)
+                    rescattered[index] += 1
+                    submit(index)
+                    pending += 1
+                    continue
                 raise RuntimeError(
                     f"chunk {index} of {len(chunks)} ({_name(fn)}) was cancelled on the "
                     "Dask scheduler (restarted or shut down?)"
@@ -292,6 +322,7 @@ def _watch_workers(client: Any, idle_since: float | None) -> float | None:
 
 
 __all__ = [
+    "LOST_DATA_RETRIES",
     "NO_WORKER_TIMEOUT_S",
     "POLL_S",
     "RETRIES",

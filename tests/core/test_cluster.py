@@ -94,6 +94,15 @@ def own_data(chunk: tuple[str, int], *, data: np.ndarray, scale: float) -> dict[
     return out
 
 
+def die_once_holding(chunk: int, *, data: np.ndarray, marker_dir: str) -> float:
+    """Kill the worker process (which holds ``data``) the first time any chunk runs."""
+    marker = Path(marker_dir) / "died"
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+    return float(data.sum()) + chunk
+
+
 def _calls(log: Path) -> list[int]:
     return sorted(int(x) for x in log.read_text().split()) if log.exists() else []
 
@@ -337,6 +346,27 @@ def test_keyed_values_reach_only_their_own_chunks(dask_client: Any) -> None:
         data_key[group] |= big
     assert all(len(keys) == 1 for keys in data_key.values())  # one scatter per group
     assert len(set().union(*data_key.values())) == 3  # a different value per group
+
+
+def test_a_keyed_value_lost_with_its_worker_is_scattered_again(
+    tmp_path: Path, dask_client: Any
+) -> None:
+    """The only copy of a keyed value lives on the worker that runs its chunk; that worker
+    dies: the scheduler forgets the value and cancels the chunk, map_chunks scatters the
+    value again and the chunk completes with the right result."""
+    data = {"only": np.arange(1_000, dtype=float)}
+    results: dict[int, float] = {}
+    map_chunks(
+        die_once_holding,
+        [0, 1],
+        shared={"marker_dir": str(tmp_path)},
+        keyed={"data": data},
+        chunk_key=lambda chunk: "only",
+        reduce=results.__setitem__,
+    )
+    assert (tmp_path / "died").exists()
+    assert results == {0: 499_500.0, 1: 499_501.0}
+    dask_local.ensure_workers(dask_client)
 
 
 def test_keyed_needs_chunk_key() -> None:
