@@ -10,7 +10,7 @@ worker is free. Imported only with ``executor="dask"`` (it imports ``distributed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,26 +18,30 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 
 class InstallFolds(WorkerPlugin):
-    """Puts a search's folds in the worker's memo (:func:`core.ml.tuning.install_folds`)."""
+    """Puts a search's folds in the worker's memo with ``install`` (the caller passes
+    :func:`core.ml.tuning.install_folds`; pickled by reference, so no import cycle)."""
 
-    def __init__(self, folds_id: str, folds: Sequence[Any]) -> None:
+    def __init__(
+        self, folds_id: str, folds: Sequence[Any], install: Callable[[str, Sequence[Any]], None]
+    ) -> None:
         self.folds_id = folds_id
         self.folds = folds
+        self.install = install
 
     def setup(self, worker: Any) -> None:
-        from core.ml.tuning import install_folds
-
-        install_folds(self.folds_id, self.folds)
+        self.install(self.folds_id, self.folds)
 
 
 @contextmanager
-def folds_on_workers(folds_id: str, folds: Sequence[Any]) -> Iterator[None]:
+def folds_on_workers(
+    folds_id: str, folds: Sequence[Any], install: Callable[[str, Sequence[Any]], None]
+) -> Iterator[None]:
     """The folds on every worker of :func:`core.cluster.get_client` while the block runs."""
     from core.cluster import get_client
 
     client: Any = get_client()
     name = f"workbench-folds-{folds_id[:16]}"
-    client.register_plugin(InstallFolds(folds_id, folds), name=name)
+    client.register_plugin(InstallFolds(folds_id, folds, install), name=name)
     try:
         yield
     finally:

@@ -457,7 +457,7 @@ def tune(
     if executor == "dask":
         from core.ml._dask_folds import folds_on_workers
 
-        placement = folds_on_workers(folds_id, folds)
+        placement = folds_on_workers(folds_id, folds, install_folds)
     with placement:
         while True:
             done = finished()
