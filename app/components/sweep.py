@@ -13,7 +13,7 @@ import streamlit as st
 from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
-from app.services import sweep
+from app.services import sweep_heat, sweep_view
 from core.sweep.result import LOWER_IS_BETTER
 
 
@@ -148,14 +148,14 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
     the full table's download. Nothing here reads the full table: the heatmap and the
     top rows are the ones stored with the run (another metric reads the table in
     batches, or three columns of a small one), the download streams the stored file."""
-    path = sweep.table_file(outcome)
+    path = sweep_view.table_file(outcome)
     if metric != outcome.metric and path is not None and not path.is_file():
         st.warning(
             f"Ranked by {outcome.metric} (the sweep's metric), not {metric}: the full table "
             "is missing, only the stored top rows and heatmap are left."
         )
         metric = outcome.metric
-    top = sweep.ranked(outcome, metric, top_n)
+    top = sweep_view.ranked(outcome, metric, top_n)
     render_metric_cards(
         [
             ("Combinations", f"{outcome.combinations:,}"),
@@ -167,12 +167,12 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
     one_param = outcome.universe is None and len(outcome.param_names) < 2
     fig: go.Figure | None = None
     if one_param and (path is None or path.is_file()):
-        line = sweep.line_of(outcome, metric)
+        line = sweep_view.line_of(outcome, metric)
         name = outcome.param_names[0]
         fig = go.Figure(go.Scatter(x=line[name], y=line[metric], mode="lines+markers"))
         fig.update_layout(height=400, xaxis_title=name, yaxis_title=metric)
     elif not one_param:
-        grid, note = sweep.heatmap_of(outcome, metric)
+        grid, note = sweep_view.heatmap_of(outcome, metric)
         if grid is not None:
             universe = outcome.universe is not None
             lower = metric in LOWER_IS_BETTER and metric == outcome.metric  # as stored
@@ -208,7 +208,7 @@ def render_table_download(outcome: SweepOutcome) -> None:
     """The full table as a download of its stored Parquet file (read only when clicked,
     up to :data:`DOWNLOAD_MAX_BYTES`) and as CSV for a small table; a larger file is
     named by its path, a missing one said to be missing."""
-    path = sweep.table_file(outcome)
+    path = sweep_view.table_file(outcome)
     key = f"sweep.{outcome.run_id}.download"
     name = f"sweep-{outcome.run_id}" if outcome.run_id is not None else "sweep"
     if path is None:  # an unsaved sweep's table, already in memory
@@ -243,7 +243,7 @@ def render_table_download(outcome: SweepOutcome) -> None:
         key=f"{key}.parquet",
         on_click="ignore",
     )
-    if outcome.combinations <= sweep.SMALL_TABLE_ROWS:
+    if outcome.combinations <= sweep_heat.SMALL_TABLE_ROWS:
         st.download_button(
             "Download the table (CSV)",
             data=lambda: pd.read_parquet(path).to_csv(index=False),  # on click only

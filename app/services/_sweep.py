@@ -1,5 +1,5 @@
 """Helpers of :mod:`app.services.sweep`: the symbols' prices, the chunk cache, the
-deflated Sharpe ratio of a universe sweep and the heatmap's stored form."""
+deflated Sharpe ratio of a universe sweep, saving a run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from app.operations.sweep import SweepRequest
 from app.services import runs as run_store
+from app.services import sweep_heat
 from app.services.data import load_prices, symbols_of
 from core.cluster import ChunkCache, code_version
 from core.config import get_settings
@@ -84,61 +85,6 @@ def deflated_sharpe(
     return deflated_sharpe_ratio(returns, max(int(trials), 1), sharpe_variance=variance)
 
 
-def heat_long(heatmap: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The heatmap as a long frame (Parquet needs string column names)."""
-    if heatmap is None:
-        return None
-    index, columns = heatmap.index.name, heatmap.columns.name
-    long = heatmap.stack(future_stack=True).rename("value").reset_index()
-    return long.rename(columns={index: "row", columns: "column"}).assign(
-        row_name=index, column_name=columns
-    )
-
-
-def heat_wide(long: pd.DataFrame, names: tuple[str, str] | None = None) -> pd.DataFrame:
-    """:func:`heat_long` undone (rows and columns in their stored order), filled by
-    position: a million-cell heatmap costs its cells, not a pivot's hash tables.
-    ``names`` (row, column) when ``long`` was read without its name columns."""
-    rows, row_values = pd.factorize(long["row"], sort=False)
-    cols, col_values = pd.factorize(long["column"], sort=False)
-    cells = np.full((len(row_values), len(col_values)), np.nan)
-    cells[rows, cols] = long["value"].to_numpy(dtype=np.float64)
-    row_name, col_name = names or (long["row_name"].iloc[0], long["column_name"].iloc[0])
-    return pd.DataFrame(
-        cells,
-        index=pd.Index(row_values, name=row_name),
-        columns=pd.Index(col_values, name=col_name),
-    )
-
-
-def read_heat(path: Path) -> pd.DataFrame | None:
-    """A stored :func:`heat_long` file as the heatmap (its repeated name columns read
-    from the first row only); None when it holds no cell."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-    with pq.ParquetFile(path) as stored:
-        if stored.metadata.num_rows == 0:
-            return None
-        first = next(stored.iter_batches(batch_size=1, columns=["row_name", "column_name"]))
-    names = first.to_pylist()[0]
-    long = pd.read_parquet(path, columns=["row", "column", "value"])
-    return heat_wide(long, (names["row_name"], names["column_name"]))
-
-
-def store_frame(folder: Path, name: str, frame: pd.DataFrame) -> bool:
-    """Write ``frame`` as ``name.parquet`` in a run's folder atomically; False (nothing
-    written) when the folder is read-only."""
-    target = folder / f"{name}.parquet"
-    partial = folder / f".{name}.parquet.partial"
-    try:
-        frame.to_parquet(partial)
-        partial.replace(target)
-    except OSError:
-        partial.unlink(missing_ok=True)
-        return False
-    return True
-
-
 def scratch() -> Path:
     """The folder of running sweeps' staging tables (git-ignored runtime folder)."""
     folder = get_settings().var_dir / "sweeps"
@@ -161,7 +107,7 @@ def save(
     """Save a finished chunked sweep as a run of kind ``sweep`` (its table file moved in)."""
     where = "all symbols" if request.all_symbols else request.symbol
     frames = {"top": result.top}
-    heat = heat_long(result.heatmap)
+    heat = sweep_heat.heat_long(result.heatmap)
     if heat is not None:
         frames["heatmap"] = heat
     metrics: dict[str, Any] = {

@@ -13,28 +13,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from app.operations import CancelToken, Progress
 from app.operations.sweep import TOP_KEPT, SweepOutcome, SweepRequest, UniverseResult
 from app.services import _sweep as helpers
 from app.services import runs as run_store
+from app.services import sweep_heat
 from core.backtest.spec import EXECUTION
 from core.cluster import default_executor
 from core.strategies.catalog import grid_constraints
 from core.sweep import grid_size
-from core.sweep.chunked import (
-    CHUNK_COMBOS,
-    SYMBOL,
-    pivot_stored,
-    rank_stored,
-    stored_rows,
-    sweep_chunked,
-)
-from core.sweep.result import rank
-
-SMALL_TABLE_ROWS = 200_000
-"""Largest stored table a view may derive a heatmap from (old runs, another metric)."""
+from core.sweep.chunked import CHUNK_COMBOS, sweep_chunked
 
 
 def run_sweep(
@@ -131,15 +119,8 @@ def reopen_sweep(run_id: int) -> SweepOutcome:
     def frame(name: str) -> Any:
         return run_store.load_frame(run, name) if (folder / f"{name}.parquet").is_file() else None
 
-    stored_heat = folder / "heatmap.parquet"
-    heat = helpers.read_heat(stored_heat) if stored_heat.is_file() else None
+    heat = sweep_heat.run_heatmap(folder, request)
     table = folder / helpers.TABLE
-    if not stored_heat.is_file() and table.is_file() and stored_rows(table) <= SMALL_TABLE_ROWS:
-        # an old run without a stored heatmap: derive it once from its table and store it
-        heat = _derived_heatmap(table, request, request.metric)
-        long = helpers.heat_long(heat)
-        if long is not None:
-            helpers.store_frame(folder, "heatmap", long)
     universe = None
     if request.all_symbols:
         universe = UniverseResult(
@@ -163,71 +144,3 @@ def reopen_sweep(run_id: int) -> SweepOutcome:
         chunks=int(run.metrics.get("chunks", 1)),
         universe=universe,
     )
-
-
-def table_file(outcome: SweepOutcome) -> Path | None:
-    """The file a sweep's full table is stored in (None for a table held in memory)."""
-    return outcome.source if isinstance(outcome.source, Path) else None
-
-
-def ranked(outcome: SweepOutcome, metric: str, n: int) -> pd.DataFrame:
-    """The best ``n`` rows by ``metric``: the stored top rows for the sweep's own metric,
-    else the stored table read in batches (its memory does not grow with the table)."""
-    kept = outcome.top_table
-    if metric == outcome.metric and kept is not None:
-        if n <= len(kept) or len(kept) >= outcome.combinations:  # or every row is kept
-            return kept.head(n)
-    path = table_file(outcome)
-    if path is None:
-        return rank(outcome.table, metric, n)
-    return rank_stored(path, metric, n)
-
-
-def heatmap_of(outcome: SweepOutcome, metric: str) -> tuple[pd.DataFrame | None, str]:
-    """The heatmap of ``metric`` and a note when there is none: the stored one for the
-    sweep's metric; for another metric, derived from a table of at most
-    :data:`SMALL_TABLE_ROWS` rows (three columns read), else none."""
-    if metric == outcome.metric and outcome.heatmap is not None:
-        return outcome.heatmap, ""
-    path = table_file(outcome)
-    if path is None:
-        return _derived_heatmap(outcome.table, outcome.request, metric), ""
-    if not path.is_file():
-        return None, f"the heatmap of {metric} is not stored and the table file is missing"
-    rows = stored_rows(path)
-    if rows > SMALL_TABLE_ROWS:
-        return None, (
-            f"a heatmap of {metric} is not stored with this sweep ({rows:,} rows, more than "
-            f"{SMALL_TABLE_ROWS:,} to derive it from); the stored one is of {outcome.metric}"
-        )
-    return _derived_heatmap(path, outcome.request, metric), ""
-
-
-def line_of(outcome: SweepOutcome, metric: str) -> pd.DataFrame:
-    """A one-parameter sweep's param and ``metric`` columns, in param order (two columns
-    read from the stored table)."""
-    name = outcome.param_names[0]
-    path = table_file(outcome)
-    frame = (
-        outcome.table[[name, metric]]
-        if path is None
-        else pd.read_parquet(path, columns=[name, metric])
-    )
-    return frame.sort_values(name, kind="stable")
-
-
-def _derived_heatmap(
-    source: pd.DataFrame | Path, request: SweepRequest, metric: str
-) -> pd.DataFrame | None:
-    """The max of ``metric`` over the first two swept params (a universe: symbol x first
-    param) of a table or a stored table; None for one swept param of one symbol."""
-    names = list(request.grid)
-    if request.all_symbols:
-        row, col = SYMBOL, names[0]
-    elif len(names) >= 2:
-        row, col = names[0], names[1]
-    else:
-        return None
-    if isinstance(source, Path):
-        return pivot_stored(source, row, col, metric)
-    return source.pivot_table(index=row, columns=col, values=metric, aggfunc="max")

@@ -198,13 +198,13 @@ def test_an_old_sweep_without_a_heatmap_gets_one_derived_once(
 ) -> None:
     """A run saved without heatmap.parquet: a small table gives it (stored beside the
     run, so the next reopen reads it); above the row bound the page says it is not stored."""
-    from app.services import sweep as sweep_service
+    from app.services import sweep_heat
 
     run_id = _store_sweep()
     folder = _run_folder(run_id)
     stored = pd.read_parquet(folder / "heatmap.parquet")
     (folder / "heatmap.parquet").unlink()
-    monkeypatch.setattr(sweep_service, "SMALL_TABLE_ROWS", 6)  # the 7-row table is "big"
+    monkeypatch.setattr(sweep_heat, "SMALL_TABLE_ROWS", 6)  # the 7-row table is "big"
     at = open_app("sweep")
     at.button(key="sweep.reopen").click().run()
     assert not at.exception, at.exception
@@ -212,7 +212,7 @@ def test_an_old_sweep_without_a_heatmap_gets_one_derived_once(
     assert any("No heatmap" in i.value for i in at.info), [i.value for i in at.info]
     assert not (folder / "heatmap.parquet").exists()
 
-    monkeypatch.setattr(sweep_service, "SMALL_TABLE_ROWS", 200_000)
+    monkeypatch.setattr(sweep_heat, "SMALL_TABLE_ROWS", 200_000)
     at.run()
     assert not at.exception, at.exception
     assert trace_types(at) == ["heatmap"]
