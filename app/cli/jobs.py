@@ -52,7 +52,9 @@ def _kind(value: Any) -> str:
 
 
 _LIMIT = opt.number(1, 10_000, integer=True)
-JOB_ID = typer.Argument(..., help="The job's id.", parser=opt.number(1, 2**62, integer=True))
+JOB_ID = typer.Argument(
+    ..., metavar="JOB_ID", help="The job's id.", parser=opt.number(1, 2**31 - 1, integer=True)
+)
 
 
 def _when(value: str | None) -> str:
