@@ -8,6 +8,7 @@ the transactions opened.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "DataSourceError",
     "DataValidationError",
     "FileCheck",
+    "checked_symbols",
     "import_file",
     "import_upload",
     "list_datasets",
@@ -72,6 +74,22 @@ def list_datasets() -> list[DatasetInfo]:
 def symbols_of(dataset: str) -> list[str]:
     """Symbols available in ``dataset`` (empty for online sources: type any ticker)."""
     return catalog.symbols_of(_sessions, dataset)
+
+
+def checked_symbols(dataset: str, symbols: Sequence[str], *, every: bool, hint: str) -> list[str]:
+    """Every symbol ``dataset`` lists when ``every`` (ValueError ending in ``hint`` when it
+    lists none), else ``symbols``, each checked against that list (unchecked when empty)."""
+    listed = symbols_of(dataset)
+    if every:
+        if not listed:
+            raise ValueError(f"dataset {dataset} lists no symbols; {hint}")
+        return listed
+    unknown = [s for s in symbols if listed and s not in listed]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} not in dataset {dataset}; its symbols are {', '.join(listed)}"
+        )
+    return list(symbols)
 
 
 def load_prices(

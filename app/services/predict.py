@@ -19,7 +19,7 @@ from app.operations import CancelToken, Progress
 from app.operations.predict import FRAME_COLUMNS, PredictOutcome, PredictRequest
 from app.services import registry
 from app.services import runs as run_store
-from app.services.data import load_prices, symbols_of
+from app.services.data import checked_symbols, load_prices
 from core.registry import VersionRow
 
 
@@ -40,18 +40,9 @@ def find_version(version_id: int) -> VersionRow:
 
 def predict_symbols(request: PredictRequest) -> list[str]:
     """The symbols to score: every listed one, or those named (each checked)."""
-    listed = symbols_of(request.dataset)
-    if request.all_symbols:
-        if not listed:
-            raise ValueError(f"dataset {request.dataset} lists no symbols; name them instead")
-        return listed
-    unknown = [s for s in request.symbols if listed and s not in listed]
-    if unknown:
-        raise ValueError(
-            f"{', '.join(unknown)} not in dataset {request.dataset}; "
-            f"its symbols are {', '.join(listed)}"
-        )
-    return list(request.symbols)
+    return checked_symbols(
+        request.dataset, request.symbols, every=request.all_symbols, hint="name them instead"
+    )
 
 
 def run_predict(

@@ -16,26 +16,17 @@ from app.operations import CancelToken, Progress
 from app.operations.universe import COLUMNS, UniverseOutcome, UniverseRequest
 from app.services import runs as run_store
 from app.services.backtest import compute_backtest
-from app.services.data import symbols_of
+from app.services.data import checked_symbols
 from core.backtest.spec import EXECUTION
 
+_HINT = "name them with --symbol"
 _BENCHMARK = {"total_return": "benchmark_total_return", "sharpe": "benchmark_sharpe"}
 
 
 def universe_symbols(request: UniverseRequest) -> list[str]:
     """The symbols to backtest: those asked for (each checked), else every one listed."""
-    listed = symbols_of(request.dataset)
-    if not request.symbols:
-        if not listed:
-            raise ValueError(f"dataset {request.dataset} lists no symbols; name them with --symbol")
-        return listed
-    unknown = [s for s in request.symbols if listed and s not in listed]
-    if unknown:
-        raise ValueError(
-            f"{', '.join(unknown)} not in dataset {request.dataset}; "
-            f"its symbols are {', '.join(listed)}"
-        )
-    return list(request.symbols)
+    every = not request.symbols
+    return checked_symbols(request.dataset, request.symbols, every=every, hint=_HINT)
 
 
 def symbol_row(request: UniverseRequest, symbol: str) -> dict[str, Any]:
