@@ -281,9 +281,6 @@ def walk_forward_model(
         executor=executor,
         cache=cache,
     )
-    rows = [d["row"] for d in done]
-    pieces = [d["returns"] for d in done]
-    positions = [d["positions"] for d in done]
     probas = [d["proba"] for d in done]
     oos_proba = pd.concat(probas).rename("proba")
     pos_in_index = index.get_indexer(oos_proba.index)
@@ -291,9 +288,7 @@ def walk_forward_model(
     pooled_auc = _auc(y_all[pos_in_index][labelled], oos_proba.to_numpy()[labelled])
     out = finish(
         "model",
-        rows,
-        pieces,
-        positions,
+        done,
         bt,
         n_trials if retune else 1,
         start,

@@ -9,7 +9,7 @@ stitched in time order into one out-of-sample track.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +142,7 @@ def _stitch(
 
 def finish(
     kind: str,
-    rows: list[dict[str, Any]],
-    pieces: list[pd.Series],
-    positions: list[pd.Series],
+    done: Sequence[Mapping[str, Any]],
     spec: BacktestSpec,
     trials: int,
     start: float,
@@ -158,12 +156,17 @@ def finish(
     trial_counting: str = "",
     effective_trials: float | None = None,
 ) -> WalkForwardResult:
-    """Stitch the folds' test windows and compute the DSR and the summary numbers."""
-    returns, equity, pos = _stitch(pieces, positions, spec)
+    """Stitch the folds' test windows and compute the DSR and the summary numbers.
+
+    ``done`` holds each fold's result in fold order: its ``row``, test-window ``returns``
+    and ``positions``.
+    """
+    pieces = [d["returns"] for d in done]
+    returns, equity, pos = _stitch(pieces, [d["positions"] for d in done], spec)
     ppy = spec.periods_per_year
     dsr = deflated_sharpe_ratio(returns.to_numpy(), max(trials, 1), sr_estimates=sr_estimates)
     dsr["effective_trials"] = float(trials if effective_trials is None else effective_trials)
-    folds = pd.DataFrame(rows)
+    folds = pd.DataFrame([d["row"] for d in done])
     oos_sharpe = sharpe(returns.to_numpy(), ppy)
     flags = [*warnings, *implausibility_warnings(sharpe=oos_sharpe, auc=oos_auc)]
     return WalkForwardResult(

@@ -197,9 +197,6 @@ def walk_forward_rule(
         executor=executor,
         cache=cache,
     )
-    rows = [d["row"] for d in done]
-    pieces = [d["returns"] for d in done]
-    positions = [d["positions"] for d in done]
     combos: pd.DataFrame = done[0]["combos"]
     if cancel is not None:
         cancel()
@@ -216,9 +213,7 @@ def walk_forward_rule(
         pbo = pbo_cscv(matrix, n_splits=splits)
     out = finish(
         "rule",
-        rows,
-        pieces,
-        positions,
+        done,
         bt,
         len(combos),
         start,
