@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.benchkit import FAST, SLOW, percentiles, reference_prices, run_python_json
+from core.config import environ_set
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,21 +113,14 @@ def local_workers(n_workers: int) -> Iterator[Client]:
     from core.cluster import close_client, get_client
     from core.cluster._client import SCHEDULER_ENV, WORKERS_ENV
 
-    saved = {k: os.environ.get(k) for k in (SCHEDULER_ENV, WORKERS_ENV)}
     close_client()
-    os.environ.pop(SCHEDULER_ENV, None)
-    os.environ[WORKERS_ENV] = str(n_workers)
-    try:
-        client = get_client()
-        client.wait_for_workers(n_workers, timeout=120)
-        yield client
-    finally:
-        close_client()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environ_set({SCHEDULER_ENV: None, WORKERS_ENV: str(n_workers)}):
+        try:
+            client = get_client()
+            client.wait_for_workers(n_workers, timeout=120)
+            yield client
+        finally:
+            close_client()
 
 
 def _gather(

@@ -7,9 +7,11 @@ names (``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``) and may also live in the secre
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -159,3 +161,23 @@ def _check_key(value: str, where: str) -> bytes:
 def get_settings() -> WorkbenchSettings:
     """Settings loaded once per process (call ``get_settings.cache_clear()`` in tests)."""
     return WorkbenchSettings()
+
+
+@contextlib.contextmanager
+def environ_set(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Inside the block each variable of ``values`` is set (a string) or unset (None);
+    after it, each is back as it was."""
+    saved = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

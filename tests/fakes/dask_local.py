@@ -11,7 +11,6 @@ Usage in a test module::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -30,23 +29,18 @@ def dask_client() -> Iterator[Client]:
     import dask
 
     from core.cluster import close_client, get_client
+    from core.config import environ_set
 
-    saved = {k: os.environ.get(k) for k in ("WORKBENCH_DASK_WORKERS", "WORKBENCH_DASK_SCHEDULER")}
-    os.environ["WORKBENCH_DASK_WORKERS"] = "2"
-    os.environ.pop("WORKBENCH_DASK_SCHEDULER", None)
     close_client()
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    env = {"WORKBENCH_DASK_WORKERS": "2", "WORKBENCH_DASK_SCHEDULER": None}
+    config = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}
+    with environ_set(env), dask.config.set(config):
         client = get_client()
         client.wait_for_workers(2, timeout=60)
         try:
             yield client
         finally:
             close_client()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def ensure_workers(client: Client, n: int = 2) -> None:
