@@ -12,6 +12,13 @@ from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.fields import (
+    FirstDate,
+    LastDate,
+    StrategyName,
+    StrategyParams,
+    check_date_order,
+)
 from core.backtest.spec import EXECUTION, BacktestSpec
 from core.serialize import json_safe
 
@@ -47,16 +54,10 @@ class BacktestRequest(BacktestCosts):
 
     dataset: str = Field(default="ohlcv_daily", description="Dataset name")
     symbol: str = Field(default="SP500", description="Symbol in the dataset")
-    strategy: str = Field(
-        default="ma_crossover",
-        description="Strategy name",
-        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Strategy parameter name=value (repeatable)"
-    )
-    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+    strategy: StrategyName = "ma_crossover"
+    params: StrategyParams
+    start: FirstDate = None
+    end: LastDate = None
     regime_mode: Literal["off", "filter", "scale"] = Field(
         default="off",
         description="off, filter (trade only in the chosen regimes) or scale (size by confidence)",
@@ -86,8 +87,7 @@ class BacktestRequest(BacktestCosts):
         from core.strategies import validate_params
 
         validate_params(self.strategy, self.params)
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+        check_date_order(self.start, self.end)
         if self.regime_mode == "filter" and not self.regimes:
             raise ValueError(
                 "regimes: choose at least one regime to trade in when the filter is on"

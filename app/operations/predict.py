@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
+from app.operations.fields import check_date_order
 from core.serialize import json_safe
 
 if TYPE_CHECKING:  # the frame is pandas; declaring the request needs none
@@ -66,8 +67,7 @@ class PredictRequest(BaseModel):
             raise ValueError("name at least one symbol, or choose all_symbols")
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError("each symbol may appear once")
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+        check_date_order(self.start, self.end)
         return self
 
 

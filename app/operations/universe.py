@@ -8,13 +8,19 @@ backtest; the table is saved as one run (kind ``universe``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts, BacktestRequest
+from app.operations.fields import (
+    FirstDate,
+    LastDate,
+    StrategyName,
+    StrategyParams,
+    check_date_order,
+)
 from core.serialize import json_safe
 
 if TYPE_CHECKING:  # the table is a DataFrame; declaring the request needs no pandas
@@ -60,16 +66,10 @@ class UniverseRequest(BacktestCosts):
         max_length=MAX_SYMBOLS,
         description="Symbol to backtest (repeatable; default every symbol of the dataset)",
     )
-    strategy: str = Field(
-        default="ma_crossover",
-        description="Strategy name",
-        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Strategy parameter name=value (repeatable)"
-    )
-    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+    strategy: StrategyName = "ma_crossover"
+    params: StrategyParams
+    start: FirstDate = None
+    end: LastDate = None
 
     @field_validator("symbols")
     @classmethod
@@ -87,8 +87,7 @@ class UniverseRequest(BacktestCosts):
                 f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
             )
         validate_params(self.strategy, self.params)
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+        check_date_order(self.start, self.end)
         return self
 
     def backtest(self, symbol: str) -> BacktestRequest:

@@ -1,0 +1,32 @@
+"""Request fields and checks that several operations share (strategy, parameters, dates)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import Field
+
+StrategyName = Annotated[
+    str,
+    Field(description="Strategy name", json_schema_extra={"choices": "core.strategies:STRATEGIES"}),
+]
+"""A strategy of :data:`core.strategies.STRATEGIES` (each request checks it is known)."""
+
+StrategyParams = Annotated[
+    dict[str, Any],
+    Field(default_factory=dict, description="Strategy parameter name=value (repeatable)"),
+]
+"""The strategy's parameters by name (checked with :func:`core.strategies.validate_params`)."""
+
+FirstDate = Annotated[date | None, Field(description="First date (YYYY-MM-DD)")]
+LastDate = Annotated[date | None, Field(description="Last date (YYYY-MM-DD)")]
+
+
+def check_date_order(start: date | None, end: date | None) -> None:
+    """ValueError when both dates are given and ``start`` is not before ``end``."""
+    if start and end and start >= end:
+        raise ValueError(f"start {start} must be before end {end}")
+
+
+__all__ = ["FirstDate", "LastDate", "StrategyName", "StrategyParams", "check_date_order"]
