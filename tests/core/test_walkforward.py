@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from core.backtest import BacktestSpec
-from core.data.synthetic import REGIMES, SyntheticSpec, generate
 from core.ml.lookahead import LookaheadError
 from core.ml.models import ModelSpec
 from core.strategies import run_strategy
@@ -20,21 +19,11 @@ from core.walkforward import (
     walk_forward_model,
     walk_forward_rule,
 )
+from tests.core.walkforward_golden_cases import noise_prices
 
 GRID = {"fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]}
 FEATURES = ["ret_1", "ret_5", "vol_21", "rsi_14", "zscore_20"]
 H = 5
-
-
-def _noise(seed: int, bars: int = 3000) -> pd.DataFrame:
-    """A driftless random walk: every regime has zero drift and the same volatility."""
-    spec = SyntheticSpec(
-        bars=bars,
-        seed=seed,
-        drift=dict.fromkeys(REGIMES, 0.0),
-        volatility=dict.fromkeys(REGIMES, 0.2),
-    )
-    return generate(spec)[0]
 
 
 def _causal_planted(seed: int = 5, bars: int = 2000, beta: float = 0.002, phi: float = 0.8):
@@ -101,7 +90,7 @@ def test_fold_windows() -> None:
 
 
 def test_rule_walk_forward_layout_and_positions() -> None:
-    prices = _noise(1)
+    prices = noise_prices(1)
     bt = BacktestSpec()
     spec = WalkForwardSpec(train_bars=1000, test_bars=400)
     calls: list[float] = []
@@ -132,7 +121,7 @@ def test_rule_walk_forward_layout_and_positions() -> None:
 
 def test_rule_walk_forward_uses_no_future_bars() -> None:
     """Cutting the data after fold 2's test window leaves folds 0-2 unchanged."""
-    prices = _noise(2)
+    prices = noise_prices(2)
     spec = WalkForwardSpec(train_bars=1000, test_bars=400)
     full = walk_forward_rule(prices, "ma_crossover", GRID, spec)
     cut = walk_forward_rule(prices.iloc[: 1000 + 3 * 400], "ma_crossover", GRID, spec)
@@ -144,7 +133,7 @@ def test_rule_walk_forward_uses_no_future_bars() -> None:
     )
 
 
-def test_rule_walk_forward_finds_no_edge_in_noise() -> None:
+def test_rule_walk_forward_finds_no_edge_innoise_prices() -> None:
     """Driftless random walks: DSR never significant; PBO averages well above 0.
 
     CSCV on trend rules over a single random-walk path centres slightly below 0.5
@@ -154,7 +143,7 @@ def test_rule_walk_forward_finds_no_edge_in_noise() -> None:
     spec = WalkForwardSpec(train_bars=1000, test_bars=400)
     dsr, pbo = [], []
     for seed in range(100, 108):
-        wf = walk_forward_rule(_noise(seed), "ma_crossover", GRID, spec)
+        wf = walk_forward_rule(noise_prices(seed), "ma_crossover", GRID, spec)
         dsr.append(wf.deflated_sharpe)
         pbo.append(wf.pbo)
         assert wf.pbo_detail is not None and wf.pbo_detail["n_combinations"] > 0
@@ -326,7 +315,7 @@ def test_rule_walk_forward_dsr_is_deflated_by_its_own_trials() -> None:
     Fails if the number of trials were forced to 1 (SR0 would be 0 and DSR = PSR) or if
     the variance came from anything but these trials.
     """
-    prices = _noise(3)
+    prices = noise_prices(3)
     bt = BacktestSpec()
     wf = walk_forward_rule(
         prices, "ma_crossover", GRID, WalkForwardSpec(train_bars=1000, test_bars=400), bt
@@ -382,7 +371,7 @@ def _cancel_after(calls: int) -> tuple[list[int], Callable[[], None]]:
 
 
 def test_rule_walk_forward_reports_each_fold_and_stops_when_cancelled() -> None:
-    prices = _noise(1)
+    prices = noise_prices(1)
     spec = WalkForwardSpec(train_bars=1000, test_bars=400)  # 5 folds on 3,000 bars
     steps: list[tuple[float, str]] = []
     wf = walk_forward_rule(

@@ -58,7 +58,8 @@ GRID = {"fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]}
 FEATURES = ["ret_1", "ret_5", "vol_21", "rsi_14", "zscore_20"]
 
 
-def _noise(seed: int, bars: int) -> pd.DataFrame:
+def noise_prices(seed: int, bars: int = 3000) -> pd.DataFrame:
+    """A driftless random walk: every regime has zero drift and the same volatility."""
     from core.data.synthetic import REGIMES, SyntheticSpec, generate
 
     spec = SyntheticSpec(
@@ -90,7 +91,7 @@ def case_inputs(name: str) -> tuple[str, dict[str, Any]]:
 
     if name == "rule_noise":
         return "rule", {
-            "prices": _noise(1, 3000),
+            "prices": noise_prices(1, 3000),
             "strategy": "ma_crossover",
             "grid": GRID,
             "spec": WalkForwardSpec(train_bars=1000, test_bars=400, folds=4),
