@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
+"""The Sweep page's Run sweep button."""
 
 
 def open_app(page: str | None = None, *, timeout: float = 120) -> AppTest:
@@ -21,6 +24,22 @@ def open_app(page: str | None = None, *, timeout: float = 120) -> AppTest:
         at.run()
     assert not at.exception, at.exception
     return at
+
+
+def set_sweep_grid(at: AppTest, grid: Mapping[str, tuple[int, int, int]]) -> None:
+    """Type the Sweep page's ma_crossover grid: ``(lo, hi, step)`` of each parameter."""
+    for name, (lo, hi, step) in grid.items():
+        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
+        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
+        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
+
+
+def submit_sweep(at: AppTest, grid: Mapping[str, tuple[int, int, int]]) -> None:
+    """Type ``grid`` (:func:`set_sweep_grid`) and press Run sweep; the page shows no error."""
+    set_sweep_grid(at, grid)
+    at.button(key=RUN_SWEEP).click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == []
 
 
 def metrics(at: AppTest) -> dict[str, str]:

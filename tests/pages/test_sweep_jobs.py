@@ -21,22 +21,24 @@ from app.services.sweep import run_sweep
 from core.store.db import session_scope
 from core.store.jobs import JobRepository
 from core.sweep import GridAxis
-from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array
+from tests.pages.helpers import (
+    MAIN,
+    RUN_SWEEP,
+    chart_spec,
+    metrics,
+    open_app,
+    plotly_array,
+    set_sweep_grid,
+    submit_sweep,
+)
 
-RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
 GRID = {"fast": (10, 30, 10), "slow": (20, 60, 20)}
 WORKER = "test-worker"
 
 
 def _submit_from_page() -> tuple[AppTest, int]:
     at = open_app("sweep")
-    for name, (lo, hi, step) in GRID.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception, at.exception
-    assert [e.value for e in at.error] == []
+    submit_sweep(at, GRID)
     (job,) = jobs.list_jobs(kind="sweep")
     return at, job.id
 
@@ -187,10 +189,7 @@ def test_a_universe_sweep_shows_the_symbol_heatmaps_of_a_direct_run(
 ) -> None:
     monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")  # Dask's equality is the cluster's test
     at = open_app("sweep")
-    for name, (lo, hi, step) in GRID.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
+    set_sweep_grid(at, GRID)
     at.checkbox(key="sw.all_symbols").check()
     at.button(key=RUN_SWEEP).click().run()
     assert not at.exception, at.exception

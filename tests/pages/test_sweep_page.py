@@ -13,20 +13,21 @@ from app import state
 from app.services import jobs
 from app.services import runs as run_store
 from app.services.sweep import reopen_sweep
-from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array, trace_types
-
-RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
+from tests.pages.helpers import (
+    MAIN,
+    RUN_SWEEP,
+    chart_spec,
+    metrics,
+    open_app,
+    plotly_array,
+    submit_sweep,
+    trace_types,
+)
 
 
 def test_sweep_shows_combination_count_and_heatmap() -> None:
     at = open_app("sweep")
-    for name, (lo, hi, step) in {"fast": (5, 50, 5), "slow": (20, 200, 20)}.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception
-    assert [e.value for e in at.error] == []
+    submit_sweep(at, {"fast": (5, 50, 5), "slow": (20, 200, 20)})
     assert jobs.run_pending() == 1  # the sweep runs as a job (a worker's work)
     at.run()
 

@@ -18,10 +18,9 @@ from streamlit.testing.v1 import AppTest
 from app.services import jobs
 from app.services.jobs import JobView
 from app.services.sweep import run_sweep
-from tests.pages.helpers import metrics, open_app
+from tests.pages.helpers import metrics, open_app, submit_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_SWEEP = "FormSubmitter:sweep.form-Run sweep"
 
 
 @pytest.fixture
@@ -50,13 +49,7 @@ def worker(isolated_workbench: Path, tmp_path: Path) -> Iterator[subprocess.Pope
 
 
 def _submit(at: AppTest, grid: dict[str, tuple[int, int, int]]) -> int:
-    for name, (lo, hi, step) in grid.items():
-        at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
-        at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
-        at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception, at.exception
-    assert [e.value for e in at.error] == []
+    submit_sweep(at, grid)
     return jobs.list_jobs(kind="sweep")[0].id
 
 
