@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.cli_helpers import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = (
     "pandas",
@@ -175,24 +177,10 @@ def test_only_the_workbench_process_skips_the_teardown(
 def test_the_fast_exit_keeps_the_status_and_the_output(tmp_path: Path) -> None:
     # a bad request (exit 2, message on stderr) and a good one (exit 0, JSON on stdout),
     # each in its own `python -m app.cli` process, which ends through os._exit
-    env = {**os.environ, "WORKBENCH_VAR_DIR": str(tmp_path / "var")}
-    bad = subprocess.run(
-        [sys.executable, "-m", "app.cli", "risk", "check", "--symbol", "NOPE", "--qty", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    var = tmp_path / "var"
+    bad = run_cli("risk", "check", "--symbol", "NOPE", "--qty", "1", var=var, timeout=300)
     assert bad.returncode == 2 and "has no symbol 'NOPE'" in bad.stderr
-    good = subprocess.run(
-        [sys.executable, "-m", "app.cli", "data", "list", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    good = run_cli("data", "list", "--json", var=var, timeout=300)
     assert good.returncode == 0, good.stderr
     names = {d["name"] for d in json.loads(good.stdout)["datasets"]}
     assert "ohlcv_daily" in names

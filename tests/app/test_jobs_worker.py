@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,8 +23,8 @@ from app.services.jobs_supervisor import live_workers, pid_alive
 from core.config import get_settings
 from core.sweep import GridAxis
 from tests.app.concurrency_helpers import run_together
+from tests.cli_helpers import start_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(600)  # fresh interpreters and a long sweep on a busy machine
 PRELOAD = ("app.services.jobs", "app.operations.sweep")
 # ~100,000 combinations: several seconds, reported chunk by chunk.
@@ -49,9 +48,7 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
     started: list[subprocess.Popen] = []
 
     def start(*args: str) -> subprocess.Popen:
-        log = (tmp_path / f"worker{len(started)}.log").open("ab")
-        command = [sys.executable, "-m", "app.cli", "jobs", "worker", "--poll", "0.2", *args]
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        proc = start_worker(*args, env=env, log=tmp_path / f"worker{len(started)}.log")
         started.append(proc)
         return proc
 
@@ -79,13 +76,21 @@ def _mid_way(job_id: int) -> bool:
     return job.status == "running" and job.progress > 0.06  # at least one chunk done
 
 
+def _long_sweep_under_way(
+    workers: Callable[..., subprocess.Popen], *args: str, what: str = "the sweep to run"
+) -> tuple[int, subprocess.Popen]:
+    """A long sweep's job id and the worker started with ``args``, once it is mid-way."""
+    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
+    proc = workers(*args)
+    _until(lambda: _mid_way(job_id), what)
+    return job_id, proc
+
+
 def test_a_sigkilled_workers_job_is_claimed_again_at_once_and_completes(
     env: dict[str, str], workers: Callable[..., subprocess.Popen]
 ) -> None:
-    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
     # A 600 s lease: were the new worker to wait for it, the test would time out.
-    first = workers("--lease", "600")
-    _until(lambda: _mid_way(job_id), "the sweep to run")
+    job_id, first = _long_sweep_under_way(workers, "--lease", "600")
     first.send_signal(signal.SIGKILL)
     # Not waited for: a zombie, dead to the store as soon as the kill lands.
     _until(lambda: not pid_alive(first.pid), "the worker to die", 60)
@@ -109,9 +114,9 @@ def test_a_sigkilled_workers_dask_processes_die_with_it(
     resource tracker) does not outlive a worker killed with SIGKILL."""
     monkeypatch.setitem(env, "WORKBENCH_EXECUTOR", "dask")
     monkeypatch.setitem(env, "WORKBENCH_DASK_WORKERS", "2")
-    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
-    proc = workers("--lease", "600", "--no-warm")
-    _until(lambda: _mid_way(job_id), "the sweep to run on the cluster")
+    job_id, proc = _long_sweep_under_way(
+        workers, "--lease", "600", "--no-warm", what="the sweep to run on the cluster"
+    )
     children = psutil.Process(proc.pid).children(recursive=True)
     names = [" ".join(child.cmdline()) for child in children]
     assert sum("dask worker" in name for name in names) == 2, names
@@ -140,9 +145,7 @@ def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
 def test_sigterm_requeues_the_running_job_and_the_worker_exits_cleanly(
     env: dict[str, str], workers: Callable[..., subprocess.Popen]
 ) -> None:
-    job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
-    proc = workers("--name", "w-term")
-    _until(lambda: _mid_way(job_id), "the sweep to run")
+    job_id, proc = _long_sweep_under_way(workers, "--name", "w-term")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
     job = jobs.get_job(job_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,24 +17,16 @@ from streamlit.testing.v1 import AppTest
 from app.services import jobs
 from app.services.jobs import JobView
 from app.services.sweep import run_sweep
+from tests.cli_helpers import start_worker
 from tests.pages.helpers import metrics, open_app, submit_sweep
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def worker(isolated_workbench: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """One jobs worker on this test's database (serial executor: no Dask cluster here)."""
-    log = (tmp_path / "worker.log").open("ab")
     env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
     env["WORKBENCH_EXECUTOR"] = "serial"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "jobs", "worker", "--poll", "0.2", "--name", "pages"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    process = start_worker("--name", "pages", env=env, log=tmp_path / "worker.log")
     try:
         yield process
     finally:
@@ -45,7 +36,6 @@ def worker(isolated_workbench: Path, tmp_path: Path) -> Iterator[subprocess.Pope
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
-        log.close()
 
 
 def _submit(at: AppTest, grid: dict[str, tuple[int, int, int]]) -> int:
