@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +16,7 @@ from app.operations.fields import (
     LastDate,
     StrategyName,
     StrategyParams,
+    UniqueSymbols,
     check_date_order,
 )
 from core.backtest.spec import EXECUTION, BacktestSpec
@@ -179,7 +179,7 @@ class PortfolioRequest(BacktestCosts):
     """A multi-asset book: symbols, weighting scheme and rebalancing, shared cash."""
 
     dataset: str = Field(default="sp500_closes", description="Dataset name")
-    symbols: list[str] = Field(min_length=2, max_length=25, description="Symbol (repeat, 2-25)")
+    symbols: UniqueSymbols = Field(min_length=2, max_length=25, description="Symbol (repeat, 2-25)")
     weighting: Literal["equal", "inverse_vol"] = Field(
         default="equal", description="equal or inverse_vol (inverse trailing volatility)"
     )
@@ -188,15 +188,8 @@ class PortfolioRequest(BacktestCosts):
     )
     gross: float = Field(default=1.0, gt=0, le=1.0, description="Sum of |weights| (gross exposure)")
     rebalance: Literal["W", "M", "none"] = Field(default="M", description="W, M or none")
-    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
-
-    @field_validator("symbols")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("each symbol may appear once")
-        return value
+    start: FirstDate = None
+    end: LastDate = None
 
 
 @dataclass(frozen=True)

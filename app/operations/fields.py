@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 StrategyName = Annotated[
     str,
@@ -19,6 +19,16 @@ StrategyParams = Annotated[
 ]
 """The strategy's parameters by name (checked with :func:`core.strategies.validate_params`)."""
 
+
+def _each_once(symbols: list[str]) -> list[str]:
+    if len(set(symbols)) != len(symbols):
+        raise ValueError("each symbol may appear once")
+    return symbols
+
+
+UniqueSymbols = Annotated[list[str], AfterValidator(_each_once)]
+"""Symbols of which none is named twice (ValueError "each symbol may appear once")."""
+
 FirstDate = Annotated[date | None, Field(description="First date (YYYY-MM-DD)")]
 LastDate = Annotated[date | None, Field(description="Last date (YYYY-MM-DD)")]
 
@@ -29,4 +39,11 @@ def check_date_order(start: date | None, end: date | None) -> None:
         raise ValueError(f"start {start} must be before end {end}")
 
 
-__all__ = ["FirstDate", "LastDate", "StrategyName", "StrategyParams", "check_date_order"]
+__all__ = [
+    "FirstDate",
+    "LastDate",
+    "StrategyName",
+    "StrategyParams",
+    "UniqueSymbols",
+    "check_date_order",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts, BacktestRequest
@@ -19,6 +19,7 @@ from app.operations.fields import (
     LastDate,
     StrategyName,
     StrategyParams,
+    UniqueSymbols,
     check_date_order,
 )
 from core.serialize import json_safe
@@ -61,7 +62,7 @@ class UniverseRequest(BacktestCosts):
     when ``symbols`` is empty), on the same dates and costs."""
 
     dataset: str = Field(default="sp500_closes", description="Dataset name")
-    symbols: list[str] = Field(
+    symbols: UniqueSymbols = Field(
         default_factory=list,
         max_length=MAX_SYMBOLS,
         description="Symbol to backtest (repeatable; default every symbol of the dataset)",
@@ -70,13 +71,6 @@ class UniverseRequest(BacktestCosts):
     params: StrategyParams
     start: FirstDate = None
     end: LastDate = None
-
-    @field_validator("symbols")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("each symbol may appear once")
-        return value
 
     @model_validator(mode="after")
     def _check(self) -> UniverseRequest:
