@@ -26,17 +26,17 @@ def open_app(page: str | None = None, *, timeout: float = 120) -> AppTest:
     return at
 
 
-def set_sweep_grid(at: AppTest, grid: Mapping[str, tuple[int, int, int]]) -> None:
-    """Type the Sweep page's ma_crossover grid: ``(lo, hi, step)`` of each parameter."""
+def submit_sweep(
+    at: AppTest, grid: Mapping[str, tuple[int, int, int]], *, all_symbols: bool = False
+) -> None:
+    """Type the Sweep page's ma_crossover grid (``(lo, hi, step)`` of each parameter),
+    tick "all symbols" when ``all_symbols``, press Run sweep; the page shows no error."""
     for name, (lo, hi, step) in grid.items():
         at.number_input(key=f"sw.ma_crossover.{name}.lo").set_value(lo)
         at.number_input(key=f"sw.ma_crossover.{name}.hi").set_value(hi)
         at.number_input(key=f"sw.ma_crossover.{name}.step").set_value(step)
-
-
-def submit_sweep(at: AppTest, grid: Mapping[str, tuple[int, int, int]]) -> None:
-    """Type ``grid`` (:func:`set_sweep_grid`) and press Run sweep; the page shows no error."""
-    set_sweep_grid(at, grid)
+    if all_symbols:
+        at.checkbox(key="sw.all_symbols").check()
     at.button(key=RUN_SWEEP).click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == []

@@ -21,16 +21,7 @@ from app.services.sweep import run_sweep
 from core.store.db import session_scope
 from core.store.jobs import JobRepository
 from core.sweep import GridAxis
-from tests.pages.helpers import (
-    MAIN,
-    RUN_SWEEP,
-    chart_spec,
-    metrics,
-    open_app,
-    plotly_array,
-    set_sweep_grid,
-    submit_sweep,
-)
+from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array, submit_sweep
 
 GRID = {"fast": (10, 30, 10), "slow": (20, 60, 20)}
 WORKER = "test-worker"
@@ -189,10 +180,7 @@ def test_a_universe_sweep_shows_the_symbol_heatmaps_of_a_direct_run(
 ) -> None:
     monkeypatch.setenv("WORKBENCH_EXECUTOR", "serial")  # Dask's equality is the cluster's test
     at = open_app("sweep")
-    set_sweep_grid(at, GRID)
-    at.checkbox(key="sw.all_symbols").check()
-    at.button(key=RUN_SWEEP).click().run()
-    assert not at.exception, at.exception
+    submit_sweep(at, GRID, all_symbols=True)
     (job,) = jobs.list_jobs(kind="sweep")
     request = jobs.request_of(job)
     assert isinstance(request, SweepRequest) and request.all_symbols
