@@ -27,7 +27,9 @@ from core.walkforward.result import (
     RETUNE_TRIALS,
     WalkForwardResult,
     finish,
+    oos_scores,
     sharpe,
+    window_dates,
     window_returns,
 )
 
@@ -134,17 +136,12 @@ def _model_fold(
     test = slice(w.test_start, w.test_end)
     test_rows = np.flatnonzero(valid_x[test] & has_y[test])
     row = {
-        "fold": w.fold,
-        "train_start": index[w.train_start],
-        "train_end": index[w.train_end - 1],
-        "test_start": index[w.test_start],
-        "test_end": index[w.test_end - 1],
+        **window_dates(w, index),
         "params": fold_spec.resolved_params(),
         "n_train": int(train_pos.size),
         "n_purged": int(candidates.sum() - train_pos.size),
         "is_sharpe": sharpe(is_rets.to_numpy(), bt.periods_per_year),
-        "oos_sharpe": sharpe(rets.to_numpy(), bt.periods_per_year),
-        "oos_return": float(np.prod(1.0 + rets.to_numpy()) - 1.0),
+        **oos_scores(rets, bt),
         "is_auc": _auc(y_all[train_pos], p_train[train_pos - w.train_start]),
         "oos_auc": _auc(y_all[w.test_start + test_rows], p_test[1:][test_rows]),
     }

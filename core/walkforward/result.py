@@ -20,6 +20,7 @@ from core.backtest import metrics as bt_metrics
 from core.backtest.spec import BacktestSpec
 from core.ml.lookahead import implausibility_warnings
 from core.sweep import equity_curves
+from core.walkforward.folds import FoldWindow
 from core.walkforward.overfit import deflated_sharpe_ratio
 
 
@@ -130,6 +131,26 @@ def sharpe(returns: np.ndarray, ppy: float) -> float:
     return float(bt_metrics.sharpe_ratio(np.asarray(returns), ppy)) if len(returns) > 1 else np.nan
 
 
+def window_dates(w: FoldWindow, index: pd.Index) -> dict[str, Any]:
+    """A fold row's first columns: the fold and the first and last dates of its windows."""
+    return {
+        "fold": w.fold,
+        "train_start": index[w.train_start],
+        "train_end": index[w.train_end - 1],
+        "test_start": index[w.test_start],
+        "test_end": index[w.test_end - 1],
+    }
+
+
+def oos_scores(returns: pd.Series, spec: BacktestSpec) -> dict[str, float]:
+    """A fold row's ``oos_sharpe`` and compounded ``oos_return`` of its test ``returns``."""
+    values = returns.to_numpy()
+    return {
+        "oos_sharpe": sharpe(values, spec.periods_per_year),
+        "oos_return": float(np.prod(1.0 + values) - 1.0),
+    }
+
+
 def _stitch(
     pieces: list[pd.Series], positions: list[pd.Series], spec: BacktestSpec
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -232,6 +253,8 @@ __all__ = [
     "WalkForwardResult",
     "effective_trials",
     "finish",
+    "oos_scores",
     "sharpe",
+    "window_dates",
     "window_returns",
 ]

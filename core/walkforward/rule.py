@@ -28,7 +28,8 @@ from core.walkforward.result import (
     WalkForwardResult,
     effective_trials,
     finish,
-    sharpe,
+    oos_scores,
+    window_dates,
     window_returns,
 )
 
@@ -96,16 +97,11 @@ def rule_fold(
         pos = pos[w.test_start - 1 - w.train_start :]
         rets = window_returns(prices, pos, w.test_start, w.test_end, bt)
         row = {
-            "fold": w.fold,
-            "train_start": index[w.train_start],
-            "train_end": index[w.train_end - 1],
-            "test_start": index[w.test_start],
-            "test_end": index[w.test_end - 1],
+            **window_dates(w, index),
             "params": params,
             "is_metric": float(best[metric]),
             "is_sharpe": float(best["sharpe"]),
-            "oos_sharpe": sharpe(rets.to_numpy(), bt.periods_per_year),
-            "oos_return": float(np.prod(1.0 + rets.to_numpy()) - 1.0),
+            **oos_scores(rets, bt),
         }
         return {
             "row": row,
