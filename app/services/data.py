@@ -84,11 +84,9 @@ def checked_symbols(dataset: str, symbols: Sequence[str], *, every: bool, hint: 
         if not listed:
             raise ValueError(f"dataset {dataset} lists no symbols; {hint}")
         return listed
-    unknown = [s for s in symbols if listed and s not in listed]
-    if unknown:
-        raise ValueError(
-            f"{', '.join(unknown)} not in dataset {dataset}; its symbols are {', '.join(listed)}"
-        )
+    if unknown := [s for s in symbols if listed and s not in listed]:
+        its = ", ".join(listed)
+        raise ValueError(f"{', '.join(unknown)} not in dataset {dataset}; its symbols are {its}")
     return list(symbols)
 
 
