@@ -25,6 +25,11 @@ NO_WORKER_TIMEOUT_S = 120.0
 LOST_DATA_RETRIES = 3
 """Times a chunk is resubmitted after the worker holding its keyed data died (the data
 is scattered again; see ``keyed`` in :func:`map_chunks`)."""
+INLINE_BYTES = 1 << 20
+"""Largest pickled size of a task's shared or keyed values passed inside the task
+itself instead of scattered: a task without scattered dependencies waits in the
+scheduler's queue for a free worker (a root-ish task) instead of being assigned at
+submission to the worker holding its data and then moved by work stealing."""
 STOP_POLL_S = 0.2
 """Longest interval between two looks of a running chunk at its run's stop flag."""
 
@@ -81,6 +86,7 @@ def map_chunks(
     stop_arg: str | None = None,
     keyed: Mapping[str, Mapping[Any, Any]] | None = None,
     chunk_key: Callable[[Any], Hashable] | None = None,
+    inline_bytes: int = INLINE_BYTES,
 ) -> None:
     """Run ``fn(chunk, **shared, **{name: keyed[name][chunk_key(chunk)]})`` for every
     chunk and pass each result to ``reduce(index, result)``.
@@ -124,6 +130,10 @@ def map_chunks(
         again and its chunks resubmitted (up to :data:`LOST_DATA_RETRIES` times each).
     chunk_key : callable, optional
         The group of a chunk (called in this process); required with ``keyed``.
+    inline_bytes : int
+        On Dask, ``shared`` (all of it) and each keyed value whose pickle is at most
+        this size go inside every task that needs them instead of being scattered
+        (see :data:`INLINE_BYTES`); 0 scatters everything.
 
     Raises
     ------
@@ -170,7 +180,9 @@ def map_chunks(
             own = _own(groups, chunk_key, chunks[index])
             finished(index, fn(chunks[index], **kwargs, **own), store=True)
         return
-    _run_dask(fn, chunks, missing, kwargs, finished, check, stop_arg, groups, chunk_key)
+    _run_dask(
+        fn, chunks, missing, kwargs, finished, check, stop_arg, groups, chunk_key, inline_bytes
+    )
 
 
 def _own(
@@ -199,21 +211,28 @@ def _run_dask(
     stop_arg: str | None,
     groups: Mapping[str, Mapping[Any, Any]],
     chunk_key: Callable[[Any], Hashable] | None,
+    inline_bytes: int,
 ) -> None:
+    from distributed import Future
     from distributed.scheduler import KilledWorker
 
     from core.cluster._client import get_client
 
     client: Any = get_client()
-    names = list(kwargs)
+    names = [] if _fits(kwargs, inline_bytes) else list(kwargs)
     # a list gets unique keys (a dict's keys would name the data, shared by every run)
     values = client.scatter([kwargs[n] for n in names], broadcast=True, hash=False) if names else []
-    scattered = dict(zip(names, values, strict=True))
+    scattered = {**kwargs, **dict(zip(names, values, strict=True))}
     # each keyed value once, on its own (not broadcast): a task depends on its group's only
     wanted = dict.fromkeys(chunk_key(chunks[i]) for i in missing) if chunk_key else {}
-    needed = [(n, k) for n in groups for k in wanted]
-    own_values = client.scatter([groups[n][k] for n, k in needed], hash=False) if needed else []
     own_futures: dict[str, dict[Any, Any]] = {n: {} for n in groups}
+    needed = []
+    for n, k in ((n, k) for n in groups for k in wanted):
+        if _fits(groups[n][k], inline_bytes):
+            own_futures[n][k] = groups[n][k]  # small: inside each of its tasks
+        else:
+            needed.append((n, k))
+    own_values = client.scatter([groups[n][k] for n, k in needed], hash=False) if needed else []
     for (n, k), future in zip(needed, own_values, strict=True):
         own_futures[n][k] = future
     values = [*values, *own_values]
@@ -246,7 +265,8 @@ def _run_dask(
         if chunk_key is None:
             return
         group = chunk_key(chunks[index])
-        lost = [n for n in groups if own_futures[n][group].status != "finished"]
+        held = {n: own_futures[n][group] for n in groups}
+        lost = [n for n, f in held.items() if isinstance(f, Future) and f.status != "finished"]
         if lost:
             again = client.scatter([groups[n][group] for n in lost], hash=False)
             for n, future in zip(lost, again, strict=True):
@@ -306,6 +326,20 @@ def _run_dask(
             client.cancel(values, force=True)
 
 
+def _fits(value: Any, limit: int) -> bool:
+    """Whether ``value`` pickles (as Dask does, with cloudpickle) to at most ``limit``
+    bytes (0: never; a value whose in-memory size is far larger is not pickled)."""
+    import cloudpickle  # type: ignore[import-untyped]  # a dependency of distributed
+    from dask.sizeof import sizeof
+
+    if limit <= 0 or sizeof(value) > 4 * limit:
+        return False
+    try:
+        return len(cloudpickle.dumps(value, protocol=5)) <= limit
+    except Exception:  # unpicklable here: let Dask's scatter say why
+        return False
+
+
 def _watch_workers(client: Any, idle_since: float | None) -> float | None:
     """Raise when no worker has been connected for :data:`NO_WORKER_TIMEOUT_S`."""
     now = time.monotonic()
@@ -322,6 +356,7 @@ def _watch_workers(client: Any, idle_since: float | None) -> float | None:
 
 
 __all__ = [
+    "INLINE_BYTES",
     "LOST_DATA_RETRIES",
     "NO_WORKER_TIMEOUT_S",
     "POLL_S",

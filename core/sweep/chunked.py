@@ -2,14 +2,16 @@
 reduced as they arrive so that memory does not grow with the grid.
 
 The grid (the cartesian product of the axes, last axis fastest, as in
-:func:`core.sweep.sweep`) is cut into slices of :data:`CHUNK_COMBOS` raw combinations,
-for every symbol. A chunk (:class:`SweepChunk`) is computed by :func:`sweep_chunk`, a
-top-level function the Dask workers import: the slice's constraints and params-model
-checks, then the blocked engine, giving that slice's metrics table. The chunk size is
-fixed, never derived from the number of workers, and the engine's time blocks
-(:func:`chunk_block_bars`) depend only on the grid's size, so a chunked sweep gives the
-same numbers on any cluster, in serial, and from :func:`core.sweep.sweep` called with the
-same ``block_bars`` (the default when the whole grid is one chunk).
+:func:`core.sweep.sweep`) is cut into ``ceil(raw / CHUNK_COMBOS)`` contiguous slices
+holding about equal numbers of combinations that pass the grid's constraints (even
+costs: see :func:`plan_chunks`), for every symbol. A chunk (:class:`SweepChunk`) is
+computed by :func:`sweep_chunk`, a top-level function the Dask workers import: the
+slice's constraints and params-model checks, then the blocked engine, giving that
+slice's metrics table. The slices depend on the grid only, never on the workers,
+and the engine's time blocks (:func:`chunk_block_bars`) only on the grid's size, so
+a chunked sweep gives the same numbers on any cluster, in serial, and from
+:func:`core.sweep.sweep` called with the same ``block_bars`` (the default when the whole
+grid is one chunk).
 
 :class:`SweepReducer` keeps, per arriving chunk: the best ``top_n`` rows, the best row of
 every symbol, a heatmap (first two swept params, max of the metric; symbol x first param
@@ -21,6 +23,7 @@ on disk, not in memory).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import tempfile
 import time
@@ -62,21 +65,66 @@ class SweepChunk:
 
 
 def plan_chunks(
-    raw_total: int, symbols: Sequence[str], chunk_combos: int = CHUNK_COMBOS
+    raw_total: int,
+    symbols: Sequence[str],
+    chunk_combos: int = CHUNK_COMBOS,
+    valid: np.ndarray | None = None,
 ) -> list[SweepChunk]:
-    """Symbol-major slices of ``chunk_combos`` raw combinations.
+    """Symbol-major slices of the raw grid, ``ceil(raw_total / chunk_combos)`` per symbol.
+
+    Without ``valid`` each slice holds ``chunk_combos`` raw combinations; with
+    ``valid`` (one bool per raw combination: passes the grid's constraints) the slices
+    are cut where they hold about equal numbers of valid combinations, so their costs
+    are even whatever the constraints leave of each part of the grid (fast < slow keeps
+    most of the first rows and few of the last). Slices stay contiguous and in grid
+    order: the concatenated tables are the unchunked table.
 
     >>> [(c.symbol, c.lo, c.hi) for c in plan_chunks(5, ["A", "B"], 3)]
     [('A', 0, 3), ('A', 3, 5), ('B', 0, 3), ('B', 3, 5)]
+    >>> [(c.lo, c.hi) for c in plan_chunks(6, ["A"], 3, np.array([1, 1, 1, 1, 0, 0], bool))]
+    [(0, 2), (2, 6)]
     """
     if chunk_combos < 1:
         raise ValueError(f"chunk_combos must be >= 1, not {chunk_combos}")
-    slices = [(lo, min(lo + chunk_combos, raw_total)) for lo in range(0, raw_total, chunk_combos)]
+    n = -(-raw_total // chunk_combos)
+    if valid is None or not valid.any():
+        edges = [*range(0, raw_total, chunk_combos), raw_total]
+    else:
+        if valid.shape != (raw_total,):
+            raise ValueError(f"valid needs {raw_total} flags, not {valid.shape}")
+        counts = np.cumsum(valid, dtype=np.int64)
+        targets = np.arange(1, n, dtype=np.float64) * (counts[-1] / n)
+        cuts = np.searchsorted(counts, targets, side="left") + 1  # first hi reaching it
+        edges = sorted({0, raw_total, *(int(c) for c in cuts if 0 < c < raw_total)})
+    slices = list(itertools.pairwise(edges))
     return [
         SweepChunk(i * len(slices) + k, symbol, lo, hi)
         for i, symbol in enumerate(symbols)
         for k, (lo, hi) in enumerate(slices)
     ]
+
+
+def constraint_mask(
+    axes: Mapping[str, np.ndarray],
+    constraints: Sequence[Constraint] | None,
+    block: int = 1 << 18,
+) -> np.ndarray | None:
+    """One bool per raw combination of the grid (C order): passes every constraint
+    (``None`` without constraints); computed ``block`` combinations at a time."""
+    if not constraints:
+        return None
+    shape = tuple(int(v.size) for v in axes.values())
+    raw = grid_size(axes)
+    mask = np.empty(raw, dtype=bool)
+    for lo in range(0, raw, block):
+        hi = min(lo + block, raw)
+        coords = np.unravel_index(np.arange(lo, hi, dtype=np.int64), shape)
+        arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
+        keep = np.ones(hi - lo, dtype=bool)
+        for constraint in constraints:
+            keep &= np.asarray(constraint(dict(arrays)), dtype=bool)
+        mask[lo:hi] = keep
+    return mask
 
 
 def chunk_block_bars(raw_total: int, chunk_combos: int = CHUNK_COMBOS) -> int:
@@ -229,7 +277,6 @@ class SweepReducer:
     top_n: int = TOP_N
     universe: bool = False
     table_path: Path | None = None
-    chunk_combos: int = CHUNK_COMBOS
     rows: int = 0
     rows_by_symbol: dict[str, int] = field(default_factory=dict)
     rows_by_chunk: dict[int, int] = field(default_factory=dict)
@@ -252,6 +299,10 @@ class SweepReducer:
             shape = tuple(v.size for v in self._heat_values) if len(names) >= 2 else (0, 0)
         self._heat = np.full(shape, np.nan)
         self._seen = [np.zeros(n, dtype=bool) for n in shape]
+        # a row's key: its raw position in the symbol-major grid (rows <= raw combos)
+        raw = grid_size(self.axes)
+        where = {s: i for i, s in enumerate(symbols)}
+        self._starts = np.array([where[c.symbol] * raw + c.lo for c in self.chunks], dtype=np.int64)
 
     def _ranked(self, frames: list[pd.DataFrame], n: int) -> pd.DataFrame:
         both = pd.concat(frames, ignore_index=True).sort_values(_ROW, kind="stable")
@@ -273,7 +324,7 @@ class SweepReducer:
         part = _Moments()
         part.add(table["sharpe"].to_numpy(dtype=np.float64))
         self.sharpe_parts[index] = part
-        keyed = table.assign(**{_ROW: index * self.chunk_combos + np.arange(n)})
+        keyed = table.assign(**{_ROW: self._starts[index] + np.arange(n)})
         frames = [keyed] if self._top is None else [self._top, keyed]
         self._top = self._ranked(frames, self.top_n)
         best = self._best.get(chunk.symbol)
@@ -314,7 +365,8 @@ class SweepReducer:
         counts = np.array([self.rows_by_chunk.get(i, 0) for i in range(len(self.chunks))])
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
         key = frame[_ROW].to_numpy()
-        index = offsets[key // self.chunk_combos] + key % self.chunk_combos
+        chunk = np.searchsorted(self._starts, key, side="right") - 1
+        index = offsets[chunk] + key - self._starts[chunk]
         return frame.drop(columns=_ROW).set_axis(pd.Index(index, dtype=np.int64), axis=0)
 
     @property
@@ -506,7 +558,8 @@ def sweep_chunked(
     frames = {symbol: as_price_frame(frame) for symbol, frame in prices.items()}
     fixed = dict(fixed or {})
     spec = spec or BacktestSpec()
-    chunks = plan_chunks(raw, list(frames), chunk_combos)
+    rules = list(constraints or [])
+    chunks = plan_chunks(raw, list(frames), chunk_combos, constraint_mask(axes, rules))
     block_bars = block_bars or chunk_block_bars(raw, chunk_combos)
     reducer = SweepReducer(
         chunks,
@@ -515,7 +568,6 @@ def sweep_chunked(
         top_n=top_n,
         universe=len(frames) > 1 if universe is None else universe,
         table_path=table_path,
-        chunk_combos=chunk_combos,
     )
 
     def describe(done: int, total: int) -> str:
@@ -528,7 +580,7 @@ def sweep_chunked(
             shared={
                 "strategy": strategy,
                 "axes": axes,
-                "constraints": list(constraints or []),
+                "constraints": rules,
                 "fixed": fixed,
                 "spec": spec,
                 "block_bars": block_bars,
@@ -577,6 +629,7 @@ __all__ = [
     "SweepReducer",
     "chunk_block_bars",
     "chunk_symbol",
+    "constraint_mask",
     "pivot_stored",
     "plan_chunks",
     "prices_hash",

@@ -318,8 +318,9 @@ def test_clear_and_prune_remove_cache_folders(tmp_path: Path) -> None:
 
 
 def test_keyed_values_reach_only_their_own_chunks(dask_client: Any) -> None:
-    """Each group's array is scattered once on its own; a chunk's task depends on the
-    shared value and on its group's array only (never on the other groups')."""
+    """Each group's array is scattered once on its own (inline_bytes=0: nothing goes
+    inside the tasks); a chunk's task depends on the shared value and on its group's
+    array only (never on the other groups')."""
     groups = {g: np.full(50_000, float(i + 1)) for i, g in enumerate("ABC")}
     chunks = [(g, k) for g in groups for k in range(3)]
     results: dict[str, dict[int, dict[str, Any]]] = {"dask": {}, "serial": {}}
@@ -332,6 +333,7 @@ def test_keyed_values_reach_only_their_own_chunks(dask_client: Any) -> None:
             chunk_key=lambda chunk: chunk[0],
             reduce=results[executor].__setitem__,
             executor=executor,
+            inline_bytes=0,
         )
     for executor in ("dask", "serial"):
         firsts = [results[executor][i]["first"] for i in range(len(chunks))]
@@ -346,6 +348,31 @@ def test_keyed_values_reach_only_their_own_chunks(dask_client: Any) -> None:
         data_key[group] |= big
     assert all(len(keys) == 1 for keys in data_key.values())  # one scatter per group
     assert len(set().union(*data_key.values())) == 3  # a different value per group
+
+
+def test_small_values_go_inside_the_tasks(dask_client: Any) -> None:
+    """Shared and keyed values whose pickle fits in inline_bytes travel inside each task:
+    the tasks have no dependency (they wait in the scheduler's queue for a free worker)
+    and get the same values as in serial; a keyed value above the limit is scattered."""
+    groups = {"small": np.full(1_000, 1.0), "big": np.full(50_000, 2.0)}
+    chunks = [(g, k) for g in groups for k in range(3)]
+    results: dict[str, dict[int, dict[str, Any]]] = {"dask": {}, "serial": {}}
+    for executor in ("dask", "serial"):
+        map_chunks(
+            own_data,
+            chunks,
+            shared={"scale": 3.0},
+            keyed={"data": groups},
+            chunk_key=lambda chunk: chunk[0],
+            reduce=results[executor].__setitem__,
+            executor=executor,
+            inline_bytes=100_000,  # the small array's 8 kB fit, the big one's 400 kB do not
+        )
+    firsts = {e: [results[e][i]["first"] for i in range(len(chunks))] for e in results}
+    assert firsts["dask"] == firsts["serial"] == [3.0] * 3 + [6.0] * 3
+    deps = [results["dask"][i]["deps"] for i in range(len(chunks))]
+    assert deps[:3] == [{}, {}, {}]  # small array and scale inside the task
+    assert all(len(d) == 1 and min(d.values()) >= groups["big"].nbytes for d in deps[3:])
 
 
 def test_a_keyed_value_lost_with_its_worker_is_scattered_again(
@@ -363,6 +390,7 @@ def test_a_keyed_value_lost_with_its_worker_is_scattered_again(
         keyed={"data": data},
         chunk_key=lambda chunk: "only",
         reduce=results.__setitem__,
+        inline_bytes=0,  # scattered: the only copy dies with its worker
     )
     assert (tmp_path / "died").exists()
     assert results == {0: 499_500.0, 1: 499_501.0}

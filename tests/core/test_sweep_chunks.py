@@ -19,6 +19,7 @@ from core.sweep.chunked import (
     SYMBOL,
     SweepReducer,
     chunk_block_bars,
+    constraint_mask,
     pivot_stored,
     plan_chunks,
     rank_stored,
@@ -214,6 +215,31 @@ def test_plan_and_blocks_do_not_depend_on_workers() -> None:
     assert len(chunks) == 100 and chunks[49].hi == 1_000_000 and chunks[50].symbol == "B"
     assert [c.index for c in chunks] == list(range(100))
     assert chunk_block_bars(1_000_000) == 600 == chunk_block_bars(20_000)
+
+
+def test_slices_hold_equal_numbers_of_valid_combinations() -> None:
+    """fast < slow on a 300 x 300 grid keeps 299 pairs of the first fast row and none of
+    the last: the slices are cut where the valid pairs (counted independently, by
+    brute force over the raw grid) reach equal shares, contiguous and in grid order."""
+    fast = slow = np.arange(2, 302)
+    axes = {"fast": fast, "slow": slow}
+    mask = constraint_mask(axes, grid_constraints("ma_crossover", list(axes)))
+    assert mask is not None
+    brute = np.array([f < s for f in fast.tolist() for s in slow.tolist()])
+    np.testing.assert_array_equal(mask, brute)
+    chunks = plan_chunks(brute.size, ["A", "B"], 9_000, brute)
+    per_symbol = 10  # ceil(90,000 / 9,000), as without constraints
+    assert len(chunks) == 2 * per_symbol and [c.index for c in chunks] == list(range(20))
+    a = chunks[:per_symbol]
+    assert a[0].lo == 0 and a[-1].hi == brute.size
+    assert all(a[k].hi == a[k + 1].lo for k in range(len(a) - 1))
+    valid = [int(brute[c.lo : c.hi].sum()) for c in a]
+    share = brute.sum() / per_symbol
+    assert max(valid) - min(valid) <= 300 and abs(valid[0] - share) <= 300
+    raw = [c.hi - c.lo for c in a]
+    assert raw[-1] > 5 * raw[0]  # the last slices are long in raw combinations
+    assert [(c.lo, c.hi) for c in chunks[per_symbol:]] == [(c.lo, c.hi) for c in a]
+    assert constraint_mask(axes, []) is None
 
 
 def test_serial_chunks_stop_inside_a_long_chunk(
