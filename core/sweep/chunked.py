@@ -41,7 +41,7 @@ from core.strategies import STRATEGIES
 from core.sweep._engine import CELLS_PER_BLOCK
 from core.sweep.grid import MAX_GRID_COMBINATIONS, grid_size
 from core.sweep.result import LOWER_IS_BETTER, METRICS, rank
-from core.sweep.run import Constraint, _combo_metrics, _valid_combos
+from core.sweep.run import Constraint, _combo_metrics, _passes, _valid_combos
 
 CHUNK_COMBOS = 20_000
 """Raw grid combinations per chunk (fixed: results never depend on the cluster)."""
@@ -113,18 +113,19 @@ def constraint_mask(
     (``None`` without constraints); computed ``block`` combinations at a time."""
     if not constraints:
         return None
-    shape = tuple(int(v.size) for v in axes.values())
     raw = grid_size(axes)
     mask = np.empty(raw, dtype=bool)
     for lo in range(0, raw, block):
         hi = min(lo + block, raw)
-        coords = np.unravel_index(np.arange(lo, hi, dtype=np.int64), shape)
-        arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
-        keep = np.ones(hi - lo, dtype=bool)
-        for constraint in constraints:
-            keep &= np.asarray(constraint(dict(arrays)), dtype=bool)
-        mask[lo:hi] = keep
+        mask[lo:hi] = _passes(_grid_slice(axes, lo, hi), constraints)
     return mask
+
+
+def _grid_slice(axes: Mapping[str, np.ndarray], lo: int, hi: int) -> dict[str, np.ndarray]:
+    """Raw combinations ``lo:hi`` of the grid (C order), one array per swept param."""
+    shape = tuple(int(v.size) for v in axes.values())
+    coords = np.unravel_index(np.arange(lo, hi, dtype=np.int64), shape)
+    return {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
 
 
 def chunk_block_bars(raw_total: int, chunk_combos: int = CHUNK_COMBOS) -> int:
@@ -155,10 +156,9 @@ def sweep_chunk(
     mapping of symbol to frame. ``stop()`` (in-process
     runs: ``check``; on Dask: :class:`core.cluster.StopProbe`) is called between the
     engine's column chunks and may raise to stop."""
-    shape = tuple(int(v.size) for v in axes.values())
-    coords = np.unravel_index(np.arange(chunk.lo, chunk.hi, dtype=np.int64), shape)
-    arrays = {name: axes[name][c] for name, c in zip(axes, coords, strict=True)}
-    combos = _valid_combos(strategy, arrays, constraints or None, fixed)
+    combos = _valid_combos(
+        strategy, _grid_slice(axes, chunk.lo, chunk.hi), constraints or None, fixed
+    )
     engine_progress = (lambda _fraction: stop()) if stop is not None else None
     metrics = _combo_metrics(
         strategy,

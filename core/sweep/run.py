@@ -181,6 +181,17 @@ def _grid_combos(
     return _valid_combos(strategy, arrays, constraints, fixed)
 
 
+def _passes(
+    arrays: Mapping[str, np.ndarray], constraints: Constraint | Sequence[Constraint] | None
+) -> np.ndarray:
+    """One bool per row of ``arrays`` (one array per swept param): passes every constraint."""
+    keep = np.ones(next(iter(arrays.values())).size, dtype=bool)
+    if constraints is not None:
+        for constraint in [constraints] if callable(constraints) else constraints:
+            keep &= np.asarray(constraint(dict(arrays)), dtype=bool)
+    return keep
+
+
 def _valid_combos(
     strategy: str,
     arrays: Mapping[str, np.ndarray],
@@ -190,10 +201,7 @@ def _valid_combos(
     """The rows of ``arrays`` (one array per swept param) that pass ``constraints`` and
     the params model, in their order."""
     names = list(arrays)
-    keep = np.ones(next(iter(arrays.values())).size, dtype=bool)
-    if constraints is not None:
-        for constraint in [constraints] if callable(constraints) else constraints:
-            keep &= np.asarray(constraint(dict(arrays)), dtype=bool)
+    keep = _passes(arrays, constraints)
     combos = pd.DataFrame({name: arr[keep] for name, arr in arrays.items()})
     valid = np.ones(len(combos), dtype=bool)
     for i, row in enumerate(combos.itertuples(index=False)):
