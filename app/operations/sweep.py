@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,13 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts
+from app.operations.fields import (
+    FirstDate,
+    LastDate,
+    StrategyName,
+    StrategyParams,
+    check_date_order,
+)
 from core.serialize import json_safe
 from core.sweep.grid import GridAxis, check_grid
 from core.sweep.result import METRICS
@@ -37,22 +43,16 @@ class SweepRequest(BacktestCosts):
 
     dataset: str = Field(default="ohlcv_daily", description="Dataset name")
     symbol: str = Field(default="SP500", description="Symbol in the dataset")
-    strategy: str = Field(
-        default="ma_crossover",
-        description="Strategy name",
-        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
-    )
+    strategy: StrategyName = "ma_crossover"
     grid: dict[str, GridAxis] = Field(description="name=start:stop:step (repeatable)")
-    fixed: dict[str, Any] = Field(
-        default_factory=dict, description="Strategy parameter name=value (repeatable)"
-    )
+    fixed: StrategyParams
     metric: str = Field(
         default="sharpe",
         description="Ranking metric",
         json_schema_extra={"choices": "core.sweep:METRICS"},
     )
-    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+    start: FirstDate = None
+    end: LastDate = None
     all_symbols: bool = Field(
         default=False, description="Sweep every symbol of the dataset in one run"
     )
@@ -80,8 +80,7 @@ class SweepRequest(BacktestCosts):
             if name in self.grid:
                 raise ValueError(f"{name} is both swept and fixed; give it one way only")
             check_param(self.strategy, name, value)
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+        check_date_order(self.start, self.end)
         if self.all_symbols and "symbol" in self.model_fields_set:
             raise ValueError(
                 f"give either a symbol ({self.symbol}) or all symbols, not both: "
