@@ -4,7 +4,7 @@ result on its page, retry a failed or cancelled one, cancel a queued or running 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -33,11 +33,7 @@ PAGES = Path(__file__).resolve().parent
 
 
 def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).strftime(
-        "%Y-%m-%d %H:%M:%S"
-    )
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"  # JobView times are UTC
 
 
 def _row(job: JobView) -> dict[str, object]:

@@ -115,17 +115,12 @@ def run_id_of(job: JobView) -> int:
     return int(run_id)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def elapsed_s(job: JobView, now: datetime | None = None) -> float:
-    """Seconds from the job's start (or submission, while queued) to its end or ``now``."""
-    start = _utc(job.started_at) or _utc(job.created_at)
-    end = _utc(job.finished_at) or now or datetime.now(UTC)
-    return max(0.0, (end - start).total_seconds()) if start is not None else 0.0
+    """Seconds from the job's start (or submission, while queued) to its end or ``now``
+    (a :class:`JobView`'s times are already in UTC)."""
+    start = job.started_at or job.created_at
+    end = job.finished_at or now or datetime.now(UTC)
+    return max(0.0, (end - start).total_seconds())
 
 
 def duration_text(seconds: float) -> str:
@@ -249,7 +244,7 @@ def recent_jobs(kind: str, *, limit: int = 10, current: int | None = None) -> No
         return
     with st.expander(f"Your recent {kind} jobs ({len(rows)})"):
         labels = {
-            j.id: f"#{j.id} {j.status} · {_utc(j.created_at):%Y-%m-%d %H:%M:%S} · {j.message}"
+            j.id: f"#{j.id} {j.status} · {j.created_at:%Y-%m-%d %H:%M:%S} · {j.message}"
             for j in rows
         }
         pick = st.selectbox(
