@@ -323,7 +323,7 @@ class JobRepository:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"progress must be a fraction between 0 and 1, not {fraction}")
         at = _utc(now)
-        self._held_update(
+        return self._held_update(
             job_id,
             worker,
             at,
@@ -332,10 +332,6 @@ class JobRepository:
             message=message,
             lease_until=at + timedelta(seconds=lease_s),
         )
-        job = self._one(job_id)
-        return bool(job.cancel_requested)
-
-    progress = heartbeat
 
     def finish(
         self, job_id: int, worker: str, result: dict[str, Any] | None, now: datetime
@@ -410,7 +406,8 @@ class JobRepository:
         *,
         extra: ColumnElement[bool] | None = None,
         **values: Any,
-    ) -> None:
+    ) -> bool:
+        """Update the job ``worker`` holds; whether its cancellation was requested."""
         conds = [
             Job.id == job_id,
             Job.status == "running",
@@ -423,11 +420,11 @@ class JobRepository:
             update(Job)
             .where(*conds)
             .values(updated_at=at, **values)
-            .returning(Job.id)
+            .returning(Job.cancel_requested)
             .execution_options(synchronize_session=False)
-        ).scalar()
+        ).first()
         if done is not None:
-            return
+            return bool(done[0])
         job = self._one(job_id)
         if job.status != "running":
             raise IllegalTransitionError(
