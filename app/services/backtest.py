@@ -92,9 +92,7 @@ def save_backtest(outcome: BacktestOutcome) -> int:
 
 def reopen_backtest(run_id: int) -> BacktestOutcome:
     """Rebuild a saved backtest from its stored frames (no recomputation)."""
-    run = run_store.get_run(run_id)
-    if run.kind != "backtest":
-        raise LookupError(f"run {run_id} is a {run.kind}, not a backtest")
+    run = run_store.get_run_of_kind(run_id, "backtest")
     return BacktestOutcome.from_curves(
         run_id,
         BacktestRequest.model_validate(run.spec),
