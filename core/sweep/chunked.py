@@ -39,9 +39,9 @@ from core.backtest._prices import as_price_frame
 from core.backtest.spec import BacktestSpec
 from core.strategies import STRATEGIES
 from core.sweep._engine import CELLS_PER_BLOCK
-from core.sweep.grid import MAX_GRID_COMBINATIONS, grid_size
+from core.sweep.grid import grid_size
 from core.sweep.result import LOWER_IS_BETTER, METRICS, rank
-from core.sweep.run import Constraint, _combo_metrics, _passes, _valid_combos
+from core.sweep.run import Constraint, _combo_metrics, _grid_axes, _passes, _valid_combos
 
 CHUNK_COMBOS = 20_000
 """Raw grid combinations per chunk (fixed: results never depend on the cluster)."""
@@ -546,15 +546,8 @@ def sweep_chunked(
     unknown = set(grid) - set(STRATEGIES[strategy].params_model.model_fields)
     if unknown:
         raise ValueError(f"{strategy} has no parameters {sorted(unknown)}")
-    axes = {name: np.asarray(values).ravel() for name, values in grid.items()}
-    if any(v.size == 0 for v in axes.values()):
-        raise ValueError("every grid axis needs at least one value")
+    axes = _grid_axes(grid)
     raw = grid_size(axes)
-    if raw > MAX_GRID_COMBINATIONS:
-        raise ValueError(
-            f"the grid has {raw:,} combinations, more than {MAX_GRID_COMBINATIONS:,}; "
-            "use fewer values per axis"
-        )
     frames = {symbol: as_price_frame(frame) for symbol, frame in prices.items()}
     fixed = dict(fixed or {})
     spec = spec or BacktestSpec()

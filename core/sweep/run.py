@@ -164,21 +164,27 @@ def _grid_combos(
     fixed: Mapping[str, Any],
 ) -> pd.DataFrame:
     """All valid combinations of ``grid`` (constraints, then params-model validation)."""
+    axes = _grid_axes(grid)
+    mesh = np.meshgrid(*axes.values(), indexing="ij")
+    arrays = {name: axis.ravel() for name, axis in zip(axes, mesh, strict=True)}
+    return _valid_combos(strategy, arrays, constraints, fixed)
+
+
+def _grid_axes(grid: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:
+    """The axes of ``grid`` as flat arrays, checked: a grid, at most
+    :data:`MAX_GRID_COMBINATIONS` raw combinations (from the lengths), no empty axis."""
     if not grid:
         raise ValueError("grid is empty")
-    names = list(grid)
     total = grid_size(grid)
     if total > MAX_GRID_COMBINATIONS:
         raise ValueError(
             f"the grid has {total:,} combinations, more than {MAX_GRID_COMBINATIONS:,}; "
             "use fewer values per axis"
         )
-    values = [np.asarray(grid[name]).ravel() for name in names]
-    if any(v.size == 0 for v in values):
+    axes = {name: np.asarray(values).ravel() for name, values in grid.items()}
+    if any(v.size == 0 for v in axes.values()):
         raise ValueError("every grid axis needs at least one value")
-    mesh = np.meshgrid(*values, indexing="ij")
-    arrays = {name: axis.ravel() for name, axis in zip(names, mesh, strict=True)}
-    return _valid_combos(strategy, arrays, constraints, fixed)
+    return axes
 
 
 def _passes(
