@@ -13,6 +13,7 @@ from app.operations.sweep import SweepRequest
 from app.services import runs as run_store
 from app.services import sweep_heat
 from app.services.data import load_prices, symbols_of
+from core.backtest.metrics import returns_from_equity
 from core.cluster import ChunkCache, code_version
 from core.config import get_settings
 from core.serialize import json_safe
@@ -78,9 +79,7 @@ def deflated_sharpe(
     params = {**request.fixed, **{name: best[name] for name in request.grid}}
     positions = run_strategy(request.strategy, prices, params).rename("best").to_frame()
     equity = equity_curves(prices, positions, spec)["best"].to_numpy(dtype=np.float64)
-    returns = np.diff(np.concatenate([[spec.init_cash], equity])) / np.concatenate(
-        [[spec.init_cash], equity[:-1]]
-    )
+    returns = returns_from_equity(equity, spec.init_cash)
     variance = annual_variance / spec.periods_per_year if np.isfinite(annual_variance) else None
     return deflated_sharpe_ratio(returns, max(int(trials), 1), sharpe_variance=variance)
 
