@@ -8,8 +8,6 @@ reads it back and :func:`write_frame` exports it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -109,19 +107,14 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"the output file must end in .csv or .parquet, not {suffix or 'nothing'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".predictions-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return run_store.write_atomically(path, write, prefix=".predictions-")
 
 
 def _describe(version: VersionRow) -> dict[str, Any]:

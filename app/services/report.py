@@ -8,8 +8,6 @@ a cancelled report saves nothing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from app.operations import CancelToken, Progress
@@ -47,7 +45,11 @@ def report(
     report_progress(0.9, f"tear sheet rendered ({len(html):,} bytes)")
     check()
     run_id = outcome.run_id if outcome.run_id is not None else save_backtest(outcome)
-    path = _write(run_store.run_folder(run_id) / TEARSHEET, html)
+    path = run_store.write_atomically(
+        run_store.run_folder(run_id) / TEARSHEET,
+        lambda tmp: tmp.write_text(html, encoding="utf-8"),
+        prefix=".tearsheet-",
+    )
     report_progress(1.0, f"tear sheet of run {run_id} saved")
     return ReportOutcome(html, run_id, str(path))
 
@@ -57,20 +59,6 @@ def saved_tearsheet(run_id: int) -> Path:
     path = run_store.run_folder(run_store.get_run(run_id).id) / TEARSHEET
     if not path.is_file():
         raise LookupError(f"run {run_id} has no tear sheet yet; build one with workbench report")
-    return path
-
-
-def _write(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a reader sees the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tearsheet-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

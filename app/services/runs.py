@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -127,3 +129,18 @@ def load_frame(run: RunSummary, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise LookupError(f"run {run.id}: artifact {path} is missing")
     return pd.read_parquet(path)
+
+
+def write_atomically(path: Path, write: Callable[[Path], object], *, prefix: str) -> Path:
+    """``write`` a temporary file beside ``path``, then move it onto ``path`` (a reader
+    sees the old file or the new one; a failed write leaves nothing behind)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
