@@ -86,9 +86,9 @@ def block_bars_of(n_combos: int) -> int:
     (volatility, Sharpe, Sortino) block by block, so a chunk swept with its own, longer
     blocks differs from the unchunked sweep in the last bits.
     """
-    from core.sweep._engine import CELLS_PER_BLOCK
+    from core.sweep._engine import default_block_bars
 
-    return max(256, CELLS_PER_BLOCK // max(n_combos, 1))
+    return default_block_bars(n_combos)
 
 
 def sweep_slice(

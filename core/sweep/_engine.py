@@ -35,6 +35,18 @@ from core.sweep._path import PathIndex
 CELLS_PER_BLOCK = 12_000_000
 """Default bars x columns of one time block (the reference sweep, 5,031 bars x 2,258
 columns, is one block; 500,000 bars are cut into blocks of about 5,300 bars)."""
+
+
+def default_block_bars(n_cols: int) -> int:
+    """Bars per time block of a run of ``n_cols`` columns: about
+    :data:`CELLS_PER_BLOCK` / ``n_cols``, at least 256.
+
+    >>> default_block_bars(2_000), default_block_bars(1_000_000)
+    (6000, 256)
+    """
+    return max(256, CELLS_PER_BLOCK // max(n_cols, 1))
+
+
 DEFAULT_CHUNK = 64
 """Columns whose positions are built together (a few hundred KB per array)."""
 _FAST_MIN_COST = 1e-6
@@ -323,7 +335,7 @@ def run_blocked(
     """
     n_bars = close.shape[0]
     if block_bars is None:
-        block_bars = max(256, CELLS_PER_BLOCK // max(n_cols, 1))
+        block_bars = default_block_bars(n_cols)
     block_bars = max(1, min(int(block_bars), n_bars))
     chunk_size = max(1, int(chunk_size))
     ret = np.zeros(n_bars)
@@ -575,4 +587,10 @@ def _finish(
     }
 
 
-__all__ = ["CELLS_PER_BLOCK", "DEFAULT_CHUNK", "PositionSource", "run_blocked"]
+__all__ = [
+    "CELLS_PER_BLOCK",
+    "DEFAULT_CHUNK",
+    "PositionSource",
+    "default_block_bars",
+    "run_blocked",
+]

@@ -38,7 +38,7 @@ import pandas as pd
 from core.backtest._prices import as_price_frame
 from core.backtest.spec import BacktestSpec
 from core.strategies import STRATEGIES
-from core.sweep._engine import CELLS_PER_BLOCK
+from core.sweep._engine import default_block_bars
 from core.sweep.grid import grid_size
 from core.sweep.result import LOWER_IS_BETTER, METRICS, rank
 from core.sweep.run import Constraint, _combo_metrics, _grid_axes, _passes, _valid_combos
@@ -135,7 +135,7 @@ def chunk_block_bars(raw_total: int, chunk_combos: int = CHUNK_COMBOS) -> int:
     >>> chunk_block_bars(1_000_000), chunk_block_bars(2_000)
     (600, 6000)
     """
-    return max(256, CELLS_PER_BLOCK // max(1, min(raw_total, chunk_combos)))
+    return default_block_bars(min(raw_total, chunk_combos))
 
 
 def sweep_chunk(
