@@ -74,13 +74,9 @@ class UniverseRequest(BacktestCosts):
 
     @model_validator(mode="after")
     def _check(self) -> UniverseRequest:
-        from core.strategies import STRATEGIES, validate_params  # the catalog imports pandas
+        from core.strategies import validate_params  # the catalog imports pandas
 
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
-            )
-        validate_params(self.strategy, self.params)
+        validate_params(self.strategy, self.params)  # also refuses an unknown strategy
         check_date_order(self.start, self.end)
         return self
 
