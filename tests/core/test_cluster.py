@@ -4,6 +4,7 @@ cancellation, the chunk cache, worker deaths (retried, then a plain sentence).""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -276,9 +277,11 @@ def test_a_chunk_whose_worker_died_once_is_recomputed(tmp_path: Path, dask_clien
 def test_a_chunk_that_keeps_killing_workers_fails_with_a_sentence(dask_client: Any) -> None:
     with pytest.raises(WorkerDiedError) as info:
         map_chunks(always_die, [0, 1, 2], reduce=lambda i, r: None)
-    assert str(info.value).startswith(
-        f"a Dask worker died {ALLOWED_FAILURES + 1} times running chunk 1 of 3 "
-        "(tests.core.test_cluster.always_die)"
+    # every chunk kills its worker; which one runs out of retries first is up to the scheduler
+    assert re.match(
+        rf"a Dask worker died {ALLOWED_FAILURES + 1} times running chunk [123] of 3 "
+        r"\(tests\.core\.test_cluster\.always_die\)",
+        str(info.value),
     )
     dask_local.ensure_workers(dask_client)
 
