@@ -60,6 +60,21 @@ class CycleReport:
     broker_connected: bool = True
     reconciliation_differences: int = 0
     utilization: dict[str, float] = field(default_factory=dict)
+    feed: str = "replay"
+    """The session's feed (``alpaca``, ``simulated`` or ``replay``)."""
+    bar_interval_s: float = 86_400.0
+    """The bar length in seconds (stale-data rules count in bar intervals)."""
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    """Latency per stage for a live bar: ``arrival`` (bar close to receipt), ``decision``
+    (receipt to the last decision), ``order`` (receipt to the last order submitted)."""
+    probabilities: dict[str, float] = field(default_factory=dict)
+    """The model's probability of an up move per symbol (model agents only)."""
+    model_metrics: dict[str, float] = field(default_factory=dict)
+    """Rolling live metrics of the model (hit_rate, auc, brier, calibration...)."""
+    drift: dict[str, float] = field(default_factory=dict)
+    """Drift scores (e.g. ``psi_max``, ``ks_max``, per feature ``psi:NAME``)."""
+    quality: dict[str, float] = field(default_factory=dict)
+    """Data-quality findings of this bar (e.g. ``gap_bars``, ``outlier_sigma``, ``bad_ticks``)."""
 
 
 def alert_snapshot(report: CycleReport, symbol: str, now: datetime) -> Snapshot:
