@@ -27,7 +27,9 @@ class SessionContext:
     broker
         Any :class:`~core.broker.Broker`.
     index, prices, symbols
-        The shared calendar, each symbol's frame on it, and the traded symbols.
+        The shared calendar, each symbol's frame on it (as the worker started: a live
+        session's calendar grows with :meth:`extend`, its new bars are in the cycle's
+        arrays), and the traded symbols.
     renew
         Renews the worker's lease inside a transaction (a no-op without a lease), so
         the writes it guards commit only while the lease is held.
@@ -66,6 +68,24 @@ class SessionContext:
         stamps = list(self.index)
         naive = [ts.to_pydatetime() for ts in stamps]
         return stamps, naive, [ts.replace(tzinfo=UTC) for ts in naive]
+
+    def extend(self, ts: pd.Timestamp) -> int:
+        """Append bar ``ts`` (after the last) to the calendar; returns its position.
+
+        A live session's calendar grows as bar sets arrive: the index and the cached
+        times are extended, nothing is rebuilt (the prices live in the cycle's arrays).
+        """
+        stamp = pd.Timestamp(ts)
+        if len(self.index) and stamp <= self.index[-1]:
+            raise ValueError(f"bar {stamp} is not after the calendar's last {self.index[-1]}")
+        stamps, naive, utc = self._times
+        object.__setattr__(
+            self, "index", self.index.append(pd.DatetimeIndex([stamp], name=self.index.name))
+        )
+        stamps.append(stamp)
+        naive.append(stamp.to_pydatetime())
+        utc.append(naive[-1].replace(tzinfo=UTC))
+        return len(stamps) - 1
 
     def closes(self, t: int) -> dict[str, float]:
         """Every symbol's close at bar t."""

@@ -10,7 +10,7 @@ All of it runs in one database session (see :class:`BarCycle`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -149,6 +149,8 @@ class BarCycle:
         engine: Engine | None = None,
     ) -> None:
         self.ctx = ctx
+        self.config = config
+        self.engine = engine
         self.limits = limits
         self.train_bars = int(config["train_bars"])
         self.selector = str(config.get("selector", "contextual"))
@@ -157,9 +159,12 @@ class BarCycle:
         self.headroom = headroom
         closes = pd.DataFrame({s: f["close"] for s, f in ctx.prices.items()})
         returns = closes.pct_change()
-        self._returns = returns.to_numpy(dtype=np.float64)
-        self._complete = ~np.isnan(self._returns).any(axis=1)
         self._return_columns = list(returns.columns)
+        self._rows = _Rows()
+        """The calendar's arrays (returns, complete rows, each symbol's bars, opens and
+        closes); a live session's grow by :meth:`extend`."""
+        self._rows.put("returns", returns.to_numpy(dtype=np.float64))
+        self._rows.put("complete", ~np.isnan(self._rows["returns"]).any(axis=1))
         self._pipelines: dict[str, Any] = {}
         self.last_regime: dict[str, str] = {}
         self.pending_rejections = 0
@@ -171,16 +176,16 @@ class BarCycle:
             and broker.shares_ledger(engine, ctx.account_id)
         )
         """Whether the broker joins the bar's transaction (one commit per bar)."""
-        self._columns: dict[str, tuple[list[str], np.ndarray]] = {}
-        self._opens: dict[str, np.ndarray] = {}
-        self._closes: dict[str, np.ndarray] = {}
+        self._cols: dict[str, list[str]] = {}
         for symbol in ctx.symbols:
             frame = ctx.prices[symbol]
             cols = [k for k in ("open", "high", "low", "close", "volume") if k in frame.columns]
-            self._columns[symbol] = (cols, frame[cols].to_numpy(dtype=np.float64))
-            self._closes[symbol] = frame["close"].to_numpy(dtype=np.float64)
+            self._cols[symbol] = cols
+            self._rows.put(("bars", symbol), frame[cols].to_numpy(dtype=np.float64))
+            self._rows.put(("close", symbol), frame["close"].to_numpy(dtype=np.float64))
             at = "open" if "open" in frame.columns else "close"
-            self._opens[symbol] = frame[at].to_numpy(dtype=np.float64)
+            self._rows.put(("open", symbol), frame[at].to_numpy(dtype=np.float64))
+        self._views()
         self.forget()
 
     def forget(self) -> None:
@@ -193,21 +198,60 @@ class BarCycle:
         self.wrote_control = False
         """Whether the last bar wrote the control row (the risk engine's kill switch)."""
 
+    def _views(self) -> None:
+        """Point the hot path's arrays at the calendar's rows."""
+        rows = self._rows
+        self._returns = rows["returns"]
+        self._complete = rows["complete"]
+        self._columns = {s: (c, rows[("bars", s)]) for s, c in self._cols.items()}
+        self._closes = {s: rows[("close", s)] for s in self._cols}
+        self._opens = {s: rows[("open", s)] for s in self._cols}
+
+    def extend(self, ts: pd.Timestamp, bars: Mapping[str, Mapping[str, float]]) -> int:
+        """Append bar set ``ts`` (every symbol's closed bar) to the calendar and the
+        arrays (amortised O(1): nothing is rebuilt); returns its position."""
+        t = self.ctx.extend(ts)
+        rows = self._rows
+        previous = {s: float(self._closes[s][t - 1]) for s in self._cols} if t else {}
+        ret = np.array(
+            [
+                float(bars[s]["close"]) / previous[s] - 1 if t else math.nan
+                for s in self._return_columns
+            ],
+            dtype=np.float64,
+        )
+        row: dict[Any, Any] = {"returns": ret, "complete": not np.isnan(ret).any()}
+        for symbol, cols in self._cols.items():
+            bar = bars[symbol]
+            row[("bars", symbol)] = [float(bar.get(k, 0.0)) for k in cols]
+            row[("close", symbol)] = float(bar["close"])
+            row[("open", symbol)] = float(bar["open" if "open" in cols else "close"])
+        rows.append(row)
+        self._views()
+        return t
+
+    def frame(self, symbol: str, upto: int) -> pd.DataFrame:
+        """``symbol``'s bars ``0 .. upto - 1`` (a canonical frame)."""
+        start = self.ctx.prices[symbol]
+        if upto <= len(start):
+            return start.iloc[:upto]
+        cols, values = self._columns[symbol]
+        return pd.DataFrame(values[:upto], index=self.ctx.index[:upto], columns=cols)
+
+    def frames(self, upto: int) -> Mapping[str, pd.DataFrame]:
+        """Every symbol's bars ``0 .. upto - 1``, each built when first read."""
+        return _Frames(self, upto)
+
     def rebuild(self, upto: int) -> None:
-        """Fresh, deterministic pipelines warmed up on bars ``0 .. upto - 1``."""
-        from core.pipeline import build_pipeline
+        """Fresh, deterministic pipelines warmed up on bars ``0 .. upto - 1``, built by
+        :func:`core.paper.model_loop.pipeline_for` on those bars only."""
+        from core.paper.model_loop import pipeline_for
 
         self.forget()
         for symbol in self.ctx.symbols:
-            frame = self.ctx.prices[symbol]
-            pipe = build_pipeline(
-                frame,
-                train_bars=self.train_bars,
-                selector=self.selector,
-                seed=self.seed,
-                symbol=symbol,
-            )
-            pipe.warm_up(frame.iloc[:upto])
+            frame = self.frame(symbol, upto)
+            pipe = pipeline_for(frame, self.config, symbol=symbol, engine=self.engine)
+            pipe.warm_up(frame)
             self._pipelines[symbol] = pipe
 
     def limits_in_force(self, s: Session, version: int) -> RiskLimits:
@@ -390,6 +434,56 @@ class BarCycle:
             signed = math.copysign(whole, decision.approved_qty)
             bar.pending[symbol] = bar.pending.get(symbol, 0.0) + signed
         return DecisionEntry(symbol, decision, caps)
+
+
+class _Rows:
+    """Named arrays of one length that grow a row at a time (capacity doubled when
+    full); ``rows[key]`` is the view of the rows so far."""
+
+    def __init__(self) -> None:
+        self._buf: dict[Any, np.ndarray] = {}
+        self.n = 0
+
+    def put(self, key: Any, values: np.ndarray) -> None:
+        """Start array ``key`` with ``values`` (every array has the same length)."""
+        self._buf[key] = values
+        self.n = len(values)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self._buf[key][: self.n]
+
+    def append(self, row: Mapping[Any, Any]) -> None:
+        """Add one row to every array (``row``: key -> value)."""
+        n = self.n
+        for key, value in row.items():
+            buf = self._buf[key]
+            if n == len(buf):
+                grown = np.empty((max(2 * n, 16), *buf.shape[1:]), dtype=buf.dtype)
+                grown[:n] = buf
+                self._buf[key] = buf = grown
+            buf[n] = value
+        self.n = n + 1
+
+
+class _Frames(Mapping[str, pd.DataFrame]):
+    """The symbols' frames up to a bar, each built on first access (observers)."""
+
+    def __init__(self, cycle: BarCycle, upto: int) -> None:
+        self._cycle, self._upto = cycle, upto
+        self._built: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, symbol: str) -> pd.DataFrame:
+        if symbol not in self._built:
+            if symbol not in self._cycle.ctx.symbols:
+                raise KeyError(symbol)
+            self._built[symbol] = self._cycle.frame(symbol, self._upto)
+        return self._built[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cycle.ctx.symbols)
+
+    def __len__(self) -> int:
+        return len(self._cycle.ctx.symbols)
 
 
 @dataclass
