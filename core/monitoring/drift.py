@@ -1,0 +1,124 @@
+"""Feature drift of a live window against the training reference: PSI and KS per feature,
+overall and per regime, and the signal the retraining policy triggers on.
+
+PSI (population stability index) over the reference's quantile bins::
+
+    PSI = sum_i (a_i - e_i) * ln(a_i / e_i)
+
+with ``e_i`` the training share of bin i, ``a_i`` the live share, both floored at 1e-4
+(an empty bin would make it infinite). Conventional reading: < 0.1 stable, 0.1-0.25
+moderate, > 0.25 a major shift. KS is the two-sample Kolmogorov-Smirnov statistic of the
+live values against the reference's quantile sketch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+EPS = 1e-4
+MIN_ROWS = 30
+"""Fewest live values a feature (or a feature in one regime) needs to be scored."""
+DRIFT_THRESHOLD = 0.25
+
+
+def psi(summary: Mapping[str, Any], values: np.ndarray) -> float:
+    """PSI of ``values`` against one feature's reference summary (NaN: nothing to score)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    props = np.asarray(summary.get("props", []), dtype=np.float64)
+    if len(x) == 0 or len(props) == 0:
+        return float("nan")
+    edges = np.asarray(summary["edges"], dtype=np.float64)
+    counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(props))
+    actual = np.maximum(counts / len(x), EPS)
+    expected = np.maximum(props, EPS)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def ks(summary: Mapping[str, Any], values: np.ndarray) -> float:
+    """KS statistic of ``values`` against one feature's reference quantile sketch."""
+    from scipy.stats import ks_2samp
+
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    q = np.asarray(summary.get("quantiles", []), dtype=np.float64)
+    if len(x) == 0 or len(q) == 0:
+        return float("nan")
+    return float(ks_2samp(q, x).statistic)
+
+
+def _score(
+    out: dict[str, float], features: Mapping[str, Any], live: pd.DataFrame, suffix: str
+) -> None:
+    for name, summary in features.items():
+        if name not in live.columns:
+            continue
+        values = live[name].to_numpy(dtype=np.float64)
+        if np.isfinite(values).sum() < MIN_ROWS:
+            continue
+        out[f"psi:{name}{suffix}"] = psi(summary, values)
+        out[f"ks:{name}{suffix}"] = ks(summary, values)
+
+
+def drift_scores(
+    reference: Mapping[str, Any], live: pd.DataFrame, *, regimes: pd.Series | None = None
+) -> dict[str, float]:
+    """PSI and KS of every reference feature on the ``live`` rows.
+
+    Keys: ``psi:NAME`` and ``ks:NAME`` overall; ``psi:NAME@REGIME`` and ``ks:NAME@REGIME``
+    on the live rows of each regime (against the reference's rows of that regime when it
+    has them, else its overall summary); ``psi_max``, ``ks_max`` and ``rows``. A feature
+    (or regime) with fewer than 30 finite live values is left out.
+    """
+    out: dict[str, float] = {}
+    features = reference.get("features", {})
+    _score(out, features, live, "")
+    if regimes is not None:
+        labels = regimes.reindex(live.index)
+        per_regime = reference.get("regimes", {})
+        for label, rows in live.groupby(labels, sort=True):
+            _score(out, per_regime.get(str(label), features), rows, f"@{label}")
+    psis = [v for k, v in out.items() if k.startswith("psi:") and np.isfinite(v)]
+    kss = [v for k, v in out.items() if k.startswith("ks:") and np.isfinite(v)]
+    out["psi_max"] = max(psis, default=float("nan"))
+    out["ks_max"] = max(kss, default=float("nan"))
+    out["rows"] = float(len(live))
+    return out
+
+
+@dataclass(frozen=True)
+class DriftSignal:
+    """Whether features drifted past a PSI threshold, and where the worst drift is."""
+
+    drifted: bool
+    psi_max: float
+    feature: str | None
+    regime: str | None
+    threshold: float
+    reason: str
+
+
+def drift_signal(scores: Mapping[str, float], *, threshold: float = DRIFT_THRESHOLD) -> DriftSignal:
+    """The retraining trigger from drift scores (:func:`drift_scores`, or the ``drift``
+    figures of a cycle report / the latest stored monitor point).
+
+    >>> drift_signal({"psi:ret_1": 0.4, "psi:rsi_14@bear": 0.1}).reason
+    'PSI 0.40 on ret_1 >= 0.25'
+    """
+    psis = {k[4:]: v for k, v in scores.items() if k.startswith("psi:") and np.isfinite(v)}
+    if not psis:
+        return DriftSignal(False, float("nan"), None, None, threshold, "no drift figures yet")
+    where, value = max(psis.items(), key=lambda kv: kv[1])
+    feature, _, regime = where.partition("@")
+    in_regime = f" in regime {regime}" if regime else ""
+    op = ">=" if value >= threshold else "<"
+    reason = f"PSI {value:.2f} on {feature}{in_regime} {op} {threshold:g}"
+    return DriftSignal(value >= threshold, value, feature, regime or None, threshold, reason)
+
+
+__all__ = ["DRIFT_THRESHOLD", "DriftSignal", "drift_scores", "drift_signal", "ks", "psi"]
