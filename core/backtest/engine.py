@@ -124,8 +124,8 @@ def run_backtest(
         Filled per :data:`core.backtest.EXECUTION`: orders only where the target changes,
         ``Portfolio.from_orders(size_type="targetpercent", direction="both")``.
     """
-    spec = spec or BacktestSpec()
     prices = as_price_frame(prices)
+    spec = (spec or BacktestSpec()).for_index(prices.index)
     targets = align_positions(positions, prices.index)
     vbt = import_vectorbt()
     close = prices["close"].astype(np.float64)

@@ -128,8 +128,8 @@ def run_portfolio_backtest(
         Simulated with ``vbt.Portfolio.from_orders(size_type="targetpercent",
         group_by=True, cash_sharing=True, call_seq="auto")`` so sells fund buys.
     """
-    spec = spec or BacktestSpec()
     close, fill = _panels(prices)
+    spec = (spec or BacktestSpec()).for_index(close.index)
     unknown = set(target_weights.columns) - set(close.columns)
     if unknown:
         raise ValueError(f"target_weights has assets without prices: {sorted(unknown)}")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXECUTION = (
     "signal at bar close t, fill at bar t+1 open (close when no open column); "
@@ -31,7 +36,10 @@ class BacktestSpec(BaseModel):
     fees: float = Field(default=0.0005, ge=0.0, lt=1.0, description="fraction of value per fill")
     slippage: float = Field(default=0.0005, ge=0.0, lt=1.0, description="price fraction per fill")
     init_cash: float = Field(default=100_000.0, gt=0.0)
-    freq: str = Field(default="1D", description="fixed bar length, e.g. '1D' or '1h'")
+    freq: str = Field(
+        default="1D",
+        description="fixed bar length, e.g. '1D' or '1h'; read from the data unless given",
+    )
 
     @field_validator("freq")
     @classmethod
@@ -53,6 +61,30 @@ class BacktestSpec(BaseModel):
         """Bars per year: 252 per trading day (6.5 trading hours per day intraday)."""
         return periods_per_year(self.freq)
 
+    def for_index(self, index: pd.Index) -> BacktestSpec:
+        """This spec with ``freq`` read from the data's timestamps, unless ``freq`` was given.
+
+        Every engine entry point calls it, so a backtest or sweep on minute bars is
+        annualized with 98,280 bars a year without being told. An index that has no
+        readable interval (fewer than two bars, not timestamps) keeps the spec as is;
+        an irregular intraday index is refused (:func:`core.data.frequency.bar_interval`).
+
+        >>> import pandas as pd
+        >>> idx = pd.date_range("2024-01-02 14:31", periods=3, freq="min")
+        >>> BacktestSpec().for_index(idx).freq, BacktestSpec(freq="1D").for_index(idx).freq
+        ('1min', '1D')
+        """
+        import pandas as pd
+
+        from core.data.frequency import freq_of
+
+        if "freq" in self.model_fields_set:
+            return self
+        if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+            return self
+        freq = freq_of(index)
+        return self if freq == self.freq else self.model_copy(update={"freq": freq})
+
 
 def periods_per_year(freq: str) -> float:
     """Annualization factor for a bar frequency.
@@ -63,10 +95,6 @@ def periods_per_year(freq: str) -> float:
     >>> periods_per_year("1D"), periods_per_year("1h"), periods_per_year("7D")
     (252.0, 1638.0, 36.0)
     """
-    import pandas as pd
+    from core.data.frequency import periods_per_year_for
 
-    delta = pd.Timedelta(freq)
-    day = pd.Timedelta("1D")
-    if delta >= day:
-        return float(252.0 / (delta / day))
-    return float(252.0 * (pd.Timedelta(hours=6.5) / delta))
+    return periods_per_year_for(freq)

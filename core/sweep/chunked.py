@@ -160,11 +160,12 @@ def sweep_chunk(
         strategy, _grid_slice(axes, chunk.lo, chunk.hi), constraints or None, fixed
     )
     engine_progress = (lambda _fraction: stop()) if stop is not None else None
+    frame = prices if isinstance(prices, pd.DataFrame) else prices[chunk.symbol]
     metrics = _combo_metrics(
         strategy,
-        prices if isinstance(prices, pd.DataFrame) else prices[chunk.symbol],
+        frame,
         combos,
-        spec,
+        spec.for_index(frame.index),
         fixed,
         None,
         engine_progress,
@@ -175,6 +176,20 @@ def sweep_chunk(
     for name in METRICS:
         table[name] = metrics.get(name, np.empty(0))
     return table
+
+
+def _spec_of_frames(spec: BacktestSpec, frames: Mapping[str, pd.DataFrame]) -> BacktestSpec:
+    """``spec`` with the bar frequency of the frames (:meth:`BacktestSpec.for_index`),
+    which must be the same for every symbol: their metrics are ranked together."""
+    specs = {symbol: spec.for_index(frame.index) for symbol, frame in frames.items()}
+    freqs = {s.freq for s in specs.values()}
+    if len(freqs) > 1:
+        by = ", ".join(f"{symbol} {s.freq}" for symbol, s in list(specs.items())[:4])
+        raise ValueError(
+            f"the symbols have different bar intervals ({by}); sweep symbols of one "
+            "bar frequency together"
+        )
+    return next(iter(specs.values()), spec)
 
 
 def chunk_symbol(chunk: SweepChunk) -> str:
@@ -550,7 +565,7 @@ def sweep_chunked(
     raw = grid_size(axes)
     frames = {symbol: as_price_frame(frame) for symbol, frame in prices.items()}
     fixed = dict(fixed or {})
-    spec = spec or BacktestSpec()
+    spec = _spec_of_frames(spec or BacktestSpec(), frames)
     rules = list(constraints or [])
     chunks = plan_chunks(raw, list(frames), chunk_combos, constraint_mask(axes, rules))
     block_bars = block_bars or chunk_block_bars(raw, chunk_combos)

@@ -143,8 +143,8 @@ def equity_curves(
 
     Equal to ``run_backtest(prices, positions[col], spec).equity`` for every column.
     """
-    spec = spec or BacktestSpec()
     prices = as_price_frame(prices)
+    spec = (spec or BacktestSpec()).for_index(prices.index)
     targets = positions.reindex(prices.index).fillna(0.0).to_numpy(dtype=np.float64)
     sim = simulate_targets(
         fill_prices(prices),
@@ -287,8 +287,8 @@ def sweep_ma_crossover(
         Bars per time block (by default about 12 million bars x pairs per block).
     """
     start = time.perf_counter()
-    spec = spec or BacktestSpec()
     prices = as_price_frame(prices)
+    spec = (spec or BacktestSpec()).for_index(prices.index)
     fast = np.unique(np.asarray(fast, dtype=np.int64))
     slow = np.unique(np.asarray(slow, dtype=np.int64))
     if fast.size == 0 or slow.size == 0 or fast.min() < 1 or slow.min() < 2:
@@ -368,8 +368,8 @@ def sweep(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
     fixed = dict(fixed or {})
-    spec = spec or BacktestSpec()
     prices = as_price_frame(prices)
+    spec = (spec or BacktestSpec()).for_index(prices.index)
     unknown = set(grid) - set(STRATEGIES[strategy].params_model.model_fields)
     if unknown:
         raise ValueError(f"{strategy} has no parameters {sorted(unknown)}")

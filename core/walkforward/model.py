@@ -228,8 +228,8 @@ def walk_forward_model(
     is None.
     """
     start = time.perf_counter()
-    bt = backtest_spec or BacktestSpec()
     prices = as_price_frame(prices)
+    bt = (backtest_spec or BacktestSpec()).for_index(prices.index)
     report = check_features(features, prices, horizon=horizon)
     notes: list[str] = []
     if report.leaky:

@@ -171,8 +171,8 @@ def walk_forward_rule(
     CSCV over those combinations' returns on the same span.
     """
     start = time.perf_counter()
-    bt = backtest_spec or BacktestSpec()
     prices = as_price_frame(prices)
+    bt = (backtest_spec or BacktestSpec()).for_index(prices.index)
     fixed = dict(fixed or {})
     windows = fold_windows(len(prices), spec)
     shared = {
