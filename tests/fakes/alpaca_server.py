@@ -94,6 +94,8 @@ class FakeAlpaca:
     requests: list[Recorded] = field(default_factory=list)
     auth_failure_status: int = 401
     """Status of a request with wrong keys (Alpaca answers 401; some proxies 403)."""
+    clock_now: datetime | None = None
+    """Time of ``/v2/clock`` (None: the wall clock); sessions from tests.fakes.market_hours."""
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -344,6 +346,10 @@ class FakeAlpaca:
             return self._route(method, path, query, body)
 
     def _route(self, method: str, path: str, q: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "GET" and path in ("/v2/clock", "/v2/calendar"):
+            from tests.fakes.market_hours import route
+
+            return route(path, q, self.clock_now)
         if path == "/v2/account" and method == "GET":
             return 200, self.account_json()
         if path == "/v2/positions" and method == "GET":
