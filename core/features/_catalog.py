@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from core.data.frequency import periods_per_year_of
 from core.features import indicators as ind
 from core.features._feature import Feature, register
 
@@ -32,11 +33,26 @@ def _add(
     )
 
 
+def bars_a_year(prices: pd.DataFrame) -> float:
+    """Bars a year of the frame's timestamps (:func:`core.data.frequency.periods_per_year_of`:
+    252 for daily bars, 98,280 for 1-minute bars); 252 when there is no interval to read
+    (fewer than two bars, or an index that is not timestamps)."""
+    index = prices.index
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return float(ind.TRADING_DAYS)
+    return periods_per_year_of(index)
+
+
 def _on_close(
     indicator: Callable[[pd.Series, int], pd.Series], n: int
 ) -> Callable[[pd.DataFrame], pd.Series]:
     """``prices -> indicator(prices["close"], n)`` with ``n`` bound now (each loop pass its own)."""
     return lambda p: indicator(p["close"], n)
+
+
+def _annualized_vol(n: int) -> Callable[[pd.DataFrame], pd.Series]:
+    """``prices -> realized_vol(close, n)`` annualized by the frame's bars a year."""
+    return lambda p: ind.realized_vol(p["close"], n, bars_a_year(p))
 
 
 def _register_all() -> None:
@@ -88,8 +104,9 @@ def _register_all() -> None:
             f"vol_{n}",
             _C,
             n,
-            f"Annualized std (ddof=1) of daily log returns over {n} bars",
-            _on_close(ind.realized_vol, n),
+            f"Annualized std (ddof=1) of 1-bar log returns over {n} bars (bars a year "
+            "from the data's frequency)",
+            _annualized_vol(n),
         )
     _add(
         "vol_ratio_21_63",
@@ -138,14 +155,16 @@ def _register_all() -> None:
         _HL,
         20,
         "Parkinson high-low range volatility over 21 bars, annualized",
-        lambda p: ind.parkinson_vol(p["high"], p["low"], 21),
+        lambda p: ind.parkinson_vol(p["high"], p["low"], 21, bars_a_year(p)),
     )
     _add(
         "gk_vol_21",
         _OHLC,
         20,
         "Garman-Klass OHLC volatility over 21 bars, annualized",
-        lambda p: ind.garman_klass_vol(p["open"], p["high"], p["low"], p["close"], 21),
+        lambda p: ind.garman_klass_vol(
+            p["open"], p["high"], p["low"], p["close"], 21, bars_a_year(p)
+        ),
     )
     _add(
         "hl_range",

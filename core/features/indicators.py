@@ -113,7 +113,7 @@ def atr(high: pd.Series, low: pd.Series, close: pd.Series, window: int = 14) -> 
 
 
 def parkinson_vol(
-    high: pd.Series, low: pd.Series, window: int, periods_per_year: int = TRADING_DAYS
+    high: pd.Series, low: pd.Series, window: int, periods_per_year: float = TRADING_DAYS
 ) -> pd.Series:
     """Parkinson (1980) high-low range volatility, annualized.
 
@@ -129,7 +129,7 @@ def garman_klass_vol(
     low: pd.Series,
     close: pd.Series,
     window: int,
-    periods_per_year: int = TRADING_DAYS,
+    periods_per_year: float = TRADING_DAYS,
 ) -> pd.Series:
     """Garman-Klass (1980) OHLC volatility, annualized.
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._em import ZERO_VAR, Fit, fit_hmm, single_blas_thread, single_state
 from ._features import extract_close, feature_matrix, log_returns
-from ._fit import RegimeResult, fit_regimes
+from ._fit import RegimeResult, bars_a_year, fit_regimes
 from ._kernels import (
     backward_smooth,
     filter_step,
@@ -349,8 +349,8 @@ def _assemble_causal(
             "label": [state_labels[i] for i in range(len(mean))],
             "mean_return": mean,
             "volatility": vol,
-            "ann_return": mean * 252,
-            "ann_volatility": vol * np.sqrt(252),
+            "ann_return": mean * bars_a_year(index),
+            "ann_volatility": vol * np.sqrt(bars_a_year(index)),
             "occupancy": occ / max(occ.sum(), 1e-300),
         },
         index=pd.RangeIndex(len(mean), name="state"),

@@ -14,6 +14,18 @@ from ._labels import label_transition, map_states_to_labels
 from ._online import FilteredRegimeModel
 from ._spec import LABELS, MIN_BARS, RegimeSpec
 
+
+def bars_a_year(index: pd.Index) -> float:
+    """Bars a year of the fitted series (:func:`core.data.frequency.periods_per_year_of`:
+    252 daily, 98,280 for 1-minute bars), used to annualize the states' moments; 252 when
+    the index holds no readable interval (not timestamps, or fewer than two bars)."""
+    from core.data.frequency import TRADING_DAYS, periods_per_year_of
+
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return float(TRADING_DAYS)
+    return periods_per_year_of(index)
+
+
 IN_SAMPLE_NOTE = (
     "in-sample: one fit on the whole series (SEES THE FUTURE; analysis only, not a "
     "tradable history)"
@@ -220,8 +232,8 @@ def _assemble(
             "label": [state_labels[i] for i in range(len(mean))],
             "mean_return": mean,
             "volatility": vol,
-            "ann_return": mean * 252,
-            "ann_volatility": vol * np.sqrt(252),
+            "ann_return": mean * bars_a_year(index),
+            "ann_volatility": vol * np.sqrt(bars_a_year(index)),
             "occupancy": occ / max(occ.sum(), 1e-300),
         },
         index=pd.RangeIndex(len(mean), name="state"),

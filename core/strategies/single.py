@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from core.data.frequency import periods_per_year_of
 from core.strategies._indicators import (
     cross_positions,
     realized_vol,
@@ -134,7 +135,22 @@ class VolTargetTrendParams(StrategyParams):
     )
     max_leverage: float = Field(default=1.0, gt=0.0, le=1.0, description="cap on |position|")
     allow_short: bool = False
-    periods_per_year: float = Field(default=252.0, gt=0.0, le=1_000_000.0)
+    periods_per_year: float = Field(
+        default=252.0,
+        gt=0.0,
+        le=1_000_000.0,
+        description="bars a year annualizing the realized volatility; read from the data's "
+        "bar interval unless given (252 daily, 98,280 for 1-minute bars)",
+    )
+
+    def bars_a_year(self, index: pd.Index) -> float:
+        """``periods_per_year`` when given, else the data's
+        (:func:`core.data.frequency.periods_per_year_of`; 252 without a readable interval)."""
+        if "periods_per_year" in self.model_fields_set:
+            return self.periods_per_year
+        if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+            return self.periods_per_year
+        return periods_per_year_of(index)
 
 
 def _close(prices: pd.DataFrame) -> np.ndarray:
@@ -261,7 +277,7 @@ def vol_target_trend(prices: pd.DataFrame, params: VolTargetTrendParams | None =
     trend = ma_crossover_positions(
         close, rolling_mean(close, params.trend_window), params.allow_short
     )
-    vol = realized_vol(close, params.vol_window, params.periods_per_year)
+    vol = realized_vol(close, params.vol_window, params.bars_a_year(prices.index))
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.minimum(params.target_vol / vol, params.max_leverage)
     scale = np.where(np.isfinite(scale), scale, 0.0)
