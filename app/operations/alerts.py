@@ -28,7 +28,9 @@ class AlertRuleRequest(AlertRuleSpec):
     threshold: float | None = Field(
         default=None, description="In the kind's unit: drawdown 0.10 = 10% (a fraction)"
     )
-    metric: str | None = Field(default=None, description="For model_metric_below")
+    metric: str | None = Field(
+        default=None, description="For model_metric: auc, hit_rate, brier, ece or <metric>_drop"
+    )
     channels: list[str] = Field(
         default_factory=lambda: ["in-app"], description="Channel (repeatable)"
     )

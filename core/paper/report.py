@@ -75,20 +75,72 @@ class CycleReport:
     """Drift scores (e.g. ``psi_max``, ``ks_max``, per feature ``psi:NAME``)."""
     quality: dict[str, float] = field(default_factory=dict)
     """Data-quality findings of this bar (e.g. ``gap_bars``, ``outlier_sigma``, ``bad_ticks``)."""
+    session: str | None = None
+    """The session's name (set by the monitoring observer; alert messages name it)."""
+    model_reference: dict[str, float] = field(default_factory=dict)
+    """The model's out-of-sample figures at registration (set by the monitoring observer)."""
 
 
-def alert_snapshot(report: CycleReport, symbol: str, now: datetime) -> Snapshot:
-    """What the alert rules see after a cycle (regimes of ``symbol``, the first traded)."""
+def _split(figures: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``{"gap_bars:AAPL": 1.0}`` -> ``{"AAPL": {"gap_bars": 1.0}}`` (finite values only)."""
+    out: dict[str, dict[str, float]] = {}
+    for key, value in figures.items():
+        name, sep, symbol = key.partition(":")
+        if sep and math.isfinite(value):
+            out.setdefault(symbol, {})[name] = value
+    return out
+
+
+def _utc(ts: pd.Timestamp) -> datetime:
+    stamp = pd.Timestamp(ts)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    out: datetime = stamp.to_pydatetime()
+    return out
+
+
+def alert_snapshot(
+    report: CycleReport,
+    symbols: str | list[str] | None,
+    now: datetime,
+    *,
+    session: str | None = None,
+    model_reference: dict[str, float] | None = None,
+) -> Snapshot:
+    """What the alert rules see after a cycle: every symbol's regime and data quality,
+    the model's live metrics and drift, and the bar's time.
+
+    ``symbols`` (one name or a list; None: every symbol the report has a regime of)
+    orders the regimes. The worker has just processed a bar, so no bar is missed
+    (``missed_bars`` 0: the watchdog checks stale data). The heartbeat is not set here
+    (the worker's stored beat is what the watchdog reads; never a fake ``now``).
+    """
+    names = [symbols] if isinstance(symbols, str) else list(symbols or report.regime)
+    names += [s for s in report.regime if s not in names]
+    first = names[0] if names else None
+    metrics = {k: v for k, v in report.model_metrics.items() if math.isfinite(v)}
+    if "auc" in metrics:
+        metrics.setdefault("roc_auc", metrics["auc"])
     return Snapshot(
         ts=now,
+        session=session or report.session,
         drawdown=max(0.0, 1 - report.equity / report.peak_equity),
         daily_loss=max(0.0, 1 - report.equity / report.start_of_day_equity),
         utilization=report.utilization,
         rejected_orders=report.rejected,
         broker_connected=report.broker_connected,
         reconciliation_differences=report.reconciliation_differences,
-        regime=report.regime.get(symbol),
-        previous_regime=report.previous_regime.get(symbol),
-        heartbeat_ts=now,
+        model_metrics=metrics,
+        model_reference=dict(model_reference or report.model_reference),
+        regime=report.regime.get(first) if first else None,
+        previous_regime=report.previous_regime.get(first) if first else None,
+        regimes={s: report.regime[s] for s in names if s in report.regime},
+        previous_regimes={
+            s: report.previous_regime[s] for s in names if s in report.previous_regime
+        },
+        drift={k: v for k, v in report.drift.items() if math.isfinite(v)},
+        quality=_split(report.quality),
+        last_bar_ts=_utc(report.ts),
+        bar_interval_s=report.bar_interval_s,
+        missed_bars=0.0,
         latency_ms=report.latency_ms,
     )

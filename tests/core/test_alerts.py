@@ -28,11 +28,15 @@ def test_each_rule_kind_fires_on_its_condition_only() -> None:
         AlertRuleSpec(name="rej", kind="rejected_orders", threshold=1),
         AlertRuleSpec(name="disc", kind="broker_disconnect"),
         AlertRuleSpec(name="recon", kind="reconciliation_mismatch"),
-        AlertRuleSpec(name="auc", kind="model_metric_below", threshold=0.52, metric="roc_auc"),
+        AlertRuleSpec(name="auc", kind="model_metric", threshold=0.52, metric="roc_auc"),
         AlertRuleSpec(name="regime", kind="regime_change"),
-        AlertRuleSpec(name="stale", kind="stale_data", threshold=3600),
-        AlertRuleSpec(name="hb", kind="heartbeat_lost", threshold=60),
+        AlertRuleSpec(name="stale", kind="stale_data", threshold=3),
+        AlertRuleSpec(name="hb", kind="heartbeat", threshold=60),
         AlertRuleSpec(name="lat", kind="latency", threshold=500),
+        AlertRuleSpec(name="drift", kind="drift", threshold=0.25),
+        AlertRuleSpec(name="gap", kind="data_gap", threshold=1),
+        AlertRuleSpec(name="outlier", kind="outlier_return", threshold=6),
+        AlertRuleSpec(name="tick", kind="bad_tick"),
     ]
     calm = Snapshot(
         ts=T0,
@@ -43,8 +47,11 @@ def test_each_rule_kind_fires_on_its_condition_only() -> None:
         regime="bull",
         previous_regime="bull",
         last_bar_ts=T0 - timedelta(minutes=5),
+        bar_interval_s=3600,
         heartbeat_ts=T0 - timedelta(seconds=5),
         latency_ms=20,
+        drift={"psi:ret_1": 0.05, "ks:ret_1": 0.04},
+        quality={"AAPL": {"gap_bars": 0, "outlier_sigma": 2.0, "bad_tick": 0}},
     )
     assert evaluate_rules(rules, calm) == []
     stormy = Snapshot(
@@ -58,22 +65,69 @@ def test_each_rule_kind_fires_on_its_condition_only() -> None:
         model_metrics={"roc_auc": 0.5},
         regime="bear",
         previous_regime="bull",
-        last_bar_ts=T0 - timedelta(hours=2),
+        last_bar_ts=T0 - timedelta(hours=4),
+        bar_interval_s=3600,
         heartbeat_ts=T0 - timedelta(minutes=5),
         latency_ms=900,
+        drift={"psi:ret_1": 0.05, "psi:rsi_14@bear": 0.4, "ks:rsi_14@bear": 0.3},
+        quality={
+            "AAPL": {"gap_bars": 0, "outlier_sigma": 2.0, "bad_tick": 0},
+            "MSFT": {"gap_bars": 2, "outlier_sigma": 7.5, "bad_tick": 1},
+        },
     )
     fired = {f.rule.name: f for f in evaluate_rules(rules, stormy)}
     assert set(fired) == {r.name for r in rules}
     assert "drawdown 12.0% >= 10.0%" in fired["dd"].message
     assert "gross 120%" in fired["breach"].message and "var 90%" in fired["near"].message
     assert "bull -> bear" in fired["regime"].message
+    assert (
+        "(drift): feature drift: PSI 0.40 >= 0.25 on rsi_14 in regime bear"
+        in fired["drift"].message
+    )
+    assert "MSFT 2 missing bar(s)" in fired["gap"].message and "AAPL" not in fired["gap"].message
+    assert "MSFT 7.5 sigma" in fired["outlier"].message
+    assert "4.0 bar interval(s)" in fired["stale"].message
+
+
+def test_old_kind_names_are_accepted_and_renamed() -> None:
+    old = AlertRuleSpec.model_validate(
+        {"name": "a", "kind": "model_metric_below", "threshold": 0.5, "metric": "auc"}
+    )
+    assert old.kind == "model_metric"
+    assert AlertRuleSpec(name="h", kind="heartbeat_lost", threshold=60).kind == "heartbeat"  # type: ignore[arg-type]
+
+
+def test_heartbeat_and_stale_data_need_stored_facts() -> None:
+    hb = AlertRuleSpec(name="hb", kind="heartbeat", threshold=60)
+    stale = AlertRuleSpec(name="st", kind="stale_data", threshold=3)
+    # No heartbeat known (a worker's own snapshot): silent, never a fake "now".
+    assert evaluate_rules([hb], Snapshot(ts=T0)) == []
+    # Market closed: three bar intervals without a bar is not stale.
+    shut = Snapshot(ts=T0, last_bar_ts=T0 - timedelta(hours=5), bar_interval_s=3600)
+    assert evaluate_rules([stale], shut.model_copy(update={"market_open": False})) == []
+    assert len(evaluate_rules([stale], shut.model_copy(update={"market_open": True}))) == 1
+    # missed_bars (counted on the market calendar) wins over the wall-clock age.
+    assert evaluate_rules([stale], shut.model_copy(update={"missed_bars": 2.0})) == []
+
+
+def test_model_metric_direction_and_decay() -> None:
+    brier = AlertRuleSpec(name="b", kind="model_metric", threshold=0.27, metric="brier")
+    drop = AlertRuleSpec(name="d", kind="model_metric", threshold=0.05, metric="auc_drop")
+    snap = Snapshot(
+        ts=T0,
+        model_metrics={"brier": 0.26, "auc_drop": 0.08},
+        model_reference={"auc": 0.61},
+    )
+    fired = evaluate_rules([brier, drop], snap)
+    assert [f.rule.name for f in fired] == ["d"]
+    assert "auc_drop 0.080 >= 0.050 (registration auc 0.610)" in fired[0].message
 
 
 def test_rule_validation_names_the_field() -> None:
     with pytest.raises(ValidationError, match="threshold: a drawdown rule needs a threshold"):
         AlertRuleSpec(name="dd", kind="drawdown")
     with pytest.raises(ValidationError, match="metric: name the model metric"):
-        AlertRuleSpec(name="m", kind="model_metric_below", threshold=0.5)
+        AlertRuleSpec(name="m", kind="model_metric", threshold=0.5)
     with pytest.raises(ValidationError, match="not a notification URL"):
         ChannelSpec(name="bad", url="nonsense://x")
 
@@ -87,8 +141,11 @@ def test_rule_validation_names_the_field() -> None:
         ("near_breach", 80, 0.8, "fraction of a limit in use"),
         ("rejected_orders", 0, 1, "count of orders"),
         ("rejected_orders", 1.5, 2, "whole number"),
-        ("stale_data", 0, 3600, "seconds since the last bar"),
-        ("heartbeat_lost", 86_401, 60, "1 to 86,400"),
+        ("stale_data", 0, 3, "bar intervals without a new bar"),
+        ("heartbeat", 86_401, 60, "1 to 86,400"),
+        ("drift", 0, 0.25, "population stability index"),
+        ("data_gap", 1.5, 2, "whole number"),
+        ("outlier_return", 0.5, 6, "standard deviations"),
         ("latency", float("nan"), 500, "milliseconds"),
         ("latency", float("inf"), 500, "milliseconds"),
     ],
@@ -109,11 +166,11 @@ def test_threshold_unit_edges_and_kinds_without_threshold() -> None:
     with pytest.raises(ValidationError, match="takes no threshold"):
         AlertRuleSpec(name="r", kind="regime_change", threshold=0.5)
     with pytest.raises(ValidationError, match=r"roc_auc lies in \[0, 1\]"):
-        AlertRuleSpec(name="r", kind="model_metric_below", threshold=52, metric="roc_auc")
+        AlertRuleSpec(name="r", kind="model_metric", threshold=52, metric="roc_auc")
     # An unbounded metric may be negative (a Sharpe ratio).
-    sharpe = AlertRuleSpec(name="r", kind="model_metric_below", threshold=-0.5, metric="sharpe")
+    sharpe = AlertRuleSpec(name="r", kind="model_metric", threshold=-0.5, metric="sharpe")
     assert sharpe.threshold == -0.5
-    with pytest.raises(ValidationError, match="only model_metric_below"):
+    with pytest.raises(ValidationError, match="only model_metric rules"):
         AlertRuleSpec(name="r", kind="drawdown", threshold=0.1, metric="roc_auc")
 
 

@@ -29,7 +29,7 @@ def test_bad_channel_url_and_rule_without_metric_are_rejected_beside_fields() ->
     at.text_input(key="alerts.ch.url").set_value("nonsense://nowhere")
     at.button(key=SAVE_CHANNEL).click().run()
     assert any("not a notification URL" in e for e in _errors_in_column_of(at, "alerts.ch.url"))
-    at.selectbox(key="alerts.rule.kind").set_value("model_metric_below").run()
+    at.selectbox(key="alerts.rule.kind").set_value("model_metric").run()
     at.text_input(key="alerts.rule.name").set_value("auc-low")
     at.button(key=SAVE_RULE).click().run()
     assert any("name the model metric" in e for e in _errors_in_column_of(at, "alerts.rule.metric"))
@@ -49,15 +49,15 @@ def test_a_drawdown_threshold_of_50_is_refused_beside_the_field_in_its_unit() ->
     assert "fraction of peak equity in (0, 1]" in message and "for 50% enter 0.5" in message
     assert alerts.list_rules() == []
     # Another kind shows its own unit: heartbeat seconds.
-    at.selectbox(key="alerts.rule.kind").set_value("heartbeat_lost").run()
-    assert "seconds" in at.number_input(key="alerts.rule.threshold.heartbeat_lost").label
-    at.number_input(key="alerts.rule.threshold.heartbeat_lost").set_value(0.0)
+    at.selectbox(key="alerts.rule.kind").set_value("heartbeat").run()
+    assert "seconds" in at.number_input(key="alerts.rule.threshold.heartbeat").label
+    at.number_input(key="alerts.rule.threshold.heartbeat").set_value(0.0)
     at.text_input(key="alerts.rule.name").set_value("hb")
     at.button(key=SAVE_RULE).click().run()
     assert any(
-        "1 to 86,400" in e for e in _errors_in_column_of(at, "alerts.rule.threshold.heartbeat_lost")
+        "1 to 86,400" in e for e in _errors_in_column_of(at, "alerts.rule.threshold.heartbeat")
     )
-    at.number_input(key="alerts.rule.threshold.heartbeat_lost").set_value(120.0)
+    at.number_input(key="alerts.rule.threshold.heartbeat").set_value(120.0)
     at.button(key=SAVE_RULE).click().run()
     assert [(r.name, r.threshold) for r in alerts.list_rules()] == [("hb", 120.0)]
 
