@@ -54,7 +54,7 @@ _IO = session.SessionIO(
 
 def _alert_hook(symbols: list[str]) -> Callable[[CycleReport], None]:
     def on_cycle(report: CycleReport) -> None:
-        alerts.evaluate(alert_snapshot(report, symbols[0], utc_clock()))
+        alerts.evaluate(alert_snapshot(report, symbols, utc_clock()))
 
     return on_cycle
 
