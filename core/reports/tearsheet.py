@@ -32,7 +32,7 @@ def tearsheet_html(
     *,
     benchmark: pd.Series | None,
     title: str,
-    periods_per_year: int = 252,
+    periods_per_year: int | None = None,
 ) -> str:
     """Render a quantstats HTML tear sheet and return its text.
 
@@ -46,11 +46,18 @@ def tearsheet_html(
         strings are refused.
     title : str
         Report title.
+    periods_per_year : int, optional
+        Bars a year quantstats annualizes with; by default the returns' bar interval
+        (:func:`core.data.frequency.periods_per_year_of`: 252 daily, 98,280 for 1Min).
     """
     if isinstance(benchmark, str):
         raise ReportError("pass the benchmark as a returns Series, not a ticker string")
     strategy = _clean(returns, "Strategy")
     bench = _clean(benchmark, "Benchmark") if benchmark is not None else None
+    if periods_per_year is None:
+        from core.data.frequency import periods_per_year_of
+
+        periods_per_year = round(periods_per_year_of(strategy.index))
     if bench is not None:
         common = strategy.index.intersection(bench.index)
         if len(common) < 20:

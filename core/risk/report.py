@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.data.frequency import periods_per_year_of
 from core.risk._kernels import (
     euler_contributions,
     historical_cvar,
@@ -21,6 +22,17 @@ from core.risk.state import PortfolioState
 
 #: Trading days a year, for annualizing daily figures (as in core.backtest.metrics).
 TRADING_DAYS = 252.0
+
+
+def _bars_a_year(history: pd.DataFrame | None) -> float:
+    """Bars a year of the return history's timestamps; 252 when they give no interval."""
+    index = None if history is None else history.index
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return TRADING_DAYS
+    try:
+        return periods_per_year_of(index)
+    except ValueError:  # an irregular history: the daily convention, as before
+        return TRADING_DAYS
 
 
 @dataclass(frozen=True)
@@ -40,8 +52,8 @@ class RiskReport:
         1-day portfolio volatility: the sample standard deviation (ddof=1) of the
         history's daily returns of today's weights, ``sqrt(w' S w)``.
     volatility_annual
-        ``volatility * sqrt(252)`` (252 trading days a year, daily returns assumed
-        uncorrelated across days).
+        ``volatility * sqrt(P)`` with ``P`` the bars a year of the history's interval
+        (252 for daily returns, 98,280 for 1-minute ones; returns assumed uncorrelated).
     correlation
         Correlation matrix of the held symbols' returns (empty without history).
     risk_contributions
@@ -215,7 +227,7 @@ def portfolio_risk(
         var_param=var_p,
         cvar_hist=cvar,
         volatility=vol,
-        volatility_annual=vol * math.sqrt(TRADING_DAYS),
+        volatility_annual=vol * math.sqrt(_bars_a_year(state.returns_history)),
         correlation=corr,
         risk_contributions=contributions,
         risk_shares=shares,
