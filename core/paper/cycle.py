@@ -10,6 +10,7 @@ All of it runs in one database session (see :class:`BarCycle`).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -169,6 +170,10 @@ class BarCycle:
         self.last_regime: dict[str, str] = {}
         self.pending_rejections = 0
         """Orders the broker refused at start-up, reported with the first cycle."""
+        self.decisions: dict[str, Any] = {}
+        """The last bar's decision per symbol (for the observers)."""
+        self.decided_at = self.sent_at = 0.0
+        """``perf_counter`` when the last bar's decisions were made and its orders sent."""
         broker = ctx.broker
         self.joined = (
             engine is not None
@@ -356,11 +361,14 @@ class BarCycle:
             report=report,
         )
         entries = [self._decide(s, bar, symbol, summary) for symbol in ctx.symbols]
+        self.decisions = {entry.symbol: entry.decision for entry in entries}
+        self.decided_at = time.perf_counter()
         orders = record_bar(ctx, s, t, entries, summary, check=not known_fresh, writes=writes)
         self.checkpoint(s)  # another broker: the orders are durable before they are sent
         if self._unsent:
             orders = unsent_orders(ctx, s, orders)
         rejected, self._unsent = send_orders(ctx, s, orders, summary, lambda: self.checkpoint(s))
+        self.sent_at = time.perf_counter()
         report.rejected += rejected
         if self.joined and not self._unsent:
             report.reconciliation_differences = 0  # the ledger is the broker's own book

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,16 +46,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.broker import Broker, BrokerError, BrokerUnavailableError
+from core.feeds.base import TIMEFRAMES, BarSet, Feed
+from core.feeds.clock import AlwaysOpenClock, MarketClock
+from core.feeds.replay import ReplayFeed
+from core.paper import live
 from core.paper.context import SessionContext, session_row
 from core.paper.cycle import BarCycle
 from core.paper.group import BarWrites, GroupCommit
 from core.paper.lease import Clock, SessionLease, utc_clock
 from core.paper.limits import LimitsProvider, StoredLimits
+from core.paper.observers import BarEvent, BarObserver
 from core.paper.orders import carry_out_kill, reconcile_ledger, submit_pending
 from core.paper.report import CycleReport, Summary
 from core.paper.session import check_training, common_calendar
 from core.paper.sizing import DEFAULT_HEADROOM
 from core.risk import RiskLimits
+from core.store.live import LiveBarRepository, bar_rows
 from core.store.models import utcnow
 from core.store.paper import HeartbeatRepository, WorkerControlRepository
 
@@ -99,6 +105,20 @@ class PaperWorker:
         under this rule (:mod:`core.paper.group`; e.g.
         :data:`~core.paper.group.REPLAY_GROUP_COMMIT`, what the paper service uses).
         Default: one transaction per bar, each bar committed before ``on_cycle`` sees it.
+    feed
+        Where the bars come from (:mod:`core.feeds`). None or a
+        :class:`~core.feeds.replay.ReplayFeed`: the replay of ``prices`` (or the feed's
+        frames), the fast path. A live or simulated feed: the calendar is the session's
+        stored bars (the feed's warm-up history on the first start, stored), and grows as
+        bar sets arrive; every bar used is stored (:mod:`core.paper.live`).
+    observers
+        Watch every processed bar (:mod:`core.paper.observers`): ``rebuild`` at start,
+        ``on_bar`` after each bar's decisions, in its transaction.
+    market_clock
+        When the market is open (a live feed waits while it is closed, beating); default
+        open around the clock.
+    closed_wait_s
+        Longest sleep while the market is closed (a heartbeat after each).
     """
 
     def __init__(
@@ -106,7 +126,7 @@ class PaperWorker:
         *,
         engine: Engine,
         session_name: str,
-        prices: dict[str, pd.DataFrame],
+        prices: dict[str, pd.DataFrame] | None = None,
         broker: Broker,
         limits: LimitsProvider | None = None,
         on_cycle: CycleHook | None = None,
@@ -115,8 +135,23 @@ class PaperWorker:
         lease: SessionLease | None = None,
         headroom: float = DEFAULT_HEADROOM,
         group_commit: GroupCommit | None = None,
+        feed: Feed | None = None,
+        observers: Sequence[BarObserver] = (),
+        market_clock: MarketClock | None = None,
+        closed_wait_s: float = 15.0,
     ) -> None:
         self._engine = engine
+        self.feed = feed
+        self.live = feed is not None and not isinstance(feed, ReplayFeed)
+        """Whether bars arrive from a live (or simulated-live) feed."""
+        self.observers = list(observers)
+        self.market = market_clock or AlwaysOpenClock(clock=clock)
+        self.closed_wait_s = closed_wait_s
+        self._clock = clock
+        self._unstored: dict[int, list[dict[str, Any]]] = {}
+        """Rows of live bars in the calendar, written with the bar's transaction."""
+        self._received: dict[int, dict[str, Any]] = {}
+        """Arrival figures of live bars not yet processed."""
         self.group_commit = group_commit
         self._driver: Any = None
         self._hooked: set[int] = set()
@@ -125,7 +160,6 @@ class PaperWorker:
         self.on_cycle = on_cycle
         self._sleep = sleep
         self.lease = lease
-        common = common_calendar(prices)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         with factory.begin() as s:
             row = session_row(s, session_name)
@@ -133,6 +167,24 @@ class PaperWorker:
             session_id = row.id
         if account_id is None:
             raise LookupError(f"paper session {session_name!r} has no account")
+        if self.live:
+            assert feed is not None
+            prices = live.load_calendar(
+                factory,
+                session_id=session_id,
+                symbols=symbols,
+                feed=feed,
+                train_bars=int(config["train_bars"]),
+                now=clock(),
+                renew=self._renew,
+            )
+        elif prices is None:
+            if not isinstance(feed, ReplayFeed):
+                raise ValueError("the paper worker needs prices or a feed")
+            prices = feed.frames
+        common = common_calendar(prices)
+        self.feed_kind = "replay" if feed is None else str(feed.kind)
+        self.bar_interval_s = TIMEFRAMES[str(config.get("timeframe", "1Day"))].total_seconds()
         self.ctx = SessionContext(
             sessions=factory,
             name=session_name,
@@ -152,7 +204,8 @@ class PaperWorker:
             headroom=headroom,
             engine=engine,
         )
-        check_training(self.cycle.train_bars, len(common))
+        if not self.live:
+            check_training(self.cycle.train_bars, len(common))
 
     # ------------------------------------------------------------------ control
     def _renew(self, s: Session) -> None:
@@ -208,6 +261,8 @@ class PaperWorker:
         try:
             with self._bar_sessions() as (sessions, driver):
                 self._driver = driver
+                if self.live:
+                    return self._run_live(steps=steps, poll_s=poll_s, sessions=sessions)
                 return self._run(
                     steps=steps, speed=speed, poll_s=poll_s, until=until, sessions=sessions
                 )
@@ -278,9 +333,7 @@ class PaperWorker:
         index = self.ctx.index
         start = max(self._set_status("running") + 1, self.cycle.train_bars)
         self._start(summary, start, poll_s)
-        self.cycle.rebuild(start)
-        if self.lease is not None:
-            self.lease.renew()  # the tuning may have taken a while
+        self._rebuild(start)
         t = start
         done = 0
         end = len(index) if until is None else int(index.searchsorted(until, "right"))
@@ -325,7 +378,7 @@ class PaperWorker:
                 if self.on_cycle is not None and id(cycle) not in self._hooked:
                     self.on_cycle(cycle)
                 summary.cycles += 1
-                summary.last_bar = str(self.ctx.naive_time(t).date())
+                summary.last_bar = self._label(t)
                 done += 1
                 t += 1
             if speed > 0:
@@ -339,6 +392,187 @@ class PaperWorker:
         self._beat(summary.cycles, summary.state, 0.0)
         self._set_status(summary.state)
         return summary
+
+    # ------------------------------------------------------------------ per bar
+    def _rebuild(self, start: int) -> None:
+        """Pipelines and observers rebuilt on bars ``0 .. start - 1`` (a (re)start)."""
+        self.cycle.rebuild(start)
+        if self.observers:
+            frames = self.cycle.frames(start)
+            for observer in self.observers:
+                observer.rebuild(start, frames)
+        if self.lease is not None:
+            self.lease.renew()  # the tuning may have taken a while
+
+    def _label(self, t: int) -> str:
+        """Bar t's label for the summary: the date of a daily bar, else the time."""
+        stamp = self.ctx.stamp(t)
+        return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
+
+    def _figures(self, t: int, report: CycleReport) -> None:
+        """The feed's figures of bar t (its kind, bar length, latency stages)."""
+        report.feed = self.feed_kind
+        report.bar_interval_s = self.bar_interval_s
+        received = self._received.get(t)
+        if received is not None:
+            report.stage_ms = live.stage_ms(received, self.cycle.decided_at, self.cycle.sent_at)
+
+    def _observe(self, s: Session, t: int, report: CycleReport) -> None:
+        """Every observer's ``on_bar`` for bar t (frames end at it), in its transaction."""
+        event = BarEvent(
+            session_id=self.ctx.session_id,
+            session_name=self.session_name,
+            t=t,
+            ts=self.ctx.stamp(t),
+            frames=self.cycle.frames(t + 1),
+            decisions=dict(self.cycle.decisions),
+            closes=self.cycle.closes(t),
+            equity=report.equity,
+            report=report,
+            config=self.cycle.config,
+        )
+        for observer in self.observers:
+            observer.on_bar(event, s)
+
+    # ------------------------------------------------------------------ live
+    def _resume_at(self) -> int:
+        """The bar after the cursor, located by the cursor's timestamp in the calendar
+        (RuntimeError when the stored calendar and the cursor disagree)."""
+        with self.ctx.sessions.begin() as s:
+            row = self.ctx.session_row(s)
+            cursor, cursor_ts = row.cursor, row.cursor_ts
+        if cursor_ts is None:
+            return cursor + 1
+        stamp = pd.Timestamp(cursor_ts)
+        stamp = stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
+        at = int(self.ctx.index.searchsorted(stamp, "left"))
+        if at >= len(self.ctx.index) or self.ctx.index[at] != stamp or at != cursor:
+            raise RuntimeError(
+                f"session {self.session_name!r}: its cursor (bar {cursor}, {stamp}) is not in "
+                "its stored calendar; the stored bars were changed"
+            )
+        return at + 1
+
+    def _take(self, bar_sets: Sequence[BarSet]) -> None:
+        """Append arriving bar sets to the calendar (stored with their bar's work)."""
+        now_perf, now = time.perf_counter(), self._clock()
+        assert self.feed is not None
+        for bar_set in bar_sets:
+            if bar_set.ts <= self.ctx.index[-1]:
+                continue  # already in the calendar (a feed must not, but never twice)
+            t = self.cycle.extend(bar_set.ts, bar_set.bars)
+            self._unstored[t] = bar_rows(
+                self.ctx.session_id, bar_set.ts, bar_set.bars, filled=bar_set.filled
+            )
+            behind = (now - bar_set.received_at).total_seconds()
+            self._received[t] = {
+                "perf": now_perf - max(0.0, behind),
+                "arrival_ms": live.arrival_ms(self.feed, bar_set),
+            }
+
+    def _wait(self, summary: Summary, poll_s: float) -> bool:
+        """Wait for the next bar set (sleeping, beating, while the market is closed);
+        False when the feed has ended."""
+        assert self.feed is not None
+        now = self._clock()
+        if not self.market.is_open(now):
+            reopen = (self.market.next_open(now) - now).total_seconds()
+            self._beat(summary.cycles, "market_closed", 0.0)
+            self._sleep(max(0.0, min(self.closed_wait_s, reopen)))
+            return True
+        bar_sets = self.feed.poll(poll_s)
+        if bar_sets:
+            self._take(bar_sets)
+            return True
+        if self.feed.finished:
+            return False
+        self._beat(summary.cycles, "waiting", 0.0)
+        return True
+
+    def _run_live(
+        self, *, steps: int | None, poll_s: float, sessions: sessionmaker[Session]
+    ) -> Summary:
+        """Bars from the feed as they arrive: the stored calendar first (a restart's
+        bars after the cursor), the gap since its last bar, then the live bars."""
+        assert self.feed is not None
+        summary = Summary()
+        self._set_status("running")
+        start = max(self._resume_at(), self.cycle.train_bars)
+        self._start(summary, start, poll_s)
+        self._take(live.gap_sets(self.feed, self.ctx.symbols, self.ctx.index[-1], self._clock()))
+        self._rebuild(start)
+        self.feed.start(self.ctx.symbols, after=self.ctx.index[-1])
+        t, done = start, 0
+        summary.state = "done-steps"
+        try:
+            while steps is None or done < steps:
+                if t >= len(self.ctx.index):
+                    state, flatten, reason = self._control()
+                    if state == "running":
+                        if not self._wait(summary, poll_s):
+                            summary.state = "finished"
+                            break
+                        continue
+                    if state == "paused":
+                        self._beat(summary.cycles, "paused", 0.0)
+                        self._sleep(poll_s)
+                        continue
+                    if state == "killed":
+                        self._kill(t - 1, flatten, reason, summary)
+                    summary.state = state
+                    break
+                cycles, state = self._live_bar(t, summary, poll_s, sessions)
+                if state == "paused":
+                    self._beat(summary.cycles, "paused", 0.0)
+                    self._sleep(poll_s)
+                    continue
+                if state in ("stopped", "killed"):
+                    summary.state = state
+                    break
+                for cycle in cycles:
+                    if self.on_cycle is not None:
+                        self.on_cycle(cycle)
+                    summary.cycles += 1
+                    summary.last_bar = self._label(t)
+                    done += 1
+                    t += 1
+        finally:
+            self.feed.stop()
+        try:
+            summary.final_equity = self.broker.account().equity
+        except BrokerError:
+            summary.final_equity = math.nan
+        self._beat(summary.cycles, summary.state, 0.0)
+        self._set_status(summary.state)
+        return summary
+
+    def _live_bar(
+        self, t: int, summary: Summary, poll_s: float, sessions: sessionmaker[Session]
+    ) -> tuple[list[CycleReport], str]:
+        """Bar t in its own transaction (the control polled in it); its reports and the
+        control state."""
+        started = time.perf_counter()
+        s = sessions()
+        try:
+            poll = WorkerControlRepository(s).poll()
+            if poll.desired_state != "running":
+                s.rollback()
+                if poll.desired_state == "killed":
+                    self._kill(t - 1, poll.flatten_on_kill, poll.reason, summary)
+                return [], poll.desired_state
+            limits = self.cycle.limits_in_force(s, poll.limits_version)
+            return self._bars(s, t, t + 1, summary, limits, started, None), "running"
+        except BrokerUnavailableError as exc:
+            s.rollback()
+            self._broker_down(summary, exc, t, poll_s)
+            self.cycle.rebuild(t)
+            return [], "running"
+        except BaseException:
+            s.rollback()
+            self.cycle.forget()
+            raise
+        finally:
+            s.close()
 
     def _bars(
         self,
@@ -372,6 +606,7 @@ class PaperWorker:
             while True:
                 cycle = self.cycle.run(t, summary, s, limits, writes)
                 cycle.latency_ms = (time.perf_counter() - started) * 1000
+                self._figures(t, cycle)
                 beat = summary.cycles + len(cycles)
                 if writes is None:
                     HeartbeatRepository(s).append(
@@ -380,6 +615,8 @@ class PaperWorker:
                 else:
                     writes.beat(cycle=beat, status="running", latency_ms=cycle.latency_ms)
                 self.cycle.closed(t, cycle)
+                if self.observers:
+                    self._observe(s, t, cycle)
                 cycles.append(cycle)
                 t += 1
                 if (
@@ -397,10 +634,17 @@ class PaperWorker:
                         break
                 started = time.perf_counter()
             committing = time.perf_counter()
+            stored = [b for b in range(t - len(cycles), t) if b in self._unstored]
             if writes is not None:
                 writes.flush(s, self.ctx.session_id)
+            if stored:  # the live bars used, with the bars' other writes
+                rows = [row for b in stored for row in self._unstored[b]]
+                LiveBarRepository(s).add_rows(rows)
             self._renew(s)  # the bars commit only while this worker holds the lease
             s.commit()
+        for b in stored:
+            del self._unstored[b]
+            self._received.pop(b, None)
         cycles[-1].commit_ms = (time.perf_counter() - committing) * 1000
         return cycles
 
@@ -428,7 +672,7 @@ class PaperWorker:
             session_name=self.session_name,
             account_id=self.ctx.account_id,
             broker=self.broker,
-            prices=self.ctx.closes(bar),
+            prices=self.cycle.closes(bar),
             ts=self.ctx.index[bar],
             flatten=flatten,
             reason=reason,

@@ -120,7 +120,7 @@ class LiveBarRepository:
         out: dict[str, pd.DataFrame] = {}
         for symbol in symbols:
             part = table[table["symbol"] == symbol].drop(columns="symbol").set_index("date")
-            part.index = pd.DatetimeIndex(part.index, name="date")
+            part.index = pd.DatetimeIndex(part.index, name="date").as_unit("ns")
             out[symbol] = part.astype("float64")
         return out
 

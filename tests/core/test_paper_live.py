@@ -1,0 +1,256 @@
+"""The paper worker on a simulated-live feed, with an injected clock and sleep.
+
+Every bar is processed exactly once; a restart (a new worker on the same database)
+rebuilds the identical calendar from the stored bars and resumes at the cursor, ending
+exactly where an uninterrupted run ends; the ledger of a simulated session equals a
+replay of the same stored bars; observers see one ``on_bar`` per bar, with frames that
+end at the bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from core.data.loaders import embedded_sources
+from core.feeds.replay import ReplayFeed
+from core.feeds.simulated import SimulatedFeed
+from core.paper.observers import BarEvent
+from core.paper.session import common_calendar, make_broker, open_session
+from core.paper.worker import PaperWorker
+from core.risk import RiskLimits
+from core.store.db import make_engine, session_scope, upgrade
+from core.store.live import LiveBarRepository
+from core.store.paper import WorkerControlRepository
+
+SYMBOLS = ["AAPL", "MSFT", "IBM"]
+TRAIN, BARS = 260, 320
+LOOSE = RiskLimits(max_weight_per_asset=0.5, max_gross_exposure=1.5)
+
+
+class FakeTime:
+    """A wall clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+        self.slept = 0.0
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += timedelta(seconds=seconds)
+
+
+def _config(name: str) -> dict[str, Any]:
+    return {
+        "session": name,
+        "broker": "sim",
+        "dataset": "ohlcv_daily",
+        "symbols": SYMBOLS,
+        "initial_cash": 100_000.0,
+        "fees": 0.0005,
+        "slippage": 0.0005,
+        "train_bars": TRAIN,
+        "selector": "contextual",
+        "seed": 0,
+        "feed": "simulated",
+        "timeframe": "1Day",
+    }
+
+
+def _engine(path: Path, name: str) -> Engine:
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        open_session(s, _config(name))
+        WorkerControlRepository(s).set("running", updated_by="test")
+    return engine
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    source = embedded_sources()["ohlcv_daily"]
+    frames = {s: source.load(s) for s in SYMBOLS}
+    common = common_calendar(frames)[:BARS]
+    return {s: f.loc[common] for s, f in frames.items()}
+
+
+FIXED = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def _worker(engine: Engine, name: str, feed: Any, fake: FakeTime, **kw: Any) -> PaperWorker:
+    return PaperWorker(
+        engine=engine,
+        session_name=name,
+        broker=make_broker(engine, _config(name)),
+        limits=lambda: LOOSE,
+        feed=feed,
+        sleep=fake.sleep,
+        clock=lambda: FIXED,  # order times: the same in every run (the rate limit)
+        **kw,
+    )
+
+
+def _simulated(fake: FakeTime, speed: float = 50.0) -> SimulatedFeed:
+    return SimulatedFeed(
+        _frames(), speed=speed, warmup_bars=TRAIN, clock=fake.clock, sleep=fake.sleep
+    )
+
+
+def _ledger(engine: Engine, name: str) -> dict[str, Any]:
+    with engine.connect() as c:
+        sid = c.execute(text("SELECT id FROM paper_sessions WHERE name=:n"), {"n": name}).scalar()
+        orders = c.execute(
+            text(
+                "SELECT client_order_id, symbol, side, qty, status FROM orders ORDER BY client_order_id"
+            )
+        ).all()
+        fills = c.execute(
+            text(
+                "SELECT o.client_order_id, f.qty, f.price FROM fills f JOIN orders o ON o.id = f.order_id ORDER BY o.client_order_id, f.id"
+            )
+        ).all()
+        equity = c.execute(
+            text(
+                "SELECT bar, ts, equity, cash FROM equity_snapshots WHERE session_id=:s ORDER BY bar"
+            ),
+            {"s": sid},
+        ).all()
+        decisions = c.execute(
+            text("SELECT bar, symbol FROM decisions WHERE session_name=:n ORDER BY bar, symbol"),
+            {"n": name},
+        ).all()
+    strip = lambda rows: [tuple(r) for r in rows]  # noqa: E731
+    cid = lambda rows: [(r[0].replace(name, "S"), *r[1:]) for r in rows]  # noqa: E731
+    return {
+        "orders": cid(strip(orders)),
+        "fills": cid(strip(fills)),
+        "equity": [(b, str(ts)[:19], round(e, 6), round(c, 6)) for b, ts, e, c in equity],
+        "decisions": strip(decisions),
+    }
+
+
+def test_simulated_session_processes_every_bar_once(tmp_path: Path) -> None:
+    fake = FakeTime()
+    engine = _engine(tmp_path / "a.db", "sim")
+    summary = _worker(engine, "sim", _simulated(fake), fake).run()
+    assert summary.state == "finished"
+    assert summary.cycles == BARS - TRAIN
+    ledger = _ledger(engine, "sim")
+    bars = [b for b, _ in ledger["decisions"]]
+    assert sorted(set(bars)) == list(range(TRAIN, BARS))
+    assert len(bars) == (BARS - TRAIN) * len(SYMBOLS)  # one decision per bar and symbol
+    assert [e[0] for e in ledger["equity"]] == list(range(TRAIN, BARS))
+    # the wall clock moved by the bars' schedule: 60 bars at 50 bars/s
+    assert fake.slept == pytest.approx((BARS - TRAIN) / 50.0, abs=1e-6)
+    with session_scope(engine) as s:
+        stored = LiveBarRepository(s).frames(1, SYMBOLS)
+    for symbol, frame in _frames().items():
+        pd.testing.assert_frame_equal(stored[symbol], frame.astype("float64"), check_freq=False)
+
+
+def test_restart_resumes_at_the_cursor_and_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    whole = _engine(tmp_path / "whole.db", "sim")
+    fake = FakeTime()
+    _worker(whole, "sim", _simulated(fake), fake).run()
+
+    engine = _engine(tmp_path / "cut.db", "sim")
+    first = _worker(engine, "sim", _simulated(FakeTime()), FakeTime())
+    assert first.run(steps=25).cycles == 25
+    calendar = first.ctx.index.copy()
+    # a new worker (another process after a crash) on the same database and a new feed
+    second = _worker(engine, "sim", _simulated(FakeTime()), FakeTime())
+    assert second.ctx.index.equals(calendar)  # the identical calendar, from the stored bars
+    summary = second.run()
+    assert summary.cycles == BARS - TRAIN - 25  # resumed after the cursor: nothing twice
+    assert _ledger(engine, "sim") == _ledger(whole, "sim")
+
+
+def test_simulated_ledger_equals_a_replay_of_the_stored_bars(tmp_path: Path) -> None:
+    fake = FakeTime()
+    engine = _engine(tmp_path / "sim.db", "sim")
+    _worker(engine, "sim", _simulated(fake), fake).run()
+    with session_scope(engine) as s:
+        stored = LiveBarRepository(s).frames(1, SYMBOLS)
+
+    replay = _engine(tmp_path / "replay.db", "sim")
+    summary = _worker(replay, "sim", ReplayFeed(stored), FakeTime()).run()
+    assert summary.cycles == BARS - TRAIN
+    assert _ledger(replay, "sim") == _ledger(engine, "sim")
+    with replay.connect() as c:  # a replay stores no bars: its data is the dataset
+        assert c.execute(text("SELECT count(*) FROM live_bars")).scalar() == 0
+
+
+class Recorder:
+    """An observer that keeps what it was shown."""
+
+    def __init__(self) -> None:
+        self.rebuilt: list[tuple[int, dict[str, int]]] = []
+        self.events: list[tuple[int, pd.Timestamp, dict[str, pd.Timestamp], int, float]] = []
+
+    def rebuild(self, upto: int, frames: Mapping[str, pd.DataFrame]) -> None:
+        self.rebuilt.append((upto, {s: len(f) for s, f in frames.items()}))
+
+    def on_bar(self, event: BarEvent, s: Session) -> None:
+        ends = {sym: f.index[-1] for sym, f in event.frames.items()}
+        sizes = {len(f) for f in event.frames.values()}
+        assert sizes == {event.t + 1}
+        self.events.append((event.t, event.ts, ends, len(event.decisions), event.equity))
+        assert event.closes == {sym: float(f["close"].iloc[-1]) for sym, f in event.frames.items()}
+
+
+@pytest.mark.parametrize("kind", ["simulated", "replay"])
+def test_observers_see_every_bar_once_without_look_ahead(tmp_path: Path, kind: str) -> None:
+    fake = FakeTime()
+    engine = _engine(tmp_path / "obs.db", "sim")
+    feed = _simulated(fake) if kind == "simulated" else ReplayFeed(_frames())
+    recorder = Recorder()
+    worker = _worker(engine, "sim", feed, fake, observers=[recorder])
+    worker.run(steps=20)
+    assert recorder.rebuilt == [(TRAIN, {s: TRAIN for s in SYMBOLS})]
+    calendar = _frames()[SYMBOLS[0]].index
+    assert [e[0] for e in recorder.events] == list(range(TRAIN, TRAIN + 20))
+    for t, ts, ends, decided, equity in recorder.events:
+        assert ts == calendar[t]
+        assert ends == {s: calendar[t] for s in SYMBOLS}  # nothing after the bar
+        assert decided == len(SYMBOLS)
+        assert equity > 0
+
+
+def test_simulated_figures_and_cursor_ts(tmp_path: Path) -> None:
+    fake = FakeTime()
+    engine = _engine(tmp_path / "fig.db", "sim")
+    reports: list[Any] = []
+    _worker(engine, "sim", _simulated(fake), fake, on_cycle=reports.append).run(steps=5)
+    assert len(reports) == 5
+    for report in reports:
+        assert report.feed == "simulated"
+        assert report.bar_interval_s == 86_400.0
+        assert set(report.stage_ms) == {"arrival", "decision", "order"}
+        assert report.stage_ms["arrival"] == 0.0  # the fake clock stands still at a bar
+        assert report.stage_ms["decision"] <= report.stage_ms["order"]
+    with engine.connect() as c:
+        cursor, cursor_ts = c.execute(text("SELECT cursor, cursor_ts FROM paper_sessions")).one()
+    assert cursor == TRAIN + 4
+    assert pd.Timestamp(cursor_ts).tz_localize(None) == _frames()["AAPL"].index[TRAIN + 4]
+
+
+def test_a_feed_that_ends_early_or_waits_keeps_beating(tmp_path: Path) -> None:
+    fake = FakeTime()
+    engine = _engine(tmp_path / "beat.db", "sim")
+    feed = _simulated(fake, speed=0.5)  # a bar every 2 s; the worker polls every 0.5 s
+    _worker(engine, "sim", feed, fake).run(steps=3, poll_s=0.5)
+    with engine.connect() as c:
+        statuses = [
+            r[0] for r in c.execute(text("SELECT status FROM worker_heartbeat ORDER BY id"))
+        ]
+    assert statuses.count("running") == 3
+    assert statuses.count("waiting") >= 3 * 3  # three polls of 0.5 s before each bar
