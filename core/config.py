@@ -36,6 +36,10 @@ class WorkbenchSettings(BaseSettings):
         default=None, description="Override of Alpaca's paper trading endpoint (tests, proxies)."
     )
     alpaca_data_url: str | None = Field(default=None, description="Override of Alpaca's data URL.")
+    alpaca_stream_url: str | None = Field(
+        default=None,
+        description="Override of the market-data stream URL (ws://host:port; /v2/<feed> added).",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key for credentials at rest (alert channel URLs); see fernet_key().",
