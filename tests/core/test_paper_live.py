@@ -110,17 +110,20 @@ def _ledger(engine: Engine, name: str) -> dict[str, Any]:
         sid = c.execute(text("SELECT id FROM paper_sessions WHERE name=:n"), {"n": name}).scalar()
         orders = c.execute(
             text(
-                "SELECT client_order_id, symbol, side, qty, status FROM orders ORDER BY client_order_id"
+                "SELECT client_order_id, symbol, side, qty, status FROM orders "
+                "ORDER BY client_order_id"
             )
         ).all()
         fills = c.execute(
             text(
-                "SELECT o.client_order_id, f.qty, f.price FROM fills f JOIN orders o ON o.id = f.order_id ORDER BY o.client_order_id, f.id"
+                "SELECT o.client_order_id, f.qty, f.price FROM fills f "
+                "JOIN orders o ON o.id = f.order_id ORDER BY o.client_order_id, f.id"
             )
         ).all()
         equity = c.execute(
             text(
-                "SELECT bar, ts, equity, cash FROM equity_snapshots WHERE session_id=:s ORDER BY bar"
+                "SELECT bar, ts, equity, cash FROM equity_snapshots "
+                "WHERE session_id=:s ORDER BY bar"
             ),
             {"s": sid},
         ).all()
