@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,28 @@ class SPRT:
         self.log_lr = float(_log_lr(np.array(self.n), self._mean * self.n, variance, self.delta))
         self.decision = self._decide(self.log_lr)
         return self.decision
+
+    def state(self) -> dict[str, float | int | str]:
+        """What :meth:`restore` needs to continue the test (JSON-ready)."""
+        return {
+            "n": self.n,
+            "mean": self._mean,
+            "m2": self._m2,
+            "log_lr": self.log_lr,
+            "decision": self.decision,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> SPRT:
+        """Continue from a :meth:`state` (e.g. stored after each observation); self."""
+        self.n = int(state["n"])
+        self._mean = float(state["mean"])
+        self._m2 = float(state["m2"])
+        self.log_lr = float(state["log_lr"])
+        decision = str(state["decision"])
+        if decision not in ("continue", "accept_h0", "accept_h1"):
+            raise ValueError(f"unknown SPRT decision {decision!r}")
+        self.decision = decision  # type: ignore[assignment]
+        return self
 
     def _decide(self, log_lr: float) -> Decision:
         if log_lr >= self.upper:

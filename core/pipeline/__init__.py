@@ -2,12 +2,15 @@
 
 :class:`DecisionPipeline` turns each bar into a :class:`Decision`: incremental agent
 states, filtered regime update, selector weights, volatility- and confidence-scaled
-sizing, a pre-trade :class:`RiskHook` and a latency figure. :func:`replay` runs it over
+sizing, a pre-trade :class:`RiskHook` and a latency figure. :class:`ModelPipeline` is the
+same pipeline with a registered classifier's probability as its signal. :func:`replay` runs it over
 history (a vectorized path gives the same decisions); :func:`bench_pipeline` measures it.
 """
 
 from core.pipeline._incremental import IncrementalStrategy, make_kernel
 from core.pipeline.bench import bench_pipeline, build_pipeline
+from core.pipeline.model import ModelPipeline, model_signal, model_targets
+from core.pipeline.online_features import OnlineFeatures
 from core.pipeline.pipeline import (
     Decision,
     DecisionPipeline,
@@ -17,6 +20,7 @@ from core.pipeline.pipeline import (
     SizingSpec,
     SymbolBook,
     approve_all,
+    place_order,
 )
 from core.pipeline.replay import replay
 
@@ -25,6 +29,8 @@ __all__ = [
     "DecisionPipeline",
     "GateDecision",
     "IncrementalStrategy",
+    "ModelPipeline",
+    "OnlineFeatures",
     "OrderIntent",
     "RiskHook",
     "SizingSpec",
@@ -33,5 +39,8 @@ __all__ = [
     "bench_pipeline",
     "build_pipeline",
     "make_kernel",
+    "model_signal",
+    "model_targets",
+    "place_order",
     "replay",
 ]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core.data.synthetic import SyntheticSpec, generate
 from core.ensemble import EnsembleSpec, make_selector, tune_agents
-from core.pipeline.pipeline import DecisionPipeline, SymbolBook, _bars
+from core.pipeline.pipeline import DecisionPipeline, SizingSpec, SymbolBook, _bars
 from core.pipeline.replay import replay
 from core.regime import RegimeSpec, fit_regimes
 
@@ -33,8 +33,10 @@ def build_pipeline(
     selector: str = "contextual",
     seed: int = 0,
     symbol: str = "",
+    sizing: SizingSpec | None = None,
 ) -> DecisionPipeline:
-    """Tune agents and fit the regime model on ``prices[:train_bars]``; a fresh pipeline."""
+    """Tune agents and fit the regime model on ``prices[:train_bars]``; a fresh pipeline
+    (``sizing``: default :class:`SizingSpec`)."""
     spec = EnsembleSpec()
     train = prices.iloc[:train_bars]
     agents = tune_agents(train, spec)
@@ -45,6 +47,7 @@ def build_pipeline(
         regime_model=model,
         cost=spec.cost,
         symbol=symbol,
+        sizing=sizing,
     )
 
 

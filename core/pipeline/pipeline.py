@@ -136,6 +136,8 @@ class Decision:
     (signed). ``latency_us`` is the wall time of :meth:`DecisionPipeline.step` (amortized
     per bar in the vectorized replay). ``sized_by`` names the state's bound that cut the
     target or the order (``max_long``, ``max_short``, ``max_order_value``), else "".
+    ``probability`` is a model agent's probability of an up move at this bar (None for
+    the rule-agent ensemble, NaN while the model's features are still warming up).
     """
 
     ts: Any
@@ -153,6 +155,7 @@ class Decision:
     explanation: str
     latency_us: float = field(default=0.0)
     sized_by: str = ""
+    probability: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from ``ts``)."""
@@ -198,6 +201,59 @@ def _vol_scale(var: float, n: int, sizing: SizingSpec) -> float:
 def _target(signal: float, scale: float, confidence: float, sizing: SizingSpec) -> float:
     raw = signal * scale * (confidence if sizing.confidence_scaling else 1.0)
     return max(-sizing.max_position, min(sizing.max_position, raw))
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The target after the state's bounds, the order towards it and the hook's verdict."""
+
+    target: float
+    qty: float
+    approved: bool
+    approved_qty: float
+    reason: str
+    sized_by: str
+
+
+def place_order(
+    target: float,
+    state: SymbolBook,
+    close: float,
+    symbol: str,
+    ts: Any,
+    risk_hook: RiskHook | None,
+) -> PlacedOrder:
+    """Clip ``target`` to the state's bounds, size the order that moves the book to it
+    (within ``max_order_value``; rounding noise is no order) and ask the risk hook."""
+    sized_by = ""
+    if target > state.max_long:
+        target, sized_by = state.max_long, "max_long"
+    elif target < -state.max_short:
+        target, sized_by = -state.max_short, "max_short"
+    equity = state.equity
+    target_shares = target * equity / close if equity > 0 else 0.0
+    qty = target_shares - state.shares
+    if abs(qty) * close > state.max_order_value:
+        qty = math.copysign(state.max_order_value / close, qty)
+        sized_by = "max_order_value"
+    if abs(qty) * close <= _NO_TRADE * max(equity, 1.0):
+        qty = 0.0
+    if qty != 0.0:
+        order = OrderIntent(
+            symbol=symbol,
+            ts=ts,
+            side="buy" if qty > 0 else "sell",
+            qty=abs(qty),
+            price=close,
+            target_position=target,
+            current_position=state.shares * close / equity if equity > 0 else 0.0,
+        )
+        verdict = (risk_hook or approve_all)(order, state)
+        approved_qty = math.copysign(verdict.qty, qty) if verdict.approved else 0.0
+        approved, reason = verdict.approved, verdict.reason
+    else:
+        approved, approved_qty, reason = True, 0.0, "no order (already at target)"
+    return PlacedOrder(target, qty, approved, approved_qty, reason, sized_by)
 
 
 class DecisionPipeline:
@@ -300,35 +356,8 @@ class DecisionPipeline:
             signal, _vol_scale(self._vol.var, self._vol.n, self.sizing), confidence, self.sizing
         )
         # 5. bounds of the limits in force, order, risk
-        sized_by = ""
-        if target > state.max_long:
-            target, sized_by = state.max_long, "max_long"
-        elif target < -state.max_short:
-            target, sized_by = -state.max_short, "max_short"
-        equity = state.equity
-        target_shares = target * equity / close if equity > 0 else 0.0
-        qty = target_shares - state.shares
-        if abs(qty) * close > state.max_order_value:
-            qty = math.copysign(state.max_order_value / close, qty)
-            sized_by = "max_order_value"
-        if abs(qty) * close <= _NO_TRADE * max(equity, 1.0):
-            qty = 0.0
         symbol = str(bar.get("symbol", self.symbol))
-        if qty != 0.0:
-            order = OrderIntent(
-                symbol=symbol,
-                ts=bar.get("ts"),
-                side="buy" if qty > 0 else "sell",
-                qty=abs(qty),
-                price=close,
-                target_position=target,
-                current_position=state.shares * close / equity if equity > 0 else 0.0,
-            )
-            verdict = (self.risk_hook or approve_all)(order, state)
-            approved_qty = math.copysign(verdict.qty, qty) if verdict.approved else 0.0
-            approved, reason = verdict.approved, verdict.reason
-        else:
-            approved, approved_qty, reason = True, 0.0, "no order (already at target)"
+        order = place_order(target, state, close, symbol, bar.get("ts"), self.risk_hook)
         regime = LABELS[int(np.argmax(probs))]
         return Decision(
             ts=bar.get("ts"),
@@ -338,14 +367,14 @@ class DecisionPipeline:
             weights=dict(zip(self.names, sel.weights.tolist(), strict=True)),
             agent_positions=dict(zip(self.names, positions.tolist(), strict=True)),
             signal=signal,
-            target_position=target,
-            order_qty=qty,
-            approved=approved,
-            approved_qty=approved_qty,
-            risk_reason=reason,
+            target_position=order.target,
+            order_qty=order.qty,
+            approved=order.approved,
+            approved_qty=order.approved_qty,
+            risk_reason=order.reason,
             explanation=sel.explanation,
             latency_us=(time.perf_counter_ns() - t0) / 1e3,
-            sized_by=sized_by,
+            sized_by=order.sized_by,
         )
 
     def warm_up(self, prices: pd.DataFrame) -> None:

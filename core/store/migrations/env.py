@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 import core.store.auth
 import core.store.jobs
 import core.store.live
+import core.store.model_loop
 import core.store.monitoring
 import core.store.paper
 import core.store.trading  # noqa: F401  (registers the trading tables on Base.metadata)
