@@ -146,7 +146,9 @@ def session_bar_times(
         )
     step = pd.Timedelta(INTRADAY_TIMEFRAMES[timeframe])
     first = pd.Timestamp(start).normalize()
-    cal = xcals.get_calendar(calendar, start=first, end=first + pd.Timedelta(days=2 * days + 14))
+    cal = xcals.get_calendar(  # from a week before: the first day may not be a session
+        calendar, start=first - pd.Timedelta(days=7), end=first + pd.Timedelta(days=2 * days + 14)
+    )
     sessions = cal.sessions_window(cal.date_to_session(first, direction="next"), days)
     opens = cal.opens[sessions].dt.tz_convert(None)
     closes = cal.closes[sessions].dt.tz_convert(None)
