@@ -164,6 +164,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "paper": _optional("core.paper.bench", "bench_paper"),
     "cli": _optional("core.bench_cli", "bench_cli"),
     "jobs": _optional("core.bench_jobs", "bench_jobs"),
+    "predict": _optional("core.ml.bench_predict", "bench_predict"),
 }
 
 
@@ -235,6 +236,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.bench_jobs import summary as jobs_summary
 
         lines.append(jobs_summary(report["jobs"]))
+    if "predict" in report and "model" in report["predict"]:
+        from core.ml.bench_predict import summary as predict_summary
+
+        lines.append(predict_summary(report["predict"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
