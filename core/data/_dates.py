@@ -6,6 +6,14 @@ seems to use and the flag that declares it. UTC offsets are kept as wall-clock t
 every timestamp has the same one; several offsets, or a mix of naive and offset
 timestamps, need a declared time zone (the exchange's), into whose local time they are
 converted.
+
+Intraday timestamps (any time of day other than midnight) follow the workbench's intraday
+convention instead (:data:`INTRADAY_CONVENTION`): they are converted to UTC and stored
+naive. A UTC offset makes that exact; a file's timestamps without one need the declared
+time zone they are in (``--timezone America/New_York``, or ``UTC``), and a local time
+that a daylight-saving change makes ambiguous or non-existent is refused. Frames handed
+over by code (loaders, stored datasets) are already canonical: their naive intraday
+timestamps are kept as UTC.
 """
 
 from __future__ import annotations
@@ -29,6 +37,18 @@ _ISO = re.compile(
 )
 _DAY_MONTH = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?$")
 _MIN_YEAR, _MAX_YEAR = 1678, 2261  # nanosecond timestamps' range
+INTRADAY_CONVENTION = (
+    "each bar is read as stamped with its close time (right-labelled: the 14:30-14:31 UTC "
+    "minute is 14:31)"
+)
+"""How imported intraday timestamps are stored (as ``core.feeds.base.LABEL_CONVENTION``)."""
+_DAY_NS = 86_400 * 10**9
+
+
+def _intraday(values: np.ndarray, valid: np.ndarray) -> bool:
+    """Whether any valid timestamp has a time of day other than midnight (wall clock)."""
+    stamps = values[valid].astype("datetime64[ns]").astype("int64")
+    return bool(len(stamps)) and bool(np.any(stamps % _DAY_NS != 0))
 
 
 @dataclass
@@ -42,14 +62,31 @@ class ParsedDates:
 
 
 def parse_dates(
-    cells: pd.Series, column: str, locations: list[str], fmt: ReadFormat
+    cells: pd.Series,
+    column: str,
+    locations: list[str],
+    fmt: ReadFormat,
+    *,
+    from_file: bool = True,
 ) -> ParsedDates:
-    """Parse a date column; every refused cell is named with its line."""
+    """Parse a date column; every refused cell is named with its line.
+
+    ``from_file=False`` (a frame from code): naive intraday datetimes are taken as UTC.
+    """
     n = len(cells)
     if pd.api.types.is_datetime64_any_dtype(cells.dtype):
         series = pd.Series(pd.DatetimeIndex(cells))
         notes = []
         tz = getattr(series.dt, "tz", None)
+        # daily when midnight in the values' own zone or in the declared one
+        walls = [series.dt.tz_localize(None) if tz is not None else series]
+        if tz is not None and fmt.timezone:
+            walls.append(series.dt.tz_convert(fmt.timezone).dt.tz_localize(None))
+        intraday = all(
+            _intraday(w.to_numpy(dtype="datetime64[ns]"), w.notna().to_numpy()) for w in walls
+        )
+        if intraday and (tz is not None or from_file):
+            return _intraday_datetimes(series, column, locations, fmt)
         if tz is not None:
             if fmt.timezone:
                 series = series.dt.tz_convert(fmt.timezone)
@@ -110,6 +147,9 @@ def parse_dates(
     del years
     valid &= ~out_of_range
     values, tz_problems, notes = _resolve_offsets(wall, offsets, valid, column, locations, fmt)
+    # daily when midnight on the files' wall clock or in the declared zone
+    if _intraday(wall, valid) and _intraday(values, valid & ~np.isnat(values)):
+        values, tz_problems, notes = _resolve_intraday(wall, offsets, valid, column, locations, fmt)
     problems.extend(tz_problems)
     bad = ~valid | np.isnat(values)
     return ParsedDates(values, bad, problems, notes)
@@ -353,3 +393,96 @@ def _resolve_offsets(
             "kept as local wall-clock time"
         )
     return wall, problems, notes
+
+
+def _intraday_datetimes(
+    series: pd.Series, column: str, locations: list[str], fmt: ReadFormat
+) -> ParsedDates:
+    """A datetime column of intraday bars (Parquet) to naive UTC."""
+    tz = getattr(series.dt, "tz", None)
+    problems: list[Problem] = []
+    if tz is None:
+        wall = series.to_numpy(dtype="datetime64[ns]")
+        valid = ~np.isnat(wall)
+        values, problems, notes = _resolve_intraday(
+            wall, np.full(len(wall), np.nan), valid, column, locations, fmt
+        )
+    else:
+        values = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        notes = [f"column '{column}': intraday timestamps in zone {tz} converted to UTC"]
+    missing = np.isnat(series.to_numpy(dtype="datetime64[ns]"))
+    if missing.any():
+        problems.insert(0, _missing_dates(column, missing, locations))
+    return ParsedDates(values, np.isnat(values), problems, notes)
+
+
+def _resolve_intraday(
+    wall: np.ndarray,
+    offsets: np.ndarray,
+    valid: np.ndarray,
+    column: str,
+    locations: list[str],
+    fmt: ReadFormat,
+) -> tuple[np.ndarray, list[Problem], list[str]]:
+    """Intraday timestamps to naive UTC (:data:`INTRADAY_CONVENTION`): exact with a UTC
+    offset, else in the declared time zone; refused when neither says which zone."""
+    problems: list[Problem] = []
+    out = np.full(len(wall), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad_offset = valid & np.isinf(offsets)
+    if bad_offset.any():
+        where = locations_of(bad_offset, locations)
+        problems.append(
+            Problem(
+                "invalid_utc_offsets",
+                f"column '{column}': {bad_offset.sum()} UTC offset(s) are out of range "
+                f"({listed(where)}); offsets lie between -14:00 and +14:00",
+                column,
+                where,
+            )
+        )
+    aware = valid & np.isfinite(offsets)
+    naive = valid & np.isnan(offsets)
+    out[aware] = wall[aware] - (offsets[aware] * 60).astype("timedelta64[s]")
+    if naive.any() and not fmt.timezone:
+        where = locations_of(naive, locations)
+        shown = samples(pd.Series(wall.astype("datetime64[s]").astype(str)), naive, locations)
+        problems.append(
+            Problem(
+                "intraday_timezone_unknown",
+                f"column '{column}': {naive.sum()} intraday timestamp(s) carry no UTC offset "
+                f"({shown}), so their time zone is not certain; declare it with --timezone "
+                "(America/New_York for exchange time, UTC if they are UTC) or write the "
+                "offset, like 2024-03-04T09:31:00-05:00",
+                column,
+                where,
+            )
+        )
+        return out, problems, []
+    notes = [f"column '{column}': intraday timestamps stored in UTC; {INTRADAY_CONVENTION}"]
+    if naive.any():
+        local = pd.DatetimeIndex(wall[naive]).tz_localize(
+            fmt.timezone, ambiguous="NaT", nonexistent="NaT"
+        )
+        utc = local.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        unclear = np.isnat(utc)
+        if unclear.any():
+            rows = np.flatnonzero(naive)[unclear]
+            mask = np.zeros(len(wall), dtype=bool)
+            mask[rows] = True
+            where = locations_of(mask, locations)
+            problems.append(
+                Problem(
+                    "ambiguous_local_times",
+                    f"column '{column}': {len(rows)} time(s) fall in a daylight-saving change "
+                    f"of {fmt.timezone}, where they occur twice or not at all ({listed(where)}); "
+                    "write those timestamps with their UTC offset",
+                    column,
+                    where,
+                )
+            )
+        out[np.flatnonzero(naive)] = utc
+        notes[0] = (
+            f"column '{column}': intraday timestamps read in {fmt.timezone} and stored in UTC; "
+            f"{INTRADAY_CONVENTION}"
+        )
+    return out, problems, notes

@@ -258,7 +258,13 @@ def validate_frame(
     dates: np.ndarray | None = None
     date_bad = np.zeros(n, dtype=bool)
     if "date" in single:
-        parsed = parse_dates(cells[single["date"]], header[single["date"]], locations, fmt)
+        parsed = parse_dates(
+            cells[single["date"]],
+            header[single["date"]],
+            locations,
+            fmt,
+            from_file=isinstance(raw, RawTable),
+        )
         defects.extend(_defect(p) for p in parsed.problems)
         warnings.extend(parsed.notes)
         dates, date_bad = parsed.values, parsed.bad
@@ -285,8 +291,27 @@ def validate_frame(
     )
     if not canonical.index.is_monotonic_increasing:
         canonical = canonical.sort_index(kind="stable")
+    if isinstance(raw, RawTable) and len(canonical) > 1:
+        interval = _interval_of(canonical.index, source)
+        if interval is not None:
+            warnings.append(f"{source}: bar interval {interval}")
     warnings.extend(f"{source}: {w}" for w in order_warnings)
     return ValidatedFrame(canonical, warnings)
+
+
+def _interval_of(index: pd.DatetimeIndex, source: str) -> str | None:
+    """The bar interval of an intraday file (None for daily bars), or raise the defect
+    naming why it has none (:func:`core.data.frequency.bar_interval`)."""
+    from core.data.frequency import DAY, bar_interval, freq_text
+
+    try:
+        interval = bar_interval(index)
+    except ValueError as exc:
+        raise DataValidationError(
+            [Defect("irregular_bars", f"{exc}; one dataset holds bars of one interval", "date")],
+            source,
+        ) from exc
+    return None if interval >= DAY else freq_text(interval)
 
 
 def _table_of(raw: pd.DataFrame) -> RawTable:

@@ -88,7 +88,8 @@ def test_out_of_order_rows_are_sorted_and_the_first_one_is_named() -> None:
 
 
 def test_iso_timestamps_with_times_are_kept() -> None:
-    frame = accepted(b"date,close\n2020-01-02T15:30:00,1\n2020-01-02 16:00,2\n")
+    # intraday times without an offset need their zone declared (tests/core/test_intraday_upload.py)
+    frame = accepted(b"date,close\n2020-01-02T15:30:00,1\n2020-01-02 16:00,2\n", timezone="UTC")
     assert list(frame.index) == [pd.Timestamp("2020-01-02 15:30"), pd.Timestamp("2020-01-02 16:00")]
 
 
