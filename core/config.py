@@ -47,6 +47,9 @@ class WorkbenchSettings(BaseSettings):
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="Lifetime of a browser sign-in session."
     )
+    registry_keep: int = Field(
+        default=5, ge=0, le=1000, description="Best candidates per model kept by retention."
+    )
 
     @field_validator("db_url")
     @classmethod

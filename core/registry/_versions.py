@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-STAGES = ("candidate", "champion", "archived")
+STAGES = ("candidate", "champion", "archived", "deleted")
 """Lifecycle of a version: registered as a candidate, promoted to champion (one per
-name), archived when replaced or rolled back."""
+name), archived when replaced or rolled back; deleted (artifact removed) by retention."""
 
 _RUN_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "trials")
 
