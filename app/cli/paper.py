@@ -43,15 +43,35 @@ def paper_run(
     fees: float | None = _setting("fees", "--fees"),
     slippage: float | None = _setting("slippage", "--slippage"),
     seed: int | None = _setting("seed", "--seed"),
-    replay: bool = typer.Option(True, "--replay/--live", help="Replay embedded data."),
+    feed: str | None = _setting("feed", "--feed"),
+    timeframe: str | None = _setting("timeframe", "--timeframe"),
+    model: str | None = _setting("model", "--model"),
+    challenger: str | None = _setting("challenger", "--challenger"),
+    promotion: str | None = _setting("promotion", "--promotion"),
+    data_feed: str | None = _setting("data_feed", "--data-feed"),
+    replay: bool | None = typer.Option(
+        None,
+        "--replay/--live",
+        help="--replay: --feed replay. --live: --feed alpaca when Alpaca keys are set "
+        "(environment or secrets file), else --feed simulated.",
+    ),
     steps: int | None = typer.Option(None, "--steps", help="Bars to process in this run."),
-    speed: float = typer.Option(0.0, "--speed", help="Bars per second (0: as fast as possible)."),
+    speed: float = typer.Option(
+        0.0,
+        "--speed",
+        help="Bars per second: replay 0 = as fast as possible; simulated: the wall-clock pace "
+        "(above 0).",
+    ),
     until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
 
     A new session takes the settings given and the defaults for the rest.
+
+    --feed replay plays the dataset as fast as the worker runs (or at --speed); --feed
+    simulated plays it on the wall clock at --speed bars per second (no keys); --feed
+    alpaca trades live bars (keys from the environment or the secrets file).
 
     A stored session runs with the settings it was created with (a setting given must match).
 
@@ -63,8 +83,12 @@ def paper_run(
     from core.paper.session import check_run_options
 
     _call(as_json, check_run_options, steps=steps, speed=speed)
-    if not replay:
-        fail("live mode needs a live data feed; use --replay on embedded data", as_json=as_json)
+    if replay is not None:
+        implied = "replay" if replay else ("alpaca" if _alpaca_keys() else "simulated")
+        if feed is not None and feed != implied:
+            flag = "--replay" if replay else "--live"
+            fail(f"{flag} means --feed {implied}; it contradicts --feed {feed}", as_json=as_json)
+        feed = implied
     given = {
         k: v
         for k, v in {
@@ -77,6 +101,12 @@ def paper_run(
             "fees": fees,
             "slippage": slippage,
             "seed": seed,
+            "feed": feed,
+            "timeframe": timeframe,
+            "model": model,
+            "challenger": challenger,
+            "promotion": promotion,
+            "data_feed": data_feed,
         }.items()
         if v is not None and v != []
     }
@@ -99,6 +129,21 @@ def paper_run(
     except BrokerConfigError as exc:
         fail(str(exc), as_json=as_json)
     emit(summary, as_json=as_json)
+
+
+def _alpaca_keys() -> bool:
+    """Whether Alpaca keys are set (environment or secrets file)."""
+    from core.config import get_settings
+
+    settings = get_settings()
+    found = [
+        any(settings.secret(n) is not None for n in names)
+        for names in (
+            ("ALPACA_API_KEY", "APCA_API_KEY_ID"),
+            ("ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY"),
+        )
+    ]
+    return all(found)
 
 
 def _kill_reason(raw: Any, _values: dict[str, Any], _as_json: bool) -> str:

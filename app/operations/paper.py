@@ -8,9 +8,10 @@ operations (``workbench paper pause|resume|kill|status`` are generated from them
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
@@ -18,6 +19,10 @@ from app.operations.costs import Costs
 SESSION_PATTERN = r"^[A-Za-z0-9_-]+$"
 """A paper session's name: letters, digits, '_' and '-' (at most :data:`SESSION_MAX`)."""
 SESSION_MAX = 32
+DEFAULT_SYMBOLS = ("AAPL", "GOOG", "IBM", "MSFT", "SP500")
+"""A new session's symbols: the four single stocks of the embedded daily data and the
+S&P 500 index (the data has no fifth stock; NASDAQ, the other index, would nearly
+duplicate SP500), on their common calendar 2004-08-19 .. 2013-03-01 (2,148 bars)."""
 
 
 class PaperRequest(Costs):
@@ -32,10 +37,37 @@ class PaperRequest(Costs):
     broker: Literal["sim", "alpaca"] = Field(default="sim", description="sim or alpaca")
     dataset: str = Field(default="ohlcv_daily", description="Dataset of the replayed prices")
     symbols: list[str] = Field(
-        default_factory=lambda: ["SP500"],
+        default_factory=lambda: list(DEFAULT_SYMBOLS),
         min_length=1,
         max_length=20,
         description="Symbols traded (repeatable)",
+    )
+    feed: Literal["replay", "simulated", "alpaca"] = Field(
+        default="replay",
+        description=(
+            "Market data: replay (the dataset, as fast as the worker runs), simulated (the "
+            "dataset on the wall clock at --speed bars/s, no keys) or alpaca (live bars)"
+        ),
+    )
+    timeframe: Literal["1Min", "5Min", "15Min", "1Hour", "1Day"] = Field(
+        default="1Day", description="Bar length (replay and simulated: the dataset's)"
+    )
+    model: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Registered model that trades, NAME:VERSION or NAME@champion "
+        "(default: the rule-agent ensemble)",
+    )
+    challenger: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Registered model run in shadow, NAME:VERSION or NAME@champion",
+    )
+    promotion: Literal["auto", "approval"] = Field(
+        default="approval", description="Promote a winning challenger: auto or on PM approval"
+    )
+    data_feed: Literal["iex", "sip"] = Field(
+        default="iex", description="Alpaca data feed: iex (free) or sip (all exchanges)"
     )
     train_bars: int = Field(
         default=1000, ge=250, le=10_000, description="Bars used to tune the agents"
@@ -47,6 +79,29 @@ class PaperRequest(Costs):
     seed: int = Field(
         default=0, ge=0, le=2**32 - 1, description="Seed of the regime model and selector"
     )
+
+    @field_validator("model", "challenger")
+    @classmethod
+    def _model_ref(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from core.paper.model_loop import parse_model_ref
+
+        return str(parse_model_ref(value))
+
+    @model_validator(mode="after")
+    def _combination(self) -> PaperRequest:
+        """Refuse settings that cannot go together, naming the option."""
+        if self.data_feed != "iex" and self.feed != "alpaca":
+            raise ValueError(
+                f"--data-feed {self.data_feed} applies to --feed alpaca only (this session's "
+                f"feed is {self.feed}); leave --data-feed out"
+            )
+        if self.challenger is not None and self.challenger == self.model:
+            raise ValueError(
+                f"--challenger {self.challenger} is the --model itself; shadow another version"
+            )
+        return self
 
 
 class ControlRequest(BaseModel):
@@ -109,12 +164,35 @@ def _control_text(outcome: Any, _payload: dict[str, Any]) -> str:
     return f"paper trader: {outcome.message}"
 
 
+def feed_status(view: Any, now: datetime | None = None) -> dict[str, Any]:
+    """A session's feed, the market's state in words and the heartbeat's age in seconds
+    (None without a beat)."""
+    from core.feeds.clock import market_status_text
+    from core.feeds.factory import market_clock
+
+    config = dict((view.session or {}).get("config") or {})
+    now = now or datetime.now(UTC)
+    beat = view.heartbeat or {}
+    age = None
+    if beat.get("ts") is not None:
+        ts = beat["ts"] if beat["ts"].tzinfo else beat["ts"].replace(tzinfo=UTC)
+        age = round(max(0.0, (now - ts).total_seconds()), 3)
+    clock = market_clock(config, clock=lambda: now)
+    return {
+        "feed": config.get("feed", "replay"),
+        "timeframe": config.get("timeframe", "1Day"),
+        "market": market_status_text(clock, now),
+        "heartbeat_age_s": age,
+    }
+
+
 def status_payload(view: Any) -> dict[str, Any]:
     """The JSON payload of a session's monitor view (a ``MonitorView``)."""
     return {
         "session": view.session,
         "control": view.control,
         "heartbeat": view.heartbeat,
+        **feed_status(view),
         "alive": view.alive,
         "account": view.account,
         "positions": view.positions.to_dict(orient="records"),
@@ -147,7 +225,8 @@ STATUS = register(
     Operation(
         name="paper status",
         feature="paper",
-        summary="Session, control state, heartbeat, account and positions.",
+        summary="Session, feed, market clock, control state, heartbeat (and its age), account "
+        "and positions.",
         request=StatusRequest,
         service="app.services.paper:monitor",
         payload=status_payload,
@@ -168,5 +247,6 @@ __all__ = [
     "ResumeRequest",
     "StatusRequest",
     "control_payload",
+    "feed_status",
     "status_payload",
 ]

@@ -13,43 +13,34 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.operations.paper import ControlRequest, KillRequest, PaperRequest, StatusRequest
+from app.operations.paper import ControlRequest, KillRequest, PaperRequest
 from app.services import alerts
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
+from app.services.paper_feed import live_parts
+from app.services.paper_io import IO as _IO
+from app.services.paper_io import sessions as _sessions
+from app.services.paper_view import monitor, risk_report
 from core.broker import BrokerConfigError
 from core.config import get_settings
-from core.data.catalog import load_prices
 from core.data.loaders import DataSourceError
 from core.paper import control, session
 from core.paper.control import ControlOutcome
 from core.paper.group import REPLAY_GROUP_COMMIT
 from core.paper.lease import DEFAULT_TTL_S, SessionLease, utc_clock
 from core.paper.limits import StoredLimits
-from core.paper.monitor import MonitorView, read_monitor, risk_state
 from core.paper.report import CycleReport, alert_snapshot
 from core.paper.worker import PaperWorker
-from core.risk import RiskLimits, RiskReport, portfolio_risk
-from core.risk.versions import limits_in_force
-from core.store.db import session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _sessions() -> Any:
-    return session_scope(get_engine())
-
-
-def _limits() -> RiskLimits:
-    with _sessions() as s:
-        return limits_in_force(s)[1]
-
-
-_IO = session.SessionIO(
-    broker_for=lambda config: session.make_broker(get_engine(), config),
-    frames=lambda dataset, symbol: load_prices(_sessions, dataset, symbol),
-)
-"""The brokers and prices of sessions, for :mod:`core.paper`."""
+__all__ = [
+    "monitor",
+    "risk_report",
+    "run_worker",
+    "set_state",
+    "start_worker_process",
+    "stored_settings",
+]
 
 
 def _alert_hook(symbols: list[str]) -> Callable[[CycleReport], None]:
@@ -88,6 +79,8 @@ def run_worker(
     stop = session.parse_until(until)
     settings = request.model_dump(mode="json") if isinstance(request, PaperRequest) else request
     config, prices = session.prepare_run(_sessions, settings, _IO)
+    session.check_feed_options(config, speed=speed, until=stop)
+    parts = live_parts(config, prices, engine=get_engine(), speed=speed, clock=clock, sleep=sleep)
     with SessionLease(get_engine(), config["session"], ttl_s=lease_ttl_s, clock=clock) as lease:
         broker = _IO.broker_for(config)
         with _sessions() as s:
@@ -103,8 +96,12 @@ def run_worker(
             clock=clock,
             lease=lease,
             group_commit=REPLAY_GROUP_COMMIT,  # replays with the simulator only
+            feed=parts.feed,
+            observers=parts.observers,
+            market_clock=parts.market_clock,
         )
-        return worker.run(steps=steps, speed=speed, until=stop).as_dict()
+        summary = worker.run(steps=steps, speed=speed, until=stop).as_dict()
+        return {**summary, "feed": parts.feed.kind}
 
 
 def start_worker_process(
@@ -118,6 +115,7 @@ def start_worker_process(
     settings = request.model_dump(mode="json")
     try:
         config, _ = session.prepare_run(_sessions, settings, _IO)
+        session.check_feed_options(config, speed=speed, until=None)
     except (BrokerConfigError, DataSourceError) as exc:
         raise ValueError(str(exc)) from exc
     with _sessions() as s:
@@ -136,15 +134,3 @@ def set_state(request: ControlRequest, *, actor: Actor = LOCAL) -> ControlOutcom
     return control.set_state(
         get_engine(), request.state, by=actor.name, io=_IO, reason=request.reason, flatten=flatten
     )
-
-
-def monitor(request: StatusRequest | None = None) -> MonitorView:
-    """Read the state of a session (the newest one when not named)."""
-    with _sessions() as s:
-        return read_monitor(s, None if request is None else request.session)
-
-
-def risk_report(view: MonitorView) -> RiskReport | None:
-    """The risk report of a session's current book (None without one)."""
-    state = risk_state(view, _IO.frames)
-    return None if state is None else portfolio_risk(state, _limits())

@@ -74,7 +74,7 @@ def make_feed(
 
     ``frames`` loads a dataset's symbol (or is the frames already loaded); ``speed`` is
     the simulated feed's bars per second; ``alpaca`` goes to the Alpaca feed's
-    constructor (e.g. URL overrides).
+    constructor (e.g. keys or URL overrides; by default it reads the settings).
     """
     kind = str(config.get("feed", "replay"))
     timeframe = cast(Timeframe, str(config.get("timeframe", "1Day")))
@@ -89,11 +89,11 @@ def make_feed(
         return cast(
             Feed,
             module.AlpacaFeed(
-                symbols=list(config["symbols"]),
                 timeframe=timeframe,
                 data_feed=str(config.get("data_feed", "iex")),
-                clock=clock,
+                clock=market_clock(config, clock=clock),
                 sleep=sleep,
+                wall=clock,
                 **alpaca,
             ),
         )

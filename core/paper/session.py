@@ -30,6 +30,16 @@ MAX_SPEED = 10_000.0
 REMOTE_BROKERS = ("alpaca",)
 """Brokers with a market and keys of their own (the ledger mirrors them)."""
 
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "feed": "replay",
+    "timeframe": "1Day",
+    "model": None,
+    "challenger": None,
+    "promotion": "approval",
+    "data_feed": "iex",
+}
+"""The live settings of a session created before they existed (issue 13): a replay."""
+
 Frames = Callable[[str, str], pd.DataFrame]
 """``frames(dataset, symbol)``: the canonical price frame of one symbol."""
 
@@ -48,6 +58,20 @@ class SessionIO:
 
     broker_for: Callable[[Mapping[str, Any]], Broker]
     frames: Frames
+
+
+def check_feed_options(
+    config: Mapping[str, Any], *, speed: float, until: pd.Timestamp | None
+) -> None:
+    """Refuse run options the session's feed cannot take, naming the flag."""
+    feed = config.get("feed", "replay")
+    if feed == "simulated" and not speed > 0:
+        raise ValueError(
+            "--feed simulated plays the dataset on the wall clock: give --speed in bars per "
+            "second above 0 (e.g. --speed 1)"
+        )
+    if feed != "replay" and until is not None:
+        raise ValueError(f"--until applies to --feed replay only (this session's feed is {feed})")
 
 
 def check_run_options(*, steps: int | None, speed: float) -> None:
@@ -126,8 +150,10 @@ def prepare_run(
         if stored is None:
             raise LookupError(missing_session(request))
         request = stored
-    config = dict(request)
-    prices = session_prices(config, io.frames)
+    config = {**LEGACY_DEFAULTS, **dict(request)}
+    prices: dict[str, pd.DataFrame] = {}
+    if config["feed"] != "alpaca":  # live bars have no dataset: the feed gives them
+        prices = session_prices(config, io.frames)
     if config["broker"] in REMOTE_BROKERS:  # the simulator has no keys to refuse
         check_broker(io.broker_for(config))
     return config, prices
@@ -170,7 +196,8 @@ def open_session(s: Session, config: Mapping[str, Any]) -> PaperSession:
     repo = PaperSessionRepository(s)
     row = repo.get(name)
     if row is not None:
-        differs = {k for k, v in config.items() if row.config.get(k) != v}
+        stored = {**LEGACY_DEFAULTS, **row.config}
+        differs = {k for k, v in config.items() if stored.get(k) != v}
         if differs:
             raise ValueError(
                 f"session {name!r} exists with a different {sorted(differs)}; "
@@ -198,7 +225,9 @@ def open_session(s: Session, config: Mapping[str, Any]) -> PaperSession:
 def session_prices(config: Mapping[str, Any], frames: Frames) -> dict[str, pd.DataFrame]:
     """Each of the session's symbols' frames, checked to leave bars to trade after the
     training bars (ValueError otherwise, before any work)."""
-    prices = {symbol: frames(config["dataset"], symbol) for symbol in config["symbols"]}
+    from core.feeds.factory import dataset_frames
+
+    prices = dataset_frames(config, frames)  # checks the dataset has the timeframe
     check_training(int(config["train_bars"]), len(common_calendar(prices)))
     return prices
 
