@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 EPS = 1e-4
-MIN_ROWS = 30
-"""Fewest live values a feature (or a feature in one regime) needs to be scored."""
+MIN_ROWS = 100
+"""Fewest live values a feature (or a feature in one regime) needs to be scored (with
+decile bins, PSI of 30 values of an unchanged distribution is often above 0.25)."""
+MIN_REGIME_ROWS = 200
 DRIFT_THRESHOLD = 0.25
 
 
@@ -53,16 +55,22 @@ def ks(summary: Mapping[str, Any], values: np.ndarray) -> float:
 
 
 def _score(
-    out: dict[str, float], features: Mapping[str, Any], live: pd.DataFrame, suffix: str
+    out: dict[str, float],
+    features: Mapping[str, Any],
+    live: pd.DataFrame,
+    *,
+    suffix: str = "",
+    prefix: str = "",
+    min_rows: int = MIN_ROWS,
 ) -> None:
     for name, summary in features.items():
         if name not in live.columns:
             continue
         values = live[name].to_numpy(dtype=np.float64)
-        if np.isfinite(values).sum() < MIN_ROWS:
+        if np.isfinite(values).sum() < min_rows:
             continue
-        out[f"psi:{name}{suffix}"] = psi(summary, values)
-        out[f"ks:{name}{suffix}"] = ks(summary, values)
+        out[f"psi{prefix}:{name}{suffix}"] = psi(summary, values)
+        out[f"ks{prefix}:{name}{suffix}"] = ks(summary, values)
 
 
 def drift_scores(
@@ -70,19 +78,30 @@ def drift_scores(
 ) -> dict[str, float]:
     """PSI and KS of every reference feature on the ``live`` rows.
 
-    Keys: ``psi:NAME`` and ``ks:NAME`` overall; ``psi:NAME@REGIME`` and ``ks:NAME@REGIME``
-    on the live rows of each regime (against the reference's rows of that regime when it
-    has them, else its overall summary); ``psi_max``, ``ks_max`` and ``rows``. A feature
-    (or regime) with fewer than 30 finite live values is left out.
+    Keys: ``psi:NAME`` and ``ks:NAME`` overall; per regime, ``psi:NAME@REGIME`` and
+    ``ks:NAME@REGIME`` against the reference's own rows of that regime, or, when the
+    reference has none for it, ``psi_all:NAME@REGIME`` / ``ks_all:NAME@REGIME`` against
+    its overall summary (for the panel only: regimes differ from the whole by nature, so
+    rules and :func:`drift_signal` read the ``psi:`` keys); ``psi_max``, ``ks_max`` (of
+    the ``psi:``/``ks:`` keys) and ``rows``. A feature needs 100 finite live values
+    overall and 200 in a regime (autocorrelated features make small windows noisy).
     """
     out: dict[str, float] = {}
     features = reference.get("features", {})
-    _score(out, features, live, "")
+    _score(out, features, live)
     if regimes is not None:
         labels = regimes.reindex(live.index)
         per_regime = reference.get("regimes", {})
         for label, rows in live.groupby(labels, sort=True):
-            _score(out, per_regime.get(str(label), features), rows, f"@{label}")
+            own = per_regime.get(str(label))
+            _score(
+                out,
+                own or features,
+                rows,
+                suffix=f"@{label}",
+                prefix="" if own else "_all",
+                min_rows=MIN_REGIME_ROWS,
+            )
     psis = [v for k, v in out.items() if k.startswith("psi:") and np.isfinite(v)]
     kss = [v for k, v in out.items() if k.startswith("ks:") and np.isfinite(v)]
     out["psi_max"] = max(psis, default=float("nan"))

@@ -15,7 +15,7 @@
 
 The reference is the registered model's training distribution (``config["model"]``) or,
 for a session without a model, the distribution of the session's warm-up bars
-(``train_bars``) for every feature the data allows. Rows go to ``monitor_points`` in the
+(``train_bars``) for :data:`WARMUP_FEATURES`. Rows go to ``monitor_points`` in the
 bar's transaction (``quality`` and ``model`` every bar, ``drift`` when computed); a
 restart restores the pending predictions, outcomes and regimes from them.
 """
@@ -41,6 +41,19 @@ from core.paper.observers import BarEvent, BarObserver
 from core.store.models import ModelVersion
 from core.store.monitoring import MonitoringRepository, MonitorPoint
 
+WARMUP_FEATURES = (
+    "ret_1",
+    "ret_5",
+    "vol_21",
+    "hl_range",
+    "rsi_14",
+    "close_location",
+    "volume_z_20",
+)
+"""Scale-free features a session without a model is watched on (price levels and
+drawdowns drift by nature and would always alarm; smoothed ones such as ``natr_14``
+swing by a PSI of ~0.4 over 250-bar windows of a stationary series)."""
+
 
 @dataclass(frozen=True)
 class MonitorSettings:
@@ -48,11 +61,12 @@ class MonitorSettings:
 
     every: int = 10
     """Bars between drift computations."""
-    window: int = 120
-    """Live bars (per symbol) the drift is measured on."""
-    metrics_window: int = 100
-    """Realized outcomes the live model metrics are measured on."""
-    min_outcomes: int = 30
+    window: int = 250
+    """Live bars (per symbol) the drift is measured on (features such as a 21-bar
+    volatility are autocorrelated: shorter windows make PSI noisy)."""
+    metrics_window: int = 200
+    """Realized outcomes (all symbols) the live model metrics are measured on."""
+    min_outcomes: int = 100
     """Fewest outcomes before model metrics are reported."""
     outlier_window: int = 100
     """Trailing returns the outlier sigma is measured against."""
@@ -133,7 +147,8 @@ class MonitorObserver:
         for frame in frames.values():
             head = frame.iloc[:bars] if bars > 0 else frame
             if len(head) > 0:
-                names = available_features(head.columns)
+                have = set(available_features(head.columns))
+                names = [f for f in WARMUP_FEATURES if f in have]
                 parts.append(compute_features(head, names).dropna(how="all"))
         if not parts:
             return None
