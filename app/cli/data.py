@@ -29,7 +29,8 @@ def data_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
         lines.append(f"{info.name}: {info.description} [{info.license}]")
         for s in info.symbols:
             lines.append(
-                f"  {s.symbol:<10} {s.start} .. {s.end}  {s.rows:>6} bars  {','.join(s.columns)}"
+                f"  {s.symbol:<10} {s.start} .. {s.end}  {s.rows:>6} bars of {s.interval}  "
+                f"{','.join(s.columns)}"
             )
     emit(payload, as_json=as_json, text="\n".join(lines))
 

@@ -92,6 +92,7 @@ def import_payload(result: Any) -> dict[str, Any]:
         "start": result.start.isoformat(),
         "end": result.end.isoformat(),
         "columns": list(result.columns),
+        "interval": result.interval,
         "warnings": result.warnings,
     }
 

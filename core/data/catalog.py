@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from core.config import get_settings
-from core.data.listing import DatasetInfo, SymbolInfo, stored_symbols
+from core.data.listing import BAR_INTERVAL_KEY, DatasetInfo, SymbolInfo, stored_symbols
 from core.data.loaders import (
     AlpacaSource,
     DataSourceError,
@@ -54,6 +54,13 @@ def uploads(sessions: Sessions) -> list[ImportedDataset]:
         return DatasetRepository(session).list()
 
 
+def upload_interval(record: ImportedDataset) -> str:
+    """An upload's bar interval, stored beside its read format at import (``1D`` for the
+    uploads of before intraday imports, which were daily)."""
+    found = (record.read_format or {}).get(BAR_INTERVAL_KEY)
+    return str(found) if found else "1D"
+
+
 def list_datasets(sessions: Sessions) -> list[DatasetInfo]:
     """Every offline dataset with its symbols, date ranges and columns (the embedded ones
     from their stored listing while it matches their files, see :mod:`core.data.listing`)."""
@@ -66,7 +73,8 @@ def list_datasets(sessions: Sessions) -> list[DatasetInfo]:
         for name, src in embedded_sources(folder).items()
     ]
     imported = tuple(
-        SymbolInfo(r.name, r.start, r.end, r.rows, tuple(r.columns)) for r in uploads(sessions)
+        SymbolInfo(r.name, r.start, r.end, r.rows, tuple(r.columns), upload_interval(r))
+        for r in uploads(sessions)
     )
     infos.append(
         DatasetInfo(UPLOADS, "Files imported by users", "user uploads", "as supplied", imported)

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.data.catalog import Sessions
 from core.data.formats import ReadFormat
+from core.data.listing import BAR_INTERVAL_KEY
+from core.data.loaders import interval_text
 from core.data.stored import check_name, parquet_blob, write_partial
 from core.data.validation import DataValidationError, Defect, ValidatedFrame, validate_upload
 from core.store.models import ImportedDataset
@@ -35,6 +37,8 @@ class ImportResult:
     columns: tuple[str, ...]
     warnings: list[str]
     file_sha256: str = ""
+    interval: str = "1D"
+    """Bar interval found (``1D`` daily, ``1min``...)."""
 
 
 def _taken(name: str, filename: str, record: ImportedDataset | None = None) -> DataValidationError:
@@ -62,7 +66,10 @@ def _record(
         path=str(path),
         sha256=hashlib.sha256(payload).hexdigest(),
         file_sha256=file_sha,
-        read_format=(fmt or ReadFormat()).model_dump(),
+        read_format={
+            **(fmt or ReadFormat()).model_dump(),
+            BAR_INTERVAL_KEY: interval_text(frame.index),
+        },
         rows=len(frame),
         columns=list(frame.columns),
         start=frame.index[0].date(),
@@ -119,6 +126,7 @@ def import_upload(
         tuple(frame.columns),
         checked.warnings,
         file_sha,
+        interval_text(frame.index),
     )
 
 

@@ -40,6 +40,16 @@ class DataSource(Protocol):
         ...
 
 
+def interval_text(index: pd.Index) -> str:
+    """A frame's bar interval as listed (``1D``, ``1min``...; ``1D`` when none can be read)."""
+    from core.data.frequency import freq_of
+
+    try:
+        return freq_of(index)
+    except ValueError:
+        return "1D"
+
+
 def _symbol_info(symbol: str, frame: pd.DataFrame) -> SymbolInfo:
     return SymbolInfo(
         symbol,
@@ -47,6 +57,7 @@ def _symbol_info(symbol: str, frame: pd.DataFrame) -> SymbolInfo:
         frame.index[-1].date(),
         len(frame),
         tuple(frame.columns),
+        interval_text(frame.index),
     )
 
 
