@@ -106,7 +106,7 @@ class ModelPipeline:
 
     def reset(self) -> None:
         """Forget all bars."""
-        self.online = OnlineFeatures(self.features)
+        self.online = OnlineFeatures(self.features, periods_per_year=self.sizing.periods_per_year)
         self._vol = _VolState(self.sizing.vol_halflife)
         if self.regime_model is not None:
             self.regime_model.reset()

@@ -127,6 +127,9 @@ class OnlineFeatures:
     ----------
     names : sequence of str
         Feature names in output order (any registered feature).
+    periods_per_year : float
+        Annualization of the volatility features: the bars a year of the data
+        (:func:`core.data.frequency.periods_per_year_of`, as the catalogue reads it).
 
     Examples
     --------
@@ -140,8 +143,9 @@ class OnlineFeatures:
     True
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], *, periods_per_year: float = TRADING_DAYS) -> None:
         self.names = tuple(names)
+        self.ppy = float(periods_per_year)
         for name in self.names:
             get_feature(name)  # unknown names fail now, with the catalogue's message
         self.reset()
@@ -257,7 +261,7 @@ class OnlineFeatures:
 
         def vol(k: int) -> float:
             r = logrets(k)
-            return _std(r) * math.sqrt(TRADING_DAYS) if r.size == k else math.nan
+            return _std(r) * math.sqrt(self.ppy) if r.size == k else math.nan
 
         def window(j: int, k: int) -> np.ndarray:
             return col(j, k) if self.n >= k else np.empty(0)
@@ -288,14 +292,14 @@ class OnlineFeatures:
             if self.n < 21:
                 return math.nan
             hl2 = np.log(col(1, 21) / col(2, 21)) ** 2
-            return math.sqrt(float(hl2.mean()) / (4.0 * _LN2) * TRADING_DAYS)
+            return math.sqrt(float(hl2.mean()) / (4.0 * _LN2) * self.ppy)
 
         def garman_klass() -> float:
             if self.n < 21:
                 return math.nan
             o, h, lo, cl = col(0, 21), col(1, 21), col(2, 21), col(c, 21)
             term = 0.5 * np.log(h / lo) ** 2 - (2.0 * _LN2 - 1.0) * np.log(cl / o) ** 2
-            return math.sqrt(max(float(term.mean()), 0.0) * TRADING_DAYS)
+            return math.sqrt(max(float(term.mean()), 0.0) * self.ppy)
 
         def range_pos() -> float:
             x = window(c, 20)

@@ -38,6 +38,22 @@ def test_online_features_equal_the_batch_catalogue_on_real_prices() -> None:
     np.testing.assert_allclose(rows[ok], batch[ok], rtol=1e-6, atol=1e-10)
 
 
+def test_online_features_on_minute_bars_annualize_per_minute() -> None:
+    from core.data.frequency import periods_per_year_of
+    from core.data.synthetic import synthetic_intraday
+
+    prices = synthetic_intraday(["AAA"], days=2, seed=4)["AAA"]
+    names = available_features(prices.columns)
+    batch = compute_features(prices, names).to_numpy()
+    ppy = periods_per_year_of(prices.index)
+    assert ppy == 98_280.0
+    online = OnlineFeatures(names, periods_per_year=ppy)
+    rows = np.array([online.update(*row) for row in prices.itertuples(index=False)])
+    assert np.array_equal(np.isnan(rows), np.isnan(batch))
+    ok = ~np.isnan(batch)
+    np.testing.assert_allclose(rows[ok], batch[ok], rtol=1e-6, atol=1e-10)
+
+
 def test_parse_model_ref() -> None:
     assert parse_model_ref("alpha:3") == ModelRef("alpha", 3)
     assert parse_model_ref(" alpha@champion ") == ModelRef("alpha", None)
