@@ -55,6 +55,16 @@ def jobs_worker() -> bool:
     return jobs.ensure_worker()
 
 
+@st.cache_resource(show_spinner=False, ttl=60)
+def alerts_watchdog() -> bool:
+    """Start ``workbench alerts watch`` (heartbeat and stale-data alerts from outside the
+    paper workers) when none is alive, checked at most once a minute; off with
+    WORKBENCH_JOBS_AUTOSTART=0 or WORKBENCH_WATCHDOG_AUTOSTART=0. Whether one was started."""
+    from app.services import watchdog
+
+    return watchdog.ensure_watchdog()
+
+
 def clear_data() -> None:
     """Forget cached data (after an import)."""
     dataset_infos.clear()

@@ -75,6 +75,7 @@ def main() -> None:
         if navigation.url_path in WARM_ENGINE_FOR:
             cached.engine_warmup()
         cached.jobs_worker()  # long operations run as jobs in a worker process
+        cached.alerts_watchdog()  # heartbeat / stale-data alerts from outside the workers
         render_sign_in()  # first: nothing from the data is shown before sign-in
         render_sidebar()
         navigation.run()

@@ -59,15 +59,74 @@ add_command(alerts_app, ops.TEST, converters={"url": _url}, after=_delivered)
 
 
 @alerts_app.command("list")
-def alerts_list(as_json: bool = JSON_OPT) -> None:
-    """Configured channels (URLs masked) and rules."""
+def alerts_list(
+    as_json: bool = JSON_OPT,
+    last: int = typer.Option(50, "--last", min=0, max=10_000, help="Recent alerts to list."),
+) -> None:
+    """Configured channels (URLs masked) and rules, the rule kinds (unit, range, example)
+    and the most recent alerts fired (``fired``, newest first)."""
+    from app.operations.alerts import AlertLogRequest
     from app.services import alerts
+    from core.alerts.rules import KINDS, MONITORING_KINDS, QUALITY_KINDS, THRESHOLDS
 
+    fired = alerts.history(AlertLogRequest(limit=last)) if last else []
     payload = {
         "channels": alerts.list_channels(),
         "rules": [r.model_dump() for r in alerts.list_rules()],
+        "kinds": [
+            {
+                "kind": kind,
+                "group": "monitoring"
+                if kind in MONITORING_KINDS
+                else "data quality"
+                if kind in QUALITY_KINDS
+                else "trading",
+                "threshold": THRESHOLDS[kind].describe() if kind in THRESHOLDS else None,
+            }
+            for kind in KINDS
+        ],
+        "fired": fired,
+        "fired_kinds": sorted({e["kind"] for e in fired}),
     }
-    emit(payload, as_json=as_json)
+    text = None
+    if not as_json:
+        lines = [f"{len(payload['rules'])} rule(s), {len(payload['channels'])} channel(s)"]
+        lines += [f"  rule {r['name']} ({r['kind']})" for r in payload["rules"]]
+        lines += [f"  fired {e['at']} {e['kind']}: {e['message']}" for e in fired[:10]]
+        text = "\n".join(lines)
+    emit(payload, as_json=as_json, text=text)
+
+
+@alerts_app.command("watch")
+def alerts_watch(
+    once: bool = typer.Option(False, "--once", help="Check once and exit."),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between checks (> 0)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Watch the running paper sessions from outside their workers: fire heartbeat when a
+    worker dies or hangs, stale_data when no bar comes while the market is open."""
+    from app.services import watchdog
+
+    if not interval > 0:
+        fail(f"--interval must be above 0 seconds; got {interval:g}", as_json=as_json)
+    if once:
+        results = watchdog.check_once()
+        payload = {"sessions": watchdog.status(), "fired": results}
+        text = (
+            "\n".join(
+                [
+                    f"session {s['session']}: heartbeat {s['heartbeat_age_s']} s ago, "
+                    f"missed bars {s['missed_bars']}"
+                    for s in payload["sessions"]
+                ]
+                + [r["message"] for r in results]
+            )
+            or "no running paper session"
+        )
+        emit(payload, as_json=as_json, text=text)
+        return
+    sent = watchdog.watch(interval_s=interval)
+    emit({"dispatched": sent}, as_json=as_json, text=f"{sent} alert(s) dispatched")
 
 
 add_command(alerts_app, ops.HISTORY)

@@ -7,6 +7,7 @@ lands, without changing their callers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -82,4 +83,53 @@ def sessions_between(first: pd.Timestamp, last: pd.Timestamp, calendar: str = CA
     return max(0, inside - int(cal.is_session(a)) - int(cal.is_session(b)))
 
 
-__all__ = ["CALENDAR", "market_open", "open_seconds", "sessions_between"]
+def closes_between(
+    start: datetime | pd.Timestamp, end: datetime | pd.Timestamp, calendar: str = CALENDAR
+) -> int:
+    """Session closes in ``(start, end]`` (daily bars the market produced meanwhile).
+
+    >>> closes_between(datetime(2024, 1, 2, 22, 0), datetime(2024, 1, 5, 22, 0))
+    3
+    """
+    a, b = _utc(start), _utc(end)
+    if b <= a:
+        return 0
+    cal = _calendar(calendar)
+    lo = max(a.normalize().tz_localize(None), cal.first_session)
+    hi = min(b.normalize().tz_localize(None), cal.last_session)
+    if hi < lo:
+        return 0
+    closes = cal.closes[cal.sessions_in_range(lo, hi)]
+    return int(((closes > a) & (closes <= b)).sum())
+
+
+@dataclass(frozen=True)
+class MarketHours:
+    """When a session's market trades, for stale-data checks: the exchange calendar
+    (``always_open=False``) or around the clock (replayed and simulated feeds)."""
+
+    calendar: str = CALENDAR
+    always_open: bool = False
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the market trades at ``at``."""
+        return True if self.always_open else market_open(at, self.calendar)
+
+    def missed_bars(self, since: datetime, now: datetime, interval_s: float) -> float:
+        """Bars of ``interval_s`` seconds the market produced after ``since`` until
+        ``now``: open seconds over the interval (intraday), session closes (daily)."""
+        if self.always_open:
+            return max(0.0, (now - since).total_seconds()) / interval_s
+        if interval_s >= 86_400:
+            return float(closes_between(since, now, self.calendar))
+        return open_seconds(since, now, self.calendar) / interval_s
+
+
+__all__ = [
+    "CALENDAR",
+    "MarketHours",
+    "closes_between",
+    "market_open",
+    "open_seconds",
+    "sessions_between",
+]
