@@ -26,8 +26,10 @@ start times).
 Faults (:class:`Faults`, ``fake.faults``), keyed by ``(symbol, minute index)``:
 ``withhold`` (a gap: never streamed, present in REST), ``late`` (streamed k minutes
 later), ``duplicate`` (streamed again with the next minute), ``out_of_order`` (streamed
-after the symbol's next bar), ``disconnect_after`` (drop every connection after N more bar
-messages, once), ``auth_error`` (refuse the stream's auth). A slow consumer is a big
+after the symbol's next bar), ``no_trades`` (a minute without trades: in neither stream nor
+REST), ``disconnect_after`` (close every connection after N more bar messages, once),
+``auth_error`` (refuse the stream's auth, e.g. ``(402, "auth failed")``, or ``(406,
+"connection limit exceeded")`` which clients retry). A slow consumer is a big
 ``push(n)``: the frames are written as fast as the socket takes them.
 
 Use it through :func:`start_market_data` (returns a started :class:`MarketData`; call
@@ -69,6 +71,8 @@ class Faults:
     out_of_order: set[Key] = field(default_factory=set)
     disconnect_after: int | None = None
     """Drop every open connection after this many more bar messages (then reset)."""
+    no_trades: set[Key] = field(default_factory=set)
+    """Minutes without a trade: in neither the stream nor REST (IEX has many)."""
     auth_error: tuple[int, str] | None = None
     """Refuse the stream's auth with ``(code, msg)``, e.g. ``(402, "auth failed")``."""
 
@@ -230,17 +234,21 @@ class MarketData:
 
     def published(self, symbol: str) -> pd.DataFrame:
         """Minute bars of ``symbol`` the market has traded so far (index: minute start)."""
-        return self.minutes[symbol].iloc[: self.pushed]
+        frame = self.minutes[symbol].iloc[: self.pushed]
+        gone = [self.times[i] for s, i in self.faults.no_trades if s == symbol and i < self.pushed]
+        return frame.drop(index=gone) if gone else frame
 
     def expected(self, timeframe: str, *, upto: int | None = None) -> dict[str, pd.DataFrame]:
         """The bars a feed should deliver, in the workbench's labels (intraday: UTC-naive
         close time; daily: New York date), from the first ``upto`` minutes (default: all
-        pushed), by pandas grouping independent of the feed's code. Includes the bar in
-        progress; drop labels after the time you expect."""
+        pushed; ``no_trades`` minutes left out), by pandas grouping independent of the
+        feed's code. Includes the bar in progress; drop labels after the time you expect."""
         n = self.pushed if upto is None else upto
         out = {}
         for symbol in self.symbols:
-            bars = aggregate(self.minutes[symbol].iloc[:n], timeframe)
+            frame = self.minutes[symbol].iloc[:n]
+            gone = [self.times[i] for s, i in self.faults.no_trades if s == symbol and i < n]
+            bars = aggregate(frame.drop(index=gone) if gone else frame, timeframe)
             step = timeframe_delta(timeframe)
             if step is None:
                 labels = bars.index.tz_convert(NEW_YORK).tz_localize(None).normalize()
@@ -290,7 +298,7 @@ class MarketData:
         now: list[Key] = []
         for symbol in self.symbols:
             key = (symbol, i)
-            if key in faults.withhold:
+            if key in faults.withhold or key in faults.no_trades:
                 continue
             if key in faults.late:
                 self._deferred.setdefault(i + faults.late[key], []).append((key, False))
@@ -317,18 +325,19 @@ class MarketData:
                 limit = self.faults.disconnect_after
                 if limit is not None and len(mine) >= limit - self._sent_since_fault:
                     await self._send(ws, mine[: limit - self._sent_since_fault])
-                    self._drop_all()
+                    await self._drop_all()
                     break
                 self._sent_since_fault += len(mine)
                 await self._send(ws, mine)
 
-    def _drop_all(self) -> None:
-        """The disconnect fault: abort every connection (a network drop, no close frame)."""
+    async def _drop_all(self) -> None:
+        """The disconnect fault: close every connection (code 1011, after the bars already
+        written, which the client receives first)."""
         self.faults.disconnect_after = None
         self._sent_since_fault = 0
         for ws in list(self._subscribers):
             self._subscribers.pop(ws, None)
-            ws.transport.abort()
+            await ws.close(1011, "fake disconnect")
 
     async def _send(self, ws: ServerConnection, keys: list[Key]) -> None:
         if not keys:
