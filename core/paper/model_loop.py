@@ -47,12 +47,15 @@ class ModelRef:
             return f"{self.name}@champion"
         return f"{self.name}:{self.version}"
 
+    def __str__(self) -> str:
+        return self.text
+
 
 def parse_model_ref(text: str) -> ModelRef:
     """Parse ``"NAME:VERSION"`` or ``"NAME@champion"``.
 
-    >>> parse_model_ref("alpha:3"), parse_model_ref("alpha@champion").version
-    (ModelRef(name='alpha', version=3), None)
+    >>> parse_model_ref("alpha:3"), str(parse_model_ref(" alpha@champion"))
+    (ModelRef(name='alpha', version=3), 'alpha@champion')
     >>> parse_model_ref("alpha")
     Traceback (most recent call last):
     ...

@@ -58,6 +58,7 @@ def test_parse_model_ref() -> None:
     assert parse_model_ref("alpha:3") == ModelRef("alpha", 3)
     assert parse_model_ref(" alpha@champion ") == ModelRef("alpha", None)
     assert parse_model_ref("alpha@champion").text == "alpha@champion"
+    assert str(parse_model_ref("alpha:12")) == "alpha:12"  # what a stored config keeps
     for bad in ("alpha", "alpha:0", "alpha@latest", "al pha:1", "alpha:x"):
         with pytest.raises(ValueError, match="write NAME:VERSION"):
             parse_model_ref(bad)
