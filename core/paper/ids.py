@@ -82,8 +82,15 @@ def client_order_id(session: str, symbol: str, ts: date | datetime, tag: str = "
     >>> client_order_id("a", "b-c", datetime(2010, 1, 4)) != client_order_id(
     ...     "a-b", "c", datetime(2010, 1, 4))
     True
+
+    An intraday bar (a time of day) adds its time, so two bars of one day differ:
+
+    >>> client_order_id("demo", "AAPL", datetime(2026, 11, 30, 14, 31))
+    'wb-demo-AAPL-20261130T143100-t'
     """
     day = f"{ts:%Y%m%d}"
+    if isinstance(ts, datetime) and ts.time() != datetime.min.time():
+        day += f"T{ts:%H%M%S}" + (f".{ts.microsecond:06d}" if ts.microsecond else "")
     readable = "-".join(
         ["wb", *(escape_field(f) for f in (session, symbol)), day, escape_field(tag)]
     )
