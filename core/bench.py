@@ -165,6 +165,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "cli": _optional("core.bench_cli", "bench_cli"),
     "jobs": _optional("core.bench_jobs", "bench_jobs"),
     "predict": _optional("core.ml.bench_predict", "bench_predict"),
+    "live": _optional("core.paper.bench_live", "bench_live"),
 }
 
 
@@ -240,6 +241,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.ml.bench_predict import summary as predict_summary
 
         lines.append(predict_summary(report["predict"]))
+    if "live" in report:
+        from core.paper.bench_live import summary as live_summary
+
+        lines.append(live_summary(report["live"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
