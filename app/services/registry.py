@@ -20,6 +20,7 @@ from app.operations.registry import (
 from app.services import runs as run_store
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
+from core.monitoring.reference import record_registered
 from core.registry import Candidate, ModelRegistry, VersionRow
 from core.store.db import session_scope
 
@@ -43,9 +44,11 @@ def register(request: RegisterRequest, *, actor: Actor = LOCAL) -> VersionRow:
     )
     source = run_store.run_folder(request.run_id) / "model"
     with session_scope(get_engine()) as session:
-        return ModelRegistry(session).register(
+        row = ModelRegistry(session).register(
             request.name, candidate, source=source, actor=actor.name
         )
+        record_registered(session, row.id)  # the training reference (core.monitoring)
+        return row
 
 
 def promote(request: PromoteRequest, *, actor: Actor = LOCAL) -> VersionRow:

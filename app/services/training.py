@@ -85,6 +85,25 @@ def _save(request: TrainRequest, result: TrainingResult) -> int:
     return run_id
 
 
+def _save_reference(
+    request: TrainRequest, prices: pd.DataFrame, result: TrainingResult, run_id: int
+) -> None:
+    """The training distribution of every feature and the OOS figures, beside the model
+    (``reference.json``: the registry copies it with the artifact; live drift and model
+    metrics compare with it, :mod:`core.monitoring.reference`)."""
+    from core.monitoring.reference import training_reference, write_reference
+
+    reference = training_reference(
+        prices,
+        result.features,
+        horizon=request.horizon,
+        label=request.label,
+        test_fraction=request.test_fraction,
+        proba=result.proba,
+    )
+    write_reference(run_store.run_folder(run_id) / "model", reference)
+
+
 def study_name(request: TrainRequest, prices_hash: str) -> str:
     """The Optuna study of ``request`` on these prices: a restarted job resumes it."""
     spec = json.dumps([request.model_dump(mode="json"), prices_hash], sort_keys=True)
@@ -125,6 +144,7 @@ def train(
     if save:
         report(0.95, "Saving the run")
         run_id = _save(request, result)
+        _save_reference(request, prices, result, run_id)
     report(1.0, "Done")
     return TrainOutcome(
         run_id=run_id,

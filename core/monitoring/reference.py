@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -135,6 +135,46 @@ def store_reference(
     return MonitoringRepository(session).save_reference(row)
 
 
+def record_registered(session: Session, version_id: int) -> ModelReference | None:
+    """Record the reference of registered version ``version_id`` from its artifact folder
+    (call it in the registration's transaction); None when it has none."""
+    from core.store.models import ModelVersion
+
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        return None
+    return store_reference(
+        session,
+        version_id=version.id,
+        name=version.name,
+        version=version.version,
+        artifact_path=version.artifact_path,
+    )
+
+
+def training_reference(
+    prices: pd.DataFrame,
+    features: list[str],
+    *,
+    horizon: int,
+    label: Literal["sign", "triple_barrier"],
+    test_fraction: float,
+    proba: pd.Series,
+) -> dict[str, Any]:
+    """The reference of a model trained by :func:`core.ml.training.train_classifier`:
+    its training rows' features (the same dataset and split, rebuilt) and its
+    out-of-sample figures (``proba`` on the test rows against their labels)."""
+    from core.ml.dataset import make_dataset, time_split
+    from core.monitoring.metrics import model_metrics
+
+    dataset = make_dataset(prices, features, horizon=horizon, label=label)
+    train, test = time_split(dataset, test_fraction=test_fraction, embargo=horizon)
+    y = test.y
+    common = proba.index.intersection(y.index)
+    oos = model_metrics(y.loc[common].to_numpy(), proba.loc[common].to_numpy())
+    return reference_distribution(train.X, oos=oos, horizon=horizon)
+
+
 def reference_for(
     session: Session, version_id: int, artifact_path: str | Path | None = None
 ) -> dict[str, Any] | None:
@@ -149,8 +189,10 @@ def reference_for(
 __all__ = [
     "REFERENCE_FILE",
     "read_reference",
+    "record_registered",
     "reference_distribution",
     "reference_for",
     "store_reference",
+    "training_reference",
     "write_reference",
 ]
