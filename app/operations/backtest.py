@@ -144,7 +144,10 @@ class BacktestOutcome:
 
 
 def backtest_payload(outcome: BacktestOutcome) -> dict[str, Any]:
-    """The JSON payload of a finished backtest."""
+    """The JSON payload of a finished backtest (``bar_interval``: the data's, by which
+    the metrics are annualized)."""
+    from core.data.loaders import interval_text
+
     return {
         **json_safe(outcome.metrics),
         "execution": outcome.execution,
@@ -152,6 +155,7 @@ def backtest_payload(outcome: BacktestOutcome) -> dict[str, Any]:
         "benchmark": json_safe(outcome.benchmark_metrics),
         "run_id": outcome.run_id,
         "bars": len(outcome.equity),
+        "bar_interval": interval_text(outcome.equity.index),
         "fees": outcome.request.fees,
         "slippage": outcome.request.slippage,
     }

@@ -74,8 +74,8 @@ def deflated_sharpe(
 ) -> dict[str, float]:
     """DSR of the overall best combination against ``trials`` tries (combinations x
     symbols), with the variance of the per-period Sharpe ratios of all trials."""
-    spec = request.spec()
     prices = frames[str(best[SYMBOL])]
+    spec = request.spec().for_index(prices.index)  # the data's bar interval, as the sweep
     params = {**request.fixed, **{name: best[name] for name in request.grid}}
     positions = run_strategy(request.strategy, prices, params).rename("best").to_frame()
     equity = equity_curves(prices, positions, spec)["best"].to_numpy(dtype=np.float64)

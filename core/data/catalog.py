@@ -118,7 +118,8 @@ def load_prices(
     start: date | None = None,
     end: date | None = None,
 ) -> pd.DataFrame:
-    """The canonical frame of ``symbol`` in ``dataset``, optionally clipped to dates.
+    """The canonical frame of ``symbol`` in ``dataset``, optionally clipped to dates
+    (``end`` included whole: every intraday bar of that day, by its UTC date).
 
     Raises
     ------
@@ -142,9 +143,8 @@ def load_prices(
     if start or end:
         import pandas as pd
 
-        frame = frame.loc[
-            pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None
-        ]
+        last = pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if end else None
+        frame = frame.loc[pd.Timestamp(start) if start else None : last]
         if frame.empty:
             raise DataSourceError(
                 f"{dataset}/{symbol} has no bars between {start} and {end}; widen the range"
