@@ -64,12 +64,14 @@ def alerts_list(
     last: int = typer.Option(50, "--last", min=0, max=10_000, help="Recent alerts to list."),
 ) -> None:
     """Configured channels (URLs masked) and rules, the rule kinds (unit, range, example)
-    and the most recent alerts fired (``fired``, newest first)."""
+    and the most recent alerts fired (``fired``, newest first: sent or failed; repeats
+    suppressed by a cooldown are in ``alerts history``)."""
     from app.operations.alerts import AlertLogRequest
     from app.services import alerts
     from core.alerts.rules import KINDS, MONITORING_KINDS, QUALITY_KINDS, THRESHOLDS
 
-    fired = alerts.history(AlertLogRequest(limit=last)) if last else []
+    history = alerts.history(AlertLogRequest(limit=10_000)) if last else []
+    fired = [e for e in history if e["status"] != "suppressed"][:last]
     payload = {
         "channels": alerts.list_channels(),
         "rules": [r.model_dump() for r in alerts.list_rules()],
