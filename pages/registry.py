@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import cached, state
+from app.components.model_loop import render_live_tests, render_promotions, render_retention
 from app.components.predict import render_predict
 from app.components.registry import render_compare, render_events, render_versions
 from app.components.retrain import render_retraining
@@ -156,6 +157,14 @@ if versions:
     st.subheader("Batch prediction")
     dataset = state.get(state.DATASET)
     render_predict(versions, dataset, cached.symbols(dataset), _label)
+
+st.subheader("Live A/B tests")
+render_live_tests()
+st.subheader("Pending promotions")
+render_promotions(current_actor())
+if versions:
+    st.subheader("Retention")
+    render_retention(current_actor())
 
 st.subheader("Audit trail")
 render_events(registry.events())

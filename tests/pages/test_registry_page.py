@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,7 +13,7 @@ from app.operations.training import TrainRequest
 from app.services import registry
 from app.services.training import train
 from core.registry import VersionRow
-from tests.pages.helpers import open_app
+from tests.pages.helpers import open_app, plotly_array
 
 PROMOTE = "FormSubmitter:registry.promote-Promote to champion"
 ROLLBACK = "FormSubmitter:registry.rollback-Roll back"
@@ -153,3 +155,114 @@ def test_confirmation_boxes_reset_after_each_action() -> None:
     at.button(key=ROLLBACK).click().run()
     assert any("Tick the confirmation box to roll back" in e.value for e in at.error)
     assert _stages() == {v1.id: "champion", v2.id: "archived"}
+
+
+# ----- the model loop: live A/B tests, pending promotions, retention ------------------------
+
+
+def _live_test(challenger_id: int) -> int:
+    """A stored live test that accepted H1 after 3 bars (as the shadow observer writes it)."""
+    from app.services.db import get_engine
+    from core.store.db import session_scope
+    from core.store.model_loop import LiveTest, LiveTestPoint
+
+    with session_scope(get_engine()) as s:
+        test = LiveTest(
+            session_id=1,
+            session_name="live-a",
+            champion="alpha@champion",
+            challenger=f"alpha:{challenger_id}",
+            challenger_version_id=challenger_id,
+            state="decided",
+            decision="accept_h1",
+            log_lr=3.1,
+            n=3,
+            upper=2.773,
+            lower=-1.558,
+            delta=1e-4,
+            alpha=0.05,
+            beta=0.2,
+            promotion="approval",
+            rule="Wald SPRT ... Decided: log LR 3.100 >= 2.773 after 3 bars: accept H1",
+            last_t=12,
+            books={},
+        )
+        s.add(test)
+        s.flush()
+        for n, (t, lr) in enumerate([(10, 0.5), (11, 1.9), (12, 3.1)], start=1):
+            s.add(
+                LiveTestPoint(
+                    test_id=test.id,
+                    t=t,
+                    ts=f"2020-01-{t:02d}",
+                    n=n,
+                    champion_return=0.0,
+                    challenger_return=0.01,
+                    log_lr=lr,
+                    decision="accept_h1" if n == 3 else "continue",
+                )
+            )
+        return test.id
+
+
+def test_the_running_test_is_charted_with_its_boundaries_and_rule() -> None:
+    _, v2 = _register_two()
+    test_id = _live_test(v2.id)
+    at = open_app("registry")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"#{test_id} · session live-a" in text
+    assert "**accept_h1** after n = 3 bars, log LR 3.100 (promotion: approval)" in text
+    assert any("accept H1" in c.value for c in at.caption)
+    (chart,) = [c for c in at.get("plotly_chart") if "Live test" in c.proto.spec]
+    spec = json.loads(chart.proto.spec)
+    (trace,) = spec["data"]
+    assert trace["name"] == "log LR"
+    assert plotly_array(trace["y"]).tolist() == [0.5, 1.9, 3.1]
+    bounds = sorted(shape["y0"] for shape in spec["layout"]["shapes"])
+    assert bounds == [-1.558, 2.773]
+
+
+def test_a_pm_approves_a_pending_promotion_on_the_page() -> None:
+    from app.services.db import get_engine
+    from core.registry.promotion import request_promotion
+    from core.store.db import session_scope
+
+    _, v2 = _register_two()
+    with session_scope(get_engine()) as s:
+        request_id = request_promotion(
+            s, version_id=v2.id, rule="live test #1: accept H1", policy="approval"
+        ).id
+    at = open_app("registry")
+    assert any(f"Request #{request_id}" in m.value for m in at.markdown)
+    at.text_input(key=f"pr.{request_id}").set_value("SPRT says so")
+    at.button(key=f"FormSubmitter:registry.promotion.{request_id}-Approve").click().run()
+    assert not at.exception, at.exception
+    assert _stages()[v2.id] == "champion"
+    assert any(f"Request #{request_id} approved." in s.value for s in at.success)
+    assert any("No promotion waits for approval" in i.value for i in at.info)
+    promote = next(e for e in registry.events() if e["action"] == "promote")
+    assert promote["reason"].startswith("approved by local: SPRT says so; live test #1")
+
+
+def test_retention_on_the_page_shows_the_plan_then_deletes_with_a_confirmation() -> None:
+    v1, v2 = _register_two()
+    registry.promote(registry_promote_request(v1.id))
+    at = open_app("registry")
+    at.number_input(key="registry.retain.keep").set_value(0).run()
+    (table,) = [d.value for d in at.dataframe if "why" in d.value.columns]
+    assert dict(zip(table["id"], table["action"], strict=True)) == {v2.id: "delete", v1.id: "keep"}
+    at.button(key="FormSubmitter:registry.retain-Apply retention").click().run()
+    assert any("Tick the confirmation box to delete" in e.value for e in at.error)
+    assert _stages() == {v1.id: "champion", v2.id: "candidate"}
+    at.checkbox(key="registry.retain.confirm").check()
+    at.button(key="FormSubmitter:registry.retain-Apply retention").click().run()
+    assert not at.exception, at.exception
+    assert _stages() == {v1.id: "champion", v2.id: "deleted"}
+    assert any("Retention deleted 1 artifact(s)." in s.value for s in at.success)
+    assert registry.events()[0]["action"] == "retention_delete"
+
+
+def registry_promote_request(version_id: int):
+    from app.operations.registry import PromoteRequest
+
+    return PromoteRequest(version_id=version_id, reason="champion")
