@@ -152,6 +152,34 @@ class SyntheticSource:
         return prices
 
 
+class SyntheticMinutesSource:
+    """Seeded 1-minute bars on NYSE hours (20 sessions from 4 Mar 2024, UTC close times),
+    under the tickers of ``ohlcv_daily`` so that a session's symbols exist in both."""
+
+    name = "synthetic_minutes"
+    description = (
+        "Seeded synthetic 1-minute bars on NYSE hours, 20 sessions (7,800 bars; 20% vol, 5% drift)"
+    )
+    source = "core.data.synthetic.synthetic_intraday (generated)"
+    license = "n/a"
+    START, DAYS = "2024-03-04", 20
+    SYMBOLS = ("AAPL", "GOOG", "IBM", "MSFT", "NASDAQ", "SP500")
+
+    def symbols(self) -> list[str]:
+        """The tickers of ``ohlcv_daily``."""
+        return list(self.SYMBOLS)
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Canonical frame of one symbol (its own seed: loading one never needs the others)."""
+        from core.data.synthetic import synthetic_intraday
+
+        if symbol not in self.SYMBOLS:
+            raise _unknown(self.name, symbol, self.symbols())
+        seed = 1_000 + self.SYMBOLS.index(symbol)
+        bars = synthetic_intraday([symbol], start=self.START, days=self.DAYS, seed=seed)
+        return bars[symbol]
+
+
 def _with_deadline(fn: Callable[[], pd.DataFrame], *, seconds: float, what: str) -> pd.DataFrame:
     pool = cf.ThreadPoolExecutor(max_workers=1)
     future = pool.submit(fn)
@@ -360,6 +388,7 @@ def embedded_sources(data_dir: Path | None = None) -> dict[str, DataSource]:
         "ohlcv_daily": EmbeddedOHLCV(folder / str(EMBEDDED_FILES["ohlcv_daily"])),
         "sp500_closes": EmbeddedCloses(folder / str(EMBEDDED_FILES["sp500_closes"])),
         "synthetic": SyntheticSource(),
+        "synthetic_minutes": SyntheticMinutesSource(),
     }
 
 

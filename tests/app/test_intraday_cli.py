@@ -121,3 +121,22 @@ def test_irregular_and_ambiguous_intraday_uploads_are_refused(tmp_path: Path) ->
     assert defect.code == "ambiguous_local_times" and defect.rows == ["line 3"]
     # a service error names the problem, never a traceback
     assert json.dumps(defect.as_dict())
+
+
+def test_backtest_of_the_embedded_synthetic_minutes(isolated_workbench: Path) -> None:
+    frame = data_service.load_prices("synthetic_minutes", "MSFT")
+    assert len(frame) == 20 * 390 and str(frame.index[0]) == "2024-03-04 14:31:00"
+    held = ok_json(
+        workbench(
+            "backtest", "--dataset", "synthetic_minutes", "--symbol", "MSFT", "--strategy",
+            "buy_and_hold", "--fees", "0", "--slippage", "0", "--start", "2024-03-05",
+            "--end", "2024-03-08", "--json",
+            var=isolated_workbench,
+        )
+    )  # fmt: skip
+    window = frame.loc["2024-03-05":"2024-03-08"]  # the end date's bars included
+    close = window["close"].to_numpy()
+    returns = np.r_[0.0, close[1:] / close[:-1] - 1.0]
+    sharpe = np.mean(returns) / np.std(returns, ddof=1) * np.sqrt(MINUTES_A_YEAR)
+    assert (held["bars"], held["bar_interval"]) == (4 * 390, "1min")
+    assert held["sharpe"] == pytest.approx(sharpe, rel=1e-9)

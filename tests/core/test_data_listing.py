@@ -29,13 +29,18 @@ def test_the_stored_listing_equals_loading_every_symbol() -> None:
 def test_a_changed_file_is_described_from_the_file(tmp_path: Path) -> None:
     for name in ("ohlcv_daily.parquet", "sp500_closes.parquet", CATALOG_FILE):
         shutil.copy(DATA / name, tmp_path / name)
-    assert set(stored_symbols(tmp_path)) == {"ohlcv_daily", "sp500_closes", "synthetic"}
+    assert set(stored_symbols(tmp_path)) == {
+        "ohlcv_daily",
+        "sp500_closes",
+        "synthetic",
+        "synthetic_minutes",
+    }
     # Plant a wrong entry: its checksum no longer matches, so it is not trusted.
     raw = json.loads((tmp_path / CATALOG_FILE).read_text())
     raw["datasets"]["ohlcv_daily"]["symbols"] = []
     raw["datasets"]["ohlcv_daily"]["sha256"] = "0" * 64
     (tmp_path / CATALOG_FILE).write_text(json.dumps(raw))
-    assert set(stored_symbols(tmp_path)) == {"sp500_closes", "synthetic"}
+    assert set(stored_symbols(tmp_path)) == {"sp500_closes", "synthetic", "synthetic_minutes"}
     (tmp_path / CATALOG_FILE).write_text("{not json")
     assert stored_symbols(tmp_path) == {}
 
