@@ -286,10 +286,12 @@ class AlpacaFeed(Feed):
         labels = minutes - minutes % step + step
         keep = (labels <= upto.value) & (labels > self._cursor.value)
         minutes, labels = minutes[keep], labels[keep]
-        out: dict[pd.Timestamp, np.ndarray[Any, Any]] = {}
-        for label in np.unique(labels):
-            out[pd.Timestamp(int(label))] = minutes[labels == label]
-        return out
+        if minutes.size == 0:
+            return {}
+        # minutes are sorted, so each label's minutes are one run
+        unique, first = np.unique(labels, return_index=True)
+        runs = np.split(minutes, first[1:])
+        return {pd.Timestamp(int(lab)): run for lab, run in zip(unique, runs, strict=True)}
 
     def _now(self) -> pd.Timestamp:
         return pd.Timestamp(as_utc(self.clock.now())).tz_convert(None)
@@ -778,10 +780,6 @@ class AlpacaFeed(Feed):
             else:
                 self._drain()
                 sets = self._assemble()
-                with self._lock:
-                    if self._resync_upto is not None and self._cursor is not None:
-                        if self._cursor >= self._resync_upto.floor(self._step):
-                            self._resync_upto = None
             if sets:
                 self._detail = "" if self._detail.startswith("REST") else self._detail
                 return sets

@@ -9,6 +9,7 @@ slept.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -162,7 +163,14 @@ def test_a_clean_stream_needs_no_rest(md: MarketData) -> None:
 
 
 def test_every_fault_every_bar_once_in_order(md: MarketData) -> None:
-    feed, sleeps, _ = feed_for(md)
+    gate = threading.Event()  # holds the reconnect until the test has pushed more minutes
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        assert gate.wait(20)
+
+    feed, _, _ = feed_for(md, sleep=sleep)
     warm(md, feed, 30)
     f = md.faults
     f.duplicate |= {("AAPL", 35), ("IBM", 36)}
@@ -171,8 +179,11 @@ def test_every_fault_every_bar_once_in_order(md: MarketData) -> None:
     f.withhold |= {("AAPL", 50), ("MSFT", 51), ("IBM", 51)}
     f.no_trades |= {("MSFT", 55)}
     md.push(30)  # minutes 30-59
-    f.disconnect_after = 3 * 10 + 1  # mid-frame in minute 70
-    md.push(20)  # 60-79: the connection closes in minute 70; 71-79 are lost
+    f.disconnect_after = 3 * 10 + 1  # mid-frame in minute 70: AAPL's bar only
+    md.push(11)  # 60-70
+    assert md.connected == 0
+    md.push(9)  # 71-79 while the client waits to reconnect: lost on the stream
+    gate.set()
     assert md.wait_subscribed(2)
     md.push(40)  # 80-119 on the new connection
     assert feed.wait_received(len(md.sent), 20)
@@ -184,6 +195,7 @@ def test_every_fault_every_bar_once_in_order(md: MarketData) -> None:
     assert by_ts[label(md, 50)].filled == ("AAPL",)
     assert by_ts[label(md, 51)].filled == ("MSFT", "IBM")
     assert by_ts[label(md, 55)].filled == ("MSFT",)  # carried forward
+    assert by_ts[label(md, 70)].filled == ("MSFT", "IBM")  # cut off mid-frame
     assert by_ts[label(md, 75)].filled == SYMBOLS  # lost while disconnected: from REST
     assert by_ts[label(md, 35)].filled == ()  # the duplicate was dropped, not refilled
     status = feed.status()
@@ -362,3 +374,39 @@ def test_bad_options_are_sentences() -> None:
         AlpacaFeed(timeframe="2Min", key="k", secret="s")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="data_feed must be 'iex' or 'sip'"):
         AlpacaFeed(data_feed="otc", key="k", secret="s")  # type: ignore[arg-type]
+
+
+def test_the_night_is_no_gap_and_the_last_bar_of_the_day_is_filled(md: MarketData) -> None:
+    feed, _, _ = feed_for(md)
+    warm(md, feed, 380)  # up to 20:50 UTC on Monday
+    md.faults.withhold.add(("IBM", 389))  # the day's last minute (20:59-21:00 UTC)
+    md.faults.duplicate.add(("MSFT", 389))
+    md.push(20)  # the rest of Monday and Tuesday's first ten minutes
+    assert feed.wait_received(len(md.sent), 20)
+    sets = collect(feed, [label(md, 399)])
+    labels = [s.ts for s in sets]
+    assert labels == [label(md, i) for i in range(380, 400)]
+    assert labels[9] == pd.Timestamp("2026-11-30 21:00") and labels[10] == pd.Timestamp(
+        "2026-12-01 14:31"
+    )
+    assert sets[9].filled == ("IBM",)  # filled once Tuesday's first bars arrived
+    check_values(md, sets, "1Min")
+
+
+@pytest.mark.parametrize("timeframe, gap_label", [("15Min", "15:45"), ("1Hour", "16:00")])
+def test_longer_intraday_timeframes_live(md: MarketData, timeframe: str, gap_label: str) -> None:
+    feed, _, _ = feed_for(md, timeframe=timeframe)
+    warm(md, feed, 30)  # 14:30-15:00 UTC: on a 15-minute and an hour boundary
+    md.faults.out_of_order.add(("AAPL", 40))
+    md.faults.withhold.add(("MSFT", 70))
+    md.push(150)  # up to 17:30 UTC
+    assert feed.wait_received(len(md.sent), 20)
+    step = pd.Timedelta(timeframe.replace("Min", "min").replace("Hour", "h"))
+    wanted = list(pd.date_range("2026-11-30 15:00", "2026-11-30 17:30", freq=step)[1:])
+    sets = collect(feed, wanted)
+    assert [s.ts for s in sets] == wanted
+    check_values(md, sets, timeframe)
+    # MSFT's 15:40 minute came from REST; every other bar from the stream
+    assert {s.ts: s.filled for s in sets if s.filled} == {
+        pd.Timestamp(f"2026-11-30 {gap_label}"): ("MSFT",)
+    }

@@ -322,12 +322,13 @@ class MarketData:
             self.pushed += 1
             for ws, symbols in list(self._subscribers.items()):
                 mine = [k for k in keys if k[0] in symbols]
-                limit = self.faults.disconnect_after
+                limit = self.faults.disconnect_after  # counts from when it is set
                 if limit is not None and len(mine) >= limit - self._sent_since_fault:
                     await self._send(ws, mine[: limit - self._sent_since_fault])
                     await self._drop_all()
                     break
-                self._sent_since_fault += len(mine)
+                if limit is not None:
+                    self._sent_since_fault += len(mine)
                 await self._send(ws, mine)
 
     async def _drop_all(self) -> None:
