@@ -273,3 +273,18 @@ def test_regime_states_annualize_by_the_minute_frequency(minute_bars: pd.DataFra
     np.testing.assert_allclose(
         states["ann_volatility"], states["volatility"] * np.sqrt(MINUTES_A_YEAR)
     )
+
+
+def test_walk_forward_on_minute_bars_annualizes_per_minute(minute_bars: pd.DataFrame) -> None:
+    from core.walkforward import WalkForwardSpec
+    from core.walkforward.rule import walk_forward_rule
+
+    result = walk_forward_rule(
+        minute_bars.iloc[:3000],
+        "ma_crossover",
+        {"fast": [5, 15], "slow": [60, 120]},
+        WalkForwardSpec(train_bars=1000, test_bars=500),
+    )
+    oos = result.oos_returns.to_numpy()
+    assert len(oos) > 100
+    assert result.oos_sharpe == pytest.approx(_sharpe(oos, MINUTES_A_YEAR), rel=1e-9)
