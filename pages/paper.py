@@ -1,4 +1,5 @@
-"""Paper trading: start, pause, resume and kill the worker; watch it live."""
+"""Paper trading: start a replayed, simulated-live or live session; pause, resume and
+kill the worker; watch its feed, book, model health and drift."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import cached
+from app.components import paper_live as live_ui
 from app.components.paper import (
-    START_LABELS,
     equity_figure,
     gauges_figure,
     render_decision_panel,
     render_headline,
-    render_start_form,
 )
-from app.operations.errors import error_text
-from app.operations.paper import KillRequest, PaperRequest, PauseRequest, ResumeRequest
-from app.services import paper
+from app.components.paper_start import record_errors, render_start_form, request_from_state
+from app.operations.paper import KillRequest, PauseRequest, ResumeRequest
+from app.services import paper, paper_monitor
 from app.services.auth import PermissionDenied
 from app.session import current_actor
 
@@ -26,11 +26,13 @@ st.caption(
     ("Local single-user mode (all roles). " if actor.local_mode else f"Signed in as {actor.name}. ")
     + "The worker is a separate process supervised through the database; controls take "
     "effect at its next bar (a kill with no worker running is carried out at once). One "
-    "worker per session. Replays embedded data on a simulated clock."
+    "worker per session. Feeds: replay (a dataset, as fast as it runs), simulated-live (a "
+    "dataset on the wall clock at the chosen speed, no keys) or Alpaca (live bars)."
 )
 
 FLASH = "paper.flash"
 FLATTEN = KillRequest.model_fields["flatten"].default
+clock = st.session_state.get("paper.clock")  # injected by tests; default: the wall clock
 
 
 def _flash(kind: str, text: str) -> None:
@@ -41,7 +43,7 @@ def _start() -> None:
     """Start button (a callback, so the confirmation box can be reset for the next run).
 
     The request is validated, and the session created (or checked), before the worker
-    starts: a refusal is shown here, never after "Worker started".
+    starts: a refusal is shown beside its field, never after "Worker started".
     """
     ss = st.session_state
     confirmed, ss["paper.confirm_start"] = ss.get("paper.confirm_start", False), False
@@ -49,21 +51,12 @@ def _start() -> None:
         _flash("error", "Tick the confirmation box to start the worker.")
         return
     try:
-        request = PaperRequest(
-            session=ss["paper.session"],
-            symbols=ss["paper.symbols"],
-            broker=ss["paper.broker"],
-            train_bars=int(ss["paper.train"]),
-            selector=ss["paper.selector"],
-            initial_cash=float(ss["paper.cash"]),
-            fees=float(ss["paper.fees"]) / 1e4,
-            slippage=float(ss["paper.slippage"]) / 1e4,
-            seed=int(ss["paper.seed"]),
-        )
+        request = request_from_state(ss)
         pid = paper.start_worker_process(request, speed=float(ss["paper.speed"]), actor=actor)
-    except ValidationError as exc:
-        _flash("error", error_text(exc, labels=START_LABELS))
-    except (ValueError, PermissionDenied) as exc:
+    except (ValidationError, ValueError) as exc:
+        record_errors(exc)
+        _flash("error", "The session was not started: see the message beside the field.")
+    except PermissionDenied as exc:
         _flash("error", str(exc))
     else:
         _flash("success", f"Worker started (pid {pid}); it tunes its agents, then trades.")
@@ -102,7 +95,8 @@ def _kill() -> None:
 
 
 with st.expander("Session and controls", expanded=True):
-    render_start_form(cached.symbols("ohlcv_daily"), _start)
+    datasets = [str(d["name"]) for d in cached.dataset_infos()]
+    render_start_form(datasets, cached.symbols, _start, alpaca_keys=paper_monitor.alpaca_keys_set())
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
     b1.button("Pause", key="paper.pause", on_click=_control, args=("paused",))
     b2.button("Resume", key="paper.resume", on_click=_control, args=("running",))
@@ -112,20 +106,26 @@ with st.expander("Session and controls", expanded=True):
     for kind, text in st.session_state.pop(FLASH, []):
         getattr(st, kind)(text)
 
-live = st.toggle("Live refresh (every 2 s)", value=True, key="paper.live")
+refresh = st.toggle("Live refresh (every 2 s; off to pause the view)", value=True, key="paper.live")
 
 
-@st.fragment(run_every=2.0 if live else None)
+@st.fragment(run_every=2.0 if refresh else None)
 def monitor() -> None:
     """The live view, re-run on its own every 2 s while live refresh is on."""
     view = paper.monitor()
     if view.session is None:
         st.info("No paper session yet. Start one above, or run `workbench paper run --replay`.")
         return
-    render_headline(view)
-    chart, risk_tab, book, decisions, health = st.tabs(
-        ["Equity", "Risk", "Positions and orders", "Decisions", "Health"]
+    status = paper_monitor.status(view, clock() if clock else None)
+    live_ui.render_status(view, status)
+    render_headline(view, status)
+    tabs = st.tabs(
+        ["Symbols", "Equity", "Risk", "Model health", "Drift", "Orders", "Decisions", "Health"]
     )
+    symbols_tab, chart, risk_tab, model_tab, drift_tab, book, decisions, health = tabs
+    with symbols_tab:
+        live_ui.render_book(view)
+        live_ui.render_alerts(paper_monitor.session_alerts(view.session["name"]))
     with chart:
         if len(view.equity):
             st.plotly_chart(equity_figure(view.equity), width="stretch", key="paper.equity")
@@ -135,9 +135,12 @@ def monitor() -> None:
         if utilization:
             st.plotly_chart(gauges_figure(utilization), width="stretch", key="paper.gauges")
             st.caption("Share of each risk limit in use (100% = at the limit).")
+    with model_tab:
+        live_ui.render_model_health(view)
+        live_ui.render_live_test(view)
+    with drift_tab:
+        live_ui.render_drift(view, paper_monitor.drift_threshold())
     with book:
-        st.markdown("**Positions**")
-        st.dataframe(view.positions, width="stretch", hide_index=True)
         st.markdown(f"**Open orders** ({len(view.open_orders)})")
         st.dataframe(view.open_orders, width="stretch", hide_index=True)
         st.markdown("**Fills**")

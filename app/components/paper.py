@@ -2,64 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import get_args
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app.components.forms import cost_inputs
+from app.components.paper_live import age_text
 from app.components.widgets import render_metric_cards
-from app.operations.paper import PaperRequest
 from core.paper.monitor import MonitorView
-
-START_LABELS = {
-    "session": "Session",
-    "symbols": "Symbols",
-    "train_bars": "Training bars",
-    "initial_cash": "Starting cash",
-    "fees": "Fees (bps per fill)",
-    "slippage": "Slippage (bps per fill)",
-    "seed": "Seed",
-}
-"""Label of each request field in the start form (named in its validation messages)."""
-
-
-def _choices(field: str) -> list[str]:
-    """A literal field's values, its default first."""
-    info = PaperRequest.model_fields[field]
-    return [info.default, *(v for v in get_args(info.annotation) if v != info.default)]
-
-
-def render_start_form(symbols: list[str], on_start: Callable[[], None]) -> None:
-    """A new session's settings (defaults from :class:`PaperRequest`; a stored session
-    is started with its own), the replay speed and a confirmation."""
-    new, label = PaperRequest(), START_LABELS
-    with st.form("paper.start_form"):
-        c1, c2, c3, c4 = st.columns(4)
-        c1.text_input(label["session"], value=new.session, key="paper.session")
-        c2.multiselect("Symbols (ohlcv_daily)", symbols, default=new.symbols, key="paper.symbols")
-        c3.number_input("Speed (bars/s)", 0.5, 500.0, 20.0, 0.5, key="paper.speed")
-        c4.number_input(label["train_bars"], 250, 4000, new.train_bars, 50, key="paper.train")
-        c5, c6, c7, c8 = st.columns(4)
-        c5.number_input(label["initial_cash"], 1e3, 1e9, new.initial_cash, 1e3, key="paper.cash")
-        cost_inputs(c6, c7, fees_key="paper.fees", slippage_key="paper.slippage")
-        c8.number_input(label["seed"], 0, 2**31 - 1, new.seed, 1, key="paper.seed")
-        c9, c10, c11 = st.columns(3)
-        c9.radio("Broker", _choices("broker"), horizontal=True, key="paper.broker")
-        c10.selectbox("Selector", _choices("selector"), key="paper.selector")
-        c11.checkbox("I confirm starting the worker", key="paper.confirm_start")
-        st.form_submit_button("Start", type="primary", on_click=on_start)
 
 
 def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def render_headline(view: MonitorView) -> None:
+def _bar_text(ts: Any, timeframe: str) -> str:
+    """The last bar's label: its date for daily bars, else its UTC time."""
+    stamp = pd.Timestamp(ts)
+    return str(stamp.date()) if timeframe == "1Day" else stamp.strftime("%d %b %H:%M UTC")
+
+
+def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
     """Equity, P&L, worker state and heartbeat."""
     account = view.account or {
         "equity": float("nan"),
@@ -69,10 +34,6 @@ def render_headline(view: MonitorView) -> None:
     realized = float(view.positions["realized_pnl"].sum()) if len(view.positions) else 0.0
     unrealized = float(view.positions["unrealized_pnl"].sum()) if len(view.positions) else 0.0
     beat = view.heartbeat
-    age = "never"
-    if beat is not None:
-        ts = beat["ts"] if beat["ts"].tzinfo else beat["ts"].replace(tzinfo=UTC)
-        age = f"{(datetime.now(UTC) - ts).total_seconds():.0f} s ago"
     worker = (beat or {}).get("status", "no worker") if view.alive else "not running"
     render_metric_cards(
         [
@@ -83,13 +44,13 @@ def render_headline(view: MonitorView) -> None:
             ("Cash", _money(account["cash"])),
             ("Worker", worker),
             ("Desired state", view.control["desired_state"]),
-            ("Heartbeat", age),
+            ("Heartbeat", age_text(status["heartbeat_age_s"])),
             ("Cycle latency", f"{(beat or {}).get('latency_ms', 0):.0f} ms"),
             (
                 "Bar",
                 ""
                 if not view.session or view.session["cursor_ts"] is None
-                else str(pd.Timestamp(view.session["cursor_ts"]).date()),
+                else _bar_text(view.session["cursor_ts"], status["timeframe"]),
             ),
         ],
         per_row=5,

@@ -44,11 +44,13 @@ def live_parts(
     market clock and every observer of its bars."""
     from core.monitoring.live import monitor_observers
     from core.paper import model_loop
+    from core.paper.monitor_live import LatencyObserver
 
     feed = make_feed(config, frames=prices, clock=clock, sleep=sleep, speed=speed)
     observers = [
         *model_loop.shadow_observers(config, engine=engine),
         *monitor_observers(config, engine=engine),
+        LatencyObserver(),  # the monitor page's feed latency
     ]
     return LiveParts(feed, market_clock(config, clock=clock), observers)
 

@@ -4,13 +4,21 @@ session's book as the risk report sees it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.paper.lease import live_leases
+from core.paper.monitor_live import (
+    book_view,
+    drift_view,
+    feed_view,
+    latency_view,
+    live_test_view,
+    model_health_view,
+)
 from core.risk.state import PortfolioState, build_portfolio_state
 from core.store.paper import (
     DecisionRepository,
@@ -45,10 +53,24 @@ class MonitorView:
     decisions: pd.DataFrame
     equity: pd.DataFrame
     reconciliation: list[dict[str, Any]]
+    feed: dict[str, Any] = field(default_factory=dict)
+    """The session's feed settings (feed, timeframe, dataset, model, challenger, ...)."""
+    latency: dict[str, Any] = field(default_factory=dict)
+    """The last live bar's latency stages and their medians (ms)."""
+    book: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per symbol: position, market value, P&L, regime, the model's probability."""
+    model_health: dict[str, Any] = field(default_factory=dict)
+    """Live model metrics beside the registration figures."""
+    drift: dict[str, Any] = field(default_factory=dict)
+    """The newest PSI/KS per feature (and regime), worst first."""
+    live_test: dict[str, Any] | None = None
+    """The newest live A/B test of the session's champion against its shadow."""
 
 
 def read_monitor(s: Session, session: str | None = None) -> MonitorView:
-    """The state of a session (the newest one when not named)."""
+    """The state of a session (the newest one when not named), read in one snapshot
+    (``s`` must not have run a statement yet: see :func:`_snapshot`)."""
+    _snapshot(s)
     repo = PaperSessionRepository(s)
     row = repo.get(session) if session else repo.latest()
     control = WorkerControlRepository(s).get()
@@ -76,13 +98,14 @@ def read_monitor(s: Session, session: str | None = None) -> MonitorView:
     orders = _orders(s, row)
     open_orders = orders[orders["status"].isin(OPEN_ORDER_STATUSES)] if len(orders) else orders
     alive = row.name in {lease.session for lease in live_leases(s)}
+    positions = _positions(s, row)
     return MonitorView(
         _session_view(row),
         control_view,
         beat_view,
         alive,
         _account_view(s, row),
-        _positions(s, row),
+        positions,
         open_orders,
         orders,
         _fills(s, row),
@@ -92,7 +115,26 @@ def read_monitor(s: Session, session: str | None = None) -> MonitorView:
             {"ts": r.ts, "differences": r.n_differences, "detail": r.differences}
             for r in ReconciliationRepository(s).recent(5)
         ],
+        feed=feed_view(row.config or {}),
+        latency=latency_view(s, row.name),
+        book=book_view(s, row, positions),
+        model_health=model_health_view(s, row),
+        drift=drift_view(s, row),
+        live_test=live_test_view(s, row),
     )
+
+
+def _snapshot(s: Session) -> None:
+    """Make every read of ``s`` see one snapshot: PostgreSQL's REPEATABLE READ; on SQLite
+    an explicit BEGIN (pysqlite runs SELECTs outside a transaction otherwise, so a bar
+    committed between two reads would mix two states)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return
+    conn = s.connection()
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _account(row: PaperSession) -> int:

@@ -1,0 +1,194 @@
+"""The Paper trading page's live panels: the feed badge and market clock, feed latency,
+the per-symbol book, model health, drift, the shadow challenger's live A/B test and the
+session's alerts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.paper.monitor import MonitorView
+
+BADGE_COLORS = {"LIVE": "red", "SIMULATED-LIVE": "orange", "REPLAY": "blue"}
+MONEY = "%.2f"
+NUMBER = st.column_config.NumberColumn
+
+
+def _ms(value: Any) -> str:
+    return "—" if value is None or not math.isfinite(float(value)) else f"{float(value):,.1f} ms"
+
+
+def age_text(seconds: float | None) -> str:
+    """A heartbeat's age in words."""
+    if seconds is None:
+        return "no heartbeat yet"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def render_status(view: MonitorView, status: dict[str, Any]) -> None:
+    """Badge (which feed runs), timeframe and dataset, the market clock, the heartbeat's
+    age and the feed latency from bar close to decision to order."""
+    badge = status["badge"]
+    feed = view.feed
+    source = "Alpaca stream" if feed.get("feed") == "alpaca" else f"dataset {feed.get('dataset')}"
+    st.markdown(
+        f":{BADGE_COLORS.get(badge, 'gray')}-background[**{badge}**] &nbsp; "
+        f"{status['timeframe']} bars from {source} · {status['market']} · heartbeat "
+        f"{age_text(status['heartbeat_age_s'])}",
+        help="LIVE: Alpaca market data; SIMULATED-LIVE: a dataset on the wall clock; "
+        "REPLAY: a dataset as fast as the worker runs.",
+    )
+    if (view.heartbeat or {}).get("status") == "market_closed":
+        st.info(f"The worker sleeps: {status['market']}.")
+    last, median = view.latency.get("last", {}), view.latency.get("median", {})
+    if last:
+        st.caption(
+            "Feed latency of the last bar (median of the last "
+            f"{view.latency['bars']}): bar close → receipt {_ms(last.get('arrival'))} "
+            f"({_ms(median.get('arrival'))}), → decision {_ms(last.get('decision'))} "
+            f"({_ms(median.get('decision'))}), → order {_ms(last.get('order'))} "
+            f"({_ms(median.get('order'))})."
+        )
+    else:
+        st.caption("Feed latency: measured on live bars only (none yet for this session).")
+
+
+def render_book(view: MonitorView) -> None:
+    """One row per symbol: position, market value, P&L, regime and the model's
+    probability of an up move."""
+    if view.book.empty:
+        st.info("No positions yet.")
+        return
+    st.dataframe(
+        view.book.drop(columns=["bar"]),
+        width="stretch",
+        hide_index=True,
+        key="paper.book",
+        column_config={
+            "position": NUMBER("Position", format="%.0f"),
+            "last_price": NUMBER("Last price", format=MONEY),
+            "market_value": NUMBER("Market value", format=MONEY),
+            "unrealized_pnl": NUMBER("Unrealized P&L", format=MONEY),
+            "realized_pnl": NUMBER("Realized P&L", format=MONEY),
+            "regime": st.column_config.TextColumn("Regime"),
+            "probability": NUMBER("P(up)", format="%.3f", help="The model's; empty: rules"),
+        },
+    )
+    bar = view.book["bar"].dropna()
+    if len(bar):
+        st.caption(f"Regime and probability as decided at bar {int(bar.max())}.")
+
+
+def render_model_health(view: MonitorView) -> None:
+    """Live model metrics beside the figures at registration."""
+    health = view.model_health
+    if not health.get("model"):
+        st.info(
+            "This session trades the rule-agent ensemble: no model to watch. Start one with a "
+            "registered model (Model: NAME:VERSION or NAME@champion)."
+        )
+        return
+    live, ref = health.get("live", {}), health.get("reference", {})
+    if not live:
+        st.info(f"Model {health['model']}: not enough realized outcomes for live metrics yet.")
+        return
+    names = [k for k in ("auc", "hit_rate", "brier", "ece") if k in live or k in ref]
+    rows = [
+        {
+            "metric": k,
+            "live": live.get(k),
+            "at registration": ref.get(k),
+            "change": (live[k] - ref[k]) if k in live and k in ref else None,
+        }
+        for k in names
+    ]
+    st.markdown(f"**Model {health['model']}**: live metrics at bar {health['bar']}")
+    st.dataframe(
+        pd.DataFrame(rows),
+        width="stretch",
+        hide_index=True,
+        column_config={c: NUMBER(c, format="%.3f") for c in ("live", "at registration", "change")},
+    )
+
+
+def render_drift(view: MonitorView, threshold: tuple[float, str]) -> None:
+    """PSI and KS per feature (and regime), the worst first, against the rule's PSI."""
+    drift, (limit, source) = view.drift, threshold
+    table = drift.get("table")
+    if table is None or table.empty:
+        st.info("No drift figures yet (computed every few bars once the live window fills).")
+        return
+    worst = table["psi"].dropna()
+    top = float(worst.iloc[0]) if len(worst) else float("nan")
+    shown = table.assign(drifted=table["psi"] >= limit)
+    verdict = "drifted" if top >= limit else "within"
+    st.markdown(
+        f"**Worst PSI {top:.3f}** ({table['feature'].iloc[0]}, {table['regime'].iloc[0]}): "
+        f"{verdict} the threshold {limit:g} ({source}); bar {drift['bar']}, "
+        f"{drift['rows']:,} live rows."
+    )
+    st.dataframe(
+        shown,
+        width="stretch",
+        hide_index=True,
+        key="paper.drift",
+        column_config={
+            "psi": NUMBER("PSI", format="%.3f"),
+            "ks": NUMBER("KS", format="%.3f"),
+            "reference": st.column_config.TextColumn("Against", help="own regime or whole"),
+        },
+    )
+    st.caption("PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 a major shift.")
+
+
+def render_live_test(view: MonitorView) -> None:
+    """The shadow challenger's live SPRT, with a link to the Models page."""
+    test = view.live_test
+    if test is None:
+        challenger = view.feed.get("challenger")
+        st.caption(
+            f"Challenger {challenger}: its live test starts with the first traded bar."
+            if challenger
+            else "No challenger in shadow (start a session with a Challenger to run one)."
+        )
+        return
+    llr = test["log_lr"]
+    llr_text = "—" if llr is None else f"{llr:+.3f}"
+    st.markdown(
+        f"**Live A/B test #{test['id']}**: {test['champion']} vs shadow {test['challenger']}: "
+        f"{test['state']}, decision {test['decision']} after {test['n']} bars; log LR "
+        f"{llr_text} (accept at {test['upper']:+.2f}, reject at {test['lower']:+.2f}); "
+        f"promotion {test['promotion']}."
+    )
+    st.page_link("pages/registry.py", label="Models page: the running test and approvals")
+
+
+def render_alerts(rows: list[dict[str, Any]]) -> None:
+    """The session's newest alerts."""
+    if not rows:
+        st.caption("No alert about this session.")
+        return
+    st.dataframe(
+        pd.DataFrame(rows)[["at", "kind", "severity", "message"]],
+        width="stretch",
+        hide_index=True,
+        key="paper.alerts",
+    )
+
+
+__all__ = [
+    "age_text",
+    "render_alerts",
+    "render_book",
+    "render_drift",
+    "render_live_test",
+    "render_model_health",
+    "render_status",
+]

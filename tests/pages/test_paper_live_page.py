@@ -1,0 +1,179 @@
+"""The Paper trading page with a simulated-live session: started from the page, the
+worker run in-process on an injected clock (what the started process runs: ``paper run
+--session NAME --speed S``), the monitor refreshed as bars arrive, a planted drift firing
+the drift rule, and the kill switch flattening the book. No wall-clock sleeps."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.components.paper_start import FEED_TEXT
+from app.services import alerts, data, paper
+from app.services.db import get_engine
+from core.alerts import AlertRuleSpec
+from core.paper import control
+from core.store.db import session_scope
+from core.store.paper import PaperSessionRepository
+from core.store.trading import PositionRepository
+from tests.pages.helpers import metrics, open_app
+
+START = "FormSubmitter:paper.start_form-Start"
+SYMBOLS = ["planted_a", "planted_b", "planted_c"]
+"""Three uploads (the ``uploads`` dataset) on one calendar."""
+N, TRAIN, SHIFT = 560, 300, 400
+"""Bars of the planted dataset, warm-up bars, and the bar its volatility triples from."""
+SPEED = 50.0
+
+
+class FakeTime:
+    """A wall clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _planted_csv(seed: int = 3) -> bytes:
+    """Seeded GBM daily bars whose volatility triples from bar SHIFT."""
+    rng = np.random.default_rng(seed)
+    sd = np.where(np.arange(N) >= SHIFT, 0.03, 0.01)
+    r = rng.normal(0, 1, N) * sd
+    close = 100 * np.exp(np.cumsum(r))
+    spread = np.abs(rng.normal(0, 1, N)) * sd + sd / 2
+    frame = pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-02", periods=N).strftime("%Y-%m-%d"),
+            "open": close * np.exp(-r / 2),
+            "high": close * np.exp(spread),
+            "low": close * np.exp(-spread),
+            "close": close,
+            "volume": rng.uniform(0.8e6, 1.2e6, N).round(),
+        }
+    )
+    frame["high"] = frame[["open", "high", "close"]].max(axis=1)
+    frame["low"] = frame[["open", "low", "close"]].min(axis=1)
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.6f")
+    return buf.getvalue().encode()
+
+
+def _db_positions() -> dict[str, tuple[float, float, float]]:
+    """(qty, market value, realized P&L) per symbol, straight from the ledger."""
+    with session_scope(get_engine()) as s:
+        row = PaperSessionRepository(s).get("live1")
+        assert row is not None and row.account_id is not None
+        account = row.account_id
+        return {
+            p.symbol: (p.qty, p.qty * (p.last_price or p.avg_price), p.realized_pnl)
+            for p in PositionRepository(s).list(account, include_flat=True)
+        }
+
+
+def _shown_book(at: AppTest) -> pd.DataFrame:
+    (table,) = [d for d in at.dataframe if "position" in d.value.columns]
+    return table.value.set_index("symbol")
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _run(fake: FakeTime, steps: int) -> dict[str, Any]:
+    """What the started process does (``paper run --session live1 --speed 50``), here."""
+    return paper.run_worker("live1", steps=steps, speed=SPEED, sleep=fake.sleep, clock=fake.clock)
+
+
+def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for seed, sym in enumerate(SYMBOLS):
+        data.import_upload(sym, f"{sym}.csv", _planted_csv(seed))
+    alerts.save_rule(AlertRuleSpec(name="drift-major", kind="drift", threshold=0.25))
+    started: list[list[str]] = []
+    monkeypatch.setattr(control, "start_detached", lambda cmd, **_: started.append(cmd) or 4242)
+    fake = FakeTime()
+
+    at = open_app("paper")
+    at.session_state["paper.clock"] = fake.clock
+    at.toggle(key="paper.live").set_value(False).run()
+    assert any("Alpaca (live bars) is not offered" in c.value for c in at.caption)
+    offered = at.radio(key="paper.feed").options
+    assert offered == [FEED_TEXT["replay"], FEED_TEXT["simulated"]]  # no alpaca without keys
+    at.selectbox(key="paper.dataset").set_value("uploads").run()
+    assert at.multiselect(key="paper.symbols").value == SYMBOLS  # no default stock here
+    at.text_input(key="paper.session").set_value("live1")
+    at.radio(key="paper.feed").set_value("simulated")
+    at.number_input(key="paper.speed").set_value(SPEED)
+    at.number_input(key="paper.train").set_value(TRAIN)
+    # a refusal is shown beside its field, in words, and starts nothing
+    at.text_input(key="paper.model").set_value("nosuch")
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("write NAME:VERSION" in e.value for e in at.error), [e.value for e in at.error]
+    assert started == [] and paper.monitor().session is None
+    at.text_input(key="paper.model").set_value("")
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("Worker started (pid 4242)" in s.value for s in at.success), at.error
+    assert started[0][-5:-1] == ["--session", "live1", "--speed", str(SPEED)]
+
+    _run(fake, 30)
+    at.run()
+    assert not at.exception, at.exception
+    shown = _markdown(at)
+    assert "SIMULATED-LIVE" in shown and "market always open (24/7 clock)" in shown
+    assert "1Day bars from dataset uploads" in shown
+    assert metrics(at)["Heartbeat"] == "0 s ago"  # the fake clock is the beat's
+    assert any("Feed latency of the last bar" in c.value for c in at.caption)
+    first_bar = metrics(at)["Bar"]
+    book, db = _shown_book(at), _db_positions()
+    assert list(book.index) == SYMBOLS
+    for sym, (qty, value, realized) in db.items():
+        assert book.loc[sym, "position"] == qty
+        assert book.loc[sym, "market_value"] == pytest.approx(value, rel=1e-12)
+        assert book.loc[sym, "realized_pnl"] == pytest.approx(realized, rel=1e-12, abs=1e-9)
+    assert book["regime"].notna().all()
+    assert any(abs(q) > 0 for q, _, _ in db.values())  # it trades
+
+    # the refresh picks up the new bars
+    _run(fake, 20)
+    at.run()
+    assert metrics(at)["Bar"] != first_bar
+    view = paper.monitor()
+    assert view.session is not None and view.session["cursor"] == TRAIN + 49
+    book, db = _shown_book(at), _db_positions()
+    assert {s: book.loc[s, "position"] for s in SYMBOLS} == {s: db[s][0] for s in SYMBOLS}
+
+    # the volatility planted at bar SHIFT fires the drift rule; the page shows it
+    assert not [a for a in alerts.history() if a["kind"] == "drift"]
+    _run(fake, N - TRAIN - 50)
+    fired = [a for a in alerts.history() if a["kind"] == "drift"]
+    assert fired and "[session live1]" in fired[0]["message"], fired
+    at.run()
+    assert not at.exception, at.exception
+    assert "drifted the threshold 0.25 (rule drift-major)" in _markdown(at)
+    (drift,) = [d for d in at.dataframe if "psi" in d.value.columns]
+    assert drift.value["psi"].iloc[0] == drift.value["psi"].max() >= 0.25
+    (shown_alerts,) = [d for d in at.dataframe if "message" in d.value.columns]
+    assert (shown_alerts.value["kind"] == "drift").any()
+
+    # kill with flatten: every position is zero, on the page and in the ledger
+    at.checkbox(key="paper.confirm_kill").check()
+    at.button(key="paper.kill").click().run()
+    assert any("Kill switch engaged" in w.value for w in at.warning)
+    assert all(abs(qty) < 1e-9 for qty, _, _ in _db_positions().values())
+    at.run()
+    assert (_shown_book(at)["position"] == 0).all()
+    assert metrics(at)["Unrealized P&L"] == "0"
