@@ -48,7 +48,7 @@ def start_worker(_index: int, paper: Any, steps: int) -> tuple[str, Any]:
     from core.paper.lease import LeaseHeldError
 
     try:
-        return "ran", paper.run_worker(PaperRequest(), steps=steps)
+        return "ran", paper.run_worker(PaperRequest(symbols=["SP500"]), steps=steps)
     except LeaseHeldError as exc:
         return "refused", str(exc)
 
@@ -124,7 +124,7 @@ def test_sixteen_workers_on_one_session(
     from app.operations.paper import PaperRequest
     from app.services import paper
 
-    assert paper.run_worker(PaperRequest(), steps=total)["cycles"] == total
+    assert paper.run_worker(PaperRequest(symbols=["SP500"]), steps=total)["cycles"] == total
     reference = ledger(f"sqlite:///{alone / 'workbench.db'}")
     for key in ("orders", "fills", "positions", "equity", "decisions"):
         assert book[key] == reference[key], key

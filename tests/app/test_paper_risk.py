@@ -41,7 +41,7 @@ def test_the_check_the_report_and_the_worker_agree_on_the_daily_loss(
         return hook
 
     monkeypatch.setattr(paper, "_alert_hook", factory)
-    paper.run_worker(PaperRequest(train_bars=260, selector="ucb"), steps=7)
+    paper.run_worker(PaperRequest(symbols=["SP500"], train_bars=260, selector="ucb"), steps=7)
     last = seen[-1]
     assert last.bar == 266
     # what the worker saw at its last bar: the close against the previous close

@@ -222,7 +222,7 @@ _TABLES = (
 # ---------------------------------------------------------------- sizing
 def test_default_replay_sizes_within_the_limits(isolated_workbench: Path) -> None:
     limits = RiskLimits()  # the defaults in force: 25% per asset
-    summary = paper.run_worker(PaperRequest(), steps=300)
+    summary = paper.run_worker(PaperRequest(symbols=["SP500"]), steps=300)
     assert summary["cycles"] == 300
     assert "risk_violations" not in summary
     assert summary["risk_rejected"] <= 30  # <= 10% of decisions (it was 198 of 300)
@@ -289,7 +289,7 @@ def test_four_symbols_are_sized_within_the_limits_too(isolated_workbench: Path) 
 # ---------------------------------------------------------------- kill, pause, resume
 def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Path) -> None:
     risk.set_limits(LimitsChangeRequest(values=LOOSE, reason="busy test book"))
-    paper.run_worker(PaperRequest(), steps=40)
+    paper.run_worker(PaperRequest(symbols=["SP500"]), steps=40)
     held = db(isolated_workbench, "SELECT qty FROM positions WHERE qty != 0")
     assert held, "the book should hold a position"
     outcome = paper.set_state(KillRequest(flatten=True, reason="test"))
@@ -306,7 +306,7 @@ def test_kill_with_flatten_and_no_worker_flattens_at_once(isolated_workbench: Pa
         view.account["cash"]
     )
     # a later start does not kill or flatten again
-    again = paper.run_worker(PaperRequest(), steps=3)
+    again = paper.run_worker(PaperRequest(symbols=["SP500"]), steps=3)
     assert again["state"] == "done-steps"
 
 
@@ -329,7 +329,7 @@ def test_kill_with_a_running_worker_flattens_at_its_next_bar(
         return hook
 
     monkeypatch.setattr(paper, "_alert_hook", factory)
-    summary = paper.run_worker(PaperRequest(), steps=100)
+    summary = paper.run_worker(PaperRequest(symbols=["SP500"]), steps=100)
     assert summary["state"] == "killed" and summary["last_bar"] is not None
     kill, resume = outcomes
     assert kill.changed and kill.flattened == [] and "running worker" in kill.message
@@ -341,7 +341,7 @@ def test_kill_with_a_running_worker_flattens_at_its_next_bar(
 def test_pause_and_resume_without_a_worker_say_so_and_change_nothing(
     isolated_workbench: Path,
 ) -> None:
-    paper.run_worker(PaperRequest(), steps=2)
+    paper.run_worker(PaperRequest(symbols=["SP500"]), steps=2)
     before = paper.monitor().control
     for kind in (PauseRequest, ResumeRequest):
         outcome = paper.set_state(kind())
@@ -366,7 +366,7 @@ def test_cli_kill_keep_positions_and_status_come_from_the_requests(
     """`paper kill|status` are generated from KillRequest/StatusRequest: the flags, the
     kill's own audit reason and the refusals of bad values (exit 2, the flag named)."""
     var = isolated_workbench
-    paper.run_worker(PaperRequest(), steps=2)
+    paper.run_worker(PaperRequest(symbols=["SP500"]), steps=2)
     killed = run_cli("paper", "kill", "--keep-positions", "--json", var=var)
     assert killed.returncode == 0, killed.stderr
     assert json.loads(killed.stdout) == {

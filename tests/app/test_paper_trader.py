@@ -17,7 +17,7 @@ import pytest
 from tests.cli_helpers import ROOT, run_cli
 
 UNTIL = "2005-06-30"
-RUN = ["paper", "run", "--train-bars", "1000", "--until", UNTIL, "--json"]
+RUN = ["paper", "run", "--symbol", "SP500", "--train-bars", "1000", "--until", UNTIL, "--json"]
 
 
 def cli(var: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
