@@ -166,6 +166,38 @@ def freq_of(index: pd.Index | pd.Series | pd.DataFrame) -> str:
     return freq_text(bar_interval(index))
 
 
+TIMEFRAME_NAMES: dict[str, str] = {
+    "1min": "1Min",
+    "5min": "5Min",
+    "15min": "15Min",
+    "1h": "1Hour",
+    "1D": "1Day",
+}
+"""Bar lengths (:func:`freq_text`) of the feed timeframes (``core.feeds.base.TIMEFRAMES``)."""
+
+
+def timeframe_of(index: pd.Index | pd.Series | pd.DataFrame) -> str:
+    """The feed timeframe (``1Min``, ``5Min``, ``15Min``, ``1Hour``, ``1Day``) of a series'
+    bars, for a replay or simulated session that must match its dataset.
+
+    >>> timeframe_of(pd.date_range("2024-01-02 14:35", periods=3, freq="5min"))
+    '5Min'
+    >>> two = pd.date_range("2024-01-02 14:32", periods=3, freq="2min")
+    >>> timeframe_of(two)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the bars are 2min apart, which is no feed timeframe; use 1Min, 5Min, ...
+    """
+    freq = freq_of(index)
+    if freq not in TIMEFRAME_NAMES:
+        names = list(TIMEFRAME_NAMES.values())
+        raise ValueError(
+            f"the bars are {freq} apart, which is no feed timeframe; use "
+            f"{', '.join(names[:-1])} or {names[-1]} data"
+        )
+    return TIMEFRAME_NAMES[freq]
+
+
 __all__ = [
     "DAY",
     "SESSION",
@@ -176,4 +208,5 @@ __all__ = [
     "is_intraday",
     "periods_per_year_for",
     "periods_per_year_of",
+    "timeframe_of",
 ]

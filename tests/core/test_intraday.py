@@ -288,3 +288,15 @@ def test_walk_forward_on_minute_bars_annualizes_per_minute(minute_bars: pd.DataF
     oos = result.oos_returns.to_numpy()
     assert len(oos) > 100
     assert result.oos_sharpe == pytest.approx(_sharpe(oos, MINUTES_A_YEAR), rel=1e-9)
+
+
+@pytest.mark.parametrize("timeframe", ["1Min", "5Min", "15Min", "1Hour"])
+def test_timeframe_of_synthetic_bars_is_the_generated_one(timeframe: str) -> None:
+    from core.data.frequency import TIMEFRAME_NAMES, timeframe_of
+    from core.feeds.base import TIMEFRAMES
+
+    bars = synthetic_intraday(["X"], days=3, timeframe=timeframe, seed=2)["X"]
+    assert timeframe_of(bars.index) == timeframe
+    assert bar_interval(bars.index) == TIMEFRAMES[timeframe]
+    assert {name: pd.Timedelta(freq) for freq, name in TIMEFRAME_NAMES.items()} == TIMEFRAMES
+    assert timeframe_of(pd.bdate_range("2024-01-02", periods=5)) == "1Day"
