@@ -42,16 +42,28 @@ def psi(summary: Mapping[str, Any], values: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the two
+    empirical CDFs (``scipy.stats.ks_2samp(a, b).statistic``, without its per-call cost).
+
+    >>> ks_statistic(np.array([1.0, 2.0, 3.0]), np.array([2.5, 3.5, 4.5]))
+    0.6666666666666667
+    """
+    a, b = np.sort(a), np.sort(b)
+    points = np.concatenate([a, b])
+    fa = np.searchsorted(a, points, side="right") / len(a)
+    fb = np.searchsorted(b, points, side="right") / len(b)
+    return float(np.max(np.abs(fa - fb)))
+
+
 def ks(summary: Mapping[str, Any], values: np.ndarray) -> float:
     """KS statistic of ``values`` against one feature's reference quantile sketch."""
-    from scipy.stats import ks_2samp
-
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     q = np.asarray(summary.get("quantiles", []), dtype=np.float64)
     if len(x) == 0 or len(q) == 0:
         return float("nan")
-    return float(ks_2samp(q, x).statistic)
+    return ks_statistic(q, x)
 
 
 def _score(
@@ -140,4 +152,12 @@ def drift_signal(scores: Mapping[str, float], *, threshold: float = DRIFT_THRESH
     return DriftSignal(value >= threshold, value, feature, regime or None, threshold, reason)
 
 
-__all__ = ["DRIFT_THRESHOLD", "DriftSignal", "drift_scores", "drift_signal", "ks", "psi"]
+__all__ = [
+    "DRIFT_THRESHOLD",
+    "DriftSignal",
+    "drift_scores",
+    "drift_signal",
+    "ks",
+    "ks_statistic",
+    "psi",
+]

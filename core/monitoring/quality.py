@@ -33,19 +33,17 @@ def _gap(prev_ts: pd.Timestamp, ts: pd.Timestamp, interval: pd.Timedelta) -> int
     return max(0, round(steps) - 1)
 
 
-def _carried(row: pd.Series, prev_close: float) -> bool:
-    volume = row.get("volume", math.nan)
-    prices = [row.get(c, math.nan) for c in ("open", "high", "low", "close")]
-    return bool(volume == 0 and all(p == prev_close for p in prices))
+def _column(frame: pd.DataFrame, name: str, fallback: np.ndarray, n: int) -> np.ndarray:
+    if name not in frame.columns:
+        return fallback
+    values: np.ndarray = frame[name].to_numpy(dtype=np.float64)
+    return values[-n:]
 
 
-def _bad_tick(row: pd.Series) -> bool:
-    close = float(row["close"])
-    o, h, lo = (float(row.get(c, close)) for c in ("open", "high", "low"))
-    values = (o, h, lo, close)
-    if not all(math.isfinite(v) and v > 0 for v in values):
+def _bad_tick(o: float, h: float, lo: float, c: float) -> bool:
+    if not all(math.isfinite(v) and v > 0 for v in (o, h, lo, c)):
         return True
-    return h < lo or not (lo <= close <= h) or not (lo <= o <= h)
+    return h < lo or not (lo <= c <= h) or not (lo <= o <= h)
 
 
 def bar_quality(
@@ -53,14 +51,22 @@ def bar_quality(
 ) -> dict[str, float]:
     """The checks of the last bar of ``frame`` (a symbol's bars up to it; see the module
     docstring). ``interval`` is the session's bar length."""
-    row = frame.iloc[-1]
-    out = {"gap_bars": 0.0, "outlier_sigma": float("nan"), "bad_tick": float(_bad_tick(row))}
-    if len(frame) < 2:
+    tail = frame.iloc[-(window + 2) :]
+    closes = tail["close"].to_numpy(dtype=np.float64)
+    o, h, lo = (_column(tail, c, closes, 1)[-1] for c in ("open", "high", "low"))
+    c = float(closes[-1])
+    out = {
+        "gap_bars": 0.0,
+        "outlier_sigma": float("nan"),
+        "bad_tick": float(_bad_tick(float(o), float(h), float(lo), c)),
+    }
+    if len(closes) < 2:
         return out
-    prev = frame.iloc[-2]
+    volume = _column(tail, "volume", np.array([np.nan]), 1)[-1]
+    prev = float(closes[-2])
+    carried = volume == 0 and o == h == lo == c == prev
     gap = _gap(pd.Timestamp(frame.index[-2]), pd.Timestamp(frame.index[-1]), interval)
-    out["gap_bars"] = float(gap + int(_carried(row, float(prev["close"]))))
-    closes = frame["close"].to_numpy(dtype=np.float64)[-(window + 2) :]
+    out["gap_bars"] = float(gap + int(carried))
     with np.errstate(divide="ignore", invalid="ignore"):
         rets = np.diff(np.log(closes))
     last, past = rets[-1], rets[:-1]

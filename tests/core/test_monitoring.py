@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import ks_2samp, mannwhitneyu
+from sklearn.metrics import brier_score_loss, roc_auc_score
 from sqlalchemy import Engine, text
 
 from core.alerts.stored import StoredAlerts
-from core.monitoring.drift import drift_scores, drift_signal, ks, psi
+from core.monitoring.drift import drift_scores, drift_signal, ks, ks_statistic, psi
 from core.monitoring.metrics import decay, expected_calibration_error, model_metrics
 from core.monitoring.quality import bar_quality
 from core.monitoring.reference import (
@@ -61,6 +62,14 @@ def test_psi_and_ks_match_independent_computations(
             assert abs(ks(summary, live[col].to_numpy()) - full) <= 1 / 200 + 1e-9
 
 
+def test_ks_statistic_equals_scipy_with_ties() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        a = np.round(rng.normal(size=int(rng.integers(5, 300))), 1)
+        b = np.round(rng.normal(0.3, 1.2, size=int(rng.integers(5, 300))), 1)
+        assert ks_statistic(a, b) == pytest.approx(ks_2samp(a, b).statistic, abs=1e-12)
+
+
 def test_drift_fires_on_a_planted_shift_and_stays_silent_without(
     samples: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
 ) -> None:
@@ -98,6 +107,10 @@ def test_model_metrics_match_scipy_and_numpy() -> None:
     got = model_metrics(y, p)
     u = mannwhitneyu(p[y == 1], p[y == 0]).statistic
     assert got["auc"] == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
+    assert got["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert got["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+    tied = np.round(p, 1)  # ties count one half, as scikit-learn counts them
+    assert model_metrics(y, tied)["auc"] == pytest.approx(roc_auc_score(y, tied), abs=1e-12)
     assert got["brier"] == pytest.approx(float(np.mean((p - y) ** 2)), abs=1e-12)
     assert got["hit_rate"] == pytest.approx(float(np.mean((p >= 0.5) == (y == 1))))
     bins = np.minimum((p * 10).astype(int), 9)
