@@ -22,14 +22,18 @@ from core.store.db import make_engine, session_scope, upgrade
 FEATURES = ["ret_1", "ret_5", "rsi_14", "vol_21", "zscore_20", "macd_hist", "atr_14"]
 
 
-def ar_prices(n: int, *, phi: float = 0.0, sigma: float = 0.01, seed: int = 0) -> pd.DataFrame:
-    """OHLCV bars whose close-to-close returns are AR(1) with coefficient ``phi``."""
+def ar_prices(
+    n: int, *, phi: float | np.ndarray = 0.0, sigma: float = 0.01, seed: int = 0
+) -> pd.DataFrame:
+    """OHLCV bars whose close-to-close returns are AR(1) with coefficient ``phi`` (one
+    value, or one per bar: a regime change)."""
     rng = np.random.default_rng(seed)
     eps = rng.normal(0.0, sigma, n)
+    coef = np.broadcast_to(np.asarray(phi, dtype=np.float64), (n,))
     r = np.empty(n)
     r[0] = eps[0]
     for t in range(1, n):
-        r[t] = phi * r[t - 1] + eps[t]
+        r[t] = coef[t] * r[t - 1] + eps[t]
     close = 100.0 * np.exp(np.cumsum(r))
     open_ = np.r_[100.0, close[:-1]]
     high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.004, n))
