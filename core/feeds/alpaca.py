@@ -575,6 +575,9 @@ class AlpacaFeed(Feed):
                 reason = text
             except (TimeoutError, WebSocketException, OSError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a bug or an unexpected frame: log it, keep streaming
+                log.exception("alpaca feed: unexpected stream error")
+                reason = f"{type(exc).__name__}: {exc}"
             finally:
                 await stream.close()
                 stream._running = False

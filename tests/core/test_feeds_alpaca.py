@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the market_data fixture is a test parameter)
 """AlpacaFeed: the real alpaca-py clients against the fake market-data service.
 
 Expected bars come from the fake's generator grouped by pandas (``MarketData.expected``),
@@ -21,7 +22,8 @@ from core.broker.base import BrokerConfigError
 from core.feeds.alpaca import AlpacaFeed
 from core.feeds.base import BarSet
 from core.feeds.clock import CalendarClock
-from tests.fakes.alpaca_stream import MarketData, start_market_data
+from tests.fakes.alpaca_stream import MarketData, market_data, start_market_data  # noqa: F401
+from tests.fakes.alpaca_stream import feed_for as feed_for_fake
 
 pytestmark = pytest.mark.timeout(120)
 SYMBOLS = ("AAPL", "MSFT", "IBM")
@@ -410,3 +412,40 @@ def test_longer_intraday_timeframes_live(md: MarketData, timeframe: str, gap_lab
     assert {s.ts: s.filled for s in sets if s.filled} == {
         pd.Timestamp(f"2026-11-30 {gap_label}"): ("MSFT",)
     }
+
+
+def test_the_fixture_api_with_a_polling_consumer(market_data: MarketData) -> None:
+    """What the worker's end-to-end test does: warm-up from history, then 200 minutes of
+    three symbols with every fault, polled while the bars arrive (any interleaving)."""
+    fake = market_data
+    fake.push(30)
+    feed = feed_for_fake(fake)
+    try:
+        run_worker_like(fake, feed)
+    finally:
+        feed.stop()
+
+
+def run_worker_like(fake: MarketData, feed: AlpacaFeed) -> None:
+    warmup = feed.history(SYMBOLS, start=None, end=None)
+    after = warmup["AAPL"].index[-1]
+    assert after == label(fake, 29)
+    feed.start(SYMBOLS, after=after)
+    assert fake.wait_subscribed(1)
+    f = fake.faults
+    f.duplicate |= {("AAPL", 40), ("MSFT", 41), ("IBM", 120)}
+    f.out_of_order |= {("IBM", 50), ("AAPL", 150)}
+    f.late |= {("MSFT", 60): 2, ("AAPL", 170): 5}
+    f.withhold |= {("AAPL", 80), ("IBM", 81), ("MSFT", 190)}
+    got: list[BarSet] = []
+    for i in range(30, 230):
+        if i == 100:
+            f.disconnect_after = 5
+        fake.push(1)
+        got.extend(feed.poll(0))
+    assert fake.wait_subscribed(2)
+    fake.push(1)  # minute 230 on the new connection
+    got.extend(collect(feed, [label(fake, 230)]) if got[-1].ts < label(fake, 230) else [])
+    assert [s.ts for s in got] == [label(fake, i) for i in range(30, 231)]
+    check_values(fake, got, "1Min")
+    assert feed.status().reconnects == 1

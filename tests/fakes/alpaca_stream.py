@@ -33,7 +33,9 @@ REST), ``disconnect_after`` (close every connection after N more bar messages, o
 ``push(n)``: the frames are written as fast as the socket takes them.
 
 Use it through :func:`start_market_data` (returns a started :class:`MarketData`; call
-``close()``) or the pytest fixture :func:`market_data`.
+``close()``) or the pytest fixture :func:`market_data`; :func:`feed_for` builds an
+``AlpacaFeed`` pointed at it, :func:`environ` the environment for code that builds its own.
+A feed's ``start`` needs history before ``after``: push some minutes first (warm-up).
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ class MarketData:
     seed
         Seed of the generator.
     key, secret
-        The credentials it accepts (REST headers and stream auth).
+        The credentials it accepts (REST headers and stream auth); the defaults are
+        :class:`tests.fakes.alpaca_server.FakeAlpaca`'s, so one pair of keys serves both.
     page_size
         Largest REST page (small values force the client through pages).
     """
@@ -135,8 +138,8 @@ class MarketData:
         start: str = "2026-11-30",
         days: int = 2,
         seed: int = 7,
-        key: str = "md-key-id",
-        secret: str = "md-secret-key",
+        key: str = "fake-key-id",
+        secret: str = "fake-secret-key",
         page_size: int = 10_000,
     ) -> None:
         from core.data.synthetic import synthetic_intraday
@@ -468,6 +471,33 @@ class _RestHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def feed_for(fake: MarketData, **options: Any) -> Any:
+    """An :class:`~core.feeds.alpaca.AlpacaFeed` pointed at ``fake``: its keys and URLs,
+    a ``CalendarClock`` on the fake's time (:meth:`MarketData.now`) and a backoff sleep
+    that returns at once (override any of them in ``options``)."""
+    from core.feeds.alpaca import AlpacaFeed
+    from core.feeds.clock import CalendarClock
+
+    options.setdefault("key", fake.key)
+    options.setdefault("secret", fake.secret)
+    options.setdefault("rest_url", fake.rest_url)
+    options.setdefault("stream_url", fake.stream_url)
+    options.setdefault("clock", CalendarClock(clock=fake.now))
+    options.setdefault("sleep", lambda seconds: None)
+    return AlpacaFeed(**options)
+
+
+def environ(fake: MarketData) -> dict[str, str]:
+    """Environment for code that builds its own feed (``core.config.environ_set``; call
+    ``get_settings.cache_clear()`` after): keys and both URL overrides."""
+    return {
+        "ALPACA_API_KEY": fake.key,
+        "ALPACA_SECRET_KEY": fake.secret,
+        "WORKBENCH_ALPACA_DATA_URL": fake.rest_url,
+        "WORKBENCH_ALPACA_STREAM_URL": fake.stream_url,
+    }
+
+
 def start_market_data(
     symbols: tuple[str, ...] = ("AAPL", "MSFT", "IBM"), **options: Any
 ) -> MarketData:
@@ -494,6 +524,8 @@ __all__ = [
     "Faults",
     "MarketData",
     "aggregate",
+    "environ",
+    "feed_for",
     "market_data",
     "minute_index",
     "start_market_data",
