@@ -213,6 +213,7 @@ class AlpacaClock:
         self._synced: tuple[datetime, float] | None = None
         self._sessions: dict[date, tuple[datetime, datetime]] = {}
         self._fetched: list[tuple[date, date]] = []
+        self._table_cache: ScheduleClock | None = None
 
     def now(self) -> datetime:
         """Alpaca's time (re-synchronised every ``sync_every_s``)."""
@@ -240,12 +241,15 @@ class AlpacaClock:
     def _table(self, at: datetime) -> ScheduleClock:
         day = as_utc(at).astimezone(NEW_YORK).date()
         with self._lock:
+            fetched = len(self._fetched)
             self._ensure(day)
             self._ensure(day + self._window - timedelta(days=7))
-            sessions = [self._sessions[d] for d in sorted(self._sessions)]
-        opens = pd.DatetimeIndex([s[0] for s in sessions])
-        closes = pd.DatetimeIndex([s[1] for s in sessions])
-        return ScheduleClock(opens, closes, clock=self.now)
+            if self._table_cache is None or len(self._fetched) != fetched:
+                sessions = [self._sessions[d] for d in sorted(self._sessions)]
+                opens = pd.DatetimeIndex([s[0] for s in sessions])
+                closes = pd.DatetimeIndex([s[1] for s in sessions])
+                self._table_cache = ScheduleClock(opens, closes, clock=self.now)
+            return self._table_cache
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` is inside one of Alpaca's sessions."""
