@@ -91,7 +91,7 @@ def _kill() -> None:
     except PermissionDenied as exc:
         _flash("error", str(exc))
     else:
-        _flash("warning", f"Kill switch engaged: {outcome.message}.")
+        _flash("warning", f"{outcome.message[:1].upper()}{outcome.message[1:]}.")
 
 
 with st.expander("Session and controls", expanded=True):

@@ -45,7 +45,7 @@ def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
             ("Worker", worker),
             ("Desired state", view.control["desired_state"]),
             ("Heartbeat", age_text(status["heartbeat_age_s"])),
-            ("Cycle latency", f"{(beat or {}).get('latency_ms', 0):.0f} ms"),
+            ("Cycle latency", f"{beat['latency_ms']:.0f} ms" if view.alive and beat else "—"),
             (
                 "Bar",
                 ""

@@ -24,7 +24,7 @@ def _ms(value: Any) -> str:
 def age_text(seconds: float | None) -> str:
     """A heartbeat's age in words."""
     if seconds is None:
-        return "no heartbeat yet"
+        return "none yet"
     if seconds < 120:
         return f"{seconds:.0f} s ago"
     if seconds < 7200:
@@ -125,15 +125,20 @@ def render_drift(view: MonitorView, threshold: tuple[float, str]) -> None:
     if table is None or table.empty:
         st.info("No drift figures yet (computed every few bars once the live window fills).")
         return
-    worst = table["psi"].dropna()
-    top = float(worst.iloc[0]) if len(worst) else float("nan")
-    shown = table.assign(drifted=table["psi"] >= limit)
-    verdict = "drifted" if top >= limit else "within"
-    st.markdown(
-        f"**Worst PSI {top:.3f}** ({table['feature'].iloc[0]}, {table['regime'].iloc[0]}): "
-        f"{verdict} the threshold {limit:g} ({source}); bar {drift['bar']}, "
-        f"{drift['rows']:,} live rows."
-    )
+    own = table[table["reference"] == "own"]  # what the rules read (psi:FEATURE[@REGIME])
+    rest = table[table["reference"] != "own"]
+    shown = pd.concat([own, rest], ignore_index=True).assign(drifted=lambda f: f["psi"] >= limit)
+    worst = own.dropna(subset=["psi"])
+    if worst.empty:
+        st.markdown(f"No feature has enough live rows to score yet (threshold {limit:g}).")
+    else:
+        top = worst.iloc[0]
+        verdict = "drifted past" if top["psi"] >= limit else "within"
+        st.markdown(
+            f"**Worst PSI {top['psi']:.3f}** ({top['feature']}, {top['regime']}): {verdict} "
+            f"the threshold {limit:g} ({source}); bar {drift['bar']}, {drift['rows']:,} live "
+            "rows."
+        )
     st.dataframe(
         shown,
         width="stretch",
@@ -145,7 +150,10 @@ def render_drift(view: MonitorView, threshold: tuple[float, str]) -> None:
             "reference": st.column_config.TextColumn("Against", help="own regime or whole"),
         },
     )
-    st.caption("PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 a major shift.")
+    st.caption(
+        "PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 a major shift. Rows against the whole "
+        "reference compare a regime with all training rows (shown, not alerted on)."
+    )
 
 
 def render_live_test(view: MonitorView) -> None:

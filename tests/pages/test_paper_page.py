@@ -111,7 +111,7 @@ def test_a_request_the_worker_would_refuse_is_refused_before_it_starts() -> None
     at.number_input(key="paper.train").set_value(4000)
     at.checkbox(key="paper.confirm_start").check()
     at.button(key=START).click().run()
-    assert any("train_bars 4000 leaves no bars to trade in 2148" in e.value for e in at.error)
+    assert any("Training bars 4000 leaves no bars to trade in 2148" in e.value for e in at.error)
     assert not any("Worker started" in s.value for s in at.success)
     assert paper.monitor().session is None  # nothing was created
     at.text_input(key="paper.session").set_value("bad name!")
