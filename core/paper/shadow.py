@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.abtest.sequential import SPRT
-from core.paper.model_loop import load_version, model_pipeline, parse_model_ref, resolve_model_ref
+from core.paper.model_refs import load_version, model_pipeline, parse_model_ref, resolve_model_ref
 from core.paper.observers import BarEvent
 from core.pipeline import ModelPipeline, SymbolBook
 from core.store.base import utcnow

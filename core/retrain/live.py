@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.paper.model_loop import load_version, model_pipeline, parse_model_ref
+from core.paper.model_refs import load_version, model_pipeline, parse_model_ref
 from core.paper.observers import BarEvent
 from core.pipeline import ModelPipeline, SymbolBook
 from core.registry import Candidate, ModelRegistry, save_model
