@@ -295,6 +295,7 @@ def validate_frame(
         interval = _interval_of(canonical.index, source)
         if interval is not None:
             warnings.append(f"{source}: bar interval {interval}")
+            warnings.extend(f"{source}: {w}" for w in _start_labelled(canonical.index, interval))
     warnings.extend(f"{source}: {w}" for w in order_warnings)
     return ValidatedFrame(canonical, warnings)
 
@@ -312,6 +313,22 @@ def _interval_of(index: pd.DatetimeIndex, source: str) -> str | None:
             source,
         ) from exc
     return None if interval >= DAY else freq_text(interval)
+
+
+def _start_labelled(index: pd.DatetimeIndex, interval: str) -> list[str]:
+    """A warning when NYSE-hours bars look stamped with their start time: a bar at the
+    09:30 New York open and none at the 16:00 close (a close-labelled session runs from
+    09:30 + interval to 16:00)."""
+    local = index.tz_localize("UTC").tz_convert("America/New_York")
+    minutes = local.hour * 60 + local.minute
+    at_open, at_close = bool((minutes == 570).any()), bool((minutes == 960).any())
+    if at_open and not at_close:
+        return [
+            f"bars are stamped 09:30 New York but never 16:00: they look labelled by their "
+            f"start time; the workbench labels a bar by its close (09:30-09:31 is 09:31), "
+            f"so shift the timestamps by {interval} before importing"
+        ]
+    return []
 
 
 def _table_of(raw: pd.DataFrame) -> RawTable:

@@ -112,3 +112,17 @@ def test_daily_files_keep_their_dates() -> None:
     assert list(frame.index) == [pd.Timestamp("2024-03-08"), pd.Timestamp("2024-03-11")]
     plain = validate_upload("d.csv", b"date,close\n2024-03-08,1\n2024-03-11,2\n", max_bytes=LIMIT)
     assert plain.warnings == []
+
+
+def test_start_labelled_bars_are_warned_about(minutes: pd.DatetimeIndex) -> None:
+    session = minutes[:390]  # one session of close times, 14:31 .. 21:00 UTC (EST)
+    as_closes = validate_upload(
+        "c.csv", _csv([_offset_text(t, "Z") for t in session]), max_bytes=LIMIT
+    )
+    assert not any("start time" in w for w in as_closes.warnings)
+    starts = session - pd.Timedelta(minutes=1)  # 14:30 .. 20:59: the vendor's bar starts
+    checked = validate_upload(
+        "s.csv", _csv([_offset_text(t, "Z") for t in starts]), max_bytes=LIMIT
+    )
+    (warning,) = [w for w in checked.warnings if "start time" in w]
+    assert "09:30 New York" in warning and "by 1min" in warning
