@@ -166,6 +166,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "jobs": _optional("core.bench_jobs", "bench_jobs"),
     "predict": _optional("core.ml.bench_predict", "bench_predict"),
     "live": _optional("core.paper.bench_live", "bench_live"),
+    "model_agent": _optional("core.pipeline.bench_model", "bench_model_agent"),
 }
 
 
@@ -245,6 +246,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.paper.bench_live import summary as live_summary
 
         lines.append(live_summary(report["live"]))
+    if "model_agent" in report:
+        from core.pipeline.bench_model import summary as model_agent_summary
+
+        lines.append(model_agent_summary(report["model_agent"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")
