@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
@@ -82,12 +89,15 @@ class PaperRequest(Costs):
 
     @field_validator("model", "challenger")
     @classmethod
-    def _model_ref(cls, value: str | None) -> str | None:
+    def _model_ref(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         from core.paper.model_loop import parse_model_ref
 
-        return str(parse_model_ref(value))
+        try:
+            return str(parse_model_ref(value))
+        except ValueError as exc:
+            raise ValueError(f"--{info.field_name} {value}: {exc}") from exc
 
     @model_validator(mode="after")
     def _combination(self) -> PaperRequest:
