@@ -30,13 +30,16 @@ SYMBOLS = ["planted_a", "planted_b", "planted_c"]
 N, TRAIN, SHIFT = 560, 300, 400
 """Bars of the planted dataset, warm-up bars, and the bar its volatility triples from."""
 SPEED = 50.0
+LEASE = 3600.0
+"""The in-process worker's lease outlives the test (its renewals are on the fake clock)."""
 
 
 class FakeTime:
-    """A wall clock that moves only when slept on."""
+    """A wall clock that moves only when slept on (from the real time of the test's
+    start: the worker's lease is read against the real clock by the page's controls)."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        self.now = datetime.now(UTC)
 
     def clock(self) -> datetime:
         return self.now
@@ -92,7 +95,9 @@ def _markdown(at: AppTest) -> str:
 
 def _run(fake: FakeTime, steps: int) -> dict[str, Any]:
     """What the started process does (``paper run --session live1 --speed 50``), here."""
-    return paper.run_worker("live1", steps=steps, speed=SPEED, sleep=fake.sleep, clock=fake.clock)
+    return paper.run_worker(
+        "live1", steps=steps, speed=SPEED, sleep=fake.sleep, clock=fake.clock, lease_ttl_s=LEASE
+    )
 
 
 def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_killed(
@@ -156,11 +161,52 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
     book, db = _shown_book(at), _db_positions()
     assert {s: book.loc[s, "position"] for s in SYMBOLS} == {s: db[s][0] for s in SYMBOLS}
 
-    # the volatility planted at bar SHIFT fires the drift rule; the page shows it
+    # the volatility planted at bar SHIFT fires the drift rule while the worker runs; the
+    # page shows it, pauses the worker (the cursor holds) and kills it (flattening the book)
     assert not [a for a in alerts.history() if a["kind"] == "drift"]
-    _run(fake, N - TRAIN - 50)
+    seen: dict[str, Any] = {"paused_at": None, "paused_beats": 0}
+
+    def operator(seconds: float) -> None:
+        """The worker's sleep: the fake clock moves, and the user acts on the page."""
+        fake.sleep(seconds)
+        cursor = _cursor()
+        if seen["paused_at"] is None:
+            if any(a["kind"] == "drift" for a in alerts.history()):
+                _drift_is_shown(at)
+                at.button(key="paper.pause").click().run()
+                assert any("Pause requested" in i.value for i in at.info), at.warning
+                seen["paused_at"] = cursor
+            return
+        if (paper.monitor().heartbeat or {}).get("status") == "paused":
+            assert cursor == seen["paused_at"] + 1 or cursor == seen["paused_at"]
+            seen["paused_beats"] += 1
+            if seen["paused_beats"] == 3:
+                seen["held"] = cursor
+                at.checkbox(key="paper.confirm_kill").check()
+                at.button(key="paper.kill").click().run()
+                assert any("Kill switch engaged" in w.value for w in at.warning)
+        assert seen.get("held") in (None, cursor)  # no bar while paused, none after the kill
+
+    summary = paper.run_worker("live1", steps=None, speed=SPEED, sleep=operator, clock=fake.clock)
+    assert summary["state"] == "killed" and seen["paused_beats"] >= 3, (summary, seen)
+    assert SHIFT < seen["paused_at"] < N - 1  # fired on the planted drift, before the end
     fired = [a for a in alerts.history() if a["kind"] == "drift"]
-    assert fired and "[session live1]" in fired[0]["message"], fired
+    assert "[session live1]" in fired[0]["message"], fired
+    assert all(abs(qty) < 1e-9 for qty, _, _ in _db_positions().values())
+    at.run()
+    assert (_shown_book(at)["position"] == 0).all()
+    assert metrics(at)["Unrealized P&L"] == "0"
+    assert metrics(at)["Desired state"] == "stopped"
+
+
+def _cursor() -> int:
+    view = paper.monitor()
+    return -1 if view.session is None else int(view.session["cursor"])
+
+
+def _drift_is_shown(at: AppTest) -> None:
+    """The drift panel names the rule's threshold; the worst feature the rule reads is
+    first and past it; the alert is listed."""
     at.run()
     assert not at.exception, at.exception
     assert "drifted past the threshold 0.25 (rule drift-major)" in _markdown(at)
@@ -171,12 +217,3 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
     assert own["psi"].iloc[0] == own["psi"].max() >= 0.25 and own["drifted"].iloc[0]
     (shown_alerts,) = [d for d in at.dataframe if "message" in d.value.columns]
     assert (shown_alerts.value["kind"] == "drift").any()
-
-    # kill with flatten: every position is zero, on the page and in the ledger
-    at.checkbox(key="paper.confirm_kill").check()
-    at.button(key="paper.kill").click().run()
-    assert any("Kill switch engaged" in w.value for w in at.warning)
-    assert all(abs(qty) < 1e-9 for qty, _, _ in _db_positions().values())
-    at.run()
-    assert (_shown_book(at)["position"] == 0).all()
-    assert metrics(at)["Unrealized P&L"] == "0"
