@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,11 +254,17 @@ class OnlineFeatures:
         def logret(k: int) -> Callable[[], float]:
             return lambda: _log(back(c, 0)) - _log(back(c, k)) if self.n > k else math.nan
 
+        cache: dict[str, Any] = {"n": -1, "r": np.empty(0)}
+
         def logrets(k: int) -> np.ndarray:
-            """The last ``k`` one-bar log returns (empty unless all exist)."""
+            """The last ``k`` (<= 64) one-bar log returns (empty unless all exist); the
+            64 latest are computed once per bar and sliced (the same values)."""
             if self.n <= k:
                 return np.empty(0)
-            return np.diff(np.log(col(c, k + 1)))
+            if cache["n"] != self.n:
+                cache["n"], cache["r"] = self.n, np.diff(np.log(col(c, 65)))
+            r: np.ndarray = cache["r"]
+            return r[r.size - k :]
 
         def vol(k: int) -> float:
             r = logrets(k)
