@@ -33,7 +33,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.monitoring.drift import drift_scores
+from core.monitoring.drift import DRIFT_THRESHOLD, DriftSignal, drift_scores, drift_signal
 from core.monitoring.metrics import decay, model_metrics
 from core.monitoring.quality import bar_quality
 from core.monitoring.reference import reference_distribution, reference_for
@@ -325,9 +325,55 @@ def _computable(frame: pd.DataFrame) -> set[str]:
     return set(available_features(frame.columns))
 
 
+def latest_figures(s: Session, session_name: str, kind: str) -> tuple[int | None, dict[str, Any]]:
+    """The newest stored ``kind`` figures of a session (``drift``: the scores; ``model``:
+    the live metrics, from the newest point that has them) and their bar."""
+    for row in reversed(MonitoringRepository(s).points(session_name, kind=kind, limit=50)):
+        values = dict(row.values)
+        figures = (values.get("metrics") or {}) if kind == "model" else values
+        if figures:
+            return row.bar, dict(figures)
+    return None, {}
+
+
+def session_drift_signal(
+    s: Session, session_name: str, *, threshold: float = DRIFT_THRESHOLD
+) -> DriftSignal:
+    """The retraining trigger of a session's newest drift figures (see
+    :func:`core.monitoring.drift.drift_signal`)."""
+    _, scores = latest_figures(s, session_name, "drift")
+    return drift_signal({k: float(v) for k, v in scores.items()}, threshold=threshold)
+
+
+def session_decay(
+    s: Session, session_name: str, *, metric: str = "auc_drop", threshold: float = 0.05
+) -> tuple[bool, str]:
+    """Whether the session's model has decayed: its newest live ``metric`` (a
+    ``<metric>_drop``: registration minus live, positive = worse; or a live metric,
+    compared like the model_metric rule) against ``threshold``, and why."""
+    from core.alerts.rules import worse_when_larger
+
+    bar, metrics = latest_figures(s, session_name, "model")
+    value = metrics.get(metric)
+    if value is None:
+        return False, f"no live {metric} yet"
+    value = float(value)
+    worse = value >= threshold if worse_when_larger(metric) else value < threshold
+    op = (">=" if worse else "<") if worse_when_larger(metric) else ("<" if worse else ">=")
+    return worse, f"live {metric} {value:.3f} {op} {threshold:g} at bar {bar}"
+
+
 def monitor_observers(config: Mapping[str, Any], *, engine: Engine) -> list[BarObserver]:
     """The observers that watch the session's model, features and data."""
     return [MonitorObserver(config, engine=engine)]
 
 
-__all__ = ["MonitorObserver", "MonitorSettings", "monitor_observers", "resolve_version"]
+__all__ = [
+    "MonitorObserver",
+    "MonitorSettings",
+    "latest_figures",
+    "monitor_observers",
+    "resolve_version",
+    "session_decay",
+    "session_drift_signal",
+]

@@ -17,7 +17,13 @@ from sqlalchemy import Engine, func, select
 
 from core.alerts import AlertRuleSpec, Snapshot, evaluate_rules
 from core.features import compute_features
-from core.monitoring.live import MonitorObserver, MonitorSettings, monitor_observers
+from core.monitoring.live import (
+    MonitorObserver,
+    MonitorSettings,
+    monitor_observers,
+    session_decay,
+    session_drift_signal,
+)
 from core.monitoring.metrics import model_metrics
 from core.monitoring.reference import reference_distribution, store_reference, write_reference
 from core.paper.observers import BarEvent
@@ -205,6 +211,11 @@ def test_model_decay_fires_the_model_metric_rule(engine: Engine, tmp_path: Path)
     message = evaluate_rules(RULES, snaps[-1])[0].message
     assert "auc-decay (model_metric): model auc_drop" in message and "registration auc" in message
     assert "[session mon]" in message
+    # the retraining policy's triggers read the same stored figures
+    with session_scope(engine) as s:
+        decayed, why = session_decay(s, "mon", metric="auc_drop", threshold=0.1)
+        assert decayed and why.startswith("live auc_drop") and ">= 0.1" in why
+        assert not session_drift_signal(s, "mon").drifted
 
 
 def test_feature_drift_fires_the_drift_rule(engine: Engine, tmp_path: Path) -> None:
@@ -221,6 +232,10 @@ def test_feature_drift_fires_the_drift_rule(engine: Engine, tmp_path: Path) -> N
     # the reference has no rows per regime: live storm rows against the whole (panel only)
     assert last.drift["psi_all:vol_21@storm"] > 1.0 and "psi:vol_21@storm" not in last.drift
     assert "drift (drift): feature drift: PSI" in evaluate_rules(RULES[1:2], last)[0].message
+    with session_scope(engine) as s:
+        signal = session_drift_signal(s, "mon", threshold=0.25)
+        assert signal.drifted and signal.psi_max == pytest.approx(last.drift["psi_max"])
+        assert not session_decay(s, "mon", metric="auc_drop", threshold=0.1)[0]
 
 
 def test_rows_are_stored_and_a_restart_resumes_the_rolling_state(
