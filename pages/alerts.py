@@ -17,10 +17,13 @@ from core.alerts.rules import THRESHOLDS
 st.title("Alerts")
 st.caption(
     "Rules watch drawdown, daily loss, limit breaches and near-breaches, rejected orders, "
-    "broker disconnects, reconciliation mismatches, model metrics, regime changes, stale "
-    "data, the worker heartbeat and latency. Channels use apprise URLs (email, Slack, "
-    "Telegram, webhooks), stored encrypted and shown masked; in-app alerts land in the "
-    "history below."
+    "broker disconnects, reconciliation mismatches, regime changes and latency; the live "
+    "model's metrics against its registration figures (model_metric), feature drift "
+    "(drift, PSI), stale data (bar intervals while the market is open), the worker "
+    "heartbeat (checked by a watchdog outside the worker), and data quality (data_gap, "
+    "outlier_return, bad_tick). Each alert names the rule and kind that decided. Channels "
+    "use apprise URLs (email, Slack, Telegram, webhooks), stored encrypted and shown "
+    "masked; in-app alerts land in the history below."
 )
 flash = st.session_state.pop(FLASH, None)
 if flash:
