@@ -474,7 +474,7 @@ class PaperWorker:
         """Wait for the next bar set (sleeping, beating, while the market is closed);
         False when the feed has ended."""
         assert self.feed is not None
-        now = self._clock()
+        now = self.market.now()
         if not self.market.is_open(now):
             reopen = (self.market.next_open(now) - now).total_seconds()
             self._beat(summary.cycles, "market_closed", 0.0)

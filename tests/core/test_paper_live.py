@@ -9,6 +9,7 @@ end at the bar.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -257,3 +258,33 @@ def test_a_feed_that_ends_early_or_waits_keeps_beating(tmp_path: Path) -> None:
         ]
     assert statuses.count("running") == 3
     assert statuses.count("waiting") >= 3 * 3  # three polls of 0.5 s before each bar
+
+
+def test_the_worker_sleeps_while_the_market_is_closed_and_keeps_beating(
+    tmp_path: Path,
+) -> None:
+    from core.feeds.clock import ScheduleClock
+
+    fake = FakeTime()  # 15:00 UTC; the market: open 15:00-15:00:02, again from 15:10
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    opens = pd.DatetimeIndex([day + pd.Timedelta("15h"), day + pd.Timedelta("15h10min")])
+    closes = pd.DatetimeIndex([day + pd.Timedelta("15:00:02"), day + pd.Timedelta("16h")])
+    market = ScheduleClock(opens, closes, clock=fake.clock)
+    engine = _engine(tmp_path / "closed.db", "sim")
+    feed = _simulated(fake, speed=1.0)
+    worker = _worker(engine, "sim", feed, fake, market_clock=market, closed_wait_s=15.0)
+    began = datetime.now(UTC)
+    summary = worker.run(steps=3, poll_s=0.5)
+    assert summary.cycles == 3
+    assert fake.now >= datetime(2026, 1, 5, 15, 10, tzinfo=UTC)  # it waited for the open
+    with engine.connect() as c:
+        beats = c.execute(text("SELECT status, ts FROM worker_heartbeat ORDER BY id")).all()
+    statuses = [status for status, _ in beats]
+    # closed from 15:00:02 to 15:10: at most 15 s per sleep, a beat before each
+    assert statuses.count("market_closed") == math.ceil((600 - 2) / 15)
+    first_closed = statuses.index("market_closed")
+    assert statuses[:first_closed].count("running") == 2  # the bars of 15:00:01 and :02
+    # a heartbeat is stamped with the real time of the beat, not the injected clock
+    for _, ts in beats:
+        stamp = pd.Timestamp(ts).tz_localize(UTC) if pd.Timestamp(ts).tzinfo is None else ts
+        assert began - timedelta(seconds=1) <= stamp <= datetime.now(UTC)
