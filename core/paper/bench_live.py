@@ -20,14 +20,20 @@ no queue behind it. Stages of a bar, in milliseconds (median, p95, p99):
 * ``total``: the bar's close to its last order submitted (arrival + decision + risk +
   order), over every bar and over the bars that sent orders.
 
+``broker_http_ms`` / ``broker_http_calls_per_bar``: the worker thread's HTTP requests to
+the trading API during a bar (``requests.Session.request``, wrapped like the risk check),
+in every stage and after the orders (reconciliation), to show where the time goes.
+
 The market's time is the fake's: the close of the last minute published, plus the real
 time elapsed since (capped at :data:`ELAPSED_CAP_S`, so that a slow start never makes the
 feed see an unpublished minute as over); the feed's receipt times and the worker's clock
 use it, so ``arrival`` is a real elapsed time.
 
-core never imports tests: :func:`bench_live` runs the fakes (``tests/fakes/alpaca_stream.py``,
-``tests/fakes/alpaca_server.py``, development files of this repository) and
-:func:`measure_live_latency` in a fresh interpreter, as the jobs bench runs app code.
+core never imports tests: :func:`bench_live` runs :func:`measure_live_latency` in a fresh
+interpreter (as the jobs bench runs app code), and the fakes (``tests/fakes/alpaca_stream.py``,
+``tests/fakes/alpaca_server.py``, development files of this repository) in a child process
+of it, driven through a pipe, so that their server threads never hold the worker's GIL
+(as real servers would not). ``fakes`` in the report says where they ran.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ ELAPSED_CAP_S = 10.0
 """Most real time the market clock moves past the last published minute."""
 SYMBOLS = ("AAPL", "MSFT", "IBM")
 STAGES = ("arrival", "decision", "risk", "order", "total")
+WORKER_THREAD = "bench-live-worker"
 
 
 class MarketTime:
@@ -75,38 +82,37 @@ class MarketTime:
         return now
 
 
-class _RiskTimer:
-    """Sum of the time spent in ``core.paper.cycle.pre_trade_check`` (wrapped while in
-    the ``with`` block, restored after)."""
+class _Timer:
+    """Time spent in ``owner.name`` (and the number of calls), counted in the worker
+    thread only, while in the ``with`` block (the attribute is restored after)."""
 
-    NAME = "pre_trade_check"
+    def __init__(self, owner: Any, name: str) -> None:
+        self.owner, self.name = owner, name
+        self.seconds, self.calls = 0.0, 0
 
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __enter__(self) -> _RiskTimer:
-        from core.paper import cycle
-
-        self._module, self._original = cycle, vars(cycle)[self.NAME]
-        original = self._original
+    def __enter__(self) -> _Timer:
+        original = self._original = vars(self.owner)[self.name]
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread().name != WORKER_THREAD:
+                return original(*args, **kwargs)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
+                self.calls += 1
 
-        setattr(cycle, self.NAME, timed)
+        setattr(self.owner, self.name, timed)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        setattr(self._module, self.NAME, self._original)
+        setattr(self.owner, self.name, self._original)
 
-    def take(self) -> float:
-        """Milliseconds since the last call."""
-        ms, self.seconds = self.seconds * 1000, 0.0
-        return ms
+    def take(self) -> tuple[float, int]:
+        """Milliseconds and calls since the last call."""
+        out, self.seconds, self.calls = (self.seconds * 1000, self.calls), 0.0, 0
+        return out
 
 
 def _config(symbols: Sequence[str], train_bars: int, seed: int) -> dict[str, Any]:
@@ -163,11 +169,12 @@ def measure_live_latency(
 ) -> dict[str, Any]:
     """Run a live session on the started fakes and time ``bars`` live bars (see the module).
 
-    ``market`` is a fake market-data service (``push``, ``now``, ``rest_url``,
-    ``stream_url``, ``key``, ``secret``, ``minutes``, ``times``, ``pushed``,
-    ``wait_subscribed``); ``trading`` a fake trading API (``url``, ``key``, ``secret``,
-    ``prices``, ``orders``). The warm-up (``train_bars`` and a few more) is published
-    before the worker starts; the session lives in a SQLite file in ``folder``.
+    ``market`` is a fake market-data service or a proxy of one (``push``, ``now``,
+    ``times``, ``pushed``, ``wait_subscribed``, ``rest_url``, ``stream_url``, ``key``,
+    ``secret``); ``trading`` a fake trading API (``url``, ``key``, ``secret``, and
+    ``prices`` and ``orders`` in this process, or ``order_count()`` for a proxy that sets
+    its own fill prices). The warm-up (``train_bars`` bars) is published before the worker
+    starts; the session lives in a SQLite file in ``folder``.
     """
     import pandas as pd
 
@@ -187,12 +194,16 @@ def measure_live_latency(
             f"{bars} live bars need {warmup + bars + 5}"
         )
 
+    prices: dict[str, float] | None = getattr(trading, "prices", None)  # a fake here
+    order_count = getattr(trading, "order_count", lambda: len(trading.orders))
+
     def publish(n: int) -> None:
         last = market.times[market.pushed + n - 1]
         clock.mark((last + pd.Timedelta(minutes=1)).to_pydatetime())
         market.push(n)
-        for symbol in symbols:  # the trading API fills at the last close
-            trading.prices[symbol] = float(market.minutes[symbol]["close"].iloc[market.pushed - 1])
+        if prices is not None:  # fills at the last close
+            for symbol in symbols:
+                prices[symbol] = float(market.minutes[symbol]["close"].iloc[market.pushed - 1])
 
     clock = MarketTime(market)
     publish(warmup)
@@ -223,12 +234,16 @@ def measure_live_latency(
 
     def on_cycle(report: Any) -> None:
         with done:
-            cycles.append((report, risk.take(), len(trading.orders)))
+            cycles.append((report, risk.take()[0], order_count(), http.take()))
             done.notify_all()
 
     loose = RiskLimits(max_weight_per_asset=0.5, max_gross_exposure=1.5, max_orders_per_minute=1000)
     failure: list[BaseException] = []
-    with _RiskTimer() as risk:
+    import requests
+
+    from core.paper import cycle as bar_cycle
+
+    with _Timer(bar_cycle, "pre_trade_check") as risk, _Timer(requests.Session, "request") as http:
         worker = PaperWorker(
             engine=engine,
             session_name=str(config["session"]),
@@ -250,14 +265,14 @@ def measure_live_latency(
                 with done:
                     done.notify_all()
 
-        thread = threading.Thread(target=run, name="bench-live-worker", daemon=True)
+        thread = threading.Thread(target=run, name=WORKER_THREAD, daemon=True)
         started = time.perf_counter()
         thread.start()
         if not market.wait_subscribed(1, timeout_s=timeout_s):
             raise RuntimeError(f"the worker did not subscribe to the stream in {timeout_s:g} s")
         start_s = time.perf_counter() - started
-        risk.take()  # the start-up's checks are not a bar's
-        orders_before = len(trading.orders)
+        risk.take(), http.take()  # the start-up's are not a bar's
+        orders_before = order_count()
         for k in range(bars):
             publish(1)
 
@@ -268,7 +283,7 @@ def measure_live_latency(
                 if not done.wait_for(processed, timeout_s):
                     raise RuntimeError(f"bar {k} was not processed within {timeout_s:g} s")
             if failure:
-                raise RuntimeError(f"the worker failed: {failure[0]!r}")
+                raise RuntimeError("the worker failed") from failure[0]
         thread.join(timeout_s)
     engine.dispose()
     if any(not c[0].stage_ms for c in cycles):
@@ -288,6 +303,8 @@ def measure_live_latency(
         "warmup_bars": warmup,
         "start_s": start_s,
         "stages_ms": figures,
+        "broker_http_ms": percentiles([c[3][0] for c in cycles]),
+        "broker_http_calls_per_bar": percentiles([c[3][1] for c in cycles]),
         "total_ms_bars_with_orders": (
             percentiles(total[with_orders]) if with_orders.any() else None
         ),
@@ -298,22 +315,76 @@ def measure_live_latency(
 
 
 _RUNNER = """
-import json, os, tempfile
+import json, multiprocessing, os, tempfile
 from pathlib import Path
+import pandas as pd
 folder = Path(tempfile.mkdtemp(prefix="bench-live-"))
 os.environ["WORKBENCH_VAR_DIR"] = str(folder)
 os.environ["WORKBENCH_SECRETS_FILE"] = str(folder / "no-secrets.toml")
-from tests.fakes.alpaca_server import FakeAlpaca
-from tests.fakes.alpaca_stream import start_market_data
 from core.paper.bench_live import SYMBOLS, measure_live_latency
-market = start_market_data(SYMBOLS, start="2026-11-30", days=__DAYS__, seed=7)
-trading = FakeAlpaca(key="bench-key", secret="bench-secret", fill_mode="fill").start()
+
+def serve(conn):  # the fakes, in a child process: they never hold the worker's GIL
+    from tests.fakes.alpaca_server import FakeAlpaca
+    from tests.fakes.alpaca_stream import start_market_data
+    market = start_market_data(SYMBOLS, start="2026-11-30", days=__DAYS__, seed=7)
+    trading = FakeAlpaca(key="bench-key", secret="bench-secret", fill_mode="fill").start()
+    conn.send({"times": market.times, "rest_url": market.rest_url,
+               "stream_url": market.stream_url, "key": market.key, "secret": market.secret,
+               "url": trading.url, "trading_key": trading.key,
+               "trading_secret": trading.secret})
+    while True:
+        cmd, arg = conn.recv()
+        if cmd == "push":
+            market.push(arg)
+            for s in SYMBOLS:  # the trading API fills at the last close
+                trading.prices[s] = float(market.minutes[s]["close"].iloc[market.pushed - 1])
+            conn.send(market.pushed)
+        elif cmd == "wait_subscribed":
+            conn.send(market.wait_subscribed(*arg))
+        elif cmd == "orders":
+            conn.send(len(trading.orders))
+        else:
+            market.close()
+            trading.close()
+            conn.send(None)
+            return
+
+class Market:
+    def __init__(self, conn, info):
+        self.conn, self.times, self.pushed = conn, info["times"], 0
+        self.rest_url, self.stream_url = info["rest_url"], info["stream_url"]
+        self.key, self.secret = info["key"], info["secret"]
+    def ask(self, cmd, arg=None):
+        self.conn.send((cmd, arg))
+        return self.conn.recv()
+    def push(self, n):
+        self.pushed = self.ask("push", n)
+    def now(self):
+        if self.pushed == 0:
+            return self.times[0].to_pydatetime()
+        return (self.times[self.pushed - 1] + pd.Timedelta(minutes=1)).to_pydatetime()
+    def wait_subscribed(self, count=1, timeout_s=20.0):
+        return self.ask("wait_subscribed", (count, timeout_s))
+
+class Trading:
+    def __init__(self, market, info):
+        self.market, self.url = market, info["url"]
+        self.key, self.secret = info["trading_key"], info["trading_secret"]
+    def order_count(self):
+        return self.market.ask("orders")
+
+parent, child = multiprocessing.get_context("fork").Pipe()
+server = multiprocessing.get_context("fork").Process(target=serve, args=(child,), daemon=True)
+server.start()
+info = parent.recv()
+market = Market(parent, info)
 try:
     report = measure_live_latency(
-        market, trading, folder=folder, bars=__BARS__, train_bars=__TRAIN__)
+        market, Trading(market, info), folder=folder, bars=__BARS__, train_bars=__TRAIN__)
 finally:
-    market.close()
-    trading.close()
+    market.ask("close")
+    server.join(30)
+report["fakes"] = "in a child process"
 print(json.dumps(report, default=str))
 """
 

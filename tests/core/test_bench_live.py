@@ -52,6 +52,7 @@ def test_a_tiny_live_run_times_every_bar(fakes: tuple, tmp_path: Path) -> None:
         figures = report["stages_ms"][stage]
         assert figures["n"] == 6 and 0.0 <= figures["median"] <= figures["p99"]
     assert report["feed_counts"]["sets"] == 6 and report["feed_counts"]["gap_filled"] == 0
+    assert report["broker_http_calls_per_bar"]["median"] >= 1  # the worker's own requests
     assert report["target_p99_ms"] == TARGET_P99_MS == 50.0
     assert report["ratio_to_target"] == report["stages_ms"]["total"]["p99"] / TARGET_P99_MS
     assert "live" in SECTIONS
