@@ -108,3 +108,28 @@ def test_retention_from_the_service_and_the_cli(isolated_workbench: Path) -> Non
     assert stages == {ids[0]: "champion", ids[1]: "deleted", ids[2]: "candidate"}
     (event,) = [e for e in registry.events("gamma") if e["action"] == "retention_delete"]
     assert event["version_id"] == ids[1] and "ranked 2 of 2" in event["reason"]
+
+
+def test_promotions_and_approve_from_the_cli(isolated_workbench: Path) -> None:
+    version = _register("delta", FEATURES_A)
+    with session_scope(get_engine()) as s:
+        request_promotion(s, version_id=version, rule="live test #3: accept H1", policy="approval")
+    out = run_cli("registry", "promotions", "--json", var=isolated_workbench)
+    assert out.returncode == 0, out.stderr
+    (pending,) = json.loads(out.stdout)["requests"]
+    assert pending["status"] == "pending" and pending["rule"] == "live test #3: accept H1"
+    out = run_cli(
+        "registry",
+        "approve",
+        str(pending["id"]),
+        "--reason",
+        "ok",
+        "--json",
+        var=isolated_workbench,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "approved"
+    (row,) = registry.list_versions()
+    assert row.stage == "champion"
+    out = run_cli("registry", "tests", "--json", var=isolated_workbench)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"tests": []}

@@ -163,3 +163,15 @@ def test_references_that_resolve_to_nothing_say_so(registered) -> None:
         pipeline_for(prices, {**ONE, "model": "alpha@champion"}, symbol="S", engine=engine)
     with pytest.raises(LookupError, match="has no version 7"):
         pipeline_for(prices, {**ONE, "model": "alpha:7"}, symbol="S", engine=engine)
+
+
+def test_an_xgboost_agent_scores_on_the_fast_path_like_predict_proba(tmp_path: Path) -> None:
+    prices = ar_prices(520, phi=0.2, seed=8)
+    engine = db(tmp_path)
+    register_model(engine, prices, name="xgb", train_bars=TRAIN, root=tmp_path, kind="xgboost")
+    pipe = pipeline_for(prices, {**ONE, "model": "xgb:1"}, symbol="S", engine=engine)
+    assert pipe.predictor.path == "xgboost"
+    _, model = load_version(engine, "xgb:1")
+    out = model_targets(prices, pipe)
+    for t in (320, 400, 519):
+        assert out["probability"].iloc[t] == pytest.approx(_direct(prices, model, t), abs=1e-6)
