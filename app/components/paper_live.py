@@ -5,6 +5,7 @@ session's alerts."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,8 @@ import streamlit as st
 from core.paper.monitor import MonitorView
 
 BADGE_COLORS = {"LIVE": "red", "SIMULATED-LIVE": "orange", "REPLAY": "blue"}
+MODELS_PAGE = Path(__file__).resolve().parents[2] / "pages" / "registry.py"
+"""The Models page (registered by its path in app/main.py)."""
 MONEY = "%.2f"
 NUMBER = st.column_config.NumberColumn
 
@@ -175,7 +178,7 @@ def render_live_test(view: MonitorView) -> None:
         f"{llr_text} (accept at {test['upper']:+.2f}, reject at {test['lower']:+.2f}); "
         f"promotion {test['promotion']}."
     )
-    st.page_link("pages/registry.py", label="Models page: the running test and approvals")
+    st.page_link(MODELS_PAGE, label="Models page: the running test and approvals")
 
 
 def render_alerts(rows: list[dict[str, Any]]) -> None:

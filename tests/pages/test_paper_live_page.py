@@ -217,3 +217,66 @@ def _drift_is_shown(at: AppTest) -> None:
     assert own["psi"].iloc[0] == own["psi"].max() >= 0.25 and own["drifted"].iloc[0]
     (shown_alerts,) = [d for d in at.dataframe if "message" in d.value.columns]
     assert (shown_alerts.value["kind"] == "drift").any()
+
+
+def test_a_model_session_shows_its_probabilities_health_and_shadow_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.operations.registry import PromoteRequest, RegisterRequest
+    from app.operations.training import TrainRequest
+    from app.services import registry
+    from app.services.training import train
+    from core.store.monitoring import MonitoringRepository
+
+    def register(features: list[str]) -> int:
+        outcome = train(TrainRequest(kind="logistic", features=features, symbol="AAPL"))
+        assert outcome.run_id is not None
+        return registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha")).id
+
+    champion = register(["ret_1", "ret_5", "rsi_14", "vol_21"])
+    register(["ret_1", "zscore_20", "macd_hist", "atr_14", "sma_dist_50"])
+    registry.promote(PromoteRequest(version_id=champion, reason="first champion"))
+    monkeypatch.setattr(control, "start_detached", lambda cmd, **_: 4243)
+    fake = FakeTime()
+    at = open_app("paper")
+    at.session_state["paper.clock"] = fake.clock
+    at.toggle(key="paper.live").set_value(False).run()
+    at.text_input(key="paper.session").set_value("modelled")
+    at.radio(key="paper.feed").set_value("simulated")
+    at.multiselect(key="paper.symbols").set_value(["AAPL", "MSFT"])
+    at.number_input(key="paper.speed").set_value(SPEED)
+    at.number_input(key="paper.train").set_value(300)
+    at.text_input(key="paper.model").set_value("alpha@champion")
+    at.text_input(key="paper.challenger").set_value("alpha:2")
+    at.radio(key="paper.promotion").set_value("auto")
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    assert any("Worker started (pid 4243)" in s.value for s in at.success), at.error
+    config = paper.stored_settings("modelled")
+    assert config is not None
+    assert (config["model"], config["challenger"], config["promotion"]) == (
+        "alpha@champion",
+        "alpha:2",
+        "auto",
+    )
+    paper.run_worker(
+        "modelled", steps=120, speed=SPEED, sleep=fake.sleep, clock=fake.clock, lease_ttl_s=LEASE
+    )
+    at.run()
+    assert not at.exception, at.exception
+    with session_scope(get_engine()) as s:
+        (point,) = MonitoringRepository(s).points("modelled", kind="model", limit=1)
+        predicted, bar = dict(point.values["predictions"]), point.bar
+    book = _shown_book(at)
+    assert set(predicted) == {"AAPL", "MSFT"} and all(0 < p < 1 for p in predicted.values())
+    for sym, p in predicted.items():  # the probability the model gave at the last bar
+        assert book.loc[sym, "probability"] == pytest.approx(p, rel=1e-12)
+    assert any(f"decided at bar {bar}" in c.value for c in at.caption)
+    shown = _markdown(at)
+    assert "**Model alpha@champion**: live metrics at bar" in shown
+    (health,) = [d for d in at.dataframe if "at registration" in d.value.columns]
+    metrics_shown = health.value.set_index("metric")
+    assert {"auc", "brier", "hit_rate"} <= set(metrics_shown.index)
+    assert metrics_shown["live"].between(0, 1).all()
+    assert "vs shadow alpha:2" in shown and "log LR" in shown
+    assert any("Models page" in link.proto.label for link in at.get("page_link"))
