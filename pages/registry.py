@@ -76,7 +76,7 @@ else:
     promote_col, rollback_col = st.columns(2)
     with promote_col:
         st.subheader("Promote")
-        eligible = [v.id for v in versions if v.stage != "champion"]
+        eligible = [v.id for v in versions if v.stage not in ("champion", "deleted")]
         if not eligible:
             st.info("Every version is already a champion of its name.")
         else:

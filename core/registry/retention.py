@@ -2,13 +2,14 @@
 
 Per model name, :func:`plan_retention` keeps the champion, every previous champion (each
 version ever promoted or restored: the champion stack a rollback walks back through),
-any version a pending promotion request names, and the best ``keep`` other versions by
-their out-of-sample metric (registration metrics, e.g. ``roc_auc``; higher is better,
-``log_loss``/``brier`` lower); versions without the metric rank last. The rest lose
-their artifact: :func:`apply_retention` moves them to stage ``deleted`` with one
-``retention_delete`` audit event each, and removes their folders once the transaction
-commits (a rollback removes nothing). A deleted version stays listed (its metrics and
-audit trail remain) but can no longer be promoted or loaded.
+any version a pending promotion request names or a running live test shadows, and the
+best ``keep`` other versions by their out-of-sample metric (registration metrics, e.g.
+``roc_auc``; higher is better, ``log_loss``/``brier`` lower; a version without the
+metric ranks last). The rest lose their artifact: :func:`apply_retention` moves them to
+stage ``deleted`` with one ``retention_delete`` audit event each, and removes their
+folders once the transaction commits (a rollback removes nothing). A deleted version
+stays listed (its metrics and audit trail remain) but can no longer be promoted or
+loaded.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def plan_retention(
         raise ValueError(f"keep must be >= 0, got {keep}")
     repo = RegistryRepository(session)
     ever = {e.version_id for e in repo.events(name, actions=("promote", "restore"))}
-    pending = {
-        r.version_id for r in ModelLoopRepository(session).promotion_requests(status=("pending",))
-    }
+    loop = ModelLoopRepository(session)
+    pending = {r.version_id for r in loop.promotion_requests(status=("pending",))}
+    testing = {t.challenger_version_id for t in loop.running_tests()}
     by_name: dict[str, list[ModelVersion]] = defaultdict(list)
     for record in repo.versions(name):
         if record.stage != DELETED:
@@ -106,6 +107,8 @@ def plan_retention(
                 why = "a previous champion"
             elif v.id in pending:
                 why = "named by a pending promotion request"
+            elif v.id in testing:
+                why = "the challenger of a running live test"
             if why:
                 items.append(_item(v, metric, "keep", why))
             else:

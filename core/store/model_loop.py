@@ -139,6 +139,10 @@ class ModelLoopRepository:
         """Stage a row (sent with the next flush)."""
         self._s.add(record)
 
+    def running_tests(self) -> list[LiveTest]:
+        """Every test still running."""
+        return list(self._s.scalars(select(LiveTest).where(LiveTest.state == "running")))
+
     def tests(self, *, limit: int = 50) -> list[LiveTest]:
         """The newest tests first."""
         return list(self._s.scalars(select(LiveTest).order_by(LiveTest.id.desc()).limit(limit)))

@@ -88,6 +88,39 @@ def test_a_rolled_back_transaction_removes_no_artifact(seven) -> None:
         assert all(v.stage != "deleted" for v in ModelRegistry(s).list())
 
 
+def test_the_challenger_of_a_running_live_test_is_kept(seven) -> None:
+    from core.store.model_loop import LiveTest
+
+    engine, rows = seven
+    with session_scope(engine) as s:
+        s.add(
+            LiveTest(
+                session_id=1,
+                session_name="s",
+                champion="alpha@champion",
+                challenger="alpha:4",
+                challenger_version_id=rows[4][0].id,
+                state="running",
+                decision="continue",
+                n=0,
+                upper=2.77,
+                lower=-1.56,
+                delta=1e-4,
+                alpha=0.05,
+                beta=0.2,
+                promotion="approval",
+                rule="",
+                last_t=-1,
+                books={},
+            )
+        )
+    with session_scope(engine) as s:
+        plan = plan_retention(s, keep=2)
+    why = {i.version: i.why for i in plan.items if i.name == "alpha"}
+    assert why[4] == "the challenger of a running live test"
+    assert {i.version for i in plan.deletions} == {1}
+
+
 def test_keep_zero_and_a_lower_is_better_metric(seven) -> None:
     engine, _ = seven
     with session_scope(engine) as s:
