@@ -167,6 +167,7 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "predict": _optional("core.ml.bench_predict", "bench_predict"),
     "live": _optional("core.paper.bench_live", "bench_live"),
     "model_agent": _optional("core.pipeline.bench_model", "bench_model_agent"),
+    "monitor": _optional("core.monitoring.bench", "bench_monitor"),
 }
 
 
@@ -250,6 +251,10 @@ def summary_text(report: dict[str, Any]) -> str:
         from core.pipeline.bench_model import summary as model_agent_summary
 
         lines.append(model_agent_summary(report["model_agent"]))
+    if "monitor" in report and "plain_bar_ms" in report["monitor"]:
+        from core.monitoring.bench import summary as monitor_summary
+
+        lines.append(monitor_summary(report["monitor"]))
     for name in ("pipeline", "risk"):
         if name in report:
             lines.append(f"{name}: {report[name]}")

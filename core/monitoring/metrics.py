@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.stats import rankdata
 
 HIGHER_IS_BETTER = ("hit_rate", "auc")
 LOWER_IS_BETTER = ("brier", "ece")
@@ -40,8 +41,6 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     0.75
     """
-    from scipy.stats import rankdata
-
     y = np.asarray(y) == 1
     n1 = int(y.sum())
     n0 = len(y) - n1
