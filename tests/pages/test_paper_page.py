@@ -1,25 +1,23 @@
-"""Paper trading through the dashboard: start a real worker process, pause, kill."""
+"""Paper trading through the dashboard: start a replayed session, pause, kill.
+
+The page starts the worker process (``paper run --session NAME --speed S``); here that
+command is run in-process on an injected clock, and the user acts on the page from
+inside the worker's sleep between bars: no wall-clock sleeps.
+"""
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from app.operations.paper import PaperRequest
 from app.services import paper
+from core.paper import control
 from tests.pages.helpers import metrics, open_app
 
 START = "FormSubmitter:paper.start_form-Start"
-
-
-def _wait(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError("condition not met in time")
 
 
 def _cursor() -> int:
@@ -27,7 +25,9 @@ def _cursor() -> int:
     return -1 if view.session is None else int(view.session["cursor"])
 
 
-def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
+def test_dashboard_runs_a_replayed_session_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(control, "start_detached", lambda cmd, **_: started.append(cmd) or 4242)
     at = open_app("paper")
     assert any("No paper session yet" in i.value for i in at.info)
     at.toggle(key="paper.live").set_value(False).run()
@@ -42,13 +42,47 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     at.number_input(key="paper.seed").set_value(7)
     at.checkbox(key="paper.confirm_start").check()
     at.button(key=START).click().run()
-    assert any("Worker started" in s.value for s in at.success)
+    assert any("Worker started (pid 4242)" in s.value for s in at.success)
     assert at.checkbox(key="paper.confirm_start").value is False  # reset for the next start
-    _wait(lambda: _cursor() >= 1040)  # trading after 1,000 training bars
+    assert started[0][-5:] == ["--session", "default", "--speed", "200.0", "--json"]
+    now = [datetime.now(UTC)]
+    seen: dict[str, Any] = {"paused_at": None, "paused_beats": 0}
+
+    def operator(seconds: float) -> None:
+        """The worker's sleep: the clock moves, and the user acts on the page."""
+        now[0] += timedelta(seconds=seconds)
+        cursor = _cursor()
+        if seen["paused_at"] is None:
+            if cursor >= 1040:  # trading after 1,000 training bars
+                at.run()
+                shown = metrics(at)
+                seen["shown"] = (shown["Worker"], shown["Desired state"])
+                at.button(key="paper.pause").click().run()  # the cursor stops moving
+                seen["paused_at"] = cursor
+            return
+        if (paper.monitor().heartbeat or {}).get("status") != "paused":
+            return
+        assert cursor <= seen["paused_at"] + 1
+        seen["paused_beats"] += 1
+        if seen["paused_beats"] == 1:
+            seen["held"] = cursor
+        assert cursor == seen["held"]
+        if seen["paused_beats"] == 3:
+            # Kill needs a confirmation, then flattens and stops the worker.
+            at.button(key="paper.kill").click().run()
+            assert any("confirm the kill switch" in e.value for e in at.error)
+            at.checkbox(key="paper.confirm_kill").check()
+            at.button(key="paper.kill").click().run()
+            assert any("Kill switch engaged" in w.value for w in at.warning)
+            assert at.checkbox(key="paper.confirm_kill").value is False  # reset after the kill
+
+    summary = paper.run_worker(
+        "default", steps=None, speed=200.0, sleep=operator, clock=lambda: now[0]
+    )
+    assert summary["state"] == "killed" and seen["paused_beats"] >= 3, (summary, seen)
+    assert seen["shown"] == ("running", "running")
     at.run()
     view = paper.monitor()
-    shown = metrics(at)
-    assert shown["Worker"] == "running" and shown["Desired state"] == "running"
     assert len(view.orders) > 0 and len(view.fills) > 0
     assert view.session is not None and view.account is not None
     config = view.session["config"]
@@ -61,26 +95,11 @@ def test_dashboard_runs_a_replayed_session_end_to_end() -> None:
     assert view.account["initial_cash"] == 50_000.0
     for fill in view.fills.itertuples():  # the worker charged the page's fee
         assert fill.fee == pytest.approx(0.001 * fill.qty * fill.price, rel=1e-12)
-    # Pause: the cursor stops moving.
-    at.button(key="paper.pause").click().run()
-    _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "paused")
-    paused_at = _cursor()
-    time.sleep(1.0)
-    assert _cursor() == paused_at
-    # Kill needs a confirmation, then flattens and stops the worker.
-    at.button(key="paper.kill").click().run()
-    assert any("confirm the kill switch" in e.value for e in at.error)
-    at.checkbox(key="paper.confirm_kill").check()
-    at.button(key="paper.kill").click().run()
-    assert any("Kill switch engaged" in w.value for w in at.warning)
-    assert at.checkbox(key="paper.confirm_kill").value is False  # reset after the kill
-    _wait(lambda: (paper.monitor().heartbeat or {}).get("status") == "killed")
-    at.run()
-    view = paper.monitor()
     assert (view.positions["qty"].abs() < 1e-9).all()
     assert view.control["desired_state"] == "stopped"
     assert metrics(at)["Unrealized P&L"] == "0"
     assert metrics(at)["Equity"] == metrics(at)["Cash"]
+    assert "REPLAY" in "\n".join(m.value for m in at.markdown)
 
 
 def test_controls_without_a_worker_say_so_and_change_nothing() -> None:
