@@ -437,12 +437,13 @@ class PaperWorker:
     # ------------------------------------------------------------------ live
     def _resume_at(self) -> int:
         """The bar after the cursor, located by the cursor's timestamp in the calendar
-        (RuntimeError when the stored calendar and the cursor disagree)."""
+        (RuntimeError when the stored calendar and the cursor disagree); for a session
+        that has processed no bar yet, the bar after its warm-up history."""
         with self.ctx.sessions.begin() as s:
             row = self.ctx.session_row(s)
             cursor, cursor_ts = row.cursor, row.cursor_ts
-        if cursor_ts is None:
-            return cursor + 1
+        if cursor_ts is None:  # a new session: its warm-up history is all in the past
+            return len(self.ctx.index)
         stamp = pd.Timestamp(cursor_ts)
         stamp = stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
         at = int(self.ctx.index.searchsorted(stamp, "left"))

@@ -1,0 +1,130 @@
+"""A live paper session on the real alpaca-py clients against the fake market-data
+service (tests/fakes/alpaca_stream.py), with duplicates, out-of-order, late and withheld
+bars and a disconnect injected: every bar is processed exactly once, in order, and the
+ledger equals a replay of the bars the session stored."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from core.feeds.clock import CalendarClock
+from core.feeds.replay import ReplayFeed
+from core.paper.session import make_broker, open_session
+from core.paper.worker import PaperWorker
+from core.risk import RiskLimits
+from core.store.db import make_engine, session_scope, upgrade
+from core.store.live import LiveBarRepository
+from core.store.paper import WorkerControlRepository
+from tests.core.test_paper_live import _ledger
+from tests.fakes.alpaca_stream import MarketData, feed_for, start_market_data
+
+pytestmark = pytest.mark.timeout(240)
+SYMBOLS = ("AAPL", "MSFT", "IBM")
+TRAIN, LIVE = 260, 100
+LOOSE = RiskLimits(max_weight_per_asset=0.5, max_gross_exposure=1.5)
+FIXED = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+
+def _config() -> dict[str, Any]:
+    return {
+        "session": "alp",
+        "broker": "sim",
+        "dataset": "ohlcv_daily",
+        "symbols": list(SYMBOLS),
+        "initial_cash": 100_000.0,
+        "fees": 0.0005,
+        "slippage": 0.0005,
+        "train_bars": TRAIN,
+        "selector": "contextual",
+        "seed": 0,
+        "feed": "alpaca",
+        "timeframe": "1Min",
+    }
+
+
+def _engine(path: Path) -> Any:
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        open_session(s, _config())
+        WorkerControlRepository(s).set("running", updated_by="test")
+    return engine
+
+
+def _label(fake: MarketData, i: int) -> pd.Timestamp:
+    return (fake.times[i] + pd.Timedelta(minutes=1)).tz_localize(None)
+
+
+def test_live_alpaca_session_every_bar_once_and_equal_to_a_replay(tmp_path: Path) -> None:
+    fake = start_market_data(SYMBOLS, start="2026-11-30", days=1, seed=11)
+    try:
+        fake.push(TRAIN)  # the warm-up history
+        engine = _engine(tmp_path / "live.db")
+        feed = feed_for(fake, timeframe="1Min", wall=fake.now)
+        worker = PaperWorker(
+            engine=engine,
+            session_name="alp",
+            broker=make_broker(engine, _config()),
+            limits=lambda: LOOSE,
+            feed=feed,
+            market_clock=CalendarClock(clock=fake.now),
+            sleep=lambda _s: None,
+            clock=lambda: FIXED,
+        )
+        assert list(worker.ctx.index) == [_label(fake, i) for i in range(TRAIN)]
+        result: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=lambda: result.update(summary=worker.run(steps=LIVE, poll_s=0.05))
+        )
+        thread.start()
+        assert fake.wait_subscribed(1)
+        f = fake.faults
+        f.duplicate |= {("AAPL", TRAIN + 5), ("MSFT", TRAIN + 6)}
+        f.out_of_order |= {("IBM", TRAIN + 10)}
+        f.late[("MSFT", TRAIN + 20)] = 2
+        f.withhold |= {("AAPL", TRAIN + 30), ("IBM", TRAIN + 31)}
+        for i in range(LIVE + 3):
+            if i == 50:
+                f.disconnect_after = 4
+            fake.push(1)
+        thread.join(180)
+        assert not thread.is_alive()
+        summary = result["summary"]
+        assert summary.cycles == LIVE and summary.state == "done-steps"
+        ledger = _ledger(engine, "alp")
+        bars = sorted({b for b, _ in ledger["decisions"]})
+        assert bars == list(range(TRAIN, TRAIN + LIVE))
+        assert len(ledger["decisions"]) == LIVE * len(SYMBOLS)  # once per bar and symbol
+        with session_scope(engine) as s:
+            stored = LiveBarRepository(s).frames(1, list(SYMBOLS))
+        assert list(stored["AAPL"].index) == [_label(fake, i) for i in range(TRAIN + LIVE)]
+        expected = fake.expected("1Min")
+        for symbol in SYMBOLS:
+            got = stored[symbol]
+            want = expected[symbol].reindex(got.index)
+            traded = want["close"].notna()  # a minute without trades is carried forward
+            pd.testing.assert_series_equal(
+                got.loc[traded, "close"], want.loc[traded, "close"], check_names=False
+            )
+        feed.stop()
+    finally:
+        fake.close()
+
+    replay = _engine(tmp_path / "replay.db")
+    again = PaperWorker(
+        engine=replay,
+        session_name="alp",
+        broker=make_broker(replay, _config()),
+        limits=lambda: LOOSE,
+        feed=ReplayFeed(stored, timeframe="1Min"),
+        sleep=lambda _s: None,
+        clock=lambda: FIXED,
+    ).run()
+    assert again.cycles == LIVE
+    assert _ledger(replay, "alp") == ledger
