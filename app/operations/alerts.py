@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from app.operations import Flag, Operation, register
 from core.alerts import AlertRuleSpec, ChannelSpec
-from core.alerts.rules import Kind, Severity
+from core.alerts.rules import InputKind, Severity
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
@@ -24,7 +24,10 @@ class AlertRuleRequest(AlertRuleSpec):
         pattern=NAME_PATTERN,
         description="Rule name (letters, digits, _ . -)",
     )
-    kind: Kind = Field(description="What to watch (see the Alerts page)")
+    kind: InputKind = Field(  # type: ignore[assignment]
+        description="What to watch (see the Alerts page; model_metric_below and "
+        "heartbeat_lost are the old names of model_metric and heartbeat)"
+    )
     threshold: float | None = Field(
         default=None, description="In the kind's unit: drawdown 0.10 = 10% (a fraction)"
     )

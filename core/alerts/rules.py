@@ -30,6 +30,8 @@ Kind = Literal[
     "bad_tick",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+InputKind = Literal[Kind, "model_metric_below", "heartbeat_lost"]
+"""What a rule request may name: every kind, and the old names (renamed on validation)."""
 Severity = Literal["info", "warning", "critical"]
 # Kinds recorded in the history that are not rule kinds.
 EVENT_KINDS: tuple[str, ...] = ("test",)
@@ -79,6 +81,8 @@ class ThresholdUnit:
     example: str
     low_open: bool = False
     integer: bool = False
+    over_hint: str = ""
+    """Said after an error for a value above the range (e.g. an old unit's value)."""
 
     @property
     def is_fraction(self) -> bool:
@@ -106,6 +110,8 @@ class ThresholdUnit:
         hint = ""
         if self.is_fraction and 1 < value <= 100:
             hint = f"; for {value:g}% enter {value / 100:g}"
+        elif self.over_hint and math.isfinite(value) and value > self.high:
+            hint = f"; {self.over_hint}"
         return (
             f"a {kind} threshold is a {self.unit} in {self.range_text()} "
             f"(e.g. {self.example}); {value:g} is out of range{hint}"
@@ -133,10 +139,12 @@ THRESHOLDS: dict[str, ThresholdUnit] = {
         "under the registration figure)",
     ),
     "stale_data": ThresholdUnit(
-        "bar intervals without a new bar while the market is open",
+        "count of bar intervals without a new bar while the market is open",
         1,
         10_000,
         "3 (three bars missed)",
+        over_hint="stale_data thresholds count bars now, not seconds: "
+        "for a day of daily bars enter 1",
     ),
     "heartbeat": ThresholdUnit("seconds since the last heartbeat", 1, 86_400, "60"),
     "latency": ThresholdUnit("milliseconds of decision latency", 1, 600_000, "500"),
@@ -147,9 +155,9 @@ THRESHOLDS: dict[str, ThresholdUnit] = {
         "0.25 (a major shift; 0.1 to 0.25 is moderate)",
         low_open=True,
     ),
-    "data_gap": ThresholdUnit("missing bars in one gap", 1, 10_000, "1", integer=True),
+    "data_gap": ThresholdUnit("count of missing bars in one gap", 1, 10_000, "1", integer=True),
     "outlier_return": ThresholdUnit(
-        "standard deviations of a bar's return (trailing window)", 1, 1_000, "6"
+        "number of standard deviations of a bar's return (trailing window)", 1, 1_000, "6"
     ),
 }
 # Kept for callers that only need the text: kind -> "unit, range, e.g. ...".

@@ -141,3 +141,9 @@ def test_token_revoke_and_hash_password(isolated_workbench: Path) -> None:
     assert code == 0 and verify_password("long-enough", payload["hash"])
     short = cli("hash-password", "--password", "short")
     assert short.exit_code == 2 and "use at least 8 characters" in short.stderr
+
+
+def test_rule_add_accepts_the_old_kind_names() -> None:
+    out = cli("alerts", "rule", "add", "lost", "--kind", "heartbeat_lost", "--threshold", "60")
+    assert out.exit_code == 0, out.output
+    assert alerts.list_rules()[0].kind == "heartbeat"

@@ -97,6 +97,11 @@ def test_old_kind_names_are_accepted_and_renamed() -> None:
     assert AlertRuleSpec(name="h", kind="heartbeat_lost", threshold=60).kind == "heartbeat"  # type: ignore[arg-type]
 
 
+def test_old_stale_seconds_are_refused_with_the_new_unit() -> None:
+    with pytest.raises(ValidationError, match="count bars now, not seconds"):
+        AlertRuleSpec(name="s", kind="stale_data", threshold=86_400)
+
+
 def test_heartbeat_and_stale_data_need_stored_facts() -> None:
     hb = AlertRuleSpec(name="hb", kind="heartbeat", threshold=60)
     stale = AlertRuleSpec(name="st", kind="stale_data", threshold=3)
