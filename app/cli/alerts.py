@@ -3,6 +3,7 @@ app/operations/alerts.py, except ``alerts list``)."""
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -61,7 +62,7 @@ add_command(alerts_app, ops.TEST, converters={"url": _url}, after=_delivered)
 @alerts_app.command("list")
 def alerts_list(
     as_json: bool = JSON_OPT,
-    last: int = typer.Option(50, "--last", min=0, max=10_000, help="Recent alerts to list."),
+    last: int = typer.Option(50, "--last", min=1, max=10_000, help="Recent alerts to list."),
 ) -> None:
     """Configured channels (URLs masked) and rules, the rule kinds (unit, range, example)
     and the most recent alerts fired (``fired``, newest first: sent or failed; repeats
@@ -70,7 +71,7 @@ def alerts_list(
     from app.services import alerts
     from core.alerts.rules import KINDS, MONITORING_KINDS, QUALITY_KINDS, THRESHOLDS
 
-    history = alerts.history(AlertLogRequest(limit=10_000)) if last else []
+    history = alerts.history(AlertLogRequest(limit=10_000))
     fired = [e for e in history if e["status"] != "suppressed"][:last]
     payload = {
         "channels": alerts.list_channels(),
@@ -102,15 +103,20 @@ def alerts_list(
 @alerts_app.command("watch")
 def alerts_watch(
     once: bool = typer.Option(False, "--once", help="Check once and exit."),
-    interval: float = typer.Option(5.0, "--interval", help="Seconds between checks (> 0)."),
+    interval: float = typer.Option(
+        5.0, "--interval", help="Seconds between checks (above 0, at most 3600)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Watch the running paper sessions from outside their workers: fire heartbeat when a
     worker dies or hangs, stale_data when no bar comes while the market is open."""
     from app.services import watchdog
 
-    if not interval > 0:
-        fail(f"--interval must be above 0 seconds; got {interval:g}", as_json=as_json)
+    if not (math.isfinite(interval) and 0 < interval <= 3600):
+        fail(
+            f"--interval must be above 0 and at most 3600 seconds; got {interval:g}",
+            as_json=as_json,
+        )
     if once:
         results = watchdog.check_once()
         payload = {"sessions": watchdog.status(), "fired": results}
