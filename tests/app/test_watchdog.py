@@ -178,4 +178,7 @@ def test_watch_loop_and_cli(isolated_workbench: Path) -> None:
     assert state["session"] == "live" and state["heartbeat_age_s"] > 60
     assert [f["rule"] for f in payload["fired"]] == ["worker-lost"]
     bad = run_cli("alerts", "watch", "--interval", "0", var=isolated_workbench)
-    assert bad.returncode != 0 and "--interval must be above 0 and at most 3600 seconds" in bad.stdout + bad.stderr
+    assert (
+        bad.returncode != 0
+        and "--interval must be above 0 and at most 3600 seconds" in bad.stdout + bad.stderr
+    )
