@@ -130,7 +130,8 @@ def render_drift(view: MonitorView, threshold: tuple[float, str]) -> None:
         return
     own = table[table["reference"] == "own"]  # what the rules read (psi:FEATURE[@REGIME])
     rest = table[table["reference"] != "own"]
-    shown = pd.concat([own, rest], ignore_index=True).assign(drifted=lambda f: f["psi"] >= limit)
+    shown = pd.concat([own, rest], ignore_index=True)
+    shown["drifted"] = (shown["reference"] == "own") & (shown["psi"] >= limit)
     worst = own.dropna(subset=["psi"])
     if worst.empty:
         st.markdown(f"No feature has enough live rows to score yet (threshold {limit:g}).")
@@ -182,16 +183,27 @@ def render_live_test(view: MonitorView) -> None:
 
 
 def render_alerts(rows: list[dict[str, Any]]) -> None:
-    """The session's newest alerts."""
-    if not rows:
+    """The session's newest alerts that fired (repeats inside a rule's cooldown are
+    counted, not listed); the newest one in full."""
+    fired = [r for r in rows if r["status"] != "suppressed"]
+    repeats = len(rows) - len(fired)
+    if not fired:
         st.caption("No alert about this session.")
         return
+    newest = fired[0]
+    when = pd.Timestamp(newest["at"]).strftime("%d %b %H:%M:%S UTC")
+    st.warning(f"Alert at {when}: {newest['message']}")
+    table = pd.DataFrame(fired)[["at", "kind", "severity", "status", "message"]]
+    table["at"] = pd.to_datetime(table["at"]).dt.strftime("%d %b %H:%M:%S")
     st.dataframe(
-        pd.DataFrame(rows)[["at", "kind", "severity", "message"]],
+        table,
         width="stretch",
         hide_index=True,
         key="paper.alerts",
+        column_config={"message": st.column_config.TextColumn("Message", width="large")},
     )
+    if repeats:
+        st.caption(f"{repeats} repeat(s) within the rules' cooldown not listed (kept in Alerts).")
 
 
 __all__ = [

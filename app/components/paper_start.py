@@ -63,7 +63,10 @@ def _choices(field: str) -> list[str]:
 
 
 def _plain(message: str) -> str:
-    """A service sentence with its CLI options named as the form's labels."""
+    """A service sentence with its CLI options named as the form's labels (a leading
+    "--option value: " is dropped: the sentence stands beside that field)."""
+    if message.startswith("--") and ": " in message:
+        message = message.split(": ", 1)[1]
     for flag, field in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
         if flag.startswith("--"):
             message = message.replace(flag, START_LABELS[field])

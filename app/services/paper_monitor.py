@@ -45,7 +45,7 @@ def drift_threshold() -> tuple[float, str]:
     return float(rule.threshold or 0.0), f"rule {rule.name}"
 
 
-def session_alerts(session: str | None, *, limit: int = 10) -> list[dict[str, Any]]:
+def session_alerts(session: str | None, *, limit: int = 50) -> list[dict[str, Any]]:
     """The newest alerts about the session (their message ends "[session NAME]"), or
     every alert without a session."""
     rows = alerts.history(AlertLogRequest(limit=200))

@@ -217,6 +217,8 @@ def _drift_is_shown(at: AppTest) -> None:
     assert own["psi"].iloc[0] == own["psi"].max() >= 0.25 and own["drifted"].iloc[0]
     (shown_alerts,) = [d for d in at.dataframe if "message" in d.value.columns]
     assert (shown_alerts.value["kind"] == "drift").any()
+    assert (shown_alerts.value["status"] != "suppressed").all()  # cooldown repeats counted
+    assert any("drift-major (drift): feature drift: PSI" in w.value for w in at.warning)
 
 
 def test_a_model_session_shows_its_probabilities_health_and_shadow_test(
