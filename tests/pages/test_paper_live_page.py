@@ -282,3 +282,32 @@ def test_a_model_session_shows_its_probabilities_health_and_shadow_test(
     assert metrics_shown["live"].between(0, 1).all()
     assert "vs shadow alpha:2" in shown and "log LR" in shown
     assert any("Models page" in link.proto.label for link in at.get("page_link"))
+
+
+def test_an_alpaca_session_is_badged_live_and_says_when_the_market_reopens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With keys the feed can be alpaca; a session of it sleeping over a weekend shows
+    LIVE and when the NYSE next opens (the offline XNYS calendar)."""
+    from app.operations.paper import PaperRequest
+    from core.paper import session
+    from core.store.paper import HeartbeatRepository
+
+    monkeypatch.setenv("ALPACA_API_KEY", "key-id")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "secret")
+    saturday = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+    config = PaperRequest(session="alp", feed="alpaca", timeframe="1Min", symbols=["AAPL"])
+    with session_scope(get_engine()) as s:
+        session.open_session(s, config.model_dump(mode="json"))
+        HeartbeatRepository(s).beat(cycle=0, status="market_closed", ts=saturday)
+    at = open_app("paper")
+    at.session_state["paper.clock"] = lambda: saturday + timedelta(seconds=42)
+    at.toggle(key="paper.live").set_value(False).run()
+    assert not at.exception, at.exception
+    assert at.radio(key="paper.feed").options[-1] == FEED_TEXT["alpaca"]
+    assert not any("Alpaca (live bars) is not offered" in c.value for c in at.caption)
+    shown = _markdown(at)
+    assert "LIVE" in shown and "SIMULATED" not in shown and "Alpaca stream" in shown
+    assert "market closed until Mon 7 Dec 14:30 UTC" in shown, shown
+    assert any("The worker sleeps: market closed until Mon 7 Dec" in i.value for i in at.info)
+    assert metrics(at)["Heartbeat"] == "42 s ago"
