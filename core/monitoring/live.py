@@ -22,6 +22,7 @@ restart restores the pending predictions, outcomes and regimes from them.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -40,6 +41,8 @@ from core.monitoring.reference import reference_distribution, reference_for
 from core.paper.observers import BarEvent, BarObserver
 from core.store.models import ModelVersion
 from core.store.monitoring import MonitoringRepository, MonitorPoint
+
+log = logging.getLogger(__name__)
 
 WARMUP_FEATURES = (
     "ret_1",
@@ -207,9 +210,17 @@ class MonitorObserver:
         oos = dict((self.reference or {}).get("oos", {}))
         report.model_reference.update(oos)
         if self.settings.every > 0 and event.t % self.settings.every == 0:
-            self._drift = self._drift_now(event)
-            if self._drift:
-                self._add(s, event, "drift", self._drift)
+            try:
+                fresh = self._drift_now(event)
+            except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+                # monitoring never stops the bar: the drift panel keeps the last figures
+                log.warning(
+                    "drift of session %s at bar %s failed: %s", self.session_name, event.t, exc
+                )
+                fresh = {}
+            if fresh:
+                self._drift = fresh
+                self._add(s, event, "drift", fresh)
         report.drift.update(self._drift)
         self._add(s, event, "quality", quality_row)
         if predictions or realized or metrics:

@@ -267,3 +267,22 @@ def test_without_a_model_the_warmup_is_the_reference(engine: Engine) -> None:
     assert snaps[0].model_metrics == {} and snaps[0].drift["psi_max"] < 0.25
     assert snaps[-1].drift["psi:vol_21"] > 0.25
     assert MonitorSettings.of({"monitor": {"every": 5}}).every == 5
+
+
+def test_a_failing_drift_computation_never_stops_the_bar(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.monitoring.live as live
+
+    frames = _frames()
+    prob = _model(frames, decay_from=None)
+    ref = _register(engine, tmp_path, frames, prob)
+    _, snaps = _run(engine, frames, prob, _config(ref), stop=TRAIN + 15)
+    kept = dict(snaps[-1].drift)
+
+    def broken(*_a: Any, **_k: Any) -> dict[str, float]:
+        raise ValueError("planted")
+
+    monkeypatch.setattr(live, "drift_scores", broken)
+    _, later = _run(engine, frames, prob, _config(ref), start=TRAIN + 15, stop=TRAIN + 25)
+    assert len(later) == 10 and later[-1].drift == kept and later[-1].quality
