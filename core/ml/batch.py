@@ -7,10 +7,15 @@ whose features are incomplete (the look-back warm-up) get no probability, as the
 training row.
 
 An XGBoost pipeline without preprocessing is scored by :func:`probability_scorer`:
-``Booster.inplace_predict`` on a float32 array with :data:`SCORING_THREADS` threads, the
-call ``XGBClassifier.predict_proba`` ends in (XGBoost compares float32 values with its
-float32 split conditions), minus the DataFrame conversion; same numbers. Other models go
-through ``predict_proba``.
+``Booster.inplace_predict`` on a float32 array, the call ``XGBClassifier.predict_proba``
+ends in (XGBoost compares float32 values with its float32 split conditions), minus the
+DataFrame conversion; same numbers. Other models go through ``predict_proba``.
+
+Threads: by default the booster's own setting (the registry's models are fitted with
+``n_jobs=1``). Two threads score about 1.5x faster on an idle 2-core machine, but several
+times slower when the other core is busy (OpenMP waits for its slowest thread), and the
+scoring is a small part of a batch run (the features are most of it), so none is forced
+(``threads=`` does; ``workbench bench``'s ``predict`` section measures both).
 
 >>> import numpy as np, pandas as pd
 >>> from core.ml.models import ModelSpec, fit_model
@@ -34,9 +39,6 @@ import pandas as pd
 
 from core.ml.dataset import feature_frame
 
-SCORING_THREADS = 2
-"""XGBoost threads of a batch scoring call (the 2-core target machine)."""
-
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 """Feature rows (the model's columns, complete) -> float64 up-probabilities."""
 
@@ -55,18 +57,21 @@ def model_features(model: Any, features: Sequence[str]) -> list[str]:
     return names
 
 
-def probability_scorer(model: Any, *, threads: int = SCORING_THREADS) -> Scorer:
+def probability_scorer(model: Any, *, threads: int | None = None) -> Scorer:
     """A function scoring feature rows as ``model.predict_proba(rows)[:, 1]`` does.
 
-    A pipeline whose only step is an ``XGBClassifier`` is scored by a copy of its booster
-    (``nthread=threads``; the model itself is left as it was) with ``inplace_predict`` on
-    the rows as float32; any other model by its ``predict_proba``.
+    A pipeline whose only step is an ``XGBClassifier`` is scored by its booster with
+    ``inplace_predict`` on the rows as float32 (``threads``: by a copy of the booster with
+    ``nthread=threads``; the model itself is left as it was); any other model by its
+    ``predict_proba``.
     """
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if type(final).__name__ != "XGBClassifier" or len(getattr(model, "steps", [None])) != 1:
         return lambda rows: np.asarray(model.predict_proba(rows)[:, 1], dtype=np.float64)
-    booster = final.get_booster().copy()
-    booster.set_param({"nthread": int(threads)})
+    booster = final.get_booster()
+    if threads is not None:
+        booster = booster.copy()
+        booster.set_param({"nthread": int(threads)})
     best = getattr(final, "best_iteration", None)
     window = (0, int(best) + 1) if best is not None else (0, 0)
     missing = float(final.missing)
@@ -127,7 +132,6 @@ def batch_probabilities(
 
 
 __all__ = [
-    "SCORING_THREADS",
     "Scorer",
     "batch_probabilities",
     "model_features",

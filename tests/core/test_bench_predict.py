@@ -20,10 +20,11 @@ def test_rates_are_rows_over_the_median_and_the_slow_tail() -> None:
 
 def test_scoring_and_whole_path_figures_on_a_tiny_workload() -> None:
     model = bench_model_scoring(repeats=1, tile=1)
-    assert model["features"] == 44 and model["threads"] == 2
+    assert model["features"] == 44 and model["threads"] == 1
     assert model["max_abs_diff"] == 0.0  # float32 inplace_predict == predict_proba
     assert model["target_rows_per_s"] == TARGET_ROWS_PER_S == 100_000
     assert model["rows_per_s"]["n"] == model["predict_proba_rows_per_s"]["n"] == 1
+    assert model["two_threads_rows_per_s"]["n"] == 1
     assert model["ratio_to_target"] == model["rows_per_s"]["median"] / TARGET_ROWS_PER_S
 
     path = bench_predict_path(repeats=1, universe_symbols=2, universe_bars=400, cli=False)
