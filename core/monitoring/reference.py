@@ -162,8 +162,9 @@ def training_reference(
     proba: pd.Series,
 ) -> dict[str, Any]:
     """The reference of a model trained by :func:`core.ml.training.train_classifier`:
-    its training rows' features (the same dataset and split, rebuilt) and its
-    out-of-sample figures (``proba`` on the test rows against their labels)."""
+    its training rows' features (the same dataset and split, rebuilt), per regime too
+    (:func:`training_regimes`), and its out-of-sample figures (``proba`` on the test rows
+    against their labels)."""
     from core.ml.dataset import make_dataset, time_split
     from core.monitoring.metrics import model_metrics
 
@@ -172,7 +173,21 @@ def training_reference(
     y = test.y
     common = proba.index.intersection(y.index)
     oos = model_metrics(y.loc[common].to_numpy(), proba.loc[common].to_numpy())
-    return reference_distribution(train.X, oos=oos, horizon=horizon)
+    regimes = training_regimes(prices.loc[: train.X.index[-1]]) if len(train.X) else None
+    return reference_distribution(train.X, regimes=regimes, oos=oos, horizon=horizon)
+
+
+def training_regimes(prices: pd.DataFrame) -> pd.Series | None:
+    """A regime label per training bar (:func:`core.regime.fit_regimes` on the training
+    bars only, argmax of the forward-filtered probabilities: the labels the live
+    pipeline's regime model uses); None when the bars are too few to fit."""
+    from core.regime import fit_regimes
+
+    try:
+        labels = fit_regimes(prices).label
+    except ValueError:
+        return None
+    return labels.dropna().astype(str)
 
 
 def reference_for(
@@ -194,5 +209,6 @@ __all__ = [
     "reference_for",
     "store_reference",
     "training_reference",
+    "training_regimes",
     "write_reference",
 ]

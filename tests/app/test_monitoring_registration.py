@@ -17,6 +17,7 @@ from app.services.db import get_engine
 from core.ml.dataset import make_dataset, time_split
 from core.monitoring.drift import drift_scores
 from core.monitoring.reference import REFERENCE_FILE, read_reference, reference_for
+from core.regime import LABELS, fit_regimes
 from core.store.db import session_scope
 from core.store.models import ModelVersion
 
@@ -47,6 +48,12 @@ def test_registration_stores_the_training_reference() -> None:
     ret = train_ds.X["ret_1"].to_numpy()
     deciles = np.quantile(ret, np.arange(1, 10) / 10)
     assert stored["features"]["ret_1"]["edges"] == pytest.approx(list(deciles))
+    # Per regime: the training rows of each regime label fitted on the training bars only
+    labels = fit_regimes(prices.loc[: train_ds.X.index[-1]]).label.reindex(train_ds.X.index)
+    counts = labels.value_counts()
+    assert stored["regimes"] and set(stored["regimes"]) <= set(LABELS)
+    for regime, summary in stored["regimes"].items():
+        assert summary["ret_1"]["n"] == counts[regime] >= 30
     # OOS figures in the live metrics' names, AUC as the training evaluation measured it
     assert stored["oos"]["auc"] == pytest.approx(trained.evaluation["roc_auc"], abs=1e-9)
     assert set(stored["oos"]) >= {"hit_rate", "auc", "brier", "ece"}
