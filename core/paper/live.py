@@ -100,7 +100,8 @@ def bar_close(feed: Feed, ts: pd.Timestamp) -> datetime:
     if TIMEFRAMES.get(feed.timeframe) == pd.Timedelta(days=1):
         close = datetime.combine(stamp.date(), time(16, 0), tzinfo=NEW_YORK)
         return close.astimezone(UTC)
-    return stamp.to_pydatetime().replace(tzinfo=UTC)
+    naive: datetime = stamp.to_pydatetime()
+    return naive.replace(tzinfo=UTC)
 
 
 def stage_ms(received: Mapping[str, Any], decided_at: float, sent_at: float) -> dict[str, float]:
