@@ -121,8 +121,7 @@ with rules_tab:
         threshold_slot = r3.empty()
         r4, r5, r6, r7 = st.columns(4)
         metric = r4.text_input(
-            "Model metric (for model_metric: auc, hit_rate, brier, ece, auc_drop...)",
-            key="alerts.rule.metric",
+            "Model metric (model_metric: auc, brier...)", key="alerts.rule.metric"
         )
         metric_slot = r4.empty()
         chosen = r5.multiselect("Channels", names, default=["in-app"], key="alerts.rule.channels")

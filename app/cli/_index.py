@@ -57,7 +57,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("system", "Verify embedded data, migrate the database and warm numba (idempotent)."),
     "data": ("data", "List, validate and import datasets."),
     "regime": ("regime", "Fit and evaluate probabilistic regimes."),
-    "registry": ("registry", "Model registry: list, register, promote, roll back."),
+    "registry": (
+        "registry",
+        "Model registry: list, register, promote, roll back, retention, live tests.",
+    ),
     "ensemble": ("ensemble", "Strategy ensemble with a bandit meta-selector."),
     "retrain": ("retrain", "Performance-triggered retraining."),
     "paper": ("paper", "Supervised paper trading."),

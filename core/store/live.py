@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -29,6 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.store.base import Base
+
+if TYPE_CHECKING:  # pandas loads with the first bar read or written, not with the tables
+    import pandas as pd
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -64,6 +66,8 @@ def bar_rows(
     filled: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The rows of one bar set (for :meth:`LiveBarRepository.add_rows`)."""
+    import pandas as pd
+
     when = pd.Timestamp(ts).to_pydatetime()
     return [
         {
@@ -91,6 +95,8 @@ class LiveBarRepository:
 
     def add_frames(self, session_id: int, frames: Mapping[str, pd.DataFrame]) -> int:
         """Store whole frames as warm-up bars; returns the rows written."""
+        import pandas as pd
+
         rows: list[dict[str, Any]] = []
         for symbol, frame in frames.items():
             values = frame.reindex(columns=list(COLUMNS)).fillna({"volume": 0.0})
@@ -111,6 +117,8 @@ class LiveBarRepository:
     def frames(self, session_id: int, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
         """Each symbol's stored bars in time order (empty frames when none are stored),
         canonical frames (index named ``date``)."""
+        import pandas as pd
+
         rows = self._s.execute(
             select(LiveBar.symbol, LiveBar.ts, *(getattr(LiveBar, k) for k in COLUMNS))
             .where(LiveBar.session_id == session_id)

@@ -49,6 +49,7 @@ REQUIRED: dict[str, str] = {
     "TOKEN_ID": "1",
     "--run-id": "1",
     "JOB_ID": "1",
+    "REQUEST_ID": "1",
     "--model": "1",
 }
 # More valid flags some commands need before they look at the flag under test.
@@ -60,7 +61,7 @@ EXTRA: dict[str, list[str]] = {
 # Flags whose value is free text (any single printable line is fine).
 FREE_TEXT = {"--reason", "--password", "--a", "--b", "--arm", "--url"}
 # Flags for which zero is a valid value.
-ZERO_OK = {"--seed", "--cooldown", "--expected-version", "--speed", "--threshold"}
+ZERO_OK = {"--seed", "--cooldown", "--expected-version", "--speed", "--threshold", "--keep"}
 # Flags for which a negative value is valid.
 NEGATIVE_OK = {"--threshold"}
 
