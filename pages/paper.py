@@ -125,7 +125,7 @@ def monitor() -> None:
     symbols_tab, chart, risk_tab, model_tab, drift_tab, book, decisions, health = tabs
     with symbols_tab:
         live_ui.render_book(view)
-        live_ui.render_alerts(paper_monitor.session_alerts(view.session["name"]))
+        live_ui.render_alerts(*paper_monitor.session_alerts(view.session["name"]))
     with chart:
         if len(view.equity):
             st.plotly_chart(equity_figure(view.equity), width="stretch", key="paper.equity")

@@ -182,11 +182,9 @@ def render_live_test(view: MonitorView) -> None:
     st.page_link(MODELS_PAGE, label="Models page: the running test and approvals")
 
 
-def render_alerts(rows: list[dict[str, Any]]) -> None:
-    """The session's newest alerts that fired (repeats inside a rule's cooldown are
+def render_alerts(fired: list[dict[str, Any]], repeats: int) -> None:
+    """The session's newest alerts that fired (``repeats`` inside a rule's cooldown are
     counted, not listed); the newest one in full."""
-    fired = [r for r in rows if r["status"] != "suppressed"]
-    repeats = len(rows) - len(fired)
     if not fired:
         st.caption("No alert about this session.")
         return

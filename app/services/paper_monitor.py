@@ -45,13 +45,17 @@ def drift_threshold() -> tuple[float, str]:
     return float(rule.threshold or 0.0), f"rule {rule.name}"
 
 
-def session_alerts(session: str | None, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest alerts about the session (their message ends "[session NAME]"), or
-    every alert without a session."""
-    rows = alerts.history(AlertLogRequest(limit=200))
+def session_alerts(
+    session: str | None, *, limit: int = 20, scan: int = 2000
+) -> tuple[list[dict[str, Any]], int]:
+    """The newest alerts about the session that fired (their message ends "[session
+    NAME]"; every alert without a session), and how many repeats of them a rule's
+    cooldown suppressed, among the newest ``scan`` entries of the history."""
+    rows = alerts.history(AlertLogRequest(limit=scan))
     if session:
         rows = [r for r in rows if f"[session {session}]" in r["message"]]
-    return rows[:limit]
+    fired = [r for r in rows if r["status"] != "suppressed"]
+    return fired[:limit], len(rows) - len(fired)
 
 
 __all__ = ["BADGES", "alpaca_keys_set", "drift_threshold", "session_alerts", "status"]
