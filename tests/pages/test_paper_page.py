@@ -141,3 +141,27 @@ def test_a_request_the_worker_would_refuse_is_refused_before_it_starts() -> None
         e.value for e in at.error
     ]
     assert paper.monitor().session is None
+
+
+def test_a_refusal_is_shown_beside_its_field_in_the_forms_words() -> None:
+    at = open_app("paper")
+    at.toggle(key="paper.live").set_value(False).run()
+    at.radio(key="paper.feed").set_value("simulated")
+    at.selectbox(key="paper.timeframe").set_value("1Min")
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    beside = [c for c in at.columns if len(c.error)]
+    assert len(beside) == 1 and [s.label for s in beside[0].selectbox] == ["Timeframe"]
+    assert beside[0].error[0].value == (
+        "Timeframe 1Min does not match dataset 'ohlcv_daily', whose bars are 1Day; pass "
+        "Timeframe 1Day or pick a dataset with 1Min bars."
+    )
+    assert any("see the message beside the field" in e.value for e in at.error)
+    assert paper.monitor().session is None  # nothing was created
+    at.selectbox(key="paper.timeframe").set_value("1Day")
+    at.text_input(key="paper.model").set_value("alpha")  # not a reference
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    beside = [c for c in at.columns if len(c.error)]
+    assert [t.label for t in beside[0].text_input] == ["Model"]
+    assert beside[0].error[0].value.startswith("Model reference 'alpha': write NAME:VERSION")
