@@ -143,7 +143,7 @@ def on_cycle(monkeypatch: pytest.MonkeyPatch, action: Callable[[int], None]) -> 
 
 # ---------------------------------------------------------------------- helpers
 def request(session: str = "alp") -> PaperRequest:
-    return PaperRequest(broker="alpaca", session=session, train_bars=1000)
+    return PaperRequest(broker="alpaca", session=session, symbols=["SP500"], train_bars=1000)
 
 
 def db(var: Path, sql: str, *args: Any) -> list[tuple]:
