@@ -106,6 +106,7 @@ def request_from_state(ss: Any) -> PaperRequest:
         model=(ss.get("paper.model") or "").strip() or None,
         challenger=(ss.get("paper.challenger") or "").strip() or None,
         promotion=ss["paper.promotion"],
+        data_feed=ss.get("paper.data_feed") or "iex",
         broker=ss["paper.broker"],
         train_bars=int(ss["paper.train"]),
         selector=ss["paper.selector"],
@@ -169,10 +170,13 @@ def render_start_form(
         c6.number_input(label["initial_cash"], 1e3, 1e9, new.initial_cash, 1e3, key="paper.cash")
         cost_inputs(c7, c8, fees_key="paper.fees", slippage_key="paper.slippage")
         c9.number_input(label["seed"], 0, 2**31 - 1, new.seed, 1, key="paper.seed")
-        c10, c11, c12 = st.columns(3)
+        c10, c11, c12, c13 = st.columns(4)
         c10.radio("Broker", _choices("broker"), horizontal=True, key="paper.broker")
         c11.selectbox("Selector", _choices("selector"), key="paper.selector")
-        c12.checkbox("I confirm starting the worker", key="paper.confirm_start")
+        if alpaca_keys:
+            c12.radio(label["data_feed"], _choices("data_feed"), key="paper.data_feed")
+            _errors_under(c12, errors, "data_feed")
+        c13.checkbox("I confirm starting the worker", key="paper.confirm_start")
         for field in set(errors) - {
             "session",
             "feed",
@@ -183,6 +187,7 @@ def render_start_form(
             "challenger",
             "promotion",
             "train_bars",
+            "data_feed",
         }:
             _errors_under(st, errors, field)
         st.form_submit_button("Start", type="primary", on_click=on_start)

@@ -308,6 +308,13 @@ def test_an_alpaca_session_is_badged_live_and_says_when_the_market_reopens(
     assert not at.exception, at.exception
     assert at.radio(key="paper.feed").options[-1] == FEED_TEXT["alpaca"]
     assert not any("Alpaca (live bars) is not offered" in c.value for c in at.caption)
+    # SIP data applies to the alpaca feed only: refused beside the data-feed choice
+    at.radio(key="paper.data_feed").set_value("sip")
+    at.checkbox(key="paper.confirm_start").check()
+    at.button(key=START).click().run()
+    beside = [c for c in at.columns if len(c.error)]
+    assert [r.label for r in beside[0].radio] == ["Alpaca data feed"], [e.value for e in at.error]
+    assert "applies to Feed alpaca only" in beside[0].error[0].value
     shown = _markdown(at)
     assert "LIVE" in shown and "SIMULATED" not in shown and "Alpaca stream" in shown
     assert "market closed until Mon 7 Dec 14:30 UTC" in shown, shown
