@@ -288,3 +288,23 @@ def test_the_worker_sleeps_while_the_market_is_closed_and_keeps_beating(
     for _, ts in beats:
         stamp = pd.Timestamp(ts).tz_localize(UTC) if pd.Timestamp(ts).tzinfo is None else ts
         assert began - timedelta(seconds=1) <= stamp <= datetime.now(UTC)
+
+
+def test_a_kill_with_no_worker_marks_a_live_session_at_its_stored_bars(tmp_path: Path) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from core.paper.session import session_marks
+
+    fake = FakeTime()
+    engine = _engine(tmp_path / "marks.db", "sim")
+    _worker(engine, "sim", _simulated(fake), fake).run(steps=7)
+
+    def no_dataset(dataset: str, symbol: str) -> pd.DataFrame:
+        raise AssertionError("a live session's closes come from its stored bars")
+
+    factory = sessionmaker(bind=engine)
+    config, closes, ts = session_marks(factory, "sim", no_dataset)
+    assert config["feed"] == "simulated"
+    frames = _frames()
+    assert ts == frames["AAPL"].index[TRAIN + 6]
+    assert closes == {s: float(frames[s]["close"].iloc[TRAIN + 6]) for s in SYMBOLS}
