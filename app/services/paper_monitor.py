@@ -10,11 +10,14 @@ from typing import Any
 from app.operations.alerts import AlertLogRequest
 from app.operations.paper import feed_status
 from app.services import alerts
-from core.broker.alpaca import KEY_NAMES, SECRET_NAMES
 from core.config import get_settings
 from core.monitoring.drift import DRIFT_THRESHOLD
 from core.paper.monitor import MonitorView
 
+KEY_NAMES = ("ALPACA_API_KEY", "APCA_API_KEY_ID")
+SECRET_NAMES = ("ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY")
+"""core.broker.alpaca's key names, written here so that the page's first render does not
+import alpaca-py (tests/pages/test_first_render_imports.py; equal: test_paper_live_page)."""
 BADGES = {"alpaca": "LIVE", "simulated": "SIMULATED-LIVE", "replay": "REPLAY"}
 """The badge of each feed."""
 

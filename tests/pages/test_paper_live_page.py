@@ -292,9 +292,15 @@ def test_an_alpaca_session_is_badged_live_and_says_when_the_market_reopens(
     """With keys the feed can be alpaca; a session of it sleeping over a weekend shows
     LIVE and when the NYSE next opens (the offline XNYS calendar)."""
     from app.operations.paper import PaperRequest
+    from app.services import paper_monitor
+    from core.broker import alpaca
     from core.paper import session
     from core.store.paper import HeartbeatRepository
 
+    assert (paper_monitor.KEY_NAMES, paper_monitor.SECRET_NAMES) == (
+        alpaca.KEY_NAMES,
+        alpaca.SECRET_NAMES,
+    )
     monkeypatch.setenv("ALPACA_API_KEY", "key-id")
     monkeypatch.setenv("ALPACA_SECRET_KEY", "secret")
     saturday = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
