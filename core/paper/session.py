@@ -70,6 +70,11 @@ def check_feed_options(
             "--feed simulated plays the dataset on the wall clock: give --speed in bars per "
             "second above 0 (e.g. --speed 1)"
         )
+    if feed == "alpaca" and speed > 0:
+        raise ValueError(
+            "--speed applies to --feed replay and simulated; --feed alpaca trades live bars "
+            "as they close (leave --speed out)"
+        )
     if feed != "replay" and until is not None:
         raise ValueError(f"--until applies to --feed replay only (this session's feed is {feed})")
 

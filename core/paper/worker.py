@@ -352,9 +352,9 @@ class PaperWorker:
             except BrokerUnavailableError as exc:
                 s.rollback()
                 self._broker_down(summary, exc, t, poll_s)
-                # The pipelines may have stepped bar t already: rebuild them so the retry
-                # decides bar t exactly as an uninterrupted run would.
-                self.cycle.rebuild(t)
+                # The pipelines (and observers) may have stepped bar t already: rebuild
+                # them so the retry decides bar t exactly as an uninterrupted run would.
+                self._rebuild(t)
                 continue
             except BaseException:
                 s.rollback()
@@ -566,7 +566,7 @@ class PaperWorker:
         except BrokerUnavailableError as exc:
             s.rollback()
             self._broker_down(summary, exc, t, poll_s)
-            self.cycle.rebuild(t)
+            self._rebuild(t)  # bar t runs again from the state before it
             return [], "running"
         except BaseException:
             s.rollback()

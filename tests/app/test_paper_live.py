@@ -66,6 +66,7 @@ def test_done_when_simulated_session_completes_sixty_cycles(isolated_workbench: 
         (["--replay", "--feed", "simulated"], "--replay means --feed replay"),
         (["--model", "alpha"], "--model alpha: model reference 'alpha': write NAME:VERSION"),
         (["--feed", "sometimes"], "--feed"),
+        (["--feed", "alpaca", "--speed", "3"], "--speed applies to --feed replay and simulated"),
     ],
 )
 def test_bad_live_options_are_refused_before_any_work(
