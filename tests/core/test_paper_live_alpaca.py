@@ -128,3 +128,61 @@ def test_live_alpaca_session_every_bar_once_and_equal_to_a_replay(tmp_path: Path
     ).run()
     assert again.cycles == LIVE
     assert _ledger(replay, "alp") == ledger
+
+
+def _run(engine: Any, fake: MarketData, steps: int, push: int) -> Any:
+    """A worker on a fresh feed: ``steps`` bars while ``push`` minutes are published."""
+    feed = feed_for(fake, timeframe="1Min", wall=fake.now)
+    worker = PaperWorker(
+        engine=engine,
+        session_name="alp",
+        broker=make_broker(engine, _config()),
+        limits=lambda: LOOSE,
+        feed=feed,
+        market_clock=CalendarClock(clock=fake.now),
+        sleep=lambda _s: None,
+        clock=lambda: FIXED,
+    )
+    result: dict[str, Any] = {}
+    subscribed = len(fake.subscriptions)
+    thread = threading.Thread(target=lambda: result.update(s=worker.run(steps=steps, poll_s=0.05)))
+    thread.start()
+    assert fake.wait_subscribed(subscribed + 1)
+    fake.push(push)
+    thread.join(180)
+    assert not thread.is_alive()
+    return worker, result["s"]
+
+
+def test_a_restart_fills_the_gap_from_rest_and_equals_an_uninterrupted_run(
+    tmp_path: Path,
+) -> None:
+    whole = start_market_data(SYMBOLS, start="2026-11-30", days=1, seed=3)
+    try:
+        whole.push(TRAIN)
+        reference = _engine(tmp_path / "whole.db")
+        _worker, summary = _run(reference, whole, 60, 61)
+        assert summary.cycles == 60
+    finally:
+        whole.close()
+
+    fake = start_market_data(SYMBOLS, start="2026-11-30", days=1, seed=3)
+    try:
+        fake.push(TRAIN)
+        engine = _engine(tmp_path / "cut.db")
+        _worker, first = _run(engine, fake, 25, 25)
+        assert first.cycles == 25
+        fake.push(20)  # published while no worker runs: the restart gets them from REST
+        rest_before = len(fake.rest_requests)
+        second, rest = _run(engine, fake, 35, 16)
+        assert rest.cycles == 35
+        assert len(fake.rest_requests) > rest_before  # the gap came from REST
+        assert len(second.ctx.index) >= TRAIN + 60  # (a bar may wait, received, unused)
+    finally:
+        fake.close()
+    assert _ledger(engine, "alp") == _ledger(reference, "alp")
+    with session_scope(engine) as s, session_scope(reference) as r:
+        cut, ref = LiveBarRepository(s), LiveBarRepository(r)
+        assert cut.count(1) == ref.count(1) == len(SYMBOLS) * (TRAIN + 60)  # only bars used
+        for symbol, frame in cut.frames(1, list(SYMBOLS)).items():
+            pd.testing.assert_frame_equal(frame, ref.frames(1, list(SYMBOLS))[symbol])
