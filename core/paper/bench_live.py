@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core.benchkit import percentiles, run_python_json
 
@@ -156,6 +157,29 @@ def stage_rows(
     return out
 
 
+def live_window(times: Sequence[Any], train_bars: int) -> tuple[int, int]:
+    """``(warmup, last)``: minutes published before the worker starts (at least
+    ``train_bars``, up to the start of a session, so the live bars begin at an open; the
+    worker stores the warm-up and trades only the bars after it), and
+    the index of that session's last minute (the live bars stop before it: the worker
+    polls the feed only while the market is open, so the bar closing at the close waits
+    for the next open).
+
+    >>> import pandas as pd
+    >>> day = lambda d: list(pd.date_range(f"2026-12-0{d} 14:30", periods=390, freq="1min"))
+    >>> live_window(day(1) + day(2) + day(3), 400)
+    (780, 1169)
+    """
+    stamps = pd.DatetimeIndex(times)
+    starts = [0, *(np.flatnonzero(np.diff(stamps.asi8) > 60 * 10**9) + 1).tolist()]
+    after = [i for i in starts if i >= train_bars]
+    if not after:
+        raise ValueError(f"the fake market has no session that starts after {train_bars} minutes")
+    nxt = [i for i in starts if i > after[0]]
+    end = nxt[0] if nxt else len(stamps)
+    return after[0], end - 1
+
+
 def measure_live_latency(
     market: Any,
     trading: Any,
@@ -173,11 +197,9 @@ def measure_live_latency(
     ``times``, ``pushed``, ``wait_subscribed``, ``rest_url``, ``stream_url``, ``key``,
     ``secret``); ``trading`` a fake trading API (``url``, ``key``, ``secret``, and
     ``prices`` and ``orders`` in this process, or ``order_count()`` for a proxy that sets
-    its own fill prices). The warm-up (``train_bars`` bars) is published before the worker
+    its own fill prices). The warm-up (:func:`live_window`) is published before the worker
     starts; the session lives in a SQLite file in ``folder``.
     """
-    import pandas as pd
-
     from core.broker import AlpacaBroker
     from core.feeds.alpaca import AlpacaFeed
     from core.feeds.clock import CalendarClock
@@ -187,11 +209,11 @@ def measure_live_latency(
     from core.store.db import make_engine, session_scope, upgrade
     from core.store.paper import WorkerControlRepository
 
-    warmup = train_bars  # the worker's first bar is then the first live one
-    if warmup + bars + 5 > len(market.times):
+    warmup, last = live_window(market.times, train_bars)
+    if warmup + bars > last:
         raise ValueError(
-            f"the fake market has {len(market.times)} minutes; {warmup} warm-up and "
-            f"{bars} live bars need {warmup + bars + 5}"
+            f"the fake market's session after {warmup} warm-up minutes has "
+            f"{last - warmup} minutes before its last one; {bars} live bars asked for"
         )
 
     prices: dict[str, float] | None = getattr(trading, "prices", None)  # a fake here
@@ -286,7 +308,9 @@ def measure_live_latency(
                 raise RuntimeError("the worker failed") from failure[0]
         thread.join(timeout_s)
     engine.dispose()
-    if any(not c[0].stage_ms for c in cycles):
+    if failure:
+        raise RuntimeError("the worker failed") from failure[0]
+    if any(not c[0].stage_ms for c in cycles):  # the stored warm-up is never traded
         raise RuntimeError("a bar without latency stages: not a live bar")
     reports = [c[0] for c in cycles]
     counts = np.diff([orders_before, *(c[2] for c in cycles)])
@@ -301,6 +325,7 @@ def measure_live_latency(
         "bars_with_orders": int(with_orders.sum()),
         "orders": int(counts.sum()),
         "warmup_bars": warmup,
+        "train_bars": train_bars,
         "start_s": start_s,
         "stages_ms": figures,
         "broker_http_ms": percentiles([c[3][0] for c in cycles]),
@@ -393,9 +418,9 @@ def bench_live(
     *, repeats: int = 3, bars: int | None = None, train_bars: int = 1000, timeout: float = 900
 ) -> dict[str, Any]:
     """The section: ``bars`` live bars (default ``100 * repeats``, at least 100, at most
-    360: one session of minutes after three of warm-up) in a fresh interpreter."""
+    360: one session of minutes after the warm-up sessions) in a fresh interpreter."""
     n = bars if bars is not None else min(360, max(100, 100 * repeats))
-    days = 1 + -(-(train_bars + n + 5) // 390)  # sessions of 390 minutes, one spare
+    days = 1 + -(-train_bars // 390)  # warm-up to a session's start, then one session
     code = (
         _RUNNER.replace("__DAYS__", str(days))
         .replace("__BARS__", str(int(n)))
@@ -427,6 +452,7 @@ __all__ = [
     "TARGET_P99_MS",
     "MarketTime",
     "bench_live",
+    "live_window",
     "measure_live_latency",
     "stage_rows",
     "summary",

@@ -32,7 +32,7 @@ def test_stage_rows_split_the_workers_stages() -> None:
 
 @pytest.fixture
 def fakes() -> object:
-    market = start_market_data(("AAPL", "MSFT", "IBM"), start="2026-11-30", days=1, seed=7)
+    market = start_market_data(("AAPL", "MSFT", "IBM"), start="2026-11-30", days=2, seed=7)
     trading = FakeAlpaca(key="bench-key", secret="bench-secret", fill_mode="fill").start()
     try:
         yield market, trading
@@ -44,7 +44,7 @@ def fakes() -> object:
 def test_a_tiny_live_run_times_every_bar(fakes: tuple, tmp_path: Path) -> None:
     market, trading = fakes
     report = measure_live_latency(market, trading, folder=tmp_path, bars=6, train_bars=260)
-    assert report["bars"] == 6 and report["warmup_bars"] == 260 and market.pushed == 266
+    assert report["bars"] == 6 and report["warmup_bars"] == 390 and market.pushed == 396
     assert report["orders"] == len(trading.orders)  # every order reached the trading API
     assert 0 <= report["bars_with_orders"] <= 6
     assert set(report["stages_ms"]) == set(STAGES)
