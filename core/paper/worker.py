@@ -39,6 +39,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -119,6 +120,10 @@ class PaperWorker:
         open around the clock.
     closed_wait_s
         Longest sleep while the market is closed (a heartbeat after each).
+    waiting_beat_s
+        While the market is open but no bar has come: a heartbeat at most this often
+        (market clock seconds), so a minute-bar session writes a few beats per bar, not
+        one per poll.
     """
 
     def __init__(
@@ -139,6 +144,7 @@ class PaperWorker:
         observers: Sequence[BarObserver] = (),
         market_clock: MarketClock | None = None,
         closed_wait_s: float = 15.0,
+        waiting_beat_s: float = 5.0,
     ) -> None:
         self._engine = engine
         self.feed = feed
@@ -147,6 +153,8 @@ class PaperWorker:
         self.observers = list(observers)
         self.market = market_clock or AlwaysOpenClock(clock=clock)
         self.closed_wait_s = closed_wait_s
+        self.waiting_beat_s = waiting_beat_s
+        self._waiting_beat: datetime | None = None
         self._clock = clock
         self._unstored: dict[int, list[dict[str, Any]]] = {}
         """Rows of live bars in the calendar, written with the bar's transaction."""
@@ -487,7 +495,10 @@ class PaperWorker:
             return True
         if self.feed.finished:
             return False
-        self._beat(summary.cycles, "waiting", 0.0)
+        last = self._waiting_beat
+        if last is None or (now - last).total_seconds() >= self.waiting_beat_s:
+            self._beat(summary.cycles, "waiting", 0.0)  # alive while no bar comes
+            self._waiting_beat = now
         return True
 
     def _run_live(

@@ -251,13 +251,19 @@ def test_a_feed_that_ends_early_or_waits_keeps_beating(tmp_path: Path) -> None:
     fake = FakeTime()
     engine = _engine(tmp_path / "beat.db", "sim")
     feed = _simulated(fake, speed=0.5)  # a bar every 2 s; the worker polls every 0.5 s
-    _worker(engine, "sim", feed, fake).run(steps=3, poll_s=0.5)
+    from core.feeds.clock import AlwaysOpenClock
+
+    market = AlwaysOpenClock(clock=fake.clock)  # the beats' interval is market-clock time
+    _worker(engine, "sim", feed, fake, market_clock=market, waiting_beat_s=1.0).run(
+        steps=3, poll_s=0.5
+    )
     with engine.connect() as c:
         statuses = [
             r[0] for r in c.execute(text("SELECT status FROM worker_heartbeat ORDER BY id"))
         ]
     assert statuses.count("running") == 3
-    assert statuses.count("waiting") >= 3 * 3  # three polls of 0.5 s before each bar
+    # three empty polls of 0.5 s before each bar, a waiting beat at most every second
+    assert statuses == ["waiting", "waiting", "running"] * 3 + ["done-steps"]
 
 
 def test_the_worker_sleeps_while_the_market_is_closed_and_keeps_beating(
