@@ -160,7 +160,7 @@ def summary(report: Mapping[str, Any]) -> str:
 
 
 _PATH = """
-import json, os, subprocess, sys, tempfile, time
+import json, os, shutil, subprocess, sys, tempfile, time
 from io import BytesIO
 from pathlib import Path
 var = Path(tempfile.mkdtemp(prefix="bench-predict-"))
@@ -238,6 +238,7 @@ if RUN_CLI:
         "rows": payload["rows"],
         "file_equals_run": bool(pd.read_parquet(out).equals(stored)),
     }
+shutil.rmtree(var, ignore_errors=True)
 print(json.dumps(report))
 """
 

@@ -340,7 +340,7 @@ def measure_live_latency(
 
 
 _RUNNER = """
-import json, multiprocessing, os, tempfile
+import json, multiprocessing, os, shutil, tempfile
 from pathlib import Path
 import pandas as pd
 folder = Path(tempfile.mkdtemp(prefix="bench-live-"))
@@ -410,6 +410,7 @@ finally:
     market.ask("close")
     server.join(30)
 report["fakes"] = "in a child process"
+shutil.rmtree(folder, ignore_errors=True)
 print(json.dumps(report, default=str))
 """
 
