@@ -423,6 +423,8 @@ class BarCycle:
             summary.sized_within_limits += 1
         bar.report.regime[symbol] = decision.regime
         self.last_regime[symbol] = decision.regime
+        if decision.probability is not None:
+            bar.report.probabilities[symbol] = decision.probability
         if risk is not None and (not risk.approved or risk.shrunk):
             summary.orders_blocked_or_shrunk_by_risk += 1
         if risk is not None and not risk.approved:

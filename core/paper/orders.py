@@ -60,6 +60,13 @@ class DecisionEntry:
     caps: SizingCaps
 
 
+def _probability(value: float | None) -> float | None:
+    """A model's probability for the JSON payload (None for rule agents and warm-up NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _payload(ctx: SessionContext, t: int, entry: DecisionEntry, cid: str | None) -> dict[str, Any]:
     decision, caps = entry.decision, entry.caps
     sized_by = {
@@ -79,6 +86,7 @@ def _payload(ctx: SessionContext, t: int, entry: DecisionEntry, cid: str | None)
         "approved": decision.approved,
         "approved_qty": decision.approved_qty,
         "risk_reason": decision.risk_reason,
+        "probability": _probability(decision.probability),
         "latency_us": decision.latency_us,
         "sized_by_limit": sized_by,
         "client_order_id": cid,
