@@ -49,6 +49,16 @@ def paper_run(
     challenger: str | None = _setting("challenger", "--challenger"),
     promotion: str | None = _setting("promotion", "--promotion"),
     data_feed: str | None = _setting("data_feed", "--data-feed"),
+    retrain: list[str] | None = typer.Option(
+        None,
+        "--retrain",
+        metavar="KEY=VALUE",
+        help="Live retraining of the --model NAME@champion (repeatable): a setting of the "
+        "policy, e.g. --retrain window_bars=63 --retrain threshold=0 (metric, threshold, "
+        "window_bars, min_samples, schedule_bars, drift, cooldown_bars, train_window_bars, "
+        "horizon, probation_bars, rollback_margin, seed); --retrain on: the defaults. "
+        "Checked before any work; a stored session keeps its own.",
+    ),
     replay: bool | None = typer.Option(
         None,
         "--replay/--live",
@@ -107,6 +117,7 @@ def paper_run(
             "challenger": challenger,
             "promotion": promotion,
             "data_feed": data_feed,
+            "retrain": _retrain_settings(retrain, as_json) if retrain else None,
         }.items()
         if v is not None and v != []
     }
@@ -129,6 +140,29 @@ def paper_run(
     except BrokerConfigError as exc:
         fail(str(exc), as_json=as_json)
     emit(summary, as_json=as_json)
+
+
+def _retrain_settings(items: list[str], as_json: bool) -> dict[str, Any]:
+    """``--retrain KEY=VALUE`` options as the policy's settings (values read as JSON
+    scalars, else text); ``--retrain on`` alone: the defaults. Checked here, before any
+    work (unknown keys and bad values name the setting)."""
+    import json
+
+    from app.operations.paper import retrain_policy
+
+    settings: dict[str, Any] = {}
+    for item in items:
+        if item == "on":
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--retrain {item}: give KEY=VALUE (or --retrain on)", as_json=as_json)
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        settings[key.strip()] = value
+    return dict(_call(as_json, retrain_policy, settings=settings))
 
 
 def _alpaca_keys() -> bool:

@@ -76,6 +76,11 @@ class PaperRequest(Costs):
     data_feed: Literal["iex", "sip"] = Field(
         default="iex", description="Alpaca data feed: iex (free) or sip (all exchanges)"
     )
+    retrain: dict[str, Any] | None = Field(
+        default=None,
+        description="Live retraining policy of the champion (--model NAME@champion): "
+        "settings of core.retrain.live.LiveRetrainPolicy, stored in full (default: none)",
+    )
     train_bars: int = Field(
         default=1000, ge=250, le=10_000, description="Bars used to tune the agents"
     )
@@ -99,6 +104,13 @@ class PaperRequest(Costs):
         except ValueError as exc:
             raise ValueError(f"--{info.field_name} {value}: {exc}") from exc
 
+    @field_validator("retrain")
+    @classmethod
+    def _retrain_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        return retrain_policy(value)
+
     @model_validator(mode="after")
     def _combination(self) -> PaperRequest:
         """Refuse settings that cannot go together, naming the option."""
@@ -107,11 +119,42 @@ class PaperRequest(Costs):
                 f"--data-feed {self.data_feed} applies to --feed alpaca only (this session's "
                 f"feed is {self.feed}); leave --data-feed out"
             )
+        if self.retrain is not None and (self.model is None or "@" not in self.model):
+            given = f"--model {self.model}" if self.model else "no --model"
+            raise ValueError(
+                f"--retrain acts on a registry champion: it needs --model NAME@champion "
+                f"(this session has {given})"
+            )
         if self.challenger is not None and self.challenger == self.model:
             raise ValueError(
                 f"--challenger {self.challenger} is the --model itself; shadow another version"
             )
         return self
+
+
+def retrain_policy(settings: dict[str, Any]) -> dict[str, Any]:
+    """Every setting of the live retraining policy, ``settings`` over the defaults
+    (ValueError naming --retrain and the setting when one is unknown or out of range).
+
+    >>> retrain_policy({"window_bars": "30"})["window_bars"]
+    30
+    """
+    from pydantic import ValidationError
+
+    from core.retrain.live import LiveRetrainPolicy
+
+    try:
+        return LiveRetrainPolicy(**settings).model_dump(mode="json")
+    except ValidationError as exc:
+        known = ", ".join(LiveRetrainPolicy.model_fields)
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown setting {key!r} (settings: {known})")
+            else:
+                problems.append(f"{key}={error.get('input')!r}: {error['msg']}")
+        raise ValueError("--retrain " + "; ".join(problems)) from None
 
 
 class ControlRequest(BaseModel):
@@ -258,5 +301,6 @@ __all__ = [
     "StatusRequest",
     "control_payload",
     "feed_status",
+    "retrain_policy",
     "status_payload",
 ]

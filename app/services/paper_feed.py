@@ -2,8 +2,9 @@
 
 The observers are the model loop's (shadow challenger, live A/B test:
 :func:`core.paper.model_loop.shadow_observers`) and monitoring's (model metrics, drift,
-data quality: :func:`core.monitoring.live.monitor_observers`); core.paper never imports
-core.monitoring, so they meet here.
+data quality: :func:`core.monitoring.live.monitor_observers`), then live retraining
+(:func:`core.retrain.live.retrain_observers`, after monitoring: its drift trigger reads the
+bar's drift figures); core.paper never imports core.monitoring, so they meet here.
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ def live_parts(
     from core.monitoring.live import monitor_observers
     from core.paper import model_loop
     from core.paper.monitor_live import LatencyObserver
+    from core.retrain.live import retrain_observers
 
     feed = make_feed(config, frames=prices, clock=clock, sleep=sleep, speed=speed)
     observers = [
         *model_loop.shadow_observers(config, engine=engine),
         *monitor_observers(config, engine=engine),
+        *retrain_observers(config, engine=engine),  # reads the bar's drift from monitoring
         LatencyObserver(),  # the monitor page's feed latency
     ]
     return LiveParts(feed, market_clock(config, clock=clock), observers)
