@@ -253,24 +253,29 @@ def common_calendar(prices: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(common)
 
 
+def stored_frames(s: Session, row: PaperSession) -> dict[str, pd.DataFrame] | None:
+    """A live (alpaca or simulated) session's bars as it stored them, every symbol's
+    (warm-up and live); None for a replay, or before every symbol has a stored bar (its
+    prices are then its dataset's)."""
+    from core.store.live import LiveBarRepository
+
+    if dict(row.config or {}).get("feed", "replay") == "replay":
+        return None
+    stored = LiveBarRepository(s).frames(row.id, row.symbols)
+    return stored if stored and all(len(f) for f in stored.values()) else None
+
+
 def session_marks(
     factory: sessionmaker[Session], name: str, frames: Frames
 ) -> tuple[dict[str, Any], dict[str, float], pd.Timestamp]:
     """A stored session's settings, and its symbols' closes at its last completed bar
     (a live session's from the bars it stored, a replay's from its dataset)."""
-    from core.store.live import LiveBarRepository
-
     with factory.begin() as s:
         row = PaperSessionRepository(s).get(name)
         if row is None:
             raise LookupError(f"no paper session named {name!r}")
         config, cursor, dataset, symbols = dict(row.config), row.cursor, row.dataset, row.symbols
-        stored = {}
-        if config.get("feed", "replay") != "replay":
-            stored = LiveBarRepository(s).frames(row.id, symbols)
-    if stored and all(len(f) for f in stored.values()):
-        prices = stored
-    else:
-        prices = {sym: frames(dataset, sym) for sym in symbols}
+        stored = stored_frames(s, row)
+    prices = stored or {sym: frames(dataset, sym) for sym in symbols}
     ts = common_calendar(prices)[max(cursor, 0)]
     return config, {sym: float(f.loc[ts, "close"]) for sym, f in prices.items()}, ts

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.risk.limits import RiskLimits
 from core.risk.pretrade import ProposedOrder, RiskDecision, pre_trade_check
 from core.risk.state import build_portfolio_state
+from core.store.live import LiveBarRepository
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository, TradingAccount
 
@@ -42,6 +43,9 @@ class PaperBook:
     """The last completed bar (the session's cursor)."""
     equity_at_close: dict[int, float] = field(default_factory=dict)
     """Equity at the close of each completed bar (the day's loss starts at the one before)."""
+    stored_closes: dict[str, pd.Series] = field(default_factory=dict)
+    """A live (alpaca or simulated) session's closes from the bars it stored, per symbol
+    (empty for a replay: its closes are its dataset's)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,13 @@ def paper_book(session: Session, name: str | None = None) -> PaperBook:
     cash = account.cash if account is not None else EMPTY_ACCOUNT
     closes = {e.bar: e.equity for e in repo.equity(row.id)}
     peak = max(equity, row.peak_equity or equity)
-    return PaperBook(row.name, positions, equity, cash, peak, row.cursor_ts, row.cursor, closes)
+    stored: dict[str, pd.Series] = {}
+    if dict(row.config or {}).get("feed", "replay") != "replay":
+        frames = LiveBarRepository(session).frames(row.id, row.symbols)
+        stored = {sym: f["close"] for sym, f in frames.items() if len(f)}
+    return PaperBook(
+        row.name, positions, equity, cash, peak, row.cursor_ts, row.cursor, closes, stored
+    )
 
 
 def check_order(
@@ -96,12 +106,26 @@ def check_order(
     """Check one order against ``book`` at the close of the bar the book stands at.
 
     ``price`` (when given) replaces the symbol's close; the returns history is the last
-    250 daily returns of the order's symbol and the held ones.
+    250 bar returns of the order's symbol and the held ones. A live session's symbols
+    are priced from the bars it stored (:attr:`PaperBook.stored_closes`), others by
+    ``closes``.
+
+    Raises
+    ------
+    LookupError
+        The symbols share no bar up to the session's last bar.
     """
     symbols = sorted({symbol, *book.positions})
-    frame = pd.DataFrame({s: closes(s) for s in symbols}).dropna()
+    series = {s: book.stored_closes[s] if s in book.stored_closes else closes(s) for s in symbols}
+    frame = pd.DataFrame(series).dropna()
     if book.cursor_ts is not None:
         frame = frame.loc[: pd.Timestamp(book.cursor_ts).tz_localize(None)]
+    if frame.empty:
+        raise LookupError(
+            f"{symbol} has no close at the bars of paper session {book.session!r} "
+            f"(its symbols: {', '.join(sorted(book.stored_closes)) or 'none stored'}); "
+            "check an order for one of them, or leave --session out"
+        )
     prices = {str(k): float(v) for k, v in frame.iloc[-1].items()}
     if price is not None:
         prices[symbol] = price
