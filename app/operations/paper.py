@@ -230,7 +230,7 @@ def feed_status(view: Any, now: datetime | None = None) -> dict[str, Any]:
     if beat.get("ts") is not None:
         ts = beat["ts"] if beat["ts"].tzinfo else beat["ts"].replace(tzinfo=UTC)
         age = round(max(0.0, (now - ts).total_seconds()), 3)
-    clock = market_clock(config, clock=lambda: now)
+    clock = market_clock(config, clock=lambda: now, offline=True)  # no call to Alpaca
     return {
         "feed": config.get("feed", "replay"),
         "timeframe": config.get("timeframe", "1Day"),

@@ -48,14 +48,15 @@ def live_parts(
     from core.paper.monitor_live import LatencyObserver
     from core.retrain.live import retrain_observers
 
-    feed = make_feed(config, frames=prices, clock=clock, sleep=sleep, speed=speed)
+    market = market_clock(config, clock=clock)  # the worker's and the feed's
+    feed = make_feed(config, frames=prices, clock=clock, sleep=sleep, speed=speed, market=market)
     observers = [
         *model_loop.shadow_observers(config, engine=engine),
         *monitor_observers(config, engine=engine),
         *retrain_observers(config, engine=engine),  # reads the bar's drift from monitoring
         LatencyObserver(),  # the monitor page's feed latency
     ]
-    return LiveParts(feed, market_clock(config, clock=clock), observers)
+    return LiveParts(feed, market, observers)
 
 
 __all__ = ["LiveParts", "live_parts"]

@@ -24,12 +24,41 @@ Frames = Callable[[str, str], pd.DataFrame]
 """``frames(dataset, symbol)``: the canonical price frame of one symbol."""
 
 
-def market_clock(config: Mapping[str, Any], *, clock: Callable[[], datetime]) -> MarketClock:
-    """The session's market clock: the NYSE calendar (offline, ``exchange_calendars``) for
-    Alpaca, open around the clock for replayed and simulated data."""
-    if config.get("feed") == "alpaca":
-        return CalendarClock(calendar="XNYS", clock=clock)
-    return AlwaysOpenClock(clock=clock)
+def market_clock(
+    config: Mapping[str, Any], *, clock: Callable[[], datetime], offline: bool = False
+) -> MarketClock:
+    """The session's market clock: for live Alpaca bars traded on the Alpaca broker,
+    Alpaca's own clock and calendar (:class:`~core.feeds.clock.AlpacaClock` on the
+    trading API of the settings, keys as the broker's); for live bars on the simulator
+    (or with ``offline``: e.g. a status line that must not call Alpaca), the NYSE
+    calendar (``exchange_calendars``) on ``clock``; open around the clock for replayed
+    and simulated data."""
+    if config.get("feed") != "alpaca":
+        return AlwaysOpenClock(clock=clock)
+    if config.get("broker") == "alpaca" and not offline:
+        return alpaca_clock()
+    return CalendarClock(calendar="XNYS", clock=clock)
+
+
+def alpaca_clock(*, timeout_s: float = 10.0) -> MarketClock:
+    """Alpaca's market clock through alpaca-py's ``TradingClient`` (paper endpoint, URL
+    override ``alpaca_trading_url``; keys from the environment or the secrets file:
+    BrokerConfigError naming them when missing)."""
+    from alpaca.trading.client import TradingClient
+
+    from core.broker.alpaca import KEY_NAMES, SECRET_NAMES, _resolve_secret
+    from core.broker.resilience import harden
+    from core.config import get_settings
+    from core.feeds.clock import AlpacaClock
+
+    client = TradingClient(
+        api_key=_resolve_secret(None, KEY_NAMES).get_secret_value(),
+        secret_key=_resolve_secret(None, SECRET_NAMES).get_secret_value(),
+        paper=True,
+        url_override=get_settings().alpaca_trading_url,
+    )
+    harden(client, timeout_s)
+    return AlpacaClock(client)
 
 
 def timeframe_of(index: pd.DatetimeIndex) -> str | None:
@@ -67,13 +96,16 @@ def make_feed(
     clock: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] | None = None,
     speed: float = 0.0,
+    market: MarketClock | None = None,
     **alpaca: Any,
 ) -> Feed:
     """The feed of the session's settings (``feed``, ``timeframe``, ``dataset``,
     ``symbols``, ``train_bars``, ``data_feed``).
 
     ``frames`` loads a dataset's symbol (or is the frames already loaded); ``speed`` is
-    the simulated feed's bars per second; ``alpaca`` goes to the Alpaca feed's
+    the simulated feed's bars per second; ``market`` is the Alpaca feed's market clock
+    (default :func:`market_clock` of the settings: the worker's and the feed's should be
+    one, so both live on the same time); ``alpaca`` goes to the Alpaca feed's
     constructor (e.g. keys or URL overrides; by default it reads the settings).
     """
     kind = str(config.get("feed", "replay"))
@@ -91,7 +123,7 @@ def make_feed(
             module.AlpacaFeed(
                 timeframe=timeframe,
                 data_feed=str(config.get("data_feed", "iex")),
-                clock=market_clock(config, clock=clock),
+                clock=market if market is not None else market_clock(config, clock=clock),
                 sleep=sleep,
                 wall=clock,
                 **alpaca,
@@ -125,6 +157,7 @@ def make_feed(
 __all__ = [
     "Frames",
     "MarketClock",
+    "alpaca_clock",
     "dataset_frames",
     "make_feed",
     "market_clock",
