@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from core.features._bars import Bars
+
+if TYPE_CHECKING:
+    from core.features._bars import Array
 
 OHLCV: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
@@ -29,6 +36,11 @@ class Feature:
         One line for the UI.
     func : callable
         ``func(prices) -> Series`` on the frame's index; must use no future bars.
+    kernel : callable, optional
+        ``kernel(bars) -> array``, the same values as ``func`` computed from a
+        :class:`core.features._bars.Bars` that :func:`compute_features` shares between
+        all the features of one call (the built-in catalogue has one for every feature;
+        without it ``func`` is called).
     """
 
     name: str
@@ -36,6 +48,7 @@ class Feature:
     lookback: int
     description: str
     func: Callable[[pd.DataFrame], pd.Series]
+    kernel: Callable[[Bars], Array] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.isidentifier():
@@ -132,8 +145,20 @@ def max_lookback(names: Iterable[str]) -> int:
 
 def _present_columns(prices: pd.DataFrame) -> list[str]:
     """OHLCV columns of ``prices`` that hold a value (any column of an empty frame), in order."""
-    empty = len(prices) == 0
-    return [c for c in OHLCV if c in prices.columns and (empty or bool(prices[c].notna().any()))]
+    if len(prices) == 0:
+        return [c for c in OHLCV if c in prices.columns]
+    present = []
+    for c in OHLCV:
+        if c not in prices.columns:
+            continue
+        column = prices[c]
+        if column.dtype == np.float64:
+            has_value = not bool(np.isnan(column.to_numpy()).all())
+        else:
+            has_value = bool(column.notna().any())
+        if has_value:
+            present.append(c)
+    return present
 
 
 def compute_features(
@@ -143,6 +168,9 @@ def compute_features(
     skip_unavailable: bool = False,
 ) -> pd.DataFrame:
     """Compute registered features on a canonical price frame.
+
+    Intermediates several features share (log returns, rolling means, EMAs, ...) are
+    computed once per call (:class:`core.features._bars.Bars`).
 
     Parameters
     ----------
@@ -182,7 +210,7 @@ def compute_features(
     else:
         if isinstance(names, str):
             raise TypeError("names must be a sequence of feature names, not a single string")
-        dupes = sorted({n for n in names if list(names).count(n) > 1})
+        dupes = sorted(n for n, k in Counter(names).items() if k > 1)
         if dupes:
             raise ValueError(f"feature names requested more than once: {', '.join(dupes)}")
         selected = []
@@ -196,11 +224,23 @@ def compute_features(
             selected.append(feature)
 
     frame = prices.loc[:, present].astype("float64")
-    columns: dict[str, np.ndarray] = {}
-    for feature in selected:
-        series = feature.func(frame)
-        if len(series) != len(frame) or not series.index.equals(frame.index):
-            raise RuntimeError(f"feature {feature.name!r} returned a misaligned series")
-        values = np.asarray(series, dtype="float64")
-        columns[feature.name] = np.where(np.isinf(values), np.nan, values)
-    return pd.DataFrame(columns, index=prices.index, dtype="float64")
+    bars = Bars(frame)
+    values = np.empty((len(selected), len(frame)), dtype="float64")  # one row per feature
+    with np.errstate(all="ignore"):
+        for row, feature in zip(values, selected, strict=True):
+            if feature.kernel is not None:
+                result = np.asarray(feature.kernel(bars), dtype="float64")
+                if result.shape != row.shape:
+                    raise RuntimeError(f"feature {feature.name!r} returned a misaligned array")
+            else:
+                series = feature.func(frame)
+                if len(series) != len(frame) or not series.index.equals(frame.index):
+                    raise RuntimeError(f"feature {feature.name!r} returned a misaligned series")
+                result = np.asarray(series, dtype="float64")
+            row[:] = result
+    values[np.isinf(values)] = np.nan
+    if not selected:
+        return pd.DataFrame({}, index=prices.index, dtype="float64")
+    return pd.DataFrame(
+        values.T, index=prices.index, columns=[f.name for f in selected], copy=False
+    )
