@@ -141,6 +141,7 @@ class AlpacaFeed(Feed):
     """Closed bars from Alpaca (see the module docstring for the rules and parameters)."""
 
     kind = "alpaca"
+    completes_after_close = True
 
     def __init__(
         self,

@@ -90,6 +90,11 @@ class Feed(ABC):
 
     kind: FeedKind
     timeframe: Timeframe
+    completes_after_close: bool = False
+    """Whether bar sets may complete after the market closes (a live feed: the session's
+    last intraday bar and a daily bar arrive after the close). The worker then still takes
+    what the feed has completed while the market is closed, instead of waiting for the
+    next open; a dataset feed plays on its own clock and keeps False."""
 
     @abstractmethod
     def history(

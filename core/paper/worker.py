@@ -485,6 +485,11 @@ class PaperWorker:
         assert self.feed is not None
         now = self.market.now()
         if not self.market.is_open(now):
+            if self.feed.completes_after_close:
+                late = self.feed.poll(0.0)  # the session's last bars, a daily bar
+                if late:
+                    self._take(late)
+                    return True
             reopen = (self.market.next_open(now) - now).total_seconds()
             self._beat(summary.cycles, "market_closed", 0.0)
             self._sleep(max(0.0, min(self.closed_wait_s, reopen)))

@@ -314,3 +314,35 @@ def test_a_kill_with_no_worker_marks_a_live_session_at_its_stored_bars(tmp_path:
     frames = _frames()
     assert ts == frames["AAPL"].index[TRAIN + 6]
     assert closes == {s: float(frames[s]["close"].iloc[TRAIN + 6]) for s in SYMBOLS}
+
+
+class _LiveLikeFeed(SimulatedFeed):
+    """The simulated feed, declaring what a live feed declares: bar sets may complete
+    after the close (the session's last minute, a daily bar from REST)."""
+
+    completes_after_close = True
+
+
+def test_bars_completed_after_the_close_are_taken_before_the_next_open(tmp_path: Path) -> None:
+    from core.feeds.clock import ScheduleClock
+
+    fake = FakeTime()  # the market: open 15:00-15:00:02, again from 15:10
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    opens = pd.DatetimeIndex([day + pd.Timedelta("15h"), day + pd.Timedelta("15h10min")])
+    closes = pd.DatetimeIndex([day + pd.Timedelta("15:00:02"), day + pd.Timedelta("16h")])
+    market = ScheduleClock(opens, closes, clock=fake.clock)
+    engine = _engine(tmp_path / "late.db", "sim")
+    feed = _LiveLikeFeed(
+        _frames(), speed=1.0, warmup_bars=TRAIN, clock=fake.clock, sleep=fake.sleep
+    )
+    worker = _worker(engine, "sim", feed, fake, market_clock=market, closed_wait_s=15.0)
+    summary = worker.run(steps=3, poll_s=0.5)
+    assert summary.cycles == 3
+    # the third bar completed after the 15:00:02 close: taken at the first wake-up while
+    # closed (one 15 s sleep), not at the 15:10 open as a dataset feed's would be
+    assert fake.now < datetime(2026, 1, 5, 15, 1, tzinfo=UTC)
+    with engine.connect() as c:
+        statuses = [
+            r[0] for r in c.execute(text("SELECT status FROM worker_heartbeat ORDER BY id"))
+        ]
+    assert statuses.count("market_closed") == 1
