@@ -2,6 +2,9 @@
 
 The database row of an import (``core.store``) records the file's SHA-256; reading
 checks it, so a torn, damaged or replaced file gives a clear error, never wrong prices.
+A frame that passed the checks is kept in-process (a bounded LRU, :func:`read_verified`)
+under its file's identity and the checksum, so loading it again skips the re-check until
+the file changes.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
@@ -75,16 +82,104 @@ def write_partial(folder: Path, name: str, blob: bytes) -> Path:
     return Path(partial)
 
 
+VERIFIED_MAX_FRAMES = 64
+"""Verified frames kept in-process at most (least recently used dropped first)."""
+VERIFIED_MAX_BYTES = 256 * 2**20
+"""Memory of the kept frames at most; a larger frame is verified on every load."""
+RACY_WINDOW_NS = 2_000_000_000
+"""A file changed less than this long before its check is not kept: a rewrite of the same
+size within the file system's timestamp granularity could leave its stat unchanged (the
+"racily clean" case of git's index); later, any write moves its ctime."""
+
+_clock_ns = time.time_ns  # the wall clock the racy window is read on (tests inject one)
+_FileKey = tuple[str, str, int, int, int, int, int, int]
+_verified: OrderedDict[_FileKey, tuple[pd.DataFrame, int]] = OrderedDict()
+_verified_lock = threading.Lock()
+_verified_bytes = 0
+
+
+def clear_verified_cache() -> None:
+    """Forget every kept frame (the next load of each file verifies it again)."""
+    global _verified_bytes
+    with _verified_lock:
+        _verified.clear()
+        _verified_bytes = 0
+
+
+def verified_cache_size() -> int:
+    """Frames kept in-process now."""
+    with _verified_lock:
+        return len(_verified)
+
+
+def _file_key(path: str, checksum: str, st: os.stat_result) -> _FileKey:
+    return (
+        os.path.abspath(path),
+        checksum,
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        stat.S_IFMT(st.st_mode),
+    )
+
+
+def _kept(key: _FileKey) -> pd.DataFrame | None:
+    """The kept frame of ``key``; on a miss, those of the file's earlier states are dropped."""
+    global _verified_bytes
+    with _verified_lock:
+        found = _verified.get(key)
+        if found is None:
+            for k in [k for k in _verified if k[0] == key[0]]:
+                _verified_bytes -= _verified.pop(k)[1]
+            return None
+        _verified.move_to_end(key)
+        return found[0].copy(deep=False)  # copy-on-write: the caller cannot alter ours
+
+
+def _keep(key: _FileKey, frame: pd.DataFrame) -> None:
+    global _verified_bytes
+    size = int(frame.memory_usage(index=True, deep=True).sum())
+    if size > VERIFIED_MAX_BYTES:
+        return
+    with _verified_lock:
+        for k in [k for k in _verified if k[0] == key[0]]:  # the file before a change
+            _verified_bytes -= _verified.pop(k)[1]
+        _verified[key] = (frame.copy(deep=False), size)
+        _verified_bytes += size
+        while len(_verified) > VERIFIED_MAX_FRAMES or _verified_bytes > VERIFIED_MAX_BYTES:
+            _verified_bytes -= _verified.popitem(last=False)[1][1]
+
+
 def read_verified(label: str, path: str, checksum: str | None) -> pd.DataFrame:
     """Read a stored dataset, checking its SHA-256 (when recorded) and its values.
+
+    A frame that passed both checks is kept in-process under the file's identity (path,
+    device, inode, size, mtime and ctime in ns, taken before and after reading, equal)
+    and ``checksum``: loading the same unchanged file again returns it without reading
+    the file. Any change of the file (a rewrite, even of the same size with its mtime
+    put back, moves its ctime; a replacement changes its inode) or of the recorded
+    checksum reads and checks the file again. Rows without a checksum are never kept.
 
     Raises
     ------
     DataSourceError
         The file is missing, unreadable, differs from its checksum or fails validation.
     """
+    key: _FileKey | None = None
+    if checksum is not None:
+        try:
+            key = _file_key(path, checksum, os.stat(path))
+        except OSError:
+            key = None  # reported by the read below
+        if key is not None and (found := _kept(key)) is not None:
+            return found
     try:
-        blob = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            blob = handle.read()
+            after = os.fstat(handle.fileno())
     except OSError as exc:
         raise DataSourceError(
             f"{label}: its file {path} cannot be read ({exc.strerror}); {REIMPORT}"
@@ -101,9 +196,15 @@ def read_verified(label: str, path: str, checksum: str | None) -> pd.DataFrame:
             f"{label} is corrupted: its file {path} is not readable Parquet; {REIMPORT}"
         ) from exc
     try:
-        return validate_frame(raw, source=label).frame
+        frame = validate_frame(raw, source=label).frame
     except DataValidationError as exc:
         raise DataSourceError(
             f"{label} is corrupted: its stored values fail validation "
             f"({exc.defects[0].message}); {REIMPORT}"
         ) from exc
+    if checksum is not None:
+        read_key = _file_key(path, checksum, before)
+        settled = _clock_ns() - max(before.st_mtime_ns, before.st_ctime_ns) > RACY_WINDOW_NS
+        if read_key == key and read_key == _file_key(path, checksum, after) and settled:
+            _keep(read_key, frame)
+    return frame
