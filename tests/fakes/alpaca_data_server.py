@@ -11,17 +11,17 @@ request's path and query (never its headers).
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+
+from tests.fakes.market_data_http import MarketDataHandler, serve, wire_bar
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -40,16 +40,10 @@ class DailyBar:
     def wire(self) -> dict[str, Any]:
         """The bar as Alpaca sends it (short keys, RFC 3339 UTC timestamp)."""
         stamp = datetime(self.day.year, self.day.month, self.day.day, tzinfo=NEW_YORK)
-        return {
-            "t": stamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "o": self.open,
-            "h": self.high,
-            "l": self.low,
-            "c": self.close,
-            "v": self.volume,
-            "n": 1000,
-            "vw": round((self.high + self.low + self.close) / 3, 4),
-        }
+        vwap = round((self.high + self.low + self.close) / 3, 4)
+        return wire_bar(
+            stamp, self.open, self.high, self.low, self.close, self.volume, trades=1000, vwap=vwap
+        )
 
 
 def seeded_bars(n: int, *, seed: int, start: str = "2021-01-04") -> list[DailyBar]:
@@ -88,9 +82,7 @@ class FakeAlpacaData:
         class Handler(_Handler):
             state = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def close(self) -> None:
@@ -129,32 +121,9 @@ class FakeAlpacaData:
         return 200, {"bars": out, "next_page_token": token, "currency": "USD"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(MarketDataHandler):
     state: FakeAlpacaData
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
-    disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the access log."""
-
-    def do_GET(self) -> None:
-        fake = self.state
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        with fake.lock:
-            fake.requests.append((parts.path, query))
-        authorized = (
-            self.headers.get("APCA-API-KEY-ID") == fake.key
-            and self.headers.get("APCA-API-SECRET-KEY") == fake.secret
-        )
-        if authorized:
-            status, payload = fake.answer(parts.path, query)
-        else:
-            status, payload = 401, {"code": 40110000, "message": "request is not authorized"}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def record(self, path: str, query: dict[str, str]) -> None:
+        with self.state.lock:
+            self.state.requests.append((path, query))

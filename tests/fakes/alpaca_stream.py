@@ -41,14 +41,12 @@ A feed's ``start`` needs history before ``after``: push some minutes first (warm
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import msgpack
@@ -57,6 +55,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from tests.fakes.market_data_http import MarketDataHandler, wire_bar
+from tests.fakes.market_data_http import serve as serve_http
 
 NEW_YORK = ZoneInfo("America/New_York")
 STREAM_PATHS = ("/v2/iex", "/v2/sip")
@@ -178,9 +179,7 @@ class MarketData:
         class Handler(_RestHandler):
             state = fake
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True).start()
+        self._http = serve_http(Handler)
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run_loop, args=(ready,), daemon=True)
         self._thread.start()
@@ -429,46 +428,24 @@ class MarketData:
 
 
 def _wire(stamp: pd.Timestamp, row: pd.Series) -> dict[str, Any]:
-    return {
-        "t": stamp.tz_convert(UTC).isoformat().replace("+00:00", "Z"),
-        "o": float(row["open"]),
-        "h": float(row["high"]),
-        "l": float(row["low"]),
-        "c": float(row["close"]),
-        "v": float(row["volume"]),
-        "n": 100,
-        "vw": float(row["close"]),
-    }
+    close = float(row["close"])
+    return wire_bar(
+        stamp,
+        float(row["open"]),
+        float(row["high"]),
+        float(row["low"]),
+        close,
+        float(row["volume"]),
+        trades=100,
+        vwap=close,
+    )
 
 
-class _RestHandler(BaseHTTPRequestHandler):
+class _RestHandler(MarketDataHandler):
     state: MarketData
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
-    disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the access log."""
-
-    def do_GET(self) -> None:
-        fake = self.state
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        fake.rest_requests.append((parts.path, query))
-        authorized = (
-            self.headers.get("APCA-API-KEY-ID") == fake.key
-            and self.headers.get("APCA-API-SECRET-KEY") == fake.secret
-        )
-        if authorized:
-            status, payload = fake.answer(parts.path, query)
-        else:
-            status, payload = 401, {"code": 40110000, "message": "request is not authorized"}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def record(self, path: str, query: dict[str, str]) -> None:
+        self.state.rest_requests.append((path, query))
 
 
 def feed_for(fake: MarketData, **options: Any) -> Any:
