@@ -11,11 +11,13 @@ An XGBoost pipeline without preprocessing is scored by :func:`probability_scorer
 ends in (XGBoost compares float32 values with its float32 split conditions), minus the
 DataFrame conversion; same numbers. Other models go through ``predict_proba``.
 
-Threads: by default the booster's own setting (the registry's models are fitted with
-``n_jobs=1``). Two threads score about 1.5x faster on an idle 2-core machine, but several
-times slower when the other core is busy (OpenMP waits for its slowest thread), and the
-scoring is a small part of a batch run (the features are most of it), so none is forced
-(``threads=`` does; ``workbench bench``'s ``predict`` section measures both).
+Threads: by default the classifier's ``n_jobs`` when it is set, else one thread. The
+registry stores an XGBoost model in XGBoost's own format, which keeps no thread setting:
+a loaded model has ``n_jobs=None``, i.e. every core, and OpenMP waits for its slowest
+thread, so with the other core busy its scoring is several times slower than on one
+thread (measured 42 ms vs 10 ms for 4,748 rows at load 5.4; two threads are ~1.5x faster
+only on an idle 2-core machine). ``threads=`` sets it (``workbench bench``'s ``predict``
+section measures one and two threads).
 
 >>> import numpy as np, pandas as pd
 >>> from core.ml.models import ModelSpec, fit_model
@@ -61,15 +63,19 @@ def probability_scorer(model: Any, *, threads: int | None = None) -> Scorer:
     """A function scoring feature rows as ``model.predict_proba(rows)[:, 1]`` does.
 
     A pipeline whose only step is an ``XGBClassifier`` is scored by its booster with
-    ``inplace_predict`` on the rows as float32 (``threads``: by a copy of the booster with
-    ``nthread=threads``; the model itself is left as it was); any other model by its
-    ``predict_proba``.
+    ``inplace_predict`` on the rows as float32, by a copy of the booster with
+    ``nthread=threads`` (None: the classifier's ``n_jobs`` when set, else 1) unless the
+    booster already has that setting; the model itself is left as it was. Any other
+    model is scored by its ``predict_proba``.
     """
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if type(final).__name__ != "XGBClassifier" or len(getattr(model, "steps", [None])) != 1:
         return lambda rows: np.asarray(model.predict_proba(rows)[:, 1], dtype=np.float64)
     booster = final.get_booster()
-    if threads is not None:
+    if threads is None:
+        n_jobs = final.get_params().get("n_jobs")
+        threads = int(n_jobs) if isinstance(n_jobs, int) and n_jobs > 0 else 1
+    if _booster_threads(booster) != threads:
         booster = booster.copy()
         booster.set_param({"nthread": int(threads)})
     best = getattr(final, "best_iteration", None)
@@ -84,6 +90,14 @@ def probability_scorer(model: Any, *, threads: int | None = None) -> Scorer:
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     return score
+
+
+def _booster_threads(booster: Any) -> int:
+    """The booster's ``nthread`` (0: every core)."""
+    import json
+
+    config = json.loads(booster.save_config())
+    return int(config["learner"]["generic_param"].get("nthread", 0))
 
 
 def batch_probabilities(
