@@ -6,7 +6,6 @@ Refusals name --retrain before any work."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from core.store.model_loop import ShadowOrder
 from core.store.registry import RegistryRepository
 from core.store.retrain import RetrainDecisionRepository
 from tests.cli_helpers import run_cli
+from tests.planted_data import volatility_shift_csv
 
 N, TRAIN, SHIFT = 560, 300, 400
 """Bars of the uploads, the session's warm-up bars, the bar the volatility triples from."""
@@ -41,26 +41,7 @@ POLICY = {
 
 def _csv(seed: int, *, rows: int = N) -> bytes:
     """The first ``rows`` of seeded GBM daily bars whose volatility triples from SHIFT."""
-    rng = np.random.default_rng(seed)
-    sd = np.where(np.arange(N) >= SHIFT, 0.03, 0.01)
-    r = rng.normal(0, 1, N) * sd
-    close = 100 * np.exp(np.cumsum(r))
-    spread = np.abs(rng.normal(0, 1, N)) * sd + sd / 2
-    frame = pd.DataFrame(
-        {
-            "date": pd.bdate_range("2020-01-02", periods=N).strftime("%Y-%m-%d"),
-            "open": close * np.exp(-r / 2),
-            "high": close * np.exp(spread),
-            "low": close * np.exp(-spread),
-            "close": close,
-            "volume": rng.uniform(0.8e6, 1.2e6, N).round(),
-        }
-    )
-    frame["high"] = frame[["open", "high", "close"]].max(axis=1)
-    frame["low"] = frame[["open", "low", "close"]].min(axis=1)
-    buf = io.StringIO()
-    frame.iloc[:rows].to_csv(buf, index=False, float_format="%.6f")
-    return buf.getvalue().encode()
+    return volatility_shift_csv(seed, n=N, shift=SHIFT, rows=rows)
 
 
 def test_planted_drift_retrains_a_challenger_that_runs_in_shadow() -> None:

@@ -5,11 +5,9 @@ the drift rule, and the kill switch flattening the book. No wall-clock sleeps.""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -23,6 +21,7 @@ from core.store.db import session_scope
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository
 from tests.pages.helpers import metrics, open_app
+from tests.planted_data import volatility_shift_csv
 
 START = "FormSubmitter:paper.start_form-Start"
 SYMBOLS = ["planted_a", "planted_b", "planted_c"]
@@ -50,26 +49,7 @@ class FakeTime:
 
 def _planted_csv(seed: int = 3) -> bytes:
     """Seeded GBM daily bars whose volatility triples from bar SHIFT."""
-    rng = np.random.default_rng(seed)
-    sd = np.where(np.arange(N) >= SHIFT, 0.03, 0.01)
-    r = rng.normal(0, 1, N) * sd
-    close = 100 * np.exp(np.cumsum(r))
-    spread = np.abs(rng.normal(0, 1, N)) * sd + sd / 2
-    frame = pd.DataFrame(
-        {
-            "date": pd.bdate_range("2020-01-02", periods=N).strftime("%Y-%m-%d"),
-            "open": close * np.exp(-r / 2),
-            "high": close * np.exp(spread),
-            "low": close * np.exp(-spread),
-            "close": close,
-            "volume": rng.uniform(0.8e6, 1.2e6, N).round(),
-        }
-    )
-    frame["high"] = frame[["open", "high", "close"]].max(axis=1)
-    frame["low"] = frame[["open", "low", "close"]].min(axis=1)
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, float_format="%.6f")
-    return buf.getvalue().encode()
+    return volatility_shift_csv(seed, n=N, shift=SHIFT)
 
 
 def _db_positions() -> dict[str, tuple[float, float, float]]:
