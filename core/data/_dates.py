@@ -322,6 +322,26 @@ def _fmt_offset(minutes: float) -> str:
     return f"{sign}{m // 60:02d}:{m % 60:02d}"
 
 
+def _invalid_offsets(
+    offsets: np.ndarray, valid: np.ndarray, column: str, locations: list[str]
+) -> list[Problem]:
+    """The out-of-range UTC offsets (parsed as infinite) of the valid rows, as a list of
+    at most one problem."""
+    bad_offset = valid & np.isinf(offsets)
+    if not bad_offset.any():
+        return []
+    where = locations_of(bad_offset, locations)
+    return [
+        Problem(
+            "invalid_utc_offsets",
+            f"column '{column}': {bad_offset.sum()} UTC offset(s) are out of range "
+            f"({listed(where)}); offsets lie between -14:00 and +14:00",
+            column,
+            where,
+        )
+    ]
+
+
 def _resolve_offsets(
     wall: np.ndarray,
     offsets: np.ndarray,
@@ -330,20 +350,8 @@ def _resolve_offsets(
     locations: list[str],
     fmt: ReadFormat,
 ) -> tuple[np.ndarray, list[Problem], list[str]]:
-    problems: list[Problem] = []
+    problems = _invalid_offsets(offsets, valid, column, locations)
     notes: list[str] = []
-    bad_offset = valid & np.isinf(offsets)
-    if bad_offset.any():
-        where = locations_of(bad_offset, locations)
-        problems.append(
-            Problem(
-                "invalid_utc_offsets",
-                f"column '{column}': {bad_offset.sum()} UTC offset(s) are out of range "
-                f"({listed(where)}); offsets lie between -14:00 and +14:00",
-                column,
-                where,
-            )
-        )
     aware = valid & np.isfinite(offsets)
     naive = valid & np.isnan(offsets)
     if not aware.any():
@@ -426,20 +434,8 @@ def _resolve_intraday(
 ) -> tuple[np.ndarray, list[Problem], list[str]]:
     """Intraday timestamps to naive UTC (:data:`INTRADAY_CONVENTION`): exact with a UTC
     offset, else in the declared time zone; refused when neither says which zone."""
-    problems: list[Problem] = []
+    problems = _invalid_offsets(offsets, valid, column, locations)
     out = np.full(len(wall), np.datetime64("NaT"), dtype="datetime64[ns]")
-    bad_offset = valid & np.isinf(offsets)
-    if bad_offset.any():
-        where = locations_of(bad_offset, locations)
-        problems.append(
-            Problem(
-                "invalid_utc_offsets",
-                f"column '{column}': {bad_offset.sum()} UTC offset(s) are out of range "
-                f"({listed(where)}); offsets lie between -14:00 and +14:00",
-                column,
-                where,
-            )
-        )
     aware = valid & np.isfinite(offsets)
     naive = valid & np.isnan(offsets)
     out[aware] = wall[aware] - (offsets[aware] * 60).astype("timedelta64[s]")
