@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from core.feeds.clock import CalendarClock
+from core.feeds.base import Feed
+from core.feeds.clock import CalendarClock, MarketClock
 from core.feeds.replay import ReplayFeed
 from core.paper.session import make_broker, open_session
 from core.paper.worker import PaperWorker
@@ -57,6 +58,20 @@ def _engine(path: Path) -> Any:
     return engine
 
 
+def _worker(engine: Any, feed: Feed, market_clock: MarketClock | None = None) -> PaperWorker:
+    """The session's worker on ``feed`` (sim broker, loose limits, no sleeps, a fixed clock)."""
+    return PaperWorker(
+        engine=engine,
+        session_name="alp",
+        broker=make_broker(engine, _config()),
+        limits=lambda: LOOSE,
+        feed=feed,
+        market_clock=market_clock,
+        sleep=lambda _s: None,
+        clock=lambda: FIXED,
+    )
+
+
 def _label(fake: MarketData, i: int) -> pd.Timestamp:
     return (fake.times[i] + pd.Timedelta(minutes=1)).tz_localize(None)
 
@@ -67,16 +82,7 @@ def test_live_alpaca_session_every_bar_once_and_equal_to_a_replay(tmp_path: Path
         fake.push(TRAIN)  # the warm-up history
         engine = _engine(tmp_path / "live.db")
         feed = feed_for(fake, timeframe="1Min", wall=fake.now)
-        worker = PaperWorker(
-            engine=engine,
-            session_name="alp",
-            broker=make_broker(engine, _config()),
-            limits=lambda: LOOSE,
-            feed=feed,
-            market_clock=CalendarClock(clock=fake.now),
-            sleep=lambda _s: None,
-            clock=lambda: FIXED,
-        )
+        worker = _worker(engine, feed, CalendarClock(clock=fake.now))
         assert list(worker.ctx.index) == [_label(fake, i) for i in range(TRAIN)]
         result: dict[str, Any] = {}
         thread = threading.Thread(
@@ -117,15 +123,7 @@ def test_live_alpaca_session_every_bar_once_and_equal_to_a_replay(tmp_path: Path
         fake.close()
 
     replay = _engine(tmp_path / "replay.db")
-    again = PaperWorker(
-        engine=replay,
-        session_name="alp",
-        broker=make_broker(replay, _config()),
-        limits=lambda: LOOSE,
-        feed=ReplayFeed(stored, timeframe="1Min"),
-        sleep=lambda _s: None,
-        clock=lambda: FIXED,
-    ).run()
+    again = _worker(replay, ReplayFeed(stored, timeframe="1Min")).run()
     assert again.cycles == LIVE
     assert _ledger(replay, "alp") == ledger
 
@@ -133,16 +131,7 @@ def test_live_alpaca_session_every_bar_once_and_equal_to_a_replay(tmp_path: Path
 def _run(engine: Any, fake: MarketData, steps: int, push: int) -> Any:
     """A worker on a fresh feed: ``steps`` bars while ``push`` minutes are published."""
     feed = feed_for(fake, timeframe="1Min", wall=fake.now)
-    worker = PaperWorker(
-        engine=engine,
-        session_name="alp",
-        broker=make_broker(engine, _config()),
-        limits=lambda: LOOSE,
-        feed=feed,
-        market_clock=CalendarClock(clock=fake.now),
-        sleep=lambda _s: None,
-        clock=lambda: FIXED,
-    )
+    worker = _worker(engine, feed, CalendarClock(clock=fake.now))
     result: dict[str, Any] = {}
     subscribed = len(fake.subscriptions)
     thread = threading.Thread(target=lambda: result.update(s=worker.run(steps=steps, poll_s=0.05)))
