@@ -31,6 +31,7 @@ from core.paper.report import CycleReport, alert_snapshot
 from core.store.db import make_engine, session_scope, upgrade
 from core.store.models import ModelVersion
 from core.store.monitoring import MonitorPoint
+from tests.planted_data import gbm_bars
 
 SYMBOLS = ["AAPL", "MSFT", "IBM"]
 # natr_14 (a 14-bar Wilder mean of the range over the close) is so persistent that its PSI
@@ -52,25 +53,8 @@ def _frames(vol_after: float = 1.0, seed: int = 1) -> dict[str, pd.DataFrame]:
     """Seeded GBM daily bars; volatility times ``vol_after`` from bar 400 on."""
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2022-01-03", periods=N)
-    out = {}
-    for sym in SYMBOLS:
-        sd = np.where(np.arange(N) >= 400, 0.01 * vol_after, 0.01)
-        r = rng.normal(0, 1, N) * sd
-        close = 100 * np.exp(np.cumsum(r))
-        spread = np.abs(rng.normal(0, 1, N)) * sd + sd / 2
-        out[sym] = pd.DataFrame(
-            {
-                "open": close * np.exp(-r / 2),
-                "high": close * np.exp(spread),
-                "low": close * np.exp(-spread),
-                "close": close,
-                "volume": rng.uniform(0.8e6, 1.2e6, N),
-            },
-            index=idx,
-        )
-        out[sym]["high"] = out[sym][["open", "high", "close"]].max(axis=1)
-        out[sym]["low"] = out[sym][["open", "low", "close"]].min(axis=1)
-    return out
+    sd = np.where(np.arange(N) >= 400, 0.01 * vol_after, 0.01)
+    return {sym: gbm_bars(rng, sd, idx) for sym in SYMBOLS}
 
 
 def _model(frames: dict[str, pd.DataFrame], *, decay_from: int | None, seed: int = 2) -> Any:
