@@ -223,9 +223,13 @@ def compute_features(
                 raise MissingInputError(name, missing, present)
             selected.append(feature)
 
-    frame = prices.loc[:, present].astype("float64")
-    bars = Bars(frame)
-    values = np.empty((len(selected), len(frame)), dtype="float64")  # one row per feature
+    frame: pd.DataFrame | None = None  # the float64 price columns, made for a func only
+    if all(prices[c].dtype == np.float64 for c in present):
+        bars = Bars(prices)  # kernels read the float64 columns in place
+    else:
+        frame = prices.loc[:, present].astype("float64")
+        bars = Bars(frame)
+    values = np.empty((len(selected), len(prices)), dtype="float64")  # one row per feature
     with np.errstate(all="ignore"):
         for row, feature in zip(values, selected, strict=True):
             if feature.kernel is not None:
@@ -233,6 +237,8 @@ def compute_features(
                 if result.shape != row.shape:
                     raise RuntimeError(f"feature {feature.name!r} returned a misaligned array")
             else:
+                if frame is None:
+                    frame = prices.loc[:, present].astype("float64")
                 series = feature.func(frame)
                 if len(series) != len(frame) or not series.index.equals(frame.index):
                     raise RuntimeError(f"feature {feature.name!r} returned a misaligned series")

@@ -129,6 +129,14 @@ FRAMES: dict[str, Callable[[], pd.DataFrame]] = {
     "two_bars": lambda: _synthetic(2, 9),
     "one_bar": lambda: _synthetic(2, 9).iloc[:1],
     "integer_index": lambda: _synthetic(300, 4).reset_index(drop=True),
+    "int_volume_float32_close": lambda: _synthetic(300, 6).astype(
+        {"volume": "int64", "close": "float32"}
+    ),
+    "extra_and_reordered_columns": lambda: (
+        _synthetic(300, 7)
+        .assign(vwap=1.0)
+        .loc[:, ["vwap", "volume", "close", "low", "high", "open"]]
+    ),
     "embedded_first_symbol": lambda: (lambda src: src.load(src.symbols()[0]))(
         embedded_sources()["ohlcv_daily"]
     ),
