@@ -318,16 +318,9 @@ class MonitorObserver:
         return drift_scores(self.reference, live, regimes=regime if has_regime else None)
 
     def _add(self, s: Session, event: BarEvent, kind: str, values: dict[str, Any]) -> None:
-        ts = pd.Timestamp(event.ts)
-        stamp = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        row = MonitorPoint(
-            session_name=event.session_name,
-            bar=event.t,
-            ts=stamp.to_pydatetime(),
-            kind=kind,
-            values=_finite(values),
+        MonitoringRepository(s).add_bar_point(
+            event.session_name, event.t, event.ts, kind, _finite(values)
         )
-        MonitoringRepository(s).add_points([row])
 
 
 def _computable(frame: pd.DataFrame) -> set[str]:

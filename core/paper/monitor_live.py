@@ -203,16 +203,9 @@ class LatencyObserver:
         stages = {k: float(v) for k, v in event.report.stage_ms.items() if math.isfinite(v)}
         if not stages:
             return
-        ts = pd.Timestamp(event.ts)
-        stamp = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        point = MonitorPoint(
-            session_name=event.session_name,
-            bar=event.t,
-            ts=stamp.to_pydatetime(),
-            kind=LATENCY,
-            values=stages,
+        MonitoringRepository(s).add_bar_point(
+            event.session_name, event.t, event.ts, LATENCY, stages
         )
-        MonitoringRepository(s).add_points([point])
 
 
 __all__ = [

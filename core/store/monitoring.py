@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import JSON, DateTime, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -73,6 +74,17 @@ class MonitoringRepository:
     def add_points(self, rows: list[MonitorPoint]) -> None:
         """Append monitor points (flushed with the caller's transaction)."""
         self._s.add_all(rows)
+
+    def add_bar_point(
+        self, session_name: str, bar: int, ts: datetime, kind: str, values: dict[str, Any]
+    ) -> None:
+        """Append one bar's point of ``kind``, stamped in UTC (a naive label is UTC)."""
+        label = pd.Timestamp(ts)
+        stamp = label.tz_localize("UTC") if label.tzinfo is None else label.tz_convert("UTC")
+        point = MonitorPoint(
+            session_name=session_name, bar=bar, ts=stamp.to_pydatetime(), kind=kind, values=values
+        )
+        self.add_points([point])
 
     def points(
         self, session_name: str, *, kind: str | None = None, limit: int = 500
