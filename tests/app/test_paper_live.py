@@ -14,6 +14,7 @@ import pytest
 from app.operations.paper import DEFAULT_SYMBOLS, PaperRequest, StatusRequest, feed_status
 from app.services import paper
 from tests.cli_helpers import run_cli
+from tests.fakes.slept_clock import FakeTime
 
 NO_KEYS = {"ALPACA_API_KEY": "", "ALPACA_SECRET_KEY": "", "APCA_API_KEY_ID": ""}
 
@@ -94,17 +95,6 @@ def test_live_without_keys_is_the_simulated_feed(isolated_workbench: Path) -> No
 def test_default_symbols_are_five_on_a_common_calendar() -> None:
     assert PaperRequest().symbols == list(DEFAULT_SYMBOLS)
     assert len(DEFAULT_SYMBOLS) == 5
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def test_service_runs_a_simulated_session_on_an_injected_clock(

@@ -6,7 +6,6 @@ same bars), while the dataset itself cannot be read."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -18,20 +17,10 @@ from app.services import risk as risk_service
 from core.paper.session import SessionIO, common_calendar
 from core.risk import portfolio_risk
 from core.risk.state import build_portfolio_state
+from tests.fakes.slept_clock import FakeTime
 
 SYMBOLS = ["AAPL", "MSFT", "IBM"]
 TRAIN, STEPS = 260, 40
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _no_dataset(*_args: object, **_kw: object) -> pd.DataFrame:

@@ -11,19 +11,7 @@ import pytest
 from core.feeds.factory import make_feed, market_clock, timeframe_of
 from core.feeds.replay import ReplayFeed
 from core.feeds.simulated import SimulatedFeed
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-        self.sleeps: list[float] = []
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += timedelta(seconds=seconds)
+from tests.fakes.slept_clock import FakeTime
 
 
 def _frames(n: int = 10, start: str = "2024-01-01", freq: str = "B") -> dict[str, pd.DataFrame]:

@@ -30,25 +30,11 @@ from core.risk import RiskLimits
 from core.store.db import make_engine, session_scope, upgrade
 from core.store.live import LiveBarRepository
 from core.store.paper import WorkerControlRepository
+from tests.fakes.slept_clock import FakeTime
 
 SYMBOLS = ["AAPL", "MSFT", "IBM"]
 TRAIN, BARS = 260, 320
 LOOSE = RiskLimits(max_weight_per_asset=0.5, max_gross_exposure=1.5)
-
-
-class FakeTime:
-    """A wall clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-        self.slept = 0.0
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += timedelta(seconds=seconds)
 
 
 def _config(name: str) -> dict[str, Any]:

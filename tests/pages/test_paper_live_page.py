@@ -20,6 +20,7 @@ from core.paper import control
 from core.store.db import session_scope
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository
+from tests.fakes.slept_clock import FakeTime as _FakeTime
 from tests.pages.helpers import metrics, open_app
 from tests.planted_data import volatility_shift_csv
 
@@ -33,18 +34,12 @@ LEASE = 3600.0
 """The in-process worker's lease outlives the test (its renewals are on the fake clock)."""
 
 
-class FakeTime:
+class FakeTime(_FakeTime):
     """A wall clock that moves only when slept on (from the real time of the test's
     start: the worker's lease is read against the real clock by the page's controls)."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        super().__init__(datetime.now(UTC))
 
 
 def _planted_csv(seed: int = 3) -> bytes:
