@@ -17,38 +17,21 @@ from sqlalchemy import Engine, event, text
 from core.broker import SimBroker
 from core.data.loaders import embedded_sources
 from core.paper.group import GroupCommit
-from core.paper.session import common_calendar, make_broker, open_session
+from core.paper.session import common_calendar, make_broker
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
-from core.store.db import make_engine, session_scope, upgrade
-from core.store.paper import WorkerControlRepository
+from tests.core.paper_fixtures import running_session_db, sim_config
 
 SYMBOLS = ["SP500", "IBM"]
 TRAIN, BARS = 260, 360
 
 
 def _config(symbols: list[str]) -> dict[str, Any]:
-    return {
-        "session": "golden",
-        "broker": "sim",
-        "dataset": "ohlcv_daily",
-        "symbols": symbols,
-        "initial_cash": 100_000.0,
-        "fees": 0.0005,
-        "slippage": 0.0005,
-        "train_bars": TRAIN,
-        "selector": "contextual",
-        "seed": 0,
-    }
+    return sim_config("golden", symbols, train_bars=TRAIN)
 
 
 def _engine(path: Path, symbols: list[str]) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with session_scope(engine) as s:
-        open_session(s, _config(symbols))
-        WorkerControlRepository(s).set("running", updated_by="test")
-    return engine
+    return running_session_db(path, _config(symbols))
 
 
 def _frames(symbols: list[str]) -> dict[str, pd.DataFrame]:

@@ -24,12 +24,12 @@ from core.data.loaders import embedded_sources
 from core.feeds.replay import ReplayFeed
 from core.feeds.simulated import SimulatedFeed
 from core.paper.observers import BarEvent
-from core.paper.session import common_calendar, make_broker, open_session
+from core.paper.session import common_calendar, make_broker
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
-from core.store.db import make_engine, session_scope, upgrade
+from core.store.db import session_scope
 from core.store.live import LiveBarRepository
-from core.store.paper import WorkerControlRepository
+from tests.core.paper_fixtures import running_session_db, sim_config
 from tests.fakes.slept_clock import FakeTime
 
 SYMBOLS = ["AAPL", "MSFT", "IBM"]
@@ -38,29 +38,11 @@ LOOSE = RiskLimits(max_weight_per_asset=0.5, max_gross_exposure=1.5)
 
 
 def _config(name: str) -> dict[str, Any]:
-    return {
-        "session": name,
-        "broker": "sim",
-        "dataset": "ohlcv_daily",
-        "symbols": SYMBOLS,
-        "initial_cash": 100_000.0,
-        "fees": 0.0005,
-        "slippage": 0.0005,
-        "train_bars": TRAIN,
-        "selector": "contextual",
-        "seed": 0,
-        "feed": "simulated",
-        "timeframe": "1Day",
-    }
+    return sim_config(name, SYMBOLS, train_bars=TRAIN, feed="simulated", timeframe="1Day")
 
 
 def _engine(path: Path, name: str) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with session_scope(engine) as s:
-        open_session(s, _config(name))
-        WorkerControlRepository(s).set("running", updated_by="test")
-    return engine
+    return running_session_db(path, _config(name))
 
 
 def _frames() -> dict[str, pd.DataFrame]:

@@ -16,12 +16,12 @@ import pytest
 from core.feeds.base import Feed
 from core.feeds.clock import CalendarClock, MarketClock
 from core.feeds.replay import ReplayFeed
-from core.paper.session import make_broker, open_session
+from core.paper.session import make_broker
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
-from core.store.db import make_engine, session_scope, upgrade
+from core.store.db import session_scope
 from core.store.live import LiveBarRepository
-from core.store.paper import WorkerControlRepository
+from tests.core.paper_fixtures import running_session_db, sim_config
 from tests.core.test_paper_live import _ledger
 from tests.fakes.alpaca_stream import MarketData, feed_for, start_market_data
 
@@ -33,29 +33,11 @@ FIXED = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
 def _config() -> dict[str, Any]:
-    return {
-        "session": "alp",
-        "broker": "sim",
-        "dataset": "ohlcv_daily",
-        "symbols": list(SYMBOLS),
-        "initial_cash": 100_000.0,
-        "fees": 0.0005,
-        "slippage": 0.0005,
-        "train_bars": TRAIN,
-        "selector": "contextual",
-        "seed": 0,
-        "feed": "alpaca",
-        "timeframe": "1Min",
-    }
+    return sim_config("alp", SYMBOLS, train_bars=TRAIN, feed="alpaca", timeframe="1Min")
 
 
 def _engine(path: Path) -> Any:
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with session_scope(engine) as s:
-        open_session(s, _config())
-        WorkerControlRepository(s).set("running", updated_by="test")
-    return engine
+    return running_session_db(path, _config())
 
 
 def _worker(engine: Any, feed: Feed, market_clock: MarketClock | None = None) -> PaperWorker:
