@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from core.config import get_settings
 from core.sweep import GridAxis
 from tests.app.concurrency_helpers import run_together
 from tests.cli_helpers import start_worker
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(600)  # fresh interpreters and a long sweep on a busy machine
 PRELOAD = ("app.services.jobs", "app.operations.sweep")
@@ -59,17 +59,6 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
             proc.wait(timeout=60)
 
 
-def _until(check: Callable[[], Any], what: str, deadline_s: float = 240.0) -> Any:
-    """Poll another process's effect on the database until ``check()`` is truthy."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def _mid_way(job_id: int) -> bool:
     job = jobs.get_job(job_id)
     assert not job.finished, f"the sweep finished before it could be interrupted: {job}"
@@ -82,7 +71,7 @@ def _long_sweep_under_way(
     """A long sweep's job id and the worker started with ``args``, once it is mid-way."""
     job_id = jobs.submit("sweep", SweepRequest(grid=LONG), actor=ANA)
     proc = workers(*args)
-    _until(lambda: _mid_way(job_id), what)
+    wait_until(lambda: _mid_way(job_id), what)
     return job_id, proc
 
 
@@ -93,11 +82,11 @@ def test_a_sigkilled_workers_job_is_claimed_again_at_once_and_completes(
     job_id, first = _long_sweep_under_way(workers, "--lease", "600")
     first.send_signal(signal.SIGKILL)
     # Not waited for: a zombie, dead to the store as soon as the kill lands.
-    _until(lambda: not pid_alive(first.pid), "the worker to die", 60)
+    wait_until(lambda: not pid_alive(first.pid), "the worker to die", 60)
     stale = jobs.get_job(job_id)
     assert (stale.status, stale.attempt) == ("running", 1)  # its lease runs for 10 minutes
     workers("--lease", "600")
-    claimed = _until(lambda: jobs.get_job(job_id).attempt == 2, "the second claim", 240)
+    claimed = wait_until(lambda: jobs.get_job(job_id).attempt == 2, "the second claim", 240)
     assert claimed
     again = jobs.get_job(job_id)
     assert again.status == "running" and again.worker != stale.worker
@@ -123,7 +112,7 @@ def test_a_sigkilled_workers_dask_processes_die_with_it(
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     try:
-        _until(lambda: not _running(children), "the dask processes to exit", 60)
+        wait_until(lambda: not _running(children), "the dask processes to exit", 60)
     finally:
         for orphan in _running(children):
             orphan.kill()
@@ -177,14 +166,14 @@ def test_two_processes_ensuring_a_worker_start_exactly_one(
     (worker,) = live_workers()
     try:
         # The worker itself takes its record over (its first heartbeat).
-        _until(lambda: live_workers()[0].started_at < _heartbeat(worker.name), "its heartbeat")
+        wait_until(lambda: live_workers()[0].started_at < _heartbeat(worker.name), "its heartbeat")
         monkeypatch.setenv("WORKBENCH_JOBS_AUTOSTART", "1")
         assert jobs.ensure_worker() is False  # one is live
         job_id = jobs.submit("sweep", SweepRequest(grid=SMALL), actor=LOCAL)
         assert jobs.wait_job(job_id, timeout_s=240).status == "done"  # nobody ran a command
     finally:
         os.kill(worker.pid, signal.SIGTERM)
-        _until(lambda: not pid_alive(worker.pid), "the worker to exit", 120)
+        wait_until(lambda: not pid_alive(worker.pid), "the worker to exit", 120)
     assert live_workers() == []
     log = get_settings().var_dir / "jobs_worker.log"
     assert f"claimed by {worker.name}" in log.read_text()

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from core.monitoring.market import MarketHours
 from core.store.db import session_scope
 from core.store.paper import PaperLease, PaperSession
 from tests.cli_helpers import ROOT, run_cli
+from tests.polling import wait_until
 
 HEARTBEAT = AlertRuleSpec(name="worker-lost", kind="heartbeat", threshold=60, cooldown_s=0)
 STALE = AlertRuleSpec(name="no-bars", kind="stale_data", threshold=3, cooldown_s=0)
@@ -110,17 +110,6 @@ def test_a_market_seam_can_be_swapped() -> None:
     assert len(always) == 1
 
 
-def _wait(predicate: Any, what: str, timeout: float = 240) -> Any:
-    """Poll the database until ``predicate()`` is truthy (an event, not a timing)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _lease() -> PaperLease | None:
     with session_scope(get_engine()) as s:
         return s.get(PaperLease, "default")
@@ -137,9 +126,13 @@ def test_heartbeat_fires_when_the_worker_is_killed_and_not_before(
     with log.open("ab") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
     try:
-        first = _wait(_lease, "the worker's lease").heartbeat_at
+        first = wait_until(_lease, "the worker's lease", every_s=0.2).heartbeat_at
         # it beats: a later heartbeat than the first one
-        _wait(lambda: (lease := _lease()) is not None and lease.heartbeat_at > first, "a beat")
+        wait_until(
+            lambda: (lease := _lease()) is not None and lease.heartbeat_at > first,
+            "a beat",
+            every_s=0.2,
+        )
         live = _lease()
         assert live is not None
         beat = live.heartbeat_at.replace(tzinfo=UTC)
