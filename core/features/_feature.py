@@ -143,22 +143,25 @@ def max_lookback(names: Iterable[str]) -> int:
     return max((get_feature(n).lookback for n in names), default=0)
 
 
+def _price_columns(prices: pd.DataFrame) -> dict[str, pd.Series]:
+    """The OHLCV columns of ``prices`` that hold a value (any column of an empty frame)."""
+    found = {c: prices[c] for c in OHLCV if c in prices.columns}
+    if len(prices) == 0:
+        return found
+    return {
+        c: column
+        for c, column in found.items()
+        if (
+            not bool(np.isnan(column.to_numpy()).all())
+            if column.dtype == np.float64
+            else bool(column.notna().any())
+        )
+    }
+
+
 def _present_columns(prices: pd.DataFrame) -> list[str]:
     """OHLCV columns of ``prices`` that hold a value (any column of an empty frame), in order."""
-    if len(prices) == 0:
-        return [c for c in OHLCV if c in prices.columns]
-    present = []
-    for c in OHLCV:
-        if c not in prices.columns:
-            continue
-        column = prices[c]
-        if column.dtype == np.float64:
-            has_value = not bool(np.isnan(column.to_numpy()).all())
-        else:
-            has_value = bool(column.notna().any())
-        if has_value:
-            present.append(c)
-    return present
+    return list(_price_columns(prices))
 
 
 def compute_features(
@@ -202,7 +205,8 @@ def compute_features(
         raise TypeError(f"prices must be a pandas DataFrame, got {type(prices).__name__}")
     if not prices.index.is_unique or not prices.index.is_monotonic_increasing:
         raise ValueError("prices index must be sorted ascending with no duplicate timestamps")
-    present = _present_columns(prices)
+    columns = _price_columns(prices)
+    present = list(columns)
     have = set(present)
 
     if names is None:
@@ -224,8 +228,9 @@ def compute_features(
             selected.append(feature)
 
     frame: pd.DataFrame | None = None  # the float64 price columns, made for a func only
-    if all(prices[c].dtype == np.float64 for c in present):
-        bars = Bars(prices)  # kernels read the float64 columns in place
+    if all(column.dtype == np.float64 for column in columns.values()):
+        # kernels read the float64 columns in place
+        bars = Bars(prices, {c: column.to_numpy() for c, column in columns.items()})
     else:
         frame = prices.loc[:, present].astype("float64")
         bars = Bars(frame)

@@ -202,3 +202,29 @@ def test_empty_selection_and_empty_frame_keep_their_shape() -> None:
     empty = compute_features(prices.iloc[:0])
     assert empty.shape == (0, 44)
     pd.testing.assert_frame_equal(empty, reference_compute(prices.iloc[:0], list(REGISTRY)))
+
+
+def test_direct_window_routines_are_checked_and_the_public_api_gives_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the installed pandas the Cython window routines are called directly (they
+    passed the import-time check); forcing the public ``rolling`` API changes no bit."""
+    import core.features._bars as bars_module
+
+    assert bars_module._DIRECT and bars_module._direct_matches_public()
+    prices = _degenerate()
+    direct = compute_features(prices)
+    monkeypatch.setattr(bars_module, "_DIRECT", False)
+    public = compute_features(prices)
+    for name in direct.columns:
+        _assert_bits_equal(direct[name].to_numpy(), public[name].to_numpy(), name)
+
+
+def test_a_routine_that_disagrees_with_the_public_api_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import core.features._bars as bars_module
+
+    wrong = dict(bars_module._ROUTINES, mean=bars_module._ROUTINES["sum"])
+    monkeypatch.setattr(bars_module, "_ROUTINES", wrong)
+    assert not bars_module._direct_matches_public()
