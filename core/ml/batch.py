@@ -138,10 +138,14 @@ def batch_probabilities(
     frame = feature_frame(prices, names)
     if start is not None:
         frame = frame.loc[frame.index >= start]
-    rows = frame.loc[frame.notna().all(axis=1).to_numpy()]
+    complete = ~np.isnan(frame.to_numpy(dtype=np.float64)).any(axis=1)  # float64 notna
+    rows = frame.loc[complete]
     out = np.empty(len(rows), dtype=np.float64)
-    for lo in range(0, len(rows), chunk_rows):
-        out[lo : lo + chunk_rows] = score(rows.iloc[lo : lo + chunk_rows])
+    if 0 < len(rows) <= chunk_rows:
+        out[:] = score(rows)  # one chunk: no slice
+    else:
+        for lo in range(0, len(rows), chunk_rows):
+            out[lo : lo + chunk_rows] = score(rows.iloc[lo : lo + chunk_rows])
     return pd.Series(out, index=rows.index, name="probability")
 
 
