@@ -30,7 +30,7 @@ own register / promote / rollback events, and a row of ``retrain_decisions`` (li
 from __future__ import annotations
 
 import math
-import tempfile
+import shutil
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.config import get_settings
 from core.paper.model_refs import load_version, model_pipeline, parse_model_ref
 from core.paper.observers import BarEvent
 from core.pipeline import ModelPipeline, SymbolBook
@@ -146,7 +147,8 @@ class LiveRetrainer:
         raw = config.get("retrain")
         self.policy = policy or LiveRetrainPolicy(**(raw if isinstance(raw, Mapping) else {}))
         self.drift = drift or report_drift
-        self.artifacts = artifacts or Path(tempfile.mkdtemp(prefix="workbench-retrain-"))
+        self.artifacts = artifacts or get_settings().var_dir / "retrain"
+        """Staging folder of challengers; each is removed once the registry holds its copy."""
         self.cost = float(config.get("fees", 0.0005)) + float(config.get("slippage", 0.0005))
         self.books: dict[int, _Book] = {}
         self.champion_id: int | None = None
@@ -296,6 +298,7 @@ class LiveRetrainer:
             metrics={**metrics, "trigger": trigger},
         )
         row = registry.register(self.name, candidate, source=folder, actor=ACTOR)
+        shutil.rmtree(folder, ignore_errors=True)  # the registry keeps its own copy
         reason = (
             f"live retraining ({trigger}): trained on {start}..{end} of {symbol} "
             f"({len(window)} bars), OOS ROC AUC {metrics['roc_auc']:.4f}; shadow test next"
