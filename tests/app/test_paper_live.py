@@ -51,6 +51,7 @@ def test_done_when_simulated_session_completes_sixty_cycles(isolated_workbench: 
         "paper", "run", "--feed", "simulated", *args, "--steps", "5", "--json",
         var=var, env=NO_KEYS, timeout=300,
     )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["cycles"] == 5, again.stdout + again.stderr
     assert db(var, "SELECT count(DISTINCT bar), min(bar), max(bar) FROM decisions") == [
         (65, 1000, 1064)
