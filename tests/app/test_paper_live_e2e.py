@@ -44,6 +44,7 @@ from core.feeds.base import Feed
 from core.feeds.clock import CalendarClock
 from core.feeds.replay import ReplayFeed
 from core.paper.ids import client_order_id
+from core.paper.report import CycleReport
 from core.paper.session import open_session
 from core.paper.worker import PaperWorker
 from core.risk import RiskLimits
@@ -76,6 +77,7 @@ DISCONNECTS = {50: (2, 3), 120: (4, 0), 170: (1, 1)}
 """Live minute -> (bar messages until the drop, minutes published while down). At 50
 the third symbol's bar is cut; at 120 the drop comes with minute 121's first bar (and the
 stream reconnects before the next minute); at 170 only the first bar gets through."""
+DUP_KEYS = {(s, TRAIN + k) for s, k in DUPLICATE}
 NEVER_STREAMED = (
     WITHHOLD
     | {("IBM", 50)}
@@ -86,6 +88,10 @@ NEVER_STREAMED = (
 )
 """The live bars the stream never delivers (the fake sends AAPL, MSFT, IBM in that order,
 and no deferred fault lands on a cut minute): they can only come from REST."""
+LATE_PAST = {key for key, n in LATE.items() if n >= 2}
+"""Late bars sent after their minute was processed (the test publishes a minute only once
+the worker has processed the one before the last): their minute came from REST, and the
+late copy is dropped."""
 
 
 def _config() -> dict[str, Any]:
@@ -180,7 +186,7 @@ class BackoffGate:
             self._cond.notify_all()
 
 
-def _worker(engine: Any, broker: AlpacaBroker, feed: Feed, **clocks: Any) -> PaperWorker:
+def _worker(engine: Any, broker: AlpacaBroker, feed: Feed, **options: Any) -> PaperWorker:
     return PaperWorker(
         engine=engine,
         session_name=SESSION,
@@ -188,7 +194,7 @@ def _worker(engine: Any, broker: AlpacaBroker, feed: Feed, **clocks: Any) -> Pap
         limits=lambda: RiskLimits(**LIMITS),
         feed=feed,
         sleep=lambda _s: None,
-        **clocks,
+        **options,
     )
 
 
@@ -198,6 +204,30 @@ def _plant(md: MarketData) -> None:
     f.out_of_order |= {(s, TRAIN + k) for s, k in OUT_OF_ORDER}
     f.late.update({(s, TRAIN + k): n for (s, k), n in LATE.items()})
     f.withhold |= {(s, TRAIN + k) for s, k in WITHHOLD}
+
+
+class Progress:
+    """The worker's processed bars (its ``on_cycle`` hook), waited on by the test."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.last = -1
+
+    def on_cycle(self, report: CycleReport) -> None:
+        with self._cond:
+            self.last = max(self.last, report.bar)
+            self._cond.notify_all()
+
+    def wait_bar(self, bar: int, thread: threading.Thread) -> bool:
+        """Wait until bar ``bar`` is processed (False at the deadline or when the worker
+        thread has died)."""
+        with self._cond:
+            for _ in range(int(WAIT_S)):
+                if self._cond.wait_for(lambda: self.last >= bar, 1.0):
+                    return True
+                if not thread.is_alive():
+                    return False
+        return False
 
 
 def _wait_subscribed(md: MarketData, count: int, thread: threading.Thread) -> bool:
@@ -211,33 +241,55 @@ def _wait_subscribed(md: MarketData, count: int, thread: threading.Thread) -> bo
     return False
 
 
-def _drive(md: MarketData, gate: BackoffGate, thread: threading.Thread) -> None:
-    """Publish the live minutes, one at a time, with the disconnects of ``DISCONNECTS``
+def _drive(md: MarketData, gate: BackoffGate, progress: Progress, thread: threading.Thread) -> None:
+    """Publish the live minutes one at a time, each once the worker has processed the
+    minute before the last one published (live pacing: the bar before is over once a
+    later minute is out, whatever its faults), with the disconnects of ``DISCONNECTS``
     (each outage held open by the gate while its minutes are published)."""
-    drops = 0
     k = 0
+
+    def step() -> None:
+        nonlocal k
+        md.push(1)
+        k += 1
+        if 2 <= k <= LIVE + 1:  # live minute k - 2 is processed before the next push
+            assert progress.wait_bar(TRAIN + k - 2, thread), f"live bar {k - 2} not processed"
+
+    drops = 0
     while k < LIVE + EXTRA:
         if k not in DISCONNECTS:
-            md.push(1)
-            k += 1
+            step()
             continue
         after, down = DISCONNECTS[k]
         sent = len(md.sent)
         md.faults.disconnect_after = after
-        md.push(1)
-        k += 1
+        step()
         if after > len(SYMBOLS):  # the drop comes with the next minute's bars
-            md.push(1)
-            k += 1
+            step()
         drops += 1
         assert gate.wait_entered(drops), "the stream did not see the disconnect"
         assert md.faults.disconnect_after is None and md.connected == 0
         assert len(md.sent) - sent == after
         for _ in range(down):  # nobody subscribed: these minutes reach no one
-            md.push(1)
-            k += 1
+            step()
         gate.open()
         assert _wait_subscribed(md, 1 + drops, thread), "the stream did not reconnect"
+
+
+def _faults_on_the_wire(sent: list[tuple[str, int]]) -> None:
+    """The planted faults reached the client as planted (the fake's sending order)."""
+    at: dict[tuple[str, int], list[int]] = {}
+    for i, key in enumerate(sent):
+        at.setdefault(key, []).append(i)
+    assert all(len(places) == 1 for key, places in at.items() if key not in DUP_KEYS)
+    for s, k in DUPLICATE:
+        assert len(at[(s, TRAIN + k)]) == 2
+    for s, k in OUT_OF_ORDER:
+        assert at[(s, TRAIN + k)][0] > at[(s, TRAIN + k + 1)][0]
+    for (s, k), n in LATE.items():
+        late = (s, TRAIN + k)  # after every other bar of the minute before it is sent
+        before = [i for i, key in enumerate(sent) if key[1] == late[1] + n - 1 and key != late]
+        assert at[late][0] > max(before)
 
 
 def test_live_session_on_both_fakes_every_bar_once_no_order_lost_equal_to_a_replay(
@@ -252,7 +304,15 @@ def test_live_session_on_both_fakes_every_bar_once_no_order_lost_equal_to_a_repl
         engine = _database(var)
         feed = feed_for(md, timeframe="1Min", wall=md.now, sleep=gate.sleep)
         clock = CalendarClock(clock=md.now)
-        worker = _worker(engine, _broker(trading), feed, clock=md.now, market_clock=clock)
+        progress = Progress()
+        worker = _worker(
+            engine,
+            _broker(trading),
+            feed,
+            clock=md.now,
+            market_clock=clock,
+            on_cycle=progress.on_cycle,
+        )
         assert list(worker.ctx.index) == [_label(md, i) for i in range(TRAIN)]
         result: dict[str, Any] = {}
         thread = threading.Thread(
@@ -262,25 +322,28 @@ def test_live_session_on_both_fakes_every_bar_once_no_order_lost_equal_to_a_repl
         thread.start()
         assert _wait_subscribed(md, 1, thread), "the worker's stream never subscribed"
         _plant(md)
-        sent_before = set(md.sent)
-        _drive(md, gate, thread)
+        rest_before = len(md.rest_requests)
+        sent_before = list(md.sent)
+        _drive(md, gate, progress, thread)
         thread.join(WAIT_S)
         assert not thread.is_alive(), "the worker did not finish its live bars"
         summary = result["summary"]
         status = feed.status()
         fake_orders = _fake_orders(trading)
         expected = md.expected("1Min")
-        streamed = set(md.sent) - sent_before
-        rest_calls = len(md.rest_requests)
+        sent_live = md.sent[len(sent_before) :]
+        streamed = set(sent_live)
+        rest_live = md.rest_requests[rest_before:]
     finally:
         gate.free()
         md.close()
         trading.close()
 
     assert (summary.cycles, summary.state) == (LIVE, "done-steps")
+    _faults_on_the_wire(sent_live)
     assert status.reconnects == len(DISCONNECTS) and len(md.subscriptions) == 1 + len(DISCONNECTS)
-    assert status.duplicates_dropped >= len(DUPLICATE)
-    assert rest_calls > 1  # the warm-up and the gap fills
+    dropped = status.duplicates_dropped + status.out_of_order_dropped
+    assert dropped >= len(DUPLICATE) + len(LATE_PAST)
 
     # every live bar processed exactly once, in order
     decided = _rows(var, "SELECT bar, symbol, count(*) FROM decisions GROUP BY bar, symbol")
@@ -303,12 +366,20 @@ def test_live_session_on_both_fakes_every_bar_once_no_order_lost_equal_to_a_repl
     live_minutes = {(s, i) for s in SYMBOLS for i in range(TRAIN, TRAIN + LIVE)}
     never = live_minutes - streamed
     assert never == {(s, TRAIN + k) for s, k in NEVER_STREAMED}
+    from_rest = never | {(s, TRAIN + k) for s, k in LATE_PAST}
     filled = {
         (str(sym), pd.Timestamp(ts))
         for sym, ts in _rows(var, "SELECT symbol, ts FROM live_bars WHERE filled")
     }
-    assert {(sym, labels[i]) for sym, i in never} <= filled
-    assert status.gap_bars_filled >= len(never)
+    assert {(sym, labels[i]) for sym, i in from_rest} <= filled
+    assert status.gap_bars_filled >= len(from_rest)
+    for symbol, i in from_rest:  # each asked of REST while the session ran
+        minute = md.times[i]
+        assert any(
+            symbol in q.get("symbols", "").split(",")
+            and pd.Timestamp(q["start"]) <= minute <= pd.Timestamp(q["end"])
+            for _path, q in rest_live
+        ), (symbol, i)
 
     # no order lost or duplicated, every approved quantity ordered once
     local = _rows(var, "SELECT client_order_id, symbol, side, qty, filled_qty FROM orders")
