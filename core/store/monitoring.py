@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import JSON, DateTime, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -79,6 +78,8 @@ class MonitoringRepository:
         self, session_name: str, bar: int, ts: datetime, kind: str, values: dict[str, Any]
     ) -> None:
         """Append one bar's point of ``kind``, stamped in UTC (a naive label is UTC)."""
+        import pandas as pd  # with the first point, not with the tables
+
         label = pd.Timestamp(ts)
         stamp = label.tz_localize("UTC") if label.tzinfo is None else label.tz_convert("UTC")
         point = MonitorPoint(
