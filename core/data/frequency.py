@@ -66,9 +66,10 @@ def bar_interval(index: pd.Index | pd.Series | pd.DataFrame) -> pd.Timedelta:
 
     Bars at least ~1 day apart (20 h or more) are daily: the interval is the median
     spacing in whole days (1 day for trading-day bars, whose weekend gaps are rarer than
-    the one-day steps). Otherwise the interval is the most common spacing of consecutive
-    bars on the same calendar day (the median of a regular series with a few missing
-    bars), and every such spacing must be a whole multiple of it (missing bars); at least
+    the one-day steps). Otherwise the interval is the shortest spacing of consecutive bars
+    on the same calendar day among those found in at least a tenth of them (with many
+    bars missing, twice the interval can be the most common step), and every such
+    spacing must be a whole multiple of it (missing bars); at least
     half of the consecutive pairs must fall on the same day.
 
     Parameters
@@ -109,7 +110,9 @@ def bar_interval(index: pd.Index | pd.Series | pd.DataFrame) -> pd.Timedelta:
             "one bar frequency per dataset"
         )
     kinds, counts = np.unique(within, return_counts=True)
-    interval = int(kinds[np.argmax(counts)])  # the most common spacing; ties: the shortest
+    # The shortest spacing common enough to be the grid (at least a tenth of the same-day
+    # steps): with many bars missing, twice the interval can be the most common step.
+    interval = int(kinds[counts * 10 >= len(within)].min())
     off = within % interval != 0
     if off.any():
         first = int(within[off][0])

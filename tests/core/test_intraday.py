@@ -51,7 +51,7 @@ def test_annualization_factors_match_the_backtest_spec() -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     step=st.sampled_from([1, 5, 15, 60]),
-    keep=st.floats(min_value=0.55, max_value=1.0),
+    keep=st.floats(min_value=0.7, max_value=1.0),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_intraday_interval_is_read_despite_missing_bars(
@@ -60,7 +60,8 @@ def test_intraday_interval_is_read_despite_missing_bars(
     """Bars on a step-minute grid of NYSE sessions, a random share of them missing."""
     grid = week_of_minutes[(week_of_minutes.minute % step) == 0]
     rng = np.random.default_rng(seed)
-    # keep most bars so that consecutive step-apart pairs stay the most common spacing
+    # keep most bars so that step-apart pairs stay common (>= a tenth of the same-day
+    # steps): below ~0.6 an hourly grid (7 bars a day) can truly look like a 2 h one
     mask = rng.random(len(grid)) < keep
     mask[:2] = True  # two consecutive bars on the first day
     index = grid[mask]
