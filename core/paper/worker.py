@@ -393,6 +393,11 @@ class PaperWorker:
                 self._sleep(1.0 / speed)
         else:
             summary.state = "finished" if t >= len(index) else "done-steps"
+        return self._finish(summary)
+
+    def _finish(self, summary: Summary) -> Summary:
+        """Close a run: the final equity (NaN when the broker cannot say), the last beat
+        and the session's status."""
         try:
             summary.final_equity = self.broker.account().equity
         except BrokerError:
@@ -555,13 +560,7 @@ class PaperWorker:
                     t += 1
         finally:
             self.feed.stop()
-        try:
-            summary.final_equity = self.broker.account().equity
-        except BrokerError:
-            summary.final_equity = math.nan
-        self._beat(summary.cycles, summary.state, 0.0)
-        self._set_status(summary.state)
-        return summary
+        return self._finish(summary)
 
     def _live_bar(
         self, t: int, summary: Summary, poll_s: float, sessions: sessionmaker[Session]
