@@ -34,6 +34,8 @@ class Actor:
     name: str
     roles: frozenset[str]
     local_mode: bool = False
+    via: str = ""
+    """How the actor came in when not in person, e.g. ``"api token 7"`` (kept in the audit)."""
 
     def has(self, role: Role) -> bool:
         """Whether the actor holds ``role``."""

@@ -146,5 +146,5 @@ def record_audit(session: Any, actor: Actor, action: str, target: str, **details
         local_mode=actor.local_mode,
         action=action,
         target=target,
-        details=details,
+        details={**details, "via": actor.via} if actor.via else details,
     )

@@ -1,0 +1,28 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+from app.api.routes import ROUTERS
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    """The workbench API: the routers of :data:`ROUTERS`, error handlers and metrics."""
+    api = FastAPI(
+        title="Trading Research Workbench API",
+        version="1",
+        description="REST over the workbench's services: same roles, same audit trail.",
+    )
+    from app.api import errors, metrics
+
+    errors.install(api)
+    metrics.install(api)
+    for name in ROUTERS:
+        module = importlib.import_module(f"app.api.routes.{name}")
+        api.include_router(module.router)
+    return api
