@@ -40,6 +40,7 @@ FEATURES: tuple[str, ...] = (
     "runs",
     "jobs",
     "auth",
+    "api",
     "system",
 )
 """The feature modules of ``app/cli``, in help order."""

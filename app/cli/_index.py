@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "auth",
         "Print a password hash for a user's password_hash in .streamlit/secrets.toml.",
     ),
+    "api": ("api", "Serve the REST API (OpenAPI at /openapi.json, docs at /docs)."),
     "bench": ("system", "Benchmarks: medians and percentiles, throughput; never timed unit tests."),
     "setup": ("system", "Verify embedded data, migrate the database and warm numba (idempotent)."),
     "data": ("data", "List, validate and import datasets."),
