@@ -1,0 +1,61 @@
+"""A typed client of the Trading Research Workbench REST API (httpx only).
+
+>>> from workbench_client import WorkbenchClient
+>>> WorkbenchClient("http://127.0.0.1:8000/", token="wbt_x").base_url
+'http://127.0.0.1:8000'
+"""
+
+from workbench_client._client import FINISHED, WorkbenchClient
+from workbench_client._errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    JobTimeout,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    WorkbenchError,
+)
+from workbench_client._types import (
+    BacktestResult,
+    FieldProblem,
+    Health,
+    Job,
+    JobCancel,
+    JobRef,
+    JsonObject,
+    LimitsChange,
+    ModelVersion,
+    OrderCheck,
+    PaperStarted,
+    RiskLimits,
+    Whoami,
+)
+
+__all__ = [
+    "FINISHED",
+    "BacktestResult",
+    "Conflict",
+    "FieldProblem",
+    "Forbidden",
+    "Health",
+    "InvalidRequest",
+    "Job",
+    "JobCancel",
+    "JobRef",
+    "JobTimeout",
+    "JsonObject",
+    "LimitsChange",
+    "ModelVersion",
+    "NotFound",
+    "OrderCheck",
+    "PaperStarted",
+    "RateLimited",
+    "RiskLimits",
+    "ServerError",
+    "Unauthorized",
+    "Whoami",
+    "WorkbenchClient",
+    "WorkbenchError",
+]
