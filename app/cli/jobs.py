@@ -188,6 +188,19 @@ def jobs_worker(
         "--warm/--no-warm",
         help="Import the long operations and compile the engine before the first job.",
     ),
+    metrics_port: int = typer.Option(
+        0,
+        "--metrics-port",
+        help="Serve Prometheus metrics (queue depth, job durations, heartbeat age) at "
+        "http://HOST:PORT/metrics (0 = off; compose uses 9102; docs/metrics.md).",
+        parser=opt.number(0, 65535, integer=True),
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        help="Address the metrics listen on (0.0.0.0 in a container).",
+        parser=opt.text(pattern=r"[A-Za-z0-9.:_-]+", hint="a host name or IP address"),
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run queued jobs until stopped (SIGTERM requeues the running job)."""
@@ -207,6 +220,7 @@ def jobs_worker(
         held = f"pid {clash[0].pid} on {clash[0].host}"
         fail(f"a worker named {worker.name} is already running ({held})", as_json=as_json,
              code=EXIT_BUSY)  # fmt: skip
+    exporter = _metrics_server(worker.name, metrics_port, metrics_host, as_json)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     for sig in previous:
@@ -216,5 +230,20 @@ def jobs_worker(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
     payload = {"worker": worker.name, "jobs": ran}
     emit(payload, as_json=as_json, text=f"worker {worker.name} ran {ran} job(s)")
+
+
+def _metrics_server(worker: str, port: int, host: str, as_json: bool) -> Any:
+    """The worker's metrics server (:func:`core.monitoring.prom.jobs_registry`), or None
+    when ``port`` is 0; a taken port is refused with its address."""
+    if not port:
+        return None
+    from app.services.db import get_engine
+    from core.monitoring.prom import jobs_registry, serve
+
+    return _call(as_json, serve, registry=jobs_registry(get_engine(), worker=worker), port=port,
+                 host=host)  # fmt: skip

@@ -73,6 +73,19 @@ def paper_run(
         "(above 0).",
     ),
     until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
+    metrics_port: int = typer.Option(
+        0,
+        "--metrics-port",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run lasts "
+        "(0 = off; compose uses 9101; docs/metrics.md).",
+        parser=opt.number(0, 65535, integer=True),
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        help="Address the metrics listen on (0.0.0.0 in a container).",
+        parser=opt.text(pattern=r"[A-Za-z0-9.:_-]+", hint="a host name or IP address"),
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
@@ -134,6 +147,8 @@ def paper_run(
             speed=speed,
             until=until,
             actor=_actor(as_json),
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
     except (LeaseHeldError, LeaseLostError) as exc:
         fail(str(exc), as_json=as_json, code=EXIT_BUSY)

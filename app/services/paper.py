@@ -20,6 +20,7 @@ from app.services.db import get_engine
 from app.services.paper_feed import live_parts
 from app.services.paper_io import IO as _IO
 from app.services.paper_io import sessions as _sessions
+from app.services.paper_metrics import exporting
 from app.services.paper_view import monitor, risk_report
 from core.broker import BrokerConfigError
 from core.config import get_settings
@@ -67,12 +68,15 @@ def run_worker(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = utc_clock,
     lease_ttl_s: float = DEFAULT_TTL_S,
+    metrics_port: int = 0,
+    metrics_host: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """Run the worker in this process until steps, ``until``, the data's end, or a stop/kill.
 
     ``request``: a new session's settings (checked against a stored session of that
     name), or a stored session's name (it runs with its own settings). The lease is
     taken before anything is written (:class:`~core.paper.lease.LeaseHeldError`).
+    ``metrics_port``: serve Prometheus metrics there while the run lasts (0: off).
     """
     require(actor, "trader", "running the paper trader")
     session.check_run_options(steps=steps, speed=speed)
@@ -81,7 +85,10 @@ def run_worker(
     config, prices = session.prepare_run(_sessions, settings, _IO)
     session.check_feed_options(config, speed=speed, until=stop)
     parts = live_parts(config, prices, engine=get_engine(), speed=speed, clock=clock, sleep=sleep)
-    with SessionLease(get_engine(), config["session"], ttl_s=lease_ttl_s, clock=clock) as lease:
+    exporter = exporting(get_engine(), config["session"], parts.observers,
+                         port=metrics_port, host=metrics_host)  # fmt: skip
+    lease_of = SessionLease(get_engine(), config["session"], ttl_s=lease_ttl_s, clock=clock)
+    with exporter as observers, lease_of as lease:
         broker = _IO.broker_for(config)
         with _sessions() as s:
             session.begin_run(s, config, by=actor.name, start=start_running)
@@ -97,7 +104,7 @@ def run_worker(
             lease=lease,
             group_commit=REPLAY_GROUP_COMMIT,  # replays with the simulator only
             feed=parts.feed,
-            observers=parts.observers,
+            observers=observers,
             market_clock=parts.market_clock,
         )
         summary = worker.run(steps=steps, speed=speed, until=stop).as_dict()
