@@ -50,6 +50,20 @@ class WorkbenchSettings(BaseSettings):
     registry_keep: int = Field(
         default=5, ge=0, le=1000, description="Best candidates per model kept by retention."
     )
+    api_rate_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        le=1_000_000,
+        description="API requests per second per token (burst: 2 s worth) unless the token "
+        "sets its own.",
+    )
+    api_token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long the API trusts a resolved token (a revoked one is refused "
+        "within this time).",
+    )
 
     @field_validator("db_url")
     @classmethod

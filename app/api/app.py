@@ -19,7 +19,9 @@ def create_app() -> FastAPI:
         description="REST over the workbench's services: same roles, same audit trail.",
     )
     from app.api import errors, metrics
+    from app.api.ratelimit import RateLimiter
 
+    api.state.rate_limiter = RateLimiter()
     errors.install(api)
     metrics.install(api)
     for name in ROUTERS:

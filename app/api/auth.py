@@ -1,25 +1,63 @@
 """Bearer-token authentication: the FastAPI dependency that gives a route its Actor.
 
-Owner: API core. Until it lands, ``current_actor`` accepts any live personal access token.
+Every ``/api/v1`` route depends on :func:`current_actor`: a personal access token
+(``workbench tokens create``) in ``Authorization: Bearer ...``, resolved by
+:func:`app.services.api_tokens.resolve` (cached, see there), then the token's rate limit
+(:mod:`app.api.ratelimit`, 429). The Actor carries ``via="api token N"`` into the audit.
 """
 
 from __future__ import annotations
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.api.errors import RateLimited
+from app.api.ratelimit import RateLimiter
 from app.services.auth import Actor
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A personal access token from `workbench tokens create` (wbt_...).",
+)
+
+
+def limiter_of(request: Request) -> RateLimiter:
+    """The app's rate limiter (one per process; made on first use)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.rate_limiter = RateLimiter()
+    return limiter  # type: ignore[no-any-return]
 
 
 def current_actor(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Actor:
-    """The Actor of the request's bearer token; 401 when missing or not live."""
-    from app.services.tokens import actor_from_token
+    """The Actor of the request's bearer token; 401 when missing or not live, 429 over
+    the token's rate."""
+    from app.services.api_tokens import resolve
 
-    actor = actor_from_token(credentials.credentials) if credentials else None
-    if actor is None:
-        raise HTTPException(status_code=401, detail="a bearer token is required")
-    return actor
+    if credentials is None:
+        raise HTTPException(
+            status_code=401,
+            detail="a bearer token is required: send 'Authorization: Bearer <token>' "
+            "(make one with `workbench tokens create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    grant = resolve(credentials.credentials)
+    if grant is None:
+        raise HTTPException(
+            status_code=401,
+            detail="the bearer token is not valid (unknown, expired, revoked, or its user "
+            "was removed); make a new one with `workbench tokens create`",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    wait = limiter_of(request).wait_s(grant.token_id, rate_per_s=grant.rate_per_s)
+    if wait > 0:
+        raise RateLimited(
+            f"too many requests for api token {grant.token_id} (at most "
+            f"{grant.rate_per_s:g} per second); retry in {wait:.2f} s",
+            retry_after_s=wait,
+        )
+    request.state.actor = grant.actor
+    return grant.actor

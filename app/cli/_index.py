@@ -69,4 +69,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("alerts", "Alert channels, rules, tests and history."),
     "jobs": ("jobs", "Background jobs: list, show, cancel, wait, retry; the worker."),
     "token": ("auth", "Personal access tokens for the CLI when sign-in users are configured."),
+    "tokens": ("auth", "API tokens: make one for a user with its roles (and rate), list, revoke."),
 }

@@ -1,5 +1,5 @@
-"""Sign-in operations: make or revoke a personal access token for the CLI; hash a password
-for the secrets file."""
+"""Sign-in operations: make or revoke a personal access token (for the CLI, or for the API
+with its own roles and rate); hash a password for the secrets file."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.operations import Flag, Operation, register
 from core.auth.passwords import MIN_LENGTH
+from core.auth.roles import ROLES
 
 MAX_TOKEN_DAYS = 365
 MAX_PASSWORD_LENGTH = 1024
+MAX_RATE_PER_S = 100_000.0
+_USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@+-")
+
+
+def _token_name(name: str) -> str:
+    if not name.strip():
+        raise ValueError("name: give the token a name of 1 to 64 characters, e.g. laptop")
+    return name.strip()
 
 
 class TokenCreateRequest(BaseModel):
@@ -27,9 +36,56 @@ class TokenCreateRequest(BaseModel):
     @field_validator("name")
     @classmethod
     def _named(cls, name: str) -> str:
-        if not name.strip():
-            raise ValueError("name: give the token a name of 1 to 64 characters, e.g. laptop")
-        return name.strip()
+        return _token_name(name)
+
+
+class ApiTokenCreateRequest(BaseModel):
+    """A token for the API (or the CLI): whose it is, the roles it grants, its rate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str = Field(max_length=128, description="The user it acts as (signed in: yourself)")
+    roles: str = Field(
+        max_length=64, description=f"Roles it grants, comma separated: {', '.join(ROLES)}"
+    )
+    name: str = Field(default="api", max_length=64, description="What the token is for")
+    days: int = Field(
+        default=90, ge=1, le=MAX_TOKEN_DAYS, description=f"Lifetime in days (1-{MAX_TOKEN_DAYS})"
+    )
+    rate_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_RATE_PER_S,
+        description="API requests per second (burst: 2 s worth); default the setting "
+        "api_rate_per_s",
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, user: str) -> str:
+        user = user.strip()
+        if not user or not set(user) <= _USER_CHARS:
+            raise ValueError(
+                "user: name the user with letters, digits and _ . @ + - only, e.g. ann"
+            )
+        return user
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: str) -> str:
+        chosen = sorted({r.strip() for r in roles.split(",") if r.strip()})
+        unknown = [r for r in chosen if r not in ROLES]
+        if not chosen or unknown:
+            raise ValueError(
+                f"roles: {'unknown ' + str(unknown) if unknown else 'none given'}; "
+                f"give one or more of {', '.join(ROLES)}, e.g. analyst,pm"
+            )
+        return ",".join(chosen)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        return _token_name(name)
 
 
 class TokenRevokeRequest(BaseModel):
@@ -88,6 +144,44 @@ TOKEN_CREATE = register(
     )
 )
 
+
+def _api_token_text(created: Any, payload: dict[str, Any]) -> str:
+    return (
+        f"token {created.id} for {created.user}, roles {created.roles} "
+        f"(shown once; keep it secret):\n{created.token}\n"
+        "use it with: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/whoami"
+    )
+
+
+TOKENS_CREATE = register(
+    Operation(
+        name="tokens create",
+        feature="auth",
+        summary="Make an API token for a user with the roles it grants; it is shown only once "
+        "(local mode: any user; signed in: yourself, with roles you hold).",
+        request=ApiTokenCreateRequest,
+        service="app.services.api_tokens:provision_token",
+        payload=lambda created: {**token_payload(created), "roles": created.roles.split(",")},
+        text=_api_token_text,
+        actor=True,
+    )
+)
+
+TOKENS_REVOKE = register(
+    Operation(
+        name="tokens revoke",
+        feature="auth",
+        summary="Revoke a token (local mode: any; signed in: yours); the API refuses it "
+        "within api_token_cache_s seconds.",
+        request=TokenRevokeRequest,
+        service="app.services.tokens:revoke_token",
+        payload=lambda token_id: {"revoked": token_id},
+        text=lambda token_id, _p: f"token {token_id} revoked",
+        flags={"token_id": Flag(argument=True)},
+        actor=True,
+    )
+)
+
 TOKEN_REVOKE = register(
     Operation(
         name="token revoke",
@@ -117,9 +211,13 @@ HASH_PASSWORD = register(
 __all__ = [
     "HASH_PASSWORD",
     "MAX_PASSWORD_LENGTH",
+    "MAX_RATE_PER_S",
     "MAX_TOKEN_DAYS",
+    "TOKENS_CREATE",
+    "TOKENS_REVOKE",
     "TOKEN_CREATE",
     "TOKEN_REVOKE",
+    "ApiTokenCreateRequest",
     "PasswordHashRequest",
     "TokenCreateRequest",
     "TokenRevokeRequest",

@@ -1,10 +1,9 @@
-"""Credentials kept in the database: sign-in throttling, browser sessions and CLI tokens.
+"""Credentials kept in the database: sign-in throttling, browser sessions and tokens.
 
 Every password attempt (web or CLI) is recorded and throttled (:mod:`core.auth.throttle`;
-the clock is injectable, :func:`use_clock`). A signed-in browser gets a session token
-(:mod:`core.auth.tokens`) in the URL's ``session`` query parameter, so a reload keeps the
-user signed in; signing out revokes it. CLI tokens: :mod:`app.services.tokens`.
-"""
+the clock is injectable, :func:`use_clock`). A signed-in browser gets a session token in the
+URL's ``session`` query parameter (a reload keeps the user signed in; signing out revokes
+it). Personal access tokens: :mod:`app.services.tokens`, :mod:`app.services.api_tokens`."""
 
 from __future__ import annotations
 
@@ -48,22 +47,12 @@ class SignInThrottled(PermissionDenied):
         self.retry_at = retry_at
 
 
-def _sessions() -> Any:
-    return session_scope(get_engine())
-
-
 def sign_in(username: str, password: str, *, client: str) -> Actor:
-    """Check a password against the configured users, with slow-down and lockout.
-
-    Raises
-    ------
-    SignInThrottled
-        While the user or the client must wait (the password is not even checked).
-    PermissionDenied
-        On an unknown user or a wrong password (recorded as a failure).
-    """
+    """Check a password against the configured users, with slow-down and lockout: raises
+    :class:`SignInThrottled` while the user or client must wait (the password is not even
+    checked), PermissionDenied on an unknown user or a wrong password (a failure)."""
     at = now()
-    with _sessions() as session:
+    with session_scope(get_engine()) as session:
         wait = throttle.must_wait(AttemptRepository(session), username, client, at)
     if wait is not None:
         raise SignInThrottled(wait.message, wait.retry_at)
@@ -71,10 +60,10 @@ def sign_in(username: str, password: str, *, client: str) -> Actor:
     try:
         actor = authenticate(username, password, users)
     except PermissionDenied:
-        with _sessions() as session:
+        with session_scope(get_engine()) as session:
             throttle.record(AttemptRepository(session), username, client, ok=False, at=at)
         raise
-    with _sessions() as session:
+    with session_scope(get_engine()) as session:
         throttle.record(AttemptRepository(session), username, client, ok=True, at=at)
     return actor
 
@@ -83,11 +72,20 @@ def _key() -> bytes:
     return get_settings().fernet_key(create=True) or b""
 
 
-def issue_token(actor: Actor, *, kind: str, name: str, lifetime: timedelta) -> tuple[int, str]:
-    """Store a new token's hash; returns (id, token). ``kind``: ``"pat"`` or ``"session"``."""
+def issue_token(
+    actor: Actor,
+    *,
+    kind: str,
+    name: str,
+    lifetime: timedelta,
+    by: Actor | None = None,
+    **grant: Any,
+) -> tuple[int, str]:
+    """Store a new token's hash for ``actor``; returns (id, token). ``kind``: ``"pat"`` or
+    ``"session"``; ``grant``: an API token's ``roles``, ``rate_per_s``; ``by``: its maker."""
     token = new_token(PAT_PREFIX if kind == "pat" else SESSION_PREFIX, _key())
     at = now()
-    with _sessions() as session:
+    with session_scope(get_engine()) as session:
         row = TokenRepository(session).add(
             kind=kind,
             username=actor.name,
@@ -96,28 +94,30 @@ def issue_token(actor: Actor, *, kind: str, name: str, lifetime: timedelta) -> t
             prefix=token[4:12],
             created_at=at,
             expires_at=at + lifetime,
+            **grant,
         )
         if kind == "pat":
-            record_audit(session, actor, "token.create", f"token {row.id}", name=name)
+            more = {"user": actor.name, **grant} if by is not None else {}
+            record_audit(session, by or actor, "token.create", f"token {row.id}", name=name, **more)
         return row.id, token
 
 
-def _actor_for(username: str) -> Actor | None:
-    """The user's roles as configured now (a user removed from secrets has none)."""
+def actor_for(username: str, token_roles: str | None = None) -> Actor | None:
+    """The user's roles as configured now (none once removed), narrowed to ``token_roles``."""
     users, oidc = users_and_roles()
-    if username in users:
-        return Actor(username, users[username].roles)
-    return oidc(username)
+    actor = Actor(username, users[username].roles) if username in users else oidc(username)
+    narrow = frozenset(token_roles.split(",")) if token_roles else None
+    return actor if actor is None or narrow is None else Actor(username, actor.roles & narrow)
 
 
 def resolve_token(token: str, *, kind: str) -> Actor | None:
     """The user of a live, correctly signed token of ``kind``, with today's roles."""
     if not token or not is_signed(token, _key()):
         return None
-    with _sessions() as session:
+    with session_scope(get_engine()) as session:
         row = TokenRepository(session).live(token_hash(token), kind=kind, now=now())
-        username = None if row is None else row.username
-    return _actor_for(username) if username else None
+        found = None if row is None else (row.username, row.roles)
+    return actor_for(*found) if found else None
 
 
 def start_session(actor: Actor) -> str:
@@ -133,7 +133,7 @@ def resume_session(token: str) -> Actor | None:
 
 def end_session(token: str) -> None:
     """Revoke a browser session (sign-out)."""
-    with _sessions() as session:
+    with session_scope(get_engine()) as session:
         if row := TokenRepository(session).live(token_hash(token), kind="session", now=now()):
             TokenRepository(session).revoke(row, now=now())
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.operations.auth import TokenCreateRequest, TokenRevokeRequest
+from app.services.api_tokens import forget
 from app.services.auth import Actor, PermissionDenied
 from app.services.db import get_engine
 from app.services.signin import issue_token, now, record_audit, resolve_token, sign_in
@@ -45,22 +46,28 @@ def actor_from_token(token: str) -> Actor | None:
     return resolve_token(token.strip(), kind="pat")
 
 
-def list_tokens(actor: Actor) -> list[dict[str, Any]]:
-    """The actor's personal access tokens (never the tokens themselves)."""
+def list_tokens(actor: Actor, user: str | None = None) -> list[dict[str, Any]]:
+    """Personal access tokens (never the tokens themselves): signed in, the actor's own;
+    in local mode the operator's view of ``user``'s, or of everyone's."""
+    if not actor.local_mode and user not in (None, actor.name):
+        raise PermissionDenied(f"signed in as {actor.name}, you may list only your own tokens")
+    username = user if actor.local_mode else actor.name
     with session_scope(get_engine()) as session:
-        return token_rows(TokenRepository(session).list(username=actor.name), now())
+        return token_rows(TokenRepository(session).list(username=username), now())
 
 
 def revoke_token(request: TokenRevokeRequest, *, actor: Actor) -> int:
-    """Revoke one of the actor's tokens; returns its id."""
+    """Revoke a token (signed in: one of yours; local mode: any); returns its id."""
     token_id = request.token_id
     with session_scope(get_engine()) as session:
         repo = TokenRepository(session)
         row = repo.get(token_id)
-        if row is None or row.kind != "pat" or row.username != actor.name:
+        mine = row is not None and (actor.local_mode or row.username == actor.name)
+        if row is None or row.kind != "pat" or not mine:
             raise LookupError(f"you have no token with id {token_id}; see `workbench token list`")
         repo.revoke(row, now=now())
-        record_audit(session, actor, "token.revoke", f"token {token_id}")
+        record_audit(session, actor, "token.revoke", f"token {token_id}", user=row.username)
+    forget()
     return token_id
 
 

@@ -51,11 +51,15 @@ def aware_utc(value: datetime) -> datetime:
 
 
 def token_rows(rows: Iterable[AuthToken], at: datetime) -> list[dict[str, Any]]:
-    """Personal access tokens as shown to their owner (never the tokens themselves)."""
+    """Personal access tokens as shown to their owner (never the tokens themselves);
+    ``roles`` None: the user's configured roles, ``rate_per_s`` None: the API default."""
     return [
         {
             "id": r.id,
+            "user": r.username,
             "name": r.name,
+            "roles": r.roles.split(",") if r.roles else None,
+            "rate_per_s": r.rate_per_s,
             "prefix": f"{PAT_PREFIX}{r.prefix}…",
             "created_at": r.created_at.isoformat(),
             "expires_at": r.expires_at.isoformat(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.store.base import Base, utcnow
@@ -27,6 +27,10 @@ class AuthToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    roles: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Comma-separated roles the token grants; None: its user's configured roles."""
+    rate_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """API requests per second; None: the setting ``api_rate_per_s``."""
 
 
 class AuthAttempt(Base):
@@ -75,14 +79,22 @@ class TokenRepository:
 
     def live(self, token_hash: str, *, kind: str, now: datetime) -> AuthToken | None:
         """The unexpired, unrevoked token with this hash, its last use stamped."""
-        row = self._s.scalar(
-            select(AuthToken).where(AuthToken.token_hash == token_hash, AuthToken.kind == kind)
-        )
+        row = self.find(token_hash, kind=kind)
         if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
             return None
         row.last_used_at = now
         self._s.flush()
         return row
+
+    def find(self, token_hash: str, *, kind: str) -> AuthToken | None:
+        """The token with this hash, live or not, without stamping its use."""
+        return self._s.scalar(
+            select(AuthToken).where(AuthToken.token_hash == token_hash, AuthToken.kind == kind)
+        )
+
+    def stamp(self, token_id: int, *, now: datetime) -> None:
+        """Record a use of the token (callers do this at most once a minute)."""
+        self._s.execute(update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now))
 
     def list(self, *, username: str | None = None, kind: str = "pat") -> list[AuthToken]:
         """Tokens of one kind (one user's, or everyone's), newest first."""
