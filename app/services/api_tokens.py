@@ -80,7 +80,7 @@ class _Entry:
 
 _lock = threading.Lock()
 _cache: dict[str, _Entry] = {}
-_stamped: dict[int, datetime] = {}
+_stamped: dict[str, datetime] = {}  # token hash -> last use written
 
 
 def forget() -> None:
@@ -108,7 +108,7 @@ def resolve(token: str) -> Grant | None:
     grant = hit.grant
     if grant is None or grant.expires_at <= at:
         return None
-    _stamp(grant.token_id, at)
+    _stamp(digest, grant.token_id, at)
     return grant
 
 
@@ -127,18 +127,20 @@ def _lookup(digest: str, at: datetime) -> Grant | None:
         return None
     with _lock:
         if used is not None:
-            _stamped[token_id] = max(_stamped.get(token_id, aware_utc(used)), aware_utc(used))
+            _stamped[digest] = max(_stamped.get(digest, aware_utc(used)), aware_utc(used))
     actor = Actor(person.name, person.roles, via=f"api token {token_id}")
     return Grant(actor, token_id, rate or get_settings().api_rate_per_s, expires)
 
 
-def _stamp(token_id: int, at: datetime) -> None:
+def _stamp(digest: str, token_id: int, at: datetime) -> None:
     """Record the token's use in the database at most once per :data:`STAMP_EVERY`."""
     with _lock:
-        last = _stamped.get(token_id)
+        last = _stamped.get(digest)
         if last is not None and at - last < STAMP_EVERY:
             return
-        _stamped[token_id] = at
+        if len(_stamped) >= _CACHE_MAX:
+            _stamped.clear()
+        _stamped[digest] = at
     with session_scope(get_engine()) as session:
         TokenRepository(session).stamp(token_id, now=at)
 
