@@ -1,4 +1,5 @@
-"""``workbench predict``: batch prediction with a registered model."""
+"""``workbench predict``: batch prediction with a registered model; ``predict-one`` and
+``predict-batch``: the probability at one bar."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import fail
 from app.cli._generate import add_command
-from app.operations.predict import PREDICT
+from app.operations.predict import PREDICT, PREDICT_BATCH, PREDICT_ONE
 
 
 def _out(raw: Any, _values: dict[str, Any], as_json: bool) -> str | None:
@@ -30,3 +31,12 @@ def _out(raw: Any, _values: dict[str, Any], as_json: bool) -> str | None:
 
 
 add_command(app, PREDICT, converters={"out": _out})
+
+
+def _text(raw: Any, _values: dict[str, Any], _as_json: bool) -> str | None:
+    """``--model``: a version id or a NAME:VERSION / NAME@champion reference, as typed."""
+    return None if raw in (None, "") else str(raw)
+
+
+add_command(app, PREDICT_ONE, converters={"model": _text})
+add_command(app, PREDICT_BATCH, converters={"model": _text})

@@ -1,0 +1,147 @@
+"""Online prediction for the API and the CLI: a registered model at one bar, at once.
+
+A bar's probability is batch ``predict``'s: :func:`core.ml.batch.batch_probabilities` over
+the symbol's history, whose row at bar ``t`` reads bars ``<= t`` only. Cached: the model
+per (version id, artifact checksum), a symbol's probabilities per (version, dataset,
+symbol, data version: an embedded file's size and mtime, an import's SHA-256; online
+sources never). New data or a new version applies to the next request."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from app.operations import predict as ops
+from app.services import registry
+from app.services import runs as run_store
+from app.services.data import checked_symbols, load_prices
+from app.services.db import get_engine
+from app.services.predict import find_version
+from core.config import get_settings
+from core.data.catalog import UPLOADS
+from core.data.listing import EMBEDDED_FILES
+from core.data.loaders import DataSourceError
+from core.registry import ModelRegistry, VersionRow
+from core.store.db import session_scope
+from core.store.repositories import DatasetRepository
+
+SERIES_MAX = 1024  # symbols' probability series kept (least recently used dropped first)
+
+
+_Loaded = tuple[Any, Any, tuple[str, ...], float | None]  # model, scorer, features, threshold
+
+
+def resolve(model: int | str) -> VersionRow:
+    """The version of an id, ``NAME:VERSION`` or ``NAME@champion`` (LookupError if none)."""
+    from core.paper.model_refs import resolve_model_ref
+
+    with session_scope(get_engine()) as session:
+        if not isinstance(model, int):
+            return resolve_model_ref(session, model)
+        try:
+            return ModelRegistry(session).get(model)
+        except LookupError:
+            pass
+    return find_version(model)  # raises, listing the known versions
+
+
+def _key(version: VersionRow) -> tuple[int, str, tuple[str, ...], int | None]:
+    return version.id, version.checksum, tuple(version.features), version.metrics.get("run_id")
+
+
+@lru_cache(maxsize=32)
+def _loaded(key: tuple[int, str, tuple[str, ...], int | None]) -> _Loaded:
+    """Model (checksum verified), scorer, feature order and the run's threshold, once."""
+    from core.ml.batch import model_features, probability_scorer
+
+    model = registry.load_version(key[0])
+    try:
+        threshold = float(run_store.get_run(int(key[3] or 0)).spec["threshold"])
+    except (KeyError, LookupError):  # no training run recorded, or it was deleted
+        threshold = None
+    return model, probability_scorer(model), tuple(model_features(model, key[2])), threshold
+
+
+def _data_version(dataset: str, symbol: str) -> str | None:
+    """What changes when the symbol's bars do (None: not cacheable, or no such import)."""
+    if dataset in EMBEDDED_FILES:
+        if (file := EMBEDDED_FILES[dataset]) is None:
+            return "generated"
+        stat = (get_settings().data_dir / file).stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    if dataset == UPLOADS:
+        with session_scope(get_engine()) as session:
+            record = DatasetRepository(session).get(symbol)
+        return None if record is None else record.file_sha256
+    return None
+
+
+@lru_cache(maxsize=SERIES_MAX)
+def _series(key: tuple[Any, ...], dataset: str, symbol: str, data: str | None) -> pd.Series:
+    """The symbol's probabilities at every scored bar (``data``: :func:`_data_version`)."""
+    from core.ml.batch import batch_probabilities
+
+    model, scorer, features, _ = _loaded(key)
+    return batch_probabilities(model, load_prices(dataset, symbol), features, scorer=scorer)
+
+
+def _probabilities(version: VersionRow, dataset: str, symbols: list[str], field: str) -> list[Any]:
+    """Each symbol's probabilities; ValueError ``field: ...`` naming those not in ``dataset``."""
+    data = [_data_version(dataset, s) for s in symbols]  # None (online): never cached
+    fetch = [_series if d is not None else _series.__wrapped__ for d in data]
+    try:
+        return [f(_key(version), dataset, *sd) for f, *sd in zip(fetch, symbols, data, strict=True)]
+    except DataSourceError as exc:  # name every unknown symbol when it is one of them
+        try:
+            checked_symbols(dataset, symbols, every=False, hint="")
+        except ValueError as unknown:
+            raise ValueError(f"{field}: {unknown}") from exc
+        raise ValueError(f"{field}: {exc}") from exc
+
+
+def _at(proba: pd.Series, as_of: date | None, symbol: str) -> ops.Prediction:
+    """The prediction at the last scored bar on or before ``as_of`` (``error`` if none)."""
+    end = None if as_of is None else pd.Timestamp(as_of) + pd.Timedelta(days=1, nanoseconds=-1)
+    n = len(proba) if end is None else int(proba.index.searchsorted(end, side="right"))
+    if n == 0:
+        first = f"its first scored bar is {_bar(proba.index[0])}" if len(proba) else "none yet"
+        when = f"on or before {as_of}" if as_of else "with complete features"
+        error = f"{symbol} has no bar {when} ({first}: the features warm up first)"
+        return ops.Prediction(symbol=symbol, as_of=None, probability=None, error=error)
+    p = float(proba.to_numpy()[n - 1])
+    return ops.Prediction(symbol=symbol, as_of=_bar(proba.index[n - 1]), probability=p)
+
+
+def _bar(ts: pd.Timestamp) -> str:  # a daily bar as its date, an intraday one in full
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+
+
+def predict_one(request: ops.PredictOneRequest) -> ops.OnePrediction:
+    """One symbol's probability at its latest bar or ``as_of``, or of the features sent."""
+    version = resolve(request.model)
+    _, scorer, features, threshold = _loaded(_key(version))
+    if request.features is not None:
+        p = scorer(pd.DataFrame([request.feature_row(features)], columns=features))[0]
+        found = ops.Prediction(symbol=request.symbol, as_of=None, probability=float(p))
+    else:
+        (proba,) = _probabilities(version, request.dataset, [request.symbol], "symbol")
+        found = _at(proba, request.as_of, request.symbol)
+        if found.error:
+            raise ValueError(f"{'as_of' if request.as_of else 'symbol'}: {found.error}")
+    info = {"model": ops.ModelInfo.of(version), "dataset": request.dataset}
+    return ops.OnePrediction(**found.model_dump(), **info, threshold=threshold)
+
+
+def predict_batch(request: ops.PredictBatchRequest) -> ops.BatchPredictions:
+    """:func:`predict_one` for each symbol; a symbol with no bar scored gets ``error``."""
+    version = resolve(request.model)
+    series = _probabilities(version, request.dataset, list(request.symbols), "symbols")
+    found = [_at(p, request.as_of, s) for p, s in zip(series, request.symbols, strict=True)]
+    info = {"model": ops.ModelInfo.of(version), "dataset": request.dataset}
+    return ops.BatchPredictions(**info, threshold=_loaded(_key(version))[3], predictions=found)
+
+
+__all__ = ["SERIES_MAX", "predict_batch", "predict_one", "resolve"]
