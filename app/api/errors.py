@@ -38,6 +38,21 @@ from app.operations.errors import field_errors, humanize
 
 LOG = logging.getLogger("workbench.api")
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form"}
+_TYPE_WORDS = {
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "set_type": "must be a list",
+    "string_type": "must be text (a JSON string)",
+    "string_unicode": "must be text (a JSON string)",
+    "datetime_parsing": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
+    "datetime_type": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
+    "float_type": "must be a finite number",
+    "int_type": "must be a whole number",
+}
+"""Words for pydantic's type errors that :func:`field_errors` leaves in pydantic's phrasing."""
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -131,19 +146,21 @@ def _problems(exc: Exception, labels: Mapping[str, str] | None = None) -> list[d
 
 
 class _Stripped:
-    """A RequestValidationError's errors with FastAPI's location ("body", "query") removed."""
+    """Validation errors in our words for pydantic's type errors; with ``located``, FastAPI's
+    location ("body", "query") removed from the front of each."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]], *, located: bool = True) -> None:
         self._errors = []
         for item in errors:
             loc = list(item.get("loc", ()))
-            where = loc[0] if loc and loc[0] in _LOCATIONS else None
+            where = loc[0] if located and loc and loc[0] in _LOCATIONS else None
             loc = loc[1:] if where else loc
-            if not loc and item.get("type") == "missing":
-                msg = f"the request {where or 'body'} is required" + (
-                    ": send a JSON object" if where in (None, "body") else ""
-                )
-                item = {**item, "type": "value_error", "msg": msg}
+            kind = str(item.get("type", ""))
+            name = humanize(str(loc[-1])) if loc else f"The request {where or 'body'}"
+            if not loc and kind == "missing":
+                item = {**item, "type": "value_error", "msg": f"{name} is required"}
+            elif kind in _TYPE_WORDS:
+                item = {**item, "type": "value_error", "msg": f"{name} {_TYPE_WORDS[kind]}"}
             self._errors.append({**item, "loc": tuple(loc)})
 
     def errors(self) -> list[dict[str, Any]]:
@@ -162,7 +179,8 @@ def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _model_invalid(request: Request, exc: Exception) -> JSONResponse:
-    problems = _problems(exc)
+    assert isinstance(exc, ValidationError)
+    problems = _problems(_Stripped(list(exc.errors()), located=False))  # type: ignore[arg-type]
     return body(422, " ".join(p["message"] for p in problems), fields=problems)
 
 
