@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 UV_VERSION := 0.13.8
 HOST ?= 127.0.0.1
 PORT ?= 8501
+API_PORT ?= 8000
 # Streamlit's upload cap (MB) from the workbench settings (WORKBENCH_UPLOAD_MAX_MB).
 UPLOAD_MB = $(BIN)/python -c "from core.config import get_settings; print(get_settings().upload_max_server_mb)"
 
-.PHONY: install setup run test lint contracts typecheck format bench data clean mutation
+.PHONY: install setup run api test lint contracts typecheck format bench data clean mutation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +34,10 @@ run: setup
 	$(BIN)/streamlit run app/main.py --server.headless true \
 		--server.address $(HOST) --server.port $(PORT) \
 		--server.maxUploadSize $$($(UPLOAD_MB))
+
+## The REST API (OpenAPI at /openapi.json, docs at /docs); tokens: workbench tokens create.
+api: setup
+	$(BIN)/workbench api --host $(HOST) --port $(API_PORT)
 
 lint: install
 	$(BIN)/ruff check .
