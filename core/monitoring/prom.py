@@ -27,7 +27,6 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     disable_created_metrics,
 )
@@ -39,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.paper.observers import BarEvent
+from core.paper.report import CycleReport
 from core.store.jobs import Job
 from core.store.jobs import JobWorker as JobWorkerRecord
 from core.store.paper import PaperSession, WorkerHeartbeat
@@ -56,6 +56,8 @@ BAR_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.
 """Paper worker latency buckets (seconds): a replayed bar takes about a millisecond."""
 JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 """Job duration buckets (seconds)."""
+STAGES = ("arrival", "decision", "order")
+"""The latency stages of a live bar (:func:`core.paper.live.stage_ms`)."""
 DRIFT = ("psi", "ks")
 """Drift figures exported as scores (``psi_max``, ``ks:FEATURE``...; not ``rows``)."""
 ACTIVE_JOB_STATUSES = ("queued", "running")
@@ -96,11 +98,19 @@ class ApiMetrics:
         self.latency.labels(method, route).observe(seconds)
 
 
-class PaperMetrics:
-    """The paper worker's per-bar metrics of one session (set by :class:`PromObserver`)."""
+class PaperMetrics(Collector):
+    """The paper worker's per-bar metrics of one session (fed by :class:`PromObserver`).
+
+    The counters and histograms are updated on every bar; the gauges (equity, drawdown,
+    limit utilization, drift, the model's live metrics) are read from the last bar's
+    report when Prometheus scrapes, so a bar costs a few increments, not a gauge write
+    per figure.
+    """
 
     def __init__(self, registry: CollectorRegistry, *, session: str) -> None:
-        self.registry, self.session = registry, session
+        self.session = session
+        self.last: tuple[BarEvent, CycleReport] | None = None
+        """The last bar's event and report (swapped whole: the scrape thread reads it)."""
         s = ["session"]
         self.bars = Counter(
             "workbench_paper_bars",
@@ -121,7 +131,7 @@ class PaperMetrics:
             buckets=BAR_BUCKETS,
             registry=registry,
         ).labels(session)
-        self.stage_seconds = Histogram(
+        stages = Histogram(
             "workbench_paper_stage_seconds",
             "Latency per stage of a live bar: arrival (bar close to receipt), decision "
             "(receipt to the last decision), order (receipt to the last order sent), seconds.",
@@ -129,78 +139,57 @@ class PaperMetrics:
             buckets=BAR_BUCKETS,
             registry=registry,
         )
-        self.equity = Gauge(
-            "workbench_paper_equity",
-            "The book's equity at the last bar's close (account currency).",
-            s,
-            registry=registry,
-        ).labels(session)
-        self.peak_equity = Gauge(
-            "workbench_paper_peak_equity",
-            "The book's peak equity so far (account currency).",
-            s,
-            registry=registry,
-        ).labels(session)
-        self.drawdown = Gauge(
-            "workbench_paper_drawdown_ratio",
-            "Drawdown from the peak equity at the last bar's close (0.1 = 10%).",
-            s,
-            registry=registry,
-        ).labels(session)
-        self.daily_loss = Gauge(
-            "workbench_paper_daily_loss_ratio",
-            "Loss since the start of the day at the last bar's close (0.01 = 1%).",
-            s,
-            registry=registry,
-        ).labels(session)
-        self.utilization = Gauge(
-            "workbench_paper_limit_utilization_ratio",
-            "Share of each risk limit in use after the last bar (1 = at the limit).",
-            ["session", "limit"],
-            registry=registry,
-        )
-        self.drift = Gauge(
-            "workbench_paper_drift_score",
-            "Drift scores of the model's features: psi_max, ks_max and psi:FEATURE (unitless).",
-            ["session", "score"],
-            registry=registry,
-        )
-        self.model_metric = Gauge(
-            "workbench_paper_model_metric",
-            "Rolling live metrics of the model in the loop (hit_rate, auc, brier, ...).",
-            ["session", "metric"],
-            registry=registry,
-        )
-        self.probability = Gauge(
-            "workbench_paper_model_up_probability_ratio",
-            "The model's probability of an up move per symbol at the last bar.",
-            ["session", "symbol"],
-            registry=registry,
-        )
-        self.last_bar = Gauge(
-            "workbench_paper_last_bar_timestamp_seconds",
-            "The last processed bar's label (Unix time, UTC).",
-            s,
-            registry=registry,
-        ).labels(session)
-        self._children: dict[tuple[int, str], Any] = {}
+        self.stage_seconds = {k: stages.labels(session, k) for k in STAGES}
+        registry.register(self)
 
-    def child(self, family: Gauge | Histogram, label: str) -> Any:
-        """``family``'s series of this session and ``label`` (cached: no lock per bar)."""
-        key = (id(family), label)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = family.labels(self.session, label)
-        return found
+    def collect(self) -> Iterable[Metric]:
+        """The gauges of the last bar (none before the first)."""
+        last = self.last
+        if last is None:
+            return []
+        event, report = last
+        name = [self.session]
+        families = []
+        for metric, text, figure in (
+            ("workbench_paper_equity", "The book's equity at the last bar's close (account "
+             "currency).", report.equity),
+            ("workbench_paper_peak_equity", "The book's peak equity so far (account "
+             "currency).", report.peak_equity),
+            ("workbench_paper_drawdown_ratio", "Drawdown from the peak equity at the last "
+             "bar's close (0.1 = 10%).", _loss(report.equity, report.peak_equity)),
+            ("workbench_paper_daily_loss_ratio", "Loss since the start of the day at the "
+             "last bar's close (0.01 = 1%).", _loss(report.equity, report.start_of_day_equity)),
+            ("workbench_paper_last_bar_timestamp_seconds", "The last processed bar's label "
+             "(Unix time, UTC).", event.ts.value / 1e9),
+        ):  # fmt: skip
+            family = GaugeMetricFamily(metric, text, labels=["session"])
+            family.add_metric(name, figure)
+            families.append(family)
+        drift = {k: v for k, v in report.drift.items() if k.startswith(DRIFT)}
+        for metric, text, label, figures in (
+            ("workbench_paper_limit_utilization_ratio", "Share of each risk limit in use "
+             "after the last bar (1 = at the limit).", "limit", report.utilization),
+            ("workbench_paper_drift_score", "Drift scores of the model's features: psi_max, "
+             "ks_max, psi:FEATURE and ks:FEATURE (unitless).", "score", drift),
+            ("workbench_paper_model_metric", "Rolling live metrics of the model in the loop "
+             "(hit_rate, auc, brier, ...).", "metric", report.model_metrics),
+            ("workbench_paper_model_up_probability_ratio", "The model's probability of an "
+             "up move per symbol at the last bar.", "symbol", report.probabilities),
+        ):  # fmt: skip
+            family = GaugeMetricFamily(metric, text, labels=["session", label])
+            for key, figure in figures.items():
+                family.add_metric([self.session, key], figure)
+            families.append(family)
+        return families
 
 
-def _set_all(metrics: PaperMetrics, family: Gauge, values: Mapping[str, float]) -> None:
-    for name, value in values.items():
-        metrics.child(family, name).set(value)
+def _loss(equity: float, reference: float) -> float:
+    """``1 - equity / reference`` floored at 0 (NaN without a positive reference)."""
+    return max(0.0, 1 - equity / reference) if reference > 0 else math.nan
 
 
 class PromObserver:
-    """A bar observer (:class:`~core.paper.observers.BarObserver`) that sets
+    """A bar observer (:class:`~core.paper.observers.BarObserver`) that feeds
     :class:`PaperMetrics` from each bar's event; it writes nothing to the database.
 
     Put it after the monitoring observers: it reads the drift and live model metrics
@@ -222,19 +211,10 @@ class PromObserver:
         if report.rejected:
             m.rejections.inc(report.rejected)
         for stage, ms in report.stage_ms.items():
-            m.child(m.stage_seconds, stage).observe(ms / 1000)
-        m.equity.set(report.equity)
-        m.peak_equity.set(report.peak_equity)
-        if report.peak_equity > 0:
-            m.drawdown.set(max(0.0, 1 - report.equity / report.peak_equity))
-        if report.start_of_day_equity > 0:
-            m.daily_loss.set(max(0.0, 1 - report.equity / report.start_of_day_equity))
-        _set_all(m, m.utilization, report.utilization)
-        _set_all(m, m.drift, {k: v for k, v in report.drift.items() if k.startswith(DRIFT)})
-        _set_all(m, m.model_metric, report.model_metrics)
-        _set_all(m, m.probability, report.probabilities)
-        stamp = event.ts.tz_localize("UTC") if event.ts.tzinfo is None else event.ts
-        m.last_bar.set(stamp.timestamp())
+            child = m.stage_seconds.get(stage)  # the stages of STAGES only
+            if child is not None:
+                child.observe(ms / 1000)
+        m.last = (event, report)
 
 
 class _StoreCollector(Collector, ABC):
