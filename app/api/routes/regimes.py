@@ -67,9 +67,12 @@ def _current(dataset: str, symbol: str, request: RegimeFitRequest) -> SymbolRegi
     prices = load_prices(dataset, symbol)
     history = regime.history_spec(request.history, request.refit_every)
     key = fit_key(prices, symbol, request.method, request.seed, history)
-    fitted: dict[str, Any] = stored_regimes(key) or fit_and_store(
-        prices, key, method=request.method, seed=request.seed, history=history
-    )
+    try:
+        fitted: dict[str, Any] = stored_regimes(key) or fit_and_store(
+            prices, key, method=request.method, seed=request.seed, history=history
+        )
+    except ValueError as exc:  # e.g. too short a history: say which symbol
+        raise ValueError(f"regimes of {symbol} in {dataset}: {exc}") from exc
     frame = cast(pd.DataFrame, fitted["frame"])
     columns = [f"p_{label}" for label in LABELS]
     scored = frame.dropna(subset=columns)
