@@ -117,7 +117,9 @@ def _paper_scrape(var: Path, proc: subprocess.Popen[bytes], port: int, log: Path
     paper.set_state(PauseRequest(reason="scrape a still book"))
     last_beat = "SELECT status FROM worker_heartbeat ORDER BY id DESC LIMIT 1"
     wait_until(lambda: _db(var, last_beat) == [("paused",)], "the worker's paused beat")
-    return scrape(port)
+    text = scrape(port)
+    (var / "paper_scrape.txt").write_text(text)  # kept for a failure's post-mortem
+    return text
 
 
 @pytest.fixture(scope="module")
@@ -328,3 +330,11 @@ def test_every_dashboard_query_reads_a_metric_the_exporters_serve(scrapes: Scrap
             assert not missing, f"{board.name}: {expr!r} reads {missing}, not in any scrape"
             checked += 1
     assert checked >= 25
+
+
+def test_docs_metrics_lists_every_metric_served(scrapes: Scrapes) -> None:
+    doc = (ROOT / "docs" / "metrics.md").read_text()
+    for text in (scrapes.paper, scrapes.jobs, scrapes.api):
+        for family in text_string_to_metric_families(text):
+            shown = family.name + ("_total" if family.type == "counter" else "")
+            assert f"`{shown}`" in doc, f"docs/metrics.md does not list {shown}"
