@@ -11,7 +11,10 @@ import httpx
 
 from workbench_client._errors import JobTimeout, RateLimited, error_for
 from workbench_client._types import (
+    AlertHistory,
     BacktestResult,
+    BatchPredictions,
+    Channel,
     Health,
     Job,
     JobCancel,
@@ -19,8 +22,11 @@ from workbench_client._types import (
     JsonObject,
     LimitsChange,
     ModelVersion,
+    ModelVersions,
+    OnePrediction,
     OrderCheck,
     PaperStarted,
+    Regimes,
     RiskLimits,
     Whoami,
 )
@@ -241,19 +247,27 @@ class WorkbenchClient:
     # -- regimes, models, predictions ------------------------------------------------
 
     def regimes(
-        self, *, dataset: str | None = None, symbols: Sequence[str] | None = None
-    ) -> JsonObject:
-        """``GET /api/v1/regimes``: the current forward-filtered regime probabilities per
-        symbol (never smoothed)."""
-        return cast(
-            JsonObject,
-            self._get("/regimes", dataset=dataset, symbols=list(symbols) if symbols else None),
-        )
+        self,
+        symbols: Sequence[str],
+        *,
+        dataset: str | None = None,
+        method: str | None = None,
+        seed: int | None = None,
+        history: str | None = None,
+        refit_every: int | None = None,
+    ) -> Regimes:
+        """``GET /api/v1/regimes``: the latest bar's forward-filtered regime probabilities
+        of each symbol (never smoothed; the first call for new prices fits, then it is
+        stored)."""
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        query = {"dataset": dataset, "method": method, "seed": seed, "history": history,
+                 "refit_every": refit_every}  # fmt: skip
+        return cast(Regimes, self._get("/regimes", symbols=list(symbols), **query))
 
-    def models(self, *, name: str | None = None) -> JsonObject:
-        """``GET /api/v1/models``: registered versions (``versions``: a list of
-        :class:`ModelVersion`)."""
-        return cast(JsonObject, self._get("/models", name=name))
+    def models(self, *, name: str | None = None) -> ModelVersions:
+        """``GET /api/v1/models``: registered versions, with stage and metrics."""
+        return cast(ModelVersions, self._get("/models", name=name))
 
     def promote(self, version_id: int, *, reason: str = "") -> ModelVersion:
         """``POST /api/v1/models/promote``: make a version the champion (pm role)."""
@@ -264,13 +278,38 @@ class WorkbenchClient:
         """``POST /api/v1/models/rollback``: restore the previous champion (pm role)."""
         return cast(ModelVersion, self._post("/models/rollback", {"name": name, "reason": reason}))
 
-    def predict(self, body: Mapping[str, Any] | None = None, **fields: Any) -> JsonObject:
-        """``POST /api/v1/predictions``: one up-probability (a ``PredictOneRequest``)."""
-        return cast(JsonObject, self._post("/predictions", _body(body, fields)))
+    def predict(
+        self,
+        model: int | str,
+        symbol: str,
+        *,
+        dataset: str | None = None,
+        as_of: str | None = None,
+        features: Mapping[str, float] | None = None,
+    ) -> OnePrediction:
+        """``POST /api/v1/predictions``: the up-probability of ``symbol`` at its latest bar
+        (or the last on or before ``as_of``), or of the feature row ``features``.
+        ``model``: a version id, ``NAME:VERSION`` or ``NAME@champion``."""
+        body = _body(
+            {"model": model, "symbol": symbol},
+            {"dataset": dataset, "as_of": as_of, "features": features},
+        )
+        return cast(OnePrediction, self._post("/predictions", body))
 
-    def predict_batch(self, body: Mapping[str, Any] | None = None, **fields: Any) -> JsonObject:
-        """``POST /api/v1/predictions/batch``: many (a ``PredictBatchRequest``)."""
-        return cast(JsonObject, self._post("/predictions/batch", _body(body, fields)))
+    def predict_batch(
+        self,
+        model: int | str,
+        symbols: Sequence[str],
+        *,
+        dataset: str | None = None,
+        as_of: str | None = None,
+    ) -> BatchPredictions:
+        """``POST /api/v1/predictions/batch``: each symbol's up-probability at one bar, in
+        the order asked (a symbol still warming up gets ``error``)."""
+        body = _body(
+            {"model": model, "symbols": list(symbols)}, {"dataset": dataset, "as_of": as_of}
+        )
+        return cast(BatchPredictions, self._post("/predictions/batch", body))
 
     # -- risk ------------------------------------------------------------------------
 
@@ -348,18 +387,18 @@ class WorkbenchClient:
         """``POST /api/v1/alerts/rules`` (risk role): save a rule (an ``AlertRuleRequest``)."""
         return cast(JsonObject, self._post("/alerts/rules", _body(body, fields)))
 
-    def alert_channels(self) -> list[JsonObject]:
+    def alert_channels(self) -> list[Channel]:
         """``GET /api/v1/alerts/channels``: channels with their URLs masked."""
-        return cast(list[JsonObject], self._get("/alerts/channels"))
+        return cast(list[Channel], self._get("/alerts/channels"))
 
     def add_alert_channel(self, name: str, url: str, *, disabled: bool = False) -> JsonObject:
         """``POST /api/v1/alerts/channels`` (risk role): save a channel (URL encrypted)."""
         body = {"name": name, "url": url, "disabled": disabled}
         return cast(JsonObject, self._post("/alerts/channels", body))
 
-    def alert_history(self, *, limit: int | None = None) -> list[JsonObject]:
+    def alert_history(self, *, limit: int | None = None) -> AlertHistory:
         """``GET /api/v1/alerts/history``: delivered alerts, newest first."""
-        return cast(list[JsonObject], self._get("/alerts/history", limit=limit))
+        return cast(AlertHistory, self._get("/alerts/history", limit=limit))
 
 
 def _decoded(response: httpx.Response) -> Any:

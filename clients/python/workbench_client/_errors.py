@@ -102,7 +102,7 @@ def error_for(status: int, body: Any, headers: dict[str, str]) -> WorkbenchError
     data: dict[str, Any] = body if isinstance(body, dict) else {"detail": str(body)}
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else WorkbenchError)
     error = str(data.get("error") or f"http_{status}")
-    detail = str(data.get("detail") or f"HTTP {status}")
+    detail = str(data.get("detail") or data.get("reason") or f"HTTP {status}")
     raw_fields = data.get("fields") or []
     fields = [
         FieldProblem(field=f.get("field"), label=f.get("label"), message=str(f.get("message", "")))

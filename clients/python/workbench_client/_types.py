@@ -62,10 +62,12 @@ class Job(TypedDict):
 
 
 class JobCancel(TypedDict):
-    """``POST /api/v1/jobs/{id}/cancel``."""
+    """``POST /api/v1/jobs/{id}/cancel``: the status now (a running job stops at its
+    worker's next check) and what was done."""
 
     job_id: int
     status: str
+    message: str
 
 
 class BacktestResult(TypedDict, total=False):
@@ -118,6 +120,87 @@ class ModelVersion(TypedDict, total=False):
     metrics: JsonObject
 
 
+class ModelVersions(TypedDict):
+    """``GET /api/v1/models``."""
+
+    versions: list[ModelVersion]
+
+
+class SymbolRegime(TypedDict):
+    """The latest bar's forward-filtered regime probabilities of one symbol."""
+
+    symbol: str
+    as_of: str
+    probabilities: dict[str, float]
+    label: str
+    confidence: float
+    first_bar: str
+    bars: int
+    stored: bool
+    warnings: list[str]
+
+
+class Regimes(TypedDict):
+    """``GET /api/v1/regimes``: the current regime of each requested symbol."""
+
+    dataset: str
+    method: str
+    seed: int
+    history: str
+    refit_every: int
+    probabilities: str
+    symbols: list[SymbolRegime]
+
+
+class ModelInfo(TypedDict):
+    """The registered version that made a prediction."""
+
+    id: int
+    name: str
+    version: int
+    stage: str
+
+
+class Prediction(TypedDict):
+    """One symbol's up-probability at one bar (``error`` says why there is none)."""
+
+    symbol: str
+    as_of: str | None
+    probability: float | None
+    error: NotRequired[str | None]
+
+
+class OnePrediction(Prediction):
+    """``POST /api/v1/predictions``: a :class:`Prediction` with its model and threshold."""
+
+    model: ModelInfo
+    dataset: str
+    threshold: float | None
+
+
+class BatchPredictions(TypedDict):
+    """``POST /api/v1/predictions/batch``: each symbol's prediction, in the order asked."""
+
+    model: ModelInfo
+    dataset: str
+    threshold: float | None
+    predictions: list[Prediction]
+
+
+class AlertHistory(TypedDict):
+    """``GET /api/v1/alerts/history``: delivered alerts, newest first."""
+
+    events: list[JsonObject]
+
+
+class Channel(TypedDict):
+    """An alert channel as anyone may see it: its URL masked."""
+
+    name: str
+    url: str
+    enabled: bool
+
+
 class PaperStarted(TypedDict):
     """``POST /api/v1/paper/start`` (202): the session and the worker's process id."""
 
@@ -126,7 +209,10 @@ class PaperStarted(TypedDict):
 
 
 __all__ = [
+    "AlertHistory",
     "BacktestResult",
+    "BatchPredictions",
+    "Channel",
     "FieldProblem",
     "Health",
     "Job",
@@ -134,9 +220,15 @@ __all__ = [
     "JobRef",
     "JsonObject",
     "LimitsChange",
+    "ModelInfo",
     "ModelVersion",
+    "ModelVersions",
+    "OnePrediction",
     "OrderCheck",
     "PaperStarted",
+    "Prediction",
+    "Regimes",
     "RiskLimits",
+    "SymbolRegime",
     "Whoami",
 ]
