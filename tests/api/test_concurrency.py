@@ -5,7 +5,7 @@ Each client has its own token (its own user, so the audit can tell them apart) a
 at once: reads the risk limits and changes them with ``expected_version`` (twice), saves an
 alert rule with a unique name, submits a report job and reads it back. Then the database
 is read through the services: every 2xx write is there exactly once, every 409 left
-nothing, and the limits' versions advance by one per winner.
+nothing, and the limits' versions advance by one per winner, and the audit names each client.
 """
 
 from __future__ import annotations
@@ -61,6 +61,17 @@ async def _client(url: str, token: ApiToken, index: int) -> dict[str, Any]:
     return out
 
 
+def _audit_rows(action: str) -> list[Any]:
+    from app.services.db import get_engine
+    from core.store.auth import AuditRepository
+    from core.store.db import session_scope
+
+    with session_scope(get_engine()) as session:
+        rows = AuditRepository(session).list(limit=10_000, prefix=action)
+        session.expunge_all()
+        return rows
+
+
 async def _all_clients(url: str, tokens: list[ApiToken]) -> list[dict[str, Any]]:
     return list(await asyncio.gather(*(_client(url, t, i) for i, t in enumerate(tokens))))
 
@@ -84,6 +95,8 @@ def test_fifty_clients_one_sqlite_database_nothing_lost(
 
     server_errors = [s for r in results for s in r["statuses"] if s[2] >= 500]
     assert not server_errors, server_errors[:10]
+    failed_reads = [s for r in results for s in r["statuses"] if s[0] == "GET" and s[2] != 200]
+    assert not failed_reads, failed_reads[:10]
     assert "database is locked" not in log_text, log_text[-3000:]
 
     # risk limits: each write won (200, one new version) or lost (409, nothing stored)
@@ -103,8 +116,9 @@ def test_fifty_clients_one_sqlite_database_nothing_lost(
         assert version.changed_by == user
         assert body.get("version") == version.version
         assert version.version == read_version + 1  # expected_version was the one before
-    losers = {a[2] for a in attempts if a[1] == 409}
-    assert not losers & set(stored)
+    losers = [a for a in attempts if a[1] == 409]
+    assert not {a[2] for a in losers} & set(stored)
+    assert all(a[4].get("error") == "conflict" for a in losers), losers[:3]
 
     # alert rules: unique names, all 50 stored once
     assert all(200 <= r["rule"] < 300 for r in results), [r["rule"] for r in results]
@@ -112,6 +126,13 @@ def test_fifty_clients_one_sqlite_database_nothing_lost(
     assert sorted(n for n in names if n.startswith("conc_")) == sorted(
         f"conc_{i}" for i in range(CLIENTS)
     )
+
+    audited = [e for e in _audit_rows("alerts.rule.save") if e.target.startswith("conc_")]
+    assert sorted((e.actor, e.target) for e in audited) == sorted(
+        (f"client{i}", f"conc_{i}") for i in range(CLIENTS)
+    )
+    by_user = {t.user: t for t in tokens}
+    assert all(e.details["via"] == by_user[e.actor].via for e in audited)
 
     # jobs: 50 accepted, 50 queued rows, each its client's
     job_ids = [r["job"] for r in results]
