@@ -65,7 +65,7 @@ def _loaded(key: tuple[int, str, tuple[str, ...], int | None]) -> _Loaded:
     return model, probability_scorer(model), tuple(model_features(model, key[2])), threshold
 
 
-def _data_version(dataset: str, symbol: str) -> str | None:
+def data_version(dataset: str, symbol: str) -> str | None:
     """What changes when the symbol's bars do (None: not cacheable, or no such import)."""
     if dataset in EMBEDDED_FILES:
         if (file := EMBEDDED_FILES[dataset]) is None:
@@ -81,7 +81,7 @@ def _data_version(dataset: str, symbol: str) -> str | None:
 
 @lru_cache(maxsize=SERIES_MAX)
 def _series(key: tuple[Any, ...], dataset: str, symbol: str, data: str | None) -> pd.Series:
-    """The symbol's probabilities at every scored bar (``data``: :func:`_data_version`)."""
+    """The symbol's probabilities at every scored bar (``data``: :func:`data_version`)."""
     from core.ml.batch import batch_probabilities
 
     model, scorer, features, _ = _loaded(key)
@@ -90,7 +90,7 @@ def _series(key: tuple[Any, ...], dataset: str, symbol: str, data: str | None) -
 
 def _probabilities(version: VersionRow, dataset: str, symbols: list[str], field: str) -> list[Any]:
     """Each symbol's probabilities; ValueError ``field: ...`` naming those not in ``dataset``."""
-    data = [_data_version(dataset, s) for s in symbols]  # None (online): never cached
+    data = [data_version(dataset, s) for s in symbols]  # None (online): never cached
     fetch = [_series if d is not None else _series.__wrapped__ for d in data]
     try:
         return [f(_key(version), dataset, *sd) for f, *sd in zip(fetch, symbols, data, strict=True)]
@@ -144,4 +144,4 @@ def predict_batch(request: ops.PredictBatchRequest) -> ops.BatchPredictions:
     return ops.BatchPredictions(**info, threshold=_loaded(_key(version))[3], predictions=found)
 
 
-__all__ = ["SERIES_MAX", "predict_batch", "predict_one", "resolve"]
+__all__ = ["SERIES_MAX", "data_version", "predict_batch", "predict_one", "resolve"]

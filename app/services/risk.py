@@ -14,10 +14,8 @@ from typing import Any
 from app.operations.risk import LimitsChangeRequest, RiskCheckRequest
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
-from core.data.catalog import load_prices
 from core.risk import RiskLimits
-from core.risk.book import OrderCheck, paper_book
-from core.risk.book import check_order as check_against_book
+from core.risk.book import OrderCheck
 from core.risk.versions import LimitChange, change_limits, limit_history, limits_in_force
 from core.store.db import session_scope
 
@@ -74,21 +72,14 @@ def check_order(request: RiskCheckRequest) -> OrderCheck:
     """Pre-trade check of one order against a paper session's book (or an empty 100k
     account), at the symbol's latest close unless ``request.price`` is given.
 
+    The limits in force are read at every check (a change applies to the next one); the
+    book and prices are re-derived only when they changed (:mod:`app.services.risk_cache`).
+
     Raises
     ------
     LookupError
         No paper session has the name given.
     """
-    with _sessions() as session:
-        book = paper_book(session, request.session)
-        version, limits = limits_in_force(session)
-    return check_against_book(
-        book,
-        symbol=request.symbol,
-        side=request.side,
-        qty=request.qty,
-        closes=lambda s: load_prices(_sessions, request.dataset, s)["close"],
-        limits=limits,
-        limits_version=version,
-        price=request.price,
-    )
+    from app.services import risk_cache
+
+    return risk_cache.check(get_engine(), request)
