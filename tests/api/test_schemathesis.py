@@ -5,8 +5,8 @@ a token holding every role, so role checks pass and the generated inputs reach t
 services. Two phases, deterministic:
 
 - coverage, negative only: every boundary and type violation the schema defines (a
-  string where an object is due, an out-of-range number, a missing field), each of
-  which must be refused with a 4xx;
+  string where an object is due, an out-of-range number, a missing field): a 4xx at
+  worst, never a 5xx;
 - fuzzing, valid and invalid inputs, a few examples per operation (``max_examples``),
   so valid requests reach the services (a real backtest, a queued job, a stored rule).
 
@@ -21,7 +21,9 @@ Excluded, and why that is safe:
   valid input (a process per example, left running past the test). Its refusals (role,
   options, unknown dataset, a session already running) are the service's, checked by
   tests/api/test_role_matrix.py (wrong role 403, unknown dataset refused without a 5xx)
-  and by the paper service's own tests; nothing else is excluded.
+  and by the paper service's own tests. It is fuzzed on its own below with a token that
+  lacks the trader role: every input is parsed and validated as usual, and the valid ones
+  are refused (403) before a worker is made. Nothing else is excluded.
 """
 
 from __future__ import annotations
@@ -55,8 +57,23 @@ CONFIG = schemathesis.Config.from_dict(
         },
     }
 )
-schema = schemathesis.openapi.from_dict(API.openapi(), config=CONFIG).exclude(
-    method="POST", path="/api/v1/paper/start"
+PAPER_START = {"method": "POST", "path": "/api/v1/paper/start"}
+schema = schemathesis.openapi.from_dict(API.openapi(), config=CONFIG).exclude(**PAPER_START)
+paper_start = schemathesis.openapi.from_dict(API.openapi(), config=CONFIG).include(**PAPER_START)
+"""Fuzzed with a token that lacks the trader role: a valid start is refused (403) before a
+worker process is made, so no input can leave one running."""
+
+FUZZ = settings(
+    max_examples=6,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 
@@ -90,20 +107,27 @@ def superuser(isolated_workbench: Path) -> ApiToken:
     return create_token("fuzz", ALL_ROLES, rate_per_s=MAX_RATE_PER_S)
 
 
+@pytest.fixture(scope="module")
+def no_trader(isolated_workbench: Path) -> ApiToken:
+    """Every role but trader: what paper start is fuzzed with."""
+    from app.operations.auth import MAX_RATE_PER_S
+
+    return create_token("fuzz-no-trader", ALL_ROLES - {"trader"}, rate_per_s=MAX_RATE_PER_S)
+
+
 @schema.parametrize()
-@settings(
-    max_examples=6,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-        HealthCheck.data_too_large,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+@FUZZ
 def test_no_operation_answers_5xx(case: schemathesis.Case, superuser: ApiToken) -> None:
     response = case.call(app=API, headers=superuser.headers, timeout=REQUEST_TIMEOUT_S)
     case.validate_response(response, checks=[not_a_server_error])
     assert "Traceback" not in response.text, response.text[:500]
+
+
+@paper_start.parametrize()
+@FUZZ
+def test_paper_start_answers_no_5xx_and_starts_nothing_without_the_trader_role(
+    case: schemathesis.Case, no_trader: ApiToken
+) -> None:
+    response = case.call(app=API, headers=no_trader.headers, timeout=REQUEST_TIMEOUT_S)
+    case.validate_response(response, checks=[not_a_server_error])
+    assert response.status_code in (403, 422), response.text[:500]
