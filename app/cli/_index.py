@@ -39,6 +39,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "predict",
         "Batch prediction: a registered model's up-probability per symbol per bar (features up to each bar only), saved as a run; --out writes CSV or Parquet.",
     ),
+    "predict-one": (
+        "predict",
+        "One symbol's up-probability at its latest bar (or the last on or before --as-of, from bars up to it only), from a registered model; stores nothing.",
+    ),
+    "predict-batch": (
+        "predict",
+        "Many symbols' up-probabilities at one bar each (as predict-one), up to 500 symbols; stores nothing.",
+    ),
     "walkforward": (
         "walkforward",
         "Walk-forward validation with deflated Sharpe and PBO. Model walk-forwards first run the look-ahead check on their features and refuse a leaky one (exit 2) unless --allow-lookahead. Implausible out-of-sample results (AUC >= 0.9, Sharpe >= 4) are flagged in warnings.",
@@ -53,7 +61,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "auth",
         "Print a password hash for a user's password_hash in .streamlit/secrets.toml.",
     ),
-    "api": ("api", "Serve the REST API (OpenAPI at /openapi.json, docs at /docs)."),
+    "api": (
+        "api",
+        "Serve the REST API (OpenAPI at /openapi.json, docs at /docs); make tokens with ``workbench tokens create``.",
+    ),
     "bench": ("system", "Benchmarks: medians and percentiles, throughput; never timed unit tests."),
     "setup": ("system", "Verify embedded data, migrate the database and warm numba (idempotent)."),
     "data": ("data", "List, validate and import datasets."),

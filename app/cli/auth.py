@@ -10,7 +10,15 @@ import typer
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import JSON_OPT, _actor, _call, _password_signed_in, emit
+from app.cli._common import (
+    EXIT_FORBIDDEN,
+    JSON_OPT,
+    _actor,
+    _call,
+    _password_signed_in,
+    emit,
+    fail,
+)
 from app.cli._generate import add_command
 from app.operations.auth import (
     HASH_PASSWORD,
@@ -61,9 +69,20 @@ app.add_typer(tokens_app, name="tokens")
 def _provisioner(as_json: bool) -> Any:
     """Local mode: the operator on this machine; signed in: you, by password (a token
     cannot make tokens)."""
+    import os
+
     from app.services.auth import auth_mode
 
-    return _actor(as_json) if auth_mode() == "local" else _password_signed_in(as_json)
+    if auth_mode() == "local":
+        return _actor(as_json)
+    if not os.environ.get("WORKBENCH_USER", "").strip():
+        fail(
+            "making a token needs your password, not a token: set WORKBENCH_USER (and "
+            "WORKBENCH_PASSWORD in scripts, or enter it when asked)",
+            as_json=as_json,
+            code=EXIT_FORBIDDEN,
+        )
+    return _password_signed_in(as_json)
 
 
 add_command(tokens_app, TOKENS_CREATE, actor=_provisioner)

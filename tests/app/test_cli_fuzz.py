@@ -51,6 +51,8 @@ REQUIRED: dict[str, str] = {
     "JOB_ID": "1",
     "REQUEST_ID": "1",
     "--model": "1",
+    "--user": "fuzz",
+    "--roles": "analyst",
 }
 # More valid flags some commands need before they look at the flag under test.
 EXTRA: dict[str, list[str]] = {
