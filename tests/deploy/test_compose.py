@@ -97,27 +97,50 @@ def _options(argv: list[str]) -> list[str]:
     return [a.split("=", 1)[0] for a in argv if a.startswith("--")]
 
 
+def check_workbench_command(argv: list[str], where: str) -> None:
+    """``workbench WORDS... --options`` names a real subcommand and its real options."""
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    sub: list[str] = []
+    for word in words:  # the subcommand path: words the parent's help lists
+        parent = help_text(str(BIN / "workbench"), *sub)
+        if re.search(rf"^\s+{re.escape(word)}\s", parent, re.M):
+            sub.append(word)
+        else:
+            break
+    assert sub, f"{where}: {argv}"
+    text = help_text(str(BIN / "workbench"), *sub)
+    for option in _options(argv):
+        assert re.search(rf"{re.escape(option)}\b", text), (
+            f"{where}: `workbench {' '.join(sub)}` has no {option}"
+        )
+
+
 def test_every_workbench_command_and_option_exists() -> None:
     seen = 0
     for name, argv in _commands():
-        if argv[0] != "workbench":
-            continue
-        words = [a for a in argv[1:] if not a.startswith("-")]
-        sub = []
-        for word in words:  # the subcommand path: words the parent's help lists
-            parent = help_text(str(BIN / "workbench"), *sub)
-            if re.search(rf"^\s+{re.escape(word)}\s", parent, re.M):
-                sub.append(word)
-            else:
-                break
-        assert sub, f"{name}: {argv}"
-        text = help_text(str(BIN / "workbench"), *sub)
-        for option in _options(argv):
-            assert re.search(rf"{re.escape(option)}\b", text), (
-                f"{name}: `workbench {' '.join(sub)}` has no {option}"
-            )
-        seen += 1
+        if argv[0] == "workbench":
+            check_workbench_command(argv, name)
+            seen += 1
     assert seen >= 2  # paper run, jobs worker (the app and the API run make targets)
+
+
+def test_the_deploy_guide_names_real_commands_and_targets() -> None:
+    """Every ``workbench ...`` line and ``make`` target in docs/deploy.md's code exists."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    code = "\n".join(re.findall(r"```[\w-]*\n(.*?)```", guide, re.S))
+    code += "\n" + "\n".join(re.findall(r"`([^`\n]+)`", guide))
+    makefile = (ROOT / "Makefile").read_text()
+    checked = 0
+    for line in code.splitlines():
+        line = line.split("#")[0].strip().rstrip("&").strip()
+        match = re.search(r"(?:^|[\s/])workbench ((?:[a-z][\w-]*)(?: [^|;&]*)?)$", line)
+        if match and not line.startswith(("cp ", "echo ")):
+            argv = ["workbench", *match.group(1).split()]
+            check_workbench_command([a for a in argv if "'" not in a], "docs/deploy.md")
+            checked += 1
+        for target in re.findall(r"\bmake (\w+)", line):
+            assert re.search(rf"^{target}:", makefile, re.M), f"docs/deploy.md: make {target}"
+    assert checked >= 10, checked
 
 
 def test_every_dask_command_and_option_exists() -> None:
