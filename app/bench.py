@@ -19,7 +19,8 @@ module on each start would be measured instead of the app. AppTest runs the scri
 without a websocket: a click during the warm-up costs more in a real server, where each
 delta also passes through the server's event loop (0.3-0.8 s against AppTest's 0.05-0.2 s).
 
-:data:`SECTIONS` is :data:`core.bench.SECTIONS` plus ``app`` (core cannot import app).
+:data:`SECTIONS` is :data:`core.bench.SECTIONS` plus ``app`` and ``api`` (core cannot
+import app).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.bench_api import bench_api
+from app.bench_api import summary as api_summary
 from core import bench as core_bench
 from core.benchkit import has_bytecode, percentiles
 
@@ -205,7 +208,11 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {**core_bench.SECTIONS, "app": bench_app}
+SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    **core_bench.SECTIONS,
+    "app": bench_app,
+    "api": bench_api,  # app/bench_api.py: the REST API under a local load
+}
 
 
 def summary_text(report: dict[str, Any]) -> str:
@@ -213,4 +220,6 @@ def summary_text(report: dict[str, Any]) -> str:
     text = core_bench.summary_text(report)
     if "app" in report:
         text = "\n".join(filter(None, [text, summary(report["app"])]))
+    if "api" in report:
+        text = "\n".join(filter(None, [text, api_summary(report["api"])]))
     return text
