@@ -105,8 +105,9 @@ def running_stack(var: Path, *, worker: bool) -> Iterator[Stack]:
                     process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One live API and jobs worker for the whole test module."""
+    """One live API and jobs worker for the client's and the notebook's tests (per
+    pytest-xdist worker); each test makes its own tokens, sessions and model names."""
     with running_stack(tmp_path_factory.mktemp("stack") / "var", worker=True) as live:
         yield live

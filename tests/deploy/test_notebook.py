@@ -76,6 +76,7 @@ def test_the_notebook_runs_against_a_live_api(
     for probabilities in summary["regimes"].values():
         assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-9)
     assert isinstance(summary["approved"], bool) and summary["allowed_quantity"] >= 0
+    assert summary["model"] == version  # the newest registered model: this test's
     expected = wb.predict(version, "SP500")["probability"]
     assert expected is not None and summary["prediction"] == expected and 0 <= expected <= 1
     assert "403 forbidden" in printed  # the analyst may not change the risk limits
