@@ -2,7 +2,8 @@
 
 Every ``/api/v1`` route depends on :func:`current_actor`: a personal access token
 (``workbench tokens create``) in ``Authorization: Bearer ...``, resolved by
-:func:`app.services.api_tokens.resolve` (cached, see there), then the token's rate limit
+:func:`app.services.api_tokens.resolve` (cached, see there), or an OIDC access token (a
+JWT, when ``[workbench.oidc]`` is configured: :mod:`app.services.api_oidc`), then its rate limit
 (:mod:`app.api.ratelimit`, 429). The Actor carries ``via="api token N"`` into the audit.
 """
 
@@ -35,7 +36,9 @@ def current_actor(
 ) -> Actor:
     """The Actor of the request's bearer token; 401 when missing or not live, 429 over
     the token's rate."""
+    from app.services.api_oidc import resolve_oidc
     from app.services.api_tokens import resolve
+    from core.auth.jwt import looks_like_jwt
 
     if credentials is None:
         raise HTTPException(
@@ -44,18 +47,21 @@ def current_actor(
             "(make one with `workbench tokens create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    grant = resolve(credentials.credentials)
+    token = credentials.credentials
+    grant = resolve_oidc(token) if looks_like_jwt(token) else resolve(token)
     if grant is None:
         raise HTTPException(
             status_code=401,
             detail="the bearer token is not valid (unknown, expired, revoked, or its user "
-            "was removed); make a new one with `workbench tokens create`",
+            "was removed; an OIDC token: wrong issuer, audience or signature, or OIDC not "
+            "configured); make a new one with `workbench tokens create`",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    wait = limiter_of(request).wait_s(grant.token_id, rate_per_s=grant.rate_per_s)
+    key = f"{grant.actor.via} {grant.actor.name}"
+    wait = limiter_of(request).wait_s(key, rate_per_s=grant.rate_per_s)
     if wait > 0:
         raise RateLimited(
-            f"too many requests for api token {grant.token_id} (at most "
+            f"too many requests for {grant.actor.via} (at most "
             f"{grant.rate_per_s:g} per second); retry in {wait:.2f} s",
             retry_after_s=wait,
         )

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 BURST_S = 2.0
 """The bucket holds this many seconds' worth of requests (at least one request)."""
 
 
 class RateLimiter:
-    """Token buckets keyed by API token id; thread-safe, with an injectable clock
-    (seconds, monotonic)."""
+    """Token buckets keyed by caller (an API token, an OIDC user); thread-safe, with an
+    injectable clock (seconds, monotonic)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[int, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # key -> (tokens, at)
 
-    def wait_s(self, key: int, *, rate_per_s: float) -> float:
+    def wait_s(self, key: Hashable, *, rate_per_s: float) -> float:
         """Take one request from ``key``'s bucket: 0.0 when allowed, else the seconds until
         the next request would be (nothing is taken then)."""
         capacity = max(1.0, rate_per_s * BURST_S)

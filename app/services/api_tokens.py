@@ -43,7 +43,7 @@ class Grant:
     """What a live token grants: its actor (``via`` "api token N") and request rate."""
 
     actor: Actor
-    token_id: int
+    token_id: int | None  # None: an OIDC bearer token (app.services.api_oidc)
     rate_per_s: float
     expires_at: datetime
 
@@ -106,7 +106,7 @@ def resolve(token: str) -> Grant | None:
                 _cache.clear()
             _cache[digest] = hit
     grant = hit.grant
-    if grant is None or grant.expires_at <= at:
+    if grant is None or grant.token_id is None or grant.expires_at <= at:
         return None
     _stamp(digest, grant.token_id, at)
     return grant

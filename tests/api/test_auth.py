@@ -293,3 +293,78 @@ def test_migration_0014_adds_and_drops_the_token_grant(backend: str, tmp_path: P
     else:
         with fresh_pg_database() as url:
             run(url)
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Provider:
+    """A fake OIDC provider's signing key and JWKS (real RSA keys and signatures)."""
+
+    def __init__(self, kid: str = "k1") -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.kid = kid
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict[str, object]:
+        numbers = self.key.public_key().public_numbers()
+
+        def encode(n: int) -> str:
+            return _b64(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+        jwk = {"kty": "RSA", "kid": self.kid, "n": encode(numbers.n), "e": encode(numbers.e)}
+        return {"keys": [jwk]}
+
+    def token(self, claims: dict[str, object], *, alg: str = "RS256") -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        header = _b64(json.dumps({"alg": alg, "kid": self.kid, "typ": "JWT"}).encode())
+        body = _b64(json.dumps(claims).encode())
+        signature = self.key.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{header}.{body}.{_b64(signature)}"
+
+
+def test_oidc_bearer_tokens_are_accepted_when_configured(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    provider, stranger = Provider(), Provider()
+    claims: dict[str, object] = {
+        "iss": "https://login.example.com/",
+        "aud": ["workbench-api", "other"],
+        "email": "ann@example.com",
+        "exp": clock.at.timestamp() + 300,
+    }
+    token = provider.token(claims)
+    headers = {"Authorization": f"Bearer {token}"}
+    _refused(client.get(WHOAMI, headers=headers))  # OIDC not configured: refused
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(provider.jwks()))
+    secrets = tmp_path / "oidc.toml"
+    secrets.write_text(
+        "[workbench.oidc]\n"
+        'issuer = "https://login.example.com/"\n'
+        'audience = "workbench-api"\n'
+        f'jwks_file = "{jwks}"\n'
+        "[workbench.oidc_roles]\n"
+        '"ann@example.com" = ["pm", "risk"]\n'
+    )
+    monkeypatch.setenv("WORKBENCH_SECRETS_FILE", str(secrets))
+    get_settings.cache_clear()
+    who = client.get(WHOAMI, headers=headers).json()
+    assert who == {"user": "ann@example.com", "roles": ["pm", "risk"], "via": "oidc token"}
+    for bad in (
+        stranger.token(claims),  # signed by another key
+        provider.token({**claims, "iss": "https://evil.example.com/"}),
+        provider.token({**claims, "aud": "someone-else"}),
+        provider.token({k: v for k, v in claims.items() if k != "exp"}),
+        provider.token(claims, alg="HS256"),
+        token.rsplit(".", 1)[0] + ".",  # no signature
+    ):
+        _refused(client.get(WHOAMI, headers={"Authorization": f"Bearer {bad}"}))
+    clock.advance(300 + 61)  # past the expiry and the 60 s leeway
+    _refused(client.get(WHOAMI, headers=headers))
