@@ -148,8 +148,8 @@ def job_status(job_id: JobId, actor: Caller) -> JobView:
 )
 def job_result(job_id: JobId, actor: Caller) -> dict[str, Any]:
     job = _managed(job_id, actor, "reading the result of")
-    if job.status == "done" and job.result is not None:
-        return job.result
+    if job.status == "done":
+        return job.result or {}
     if job.status in ("queued", "running"):
         raise Conflict(
             f"job {job_id} is {job.status} ({job.progress:.0%}: {job.message}); its result is "
