@@ -6,9 +6,10 @@ import importlib
 
 from fastapi import FastAPI
 
+from app.api.paths import API_PREFIX
 from app.api.routes import ROUTERS
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
 
 
 def create_app() -> FastAPI:
