@@ -368,3 +368,20 @@ def test_oidc_bearer_tokens_are_accepted_when_configured(
         _refused(client.get(WHOAMI, headers={"Authorization": f"Bearer {bad}"}))
     clock.advance(300 + 61)  # past the expiry and the 60 s leeway
     _refused(client.get(WHOAMI, headers=headers))
+
+
+def test_readyz_is_503_with_the_reason_when_the_database_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.api.app import create_app
+
+    # Nothing listens on port 1: the connection is refused at once.
+    monkeypatch.setenv("WORKBENCH_DB_URL", "postgresql+psycopg://wb:secret-pw@127.0.0.1:1/wb")
+    get_settings.cache_clear()
+    client = TestClient(create_app())
+    assert client.get("/healthz").json() == {"status": "ok"}  # liveness needs no database
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready" and "not reachable" in body["reason"]
+    assert "secret-pw" not in response.text  # never the database URL's password
