@@ -338,3 +338,19 @@ def test_docs_metrics_lists_every_metric_served(scrapes: Scrapes) -> None:
         for family in text_string_to_metric_families(text):
             shown = family.name + ("_total" if family.type == "counter" else "")
             assert f"`{shown}`" in doc, f"docs/metrics.md does not list {shown}"
+
+
+def test_a_jobs_worker_refuses_a_taken_metrics_port(isolated_workbench: Path) -> None:
+    import socket
+
+    from tests.cli_helpers import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["jobs", "worker", "--once", "--no-warm", "--metrics-port", str(port)]
+        out = run_cli(*args, var=isolated_workbench)
+    assert out.returncode == 2, out.stderr
+    assert f"127.0.0.1:{port}" in out.stderr and "--metrics-port" in out.stderr
+    assert "Traceback" not in out.stderr
