@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES
 from app.api.ops import run_operation
+from app.api.paths import API_PREFIX
 from app.api.routes._common import Caller
 from app.operations.alerts import AlertLogRequest, AlertRuleRequest, ChannelRequest
 from app.services import alerts

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from fastapi.routing import APIRoute
 from starlette.types import Message
 
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES
 from app.api.ops import jsonable
+from app.api.paths import API_PREFIX
 from app.api.routes._common import Caller
 from app.operations.data import DATA_IMPORT, DATA_VALIDATE, FileFormat
 from app.services import data

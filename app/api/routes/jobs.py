@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES, Conflict
+from app.api.paths import API_PREFIX
 from app.api.routes._common import Caller, JobId
 from app.operations import Operation, all_operations
 from app.services import jobs

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES, NotFound
 from app.api.ops import run_operation
+from app.api.paths import API_PREFIX
 from app.api.routes._common import MAX_ID, Caller
 from app.operations.registry import PromoteRequest, RollbackRequest, VersionsRequest
 

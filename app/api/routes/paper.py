@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES, Conflict, NotFound
 from app.api.ops import run_operation
+from app.api.paths import API_PREFIX
 from app.api.routes._common import Caller
 from app.operations.paper import (
     SESSION_MAX,

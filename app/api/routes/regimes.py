@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from app import defaults
-from app.api.app import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES
+from app.api.paths import API_PREFIX
 from app.operations.regime import Method, RegimeFitRequest
 from app.services import regime
 from app.services.data import checked_symbols, load_prices
