@@ -75,6 +75,8 @@ UNLISTED_PUBLIC = ("/docs", "/openapi.json")
 """Served without a token and not operations of the schema."""
 
 Operation = tuple[str, str]
+SMALL = "small"
+"""A 320-bar upload (``uploads/small``) that the regimes and the backtest read quickly."""
 
 
 def _csv() -> bytes:
@@ -82,10 +84,10 @@ def _csv() -> bytes:
 
 
 def _request_kwargs(operation: Operation) -> dict[str, Any]:
-    """A body that passes the request model, so a role check (in the service, after
-    validation) is what answers; for the right role, it fails after the role check
-    without side effects beyond the database (no paper worker is started: the dataset
-    does not exist)."""
+    """A request that passes the request model, so a role check (in the service, after
+    validation) is what answers, not a 422; for the right role, it fails after the role
+    check or queues a job (no worker runs), with no side effect beyond the database (no
+    paper worker is started: the dataset does not exist)."""
     csv = ("prices.csv", _csv(), "text/csv")
     bodies: dict[Operation, dict[str, Any]] = {
         ("POST", "/api/v1/datasets"): {"files": {"file": csv}, "data": {"name": "matrix"}},
@@ -112,7 +114,20 @@ def _request_kwargs(operation: Operation) -> dict[str, Any]:
                 "channels": ["in-app"],
             }
         },
-        ("POST", "/api/v1/risk/check"): {"json": {"symbol": "AAA", "qty": 1}},
+        ("POST", "/api/v1/risk/check"): {"json": {"symbol": "AAPL", "qty": 1}},
+        ("GET", "/api/v1/regimes"): {"params": {"dataset": "uploads", "symbols": [SMALL]}},
+        ("POST", "/api/v1/backtest"): {"json": {"dataset": "uploads", "symbol": SMALL}},
+        ("POST", "/api/v1/jobs/sweep"): {
+            "json": {"symbol": "SP500", "grid": {"fast": {"start": 10, "stop": 20, "step": 10}}}
+        },
+        ("POST", "/api/v1/jobs/abtest"): {"json": {"arms": ["buy_and_hold", "ma_crossover"]}},
+        ("POST", "/api/v1/jobs/predict"): {"json": {"model": 1, "symbols": ["SP500"]}},
+        ("POST", "/api/v1/jobs/walkforward"): {"json": {"model": "logistic", "folds": 2}},
+        # no model is registered: valid requests that the service answers 404
+        ("POST", "/api/v1/predictions"): {"json": {"model": "none@champion", "symbol": "SP500"}},
+        ("POST", "/api/v1/predictions/batch"): {
+            "json": {"model": "none@champion", "symbols": ["SP500", "AAPL"]}
+        },
     }
     if operation in bodies:
         return bodies[operation]
@@ -230,8 +245,17 @@ def test_role_gated_writes_refuse_the_wrong_role_and_accept_the_right_one(
     assert not failures, "\n".join(failures)
 
 
+@pytest.fixture
+def small_dataset() -> str:
+    """``uploads/small``, imported through the data service."""
+    from app.services.data import import_upload
+
+    import_upload(SMALL, "small.csv", volatility_shift_csv(11, n=320, shift=160))
+    return SMALL
+
+
 def test_any_token_may_call_the_open_paths(
-    client: TestClient, make_token: MakeToken, job_id: int
+    client: TestClient, make_token: MakeToken, job_id: int, small_dataset: str
 ) -> None:
     # Two tokens with disjoint roles: a path that wrongly needs any one role refuses one.
     tokens = [make_token("tess", {"trader", "risk"}), make_token("adam", {"analyst", "pm"})]
