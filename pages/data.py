@@ -8,6 +8,8 @@ from app import cached, state
 from app.components.charts import render_price_chart
 from app.components.widgets import pct, render_defects, render_metric_cards
 from app.services import data as data_service
+from app.services.auth import PermissionDenied
+from app.session import current_actor
 from core.data.formats import DATE_FORMAT_PRESETS
 from core.data.summary import summary_stats
 from core.data.validation import read_format
@@ -146,9 +148,13 @@ with upload_tab:
                 st.error(f"{label}: {defect.message.split(': ', 1)[-1]}")
         else:
             try:
-                result = data_service.import_upload(name, upload.name, upload.getvalue(), fmt)
+                result = data_service.import_upload(
+                    name, upload.name, upload.getvalue(), fmt, actor=current_actor()
+                )
             except data_service.DataValidationError as exc:
                 render_defects(exc.defects, source=upload.name)
+            except PermissionDenied as exc:
+                st.error(f"Import refused: {exc}.")
             else:
                 cached.clear_data()
                 st.session_state[state.LAST_IMPORT] = result.name

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
 from app.operations.fields import (
+    ROW_ID_MAX,
     FirstDate,
     LastDate,
     StrategyName,
@@ -235,7 +236,9 @@ PORTFOLIO = register(
 class ReportRequest(BacktestRequest):
     """A tear sheet of a new backtest, or of the saved backtest ``run_id``."""
 
-    run_id: int | None = Field(default=None, ge=1, description="Saved backtest run id instead")
+    run_id: int | None = Field(
+        default=None, ge=1, le=ROW_ID_MAX, description="Saved backtest run id instead"
+    )
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ DATA_IMPORT = register(
         request=DataImportRequest,
         service="app.services.data:import_file",
         payload=import_payload,
+        actor=True,
         text=_import_text,
         flags=_FILE,
     )

@@ -29,6 +29,10 @@ def _each_once(symbols: list[str]) -> list[str]:
 UniqueSymbols = Annotated[list[str], AfterValidator(_each_once)]
 """Symbols of which none is named twice (ValueError "each symbol may appear once")."""
 
+ROW_ID_MAX = 2**63 - 1
+"""The largest row id a database stores (SQLite and PostgreSQL BIGINT): an id field's bound,
+so a larger one is refused as bad input rather than overflowing the driver."""
+
 FirstDate = Annotated[date | None, Field(description="First date (YYYY-MM-DD)")]
 LastDate = Annotated[date | None, Field(description="Last date (YYYY-MM-DD)")]
 
@@ -40,6 +44,7 @@ def check_date_order(start: date | None, end: date | None) -> None:
 
 
 __all__ = [
+    "ROW_ID_MAX",
     "FirstDate",
     "LastDate",
     "StrategyName",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
-from app.operations.fields import UniqueSymbols, check_date_order
+from app.operations.fields import ROW_ID_MAX, UniqueSymbols, check_date_order
 from core.serialize import json_safe
 
 if TYPE_CHECKING:  # the frame is pandas; declaring the request needs none
@@ -42,7 +42,9 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: int = Field(ge=1, description="Registered model version id (see registry list)")
+    model: int = Field(
+        ge=1, le=ROW_ID_MAX, description="Registered model version id (see registry list)"
+    )
     dataset: str = Field(default="ohlcv_daily", description="Dataset name")
     symbols: list[str] = Field(
         default_factory=list, max_length=500, description="Symbol to score (repeatable)"

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.operations import Flag, Operation, register
+from app.operations.fields import ROW_ID_MAX
 
 
 class _Request(BaseModel):
@@ -23,7 +24,7 @@ class VersionsRequest(_Request):
 class RegisterRequest(_Request):
     """Register a saved training run's model as a new candidate version."""
 
-    run_id: int = Field(ge=1, description="Saved training run id")
+    run_id: int = Field(ge=1, le=ROW_ID_MAX, description="Saved training run id")
     name: str = Field(
         description="Model name: 1-64 letters, digits, '-' or '_' (an existing name adds a version)"
     )
@@ -32,7 +33,7 @@ class RegisterRequest(_Request):
 class PromoteRequest(_Request):
     """Make a version the champion of its name (the previous champion is archived)."""
 
-    version_id: int = Field(ge=1, description="Version id (see registry list)")
+    version_id: int = Field(ge=1, le=ROW_ID_MAX, description="Version id (see registry list)")
     reason: str = Field(default="", description="Why (kept in the audit trail)")
 
 
@@ -77,7 +78,9 @@ class PromotionsRequest(_Request):
 class DecidePromotionRequest(_Request):
     """Approve or reject a pending promotion request (PM)."""
 
-    request_id: int = Field(ge=1, description="Promotion request id (see registry promotions)")
+    request_id: int = Field(
+        ge=1, le=ROW_ID_MAX, description="Promotion request id (see registry promotions)"
+    )
     reason: str = Field(default="", description="Why (kept in the audit trail)")
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
+from app.operations.fields import ROW_ID_MAX
 from app.operations.paper import SESSION_MAX, SESSION_PATTERN
 from core.risk.limits import check_limit_values
 
@@ -43,6 +44,7 @@ class LimitsChangeRequest(BaseModel):
     expected_version: int | None = Field(
         default=None,
         ge=0,
+        le=ROW_ID_MAX,
         description="Refuse (exit 2, naming who changed them and when) if the limits are no "
         "longer at this version; default: apply on top of the version in force",
     )

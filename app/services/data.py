@@ -2,8 +2,7 @@
 
 The rules live in core: :mod:`core.data.catalog` (which datasets exist, loading them),
 :mod:`core.data.validation` (what a valid price file is) and :mod:`core.data.imports`
-(storing one, all or nothing). Here the configured limits and folders are applied and
-the transactions opened.
+(storing one, all or nothing). Here the limits, folders, role and transactions apply.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.operations.data import DataImportRequest, DataValidateRequest
+from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.config import get_settings
 from core.data import catalog
@@ -39,19 +39,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "DataSourceError",
-    "DataValidationError",
-    "FileCheck",
-    "checked_symbols",
-    "import_file",
-    "import_upload",
-    "list_datasets",
-    "load_prices",
-    "symbols_of",
-    "validate",
-    "validate_file",
-]
+__all__ = ["DataSourceError", "DataValidationError", "FileCheck", "checked_symbols"]
+__all__ += ["import_file", "import_upload", "list_datasets", "load_prices", "symbols_of"]
+__all__ += ["validate", "validate_file"]
 
 
 @dataclass(frozen=True)
@@ -111,16 +101,25 @@ def validate(request: DataValidateRequest) -> FileCheck:
 
 
 def import_upload(
-    name: str, filename: str, payload: bytes, fmt: ReadFormat | None = None
+    name: str,
+    filename: str,
+    payload: bytes,
+    fmt: ReadFormat | None = None,
+    *,
+    actor: Actor = LOCAL,
 ) -> ImportResult:
     """Validate, then store an upload as dataset ``uploads/<name>``, all or nothing.
 
     Raises
     ------
+    PermissionDenied
+        The actor lacks the ``analyst`` role.
     DataValidationError
         A bad or taken name (``bad_name``, ``name_taken``) or every defect of the file.
     """
     from core.data.imports import import_upload as store_upload
+
+    require(actor, "analyst", "importing data")
 
     settings = get_settings()
     return store_upload(
@@ -134,10 +133,12 @@ def import_upload(
     )
 
 
-def import_file(request: DataImportRequest) -> ImportResult:
-    """Import the file of ``request`` as ``uploads/<request.name>``."""
-    fmt = request.read_format()
-    return import_upload(request.name, request.file.name, _read(request.file), fmt)
+def import_file(request: DataImportRequest, *, actor: Actor = LOCAL) -> ImportResult:
+    """Import the file of ``request`` as ``uploads/<request.name>`` (role: analyst)."""
+    payload = _read(request.file)
+    return import_upload(
+        request.name, request.file.name, payload, request.read_format(), actor=actor
+    )
 
 
 def _read(path: Path) -> bytes:

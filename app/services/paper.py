@@ -127,7 +127,9 @@ def start_worker_process(
         raise ValueError(str(exc)) from exc
     with _sessions() as s:
         session.open_session(s, config)
-        session.request_running(s, by=actor.name, reason="started from the dashboard")
+        session.request_running(
+            s, by=actor.name, reason=f"started via {actor.via or 'the dashboard'}"
+        )
     command = [sys.executable, "-m", "app.cli", "paper", "run", "--session", request.session]
     command += ["--speed", str(speed), "--json"] + (["--steps", str(steps)] if steps else [])
     log = get_settings().var_dir / "paper_worker.log"

@@ -224,7 +224,8 @@ class AlertRuleSpec(BaseModel):
     @classmethod
     def _renamed(cls, data: Any) -> Any:
         """Accept the old kind names (model_metric_below, heartbeat_lost)."""
-        if isinstance(data, dict) and data.get("kind") in RENAMED_KINDS:
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if isinstance(kind, str) and kind in RENAMED_KINDS:
             data = {**data, "kind": RENAMED_KINDS[data["kind"]]}
         return data
 
