@@ -63,7 +63,15 @@ EXTRA: dict[str, list[str]] = {
 # Flags whose value is free text (any single printable line is fine).
 FREE_TEXT = {"--reason", "--password", "--a", "--b", "--arm", "--url"}
 # Flags for which zero is a valid value.
-ZERO_OK = {"--seed", "--cooldown", "--expected-version", "--speed", "--threshold", "--keep"}
+ZERO_OK = {
+    "--seed",
+    "--cooldown",
+    "--expected-version",
+    "--speed",
+    "--threshold",
+    "--keep",
+    "--metrics-port",  # 0: no metrics server (a valid value: the command would run)
+}
 # Flags for which a negative value is valid.
 NEGATIVE_OK = {"--threshold"}
 
