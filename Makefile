@@ -44,6 +44,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	cd clients/python && ../../$(BIN)/mypy --strict workbench_client
 
 ## Layer contracts ([tool.importlinter] in pyproject.toml; function-level imports count).
 contracts: install
