@@ -127,6 +127,14 @@ def test_datasets_list_validate_and_import(stack: Stack, wb: WorkbenchClient) ->
     )
     checked = wb.validate_dataset(("prices.csv", csv.encode()))
     assert checked["valid"] is True and checked["rows"] == 28, checked
+    # A declared format reaches the API: semicolons and decimal commas read only when declared.
+    european = csv.replace(",", ";").replace(".5", ",5")
+    with pytest.raises(InvalidRequest):
+        wb.validate_dataset(("eu.csv", european.encode()))
+    read = wb.validate_dataset(("eu.csv", european.encode()), delimiter=";", decimal=",")
+    assert read["valid"] is True and read["rows"] == 28, read
+    with pytest.raises(TypeError, match="unknown file format"):
+        wb.validate_dataset(("eu.csv", european.encode()), format="eu")
     with pytest.raises(Forbidden):
         as_role(stack, "trader").import_dataset(("prices.csv", csv.encode()), name="clientdata")
     imported = as_role(stack, "analyst").import_dataset(

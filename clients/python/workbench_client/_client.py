@@ -58,6 +58,17 @@ def _file(upload: Upload) -> tuple[str, bytes | IO[bytes]]:
     return Path(getattr(upload, "name", "upload.csv")).name, upload
 
 
+FILE_FORMAT_FIELDS = ("date_format", "decimal", "thousands", "delimiter", "timezone")
+"""How an upload is read (the API's form fields)."""
+
+
+def _file_format(options: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(options) - set(FILE_FORMAT_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown file format option(s) {unknown}; use {list(FILE_FORMAT_FIELDS)}")
+    return dict(options)
+
+
 class WorkbenchClient:
     """A client of one workbench API.
 
@@ -165,17 +176,22 @@ class WorkbenchClient:
         """``GET /api/v1/datasets``: every dataset (name, symbols, bars, dates, ...)."""
         return cast(list[JsonObject], self._get("/datasets"))
 
-    def validate_dataset(self, file: Upload, *, format: str | None = None) -> JsonObject:
-        """``POST /api/v1/datasets/validate``: check a file without importing it."""
-        data = {"format": format} if format else None
+    def validate_dataset(self, file: Upload, **file_format: str) -> JsonObject:
+        """``POST /api/v1/datasets/validate``: check a file without importing it.
+
+        ``file_format`` declares how to read it, as on the Data page: ``date_format``,
+        ``decimal``, ``thousands``, ``delimiter``, ``timezone`` (unknown names are refused).
+        """
+        data = _file_format(file_format) or None
         files = {"file": _file(file)}
         return cast(
             JsonObject, self.request("POST", PREFIX + "/datasets/validate", files=files, data=data)
         )
 
-    def import_dataset(self, file: Upload, *, name: str, format: str | None = None) -> JsonObject:
-        """``POST /api/v1/datasets``: import a file as dataset ``name`` (analyst role)."""
-        data = {"name": name, **({"format": format} if format else {})}
+    def import_dataset(self, file: Upload, *, name: str, **file_format: str) -> JsonObject:
+        """``POST /api/v1/datasets``: import a file as dataset ``name`` (analyst role);
+        ``file_format`` as for :meth:`validate_dataset`."""
+        data = {"name": name, **_file_format(file_format)}
         files = {"file": _file(file)}
         return cast(JsonObject, self.request("POST", PREFIX + "/datasets", files=files, data=data))
 
