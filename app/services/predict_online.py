@@ -20,13 +20,10 @@ from app.services import runs as run_store
 from app.services.data import checked_symbols, load_prices
 from app.services.db import get_engine
 from app.services.predict import find_version
-from core.config import get_settings
-from core.data.catalog import UPLOADS
-from core.data.listing import EMBEDDED_FILES
+from app.services.risk_cache import data_version
 from core.data.loaders import DataSourceError
 from core.registry import ModelRegistry, VersionRow
 from core.store.db import session_scope
-from core.store.repositories import DatasetRepository
 
 SERIES_MAX = 1024  # symbols' probability series kept (least recently used dropped first)
 
@@ -63,20 +60,6 @@ def _loaded(key: tuple[int, str, tuple[str, ...], int | None]) -> _Loaded:
     except (KeyError, LookupError):  # no training run recorded, or it was deleted
         threshold = None
     return model, probability_scorer(model), tuple(model_features(model, key[2])), threshold
-
-
-def data_version(dataset: str, symbol: str) -> str | None:
-    """What changes when the symbol's bars do (None: not cacheable, or no such import)."""
-    if dataset in EMBEDDED_FILES:
-        if (file := EMBEDDED_FILES[dataset]) is None:
-            return "generated"
-        stat = (get_settings().data_dir / file).stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
-    if dataset == UPLOADS:
-        with session_scope(get_engine()) as session:
-            record = DatasetRepository(session).get(symbol)
-        return None if record is None else record.file_sha256
-    return None
 
 
 @lru_cache(maxsize=SERIES_MAX)
@@ -144,4 +127,4 @@ def predict_batch(request: ops.PredictBatchRequest) -> ops.BatchPredictions:
     return ops.BatchPredictions(**info, threshold=_loaded(_key(version))[3], predictions=found)
 
 
-__all__ = ["SERIES_MAX", "data_version", "predict_batch", "predict_one", "resolve"]
+__all__ = ["SERIES_MAX", "predict_batch", "predict_one", "resolve"]

@@ -1,61 +1,52 @@
 """The pre-trade check's fast path: what does not change from one order to the next, once.
 
 Each check reads the limits version (``max(version)``) and the book's fingerprint (session
-row, account, positions; count, last id and sum of equity snapshots and stored bars). The
-limits are kept per version (a change applies to the very next check); the book's snapshot
-(closes at its bar, returns, covariance) per (database, session, fingerprint, data version
-of each symbol, order symbol), if the fingerprint is unchanged after reading the book (online
-prices: never). A miss is :func:`core.risk.book.check_order`; a hit rebuilds its state."""
+row, account, positions; count, last id and sum of equity snapshots and stored bars). Kept:
+the limits per version (a change applies to the very next check), the book's snapshot (its
+closes, returns, covariance) per (database, session, fingerprint, each symbol's data version,
+order symbol). A miss is :func:`core.risk.book.check_order`; a hit rebuilds its state."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from app.operations.risk import RiskCheckRequest
-from app.services.predict_online import data_version
-from core.data.catalog import load_prices
+from app.services.db import get_engine
+from core.config import get_settings
+from core.data.catalog import UPLOADS, load_prices
+from core.data.listing import EMBEDDED_FILES
+from core.risk import book as rb
 from core.risk import state as rs
-from core.risk.book import OrderCheck, PaperBook, paper_book
-from core.risk.book import check_order as check_against_book
 from core.risk.limits import RiskLimits
 from core.risk.pretrade import ProposedOrder, pre_trade_check
 from core.risk.versions import limits_in_force
+from core.store import live, paper, risk_limits, trading
 from core.store.db import session_scope
-from core.store.live import LiveBar as _L
-from core.store.paper import EquitySnapshot as _E
-from core.store.paper import PaperSession as _S
-from core.store.risk_limits import RiskLimitVersion
-from core.store.trading import TradingAccount as _A
-from core.store.trading import TradingPosition as _P
 
 SNAPSHOTS_MAX = 256  # book snapshots kept (the oldest dropped first)
 
-_ROW = select(_S.id, _S.account_id, _S.cursor, _S.cursor_ts, _S.peak_equity, _S.symbols, _S.config)
-_NAMED = _ROW.where(_S.name == bindparam("name"))
-_LATEST = _ROW.order_by(_S.updated_at.desc()).limit(1)
-_VERSION = select(func.max(RiskLimitVersion.version))
-_MONEY = select(_A.cash, _A.equity).where(_A.id == bindparam("a"))
+_S, _E, _L = paper.PaperSession, paper.EquitySnapshot, live.LiveBar
+_A, _P = trading.TradingAccount, trading.TradingPosition
+_SUMS = (  # the account's money; count, last id and sum of equity snapshots and stored bars
+    *(select(c).where(_A.id == _S.account_id).scalar_subquery() for c in (_A.cash, _A.equity)),
+    *(select(f).where(t.session_id == _S.id).scalar_subquery()
+      for t, v in ((_E, _E.equity), (_L, _L.close))
+      for f in (func.count(t.id), func.max(t.id), func.sum(v))),
+)  # fmt: skip
+_ROW = select(_S.id, _S.account_id, _S.cursor, _S.cursor_ts, _S.peak_equity, *_SUMS, _S.symbols)
+_NAMED = _ROW.add_columns(_S.config).where(_S.name == bindparam("name"))
+_LATEST = _ROW.add_columns(_S.config).order_by(_S.updated_at.desc()).limit(1)
+_VERSION = select(func.max(risk_limits.RiskLimitVersion.version))
 _HELD = select(_P.symbol, _P.qty).where(_P.account_id == bindparam("a")).order_by(_P.id)
 
 
-_COUNTS = select(  # count, last id and sum of the session's equity snapshots and stored bars
-    *(select(f).where(t.session_id == bindparam("s")).scalar_subquery()
-      for t, v in ((_E, _E.equity), (_L, _L.close))
-      for f in (func.count(t.id), func.max(t.id), func.sum(v)))
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The book and what a check derives from it before looking at the order."""
-
-    book: PaperBook
+class Snapshot(NamedTuple):  # the book and what a check derives from it, not the order
+    book: rb.PaperBook
     prices: dict[str, float]
     returns: pd.DataFrame
     history: rs.HistoryArrays
@@ -66,22 +57,17 @@ _SNAPSHOTS: OrderedDict[tuple[Any, ...], Snapshot] = OrderedDict()
 
 
 def fingerprint(conn: Connection, name: str | None) -> tuple[int, tuple[Any, ...]]:
-    """The limits version in force and what the book of session ``name`` (default the
-    newest) is made of (``()``: no such session)."""
+    """The limits version and what session ``name``'s book (default the newest) is made of."""
     version = int(conn.execute(_VERSION).scalar() or 0)
     row = conn.execute(_NAMED, {"name": name}).first() if name else conn.execute(_LATEST).first()
-    if row is None:
+    if row is None:  # no such session
         return version, ()
-    a, s = {"a": row.account_id}, {"s": row.id}
-    money = tuple(conn.execute(_MONEY, a).first() or ()) if row.account_id else ()
-    held = tuple(map(tuple, conn.execute(_HELD, a).all())) if row.account_id else ()
-    counts = tuple(conn.execute(_COUNTS, s).one())
-    return version, (*row[:5], repr(row.symbols), repr(row.config), money, held, counts)
+    held = tuple(map(tuple, conn.execute(_HELD, {"a": row.account_id}).all()))
+    return version, (*row[:-2], repr(row.symbols), repr(row.config), held)
 
 
 def limits(engine: Engine, version: int) -> tuple[int, RiskLimits]:
-    """The limits of ``version`` (read once per version and database), or of a newer one
-    that landed since: the version read and its limits."""
+    """``version`` (or a newer one landed since) and its limits, read once per database."""
     if (str(engine.url), version) not in _LIMITS:
         with session_scope(engine) as session:
             version, found = limits_in_force(session)
@@ -89,20 +75,34 @@ def limits(engine: Engine, version: int) -> tuple[int, RiskLimits]:
     return version, _LIMITS[(str(engine.url), version)]
 
 
+def data_version(dataset: str, symbol: str) -> str | None:
+    """What changes with a symbol's bars (None: online, or no such import; never cached)."""
+    if (file := EMBEDDED_FILES.get(dataset, "")) is None:
+        return "generated"
+    if file:
+        stat = (get_settings().data_dir / file).stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    if dataset != UPLOADS:
+        return None
+    from core.store.repositories import DatasetRepository  # the catalog's tables: imports only
+
+    with session_scope(get_engine()) as session:
+        record = DatasetRepository(session).get(symbol)
+    return None if record is None else record.file_sha256
+
+
 @lru_cache(maxsize=64)
 def _kept(engine: Engine, dataset: str, symbol: str, _data: str | None) -> pd.Series:
     return load_prices(lambda: session_scope(engine), dataset, symbol)["close"]
 
 
-def _closes(engine: Engine, dataset: str, symbol: str) -> pd.Series:
-    """The symbol's closes, kept per data version (online sources: read every time)."""
+def _closes(engine: Engine, dataset: str, symbol: str) -> pd.Series:  # kept per data version
     data = data_version(dataset, symbol)
     return (_kept if data is not None else _kept.__wrapped__)(engine, dataset, symbol, data)
 
 
-def _snapshot(book: PaperBook, symbol: str, dataset: str, engine: Engine) -> Snapshot:
-    """The closes at the book's bar and their returns, as :func:`check_against_book`
-    derives them (after it checked that the symbols share a bar)."""
+def _snapshot(book: rb.PaperBook, symbol: str, dataset: str, engine: Engine) -> Snapshot:
+    """The closes at the book's bar and their returns, as ``rb.check_order`` derives them."""
     stored, read = book.stored_closes, partial(_closes, engine, dataset)
     symbols = sorted({symbol, *book.positions})
     frame = pd.DataFrame({s: stored[s] if s in stored else read(s) for s in symbols}).dropna()
@@ -114,19 +114,19 @@ def _snapshot(book: PaperBook, symbol: str, dataset: str, engine: Engine) -> Sna
     return Snapshot(book, {str(k): float(v) for k, v in frame.iloc[-1].items()}, returns, history)
 
 
-def check(engine: Engine, r: RiskCheckRequest) -> OrderCheck:
+def check(engine: Engine, r: RiskCheckRequest) -> rb.OrderCheck:
     """:func:`core.risk.book.check_order` of the order ``r`` on the cached limits and book."""
     with engine.connect() as conn:
         version, book_key = fingerprint(conn, r.session)
     version, in_force = limits(engine, version)
-    held = {row[0] for row in book_key[-2]} if book_key else set()
+    held = {row[0] for row in book_key[-1]} if book_key else set()
     data = tuple(data_version(r.dataset, s) for s in sorted({r.symbol, *held}))
     key = (str(engine.url), r.session, book_key, r.dataset, data, r.symbol)
     snap = _SNAPSHOTS.get(key)
-    if snap is None:  # core's check, then the snapshot its next orders start from
+    if snap is None:  # core's check; the snapshot kept if the book did not change meanwhile
         with session_scope(engine) as session:
-            book = paper_book(session, r.session)  # LookupError: no session of that name
-        done = check_against_book(
+            book = rb.paper_book(session, r.session)  # LookupError: no session of that name
+        done = rb.check_order(
             book, symbol=r.symbol, side=r.side, qty=r.qty, limits=in_force,
             closes=partial(_closes, engine, r.dataset), limits_version=version, price=r.price,
         )  # fmt: skip
@@ -144,7 +144,7 @@ def check(engine: Engine, r: RiskCheckRequest) -> OrderCheck:
     )  # fmt: skip
     order = ProposedOrder(r.symbol, r.side, r.qty)
     decision = pre_trade_check(order, rs.with_history(state, snap.history), in_force)
-    return OrderCheck(decision, version, prices[r.symbol], b.equity)
+    return rb.OrderCheck(decision, version, prices[r.symbol], b.equity)
 
 
-__all__ = ["SNAPSHOTS_MAX", "Snapshot", "check", "fingerprint", "limits"]
+__all__ = ["SNAPSHOTS_MAX", "Snapshot", "check", "data_version", "fingerprint", "limits"]
