@@ -94,7 +94,7 @@ def test_fifty_clients_one_sqlite_database_nothing_lost(
     log_text = "\n".join(p.read_text(errors="replace") for p in logs if p.is_file())
 
     server_errors = [s for r in results for s in r["statuses"] if s[2] >= 500]
-    assert not server_errors, server_errors[:10]
+    assert not server_errors, f"{server_errors[:10]}\nAPI log:\n{log_text[-6000:]}"
     failed_reads = [s for r in results for s in r["statuses"] if s[0] == "GET" and s[2] != 200]
     assert not failed_reads, failed_reads[:10]
     assert "database is locked" not in log_text, log_text[-3000:]
