@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from app.api.app import API_PREFIX
+from app.api.paths import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES
 from app.api.ops import run_operation
