@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import bindparam, select
 
 from app.operations import predict as ops
 from app.services import registry
@@ -24,6 +25,7 @@ from app.services.risk_cache import data_version
 from core.data.loaders import DataSourceError
 from core.registry import ModelRegistry, VersionRow
 from core.store.db import session_scope
+from core.store.models import ModelVersion
 
 SERIES_MAX = 1024  # symbols' probability series kept (least recently used dropped first)
 
@@ -31,15 +33,28 @@ SERIES_MAX = 1024  # symbols' probability series kept (least recently used dropp
 _Loaded = tuple[Any, Any, tuple[str, ...], float | None]  # model, scorer, features, threshold
 
 
+_STAGE = select(ModelVersion.stage, ModelVersion.checksum).where(ModelVersion.id == bindparam("v"))
+_ROWS: dict[tuple[str, int], VersionRow] = {}  # by database and id, while stage and checksum hold
+
+
 def resolve(model: int | str) -> VersionRow:
-    """The version of an id, ``NAME:VERSION`` or ``NAME@champion`` (LookupError if none)."""
+    """The version of an id, ``NAME:VERSION`` or ``NAME@champion`` (LookupError if none);
+    an id's row is re-read only when its stage or checksum changed (one small query)."""
     from core.paper.model_refs import resolve_model_ref
 
-    with session_scope(get_engine()) as session:
+    engine = get_engine()
+    if isinstance(model, int):
+        with engine.connect() as conn:
+            now = conn.execute(_STAGE, {"v": model}).first()
+        kept = _ROWS.get((str(engine.url), model))
+        if now is not None and kept is not None and (kept.stage, kept.checksum) == tuple(now):
+            return kept
+    with session_scope(engine) as session:
         if not isinstance(model, int):
             return resolve_model_ref(session, model)
         try:
-            return ModelRegistry(session).get(model)
+            _ROWS[(str(engine.url), model)] = row = ModelRegistry(session).get(model)
+            return row
         except LookupError:
             pass
     return find_version(model)  # raises, listing the known versions

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from app.operations.predict import PredictRequest
-from app.operations.registry import RegisterRequest
+from app.operations.registry import PromoteRequest, RegisterRequest
 from app.operations.training import TrainRequest
 from app.services import data, registry
+from app.services.auth import LOCAL
 from app.services.predict import run_predict
 from app.services.training import train
 from tests.api.conftest import create_token
@@ -187,3 +188,14 @@ def test_refusals_are_401_404_and_422_with_sentences(api: httpx.Client, served: 
         assert words in refused.json()["detail"], refused.text
     too_many = {"model": version_id, "symbols": [f"S{i}" for i in range(501)]}
     assert api.post("/api/v1/predictions/batch", json=too_many).status_code == 422
+
+
+def test_a_promotion_applies_to_the_next_prediction(api: httpx.Client, served: Served) -> None:
+    by_id = {"model": served.version_id, "symbol": "IBM"}
+    assert api.post("/api/v1/predictions", json=by_id).json()["model"]["stage"] == "candidate"
+    registry.promote(PromoteRequest(version_id=served.version_id, reason="test"), actor=LOCAL)
+    now = api.post("/api/v1/predictions", json=by_id).json()
+    champion = api.post("/api/v1/predictions", json={**by_id, "model": "spx@champion"})
+    assert champion.status_code == 200, champion.text
+    assert now["model"]["stage"] == champion.json()["model"]["stage"] == "champion"
+    assert now["probability"] == champion.json()["probability"]
