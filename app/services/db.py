@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from sqlalchemy import Engine
 
 from core.config import get_settings
 from core.store.db import make_engine, upgrade
+
+_FIRST_USE = threading.Lock()
+"""lru_cache does not serialise a first call: without this lock, concurrent first requests
+(API threads) would each build and migrate an engine, and race inside Alembic."""
 
 
 @lru_cache(maxsize=4)
@@ -19,4 +24,6 @@ def _engine_for(url: str) -> Engine:
 
 def get_engine() -> Engine:
     """Engine for the configured ``WORKBENCH_DB_URL``; Alembic upgrades it to head once."""
-    return _engine_for(get_settings().database_url)
+    url = get_settings().database_url
+    with _FIRST_USE:
+        return _engine_for(url)

@@ -75,11 +75,13 @@ def test_list_promote_and_rollback_through_the_api(
 
 def test_unknown_versions_and_names_are_404s(client: TestClient, make_token: MakeToken) -> None:
     pam = make_token("pam", {"pm"})
-    for version_id in (7, 2**70):
-        missing = client.post(
-            "/api/v1/models/promote", json={"version_id": version_id}, headers=pam.headers
-        )
-        assert missing.status_code == 404 and str(version_id) in missing.json()["detail"]
+    missing = client.post("/api/v1/models/promote", json={"version_id": 7}, headers=pam.headers)
+    assert missing.status_code == 404 and "7" in missing.json()["detail"]
+    # An id no database can hold is bad input (its valid range named), not a driver overflow.
+    huge = client.post("/api/v1/models/promote", json={"version_id": 2**70}, headers=pam.headers)
+    assert huge.status_code == 422, huge.text
+    assert huge.json()["fields"][0]["field"] == "version_id"
+    assert "at most" in huge.json()["fields"][0]["message"]
     nothing = client.post("/api/v1/models/rollback", json={"name": "none"}, headers=pam.headers)
     assert nothing.status_code == 404 and "no champion" in nothing.json()["detail"]
     empty = client.get("/api/v1/models", params={"name": ""}, headers=pam.headers)

@@ -13,12 +13,13 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from app.api.auth import current_actor
+from app.operations.fields import ROW_ID_MAX
 from app.services.auth import Actor
 
 Caller = Annotated[Actor, Depends(current_actor)]
 """The Actor of the request's bearer token (401 without one)."""
 
-MAX_ID = 2**63 - 1
+MAX_ID = ROW_ID_MAX
 """The largest row id the database can hold (SQLite's and PostgreSQL's BIGINT)."""
 
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="Job id (see GET /api/v1/jobs)")]
