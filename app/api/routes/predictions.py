@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from app.api.paths import API_PREFIX
 from app.api.auth import current_actor
 from app.api.errors import ERROR_RESPONSES
 from app.api.ops import run_operation
+from app.api.paths import API_PREFIX
 from app.operations.predict import (
     BatchPredictions,
     OnePrediction,
