@@ -149,6 +149,8 @@ class _AtOneBar(BaseModel):
     dataset: str = Field(default="ohlcv_daily", max_length=64, description="Dataset name")
     as_of: date | None = Field(
         default=None,
+        ge=date(1900, 1, 1),
+        le=date(2200, 12, 31),
         description="Score the last bar on or before this date (YYYY-MM-DD), from bars up "
         "to it only; default the latest bar",
     )
@@ -168,8 +170,8 @@ class _AtOneBar(BaseModel):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, int):
-            if value < 1:
-                raise ValueError(f"a model version id is at least 1, not {value}")
+            if not 1 <= value <= ROW_ID_MAX:
+                raise ValueError(f"a model version id is at least 1 (and below 2^63), not {value}")
             return value
         from core.paper.model_refs import parse_model_ref  # pandas: on first validation
 
