@@ -98,18 +98,6 @@ def test_it_installs_as_its_own_package(tmp_path: Path) -> None:
 # -- every method against the live API ----------------------------------------------
 
 
-def test_paper_start_runs_a_real_worker(stack: Stack) -> None:
-    """Started first: the worker tunes and runs 3 bars while the tests below run; the
-    last test checks what it did."""
-    trader = as_role(stack, "trader")
-    started = trader.paper_start(
-        {"session": "client", "symbols": ["SP500", "IBM"], "train_bars": 300}, steps=3
-    )
-    assert started["session"] == "client" and started["pid"] > 0
-    with pytest.raises(Forbidden):
-        as_role(stack, "analyst").paper_start({"session": "other"}, steps=1)
-
-
 def test_system_and_identity(stack: Stack, wb: WorkbenchClient) -> None:
     assert WorkbenchClient(stack.url).healthz() == {"status": "ok"}
     assert wb.readyz()["status"] == "ready"
@@ -262,7 +250,17 @@ def test_alert_channels_rules_and_history(stack: Stack, wb: WorkbenchClient) -> 
     assert isinstance(wb.alert_history(limit=5)["events"], list)
 
 
-def test_paper_status_pause_resume_and_kill(stack: Stack, wb: WorkbenchClient) -> None:
+def test_paper_start_status_pause_resume_and_kill(stack: Stack, wb: WorkbenchClient) -> None:
+    # One test: pytest-xdist may give the tests of a module to different processes, each
+    # with its own stack, so a worker started by one test is not seen by another.
+    trader = as_role(stack, "trader")
+    started = trader.paper_start(
+        {"session": "client", "symbols": ["SP500", "IBM"], "train_bars": 300}, steps=3
+    )
+    assert started["session"] == "client" and started["pid"] > 0
+    with pytest.raises(Forbidden):
+        as_role(stack, "analyst").paper_start({"session": "other"}, steps=1)
+
     def finished() -> dict | None:
         status = wb.paper_status(session="client")
         beat = status.get("heartbeat") or {}
@@ -270,7 +268,6 @@ def test_paper_status_pause_resume_and_kill(stack: Stack, wb: WorkbenchClient) -
 
     status = wait_until(finished, "the paper worker to run its 3 bars", timeout_s=240)
     assert status["session"]["symbols"] == ["SP500", "IBM"] and status["fills"] >= 0
-    trader = as_role(stack, "trader")
     assert trader.paper_pause(reason="client test")["changed"] is False  # no worker runs
     assert trader.paper_resume(reason="client test")["changed"] is False
     with pytest.raises(Forbidden):
