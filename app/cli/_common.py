@@ -202,6 +202,31 @@ PAPER_REQ = "app.operations.paper:PaperRequest"
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 
 
+def metrics_port_option(what: str, compose_port: int) -> Any:
+    """``--metrics-port``: serve a worker's Prometheus metrics (``what``) on a port."""
+    from app.cli import options as opt
+
+    return typer.Option(
+        0,
+        "--metrics-port",
+        help=f"Serve Prometheus metrics ({what}) at http://HOST:PORT/metrics "
+        f"(0 = off; compose uses {compose_port}; docs/metrics.md).",
+        parser=opt.number(0, 65535, integer=True),
+    )
+
+
+def metrics_host_option() -> Any:
+    """``--metrics-host``: the address a worker's metrics listen on."""
+    from app.cli import options as opt
+
+    return typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        help="Address the metrics listen on (0.0.0.0 in a container).",
+        parser=opt.host(),
+    )
+
+
 def _actor(as_json: bool) -> Any:
     """The acting user: the one place the CLI gets it (see ``tokens.cli_actor``)."""
     from app.services.tokens import cli_actor

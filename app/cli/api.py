@@ -14,9 +14,7 @@ def api(
         "127.0.0.1",
         "--host",
         help="Address to listen on (0.0.0.0: every interface).",
-        parser=opt.text(
-            pattern=r"[A-Za-z0-9.:-]+", hint="an IP address or host name, e.g. 127.0.0.1"
-        ),
+        parser=opt.host(),
     ),
     port: int = typer.Option(
         8000, "--port", help="Port to listen on.", parser=opt.number(1, 65535, integer=True)

@@ -16,7 +16,16 @@ import typer
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import EXIT_BUSY, JSON_OPT, _actor, _call, emit, fail
+from app.cli._common import (
+    EXIT_BUSY,
+    JSON_OPT,
+    _actor,
+    _call,
+    emit,
+    fail,
+    metrics_host_option,
+    metrics_port_option,
+)
 
 EXIT_JOB_FAILED = 1
 EXIT_TIMEOUT = 124
@@ -188,19 +197,8 @@ def jobs_worker(
         "--warm/--no-warm",
         help="Import the long operations and compile the engine before the first job.",
     ),
-    metrics_port: int = typer.Option(
-        0,
-        "--metrics-port",
-        help="Serve Prometheus metrics (queue depth, job durations, heartbeat age) at "
-        "http://HOST:PORT/metrics (0 = off; compose uses 9102; docs/metrics.md).",
-        parser=opt.number(0, 65535, integer=True),
-    ),
-    metrics_host: str = typer.Option(
-        "127.0.0.1",
-        "--metrics-host",
-        help="Address the metrics listen on (0.0.0.0 in a container).",
-        parser=opt.text(pattern=r"[A-Za-z0-9.:_-]+", hint="a host name or IP address"),
-    ),
+    metrics_port: int = metrics_port_option("queue depth, job durations, heartbeat age", 9102),
+    metrics_host: str = metrics_host_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run queued jobs until stopped (SIGTERM requeues the running job)."""

@@ -243,10 +243,16 @@ def _field_parser(info: Any) -> Parser:
     return text(pattern=pattern, hint=hint, allow_empty=info.default == "")
 
 
+def host() -> Parser:
+    """An address to listen on: an IP address or a host name."""
+    return text(pattern=r"[A-Za-z0-9.:_-]+", hint="an IP address or host name, e.g. 127.0.0.1")
+
+
 __all__ = [
     "choice",
     "describe_range",
     "from_model",
+    "host",
     "input_file",
     "iso_date",
     "number",

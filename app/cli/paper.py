@@ -8,7 +8,17 @@ import typer
 
 from app.cli import options as opt
 from app.cli._app import app
-from app.cli._common import EXIT_BUSY, JSON_OPT, PAPER_REQ, _actor, _call, emit, fail
+from app.cli._common import (
+    EXIT_BUSY,
+    JSON_OPT,
+    PAPER_REQ,
+    _actor,
+    _call,
+    emit,
+    fail,
+    metrics_host_option,
+    metrics_port_option,
+)
 from app.cli._generate import add_command
 from app.operations.paper import KILL, PAUSE, RESUME, STATUS, PaperRequest
 
@@ -73,19 +83,8 @@ def paper_run(
         "(above 0).",
     ),
     until: str | None = typer.Option(None, "--until", help="Last bar to replay (YYYY-MM-DD)."),
-    metrics_port: int = typer.Option(
-        0,
-        "--metrics-port",
-        help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run lasts "
-        "(0 = off; compose uses 9101; docs/metrics.md).",
-        parser=opt.number(0, 65535, integer=True),
-    ),
-    metrics_host: str = typer.Option(
-        "127.0.0.1",
-        "--metrics-host",
-        help="Address the metrics listen on (0.0.0.0 in a container).",
-        parser=opt.text(pattern=r"[A-Za-z0-9.:_-]+", hint="a host name or IP address"),
-    ),
+    metrics_port: int = metrics_port_option("stages, orders, fills, equity, limits, drift", 9101),
+    metrics_host: str = metrics_host_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the paper-trading worker (resumable; steer it with `paper pause|resume|kill`).
