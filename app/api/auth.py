@@ -10,6 +10,7 @@ JWT, when ``[workbench.oidc]`` is configured: :mod:`app.services.api_oidc`), the
 from __future__ import annotations
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.errors import RateLimited
@@ -30,12 +31,17 @@ def limiter_of(request: Request) -> RateLimiter:
     return limiter  # type: ignore[no-any-return]
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Actor:
     """The Actor of the request's bearer token; 401 when missing or not live, 429 over
-    the token's rate."""
+    the token's rate.
+
+    A coroutine, so that a request does not hop to the thread pool just to be
+    authenticated: a personal access token is resolved in the event loop (from the
+    in-process cache; the database only once per ``api_token_cache_s`` and token), an
+    OIDC token in the thread pool (a key fetch may wait on the network)."""
     from app.services.api_oidc import resolve_oidc
     from app.services.api_tokens import resolve
     from core.auth.jwt import looks_like_jwt
@@ -48,7 +54,9 @@ def current_actor(
             headers={"WWW-Authenticate": "Bearer"},
         )
     token = credentials.credentials
-    grant = resolve_oidc(token) if looks_like_jwt(token) else resolve(token)
+    grant = (
+        await run_in_threadpool(resolve_oidc, token) if looks_like_jwt(token) else resolve(token)
+    )
     if grant is None:
         raise HTTPException(
             status_code=401,

@@ -3,8 +3,9 @@ pre-trade check of one order.
 
 Every change needs the ``risk`` role and a reason, and is stored as a new version with
 who, when, the old and the new values (:mod:`core.risk.versions`). The newest version
-applies from the next decision: readers call :func:`current_limits` each cycle, nothing
-is cached.
+applies from the next decision: readers call :func:`current_limits` each cycle; the
+pre-trade check reads the version at every check and caches per version only
+(:mod:`app.services.risk_cache`).
 """
 
 from __future__ import annotations

@@ -41,10 +41,12 @@ _CAUSAL = (
     "naming them). " + _CAUSAL,
     responses={k: ERROR_RESPONSES[k] for k in (401, 403, 404, 422, 429, 500)},
 )
-def predict_one(
+async def predict_one(
     request: PredictOneRequest, actor: Actor = Depends(current_actor)
 ) -> dict[str, Any]:
-    """One prediction."""
+    """One prediction, in the event loop (a cached model and series answer in well under
+    1 ms, less than a hop to the thread pool; the first request of a model and symbol
+    loads them there, once)."""
     return run_operation("predict-one", request, actor)
 
 
