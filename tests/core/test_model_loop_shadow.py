@@ -55,13 +55,15 @@ def edge(tmp_path: Path) -> tuple[Engine, dict[str, pd.DataFrame]]:
 
 
 CONFIG = {"challenger": "alpha:1", "train_bars": TRAIN, "sprt_delta_bps": 2.0}
+DECIDE = range(TRAIN, 800)
+"""Bars for the edge's SPRT to decide on: it accepts H1 after 224 of these 500."""
 
 
 def test_a_truly_better_challenger_is_accepted_and_auto_promoted(edge) -> None:
     engine, frames = edge
     config = {**CONFIG, "promotion": "auto"}
     (observer,) = shadow_observers(config, engine=engine)
-    _run(engine, observer, frames, config, range(TRAIN, 1100))
+    _run(engine, observer, frames, config, DECIDE)
     test = _test_row(engine)
     assert test.decision == "accept_h1" and test.state == "decided"
     assert test.log_lr >= test.upper
@@ -128,7 +130,7 @@ def test_approval_waits_for_a_pm_then_promotes_or_rejects(edge, tmp_path: Path) 
     engine, frames = edge
     config = {**CONFIG, "promotion": "approval"}
     (observer,) = shadow_observers(config, engine=engine)
-    _run(engine, observer, frames, config, range(TRAIN, 1100))
+    _run(engine, observer, frames, config, DECIDE)
     with session_scope(engine) as s:
         (request,) = ModelLoopRepository(s).promotion_requests()
         assert request.status == "pending" and request.model_name == "alpha"

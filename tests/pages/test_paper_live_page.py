@@ -18,7 +18,7 @@ from app.services.db import get_engine
 from core.alerts import AlertRuleSpec
 from core.paper import control
 from core.store.db import session_scope
-from core.store.paper import PaperSessionRepository
+from core.store.paper import HeartbeatRepository, PaperSessionRepository
 from core.store.trading import PositionRepository
 from tests.fakes.slept_clock import FakeTime as _FakeTime
 from tests.pages.helpers import metrics, open_app
@@ -152,7 +152,7 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
                 assert any("Pause requested" in i.value for i in at.info), at.warning
                 seen["paused_at"] = cursor
             return
-        if (paper.monitor().heartbeat or {}).get("status") == "paused":
+        if _beat_status() == "paused":
             assert cursor == seen["paused_at"] + 1 or cursor == seen["paused_at"]
             seen["paused_beats"] += 1
             if seen["paused_beats"] == 3:
@@ -177,8 +177,18 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
 
 
 def _cursor() -> int:
-    view = paper.monitor()
-    return -1 if view.session is None else int(view.session["cursor"])
+    """Session live1's cursor, straight from its row (the full monitor view, read at every
+    sleep of the worker, would cost more than the bars)."""
+    with session_scope(get_engine()) as s:
+        row = PaperSessionRepository(s).get("live1")
+        return -1 if row is None else int(row.cursor)
+
+
+def _beat_status() -> str | None:
+    """The newest heartbeat's status, as the monitor shows it."""
+    with session_scope(get_engine()) as s:
+        beat = HeartbeatRepository(s).latest()
+        return None if beat is None else str(beat.status)
 
 
 def _drift_is_shown(at: AppTest) -> None:
@@ -270,7 +280,6 @@ def test_an_alpaca_session_is_badged_live_and_says_when_the_market_reopens(
     from app.services import paper_monitor
     from core.broker import alpaca
     from core.paper import session
-    from core.store.paper import HeartbeatRepository
 
     assert (paper_monitor.KEY_NAMES, paper_monitor.SECRET_NAMES) == (
         alpaca.KEY_NAMES,
