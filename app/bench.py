@@ -33,12 +33,15 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.bench_api import bench_api
 from app.bench_api import summary as api_summary
 from core import bench as core_bench
 from core.benchkit import has_bytecode, percentiles
+
+if TYPE_CHECKING:
+    from app.operations.system import BenchRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_FIRST_RENDER_S = 1.5
@@ -223,3 +226,17 @@ def summary_text(report: dict[str, Any]) -> str:
     if "api" in report:
         text = "\n".join(filter(None, [text, api_summary(report["api"])]))
     return text
+
+
+def run(request: BenchRequest) -> dict[str, object]:
+    """Run the benchmark sections a :class:`~app.operations.system.BenchRequest` names
+    (the ``bench`` operation: core's sections plus the ``app`` and ``api`` ones, which
+    core cannot import; here rather than in app/services, which the API bench drives)."""
+    sections = request.only or list(SECTIONS)
+    report: dict[str, object] = {}
+    if request.peers:  # not a default section; first, so a missing package fails at once
+        from core.bench_peers import bench_peers
+
+        report["peers"] = bench_peers(repeats=request.repeats)
+    report |= {name: SECTIONS[name](repeats=request.repeats) for name in sections}
+    return report

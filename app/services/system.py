@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from app.operations.system import BenchRequest, SetupRequest
+from app.operations.system import SetupRequest
 from app.services.db import get_engine
 from core.config import get_settings
 
@@ -101,18 +101,4 @@ def setup(request: SetupRequest) -> SetupReport:
     )
     if request.regimes:
         report.regimes = store_default_regimes()
-    return report
-
-
-def bench(request: BenchRequest) -> dict[str, object]:
-    """Run the benchmark sections a :class:`~app.operations.system.BenchRequest` names."""
-    from app import bench as app_bench  # core's sections plus ``app`` (core cannot import app)
-
-    sections = request.only or list(app_bench.SECTIONS)
-    report: dict[str, object] = {}
-    if request.peers:  # not a default section; first, so a missing package fails at once
-        from core.bench_peers import bench_peers
-
-        report["peers"] = bench_peers(repeats=request.repeats)
-    report |= {name: app_bench.SECTIONS[name](repeats=request.repeats) for name in sections}
     return report
