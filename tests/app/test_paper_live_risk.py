@@ -12,7 +12,7 @@ import pytest
 
 from app.operations.paper import PaperRequest, StatusRequest
 from app.operations.risk import RiskCheckRequest
-from app.services import paper, paper_io, paper_view
+from app.services import paper, paper_io, paper_view, risk_cache
 from app.services import risk as risk_service
 from core.paper.session import SessionIO, common_calendar
 from core.risk import portfolio_risk
@@ -50,7 +50,7 @@ def test_a_simulated_sessions_risk_comes_from_its_stored_bars(
         assert row.last_price == pytest.approx(closes.loc[cursor_ts, sym], rel=1e-12)
 
     monkeypatch.setattr(paper_view, "IO", SessionIO(paper_io.IO.broker_for, _no_dataset))
-    monkeypatch.setattr(risk_service, "load_prices", _no_dataset)
+    monkeypatch.setattr(risk_cache, "load_prices", _no_dataset)  # where the check reads a dataset
     report = paper.risk_report(view)
     assert report is not None
     snapshots = view.equity
@@ -78,6 +78,6 @@ def test_a_simulated_sessions_risk_comes_from_its_stored_bars(
     # a symbol the session does not trade is priced by the dataset: on a calendar the
     # session's bars do not share, the check is refused with a sentence
     later = pd.DataFrame({"close": [10.0, 11.0]}, index=pd.bdate_range("2030-01-01", periods=2))
-    monkeypatch.setattr(risk_service, "load_prices", lambda *_a: later)
+    monkeypatch.setattr(risk_cache, "load_prices", lambda *_a: later)
     with pytest.raises(LookupError, match="SP500 has no close at the bars of paper session"):
         risk_service.check_order(RiskCheckRequest(session="live", symbol="SP500", qty=1))
