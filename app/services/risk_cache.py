@@ -4,7 +4,7 @@ Each check reads the limits version (``max(version)``) and the book's fingerprin
 row, account, positions; count, last id and sum of equity snapshots and stored bars). Kept:
 the limits per version (a change applies to the very next check), the book's snapshot (its
 closes, returns, covariance) per (database, session, fingerprint, each symbol's data version,
-order symbol). A miss is :func:`core.risk.book.check_order`; a hit rebuilds its state."""
+order symbol): :func:`core.risk.book.book_market`, then :func:`~core.risk.book.check_in_market`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ from core.config import get_settings
 from core.data.catalog import UPLOADS, load_prices
 from core.data.listing import EMBEDDED_FILES
 from core.risk import book as rb
-from core.risk import state as rs
 from core.risk.limits import RiskLimits
-from core.risk.pretrade import ProposedOrder, pre_trade_check
 from core.risk.versions import limits_in_force
 from core.store import live, paper, risk_limits, trading
 from core.store.db import session_scope
@@ -47,9 +45,7 @@ _HELD = select(_P.symbol, _P.qty).where(_P.account_id == bindparam("a")).order_b
 
 class Snapshot(NamedTuple):  # the book and what a check derives from it, not the order
     book: rb.PaperBook
-    prices: dict[str, float]
-    returns: pd.DataFrame
-    history: rs.HistoryArrays
+    market: rb.BookMarket
 
 
 _LIMITS: dict[tuple[str, int], RiskLimits] = {}  # by database and version
@@ -101,19 +97,6 @@ def _closes(engine: Engine, dataset: str, symbol: str) -> pd.Series:  # kept per
     return (_kept if data is not None else _kept.__wrapped__)(engine, dataset, symbol, data)
 
 
-def _snapshot(book: rb.PaperBook, symbol: str, dataset: str, engine: Engine) -> Snapshot:
-    """The closes at the book's bar and their returns, as ``rb.check_order`` derives them."""
-    stored, read = book.stored_closes, partial(_closes, engine, dataset)
-    symbols = sorted({symbol, *book.positions})
-    frame = pd.DataFrame({s: stored[s] if s in stored else read(s) for s in symbols}).dropna()
-    if book.cursor_ts is not None:
-        frame = frame.loc[: pd.Timestamp(book.cursor_ts).tz_localize(None)]
-    returns = frame.pct_change().dropna().tail(250)
-    clean = returns.dropna(how="any")  # as PortfolioState derives its history
-    history = rs.NO_HISTORY if returns.empty else rs.history_arrays(clean.to_numpy(), clean.columns)
-    return Snapshot(book, {str(k): float(v) for k, v in frame.iloc[-1].items()}, returns, history)
-
-
 def check(engine: Engine, r: RiskCheckRequest) -> rb.OrderCheck:
     """:func:`core.risk.book.check_order` of the order ``r`` on the cached limits and book."""
     with engine.connect() as conn:
@@ -126,25 +109,15 @@ def check(engine: Engine, r: RiskCheckRequest) -> rb.OrderCheck:
     if snap is None:  # core's check; the snapshot kept if the book did not change meanwhile
         with session_scope(engine) as session:
             book = rb.paper_book(session, r.session)  # LookupError: no session of that name
-        done = rb.check_order(
-            book, symbol=r.symbol, side=r.side, qty=r.qty, limits=in_force,
-            closes=partial(_closes, engine, r.dataset), limits_version=version, price=r.price,
-        )  # fmt: skip
-        snap = _snapshot(book, r.symbol, r.dataset, engine)
+        snap = Snapshot(book, rb.book_market(book, r.symbol, partial(_closes, engine, r.dataset)))
         with engine.connect() as conn:
             if fingerprint(conn, r.session) == (version, book_key) and None not in data:
                 _SNAPSHOTS[key] = snap  # one dict operation each: atomic under the GIL
                 if len(_SNAPSHOTS) > SNAPSHOTS_MAX:
                     _SNAPSHOTS.popitem(last=False)
-        return done
-    prices, b = {**snap.prices, **({r.symbol: r.price} if r.price is not None else {})}, snap.book
-    state = rs.build_portfolio_state(
-        equity=b.equity, cash=b.cash, positions=b.positions, prices=prices, bar=b.bar,
-        equity_at_close=b.equity_at_close, peak_equity=b.peak_equity, returns_history=snap.returns,
+    return rb.check_in_market(
+        snap.book, snap.market, symbol=r.symbol, side=r.side, qty=r.qty, limits=in_force,
+        limits_version=version, price=r.price,
     )  # fmt: skip
-    order = ProposedOrder(r.symbol, r.side, r.qty)
-    decision = pre_trade_check(order, rs.with_history(state, snap.history), in_force)
-    return rb.OrderCheck(decision, version, prices[r.symbol], b.equity)
-
 
 __all__ = ["SNAPSHOTS_MAX", "Snapshot", "check", "data_version", "fingerprint", "limits"]

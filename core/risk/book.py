@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from core.risk.limits import RiskLimits
 from core.risk.pretrade import ProposedOrder, RiskDecision, pre_trade_check
-from core.risk.state import build_portfolio_state
+from core.risk.state import (
+    NO_HISTORY,
+    HistoryArrays,
+    build_portfolio_state,
+    history_arrays,
+    with_history,
+)
 from core.store.live import LiveBarRepository
 from core.store.paper import PaperSessionRepository
 from core.store.trading import PositionRepository, TradingAccount
@@ -92,23 +98,22 @@ def paper_book(session: Session, name: str | None = None) -> PaperBook:
     )
 
 
-def check_order(
-    book: PaperBook,
-    *,
-    symbol: str,
-    side: Literal["buy", "sell"],
-    qty: float,
-    closes: Closes,
-    limits: RiskLimits,
-    limits_version: int,
-    price: float | None = None,
-) -> OrderCheck:
-    """Check one order against ``book`` at the close of the bar the book stands at.
+@dataclass(frozen=True)
+class BookMarket:
+    """What a check reads of the market at the bar a book stands at, whatever the order:
+    each symbol's close, the last 250 bar returns, and their derived arrays (computed once,
+    so checks of many orders on one book share one covariance)."""
 
-    ``price`` (when given) replaces the symbol's close; the returns history is the last
-    250 bar returns of the order's symbol and the held ones. A live session's symbols
-    are priced from the bars it stored (:attr:`PaperBook.stored_closes`), others by
-    ``closes``.
+    prices: dict[str, float]
+    returns: pd.DataFrame
+    history: HistoryArrays
+
+
+def book_market(book: PaperBook, symbol: str, closes: Closes) -> BookMarket:
+    """The market of ``book`` and the order's ``symbol`` at the close of the book's bar.
+
+    The order's symbol and the held ones are priced from the bars a live session stored
+    (:attr:`PaperBook.stored_closes`), others by ``closes``.
 
     Raises
     ------
@@ -126,9 +131,27 @@ def check_order(
             f"(its symbols: {', '.join(sorted(book.stored_closes)) or 'none stored'}); "
             "check an order for one of them, or leave --session out"
         )
+    returns = frame.pct_change().dropna().tail(250)
+    clean = returns.dropna(how="any")  # as PortfolioState derives its history
+    history = NO_HISTORY if returns.empty else history_arrays(clean.to_numpy(), clean.columns)
     prices = {str(k): float(v) for k, v in frame.iloc[-1].items()}
-    if price is not None:
-        prices[symbol] = price
+    return BookMarket(prices, returns, history)
+
+
+def check_in_market(
+    book: PaperBook,
+    market: BookMarket,
+    *,
+    symbol: str,
+    side: Literal["buy", "sell"],
+    qty: float,
+    limits: RiskLimits,
+    limits_version: int,
+    price: float | None = None,
+) -> OrderCheck:
+    """Check one order against ``book`` in ``market`` (:func:`book_market` of the book and
+    the order's symbol); ``price`` (when given) replaces the symbol's close."""
+    prices = {**market.prices, **({symbol: price} if price is not None else {})}
     state = build_portfolio_state(
         equity=book.equity,
         cash=book.cash,
@@ -137,10 +160,51 @@ def check_order(
         bar=book.bar,
         equity_at_close=book.equity_at_close,
         peak_equity=book.peak_equity,
-        returns_history=frame.pct_change().dropna().tail(250),
+        returns_history=market.returns,
     )
-    decision = pre_trade_check(ProposedOrder(symbol, side, qty), state, limits)
+    order = ProposedOrder(symbol, side, qty)
+    decision = pre_trade_check(order, with_history(state, market.history), limits)
     return OrderCheck(decision, limits_version, prices[symbol], book.equity)
 
 
-__all__ = ["EMPTY_ACCOUNT", "OrderCheck", "PaperBook", "check_order", "paper_book"]
+def check_order(
+    book: PaperBook,
+    *,
+    symbol: str,
+    side: Literal["buy", "sell"],
+    qty: float,
+    closes: Closes,
+    limits: RiskLimits,
+    limits_version: int,
+    price: float | None = None,
+) -> OrderCheck:
+    """Check one order against ``book`` at the close of the bar the book stands at
+    (:func:`book_market`, then :func:`check_in_market`).
+
+    Raises
+    ------
+    LookupError
+        The symbols share no bar up to the session's last bar.
+    """
+    return check_in_market(
+        book,
+        book_market(book, symbol, closes),
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        limits=limits,
+        limits_version=limits_version,
+        price=price,
+    )
+
+
+__all__ = [
+    "EMPTY_ACCOUNT",
+    "BookMarket",
+    "OrderCheck",
+    "PaperBook",
+    "book_market",
+    "check_in_market",
+    "check_order",
+    "paper_book",
+]
