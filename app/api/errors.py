@@ -34,25 +34,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.operations.errors import field_errors, humanize
+from app.operations.errors import TYPE_WORDS, field_errors, humanize
 
 LOG = logging.getLogger("workbench.api")
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form"}
-_TYPE_WORDS = {
-    "dict_type": "must be a JSON object",
-    "model_type": "must be a JSON object",
-    "model_attributes_type": "must be a JSON object",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "set_type": "must be a list",
-    "string_type": "must be text (a JSON string)",
-    "string_unicode": "must be text (a JSON string)",
-    "datetime_parsing": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
-    "datetime_type": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
-    "float_type": "must be a finite number",
-    "int_type": "must be a whole number",
-}
-"""Words for pydantic's type errors that :func:`field_errors` leaves in pydantic's phrasing."""
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -146,8 +131,8 @@ def _problems(exc: Exception, labels: Mapping[str, str] | None = None) -> list[d
 
 
 class _Stripped:
-    """Validation errors in our words for pydantic's type errors; with ``located``, FastAPI's
-    location ("body", "query") removed from the front of each."""
+    """Validation errors with, when ``located``, FastAPI's location ("body", "query")
+    removed from the front of each, and a missing body named as the request's."""
 
     def __init__(self, errors: list[dict[str, Any]], *, located: bool = True) -> None:
         self._errors = []
@@ -159,8 +144,8 @@ class _Stripped:
             name = humanize(str(loc[-1])) if loc else f"The request {where or 'body'}"
             if not loc and kind == "missing":
                 item = {**item, "type": "value_error", "msg": f"{name} is required"}
-            elif kind in _TYPE_WORDS:
-                item = {**item, "type": "value_error", "msg": f"{name} {_TYPE_WORDS[kind]}"}
+            elif not loc and kind in TYPE_WORDS:  # the body itself: no field label to use
+                item = {**item, "type": "value_error", "msg": f"{name} {TYPE_WORDS[kind]}"}
             self._errors.append({**item, "loc": tuple(loc)})
 
     def errors(self) -> list[dict[str, Any]]:

@@ -66,6 +66,22 @@ def humanize(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+TYPE_WORDS = {
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "set_type": "must be a list",
+    "string_type": "must be text (a JSON string)",
+    "string_unicode": "must be text (a JSON string)",
+    "datetime_parsing": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
+    "datetime_type": "must be a date and time written YYYY-MM-DDTHH:MM:SS",
+}
+"""Words for pydantic's type errors of values sent as JSON (the API; a form's or the CLI's
+typed values rarely have them)."""
+
+
 def _sentence(kind: str, ctx: Mapping[str, Any], msg: str, label: str) -> str:
     if kind == "greater_than_equal":
         return f"{label} must be at least {number_text(ctx['ge'])}"
@@ -101,6 +117,8 @@ def _sentence(kind: str, ctx: Mapping[str, Any], msg: str, label: str) -> str:
         return f"{label} must be true or false"
     if kind == "extra_forbidden":
         return f"{label} is not a setting of this form; remove it"
+    if kind in TYPE_WORDS and label:
+        return f"{label} {TYPE_WORDS[kind]}"
     text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     names_it = label and (label.lower() in text.lower() or ctx.get("_field", "") in text)
     return f"{label}: {text}" if label and not names_it else text
@@ -164,4 +182,4 @@ def error_text(exc: Exception, *, labels: Mapping[str, str] | None = None) -> st
     return " ".join(e.message for e in field_errors(exc, labels=labels))
 
 
-__all__ = ["FieldError", "error_text", "field_errors", "humanize", "number_text"]
+__all__ = ["TYPE_WORDS", "FieldError", "error_text", "field_errors", "humanize", "number_text"]
