@@ -120,4 +120,5 @@ def check(engine: Engine, r: RiskCheckRequest) -> rb.OrderCheck:
         limits_version=version, price=r.price,
     )  # fmt: skip
 
+
 __all__ = ["SNAPSHOTS_MAX", "Snapshot", "check", "data_version", "fingerprint", "limits"]
