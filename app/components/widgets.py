@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from app.components import numbers
 from core.data.validation import Defect
 
 
@@ -24,6 +25,6 @@ def render_defects(defects: Sequence[Defect], *, source: str) -> None:
         st.error(f"**{defect.code}**: {defect.message}")
 
 
-def pct(value: float) -> str:
-    """Format a fraction as a percentage."""
-    return f"{value:.2%}"
+def pct(value: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage with ``digits`` decimals (the metric cards' precision)."""
+    return numbers.pct(value, digits)

@@ -27,7 +27,7 @@ def test_switching_to_close_only_dataset_draws_a_line() -> None:
     shown = metrics(at)
     assert shown["Bars"] == "8,313"
     expected = data_service.load_prices("sp500_closes", "MSFT")["close"]
-    assert shown["Total return"] == f"{expected.iloc[-1] / expected.iloc[0] - 1:.2%}"
+    assert shown["Total return"] == f"{expected.iloc[-1] / expected.iloc[0] - 1:,.2%}"
     assert trace_types(at) == ["scatter"]
 
 
