@@ -65,6 +65,20 @@ class WorkbenchSettings(BaseSettings):
         "within this time).",
     )
 
+    chromium_path: Path = Field(
+        default=Path("/usr/bin/chromium"),
+        description="Chromium (or Chrome) binary that prints report packs to PDF.",
+    )
+    report_pdf_timeout_s: float = Field(
+        default=90.0, gt=0, le=600, description="Longest wait for one PDF print."
+    )
+    report_schedules_enabled: bool = Field(
+        default=True, description="Whether the alerts watchdog delivers scheduled report packs."
+    )
+    report_send_attempts: int = Field(
+        default=3, ge=1, le=20, description="Tries per scheduled pack, slot and channel."
+    )
+
     @field_validator("db_url")
     @classmethod
     def _check_url(cls, value: str) -> str:

@@ -24,6 +24,8 @@ __all__ = [
     "ImportedDataset",
     "ModelEvent",
     "ModelVersion",
+    "ReportDelivery",
+    "ReportSchedule",
     "RetrainDecision",
     "RiskLimitVersion",
     "Run",
@@ -170,3 +172,45 @@ class AlertEvent(Base):
     channels: Mapped[list[str]] = mapped_column(JSON)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportSchedule(Base):
+    """A report pack sent on a schedule (daily or weekly at a time) to named channels."""
+
+    __tablename__ = "report_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_name: Mapped[str] = mapped_column(String(64))
+    frequency: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at_time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64), default="local")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportDelivery(Base):
+    """One scheduled pack to one channel for one due slot: claimed once, then sent or
+    failed (the unique key keeps a slot from being sent twice, also after a restart)."""
+
+    __tablename__ = "report_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "schedule_name", "slot", "channel", name="uq_report_deliveries_schedule_slot_channel"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_name: Mapped[str] = mapped_column(String(64), index=True)
+    slot: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
