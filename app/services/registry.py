@@ -21,7 +21,7 @@ from app.services import runs as run_store
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.monitoring.reference import record_registered
-from core.registry import Candidate, ModelRegistry, VersionRow
+from core.registry import AlreadyRegistered, Candidate, ModelRegistry, VersionRow
 from core.store.db import session_scope
 
 if TYPE_CHECKING:  # a return type: listing versions must not import sklearn
@@ -36,7 +36,11 @@ def list_versions(request: VersionsRequest | None = None) -> list[VersionRow]:
 
 
 def register(request: RegisterRequest, *, actor: Actor = LOCAL) -> VersionRow:
-    """Copy a training run's artifact into the registry as a new candidate version."""
+    """Copy a training run's artifact into the registry as a new candidate version.
+
+    One run is one version, whatever the name: a run that a live version already holds
+    is refused (:class:`core.registry.AlreadyRegistered`, a ValueError naming it), for
+    the pages, the CLI and the API alike."""
     require(actor, "analyst", "registering a model")
     run = run_store.get_run(request.run_id)
     candidate = Candidate.from_training_run(
@@ -44,9 +48,11 @@ def register(request: RegisterRequest, *, actor: Actor = LOCAL) -> VersionRow:
     )
     source = run_store.run_folder(request.run_id) / "model"
     with session_scope(get_engine()) as session:
-        row = ModelRegistry(session).register(
-            request.name, candidate, source=source, actor=actor.name
-        )
+        models = ModelRegistry(session)
+        holder = models.holding_run(request.run_id)
+        if holder is not None:
+            raise AlreadyRegistered(request.run_id, holder)
+        row = models.register(request.name, candidate, source=source, actor=actor.name)
         record_registered(session, row.id)  # the training reference (core.monitoring)
         return row
 

@@ -7,7 +7,14 @@ native formats guarded by SHA-256 checksums.
 """
 
 from core.registry._registry import ModelRegistry
-from core.registry._versions import STAGES, Candidate, VersionRow, compare_table, validate_name
+from core.registry._versions import (
+    STAGES,
+    AlreadyRegistered,
+    Candidate,
+    VersionRow,
+    compare_table,
+    validate_name,
+)
 from core.registry.artifacts import (
     ArtifactError,
     ArtifactInfo,
@@ -18,6 +25,7 @@ from core.registry.artifacts import (
 
 __all__ = [
     "STAGES",
+    "AlreadyRegistered",
     "ArtifactError",
     "ArtifactInfo",
     "Candidate",

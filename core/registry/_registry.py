@@ -223,6 +223,17 @@ class ModelRegistry:
         self._repo.flush()
         return _row(earlier)
 
+    def holding_run(self, run_id: int) -> VersionRow | None:
+        """The live (not deleted) version registered from training run ``run_id``, if any."""
+        return next(
+            (
+                row
+                for row in (_row(v) for v in self._repo.versions())
+                if row.run_id == run_id and row.stage != "deleted"
+            ),
+            None,
+        )
+
     def get(self, version_id: int) -> VersionRow:
         """One version; LookupError when there is none with that id."""
         return _row(self._record(version_id))

@@ -27,6 +27,19 @@ def validate_name(name: str) -> str:
     return name
 
 
+class AlreadyRegistered(ValueError):
+    """A training run that a live version already holds: registering it again would only
+    duplicate that version (:meth:`core.registry.ModelRegistry.holding_run`)."""
+
+    def __init__(self, run_id: int, holder: VersionRow) -> None:
+        self.run_id, self.holder = run_id, holder
+        super().__init__(
+            f"Training run #{run_id} is already registered as {holder.label} "
+            f"({holder.stage}); promote or compare that version instead of registering "
+            "the run again."
+        )
+
+
 @dataclass(frozen=True)
 class VersionRow:
     """A registry entry as shown to users."""
@@ -45,6 +58,17 @@ class VersionRow:
     checksum: str
     created_at: datetime | None
     promoted_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        """The version as users name it: ``momentum_lr v2``."""
+        return f"{self.name} v{self.version}"
+
+    @property
+    def run_id(self) -> int | None:
+        """The training run it was registered from (None for a live retrain)."""
+        run_id = self.metrics.get("run_id")
+        return int(run_id) if isinstance(run_id, int) and not isinstance(run_id, bool) else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -94,7 +118,7 @@ def compare_table(a: VersionRow, b: VersionRow) -> pd.DataFrame:
 
     def flat(v: VersionRow) -> dict[str, Any]:
         return {
-            "name": f"{v.name} v{v.version}",
+            "name": v.label,
             "kind": v.kind,
             "stage": v.stage,
             "train": f"{v.train_start}..{v.train_end}",
@@ -106,4 +130,11 @@ def compare_table(a: VersionRow, b: VersionRow) -> pd.DataFrame:
     return pd.DataFrame({f"#{a.id}": flat(a), f"#{b.id}": flat(b)}).astype("string")
 
 
-__all__ = ["STAGES", "Candidate", "VersionRow", "compare_table", "validate_name"]
+__all__ = [
+    "STAGES",
+    "AlreadyRegistered",
+    "Candidate",
+    "VersionRow",
+    "compare_table",
+    "validate_name",
+]

@@ -26,7 +26,7 @@ from app.services.data import load_prices
 from app.services.training import train
 from core.config import get_settings
 from core.features import compute_features
-from core.registry import ArtifactError, load_model
+from core.registry import AlreadyRegistered, ArtifactError, load_model
 
 SMALL_FEATURES = ["ret_1", "rsi_14", "vol_21", "zscore_20"]
 PM = Actor("pat", frozenset({"analyst", "pm"}))
@@ -63,7 +63,8 @@ def test_registry_register_promote_rollback_with_audit_trail(
     assert v1.metrics["roc_auc"] == run_store.get_run(run_a).metrics["roc_auc"]
     assert (isolated_workbench / "models" / "spx-logit" / "v2" / "manifest.json").is_file()
     # another name numbers its versions independently
-    assert registry.register(RegisterRequest(run_id=run_a, name="other")).version == 1
+    other = registry.register(RegisterRequest(run_id=_train_small(0.1), name="other"))
+    assert other.version == 1
     assert [v.version for v in registry.list_versions(VersionsRequest(name="spx-logit"))] == [2, 1]
 
     promoted = registry.promote(PromoteRequest(version_id=v1.id, reason="first"), actor=PM)
@@ -109,8 +110,10 @@ def test_rollback_needs_a_champion_and_an_earlier_one(two_runs: tuple[int, int])
 
 
 def test_rollback_after_a_restore_returns_to_the_champion_just_replaced() -> None:
-    run_id = _train_small(1.0)
-    v1, v2, v3 = (registry.register(RegisterRequest(run_id=run_id, name="m")) for _ in range(3))
+    v1, v2, v3 = (
+        registry.register(RegisterRequest(run_id=_train_small(c), name="m"))
+        for c in (1.0, 0.1, 0.01)
+    )
     registry.promote(PromoteRequest(version_id=v1.id), actor=PM)
     registry.promote(PromoteRequest(version_id=v2.id), actor=PM)
     assert (
@@ -124,8 +127,10 @@ def test_rollback_after_a_restore_returns_to_the_champion_just_replaced() -> Non
 
 
 def test_repeated_rollbacks_walk_back_instead_of_flip_flopping() -> None:
-    run_id = _train_small(1.0)
-    v1, v2, v3 = (registry.register(RegisterRequest(run_id=run_id, name="m")) for _ in range(3))
+    v1, v2, v3 = (
+        registry.register(RegisterRequest(run_id=_train_small(c), name="m"))
+        for c in (1.0, 0.1, 0.01)
+    )
     for version in (v1, v2, v3):
         registry.promote(PromoteRequest(version_id=version.id), actor=PM)
     assert registry.rollback(RollbackRequest(name="m"), actor=PM).version == 2
@@ -147,6 +152,26 @@ def test_register_validates_name_run_kind_and_role(two_runs: tuple[int, int]) ->
             RegisterRequest(run_id=two_runs[0], name="m"), actor=Actor("rita", frozenset({"risk"}))
         )
     assert registry.list_versions() == [] and registry.events() == []
+
+
+def test_registering_a_run_twice_is_refused_naming_the_version_that_holds_it(
+    two_runs: tuple[int, int],
+) -> None:
+    v1 = registry.register(RegisterRequest(run_id=two_runs[0], name="spx-logit"))
+    before = registry.events()
+    for name in ("spx-logit", "another-name"):  # one run is one version, whatever the name
+        with pytest.raises(AlreadyRegistered) as refused:
+            registry.register(RegisterRequest(run_id=two_runs[0], name=name))
+        assert str(refused.value) == (
+            f"Training run #{two_runs[0]} is already registered as spx-logit v1 (candidate); "
+            "promote or compare that version instead of registering the run again."
+        )
+        assert isinstance(refused.value, ValueError) and refused.value.holder.id == v1.id
+    assert [v.id for v in registry.list_versions()] == [v1.id]
+    assert registry.events() == before
+    assert not (get_settings().var_dir / "models" / "another-name").exists()
+    # the other run still registers, as version 2 of the name
+    assert registry.register(RegisterRequest(run_id=two_runs[1], name="spx-logit")).version == 2
 
 
 def test_roles_without_pm_cannot_promote_or_roll_back(two_runs: tuple[int, int]) -> None:
