@@ -33,11 +33,25 @@ WARM_ENGINE_FOR = frozenset({"backtest", "abtest"})
 
 
 def build_navigation() -> st.Page:
-    """Group the registered pages by section."""
+    """Group the registered pages by section; each lives at its own URL path.
+
+    Streamlit serves the default page at ``/`` only, so the default is a hidden page
+    that opens the first registered page at its own path (keeping the query string,
+    which carries the sign-in session).
+    """
     sections: dict[str, list[st.Page]] = {}
-    for index, (section, file, title, icon, url) in enumerate(PAGES):
-        page = st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=url, default=index == 0)
+    for section, file, title, icon, url in PAGES:
+        page = st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=url)
         sections.setdefault(section, []).append(page)
+    first = next(iter(sections.values()))[0]
+
+    def open_first_page() -> None:
+        st.switch_page(first, query_params=st.query_params.to_dict())
+
+    home = st.Page(
+        open_first_page, title=first.title, url_path="home", default=True, visibility="hidden"
+    )
+    sections[PAGES[0][0]].append(home)  # hidden: it adds no entry to the menu
     return st.navigation(sections)
 
 
