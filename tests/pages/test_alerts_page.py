@@ -3,12 +3,15 @@ disable and delete with confirmation, history and audit."""
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from app.services import alerts
 from core.alerts import AlertRuleSpec, ChannelSpec
 from tests.app.test_alerts_delivery import webhook  # noqa: F401  (fixture)
 from tests.pages.helpers import metrics, open_app
+from tests.pages.test_risk_page import arrow_fallbacks, table_with  # noqa: F401  (fixture)
 
 SAVE_CHANNEL = "FormSubmitter:alerts.channel_form-Save channel"
 SAVE_RULE = "FormSubmitter:alerts.rule_form-Save rule"
@@ -123,3 +126,51 @@ def test_rules_and_channels_can_be_disabled_and_deleted_with_confirmation() -> N
         ("alerts.rule.disable", "dd"),
     ]
     assert all(a["actor"] == "local (local mode)" for a in alerts.audit())
+
+
+def test_what_a_save_creates_is_listed_in_the_same_run(
+    arrow_fallbacks: list[str],  # noqa: F811
+) -> None:
+    """A saved channel is offered (and chosen) in "Send a test through" and in a rule's
+    channels at once; a saved rule in "Disable or delete a rule"; every table is text in
+    its unit (no column mixes types: no Arrow fallback)."""
+    at = open_app("alerts")
+    at.text_input(key="alerts.ch.name").set_value("ops")
+    at.text_input(key="alerts.ch.url").set_value("json://127.0.0.1:9/hook")
+    at.button(key=SAVE_CHANNEL).click().run()
+    assert not at.exception
+    assert at.selectbox(key="alerts.test_channel").options == ["in-app", "ops"]
+    assert at.selectbox(key="alerts.test_channel").value == "ops"
+    assert at.multiselect(key="alerts.rule.channels").options == ["in-app", "ops"]
+    assert at.selectbox(key="alerts.manage.channel").value == "ops"
+    at.selectbox(key="alerts.rule.kind").set_value("drawdown").run()
+    at.text_input(key="alerts.rule.name").set_value("dd10")
+    at.number_input(key="alerts.rule.threshold.drawdown").set_value(0.1)
+    at.button(key=SAVE_RULE).click().run()
+    assert any(s.value == "Rule dd10 saved." for s in at.success)
+    assert at.selectbox(key="alerts.manage.rule").options == ["dd10"]
+    rules = table_with(at, "threshold")
+    assert rules.to_dict("records") == [
+        {
+            "name": "dd10",
+            "kind": "drawdown",
+            "threshold": "10.0%",
+            "metric": "–",
+            "channels": "in-app",
+            "severity": "warning",
+            "cooldown": "900 s",
+            "enabled": "yes",
+        }
+    ]
+    at.selectbox(key="alerts.rule.kind").set_value("heartbeat").run()
+    at.text_input(key="alerts.rule.name").set_value("hb")
+    at.number_input(key="alerts.rule.threshold.heartbeat").set_value(3600.0)
+    at.button(key=SAVE_RULE).click().run()
+    assert list(table_with(at, "threshold")["threshold"]) == ["10.0%", "3,600 s"]
+    at.button(key="alerts.send_test").click().run()  # through "ops": nobody listens there
+    assert any(e.value.startswith("Test alert via ops failed") for e in at.error)
+    history = table_with(at, "severity", "status")
+    assert list(zip(history["kind"], history["status"], strict=True)) == [("test", "failed")]
+    assert "via ops" in history["message"][0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", history["at"][0])
+    assert arrow_fallbacks == []

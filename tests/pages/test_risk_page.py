@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +17,32 @@ from app.services.auth import Actor
 from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
 
 APPLY = "FormSubmitter:risk.limits_form-Apply new limits"
+
+
+@pytest.fixture
+def arrow_fallbacks() -> Iterator[list[str]]:
+    """What Streamlit logs when a table it is given does not convert to Arrow as it
+    stands (a column mixing types: the server log's traceback), while the test runs."""
+    seen: list[str] = []
+
+    class Record(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(f"{record.getMessage()} {record.exc_info and record.exc_info[1]}")
+
+    logger, handler = logging.getLogger("streamlit.dataframe_util"), Record()
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table on the page that has all of ``columns``."""
+    for table in at.dataframe:
+        if set(columns) <= set(table.value.columns):
+            return table.value
+    raise AssertionError(f"no table with columns {columns}")
 
 
 def field(name: str) -> str:
