@@ -1,5 +1,6 @@
 """The alert watchdog: a process beside the paper workers that fires ``heartbeat`` when a
-worker dies or hangs and ``stale_data`` when no bar arrives while the market is open.
+worker dies or hangs and ``stale_data`` when no bar arrives while the market is open,
+and delivers the scheduled report packs when their slot comes (:func:`deliver_reports`).
 
 It reads the heartbeat and the last bar time from the database
 (:func:`core.monitoring.watchdog.watch_snapshots`) every ``interval_s`` seconds, so an
@@ -79,6 +80,14 @@ def check_once(
     return AlertDispatcher(_sessions).dispatch(firings, now=at) if firings else []
 
 
+def deliver_reports(now: datetime | None = None) -> list[dict[str, Any]]:
+    """Send the scheduled report packs due at ``now`` (each slot once per channel;
+    :func:`app.services.report_pack_schedule.deliver_due`)."""
+    from app.services.report_pack_schedule import deliver_due
+
+    return deliver_due(now or _utc_now())
+
+
 def pid_file() -> Path:
     """Where the running watchdog keeps its pid."""
     return get_settings().var_dir / "alerts_watchdog.pid"
@@ -102,7 +111,9 @@ def watch(
     sent, done = 0, 0
     try:
         while iterations is None or done < iterations:
-            sent += len(check_once(clock(), market_for=market_for))
+            at = clock()
+            sent += len(check_once(at, market_for=market_for))
+            deliver_reports(at)
             done += 1
             if iterations is None or done < iterations:
                 sleep(interval_s)
@@ -141,6 +152,7 @@ def ensure_watchdog() -> bool:
 __all__ = [
     "INTERVAL_S",
     "check_once",
+    "deliver_reports",
     "ensure_watchdog",
     "pid_file",
     "status",

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import pandas as pd
 
@@ -46,6 +46,8 @@ class PerformanceColumn:
     detail: str
     metrics: Mapping[str, float]
     equity: pd.Series | None = None
+    datasets: tuple[tuple[str, str], ...] = ()
+    """The (dataset, symbol) pairs behind the column."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,8 @@ class ReportPack:
         return f"pack_{self.subject_kind}_{self.subject_name}_{self.generated_at:%Y%m%dT%H%MZ}"
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and isinstance(value, int | float) and math.isfinite(value)
+def _finite(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -164,7 +166,7 @@ def ratio(value: float | None, digits: int = 2) -> str:
 
 def integer(value: float | None) -> str:
     """A count with thousands separators: ``12,345``; "–" when missing."""
-    return f"{round(value):,}" if _finite(value) else "–"  # type: ignore[arg-type]
+    return f"{round(value):,}" if _finite(value) else "–"
 
 
 def money(value: float | None) -> str:
@@ -197,7 +199,7 @@ def limit_value(value: float | int | str, unit: str) -> str:
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ").replace("var ", "VaR ").capitalize()
+    return name.replace("_", " ").capitalize().replace("Var ", "VaR ")
 
 
 def _empty(text: str) -> str:
@@ -233,7 +235,7 @@ def _performance(pack: ReportPack) -> str:
     if not columns:
         return "".join(parts)
     head = ["Metric", *(c.label for c in columns)]
-    rows = [["Source", *(c.source for c in columns)], ["Data", *(c.detail for c in columns)]]
+    rows = [["Data", *(c.detail for c in columns)]]
     rows += [
         [label, *(_FORMATS[kind](c.metrics.get(key)) for c in columns)]
         for key, label, kind in PERFORMANCE_ROWS

@@ -35,15 +35,15 @@ def growth_chart(curves: Sequence[tuple[str, pd.Series]], *, width: int = 720) -
             lines.append((label, _thin(values / values.iloc[0])))
     if not lines:
         return ""
-    t0 = min(s.index[0] for _, s in lines).value
-    t1 = max(s.index[-1] for _, s in lines).value
+    t0 = int(min(s.index[0] for _, s in lines).value)
+    t1 = int(max(s.index[-1] for _, s in lines).value)
     y0 = min(float(s.min()) for _, s in lines)
     y1 = max(float(s.max()) for _, s in lines)
     span_t, span_y = max(t1 - t0, 1), max(y1 - y0, 1e-12)
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(ts: pd.Timestamp) -> float:
-        return left + plot_w * (ts.value - t0) / span_t
+        return float(left + plot_w * (int(ts.value) - t0) / span_t)
 
     def y(v: float) -> float:
         return top + plot_h * (1 - (v - y0) / span_y)
