@@ -7,15 +7,23 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.backtest import (
+    REBALANCE_LABELS,
+    REOPENED_HERE,
+    RUN_KINDS,
+    common_period,
     costs_period_inputs,
     regime_inputs,
     render_backtest,
     render_portfolio,
-    saved_runs_rows,
+    render_saved_runs,
+    saved_runs_frame,
+    symbol_spans,
 )
 from app.components.forms import model_inputs, show_errors
 from app.components.jobs import forget_job
+from app.components.numbers import day
 from app.components.report import render_tearsheet
+from app.components.universe import REOPENED as UV_RUN_ID
 from app.components.universe import render_universe_tab
 from app.operations.backtest import BacktestRequest, PortfolioRequest
 from app.operations.errors import field_errors
@@ -34,6 +42,8 @@ full = cached.prices(dataset, symbol, None, None)
 first, last = full.index[0].date(), full.index[-1].date()
 st.caption(f"{dataset}/{symbol}: {len(full):,} bars, {first} → {last}")
 period = {"dataset": dataset, "symbol": symbol, "first": first, "last": last}
+PF_RUN_ID = "pf.run_id"
+spans = symbol_spans(cached.dataset_infos(), dataset)
 
 run_tab, book_tab, universe_tab, saved_tab = st.tabs(
     ["Backtest", "Portfolio", "Universe", "Saved runs"]
@@ -93,6 +103,8 @@ with run_tab:
 
 with book_tab:
     universe = cached.symbols(dataset)
+    book_first = min((spans[s][0] for s in universe if s in spans), default=first)
+    book_last = max((spans[s][1] for s in universe if s in spans), default=last)
     with st.form("portfolio.form"):
         picks = st.multiselect(
             "Symbols (2-25, shared cash)",
@@ -101,11 +113,33 @@ with book_tab:
             key=f"pf.symbols.{dataset}",
         )
         p1, p2, p3 = st.columns(3)
-        weighting = p1.radio("Weights", ["equal", "inverse_vol"], horizontal=True, key="pf.w")
-        rebalance = p2.radio("Rebalance", ["M", "W", "none"], horizontal=True, key="pf.reb")
+        weighting = p1.radio(
+            "Weights",
+            ["equal", "inverse_vol"],
+            horizontal=True,
+            key="pf.w",
+            format_func={"equal": "Equal", "inverse_vol": "Inverse volatility"}.get,
+        )
+        rebalance = p2.radio(
+            "Rebalance",
+            list(REBALANCE_LABELS),
+            horizontal=True,
+            key="pf.reb",
+            format_func=REBALANCE_LABELS.get,
+            help="Monthly / Weekly: orders on the first bar of each month / week, back to "
+            "the target weights (they drift in between). Never: orders only when the "
+            "targets change: equal weights are bought once and held; inverse-volatility "
+            "targets move every bar, so they are followed daily.",
+        )
         gross_default = float(PortfolioRequest.model_fields["gross"].default)
         gross = p3.slider("Gross exposure", 0.1, 1.0, gross_default, 0.05, key="pf.gross")
-        pf_fees, pf_slip, pf_cash, pf_start, pf_end = costs_period_inputs("pf", **period)
+        book_period = {**period, "symbol": "book", "first": book_first, "last": book_last}
+        pf_fees, pf_slip, pf_cash, pf_start, pf_end = costs_period_inputs("pf", **book_period)
+        shared = common_period(picks, spans)
+        st.caption(
+            "The book runs on the bars every chosen symbol has, within the date range"
+            + (f": {day(shared[0])} → {day(shared[1])} for the symbols shown." if shared else ".")
+        )
         book_go = st.form_submit_button("Run portfolio backtest", type="primary")
     if book_go:
         try:
@@ -130,31 +164,64 @@ with book_tab:
         except (ValueError, DataSourceError) as exc:
             st.error(str(exc))
         else:
-            render_portfolio(book)
+            st.session_state[PF_RUN_ID] = book.run_id
+    pf_id = st.session_state.get(PF_RUN_ID)
+    if pf_id is not None:
+        book = backtest.reopen_portfolio(pf_id)
+        st.subheader(f"Portfolio #{pf_id}: {len(book.request.symbols)} symbols")
+        render_portfolio(book, spans)
 
 with universe_tab:
     render_universe_tab(dataset, cached.symbols(dataset))
 
 with saved_tab:
-    saved = [r for r in run_store.list_runs(limit=100) if r.kind in ("backtest", "sweep")]
+    saved = run_store.list_runs(limit=200)
     if not saved:
-        st.info("No saved runs yet. Every backtest and sweep is saved here automatically.")
-    else:
-        st.dataframe(saved_runs_rows(saved), width="stretch", hide_index=True)
-        choice = st.selectbox(
-            "Reopen run",
-            [r.id for r in saved],
-            key="saved.choice",
-            format_func=lambda i: next(f"#{r.id} {r.title}" for r in saved if r.id == i),
+        st.info(
+            "No saved runs yet. Every backtest, portfolio, universe backtest and sweep is "
+            "saved here automatically."
         )
-        if st.button("Reopen", key="saved.reopen"):
-            kind = next(r.kind for r in saved if r.id == choice)
-            st.session_state[state.BT_RUN_ID if kind == "backtest" else state.SW_RUN_ID] = choice
-            if kind == "sweep":
-                forget_job("sweep")  # the Sweep page shows this run, not its last job
-            st.session_state["saved.reopened"] = (choice, kind)
-            st.rerun()
+    else:
+        kinds = sorted({r.kind for r in saved}, key=lambda k: (k not in REOPENED_HERE, k))
+        shown = st.multiselect(
+            "Kinds",
+            kinds,
+            default=kinds,
+            key="saved.kinds",
+            format_func=lambda k: RUN_KINDS.get(k, (k, ""))[0],
+        )
+        listed = [r for r in saved if r.kind in shown]
+        render_saved_runs(saved_runs_frame(listed))
+        st.caption(
+            "Sharpe and total return: the run's own; a sweep's best combination; a universe "
+            "backtest's median symbol; a dash for a run without them. Training, "
+            "walk-forward, A/B, ensemble and prediction runs reopen on their own pages."
+        )
+        here = [r for r in listed if r.kind in REOPENED_HERE]
+        if here:
+            choice = st.selectbox(
+                "Reopen run",
+                [r.id for r in here],
+                key="saved.choice",
+                format_func=lambda i: next(
+                    f"#{r.id} {RUN_KINDS[r.kind][0]}: {r.title}" for r in here if r.id == i
+                ),
+            )
+            if st.button("Reopen", key="saved.reopen"):
+                kind = next(r.kind for r in here if r.id == choice)
+                target = {
+                    "backtest": state.BT_RUN_ID,
+                    "portfolio": PF_RUN_ID,
+                    "universe": UV_RUN_ID,
+                    "sweep": state.SW_RUN_ID,
+                }[kind]
+                st.session_state[target] = choice
+                if kind == "sweep":
+                    forget_job("sweep")  # the Sweep page shows this run, not its last job
+                if kind == "universe":
+                    forget_job("universe")
+                st.session_state["saved.reopened"] = (choice, kind)
+                st.rerun()
         reopened = st.session_state.get("saved.reopened")
         if reopened:
-            where = "the Backtest tab" if reopened[1] == "backtest" else "the Sweep page"
-            st.success(f"Run #{reopened[0]} reopened in {where}.")
+            st.success(f"Run #{reopened[0]} reopened in {RUN_KINDS[reopened[1]][1]}.")

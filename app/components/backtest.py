@@ -3,15 +3,18 @@ backtest and a portfolio."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from app.components import numbers
 from app.components._backtest_figures import equity_figure, portfolio_figure
 from app.components.forms import cost_inputs
+from app.components.tables import column_formats
 from app.components.widgets import render_metric_cards
 from app.operations.backtest import MAX_CASH, BacktestOutcome, BacktestRequest, PortfolioOutcome
 
@@ -31,17 +34,36 @@ LABELS: dict[str, str] = {
     "exposure": "Exposure",
     "turnover": "Turnover (ann.)",
 }
+PORTFOLIO_LABELS: dict[str, str] = {
+    **{k: v for k, v in LABELS.items() if k != "n_trades"},
+    "rebalances": "Rebalances",
+    "orders": "Orders (fills)",
+    "final_equity": "Final equity",
+    "total_fees": "Fees paid",
+}
+"""A book's cards: its rebalances and orders instead of a single strategy's trades."""
+REBALANCE_LABELS: dict[str, str] = {
+    "M": "Monthly",
+    "W": "Weekly",
+    "none": "Never (buy and hold)",
+}
+"""The Rebalance choices as shown (the request's codes underneath)."""
+
+
+MONEY = {"final_equity", "total_fees"}
+COUNTS = {"n_trades", "max_drawdown_duration", "rebalances", "orders"}
 
 
 def fmt(metric: str, value: float | None) -> str:
-    """Format a metric for display."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
+    """Format a metric for display: fractions as %, money in USD, counts as integers,
+    ratios with two decimals; a missing value is a dash."""
     if metric in PERCENT:
-        return f"{value:.2%}"
-    if metric in ("n_trades", "max_drawdown_duration"):
-        return f"{int(value):,}"
-    return f"{value:.2f}"
+        return numbers.pct(value, 2)
+    if metric in MONEY:
+        return numbers.money(value)
+    if metric in COUNTS:
+        return numbers.integer(value)
+    return numbers.ratio(value)
 
 
 def render_backtest(outcome: BacktestOutcome) -> None:
@@ -62,16 +84,83 @@ def render_backtest(outcome: BacktestOutcome) -> None:
         f"{outcome.request.slippage:.2%} per fill."
     )
     st.plotly_chart(equity_figure(outcome), width="stretch", key=f"equity.{outcome.run_id}")
-    st.markdown(f"**Trades** ({len(outcome.trades)})")
-    st.dataframe(outcome.trades, width="stretch", height=280, hide_index=True)
+    st.markdown(f"**Trades** ({len(outcome.trades):,})")
+    trades = outcome.trades
+    st.dataframe(
+        trades, width="stretch", height=280, hide_index=True, column_config=column_formats(trades)
+    )
 
 
-def render_portfolio(outcome: PortfolioOutcome) -> None:
-    """Book metrics, equity with drawdown, and realized weights over time."""
-    m = outcome.metrics
-    keys = [k for k in LABELS if k in m]
-    render_metric_cards([(LABELS[k], fmt(k, m.get(k))) for k in keys], per_row=5)
-    st.caption(f"Run #{outcome.run_id}. Shared cash across assets. Execution: {outcome.execution}.")
+def symbol_spans(infos: Sequence[Mapping[str, Any]], dataset: str) -> dict[str, tuple[date, date]]:
+    """Each symbol's first and last day in ``dataset``, from the dataset listing."""
+    info = next((i for i in infos if i["name"] == dataset), None)
+    return {
+        str(s["symbol"]): (date.fromisoformat(str(s["start"])), date.fromisoformat(str(s["end"])))
+        for s in (info or {}).get("symbols", [])
+    }
+
+
+def common_period(
+    symbols: Sequence[str], spans: Mapping[str, tuple[date, date]]
+) -> tuple[date, date] | None:
+    """The period every symbol has data for (latest first day, earliest last day), or None
+    when a symbol's span is unknown or they do not overlap."""
+    if not symbols or any(s not in spans for s in symbols):
+        return None
+    first = max(spans[s][0] for s in symbols)
+    last = min(spans[s][1] for s in symbols)
+    return (first, last) if first <= last else None
+
+
+def period_note(outcome: PortfolioOutcome, spans: Mapping[str, tuple[date, date]]) -> str:
+    """Which bars the book ran on and why: the common period of its symbols within the
+    chosen range, naming the symbols that start latest and end earliest."""
+    req, index = outcome.request, outcome.equity.index
+    ran = f"{numbers.day(index[0])} → {numbers.day(index[-1])} ({len(index):,} bars)"
+    chosen = (
+        f"{numbers.day(req.start) if req.start else 'the first bar'} → "
+        f"{numbers.day(req.end) if req.end else 'the last bar'}"
+    )
+    text = (
+        f"The book ran on {ran}: the bars all {len(req.symbols)} symbols share within the "
+        f"chosen range {chosen}."
+    )
+    known = [s for s in req.symbols if s in spans]
+    if known:
+        first = max(spans[s][0] for s in known)
+        last = min(spans[s][1] for s in known)
+        late = [s for s in known if spans[s][0] == first]
+        early = [s for s in known if spans[s][1] == last]
+        text += (
+            f" {', '.join(late)} {'starts' if len(late) == 1 else 'start'} {numbers.day(first)};"
+            f" {', '.join(early)} {'ends' if len(early) == 1 else 'end'} {numbers.day(last)}."
+        )
+    return text
+
+
+def render_portfolio(
+    outcome: PortfolioOutcome, spans: Mapping[str, tuple[date, date]] | None = None
+) -> None:
+    """Book metrics, the period it ran on, equity with drawdown, and realized weights.
+
+    ``spans`` are the symbols' first and last days (to say why the run's period is what
+    it is)."""
+    m, req = outcome.metrics, outcome.request
+    keys = [k for k in PORTFOLIO_LABELS if k in m]
+    render_metric_cards([(PORTFOLIO_LABELS[k], fmt(k, m.get(k))) for k in keys], per_row=5)
+    st.info(period_note(outcome, spans or {}))
+    rebalance = REBALANCE_LABELS.get(req.rebalance, req.rebalance).lower()
+    orders = (
+        f"{numbers.integer(m.get('orders'))} orders on {numbers.integer(m.get('rebalances'))} "
+        f"rebalance days"
+        if "orders" in m
+        else ""
+    )
+    st.caption(
+        f"Run #{outcome.run_id}. {len(req.symbols)} symbols, {req.weighting.replace('_', ' ')} "
+        f"weights, rebalanced {rebalance}{': ' + orders if orders else ''}. Shared cash "
+        f"across assets. Execution: {outcome.execution}."
+    )
     fig = portfolio_figure(outcome)
     st.plotly_chart(fig, width="stretch", key=f"portfolio.{outcome.run_id}")
 
@@ -131,17 +220,82 @@ def regime_inputs(prefix: str) -> tuple[dict[str, Any], DeltaGenerator]:
     return {"regime_mode": mode, "regimes": regimes, "regime_min_prob": min_prob}, slot
 
 
-def saved_runs_rows(runs: list[Any]) -> list[dict[str, object]]:
-    """Saved backtests and sweeps as table rows (newest first, as listed)."""
-    return [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "title": r.title,
-            "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "sharpe": r.metrics.get("sharpe"),
-            "total_return": r.metrics.get("total_return"),
-            "combinations": r.metrics.get("combinations"),
-        }
-        for r in runs
-    ]
+RUN_KINDS: dict[str, tuple[str, str]] = {
+    "backtest": ("Backtest", "the Backtest tab"),
+    "portfolio": ("Portfolio", "the Portfolio tab"),
+    "universe": ("Universe", "the Universe tab"),
+    "sweep": ("Sweep", "the Sweep page"),
+    "walkforward": ("Walk-forward", "the Walk-forward page"),
+    "train": ("Training", "the Training page"),
+    "abtest": ("A/B test", "the A/B test page"),
+    "ensemble": ("Ensemble", "the Ensemble page"),
+    "predictions": ("Predictions", "the Registry page"),
+}
+"""Each run kind's name in the table, and where it opens."""
+REOPENED_HERE = ("backtest", "portfolio", "universe", "sweep")
+"""The kinds the Saved runs tab reopens (the others open on their own pages)."""
+
+
+def _figure(metrics: Mapping[str, Any], key: str) -> float | None:
+    value = metrics.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _params(values: Mapping[str, Any], names: Sequence[str]) -> str:
+    return ", ".join(f"{n}={values[n]}" for n in names if n in values)
+
+
+def saved_run_row(run: Any) -> dict[str, object]:
+    """One saved run as a table row: its headline Sharpe and total return (a sweep's best
+    combination, a universe's median symbol; none for a kind without them) and a line
+    saying what the figures are."""
+    m, spec = run.metrics, run.spec
+    kind, opens = RUN_KINDS.get(run.kind, (run.kind.replace("_", " ").capitalize(), ""))
+    sharpe, total = _figure(m, "sharpe"), _figure(m, "total_return")
+    detail = ""
+    if run.kind == "backtest":
+        detail = f"{numbers.integer(m.get('n_trades'))} trades"
+    elif run.kind == "portfolio":
+        symbols = len(spec.get("symbols", []))
+        detail = f"{symbols} symbols"
+        if "orders" in m:
+            detail += f", {numbers.integer(m['orders'])} orders on "
+            detail += f"{numbers.integer(m['rebalances'])} rebalance days"
+    elif run.kind == "sweep":
+        best = m.get("best") or {}
+        sharpe, total = _figure(best, "sharpe"), _figure(best, "total_return")
+        combos = numbers.integer(m.get("combinations"))
+        where = "per symbol, " if spec.get("all_symbols") else ""
+        detail = f"best of {combos} combinations by {spec.get('metric', 'sharpe')} ({where}"
+        detail += _params(best, list(spec.get("grid", {}))) + ")"
+    elif run.kind == "universe":
+        sharpe, total = _figure(m, "median_sharpe"), _figure(m, "median_total_return")
+        detail = f"median of {numbers.integer(m.get('backtested'))} symbols backtested"
+    elif opens:
+        detail = f"opens on {opens}"
+    return {
+        "Run": run.id,
+        "Kind": kind,
+        "Title": run.title,
+        "Saved": run.created_at.strftime("%Y-%m-%d %H:%M"),
+        "Sharpe": numbers.ratio(sharpe),
+        "Total return": numbers.pct(total, 2),
+        "What the figures are": detail,
+    }
+
+
+def saved_runs_frame(runs: Sequence[Any]) -> pd.DataFrame:
+    """Saved runs of every kind as a table (newest first, as listed)."""
+    columns = ["Run", "Kind", "Title", "Saved", "Sharpe", "Total return", "What the figures are"]
+    return pd.DataFrame([saved_run_row(r) for r in runs], columns=columns)
+
+
+def render_saved_runs(frame: pd.DataFrame) -> None:
+    """The saved-runs table (figures as text: Sharpe with two decimals, total return in %,
+    a dash where a run has no such figure)."""
+    st.dataframe(
+        frame,
+        width="stretch",
+        hide_index=True,
+        column_config={"Run": st.column_config.NumberColumn(format="%d")},
+    )

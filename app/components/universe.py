@@ -11,6 +11,8 @@ from pydantic import ValidationError
 
 from app.components.forms import cost_inputs, model_inputs, show_errors
 from app.components.jobs import job_panel, run_id_of, submit_job
+from app.components.numbers import ratio
+from app.components.tables import column_formats
 from app.components.widgets import render_metric_cards
 from app.operations.universe import UniverseOutcome, UniverseRequest
 from core.strategies import STRATEGIES
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from app.services.jobs import JobView
 
 KIND = "universe"
+REOPENED = "uv.run_id"
+"""Session key of a universe run reopened from Saved runs (shown while no job is open)."""
 
 
 def sharpe_figure(outcome: UniverseOutcome) -> go.Figure:
@@ -46,13 +50,20 @@ def render_universe(outcome: UniverseOutcome) -> None:
     render_metric_cards(
         [
             ("Symbols backtested", f"{s['backtested']:,} of {s['symbols']:,}"),
-            ("Median Sharpe", "n/a" if s["median_sharpe"] is None else f"{s['median_sharpe']:.2f}"),
+            ("Median Sharpe", ratio(s["median_sharpe"])),
             ("Beat buy-and-hold", f"{s['beat_benchmark']:,}"),
             ("Best / worst", f"{s['best']} / {s['worst']}"),
         ]
     )
     st.plotly_chart(sharpe_figure(outcome), width="stretch", key=f"universe.{outcome.run_id}")
-    st.dataframe(outcome.table, width="stretch", hide_index=True, key="universe.table")
+    table = outcome.table
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        key="universe.table",
+        column_config=column_formats(table),
+    )
     st.caption(
         f"Run #{outcome.run_id}. Each row equals that symbol's single backtest. "
         f"Execution: {outcome.execution}."
@@ -99,5 +110,13 @@ def render_universe_tab(dataset: str, symbols: list[str]) -> None:
                 for message in show_errors(exc, slots):
                     st.error(message)
             else:
+                st.session_state.pop(REOPENED, None)
                 submit_job(KIND, request)
-    job_panel(KIND, on_done=_show)
+    job = job_panel(KIND, on_done=_show)
+    reopened = st.session_state.get(REOPENED)
+    if job is None and reopened is not None:
+        from app.services.universe import reopen_universe
+
+        outcome = reopen_universe(reopened)
+        st.subheader(f"Universe #{outcome.run_id}: {outcome.request.strategy} (reopened)")
+        render_universe(outcome)

@@ -40,9 +40,8 @@ def run_sweep(
     n_chunks = -(-grid_size(grid) // CHUNK_COMBOS) * len(frames)
     cache = helpers.chunk_cache(request, frames)
     if progress is not None:
-        progress(
-            0.02, f"Sweeping {grid_size(grid) * len(frames):,} raw combos in {n_chunks} chunks"
-        )
+        chunks = f"{n_chunks:,} chunk{'' if n_chunks == 1 else 's'}"
+        progress(0.02, f"Sweeping {grid_size(grid) * len(frames):,} raw combos in {chunks}")
 
     def on_chunk(fraction: float, message: str) -> None:
         if progress is not None:

@@ -159,7 +159,15 @@ def sweep_chunk(
     combos = _valid_combos(
         strategy, _grid_slice(axes, chunk.lo, chunk.hi), constraints or None, fixed
     )
-    engine_progress = (lambda _fraction: stop()) if stop is not None else None
+    engine_progress = None
+    if stop is not None:
+        within = getattr(stop, "within", None)  # a serial run's progress inside the chunk
+
+        def engine_progress(fraction: float) -> None:
+            if within is not None:
+                within(fraction)
+            stop()
+
     frame = prices if isinstance(prices, pd.DataFrame) else prices[chunk.symbol]
     metrics = _combo_metrics(
         strategy,
@@ -501,6 +509,58 @@ def pivot_stored(
     return wide.loc[wide.notna().any(axis=1), wide.notna().any(axis=0)]
 
 
+PROGRESS_STEP = 0.01
+"""Smallest advance of the whole sweep reported from inside a chunk (at most ~100 reports)."""
+
+
+class _ChunkProgress:
+    """A serial sweep's ``check``: called before each chunk and, through
+    :func:`sweep_chunk`'s ``stop``, between the engine's blocks, where :meth:`within`
+    reports how far the running chunk is (so the progress moves with the combinations
+    done, not only once per chunk)."""
+
+    def __init__(
+        self,
+        check: Callable[[], None] | None,
+        progress: Callable[[float, str], None],
+        chunks: Sequence[SweepChunk],
+    ) -> None:
+        self._check, self._progress, self._chunks = check, progress, chunks
+        self._done = 0
+        self._combos = 0
+        self._shown = 0.0
+
+    def __call__(self) -> None:
+        if self._check is not None:
+            self._check()
+
+    def after_chunk(self, fraction: float, message: str) -> None:
+        """map_chunks' progress after a chunk: count it, pass it on."""
+        chunk = self._chunks[min(self._done, len(self._chunks) - 1)]
+        self._combos += chunk.hi - chunk.lo
+        self._done += 1
+        self._shown = fraction
+        self._progress(fraction, message)
+
+    def within(self, fraction: float) -> None:
+        """The running chunk is ``fraction`` done (the engine's own measure)."""
+        total = len(self._chunks)
+        if self._done >= total:
+            return
+        part = min(max(fraction, 0.0), 1.0)
+        overall = (self._done + part) / total
+        if overall < self._shown + PROGRESS_STEP:
+            return
+        self._shown = overall
+        chunk = self._chunks[self._done]
+        combos = self._combos + int((chunk.hi - chunk.lo) * part)
+        raw = sum(c.hi - c.lo for c in self._chunks)
+        self._progress(
+            overall,
+            f"chunk {self._done + 1:,} of {total:,}: about {combos:,} of {raw:,} raw combos",
+        )
+
+
 def sweep_chunked(
     strategy: str,
     prices: Mapping[str, pd.DataFrame | pd.Series],
@@ -581,6 +641,10 @@ def sweep_chunked(
     def describe(done: int, total: int) -> str:
         return f"{done:,} of {total:,} chunks ({reducer.rows:,} combos)"
 
+    stop: Callable[[], None] | None = check
+    if progress is not None and executor == "serial":
+        stop = _ChunkProgress(check, progress, chunks)
+        progress = stop.after_chunk
     try:
         map_chunks(
             sweep_chunk,
@@ -596,7 +660,7 @@ def sweep_chunked(
             cache=cache,
             reduce=reducer,
             progress=progress,
-            check=check,
+            check=stop,
             executor=executor,
             describe=describe,
             stop_arg="stop",  # a long chunk stops inside, between the engine's column chunks
