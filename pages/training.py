@@ -10,12 +10,15 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, show_errors
-from app.components.jobs import job_panel, run_id_of, submit_job
+from app.components.jobs import current_job, job_panel, run_id_of, submit_job
 from app.components.training import (
+    failed_field,
     registration_form,
     render_feature_catalogue,
     render_registered,
     render_training,
+    show_failure,
+    training_failure_hints,
 )
 from app.operations.registry import RegisterRequest
 from app.operations.training import TrainRequest
@@ -54,6 +57,9 @@ st.caption(
     "(with an embargo of `horizon` bars); tuning uses purged K-fold CV on the training part only."
 )
 
+open_job = current_job("train")  # a failed job's error goes beside the field it is about
+failed = failed_field(open_job, training_failure_hints(open_job.spec if open_job else {}))
+
 with st.form("training.form"):
     v: dict[str, Any] = {"dataset": dataset, "symbol": symbol}
     c1, c2, c3, c4 = st.columns(4)
@@ -71,6 +77,7 @@ with st.form("training.form"):
     v["test_fraction"] = c4.slider(
         "Test fraction", 0.10, 0.50, D["test_fraction"], 0.05, key="training.test_fraction"
     )
+    slots = {"horizon": c2.empty(), "test_fraction": c4.empty()}
     features = st.multiselect(
         f"Features ({len(names)} available for these columns)",
         names,
@@ -78,7 +85,7 @@ with st.form("training.form"):
         key=f"training.features.{dataset}.{symbol}",
         help="All features computable from this dataset's columns are selected by default.",
     )
-    features_slot = st.empty()
+    slots["features"] = st.empty()
     render_feature_catalogue(names)
     t1, t2, t3, t4 = st.columns(4)
     v["tune"] = t1.toggle("Tune with Optuna", value=D["tune"], key="training.tune")
@@ -90,6 +97,7 @@ with st.form("training.form"):
         help=HELP["threshold"],
     )  # fmt: skip
     v["seed"] = t4.number_input("Seed", 0, 2**31 - 1, D["seed"], key="training.seed")
+    slots |= {"n_trials": t2.empty(), "threshold": t3.empty()}
     v["allow_short"] = st.checkbox(
         "Allow short positions", value=D["allow_short"], key="training.allow_short"
     )
@@ -99,7 +107,7 @@ with st.form("training.form"):
         key="training.allow_lookahead",
         help=HELP["allow_lookahead"],
     )
-    with st.expander("Costs and fixed hyperparameters"):
+    with st.expander("Costs and fixed hyperparameters", expanded=failed == "params"):
         k1, k2, k3 = st.columns([1, 1, 2])
         v["fees"], v["slippage"] = cost_inputs(
             k1, k2, fees_key="training.fees", slippage_key="training.slippage"
@@ -111,8 +119,10 @@ with st.form("training.form"):
             placeholder='e.g. {"max_depth": 3}',
             help="Kept as given; with tuning on, Optuna searches only the others.",
         )
-        params_slot = st.empty()
+        slots["params"] = st.empty()
     submitted = st.form_submit_button("Train", type="primary")
+if failed is not None and open_job is not None and not submitted:
+    show_failure(slots[failed], open_job)
 
 if submitted:
     request = None
@@ -121,15 +131,14 @@ if submitted:
         if not isinstance(params, dict):
             raise TypeError
     except (ValueError, TypeError):
-        params_slot.error('Fixed hyperparameters must be a JSON object, e.g. {"max_depth": 3}.')
+        slots["params"].error('Fixed hyperparameters must be a JSON object, e.g. {"max_depth": 3}.')
     else:
         if not features:
-            features_slot.error("Choose at least one feature.")
+            slots["features"].error("Choose at least one feature.")
         else:
             try:
                 request = TrainRequest(params=params, features=features, **v)
             except ValidationError as exc:
-                slots = {"features": features_slot, "params": params_slot}
                 for message in show_errors(exc, slots):
                     st.error(message)
     if request is not None:

@@ -6,7 +6,8 @@ components."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,12 +15,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.delta_generator import DeltaGenerator
 
 from app.components.backtest import fmt
 from app.components.widgets import render_metric_cards
 from core.features import REGISTRY
 
 if TYPE_CHECKING:  # the service imports sklearn; a type is all this module needs
+    from app.services.jobs import JobView
     from app.services.training import TrainOutcome
 
 BLUE, GREY, RED, GREEN = "#1f6feb", "#8b949e", "#ef5350", "#26a69a"
@@ -389,6 +392,43 @@ def render_registered(row: dict[str, Any] | None) -> None:
             f"{row['stage']} from run #{row['metrics'].get('run_id')}. Promote it on the "
             "Model registry page."
         )
+
+
+LOOKAHEAD_WORDS = ("look-ahead", "future bars")
+"""Words of the look-ahead refusal (:func:`core.ml.lookahead`), which is about the features."""
+
+
+def _names(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+def failed_field(job: JobView | None, hints: Mapping[str, Sequence[str]]) -> str | None:
+    """The form field a failed job's error is about: the first of ``hints`` (field ->
+    the words that name it, e.g. the fixed hyperparameters' keys) whose word the error
+    names; None when the job did not fail or its error names none of them."""
+    if job is None or job.status != "failed" or not job.error:
+        return None
+    return next(
+        (field for field, words in hints.items() if any(_names(job.error, w) for w in words)),
+        None,
+    )
+
+
+def training_failure_hints(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What names each Training form field in a failed job's error (its request ``spec``)."""
+    return {
+        "features": [*LOOKAHEAD_WORDS, *(spec.get("features") or [])],
+        "params": [str(k) for k in (spec.get("params") or {})],
+        "n_trials": ["trials", "n_trials"],
+        "horizon": ["horizon"],
+        "test_fraction": ["test fraction", "test period"],
+        "threshold": ["threshold"],
+    }
+
+
+def show_failure(slot: DeltaGenerator, job: JobView) -> None:
+    """A failed job's error, open, beside the field it is about."""
+    slot.error(f"{job.error} Correct this field and run again.", icon=":material/error:")
 
 
 def render_result_warnings(warnings: Sequence[str]) -> None:

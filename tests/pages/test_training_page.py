@@ -149,8 +149,12 @@ def test_a_leaky_feature_is_refused_then_flagged_when_overridden(monkeypatch) ->
     at.number_input(key="training.horizon").set_value(1)
     at.multiselect(key=FEATURES).set_value(["ret_1", name])
     _train(at, "logistic")
-    errors = " ".join(e.value for e in at.error)
+    errors = " ".join(e.value for e in at.error).lower()
     assert f"refused: feature(s) {name}" in errors
+    (beside,) = [e.value for e in at.error if e.value.endswith("Correct this field and run again.")]
+    assert (
+        f"refused: feature(s) {name}" in beside.lower()
+    )  # under the features, not only in the panel
     assert run_store.list_runs(kind="train") == []
 
     at.checkbox(key="training.allow_lookahead").check()
@@ -160,3 +164,43 @@ def test_a_leaky_feature_is_refused_then_flagged_when_overridden(monkeypatch) ->
     assert any("implausible out-of-sample AUC" in e for e in shown)
     (saved,) = run_store.list_runs(kind="train")
     assert saved.metrics["roc_auc"] >= 0.9 and saved.metrics["warnings"]
+
+
+def test_a_failed_run_shows_its_error_open_beside_the_field_that_caused_it() -> None:
+    at = open_app("training")
+    at.multiselect(key=FEATURES).set_value(["ret_1", "rsi_14"])
+    at.text_input(key="training.params").set_value('{"C": -1}')  # valid name, bad value
+    _train(at, "logistic")
+    (job,) = jobs.list_jobs(kind="train")
+    assert job.status == "failed" and job.error is not None and "'C'" in job.error
+    (costs,) = [e for e in at.expander if e.label == "Costs and fixed hyperparameters"]
+    assert costs.proto.expanded  # opened on the field at fault
+    beside = [e.value for e in costs.error]
+    assert beside == [f"{job.error} Correct this field and run again."]
+    assert at.get("progress") == []  # no progress bar left behind
+    assert run_store.list_runs(kind="train") == []
+
+    # a new run of the form closes the old failure
+    at.text_input(key="training.params").set_value('{"C": 1.0}')
+    _train(at, "logistic")
+    assert [e.value for e in at.error] == []
+    assert [j.status for j in jobs.list_jobs(kind="train")] == ["done", "failed"]
+
+
+def test_registering_the_same_run_twice_is_refused_naming_the_version() -> None:
+    at = open_app("training")
+    at.multiselect(key=FEATURES).set_value(["ret_1", "rsi_14"])
+    _train(at, "logistic")
+    (saved,) = run_store.list_runs(kind="train")
+    at.text_input(key="training.register.name").set_value("momentum_lr")
+    at.button(key=REGISTER).click().run()
+    assert any("momentum_lr v1" in s.value for s in at.success)
+    at.text_input(key="training.register.name").set_value("momentum_lr")
+    at.button(key=REGISTER).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"Training run #{saved.id} is already registered as momentum_lr v1 (candidate); "
+        "promote or compare that version instead of registering the run again."
+    ]
+    assert not any("v2" in s.value for s in at.success)
+    assert [(v.name, v.version) for v in registry.list_versions()] == [("momentum_lr", 1)]
