@@ -8,7 +8,12 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import state
-from app.components.abtest import render_equity, render_tests, render_verdict
+from app.components.abtest import (
+    render_equity,
+    render_tests,
+    render_verdict,
+    sequential_table,
+)
 from app.components.jobs import job_panel, run_id_of, submit_job
 from app.operations.abtest import CompareRequest
 from app.operations.errors import field_errors
@@ -36,15 +41,14 @@ DEFAULTS = CompareRequest.model_fields
 LABELS = {"arms": "Arms", "alpha": "Significance level α", "n_boot": "Bootstrap resamples"}
 compare_tab, size_tab = st.tabs(["Compare", "Sample size"])
 with compare_tab:
-    with st.form("ab.form"):
+    # No st.form here: choosing an arm's source must show that source's picker at once.
+    with st.container(border=True):
         arms: list[str] = []
-        columns = st.columns(3)
-        for i, column in enumerate(columns):
+        for i, column in enumerate(st.columns(3)):
             name = "ABC"[i]
             with column:
-                st.markdown(f"**Arm {name}**" + (" (optional)" if i == 2 else ""))
                 source = st.radio(
-                    "Source",
+                    f"Arm {name}" + (" (optional)" if i == 2 else ""),
                     ["strategy", "saved run", "model", "none"]
                     if i == 2
                     else ["strategy", "saved run", "model"],
@@ -54,7 +58,7 @@ with compare_tab:
                 )
                 if source == "strategy":
                     strategy = st.selectbox(
-                        "Strategy",
+                        f"Arm {name} strategy",
                         sorted(STRATEGIES),
                         key=f"ab.{name}.strategy",
                         index=sorted(STRATEGIES).index(
@@ -62,7 +66,7 @@ with compare_tab:
                         ),
                     )
                     params = st.text_input(
-                        "Parameters (k=v, comma separated)",
+                        f"Arm {name} parameters (k=v, comma separated)",
                         key=f"ab.{name}.params",
                         value="" if i != 1 else "fast=20, slow=100",
                     )
@@ -72,11 +76,12 @@ with compare_tab:
                         st.caption("No registered models yet (Training page).")
                     else:
                         version_id = st.selectbox(
-                            "Registered model",
+                            f"Arm {name} registered model",
                             [v.id for v in versions],
+                            index=min(i, len(versions) - 1),  # arms A and B: two versions
                             key=f"ab.{name}.model",
                             format_func=lambda vid: next(
-                                f"#{v.id} {v.name} v{v.version} ({v.stage})"
+                                f"{v.name} v{v.version} ({v.stage}, #{v.id})"
                                 for v in versions
                                 if v.id == vid
                             ),
@@ -84,10 +89,10 @@ with compare_tab:
                         arms.append(f"model:{version_id}")
                 elif source == "saved run":
                     if not saved:
-                        st.caption("No saved backtests yet.")
+                        st.caption("No saved backtests yet (Backtest page).")
                     else:
                         run_id = st.selectbox(
-                            "Saved backtest",
+                            f"Arm {name} saved backtest",
                             [r.id for r in saved],
                             key=f"ab.{name}.run",
                             format_func=lambda rid: next(
@@ -109,7 +114,7 @@ with compare_tab:
         n_boot = c3.number_input(
             "Bootstrap resamples", 200, 20000, DEFAULTS["n_boot"].default, 100, key="ab.boot"
         )
-        go_compare = st.form_submit_button("Compare", type="primary")
+        go_compare = st.button("Compare", type="primary", key="ab.compare")
     if go_compare:
         try:
             request = CompareRequest(
@@ -139,7 +144,11 @@ with compare_tab:
         delta_bps = st.number_input(
             "Edge to detect (bp per day)", 0.1, 50.0, 1.0, 0.1, key="ab.sprt_delta"
         )
-        st.dataframe(ab.sequential(stored, delta_bps=delta_bps), width="stretch", hide_index=True)
+        st.dataframe(
+            sequential_table(ab.sequential(stored, delta_bps=delta_bps)),
+            width="stretch",
+            hide_index=True,
+        )
 
     job_panel("abtest", on_done=_show)
 

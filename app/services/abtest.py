@@ -33,8 +33,41 @@ class CompareOutcome:
         return (1 + self.returns).cumprod()
 
 
+def arm_label(arm: str) -> str:
+    """What the user reads for an arm: a registered model's name and version
+    ("momentum_lr v2"), a saved run's id and title ("run #7 ma_crossover SP500 fast=20"),
+    a strategy with its parameters ("ma_crossover (fast=20, slow=100)").
+
+    An id that names nothing keeps the arm's own text (building the arm then says so).
+    """
+    kind, payload = parse_arm(arm)
+    if kind == "model":
+        from app.services import registry
+
+        version = next((v for v in registry.list_versions() if v.id == payload), None)
+        return arm if version is None else f"{version.name} v{version.version}"
+    if kind == "run":
+        try:
+            run = run_store.get_run(int(payload))  # type: ignore[arg-type]
+        except LookupError:
+            return arm
+        return f"run #{run.id} {run.title}"
+    params = ", ".join(f"{k}={v}" for k, v in cast(dict[str, Any], payload).items())
+    return f"{kind} ({params})" if params else kind
+
+
+def arm_labels(arms: list[str]) -> list[str]:
+    """:func:`arm_label` of each arm, made unique by the arm's letter when two read alike
+    (``"ma_crossover (fast=20) [A]"``)."""
+    labels = [arm_label(arm) for arm in arms]
+    return [
+        f"{label} [{'ABCDEF'[i]}]" if labels.count(label) > 1 else label
+        for i, label in enumerate(labels)
+    ]
+
+
 def arm_returns(request: CompareRequest, arm: str) -> pd.Series:
-    """Daily returns of one arm."""
+    """Daily returns of one arm (named by the arm's text)."""
     kind, payload = parse_arm(arm)
     if kind == "model":
         return _model_returns(request, int(payload), arm)  # type: ignore[arg-type]
@@ -103,15 +136,18 @@ def run_compare(
 ) -> CompareOutcome:
     """Build every arm, align on common days, and run :func:`core.abtest.compare`.
 
+    Arms are named by :func:`arm_labels` in the tests, the verdict, the curves and the
+    saved run (a model as "momentum_lr v2", not "model:2").
     ``progress`` follows the arms (to 0.2) then the bootstrap resamples (to 0.95);
     ``cancel`` is checked between arms and chunks of resamples (Cancelled, nothing saved).
     """
     report, check = progress or (lambda _f, _m: None), (cancel or CancelToken()).check
     series = {}
-    for k, arm in enumerate(request.arms, start=1):
+    labels = arm_labels(request.arms)
+    for k, (arm, label) in enumerate(zip(request.arms, labels, strict=True), start=1):
         check()
-        series[arm] = arm_returns(request, arm)
-        report(0.2 * k / len(request.arms), f"arm {k}/{len(request.arms)} built: {arm}")
+        series[label] = arm_returns(request, arm)
+        report(0.2 * k / len(request.arms), f"arm {k}/{len(request.arms)} built: {label}")
     # The first bar of a backtest is the entry fill; compare from the second common day.
     frame = pd.DataFrame(series).dropna().iloc[1:]
     result = compare(
@@ -127,7 +163,7 @@ def run_compare(
     if save:
         run_id = run_store.save_run(
             kind="abtest",
-            title=f"A/B {' vs '.join(request.arms)}",
+            title=f"A/B {' vs '.join(labels)}",
             spec=request.model_dump(mode="json"),
             metrics={k: getattr(result, k) for k in _RUN_METRICS},
             frames={"returns": frame, "tests": result.to_frame().astype({"pair": "string"})},

@@ -232,7 +232,15 @@ def adjust_within_tests(tests: list[str], p_values: np.ndarray, method: str) -> 
     return adjusted
 
 
-def _format_p(p: float) -> str:
+def format_p_value(p: float | None) -> str:
+    """A p-value as the verdict and the tables show it: two significant digits, in
+    scientific notation below 0.001, an en dash when undefined.
+
+    >>> format_p_value(0.66855), format_p_value(0.0123), format_p_value(3.14e-5)
+    ('0.67', '0.012', '3.1e-05')
+    """
+    if p is None or not math.isfinite(p):
+        return "–"
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
@@ -240,7 +248,7 @@ def _decided_by(correction: str, p_adjusted: float, alpha: float, *, smallest: b
     label = CORRECTION_LABELS.get(correction, correction)
     what = f"smallest {label}-adjusted p" if smallest else f"{label}-adjusted p"
     sign = "<" if p_adjusted < alpha else ">="
-    return f"decided by {PRIMARY_TEST}: {what}={_format_p(p_adjusted)} {sign} alpha={alpha:g}"
+    return f"decided by {PRIMARY_TEST}: {what}={format_p_value(p_adjusted)} {sign} alpha={alpha:g}"
 
 
 def primary_verdict(rows: list[ComparisonRow], *, alpha: float, correction: str) -> str | None:

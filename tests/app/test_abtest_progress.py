@@ -24,7 +24,7 @@ def test_the_job_call_reports_progress_and_equals_a_plain_run() -> None:
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert steps[:2] == [
         (0.1, "arm 1/2 built: buy_and_hold"),
-        (0.2, "arm 2/2 built: ma_crossover:fast=20,slow=100"),
+        (0.2, "arm 2/2 built: ma_crossover (fast=20, slow=100)"),
     ]
     # 5,030 days: 397 resamples per chunk, 4 chunks per bootstrap test, 3 tests
     boot = [m for _, m in steps if "resamples" in m]
@@ -45,7 +45,7 @@ def test_a_cancel_during_the_bootstrap_stops_it_and_saves_nothing() -> None:
 
     with pytest.raises(Cancelled, match="user asked"):
         get("abtest").run(REQUEST, progress=progress, cancel=token)
-    assert seen[-1] == "pair 1/1 (buy_and_hold vs ma_crossover:fast=20,slow=100): " + (
+    assert seen[-1] == "pair 1/1 (buy_and_hold vs ma_crossover (fast=20, slow=100)): " + (
         "bootstrap test 1/3, 397/1,200 resamples"
     )
     assert run_store.list_runs(kind="abtest") == []

@@ -61,6 +61,28 @@ def test_saved_run_arm_uses_stored_returns() -> None:
     assert returns.to_numpy() == pytest.approx(saved.returns.to_numpy(), rel=1e-12)
 
 
+def test_arms_are_labelled_as_the_user_knows_them() -> None:
+    saved = run_backtest(
+        BacktestRequest(
+            dataset="ohlcv_daily", symbol="SP500", strategy="ma_crossover", params={"fast": 5}
+        )
+    )
+    assert ab.arm_labels(
+        ["buy_and_hold", "ma_crossover:fast=20,slow=100", f"run:{saved.run_id}"]
+    ) == [
+        "buy_and_hold",
+        "ma_crossover (fast=20, slow=100)",
+        f"run #{saved.run_id} ma_crossover SP500 fast=5",
+    ]
+    # Two spellings of one strategy read alike: the arm's letter tells them apart.
+    assert ab.arm_labels(["ma_crossover:fast=20", "ma_crossover: fast=20"]) == [
+        "ma_crossover (fast=20) [A]",
+        "ma_crossover (fast=20) [B]",
+    ]
+    # An id that names nothing keeps its text (building the arm then says what is wrong).
+    assert ab.arm_labels(["model:999", "run:999"]) == ["model:999", "run:999"]
+
+
 def test_sample_size_calculator_matches_core_and_shrinks_with_effect() -> None:
     small = ab.days_needed(0.3, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
     large = ab.days_needed(1.0, sharpe_b=0.5, correlation=0.5, alpha=0.05, power=0.8)
@@ -82,6 +104,7 @@ def test_registered_model_arm_uses_only_out_of_sample_dates() -> None:
         CompareRequest(arms=["buy_and_hold", f"model:{version.id}"], n_boot=300), save=False
     )
     assert outcome.returns.index[0] > pd.Timestamp(version.train_end)
+    assert outcome.result.names == ("buy_and_hold", "ab-model v1")
     assert outcome.result.n_obs == len(outcome.returns)
     with pytest.raises(LookupError, match="no model version"):
         ab.arm_returns(CompareRequest(arms=["buy_and_hold", "model:999"]), "model:999")
