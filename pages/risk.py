@@ -14,9 +14,11 @@ from typing import Any, cast
 import streamlit as st
 from pydantic import ValidationError
 
+from app.components.numbers import day
 from app.components.risk import (
     FORM_KEY,
     LIMIT_LABELS,
+    changes_text,
     form_values,
     render_limits_inputs,
     render_limits_table,
@@ -58,13 +60,14 @@ def _apply() -> None:
         )
         change = risk_service.set_limits(request, actor=current_actor())
     except LimitsConflict as exc:
-        errors[""] = f"Not applied: {exc}."
+        errors[""] = f"Not applied, nothing was overwritten: {exc}."
     except (ValidationError, PermissionDenied, ValueError) as exc:
         for problem in field_errors(exc, labels=labels):
             errors.setdefault(problem.field or "", problem.message)
     else:
-        changed = ", ".join(f"{k}: {a} → {b}" for k, (a, b) in change.changes.items())
-        st.session_state[FLASH] = f"Version {change.version} in force: {changed}."
+        st.session_state[FLASH] = (
+            f"Version {change.version} in force: {changes_text(change.changes)}."
+        )
         _load_form()
     st.session_state[ERRORS] = errors
 
@@ -95,7 +98,7 @@ with book_tab:
         st.info("No paper-trading book yet: start a session on the Paper trading page.")
     else:
         session = cast(dict[str, Any], monitor_view.session)  # a report implies a session
-        st.caption(f"Book of paper session '{session['name']}' as of {session['cursor_ts']}.")
+        st.caption(f"Book of paper session '{session['name']}' as of {day(session['cursor_ts'])}.")
         render_risk_report(report)
 
 with view_tab:
@@ -142,7 +145,7 @@ with history_tab:
                     "who": c.changed_by,
                     "role": c.role,
                     "reason": c.reason,
-                    "changes": "; ".join(f"{k}: {a} → {b}" for k, (a, b) in c.changes.items()),
+                    "changes": changes_text(c.changes),
                 }
                 for c in changes
             ],

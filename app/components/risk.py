@@ -7,6 +7,7 @@ from typing import Any, get_args
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components.numbers import integer, money, number, pct
 from app.components.widgets import render_metric_cards
 from core.risk import RiskLimits
 from core.risk.limits import LIMIT_BOUNDS
@@ -24,20 +25,55 @@ def _is_fraction(name: str) -> bool:
 
 
 def limit_text(name: str, value: Any) -> str:
-    """A limit's value as shown to people (fractions also as a percentage).
+    """A limit's value as shown to people: fractions as entered and as a percentage,
+    money in the account currency, counts as whole numbers.
 
-    >>> limit_text("max_drawdown", 0.15)
-    '0.15 (15.0%)'
+    >>> limit_text("max_drawdown", 0.15), limit_text("max_order_notional", 50000.0)
+    ('0.15 (15.0%)', '$50,000.00')
     """
-    if name in LIMIT_BOUNDS and _is_fraction(name):
-        return f"{value:g} ({value:.1%})"
+    if name not in LIMIT_BOUNDS:
+        return str(value)
+    if _is_fraction(name):
+        return f"{value:g} ({pct(value)})"
     if name == "max_order_notional":
-        return f"{value:,.2f}"
-    return str(value)
+        return money(value)
+    if RiskLimits.model_fields[name].annotation is int:
+        return integer(value)
+    return f"{number(value, 2)}×"
+
+
+def _bound(value: float) -> str:
+    """One end of a valid range: thousands separated, a trillion in words."""
+    if value >= 1e12 and value % 1e12 == 0:
+        return f"{value / 1e12:g} trillion"
+    return integer(value) if value == int(value) else f"{value:g}"
+
+
+def range_text(name: str) -> str:
+    """A limit's valid range in interval notation, e.g. ``[1, 10,000]``.
+
+    >>> range_text("max_drawdown"), range_text("max_order_notional")
+    ('(0, 1]', '(0, 1 trillion]')
+    """
+    bounds = LIMIT_BOUNDS[name]
+    left = "[" if bounds.low_inclusive else "("
+    return f"{left}{_bound(bounds.low)}, {_bound(bounds.high)}]"
+
+
+def changes_text(changes: dict[str, tuple[Any, Any]]) -> str:
+    """A version's changes, each value as the limits table shows it.
+
+    >>> changes_text({"max_weight_per_asset": (0.25, 0.2)})
+    'max_weight_per_asset: 0.25 (25.0%) → 0.2 (20.0%)'
+    """
+    return "; ".join(
+        f"{k}: {limit_text(k, a) if a is not None else '–'} → {limit_text(k, b)}"
+        for k, (a, b) in changes.items()
+    )
 
 
 def render_limits_table(limits: RiskLimits) -> None:
-    """Each limit in force with its value, unit, valid range and meaning."""
+    """Each limit in force with its value, unit, valid range and meaning (all text)."""
     rows = []
     for name, field in RiskLimits.model_fields.items():
         bounds = LIMIT_BOUNDS.get(name)
@@ -46,10 +82,10 @@ def render_limits_table(limits: RiskLimits) -> None:
                 "limit": name,
                 "value": limit_text(name, getattr(limits, name)),
                 "unit": bounds.unit if bounds else "choice",
-                "valid range": bounds.interval
+                "valid range": range_text(name)
                 if bounds
                 else " | ".join(get_args(field.annotation)),
-                "meaning": field.description,
+                "meaning": field.description or "",
             }
         )
     st.dataframe(rows, width="stretch", hide_index=True)
@@ -80,8 +116,11 @@ def render_limits_inputs(errors: dict[str, str], columns: int = 3) -> None:
                 st.selectbox(label, get_args(field.annotation), key=key, help=field.description)
             else:
                 unit = bounds.unit.removeprefix("a ").removeprefix("an ")
-                label = f"{label} — {unit}, {bounds.interval}"
-                help_text = f"{field.description}; {bounds.describe()}"
+                label = f"{label} — {unit}, {range_text(name)}"
+                help_text = (
+                    f"{field.description}; {bounds.unit} in {range_text(name)}, "
+                    f"e.g. {bounds.example}"
+                )
                 if field.annotation is int:
                     st.number_input(label, step=1, key=key, help=help_text)
                 elif _is_fraction(name):
@@ -97,15 +136,15 @@ def render_risk_report(report: Any) -> None:
     """Metric cards, correlation heatmap and Euler risk contributions."""
     render_metric_cards(
         [
-            ("Equity", f"{report.equity:,.0f}"),
-            ("Gross exposure", f"{report.gross_exposure:.1%}"),
-            ("Net exposure", f"{report.net_exposure:.1%}"),
-            ("1-day VaR 95% (hist.)", f"{report.var_hist:.2%}"),
-            ("1-day VaR 95% (param.)", f"{report.var_param:.2%}"),
-            ("CVaR 95% (hist.)", f"{report.cvar_hist:.2%}"),
-            ("Volatility (1-day)", f"{report.volatility:.2%}"),
-            ("Volatility (ann.)", f"{report.volatility_annual:.1%}"),
-            ("Drawdown", f"{report.drawdown:.1%}"),
+            ("Equity", money(report.equity, digits=0)),
+            ("Gross exposure", pct(report.gross_exposure)),
+            ("Net exposure", pct(report.net_exposure)),
+            ("1-day VaR 95% (hist.)", pct(report.var_hist, 2)),
+            ("1-day VaR 95% (param.)", pct(report.var_param, 2)),
+            ("CVaR 95% (hist.)", pct(report.cvar_hist, 2)),
+            ("Volatility (1-day)", pct(report.volatility, 2)),
+            ("Volatility (ann.)", pct(report.volatility_annual)),
+            ("Drawdown", pct(report.drawdown)),
         ]
     )
     left, right = st.columns(2)
@@ -148,7 +187,7 @@ def render_risk_report(report: Any) -> None:
             st.caption("Needs positions with a returns history.")
     st.markdown("**Limit utilization**")
     st.dataframe(
-        [{"limit": k, "used": f"{v:.0%}"} for k, v in sorted(report.utilization.items())],
+        [{"limit": k, "used": pct(v, 0)} for k, v in sorted(report.utilization.items())],
         width="stretch",
         hide_index=True,
     )

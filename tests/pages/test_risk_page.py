@@ -137,7 +137,10 @@ def test_change_is_applied_versioned_audited_and_shown_at_once() -> None:
     at = open_app("risk")
     apply(at, "tighter single-name risk", max_weight_per_asset=0.2, max_orders_per_minute=10)
     assert not at.exception
-    assert any("Version 1 in force" in s.value and "0.25 → 0.2" in s.value for s in at.success)
+    assert any(
+        "Version 1 in force" in s.value and "0.25 (25.0%) → 0.2 (20.0%)" in s.value
+        for s in at.success
+    )
     version, limits = risk_service.current_limits()
     assert (version, limits.max_weight_per_asset, limits.max_orders_per_minute) == (1, 0.2, 10)
     (change,) = risk_service.history()
@@ -166,7 +169,8 @@ def test_second_edit_in_the_same_tab_is_applied() -> None:
     assert not at.exception
     assert not [e.value for e in at.error]
     assert any(
-        "Version 2 in force: max_weight_per_asset: 0.2 → 0.15" in s.value for s in at.success
+        "Version 2 in force: max_weight_per_asset: 0.2 (20.0%) → 0.15 (15.0%)" in s.value
+        for s in at.success
     )
     assert risk_service.current_limits()[1].max_weight_per_asset == 0.15
     apply(at, "third", max_drawdown=0.1)
@@ -204,7 +208,8 @@ def test_stale_tab_gets_the_conflict_and_keeps_its_edit_until_reloaded() -> None
     assert stale.number_input(key=field("max_drawdown")).value == 0.1
     apply(stale, "tab one again", max_weight_per_asset=0.1)
     assert any(
-        "Version 3 in force: max_weight_per_asset: 0.25 → 0.1" in s.value for s in stale.success
+        "Version 3 in force: max_weight_per_asset: 0.25 (25.0%) → 0.1 (10.0%)" in s.value
+        for s in stale.success
     )
     limits = risk_service.current_limits()[1]
     assert (limits.max_weight_per_asset, limits.max_order_notional, limits.max_drawdown) == (
@@ -214,7 +219,9 @@ def test_stale_tab_gets_the_conflict_and_keeps_its_edit_until_reloaded() -> None
     )
 
 
-def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility() -> None:
+def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
+    arrow_fallbacks: list[str],
+) -> None:
     from app.services import paper
 
     at = open_app("risk")
@@ -235,6 +242,9 @@ def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
     report = paper.risk_report(paper.monitor())
     at.run()
     shown = metrics(at)
+    assert shown["Equity"] == f"${report.equity:,.0f}"
+    cursor = paper.monitor().session["cursor_ts"]
+    assert any(c.value.endswith(f"as of {cursor:%Y-%m-%d}.") for c in at.caption)
     assert shown["Gross exposure"] == f"{report.gross_exposure:.1%}"
     assert shown["1-day VaR 95% (hist.)"] == f"{report.var_hist:.2%}"
     assert shown["CVaR 95% (hist.)"] == f"{report.cvar_hist:.2%}"
@@ -246,6 +256,9 @@ def test_portfolio_risk_tab_shows_the_books_exposures_var_and_annual_volatility(
     spec = chart_spec(at, 1)
     assert spec["data"][0]["type"] == "heatmap"
     assert plotly_array(spec["data"][0]["z"]).shape == (2, 2)
+    used = table_with(at, "used")
+    assert all(text.endswith("%") for text in used["used"])
+    assert arrow_fallbacks == []
 
 
 def test_returning_to_the_page_loads_the_limits_in_force() -> None:
@@ -262,4 +275,28 @@ def test_returning_to_the_page_loads_the_limits_in_force() -> None:
     assert at.number_input(key=field("max_weight_per_asset")).value == 0.25
     assert not at.warning
     apply(at, "back again", max_drawdown=0.11)
-    assert any("Version 2 in force: max_drawdown: 0.12 → 0.11" in s.value for s in at.success)
+    assert any(
+        "Version 2 in force: max_drawdown: 0.12 (12.0%) → 0.11 (11.0%)" in s.value
+        for s in at.success
+    )
+
+
+def test_tables_show_each_limit_in_its_unit_as_text(arrow_fallbacks: list[str]) -> None:
+    """Money with its currency, counts and range ends with thousands separators, fractions
+    also as a percentage; every column one type (no Arrow fallback in the server log)."""
+    risk_service.set_limits(
+        LimitsChangeRequest(values={"max_order_notional": 1_250_000.0}, reason="bigger tickets")
+    )
+    at = open_app("risk")
+    table = table_with(at, "limit", "value", "valid range").set_index("limit")
+    assert table.loc["max_order_notional", "value"] == "$1,250,000.00"
+    assert table.loc["max_order_notional", "valid range"] == "(0, 1 trillion]"
+    assert table.loc["max_orders_per_minute", "valid range"] == "[1, 10,000]"
+    assert table.loc["max_gross_exposure", "value"] == "1.00×"
+    assert table.loc["var_method", "value"] == "historical"
+    assert table.loc["max_drawdown", "value"] == "0.15 (15.0%)"
+    history = table_with(at, "version", "changes")
+    assert history["changes"][0] == "max_order_notional: $50,000.00 → $1,250,000.00"
+    label = at.number_input(key=field("max_orders_per_minute")).label
+    assert label.endswith("[1, 10,000]"), label
+    assert arrow_fallbacks == []
