@@ -56,7 +56,7 @@ typecheck: install
 
 ## The suite on every core (pytest-xdist; each test has its own folder and database).
 test: setup lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup
 
 bench: setup
 	$(BIN)/workbench bench --json
