@@ -81,7 +81,7 @@ def build_pack(kind: str, subject: str, *, at: datetime | None = None) -> Report
         backtests = runs_data.model_backtests(versions)
         names = paper_data.model_sessions(subject)
         kinds = {v.kind for v in versions}
-        data = {v.dataset for v in versions}
+        data = {f"{d}/{sym}" for column in backtests for d, sym in column.datasets}
         walk = runs_data.walkforwards(
             lambda spec: (
                 spec.get("model") in kinds and f"{spec.get('dataset')}/{spec.get('symbol')}" in data

@@ -112,14 +112,28 @@ def walkforwards(match: Any) -> list[WalkForwardRow]:
     return out
 
 
+def _saved_labels(run: run_store.RunSummary) -> list[str]:
+    """The names a saved A/B run gave its arms, in the arms' order (the columns of its
+    returns; older runs named them by the arm's text)."""
+    arms = [str(a) for a in run.spec.get("arms", [])]
+    try:
+        columns = [str(c) for c in run_store.load_frame(run, "returns").columns]
+    except LookupError:
+        return arms
+    return columns if len(columns) == len(arms) else arms
+
+
 def abtests(arm_matches: Any) -> list[ABVerdict]:
     """Saved A/B runs with an arm ``arm_matches(arm)`` accepts; the deciding test's row of
     each pair with such an arm."""
     out = []
     for r in run_store.list_runs("abtest", limit=RUNS_SCANNED):
-        arms = [a for a in r.spec.get("arms", []) if arm_matches(a)]
-        if r.status != "done" or not arms:
+        arms = [str(a) for a in r.spec.get("arms", [])]
+        if r.status != "done" or not any(arm_matches(a) for a in arms):
             continue
+        mine = {
+            label for arm, label in zip(arms, _saved_labels(r), strict=True) if arm_matches(arm)
+        }
         try:
             tests = run_store.load_frame(r, "tests")
         except LookupError:
@@ -128,7 +142,7 @@ def abtests(arm_matches: Any) -> list[ABVerdict]:
         if len(tests):
             primary = tests[tests["role"] == "primary"]
             for t in primary.itertuples():
-                if any(a in str(t.pair).split(" vs ") for a in arms):
+                if mine & set(str(t.pair).split(" vs ")):
                     rows.append(
                         DecidingTest(
                             str(t.pair),
