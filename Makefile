@@ -10,7 +10,7 @@ API_PORT ?= 8000
 # Streamlit's upload cap (MB) from the workbench settings (WORKBENCH_UPLOAD_MAX_MB).
 UPLOAD_MB = $(BIN)/python -c "from core.config import get_settings; print(get_settings().upload_max_server_mb)"
 
-.PHONY: install setup run api test lint contracts typecheck format bench data clean mutation
+.PHONY: install setup run api test browser lint contracts typecheck format bench data clean mutation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -57,6 +57,10 @@ typecheck: install
 ## The suite on every core (pytest-xdist; each test has its own folder and database).
 test: setup lint
 	$(BIN)/pytest -n auto --dist loadgroup
+
+## Only the real-browser suite (Debian's chromium; apt-get install chromium when missing).
+browser: setup
+	$(BIN)/pytest -n auto --dist loadgroup tests/browser
 
 bench: setup
 	$(BIN)/workbench bench --json
