@@ -141,12 +141,17 @@ def write_files(
 
 
 def send(outcome: PackOutcome, channel: str) -> None:
-    """Send the pack's files through alert channel ``channel`` (ChannelError, LookupError)."""
+    """Send the pack's files through alert channel ``channel`` (ChannelError, LookupError);
+    ``in-app`` delivers nothing (the files stay where they were written)."""
     from core.alerts.stored import StoredAlerts
     from core.reports.pack_send import send_with_files
 
+    from core.alerts import IN_APP, ChannelSpec
+
     with session_scope(get_engine()) as s:
         spec = StoredAlerts(s).channel(channel)
+    if spec is None and channel == IN_APP:  # the built-in inbox: the files stay on disk
+        spec = ChannelSpec(name=IN_APP, url=IN_APP)
     if spec is None:
         raise LookupError(f"no alert channel is named {channel}; add it on the Alerts page")
     if not spec.enabled:

@@ -171,6 +171,14 @@ def _finish(name: str, slot: datetime, channel: str, **fields: Any) -> None:
         ReportDeliveryRepository(s).finish(name, slot, channel, **fields)
 
 
+def _owed(done: dict[str, Any], channels: list[str]) -> bool:
+    """Whether a channel of a slot has no delivery yet, or a failed one left to retry."""
+    tries = get_settings().report_send_attempts
+    return any(
+        c not in done or (done[c].status == "failed" and done[c].attempts < tries) for c in channels
+    )
+
+
 def deliver_due(now: datetime) -> list[dict[str, Any]]:
     """Send every schedule's due slot to the channels that have not had it; one result
     per channel tried (``schedule``, ``slot``, ``channel``, ``status``, ``error``)."""
@@ -194,7 +202,7 @@ def deliver_due(now: datetime) -> list[dict[str, Any]]:
                 )
             )
             is not None
-            and set(ReportDeliveryRepository(s).of_slot(r.name, slot)) != set(r.channels)
+            and _owed(ReportDeliveryRepository(s).of_slot(r.name, slot), r.channels)
         ]
     for name, kind, subject, channels, formats, slot in rows:
         claimed = _claim(name, slot, channels)
