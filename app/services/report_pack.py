@@ -143,10 +143,9 @@ def write_files(
 def send(outcome: PackOutcome, channel: str) -> None:
     """Send the pack's files through alert channel ``channel`` (ChannelError, LookupError);
     ``in-app`` delivers nothing (the files stay where they were written)."""
+    from core.alerts import IN_APP, ChannelSpec
     from core.alerts.stored import StoredAlerts
     from core.reports.pack_send import send_with_files
-
-    from core.alerts import IN_APP, ChannelSpec
 
     with session_scope(get_engine()) as s:
         spec = StoredAlerts(s).channel(channel)
