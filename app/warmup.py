@@ -4,9 +4,11 @@ A backtest needs vectorbt (about 4 s to import with its dependencies on a loaded
 machine, with bytecode caches; twice that without) and numba's cached kernels. Importing
 them in a thread while a page renders or reruns slows that run down: the import holds the
 GIL and the script thread queues for it (a click 1-10 s after loading waited 1.8-2.2 s).
-Here the warm-up starts on the first visit to a page that backtests
-(``app.main.WARM_ENGINE_FOR``), imports one module at a time, and starts each step only
-once no script run has been in progress for :data:`QUIET_S` seconds. No render waits for
+Here the warm-up starts with the server, after the pages' own modules
+(:mod:`app.warm_start`), or, without that start-up (AppTest), on the first visit to a
+page that backtests (``app.main.WARM_ENGINE_FOR``); it imports one module at a time,
+and starts each step only once no script run has been in progress for :data:`QUIET_S`
+seconds. No render waits for
 it, and a click that lands during a step waits for the rest of that one step (0.1-1 s;
 vectorbt's own modules are the longest).
 
@@ -148,18 +150,27 @@ def _warm(gate: ActivityGate, quiet_s: float, status: WarmupStatus) -> None:
         status.finished_at = time.monotonic()
 
 
+_STARTED: dict[int, threading.Thread] = {}
+_START_LOCK = threading.Lock()
+
+
 def start(
     gate: ActivityGate = GATE, *, quiet_s: float | None = None, status: WarmupStatus = STATUS
 ) -> threading.Thread | None:
-    """Start the warm-up thread (daemon); None when it is turned off.
+    """Start the warm-up thread (daemon) once per ``status``: the server's start-up
+    (:mod:`app.warm_start`) and a visit to a backtesting page may both ask; None when it
+    is turned off.
 
     ``quiet_s`` defaults to :data:`QUIET_S` as it is when the thread starts.
     """
     if not enabled():
         return None
     quiet = QUIET_S if quiet_s is None else quiet_s
-    thread = threading.Thread(
-        target=_warm, args=(gate, quiet, status), name="engine-warmup", daemon=True
-    )
-    thread.start()
-    return thread
+    with _START_LOCK:
+        if id(status) not in _STARTED:
+            thread = threading.Thread(
+                target=_warm, args=(gate, quiet, status), name="engine-warmup", daemon=True
+            )
+            thread.start()
+            _STARTED[id(status)] = thread
+        return _STARTED[id(status)]
