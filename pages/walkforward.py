@@ -9,14 +9,16 @@ from pydantic import ValidationError
 
 from app import cached, state
 from app.components.forms import cost_inputs, grid_axis_inputs, numeric_fields, show_errors
-from app.components.jobs import job_panel, run_id_of, submit_job
+from app.components.jobs import current_job, job_panel, run_id_of, submit_job
+from app.components.training import failed_field, show_failure
 from app.components.walkforward import (
     LABELS,
+    failure_hints,
     fold_inputs,
     lookahead_inputs,
     model_inputs,
     render_lookahead,
-    render_walkforward,
+    render_run,
 )
 from app.operations.walkforward import LookaheadRequest, WalkForwardRequest
 from app.services.data import DataSourceError
@@ -62,6 +64,8 @@ strategy = (
     else None
 )
 
+open_job = current_job("walkforward")  # a failed job's error goes beside its field
+failed = failed_field(open_job, failure_hints(open_job.spec if open_job else {}))
 with st.form("wf.form"):
     st.markdown("**Folds**")
     fields, slots = fold_inputs()
@@ -86,6 +90,8 @@ with st.form("wf.form"):
     c1, c2 = st.columns(2)
     fees, slip = cost_inputs(c1, c2, fees_key="wf.fees", slippage_key="wf.slippage")
     submitted = st.form_submit_button("Run walk-forward", type="primary")
+if failed in slots and open_job is not None and not submitted:
+    show_failure(slots[failed], open_job)
 
 
 def _show(exc: ValidationError) -> None:
@@ -129,27 +135,14 @@ def _show_run(job: JobView) -> None:
     from app.services.walkforward_reopen import reopen_walkforward
 
     outcome = reopen_walkforward(run_id_of(job))
-    req = outcome.request
-    what = (
-        f"{req.strategy} (grid {', '.join(req.grid)})"
-        if req.strategy
-        else f"{req.model} h={req.horizon}"
-    )
-    st.subheader(f"Run #{outcome.run_id}: {what} on {req.symbol}, {req.mode}")
-    render_walkforward(outcome)
-    st.download_button(
-        "Download report (HTML)",
-        wf.report_html(outcome).encode(),
-        file_name=f"walkforward_{outcome.run_id}.html",
-        mime="text/html",
-        key="wf.download",
-    )
+    render_run(outcome, wf.report_html(outcome))
 
 
 job_panel("walkforward", on_done=_show_run)
 
 st.divider()
-with st.expander("Look-ahead check", expanded=st.session_state.get(REPORT) is not None):
+# keyed and tracked: the expander stays as the user left it across reruns (a radio inside)
+with st.expander("Look-ahead check", key="wf.la.open", on_change="rerun"):
     st.caption(
         "Recomputes the signal or features on data truncated at random bars and flags any "
         "value that changes once later bars are added (it must not, for a causal signal)."

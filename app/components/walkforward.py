@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 from app.components.training import (
     BLUE,
     GREY,
+    LOOKAHEAD_WORDS,
     MARGIN,
     number,
     percent,
@@ -123,6 +124,37 @@ def lookahead_inputs(strategies: list[str], symbol: str) -> tuple[str | None, bo
         "Include the deliberately leaky demo feature (next bar's return)", key="wf.la.leaky"
     )
     return None, leaky, f"all features on {symbol}" + (" + the leaky demo" if leaky else "")
+
+
+def failure_hints(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """What names each Walk-forward form field in a failed job's error (its request
+    ``spec``): the features for a look-ahead refusal, then the fold layout."""
+    return {
+        "features": [*LOOKAHEAD_WORDS, *(spec.get("features") or [])],
+        "step_bars": ["step", "step_bars", "Step (bars)"],
+        "train_bars": ["train bars", "train_bars", "training window"],
+        "test_bars": ["test bars", "test_bars", "test window"],
+        "folds": ["folds", "fold"],
+    }
+
+
+def render_run(outcome: WalkForwardOutcome, report: str) -> None:
+    """A finished run: what it validated, its results, and its HTML ``report`` to download."""
+    req = outcome.request
+    what = (
+        f"{req.strategy} (grid {', '.join(req.grid)})"
+        if req.strategy
+        else f"{req.model} h={req.horizon}"
+    )
+    st.subheader(f"Run #{outcome.run_id}: {what} on {req.symbol}, {req.mode}")
+    render_walkforward(outcome)
+    st.download_button(
+        "Download report (HTML)",
+        report.encode(),
+        file_name=f"walkforward_{outcome.run_id}.html",
+        mime="text/html",
+        key="wf.download",
+    )
 
 
 def walkforward_cards(outcome: WalkForwardOutcome) -> list[tuple[str, str]]:

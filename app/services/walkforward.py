@@ -10,9 +10,11 @@ from app.operations import CancelToken, Progress
 from app.operations.walkforward import LookaheadRequest, WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services.data import load_prices
+from app.services.walkforward_report import report_html as report_html  # the CLI, the page
 from core.backtest.spec import BacktestSpec
 from core.features import available_features, compute_features
 from core.ml import LookaheadReport, ModelSpec, lookahead_check
+from core.ml.training import data_hash
 from core.strategies import run_strategy
 from core.strategies.catalog import grid_constraints
 from core.walkforward import (
@@ -22,7 +24,6 @@ from core.walkforward import (
     walk_forward_rule,
 )
 from core.walkforward.chunks import fold_cache
-from core.walkforward.report import report_html as _report_html
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,16 @@ class WalkForwardOutcome:
     run_id: int | None
     request: WalkForwardRequest
     result: WalkForwardResult
+    data_hash: str = ""
+    """sha256 of the prices it ran on (:func:`core.ml.training.data_hash`)."""
 
 
 def _run(
-    request: WalkForwardRequest, progress: Progress | None, cancel: CancelToken | None
+    request: WalkForwardRequest,
+    prices: pd.DataFrame,
+    progress: Progress | None,
+    cancel: CancelToken | None,
 ) -> tuple[WalkForwardResult, str]:
-    prices = load_prices(request.dataset, request.symbol)
     spec = WalkForwardSpec(
         mode=request.mode,
         train_bars=request.train_bars,
@@ -101,8 +106,9 @@ def run_walkforward(
     checked between folds; a cancelled run raises :class:`app.operations.Cancelled` and
     saves nothing, and the folds done stay cached for a retry of the same request.
     """
-    result, title = _run(request, progress, cancel)
-    outcome = WalkForwardOutcome(None, request, result)
+    prices = load_prices(request.dataset, request.symbol)
+    result, title = _run(request, prices, progress, cancel)
+    outcome = WalkForwardOutcome(None, request, result, data_hash(prices))
     if not save:
         return outcome
     folds = result.folds.copy()
@@ -111,18 +117,14 @@ def run_walkforward(
         kind="walkforward",
         title=title,
         spec=request.model_dump(mode="json"),
-        metrics={k: v for k, v in walkforward_payload(outcome).items() if k != "folds"},
+        metrics={k: v for k, v in walkforward_payload(outcome).items() if k != "folds"}
+        | {"data_hash": outcome.data_hash},
         frames={
             "folds": folds,
             "oos": pd.DataFrame({"equity": result.oos_equity, "returns": result.oos_returns}),
         },
     )
-    return WalkForwardOutcome(run_id, request, result)
-
-
-def report_html(outcome: WalkForwardOutcome) -> str:
-    """The self-contained HTML report of ``outcome`` (works offline)."""
-    return _report_html(outcome.result, title=f"Walk-forward report: {outcome.request.symbol}")
+    return WalkForwardOutcome(run_id, request, result, outcome.data_hash)
 
 
 LEAKY_DEMO = "leaky_next_close"

@@ -62,4 +62,4 @@ def reopen_walkforward(run_id: int) -> WalkForwardOutcome:
         lookahead=m.get("lookahead"),
         trial_counting=str(m.get("trial_counting", "")),
     )
-    return WalkForwardOutcome(run_id, request, result)
+    return WalkForwardOutcome(run_id, request, result, str(m.get("data_hash") or ""))

@@ -20,7 +20,7 @@ from app.services import runs as run_store
 from app.services import walkforward as wf
 from app.services.data import load_prices
 from core.sweep import GridAxis
-from core.walkforward.report import DSR_EXPLAINED, PBO_EXPLAINED
+from core.walkforward.report import DSR_MEANING, PBO_MEANING
 from tests.fakes import dask_local
 
 dask_client = dask_local.dask_client  # the session's 2-worker LocalCluster (fixture)
@@ -75,6 +75,30 @@ def test_too_many_folds_is_a_clear_error() -> None:
 
 
 # --------------------------------------------------------------------------- rule
+
+
+def assert_report_states_its_setup(
+    html: str, outcome: wf.WalkForwardOutcome, prices: pd.DataFrame
+) -> None:
+    """The HTML report names what was validated and how, and each figure once."""
+    from core.backtest.spec import EXECUTION
+    from core.ml.training import data_hash
+
+    req = outcome.request
+    assert f"<th scope='row'>Run id</th><td>#{outcome.run_id}</td>" in html
+    assert f"<td>{req.fees * 1e4:g} bps ({req.fees:.2%}) per fill</td>" in html  # fees
+    assert "<th scope='row'>Slippage</th>" in html and f"<td>{EXECUTION}</td>" in html
+    assert outcome.data_hash == data_hash(prices) and f"<td>{data_hash(prices)}</td>" in html
+    assert run_store.get_run(outcome.run_id).metrics["data_hash"] == outcome.data_hash
+    for figure in (
+        "Deflated Sharpe ratio",
+        "Probability of backtest overfitting",
+        "Out-of-sample Sharpe (stitched)",
+        "In-sample Sharpe (mean of folds)",
+    ):
+        assert html.count(figure) == 1, figure  # fmt: skip
+    assert DSR_MEANING[1:] in html and PBO_MEANING[1:] in html
+    assert "00:00:00" not in html.split("<h2>Folds</h2>")[1]
 
 
 def _grid_trials() -> int:
@@ -149,9 +173,14 @@ def test_rule_walkforward_ma_crossover(sp500: pd.DataFrame) -> None:
     assert len(run_store.load_frame(run, "oos")) == 750
 
     html = wf.report_html(outcome)
-    assert DSR_EXPLAINED in html and PBO_EXPLAINED in html
-    assert f"over {payload['trials']} trials" in html
-    assert f"PBO: {payload['pbo']:.3f}" in html
+    assert_report_states_its_setup(html, outcome, sp500)
+    assert "<th scope='row'>Strategy</th><td>ma_crossover</td>" in html
+    assert (
+        "fast: 5, 10, 15, …, 45, 50 (10 values); slow: 20, 40, 60, …, 180, 200 (10 values)" in html
+    )
+    assert f"<td>{payload['deflated_sharpe']:.3f} over 90 trials (" in html
+    assert f"<td>{payload['pbo']:.3f}</td>" in html
+    assert f"Walk-forward report: ma_crossover on SP500, run #{outcome.run_id}" in html
 
 
 def test_a_cancelled_walkforward_stops_between_folds_and_saves_nothing() -> None:
@@ -208,7 +237,10 @@ def test_model_walkforward_logistic(sp500: pd.DataFrame) -> None:
     assert int(idx.get_loc(pd.Timestamp(second["test_end"]))) > len(idx) - 1 - 250
     assert run_store.get_run(outcome.run_id).kind == "walkforward"
     html = wf.report_html(outcome)
-    assert "PBO: n/a" in html and DSR_EXPLAINED in html
+    assert_report_states_its_setup(html, outcome, sp500)
+    assert "<td>n/a (no grid of alternatives for a model)</td>" in html
+    assert "<td>logistic, horizon 5 bars, threshold 0.50</td>" in html
+    assert "<td>default parameters, no tuning</td>" in html
 
 
 # --------------------------------------------------------------------------- look-ahead

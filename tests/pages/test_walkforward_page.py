@@ -114,7 +114,7 @@ def test_impossible_layouts_show_errors_and_store_nothing() -> None:
     at.number_input(key="wf.step").set_value(100)
     at.button(key=RUN).click().run()
     assert not at.exception
-    assert any("Step (100) must be at least Test bars (250)" in e.value for e in at.error), [
+    assert any("Step 100 is below Test bars 250" in e.value for e in at.error), [
         e.value for e in at.error
     ]
 
@@ -179,8 +179,13 @@ def test_a_leaky_feature_is_refused_then_flagged_when_overridden(leaky_feature: 
     at.number_input(key="wf.horizon").set_value(1)
     at.multiselect(key="wf.features.ohlcv_daily.SP500").set_value(["ret_1", leaky_feature])
     _run_job(at)
-    errors = " ".join(e.value for e in at.error)
-    assert f"refused: feature(s) {leaky_feature}" in errors and "--allow-lookahead" in errors
+    errors = " ".join(e.value for e in at.error).lower()
+    assert f"refused: feature(s) {leaky_feature}" in errors
+    # the error is open beside the features (in the form), besides the job panel's
+    (form,) = at.get("form")
+    beside = [e.value for e in form.error]
+    assert len(beside) == 1 and beside[0].endswith("Correct this field and run again.")
+    assert leaky_feature in beside[0] and at.get("progress") == []
     assert run_store.list_runs(kind="walkforward") == []
 
     at.checkbox(key="wf.allow_lookahead").check()
