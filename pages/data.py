@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import streamlit as st
 
 from app import cached, state
 from app.components.charts import render_price_chart
-from app.components.widgets import pct, render_defects, render_metric_cards
+from app.components.numbers import day, integer, number, pct
+from app.components.tables import column_formats
+from app.components.widgets import render_metric_cards
 from app.services import data as data_service
 from app.services.auth import PermissionDenied
 from app.session import current_actor
-from core.data.formats import DATE_FORMAT_PRESETS
+from core.data.formats import DATE_FORMAT_PRESETS, FLAGS
 from core.data.summary import summary_stats
-from core.data.validation import read_format
+from core.data.validation import Defect, read_format
 
 FORMAT_FIELDS = {
     "date_format": "Date format",
@@ -21,6 +26,34 @@ FORMAT_FIELDS = {
     "delimiter": "Delimiter",
     "timezone": "Time zone",
 }
+
+NAME_DEFECTS = ("bad_name", "name_taken")
+"""Defects of the dataset name rather than of the file."""
+
+
+def plain_defect(message: str) -> str:
+    """A defect's sentence as the page says it: an option's CLI flag named by its field
+    here (under File format), no regular expression."""
+    for option, flag in FLAGS.items():
+        message = message.replace(flag, f"the {FORMAT_FIELDS[option]} (under File format)")
+    return re.sub(r" \(pattern [^)]*\)", "", message)
+
+
+def show_defects(defects: Sequence[Defect], source: str) -> None:
+    """A refused upload: the name's problem beside its field, then every defect of the
+    file, one box each, after a line saying nothing was stored."""
+    named = [d for d in defects if d.code in NAME_DEFECTS]
+    found = [d for d in defects if d.code not in NAME_DEFECTS]
+    for defect in named:
+        st.error(f"Dataset name: {re.sub(r'^name (taken: )?', '', plain_defect(defect.message))}")
+    if found:
+        st.error(
+            f"{source} was not imported: {len(found)} problem{'s' if len(found) > 1 else ''} "
+            "to fix. Nothing was stored."
+        )
+        for defect in found:
+            st.error(plain_defect(defect.message))
+
 
 st.title("Data")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -68,27 +101,42 @@ with chart_tab:
             stats = summary_stats(frame)
             render_metric_cards(
                 [
-                    ("Bars", f"{stats['bars']:,}"),
-                    ("Last close", f"{stats['last_close']:,.2f}"),
-                    ("Total return", pct(float(stats["total_return"]))),
-                    ("CAGR", pct(float(stats["cagr"]))),
-                    ("Annual volatility", pct(float(stats["annual_volatility"]))),
-                    ("Max drawdown", pct(float(stats["max_drawdown"]))),
-                    ("Best day", pct(float(stats["best_day"]))),
-                    ("Worst day", pct(float(stats["worst_day"]))),
+                    ("Bars", integer(stats["bars"])),
+                    ("Last close", number(stats["last_close"])),
+                    ("Total return", pct(stats["total_return"], 2)),
+                    ("CAGR", pct(stats["cagr"], 2)),
+                    ("Annual volatility", pct(stats["annual_volatility"], 2)),
+                    ("Max drawdown", pct(stats["max_drawdown"], 2)),
+                    ("Best day", pct(stats["best_day"], 2)),
+                    ("Worst day", pct(stats["worst_day"], 2)),
                 ]
             )
             kind = "candlestick" if "open" in frame else "close line (closes only)"
             render_price_chart(
                 frame,
-                title=f"{symbol} · {stats['start']} → {stats['end']} · {kind}",
+                title=f"{symbol} · {day(stats['start'])} → {day(stats['end'])} · {kind}",
                 log_scale=bool(state.get(state.LOG_SCALE)),
             )
 
 with table_tab:
     if full is not None:
-        st.dataframe(full.describe().T, width="stretch")
-        st.dataframe(full.tail(250).iloc[::-1], width="stretch", height=360)
+        described = full.describe().T.rename_axis("column").reset_index()
+        st.markdown("**Summary of each column**")
+        st.dataframe(
+            described,
+            width="stretch",
+            hide_index=True,
+            column_config=column_formats(described, kinds={"count": "integer"}),
+        )
+        latest = full.tail(250).iloc[::-1].rename_axis("date").reset_index()
+        st.markdown(f"**Latest {len(latest):,} bars** (newest first)")
+        st.dataframe(
+            latest,
+            width="stretch",
+            height=360,
+            hide_index=True,
+            column_config=column_formats(latest, kinds={"volume": "integer"}),
+        )
         st.download_button(
             "Download CSV",
             full.to_csv().encode(),
@@ -152,7 +200,7 @@ with upload_tab:
                     name, upload.name, upload.getvalue(), fmt, actor=current_actor()
                 )
             except data_service.DataValidationError as exc:
-                render_defects(exc.defects, source=upload.name)
+                show_defects(exc.defects, upload.name)
             except PermissionDenied as exc:
                 st.error(f"Import refused: {exc}.")
             else:

@@ -11,8 +11,9 @@ import streamlit as st
 from app import cached, state
 from app.components.regime import regime_figure, render_current, transition_figure
 from app.services.data import DataSourceError
-from app.services.regime import DEFAULT_VIEW, MODES, history_spec
+from app.services.regime import DEFAULT_VIEW, MODES, N_ITER, N_ITER_RANGE, history_spec
 from app.services.regime_store import fit_key, stored_regimes_exist
+from app.services.regime_view import fit_and_store
 
 st.title("Regimes")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -28,7 +29,7 @@ method = left.radio(
     format_func={"hmm": "Gaussian HMM (default)", "dpgmm": "Dirichlet-process GMM"}.get,
 )
 show_smoothed = right.toggle("Show hindsight (smoothed) probabilities", key="regime.smoothed")
-m1, m2 = st.columns([2, 1])
+m1, m2, m3 = st.columns([2, 1, 1])
 mode = m1.radio(
     "History",
     list(MODES),
@@ -53,27 +54,48 @@ refit_every = int(
         disabled=mode == "in-sample",
     )
 )
+n_iter = int(
+    m3.number_input(
+        "EM iterations",
+        min_value=N_ITER_RANGE[0],
+        max_value=N_ITER_RANGE[1],
+        value=N_ITER,
+        step=50,
+        key="regime.n_iter",
+        help=f"Iterations of expectation-maximization per restart of each full fit "
+        f"({N_ITER_RANGE[0]:,}-{N_ITER_RANGE[1]:,}; {N_ITER} by default). Raise it when the "
+        "page says the fit did not converge; more iterations take longer.",
+    )
+)
 try:
     prices = cached.prices(dataset, symbol, None, None)
     history = history_spec(mode, refit_every)  # type: ignore[arg-type]
     seed = DEFAULT_VIEW.seed
-    key = fit_key(prices, symbol, method, seed, history)  # type: ignore[arg-type]
+    key = fit_key(prices, symbol, method, seed, history, n_iter)  # type: ignore[arg-type]
     if stored_regimes_exist(key):
         fitted = cached.regimes(dataset, symbol, method, seed, mode, refit_every, key)
     else:
         with st.spinner(
             f"Fitting the regime history of {symbol} ({history.describe().split(':')[0]}, "
-            f"{len(prices):,} bars): the first fit of these prices and settings takes a few "
-            "seconds; it is stored, so later visits show it at once."
+            f"{len(prices):,} bars, {n_iter:,} EM iterations): the first fit of these prices "
+            "and settings takes a few seconds; it is stored, so later visits show it at once."
         ):
-            fitted = cached.regimes(dataset, symbol, method, seed, mode, refit_every, key)
+            fitted = fit_and_store(
+                prices,
+                key,
+                method=method,  # type: ignore[arg-type]
+                seed=seed,
+                history=history,
+                n_iter=n_iter,
+            )
 except (ValueError, DataSourceError) as exc:
     st.error(str(exc))
     st.stop()
 fitted_at = cast(datetime, fitted["fitted_at"]).astimezone()
 st.caption(
     f"{'Stored fit' if fitted['stored'] else 'Fitted'} {fitted_at:%Y-%m-%d %H:%M %Z} in "
-    f"{cast(float, fitted['fit_seconds']):.1f} s, on these exact prices and settings "
+    f"{cast(float, fitted['fit_seconds']):.1f} s with {n_iter:,} EM iterations per restart, "
+    "on these exact prices and settings "
     "(seeded: a refit gives the same result; new prices or settings fit again)."
 )
 frame: pd.DataFrame = fitted["frame"]  # type: ignore[assignment]
@@ -88,6 +110,8 @@ else:
         "fit) have no probabilities."
     )
 for warning in cast(list[str], fitted["warnings"]):
+    if "EM iterations" in warning:
+        warning += f" (the EM iterations control above, now {n_iter:,})"
     st.warning(warning)
 render_current(
     str(frame["label"].iloc[-1]),

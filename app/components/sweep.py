@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components.backtest import fmt
+from app.components.numbers import integer, number
+from app.components.tables import column_formats
 from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
 from app.services import sweep_heat, sweep_view
@@ -131,14 +133,20 @@ def render_universe(outcome: SweepOutcome) -> None:
     dsr = universe.dsr
     st.markdown(
         f"**Best combination per symbol** ({len(universe.symbols)} symbols). Deflated Sharpe "
-        f"of the overall best: {dsr.get('dsr', float('nan')):.3f} over "
-        f"{int(dsr.get('trials', 0)):,} trials (combinations x symbols)."
+        f"of the overall best: {number(dsr.get('dsr'), 3)} over "
+        f"{integer(dsr.get('trials', 0))} trials (combinations x symbols)."
     )
     best = universe.best_by_symbol
     st.plotly_chart(
         symbol_metric_figure(best), width="stretch", key=f"sweep.{outcome.run_id}.symbols"
     )
-    st.dataframe(best, width="stretch", hide_index=True, key=f"sweep.{outcome.run_id}.best")
+    st.dataframe(
+        best,
+        width="stretch",
+        hide_index=True,
+        key=f"sweep.{outcome.run_id}.best",
+        column_config=column_formats(best),
+    )
     if universe.skipped:
         st.warning("Skipped: " + "; ".join(f"{s}: {why}" for s, why in universe.skipped.items()))
 
@@ -158,9 +166,9 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
     top = sweep_view.ranked(outcome, metric, top_n)
     render_metric_cards(
         [
-            ("Combinations", f"{outcome.combinations:,}"),
-            ("Seconds", f"{outcome.seconds:.3f}"),
-            ("Combos / s", f"{outcome.combinations / max(outcome.seconds, 1e-9):,.0f}"),
+            ("Combinations", integer(outcome.combinations)),
+            ("Seconds", number(outcome.seconds, 3)),
+            ("Combos / s", integer(outcome.combinations / max(outcome.seconds, 1e-9))),
             (f"Best {metric}", fmt(metric, float(top[metric].iloc[0]))),
         ]
     )
@@ -190,7 +198,7 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
         st.plotly_chart(fig, width="stretch", key=f"sweep.{outcome.run_id}.{metric}")
     render_universe(outcome)
     st.markdown(f"**Top {top_n} by {metric}**")
-    st.dataframe(top, width="stretch", hide_index=True)
+    st.dataframe(top, width="stretch", hide_index=True, column_config=column_formats(top))
     render_table_download(outcome)
     st.caption(f"Execution: {outcome.execution}.")
 

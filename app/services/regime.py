@@ -30,6 +30,11 @@ from core.regime import (
 from core.serialize import json_safe
 
 MODES: tuple[str, ...] = typing.get_args(Mode)
+N_ITER = int(RegimeSpec.model_fields["n_iter"].default)
+"""EM iterations per restart of a fit unless asked otherwise (the model's default)."""
+N_ITER_RANGE = (10, 5_000)
+"""The EM iterations the Regimes page offers (the model accepts 1-10,000; fewer than 10
+cannot converge, more than 5,000 only slow the page)."""
 #: The Regimes page's default view: the app's default dataset, symbol and method, and the
 #: request's defaults for the seed, history mode and cadence (the page's widgets start
 #: there; ``workbench setup`` stores this fit,
@@ -63,10 +68,15 @@ def history_spec(mode: Mode = "expanding", refit_every: int = 21) -> RegimeHisto
 
 
 def fit_prices(
-    prices: pd.DataFrame, method: Method, seed: int, history: RegimeHistorySpec
+    prices: pd.DataFrame,
+    method: Method,
+    seed: int,
+    history: RegimeHistorySpec,
+    n_iter: int = N_ITER,
 ) -> RegimeOutcome:
-    """Regime history of ``prices`` (every fit of this module and of the view goes here)."""
-    result = causal_regimes(prices, RegimeSpec(method=method, seed=seed), history)
+    """Regime history of ``prices`` (every fit of this module and of the view goes here);
+    ``n_iter``: EM iterations per restart of each full fit."""
+    result = causal_regimes(prices, RegimeSpec(method=method, seed=seed, n_iter=n_iter), history)
     return RegimeOutcome(prices, result, history)
 
 

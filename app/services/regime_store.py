@@ -62,10 +62,20 @@ def _code_fingerprint() -> str:
 
 
 def fit_key(
-    prices: pd.DataFrame, symbol: str, method: Method, seed: int, history: RegimeHistorySpec
+    prices: pd.DataFrame,
+    symbol: str,
+    method: Method,
+    seed: int,
+    history: RegimeHistorySpec,
+    n_iter: int | None = None,
 ) -> str:
-    """Store key of a fit: prices' content, symbol, model, history spec and code."""
-    spec = RegimeSpec(method=method, seed=seed)
+    """Store key of a fit: prices' content, symbol, model (``n_iter``: EM iterations,
+    the model's default when None), history spec and code."""
+    spec = (
+        RegimeSpec(method=method, seed=seed)
+        if n_iter is None
+        else RegimeSpec(method=method, seed=seed, n_iter=n_iter)
+    )
     parts = {
         "version": STORE_VERSION,
         "prices": prices_digest(prices),

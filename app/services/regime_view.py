@@ -45,8 +45,10 @@ def fit_and_store(
     method: Method = "hmm",
     seed: int = 0,
     history: RegimeHistorySpec | None = None,
+    n_iter: int = regime.N_ITER,
 ) -> dict[str, object]:
-    """Fit the regime history of ``prices``, store it under ``key`` and return its payload.
+    """Fit the regime history of ``prices`` (``n_iter`` EM iterations per restart), store
+    it under ``key`` and return its payload.
 
     The payload holds the close, the filtered frame (:meth:`RegimeResult.to_frame`), the
     hindsight ``smoothed`` frame, the latest transition matrix and states, warnings,
@@ -54,8 +56,9 @@ def fit_and_store(
     and ``stored`` (False: fitted now). A failure to write the store is not an error.
     """
     start = time.perf_counter()
-    outcome = regime.fit_prices(prices, method, seed, history or RegimeHistorySpec())
+    outcome = regime.fit_prices(prices, method, seed, history or RegimeHistorySpec(), n_iter)
     payload: dict[str, Any] = _payload(outcome)
+    payload["n_iter"] = n_iter
     payload["fitted_at"] = datetime.now(UTC)
     payload["fit_seconds"] = time.perf_counter() - start
     if key:

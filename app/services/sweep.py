@@ -62,6 +62,7 @@ def run_sweep(
             cache=cache,
             progress=on_chunk,
             check=cancel.check if cancel is not None else None,
+            inner_progress=on_chunk,
             top_n=TOP_KEPT,
             table_path=staging / helpers.TABLE,
         )

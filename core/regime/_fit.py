@@ -179,8 +179,9 @@ def fit_regimes(prices: pd.DataFrame | pd.Series, spec: RegimeSpec | None = None
             fit = single_state(len(features))
         elif not fit.converged:
             notes.append(
-                f"{fit.method} did not converge within n_iter={spec.n_iter} iterations "
-                f"(tol={spec.tol}); the best restart is used, consider raising n_iter"
+                f"{fit.method} did not converge within n_iter={spec.n_iter} EM iterations "
+                f"(tol={spec.tol}); the best restart is used: raise the EM iterations "
+                "for a converged fit"
             )
     return _assemble(close_s, ret, x, valid, center, scale, fit, spec, notes)
 

@@ -522,10 +522,12 @@ class _ChunkProgress:
     def __init__(
         self,
         check: Callable[[], None] | None,
-        progress: Callable[[float, str], None],
+        report: Callable[[float, str], None],
         chunks: Sequence[SweepChunk],
+        progress: Callable[[float, str], None] | None,
     ) -> None:
-        self._check, self._progress, self._chunks = check, progress, chunks
+        self._check, self._report, self._chunks = check, report, chunks
+        self._progress = progress
         self._done = 0
         self._combos = 0
         self._shown = 0.0
@@ -540,7 +542,8 @@ class _ChunkProgress:
         self._combos += chunk.hi - chunk.lo
         self._done += 1
         self._shown = fraction
-        self._progress(fraction, message)
+        if self._progress is not None:
+            self._progress(fraction, message)
 
     def within(self, fraction: float) -> None:
         """The running chunk is ``fraction`` done (the engine's own measure)."""
@@ -555,7 +558,7 @@ class _ChunkProgress:
         chunk = self._chunks[self._done]
         combos = self._combos + int((chunk.hi - chunk.lo) * part)
         raw = sum(c.hi - c.lo for c in self._chunks)
-        self._progress(
+        self._report(
             overall,
             f"chunk {self._done + 1:,} of {total:,}: about {combos:,} of {raw:,} raw combos",
         )
@@ -575,6 +578,7 @@ def sweep_chunked(
     cache: Any = None,
     progress: Callable[[float, str], None] | None = None,
     check: Callable[[], None] | None = None,
+    inner_progress: Callable[[float, str], None] | None = None,
     chunk_combos: int = CHUNK_COMBOS,
     top_n: int = TOP_N,
     table_path: Path | None = None,
@@ -597,6 +601,10 @@ def sweep_chunked(
     progress, check
         ``progress(fraction, "12 of 50 chunks (240,000 combos)")``; ``check()`` raises
         to stop (pending chunks are cancelled).
+    inner_progress : callable, optional
+        Serial runs: also ``inner_progress(fraction of the whole sweep, "chunk 1 of 2:
+        about 4,000 of 23,069 raw combos")`` from inside the running chunk, at most every
+        :data:`PROGRESS_STEP` (on Dask, chunks report as they finish through ``progress``).
     chunk_combos : int
         Raw combinations per chunk.
     top_n : int
@@ -642,9 +650,9 @@ def sweep_chunked(
         return f"{done:,} of {total:,} chunks ({reducer.rows:,} combos)"
 
     stop: Callable[[], None] | None = check
-    if progress is not None and executor == "serial":
-        stop = _ChunkProgress(check, progress, chunks)
-        progress = stop.after_chunk
+    if inner_progress is not None and executor == "serial":
+        inside = _ChunkProgress(check, inner_progress, chunks, progress)
+        stop, progress = inside, inside.after_chunk
     try:
         map_chunks(
             sweep_chunk,

@@ -38,11 +38,18 @@ def test_bad_upload_lists_every_defect_and_stores_nothing(isolated_workbench: Pa
     at.text_input(key="data.upload_name").set_value("bad_fund")
     at.button(key="FormSubmitter:data.upload_form-Validate and import").click().run()
     errors = [e.value for e in at.error]
-    assert any("Nothing was stored" in e for e in errors)
-    assert any("non_numeric" in e and "line 3" in e for e in errors)
-    assert any("duplicate_timestamps" in e and "2021-01-04" in e for e in errors)
+    assert errors[0] == "bad.csv was not imported: 4 problems to fix. Nothing was stored."
+    assert (
+        "column 'close': 1 non-numeric value(s) (line 3: 'abc'); use plain numbers such as "
+        "101.25" in errors
+    )
+    assert any(e.startswith("1 timestamp(s) appear more than once (2021-01-04") for e in errors)
     # line 2 has high 1 < low 2: the old validator stopped before checking it
-    assert any("high_below_low" in e and "line 2" in e for e in errors)
+    assert (
+        "high < low on 1 row(s) (line 2 (2021-01-04)); check for swapped high and low "
+        "columns" in errors
+    )
+    assert not any("_" in e.split(":")[0] for e in errors)  # no defect codes
     assert data_service.symbols_of("uploads") == []
 
 
@@ -71,8 +78,19 @@ def test_day_first_decimal_comma_file_is_refused_then_read_once_declared(
     at.text_input(key="data.upload_name").set_value("eu_fund")
     at.button(key=SUBMIT).click().run()
     errors = [e.value for e in at.error]
-    assert any("ambiguous_dates" in e and "%d/%m/%Y" in e for e in errors)
-    assert any("ambiguous_number_format" in e and "line 2" in e for e in errors)
+    assert (
+        "column 'date': dates (line 2: '04/01/2021', line 3: '05/01/2021', line 4: "
+        "'06/01/2021') can be read day-first or month-first; declare the Date format "
+        "(under File format) %d/%m/%Y or %m/%d/%Y, or write ISO dates like 2020-01-31"
+    ) in errors
+    assert any(
+        e.endswith(
+            "declare the Decimal separator (under File format) , if ',' is the decimal "
+            "separator, or the Thousands separator (under File format) , if it groups thousands"
+        )
+        for e in errors
+    )
+    assert not any("--" in e for e in errors)  # no CLI flag on the page
     assert data_service.symbols_of("uploads") == []
     at.selectbox(key="data.fmt.date_format").set_value("%d/%m/%Y")
     at.selectbox(key="data.fmt.decimal").set_value(",")
@@ -101,7 +119,11 @@ def test_name_with_trailing_space_is_refused(isolated_workbench: Path) -> None:
     at.file_uploader(key="data.upload").set_value(("fund.csv", good, "text/csv"))
     at.text_input(key="data.upload_name").set_value("fund ")
     at.button(key=SUBMIT).click().run()
-    assert any("bad_name" in e.value and "whitespace" in e.value for e in at.error)
+    assert [e.value for e in at.error] == [
+        "Dataset name: 'fund ' is not allowed: it starts or ends with whitespace (a newline, "
+        "tab or space); use 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+        "digit"
+    ]
     assert data_service.symbols_of("uploads") == []
 
 
@@ -115,3 +137,32 @@ def test_corrupted_upload_shows_an_error_and_the_page_still_works(
     assert not at.exception, at.exception
     assert any("uploads/fund is corrupted" in e.value for e in at.error)
     assert at.button(key=SUBMIT) is not None  # the upload form is still there
+
+
+def test_a_taken_name_and_an_unreadable_parquet_say_what_to_do(isolated_workbench: Path) -> None:
+    data_service.import_upload("fund", "fund.csv", b"date,close\n2021-01-04,100\n")
+    at = open_app()
+    good = b"date,close\n2021-01-04,100\n2021-01-05,101\n"
+    at.file_uploader(key="data.upload").set_value(("fund2.csv", good, "text/csv"))
+    at.text_input(key="data.upload_name").set_value("fund")
+    at.button(key=SUBMIT).click().run()
+    (taken,) = [e.value for e in at.error]
+    assert taken.startswith("Dataset name: a dataset named 'fund' already exists")
+    assert taken.endswith("; choose another name")
+    at.file_uploader(key="data.upload").set_value(("fund.parquet", b"not parquet", "x"))
+    at.text_input(key="data.upload_name").set_value("fund3")
+    at.button(key=SUBMIT).click().run()
+    errors = [e.value for e in at.error]
+    assert errors[0] == "fund.parquet was not imported: 1 problem to fix. Nothing was stored."
+    assert errors[1].startswith("fund.parquet is not a readable Parquet file")
+    assert data_service.symbols_of("uploads") == ["fund"]
+
+
+def test_table_tab_shows_dates_without_midnight_and_formatted_columns() -> None:
+    at = open_app()
+    summary, latest = at.dataframe[0], at.dataframe[1]
+    assert latest.value.columns[0] == "date"
+    config = latest.proto.columns
+    assert '"date"' in config and "YYYY-MM-DD" in config and "HH:mm" not in config
+    assert list(summary.value["column"]) == ["open", "high", "low", "close", "volume"]
+    assert '"count"' in summary.proto.columns and "%,d" in summary.proto.columns

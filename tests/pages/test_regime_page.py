@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from streamlit.testing.v1 import AppTest
 
 from app.services import regime as regime_service
-from tests.pages.helpers import chart_spec, metrics, open_app, plotly_array
+from app.services.data import load_prices
+from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array
 
 
 def _titles(at) -> list[str]:  # type: ignore[no-untyped-def]
@@ -80,3 +84,46 @@ def test_in_sample_option_is_labelled_and_cadence_changes_the_history() -> None:
     )
     assert metrics(at)["Current regime"] == quarterly.current[0]
     assert metrics(at)["Confidence"] == f"{quarterly.current[1]:.1%}"
+
+
+def _in_sample_goog(n_iter: int) -> AppTest:
+    """The Regimes page on GOOG, in-sample, ``n_iter`` EM iterations from its first run
+    (no causal fit of the default view first)."""
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.session_state["data.symbol"] = "GOOG"
+    at.session_state["regime.mode"] = "in-sample"
+    at.session_state["regime.n_iter"] = n_iter
+    at.run()
+    at.switch_page(str(Path(MAIN).parents[1] / "pages" / "regime.py"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_em_iterations_control_feeds_the_fit_and_answers_its_warning() -> None:
+    at = _in_sample_goog(10)
+    n_iter = at.number_input(key="regime.n_iter")
+    assert (n_iter.label, n_iter.value, n_iter.min, n_iter.max) == ("EM iterations", 10, 10, 5000)
+    assert "did not converge" in n_iter.help
+    prices = load_prices("ohlcv_daily", "GOOG")
+    in_sample = regime_service.history_spec("in-sample")
+    few = regime_service.fit_prices(prices, "hmm", 0, in_sample, n_iter=10)
+    (warning,) = few.result.warnings  # ten iterations do not converge on GOOG
+    assert warning.startswith("hmm did not converge within n_iter=10 EM iterations")
+    assert f"{warning} (the EM iterations control above, now 10)" in [w.value for w in at.warning]
+    assert metrics(at)["Confidence"] == f"{few.current[1]:.1%}"
+    assert any("with 10 EM iterations per restart" in c.value for c in at.caption)
+    at.number_input(key="regime.n_iter").set_value(200).run()
+    enough = regime_service.fit_prices(prices, "hmm", 0, in_sample, n_iter=200)
+    assert enough.result.warnings == []
+    assert not any("EM iterations" in w.value for w in at.warning)
+    assert metrics(at)["Confidence"] == f"{enough.current[1]:.1%}"
+
+
+def test_em_iterations_default_is_the_models_and_offered_on_the_page() -> None:
+    at = _in_sample_goog(100)
+    assert at.number_input(key="regime.n_iter").help.startswith(
+        "Iterations of expectation-maximization per restart of each full fit (10-5,000; "
+        "100 by default)."
+    )
+    assert regime_service.N_ITER == 100

@@ -14,14 +14,17 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.operations import CancelToken
 from app.operations.sweep import SweepRequest
 from app.services import jobs
 from app.services.db import get_engine
+from app.services.jobs_worker import JobWorker
 from app.services.sweep import run_sweep
 from core.store.db import session_scope
 from core.store.jobs import JobRepository
 from core.sweep import GridAxis
 from tests.pages.helpers import MAIN, chart_spec, metrics, open_app, plotly_array, submit_sweep
+from tests.polling import wait_until
 
 GRID = {"fast": (10, 30, 10), "slow": (20, 60, 20)}
 WORKER = "test-worker"
@@ -208,3 +211,29 @@ def test_a_universe_sweep_shows_the_symbol_heatmaps_of_a_direct_run(
     assert any(
         f"{dsr['dsr']:.3f} over {int(dsr['trials']):,} trials" in m.value for m in at.markdown
     )
+
+
+def test_a_sweep_job_reports_progress_as_its_combinations_are_done() -> None:
+    """Run as a job, a one-chunk sweep moves through intermediate fractions (not just
+    start and end), and the page's bar shows one of them while the job runs."""
+    at = open_app("sweep")
+    submit_sweep(at, {"fast": (5, 50, 5), "slow": (60, 200, 10)})  # 150 raw, one chunk
+    (job,) = jobs.list_jobs(kind="sweep")
+    seen: list[float] = []
+    shown: list[list[str]] = []
+
+    def observe(job_id: int, fraction: float, message: str, token: CancelToken) -> None:
+        seen.append(fraction)
+        if 0.3 < fraction < 0.9 and not shown:  # mid-run: what a reload shows now
+            wait_until(lambda: jobs.get_job(job_id).progress >= fraction, "the progress row")
+            shown.append(_progress_texts(_reload(job_id)))
+
+    JobWorker(get_engine(), observe=observe).run_pending()
+    assert jobs.get_job(job.id).status == "done"
+    inside = [f for f in seen if 0.02 < f < 0.92]
+    assert len(set(inside)) >= 3, seen  # moves with the work inside the single chunk
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    ((text,),) = shown
+    percent, message = text.split(" · ", 1)
+    assert 30 <= int(percent.rstrip("%")) < 90
+    assert message.startswith("chunk 1 of 1: about ") and message.endswith(" of 150 raw combos")
