@@ -46,7 +46,7 @@ def _model_versions(name: str) -> list[Any]:
 
     versions = list_versions(VersionsRequest(name=name))
     if not versions:
-        raise LookupError(f"no registered model is named {name}; see the Model registry page")
+        raise LookupError(f"No registered model is named {name}; see the Model registry page")
     return versions
 
 
@@ -152,9 +152,9 @@ def send(outcome: PackOutcome, channel: str) -> None:
     if spec is None and channel == IN_APP:  # the built-in inbox: the files stay on disk
         spec = ChannelSpec(name=IN_APP, url=IN_APP)
     if spec is None:
-        raise LookupError(f"no alert channel is named {channel}; add it on the Alerts page")
+        raise LookupError(f"No alert channel is named {channel}; add it on the Alerts page")
     if not spec.enabled:
-        raise LookupError(f"alert channel {channel} is disabled; enable it on the Alerts page")
+        raise LookupError(f"Alert channel {channel} is disabled; enable it on the Alerts page")
     pack = outcome.pack
     body = (
         f"{pack.title}, generated {pack.generated_at:%Y-%m-%d %H:%M %Z} (code "

@@ -111,7 +111,7 @@ def set_schedule(
         missing = [c for c in request.channels if c not in known]
         if missing:
             raise LookupError(
-                f"no alert channel is named {', '.join(missing)}; add it on the Alerts page"
+                f"No alert channel is named {', '.join(missing)}; add it on the Alerts page"
             )
         row = ReportScheduleRepository(s).upsert(
             request.name,
@@ -149,7 +149,7 @@ def remove_schedule(request: ScheduleNameRequest, *, actor: Actor = LOCAL) -> st
     require(actor, "pm", "removing report pack schedules")
     with session_scope(get_engine()) as s:
         if not ReportScheduleRepository(s).delete(request.name):
-            raise LookupError(f"no report pack schedule is named {request.name}")
+            raise LookupError(f"No report pack schedule is named {request.name}")
         record_audit(s, actor, "reports.schedule.remove", request.name)
     return request.name
 

@@ -259,7 +259,7 @@ def test_strategy_pack_shows_backtests_walkforward_and_says_what_is_missing() ->
 def test_bad_subjects_get_a_sentence() -> None:
     with pytest.raises(ValueError, match="Strategy nope is not one of the strategies"):
         ReportPackRequest(subject="nope")
-    with pytest.raises(LookupError, match="no registered model is named ghost"):
+    with pytest.raises(LookupError, match="No registered model is named ghost"):
         make_pack(ReportPackRequest(subject="ghost", kind="model", format="html"))
 
 

@@ -159,7 +159,7 @@ def test_a_failed_send_is_retried_up_to_the_attempts_then_left(
 
 
 def test_schedules_check_their_channels_roles_and_times() -> None:
-    with pytest.raises(LookupError, match="no alert channel is named nowhere"):
+    with pytest.raises(LookupError, match="No alert channel is named nowhere"):
         set_schedule(ScheduleRequest(name="x", subject="ma_crossover", channels=["nowhere"]))
     analyst = Actor("ann", frozenset({"analyst"}))
     with pytest.raises(PermissionDenied):
@@ -176,5 +176,5 @@ def test_schedules_check_their_channels_roles_and_times() -> None:
             ScheduleRequest(name="x", subject="ma_crossover", channels=["in-app"], **bad)
     set_schedule(ScheduleRequest(name="x", subject="ma_crossover", channels=["in-app"]))
     assert remove_schedule(ScheduleNameRequest(name="x")) == "x"
-    with pytest.raises(LookupError, match="no report pack schedule is named x"):
+    with pytest.raises(LookupError, match="No report pack schedule is named x"):
         remove_schedule(ScheduleNameRequest(name="x"))
