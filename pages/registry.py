@@ -34,7 +34,7 @@ def _label(version_id: int) -> str:
     v = by_id[version_id]
     auc = v.metrics.get("roc_auc")
     auc_text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "AUC n/a"
-    return f"#{v.id} {v.name} v{v.version} · {v.stage} · {v.kind} · {auc_text}"
+    return f"{v.label} · {v.stage} · {v.kind} · {auc_text} · id {v.id}"
 
 
 if st.session_state.pop(RESET_CONFIRMATIONS, False):
@@ -68,10 +68,7 @@ else:
         if a == b:
             st.warning("Pick two different versions.")
         else:
-            try:
-                render_compare(registry.compare_versions(a, b), only_differences=only_diff)
-            except LookupError as exc:
-                st.error(str(exc))
+            render_compare(by_id[a], by_id[b], only_differences=only_diff)
 
     promote_col, rollback_col = st.columns(2)
     with promote_col:
@@ -161,13 +158,13 @@ if versions:
 st.subheader("Live A/B tests")
 render_live_tests()
 st.subheader("Pending promotions")
-render_promotions(current_actor())
+render_promotions(current_actor(), {v.id: v.label for v in versions})
 if versions:
     st.subheader("Retention")
     render_retention(current_actor())
 
 st.subheader("Audit trail")
-render_events(registry.events())
+render_events(registry.events(), {v.id: v.label for v in versions})
 
 st.subheader("Retraining history")
 render_retraining(state.get(state.DATASET), state.get(state.SYMBOL) or "SP500")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -55,8 +55,9 @@ def render_live_tests() -> None:
         st.plotly_chart(sprt_figure(test), width="stretch", key=f"registry.sprt.{test.id}")
 
 
-def render_promotions(actor: auth.Actor) -> None:
-    """Pending promotion requests, each with Approve / Reject (PM)."""
+def render_promotions(actor: auth.Actor, labels: Mapping[int, str]) -> None:
+    """Pending promotion requests, each with Approve / Reject (PM); ``labels`` name the
+    versions (``momentum_lr v2``)."""
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(flash)
@@ -67,8 +68,8 @@ def render_promotions(actor: auth.Actor) -> None:
     for request in pending:
         with st.form(f"registry.promotion.{request['id']}"):
             st.markdown(
-                f"**Request #{request['id']}**: promote {request['model']} version "
-                f"#{request['version_id']} — {request['rule']}"
+                f"**Request #{request['id']}**: promote "
+                f"{labels.get(request['version_id'], request['model'])} — {request['rule']}"
             )
             reason = st.text_input("Reason (kept in the audit trail)", key=f"pr.{request['id']}")
             approve, reject = st.columns(2)

@@ -20,12 +20,15 @@ ROLLBACK = "FormSubmitter:registry.rollback-Roll back"
 
 
 def _register_two() -> tuple[VersionRow, VersionRow]:
-    """Two versions of one model from a small, fast training run."""
-    request = TrainRequest(kind="logistic", features=["ret_1", "ret_5", "rsi_14", "vol_21"])
-    outcome = train(request)
-    assert outcome.run_id is not None
-    first = registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha"))
-    return first, registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha"))
+    """Two versions of one model from two small, fast training runs (one run registers
+    once)."""
+    features = ["ret_1", "ret_5", "rsi_14", "vol_21"]
+    versions = []
+    for c in (1.0, 0.01):
+        outcome = train(TrainRequest(kind="logistic", features=features, params={"C": c}))
+        assert outcome.run_id is not None
+        versions.append(registry.register(RegisterRequest(run_id=outcome.run_id, name="alpha")))
+    return versions[0], versions[1]
 
 
 def _stages() -> dict[int, str]:
@@ -62,14 +65,20 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
     assert list(table["ROC-AUC"]) == [v2.metrics["roc_auc"], v1.metrics["roc_auc"]]
     assert table["train range"].iloc[0] == f"{v2.train_start} → {v2.train_end}"
 
-    # Side by side: both versions as columns, from the service's comparison.
+    # Side by side: both versions as columns named by label, numbers in their units.
     compare = _tables(at)["compare"]
-    expected = registry.compare_versions(v2.id, v1.id)
-    assert list(compare.columns) == ["differs", f"#{v2.id}", f"#{v1.id}"]
-    assert compare.loc["name", f"#{v2.id}"] == "alpha v2"
-    assert compare.loc["name", f"#{v1.id}"] == "alpha v1"
-    assert compare.loc["name", "differs"] == "≠"
-    assert list(compare.index) == list(expected.index)
+    assert list(compare.columns) == ["differs", "alpha v2", "alpha v1"]
+    for v in (v2, v1):
+        column = compare[v.label]
+        assert column["ROC-AUC"] == f"{v.metrics['roc_auc']:.4f}"
+        assert column["Accuracy"] == f"{100 * v.metrics['accuracy']:.2f}%"
+        assert column["Training run"] == f"#{v.metrics['run_id']}"
+        assert column["param: C"] == f"{v.params['C']:g}"
+        assert column["Training data"] == f"{v.train_start} → {v.train_end}"
+        assert column["Stage"] == "candidate"
+    assert compare.loc["param: C", "differs"] == "≠" and compare.loc["Kind", "differs"] == ""
+    cells = [str(x) for x in compare.to_numpy().ravel()]
+    assert not [c for c in cells if len(c.split(".")[-1]) > 6 and c.replace(".", "").isdigit()]
 
     # Without the confirmation nothing happens.
     _promote(at, v1.id, "first champion", confirm=False)
@@ -99,16 +108,17 @@ def test_promote_then_roll_back_changes_stages_and_writes_the_audit_trail() -> N
     assert any("Rolled back alpha: v1 is the champion again" in s.value for s in at.success)
 
     audit = _tables(at)["audit"]
-    actions = list(zip(audit["action"], audit["version_id"], audit["reason"], strict=True))
+    actions = list(zip(audit["action"], audit["version"], audit["reason"], strict=True))
     assert actions == [
-        ("restore", v1.id, "v2 misbehaves live"),
-        ("rollback", v2.id, "v2 misbehaves live"),
-        ("promote", v2.id, "better AUC"),
-        ("archive", v1.id, "replaced by v2"),
-        ("promote", v1.id, "first champion"),
-        ("register", v2.id, f"from training run {v2.metrics['run_id']}"),
-        ("register", v1.id, f"from training run {v1.metrics['run_id']}"),
+        ("restore", "alpha v1", "v2 misbehaves live"),
+        ("rollback", "alpha v2", "v2 misbehaves live"),
+        ("promote", "alpha v2", "better AUC"),
+        ("archive", "alpha v1", "replaced by v2"),
+        ("promote", "alpha v1", "first champion"),
+        ("register", "alpha v2", f"from training run {v2.metrics['run_id']}"),
+        ("register", "alpha v1", f"from training run {v1.metrics['run_id']}"),
     ]
+    assert list(audit["version_id"]) == [v1.id, v2.id, v2.id, v1.id, v1.id, v2.id, v1.id]
     assert [e["action"] for e in registry.events()] == list(audit["action"])
 
 
@@ -233,7 +243,9 @@ def test_a_pm_approves_a_pending_promotion_on_the_page() -> None:
             s, version_id=v2.id, rule="live test #1: accept H1", policy="approval"
         ).id
     at = open_app("registry")
-    assert any(f"Request #{request_id}" in m.value for m in at.markdown)
+    assert any(
+        f"Request #{request_id}**: promote alpha v2 — live test #1" in m.value for m in at.markdown
+    )
     at.text_input(key=f"pr.{request_id}").set_value("SPRT says so")
     at.button(key=f"FormSubmitter:registry.promotion.{request_id}-Approve").click().run()
     assert not at.exception, at.exception
