@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
@@ -11,6 +12,7 @@ from app import state
 from app.components.ensemble import render_ensemble, request_bounds
 from app.components.forms import cost_inputs
 from app.components.jobs import job_panel, run_id_of, submit_job
+from app.components.tables import column_formats
 from app.operations.ensemble import EnsembleRequest
 from app.operations.errors import field_errors
 from app.services import runs as run_store
@@ -115,24 +117,29 @@ with st.expander(f"Saved ensemble runs ({len(saved)})"):
     if not saved:
         st.caption("None yet.")
     else:
-        st.dataframe(
+        table = pd.DataFrame(
             [
                 {
-                    "id": r.id,
-                    "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "symbol": f"{r.spec.get('dataset')}/{r.spec.get('symbol')}",
-                    "selector": r.spec.get("selector"),
-                    "train fraction": r.spec.get("train_fraction"),
-                    "seed": r.spec.get("seed"),
-                    "ensemble Sharpe": r.metrics.get("ensemble_sharpe"),
-                    "best single Sharpe": r.metrics.get("best_single_sharpe"),
-                    "equal-weight Sharpe": r.metrics.get("equal_weight_sharpe"),
-                    "regret": r.metrics.get("regret"),
-                    "switches": r.metrics.get("switches"),
+                    "Run id": r.id,
+                    "Created (UTC)": pd.Timestamp(r.created_at),
+                    "Symbol": f"{r.spec.get('dataset')}/{r.spec.get('symbol')}",
+                    "Selector": SELECTOR_LABELS.get(str(r.spec.get("selector")), "–"),
+                    "Training fraction": r.spec.get("train_fraction"),
+                    "Seed": r.spec.get("seed"),
+                    "Ensemble Sharpe": r.metrics.get("ensemble_sharpe"),
+                    "Best single Sharpe": r.metrics.get("best_single_sharpe"),
+                    "Equal-weight Sharpe": r.metrics.get("equal_weight_sharpe"),
+                    "Regret": r.metrics.get("regret"),
+                    "Switches": r.metrics.get("switches"),
                 }
                 for r in saved
-            ],
+            ]
+        ).astype({"Training fraction": float, "Regret": float, "Switches": "Int64"})
+        st.dataframe(
+            table,
             width="stretch",
             hide_index=True,
             key="ensemble.saved",
+            column_config=column_formats(table, kinds={"Regret": "percent"})
+            | {"Seed": st.column_config.NumberColumn(format="%d")},
         )

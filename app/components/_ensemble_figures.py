@@ -21,7 +21,7 @@ def regime_heatmap(by_regime: pd.DataFrame) -> go.Figure:
     grid = by_regime.pivot(index="agent", columns="regime", values="sharpe")
     bars = by_regime.groupby("regime")["bars"].first()
     grid = grid.reindex(index=list(dict.fromkeys(by_regime["agent"])))
-    x = [f"{r} ({int(bars[r])} bars)" for r in grid.columns]
+    x = [f"{r} ({int(bars[r]):,} bars)" for r in grid.columns]
     text = grid.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}").to_numpy()
     fig = go.Figure(
         go.Heatmap(

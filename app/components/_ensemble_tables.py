@@ -14,7 +14,7 @@ AGENT_FORMATS = {
     "IS Sharpe": "{:.2f}",
     "IS total return": "{:.1%}",
     "IS max drawdown": "{:.1%}",
-    "combinations tried": "{:.0f}",
+    "combinations tried": "{:,.0f}",
 }
 """Display formats of the :func:`agents_table` columns."""
 
@@ -60,6 +60,20 @@ def agents_table(outcome: EnsembleOutcome) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def regime_table(by_regime: pd.DataFrame) -> pd.DataFrame:
+    """Agent performance by filtered regime with readable headers (numbers kept as numbers,
+    formatted by the table's column config)."""
+    return by_regime.rename(
+        columns={
+            "agent": "Agent",
+            "regime": "Regime",
+            "bars": "Bars",
+            "ann_return": "Ann. return",
+            "sharpe": "Sharpe",
+        }
+    )
 
 
 def regret_reference(returns: pd.DataFrame, agent_names: list[str]) -> str:

@@ -61,15 +61,15 @@ def results_table(result: ComparisonResult, role: str) -> pd.DataFrame:
             else f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}]{suffix}"
         )
         rows.append(
-            {
+            {  # what decides first (a narrow table scrolls the rest into view)
                 "Pair": f"{row.pair[0]} vs {row.pair[1]}",
                 "Test": row.test,
-                "Estimate (first - second)": fmt(row.estimate) + suffix,
-                level: interval,
-                "p-value": format_p_value(row.p_value),
                 "Adjusted p": format_p_value(row.p_adjusted),
                 "Significant": "yes" if row.significant else "no",
                 "Favours": row.favours or MISSING,
+                "Estimate (first - second)": fmt(row.estimate) + suffix,
+                level: interval,
+                "p-value": format_p_value(row.p_value),
                 "Note": row.note,
             }
         )
@@ -87,16 +87,15 @@ def render_verdict(result: ComparisonResult) -> None:
             ("Common days", integer(result.n_obs)),
             ("Arms", str(len(result.names))),
             ("Pairs", str(pairs)),
-            (
-                "Min sample size (days)",
-                integer(result.min_sample_size) if result.min_sample_size else "n/a",
-            ),
+            ("Days needed", integer(result.min_sample_size) if result.min_sample_size else "n/a"),
         ]
     )
     if result.start and result.end:
         st.caption(
             f"Arms: {', '.join(result.names)}. Compared on their common days from "
-            f"{day(result.start)} to {day(result.end)}."
+            f"{day(result.start)} to {day(result.end)}. Days needed: the days the primary test "
+            f"would need for {result.spec.power:.0%} power at the observed mean difference "
+            "(n/a when a pair differs or no difference is seen)."
         )
 
 

@@ -20,9 +20,11 @@ from app.components._ensemble_tables import (
     AGENT_FORMATS,
     agents_table,
     metric_cards,
+    regime_table,
     regret_reference,
     switch_table,
 )
+from app.components.tables import column_formats
 from app.components.widgets import render_metric_cards
 from app.operations.ensemble import EnsembleOutcome, EnsembleRequest
 
@@ -103,12 +105,13 @@ def render_ensemble(outcome: EnsembleOutcome) -> None:
             key="ensemble.chart.regimes",
         )
     with right:
+        table = regime_table(outcome.by_regime)
         st.dataframe(
-            outcome.by_regime.style.format(
-                {"ann_return": "{:.1%}", "sharpe": "{:.2f}"}, na_rep="n/a"
-            ),
+            table,
             width="stretch",
             hide_index=True,
+            key="ensemble.by_regime",
+            column_config=column_formats(table, kinds={"Ann. return": "percent"}),
         )
     st.caption(
         "Regime of each OOS bar = argmax of forward-filtered HMM probabilities (model fitted "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
@@ -36,6 +38,14 @@ def _table(at: AppTest, columns: list[str]) -> pd.DataFrame:
         if isinstance(value, pd.DataFrame) and list(value.columns)[: len(columns)] == columns:
             return value
     raise AssertionError(f"no table with columns {columns}")
+
+
+def _formats(at: AppTest, first_column: str) -> dict[str, str]:
+    """The display format of each configured column of the table whose first column is
+    ``first_column``."""
+    (table,) = [d for d in at.dataframe if list(d.value.columns)[:1] == [first_column]]
+    config = json.loads(table.proto.columns)
+    return {name: c["type_config"]["format"] for name, c in config.items() if "type_config" in c}
 
 
 def _run(at: AppTest) -> EnsembleOutcome:
@@ -97,6 +107,17 @@ def test_run_ucb_then_contextual() -> None:
     assert z.shape == (4, grid.shape[1])
     assert list(heatmap["y"]) == list(agents["agent"])
     np.testing.assert_allclose(z, grid.loc[list(heatmap["y"])].to_numpy(), atol=1e-12)
+    bars = outcome.by_regime.groupby("regime")["bars"].first()
+    assert list(heatmap["x"]) == [f"{r} ({int(bars[r]):,} bars)" for r in grid.columns]
+    assert any(int(n) >= 1000 for n in bars)  # so the separator is seen
+    # The per-regime table: readable headers; a return in %, Sharpe to 2 decimals, counts.
+    regimes = _table(at, ["Agent", "Regime", "Bars", "Ann. return", "Sharpe"])
+    assert len(regimes) == len(outcome.by_regime)
+    assert _formats(at, "Agent") == {
+        "Bars": "%,d",
+        "Ann. return": "percent",
+        "Sharpe": "%.2f",
+    }
 
     # another selector: a second stored run, and the cards follow it
     at.radio(key="ensemble.selector").set_value("contextual")
@@ -109,6 +130,22 @@ def test_run_ucb_then_contextual() -> None:
     shown = metrics(at)
     assert {k: shown[k] for k in _expected_cards(latest.metrics)} == _expected_cards(latest.metrics)
     assert any("Contextual UCB" in s.value for s in at.subheader)
+
+    # Saved runs: a fraction and the regret in %, Sharpe ratios to 2 decimals, times to
+    # the minute (no raw floats, no seconds of a timestamp).
+    table = _table(at, ["Run id", "Created (UTC)", "Symbol", "Selector"])
+    assert list(table["Selector"]) == ["Contextual UCB (by regime)", "UCB1"]
+    assert _formats(at, "Run id") == {
+        "Run id": "%d",
+        "Created (UTC)": "YYYY-MM-DD HH:mm",
+        "Training fraction": "percent",
+        "Seed": "%d",
+        "Ensemble Sharpe": "%.2f",
+        "Best single Sharpe": "%.2f",
+        "Equal-weight Sharpe": "%.2f",
+        "Regret": "percent",
+        "Switches": "%,d",
+    }
 
 
 def _retraining_app() -> None:
