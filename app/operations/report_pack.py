@@ -142,7 +142,10 @@ def pack_payload(outcome: Any) -> dict[str, Any]:
 def _pack_text(outcome: Any, payload: dict[str, Any]) -> str:
     files = [f for f in (payload["html"], payload["pdf"]) if f]
     lines = [f"report pack of {payload['subject_kind']} {payload['subject']}: " + ", ".join(files)]
-    lines += [f"sent through {s['channel']}: {s['status']}" for s in payload["sent"]]
+    lines += [
+        f"sent through {s['channel']}" if s["status"] == "sent" else f"not sent: {s['error']}"
+        for s in payload["sent"]
+    ]
     return "\n".join(lines)
 
 

@@ -128,15 +128,17 @@ def write_files(
     html = folder / f"{pack.slug}.html"
     html.write_text(render_html(pack), encoding="utf-8")
     pdf = None
-    if "pdf" in formats:
-        pdf = print_pdf(
-            html,
-            folder / f"{pack.slug}.pdf",
-            chromium=settings.chromium_path,
-            timeout_s=settings.report_pdf_timeout_s,
-        )
-    if "html" not in formats:
-        html.unlink()
+    try:
+        if "pdf" in formats:
+            pdf = print_pdf(
+                html,
+                folder / f"{pack.slug}.pdf",
+                chromium=settings.chromium_path,
+                timeout_s=settings.report_pdf_timeout_s,
+            )
+    finally:
+        if "html" not in formats:
+            html.unlink()
     return PackOutcome(pack, html if "html" in formats else None, pdf)
 
 
