@@ -15,6 +15,7 @@ from app.components.paper import (
     render_headline,
 )
 from app.components.paper_start import record_errors, render_start_form, request_from_state
+from app.components.tables import Kind, column_formats
 from app.operations.paper import KillRequest, PauseRequest, ResumeRequest
 from app.services import paper, paper_monitor
 from app.services.auth import PermissionDenied
@@ -31,6 +32,7 @@ st.caption(
 )
 
 FLASH = "paper.flash"
+QUANTITIES: dict[str, Kind] = {"qty": "number", "filled_qty": "number"}
 FLATTEN = KillRequest.model_fields["flatten"].default
 clock = st.session_state.get("paper.clock")  # injected by tests; default: the wall clock
 
@@ -142,22 +144,23 @@ def monitor() -> None:
         live_ui.render_drift(view, paper_monitor.drift_threshold())
     with book:
         st.markdown(f"**Open orders** ({len(view.open_orders)})")
-        st.dataframe(view.open_orders, width="stretch", hide_index=True)
+        st.dataframe(
+            view.open_orders,
+            width="stretch",
+            hide_index=True,
+            column_config=column_formats(view.open_orders, kinds=QUANTITIES),
+        )
         st.markdown("**Fills**")
-        st.dataframe(view.fills, width="stretch", hide_index=True)
+        st.dataframe(
+            view.fills,
+            width="stretch",
+            hide_index=True,
+            column_config=column_formats(view.fills, kinds={**QUANTITIES, "fee": "money"}),
+        )
     with decisions:
         render_decision_panel(view)
     with health:
-        st.json(
-            {
-                "session": {k: str(v) for k, v in view.session.items() if k != "config"},
-                "heartbeat": {k: str(v) for k, v in (view.heartbeat or {}).items()},
-                "reconciliation": [
-                    {"ts": str(r["ts"]), "differences": r["differences"]}
-                    for r in view.reconciliation
-                ],
-            }
-        )
+        live_ui.render_health(view)
 
 
 monitor()

@@ -9,13 +9,17 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from app.components.numbers import money
 from app.components.paper_live import age_text
+from app.components.tables import column_formats
 from app.components.widgets import render_metric_cards
 from core.paper.monitor import MonitorView
 
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
+STATE_CSS = (
+    "<style>.st-key-paper-state [data-testid='stMetricValue']{font-size: 1.4rem;}"
+    ".st-key-paper-state [data-testid='stMetricValue'] > div{white-space: normal;}</style>"
+)
+"""The worker-state cards hold words ("market_closed"): a smaller, wrapping value."""
 
 
 def _bar_text(ts: Any, timeframe: str) -> str:
@@ -25,7 +29,8 @@ def _bar_text(ts: Any, timeframe: str) -> str:
 
 
 def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
-    """Equity, P&L, worker state and heartbeat."""
+    """Equity, P&L and cash in dollars, then the worker's state, heartbeat, latency and
+    bar (rows of three, so that seven-figure amounts and dates fit at 800 px)."""
     account = view.account or {
         "equity": float("nan"),
         "cash": float("nan"),
@@ -35,26 +40,34 @@ def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
     unrealized = float(view.positions["unrealized_pnl"].sum()) if len(view.positions) else 0.0
     beat = view.heartbeat
     worker = (beat or {}).get("status", "no worker") if view.alive else "not running"
+    worker = str(worker).replace("_", " ")  # words wrap in a narrow card
     render_metric_cards(
         [
-            ("Equity", _money(account["equity"])),
-            ("Total P&L", _money(account["equity"] - account["initial_cash"])),
-            ("Realized P&L", _money(realized)),
-            ("Unrealized P&L", _money(unrealized)),
-            ("Cash", _money(account["cash"])),
-            ("Worker", worker),
-            ("Desired state", view.control["desired_state"]),
-            ("Heartbeat", age_text(status["heartbeat_age_s"])),
-            ("Cycle latency", f"{beat['latency_ms']:.0f} ms" if view.alive and beat else "—"),
-            (
-                "Bar",
-                ""
-                if not view.session or view.session["cursor_ts"] is None
-                else _bar_text(view.session["cursor_ts"], status["timeframe"]),
-            ),
+            ("Equity", money(account["equity"], digits=0)),
+            ("Total P&L", money(account["equity"] - account["initial_cash"], digits=0)),
+            ("Cash", money(account["cash"], digits=0)),
+            ("Realized P&L", money(realized, digits=0)),
+            ("Unrealized P&L", money(unrealized, digits=0)),
         ],
-        per_row=5,
+        per_row=3,
     )
+    with st.container(key="paper-state"):
+        st.html(STATE_CSS)
+        render_metric_cards(
+            [
+                ("Worker", worker),
+                ("Desired state", view.control["desired_state"]),
+                ("Heartbeat", age_text(status["heartbeat_age_s"])),
+                ("Cycle latency", f"{beat['latency_ms']:.0f} ms" if view.alive and beat else "—"),
+                (
+                    "Bar",
+                    ""
+                    if not view.session or view.session["cursor_ts"] is None
+                    else _bar_text(view.session["cursor_ts"], status["timeframe"]),
+                ),
+            ],
+            per_row=3,
+        )
     if view.control.get("reason"):
         st.caption(
             f"Control: {view.control['desired_state']} by {view.control['updated_by']}"
@@ -131,7 +144,10 @@ def render_decision_panel(view: MonitorView) -> None:
     left.markdown(f"**Regime: {latest['regime']}** (filtered probabilities)")
     left.plotly_chart(
         go.Figure(go.Bar(x=list(probs), y=list(probs.values()))).update_layout(
-            height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_range=[0, 1]
+            height=220,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            yaxis_range=[0, 1],
+            yaxis_tickformat=".0%",
         ),
         width="stretch",
         key="paper.regime_probs",
@@ -139,7 +155,10 @@ def render_decision_panel(view: MonitorView) -> None:
     right.markdown("**Agent weights** (meta-selector)")
     right.plotly_chart(
         go.Figure(go.Bar(x=list(weights), y=list(weights.values()))).update_layout(
-            height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_range=[0, 1]
+            height=220,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            yaxis_range=[0, 1],
+            yaxis_tickformat=".0%",
         ),
         width="stretch",
         key="paper.weights",
@@ -148,4 +167,12 @@ def render_decision_panel(view: MonitorView) -> None:
     shown = view.decisions[
         ["ts", "symbol", "regime", "target", "order_qty", "approved_qty", "risk", "explanation"]
     ]
-    st.dataframe(shown.head(50), width="stretch", hide_index=True)
+    shown = shown.head(50)
+    st.dataframe(
+        shown,
+        width="stretch",
+        hide_index=True,
+        column_config=column_formats(
+            shown, kinds={"target": "percent", "order_qty": "number", "approved_qty": "number"}
+        ),
+    )

@@ -5,18 +5,21 @@ session's alerts."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app.components.numbers import MISSING, day, money, number
+from app.components.tables import column_formats
 from core.paper.monitor import MonitorView
 
 BADGE_COLORS = {"LIVE": "red", "SIMULATED-LIVE": "orange", "REPLAY": "blue"}
 MODELS_PAGE = Path(__file__).resolve().parents[2] / "pages" / "registry.py"
 """The Models page (registered by its path in app/main.py)."""
-MONEY = "%.2f"
+MONEY = "dollar"
 NUMBER = st.column_config.NumberColumn
 
 
@@ -33,6 +36,62 @@ def age_text(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.1f} h ago"
+
+
+def plain(name: str, value: Any) -> str:
+    """A health figure as text: money for equity and cash, dates without midnight's
+    time, times to the second, numbers with thousands separators (no 16-digit floats).
+
+    >>> plain("peak_equity", 113097.64649), plain("cursor_ts", pd.Timestamp("2006-05-03"))
+    ('$113,097.65', '2006-05-03')
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, bool | str):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if any(w in name for w in ("equity", "cash", "pnl")):
+            return money(value)
+        return number(value, 2) if abs(value) >= 1 else f"{value:.4g}"
+    if isinstance(value, datetime | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        return day(stamp) if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def render_health(view: MonitorView) -> None:
+    """The session row, the last heartbeat and the reconciliations, as text."""
+    session = view.session or {}
+    st.markdown("**Session**")
+    st.dataframe(
+        [{"field": k, "value": plain(k, v)} for k, v in session.items() if k != "config"],
+        width="stretch",
+        hide_index=True,
+        key="paper.health.session",
+    )
+    st.markdown("**Last heartbeat**")
+    beat = view.heartbeat or {}
+    st.dataframe(
+        [{"field": k, "value": plain(k, v)} for k, v in beat.items()] or [{"field": "none yet"}],
+        width="stretch",
+        hide_index=True,
+        key="paper.health.beat",
+    )
+    st.markdown(f"**Reconciliations** ({len(view.reconciliation)})")
+    if view.reconciliation:
+        st.dataframe(
+            [
+                {"at": plain("ts", r["ts"]), "differences": str(r["differences"])}
+                for r in view.reconciliation
+            ],
+            width="stretch",
+            hide_index=True,
+            key="paper.health.reconciliation",
+        )
 
 
 def render_status(view: MonitorView, status: dict[str, Any]) -> None:
@@ -75,7 +134,7 @@ def render_book(view: MonitorView) -> None:
         hide_index=True,
         key="paper.book",
         column_config={
-            "position": NUMBER("Position", format="%.0f"),
+            "position": NUMBER("Position", format="localized"),
             "last_price": NUMBER("Last price", format=MONEY),
             "market_value": NUMBER("Market value", format=MONEY),
             "unrealized_pnl": NUMBER("Unrealized P&L", format=MONEY),
@@ -148,7 +207,8 @@ def render_drift(view: MonitorView, threshold: tuple[float, str]) -> None:
         width="stretch",
         hide_index=True,
         key="paper.drift",
-        column_config={
+        column_config=column_formats(shown)
+        | {
             "psi": NUMBER("PSI", format="%.3f"),
             "ks": NUMBER("KS", format="%.3f"),
             "reference": st.column_config.TextColumn("Against", help="own regime or whole"),
@@ -206,9 +266,11 @@ def render_alerts(fired: list[dict[str, Any]], repeats: int) -> None:
 
 __all__ = [
     "age_text",
+    "plain",
     "render_alerts",
     "render_book",
     "render_drift",
+    "render_health",
     "render_live_test",
     "render_model_health",
     "render_status",

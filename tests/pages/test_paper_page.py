@@ -7,6 +7,7 @@ inside the worker's sleep between bars: no wall-clock sleeps.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.operations.paper import PaperRequest
 from app.services import paper
 from core.paper import control
 from tests.pages.helpers import metrics, open_app
+from tests.pages.test_risk_page import arrow_fallbacks, table_with  # noqa: F401  (fixture)
 
 START = "FormSubmitter:paper.start_form-Start"
 
@@ -97,8 +99,8 @@ def test_dashboard_runs_a_replayed_session_end_to_end(monkeypatch: pytest.Monkey
         assert fill.fee == pytest.approx(0.001 * fill.qty * fill.price, rel=1e-12)
     assert (view.positions["qty"].abs() < 1e-9).all()
     assert view.control["desired_state"] == "stopped"
-    assert metrics(at)["Unrealized P&L"] == "0"
-    assert metrics(at)["Equity"] == metrics(at)["Cash"]
+    assert metrics(at)["Unrealized P&L"] == "$0"
+    assert metrics(at)["Equity"] == metrics(at)["Cash"] == f"${view.account['equity']:,.0f}"
     assert "REPLAY" in "\n".join(m.value for m in at.markdown)
 
 
@@ -165,3 +167,32 @@ def test_a_refusal_is_shown_beside_its_field_in_the_forms_words() -> None:
     beside = [c for c in at.columns if len(c.error)]
     assert [t.label for t in beside[0].text_input] == ["Model"]
     assert beside[0].error[0].value.startswith("Model reference 'alpha': write NAME:VERSION")
+
+
+def columns(table: Any) -> dict[str, Any]:
+    """A shown table's column configuration, by column."""
+    return dict(json.loads(table.proto.columns))
+
+
+def test_figures_are_shown_in_their_units_and_no_table_mixes_types(
+    arrow_fallbacks: list[str],  # noqa: F811
+) -> None:
+    """Money in dollars, dates without midnight's time, no 16-digit floats in the health
+    tables, and no table that Streamlit has to fix up for Arrow."""
+    paper.run_worker(PaperRequest(train_bars=300), steps=30)
+    view = paper.monitor()
+    at = open_app("paper")
+    at.toggle(key="paper.live").set_value(False).run()
+    assert not at.exception
+    shown = metrics(at)
+    realized = view.positions["realized_pnl"].sum()
+    assert shown["Realized P&L"] == f"${realized:,.0f}".replace("$-", "-$")
+    assert shown["Bar"] == f"{view.session['cursor_ts']:%Y-%m-%d}"
+    session = table_with(at, "field", "value").set_index("field")["value"]
+    assert session["cursor_ts"] == f"{view.session['cursor_ts']:%Y-%m-%d}"
+    assert session["peak_equity"] == f"${view.session['peak_equity']:,.2f}"
+    assert session["symbols"] == "AAPL, GOOG, IBM, MSFT, SP500"
+    fills = next(d for d in at.dataframe if "fee" in d.value.columns)
+    formats = {k: v.get("type_config", {}).get("format") for k, v in columns(fills).items()}
+    assert (formats["price"], formats["fee"], formats["ts"]) == ("dollar", "dollar", "YYYY-MM-DD")
+    assert arrow_fallbacks == []
