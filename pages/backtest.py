@@ -186,11 +186,11 @@ with saved_tab:
         shown = st.multiselect(
             "Kinds",
             kinds,
-            default=kinds,
             key="saved.kinds",
+            placeholder="All kinds",
             format_func=lambda k: RUN_KINDS.get(k, (k, ""))[0],
-        )
-        listed = [r for r in saved if r.kind in shown]
+        )  # empty: every kind, also one saved after this was set
+        listed = [r for r in saved if not shown or r.kind in shown]
         render_saved_runs(saved_runs_frame(listed))
         st.caption(
             "Sharpe and total return: the run's own; a sweep's best combination; a universe "

@@ -139,3 +139,15 @@ def test_saved_runs_lists_every_kind_with_its_figures() -> None:
         f"#{book.run_id} Portfolio: {rows[book.run_id]['Title']}",
         f"#{bt.run_id} Backtest: {rows[bt.run_id]['Title']}",
     ]
+
+
+def test_a_kind_saved_after_the_tab_was_drawn_is_listed_in_the_same_session() -> None:
+    run_backtest(
+        BacktestRequest(symbol="SP500", strategy="ma_crossover", params={"fast": 10, "slow": 50})
+    )
+    at = open_app("backtest")
+    assert list(at.dataframe[-1].value["Kind"]) == ["Backtest"]
+    at.button(key=BOOK).click().run()
+    assert list(at.dataframe[-1].value["Kind"]) == ["Portfolio", "Backtest"]
+    at.multiselect(key="saved.kinds").set_value(["portfolio"]).run()
+    assert list(at.dataframe[-1].value["Kind"]) == ["Portfolio"]
