@@ -9,7 +9,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.components.jobs import QUERY, cancel, duration_text, elapsed_s, retry, show_notice
+from app.components.jobs import (
+    QUERY,
+    cancel,
+    duration_text,
+    elapsed_s,
+    readable_json,
+    result_fields,
+    retry,
+    show_notice,
+)
 from app.services import jobs
 from app.services.jobs import JobView
 from app.session import current_actor
@@ -132,14 +141,20 @@ def _details(job: JobView) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Spec** (the request it runs)")
-        st.code(json.dumps(job.spec, indent=2, default=str), language="json", height=420)
+        st.code(
+            json.dumps(readable_json(job.spec), indent=2, default=str), language="json", height=420
+        )
     with right:
         st.markdown("**Result**")
         if job.result is None:
             st.caption("None yet." if not job.finished else "No result.")
         else:
-            text = json.dumps(job.result, indent=2, default=str)[:20000]
-            st.code(text, language="json", height=420)
+            fields = result_fields(job.result)
+            if fields:
+                st.dataframe(fields, width="stretch", hide_index=True, key="jobs.result")
+            with st.expander("Whole result (JSON, numbers to 6 significant digits)"):
+                text = json.dumps(readable_json(job.result), indent=2, default=str)[:20000]
+                st.code(text, language="json", height=420)
     if job.retry_of is not None:
         st.caption(f"Retry of job #{job.retry_of}.")
 

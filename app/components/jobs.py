@@ -17,8 +17,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 
+from app.components import numbers
+from app.components.tables import column_kind
 from app.services import jobs
 from app.session import current_actor
 from core.store.jobs import JobError  # the base of the store's refusals
@@ -136,6 +139,56 @@ def duration_text(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+FRACTION_FIELDS = frozenset({"regret", "turnover"})
+"""Result fields that are fractions though their names do not say so (the ensemble's)."""
+
+
+def _field_value(name: str, value: object) -> str:
+    """One scalar of a job's result as the user reads it: a fraction in %, a ratio to two
+    decimals, a count with separators, an id as it is."""
+    if value is None:
+        return numbers.MISSING
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        words = name.lower().replace("_", " ").split()
+        return str(value) if {"id", "version", "seed"} & set(words) else numbers.integer(value)
+    kind = "percent" if name in FRACTION_FIELDS else column_kind(name, pd.Series([value]))
+    return {
+        "percent": numbers.pct(value, 2),
+        "ratio": numbers.ratio(value),
+        "money": numbers.money(value),
+        "integer": numbers.integer(value),
+    }.get(str(kind), numbers.number(value, 4))
+
+
+def result_fields(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The scalar fields of a job's result as rows of (field, value), formatted for reading
+    (the lists and tables stay in the whole result below them).
+
+    >>> result_fields({"ensemble_sharpe": 0.52296885, "regret": 0.2093, "switches": 1057,
+    ...                "run_id": 1234, "tests": [1, 2]})  # doctest: +NORMALIZE_WHITESPACE
+    [{'Field': 'ensemble sharpe', 'Value': '0.52'}, {'Field': 'regret', 'Value': '20.93%'},
+     {'Field': 'switches', 'Value': '1,057'}, {'Field': 'run id', 'Value': '1234'}]
+    """
+    return [
+        {"Field": key.replace("_", " "), "Value": _field_value(key, value)}
+        for key, value in result.items()
+        if value is None or isinstance(value, str | int | float)
+    ]
+
+
+def readable_json(value: Any) -> Any:
+    """``value`` with every float rounded to 6 significant digits (for display only)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: readable_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable_json(v) for v in value]
+    return value
 
 
 def status_line(job: JobView) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -125,6 +127,14 @@ def test_a_done_job_opens_on_its_page() -> None:
     at = open_app("jobs")
     at.selectbox(key="jobs.pick").set_value(job_id).run()
     assert '"run_id"' in at.code[1].value  # the result, beside the spec
+    # Its scalar fields read as numbers do (no 16-digit floats anywhere on the page).
+    fields = dict(at.dataframe[1].value[["Field", "Value"]].itertuples(index=False))
+    result = jobs.get_job(job_id).result or {}
+    assert fields["run id"] == str(result["run_id"])
+    assert fields["combinations"] == "7"
+    shown = [c.value for c in at.code] + [str(v) for v in fields.values()]
+    assert not [t for t in shown if re.search(r"\d\.\d{9,}", t)], shown
+    assert re.search(r"\d\.\d{9,}", json.dumps(result))  # the stored result keeps them whole
     at.button(key="jobs.open").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Sweep"
