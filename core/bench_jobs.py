@@ -283,9 +283,12 @@ def bench_universe(*, repeats: int = 3, dataset: str = UNIVERSE_DATASET) -> dict
     }
 
 
-def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
+def bench_overhead(
+    *, repeats: int = 3, n_chunks: int = 1000, n_combos: int = THROUGHPUT_COMBOS
+) -> dict[str, Any]:
     """Seconds per chunk of ``n_chunks`` trivial chunks through :func:`map_chunks` and
-    through ``Client.map`` itself (2 local workers), then :func:`_chunk_costs`."""
+    through ``Client.map`` itself (2 local workers), then :func:`_chunk_costs` of the
+    throughput grid of ``n_combos`` pairs."""
     per_chunk, raw = [], []
     with local_workers(2) as dask_client:
         client: Any = dask_client
@@ -306,12 +309,12 @@ def bench_overhead(*, repeats: int = 3, n_chunks: int = 1000) -> dict[str, Any]:
         "client_map_seconds_per_task": rw,
         "map_chunks_chunks_per_s": 1.0 / pc["median"],
         "client_map_tasks_per_s": 1.0 / rw["median"],
-        **_chunk_costs(repeats),
+        **_chunk_costs(repeats, n_combos),
     }
 
 
-def _chunk_costs(repeats: int) -> dict[str, Any]:
-    """Per chunk of the throughput grid (in this process): the compute of
+def _chunk_costs(repeats: int, n_combos: int = THROUGHPUT_COMBOS) -> dict[str, Any]:
+    """Per chunk of the throughput grid of ``n_combos`` pairs (in this process): the compute of
     :func:`core.sweep.chunked.sweep_chunk`, its pickled result, and the coordinator's
     share, the :class:`~core.sweep.chunked.SweepReducer` fold (top-N, heatmap, moments,
     ordered Parquet) plus the :class:`~core.cluster.ChunkCache` write."""
@@ -329,7 +332,7 @@ def _chunk_costs(repeats: int) -> dict[str, Any]:
     )
 
     prices = {"SP500": reference_prices()}
-    fast, slow = ma_windows(THROUGHPUT_COMBOS)
+    fast, slow = ma_windows(n_combos)
     axes = {"fast": fast, "slow": slow}
     total = int(fast.size * slow.size)
     chunks = plan_chunks(total, ["SP500"])
@@ -584,7 +587,9 @@ def bench_jobs(
         },
         "throughput": bench_throughput(repeats=repeats, n_combos=throughput_combos),
         "universe": bench_universe(repeats=repeats, dataset=universe_dataset),
-        "overhead": bench_overhead(repeats=repeats, n_chunks=overhead_chunks),
+        "overhead": bench_overhead(
+            repeats=repeats, n_chunks=overhead_chunks, n_combos=throughput_combos
+        ),
         "memory_1m": bench_memory(n_combos=memory_combos),
         "first_progress": (
             bench_first_progress(repeats=max(5, repeats))

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.app.test_paper_trader import cursor, ledger, loosen_limits
 from tests.cli_helpers import ROOT, run_cli
+from tests.polling import wait_until
 
 TRAIN, STEPS = 300, 90
 RUN = [
@@ -46,11 +47,10 @@ def _run_to(var: Path, bars: int) -> None:
 def test_sigkill_twice_then_restart_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     loosen_limits(whole)
+    var = shutil.copytree(whole, tmp_path / "crash")  # the same limits, without a CLI start
     _run_to(whole, STEPS)
     reference = ledger(whole)
 
-    var = tmp_path / "crash"
-    loosen_limits(var)
     kills = []
     for target in (TRAIN + 20, TRAIN + 50):
         proc = subprocess.Popen(
@@ -60,10 +60,12 @@ def test_sigkill_twice_then_restart_equals_an_uninterrupted_run(tmp_path: Path) 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 180
-        while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)  # waiting for another process's progress, not a timing
-        assert proc.poll() is None, "the run ended before it could be killed"
+
+        def reached(target: int = target, proc: subprocess.Popen[bytes] = proc) -> bool:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            return cursor(var) >= target
+
+        wait_until(reached, f"the cursor at bar {target}", timeout_s=180, every_s=0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills.append(cursor(var))

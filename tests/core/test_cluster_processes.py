@@ -294,8 +294,23 @@ def test_the_jobs_bench_reports_every_figure_on_a_tiny_workload() -> None:
     assert u["symbols"] == 5 and u["combinations"] == 5 * 2258 and u["identical_to_serial"]
     assert m["combinations"] >= 3000 and len(m["worker_peak_rss_mb"]) == 2
     assert m["max_process_peak_rss_mb"] >= m["coordinator_peak_rss_mb"] > 0
-    assert report["overhead"]["sweep_chunk"]["result_bytes_mean"] > 0
-    assert report["overhead"]["coordinator_per_chunk"]["seconds_median"] > 0
+    # the chunk costs of the throughput grid: 2 <= fast < slow <= 65 is 2,016 pairs in one
+    # chunk, each pair a row of 13 eight-byte numbers (fast, slow and the metrics) in the
+    # pickled table, plus the frame's own few KiB
+    fast, slow = ma_windows(2000)
+    pairs = sum(int((slow > f).sum()) for f in fast)
+    overhead = report["overhead"]
+    chunk, coordinator = overhead["sweep_chunk"], overhead["coordinator_per_chunk"]
+    assert pairs == 2016 and (chunk["chunks"], chunk["pairs_per_chunk_mean"]) == (1, pairs)
+    assert overhead["trivial_chunks"] == 20 and chunk["bars"] == 5031
+    row = 8 * len(COLUMNS)
+    assert pairs * row < chunk["result_bytes_mean"] <= pairs * row + 4096, chunk
+    assert chunk["result_bytes_per_pair"] == pytest.approx(chunk["result_bytes_mean"] / pairs)
+    assert 0 < chunk["parquet_bytes_per_pair"] < chunk["result_bytes_per_pair"]  # compressed
+    reduce_s, put_s = coordinator["reduce_seconds"], coordinator["cache_put_seconds"]
+    assert (reduce_s["n"], put_s["n"]) == (1, 1)
+    assert coordinator["seconds_median"] == reduce_s["median"] + put_s["median"] > 0
+    assert coordinator["chunks_per_s_ceiling"] == pytest.approx(1 / coordinator["seconds_median"])
     assert "jobs: " in summary_text({"jobs": report})
 
 
@@ -304,15 +319,16 @@ def test_a_chunked_universe_sweep_on_the_external_scheduler_equals_serial_to_the
 ) -> None:
     """The service's code path (:func:`core.sweep.chunked.sweep_chunked`): three symbols
     x 11,325 pairs (22,500 raw) in 6 chunks (a full one and a partial one a symbol: the
-    time block of a full chunk), on the two worker processes and in this process, and
-    each symbol against the unchunked :func:`core.sweep.sweep` with the same time block."""
+    time block of a full chunk, 600 bars), on the two worker processes and in this
+    process, and each symbol against the unchunked :func:`core.sweep.sweep` with the same
+    time block. The last 1,500 bars of each symbol: three time blocks, the last one short."""
     from core.data.loaders import embedded_sources
     from core.strategies.catalog import grid_constraints
     from core.sweep import sweep
     from core.sweep.chunked import sweep_chunked
 
     source = embedded_sources()["ohlcv_daily"]
-    prices = {s: source.load(s) for s in ("AAPL", "GOOG", "SP500")}
+    prices = {s: source.load(s).iloc[-1500:] for s in ("AAPL", "GOOG", "SP500")}
     grid = {"fast": np.arange(2, 152), "slow": np.arange(3, 153)}  # 20,000 + 2,500 raw
     rules = grid_constraints("ma_crossover", list(grid))
     tables = {}
@@ -321,7 +337,7 @@ def test_a_chunked_universe_sweep_on_the_external_scheduler_equals_serial_to_the
             "ma_crossover", prices, grid, rules, executor=executor,
             table_path=tmp_path / f"{executor}.parquet",
         )  # fmt: skip
-        assert (result.chunks, result.combinations) == (6, 3 * 11_325)
+        assert (result.chunks, result.combinations, result.block_bars) == (6, 3 * 11_325, 600)
         tables[executor] = result.table()
     dask_t, serial_t = tables["dask"], tables["serial"]
     assert list(dask_t.columns) == list(serial_t.columns)
