@@ -82,8 +82,8 @@ def check_once(
 
 def deliver_reports(now: datetime | None = None) -> list[dict[str, Any]]:
     """Send the scheduled report packs due at ``now`` (each slot once per channel;
-    :func:`app.services.report_pack_schedule.deliver_due`)."""
-    from app.services.report_pack_schedule import deliver_due
+    :func:`app.services.report_pack_delivery.deliver_due`)."""
+    from app.services.report_pack_delivery import deliver_due
 
     return deliver_due(now or _utc_now())
 
