@@ -3,7 +3,8 @@
 ``python -m app._bench_render list`` prints the router's pages; ``prime PAGE...`` renders
 them once, untimed (bytecode, database migration); ``page PAGE REPEATS PROBES MODE
 SESSIONS`` times the first AppTest render of ``pages/PAGE`` (``served``: after the
-server's start-up warm-up, for ``SESSIONS`` fresh sessions; ``cold``: before any) and
+server's start-up warm-up, for ``SESSIONS`` fresh sessions; ``engine``: after the engine
+warm-up too; ``cold``: before any) and
 then ``REPEATS`` reruns, and, if ``PROBES`` > 0, clicks that land while the engine
 warm-up is working; ``serve URL_PATH TIMEOUT SETTLE`` times a real ``streamlit run`` in
 Chromium (:mod:`app._bench_serve`). The result is the last stdout line, prefixed with
@@ -124,13 +125,23 @@ def _warm_server() -> dict[str, Any]:
 
 
 def _page(file: str, repeats: int, probes: int, mode: str, sessions: int) -> dict[str, Any]:
-    """``mode`` ``served``: the server's warm-up first, then ``sessions`` fresh sessions'
-    first renders (the first one is the server's first visit); ``cold``: one first render
-    in the fresh interpreter (a visit as the server starts, before any warm-up)."""
+    """``mode`` ``served``: the server's warm-up of the pages first, then ``sessions``
+    fresh sessions' first renders (the first one is the server's first visit); ``engine``:
+    the same after the engine warm-up too (a server started a while ago); ``cold``: one
+    first render in the fresh interpreter (a visit as the server starts, before any
+    warm-up)."""
     from streamlit.testing.v1 import AppTest
 
     server_import_s = time.perf_counter() - _T0
-    warm = _warm_server() if mode == "served" else {}
+    warm = _warm_server() if mode in ("served", "engine") else {}
+    if mode == "engine":  # a server whose engine warm-up is over too
+        from app import warmup
+
+        start = time.perf_counter()
+        thread = warmup.start(quiet_s=0.0)
+        if thread is not None:
+            thread.join()
+        warm["engine_warmup_s"] = time.perf_counter() - start
     before = _heavy()
     firsts, first_cpus = [], []
     at: Any = None

@@ -11,7 +11,9 @@ lifespan calls :func:`start` once the server is up. A daemon thread then
    on first use), the dataset list, the default dataset's symbols and prices, the jobs
    worker and the alert watchdog, and draws what a process draws once (Streamlit's first
    element check, Plotly's first figure);
-3. starts the engine warm-up (:mod:`app.warmup`: vectorbt and numba's cached kernels).
+3. starts the engine warm-up (:mod:`app.warmup`: vectorbt and numba's cached kernels;
+   ``WORKBENCH_APP_WARMUP=0`` turns it off, not steps 1-2, which only do earlier what
+   the first visits would do).
 
 Every step first waits until no script run is in progress (:data:`app.warmup.GATE`), so a
 page run never shares the interpreter with a warm-up step that has not begun; a visit
@@ -163,11 +165,13 @@ def _first_figure(frame: Any) -> None:
 
 def _first_element() -> None:
     """Streamlit's one-time check on the first element a process draws (whether it runs
-    in a REPL: ``inspect.stack()``, 0.1-1 s in a page run), done here instead."""
-    from streamlit import delta_generator
+    in a REPL: ``inspect.stack()``, 0.1-1 s in a page run), done here instead; only in a
+    server (or where its "use streamlit run" note is off), where it prints nothing."""
+    from streamlit import config, delta_generator, runtime
 
     check = getattr(delta_generator, "_maybe_print_use_warning", None)
-    if check is not None:  # a private function: absent in another Streamlit, nothing to do
+    quiet = runtime.exists() or not config.get_option("global.showWarningOnDirectExecution")
+    if check is not None and quiet:  # a private function: absent in another Streamlit
         check()
 
 
