@@ -87,7 +87,11 @@ def render_backtest(outcome: BacktestOutcome) -> None:
     st.markdown(f"**Trades** ({len(outcome.trades):,})")
     trades = outcome.trades
     st.dataframe(
-        trades, width="stretch", height=280, hide_index=True, column_config=column_formats(trades)
+        trades,
+        width="stretch",
+        height=280,
+        hide_index=True,
+        column_config=column_formats(trades, kinds={"fees": "money"}),
     )
 
 

@@ -87,9 +87,11 @@ def fit_dataset(
     method: Method = "hmm",
     seed: int = 0,
     history: RegimeHistorySpec | None = None,
+    n_iter: int = N_ITER,
 ) -> RegimeOutcome:
     """Regime history of ``dataset/symbol`` (causal unless ``history`` says in-sample)."""
-    return fit_prices(load_prices(dataset, symbol), method, seed, history or RegimeHistorySpec())
+    prices = load_prices(dataset, symbol)
+    return fit_prices(prices, method, seed, history or RegimeHistorySpec(), n_iter)
 
 
 def fit_file(
