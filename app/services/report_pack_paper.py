@@ -41,7 +41,8 @@ def paper_columns(names: list[str]) -> list[PerformanceColumn]:
                 values |= {k: float(np.asarray(v)) for k, v in raw.items()}
             if len(equity):
                 span = f", {equity.index[0]:%Y-%m-%d} – {equity.index[-1]:%Y-%m-%d}"
-            detail = f"{row.dataset}: {', '.join(row.symbols)}{span} ({row.status}; trades = fills)"
+            symbols = ", ".join(row.symbols)
+            detail = f"{row.dataset}: {symbols}{span} (session {row.status}; trades are fills)"
             label = f"Paper session {row.name}"
             pairs = tuple((row.dataset, sym) for sym in row.symbols)
             out.append(PerformanceColumn("paper", label, detail, values, equity, pairs))

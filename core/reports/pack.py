@@ -241,13 +241,17 @@ def _performance(pack: ReportPack) -> str:
         for key, label, kind in PERFORMANCE_ROWS
     ]
     parts.append(_table(head, rows))
-    chart = growth_chart(
-        [(c.label, c.equity) for c in columns if c.equity is not None and len(c.equity)]
-    )
-    if chart:
-        parts.append(
-            f"<figure>{chart}<figcaption>Growth of 1, each from its own start</figcaption></figure>"
+    figures = []
+    for k, c in enumerate(columns):
+        chart = (
+            growth_chart([(c.label, c.equity)], width=480, color=k) if c.equity is not None else ""
         )
+        if chart:
+            figures.append(
+                f"<figure>{chart}<figcaption>{escape(c.label)}: growth of 1</figcaption></figure>"
+            )
+    if figures:
+        parts.append(f'<div class="charts">{"".join(figures)}</div>')
     return "".join(parts)
 
 
@@ -377,6 +381,7 @@ text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.txt{text-align:left}.empty{color:#555;font-style:italic}.meta{color:#444;font-size:13px}
 .verdict{font-weight:600}figure{margin:8px 0}figcaption{font-size:12px;color:#555}
 code{font-size:12px;word-break:break-all}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media print{body{margin:0;max-width:none}section{break-inside:avoid-page}
 h2{break-after:avoid}table,figure{break-inside:avoid}}
 @page{size:A4;margin:14mm}

@@ -20,11 +20,14 @@ def _thin(series: pd.Series) -> pd.Series:
     return pd.concat([series.iloc[::step], series.iloc[-1:]]).loc[lambda s: ~s.index.duplicated()]
 
 
-def growth_chart(curves: Sequence[tuple[str, pd.Series]], *, width: int = 720) -> str:
+def growth_chart(
+    curves: Sequence[tuple[str, pd.Series]], *, width: int = 720, color: int = 0
+) -> str:
     """Growth of 1 of each equity curve on one time axis (each from its own start).
 
     ``curves``: (label, equity) pairs with a DatetimeIndex; empty or one-point curves
-    are left out. Returns ``""`` when nothing is left to draw.
+    are left out; ``color``: the palette index of the first curve. Returns ``""`` when
+    nothing is left to draw.
     """
     height, left, right, top, bottom = 260, 56, 12, 12, 28
     lines = []
@@ -54,10 +57,11 @@ def growth_chart(curves: Sequence[tuple[str, pd.Series]], *, width: int = 720) -
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
         'stroke="#bbb"/>',
     ]
+    digits = min(6, max(2, math.ceil(-math.log10(span_y)) + 1))  # ticks that differ
     for value in (y0, (y0 + y1) / 2, y1):
         parts.append(
             f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
-            f'font-size="11">{value:.2f}</text>'
+            f'font-size="11">{value:.{digits}f}</text>'
         )
     for ts, anchor in ((pd.Timestamp(t0), "start"), (pd.Timestamp(t1), "end")):
         parts.append(
@@ -65,16 +69,16 @@ def growth_chart(curves: Sequence[tuple[str, pd.Series]], *, width: int = 720) -
             f'font-size="11">{ts:%Y-%m-%d}</text>'
         )
     for k, (label, series) in enumerate(lines):
-        color = COLORS[k % len(COLORS)]
+        stroke = COLORS[(color + k) % len(COLORS)]
         points = " ".join(
             f"{x(ts):.1f},{y(float(v)):.1f}" for ts, v in zip(series.index, series, strict=True)
         )
         parts.append(
-            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}">'
+            f'<polyline fill="none" stroke="{stroke}" stroke-width="1.5" points="{points}">'
             f"<title>{escape(label)}</title></polyline>"
         )
         parts.append(
-            f'<text x="{left + 8}" y="{top + 16 + 14 * k}" font-size="12" fill="{color}">'
+            f'<text x="{left + 8}" y="{top + 16 + 14 * k}" font-size="12" fill="{stroke}">'
             f"{escape(label)}</text>"
         )
     parts.append("</svg>")
