@@ -34,8 +34,8 @@ def _show(job: JobView) -> None:
     outcome = reopen_predictions(run_id_of(job))
     m = outcome.model
     st.markdown(
-        f"**Run #{outcome.run_id}**: model #{m['id']} {m['name']} v{m['version']} "
-        f"({m['kind']}), {len(outcome.frame):,} rows"
+        f"**Run #{outcome.run_id}**: {m['name']} v{m['version']} ({m['kind']}, version id "
+        f"{m['id']}), {len(outcome.frame):,} rows"
     )
     st.dataframe(
         per_symbol_table(outcome.per_symbol()),

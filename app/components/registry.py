@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.components.numbers import MISSING, day, integer, number, pct, ratio
+from app.components.training import param_text
 from core.registry import VersionRow
 
 METRIC_ROWS: dict[str, tuple[str, Any]] = {
@@ -73,12 +74,6 @@ def render_versions(rows: Sequence[VersionRow]) -> None:
     )
 
 
-def _param(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return MISSING if value is None else str(value)
-    return integer(value) if float(value).is_integer() else f"{value:,.6g}"
-
-
 def compare_frame(a: VersionRow, b: VersionRow) -> pd.DataFrame:
     """Two versions side by side as text in their units, one column each (named
     ``momentum_lr v2``): metrics to 4 decimals or in %, counts with separators."""
@@ -90,7 +85,7 @@ def compare_frame(a: VersionRow, b: VersionRow) -> pd.DataFrame:
             if key in a.metrics or key in b.metrics
         }
         others = {
-            f"metric: {k}": _param(val) for k, val in v.metrics.items() if k not in METRIC_ROWS
+            f"metric: {k}": param_text(val) for k, val in v.metrics.items() if k not in METRIC_ROWS
         }
         return {
             "Kind": v.kind,
@@ -99,7 +94,7 @@ def compare_frame(a: VersionRow, b: VersionRow) -> pd.DataFrame:
             "Features": integer(len(v.features)),
             **metrics,
             **others,
-            **{f"param: {k}": _param(val) for k, val in v.params.items()},
+            **{f"param: {k}": param_text(val) for k, val in v.params.items()},
         }
 
     left, right = shown(a), shown(b)

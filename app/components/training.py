@@ -51,6 +51,16 @@ def percent(value: Any) -> str:
     return f"{float(value):.2%}"
 
 
+def param_text(value: Any) -> str:
+    """A hyperparameter as read: integers with separators, floats to 6 significant digits
+    (``C=0.476427``, not ``0.47642741396516547``), anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "–" if value is None else str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.6g}"
+
+
 def evaluation_cards(evaluation: dict[str, Any]) -> list[tuple[str, str]]:
     """Out-of-sample classification metrics as (label, formatted value)."""
     return [
@@ -330,10 +340,10 @@ def render_training(outcome: TrainOutcome) -> None:
         width="stretch",
         key="training.signal_equity",
     )
-    params = ", ".join(f"{k}={v}" for k, v in outcome.params.items()) or "defaults"
+    params = ", ".join(f"{k}={param_text(v)}" for k, v in outcome.params.items()) or "defaults"
     st.caption(
         f"Run #{outcome.run_id} · {req.kind} · label {req.label}, horizon {req.horizon} · "
-        f"{len(outcome.features)} features · trials {outcome.trials} · seed {req.seed} · "
+        f"{len(outcome.features)} features · trials {outcome.trials:,} · seed {req.seed} · "
         f"params: {params} · data sha256 {outcome.data_hash[:12]}…"
     )
 
