@@ -1,4 +1,14 @@
-"""Router: page config, navigation over ``pages/``, the shared sidebar, then the page."""
+"""Router: page config, navigation over ``pages/``, the shared sidebar, then the page.
+
+``streamlit run app/main.py`` finds :data:`streamlit_app` (an ``st.App`` serving this
+script; Streamlit imports this file as the module ``main`` to get it), whose lifespan
+starts the server's warm-up (:mod:`app.warm_start`) as the server starts, before anyone
+opens a page. Each session then runs this file as ``__main__``: :func:`main`.
+
+The frame (page config, navigation, the sidebar's heading) is drawn before anything
+heavy is imported, so that a visit arriving while the warm-up still works sees it at
+once; the services, and through them pandas and the database, come after it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +17,10 @@ from typing import cast
 
 import streamlit as st
 
-from app import cached, state, warmup
-from app.session import render_sign_in
+from app import state, warm_start, warmup
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+TITLE = "Trading Research Workbench"
 
 # The page registry is data: (section, file, title, icon, url path).
 PAGES: list[tuple[str, str, str, str, str]] = [
@@ -28,7 +38,8 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Trading", "alerts.py", "Alerts", ":material/notifications:", "alerts"),
     ("System", "jobs.py", "Jobs", ":material/work_history:", "jobs"),
 ]
-#: Pages whose actions run vectorbt backtests: visiting one starts the engine warm-up.
+#: Pages whose actions run vectorbt backtests: without the server's warm-up (AppTest),
+#: visiting one starts the engine warm-up.
 WARM_ENGINE_FOR = frozenset({"backtest", "abtest"})
 
 
@@ -57,8 +68,9 @@ def build_navigation() -> st.Page:
 
 def render_sidebar() -> None:
     """Dataset and symbol pickers shared by every research page."""
+    from app import cached
+
     with st.sidebar:
-        st.markdown("### Trading Research Workbench")
         names = [cast(str, info["name"]) for info in cached.dataset_infos()]
         if state.get(state.DATASET) not in names:
             st.session_state[state.DATASET] = names[0]
@@ -75,27 +87,34 @@ def render_sidebar() -> None:
 
 
 def main() -> None:
-    """Entry point of ``streamlit run app/main.py``.
+    """One run of a session: the frame, sign-in, the sidebar, then the page.
 
-    Every run enters :data:`app.warmup.GATE`, so that the background engine warm-up
-    (started once per server, by the first visit to a page of :data:`WARM_ENGINE_FOR`)
-    only works while no page is running. Other pages never import the engine.
+    Every run enters :data:`app.warmup.GATE`, so that the server's warm-up steps (and the
+    engine warm-up, on a visit to a page of :data:`WARM_ENGINE_FOR` without it) only
+    begin while no page is running.
     """
     warmup.GATE.enter()
     try:
-        st.set_page_config(page_title="Trading Research Workbench", page_icon="📈", layout="wide")
+        st.set_page_config(page_title=TITLE, page_icon="📈", layout="wide")
         state.init()
         navigation = build_navigation()
+        with st.sidebar:
+            st.markdown(f"### {TITLE}")
+        from app import cached
+        from app.session import render_sign_in
+
         if navigation.url_path in WARM_ENGINE_FOR:
             cached.engine_warmup()
         cached.jobs_worker()  # long operations run as jobs in a worker process
         cached.alerts_watchdog()  # heartbeat / stale-data alerts from outside the workers
-        render_sign_in()  # first: nothing from the data is shown before sign-in
+        render_sign_in()  # before anything from the data is shown
         render_sidebar()
         navigation.run()
     finally:
         warmup.GATE.leave()
 
 
-if __name__ == "__main__":  # Streamlit runs the script as ``__main__``; importing it reads PAGES
+if __name__ == "__main__":  # a session's run; importing the module only reads PAGES
     main()
+elif __name__ == "main":  # `streamlit run app/main.py` looks for an st.App here
+    streamlit_app = st.App(__file__, lifespan=warm_start.lifespan)

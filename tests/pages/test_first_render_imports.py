@@ -1,21 +1,28 @@
 """First renders need no engine: vectorbt, quantstats and xgboost stay out of ``sys.modules``
 on the Data page, which does not start the engine warm-up; the Backtest page starts it, and
 the warm-up waits until no page is running. The Paper and Risk pages read the ledger
-without alpaca-py (only the Alpaca broker imports it)."""
+without alpaca-py (only the Alpaca broker imports it). After the server's start-up warm-up
+(:mod:`app.warm_start`), which leaves the engine out, a page's first render imports none of
+the app's modules nor its libraries; a real ``streamlit run`` starts that warm-up with the
+server, before any visit."""
 
 from __future__ import annotations
 
 import doctest
 import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from app import warmup
+from app import warm_start, warmup
 from app.warmup import ActivityGate
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,8 +139,91 @@ def test_gate_is_quiet_only_after_the_last_run_ended() -> None:
     assert gate.quiet_for() == 0.0
 
 
+# The server's warm-up in a fresh interpreter (as in app._bench_render), then first
+# renders: which modules each imported, of the app and of the libraries it draws with.
+SERVED_RENDER = """
+import json, sys, threading
+from streamlit import config
+config.set_option("global.showWarningOnDirectExecution", False)
+from app import warm_start
+thread = threading.Thread(target=warm_start.warm_pages, name=warm_start.THREAD_NAME)
+thread.start()
+thread.join()
+from streamlit.testing.v1 import AppTest
+OURS = ("app", "core", "pandas", "plotly", "pyarrow", "sqlalchemy", "narwhals", "numpy")
+ENGINE = ("vectorbt", "numba", "quantstats", "xgboost", "yfinance", "matplotlib")
+engine = sorted(m for m in ENGINE if m in sys.modules)
+seen = {}
+for page in sys.argv[2:]:
+    at = AppTest.from_file(sys.argv[1], default_timeout=300)
+    at.switch_page(page)
+    before = set(sys.modules)
+    at.run()
+    new = set(sys.modules) - before
+    seen[page] = {
+        "titles": [t.value for t in at.title],
+        "errors": [str(e.value) for e in at.exception],
+        "imported": sorted(m for m in new if m.partition(".")[0] in OURS),
+    }
+status = warm_start.STATUS
+print("RESULT " + json.dumps({
+    "engine_after_warmup": engine,
+    "error": status.error,
+    "steps": status.steps_done,
+    "pages": seen,
+}))
+"""
+
+
+def test_after_the_server_warmup_first_renders_import_nothing(isolated_workbench: Path) -> None:
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    pages = [str(ROOT / "pages" / name) for name in ("data.py", "regime.py")]
+    result = _fresh_render(SERVED_RENDER, pages, env)
+    assert result["error"] is None and result["engine_after_warmup"] == []
+    for step in ("app.services.data", "dataset_infos", "symbols", "prices", "figure"):
+        assert step in result["steps"]
+    titles = {"data.py": "Data", "regime.py": "Regimes"}
+    for page, seen in result["pages"].items():
+        assert seen["titles"] == [titles[Path(page).name]] and seen["errors"] == []
+        assert seen["imported"] == [], page
+
+
+def _tables(database: Path) -> int:
+    if not database.is_file():
+        return 0
+    try:
+        with sqlite3.connect(database, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    except sqlite3.OperationalError:  # being migrated
+        return 0
+
+
+def test_streamlit_run_warms_up_at_server_start(isolated_workbench: Path) -> None:
+    """No visit: the database appears, migrated by the warm-up the lifespan started."""
+    env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
+    env |= {"WORKBENCH_JOBS_AUTOSTART": "0", "WORKBENCH_APP_WARMUP": "0"}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py")]
+    cmd += ["--server.port", str(port), "--server.headless", "true"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        database = isolated_workbench / "workbench.db"
+        wait_until(lambda: _tables(database) > 5, "the warm-up's database", timeout_s=180)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=30) as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        log, _ = proc.communicate(timeout=60)
+    assert "Traceback" not in log and "missing ScriptRunContext" not in log, log[-2000:]
+
+
 def test_warmup_docstrings_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert doctest.testmod(warmup).failed == 0
+    assert doctest.testmod(warm_start).failed == 0
     for off in ("0", "off", "False"):
         monkeypatch.setenv("WORKBENCH_APP_WARMUP", off)
         assert warmup.enabled() is False
