@@ -16,7 +16,8 @@ from core.reports.pack import ReportPack
 from core.store.db import session_scope
 
 
-def _model_versions(name: str) -> list[Any]:
+def model_versions(name: str) -> list[Any]:
+    """The registered versions of model ``name`` (LookupError when there is none)."""
     from app.operations.registry import VersionsRequest
     from app.services.registry import list_versions
 
@@ -53,7 +54,7 @@ def build_pack(kind: str, subject: str, *, at: datetime | None = None) -> Report
             "strategy alone."
         )
     else:
-        versions = _model_versions(subject)
+        versions = model_versions(subject)
         backtests = runs_data.model_backtests(versions)
         names = paper_data.model_sessions(subject)
         kinds = {v.kind for v in versions}
@@ -91,4 +92,4 @@ def build_pack(kind: str, subject: str, *, at: datetime | None = None) -> Report
     )
 
 
-__all__ = ["build_pack"]
+__all__ = ["build_pack", "model_versions"]

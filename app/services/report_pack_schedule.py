@@ -15,6 +15,7 @@ from app.operations.report_pack import (
 )
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
+from app.services.report_pack_build import model_versions
 from app.services.signin import record_audit
 from core.reports.pack_schedule import next_slot
 from core.store.db import session_scope
@@ -46,10 +47,8 @@ class ScheduleView:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        out = dict(self.__dict__)
-        out["created_at"] = self.created_at.isoformat()
-        out["next_slot"] = self.next_slot.isoformat()
-        return out
+        times = {"created_at": self.created_at, "next_slot": self.next_slot}
+        return {**self.__dict__, **{k: v.isoformat() for k, v in times.items()}}
 
     def describe(self) -> str:
         """One line: ``daily-ma: strategy ma_crossover daily at 07:00 UTC to hook ...``."""
@@ -98,6 +97,8 @@ def set_schedule(
     from core.store.alerts import AlertRepository
 
     require(actor, "pm", "scheduling report packs")
+    if request.kind == "model":
+        model_versions(request.subject)  # LookupError naming a model that is not registered
     at = now or datetime.now(UTC)
     with session_scope(get_engine()) as s:
         known = {c["name"] for c in AlertRepository(s).channel_list()} | {"in-app"}

@@ -159,6 +159,8 @@ def test_a_failed_send_is_retried_up_to_the_attempts_then_left(
 
 
 def test_schedules_check_their_channels_roles_and_times() -> None:
+    with pytest.raises(LookupError, match="No registered model is named ghost"):
+        set_schedule(ScheduleRequest(name="x", subject="ghost", kind="model", channels=["in-app"]))
     with pytest.raises(LookupError, match="No alert channel is named nowhere"):
         set_schedule(ScheduleRequest(name="x", subject="ma_crossover", channels=["nowhere"]))
     analyst = Actor("ann", frozenset({"analyst"}))
