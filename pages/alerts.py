@@ -24,9 +24,9 @@ st.caption(
     "use apprise URLs (email, Slack, Telegram, webhooks), stored encrypted and shown "
     "masked; in-app alerts land in the history below."
 )
-flash = st.session_state.pop(FLASH, None)
+flash, flash_slot = st.session_state.pop(FLASH, None), st.empty()  # the tabs stay in place
 if flash:
-    (st.success if flash[0] == "ok" else st.error)(flash[1])
+    (flash_slot.success if flash[0] == "ok" else flash_slot.error)(flash[1])
 errors: dict[str, list[str]] = st.session_state.pop(ERRORS, {})
 history_tab, rules_tab, channels_tab = st.tabs(["History", "Rules", "Channels"])
 # Read after the save callbacks ran: what a save created is listed in this same run.
