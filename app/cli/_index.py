@@ -15,10 +15,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "backtest",
         "Multi-asset backtest with shared cash, target weights and rebalancing.",
     ),
-    "report": (
-        "backtest",
-        "Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol).",
-    ),
     "universe": (
         "universe",
         "Backtest one strategy on every symbol of a dataset (or the symbols given); one row per symbol, saved as a run.",
@@ -67,6 +63,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": ("system", "Benchmarks: medians and percentiles, throughput; never timed unit tests."),
     "setup": ("system", "Verify embedded data, migrate the database and warm numba (idempotent)."),
+    "report": (
+        "backtest",
+        "Write a quantstats HTML tear sheet (benchmark: buy-and-hold of the same symbol).",
+    ),
     "data": ("data", "List, validate and import datasets."),
     "regime": ("regime", "Fit and evaluate probabilistic regimes."),
     "registry": (

@@ -9,6 +9,7 @@ from app.cli import options as opt
 from app.cli._app import app
 from app.cli._common import _strategy_params
 from app.cli._generate import add_command, extra_option
+from app.cli.report_pack import install
 from app.operations.backtest import BACKTEST, PORTFOLIO, REPORT, ReportOutcome
 
 
@@ -46,3 +47,4 @@ add_command(
     extra=[OUT_OPT],
     after=_write_report,
 )
+install(app)  # `workbench report pack ...` beside the tear sheet (app/cli/report_pack.py)

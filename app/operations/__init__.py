@@ -48,6 +48,7 @@ FEATURES: tuple[str, ...] = (
     "retrain",
     "paper",
     "runs",
+    "report_pack",
     "system",
 )
 """Modules of ``app/operations`` that declare operations (imported by :func:`all_operations`)."""

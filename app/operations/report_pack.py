@@ -2,8 +2,6 @@
 
 ``workbench report pack SUBJECT`` and ``workbench report pack schedule set|list|remove``
 are generated from these descriptors; the Streamlit button builds the same request.
-They are not in the operations registry yet (``app.operations.FEATURES`` does not list
-this module), so neither the job runner nor the API offers them.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.operations import Flag, Operation
+from app.operations import Flag, Operation, register
 from core.reports.pack_schedule import WEEKDAYS
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -167,55 +165,64 @@ def _schedules_text(rows: Any, payload: dict[str, Any]) -> str:
     return "\n".join(r.describe() for r in rows)
 
 
-PACK = Operation(
-    name="report pack",
-    feature="report_pack",
-    summary=(
-        "Build the PM's report pack of a strategy or model (HTML and PDF): backtest "
-        "and paper results side by side, walk-forward DSR and PBO, risk utilization, "
-        "A/B verdicts, data hashes and code version; --send delivers it through alert "
-        "channels."
-    ),
-    request=ReportPackRequest,
-    service="app.services.report_pack:make_pack",
-    payload=pack_payload,
-    text=_pack_text,
-    flags={"subject": Flag(argument=True)},
-    actor=True,
+PACK = register(
+    Operation(
+        name="report pack",
+        feature="report_pack",
+        summary=(
+            "Build the PM's report pack of a strategy or model (HTML and PDF): backtest "
+            "and paper results side by side, walk-forward DSR and PBO, risk utilization, "
+            "A/B verdicts, data hashes and code version; --send delivers it through alert "
+            "channels."
+        ),
+        request=ReportPackRequest,
+        service="app.services.report_pack:make_pack",
+        payload=pack_payload,
+        text=_pack_text,
+        flags={"subject": Flag(argument=True)},
+        actor=True,
+        long_running=True,
+    )
 )
 
-SCHEDULE_SET = Operation(
-    name="report pack schedule set",
-    feature="report_pack",
-    summary="Create or replace a schedule that sends a report pack daily or weekly.",
-    request=ScheduleRequest,
-    service="app.services.report_pack_schedule:set_schedule",
-    payload=schedule_payload,
-    text=lambda row, _p: row.describe(),
-    flags={"subject": Flag(name="--subject"), "channels": Flag(name="--channel")},
-    actor=True,
+SCHEDULE_SET = register(
+    Operation(
+        name="report pack schedule set",
+        feature="report_pack",
+        summary="Create or replace a schedule that sends a report pack daily or weekly.",
+        request=ScheduleRequest,
+        service="app.services.report_pack_schedule:set_schedule",
+        payload=schedule_payload,
+        text=lambda row, _p: row.describe(),
+        flags={"subject": Flag(name="--subject"), "channels": Flag(name="--channel")},
+        actor=True,
+    )
 )
 
-SCHEDULE_LIST = Operation(
-    name="report pack schedule list",
-    feature="report_pack",
-    summary="List the report pack schedules, their next slot and recent deliveries.",
-    request=ScheduleListRequest,
-    service="app.services.report_pack_schedule:list_schedules",
-    payload=schedules_payload,
-    text=_schedules_text,
+SCHEDULE_LIST = register(
+    Operation(
+        name="report pack schedule list",
+        feature="report_pack",
+        summary="List the report pack schedules, their next slot and recent deliveries.",
+        request=ScheduleListRequest,
+        service="app.services.report_pack_schedule:list_schedules",
+        payload=schedules_payload,
+        text=_schedules_text,
+    )
 )
 
-SCHEDULE_REMOVE = Operation(
-    name="report pack schedule remove",
-    feature="report_pack",
-    summary="Remove a report pack schedule (its delivery history stays).",
-    request=ScheduleNameRequest,
-    service="app.services.report_pack_schedule:remove_schedule",
-    payload=lambda name: {"removed": name},
-    text=lambda name, _p: f"schedule {name} removed",
-    flags={"name": Flag(argument=True)},
-    actor=True,
+SCHEDULE_REMOVE = register(
+    Operation(
+        name="report pack schedule remove",
+        feature="report_pack",
+        summary="Remove a report pack schedule (its delivery history stays).",
+        request=ScheduleNameRequest,
+        service="app.services.report_pack_schedule:remove_schedule",
+        payload=lambda name: {"removed": name},
+        text=lambda name, _p: f"schedule {name} removed",
+        flags={"name": Flag(argument=True)},
+        actor=True,
+    )
 )
 
 __all__ = [
