@@ -21,7 +21,7 @@ from app.services import runs as run_store
 from app.services.auth import LOCAL, Actor, require
 from app.services.db import get_engine
 from core.monitoring.reference import record_registered
-from core.registry import AlreadyRegistered, Candidate, ModelRegistry, VersionRow
+from core.registry import AlreadyRegistered, Candidate, ModelRegistry, VersionRow, validate_name
 from core.store.db import session_scope
 
 if TYPE_CHECKING:  # a return type: listing versions must not import sklearn
@@ -49,6 +49,7 @@ def register(request: RegisterRequest, *, actor: Actor = LOCAL) -> VersionRow:
     source = run_store.run_folder(request.run_id) / "model"
     with session_scope(get_engine()) as session:
         models = ModelRegistry(session)
+        validate_name(request.name)  # a bad name is named first, whatever the run
         holder = models.holding_run(request.run_id)
         if holder is not None:
             raise AlreadyRegistered(request.run_id, holder)
