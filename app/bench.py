@@ -98,6 +98,21 @@ def _page_result(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _browser_run(url: str, settle_s: float, env: dict[str, str]) -> dict[str, Any]:
+    """The ``serve`` child, or why it cannot run here (no Playwright, no Chromium)."""
+    import importlib.util
+
+    from core.config import get_settings
+
+    chromium = get_settings().chromium_path
+    if importlib.util.find_spec("playwright") is None:
+        return {"skipped": "Playwright is not installed (the dev extra)"}
+    if not chromium.is_file():
+        return {"skipped": f"no Chromium at {chromium} (WORKBENCH_CHROMIUM_PATH)"}
+    result: dict[str, Any] = _child(["serve", url, "300", str(settle_s)], env)
+    return result
+
+
 def bench_app(
     *,
     repeats: int = 7,
@@ -164,7 +179,7 @@ def bench_app(
                     **{k: raw.pop(k) for k in _PROBE_KEYS},
                 }
             results[url] = raw
-        served = _child(["serve", cold_url, "300", str(settle_s)], env) if browser else None
+        served = _browser_run(cold_url, settle_s, env) if browser else None
     report = _summarize(results, probe, primed, env, load_start, repeats)
     report["cold"] = None if cold_page is None else {"page": cold_url, **cold_page}
     report["browser"] = served
@@ -270,7 +285,9 @@ def summary(report: dict[str, Any]) -> str:
             f"starts): {cold['first_render_s']:.2f} s (CPU {cold['first_render_cpu_s']:.2f} s)"
         )
     served = report.get("browser")
-    if served:
+    if served and "skipped" in served:
+        lines.append(f"app streamlit run in Chromium: skipped ({served['skipped']})")
+    elif served:
         first, second = served["first_visit"], served["second_visit"]
         lines.append(
             f"app streamlit run in Chromium (/{served['url_path']}): health after "
