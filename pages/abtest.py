@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -15,11 +16,11 @@ from app.components.abtest import (
     sequential_table,
 )
 from app.components.jobs import job_panel, run_id_of, submit_job
-from app.operations.abtest import CompareRequest
+from app.operations.abtest import CompareRequest, parse_arm
 from app.operations.errors import field_errors
 from app.services import registry
 from app.services import runs as run_store
-from core.strategies import STRATEGIES
+from core.strategies import STRATEGIES, validate_params
 
 if TYPE_CHECKING:
     from app.services.jobs import JobView
@@ -39,11 +40,29 @@ versions = registry.list_versions()
 
 DEFAULTS = CompareRequest.model_fields
 LABELS = {"arms": "Arms", "alpha": "Significance level α", "n_boot": "Bootstrap resamples"}
+
+
+def _params_problem(strategy: str, arm: str) -> str | None:
+    """What is wrong with a strategy arm's parameters, in a sentence (None when nothing)."""
+    try:
+        _kind, params = parse_arm(arm)
+    except ValueError:
+        return "write each parameter as name=value, comma separated (e.g. fast=20, slow=100)."
+    try:
+        validate_params(strategy, params)  # type: ignore[arg-type]  # a strategy arm's dict
+    except ValueError as exc:
+        text = str(exc).removeprefix(f"invalid parameters for {strategy}: ")
+        # "fast: fast must be ..." and "fst: x has no parameter 'fst'" name it twice
+        return re.sub(r"(^|; )(\w+): (?=\2\b|\w+ has no parameter '\2')", r"\1", text) + "."
+    return None
+
+
 compare_tab, size_tab = st.tabs(["Compare", "Sample size"])
 with compare_tab:
     # No st.form here: choosing an arm's source must show that source's picker at once.
     with st.container(border=True):
         arms: list[str] = []
+        problems: list[str] = []  # each names the field by its label
         for i, column in enumerate(st.columns(3)):
             name = "ABC"[i]
             with column:
@@ -70,7 +89,11 @@ with compare_tab:
                         key=f"ab.{name}.params",
                         value="" if i != 1 else "fast=20, slow=100",
                     )
-                    arms.append(f"{strategy}:{params}" if params.strip() else strategy)
+                    arm = f"{strategy}:{params}" if params.strip() else strategy
+                    arms.append(arm)
+                    problem = _params_problem(strategy, arm)
+                    if problem is not None:
+                        problems.append(f"Arm {name} parameters: {problem}")
                 elif source == "model":
                     if not versions:
                         st.caption("No registered models yet (Training page).")
@@ -115,7 +138,10 @@ with compare_tab:
             "Bootstrap resamples", 200, 20000, DEFAULTS["n_boot"].default, 100, key="ab.boot"
         )
         go_compare = st.button("Compare", type="primary", key="ab.compare")
-    if go_compare:
+    if go_compare and problems:
+        for problem in problems:
+            st.error(problem)
+    elif go_compare:
         try:
             request = CompareRequest(
                 dataset=dataset,

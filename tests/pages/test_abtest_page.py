@@ -203,3 +203,20 @@ def test_model_arms_are_named_by_model_name_and_version() -> None:
     result = jobs.list_jobs(kind="abtest")[0].result or {}
     assert {tuple(t["pair"]) for t in result["tests"]} == {("momentum_lr v2", "momentum_lr v1")}
     assert "model:" not in result["verdict"]
+
+
+def test_bad_parameters_are_named_by_their_field_and_nothing_is_queued() -> None:
+    at = open_app("abtest")
+    cases = {
+        "fast=20, slow": "Arm B parameters: write each parameter as name=value, comma "
+        "separated (e.g. fast=20, slow=100).",
+        "fst=20": "Arm B parameters: ma_crossover has no parameter 'fst'; use allow_short, "
+        "entry, fast, slow.",
+        "fast=0, slow=5": "Arm B parameters: fast must be an integer in [1, 100000] (bars), got 0.",
+    }
+    for text, message in cases.items():
+        at.text_input(key="ab.B.params").set_value(text)
+        at.button(key="ab.compare").click().run()
+        assert not at.exception, at.exception
+        assert [e.value for e in at.error] == [message]
+    assert jobs.list_jobs(kind="abtest") == []
