@@ -23,7 +23,6 @@ import logging
 import math
 import secrets
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.operations.errors import TYPE_WORDS, field_errors, humanize
+from app.operations.errors import TYPE_WORDS, field_errors, humanize, labels_of
 
 LOG = logging.getLogger("workbench.api")
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form"}
@@ -120,12 +119,15 @@ def body(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(content, status_code=status)
 
 
-def _problems(exc: Exception, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def _problems(exc: Exception, model: type[BaseModel] | None = None) -> list[dict[str, Any]]:
+    """One problem per field: the sentence a page and the CLI show, and the field's label
+    (the request model's, :func:`app.operations.errors.labels_of`)."""
+    names = labels_of(exc, model)
     out = []
-    for problem in field_errors(exc, labels=labels):
+    for problem in field_errors(exc, model=model):
         name = ".".join(problem.path) if problem.path else problem.field
         leaf = problem.path[-1] if problem.path else problem.field
-        label = (labels or {}).get(str(leaf), humanize(str(leaf))) if leaf else None
+        label = names.get(str(leaf), humanize(str(leaf))) if leaf else None
         out.append({"field": name, "label": label, "message": problem.message})
     return out
 
@@ -152,6 +154,15 @@ class _Stripped:
         return self._errors
 
 
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The request model of the route's JSON body, if the route has one."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
 def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -159,7 +170,8 @@ def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
         why = next(str((e.get("ctx") or {}).get("error", "")) for e in errors)
         detail = f"The request body is not valid JSON ({why}); send a JSON object."
         return body(422, detail, fields=[{"field": None, "label": None, "message": detail}])
-    problems = _problems(_Stripped(errors))  # type: ignore[arg-type]
+    model = _body_model(request)
+    problems = _problems(_Stripped(errors), model=model)  # type: ignore[arg-type]
     return body(422, " ".join(p["message"] for p in problems), fields=problems)
 
 
@@ -173,11 +185,10 @@ def _value_error(request: Request, exc: Exception) -> JSONResponse:
     defects = getattr(exc, "defects", None)
     if defects is not None and all(hasattr(d, "as_dict") for d in defects):
         return body(422, str(exc), defects=[d.as_dict() for d in defects])
-    message = str(exc).strip() or type(exc).__name__
-    message = message[:1].upper() + message[1:].rstrip(".") + "."
-    field = exc.field if isinstance(exc, InvalidRequest) else None
-    problem = {"field": field, "label": humanize(field) if field else None, "message": message}
-    return body(422, message, fields=[problem])
+    if not str(exc).strip():
+        exc = ValueError(type(exc).__name__)
+    problems = _problems(exc)
+    return body(422, " ".join(p["message"] for p in problems), fields=problems)
 
 
 def _message(exc: BaseException) -> str:

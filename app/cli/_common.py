@@ -167,12 +167,25 @@ FIELD_LABELS: ContextVar[dict[str, str] | None] = ContextVar("FIELD_LABELS", def
 """Request field -> flag of the running generated command (set by app/cli/_generate.py)."""
 
 
+def _flags() -> dict[str, str]:
+    """Request field -> flag of the running command."""
+    flags = FIELD_LABELS.get()
+    return flags if flags is not None else _command_flags()
+
+
 def _validation_message(exc: Exception) -> str:
-    """Plain sentences naming each field by its flag."""
+    """The sentences a page and the API show, each with its field's flag in brackets."""
     from app.operations.errors import error_text
 
-    labels = FIELD_LABELS.get()
-    return error_text(exc, labels=labels if labels is not None else _command_flags())
+    return error_text(exc, flags=_flags())
+
+
+def _defects_message(exc: Any) -> str:
+    """A rejected dataset's summary, a defect about a request field (a taken name) with
+    its flag in brackets."""
+    flags = _flags()
+    hints = sorted({flags[d.column] for d in exc.defects if d.column in flags})
+    return f"{exc} ({', '.join(hints)})" if hints else str(exc)
 
 
 def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
@@ -184,7 +197,8 @@ def _call(as_json: bool, fn: Any, /, **kwargs: Any) -> Any:
     except ValueError as exc:  # DataValidationError is one: raised only once its module loaded
         validation = sys.modules.get("core.data.validation")
         if validation is not None and isinstance(exc, validation.DataValidationError):
-            fail(str(exc), as_json=as_json, defects=[d.as_dict() for d in exc.defects])
+            defects = [d.as_dict() for d in exc.defects]
+            fail(_defects_message(exc), as_json=as_json, defects=defects)
         fail(_validation_message(exc), as_json=as_json)
     except (LookupError, DataSourceError) as exc:
         fail(_validation_message(exc), as_json=as_json)

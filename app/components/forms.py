@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import Any
 
 import streamlit as st
 from pydantic import BaseModel, ValidationError
 from streamlit.delta_generator import DeltaGenerator
+
+from app.operations.errors import field_errors, field_label
 
 
 def _kind(annotation: Any) -> tuple[str, tuple[Any, ...]]:
@@ -64,7 +67,7 @@ def model_inputs(
     for i, (name, field) in enumerate(fields):
         with grid[i % columns]:
             kind, choices = _kind(field.annotation)
-            label = name.replace("_", " ")
+            label = field_label(model, name)
             help_text = _valid_range_help(model, name, field.description)
             wkey = f"{key}.{name}"
             default = (initial or {}).get(name, field.default)
@@ -99,8 +102,6 @@ def show_errors(
     (:func:`app.operations.errors.field_errors`). Accepts pydantic's ValidationError and
     any ValueError with a pydantic-style ``errors()`` (e.g.
     :class:`core.strategies.catalog.ParamRangeError`)."""
-    from app.operations.errors import field_errors
-
     leftovers: list[str] = []
     for error in field_errors(exc, labels=labels):
         target = next((part for part in reversed(error.path) if part in slots), None)
@@ -115,6 +116,27 @@ def show_errors(
         else:
             leftovers.append(error.message)
     return leftovers
+
+
+_AXIS_LABELS = {"start": "start", "stop": "stop", "step": "step"}
+"""The grid row's inputs, named as the row shows them."""
+_AXIS_FORM = re.compile(r"^(?:grid )?(?:[\w.]+=)?(-?[\d.e+-]+:-?[\d.e+-]+:-?[\d.e+-]+)(: )?", re.I)
+
+
+def _axis_sentence(message: str) -> str:
+    """A grid range's message without its ``grid name=`` prefix (the row names it), to
+    follow ``"Label: "``: ``"100:80:1: Stop 80 is below start 100."`` -> ``"stop 80 is below
+    start 100."``."""
+    found = _AXIS_FORM.match(message)
+    if found is None:
+        text = message
+    elif found.group(2):
+        text = message[found.end() :]
+    else:
+        text = f"the range {found.group(1)}{message[found.end() :]}"
+    if text[1:2].islower():  # it follows "Label: "; an acronym keeps its capitals
+        text = text[:1].lower() + text[1:]
+    return text
 
 
 def grid_axis_inputs(
@@ -152,7 +174,8 @@ def grid_axis_inputs(
         if high is not None and stop > high:
             stop = int(high) if is_int else high
         c0, c1, c2, c3 = st.columns(4)
-        on = c0.checkbox(name, value=name in ("fast", "slow"), key=f"{key}.{name}.on")
+        label = field_label(model, name)
+        on = c0.checkbox(label, value=name in ("fast", "slow"), key=f"{key}.{name}.on")
         lo = c1.number_input("start", value=default, key=f"{key}.{name}.lo")
         hi = c2.number_input("stop", value=stop, key=f"{key}.{name}.hi")
         step = c3.number_input(
@@ -162,20 +185,17 @@ def grid_axis_inputs(
         )
         slot = st.empty()
         if on:
-            message = None
             try:
                 axis = GridAxis(start=lo, stop=hi, step=step)
                 if strategy is not None:
                     check_grid(strategy, {name: axis})
                 axes[name] = axis
-            except ValidationError as exc:
-                message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-            except ValueError as exc:
-                message = str(exc).removeprefix("grid ")
-            if message is not None:
-                errors.append(f"{name}: {message}")
+            except ValueError as exc:  # pydantic's ValidationError is one
+                problems = field_errors(exc, labels={name: label, **_AXIS_LABELS})
+                message = f"{label}: " + " ".join(_axis_sentence(p.message) for p in problems)
+                errors.append(message)
                 if inline_errors:
-                    slot.error(f"{name}: {message}")
+                    slot.error(message)
     return axes, errors
 
 

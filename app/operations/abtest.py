@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.fields import check_date_order
 from app.operations.params import parse_value
 from core.serialize import json_safe
 
@@ -49,25 +50,38 @@ def parse_arm(text: str) -> tuple[str, dict[str, Any] | int]:
 class CompareRequest(Costs):
     """Two or more arms on the same dataset, symbol, costs and period."""
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     arms: list[str] = Field(
+        title="Arms",
         min_length=2,
         max_length=6,
         description="Arms: strategy[:k=v,...], run:<id> (saved backtest) or model:<version id>",
     )
-    start: date | None = Field(default=None, description="First date (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date (YYYY-MM-DD)")
+    start: date | None = Field(
+        title="First date", default=None, description="First date (YYYY-MM-DD)"
+    )
+    end: date | None = Field(title="Last date", default=None, description="Last date (YYYY-MM-DD)")
     alpha: float = Field(
-        default=0.05, gt=0, lt=0.5, description="Significance level of the primary test"
+        title="Significance level α",
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Significance level of the primary test",
     )
     correction: Literal["holm", "fdr_bh"] = Field(
-        default="holm", description="Adjustment across pairs: holm or fdr_bh"
+        title="Correction", default="holm", description="Adjustment across pairs: holm or fdr_bh"
     )
     n_boot: int = Field(
-        default=2000, ge=200, le=20000, description="Bootstrap resamples (secondary tests)"
+        title="Bootstrap resamples",
+        default=2000,
+        ge=200,
+        le=20000,
+        description="Bootstrap resamples (secondary tests)",
     )
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Random seed of the bootstrap")
+    seed: int = Field(
+        title="Seed", default=0, ge=0, le=2**32 - 1, description="Random seed of the bootstrap"
+    )
 
     @field_validator("arms")
     @classmethod
@@ -77,6 +91,11 @@ class CompareRequest(Costs):
         if len(set(value)) != len(value):
             raise ValueError("each arm must be different")
         return value
+
+    @model_validator(mode="after")
+    def _period(self) -> CompareRequest:
+        check_date_order(self.start, self.end)
+        return self
 
 
 def _shadow_tests(returns: Any) -> list[dict[str, object]]:

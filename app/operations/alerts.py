@@ -19,27 +19,39 @@ class AlertRuleRequest(AlertRuleSpec):
     severity and cooldown. It is validated as the rule itself."""
 
     name: str = Field(
+        title="Name",
         min_length=1,
         max_length=64,
         pattern=NAME_PATTERN,
         description="Rule name (letters, digits, _ . -)",
     )
-    kind: InputKind = Field(  # type: ignore[assignment]
+    kind: InputKind = Field(
+        title="Kind",  # type: ignore[assignment]
         description="What to watch (see the Alerts page; model_metric_below and "
-        "heartbeat_lost are the old names of model_metric and heartbeat)"
+        "heartbeat_lost are the old names of model_metric and heartbeat)",
     )
     threshold: float | None = Field(
-        default=None, description="In the kind's unit: drawdown 0.10 = 10% (a fraction)"
+        title="Threshold",
+        default=None,
+        description="In the kind's unit: drawdown 0.10 = 10% (a fraction)",
     )
     metric: str | None = Field(
-        default=None, description="For model_metric: auc, hit_rate, brier, ece or <metric>_drop"
+        title="Model metric",
+        default=None,
+        description="For model_metric: auc, hit_rate, brier, ece or <metric>_drop",
     )
     channels: list[str] = Field(
-        default_factory=lambda: ["in-app"], description="Channel (repeatable)"
+        title="Channels", default_factory=lambda: ["in-app"], description="Channel (repeatable)"
     )
-    severity: Severity = Field(default="warning", description="info, warning or critical")
+    severity: Severity = Field(
+        title="Severity", default="warning", description="info, warning or critical"
+    )
     cooldown_s: int = Field(
-        default=900, ge=0, le=7 * 86400, description="Seconds between repeats (0-604800)"
+        title="Cooldown (s)",
+        default=900,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds between repeats (0-604800)",
     )
 
 
@@ -49,15 +61,17 @@ class ChannelRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(
+        title="Name",
         min_length=1,
         max_length=64,
         pattern=NAME_PATTERN,
         description="Channel name (letters, digits, _ . -)",
     )
     url: SecretStr = Field(
-        description="Apprise URL; leave out to be asked (hidden) or pipe it on stdin"
+        title="Apprise URL",
+        description="Apprise URL; leave out to be asked (hidden) or pipe it on stdin",
     )
-    disabled: bool = Field(default=False, description="Save it disabled")
+    disabled: bool = Field(title="Disabled", default=False, description="Save it disabled")
 
     def spec(self) -> ChannelSpec:
         """The channel (its URL checked by apprise)."""
@@ -69,7 +83,9 @@ class AlertNameRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN, description="Its name")
+    name: str = Field(
+        title="Name", min_length=1, max_length=64, pattern=NAME_PATTERN, description="Its name"
+    )
 
 
 class AlertTestRequest(BaseModel):
@@ -78,6 +94,7 @@ class AlertTestRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     channel: str = Field(
+        title="Channel",
         default="in-app",
         min_length=1,
         max_length=64,
@@ -85,6 +102,7 @@ class AlertTestRequest(BaseModel):
         description="Channel name",
     )
     url: SecretStr | None = Field(
+        title="Apprise URL",
         default=None,
         description="Add or replace the channel with this apprise URL first (risk role)",
     )
@@ -110,7 +128,7 @@ class AlertLogRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=10_000, description="Rows to list")
+    limit: int = Field(title="Rows", default=50, ge=1, le=10_000, description="Rows to list")
 
 
 def rule_payload(rule: Any) -> dict[str, Any]:

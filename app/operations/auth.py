@@ -28,9 +28,15 @@ class TokenCreateRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(max_length=64, description="What the token is for, e.g. laptop")
+    name: str = Field(
+        title="Token name", max_length=64, description="What the token is for, e.g. laptop"
+    )
     days: int = Field(
-        default=90, ge=1, le=MAX_TOKEN_DAYS, description=f"Lifetime in days (1-{MAX_TOKEN_DAYS})"
+        title="Lifetime (days)",
+        default=90,
+        ge=1,
+        le=MAX_TOKEN_DAYS,
+        description=f"Lifetime in days (1-{MAX_TOKEN_DAYS})",
     )
 
     @field_validator("name")
@@ -44,15 +50,26 @@ class ApiTokenCreateRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user: str = Field(max_length=128, description="The user it acts as (signed in: yourself)")
-    roles: str = Field(
-        max_length=64, description=f"Roles it grants, comma separated: {', '.join(ROLES)}"
+    user: str = Field(
+        title="User", max_length=128, description="The user it acts as (signed in: yourself)"
     )
-    name: str = Field(default="api", max_length=64, description="What the token is for")
+    roles: str = Field(
+        title="Roles",
+        max_length=64,
+        description=f"Roles it grants, comma separated: {', '.join(ROLES)}",
+    )
+    name: str = Field(
+        title="Token name", default="api", max_length=64, description="What the token is for"
+    )
     days: int = Field(
-        default=90, ge=1, le=MAX_TOKEN_DAYS, description=f"Lifetime in days (1-{MAX_TOKEN_DAYS})"
+        title="Lifetime (days)",
+        default=90,
+        ge=1,
+        le=MAX_TOKEN_DAYS,
+        description=f"Lifetime in days (1-{MAX_TOKEN_DAYS})",
     )
     rate_per_s: float | None = Field(
+        title="Requests per second",
         default=None,
         gt=0,
         le=MAX_RATE_PER_S,
@@ -93,7 +110,9 @@ class TokenRevokeRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    token_id: int = Field(ge=1, le=2**31 - 1, description="Id from `workbench token list`")
+    token_id: int = Field(
+        title="Token id", ge=1, le=2**31 - 1, description="Id from `workbench token list`"
+    )
 
 
 class PasswordHashRequest(BaseModel):
@@ -102,6 +121,7 @@ class PasswordHashRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     password: SecretStr = Field(
+        title="Password",
         min_length=MIN_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
         description=f"The password ({MIN_LENGTH} to {MAX_PASSWORD_LENGTH} characters); "

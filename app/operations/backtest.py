@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.errors import RuleError
 from app.operations.fields import (
     ROW_ID_MAX,
     FirstDate,
@@ -19,6 +20,7 @@ from app.operations.fields import (
     StrategyParams,
     UniqueSymbols,
     check_date_order,
+    check_strategy_params,
 )
 from core.backtest.spec import EXECUTION, BacktestSpec
 from core.serialize import json_safe
@@ -35,7 +37,11 @@ class BacktestCosts(Costs):
     """Trading costs plus the starting capital of a backtest."""
 
     init_cash: float = Field(
-        default=100_000.0, gt=0, le=MAX_CASH, description="Starting cash (account currency)"
+        title="Initial cash",
+        default=100_000.0,
+        gt=0,
+        le=MAX_CASH,
+        description="Starting cash (account currency)",
     )
 
     def spec(self) -> BacktestSpec:
@@ -53,25 +59,35 @@ class BacktestRequest(BacktestCosts):
     the first ``regime_train_bars`` bars and the strategy stays flat over them.
     """
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     strategy: StrategyName = "ma_crossover"
     params: StrategyParams
     start: FirstDate = None
     end: LastDate = None
     regime_mode: Literal["off", "filter", "scale"] = Field(
+        title="Regime mode",
         default="off",
         description="off, filter (trade only in the chosen regimes) or scale (size by confidence)",
     )
     regimes: list[Regime] = Field(
+        title="Trade in regimes",
         default_factory=list,
         description="Regime to trade in (repeatable): bull, bear, sideways, volatile",
     )
     regime_min_prob: float = Field(
-        default=0.5, ge=0, le=1, description="Filter threshold on the regime probability"
+        title="Min probability",
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Filter threshold on the regime probability",
     )
     regime_train_bars: int = Field(
-        default=750, ge=100, le=5000, description="Bars the HMM is fitted on before the window"
+        title="Regime training bars",
+        default=750,
+        ge=100,
+        le=5000,
+        description="Bars the HMM is fitted on before the window",
     )
 
     @field_validator("strategy")
@@ -80,18 +96,18 @@ class BacktestRequest(BacktestCosts):
         from core.strategies import STRATEGIES  # the catalog imports pandas
 
         if value not in STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
+            raise ValueError(
+                f"unknown strategy {value!r}; choose one of {', '.join(sorted(STRATEGIES))}"
+            )
         return value
 
     @model_validator(mode="after")
     def _check(self) -> BacktestRequest:
-        from core.strategies import validate_params
-
-        validate_params(self.strategy, self.params)
+        check_strategy_params(self.strategy, self.params)
         check_date_order(self.start, self.end)
         if self.regime_mode == "filter" and not self.regimes:
-            raise ValueError(
-                "regimes: choose at least one regime to trade in when the filter is on"
+            raise RuleError(
+                "choose at least one regime to trade in when the regime filter is on", "regimes"
             )
         return self
 
@@ -183,18 +199,39 @@ BACKTEST = register(
 class PortfolioRequest(BacktestCosts):
     """A multi-asset book: symbols, weighting scheme and rebalancing, shared cash."""
 
-    dataset: str = Field(default="sp500_closes", description="Dataset name")
-    symbols: UniqueSymbols = Field(min_length=2, max_length=25, description="Symbol (repeat, 2-25)")
+    dataset: str = Field(title="Dataset", default="sp500_closes", description="Dataset name")
+    symbols: UniqueSymbols = Field(
+        title="Symbols", min_length=2, max_length=25, description="Symbol (repeat, 2-25)"
+    )
     weighting: Literal["equal", "inverse_vol"] = Field(
-        default="equal", description="equal or inverse_vol (inverse trailing volatility)"
+        title="Weights",
+        default="equal",
+        description="equal or inverse_vol (inverse trailing volatility)",
     )
     vol_window: int = Field(
-        default=63, ge=5, le=504, description="Bars of the trailing volatility (inverse_vol)"
+        title="Volatility window (bars)",
+        default=63,
+        ge=5,
+        le=504,
+        description="Bars of the trailing volatility (inverse_vol)",
     )
-    gross: float = Field(default=1.0, gt=0, le=1.0, description="Sum of |weights| (gross exposure)")
-    rebalance: Literal["W", "M", "none"] = Field(default="M", description="W, M or none")
+    gross: float = Field(
+        title="Gross exposure",
+        default=1.0,
+        gt=0,
+        le=1.0,
+        description="Sum of |weights| (gross exposure)",
+    )
+    rebalance: Literal["W", "M", "none"] = Field(
+        title="Rebalance", default="M", description="W, M or none"
+    )
     start: FirstDate = None
     end: LastDate = None
+
+    @model_validator(mode="after")
+    def _period(self) -> PortfolioRequest:
+        check_date_order(self.start, self.end)
+        return self
 
 
 @dataclass(frozen=True)
@@ -237,7 +274,11 @@ class ReportRequest(BacktestRequest):
     """A tear sheet of a new backtest, or of the saved backtest ``run_id``."""
 
     run_id: int | None = Field(
-        default=None, ge=1, le=ROW_ID_MAX, description="Saved backtest run id instead"
+        title="Saved run id",
+        default=None,
+        ge=1,
+        le=ROW_ID_MAX,
+        description="Saved backtest run id instead",
     )
 
 

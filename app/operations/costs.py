@@ -21,12 +21,14 @@ class Costs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     fees: float = Field(
+        title="Fees",
         default=0.0005,
         ge=0,
         le=MAX_COST,
         description="Fees per fill, as a fraction of the traded value (5 bps = 0.0005)",
     )
     slippage: float = Field(
+        title="Slippage",
         default=0.0005,
         ge=0,
         le=MAX_COST,

@@ -21,19 +21,27 @@ class FileFormat(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     date_format: str | None = Field(
+        title="Date format",
         default=None,
         description="Date format: iso (default) or a strftime pattern, e.g. %d/%m/%Y or %m/%d/%Y",
     )
-    decimal: str | None = Field(default=None, description="Decimal separator: '.' (default) or ','")
+    decimal: str | None = Field(
+        title="Decimal separator",
+        default=None,
+        description="Decimal separator: '.' (default) or ','",
+    )
     thousands: str | None = Field(
+        title="Thousands separator",
         default=None,
         description="Thousands separator: none (default), ',', '.', space or \"'\"",
     )
     delimiter: str | None = Field(
+        title="Delimiter",
         default=None,
         description="CSV delimiter: auto (from the header, default), ',', ';', tab, '|'",
     )
     timezone: str | None = Field(
+        title="Time zone",
         default=None,
         description="Exchange time zone for timestamps with UTC offsets, e.g. Asia/Tokyo",
     )
@@ -48,13 +56,13 @@ class FileFormat(BaseModel):
 class DataValidateRequest(FileFormat):
     """A price file to check (CSV or Parquet), and its declared format."""
 
-    file: Path = Field(description="CSV or Parquet file")
+    file: Path = Field(title="File", description="CSV or Parquet file")
 
 
 class DataImportRequest(DataValidateRequest):
     """A price file to store as dataset ``uploads/<name>``."""
 
-    name: str = Field(description="Name of the new dataset symbol")
+    name: str = Field(title="Dataset name", description="Name of the new dataset symbol")
 
 
 def validate_payload(outcome: Any) -> dict[str, Any]:

@@ -23,20 +23,26 @@ class EnsembleRequest(Costs):
     """Agents tuned on the first ``train_fraction`` of the bars; the selector runs online
     on the rest, with regime context from the HMM fitted on the same training bars."""
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     selector: SelectorName = Field(
+        title="Selector",
         default="contextual",
         description="Meta-selector: ucb, thompson, exp3 or contextual (UCB by regime)",
     )
     train_fraction: float = Field(
+        title="Training fraction",
         default=0.5,
         ge=0.2,
         le=0.8,
         description="Share of the bars that tune the agents and fit the regime model",
     )
     seed: int = Field(
-        default=0, ge=0, le=2**32 - 1, description="Random seed of the selector and the HMM"
+        title="Seed",
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Random seed of the selector and the HMM",
     )
 
     def spec(self) -> EnsembleSpec:

@@ -9,13 +9,21 @@ from pydantic import AfterValidator, Field
 
 StrategyName = Annotated[
     str,
-    Field(description="Strategy name", json_schema_extra={"choices": "core.strategies:STRATEGIES"}),
+    Field(
+        title="Strategy",
+        description="Strategy name",
+        json_schema_extra={"choices": "core.strategies:STRATEGIES"},
+    ),
 ]
 """A strategy of :data:`core.strategies.STRATEGIES` (each request checks it is known)."""
 
 StrategyParams = Annotated[
     dict[str, Any],
-    Field(default_factory=dict, description="Strategy parameter name=value (repeatable)"),
+    Field(
+        default_factory=dict,
+        title="Strategy parameters",
+        description="Strategy parameter name=value (repeatable)",
+    ),
 ]
 """The strategy's parameters by name (checked with :func:`core.strategies.validate_params`)."""
 
@@ -33,14 +41,28 @@ ROW_ID_MAX = 2**63 - 1
 """The largest row id a database stores (SQLite and PostgreSQL BIGINT): an id field's bound,
 so a larger one is refused as bad input rather than overflowing the driver."""
 
-FirstDate = Annotated[date | None, Field(description="First date (YYYY-MM-DD)")]
-LastDate = Annotated[date | None, Field(description="Last date (YYYY-MM-DD)")]
+FirstDate = Annotated[date | None, Field(title="First date", description="First date (YYYY-MM-DD)")]
+LastDate = Annotated[date | None, Field(title="Last date", description="Last date (YYYY-MM-DD)")]
+
+
+def check_strategy_params(strategy: str, params: dict[str, Any]) -> None:
+    """Each parameter against its declared range (a ``ParamRangeError`` beside it), then
+    the rules across parameters (``fast`` below ``slow``)."""
+    from core.strategies import validate_params  # the catalog imports pandas
+    from core.strategies.catalog import check_param
+
+    for name, value in params.items():
+        check_param(strategy, name, value)
+    validate_params(strategy, params)
 
 
 def check_date_order(start: date | None, end: date | None) -> None:
-    """ValueError when both dates are given and ``start`` is not before ``end``."""
+    """ValueError (beside ``start``) when both dates are given and ``start`` is not before
+    ``end``."""
+    from app.operations.errors import RuleError
+
     if start and end and start >= end:
-        raise ValueError(f"start {start} must be before end {end}")
+        raise RuleError(f"the first date {start} must be before the last date {end}", "start")
 
 
 __all__ = [
@@ -51,4 +73,5 @@ __all__ = [
     "StrategyParams",
     "UniqueSymbols",
     "check_date_order",
+    "check_strategy_params",
 ]

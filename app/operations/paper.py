@@ -22,6 +22,7 @@ from pydantic import (
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.errors import RuleError
 
 SESSION_PATTERN = r"^[A-Za-z0-9_-]+$"
 """A paper session's name: letters, digits, '_' and '-' (at most :data:`SESSION_MAX`)."""
@@ -36,20 +37,27 @@ class PaperRequest(Costs):
     """A paper session's settings (fixed once the session exists)."""
 
     session: str = Field(
+        title="Session",
         default="default",
         pattern=SESSION_PATTERN,
         max_length=SESSION_MAX,
         description="Session name: a stored session resumes with its own settings",
     )
-    broker: Literal["sim", "alpaca"] = Field(default="sim", description="sim or alpaca")
-    dataset: str = Field(default="ohlcv_daily", description="Dataset of the replayed prices")
+    broker: Literal["sim", "alpaca"] = Field(
+        title="Broker", default="sim", description="sim or alpaca"
+    )
+    dataset: str = Field(
+        title="Dataset", default="ohlcv_daily", description="Dataset of the replayed prices"
+    )
     symbols: list[str] = Field(
+        title="Symbols",
         default_factory=lambda: list(DEFAULT_SYMBOLS),
         min_length=1,
         max_length=20,
         description="Symbols traded (repeatable)",
     )
     feed: Literal["replay", "simulated", "alpaca"] = Field(
+        title="Feed",
         default="replay",
         description=(
             "Market data: replay (the dataset, as fast as the worker runs), simulated (the "
@@ -57,39 +65,58 @@ class PaperRequest(Costs):
         ),
     )
     timeframe: Literal["1Min", "5Min", "15Min", "1Hour", "1Day"] = Field(
-        default="1Day", description="Bar length (replay and simulated: the dataset's)"
+        title="Timeframe",
+        default="1Day",
+        description="Bar length (replay and simulated: the dataset's)",
     )
     model: str | None = Field(
+        title="Model",
         default=None,
         max_length=100,
         description="Registered model that trades, NAME:VERSION or NAME@champion "
         "(default: the rule-agent ensemble)",
     )
     challenger: str | None = Field(
+        title="Challenger",
         default=None,
         max_length=100,
         description="Registered model run in shadow, NAME:VERSION or NAME@champion",
     )
     promotion: Literal["auto", "approval"] = Field(
-        default="approval", description="Promote a winning challenger: auto or on PM approval"
+        title="Promotion",
+        default="approval",
+        description="Promote a winning challenger: auto or on PM approval",
     )
     data_feed: Literal["iex", "sip"] = Field(
-        default="iex", description="Alpaca data feed: iex (free) or sip (all exchanges)"
+        title="Alpaca data feed",
+        default="iex",
+        description="Alpaca data feed: iex (free) or sip (all exchanges)",
     )
     retrain: dict[str, Any] | None = Field(
+        title="Live retraining",
         default=None,
         description="Live retraining policy of the champion (--model NAME@champion): "
         "settings of core.retrain.live.LiveRetrainPolicy, stored in full (default: none)",
     )
     train_bars: int = Field(
-        default=1000, ge=250, le=10_000, description="Bars used to tune the agents"
+        title="Train bars",
+        default=1000,
+        ge=250,
+        le=10_000,
+        description="Bars used to tune the agents",
     )
     selector: Literal["ucb", "thompson", "exp3", "contextual"] = Field(
-        default="contextual", description="Meta-selector of the agents"
+        title="Selector", default="contextual", description="Meta-selector of the agents"
     )
-    initial_cash: float = Field(default=100_000.0, gt=0, le=1e12, description="Starting cash")
+    initial_cash: float = Field(
+        title="Starting cash", default=100_000.0, gt=0, le=1e12, description="Starting cash"
+    )
     seed: int = Field(
-        default=0, ge=0, le=2**32 - 1, description="Seed of the regime model and selector"
+        title="Seed",
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the regime model and selector",
     )
 
     @field_validator("model", "challenger")
@@ -102,7 +129,7 @@ class PaperRequest(Costs):
         try:
             return str(parse_model_ref(value))
         except ValueError as exc:
-            raise ValueError(f"--{info.field_name} {value}: {exc}") from exc
+            raise ValueError(f"{info.field_name} {value}: {exc}") from exc
 
     @field_validator("retrain")
     @classmethod
@@ -113,48 +140,56 @@ class PaperRequest(Costs):
 
     @model_validator(mode="after")
     def _combination(self) -> PaperRequest:
-        """Refuse settings that cannot go together, naming the option."""
+        """Refuse settings that cannot go together, beside the field to change (the
+        CLI adds its option's name)."""
         if self.data_feed != "iex" and self.feed != "alpaca":
-            raise ValueError(
-                f"--data-feed {self.data_feed} applies to --feed alpaca only (this session's "
-                f"feed is {self.feed}); leave --data-feed out"
+            raise RuleError(
+                f"data_feed {self.data_feed} applies to the alpaca feed only (this session's "
+                f"feed is {self.feed}); keep the iex data feed",
+                "data_feed",
             )
         if self.retrain is not None and (self.model is None or "@" not in self.model):
-            given = f"--model {self.model}" if self.model else "no --model"
-            raise ValueError(
-                f"--retrain acts on a registry champion: it needs --model NAME@champion "
-                f"(this session has {given})"
+            given = f"the model {self.model}" if self.model else "no model"
+            raise RuleError(
+                "retrain acts on a registry champion: it needs a model NAME@champion "
+                f"(this session has {given})",
+                "retrain",
             )
         if self.challenger is not None and self.challenger == self.model:
-            raise ValueError(
-                f"--challenger {self.challenger} is the --model itself; shadow another version"
+            raise RuleError(
+                f"challenger {self.challenger} is the model itself; shadow another version",
+                "challenger",
             )
         return self
 
 
 def retrain_policy(settings: dict[str, Any]) -> dict[str, Any]:
     """Every setting of the live retraining policy, ``settings`` over the defaults
-    (ValueError naming --retrain and the setting when one is unknown or out of range).
+    (a :class:`RuleError` beside ``retrain``, quoting the setting, when one is unknown or
+    out of range).
 
     >>> retrain_policy({"window_bars": "30"})["window_bars"]
     30
     """
     from pydantic import ValidationError
 
+    from app.operations.errors import field_errors
     from core.retrain.live import LiveRetrainPolicy
 
     try:
         return LiveRetrainPolicy(**settings).model_dump(mode="json")
     except ValidationError as exc:
-        known = ", ".join(LiveRetrainPolicy.model_fields)
+        known = ", ".join(f"'{name}'" for name in LiveRetrainPolicy.model_fields)
         problems = []
-        for error in exc.errors():
+        sentences = field_errors(exc, model=LiveRetrainPolicy)
+        for error, sentence in zip(exc.errors(), sentences, strict=True):
             key = ".".join(str(part) for part in error["loc"])
             if error["type"] == "extra_forbidden":
-                problems.append(f"unknown setting {key!r} (settings: {known})")
+                problems.append(f"unknown setting '{key}' (settings: {known})")
             else:
-                problems.append(f"{key}={error.get('input')!r}: {error['msg']}")
-        raise ValueError("--retrain " + "; ".join(problems)) from None
+                value = error.get("input")
+                problems.append(f"'{key}={value}': {sentence.message.rstrip('.')}")
+        raise RuleError("retrain: " + "; ".join(problems), "retrain") from None
 
 
 class ControlRequest(BaseModel):
@@ -164,7 +199,9 @@ class ControlRequest(BaseModel):
 
     state: ClassVar[str]
     """The desired state written to the worker's control row."""
-    reason: str = Field(default="", max_length=200, description="Why (kept in the audit log)")
+    reason: str = Field(
+        title="Reason", default="", max_length=200, description="Why (kept in the audit log)"
+    )
 
     @field_validator("reason")
     @classmethod
@@ -191,7 +228,9 @@ class KillRequest(ControlRequest):
 
     state = "killed"
     flatten: bool = Field(
-        default=True, description="Flatten every position (--keep-positions: only cancel orders)"
+        title="Flatten",
+        default=True,
+        description="Flatten every position (--keep-positions: only cancel orders)",
     )
 
 
@@ -201,6 +240,7 @@ class StatusRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     session: str | None = Field(
+        title="Session",
         default=None,
         pattern=SESSION_PATTERN,
         max_length=SESSION_MAX,

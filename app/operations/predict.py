@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.operations import Flag, Operation, register
+from app.operations.errors import RuleError
 from app.operations.fields import ROW_ID_MAX, UniqueSymbols, check_date_order
 from core.serialize import json_safe
 
@@ -43,16 +44,29 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: int = Field(
-        ge=1, le=ROW_ID_MAX, description="Registered model version id (see registry list)"
+        title="Model",
+        ge=1,
+        le=ROW_ID_MAX,
+        description="Registered model version id (see registry list)",
     )
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
     symbols: list[str] = Field(
-        default_factory=list, max_length=500, description="Symbol to score (repeatable)"
+        title="Symbols",
+        default_factory=list,
+        max_length=500,
+        description="Symbol to score (repeatable)",
     )
-    all_symbols: bool = Field(default=False, description="Score every symbol of the dataset")
-    start: date | None = Field(default=None, description="First date scored (YYYY-MM-DD)")
-    end: date | None = Field(default=None, description="Last date scored (YYYY-MM-DD)")
+    all_symbols: bool = Field(
+        title="All symbols", default=False, description="Score every symbol of the dataset"
+    )
+    start: date | None = Field(
+        title="First date", default=None, description="First date scored (YYYY-MM-DD)"
+    )
+    end: date | None = Field(
+        title="Last date", default=None, description="Last date scored (YYYY-MM-DD)"
+    )
     out: Path | None = Field(
+        title="Output file",
         default=None,
         description="Also write the probabilities to this .csv or .parquet file (made absolute)",
     )
@@ -71,11 +85,11 @@ class PredictRequest(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> PredictRequest:
         if self.symbols and self.all_symbols:
-            raise ValueError("name symbols or choose all_symbols, not both")
+            raise RuleError("name symbols or choose all_symbols, not both", "symbols")
         if not self.symbols and not self.all_symbols:
-            raise ValueError("name at least one symbol, or choose all_symbols")
+            raise RuleError("name at least one symbol, or choose all_symbols", "symbols")
         if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError("each symbol may appear once")
+            raise RuleError("each symbol may appear once", "symbols")
         check_date_order(self.start, self.end)
         return self
 
@@ -144,10 +158,14 @@ class _AtOneBar(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: int | str = Field(
-        description="Registered model: a version id (e.g. 3), NAME:VERSION or NAME@champion"
+        title="Model",
+        description="Registered model: a version id (e.g. 3), NAME:VERSION or NAME@champion",
     )
-    dataset: str = Field(default="ohlcv_daily", max_length=64, description="Dataset name")
+    dataset: str = Field(
+        title="Dataset", default="ohlcv_daily", max_length=64, description="Dataset name"
+    )
     as_of: date | None = Field(
+        title="As of",
         default=None,
         ge=date(1900, 1, 1),
         le=date(2200, 12, 31),
@@ -181,8 +199,11 @@ class _AtOneBar(BaseModel):
 class PredictOneRequest(_AtOneBar):
     """One symbol's up-probability at one bar, or of a feature row the caller sends."""
 
-    symbol: str = Field(min_length=1, max_length=64, description="Symbol, e.g. SP500")
+    symbol: str = Field(
+        title="Symbol", min_length=1, max_length=64, description="Symbol, e.g. SP500"
+    )
     features: dict[str, float] | None = Field(
+        title="Features",
         default=None,
         max_length=500,
         description="Score these feature values (the model's features by name, each once) "
@@ -206,7 +227,9 @@ class PredictOneRequest(_AtOneBar):
     def _check(self) -> PredictOneRequest:
         if self.features is not None:
             if self.as_of is not None:
-                raise ValueError("as_of picks a bar of prices; leave it out when sending features")
+                raise RuleError(
+                    "as_of picks a bar of prices; leave it out when sending features", "as_of"
+                )
             if bad := sorted(k for k, v in self.features.items() if not math.isfinite(v)):
                 raise ValueError(f"features must be finite numbers; not {', '.join(bad)}")
         return self
@@ -216,7 +239,10 @@ class PredictBatchRequest(_AtOneBar):
     """Many symbols' up-probabilities at one bar each."""
 
     symbols: UniqueSymbols = Field(
-        min_length=1, max_length=BATCH_MAX, description="Symbol to score (repeatable)"
+        title="Symbols",
+        min_length=1,
+        max_length=BATCH_MAX,
+        description="Symbol to score (repeatable)",
     )
 
 
@@ -239,8 +265,9 @@ class Prediction(BaseModel):
 
     symbol: str
     as_of: str | None = Field(
+        title="As of",
         description="The bar scored: YYYY-MM-DD for daily bars, an ISO timestamp for "
-        "intraday ones (null for a feature row sent)"
+        "intraday ones (null for a feature row sent)",
     )
     probability: float | None = Field(description="P(up) at that bar")
     error: str | None = None
@@ -252,7 +279,8 @@ class OnePrediction(Prediction):
     model: ModelInfo
     dataset: str
     threshold: float | None = Field(
-        description="Up-probability above which the model's training run went long"
+        title="Threshold",
+        description="Up-probability above which the model's training run went long",
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.operations import Operation, register
+from app.operations.errors import RuleError
 
 Method = Literal["hmm", "dpgmm"]
 Mode = Literal["expanding", "rolling", "in-sample"]
@@ -18,35 +19,45 @@ class _RegimeHistory(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: Method = Field(default="hmm", description="hmm or dpgmm")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Random seed of the fit")
+    method: Method = Field(title="Method", default="hmm", description="hmm or dpgmm")
+    seed: int = Field(
+        title="Seed", default=0, ge=0, le=2**32 - 1, description="Random seed of the fit"
+    )
     history: Mode = Field(
+        title="History",
         default="expanding",
         description="expanding or rolling: causal refits (default); in-sample: one "
         "whole-series fit that sees the future",
     )
-    refit_every: int = Field(default=21, ge=1, le=2520, description="Bars between refits")
+    refit_every: int = Field(
+        title="Refit every (bars)", default=21, ge=1, le=2520, description="Bars between refits"
+    )
 
 
 class RegimeFitRequest(_RegimeHistory):
     """A regime history of a stored dataset/symbol or of a CSV/Parquet file."""
 
-    dataset: str | None = Field(default=None, description="Dataset name")
-    symbol: str | None = Field(default=None, description="Symbol in the dataset")
-    file: Path | None = Field(default=None, description="CSV/Parquet file with date and close")
+    dataset: str | None = Field(title="Dataset", default=None, description="Dataset name")
+    symbol: str | None = Field(title="Symbol", default=None, description="Symbol in the dataset")
+    file: Path | None = Field(
+        title="File", default=None, description="CSV/Parquet file with date and close"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> RegimeFitRequest:
         if (self.file is None) == (self.dataset is None or self.symbol is None):
-            raise ValueError("give either a file or both a dataset and a symbol")
+            raise RuleError("give either a file or both a dataset and a symbol", "file")
         return self
 
 
 class RegimeEvalRequest(_RegimeHistory):
     """Detector accuracy and lag against the Bayes-optimal oracle on a synthetic series."""
 
-    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="Generator and fit seed")
+    seed: int = Field(
+        title="Seed", default=1, ge=0, le=2**32 - 1, description="Generator and fit seed"
+    )
     bars: int = Field(
+        title="Bars",
         default=5000,
         ge=300,
         le=100_000,

@@ -18,70 +18,92 @@ class _Request(BaseModel):
 class VersionsRequest(_Request):
     """Which registered versions to list."""
 
-    name: str | None = Field(default=None, min_length=1, description="Only this model name")
+    name: str | None = Field(
+        title="Model name", default=None, min_length=1, description="Only this model name"
+    )
 
 
 class RegisterRequest(_Request):
     """Register a saved training run's model as a new candidate version."""
 
-    run_id: int = Field(ge=1, le=ROW_ID_MAX, description="Saved training run id")
+    run_id: int = Field(
+        title="Training run", ge=1, le=ROW_ID_MAX, description="Saved training run id"
+    )
     name: str = Field(
-        description="Model name: 1-64 letters, digits, '-' or '_' (an existing name adds a version)"
+        title="Model name",
+        description=(
+            "Model name: 1-64 letters, digits, '-' or '_' (an existing name adds a version)"
+        ),
     )
 
 
 class PromoteRequest(_Request):
     """Make a version the champion of its name (the previous champion is archived)."""
 
-    version_id: int = Field(ge=1, le=ROW_ID_MAX, description="Version id (see registry list)")
-    reason: str = Field(default="", description="Why (kept in the audit trail)")
+    version_id: int = Field(
+        title="Version id", ge=1, le=ROW_ID_MAX, description="Version id (see registry list)"
+    )
+    reason: str = Field(title="Reason", default="", description="Why (kept in the audit trail)")
 
 
 class RollbackRequest(_Request):
     """Restore the champion that the current champion of ``name`` replaced."""
 
-    name: str = Field(min_length=1, description="Model name")
-    reason: str = Field(default="", description="Why (kept in the audit trail)")
+    name: str = Field(title="Model name", min_length=1, description="Model name")
+    reason: str = Field(title="Reason", default="", description="Why (kept in the audit trail)")
 
 
 class RetainRequest(_Request):
     """Retention: keep the champion, previous champions and the best N candidates."""
 
     keep: int | None = Field(
+        title="Keep",
         default=None,
         ge=0,
         le=1000,
         description="Best candidates kept per model (default: the registry_keep setting)",
     )
     metric: str = Field(
+        title="Ranking metric",
         default="roc_auc",
         min_length=1,
         description="Out-of-sample metric that ranks candidates (log_loss, brier: lower wins)",
     )
-    name: str | None = Field(default=None, min_length=1, description="Only this model name")
-    dry_run: bool = Field(default=False, description="Show what would be deleted; delete nothing")
+    name: str | None = Field(
+        title="Model name", default=None, min_length=1, description="Only this model name"
+    )
+    dry_run: bool = Field(
+        title="Dry run", default=False, description="Show what would be deleted; delete nothing"
+    )
 
 
 class LiveTestsRequest(_Request):
     """Which live A/B tests to list."""
 
-    limit: int = Field(default=20, ge=1, le=500, description="Newest tests listed")
-    path: bool = Field(default=False, description="Include each test's log-LR path")
+    limit: int = Field(title="Rows", default=20, ge=1, le=500, description="Newest tests listed")
+    path: bool = Field(
+        title="Log-LR path", default=False, description="Include each test's log-LR path"
+    )
 
 
 class PromotionsRequest(_Request):
     """Which promotion requests to list."""
 
-    all: bool = Field(default=False, description="Every request, not only the pending ones")
+    all: bool = Field(
+        title="All requests", default=False, description="Every request, not only the pending ones"
+    )
 
 
 class DecidePromotionRequest(_Request):
     """Approve or reject a pending promotion request (PM)."""
 
     request_id: int = Field(
-        ge=1, le=ROW_ID_MAX, description="Promotion request id (see registry promotions)"
+        title="Promotion request id",
+        ge=1,
+        le=ROW_ID_MAX,
+        description="Promotion request id (see registry promotions)",
     )
-    reason: str = Field(default="", description="Why (kept in the audit trail)")
+    reason: str = Field(title="Reason", default="", description="Why (kept in the audit trail)")
 
 
 def _retain_payload(plan: Any) -> dict[str, Any]:

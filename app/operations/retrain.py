@@ -22,33 +22,47 @@ DECISIONS = ("promoted", "kept", "rolled_back")
 class ReplayRequest(Costs):
     """What the retraining policy would have done over the history of one symbol."""
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     metric: Literal["sharpe", "total_return", "hit_rate"] = Field(
-        default="sharpe", description="Champion health metric: sharpe, total_return, hit_rate"
+        title="Health metric",
+        default="sharpe",
+        description="Champion health metric: sharpe, total_return, hit_rate",
     )
     threshold: float = Field(
+        title="Retrain threshold",
         default=0.0,
         ge=-1e6,
         le=1e6,
         description="Retrain when the metric falls below this (in the metric's units)",
     )
-    window_bars: int = Field(default=126, ge=20, le=2000, description="Rolling window (bars)")
+    window_bars: int = Field(
+        title="Window (bars)", default=126, ge=20, le=2000, description="Rolling window (bars)"
+    )
     min_samples: int = Field(
+        title="Minimum samples (bars)",
         default=63,
         ge=20,
         le=2000,
         description="Bars in the window before the metric is trusted (capped at the window)",
     )
-    cooldown_bars: int = Field(default=63, ge=0, le=2000, description="Bars between retrains")
+    cooldown_bars: int = Field(
+        title="Cooldown (bars)", default=63, ge=0, le=2000, description="Bars between retrains"
+    )
     rollback_window_bars: int = Field(
-        default=63, ge=20, le=2000, description="Probation of a promoted model (bars)"
+        title="Probation (bars)",
+        default=63,
+        ge=20,
+        le=2000,
+        description="Probation of a promoted model (bars)",
     )
     promote_rule: Literal["significant", "metric"] = Field(
+        title="Promotion rule",
         default="significant",
         description="significant (A/B primary test) or metric (a better metric is enough)",
     )
     model: ReplayModel = Field(
+        title="Model",
         default="ma_crossover",
         description="Model retrained: ma_crossover, logistic, random_forest or xgboost",
     )

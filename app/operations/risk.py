@@ -17,18 +17,23 @@ class RiskCheckRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    symbol: str = Field(min_length=1, max_length=64, description="Symbol of the order, e.g. SP500")
-    qty: float = Field(gt=0, le=1e12, description="Number of shares, e.g. 100")
-    side: Literal["buy", "sell"] = Field(default="buy", description="buy or sell")
-    dataset: str = Field(default="ohlcv_daily", description="Dataset of the prices")
+    symbol: str = Field(
+        title="Symbol", min_length=1, max_length=64, description="Symbol of the order, e.g. SP500"
+    )
+    qty: float = Field(title="Quantity", gt=0, le=1e12, description="Number of shares, e.g. 100")
+    side: Literal["buy", "sell"] = Field(title="Side", default="buy", description="buy or sell")
+    dataset: str = Field(
+        title="Dataset", default="ohlcv_daily", description="Dataset of the prices"
+    )
     session: str | None = Field(
+        title="Session",
         default=None,
         pattern=SESSION_PATTERN,
         max_length=SESSION_MAX,
         description="Paper session (default newest)",
     )
     price: float | None = Field(
-        default=None, gt=0, le=1e9, description="Price (default the latest close)"
+        title="Price", default=None, gt=0, le=1e9, description="Price (default the latest close)"
     )
 
 
@@ -38,10 +43,13 @@ class LimitsChangeRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     values: dict[str, Any] = Field(
-        min_length=1, description="name=value pairs, e.g. max_weight_per_asset=0.2"
+        title="Limits", min_length=1, description="name=value pairs, e.g. max_weight_per_asset=0.2"
     )
-    reason: str = Field(max_length=500, description="Why (kept in the audit history)")
+    reason: str = Field(
+        title="Reason for the change", max_length=500, description="Why (kept in the audit history)"
+    )
     expected_version: int | None = Field(
+        title="Limits version",
         default=None,
         ge=0,
         le=ROW_ID_MAX,

@@ -15,13 +15,14 @@ class RunsRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str | None = Field(
+        title="Run kind",
         default=None,
         min_length=1,
         max_length=40,
         pattern="^[a-z_]+$",
         description="Only runs of this kind: backtest, sweep, portfolio, abtest, ...",
     )
-    limit: int = Field(default=20, ge=1, le=10_000, description="Rows to list")
+    limit: int = Field(title="Rows", default=20, ge=1, le=10_000, description="Rows to list")
 
 
 def runs_payload(rows: list[Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts
+from app.operations.errors import RuleError
 from app.operations.fields import (
     FirstDate,
     LastDate,
@@ -41,12 +42,13 @@ class SweepRequest(BacktestCosts):
     every symbol of the dataset in one run (a universe sweep; ``symbol`` is then not given).
     """
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     strategy: StrategyName = "ma_crossover"
-    grid: dict[str, GridAxis] = Field(description="name=start:stop:step (repeatable)")
+    grid: dict[str, GridAxis] = Field(title="Grid", description="name=start:stop:step (repeatable)")
     fixed: StrategyParams
     metric: str = Field(
+        title="Rank by",
         default="sharpe",
         description="Ranking metric",
         json_schema_extra={"choices": "core.sweep:METRICS"},
@@ -54,7 +56,9 @@ class SweepRequest(BacktestCosts):
     start: FirstDate = None
     end: LastDate = None
     all_symbols: bool = Field(
-        default=False, description="Sweep every symbol of the dataset in one run"
+        title="All symbols",
+        default=False,
+        description="Sweep every symbol of the dataset in one run",
     )
 
     @model_serializer(mode="wrap")
@@ -70,21 +74,26 @@ class SweepRequest(BacktestCosts):
         from core.strategies.catalog import check_param
 
         if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
+            raise RuleError(
+                f"unknown strategy {self.strategy!r}; choose one of "
+                f"{', '.join(sorted(STRATEGIES))}",
+                "strategy",
             )
         if self.metric not in METRICS:
-            raise ValueError(f"unknown metric {self.metric!r}; choose one of {list(METRICS)}")
+            raise RuleError(
+                f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}", "metric"
+            )
         check_grid(self.strategy, self.grid)
         for name, value in self.fixed.items():
             if name in self.grid:
-                raise ValueError(f"{name} is both swept and fixed; give it one way only")
+                raise RuleError(f"{name} is both swept and fixed; give it one way only", "fixed")
             check_param(self.strategy, name, value)
         check_date_order(self.start, self.end)
         if self.all_symbols and "symbol" in self.model_fields_set:
-            raise ValueError(
+            raise RuleError(
                 f"give either a symbol ({self.symbol}) or all symbols, not both: "
-                "a universe sweep runs on every symbol of the dataset"
+                "a universe sweep runs on every symbol of the dataset",
+                "all_symbols",
             )
         return self
 

@@ -17,8 +17,11 @@ class SetupRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    warm: bool = Field(default=True, description="Warm numba's on-disk cache")
+    warm: bool = Field(
+        title="Warm the cache", default=True, description="Warm numba's on-disk cache"
+    )
     regimes: bool = Field(
+        title="Fit the regimes view",
         default=True,
         description="Fit and store the Regimes page's default view (a few seconds, once)",
     )
@@ -35,13 +38,17 @@ class BenchRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    repeats: int = Field(default=7, ge=1, le=1000, description="Timing repeats per measurement")
+    repeats: int = Field(
+        title="Repeats", default=7, ge=1, le=1000, description="Timing repeats per measurement"
+    )
     only: list[str] = Field(
+        title="Sections",
         default_factory=list,
         description="Sections to run (repeatable; default all)",
         json_schema_extra={"choices": "app.bench:SECTIONS"},
     )
     peers: bool = Field(
+        title="Peers",
         default=False,
         description="Also time the sweep in vectorbt and backtesting.py (installs the 'peers' "
         "extra on demand)",

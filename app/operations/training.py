@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.errors import RuleError
 from core.serialize import json_safe
 
 HEADLINE = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")
@@ -17,35 +18,52 @@ HEADLINE = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")
 class TrainRequest(Costs):
     """What to train, on which data, how to validate, and how to trade the signal."""
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     kind: Literal["logistic", "random_forest", "xgboost"] = Field(
-        default="xgboost", description="Model: logistic, random_forest or xgboost"
+        title="Model", default="xgboost", description="Model: logistic, random_forest or xgboost"
     )
     params: dict[str, Any] = Field(
+        title="Fixed hyperparameters",
         default_factory=dict,
         description="Fixed hyperparameter name=value (repeatable); tuning searches the others",
     )
     features: list[str] | None = Field(
-        default=None, min_length=1, description="Feature name (repeatable); default all"
+        title="Features",
+        default=None,
+        min_length=1,
+        description="Feature name (repeatable); default all",
     )
-    horizon: int = Field(default=5, ge=1, le=60, description="Label horizon in bars")
+    horizon: int = Field(
+        title="Horizon (bars)", default=5, ge=1, le=60, description="Label horizon in bars"
+    )
     label: Literal["sign", "triple_barrier"] = Field(
-        default="sign", description="Label: sign or triple_barrier"
+        title="Label", default="sign", description="Label: sign or triple_barrier"
     )
     test_fraction: float = Field(
-        default=0.25, gt=0.05, lt=0.8, description="Share of the history held out for testing"
+        title="Test fraction",
+        default=0.25,
+        gt=0.05,
+        lt=0.8,
+        description="Share of the history held out for testing",
     )
-    tune: bool = Field(default=False, description="Tune with Optuna (TPE, seeded)")
-    n_trials: int = Field(default=20, ge=1, le=500, description="Optuna trials")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Random seed")
+    tune: bool = Field(title="Tune", default=False, description="Tune with Optuna (TPE, seeded)")
+    n_trials: int = Field(title="Trials", default=20, ge=1, le=500, description="Optuna trials")
+    seed: int = Field(title="Seed", default=0, ge=0, le=2**32 - 1, description="Random seed")
     threshold: float = Field(
-        default=0.5, ge=0.5, lt=1.0, description="Up-probability above which to go long"
+        title="Threshold",
+        default=0.5,
+        ge=0.5,
+        lt=1.0,
+        description="Up-probability above which to go long",
     )
     allow_short: bool = Field(
-        default=False, description="Go short when the up-probability is below 1 - threshold"
+        title="Allow short positions",
+        default=False,
+        description="Go short when the up-probability is below 1 - threshold",
     )
     allow_lookahead: bool = Field(
+        title="Allow look-ahead",
         default=False,
         description="Train even if the look-ahead check flags a feature (flagged in the output)",
     )
@@ -58,7 +76,9 @@ class TrainRequest(Costs):
         ModelSpec(kind=self.kind, params=self.params, seed=self.seed)
         unknown = sorted(set(self.features or []) - set(REGISTRY))
         if unknown:
-            raise ValueError(f"unknown features {unknown}; see the feature list")
+            raise RuleError(
+                f"unknown features {', '.join(unknown)}; see the feature list", "features"
+            )
         return self
 
 

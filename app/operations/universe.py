@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from app.operations import Flag, Operation, register
 from app.operations.backtest import BacktestCosts, BacktestRequest
+from app.operations.errors import RuleError
 from app.operations.fields import (
     FirstDate,
     LastDate,
@@ -21,6 +22,7 @@ from app.operations.fields import (
     StrategyParams,
     UniqueSymbols,
     check_date_order,
+    check_strategy_params,
 )
 from core.serialize import json_safe
 
@@ -61,8 +63,9 @@ class UniverseRequest(BacktestCosts):
     """One strategy and its parameters backtested on each symbol (all of the dataset's
     when ``symbols`` is empty), on the same dates and costs."""
 
-    dataset: str = Field(default="sp500_closes", description="Dataset name")
+    dataset: str = Field(title="Dataset", default="sp500_closes", description="Dataset name")
     symbols: UniqueSymbols = Field(
+        title="Symbols",
         default_factory=list,
         max_length=MAX_SYMBOLS,
         description="Symbol to backtest (repeatable; default every symbol of the dataset)",
@@ -74,9 +77,15 @@ class UniverseRequest(BacktestCosts):
 
     @model_validator(mode="after")
     def _check(self) -> UniverseRequest:
-        from core.strategies import validate_params  # the catalog imports pandas
+        from core.strategies import STRATEGIES  # the catalog imports pandas
 
-        validate_params(self.strategy, self.params)  # also refuses an unknown strategy
+        if self.strategy not in STRATEGIES:
+            raise RuleError(
+                f"unknown strategy {self.strategy!r}; choose one of "
+                f"{', '.join(sorted(STRATEGIES))}",
+                "strategy",
+            )
+        check_strategy_params(self.strategy, self.params)
         check_date_order(self.start, self.end)
         return self
 

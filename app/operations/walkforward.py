@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.operations import Flag, Operation, register
 from app.operations.costs import Costs
+from app.operations.errors import RuleError
+from app.operations.fields import check_strategy_params
 from core.serialize import json_safe
 from core.sweep.grid import GridAxis, check_grid
 from core.sweep.result import METRICS
@@ -23,43 +25,78 @@ class WalkForwardRequest(Costs):
     ``model`` on ``features`` (every available feature by default) instead.
     """
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     strategy: str | None = Field(
+        title="Strategy",
         default=None,
         description="Rule strategy to optimize",
         json_schema_extra={"choices": "core.strategies:STRATEGIES"},
     )
     grid: dict[str, GridAxis] = Field(
-        default_factory=dict, description="name=start:stop:step (repeatable)"
+        title="Grid", default_factory=dict, description="name=start:stop:step (repeatable)"
     )
-    model: ModelKind | None = Field(default=None, description="Or: logistic|random_forest|xgboost")
+    model: ModelKind | None = Field(
+        title="Model", default=None, description="Or: logistic|random_forest|xgboost"
+    )
     features: list[str] | None = Field(
-        default=None, description="Model feature (repeatable; default: every available one)"
+        title="Features",
+        default=None,
+        description="Model feature (repeatable; default: every available one)",
     )
-    folds: int | None = Field(default=None, ge=1, le=100, description="Keep the latest K folds")
+    folds: int | None = Field(
+        title="Folds", default=None, ge=1, le=100, description="Keep the latest K folds"
+    )
     mode: Literal["rolling", "anchored"] = Field(
-        default="rolling", description="rolling or anchored"
+        title="Mode", default="rolling", description="rolling or anchored"
     )
     train_bars: int = Field(
-        default=1000, ge=100, description="Training bars per fold (the first fold when anchored)"
+        title="Train bars",
+        default=1000,
+        ge=100,
+        description="Training bars per fold (the first fold when anchored)",
     )
-    test_bars: int = Field(default=250, ge=20, description="Out-of-sample bars per fold")
+    test_bars: int = Field(
+        title="Test bars", default=250, ge=20, description="Out-of-sample bars per fold"
+    )
     step_bars: int | None = Field(
-        default=None, ge=1, description="Bars between test starts (default and minimum: test bars)"
+        title="Step (bars)",
+        default=None,
+        ge=1,
+        description="Bars between test starts (default and minimum: test bars)",
     )
-    retune: bool = Field(default=False, description="Re-tune the model on every fold")
-    n_trials: int = Field(default=10, ge=1, le=200, description="Tuning trials per fold (--retune)")
-    horizon: int = Field(default=5, ge=1, le=60, description="Label horizon of the model (bars)")
+    retune: bool = Field(
+        title="Re-tune", default=False, description="Re-tune the model on every fold"
+    )
+    n_trials: int = Field(
+        title="Trials per fold",
+        default=10,
+        ge=1,
+        le=200,
+        description="Tuning trials per fold (--retune)",
+    )
+    horizon: int = Field(
+        title="Horizon (bars)",
+        default=5,
+        ge=1,
+        le=60,
+        description="Label horizon of the model (bars)",
+    )
     threshold: float = Field(
-        default=0.5, ge=0.5, lt=1, description="Probability above which the model goes long"
+        title="Threshold",
+        default=0.5,
+        ge=0.5,
+        lt=1,
+        description="Probability above which the model goes long",
     )
     metric: str = Field(
+        title="Pick by",
         default="sharpe",
         description="In-sample metric that picks each fold's grid point",
         json_schema_extra={"choices": "core.sweep:METRICS"},
     )
     allow_lookahead: bool = Field(
+        title="Allow look-ahead",
         default=False,
         description="Run even if the look-ahead check flags a feature (flagged in the output)",
     )
@@ -74,21 +111,25 @@ class WalkForwardRequest(Costs):
     @model_validator(mode="after")
     def _one_kind(self) -> WalkForwardRequest:
         if (self.strategy is None) == (self.model is None):
-            raise ValueError("choose either a strategy with a grid or a model, not both")
+            raise RuleError("choose either a strategy with a grid or a model, not both", "strategy")
         if self.step_bars is not None and self.step_bars < self.test_bars:
-            raise ValueError(
-                f"step_bars ({self.step_bars}) must be at least test_bars ({self.test_bars}): "
-                "overlapping test windows cannot be stitched into one out-of-sample track"
+            raise RuleError(
+                f"step_bars {self.step_bars} is below test_bars {self.test_bars}: choose "
+                f"{self.test_bars} or more (overlapping test windows cannot be stitched into "
+                "one out-of-sample track)",
+                "step_bars",
             )
         if self.strategy is not None:
             from core.strategies import STRATEGIES  # the catalog imports pandas
 
             if self.strategy not in STRATEGIES:
-                raise ValueError(
-                    f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}"
+                raise RuleError(
+                    f"unknown strategy {self.strategy!r}; choose one of "
+                    f"{', '.join(sorted(STRATEGIES))}",
+                    "strategy",
                 )
             if not self.grid:
-                raise ValueError("a rule walk-forward needs a grid, e.g. fast=5:50:5")
+                raise RuleError("a rule walk-forward needs a grid, e.g. fast=5:50:5", "grid")
             check_grid(self.strategy, self.grid)
         return self
 
@@ -145,35 +186,55 @@ class LookaheadRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dataset: str = Field(default="ohlcv_daily", description="Dataset name")
-    symbol: str = Field(default="SP500", description="Symbol in the dataset")
+    dataset: str = Field(title="Dataset", default="ohlcv_daily", description="Dataset name")
+    symbol: str = Field(title="Symbol", default="SP500", description="Symbol in the dataset")
     strategy: str | None = Field(
+        title="Strategy",
         default=None,
         description="Strategy to check (default: the features)",
         json_schema_extra={"choices": "core.strategies:STRATEGIES"},
     )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="Strategy parameter name=value (repeatable)"
+        title="Parameters",
+        default_factory=dict,
+        description="Strategy parameter name=value (repeatable)",
     )
     features: list[str] | None = Field(
-        default=None, min_length=1, description="Feature (repeatable); default all"
+        title="Features",
+        default=None,
+        min_length=1,
+        description="Feature (repeatable); default all",
     )
     include_leaky_demo: bool = Field(
-        default=False, description="Add a deliberately leaky feature (must be flagged)"
+        title="Leaky demo feature",
+        default=False,
+        description="Add a deliberately leaky feature (must be flagged)",
     )
-    cuts: int = Field(default=20, ge=1, le=500, description="Truncation points")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the truncation points")
+    cuts: int = Field(
+        title="Truncation points", default=20, ge=1, le=500, description="Truncation points"
+    )
+    seed: int = Field(
+        title="Seed", default=0, ge=0, le=2**32 - 1, description="Seed of the truncation points"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LookaheadRequest:
         from core.features import REGISTRY  # pandas: only when a request is built
-        from core.strategies import validate_params
+        from core.strategies import STRATEGIES
 
         if self.strategy is not None:
-            validate_params(self.strategy, self.params)
+            if self.strategy not in STRATEGIES:
+                raise RuleError(
+                    f"unknown strategy {self.strategy!r}; choose one of "
+                    f"{', '.join(sorted(STRATEGIES))}",
+                    "strategy",
+                )
+            check_strategy_params(self.strategy, self.params)
         unknown = sorted(set(self.features or []) - set(REGISTRY))
         if unknown:
-            raise ValueError(f"unknown features {unknown}; see the feature list")
+            raise RuleError(
+                f"unknown features {', '.join(unknown)}; see the feature list", "features"
+            )
         return self
 
 

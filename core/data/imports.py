@@ -47,7 +47,7 @@ def _taken(name: str, filename: str, record: ImportedDataset | None = None) -> D
         [
             Defect(
                 "name_taken",
-                f"name taken: a dataset named '{name}' already exists{when}; choose another --name",
+                f"name taken: a dataset named '{name}' already exists{when}; choose another name",
                 "name",
             )
         ],

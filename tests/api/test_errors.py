@@ -53,16 +53,19 @@ def test_bad_fields_get_a_plain_sentence_each_with_label_and_range(
     }
     fields = _invalid(client.post(BACKTEST, headers=ann.headers, json=body))
     assert {f["field"]: (f["label"], f["message"]) for f in fields} == {
-        "regime_min_prob": ("Regime min prob", "Regime min prob must be at most 1."),
-        "regime_train_bars": ("Regime train bars", "Regime train bars must be a whole number."),
-        "start": ("Start", "Start must be a date written YYYY-MM-DD."),
+        "regime_min_prob": ("Min probability", "Min probability must be at most 1."),
+        "regime_train_bars": (
+            "Regime training bars",
+            "Regime training bars must be a whole number.",
+        ),
+        "start": ("First date", "First date must be a date written YYYY-MM-DD."),
         "fee_bps": ("Fee bps", "Fee bps is not a setting of this form; remove it."),
     }
     (only,) = _invalid(client.post(BACKTEST, headers=ann.headers, json={"params": "x"}))
     assert only == {
         "field": "params",
-        "label": "Params",
-        "message": "Params must be a JSON object.",
+        "label": "Strategy parameters",
+        "message": "Strategy parameters must be a JSON object.",
     }
     (whole,) = _invalid(client.post(BACKTEST, headers=ann.headers, json=[1, 2]))
     assert whole["message"] == "The request body must be a JSON object."

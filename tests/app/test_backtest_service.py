@@ -70,11 +70,11 @@ def test_backtest_request_rejects_fast_not_below_slow(fast: int, slow: int) -> N
 
 
 def test_backtest_request_rejects_start_not_before_end() -> None:
-    with pytest.raises(ValueError, match="start 2010-01-01 must be before end 2009-12-31"):
+    with pytest.raises(ValueError, match="2010-01-01 must be before the last date 2009-12-31"):
         BacktestRequest(
             **SP500, strategy="buy_and_hold", start=date(2010, 1, 1), end=date(2009, 12, 31)
         )
-    with pytest.raises(ValueError, match="must be before end"):
+    with pytest.raises(ValueError, match="must be before the last date"):
         BacktestRequest(
             **SP500, strategy="buy_and_hold", start=date(2010, 1, 1), end=date(2010, 1, 1)
         )

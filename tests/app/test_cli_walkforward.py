@@ -98,6 +98,8 @@ def test_overlapping_test_windows_are_refused_naming_the_flags(isolated_workbenc
     args = ["walkforward", "--model", "logistic", "--test-bars", "250", "--step-bars", "100"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert "--step-bars (100) must be at least --test-bars (250)" in " ".join(result.output.split())
+    shown = " ".join(result.output.split())
+    assert "Step (bars) 100 is below Test bars 250: choose 250 or more" in shown, shown
+    assert shown.rstrip().endswith("(--step-bars)."), shown
     assert "Traceback" not in result.output
     assert run_store.list_runs() == []

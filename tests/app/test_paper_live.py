@@ -63,10 +63,10 @@ def test_done_when_simulated_session_completes_sixty_cycles(isolated_workbench: 
     [
         (["--feed", "simulated"], "--feed simulated plays the dataset on the wall clock"),
         (["--feed", "simulated", "--speed", "5", "--until", "2005-01-03"], "--until applies"),
-        (["--data-feed", "sip"], "--data-feed sip applies to --feed alpaca only"),
+        (["--data-feed", "sip"], "Alpaca data feed sip applies to the alpaca feed only"),
         (["--feed", "simulated", "--speed", "5", "--timeframe", "1Min"], "--timeframe 1Min"),
         (["--replay", "--feed", "simulated"], "--replay means --feed replay"),
-        (["--model", "alpha"], "--model alpha: model reference 'alpha': write NAME:VERSION"),
+        (["--model", "alpha"], "Model alpha: model reference 'alpha': write NAME:VERSION"),
         (["--feed", "sometimes"], "--feed"),
         (["--feed", "alpaca", "--speed", "3"], "--speed applies to --feed replay and simulated"),
     ],

@@ -2,7 +2,7 @@
 the calm bars of a symbol trades it on, and its volatility triples at a planted bar;
 monitoring's drift figures trigger the session's retraining policy, which trains a challenger on the
 trailing window, registers it as a candidate and runs it in shadow (the live A/B test).
-Refusals name --retrain before any work."""
+Refusals name the retraining policy (the CLI adds --retrain) before any work."""
 
 from __future__ import annotations
 
@@ -110,9 +110,9 @@ def test_planted_drift_retrains_a_challenger_that_runs_in_shadow() -> None:
 
 
 def test_retrain_is_refused_naming_the_option(isolated_workbench: Path) -> None:
-    with pytest.raises(ValueError, match="--retrain acts on a registry champion"):
+    with pytest.raises(ValueError, match="retrain acts on a registry champion"):
         PaperRequest(model="rt:1", retrain={})
-    with pytest.raises(ValueError, match="--retrain unknown setting 'windw_bars'"):
+    with pytest.raises(ValueError, match="retrain: unknown setting 'windw_bars'"):
         PaperRequest(model="rt@champion", retrain={"windw_bars": 3})
     out = run_cli(
         "paper",
@@ -125,7 +125,9 @@ def test_retrain_is_refused_naming_the_option(isolated_workbench: Path) -> None:
         var=isolated_workbench,
     )
     assert out.returncode == 2
-    assert json.loads(out.stdout)["error"].startswith("--retrain window_bars=1: ")
+    error = json.loads(out.stdout)["error"]
+    assert error.startswith("Live retraining: 'window_bars=1': "), error
+    assert error.endswith(" (--retrain)."), error
     out = run_cli(
         "paper", "run", "--session", "r2", "--retrain", "on", "--json", var=isolated_workbench
     )

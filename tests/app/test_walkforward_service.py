@@ -56,7 +56,7 @@ def test_request_needs_exactly_one_of_strategy_and_model() -> None:
         WalkForwardRequest(model="logistic", train_bars=50)
     with pytest.raises(ValidationError, match="folds"):
         WalkForwardRequest(model="logistic", folds=0)
-    with pytest.raises(ValidationError, match=r"step_bars \(100\) must be at least test_bars"):
+    with pytest.raises(ValidationError, match=r"step_bars 100 is below test_bars 250: choose 250"):
         WalkForwardRequest(model="logistic", test_bars=250, step_bars=100)
     with pytest.raises(ValidationError, match="unknown metric 'sharp'"):
         WalkForwardRequest(strategy="ma_crossover", grid=GRID, metric="sharp")

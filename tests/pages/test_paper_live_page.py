@@ -304,7 +304,7 @@ def test_an_alpaca_session_is_badged_live_and_says_when_the_market_reopens(
     at.button(key=START).click().run()
     beside = [c for c in at.columns if len(c.error)]
     assert [r.label for r in beside[0].radio] == ["Alpaca data feed"], [e.value for e in at.error]
-    assert "applies to Feed alpaca only" in beside[0].error[0].value
+    assert "applies to the alpaca feed only" in beside[0].error[0].value
     shown = _markdown(at)
     assert "LIVE" in shown and "SIMULATED" not in shown and "Alpaca stream" in shown
     assert "market closed until Mon 7 Dec 14:30 UTC" in shown, shown

@@ -53,8 +53,8 @@ def test_huge_sweep_axis_is_refused_beside_its_row_before_any_work() -> None:
     assert not at.exception
     errors = [e.value for e in at.error]
     assert (
-        "fast: 1:1e+15:1 has 1e+15 points, more than the cap of 1,000,000; "
-        "use a larger step or a narrower range" in errors
+        "Fast: the range 1:1e+15:1 has 1e+15 points, more than the cap of 1,000,000; "
+        "use a larger step or a narrower range." in errors
     ), errors
     assert "Fix the grid ranges marked above; nothing was run." in errors
     assert run_store.list_runs() == [] and jobs.list_jobs() == []
