@@ -8,10 +8,9 @@ from collections.abc import Sequence
 import streamlit as st
 
 from app import cached, state
-from app.components.charts import render_price_chart
+from app.components.charts import render_figures, render_price_chart
 from app.components.numbers import day, integer, number, pct
 from app.components.tables import column_formats
-from app.components.widgets import render_metric_cards
 from app.services import data as data_service
 from app.services.auth import PermissionDenied
 from app.session import current_actor
@@ -99,7 +98,7 @@ with chart_tab:
             frame = None
         if frame is not None:
             stats = summary_stats(frame)
-            render_metric_cards(
+            render_figures(
                 [
                     ("Bars", integer(stats["bars"])),
                     ("Last close", number(stats["last_close"])),

@@ -13,9 +13,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 from app.components import numbers
 from app.components._backtest_figures import equity_figure, portfolio_figure
+from app.components.charts import render_figures
 from app.components.forms import cost_inputs
 from app.components.tables import column_formats
-from app.components.widgets import render_metric_cards
 from app.operations.backtest import MAX_CASH, BacktestOutcome, BacktestRequest, PortfolioOutcome
 
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
@@ -73,7 +73,7 @@ def render_backtest(outcome: BacktestOutcome) -> None:
     cards = []
     for key in keys:
         cards.append((LABELS[key], fmt(key, m.get(key))))
-    render_metric_cards(cards, per_row=5)
+    render_figures(cards)
     bench = ", ".join(
         f"{LABELS[k].lower()} {fmt(k, b.get(k))}"
         for k in ("total_return", "sharpe", "max_drawdown")
@@ -151,7 +151,7 @@ def render_portfolio(
     it is)."""
     m, req = outcome.metrics, outcome.request
     keys = [k for k in PORTFOLIO_LABELS if k in m]
-    render_metric_cards([(PORTFOLIO_LABELS[k], fmt(k, m.get(k))) for k in keys], per_row=5)
+    render_figures([(PORTFOLIO_LABELS[k], fmt(k, m.get(k))) for k in keys])
     st.info(period_note(outcome, spans or {}))
     rebalance = REBALANCE_LABELS.get(req.rebalance, req.rebalance).lower()
     orders = (

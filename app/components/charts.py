@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -67,3 +69,12 @@ def price_figure(frame: pd.DataFrame, *, title: str, log_scale: bool = False) ->
 def render_price_chart(frame: pd.DataFrame, *, title: str, log_scale: bool = False) -> None:
     """Draw :func:`price_figure`."""
     st.plotly_chart(price_figure(frame, title=title, log_scale=log_scale), width="stretch")
+
+
+def render_figures(items: Sequence[tuple[str, str]]) -> None:
+    """Metric cards (label, formatted value) that flow and wrap with the page's width, each
+    as wide as its text: no figure is cut at a narrow width (800 px with the sidebar open),
+    unlike a fixed number of equal columns."""
+    with st.container(horizontal=True, wrap=True, gap="large"):
+        for label, value in items:
+            st.metric(label, value, width="content")

@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from app.components.charts import render_figures
+from app.components.numbers import pct, ratio
 from core.regime import LABELS
 
 COLORS = {"bull": "#2e7d32", "bear": "#c62828", "sideways": "#9e9e9e", "volatile": "#f9a825"}
@@ -134,8 +136,11 @@ def transition_figure(transition: pd.DataFrame) -> go.Figure:
 
 def render_current(label: str, confidence: float, when: pd.Timestamp, entropy: float) -> None:
     """The latest bar's regime and confidence."""
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Current regime", label)
-    c2.metric("Confidence", f"{confidence:.1%}")
-    c3.metric("Entropy (0-1)", f"{entropy:.2f}")
+    render_figures(
+        [
+            ("Current regime", label),
+            ("Confidence", pct(confidence)),
+            ("Entropy (0-1)", ratio(entropy)),
+        ]
+    )
     st.caption(f"As of {when.date()}, from forward-filtered probabilities (data up to that bar).")

@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components.backtest import fmt
+from app.components.charts import render_figures
 from app.components.numbers import integer, number
 from app.components.tables import column_formats
-from app.components.widgets import render_metric_cards
 from app.operations.sweep import SweepOutcome
 from app.services import sweep_heat, sweep_view
 from core.sweep.result import LOWER_IS_BETTER
@@ -164,7 +164,7 @@ def render_sweep(outcome: SweepOutcome, metric: str, *, top_n: int = 15) -> None
         )
         metric = outcome.metric
     top = sweep_view.ranked(outcome, metric, top_n)
-    render_metric_cards(
+    render_figures(
         [
             ("Combinations", integer(outcome.combinations)),
             ("Seconds", number(outcome.seconds, 3)),

@@ -9,11 +9,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
+from app.components.charts import render_figures
 from app.components.forms import cost_inputs, model_inputs, show_errors
 from app.components.jobs import job_panel, run_id_of, submit_job
 from app.components.numbers import ratio
 from app.components.tables import column_formats
-from app.components.widgets import render_metric_cards
 from app.operations.universe import UniverseOutcome, UniverseRequest
 from core.strategies import STRATEGIES
 
@@ -47,7 +47,7 @@ def sharpe_figure(outcome: UniverseOutcome) -> go.Figure:
 def render_universe(outcome: UniverseOutcome) -> None:
     """Headline cards, the Sharpe chart and the table (one row per symbol)."""
     s = outcome.summary()
-    render_metric_cards(
+    render_figures(
         [
             ("Symbols backtested", f"{s['backtested']:,} of {s['symbols']:,}"),
             ("Median Sharpe", ratio(s["median_sharpe"])),
