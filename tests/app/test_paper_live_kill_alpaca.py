@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +39,7 @@ from tests.app.test_paper_trader import cursor, ledger
 from tests.cli_helpers import ROOT, run_cli
 from tests.fakes.alpaca_server import FakeAlpaca
 from tests.fakes.alpaca_stream import MarketData, environ, start_market_data
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(420)
 SYMBOLS = ("AAPL", "MSFT", "IBM")
@@ -73,11 +73,12 @@ def _env(var: Path, md: MarketData, trading: FakeAlpaca) -> dict[str, str]:
 
 def _wait(until: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
     """Wait for another process's progress (a deadline, no timing)."""
-    deadline = time.monotonic() + 240
-    while not until():
+
+    def done() -> bool:
         assert proc.poll() is None, f"the worker exited before {what}"
-        assert time.monotonic() < deadline, f"no {what} within 240 s"
-        time.sleep(0.02)
+        return until()
+
+    wait_until(done, what, timeout_s=240, every_s=0.02)
 
 
 def _push(md: MarketData, trading: FakeAlpaca, n: int) -> None:

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class Scrapes:
     api: str
     sweep: tuple[float, int]
     """The finished sweep's duration (seconds, from its stored timestamps) and queued jobs."""
+    oldest_wait: tuple[float, float]
+    """Bounds of the oldest queued job's age at the jobs scrape: from its stored creation
+    time to the wall clock just before and just after that scrape (seconds)."""
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -170,13 +174,22 @@ def scrapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapes]:
                     assert httpx.get(f"{api.url}/api/v1/jobs/{job_id}").status_code == 401
                 api_text = httpx.get(f"{api.url}/metrics").text
 
-            def sweep_seen() -> str | None:
+            def sweep_seen() -> tuple[str, float, float] | None:
                 assert jobs_proc.poll() is None, (var / "jobs.log").read_text()
+                before = time.time()
                 text = _scraped(jobs_port)
+                after = time.time()
                 done = 'workbench_job_duration_seconds_count{operation="sweep",status="done"}'
-                return text if text is not None and done in text else None
+                return (text, before, after) if text is not None and done in text else None
 
-            jobs_text = wait_until(sweep_seen, "the sweep's duration in the jobs scrape")
+            jobs_text, scraped_from, scraped_to = wait_until(
+                sweep_seen, "the sweep's duration in the jobs scrape"
+            )
+            oldest = _db(
+                var,
+                "SELECT (min(julianday(created_at)) - 2440587.5) * 86400 FROM jobs"
+                " WHERE status = 'queued'",
+            )[0][0]
             started, finished = _db(
                 var,
                 "SELECT julianday(started_at), julianday(finished_at) FROM jobs WHERE id = ?",
@@ -186,7 +199,12 @@ def scrapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapes]:
             assert paper_proc is not None
             paper_text = _paper_scrape(var, paper_proc, paper_port, paper_log)
             yield Scrapes(
-                var, paper_text, jobs_text, api_text, ((finished - started) * 86400, queued)
+                var,
+                paper_text,
+                jobs_text,
+                api_text,
+                ((finished - started) * 86400, queued),
+                (scraped_from - oldest, scraped_to - oldest),
             )
         finally:
             trainer.exception()  # the training thread is done (its error was raised above)
@@ -276,7 +294,11 @@ def test_the_jobs_scrape_is_the_queue_and_the_sweeps_duration(scrapes: Scrapes) 
     assert value(text, "workbench_jobs_queue_depth", status="queued") == queued
     assert value(text, "workbench_jobs_queue_depth", status="running") == 0
     assert value(text, "workbench_jobs_worker_running_jobs") == 0
-    assert value(text, "workbench_jobs_oldest_queued_age_seconds") > 0
+    # the two train jobs wait (the worker runs sweeps only): the oldest one's age, at the
+    # moment of the scrape, from its stored creation time (1 ms: julianday's rounding)
+    low, high = scrapes.oldest_wait
+    assert low > 0
+    assert low - 1e-3 <= value(text, "workbench_jobs_oldest_queued_age_seconds") <= high + 1e-3
     assert 0 <= value(text, "workbench_jobs_worker_heartbeat_age_seconds") < 120
 
 
