@@ -95,11 +95,16 @@ def fit_dataset(
 
 
 def fit_file(
-    path: Path, *, method: Method = "hmm", seed: int = 0, history: RegimeHistorySpec | None = None
+    path: Path,
+    *,
+    method: Method = "hmm",
+    seed: int = 0,
+    history: RegimeHistorySpec | None = None,
+    n_iter: int = N_ITER,
 ) -> RegimeOutcome:
     """Validate a CSV/Parquet file (date and close suffice) and build its regime history."""
     prices = validate_file(path.name, path.read_bytes()).frame
-    return fit_prices(prices, method, seed, history or RegimeHistorySpec())
+    return fit_prices(prices, method, seed, history or RegimeHistorySpec(), n_iter)
 
 
 def run_fit(request: RegimeFitRequest) -> RegimeOutcome:
