@@ -12,6 +12,7 @@ import streamlit as st
 from app.components.forms import cost_inputs
 from app.operations.errors import field_errors
 from app.operations.paper import PaperRequest
+from app.services.paper import MIN_TRAIN_BARS
 
 START_LABELS = {
     "session": "Session",
@@ -165,7 +166,9 @@ def render_start_form(
         m3.radio(label["promotion"], _choices("promotion"), key="paper.promotion")
         _errors_under(m3, errors, "promotion")
         c5, c6, c7, c8, c9 = st.columns(5)
-        c5.number_input(label["train_bars"], 250, 4000, new.train_bars, 50, key="paper.train")
+        c5.number_input(
+            label["train_bars"], MIN_TRAIN_BARS, 4000, new.train_bars, 50, key="paper.train"
+        )
         _errors_under(c5, errors, "train_bars")
         c6.number_input(label["initial_cash"], 1e3, 1e9, new.initial_cash, 1e3, key="paper.cash")
         cost_inputs(c7, c8, fees_key="paper.fees", slippage_key="paper.slippage")

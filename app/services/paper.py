@@ -34,7 +34,9 @@ from core.paper.report import CycleReport, alert_snapshot
 from core.paper.worker import PaperWorker
 
 ROOT = Path(__file__).resolve().parents[2]
+MIN_TRAIN_BARS = 260  # core.ensemble.agents.tune_agents refuses fewer (checked before a start)
 __all__ = [
+    "MIN_TRAIN_BARS",
     "monitor",
     "risk_report",
     "run_worker",
@@ -118,6 +120,11 @@ def start_worker_process(
     reads the settings from the session row); its pid. Refusals come first (ValueError)."""
     require(actor, "trader", "starting the paper trader")
     session.check_run_options(steps=steps, speed=speed)
+    if request.train_bars < MIN_TRAIN_BARS:
+        raise ValueError(
+            f"train_bars {request.train_bars} is too few for the agents to tune on: "
+            f"enter {MIN_TRAIN_BARS} or more"
+        )  # else the detached worker would fail out of sight
     control.refuse_if_running(get_engine(), request.session)
     settings = request.model_dump(mode="json")
     try:

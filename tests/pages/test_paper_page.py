@@ -196,3 +196,17 @@ def test_figures_are_shown_in_their_units_and_no_table_mixes_types(
     formats = {k: v.get("type_config", {}).get("format") for k, v in columns(fills).items()}
     assert (formats["price"], formats["fee"], formats["ts"]) == ("dollar", "dollar", "YYYY-MM-DD")
     assert arrow_fallbacks == []
+
+
+def test_too_few_training_bars_are_refused_before_a_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agents need 260 bars to tune: a start with fewer used to report "Worker
+    started", then the detached worker failed out of sight and the page never traded."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(control, "start_detached", lambda cmd, **_: started.append(cmd) or 4242)
+    with pytest.raises(ValueError, match=r"^train_bars 250 is too few .*: enter 260 or more$"):
+        paper.start_worker_process(PaperRequest(train_bars=250), speed=1.0)
+    assert started == [] and paper.monitor().session is None
+    at = open_app("paper")
+    assert at.number_input(key="paper.train").min == paper.MIN_TRAIN_BARS == 260
