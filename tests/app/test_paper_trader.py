@@ -5,16 +5,17 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import ROOT, run_cli
+from tests.polling import wait_until
 
 UNTIL = "2004-03-31"
 """About 315 bars after the 1,000 training bars: the kills land at bars 1,040 to 1,180, and
@@ -101,9 +102,23 @@ def n_beats(var: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    var = tmp_path_factory.mktemp("reference")
+def loosened(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runtime folder with :func:`loosen_limits` applied (once, through the CLI), which
+    each run below copies instead of starting the CLI again for the same limits."""
+    var = tmp_path_factory.mktemp("loosened")
     loosen_limits(var)
+    return var
+
+
+def loosened_copy(loosened: Path, var: Path) -> Path:
+    """A copy of the ``loosened`` runtime folder (database and all) at ``var``."""
+    shutil.copytree(loosened, var)
+    return var
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, loosened: Path) -> dict:
+    var = loosened_copy(loosened, tmp_path_factory.mktemp("reference") / "var")
     out = cli(var, *RUN)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
@@ -125,10 +140,12 @@ def _kill_twice(var: Path, args: list[str], targets: tuple[int, int], poll_s: fl
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 120
-        while cursor(var) < target and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(poll_s)
-        assert proc.poll() is None, "the run ended before it could be killed"
+
+        def reached(target: int = target, proc: subprocess.Popen[bytes] = proc) -> bool:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            return cursor(var) >= target
+
+        wait_until(reached, f"the cursor at bar {target}", timeout_s=120, every_s=poll_s)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills.append(cursor(var))
@@ -148,30 +165,27 @@ def _restart_and_compare(var: Path, reference: dict, keys: tuple[str, ...]) -> N
 
 
 def test_kill_minus_nine_twice_then_restart_loses_and_duplicates_nothing(
-    tmp_path: Path, reference: dict
+    tmp_path: Path, reference: dict, loosened: Path
 ) -> None:
-    var = tmp_path / "crash"
-    loosen_limits(var)
+    var = loosened_copy(loosened, tmp_path / "crash")
     _kill_twice(var, [*RUN, "--speed", "150"], (1060, 1180), poll_s=0.05)
     _restart_and_compare(var, reference, ("orders", "fills", "positions", "equity", "decisions"))
 
 
 def test_kill_minus_nine_during_a_grouped_replay_then_restart_loses_and_duplicates_nothing(
-    tmp_path: Path, reference: dict
+    tmp_path: Path, reference: dict, loosened: Path
 ) -> None:
     # At speed 0 the simulator's bars commit in groups (core.paper.group): a kill lands
     # inside a group, whose bars are lost whole and run again, identically, on restart.
-    var = tmp_path / "replay-crash"
-    loosen_limits(var)
-    _kill_twice(var, list(RUN), (1040, 1120), poll_s=0.002)
+    var = loosened_copy(loosened, tmp_path / "replay-crash")
+    _kill_twice(var, list(RUN), (1040, 1120), poll_s=0.02)
     _restart_and_compare(
         var, reference, ("orders", "fills", "positions", "equity", "decisions", "cursor")
     )
 
 
-def test_kill_switch_flattens_and_stops(tmp_path: Path) -> None:
-    var = tmp_path / "kill"
-    loosen_limits(var)
+def test_kill_switch_flattens_and_stops(tmp_path: Path, loosened: Path) -> None:
+    var = loosened_copy(loosened, tmp_path / "kill")
     assert cli(var, *RUN[:-3], "--until", "2003-06-30", "--json").returncode == 0
     held = ledger(var)["positions"]
     assert any(abs(q) > 0 for _, q, _ in held)
