@@ -105,8 +105,8 @@ def show_errors(
     leftovers: list[str] = []
     for error in field_errors(exc, labels=labels):
         target = next((part for part in reversed(error.path) if part in slots), None)
-        if target is None and error.field is None:
-            # Cross-field rule (e.g. fast < slow): show it beside the first field it names.
+        if target is None:
+            # A rule across fields (e.g. fast < slow): beside the first field it names.
             lowered = error.message.lower()
             words = {n: (labels or {}).get(n, n).lower() for n in slots}
             named = [n for n, word in words.items() if word in lowered]

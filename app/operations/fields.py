@@ -48,12 +48,17 @@ LastDate = Annotated[date | None, Field(title="Last date", description="Last dat
 def check_strategy_params(strategy: str, params: dict[str, Any]) -> None:
     """Each parameter against its declared range (a ``ParamRangeError`` beside it), then
     the rules across parameters (``fast`` below ``slow``)."""
+    from app.operations.errors import RuleError
     from core.strategies import validate_params  # the catalog imports pandas
     from core.strategies.catalog import check_param
 
     for name, value in params.items():
         check_param(strategy, name, value)
-    validate_params(strategy, params)
+    try:
+        validate_params(strategy, params)
+    except ValueError as exc:  # a rule across parameters: its sentence says it all
+        text = str(exc).removeprefix(f"invalid parameters for {strategy}: ")
+        raise RuleError(text, "params") from None
 
 
 def check_date_order(start: date | None, end: date | None) -> None:
