@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
@@ -22,6 +24,14 @@ from tests.browser.helpers import (
 )
 
 APPLY = "Apply new limits"
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """A rerun on a loaded two-core machine can take longer than expect()'s 5 s."""
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 def _in_force(server: Any) -> tuple[int, dict[str, Any]]:
