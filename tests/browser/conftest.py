@@ -155,6 +155,7 @@ def server(
         except subprocess.TimeoutExpired:
             running.process.kill()
             running.process.wait(timeout=20)
+        stop_detached_processes(var_dir)
     defects = [line for line in running.log_text().splitlines() if LOG_DEFECTS.search(line)]
     if defects:
         _save_server_log(request.node.name, running)
@@ -163,6 +164,43 @@ def server(
             + "\n".join(defects[:10])
             + f"\n(full log in {ARTIFACTS / _slug(request.node.name)})"
         )
+
+
+def _processes_of(var_dir: Path) -> list[int]:
+    """Pids whose environment points WORKBENCH_VAR_DIR at ``var_dir`` (Linux /proc)."""
+    marker = f"WORKBENCH_VAR_DIR={var_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours
+            continue
+        if marker in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def stop_detached_processes(var_dir: Path, grace_s: float = 15.0) -> None:
+    """Stop what the server started detached (jobs worker, alerts watchdog, paper workers,
+    their Dask workers): they outlive a server by design, but not a test's runtime folder."""
+    import signal
+
+    pids = _processes_of(var_dir)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        wait_until(lambda: not _processes_of(var_dir), timeout_s=grace_s, what="workers to stop")
+    except AssertionError:
+        for pid in _processes_of(var_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _healthy(running: Server) -> bool:
