@@ -1,5 +1,6 @@
-"""The Data page's volume bars: green on a close at or above the previous close, red below,
-as one numeric array on a two-colour scale (the first bar counts as up)."""
+"""The Data page's volume bars: green on a close at or above the previous close, red below
+(the first bar counts as up), as two single-colour traces (no per-bar colour array, which
+made the browser log "Invalid color specifier" on every hover)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from tests.pages.helpers import chart_spec, open_app, plotly_array
 
 def test_volume_bar_colours_follow_the_close() -> None:
     at = open_app()
-    bar = chart_spec(at, 0)["data"][1]
-    assert bar["type"] == "bar"
-    marker = bar["marker"]
-    assert (marker["cmin"], marker["cmax"]) == (0, 1)
-    assert [stop[1] for stop in marker["colorscale"]] == [DOWN, UP]
-    close = data_service.load_prices("ohlcv_daily", "SP500")["close"].to_numpy()
+    _candles, up, down = chart_spec(at, 0)["data"]
+    assert (up["type"], down["type"]) == ("bar", "bar")
+    assert (up["marker"], down["marker"]) == ({"color": UP}, {"color": DOWN})
+    prices = data_service.load_prices("ohlcv_daily", "SP500")
+    close, volume = prices["close"].to_numpy(), prices["volume"].to_numpy(dtype=float)
     # independent: compare each close with the previous one in plain Python
-    want = [1.0] + [1.0 if b >= a else 0.0 for a, b in pairwise(close)]
-    got = plotly_array(marker["color"])
-    assert len(got) == len(close) == 5031
-    np.testing.assert_array_equal(got, np.array(want))
-    assert 0 < got.sum() < len(got)  # both colours occur
+    rising = [True] + [b >= a for a, b in pairwise(close)]
+    got_up = plotly_array(up["y"]).astype(float)
+    got_down = plotly_array(down["y"]).astype(float)
+    assert len(got_up) == len(got_down) == len(close) == 5031
+    for i, is_up in enumerate(rising):
+        shown, hidden = (got_up, got_down) if is_up else (got_down, got_up)
+        assert shown[i] == volume[i] and np.isnan(hidden[i])
+    assert 0 < sum(rising) < len(rising)  # both colours occur

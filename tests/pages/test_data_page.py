@@ -16,7 +16,7 @@ def test_default_view_shows_sp500_chart_and_stats() -> None:
     assert shown["Bars"] == "5,031"
     assert shown["Last close"] == "2,506.85"
     assert shown["Total return"] == f"{2506.850098 / 1228.099976 - 1:.2%}"
-    assert trace_types(at) == ["candlestick", "bar"]
+    assert trace_types(at) == ["candlestick", "bar", "bar"]
 
 
 def test_switching_to_close_only_dataset_draws_a_line() -> None:
