@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.helpers import RUN_COUNTER
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,6 +219,16 @@ def _healthy(running: Server) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """``expect`` waits up to 20 s here (a page's run after a click on a loaded machine)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Debian chromium per test process."""
@@ -263,6 +274,7 @@ def _open_page(
 ) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
     context.set_default_timeout(30_000)
+    context.add_init_script(script=RUN_COUNTER)
     page = context.new_page()
     record = PageRecord()
     page.on("console", lambda message: record.console.append(f"{message.type}: {message.text}"))

@@ -15,6 +15,32 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 APP = '[data-testid="stApp"]'
 IDLE = f'{APP}[data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+#: Counts the app's script runs in ``window.__wbRuns`` (installed on every new document by
+#: the ``page`` fixtures), so an action can wait for the run it caused, however short.
+RUN_COUNTER = """
+window.__wbRuns = 0;
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.target.getAttribute('data-test-script-state') === 'running') window.__wbRuns++;
+  }
+}).observe(document, {
+  attributes: true, subtree: true, attributeFilter: ['data-test-script-state'],
+});
+"""
+
+
+def runs(page: Page) -> int:
+    """How many script runs the page has started since it loaded."""
+    return int(page.evaluate("() => window.__wbRuns || 0"))
+
+
+def after(page: Page, before: int, timeout_s: float = 60.0) -> None:
+    """Wait for a run started after the count ``before`` (up to 5 s) and for its end."""
+    try:
+        page.wait_for_function("(n) => (window.__wbRuns || 0) > n", arg=before, timeout=5000)
+    except Exception:  # the action caused no run (an unchanged value, a client-side widget)
+        pass
+    page.wait_for_selector(IDLE, timeout=timeout_s * 1000, state="attached")
 
 
 def wait_idle(page: Page, timeout_s: float = 60.0) -> None:
@@ -88,16 +114,18 @@ def _widget(page: Page | Locator, testid: str, label: str) -> Locator:
 
 def click_button(page: Page, name: str, *, exact: bool = True) -> None:
     """Click the button (or form submit button) named ``name`` and wait for the rerun."""
+    before = runs(page)
     page.get_by_role("button", name=name, exact=exact).first.click()
-    wait_idle(page)
+    after(page, before)
 
 
 def fill_number(page: Page, label: str, value: float | int) -> None:
     """Type ``value`` into the number input labelled ``label`` and commit it."""
     box = _widget(page, "stNumberInput", label).locator("input")
+    before = runs(page)
     box.fill(str(value))
     box.press("Enter")
-    wait_idle(page)
+    after(page, before)
 
 
 def fill_text(page: Page, label: str, value: str) -> None:
@@ -106,9 +134,10 @@ def fill_text(page: Page, label: str, value: str) -> None:
         found = _widget(page, testid, label)
         if found.count():
             box = found.locator("input, textarea").first
+            before = runs(page)
             box.fill(value)
             box.press("Control+Enter" if testid == "stTextArea" else "Enter")
-            wait_idle(page)
+            after(page, before)
             return
     raise AssertionError(f"no text input labelled {label!r}")
 
@@ -116,8 +145,9 @@ def fill_text(page: Page, label: str, value: str) -> None:
 def choose(page: Page, label: str, option: str) -> None:
     """Pick ``option`` in the select box labelled ``label``."""
     _widget(page, "stSelectbox", label).locator('[data-baseweb="select"]').click()
+    before = runs(page)
     page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
+    after(page, before)
 
 
 def multiselect(page: Page, label: str, options: list[str]) -> None:
@@ -125,28 +155,32 @@ def multiselect(page: Page, label: str, options: list[str]) -> None:
     box = _widget(page, "stMultiSelect", label).locator('[data-baseweb="select"]')
     for option in options:
         box.click()
+        before = runs(page)
         page.get_by_role("option", name=option, exact=True).click()
-        wait_idle(page)
+        after(page, before)
     page.keyboard.press("Escape")
 
 
 def radio(page: Page, label: str, option: str) -> None:
     """Pick ``option`` in the radio group labelled ``label``."""
     group = _widget(page, "stRadio", label)
+    before = runs(page)
     group.locator("label").filter(has_text=re.compile(rf"^{re.escape(option)}$")).click()
-    wait_idle(page)
+    after(page, before)
 
 
 def toggle(page: Page, label: str) -> None:
     """Click the checkbox or toggle labelled ``label``."""
+    before = runs(page)
     page.get_by_text(label, exact=True).first.click()
-    wait_idle(page)
+    after(page, before)
 
 
 def upload(page: Page, label: str, path: Path) -> None:
     """Upload ``path`` through the file uploader labelled ``label``."""
+    before = runs(page)
     _widget(page, "stFileUploader", label).locator('input[type="file"]').set_input_files(str(path))
-    wait_idle(page)
+    after(page, before)
 
 
 def metric_value(page: Page, label: str) -> str:

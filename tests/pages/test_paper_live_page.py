@@ -170,7 +170,7 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
     assert all(abs(qty) < 1e-9 for qty, _, _ in _db_positions().values())
     at.run()
     assert (_shown_book(at)["position"] == 0).all()
-    assert metrics(at)["Unrealized P&L"] == "0"
+    assert metrics(at)["Unrealized P&L"] == "$0"
     assert metrics(at)["Desired state"] == "stopped"
     (shown_alerts,) = [d for d in at.dataframe if "message" in d.value.columns]
     assert list(shown_alerts.value["status"]) == ["sent"]  # fired once; repeats counted
