@@ -267,7 +267,8 @@ def _finish(sentence: str) -> str:
     ending in one full stop."""
     sentence = _LONG_QUOTED.sub(lambda m: f"'{m.group(1)}…'", _CONTROL.sub("", sentence))
     sentence = sentence.strip()
-    sentence = sentence[:1].upper() + sentence[1:]
+    if "_" not in sentence.split(" ", 1)[0]:  # a name the user typed (max_drawdown) keeps its case
+        sentence = sentence[:1].upper() + sentence[1:]
     return sentence.rstrip(".") + "."
 
 
