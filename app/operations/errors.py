@@ -348,7 +348,7 @@ def field_errors(
             # Our validators' sentences: a leading field name becomes the label, other
             # field names too; a sentence that names no label is led by "Label: ".
             text = text.removeprefix("Assertion failed, ")
-            if leaf and (lead := re.match(rf"{re.escape(leaf)}(?![\w-])", text)):
+            if leaf in names and (lead := re.match(rf"{re.escape(leaf)}(?![\w-])", text)):
                 text = label + text[lead.end() :]
             sentence = _labelled(_with_labels(text, names), label)
         else:
