@@ -4,7 +4,6 @@ read what it shows, and check its accessibility with the vendored axe-core."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -120,11 +119,12 @@ def click_button(page: Page, name: str, *, exact: bool = True) -> None:
 
 
 def fill_number(page: Page, label: str, value: float | int) -> None:
-    """Type ``value`` into the number input labelled ``label`` and commit it."""
+    """Type ``value`` into the number input labelled ``label`` and commit it (Tab). In a
+    form, nothing reruns until the form is submitted."""
     box = _widget(page, "stNumberInput", label).locator("input")
     before = runs(page)
     box.fill(str(value))
-    box.press("Enter")
+    box.press("Tab")  # commits it; Enter would also submit an enclosing form
     after(page, before)
 
 
@@ -136,25 +136,29 @@ def fill_text(page: Page, label: str, value: str) -> None:
             box = found.locator("input, textarea").first
             before = runs(page)
             box.fill(value)
-            box.press("Control+Enter" if testid == "stTextArea" else "Enter")
+            box.press("Tab")  # commits it; Enter would also submit an enclosing form
             after(page, before)
             return
     raise AssertionError(f"no text input labelled {label!r}")
 
 
 def choose(page: Page, label: str, option: str) -> None:
-    """Pick ``option`` in the select box labelled ``label``."""
-    _widget(page, "stSelectbox", label).locator('[data-baseweb="select"]').click()
+    """Pick ``option`` in the select box labelled ``label`` (a combobox in Streamlit 1.67)."""
+    _widget(page, "stSelectbox", label).get_by_role("combobox").click()
     before = runs(page)
     page.get_by_role("option", name=option, exact=True).click()
     after(page, before)
 
 
-def multiselect(page: Page, label: str, options: list[str]) -> None:
-    """Add ``options`` to the multiselect labelled ``label``."""
-    box = _widget(page, "stMultiSelect", label).locator('[data-baseweb="select"]')
+def multiselect(page: Page, label: str, options: list[str], *, clear: bool = False) -> None:
+    """Add ``options`` to the multiselect labelled ``label`` (after clearing it if ``clear``)."""
+    box = _widget(page, "stMultiSelect", label)
+    if clear:
+        before = runs(page)
+        box.get_by_role("button", name="Clear all").click()
+        after(page, before)
     for option in options:
-        box.click()
+        box.get_by_role("combobox").fill(option)
         before = runs(page)
         page.get_by_role("option", name=option, exact=True).click()
         after(page, before)
@@ -192,18 +196,26 @@ def metric_value(page: Page, label: str) -> str:
     return str(card.first.locator('[data-testid="stMetricValue"]').inner_text()).strip()
 
 
-def table_rows(page: Page, index: int = 0) -> list[list[str]]:
-    """The cells of the ``index``-th table (``st.table`` or ``st.dataframe``) as shown.
+def table_rows(page: Page, index: int = 0, *, timeout_s: float = 20.0) -> list[list[str]]:
+    """The cells of the ``index``-th table (``st.table`` or ``st.dataframe``) as text.
 
-    ``st.dataframe`` draws on a canvas; its accessible grid mirror holds the same text.
+    ``st.dataframe`` draws on a canvas; its accessible grid mirror holds the cells' raw
+    values (not the column formats) and fills in once the grid has drawn, so this scrolls the
+    table into view and waits for a non-empty body.
     """
     tables = page.locator('[data-testid="stTable"] table, [data-testid="stDataFrame"] table')
-    expect(tables.nth(index)).to_be_attached()
-    rows = tables.nth(index).evaluate(
-        """(table) => Array.from(table.querySelectorAll('tr')).map((tr) =>
-            Array.from(tr.querySelectorAll('th, td')).map((c) => c.innerText.trim()))"""
+    table = tables.nth(index)
+    expect(table).to_be_attached()
+    table.scroll_into_view_if_needed()
+    read = """(table) => Array.from(table.querySelectorAll('tr')).map((tr) =>
+        Array.from(tr.querySelectorAll('th, td')).map((c) => (c.textContent || '').trim()))"""
+    page.wait_for_function(
+        f"(t) => ({read})(t).filter((r) => r.some((c) => c)).length > 1",
+        arg=table.element_handle(),
+        timeout=timeout_s * 1000,
     )
-    return [list(row) for row in json.loads(json.dumps(rows)) if any(row)]
+    rows = table.evaluate(read)
+    return [list(row) for row in rows if any(row)]
 
 
 def sidebar_collapses(page: Page) -> None:
