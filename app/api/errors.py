@@ -188,6 +188,8 @@ def _value_error(request: Request, exc: Exception) -> JSONResponse:
     if not str(exc).strip():
         exc = ValueError(type(exc).__name__)
     problems = _problems(exc)
+    for p in problems:
+        p["message"] = p["message"][:1].upper() + p["message"][1:].rstrip(".") + "."
     return body(422, " ".join(p["message"] for p in problems), fields=problems)
 
 

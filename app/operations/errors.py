@@ -328,7 +328,10 @@ def field_errors(
         text = str(exc)
         if field and (lead := re.match(rf"{re.escape(field)}(?![\w-])", text)):
             text = label + text[lead.end() :]
-        sentence = _finish(_labelled(_with_labels(text, names), label))
+        if field:
+            sentence = _finish(_labelled(_with_labels(text, names), label))
+        else:  # a service's own sentence, as it wrote it (names become labels)
+            sentence = _LONG_QUOTED.sub(lambda m: f"'{m.group(1)}…'", _with_labels(text, names))
         path = (field,) if field else ()
         return [FieldError(field, _flagged(sentence, field, flags), path)]
     out = []

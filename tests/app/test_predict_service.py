@@ -142,7 +142,7 @@ def test_cli_predict(isolated_workbench: Path, tmp_path: Path) -> None:
     for args, words in [
         (["--symbol", "MSFT", "--all-symbols"], "not both"),
         (["--symbol", "MSFT", "--out", "p.txt"], "must end in .csv or .parquet"),
-        (["--model", "42", "--symbol", "MSFT"], "No model version 42; known versions"),
+        (["--model", "42", "--symbol", "MSFT"], "no model version 42; known versions"),
     ]:
         model = [] if "--model" in args else ["--model", str(version_id)]
         bad = workbench("predict", *model, *args, "--json", var=isolated_workbench)
