@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from app import cached, state
-from app.components.charts import render_figures, render_price_chart
+from app.components.charts import render_figures
 from app.components.numbers import day, integer, number, pct
 from app.components.tables import column_formats
 from app.services import data as data_service
@@ -111,11 +111,10 @@ with chart_tab:
                 ]
             )
             kind = "candlestick" if "open" in frame else "close line (closes only)"
-            render_price_chart(
-                frame,
-                title=f"{symbol} · {day(stats['start'])} → {day(stats['end'])} · {kind}",
-                log_scale=bool(state.get(state.LOG_SCALE)),
-            )
+            title = f"{symbol} · {day(stats['start'])} → {day(stats['end'])} · {kind}"
+            log_scale = bool(state.get(state.LOG_SCALE))
+            figure = cached.price_figure(dataset, symbol, start, end, title, log_scale)
+            st.plotly_chart(figure, width="stretch")  # built once per range and scale
 
 with table_tab:
     if full is not None:
@@ -138,7 +137,7 @@ with table_tab:
         )
         st.download_button(
             "Download CSV",
-            full.to_csv().encode(),
+            lambda: full.to_csv().encode(),  # written on the click, not on every run
             file_name=f"{dataset}_{symbol}.csv",
             mime="text/csv",
         )

@@ -148,7 +148,7 @@ with c2:
     )
 st.download_button(
     "Download filtered probabilities (CSV)",
-    frame.to_csv().encode(),
+    lambda: frame.to_csv().encode(),  # written on the click, not on every run
     file_name=f"regimes_{dataset}_{symbol}_{method}_{mode}.csv",
     mime="text/csv",
 )

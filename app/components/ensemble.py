@@ -146,7 +146,7 @@ def render_ensemble(outcome: EnsembleOutcome) -> None:
     st.dataframe(shown, width="stretch", hide_index=True, key="ensemble.switches")
     st.download_button(
         "Download switch log (CSV)",
-        switch_table(log, cap=len(log)).to_csv(index=False).encode(),
+        lambda: switch_table(log, cap=len(log)).to_csv(index=False).encode(),  # on click
         file_name=f"ensemble_switches_{outcome.run_id}.csv",
         mime="text/csv",
         key="ensemble.switches.download",

@@ -45,7 +45,7 @@ def _show(job: JobView) -> None:
     )
     st.download_button(
         "Download probabilities (CSV)",
-        outcome.frame.to_csv(index=False).encode(),
+        lambda: outcome.frame.to_csv(index=False).encode(),  # on click, not every run
         file_name=f"predictions_{outcome.run_id}.csv",
         mime="text/csv",
         key="predict.download",

@@ -29,7 +29,7 @@ def _stored(run_id: int) -> Path | None:
 def _download(run_id: int, path: Path) -> None:
     st.download_button(
         "Download tear sheet (HTML)",
-        path.read_bytes(),
+        path.read_bytes,  # read on the click, not on every run
         file_name=f"tearsheet_{run_id}.html",
         mime="text/html",
         key="bt.tearsheet.download",

@@ -61,7 +61,7 @@ def render_report_pack_button(subject_kind: str, subject_name: str) -> None:
         if path.is_file():
             st.download_button(
                 f"Download report pack ({kind.upper()})",
-                path.read_bytes(),
+                path.read_bytes,  # read on the click, not on every run
                 file_name=path.name,
                 mime=_MIME[kind],
                 key=f"{key}.download.{kind}",
