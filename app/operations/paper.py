@@ -101,7 +101,7 @@ class PaperRequest(Costs):
     train_bars: int = Field(
         title="Train bars",
         default=1000,
-        ge=250,
+        ge=260,  # core.ensemble.agents.MIN_TRAIN_BARS (not imported: operations stay light)
         le=10_000,
         description="Bars used to tune the agents",
     )

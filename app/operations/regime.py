@@ -39,6 +39,14 @@ class RegimeFitRequest(_RegimeHistory):
 
     dataset: str | None = Field(title="Dataset", default=None, description="Dataset name")
     symbol: str | None = Field(title="Symbol", default=None, description="Symbol in the dataset")
+    n_iter: int = Field(
+        title="EM iterations",
+        default=100,
+        ge=10,
+        le=5000,
+        description="EM iterations per restart of each full fit (raise it when a fit does "
+        "not converge)",
+    )
     file: Path | None = Field(
         title="File", default=None, description="CSV/Parquet file with date and close"
     )

@@ -118,7 +118,7 @@ class ScheduleListRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    last: int = Field(default=10, ge=0, le=1000, description="Recent deliveries to list")
+    last: int = Field(default=10, ge=1, le=1000, description="Recent deliveries to list")
 
 
 def pack_payload(outcome: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from app.services.paper_view import monitor, risk_report
 from core.broker import BrokerConfigError
 from core.config import get_settings
 from core.data.loaders import DataSourceError
+from core.ensemble.agents import MIN_TRAIN_BARS  # checked before a start
 from core.paper import control, session
 from core.paper.control import ControlOutcome
 from core.paper.group import REPLAY_GROUP_COMMIT
@@ -34,7 +35,6 @@ from core.paper.report import CycleReport, alert_snapshot
 from core.paper.worker import PaperWorker
 
 ROOT = Path(__file__).resolve().parents[2]
-MIN_TRAIN_BARS = 260  # core.ensemble.agents.tune_agents refuses fewer (checked before a start)
 __all__ = [
     "MIN_TRAIN_BARS",
     "monitor",

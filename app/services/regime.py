@@ -111,11 +111,22 @@ def run_fit(request: RegimeFitRequest) -> RegimeOutcome:
     """The regime history a :class:`RegimeFitRequest` asks for."""
     history = history_spec(request.history, request.refit_every)
     if request.file is not None:
-        return fit_file(request.file, method=request.method, seed=request.seed, history=history)
+        return fit_file(
+            request.file,
+            method=request.method,
+            seed=request.seed,
+            history=history,
+            n_iter=request.n_iter,
+        )
     if request.dataset is None or request.symbol is None:
         raise ValueError("give either a file or both a dataset and a symbol")
     return fit_dataset(
-        request.dataset, request.symbol, method=request.method, seed=request.seed, history=history
+        request.dataset,
+        request.symbol,
+        method=request.method,
+        seed=request.seed,
+        history=history,
+        n_iter=request.n_iter,
     )
 
 

@@ -39,6 +39,10 @@ class _Candidate:
     constraint: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
 
 
+#: Fewest training bars :func:`tune_agents` accepts (its longest lookback plus a year).
+MIN_TRAIN_BARS = 260
+
+
 def _fast_below_slow(p: dict[str, np.ndarray]) -> np.ndarray:
     return p["fast"] < p["slow"]
 
@@ -190,8 +194,11 @@ def tune_agents(
         In the order of ``spec.profiles``.
     """
     spec = spec or EnsembleSpec()
-    if len(prices_train) < 260:
-        raise ValueError(f"tune_agents needs >= 260 training bars, got {len(prices_train)}")
+    if len(prices_train) < MIN_TRAIN_BARS:
+        raise ValueError(
+            f"the agents need at least {MIN_TRAIN_BARS} training bars to tune on, "
+            f"got {len(prices_train)}"
+        )
     agents: list[Agent] = []
     taken: set[tuple[str, str]] = set()
     for done, profile in enumerate(spec.profiles):

@@ -171,8 +171,8 @@ class LookaheadError(ValueError):
         names = ", ".join(report.offending_columns)
         super().__init__(
             f"refused: feature(s) {names} use future bars ({report.message()}). Remove them, "
-            "fix them to use only bars up to t, or override explicitly (allow_lookahead=True, "
-            "--allow-lookahead; the result is then flagged)."
+            "fix them to use only bars up to t, or override the look-ahead check explicitly "
+            "(the result is then flagged)."
         )
 
 

@@ -19,12 +19,12 @@ FEATURES = ["ret_1", "rsi_14", "vol_21", "zscore_20"]
 @pytest.fixture
 def two_versions() -> tuple[int, int]:
     """Versions 1 and 2 of model "spx" (candidates), registered from a real training run."""
-    run = train(TrainRequest(kind="logistic", features=FEATURES, params={"C": 1.0}, horizon=5))
-    assert run.run_id is not None
-    first, second = (
-        registry.register(RegisterRequest(run_id=run.run_id, name="spx")) for _ in "12"
-    )
-    return first.id, second.id
+    ids = []
+    for c in (1.0, 0.1):  # one training run registers once
+        run = train(TrainRequest(kind="logistic", features=FEATURES, params={"C": c}, horizon=5))
+        assert run.run_id is not None
+        ids.append(registry.register(RegisterRequest(run_id=run.run_id, name="spx")).id)
+    return ids[0], ids[1]
 
 
 def _stages() -> dict[int, str]:

@@ -53,6 +53,8 @@ REQUIRED: dict[str, str] = {
     "--model": "1",
     "--user": "fuzz",
     "--roles": "analyst",
+    "--subject": "ma_crossover",
+    "SUBJECT": "ma_crossover",
 }
 # More valid flags some commands need before they look at the flag under test.
 EXTRA: dict[str, list[str]] = {
@@ -60,6 +62,8 @@ EXTRA: dict[str, list[str]] = {
     "alerts rule add": ["--threshold", "0.1"],
     "walkforward": ["--strategy", "ma_crossover"],
 }
+# Commands whose --out is a folder to write into (not a file).
+OUT_FOLDER = {"report pack"}
 # Flags whose value is free text (any single printable line is fine).
 FREE_TEXT = {"--reason", "--password", "--a", "--b", "--arm", "--url"}
 # Flags for which zero is a valid value.
@@ -82,6 +86,8 @@ BAD_TEXT = ["name\n", "a\x00b", "x" * 1000]
 def _commands() -> Iterator[tuple[tuple[str, ...], Any]]:
     def walk(cmd: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
         if hasattr(cmd, "commands"):
+            if getattr(cmd, "default", None) is not None:  # `report` is a command and a group
+                yield path, cmd.default
             for name, sub in sorted(cmd.commands.items()):
                 yield from walk(sub, (*path, name))
         else:
@@ -148,6 +154,9 @@ def _cases(tmp: Path) -> list[tuple[tuple[str, ...], str, str, list[str]]]:
             kind = _kind(command, p)
             if label in FREE_TEXT and kind == "str":
                 bad = ["line\nbreak", "x" * 1000]
+            elif kind == "out" and " ".join(path) in OUT_FOLDER:
+                (tmp / "a_file").write_text("x")
+                bad = [str(tmp / "a_file"), str(tmp / "a_file" / "sub"), ""]
             else:
                 bad = _bad_values(label, kind, tmp)
             for value in bad:
@@ -236,7 +245,8 @@ def test_every_command_refuses_every_bad_value(
 
 def test_the_fuzz_covers_every_command() -> None:
     paths = {" ".join(path) for path, _ in _commands()}
-    assert {"backtest", "sweep", "runs", "report", "paper run", "regime eval"} <= paths
+    wanted = {"backtest", "sweep", "runs", "report", "report pack", "report pack schedule set"}
+    assert wanted | {"paper run", "regime eval"} <= paths
     assert len(paths) >= 30
 
 
