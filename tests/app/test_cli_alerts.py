@@ -44,7 +44,8 @@ def test_alerts_test_history_and_audit(isolated_workbench: Path) -> None:
     assert [c["name"] for c in alerts.list_channels()] == ["hook"]
     # A URL apprise refuses: exit 2 before any sign-in, nothing stored.
     code, bad = as_json("alerts", "test", "--channel", "hook2", "--url", "nonsense://abc")
-    assert code == 2 and bad["error"].startswith("Apprise URL: nonsense://**** is not a notification")
+    refusal = "Apprise URL: nonsense://**** is not a notification"
+    assert code == 2 and bad["error"].startswith(refusal)
     assert bad["error"].endswith("(--url).")  # the page's sentence, then the CLI's flag
     assert [c["name"] for c in alerts.list_channels()] == ["hook"]
     code, ghost = as_json("alerts", "test", "--channel", "ghost")
