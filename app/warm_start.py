@@ -100,7 +100,7 @@ def top_imports(path: Path) -> list[str]:
 
 def page_files() -> list[Path]:
     """``app/main.py`` then the pages of its registry, in navigation order."""
-    from app.main import PAGES
+    from app.navigation import PAGES
 
     return [MAIN, *(PAGES_DIR / file for _section, file, *_rest in PAGES)]
 

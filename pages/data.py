@@ -135,9 +135,10 @@ with table_tab:
             hide_index=True,
             column_config=column_formats(latest, kinds={"volume": "integer"}),
         )
+        shown = full
         st.download_button(
             "Download CSV",
-            lambda: full.to_csv().encode(),  # written on the click, not on every run
+            lambda: shown.to_csv().encode(),  # written on the click, not on every run
             file_name=f"{dataset}_{symbol}.csv",
             mime="text/csv",
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from app.operations import CancelToken, Progress
 from app.operations.walkforward import LookaheadRequest, WalkForwardRequest, walkforward_payload
 from app.services import runs as run_store
 from app.services.data import load_prices
+from app.services.walkforward_outcome import WalkForwardOutcome as WalkForwardOutcome
 from app.services.walkforward_report import report_html as report_html  # the CLI, the page
 from core.backtest.spec import BacktestSpec
 from core.features import available_features, compute_features
@@ -24,17 +23,6 @@ from core.walkforward import (
     walk_forward_rule,
 )
 from core.walkforward.chunks import fold_cache
-
-
-@dataclass(frozen=True)
-class WalkForwardOutcome:
-    """The engine's result and the saved run id."""
-
-    run_id: int | None
-    request: WalkForwardRequest
-    result: WalkForwardResult
-    data_hash: str = ""
-    """sha256 of the prices it ran on (:func:`core.ml.training.data_hash`)."""
 
 
 def _run(

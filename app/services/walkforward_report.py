@@ -12,7 +12,7 @@ from core.backtest.spec import EXECUTION
 from core.walkforward.report import report_html as _report_html
 
 if TYPE_CHECKING:
-    from app.services.walkforward import WalkForwardOutcome
+    from app.services.walkforward_outcome import WalkForwardOutcome
 
 
 def _bps(fraction: float) -> str:
