@@ -23,6 +23,7 @@ from app.components.forms import model_inputs, show_errors
 from app.components.jobs import forget_job
 from app.components.numbers import day
 from app.components.report import render_tearsheet
+from app.components.report_pack import render_report_pack_button
 from app.components.universe import REOPENED as UV_RUN_ID
 from app.components.universe import render_universe_tab
 from app.operations.backtest import BacktestRequest, PortfolioRequest
@@ -100,6 +101,8 @@ with run_tab:
             st.info(outcome.regime_note)
         render_backtest(outcome)
         render_tearsheet(outcome)
+        with st.expander(f"Report pack of {outcome.request.strategy} (HTML and PDF) for the PM"):
+            render_report_pack_button("strategy", outcome.request.strategy)
 
 with book_tab:
     universe = cached.symbols(dataset)

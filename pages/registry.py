@@ -8,6 +8,7 @@ from app import cached, state
 from app.components.model_loop import render_live_tests, render_promotions, render_retention
 from app.components.predict import render_predict
 from app.components.registry import render_compare, render_events, render_versions
+from app.components.report_pack import render_report_pack_button
 from app.components.retrain import render_retraining
 from app.operations.registry import PromoteRequest, RollbackRequest
 from app.services import auth, registry
@@ -55,6 +56,17 @@ else:
         "Each artifact's checksum is verified before it is promoted or restored."
     )
     render_versions(versions)
+    with st.expander("Report pack (HTML and PDF) for the PM"):
+        st.caption(
+            "Backtest and paper results side by side, walk-forward DSR and PBO, risk "
+            "utilization, A/B verdicts with their deciding test, data hashes and code version."
+        )
+        pack_model = st.selectbox(
+            "Model of the report pack",
+            sorted({v.name for v in versions}),
+            key="registry.pack.model",
+        )
+        render_report_pack_button("model", pack_model)
 
     st.subheader("Compare two versions")
     if len(versions) < 2:
