@@ -124,16 +124,21 @@ def render_status(view: MonitorView, status: dict[str, Any]) -> None:
 
 def render_book(view: MonitorView) -> None:
     """One row per symbol: position, market value, P&L, regime and the model's
-    probability of an up move."""
+    probability of an up move (no column when no symbol has one: the rule agents trade)."""
     if view.book.empty:
         st.info("No positions yet.")
         return
+    book = view.book.drop(columns=["bar"])
+    model = bool(book["probability"].notna().any())
+    if not model:
+        book = book.drop(columns=["probability"])
     st.dataframe(
-        view.book.drop(columns=["bar"]),
+        book,
         width="stretch",
         hide_index=True,
         key="paper.book",
         column_config={
+            "symbol": st.column_config.TextColumn("Symbol"),
             "position": NUMBER("Position", format="localized"),
             "last_price": NUMBER("Last price", format=MONEY),
             "market_value": NUMBER("Market value", format=MONEY),
@@ -145,7 +150,8 @@ def render_book(view: MonitorView) -> None:
     )
     bar = view.book["bar"].dropna()
     if len(bar):
-        st.caption(f"Regime and probability as decided at bar {int(bar.max())}.")
+        decided = "Regime and probability" if model else "Regime (the rule agents trade: no P(up))"
+        st.caption(f"{decided} as decided at bar {int(bar.max())}.")
 
 
 def render_model_health(view: MonitorView) -> None:

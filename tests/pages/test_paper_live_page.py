@@ -125,6 +125,8 @@ def test_a_simulated_session_started_from_the_page_refreshes_drifts_and_is_kille
         assert book.loc[sym, "market_value"] == pytest.approx(value, rel=1e-12)
         assert book.loc[sym, "realized_pnl"] == pytest.approx(realized, rel=1e-12, abs=1e-9)
     assert book["regime"].notna().all()
+    assert "probability" not in book.columns  # the rule agents trade: no column of "None"
+    assert any("the rule agents trade: no P(up)" in c.value for c in at.caption)
     assert any(abs(q) > 0 for q, _, _ in db.values())  # it trades
 
     # the refresh picks up the new bars
