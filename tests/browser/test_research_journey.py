@@ -1,15 +1,20 @@
 """The analyst's research journey in a real browser: upload a good and a bad file, a backtest
 and its tear sheet, a sweep with its progress and heatmap, the Regimes page's EM iterations,
 a portfolio and the saved runs; the portfolio again at 800 px. Every figure checked is the
-one the services compute for the same inputs in this process."""
+one the services compute for the same inputs in this process (or, for runs prepared through
+the CLI, the one the CLI printed). Each test prepares what it asserts on, so none depends on
+another having run before it."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
+from app.components import numbers
 from app.components.backtest import fmt
 from app.operations.backtest import BacktestRequest, PortfolioRequest
 from app.operations.sweep import SweepRequest
@@ -29,10 +34,9 @@ from tests.browser.helpers import (
     open_page,
     radio,
     sidebar_collapses,
-    table_rows,
-    upload,
     wait_idle,
 )
+from tests.polling import wait_until
 
 FIVE = ["AAPL", "GOOG", "IBM", "MSFT", "NASDAQ"]
 GOOD = b"date,close\n2021-01-04,100\n2021-01-05,101\n2021-01-06,99.5\n"
@@ -52,6 +56,44 @@ def _type(page: Any, label: str, value: str) -> None:
     ).locator("input").fill(value)
 
 
+def _attach(page: Any, label: str, path: Path) -> None:
+    """Put ``path`` in the form's file uploader labelled ``label`` and wait until it is
+    listed (an uploader in a form causes no script run until the form is submitted)."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]').get_by_text(label, exact=True)
+    )
+    uploader.locator('input[type="file"]').set_input_files(str(path))
+    expect(uploader.get_by_text(path.name, exact=True)).to_be_visible()
+
+
+def _grid_rows(page: Any, index: int = 0) -> list[list[str]]:
+    """The cells of the ``index``-th ``st.dataframe`` as its accessible grid mirror holds
+    them (raw values; only the rows the grid has drawn). The mirror sits inside the grid's
+    canvas, which Playwright never sees as visible: the frame around it is scrolled to."""
+    frame = page.locator('[data-testid="stDataFrame"]').nth(index)
+    expect(frame).to_be_visible()
+    frame.scroll_into_view_if_needed()
+    return [
+        [str(cell).strip() for cell in row]
+        for row in frame.locator("table").first.evaluate(
+            """(table) => Array.from(table.querySelectorAll('tr')).map((tr) =>
+            Array.from(tr.querySelectorAll('th, td')).map((c) => c.textContent || ''))"""
+        )
+        if any(str(cell).strip() for cell in row)
+    ]
+
+
+def _saved_rows(page: Any, run_ids: set[int]) -> dict[int, list[str]]:
+    """The Saved runs table's rows by run id, once every one of ``run_ids`` is drawn."""
+
+    def drawn() -> dict[int, list[str]] | None:
+        rows = {int(r[0]): r for r in _grid_rows(page)[1:] if r and r[0].isdigit()}
+        return rows if run_ids <= set(rows) else None
+
+    found: dict[int, list[str]] = wait_until(drawn, f"saved runs {sorted(run_ids)}", 20.0)
+    return found
+
+
 def _full_range(symbol: str) -> tuple[Any, Any]:
     index = load_prices("ohlcv_daily", symbol).index
     return index[0].date(), index[-1].date()
@@ -64,14 +106,14 @@ def test_a_good_upload_is_imported_and_a_bad_one_names_each_problem(
     (tmp_path / "bad.csv").write_bytes(BAD)
     open_page(page, server, "data")
     _tab(page, "Upload")
-    upload(page, "Price file", tmp_path / "fund.csv")
+    _attach(page, "Price file", tmp_path / "fund.csv")
     _type(page, "Dataset name", "fund")
     click_button(page, "Validate and import")
     imported = page.get_by_text("Imported 3 rows (2021-01-04 → 2021-01-06, columns")
     expect(imported).to_be_visible(timeout=LOADED_MS)
     expect(page.get_by_text("as uploads/fund.")).to_be_visible()
 
-    upload(page, "Price file", tmp_path / "bad.csv")
+    _attach(page, "Price file", tmp_path / "bad.csv")
     _type(page, "Dataset name", "bad_fund")
     click_button(page, "Validate and import")
     expect(
@@ -127,6 +169,11 @@ def test_a_sweep_runs_as_a_job_with_progress_and_shows_its_heatmap(page: Any, se
     click_button(page, "Run sweep")
     expect(page.get_by_text("(sweep)").first).to_be_visible(timeout=LOADED_MS)  # its job
     expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=90_000)
+    heading = page.get_by_text(re.compile(r"^Sweep #(\d+): ma_crossover on SP500$"))
+    expect(heading).to_be_visible()
+    run_id = int(re.findall(r"\d+", heading.inner_text())[0])
+    saved = json.loads(server.cli("runs", "--kind", "sweep", "--json").stdout)["runs"]
+    assert run_id in [run["id"] for run in saved], saved  # the job's sweep is a saved run
     first, last = _full_range("SP500")
     grid = {
         "fast": GridAxis(start=20, stop=80, step=1),
@@ -177,6 +224,12 @@ def _run_book(page: Any, server: Any) -> dict[str, float]:
 def test_a_portfolio_counts_its_rebalances_names_its_period_and_is_saved(
     page: Any, server: Any
 ) -> None:
+    tried = json.loads(
+        server.cli("backtest", "--param", "fast=10", "--param", "slow=30", "--json").stdout
+    )
+    swept = json.loads(
+        server.cli("sweep", "--grid", "fast=10:20:5", "--grid", "slow=50:60:10", "--json").stdout
+    )
     metrics = _run_book(page, server)
     for label, key in (
         ("Sharpe", "sharpe"),
@@ -192,15 +245,25 @@ def test_a_portfolio_counts_its_rebalances_names_its_period_and_is_saved(
             "share within the chosen range"
         )
     ).to_be_visible()
+    heading = page.get_by_text(re.compile(r"^Portfolio #(\d+): 5 symbols$"))
+    expect(heading).to_be_visible()
+    book_id = int(re.findall(r"\d+", heading.inner_text())[0])
     _tab(page, "Saved runs")
     wait_idle(page)
-    rows = table_rows(page, 0)
-    kinds = [row[1] for row in rows[1:]]
-    assert {"Portfolio", "Sweep", "Backtest"} <= set(kinds), rows
-    book = next(row for row in rows[1:] if row[1] == "Portfolio")
-    assert book[4] == fmt("sharpe", metrics["sharpe"])
-    sweep = next(row for row in rows[1:] if row[1] == "Sweep")
-    assert sweep[4] != "None" and sweep[6].startswith("best of ")
+    rows = _saved_rows(page, {tried["run_id"], swept["run_id"], book_id})
+    book, backtest, sweep = rows[book_id], rows[tried["run_id"]], rows[swept["run_id"]]
+    assert book[1] == "Portfolio" and book[4] == fmt("sharpe", metrics["sharpe"]), book
+    assert backtest[1] == "Backtest", backtest
+    assert backtest[4] == fmt("sharpe", tried["sharpe"]), backtest
+    assert backtest[5] == fmt("total_return", tried["total_return"]), backtest
+    assert backtest[6] == f"{numbers.integer(tried['n_trades'])} trades", backtest
+    best = swept["best"]
+    assert sweep[1] == "Sweep", sweep
+    assert sweep[4] == fmt("sharpe", best["sharpe"]), sweep
+    assert sweep[6] == (
+        f"best of {swept['combinations']} combinations by sharpe "
+        f"(fast={best['fast']}, slow={best['slow']})"
+    ), sweep
     assert_no_exception(page)
     check_axe(page)
 
