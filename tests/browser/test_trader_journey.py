@@ -221,6 +221,7 @@ def test_start_watch_pause_resume_and_kill_with_flatten(
     assert final["control"]["desired_state"] == "stopped" and not final["alive"]
     book = _tab(page, "Symbols").locator('[data-testid="stDataFrame"] table').first
     expect(book).to_contain_text("Position")
+    expect(book).not_to_contain_text("None")  # the rule agents trade: no P(up) column
     assert_no_exception(page)
     check_axe(page)
 
