@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+
+from app.components.widgets import render_metric_cards
 
 UP, DOWN = "#26a69a", "#ef5350"
 
@@ -79,10 +79,4 @@ def render_price_chart(frame: pd.DataFrame, *, title: str, log_scale: bool = Fal
     st.plotly_chart(price_figure(frame, title=title, log_scale=log_scale), width="stretch")
 
 
-def render_figures(items: Sequence[tuple[str, str]]) -> None:
-    """Metric cards (label, formatted value) that flow and wrap with the page's width, each
-    as wide as its text: no figure is cut at a narrow width (800 px with the sidebar open),
-    unlike a fixed number of equal columns."""
-    with st.container(horizontal=True, wrap=True, gap="large"):
-        for label, value in items:
-            st.metric(label, value, width="content")
+render_figures = render_metric_cards  # the research pages' name for the same cards

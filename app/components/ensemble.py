@@ -81,7 +81,7 @@ def render_ensemble(outcome: EnsembleOutcome) -> None:
     """The whole result: cards, agents, per-regime performance, curves and switches."""
     payload = outcome.payload()
     result = outcome.result
-    render_metric_cards(metric_cards(payload), per_row=3)
+    render_metric_cards(metric_cards(payload))
     st.caption(
         f"Out of sample: {payload['oos_bars']:,} bars after {payload['train_bars']:,} training "
         f"bars. Best single = best agent in hindsight by OOS Sharpe. "

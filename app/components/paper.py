@@ -49,7 +49,6 @@ def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
             ("Realized P&L", money(realized, digits=0)),
             ("Unrealized P&L", money(unrealized, digits=0)),
         ],
-        per_row=3,
     )
     with st.container(key="paper-state"):
         st.html(STATE_CSS)
@@ -66,7 +65,6 @@ def render_headline(view: MonitorView, status: dict[str, Any]) -> None:
                     else _bar_text(view.session["cursor_ts"], status["timeframe"]),
                 ),
             ],
-            per_row=3,
         )
     if view.control.get("reason"):
         st.caption(

@@ -302,7 +302,7 @@ def render_training(outcome: TrainOutcome) -> None:
         f"**Train** {tr0} → {tr1} · **Test (out of sample)** {te0} → {te1} · "
         f"{ev.get('n', 0):,} test rows · embargo {req.horizon} bars"
     )
-    render_metric_cards(evaluation_cards(ev), per_row=6)
+    render_metric_cards(evaluation_cards(ev))
     if not (ev.get("roc") or {}).get("fpr"):
         st.warning(
             "The test period holds only one class, so ROC-AUC, PR-AUC and the curves are "
@@ -327,7 +327,7 @@ def render_training(outcome: TrainOutcome) -> None:
         st.dataframe(outcome.importance, width="stretch")
 
     st.markdown("**Trading the signal** (test period only, same costs for both)")
-    render_metric_cards(signal_cards(outcome.signal_metrics), per_row=6)
+    render_metric_cards(signal_cards(outcome.signal_metrics))
     side = "long/short" if req.allow_short else "long only"
     st.caption(
         f"Position = (p − {req.threshold:.2f}) / (1 − {req.threshold:.2f}) when the "

@@ -10,12 +10,13 @@ from app.components import numbers
 from core.data.validation import Defect
 
 
-def render_metric_cards(items: Sequence[tuple[str, str]], *, per_row: int = 4) -> None:
-    """Metric cards in rows of ``per_row``: (label, formatted value)."""
-    for start in range(0, len(items), per_row):
-        columns = st.columns(per_row)
-        for column, (label, value) in zip(columns, items[start : start + per_row], strict=False):
-            column.metric(label, value)
+def render_metric_cards(items: Sequence[tuple[str, str]]) -> None:
+    """Metric cards (label, formatted value) that flow and wrap with the page's width, each
+    as wide as its text: no figure is cut at a narrow width (800 px with the sidebar open),
+    unlike a fixed number of equal columns."""
+    with st.container(horizontal=True, wrap=True, gap="large"):
+        for label, value in items:
+            st.metric(label, value, width="content")
 
 
 def render_defects(defects: Sequence[Defect], *, source: str) -> None:

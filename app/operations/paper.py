@@ -15,7 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -121,7 +120,7 @@ class PaperRequest(Costs):
 
     @field_validator("model", "challenger")
     @classmethod
-    def _model_ref(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _model_ref(cls, value: str | None) -> str | None:
         if value is None:
             return None
         from core.paper.model_loop import parse_model_ref
@@ -129,7 +128,7 @@ class PaperRequest(Costs):
         try:
             return str(parse_model_ref(value))
         except ValueError as exc:
-            raise ValueError(f"{info.field_name} {value}: {exc}") from exc
+            raise ValueError(str(exc)) from exc  # it quotes the value; the label leads it
 
     @field_validator("retrain")
     @classmethod

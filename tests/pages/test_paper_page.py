@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from app.operations.paper import PaperRequest
 from app.services import paper
@@ -205,8 +206,11 @@ def test_too_few_training_bars_are_refused_before_a_worker_starts(
     started", then the detached worker failed out of sight and the page never traded."""
     started: list[list[str]] = []
     monkeypatch.setattr(control, "start_detached", lambda cmd, **_: started.append(cmd) or 4242)
+    with pytest.raises(ValidationError, match="greater than or equal to 260"):
+        PaperRequest(train_bars=250)  # every front end: the request refuses it
+    unchecked = PaperRequest.model_construct(**{**PaperRequest().model_dump(), "train_bars": 250})
     with pytest.raises(ValueError, match=r"^train_bars 250 is too few .*: enter 260 or more$"):
-        paper.start_worker_process(PaperRequest(train_bars=250), speed=1.0)
+        paper.start_worker_process(unchecked, speed=1.0)  # and the service, before a start
     assert started == [] and paper.monitor().session is None
     at = open_app("paper")
     assert at.number_input(key="paper.train").min == paper.MIN_TRAIN_BARS == 260
