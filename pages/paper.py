@@ -3,6 +3,10 @@ kill the worker; watch its feed, book, model health and drift."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
@@ -33,8 +37,26 @@ st.caption(
 
 FLASH = "paper.flash"
 QUANTITIES: dict[str, Kind] = {"qty": "number", "filled_qty": "number"}
+HEADERS = {
+    "client_order_id": "Order id",
+    "qty": "Quantity",
+    "filled_qty": "Filled",
+    "avg_fill_price": "Average fill price",
+    "created_at": "Created",
+    "ts": "Bar",
+}
+"""Column headers of the orders and fills tables in words (the rest: the name capitalised)."""
 FLATTEN = KillRequest.model_fields["flatten"].default
 clock = st.session_state.get("paper.clock")  # injected by tests; default: the wall clock
+
+
+def _table_config(frame: pd.DataFrame, kinds: Mapping[str, Kind]) -> dict[str, Any]:
+    """Each column's format (:func:`column_formats`) under a header in words."""
+    formats = column_formats(frame, kinds=kinds)
+    return {
+        name: {**formats.get(name, {}), "label": HEADERS.get(name, name.capitalize())}
+        for name in map(str, frame.columns)
+    }
 
 
 def _flash(kind: str, text: str) -> None:
@@ -148,14 +170,14 @@ def monitor() -> None:
             view.open_orders,
             width="stretch",
             hide_index=True,
-            column_config=column_formats(view.open_orders, kinds=QUANTITIES),
+            column_config=_table_config(view.open_orders, QUANTITIES),
         )
         st.markdown("**Fills**")
         st.dataframe(
             view.fills,
             width="stretch",
             hide_index=True,
-            column_config=column_formats(view.fills, kinds={**QUANTITIES, "fee": "money"}),
+            column_config=_table_config(view.fills, {**QUANTITIES, "fee": "money"}),
         )
     with decisions:
         render_decision_panel(view)

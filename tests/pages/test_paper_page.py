@@ -196,6 +196,17 @@ def test_figures_are_shown_in_their_units_and_no_table_mixes_types(
     fills = next(d for d in at.dataframe if "fee" in d.value.columns)
     formats = {k: v.get("type_config", {}).get("format") for k, v in columns(fills).items()}
     assert (formats["price"], formats["fee"], formats["ts"]) == ("dollar", "dollar", "YYYY-MM-DD")
+    headers = {k: v.get("label") for k, v in columns(fills).items() if k != "_index"}
+    assert headers == {
+        "ts": "Bar",
+        "symbol": "Symbol",
+        "side": "Side",
+        "qty": "Quantity",
+        "price": "Price",
+        "fee": "Fee",
+    }  # in words, not the ledger's column names
+    orders = next(d for d in at.dataframe if "client_order_id" in d.value.columns)
+    assert "client_order_id" not in {v.get("label") for v in columns(orders).values()}
     assert arrow_fallbacks == []
 
 
