@@ -3,11 +3,8 @@ history, roles and audit (the rules themselves are tested in tests/core/test_ale
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -15,38 +12,19 @@ from app.operations.alerts import AlertNameRequest, AlertTestRequest
 from app.services import alerts as alert_service
 from app.services.auth import Actor, PermissionDenied
 from core.alerts import AlertRuleSpec, ChannelSpec, Snapshot
+from tests.fakes.webhook import Webhook, webhook_receiver
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []  # noqa: RUF012
-    status = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).received.append(json.loads(body or b"{}"))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
 @pytest.fixture
-def webhook() -> Iterator[type[_Receiver]]:
-    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    handler.port = server.server_address[1]  # type: ignore[attr-defined]
-    handler.url = f"json://127.0.0.1:{handler.port}/hook"  # type: ignore[attr-defined]
-    yield handler
-    server.shutdown()
+def webhook() -> Iterator[Webhook]:
+    with webhook_receiver() as hook:
+        yield hook
 
 
-def test_webhook_delivery_cooldown_and_history(webhook: type[_Receiver]) -> None:
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+def test_webhook_delivery_cooldown_and_history(webhook: Webhook) -> None:
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))
     alert_service.save_rule(
         AlertRuleSpec(
             name="dd", kind="drawdown", threshold=0.1, channels=["hook", "in-app"], cooldown_s=600
@@ -65,12 +43,12 @@ def test_webhook_delivery_cooldown_and_history(webhook: type[_Receiver]) -> None
     statuses = [h["status"] for h in alert_service.history()]
     assert statuses == ["sent", "suppressed", "sent"]
     # The channel list never shows the receiver's full URL.
-    assert alert_service.list_channels()[0]["url"] == f"json://127.0.0.1:{webhook.port}/****"  # type: ignore[attr-defined]
+    assert alert_service.list_channels()[0]["url"] == f"json://127.0.0.1:{webhook.port}/****"
 
 
-def test_failed_delivery_is_recorded_as_failed(webhook: type[_Receiver]) -> None:
+def test_failed_delivery_is_recorded_as_failed(webhook: Webhook) -> None:
     webhook.status = 500
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))
     result = alert_service.send_test(AlertTestRequest(channel="hook"))
     assert result["status"] == "failed" and "delivery" in result["errors"][0]
     assert alert_service.history()[0]["status"] == "failed"
@@ -136,11 +114,11 @@ def test_a_stored_rule_outside_its_unit_is_listed_disabled_and_never_fires() -> 
 
 
 def test_disable_and_delete_rules_and_channels_with_roles_and_audit(
-    webhook: type[_Receiver],
+    webhook: Webhook,
 ) -> None:
     risk = Actor("rita", frozenset({"risk"}))
     analyst = Actor("ann", frozenset({"analyst"}))
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url), actor=risk)  # type: ignore[attr-defined]
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url), actor=risk)
     alert_service.save_rule(
         AlertRuleSpec(name="dd", kind="drawdown", threshold=0.1, channels=["hook"], cooldown_s=0),
         actor=risk,

@@ -6,14 +6,11 @@ process on the same database), retried after a failed send."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -25,36 +22,15 @@ from app.services.report_pack_schedule import list_schedules, remove_schedule, s
 from core.alerts import ChannelSpec
 from core.config import ROOT
 from core.reports.pdf import page_count
+from tests.fakes.webhook import Webhook, webhook_receiver
 
 DAY1 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # a Monday
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []  # noqa: RUF012
-    status = 200
-    hits = 0
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).hits += 1
-        if type(self).status == 200:
-            type(self).received.append(json.loads(body or b"{}"))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
 @pytest.fixture
-def webhook() -> Iterator[type[_Receiver]]:
-    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200, "hits": 0})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    handler.url = f"json://127.0.0.1:{server.server_address[1]}/hook"  # type: ignore[attr-defined]
-    yield handler
-    server.shutdown()
+def webhook() -> Iterator[Webhook]:
+    with webhook_receiver() as hook:
+        yield hook
 
 
 def _watch(*times: datetime) -> None:
@@ -73,9 +49,9 @@ def _deliveries() -> list[dict]:
 
 
 def test_a_daily_pack_goes_out_once_per_slot_also_after_a_restart(
-    webhook: type[_Receiver],
+    webhook: Webhook,
 ) -> None:
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))
     request = ScheduleRequest(
         name="morning", subject="ma_crossover", at="7:00", channels=["hook"], format="both"
     )
@@ -118,13 +94,13 @@ def test_a_daily_pack_goes_out_once_per_slot_also_after_a_restart(
 
 
 def test_a_failed_send_is_retried_up_to_the_attempts_then_left(
-    webhook: type[_Receiver], monkeypatch: pytest.MonkeyPatch
+    webhook: Webhook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.config import get_settings
 
     monkeypatch.setenv("WORKBENCH_REPORT_SEND_ATTEMPTS", "2")
     get_settings.cache_clear()
-    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))  # type: ignore[attr-defined]
+    alert_service.save_channel(ChannelSpec(name="hook", url=webhook.url))
     weekly = ScheduleRequest(
         name="weekly",
         subject="ma_crossover",

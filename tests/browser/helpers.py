@@ -203,10 +203,10 @@ def table_rows(page: Page, index: int = 0, *, timeout_s: float = 20.0) -> list[l
     values (not the column formats) and fills in once the grid has drawn, so this scrolls the
     table into view and waits for a non-empty body.
     """
-    tables = page.locator('[data-testid="stTable"] table, [data-testid="stDataFrame"] table')
-    table = tables.nth(index)
-    expect(table).to_be_attached()
-    table.scroll_into_view_if_needed()
+    frame = page.locator('[data-testid="stTable"], [data-testid="stDataFrame"]').nth(index)
+    expect(frame).to_be_visible()
+    frame.scroll_into_view_if_needed()  # the mirror sits inside the grid's canvas: never visible
+    table = frame.locator("table").first
     read = """(table) => Array.from(table.querySelectorAll('tr')).map((tr) =>
         Array.from(tr.querySelectorAll('th, td')).map((c) => (c.textContent || '').trim()))"""
     page.wait_for_function(
@@ -235,3 +235,21 @@ def sidebar_collapses(page: Page) -> None:
         arg=before["width"],
     )
     expect(page.locator('[data-testid="stExpandSidebarButton"]')).to_be_visible()
+
+
+def table_with(page: Page, text: str) -> list[list[str]]:
+    """The rows (header first, cells as text) of the first ``st.dataframe`` or ``st.table``
+    with a cell reading ``text``; each grid is scrolled into view first, since one draws
+    (and fills its accessible mirror) only once seen."""
+    frames = page.locator('[data-testid="stTable"], [data-testid="stDataFrame"]')
+    expect(frames.first).to_be_visible()
+    read = """(t) => Array.from(t.querySelectorAll('tr')).map((tr) =>
+        Array.from(tr.querySelectorAll('th, td')).map((c) => (c.textContent || '').trim()))"""
+    for index in range(frames.count()):
+        frames.nth(index).scroll_into_view_if_needed()
+        rows = [
+            list(row) for row in frames.nth(index).locator("table").first.evaluate(read) if any(row)
+        ]
+        if any(text in row for row in rows):
+            return rows
+    raise AssertionError(f"no table with a cell {text!r}")

@@ -26,6 +26,7 @@ from tests.browser.helpers import (
     open_page,
     radio,
     sidebar_collapses,
+    table_with,
     wait_idle,
 )
 
@@ -119,7 +120,7 @@ def _verdict(page: Any) -> str:
 def _primary_rows(page: Any) -> list[list[str]]:
     """The primary test's table (the one that holds the HAC test), header row first."""
     expect(page.get_by_text("Primary test: HAC paired t-test")).to_be_visible()
-    return _table_with(page, "HAC paired t-test")
+    return table_with(page, "HAC paired t-test")
 
 
 def test_an_ab_comparison_of_two_strategies(
@@ -171,7 +172,7 @@ def test_an_ab_comparison_of_two_registered_models(
     expect(legend.first).to_contain_text("momentum_lr v2")
     expect(legend.first).to_contain_text("momentum_lr v1")
     expect(page.get_by_text("Arms: momentum_lr v2, momentum_lr v1.", exact=False)).to_be_visible()
-    claims = [row[0] for row in _table_with(page, "Claim")[1:]]
+    claims = [row[0] for row in table_with(page, "Claim")[1:]]
     assert claims == [
         "momentum_lr v1 beats the other by 1 bp/day",
         "momentum_lr v2 beats the other by 1 bp/day",
@@ -204,7 +205,7 @@ def test_an_ensemble_run(page: Any, server: Any, narrow_page: Any) -> None:
     assert metric_value(page, "Regret") == f"{100 * metrics['regret']:.2f}%"
     assert metric_value(page, "Switches") == f"{metrics['switches']:,}"
     # (the grid's accessible mirror holds the raw numbers: the page test checks its formats)
-    rows = _table_with(page, "Ann. return")
+    rows = table_with(page, "Ann. return")
     assert rows[0][:5] == ["Agent", "Regime", "Bars", "Ann. return", "Sharpe"]
     assert len(rows) == 1 + 4 * len({r[1] for r in rows[1:]})  # every agent in every regime
     heatmap = page.locator('[data-testid="stPlotlyChart"]').first
@@ -219,22 +220,3 @@ def test_an_ensemble_run(page: Any, server: Any, narrow_page: Any) -> None:
     assert_not_truncated(narrow_page.locator('[data-testid="stMetric"]'))
     check_axe(narrow_page)
     assert_no_exception(narrow_page)
-
-
-def _table_with(page: Any, text: str) -> list[list[str]]:
-    """The rows (header first, cells as shown) of the first ``st.dataframe`` with a cell that
-    reads ``text``; each grid is scrolled into view first, since one draws when seen."""
-    grids = page.locator('[data-testid="stDataFrame"]')
-    expect(grids.first).to_be_attached()
-    for index in range(grids.count()):
-        grid = grids.nth(index)
-        grid.scroll_into_view_if_needed()
-        table = grid.locator("table")
-        expect(table).to_be_attached()
-        rows = table.evaluate(
-            """(t) => Array.from(t.querySelectorAll('tr')).map((tr) =>
-                Array.from(tr.querySelectorAll('th, td')).map((c) => c.textContent.trim()))"""
-        )
-        if any(text in row for row in rows):
-            return [list(row) for row in rows if any(row)]
-    raise AssertionError(f"no table with a cell {text!r}")
