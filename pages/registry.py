@@ -18,12 +18,12 @@ FLASH = "registry.flash"
 # After a promote or a rollback, both confirmation boxes (and reasons) start empty again,
 # so every action needs its own tick.
 RESET_CONFIRMATIONS = "registry.reset_confirmations"
-CONFIRMATION_KEYS = (
-    "registry.promote.confirm",
-    "registry.promote.reason",
-    "registry.rollback.confirm",
-    "registry.rollback.reason",
-)
+CONFIRMATION_DEFAULTS: dict[str, bool | str] = {
+    "registry.promote.confirm": False,
+    "registry.promote.reason": "",
+    "registry.rollback.confirm": False,
+    "registry.rollback.reason": "",
+}
 ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
 
 st.title("Model registry")
@@ -32,15 +32,25 @@ by_id = {v.id: v for v in versions}
 
 
 def _label(version_id: int) -> str:
+    """A version in a picker, by what never changes about it: Streamlit keeps a picker's
+    choice by its label, so a stage in it would drop the choice after each promotion."""
     v = by_id[version_id]
     auc = v.metrics.get("roc_auc")
     auc_text = f"AUC {auc:.4f}" if isinstance(auc, int | float) else "AUC n/a"
-    return f"{v.label} · {v.stage} · {v.kind} · {auc_text} · id {v.id}"
+    return f"{v.label} · {v.kind} · {auc_text} · id {v.id}"
+
+
+def _eligible_label(version_id: int) -> str:
+    """A version in the Promote picker, with its stage: a candidate or archived version
+    leaves that list when it is promoted, so its label holds while it is offered."""
+    v = by_id[version_id]
+    return f"{v.label} · {v.stage} · {_label(version_id).removeprefix(v.label + ' · ')}"
 
 
 if st.session_state.pop(RESET_CONFIRMATIONS, False):
-    for key in CONFIRMATION_KEYS:
-        st.session_state.pop(key, None)  # back to the widget's default: unticked, empty
+    # Set, not popped: a popped key leaves the browser showing (and sending back) the
+    # widget's last value; a value set here is pushed to the browser.
+    st.session_state.update(CONFIRMATION_DEFAULTS)
 
 flash = st.session_state.pop(FLASH, None)
 if flash:
@@ -93,7 +103,7 @@ else:
                 target = st.selectbox(
                     "Version (candidate or archived)",
                     eligible,
-                    format_func=_label,
+                    format_func=_eligible_label,
                     key="registry.promote.version",
                 )
                 reason = st.text_input(
@@ -128,11 +138,11 @@ else:
             st.info("No model has a champion to roll back.")
         else:
             with st.form("registry.rollback"):
-                name = st.selectbox(
-                    "Model",
-                    names,
-                    key="registry.rollback.name",
-                    format_func=lambda n: f"{n} (champion v{champions[n].version})",
+                name = st.selectbox("Model", names, key="registry.rollback.name")
+                st.caption(
+                    "Champions now: "
+                    + ", ".join(f"{n} v{champions[n].version}" for n in names)
+                    + ". A rollback restores the champion each one replaced."
                 )
                 reason = st.text_input(
                     "Reason (kept in the audit trail)", key="registry.rollback.reason"
