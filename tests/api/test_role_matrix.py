@@ -32,6 +32,7 @@ JOB_OPERATIONS = (
     "predict",
     "retrain-replay",
     "bench",
+    "report-pack",  # building needs any role; its --send needs pm (checked in the service)
 )
 """``POST /api/v1/jobs/{op}``: one typed path per long-running operation (the contract)."""
 

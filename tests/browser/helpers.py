@@ -144,7 +144,9 @@ def fill_text(page: Page, label: str, value: str) -> None:
 
 def choose(page: Page, label: str, option: str) -> None:
     """Pick ``option`` in the select box labelled ``label`` (a combobox in Streamlit 1.67)."""
-    _widget(page, "stSelectbox", label).get_by_role("combobox").click()
+    combo = _widget(page, "stSelectbox", label).get_by_role("combobox")
+    combo.scroll_into_view_if_needed()  # a scroll while the list is open closes it
+    combo.click()
     before = runs(page)
     page.get_by_role("option", name=option, exact=True).click()
     after(page, before)
