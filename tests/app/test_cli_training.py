@@ -49,7 +49,10 @@ def test_train_bad_flags_exit_2_naming_the_flag(isolated_workbench: Path) -> Non
     out = workbench("train", "--model", "logistic", "--param", "depth=3", var=isolated_workbench)
     assert out.returncode == 2 and "Logistic has no parameters ['depth']" in out.stderr
     out = workbench("train", "--feature", "no_such", var=isolated_workbench)
-    assert out.returncode == 2 and "Unknown features ['no_such']" in out.stderr
+    assert (
+        out.returncode == 2
+        and "Unknown features no_such; see the feature list (--feature)" in out.stderr
+    )
     assert run_store.list_runs() == []
 
 

@@ -66,7 +66,7 @@ def test_done_when_simulated_session_completes_sixty_cycles(isolated_workbench: 
         (["--data-feed", "sip"], "Alpaca data feed sip applies to the alpaca feed only"),
         (["--feed", "simulated", "--speed", "5", "--timeframe", "1Min"], "--timeframe 1Min"),
         (["--replay", "--feed", "simulated"], "--replay means --feed replay"),
-        (["--model", "alpha"], "Model alpha: model reference 'alpha': write NAME:VERSION"),
+        (["--model", "alpha"], "Model reference 'alpha': write NAME:VERSION"),
         (["--feed", "sometimes"], "--feed"),
         (["--feed", "alpaca", "--speed", "3"], "--speed applies to --feed replay and simulated"),
     ],

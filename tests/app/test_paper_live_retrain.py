@@ -131,5 +131,8 @@ def test_retrain_is_refused_naming_the_option(isolated_workbench: Path) -> None:
     out = run_cli(
         "paper", "run", "--session", "r2", "--retrain", "on", "--json", var=isolated_workbench
     )
-    assert out.returncode == 2 and "needs --model NAME@champion" in out.stdout
+    assert (
+        out.returncode == 2
+        and "it needs a model NAME@champion (this session has no model) (--retrain)" in out.stdout
+    )
     assert paper.stored_settings("r2") is None

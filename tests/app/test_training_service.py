@@ -46,7 +46,9 @@ def _position(index: pd.DatetimeIndex, day: object) -> int:
 
 
 def test_request_rejects_unknown_feature_by_name() -> None:
-    with pytest.raises(ValidationError, match=r"unknown features \['no_such_feature'\]"):
+    with pytest.raises(
+        ValidationError, match=r"unknown features no_such_feature; see the feature list"
+    ):
         TrainRequest(kind="logistic", features=["ret_1", "no_such_feature"])
 
 

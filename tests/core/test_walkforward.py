@@ -222,7 +222,7 @@ def test_a_feature_holding_the_next_return_is_refused(
     spec = WalkForwardSpec(train_bars=800, test_bars=240, folds=3)
     with pytest.raises(LookaheadError, match="next_return") as caught:
         walk_forward_model(prices, leaky, ModelSpec(kind="logistic"), spec, horizon=1)
-    assert "allow_lookahead" in str(caught.value)
+    assert "override the look-ahead check explicitly" in str(caught.value)
     assert caught.value.report.offending_columns == ("next_return",)
 
 

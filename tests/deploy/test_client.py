@@ -146,7 +146,7 @@ def test_backtest_over_the_whole_symbol(wb: WorkbenchClient) -> None:
     assert -1.0 <= result["max_drawdown"] <= 0.0
     with pytest.raises(InvalidRequest) as invalid:
         wb.backtest(symbol="SP500", params={"fast": -1})
-    assert "fast" in invalid.value.detail
+    assert "Fast must be an integer in [1, 100000] (bars), got -1" in invalid.value.detail
 
 
 def test_jobs_submit_wait_result_list_and_cancel(stack: Stack, wb: WorkbenchClient) -> None:

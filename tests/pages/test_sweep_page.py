@@ -66,7 +66,8 @@ def test_sweep_axis_outside_the_declared_range_is_refused() -> None:
     at.button(key=RUN_SWEEP).click().run()
     errors = [e.value for e in at.error]
     assert any(
-        "fast=0:80:1 goes outside the valid range: fast must be an integer in [1, 100000]" in e
+        "Fast: the range 0:80:1 goes outside the valid range: fast must be an integer in [1, "
+        "100000]" in e
         for e in errors
     ), errors
     assert run_store.list_runs() == [] and jobs.list_jobs() == []
