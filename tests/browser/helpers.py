@@ -198,7 +198,7 @@ def metric_value(page: Page, label: str) -> str:
     return str(card.first.locator('[data-testid="stMetricValue"]').inner_text()).strip()
 
 
-def table_rows(page: Page, index: int = 0, *, timeout_s: float = 20.0) -> list[list[str]]:
+def table_rows(page: Page, index: int = 0, *, timeout_s: float = 60.0) -> list[list[str]]:
     """The cells of the ``index``-th table (``st.table`` or ``st.dataframe``) as text.
 
     ``st.dataframe`` draws on a canvas; its accessible grid mirror holds the cells' raw

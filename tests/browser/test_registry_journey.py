@@ -84,7 +84,7 @@ def _expect_stages(page: Page, expected: dict[str, str]) -> None:
         return seen[-1] == expected
 
     try:
-        wait_until(shown, f"the versions table to show {expected}", timeout_s=20)
+        wait_until(shown, f"the versions table to show {expected}", timeout_s=60)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; it shows {seen[-1:]}") from None
 
@@ -188,7 +188,7 @@ def test_compare_promote_and_roll_back(page: Page, server: Any, alpha: list[Any]
             (rows := _grid_rows(page, "action", "version", "reason")) and len(rows) == 8 and rows
         ),
         "the audit trail's seven events",
-        timeout_s=20,
+        timeout_s=60,
     )
     column = {name: i for i, name in enumerate(audit[0])}
     shown = [

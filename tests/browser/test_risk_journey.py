@@ -29,7 +29,7 @@ APPLY = "Apply new limits"
 @pytest.fixture(autouse=True)
 def patient_expect() -> Iterator[None]:
     """A rerun on a loaded two-core machine can take longer than expect()'s 5 s."""
-    expect.set_options(timeout=20_000)
+    expect.set_options(timeout=60_000)
     yield
     expect.set_options(timeout=5_000)
 
