@@ -108,7 +108,8 @@ def test_training_with_tuning_then_register_once(page: Any, server: Any) -> None
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
     check_axe(page)
 
-    fill_text(page, "Model name", "momentum_lr")  # Enter submits the form
+    fill_text(page, "Model name", "momentum_lr")  # committed with Tab: the form waits
+    click_button(page, "Register model")
     expect(page.get_by_text("Registered momentum_lr v1")).to_be_visible()
     click_button(page, "Register model")  # the same run again
     refusal = (
