@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 import streamlit as st
 
 from app import cached, state
 from app.components.charts import render_figures
+from app.components.data_page_parts import FORMAT_FIELDS, render_table_tab, show_defects
 from app.components.numbers import day, integer, number, pct
-from app.components.tables import column_formats
 from app.services import data as data_service
 from app.services.auth import PermissionDenied
 from app.session import current_actor
-from core.data.formats import DATE_FORMAT_PRESETS, FLAGS
+from core.data.formats import DATE_FORMAT_PRESETS
 from core.data.summary import summary_stats
-from core.data.validation import Defect, read_format
-
-FORMAT_FIELDS = {
-    "date_format": "Date format",
-    "decimal": "Decimal separator",
-    "thousands": "Thousands separator",
-    "delimiter": "Delimiter",
-    "timezone": "Time zone",
-}
-
-NAME_DEFECTS = ("bad_name", "name_taken")
-"""Defects of the dataset name rather than of the file."""
-
-
-def plain_defect(message: str) -> str:
-    """A defect's sentence as the page says it: an option's CLI flag named by its field
-    here (under File format), no regular expression."""
-    for option, flag in FLAGS.items():
-        message = message.replace(flag, f"the {FORMAT_FIELDS[option]} (under File format)")
-    return re.sub(r" \(pattern [^)]*\)", "", message)
-
-
-def show_defects(defects: Sequence[Defect], source: str) -> None:
-    """A refused upload: the name's problem beside its field, then every defect of the
-    file, one box each, after a line saying nothing was stored."""
-    named = [d for d in defects if d.code in NAME_DEFECTS]
-    found = [d for d in defects if d.code not in NAME_DEFECTS]
-    for defect in named:
-        st.error(f"Dataset name: {re.sub(r'^name (taken: )?', '', plain_defect(defect.message))}")
-    if found:
-        st.error(
-            f"{source} was not imported: {len(found)} problem{'s' if len(found) > 1 else ''} "
-            "to fix. Nothing was stored."
-        )
-        for defect in found:
-            st.error(plain_defect(defect.message))
-
+from core.data.validation import read_format
 
 st.title("Data")
 dataset, symbol = state.get(state.DATASET), state.get(state.SYMBOL)
@@ -118,30 +79,7 @@ with chart_tab:
 
 with table_tab:
     if full is not None:
-        described = full.describe().T.rename_axis("column").reset_index()
-        st.markdown("**Summary of each column**")
-        st.dataframe(
-            described,
-            width="stretch",
-            hide_index=True,
-            column_config=column_formats(described, kinds={"count": "integer"}),
-        )
-        latest = full.tail(250).iloc[::-1].rename_axis("date").reset_index()
-        st.markdown(f"**Latest {len(latest):,} bars** (newest first)")
-        st.dataframe(
-            latest,
-            width="stretch",
-            height=360,
-            hide_index=True,
-            column_config=column_formats(latest, kinds={"volume": "integer"}),
-        )
-        shown = full
-        st.download_button(
-            "Download CSV",
-            lambda: shown.to_csv().encode(),  # written on the click, not on every run
-            file_name=f"{dataset}_{symbol}.csv",
-            mime="text/csv",
-        )
+        render_table_tab(full, dataset, symbol)
 
 with upload_tab:
     st.markdown(

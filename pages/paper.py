@@ -3,10 +3,6 @@ kill the worker; watch its feed, book, model health and drift."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
@@ -18,8 +14,8 @@ from app.components.paper import (
     render_decision_panel,
     render_headline,
 )
+from app.components.paper_page_parts import render_orders
 from app.components.paper_start import record_errors, render_start_form, request_from_state
-from app.components.tables import Kind, column_formats
 from app.operations.paper import KillRequest, PauseRequest, ResumeRequest
 from app.services import paper, paper_monitor
 from app.services.auth import PermissionDenied
@@ -36,27 +32,8 @@ st.caption(
 )
 
 FLASH = "paper.flash"
-QUANTITIES: dict[str, Kind] = {"qty": "number", "filled_qty": "number"}
-HEADERS = {
-    "client_order_id": "Order id",
-    "qty": "Quantity",
-    "filled_qty": "Filled",
-    "avg_fill_price": "Average fill price",
-    "created_at": "Created",
-    "ts": "Bar",
-}
-"""Column headers of the orders and fills tables in words (the rest: the name capitalised)."""
 FLATTEN = KillRequest.model_fields["flatten"].default
 clock = st.session_state.get("paper.clock")  # injected by tests; default: the wall clock
-
-
-def _table_config(frame: pd.DataFrame, kinds: Mapping[str, Kind]) -> dict[str, Any]:
-    """Each column's format (:func:`column_formats`) under a header in words."""
-    formats = column_formats(frame, kinds=kinds)
-    return {
-        name: {**formats.get(name, {}), "label": HEADERS.get(name, name.capitalize())}
-        for name in map(str, frame.columns)
-    }
 
 
 def _flash(kind: str, text: str) -> None:
@@ -165,20 +142,7 @@ def monitor() -> None:
     with drift_tab:
         live_ui.render_drift(view, paper_monitor.drift_threshold())
     with book:
-        st.markdown(f"**Open orders** ({len(view.open_orders)})")
-        st.dataframe(
-            view.open_orders,
-            width="stretch",
-            hide_index=True,
-            column_config=_table_config(view.open_orders, QUANTITIES),
-        )
-        st.markdown("**Fills**")
-        st.dataframe(
-            view.fills,
-            width="stretch",
-            hide_index=True,
-            column_config=_table_config(view.fills, {**QUANTITIES, "fee": "money"}),
-        )
+        render_orders(view)
     with decisions:
         render_decision_panel(view)
     with health:

@@ -8,23 +8,17 @@ from app import cached, state
 from app.components.model_loop import render_live_tests, render_promotions, render_retention
 from app.components.predict import render_predict
 from app.components.registry import render_compare, render_events, render_versions
+from app.components.registry_page_parts import (
+    CONFIRMATION_DEFAULTS,
+    FLASH,
+    RESET_CONFIRMATIONS,
+    render_promote,
+    render_rollback,
+)
 from app.components.report_pack import render_report_pack_button
 from app.components.retrain import render_retraining
-from app.operations.registry import PromoteRequest, RollbackRequest
-from app.services import auth, registry
+from app.services import registry
 from app.session import current_actor
-
-FLASH = "registry.flash"
-# After a promote or a rollback, both confirmation boxes (and reasons) start empty again,
-# so every action needs its own tick.
-RESET_CONFIRMATIONS = "registry.reset_confirmations"
-CONFIRMATION_DEFAULTS: dict[str, bool | str] = {
-    "registry.promote.confirm": False,
-    "registry.promote.reason": "",
-    "registry.rollback.confirm": False,
-    "registry.rollback.reason": "",
-}
-ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
 
 st.title("Model registry")
 versions = registry.list_versions()
@@ -94,83 +88,9 @@ else:
 
     promote_col, rollback_col = st.columns(2)
     with promote_col:
-        st.subheader("Promote")
-        eligible = [v.id for v in versions if v.stage not in ("champion", "deleted")]
-        if not eligible:
-            st.info("Every version is already a champion of its name.")
-        else:
-            with st.form("registry.promote"):
-                target = st.selectbox(
-                    "Version (candidate or archived)",
-                    eligible,
-                    format_func=_eligible_label,
-                    key="registry.promote.version",
-                )
-                reason = st.text_input(
-                    "Reason (kept in the audit trail)", key="registry.promote.reason"
-                )
-                confirm = st.checkbox(
-                    "I confirm: the current champion of this name is archived",
-                    key="registry.promote.confirm",
-                )
-                promote = st.form_submit_button("Promote to champion", type="primary")
-            if promote:
-                if not confirm:
-                    st.error("Tick the confirmation box to promote.")
-                elif not reason.strip():
-                    st.error("Give a reason: it is kept in the audit trail.")
-                else:
-                    try:
-                        row = registry.promote(
-                            PromoteRequest(version_id=int(target), reason=reason.strip()),
-                            actor=current_actor(),
-                        )
-                    except ACTION_ERRORS as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state[FLASH] = f"{row.name} v{row.version} is now the champion."
-                        st.session_state[RESET_CONFIRMATIONS] = True
-                        st.rerun()
+        render_promote(versions, _eligible_label)
     with rollback_col:
-        st.subheader("Roll back")
-        names = sorted({v.name for v in versions if v.stage == "champion"})
-        if not names:
-            st.info("No model has a champion to roll back.")
-        else:
-            with st.form("registry.rollback"):
-                name = st.selectbox("Model", names, key="registry.rollback.name")
-                st.caption(
-                    "Champions now: "
-                    + ", ".join(f"{n} v{champions[n].version}" for n in names)
-                    + ". A rollback restores the champion each one replaced."
-                )
-                reason = st.text_input(
-                    "Reason (kept in the audit trail)", key="registry.rollback.reason"
-                )
-                confirm = st.checkbox(
-                    "I confirm: the champion is archived and the previous one restored",
-                    key="registry.rollback.confirm",
-                )
-                rollback = st.form_submit_button("Roll back")
-            if rollback:
-                if not confirm:
-                    st.error("Tick the confirmation box to roll back.")
-                elif not reason.strip():
-                    st.error("Give a reason: it is kept in the audit trail.")
-                else:
-                    try:
-                        row = registry.rollback(
-                            RollbackRequest(name=name, reason=reason.strip()),
-                            actor=current_actor(),
-                        )
-                    except ACTION_ERRORS as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state[FLASH] = (
-                            f"Rolled back {name}: v{row.version} is the champion again."
-                        )
-                        st.session_state[RESET_CONFIRMATIONS] = True
-                        st.rerun()
+        render_rollback(versions, champions)
 
 if versions:
     st.subheader("Batch prediction")
