@@ -19,15 +19,9 @@ import pandas as pd
 from app import defaults
 from app.operations.regime import Method, Mode, RegimeEvalRequest, RegimeFitRequest
 from app.services.data import load_prices, validate_file
-from core.regime import (
-    LABELS,
-    RegimeHistorySpec,
-    RegimeResult,
-    RegimeSpec,
-    causal_regimes,
-    evaluate_synthetic,
-)
-from core.serialize import json_safe
+from app.services.regime_eval import evaluate
+from app.services.regime_eval import filtered_probabilities as filtered_probabilities
+from core.regime import RegimeHistorySpec, RegimeResult, RegimeSpec, causal_regimes
 
 MODES: tuple[str, ...] = typing.get_args(Mode)
 N_ITER = int(RegimeSpec.model_fields["n_iter"].default)
@@ -140,29 +134,3 @@ def run_eval(request: RegimeEvalRequest) -> dict[str, object]:
 def filtered_frame(outcome: RegimeOutcome) -> pd.DataFrame:
     """Per bar: filtered P(label), entropy, confidence and label (what strategies may use)."""
     return outcome.result.to_frame()
-
-
-def evaluate(
-    *,
-    seed: int,
-    method: Method = "hmm",
-    bars: int = 5000,
-    history: RegimeHistorySpec | None = None,
-) -> dict[str, object]:
-    """Detector vs the Bayes-optimal oracle on a synthetic series (JSON-safe).
-
-    Causal by default; ``RegimeHistorySpec(mode="in-sample")`` scores the whole-series fit.
-    """
-    history = history or RegimeHistorySpec()
-    raw = evaluate_synthetic(
-        seed=seed, method=method, bars=bars, history=history if history.causal else None
-    )
-    raw["history_mode"] = history.mode
-    return json_safe(raw)
-
-
-def filtered_probabilities(
-    prices: pd.DataFrame, *, method: Method = "hmm", seed: int = 0
-) -> pd.DataFrame:
-    """Causal forward-filtered label probabilities for ``prices`` (columns ``LABELS``)."""
-    return causal_regimes(prices, RegimeSpec(method=method, seed=seed)).filtered[list(LABELS)]

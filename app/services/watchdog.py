@@ -11,27 +11,27 @@ the runtime folder says whether one is alive.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from app.services import alerts
 from app.services.db import get_engine
-from app.services.jobs_supervisor import autostart_enabled, pid_alive, start_detached
+from app.services.watchdog_process import (
+    AUTOSTART_ENV,
+    ensure_watchdog,
+    pid_file,
+    watchdog_alive,
+)
 from core.alerts import AlertDispatcher, evaluate_rules
-from core.config import get_settings
 from core.monitoring.market import MarketHours
 from core.monitoring.watchdog import WATCH_KINDS, default_market, watch_snapshots
 from core.store.db import session_scope
 
 INTERVAL_S = 5.0
 """Seconds between two checks: an alert fires at most this long after its threshold."""
-AUTOSTART_ENV = "WORKBENCH_WATCHDOG_AUTOSTART"
 
 MarketFor = Callable[[Mapping[str, Any]], MarketHours | None]
 
@@ -88,11 +88,6 @@ def deliver_reports(now: datetime | None = None) -> list[dict[str, Any]]:
     return deliver_due(now or _utc_now())
 
 
-def pid_file() -> Path:
-    """Where the running watchdog keeps its pid."""
-    return get_settings().var_dir / "alerts_watchdog.pid"
-
-
 def watch(
     *,
     interval_s: float = INTERVAL_S,
@@ -123,33 +118,8 @@ def watch(
     return sent
 
 
-def watchdog_alive() -> bool:
-    """Whether a watchdog process is running on this host (its pid file's pid lives)."""
-    try:
-        return pid_alive(int(pid_file().read_text().strip()))
-    except (OSError, ValueError):
-        return False
-
-
-def ensure_watchdog() -> bool:
-    """Start ``workbench alerts watch`` detached unless one runs; True if started.
-    Off with WORKBENCH_WATCHDOG_AUTOSTART=0 or WORKBENCH_JOBS_AUTOSTART=0 (tests)."""
-    off = os.environ.get(AUTOSTART_ENV, "1").strip().lower() in ("0", "false", "no", "off")
-    if off or not autostart_enabled():
-        return False
-    lock = pid_file().with_suffix(".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if watchdog_alive():
-            return False
-        command = [sys.executable, "-m", "app.cli", "alerts", "watch"]
-        pid = start_detached(command, log=get_settings().var_dir / "alerts_watchdog.log")
-        pid_file().write_text(str(pid))
-    return True
-
-
 __all__ = [
+    "AUTOSTART_ENV",
     "INTERVAL_S",
     "check_once",
     "deliver_reports",
