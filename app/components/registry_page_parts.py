@@ -25,8 +25,23 @@ CONFIRMATION_DEFAULTS: dict[str, bool | str] = {
 ACTION_ERRORS = (auth.PermissionDenied, LookupError, ValueError, RuntimeError)
 
 
-def _done(message: str) -> None:
-    """A promote or rollback went through: say so after the rerun, with both forms cleared."""
+def _act(confirm: bool, reason: str, verb: str, action: Callable[[str], str]) -> None:
+    """Run a submitted promote or rollback once it has its tick and a reason.
+
+    ``action`` takes the stripped reason and returns the success message, which shows after
+    the rerun, with both forms cleared; a refusal shows in place.
+    """
+    if not confirm:
+        st.error(f"Tick the confirmation box to {verb}.")
+        return
+    if not reason.strip():
+        st.error("Give a reason: it is kept in the audit trail.")
+        return
+    try:
+        message = action(reason.strip())
+    except ACTION_ERRORS as exc:
+        st.error(str(exc))
+        return
     st.session_state[FLASH] = message
     st.session_state[RESET_CONFIRMATIONS] = True
     st.rerun()
@@ -53,20 +68,14 @@ def render_promote(versions: Sequence[VersionRow], label: Callable[[int], str]) 
         )
         promote = st.form_submit_button("Promote to champion", type="primary")
     if promote:
-        if not confirm:
-            st.error("Tick the confirmation box to promote.")
-        elif not reason.strip():
-            st.error("Give a reason: it is kept in the audit trail.")
-        else:
-            try:
-                row = registry.promote(
-                    PromoteRequest(version_id=int(target), reason=reason.strip()),
-                    actor=current_actor(),
-                )
-            except ACTION_ERRORS as exc:
-                st.error(str(exc))
-            else:
-                _done(f"{row.name} v{row.version} is now the champion.")
+
+        def promote_target(why: str) -> str:
+            row = registry.promote(
+                PromoteRequest(version_id=int(target), reason=why), actor=current_actor()
+            )
+            return f"{row.name} v{row.version} is now the champion."
+
+        _act(confirm, reason, "promote", promote_target)
 
 
 def render_rollback(versions: Sequence[VersionRow], champions: Mapping[str, VersionRow]) -> None:
@@ -90,16 +99,9 @@ def render_rollback(versions: Sequence[VersionRow], champions: Mapping[str, Vers
         )
         rollback = st.form_submit_button("Roll back")
     if rollback:
-        if not confirm:
-            st.error("Tick the confirmation box to roll back.")
-        elif not reason.strip():
-            st.error("Give a reason: it is kept in the audit trail.")
-        else:
-            try:
-                row = registry.rollback(
-                    RollbackRequest(name=name, reason=reason.strip()), actor=current_actor()
-                )
-            except ACTION_ERRORS as exc:
-                st.error(str(exc))
-            else:
-                _done(f"Rolled back {name}: v{row.version} is the champion again.")
+
+        def roll_back(why: str) -> str:
+            row = registry.rollback(RollbackRequest(name=name, reason=why), actor=current_actor())
+            return f"Rolled back {name}: v{row.version} is the champion again."
+
+        _act(confirm, reason, "roll back", roll_back)
