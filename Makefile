@@ -54,9 +54,14 @@ contracts: install
 typecheck: install
 	$(BIN)/mypy
 
-## The suite on every core (pytest-xdist; each test has its own folder and database).
+## The suite on every core (pytest-xdist; each test has its own folder and database), then
+## the real-browser suite on its own, so its servers and browsers do not compete with the
+## heaviest engine tests for the cores; both always run, and either failing fails the target.
 test: setup lint
-	$(BIN)/pytest -n auto --dist loadgroup
+	status=0; \
+	$(BIN)/pytest -n auto --dist loadgroup --durations=25 --ignore=tests/browser || status=$$?; \
+	$(BIN)/pytest -n auto --dist loadgroup --durations=10 tests/browser || status=$$?; \
+	exit $$status
 
 ## Only the real-browser suite (Debian's chromium; apt-get install chromium when missing).
 browser: setup

@@ -68,6 +68,7 @@ def test_a_missing_file_is_named(data_dir: Path) -> None:
         system.verify_data()
 
 
+@pytest.mark.fresh_db
 def test_setup_creates_the_runtime_folder_and_migrates_the_database_to_head(
     isolated_workbench: Path, data_dir: Path
 ) -> None:
@@ -86,6 +87,7 @@ def test_setup_creates_the_runtime_folder_and_migrates_the_database_to_head(
     assert {"runs", "alert_rules", "audit_log", "paper_sessions"} <= tables
 
 
+@pytest.mark.fresh_db
 def test_setup_stops_at_corrupted_data_before_touching_the_database(
     isolated_workbench: Path, data_dir: Path
 ) -> None:

@@ -223,6 +223,9 @@ def test_the_registry_at_800_px(narrow_page: Page, server: Any, alpha: list[Any]
     compare = _grid_rows(narrow_page, "differs")
     assert {row[0] for row in compare[1:]} >= {"ROC-AUC", "Accuracy", "Stage"}
     expect(narrow_page.get_by_role("button", name="Promote to champion")).to_be_visible()
-    expect(narrow_page.get_by_role("button", name="Roll back")).to_be_visible()
+    # the journey may or may not have promoted a champion on this shared server yet
+    rollback = narrow_page.get_by_role("button", name="Roll back")
+    no_champion = narrow_page.get_by_text("No model has a champion to roll back.")
+    expect(rollback.or_(no_champion)).to_be_visible()
     check_axe(narrow_page)
     assert_no_exception(narrow_page)

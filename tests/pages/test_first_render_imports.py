@@ -198,6 +198,7 @@ def _tables(database: Path) -> int:
         return 0
 
 
+@pytest.mark.fresh_db
 def test_streamlit_run_warms_up_at_server_start(isolated_workbench: Path) -> None:
     """No visit: the database appears, migrated by the warm-up the lifespan started."""
     env = {**os.environ, "WORKBENCH_VAR_DIR": str(isolated_workbench)}
