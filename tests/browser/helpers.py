@@ -42,6 +42,17 @@ def after(page: Page, before: int, timeout_s: float = 60.0) -> None:
     page.wait_for_selector(IDLE, timeout=timeout_s * 1000, state="attached")
 
 
+def in_form(element: Locator) -> bool:
+    """Whether ``element`` sits in an ``st.form`` (its widgets rerun nothing until submitted)."""
+    return bool(element.evaluate("(el) => el.closest('[data-testid=\"stForm\"]') !== null"))
+
+
+def settle(page: Page, element: Locator, before: int) -> None:
+    """After a widget action: outside a form, wait for the run it caused; in a form, none."""
+    if not in_form(element):
+        after(page, before)
+
+
 def wait_idle(page: Page, timeout_s: float = 60.0) -> None:
     """Wait until the page's script run has finished (a rerun may take a moment to start)."""
     try:
@@ -125,7 +136,7 @@ def fill_number(page: Page, label: str, value: float | int) -> None:
     before = runs(page)
     box.fill(str(value))
     box.press("Tab")  # commits it; Enter would also submit an enclosing form
-    after(page, before)
+    settle(page, box, before)
 
 
 def fill_text(page: Page, label: str, value: str) -> None:
@@ -137,7 +148,7 @@ def fill_text(page: Page, label: str, value: str) -> None:
             before = runs(page)
             box.fill(value)
             box.press("Tab")  # commits it; Enter would also submit an enclosing form
-            after(page, before)
+            settle(page, box, before)
             return
     raise AssertionError(f"no text input labelled {label!r}")
 
@@ -149,7 +160,7 @@ def choose(page: Page, label: str, option: str) -> None:
     combo.click()
     before = runs(page)
     page.get_by_role("option", name=option, exact=True).click()
-    after(page, before)
+    settle(page, combo, before)
 
 
 def multiselect(page: Page, label: str, options: list[str], *, clear: bool = False) -> None:
@@ -158,12 +169,12 @@ def multiselect(page: Page, label: str, options: list[str], *, clear: bool = Fal
     if clear:
         before = runs(page)
         box.get_by_role("button", name="Clear all").click()
-        after(page, before)
+        settle(page, box, before)
     for option in options:
         box.get_by_role("combobox").fill(option)
         before = runs(page)
         page.get_by_role("option", name=option, exact=True).click()
-        after(page, before)
+        settle(page, box, before)
     page.keyboard.press("Escape")
 
 
@@ -172,21 +183,27 @@ def radio(page: Page, label: str, option: str) -> None:
     group = _widget(page, "stRadio", label)
     before = runs(page)
     group.locator("label").filter(has_text=re.compile(rf"^{re.escape(option)}$")).click()
-    after(page, before)
+    settle(page, group, before)
 
 
 def toggle(page: Page, label: str) -> None:
     """Click the checkbox or toggle labelled ``label``."""
+    target = page.get_by_text(label, exact=True).first
     before = runs(page)
-    page.get_by_text(label, exact=True).first.click()
-    after(page, before)
+    target.click()
+    settle(page, target, before)
 
 
 def upload(page: Page, label: str, path: Path) -> None:
-    """Upload ``path`` through the file uploader labelled ``label``."""
+    """Upload ``path`` through the file uploader labelled ``label``; in a form, wait until the
+    uploader lists the file (nothing reruns before the form is submitted)."""
+    widget = _widget(page, "stFileUploader", label)
     before = runs(page)
-    _widget(page, "stFileUploader", label).locator('input[type="file"]').set_input_files(str(path))
-    after(page, before)
+    widget.locator('input[type="file"]').set_input_files(str(path))
+    if in_form(widget):
+        expect(widget).to_contain_text(path.name)
+    else:
+        after(page, before)
 
 
 def metric_value(page: Page, label: str) -> str:
