@@ -21,6 +21,7 @@ from core.paper.monitor_live import (
 )
 from core.risk.state import PortfolioState, build_portfolio_state
 from core.store.paper import (
+    CONTROL_DEFAULTS,
     DecisionRepository,
     HeartbeatRepository,
     PaperSession,
@@ -73,15 +74,19 @@ def read_monitor(s: Session, session: str | None = None) -> MonitorView:
     _snapshot(s)
     repo = PaperSessionRepository(s)
     row = repo.get(session) if session else repo.latest()
-    control = WorkerControlRepository(s).get()
+    control = WorkerControlRepository(s).peek()  # a read-only snapshot: nothing is created
     beat = HeartbeatRepository(s).latest()
-    control_view = {
-        "desired_state": control.desired_state,
-        "reason": control.reason,
-        "updated_by": control.updated_by,
-        "flatten_on_kill": control.flatten_on_kill,
-        "updated_at": control.updated_at,
-    }
+    control_view: dict[str, Any] = (
+        {**CONTROL_DEFAULTS, "updated_at": None}
+        if control is None
+        else {
+            "desired_state": control.desired_state,
+            "reason": control.reason,
+            "updated_by": control.updated_by,
+            "flatten_on_kill": control.flatten_on_kill,
+            "updated_at": control.updated_at,
+        }
+    )
     beat_view = None
     if beat is not None:
         beat_view = {

@@ -35,6 +35,13 @@ from core.store.base import Base, utcnow
 from core.store.risk_limits import RiskLimitVersion
 
 WORKER_STATES = ("running", "paused", "stopped", "killed")
+#: The worker control row before anyone has asked for anything.
+CONTROL_DEFAULTS: dict[str, Any] = {
+    "desired_state": "stopped",
+    "flatten_on_kill": True,
+    "reason": "",
+    "updated_by": "system",
+}
 
 
 def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
@@ -380,22 +387,21 @@ class WorkerControlRepository:
             return self.poll()
         return ControlPoll(str(row[0]), bool(row[1]), str(row[2]), int(row[3]))
 
+    def peek(self) -> WorkerControl | None:
+        """The control row, or None before anything created it; never writes, so a read-only
+        snapshot transaction can use it (a write there may fail at once on SQLite's WAL with
+        "database is locked" when another connection committed since the snapshot began)."""
+        return self._s.get(WorkerControl, 1)
+
     def get(self) -> WorkerControl:
-        """The control row."""
+        """The control row (created on first use: call it only where a write may follow)."""
         row = self._s.get(WorkerControl, 1)
         if row is None:
             # concurrent first reads (two processes) create it once, neither fails
             insert_ignore(
                 self._s,
                 WorkerControl,
-                {
-                    "id": 1,
-                    "desired_state": "stopped",
-                    "flatten_on_kill": True,
-                    "reason": "",
-                    "updated_by": "system",
-                    "updated_at": utcnow(),
-                },
+                {"id": 1, **CONTROL_DEFAULTS, "updated_at": utcnow()},
             )
             row = self._s.get_one(WorkerControl, 1)
         return row
