@@ -309,13 +309,3 @@ def page(browser: Any, request: pytest.FixtureRequest, server: Server) -> Iterat
 def narrow_page(browser: Any, request: pytest.FixtureRequest, server: Server) -> Iterator[Any]:
     """A fresh browser tab at 800 x 900."""
     yield from _open_page(browser, request, server, 800)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each browser module on one xdist worker (``--dist loadgroup``), so its server
-    starts once rather than once per worker that gets one of its tests."""
-    here = Path(__file__).resolve().parent
-    for item in items:
-        path = Path(str(item.fspath)).resolve()
-        if path.parent == here:
-            item.add_marker(pytest.mark.xdist_group(f"browser-{path.stem}"))

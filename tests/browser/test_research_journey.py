@@ -156,6 +156,7 @@ def test_a_backtest_shows_the_services_metrics_and_its_tear_sheet_downloads(
     click_button(page, "Build tear sheet (quantstats)")
     download = page.get_by_role("button", name="Download tear sheet (HTML)")
     expect(download).to_be_visible(timeout=90_000)  # built by the jobs worker
+    wait_idle(page)  # the run that drew the button is over: the click lands on the final one
     with page.expect_download() as info:
         download.click()
     html = Path(info.value.path()).read_text()
