@@ -27,12 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database at the migration heads, built once per worker."""
-    from sqlalchemy import create_engine
-
-    from core.store.db import upgrade
+    from core.store.db import make_engine, upgrade
 
     path = tmp_path_factory.mktemp("template") / "workbench.db"
-    engine = create_engine(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
     try:
         upgrade(engine)
     finally:

@@ -79,13 +79,7 @@ def read_monitor(s: Session, session: str | None = None) -> MonitorView:
     control_view: dict[str, Any] = (
         {**CONTROL_DEFAULTS, "updated_at": None}
         if control is None
-        else {
-            "desired_state": control.desired_state,
-            "reason": control.reason,
-            "updated_by": control.updated_by,
-            "flatten_on_kill": control.flatten_on_kill,
-            "updated_at": control.updated_at,
-        }
+        else {key: getattr(control, key) for key in (*CONTROL_DEFAULTS, "updated_at")}
     )
     beat_view = None
     if beat is not None:

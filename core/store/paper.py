@@ -395,7 +395,7 @@ class WorkerControlRepository:
 
     def get(self) -> WorkerControl:
         """The control row (created on first use: call it only where a write may follow)."""
-        row = self._s.get(WorkerControl, 1)
+        row = self.peek()
         if row is None:
             # concurrent first reads (two processes) create it once, neither fails
             insert_ignore(
